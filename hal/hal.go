@@ -1,0 +1,276 @@
+package hal
+
+import (
+	"context"
+	"time"
+)
+
+// Key identifies one key of the phone. Dial keys use their character
+// ('0'..'9', '*', '#'); function keys use the named constants below.
+type Key rune
+
+// Function keys. They live in the Unicode private-use area so that they
+// never collide with a dial character.
+const (
+	KeySpeaker  Key = 0xE000 + iota // toggles the speakerphone (hands-free off-hook)
+	KeyHold                         // hold / resume the current call
+	KeyTransfer                     // transfer (reserved)
+	KeyRedial                       // dial the last number again
+	KeyVolUp                        // volume up
+	KeyVolDown                      // volume down
+	KeyMute                         // mute the microphone
+	KeyLine                         // line key: answer / new call
+	KeyHeadset                      // route audio to the headset
+)
+
+var keyNames = map[Key]string{
+	KeySpeaker: "speaker", KeyHold: "hold", KeyTransfer: "transfer", KeyRedial: "redial",
+	KeyVolUp: "vol+", KeyVolDown: "vol-", KeyMute: "mute", KeyLine: "line", KeyHeadset: "headset",
+}
+
+// String returns the dial character or the function key's name.
+func (k Key) String() string {
+	if n, ok := keyNames[k]; ok {
+		return n
+	}
+	return string(rune(k))
+}
+
+// IsDigit reports whether k is a dial key (0-9, *, #).
+func (k Key) IsDigit() bool {
+	return (k >= '0' && k <= '9') || k == '*' || k == '#'
+}
+
+// KeyByName returns the key for a dial character or a function key name.
+func KeyByName(s string) (Key, bool) {
+	if len(s) == 1 && Key(s[0]).IsDigit() {
+		return Key(s[0]), true
+	}
+	for k, n := range keyNames {
+		if n == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
+// KeyEvent is one change of a key. A press gives Down=true, a release
+// Down=false. Long is set on the one event sent when a key has been held
+// past the long-press time; Repeat on the auto-repeat events of a held key.
+type KeyEvent struct {
+	Key    Key
+	Down   bool
+	Long   bool
+	Repeat bool
+	At     time.Time
+}
+
+// Keypad delivers key events. The driver owns its goroutine and closes
+// the channel from Close.
+type Keypad interface {
+	Events() <-chan KeyEvent
+	Close() error
+}
+
+// HookEvent is one debounced change of the hook switch.
+type HookEvent struct {
+	OffHook bool
+	At      time.Time
+}
+
+// Hook is the handset hook switch.
+type Hook interface {
+	Events() <-chan HookEvent
+	// OffHook reports the current debounced state.
+	OffHook() bool
+	Close() error
+}
+
+// LED names one indicator on the phone.
+type LED int
+
+const (
+	LEDLine    LED = iota // line / call state
+	LEDMessage            // message waiting
+	LEDMute               // microphone muted
+	LEDSpeaker            // speakerphone on
+)
+
+func (l LED) String() string {
+	switch l {
+	case LEDLine:
+		return "line"
+	case LEDMessage:
+		return "message"
+	case LEDMute:
+		return "mute"
+	case LEDSpeaker:
+		return "speaker"
+	}
+	return "led?"
+}
+
+// Pattern is how an indicator shows.
+type Pattern int
+
+const (
+	Off       Pattern = iota
+	On                // steady
+	BlinkSlow         // 500 ms on, 500 ms off: held call, message waiting
+	BlinkFast         // 100 ms on, 100 ms off: incoming call
+)
+
+func (p Pattern) String() string {
+	switch p {
+	case Off:
+		return "off"
+	case On:
+		return "on"
+	case BlinkSlow:
+		return "blink-slow"
+	case BlinkFast:
+		return "blink-fast"
+	}
+	return "pattern?"
+}
+
+// Indicator drives the LEDs. Blinking is the driver's job.
+type Indicator interface {
+	Set(led LED, p Pattern) error
+	Close() error
+}
+
+// Ringer alerts the user to an incoming call.
+type Ringer interface {
+	// Ring starts ringing (cadence is the driver's) until Stop.
+	Ring() error
+	Stop() error
+	Close() error
+}
+
+// Format describes a PCM stream: signed 16-bit little-endian samples.
+type Format struct {
+	SampleRate int           // samples per second, 8000 or 16000
+	Channels   int           // 1 for a phone
+	Frame      time.Duration // one frame, normally 20 ms
+}
+
+// FrameSamples is the number of samples (all channels) in one frame.
+func (f Format) FrameSamples() int {
+	return int(int64(f.SampleRate)*int64(f.Frame)/int64(time.Second)) * max(f.Channels, 1)
+}
+
+// Narrowband is the telephone format: 8 kHz mono, 20 ms frames.
+var Narrowband = Format{SampleRate: 8000, Channels: 1, Frame: 20 * time.Millisecond}
+
+// AudioIn captures audio. ReadFrame blocks until one frame of
+// len(dst) samples is available: the device clock paces capture.
+type AudioIn interface {
+	Format() Format
+	ReadFrame(ctx context.Context, dst []int16) error
+	Close() error
+}
+
+// FrameSource produces frames on demand, e.g. a jitter buffer or a tone
+// generator. It must always fill dst, with concealment or silence when it
+// has nothing due.
+type FrameSource interface {
+	NextFrame(dst []int16)
+}
+
+// FrameSourceFunc adapts a function to FrameSource.
+type FrameSourceFunc func(dst []int16)
+
+// NextFrame calls f(dst).
+func (f FrameSourceFunc) NextFrame(dst []int16) { f(dst) }
+
+// AudioOut plays audio. The device pulls frames from the source at its own
+// pace; Start replaces the current source (nil plays silence).
+type AudioOut interface {
+	Format() Format
+	Start(src FrameSource) error
+	Close() error
+}
+
+// Route selects the acoustic path.
+type Route int
+
+const (
+	RouteHandset Route = iota
+	RouteSpeaker
+	RouteHeadset
+)
+
+func (r Route) String() string {
+	switch r {
+	case RouteHandset:
+		return "handset"
+	case RouteSpeaker:
+		return "speaker"
+	case RouteHeadset:
+		return "headset"
+	}
+	return "route?"
+}
+
+// Codec controls the audio codec chip (or its software stand-in).
+type Codec interface {
+	SetRoute(r Route) error
+	// SetVolume sets the output volume, 0 (silent) to 100 (full).
+	SetVolume(v int) error
+	// SetMute mutes or unmutes the microphone.
+	SetMute(muted bool) error
+	// SetInputGain sets the microphone gain, 0 to 100.
+	SetInputGain(g int) error
+	Close() error
+}
+
+// Board is the set of devices one machine offers. Any field may be nil
+// where the machine lacks the device; Close releases all of them.
+type Board struct {
+	Name      string
+	Keypad    Keypad
+	Hook      Hook
+	Indicator Indicator
+	Ringer    Ringer
+	AudioIn   AudioIn
+	AudioOut  AudioOut
+	Codec     Codec
+	// Closer, when set, releases board-level resources after the devices.
+	Closer func() error
+}
+
+// Close closes every device the board holds and returns the first error.
+func (b *Board) Close() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if b.Keypad != nil {
+		keep(b.Keypad.Close())
+	}
+	if b.Hook != nil {
+		keep(b.Hook.Close())
+	}
+	if b.Indicator != nil {
+		keep(b.Indicator.Close())
+	}
+	if b.Ringer != nil {
+		keep(b.Ringer.Close())
+	}
+	if b.AudioIn != nil {
+		keep(b.AudioIn.Close())
+	}
+	if b.AudioOut != nil {
+		keep(b.AudioOut.Close())
+	}
+	if b.Codec != nil {
+		keep(b.Codec.Close())
+	}
+	if b.Closer != nil {
+		keep(b.Closer())
+	}
+	return first
+}

@@ -1,0 +1,14 @@
+package portmgr
+
+import "errors"
+
+var (
+	// ErrExhausted means every port of a range is in use.
+	ErrExhausted = errors.New("portmgr: port range exhausted")
+	// ErrClosed means the manager or mapping was closed.
+	ErrClosed = errors.New("portmgr: closed")
+	// ErrUnknownMapping means the mapping was not made by this manager or was released.
+	ErrUnknownMapping = errors.New("portmgr: unknown mapping")
+	// ErrBadRange means a port range failed validation.
+	ErrBadRange = errors.New("portmgr: bad port range")
+)
