@@ -1,0 +1,18 @@
+// Package codec implements the ITU-T G.711 companding codecs used by the
+// phone's RTP media: µ-law (PCMU, static RTP payload type 0) and A-law
+// (PCMA, static RTP payload type 8), both at 8000 Hz (RFC 3551 §4.5.14).
+//
+// The conversions are bit-exact with the ITU-T G.191 Software Tool Library
+// (STL) reference implementation of G.711 (module g711.c, version 3.01),
+// checked against every 16-bit input of the STL test files. Input and
+// output samples are 16-bit left-justified linear PCM, as in the STL: A-law
+// uses the 13 most significant bits and µ-law the 14 most significant bits.
+// Negative inputs are taken in one's complement before quantisation, as the
+// STL does; this differs from the widely copied "Sun" g711.c for 508
+// negative µ-law inputs.
+//
+// Everything is table driven: a 256-entry table per law for decoding, and
+// a 16384-entry (µ-law, indexed by the 14-bit input) and a 4096-entry
+// (A-law, indexed by the 13-bit input) table for encoding. Encode and
+// Decode do not allocate when dst has the capacity for the result.
+package codec
