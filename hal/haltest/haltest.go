@@ -292,6 +292,13 @@ func (a *AudioOut) run(stop, done chan struct{}) {
 	}
 }
 
+// Source returns the frame source playing now (nil for silence).
+func (a *AudioOut) Source() hal.FrameSource {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.src
+}
+
 // Samples returns a copy of the newest n samples played (all if n <= 0).
 func (a *AudioOut) Samples(n int) []int16 {
 	a.mu.Lock()

@@ -1,0 +1,88 @@
+package phone
+
+import (
+	"context"
+
+	"github.com/deskphone/phone/hal"
+)
+
+// Line is the phone's view of the SIP user agent.
+type Line interface {
+	// Dial starts an outgoing call to target (a number, a user or a SIP
+	// URI) and returns once the request is on its way. Progress arrives as
+	// CallEvents.
+	Dial(ctx context.Context, target string) (Call, error)
+}
+
+// Call is one call as the phone drives it.
+type Call interface {
+	ID() string
+	Remote() string
+	Answer() error
+	// Reject refuses an incoming call (486 Busy Here, 603 Decline).
+	Reject(code int) error
+	// Hangup ends the call in whatever state it is (CANCEL or BYE).
+	Hangup() error
+	Hold() error
+	Resume() error
+	SendDTMF(digits string) error
+	// Media returns the call's audio once negotiated, nil before.
+	Media() Media
+}
+
+// Media is a call's audio: a source of received frames for the speaker
+// and a capture loop that sends the microphone.
+type Media interface {
+	hal.FrameSource
+	Run(ctx context.Context, in hal.AudioIn) error
+}
+
+// CallState is what the line reports of a call.
+type CallState int
+
+const (
+	CallIncoming CallState = iota // an INVITE arrived
+	CallRinging                   // outgoing: the far end rings (180 without SDP)
+	CallEarly                     // outgoing: early media (183/180 with SDP)
+	CallAnswered                  // 200 OK / ACK: talking
+	CallHeld                      // on hold (either side)
+	CallResumed                   // back from hold
+	CallEnded                     // ended normally (BYE or our hang-up)
+	CallFailed                    // failed: Code and Reason say why
+)
+
+func (s CallState) String() string {
+	switch s {
+	case CallIncoming:
+		return "incoming"
+	case CallRinging:
+		return "ringing"
+	case CallEarly:
+		return "early"
+	case CallAnswered:
+		return "answered"
+	case CallHeld:
+		return "held"
+	case CallResumed:
+		return "resumed"
+	case CallEnded:
+		return "ended"
+	case CallFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// CallEvent is a change of a call, reported by the line.
+type CallEvent struct {
+	Call   Call
+	State  CallState
+	Code   int    // SIP status for CallFailed (486, 404, 408, ...)
+	Reason string // human-readable
+}
+
+// DTMFEvent is a digit received from the far end.
+type DTMFEvent struct {
+	Call  Call
+	Digit rune
+}

@@ -1,0 +1,743 @@
+package phone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskphone/phone/hal"
+)
+
+// State is the phone's user-visible state.
+type State int
+
+const (
+	Idle    State = iota // on hook, nothing happening
+	OffHook              // handset lifted (or speaker on): dial tone
+	Dialing              // collecting digits
+	Calling              // outgoing call placed: local ringback
+	Early                // outgoing call playing the far end's early media
+	Ringing              // incoming call alerting
+	Talking              // call connected
+	Held                 // call on hold
+	Busy                 // call failed or ended: busy/congestion tone until hang-up
+)
+
+func (s State) String() string {
+	return [...]string{"idle", "offhook", "dialing", "calling", "early", "ringing", "talking", "held", "busy"}[s]
+}
+
+// Tones makes the call-progress tones the phone plays, by country.
+type Tones interface {
+	Dial() hal.FrameSource
+	Ringback() hal.FrameSource
+	Busy() hal.FrameSource
+	Congestion() hal.FrameSource
+}
+
+// Config configures a Phone.
+type Config struct {
+	// Board holds the devices. Keypad, Hook, Indicator, Ringer, Codec may
+	// be nil; AudioIn and AudioOut are required for calls with audio.
+	Board *hal.Board
+	// Line is the SIP user agent. Required.
+	Line Line
+	// Tones makes call-progress tones. Required.
+	Tones Tones
+	// DialTimeout is the inter-digit pause after which the number is
+	// sent. Default 4 s.
+	DialTimeout time.Duration
+	// Terminator sends the number at once. Default '#'.
+	Terminator rune
+	// MaxDigits caps the dialled number. Default 32.
+	MaxDigits int
+	// Logger receives logs; nil discards.
+	Logger *slog.Logger
+}
+
+// Errors returned to API commands.
+var (
+	ErrBusy    = errors.New("phone: busy")
+	ErrNoCall  = errors.New("phone: no call")
+	ErrState   = errors.New("phone: not possible in this state")
+	ErrStopped = errors.New("phone: stopped")
+)
+
+// Phone is the state machine. Create it with New and drive it with Run.
+type Phone struct {
+	cfg Config
+	log *slog.Logger
+
+	cmds     chan command
+	callEvs  chan CallEvent
+	dtmfEvs  chan DTMFEvent
+	watchers chan chan Status
+
+	// Owned by the Run goroutine.
+	state     State
+	digits    []rune
+	lastDial  string
+	handset   bool // handset off the hook
+	speaker   bool // hands-free on
+	muted     bool
+	volume    int
+	call      Call
+	remote    string
+	dialTimer *time.Timer
+	pump      context.CancelFunc
+	pumpDone  chan struct{}
+	lastErr   string
+
+	mu   sync.Mutex // guards snap
+	snap Status
+}
+
+// Status is a snapshot of the phone for the API and the display.
+type Status struct {
+	State    string `json:"state"`
+	Digits   string `json:"digits,omitempty"`
+	CallID   string `json:"call_id,omitempty"`
+	Remote   string `json:"remote,omitempty"`
+	Handset  bool   `json:"handset"`
+	Speaker  bool   `json:"speaker"`
+	Muted    bool   `json:"muted"`
+	Volume   int    `json:"volume"`
+	LastDial string `json:"last_dialled,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+type command struct {
+	name  string
+	arg   string
+	reply chan error
+}
+
+// New checks cfg and returns a Phone in Idle.
+func New(cfg Config) (*Phone, error) {
+	if cfg.Board == nil || cfg.Line == nil || cfg.Tones == nil {
+		return nil, errors.New("phone: Board, Line and Tones are required")
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 4 * time.Second
+	}
+	if cfg.Terminator == 0 {
+		cfg.Terminator = '#'
+	}
+	if cfg.MaxDigits == 0 {
+		cfg.MaxDigits = 32
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Phone{
+		cfg:     cfg,
+		log:     log.With("component", "phone"),
+		cmds:    make(chan command),
+		callEvs: make(chan CallEvent, 32),
+		dtmfEvs: make(chan DTMFEvent, 32),
+		volume:  70,
+	}
+	p.publish()
+	return p, nil
+}
+
+// CallEvent delivers a call event from the line. It never blocks for
+// long: the phone's loop drains the queue.
+func (p *Phone) CallEvent(ev CallEvent) { p.callEvs <- ev }
+
+// DTMF delivers a digit received from the far end.
+func (p *Phone) DTMF(ev DTMFEvent) {
+	select {
+	case p.dtmfEvs <- ev:
+	default:
+	}
+}
+
+// Status returns the latest snapshot.
+func (p *Phone) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.snap
+}
+
+// Run drives the phone until ctx is done. It hangs up a live call on the
+// way out and stops every goroutine it started.
+func (p *Phone) Run(ctx context.Context) error {
+	var keys <-chan hal.KeyEvent
+	var hooks <-chan hal.HookEvent
+	if p.cfg.Board.Keypad != nil {
+		keys = p.cfg.Board.Keypad.Events()
+	}
+	if p.cfg.Board.Hook != nil {
+		hooks = p.cfg.Board.Hook.Events()
+		if p.cfg.Board.Hook.OffHook() {
+			p.handset = true
+			p.goOffHook()
+		}
+	}
+	p.setIndicators()
+	defer p.shutdown()
+	for {
+		var dialC <-chan time.Time
+		if p.dialTimer != nil {
+			dialC = p.dialTimer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-keys:
+			if !ok {
+				keys = nil
+				continue
+			}
+			p.onKey(ctx, ev)
+		case ev, ok := <-hooks:
+			if !ok {
+				hooks = nil
+				continue
+			}
+			p.onHook(ctx, ev.OffHook)
+		case ev := <-p.callEvs:
+			p.onCall(ctx, ev)
+		case ev := <-p.dtmfEvs:
+			p.log.Info("dtmf received", "digit", string(ev.Digit))
+		case c := <-p.cmds:
+			c.reply <- p.onCommand(ctx, c)
+		case <-dialC:
+			p.dialTimer = nil
+			p.sendNumber(ctx)
+		}
+		p.publish()
+	}
+}
+
+func (p *Phone) shutdown() {
+	if p.call != nil {
+		_ = p.call.Hangup()
+	}
+	p.endCall()
+	p.stopDialTimer()
+	p.play(nil)
+	if r := p.cfg.Board.Ringer; r != nil {
+		_ = r.Stop()
+	}
+	p.state = Idle
+	p.publish()
+}
+
+func (p *Phone) publish() {
+	s := Status{
+		State: p.state.String(), Digits: string(p.digits), Remote: p.remote,
+		Handset: p.handset, Speaker: p.speaker, Muted: p.muted, Volume: p.volume,
+		LastDial: p.lastDial, Error: p.lastErr,
+	}
+	if p.call != nil {
+		s.CallID = p.call.ID()
+	}
+	p.mu.Lock()
+	p.snap = s
+	p.mu.Unlock()
+}
+
+// do sends a command to the loop and waits for its result.
+func (p *Phone) do(ctx context.Context, name, arg string) error {
+	c := command{name: name, arg: arg, reply: make(chan error, 1)}
+	select {
+	case p.cmds <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Call dials target hands-free (the API's "call" action).
+func (p *Phone) Call(ctx context.Context, target string) error { return p.do(ctx, "call", target) }
+
+// Answer answers the ringing call hands-free.
+func (p *Phone) Answer(ctx context.Context) error { return p.do(ctx, "answer", "") }
+
+// Hangup ends the current call (or rejects a ringing one) and goes on hook.
+func (p *Phone) Hangup(ctx context.Context) error { return p.do(ctx, "hangup", "") }
+
+// SendDTMF sends digits in the current call.
+func (p *Phone) SendDTMF(ctx context.Context, digits string) error {
+	return p.do(ctx, "dtmf", digits)
+}
+
+// Hold puts the current call on hold.
+func (p *Phone) Hold(ctx context.Context) error { return p.do(ctx, "hold", "") }
+
+// Resume takes the current call off hold.
+func (p *Phone) Resume(ctx context.Context) error { return p.do(ctx, "resume", "") }
+
+// Press injects a key press (the API's and the terminal's keys).
+func (p *Phone) Press(ctx context.Context, key hal.Key) error {
+	return p.do(ctx, "key", string(rune(key)))
+}
+
+func (p *Phone) onCommand(ctx context.Context, c command) error {
+	switch c.name {
+	case "call":
+		if strings.TrimSpace(c.arg) == "" {
+			return fmt.Errorf("%w: empty number", ErrState)
+		}
+		switch p.state {
+		case Idle, OffHook, Dialing, Busy:
+		default:
+			return ErrBusy
+		}
+		if !p.handset {
+			p.speaker = true
+		}
+		p.stopDialTimer()
+		p.digits = []rune(c.arg)
+		return p.dial(ctx)
+	case "answer":
+		if p.state != Ringing {
+			return ErrNoCall
+		}
+		if !p.handset {
+			p.speaker = true
+		}
+		return p.answer()
+	case "hangup":
+		if p.state == Ringing && p.call != nil {
+			err := p.call.Reject(603)
+			p.endCall()
+			p.toIdleOrBusy(false)
+			return err
+		}
+		p.handset, p.speaker = false, false
+		p.onHookDown()
+		return nil
+	case "dtmf":
+		if p.call == nil || (p.state != Talking && p.state != Early) {
+			return ErrNoCall
+		}
+		return p.call.SendDTMF(c.arg)
+	case "hold":
+		if p.state != Talking {
+			return ErrState
+		}
+		return p.hold()
+	case "resume":
+		if p.state != Held {
+			return ErrState
+		}
+		return p.resume()
+	case "key":
+		r := []rune(c.arg)
+		if len(r) != 1 {
+			return ErrState
+		}
+		p.onKey(ctx, hal.KeyEvent{Key: hal.Key(r[0]), Down: true, At: time.Now()})
+		return nil
+	}
+	return fmt.Errorf("phone: unknown command %q", c.name)
+}
+
+func (p *Phone) onHook(ctx context.Context, off bool) {
+	p.handset = off
+	if off {
+		p.speaker = false // lifting the handset takes the call from the speaker
+		p.route()
+		switch p.state {
+		case Idle:
+			p.goOffHook()
+		case Ringing:
+			_ = p.answer()
+		}
+		return
+	}
+	if !p.speaker {
+		p.onHookDown()
+	}
+}
+
+func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent) {
+	if !ev.Down || ev.Repeat && !(ev.Key == hal.KeyVolUp || ev.Key == hal.KeyVolDown) {
+		return
+	}
+	k := ev.Key
+	switch {
+	case k.IsDigit():
+		p.onDigit(ctx, rune(k))
+	case k == hal.KeySpeaker:
+		if p.speaker {
+			p.speaker = false
+			p.route()
+			if !p.handset {
+				p.onHookDown()
+			}
+			return
+		}
+		p.speaker = true
+		p.route()
+		switch p.state {
+		case Idle:
+			p.goOffHook()
+		case Ringing:
+			_ = p.answer()
+		}
+	case k == hal.KeyLine:
+		if p.state == Ringing {
+			if !p.handset {
+				p.speaker = true
+			}
+			_ = p.answer()
+		} else if p.state == Idle {
+			p.speaker = true
+			p.goOffHook()
+		}
+	case k == hal.KeyHold:
+		switch p.state {
+		case Talking:
+			_ = p.hold()
+		case Held:
+			_ = p.resume()
+		}
+	case k == hal.KeyRedial:
+		if p.lastDial != "" && (p.state == Idle || p.state == OffHook || p.state == Dialing) {
+			if !p.handset {
+				p.speaker = true
+			}
+			p.digits = []rune(p.lastDial)
+			_ = p.dial(ctx)
+		}
+	case k == hal.KeyMute:
+		p.muted = !p.muted
+		if c := p.cfg.Board.Codec; c != nil {
+			_ = c.SetMute(p.muted)
+		}
+		p.setIndicators()
+	case k == hal.KeyVolUp, k == hal.KeyVolDown:
+		step := 10
+		if k == hal.KeyVolDown {
+			step = -10
+		}
+		p.volume = min(100, max(0, p.volume+step))
+		if c := p.cfg.Board.Codec; c != nil {
+			_ = c.SetVolume(p.volume)
+		}
+	}
+}
+
+func (p *Phone) onDigit(ctx context.Context, d rune) {
+	switch p.state {
+	case OffHook, Dialing:
+		if d == p.cfg.Terminator && len(p.digits) > 0 {
+			p.stopDialTimer()
+			p.sendNumber(ctx)
+			return
+		}
+		if len(p.digits) >= p.cfg.MaxDigits {
+			return
+		}
+		p.digits = append(p.digits, d)
+		if p.state == OffHook {
+			p.state = Dialing
+			p.play(nil) // dial tone stops at the first digit
+		}
+		p.stopDialTimer()
+		p.dialTimer = time.NewTimer(p.cfg.DialTimeout)
+	case Talking, Early:
+		if p.call != nil {
+			if err := p.call.SendDTMF(string(d)); err != nil {
+				p.log.Warn("dtmf send failed", "err", err)
+			}
+		}
+	}
+}
+
+func (p *Phone) sendNumber(ctx context.Context) {
+	if p.state != Dialing || len(p.digits) == 0 {
+		return
+	}
+	if err := p.dial(ctx); err != nil {
+		p.log.Warn("dial failed", "err", err)
+	}
+}
+
+func (p *Phone) dial(ctx context.Context) error {
+	target := string(p.digits)
+	p.digits = nil
+	p.lastDial = target
+	p.lastErr = ""
+	call, err := p.cfg.Line.Dial(ctx, target)
+	if err != nil {
+		p.lastErr = err.Error()
+		p.state = Busy
+		p.play(p.cfg.Tones.Congestion())
+		return err
+	}
+	p.call = call
+	p.remote = target
+	p.state = Calling
+	p.play(p.cfg.Tones.Ringback())
+	p.setIndicators()
+	p.log.Info("calling", "to", target, "call_id", call.ID())
+	return nil
+}
+
+func (p *Phone) answer() error {
+	if p.call == nil {
+		return ErrNoCall
+	}
+	if r := p.cfg.Board.Ringer; r != nil {
+		_ = r.Stop()
+	}
+	if err := p.call.Answer(); err != nil {
+		p.lastErr = err.Error()
+		return err
+	}
+	p.startTalking()
+	return nil
+}
+
+func (p *Phone) hold() error {
+	if err := p.call.Hold(); err != nil {
+		return err
+	}
+	p.state = Held
+	p.play(nil)
+	p.setIndicators()
+	return nil
+}
+
+func (p *Phone) resume() error {
+	if err := p.call.Resume(); err != nil {
+		return err
+	}
+	p.state = Talking
+	p.playMedia()
+	p.setIndicators()
+	return nil
+}
+
+func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
+	if ev.State == CallIncoming {
+		p.onIncoming(ev.Call)
+		return
+	}
+	if p.call == nil || ev.Call.ID() != p.call.ID() {
+		return // an event of a call we no longer track
+	}
+	switch ev.State {
+	case CallRinging:
+		if p.state == Calling {
+			p.play(p.cfg.Tones.Ringback())
+		}
+	case CallEarly:
+		if p.state == Calling || p.state == Early {
+			p.state = Early
+			p.playMedia()
+		}
+	case CallAnswered:
+		if p.state == Calling || p.state == Early {
+			p.startTalking()
+		}
+	case CallHeld:
+		// The far end put us on hold: the call stays "talking" for the
+		// user, audio simply stops arriving.
+	case CallResumed:
+		if p.state == Talking {
+			p.playMedia()
+		}
+	case CallEnded, CallFailed:
+		wasRinging := p.state == Ringing
+		p.endCall()
+		if ev.State == CallFailed {
+			p.lastErr = fmt.Sprintf("%d %s", ev.Code, ev.Reason)
+		}
+		if wasRinging {
+			p.toIdleOrBusy(false)
+			return
+		}
+		busy := ev.Code == 486 || ev.Code == 600 || ev.Code == 603 || ev.State == CallEnded
+		p.toIdleOrBusy(true)
+		if p.state == Busy {
+			if busy {
+				p.play(p.cfg.Tones.Busy())
+			} else {
+				p.play(p.cfg.Tones.Congestion())
+			}
+		}
+	}
+}
+
+func (p *Phone) onIncoming(c Call) {
+	if p.state != Idle || p.call != nil {
+		// One line, no call waiting yet: the caller hears busy.
+		p.log.Info("incoming call while busy: 486", "from", c.Remote())
+		_ = c.Reject(486)
+		return
+	}
+	p.call = c
+	p.remote = c.Remote()
+	p.state = Ringing
+	if r := p.cfg.Board.Ringer; r != nil {
+		_ = r.Ring()
+	}
+	p.setIndicators()
+	p.log.Info("ringing", "from", c.Remote(), "call_id", c.ID())
+	if p.handset { // off hook already: a lift is an answer
+		_ = p.answer()
+	}
+}
+
+func (p *Phone) startTalking() {
+	p.state = Talking
+	p.playMedia()
+	p.route()
+	p.setIndicators()
+	p.startPump()
+}
+
+// startPump runs the microphone capture loop of the call's media.
+func (p *Phone) startPump() {
+	if p.pump != nil || p.call == nil || p.cfg.Board.AudioIn == nil {
+		return
+	}
+	m := p.call.Media()
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p.pump, p.pumpDone = cancel, done
+	in := p.cfg.Board.AudioIn
+	go func() {
+		defer close(done)
+		if err := m.Run(ctx, in); err != nil && !errors.Is(err, context.Canceled) {
+			p.log.Debug("capture loop ended", "err", err)
+		}
+	}()
+}
+
+func (p *Phone) playMedia() {
+	if p.call != nil {
+		if m := p.call.Media(); m != nil {
+			p.play(m)
+			return
+		}
+	}
+	p.play(nil)
+}
+
+func (p *Phone) play(src hal.FrameSource) {
+	if out := p.cfg.Board.AudioOut; out != nil {
+		if err := out.Start(src); err != nil {
+			p.log.Warn("audio out", "err", err)
+		}
+	}
+}
+
+func (p *Phone) endCall() {
+	if p.pump != nil {
+		p.pump()
+		<-p.pumpDone
+		p.pump, p.pumpDone = nil, nil
+	}
+	if r := p.cfg.Board.Ringer; r != nil {
+		_ = r.Stop()
+	}
+	p.call = nil
+	p.play(nil)
+}
+
+// toIdleOrBusy moves to Busy while the user is still off hook (they hear
+// the tone and hang up), to Idle otherwise.
+func (p *Phone) toIdleOrBusy(offHookTone bool) {
+	switch {
+	case (p.handset || p.speaker) && offHookTone:
+		p.state = Busy
+	case p.handset || p.speaker:
+		p.goOffHook()
+	default:
+		p.state = Idle
+		p.remote = ""
+	}
+	p.setIndicators()
+}
+
+func (p *Phone) onHookDown() {
+	p.stopDialTimer()
+	p.digits = nil
+	if p.call != nil {
+		if p.state == Ringing {
+			return // putting down an on-hook handset does not reject a ringing call
+		}
+		if err := p.call.Hangup(); err != nil {
+			p.log.Warn("hangup", "err", err)
+		}
+		p.endCall()
+	}
+	p.play(nil)
+	p.state = Idle
+	p.remote = ""
+	p.setIndicators()
+}
+
+func (p *Phone) goOffHook() {
+	p.state = OffHook
+	p.digits = nil
+	p.remote = ""
+	p.play(p.cfg.Tones.Dial())
+	p.route()
+	p.setIndicators()
+}
+
+func (p *Phone) stopDialTimer() {
+	if p.dialTimer != nil {
+		p.dialTimer.Stop()
+		p.dialTimer = nil
+	}
+}
+
+func (p *Phone) route() {
+	c := p.cfg.Board.Codec
+	if c == nil {
+		return
+	}
+	r := hal.RouteHandset
+	if p.speaker && !p.handset {
+		r = hal.RouteSpeaker
+	}
+	_ = c.SetRoute(r)
+}
+
+func (p *Phone) setIndicators() {
+	ind := p.cfg.Board.Indicator
+	if ind == nil {
+		return
+	}
+	line := hal.Off
+	switch p.state {
+	case Ringing:
+		line = hal.BlinkFast
+	case Held:
+		line = hal.BlinkSlow
+	case OffHook, Dialing, Calling, Early, Talking, Busy:
+		line = hal.On
+	}
+	_ = ind.Set(hal.LEDLine, line)
+	sp, mute := hal.Off, hal.Off
+	if p.speaker {
+		sp = hal.On
+	}
+	if p.muted {
+		mute = hal.On
+	}
+	_ = ind.Set(hal.LEDSpeaker, sp)
+	_ = ind.Set(hal.LEDMute, mute)
+}

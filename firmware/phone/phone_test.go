@@ -1,0 +1,383 @@
+package phone
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/haltest"
+)
+
+// level is a constant-value frame source, so a test can tell which
+// source the speaker is playing.
+type level int16
+
+func (l level) NextFrame(dst []int16) {
+	for i := range dst {
+		dst[i] = int16(l)
+	}
+}
+
+type fakeTones struct{}
+
+func (fakeTones) Dial() hal.FrameSource       { return level(1000) }
+func (fakeTones) Ringback() hal.FrameSource   { return level(2000) }
+func (fakeTones) Busy() hal.FrameSource       { return level(3000) }
+func (fakeTones) Congestion() hal.FrameSource { return level(4000) }
+
+type fakeMedia struct {
+	level
+	mu     sync.Mutex
+	runs   int
+	frames int
+}
+
+func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
+	m.mu.Lock()
+	m.runs++
+	m.mu.Unlock()
+	buf := make([]int16, in.Format().FrameSamples())
+	for {
+		if err := in.ReadFrame(ctx, buf); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.frames++
+		m.mu.Unlock()
+	}
+}
+
+type fakeCall struct {
+	id, remote string
+	media      *fakeMedia
+	mu         sync.Mutex
+	actions    []string
+}
+
+func (c *fakeCall) act(a string) error {
+	c.mu.Lock()
+	c.actions = append(c.actions, a)
+	c.mu.Unlock()
+	return nil
+}
+func (c *fakeCall) ID() string                 { return c.id }
+func (c *fakeCall) Remote() string             { return c.remote }
+func (c *fakeCall) Answer() error              { return c.act("answer") }
+func (c *fakeCall) Reject(code int) error      { return c.act(fmt.Sprintf("reject %d", code)) }
+func (c *fakeCall) Hangup() error              { return c.act("hangup") }
+func (c *fakeCall) Hold() error                { return c.act("hold") }
+func (c *fakeCall) Resume() error              { return c.act("resume") }
+func (c *fakeCall) SendDTMF(d string) error    { return c.act("dtmf " + d) }
+func (c *fakeCall) Media() Media               { return c.media }
+func (c *fakeCall) Actions() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.actions...)
+}
+
+type fakeLine struct {
+	mu    sync.Mutex
+	dials []string
+	calls []*fakeCall
+	fail  error
+}
+
+func (l *fakeLine) Dial(ctx context.Context, target string) (Call, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dials = append(l.dials, target)
+	if l.fail != nil {
+		return nil, l.fail
+	}
+	c := &fakeCall{id: fmt.Sprintf("out-%d", len(l.dials)), remote: target, media: &fakeMedia{level: 5000}}
+	l.calls = append(l.calls, c)
+	return c, nil
+}
+
+func (l *fakeLine) Dials() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.dials...)
+}
+
+func (l *fakeLine) last() *fakeCall {
+	synctest.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls[len(l.calls)-1]
+}
+
+type rig struct {
+	t      *testing.T
+	p      *Phone
+	line   *fakeLine
+	keys   *haltest.Keypad
+	hook   *haltest.Hook
+	out    *haltest.AudioOut
+	board  *hal.Board
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newRig(t *testing.T) *rig {
+	board, kp, hk, _, out := haltest.NewBoard(nil)
+	line := &fakeLine{}
+	p, err := New(Config{Board: board, Line: line, Tones: fakeTones{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &rig{t: t, p: p, line: line, keys: kp, hook: hk, out: out, board: board, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(r.done); p.Run(ctx) }()
+	t.Cleanup(r.stop)
+	synctest.Wait()
+	return r
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	<-r.done
+	r.board.Close()
+}
+
+func (r *rig) wantState(s State) {
+	r.t.Helper()
+	synctest.Wait()
+	if got := r.p.Status().State; got != s.String() {
+		r.t.Fatalf("state = %s, want %s", got, s)
+	}
+}
+
+func (r *rig) wantPlaying(want hal.FrameSource) {
+	r.t.Helper()
+	synctest.Wait()
+	got := r.out.Source()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		r.t.Fatalf("speaker plays %v, want %v", got, want)
+	}
+}
+
+func TestLiftDialTimeoutSends(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.hook.Lift()
+		r.wantState(OffHook)
+		r.wantPlaying(level(1000))
+		r.keys.Type("1002")
+		r.wantState(Dialing)
+		r.wantPlaying(nil)
+		time.Sleep(3900 * time.Millisecond)
+		synctest.Wait()
+		if d := r.line.Dials(); len(d) != 0 {
+			t.Fatalf("dialled %v before the 4 s pause", d)
+		}
+		time.Sleep(200 * time.Millisecond)
+		r.wantState(Calling)
+		if d := r.line.Dials(); len(d) != 1 || d[0] != "1002" {
+			t.Fatalf("dials = %v, want [1002]", d)
+		}
+		r.wantPlaying(level(2000)) // local ringback
+	})
+}
+
+func TestHashSendsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.hook.Lift()
+		r.keys.Type("55#")
+		r.wantState(Calling)
+		if d := r.line.Dials(); len(d) != 1 || d[0] != "55" {
+			t.Fatalf("dials = %v", d)
+		}
+	})
+}
+
+func TestEarlyMediaThenAnswerThenFarHangup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.hook.Lift()
+		r.keys.Type("7#")
+		c := r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallEarly})
+		r.wantState(Early)
+		r.wantPlaying(c.media) // early media replaces local ringback
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		c.media.mu.Lock()
+		runs, frames := c.media.runs, c.media.frames
+		c.media.mu.Unlock()
+		if runs != 1 || frames < 5 {
+			t.Fatalf("capture loop runs=%d frames=%d, want 1 run and frames flowing", runs, frames)
+		}
+		r.keys.Type("5")
+		synctest.Wait()
+		r.p.CallEvent(CallEvent{Call: c, State: CallEnded})
+		r.wantState(Busy)
+		r.wantPlaying(level(3000))
+		r.hook.HangUp()
+		r.wantState(Idle)
+		if a := c.Actions(); len(a) != 1 || a[0] != "dtmf 5" {
+			t.Fatalf("actions = %v, want [dtmf 5] (no hangup after the far end ended)", a)
+		}
+	})
+}
+
+func TestIncomingLiftAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		c := &fakeCall{id: "in-1", remote: "sip:1001@pbx", media: &fakeMedia{level: 5000}}
+		r.p.CallEvent(CallEvent{Call: c, State: CallIncoming})
+		r.wantState(Ringing)
+		ringer := r.board.Ringer.(*haltest.Ringer)
+		ind := r.board.Indicator.(*haltest.Indicator)
+		if !ringer.Ringing() || ind.Get(hal.LEDLine) != hal.BlinkFast {
+			t.Fatalf("ringing=%v line LED=%v, want ringing and fast blink", ringer.Ringing(), ind.Get(hal.LEDLine))
+		}
+		r.hook.Lift()
+		r.wantState(Talking)
+		if ringer.Ringing() {
+			t.Fatal("still ringing after answer")
+		}
+		r.wantPlaying(c.media)
+		r.hook.HangUp()
+		r.wantState(Idle)
+		if a := c.Actions(); len(a) != 2 || a[0] != "answer" || a[1] != "hangup" {
+			t.Fatalf("actions = %v", a)
+		}
+	})
+}
+
+func TestSecondIncomingGetsBusy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		c1 := &fakeCall{id: "in-1", media: &fakeMedia{}}
+		c2 := &fakeCall{id: "in-2", media: &fakeMedia{}}
+		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		r.wantState(Ringing)
+		if a := c2.Actions(); len(a) != 1 || a[0] != "reject 486" {
+			t.Fatalf("second call actions = %v, want [reject 486]", a)
+		}
+	})
+}
+
+func TestFarEndCancelsWhileRinging(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		c := &fakeCall{id: "in-1", media: &fakeMedia{}}
+		r.p.CallEvent(CallEvent{Call: c, State: CallIncoming})
+		r.wantState(Ringing)
+		r.p.CallEvent(CallEvent{Call: c, State: CallEnded, Code: 487})
+		r.wantState(Idle)
+		if r.board.Ringer.(*haltest.Ringer).Ringing() {
+			t.Fatal("ringer still on after CANCEL")
+		}
+	})
+}
+
+func TestBusyAndFailureTones(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		tone level
+	}{{486, 3000}, {404, 4000}, {503, 4000}} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t)
+				r.hook.Lift()
+				r.keys.Type("9#")
+				r.p.CallEvent(CallEvent{Call: r.line.last(), State: CallFailed, Code: tc.code, Reason: "x"})
+				r.wantState(Busy)
+				r.wantPlaying(tc.tone)
+				if r.p.Status().Error == "" {
+					t.Fatal("failure not reported in status")
+				}
+			})
+		})
+	}
+}
+
+func TestAPICallHoldResumeHangup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		ctx := context.Background()
+		if err := r.p.Call(ctx, "echo"); err != nil {
+			t.Fatal(err)
+		}
+		st := r.p.Status()
+		if st.State != "calling" || !st.Speaker {
+			t.Fatalf("status = %+v, want calling on speaker", st)
+		}
+		if err := r.p.Call(ctx, "other"); err == nil {
+			t.Fatal("second call while calling accepted")
+		}
+		c := r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		if err := r.p.Hold(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.wantState(Held)
+		r.wantPlaying(nil)
+		if err := r.p.Hold(ctx); err == nil {
+			t.Fatal("hold while held accepted")
+		}
+		if err := r.p.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.wantState(Talking)
+		r.wantPlaying(c.media)
+		if err := r.p.SendDTMF(ctx, "12"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.p.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.wantState(Idle)
+		want := []string{"hold", "resume", "dtmf 12", "hangup"}
+		if fmt.Sprint(c.Actions()) != fmt.Sprint(want) {
+			t.Fatalf("actions = %v, want %v", c.Actions(), want)
+		}
+	})
+}
+
+func TestHoldKeyAndRedialAndSpeakerKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.keys.Press(hal.KeySpeaker)
+		r.wantState(OffHook)
+		r.keys.Type("123#")
+		c := r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		r.keys.Press(hal.KeyHold)
+		r.wantState(Held)
+		r.keys.Press(hal.KeyHold)
+		r.wantState(Talking)
+		r.keys.Press(hal.KeySpeaker) // speaker off with handset down: hang up
+		r.wantState(Idle)
+		r.keys.Press(hal.KeyRedial)
+		r.wantState(Calling)
+		if d := r.line.Dials(); len(d) != 2 || d[1] != "123" {
+			t.Fatalf("dials = %v", d)
+		}
+	})
+}
+
+func TestDialFailureGivesCongestion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.line.fail = fmt.Errorf("no route")
+		r.hook.Lift()
+		r.keys.Type("1#")
+		r.wantState(Busy)
+		r.wantPlaying(level(4000))
+		r.hook.HangUp()
+		r.wantState(Idle)
+	})
+}
