@@ -9,18 +9,18 @@
 // the one goroutine started by Run; other goroutines talk to it through
 // channels and read a snapshot with Status.
 //
-//	             lift / speaker / API call
-//	   Idle ───────────────────────────────▶ OffHook (dial tone)
-//	    ▲  ▲                                    │ digit
-//	    │  │ hang up (any state)                ▼
-//	    │  └───────────────────────────────  Dialing ── '#' or pause ──▶ Calling
-//	    │                                                                 │ 183+SDP
-//	    │ incoming INVITE                                                 ▼
-//	  Ringing ── lift / API answer ──▶ Talking ◀── 200 OK ──────────── Early
-//	                                    │  ▲
-//	                               hold │  │ resume
-//	                                    ▼  │
-//	                                    Held
+//	           lift / speaker / API call
+//	 Idle ───────────────────────────────▶ OffHook (dial tone)
+//	  ▲  ▲                                    │ digit
+//	  │  │ hang up (any state)                ▼
+//	  │  └───────────────────────────────  Dialing ── '#' or pause ──▶ Calling
+//	  │                                                                 │ 183+SDP
+//	  │ incoming INVITE                                                 ▼
+//	Ringing ── lift / API answer ──▶ Talking ◀── 200 OK ──────────── Early
+//	                                  │  ▲
+//	                             hold │  │ resume
+//	                                  ▼  │
+//	                                  Held
 //
 // A call that fails (busy, rejected, unreachable) or is ended by the far
 // end leaves the handset in Busy (busy or congestion tone) until it is

@@ -64,15 +64,15 @@ func (c *fakeCall) act(a string) error {
 	c.mu.Unlock()
 	return nil
 }
-func (c *fakeCall) ID() string                 { return c.id }
-func (c *fakeCall) Remote() string             { return c.remote }
-func (c *fakeCall) Answer() error              { return c.act("answer") }
-func (c *fakeCall) Reject(code int) error      { return c.act(fmt.Sprintf("reject %d", code)) }
-func (c *fakeCall) Hangup() error              { return c.act("hangup") }
-func (c *fakeCall) Hold() error                { return c.act("hold") }
-func (c *fakeCall) Resume() error              { return c.act("resume") }
-func (c *fakeCall) SendDTMF(d string) error    { return c.act("dtmf " + d) }
-func (c *fakeCall) Media() Media               { return c.media }
+func (c *fakeCall) ID() string              { return c.id }
+func (c *fakeCall) Remote() string          { return c.remote }
+func (c *fakeCall) Answer() error           { return c.act("answer") }
+func (c *fakeCall) Reject(code int) error   { return c.act(fmt.Sprintf("reject %d", code)) }
+func (c *fakeCall) Hangup() error           { return c.act("hangup") }
+func (c *fakeCall) Hold() error             { return c.act("hold") }
+func (c *fakeCall) Resume() error           { return c.act("resume") }
+func (c *fakeCall) SendDTMF(d string) error { return c.act("dtmf " + d) }
+func (c *fakeCall) Media() Media            { return c.media }
 func (c *fakeCall) Actions() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
