@@ -13,6 +13,7 @@ require (
 	github.com/huin/goupnp v1.3.0 // indirect
 	github.com/icholy/digest v1.2.0 // indirect
 	github.com/jackpal/go-nat-pmp v1.1.0 // indirect
+	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/pion/dtls/v3 v3.1.5 // indirect
 	github.com/pion/logging v0.2.4 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
