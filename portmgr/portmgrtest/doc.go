@@ -1,0 +1,7 @@
+// Package portmgrtest holds test doubles for the port manager: vnet
+// topologies with one NAT per site by NAT type (full cone, restricted
+// cone, port-restricted cone, symmetric), an RFC 5780 STUN server with two
+// public IPs (OTHER-ADDRESS, CHANGE-REQUEST, RESPONSE-ORIGIN), a pion TURN
+// server with long-term credentials, and fake UPnP IGD / NAT-PMP / PCP
+// gateways that count every request.
+package portmgrtest
