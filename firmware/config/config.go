@@ -1,0 +1,268 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+)
+
+// Config is the whole configuration of the phone daemon. Its zero value is
+// not useful; start from Default or Parse. Field comments give the YAML
+// key and the default.
+type Config struct {
+	// Accounts are the SIP lines (accounts). The first enabled account is
+	// the default line. Default: none.
+	Accounts []Account
+	// Codecs lists audio codecs in order of preference (codecs). Only
+	// "PCMU" and "PCMA" exist for now. Default: [PCMU, PCMA].
+	Codecs []string
+	// DTMF is how digits are sent during a call (dtmf): "rfc4733"
+	// (RTP telephone-event) or "info" (SIP INFO). Default: rfc4733.
+	DTMF string
+	// DTMFPayloadType is the dynamic RTP payload type offered for
+	// telephone-event (dtmf_payload_type), 96..127. Default: 101.
+	DTMFPayloadType int
+	// Ptime is the RTP packetisation interval (ptime). Default: 20ms.
+	Ptime time.Duration
+	// Ports are the UDP port ranges (ports).
+	Ports Ports
+	// NAT configures NAT traversal (nat).
+	NAT NAT
+	// Audio configures the audio path (audio).
+	Audio Audio
+	// DialPlan configures when dialled digits are sent (dial_plan).
+	DialPlan DialPlan
+	// Board names the hardware (board): "sim", "qemu" or "rpi".
+	// Default: sim.
+	Board string
+	// BoardOptions are free-form, driver-specific settings
+	// (board_options). Default: none.
+	BoardOptions map[string]string
+	// API configures the local HTTP API (api).
+	API API
+	// Log configures logging (log).
+	Log Log
+
+	// src remembers where each field came from, so Validate can name the
+	// line. Nil for a Config built in code.
+	src *source
+}
+
+// Account is one SIP account (an item of accounts).
+type Account struct {
+	// User is the user part of the address of record (user). Required.
+	User string
+	// AuthUser is the digest authentication user name (auth_user).
+	// Default: User (Parse fills it in).
+	AuthUser string
+	// Password is the digest password (password). Default: empty.
+	Password string
+	// DisplayName is shown to the called party (display_name).
+	DisplayName string
+	// Domain is the SIP domain: a host name or IP address without port
+	// (domain). Required.
+	Domain string
+	// Registrar is where REGISTER goes: host[:port] or a sip:/sips: URI
+	// (registrar). Default: Domain (Parse fills it in).
+	Registrar string
+	// OutboundProxy, when set, receives every request: host[:port] or a
+	// sip:/sips: URI (outbound_proxy). Default: none.
+	OutboundProxy string
+	// Transport is "udp", "tcp" or "tls" (transport). Default: udp.
+	Transport string
+	// Expires is the registration lifetime asked for (expires), at least
+	// 60s, whole seconds. Default: 3600s.
+	Expires time.Duration
+	// TLSCAFile is a PEM file of CA certificates trusted for TLS
+	// (tls_ca_file). Default: none (the system roots).
+	TLSCAFile string
+	// Enabled says whether the account registers (enabled). Default: true.
+	Enabled bool
+}
+
+// Ports holds the UDP port ranges (ports), validated as
+// portmgr.ValidateRanges does.
+type Ports struct {
+	// SIP is the SIP signalling range (sip: {min, max}). Default 5060-5069.
+	SIP portmgr.Range
+	// Media is the RTP/RTCP range (media: {min, max}). Default 16384-16483.
+	Media portmgr.Range
+}
+
+// NAT configures NAT traversal (nat). The port manager implements the
+// behaviour; this package only defines and checks the settings.
+type NAT struct {
+	// STUNServers are STUN servers as host:port, tried in order
+	// (stun_servers). Default: none; no public server is contacted unless
+	// configured.
+	STUNServers []string
+	// TURN is the TURN relay (turn). Default: none.
+	TURN TURN
+	// StaticExternal is a known public IP address (static_external).
+	// Default: none.
+	StaticExternal string
+	// Strategies lists the ways to learn or make an external address, in
+	// order (strategies): "static", "stun", "gateway", "turn". An empty
+	// list means the local address is advertised as is.
+	// Default: [static, stun, gateway, turn].
+	Strategies []string
+	// Keepalive is the interval of NAT keepalives (keepalive), at least
+	// 1s and shorter than BindingLifetime when that is set. Default: 25s.
+	Keepalive time.Duration
+	// EarlyUDP sends a few packets to the far end's media address as soon
+	// as it is known (early_udp). Default: true.
+	EarlyUDP bool
+	// BindingLifetime is the NAT binding lifetime (binding_lifetime);
+	// 0 means measure it. Default: 0.
+	BindingLifetime time.Duration
+	// UPnP allows UPnP IGD / NAT-PMP / PCP port mappings on the gateway
+	// (upnp). Default: true.
+	UPnP bool
+}
+
+// TURN is a TURN relay server with long-term credentials (nat.turn).
+type TURN struct {
+	// Server is host:port (server). Default: none.
+	Server string
+	// Username and Password are required when Server is set.
+	Username string
+	Password string
+}
+
+// Audio configures where audio comes from and goes (audio).
+type Audio struct {
+	// Input is "tone:<Hz>", "wav:<path>", "silence" or "device" (input).
+	// Default: silence.
+	Input string
+	// Output is "wav:<path>", "speaker" or "null" (output). Default: null.
+	Output string
+	// SampleRate in Hz (sample_rate); only 8000 for now. Default: 8000.
+	SampleRate int
+	// Volume is the output volume, 0..100 (volume). Default: 70.
+	Volume int
+	// MicGain is the input gain, 0..100 (mic_gain). Default: 50.
+	MicGain int
+	// Tones is the country preset of call-progress tones (tones): us, uk,
+	// de, fr, eu, au or jp. Default: us.
+	Tones string
+}
+
+// DialPlan says when dialled digits are sent (dial_plan).
+type DialPlan struct {
+	// Timeout is the pause after the last digit that sends the number
+	// (timeout), 1s..60s. Default: 4s.
+	Timeout time.Duration
+	// Terminator is the key that sends at once (terminator): "#", "*" or
+	// "" for none. Default: "#".
+	Terminator string
+	// MaxDigits sends the number when this many digits are dialled
+	// (max_digits), 1..128. Default: 32.
+	MaxDigits int
+}
+
+// API configures the local HTTP API (api).
+type API struct {
+	// Listen is the address to serve on, host:port (listen); "" turns
+	// the API off. Default: 127.0.0.1:8080.
+	Listen string
+	// Token is the bearer token clients must present (token). Required
+	// when Listen is not a loopback address.
+	Token string
+}
+
+// Log configures logging (log).
+type Log struct {
+	// Level is debug, info, warn or error (level). Default: info.
+	Level string
+	// Format is text or json (format). Default: text.
+	Format string
+}
+
+// Defaults of the fields whose default is not the zero value.
+const (
+	DefaultTransport       = "udp"
+	DefaultExpires         = 3600 * time.Second
+	DefaultDTMF            = "rfc4733"
+	DefaultDTMFPayloadType = 101
+	DefaultPtime           = 20 * time.Millisecond
+	DefaultKeepalive       = 25 * time.Second
+	DefaultAudioInput      = "silence"
+	DefaultAudioOutput     = "null"
+	DefaultSampleRate      = 8000
+	DefaultVolume          = 70
+	DefaultMicGain         = 50
+	DefaultTones           = "us"
+	DefaultDialTimeout     = 4 * time.Second
+	DefaultTerminator      = "#"
+	DefaultMaxDigits       = 32
+	DefaultBoard           = "sim"
+	DefaultAPIListen       = "127.0.0.1:8080"
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "text"
+)
+
+// Default returns a new Config holding every default. It has no account.
+func Default() *Config {
+	return &Config{
+		Codecs:          []string{"PCMU", "PCMA"},
+		DTMF:            DefaultDTMF,
+		DTMFPayloadType: DefaultDTMFPayloadType,
+		Ptime:           DefaultPtime,
+		Ports: Ports{
+			SIP:   portmgr.DefaultSIPRange,
+			Media: portmgr.DefaultMediaRange,
+		},
+		NAT: NAT{
+			Strategies: []string{"static", "stun", "gateway", "turn"},
+			Keepalive:  DefaultKeepalive,
+			EarlyUDP:   true,
+			UPnP:       true,
+		},
+		Audio: Audio{
+			Input:      DefaultAudioInput,
+			Output:     DefaultAudioOutput,
+			SampleRate: DefaultSampleRate,
+			Volume:     DefaultVolume,
+			MicGain:    DefaultMicGain,
+			Tones:      DefaultTones,
+		},
+		DialPlan: DialPlan{
+			Timeout:    DefaultDialTimeout,
+			Terminator: DefaultTerminator,
+			MaxDigits:  DefaultMaxDigits,
+		},
+		Board: DefaultBoard,
+		API:   API{Listen: DefaultAPIListen},
+		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// DefaultAccount returns an Account holding the per-account defaults
+// (transport udp, expires 3600s, enabled); User and Domain are empty.
+func DefaultAccount() Account {
+	return Account{Transport: DefaultTransport, Expires: DefaultExpires, Enabled: true}
+}
+
+// Primary returns the default line: the first enabled account.
+func (c *Config) Primary() (Account, bool) {
+	for _, a := range c.Accounts {
+		if a.Enabled {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// SlogLevel returns the log level as a slog.Level (info if unknown).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

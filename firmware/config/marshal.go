@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The file layout written by Marshal: the same keys Parse reads, every
+// field present, durations in Go syntax.
+type (
+	fileConfig struct {
+		Accounts        []fileAccount     `yaml:"accounts"`
+		Codecs          []string          `yaml:"codecs,flow"`
+		DTMF            string            `yaml:"dtmf"`
+		DTMFPayloadType int               `yaml:"dtmf_payload_type"`
+		Ptime           string            `yaml:"ptime"`
+		Ports           filePorts         `yaml:"ports"`
+		NAT             fileNAT           `yaml:"nat"`
+		Audio           fileAudio         `yaml:"audio"`
+		DialPlan        fileDialPlan      `yaml:"dial_plan"`
+		Board           string            `yaml:"board"`
+		BoardOptions    map[string]string `yaml:"board_options"`
+		API             fileAPI           `yaml:"api"`
+		Log             fileLog           `yaml:"log"`
+	}
+	fileAccount struct {
+		User          string `yaml:"user"`
+		AuthUser      string `yaml:"auth_user"`
+		Password      string `yaml:"password"`
+		DisplayName   string `yaml:"display_name"`
+		Domain        string `yaml:"domain"`
+		Registrar     string `yaml:"registrar"`
+		OutboundProxy string `yaml:"outbound_proxy"`
+		Transport     string `yaml:"transport"`
+		Expires       string `yaml:"expires"`
+		TLSCAFile     string `yaml:"tls_ca_file"`
+		Enabled       bool   `yaml:"enabled"`
+	}
+	fileRange struct {
+		Min uint16 `yaml:"min"`
+		Max uint16 `yaml:"max"`
+	}
+	filePorts struct {
+		SIP   fileRange `yaml:"sip,flow"`
+		Media fileRange `yaml:"media,flow"`
+	}
+	fileNAT struct {
+		STUNServers     []string `yaml:"stun_servers"`
+		TURN            fileTURN `yaml:"turn"`
+		StaticExternal  string   `yaml:"static_external"`
+		Strategies      []string `yaml:"strategies,flow"`
+		Keepalive       string   `yaml:"keepalive"`
+		EarlyUDP        bool     `yaml:"early_udp"`
+		BindingLifetime string   `yaml:"binding_lifetime"`
+		UPnP            bool     `yaml:"upnp"`
+	}
+	fileTURN struct {
+		Server   string `yaml:"server"`
+		Username string `yaml:"username"`
+		Password string `yaml:"password"`
+	}
+	fileAudio struct {
+		Input      string `yaml:"input"`
+		Output     string `yaml:"output"`
+		SampleRate int    `yaml:"sample_rate"`
+		Volume     int    `yaml:"volume"`
+		MicGain    int    `yaml:"mic_gain"`
+		Tones      string `yaml:"tones"`
+	}
+	fileDialPlan struct {
+		Timeout    string `yaml:"timeout"`
+		Terminator string `yaml:"terminator"`
+		MaxDigits  int    `yaml:"max_digits"`
+	}
+	fileAPI struct {
+		Listen string `yaml:"listen"`
+		Token  string `yaml:"token"`
+	}
+	fileLog struct {
+		Level  string `yaml:"level"`
+		Format string `yaml:"format"`
+	}
+)
+
+// formatDuration writes d as Parse reads it, in the plainest unit:
+// "3600s", "20ms", "0s".
+func formatDuration(d time.Duration) string {
+	switch {
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	case d%time.Millisecond == 0:
+		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+	}
+	return d.String()
+}
+
+// Marshal encodes c as YAML that Parse reads back to an equal Config.
+// Every field is written, defaults included. It does not validate.
+func Marshal(c *Config) ([]byte, error) {
+	f := fileConfig{
+		Codecs:          c.Codecs,
+		DTMF:            c.DTMF,
+		DTMFPayloadType: c.DTMFPayloadType,
+		Ptime:           formatDuration(c.Ptime),
+		Ports: filePorts{
+			SIP:   fileRange{c.Ports.SIP.Min, c.Ports.SIP.Max},
+			Media: fileRange{c.Ports.Media.Min, c.Ports.Media.Max},
+		},
+		NAT: fileNAT{
+			STUNServers:     c.NAT.STUNServers,
+			TURN:            fileTURN(c.NAT.TURN),
+			StaticExternal:  c.NAT.StaticExternal,
+			Strategies:      c.NAT.Strategies,
+			Keepalive:       formatDuration(c.NAT.Keepalive),
+			EarlyUDP:        c.NAT.EarlyUDP,
+			BindingLifetime: formatDuration(c.NAT.BindingLifetime),
+			UPnP:            c.NAT.UPnP,
+		},
+		Audio: fileAudio(c.Audio),
+		DialPlan: fileDialPlan{
+			Timeout:    formatDuration(c.DialPlan.Timeout),
+			Terminator: c.DialPlan.Terminator,
+			MaxDigits:  c.DialPlan.MaxDigits,
+		},
+		Board:        c.Board,
+		BoardOptions: c.BoardOptions,
+		API:          fileAPI(c.API),
+		Log:          fileLog(c.Log),
+	}
+	// Empty lists are written as [] rather than left out, because an
+	// absent key would mean the default.
+	f.Accounts = []fileAccount{}
+	for _, a := range c.Accounts {
+		f.Accounts = append(f.Accounts, fileAccount{
+			User: a.User, AuthUser: a.AuthUser, Password: a.Password,
+			DisplayName: a.DisplayName, Domain: a.Domain, Registrar: a.Registrar,
+			OutboundProxy: a.OutboundProxy, Transport: a.Transport,
+			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
+		})
+	}
+	out, err := yaml.Marshal(&f)
+	if err != nil {
+		return nil, fmt.Errorf("config: marshal: %w", err)
+	}
+	return out, nil
+}
+
+// Save validates c and writes it to path atomically (see
+// WriteFileAtomic) with mode 0600, since it holds passwords. An invalid
+// Config is not written.
+func Save(path string, c *Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	data, err := Marshal(c)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, 0o600)
+}

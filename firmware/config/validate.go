@@ -1,0 +1,401 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+)
+
+// Allowed values of the enumerated fields.
+var (
+	Transports    = []string{"udp", "tcp", "tls"}
+	CodecNames    = []string{"PCMU", "PCMA"}
+	DTMFModes     = []string{"rfc4733", "info"}
+	Strategies    = []string{"static", "stun", "gateway", "turn"}
+	ToneCountries = []string{"us", "uk", "de", "fr", "eu", "au", "jp"}
+	Boards        = []string{"sim", "qemu", "rpi"}
+	LogLevels     = []string{"debug", "info", "warn", "error"}
+	LogFormats    = []string{"text", "json"}
+	Terminators   = []string{"#", "*", ""}
+)
+
+// Limits of the checked ranges.
+const (
+	MinExpires    = 60 * time.Second
+	MinKeepalive  = time.Second
+	MinDialPause  = time.Second
+	MaxDialPause  = 60 * time.Second
+	MaxDigitLimit = 128
+)
+
+// Validate checks every field and returns all problems joined with
+// errors.Join, each a *FieldError. For a Config that came from Parse or
+// Load, the problems name the file and line of the field; for one built
+// in code they name only the field.
+func (c *Config) Validate() error {
+	if ps := c.problems(); len(ps) > 0 {
+		return joinProblems(ps)
+	}
+	return nil
+}
+
+type validator struct {
+	src  *source
+	errs []*FieldError
+}
+
+func (v *validator) fail(path, format string, args ...any) {
+	v.failNear(path, path, format, args...)
+}
+
+// failNear reports a problem of path at the line of near: a missing
+// field is best shown where the field that needs it is.
+func (v *validator) failNear(path, near, format string, args ...any) {
+	fe := &FieldError{Field: path, Problem: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	if v.src != nil {
+		fe.File = v.src.file
+		fe.Line = v.src.line(path)
+		if _, ok := v.src.lines[path]; !ok {
+			fe.Line = v.src.line(near)
+		}
+	}
+	v.errs = append(v.errs, fe)
+}
+
+func (v *validator) oneOf(path, val string, allowed []string) {
+	if !slices.Contains(allowed, val) {
+		v.fail(path, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) between(path string, val, lo, hi int) {
+	if val < lo || val > hi {
+		v.fail(path, "%d is out of range %d..%d", val, lo, hi)
+	}
+}
+
+func (c *Config) problems() []*FieldError {
+	v := &validator{src: c.src}
+
+	seenAcct := map[string]int{}
+	for i, a := range c.Accounts {
+		p := fmt.Sprintf("accounts[%d]", i)
+		v.account(p, a)
+		key := strings.ToLower(a.User + "@" + a.Domain)
+		if j, dup := seenAcct[key]; dup && a.User != "" && a.Domain != "" {
+			v.fail(p, "duplicate account %s (same as accounts[%d])", key, j)
+		} else {
+			seenAcct[key] = i
+		}
+	}
+
+	if len(c.Codecs) == 0 {
+		v.fail("codecs", "at least one codec is needed (%s)", strings.Join(CodecNames, ", "))
+	}
+	for i, name := range c.Codecs {
+		p := fmt.Sprintf("codecs[%d]", i)
+		if !slices.Contains(CodecNames, name) {
+			v.fail(p, "%q is not one of %s", name, strings.Join(CodecNames, ", "))
+		} else if slices.Index(c.Codecs, name) < i {
+			v.fail(p, "%q is listed twice", name)
+		}
+	}
+	v.oneOf("dtmf", c.DTMF, DTMFModes)
+	v.between("dtmf_payload_type", c.DTMFPayloadType, 96, 127)
+	if c.Ptime < 10*time.Millisecond || c.Ptime > 120*time.Millisecond || c.Ptime%(10*time.Millisecond) != 0 {
+		v.fail("ptime", "%s is not a multiple of 10ms between 10ms and 120ms", c.Ptime)
+	}
+
+	v.ports(c.Ports)
+	v.nat(c.NAT)
+	v.audio(c.Audio)
+
+	dp := c.DialPlan
+	if dp.Timeout < MinDialPause || dp.Timeout > MaxDialPause {
+		v.fail("dial_plan.timeout", "%s is out of range %s..%s", dp.Timeout, MinDialPause, MaxDialPause)
+	}
+	if !slices.Contains(Terminators, dp.Terminator) {
+		v.fail("dial_plan.terminator", "%q is not one of \"#\", \"*\" or \"\" (none)", dp.Terminator)
+	}
+	v.between("dial_plan.max_digits", dp.MaxDigits, 1, MaxDigitLimit)
+
+	v.oneOf("board", c.Board, Boards)
+	for k := range c.BoardOptions {
+		if k == "" {
+			v.fail("board_options", "empty option name")
+		}
+	}
+
+	v.api(c.API)
+	v.oneOf("log.level", c.Log.Level, LogLevels)
+	v.oneOf("log.format", c.Log.Format, LogFormats)
+	return v.errs
+}
+
+func (v *validator) account(p string, a Account) {
+	if a.User == "" {
+		v.fail(p+".user", "required")
+	} else if strings.ContainsAny(a.User, " \t\r\n@:<>\"") {
+		v.fail(p+".user", "%q must not contain spaces, '@', ':', '<', '>' or quotes", a.User)
+	}
+	if strings.ContainsAny(a.AuthUser, "\r\n\"\\") {
+		v.fail(p+".auth_user", "must not contain line breaks, quotes or backslashes")
+	}
+	if strings.ContainsAny(a.Password, "\r\n") {
+		v.fail(p+".password", "must not contain line breaks")
+	}
+	if strings.ContainsAny(a.DisplayName, "\r\n\"\\") {
+		v.fail(p+".display_name", "must not contain line breaks, quotes or backslashes")
+	}
+	if a.Domain == "" {
+		v.fail(p+".domain", "required")
+	} else if !validHost(a.Domain) {
+		v.fail(p+".domain", "%q is not a host name or IP address (put a port in registrar, not here)", a.Domain)
+	}
+	if a.Registrar != "" {
+		if err := checkSIPAddr(a.Registrar); err != nil {
+			v.fail(p+".registrar", "%q: %v", a.Registrar, err)
+		}
+	}
+	if a.OutboundProxy != "" {
+		if err := checkSIPAddr(a.OutboundProxy); err != nil {
+			v.fail(p+".outbound_proxy", "%q: %v", a.OutboundProxy, err)
+		}
+	}
+	v.oneOf(p+".transport", a.Transport, Transports)
+	switch {
+	case a.Expires < MinExpires:
+		v.fail(p+".expires", "%s is shorter than the minimum of %s", a.Expires, MinExpires)
+	case a.Expires%time.Second != 0:
+		v.fail(p+".expires", "%s is not a whole number of seconds", a.Expires)
+	case a.Expires > (1<<32-1)*time.Second:
+		v.fail(p+".expires", "%s is longer than the maximum of %ds", a.Expires, uint32(1<<32-1))
+	}
+}
+
+func (v *validator) ports(ps Ports) {
+	// The same rules as portmgr.ValidateRanges, checked field by field so
+	// that each problem names its line; then portmgr itself has the last
+	// word, so the two can never disagree.
+	before := len(v.errs)
+	check := func(name string, r portmgr.Range, least int) {
+		p := "ports." + name
+		if r.Min < 1024 {
+			v.fail(p+".min", "%d is below 1024 (reserved ports)", r.Min)
+		}
+		if r.Min >= r.Max {
+			v.fail(p+".max", "max %d must be greater than min %d", r.Max, r.Min)
+		} else if r.Size() < least {
+			v.fail(p, "range %s has %d ports; at least %d are needed", r, r.Size(), least)
+		}
+	}
+	check("sip", ps.SIP, 2)
+	check("media", ps.Media, 4)
+	if len(v.errs) == before && ps.SIP.Min <= ps.Media.Max && ps.Media.Min <= ps.SIP.Max {
+		v.fail("ports.media", "range %s overlaps the sip range %s", ps.Media, ps.SIP)
+	}
+	if err := portmgr.ValidateRanges(ps.SIP, ps.Media); err != nil && len(v.errs) == before {
+		v.fail("ports", "%v", err)
+	}
+}
+
+func (v *validator) nat(n NAT) {
+	for i, s := range n.STUNServers {
+		if err := checkHostPort(s, true); err != nil {
+			v.fail(fmt.Sprintf("nat.stun_servers[%d]", i), "%q: %v", s, err)
+		}
+	}
+	t := n.TURN
+	if t.Server != "" {
+		if err := checkHostPort(t.Server, true); err != nil {
+			v.fail("nat.turn.server", "%q: %v", t.Server, err)
+		}
+		if t.Username == "" {
+			v.failNear("nat.turn.username", "nat.turn.server", "required when nat.turn.server is set")
+		}
+		if t.Password == "" {
+			v.failNear("nat.turn.password", "nat.turn.server", "required when nat.turn.server is set")
+		}
+	} else if t.Username != "" || t.Password != "" {
+		v.failNear("nat.turn.server", "nat.turn", "required when a TURN username or password is set")
+	}
+	if n.StaticExternal != "" {
+		ip, err := netip.ParseAddr(n.StaticExternal)
+		switch {
+		case err != nil || ip.Zone() != "":
+			v.fail("nat.static_external", "%q is not an IP address", n.StaticExternal)
+		case ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() || ip.IsLinkLocalUnicast():
+			v.fail("nat.static_external", "%s cannot be an external address", ip)
+		}
+	}
+	for i, s := range n.Strategies {
+		p := fmt.Sprintf("nat.strategies[%d]", i)
+		if !slices.Contains(Strategies, s) {
+			v.fail(p, "%q is not one of %s", s, strings.Join(Strategies, ", "))
+		} else if slices.Index(n.Strategies, s) < i {
+			v.fail(p, "%q is listed twice", s)
+		}
+	}
+	if n.Keepalive < MinKeepalive {
+		v.fail("nat.keepalive", "%s is shorter than the minimum of %s", n.Keepalive, MinKeepalive)
+	}
+	if n.BindingLifetime < 0 {
+		v.fail("nat.binding_lifetime", "%s is negative (0 means measure)", n.BindingLifetime)
+	} else if n.BindingLifetime > 0 && n.Keepalive >= n.BindingLifetime {
+		v.fail("nat.keepalive", "%s must be shorter than nat.binding_lifetime %s", n.Keepalive, n.BindingLifetime)
+	}
+}
+
+func (v *validator) audio(a Audio) {
+	v.between("audio.sample_rate", a.SampleRate, DefaultSampleRate, DefaultSampleRate)
+	kind, arg, hasArg := strings.Cut(a.Input, ":")
+	switch {
+	case a.Input == "silence" || a.Input == "device":
+	case kind == "tone" && hasArg:
+		f, err := strconv.ParseFloat(arg, 64)
+		nyq := float64(a.SampleRate) / 2
+		if err != nil || !(f >= 20 && f < nyq) {
+			v.fail("audio.input", "tone frequency %q must be a number of Hz from 20 to below %g", arg, nyq)
+		}
+	case kind == "wav" && hasArg:
+		if arg == "" {
+			v.fail("audio.input", "wav: needs a file path, e.g. wav:/data/in.wav")
+		}
+	default:
+		v.fail("audio.input", "%q is not one of tone:<Hz>, wav:<path>, silence, device", a.Input)
+	}
+	kind, arg, hasArg = strings.Cut(a.Output, ":")
+	switch {
+	case a.Output == "speaker" || a.Output == "null":
+	case kind == "wav" && hasArg:
+		if arg == "" {
+			v.fail("audio.output", "wav: needs a file path, e.g. wav:/data/out.wav")
+		}
+	default:
+		v.fail("audio.output", "%q is not one of wav:<path>, speaker, null", a.Output)
+	}
+	v.between("audio.volume", a.Volume, 0, 100)
+	v.between("audio.mic_gain", a.MicGain, 0, 100)
+	v.oneOf("audio.tones", a.Tones, ToneCountries)
+}
+
+func (v *validator) api(a API) {
+	if a.Listen == "" {
+		return // API off
+	}
+	host, port, err := net.SplitHostPort(a.Listen)
+	if err != nil {
+		v.fail("api.listen", "%q is not host:port", a.Listen)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		v.fail("api.listen", "%q: port must be 1..65535", a.Listen)
+		return
+	}
+	loopback := false
+	switch {
+	case host == "":
+		// All interfaces.
+	case host == "localhost":
+		loopback = true
+	default:
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			v.fail("api.listen", "%q: host must be an IP address, localhost or empty (all interfaces)", a.Listen)
+			return
+		}
+		loopback = ip.Unmap().IsLoopback()
+	}
+	if !loopback && a.Token == "" {
+		v.failNear("api.token", "api.listen", "required when api.listen (%s) is not a loopback address", a.Listen)
+	}
+}
+
+// validHost reports whether h is an IP address or a DNS host name.
+func validHost(h string) bool {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.Zone() == ""
+	}
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkHostPort checks host[:port] (IPv6 in brackets when a port
+// follows); needPort makes the port mandatory.
+func checkHostPort(s string, needPort bool) error {
+	host, port := s, ""
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1] // bracketed IPv6, no port
+		if ip, err := netip.ParseAddr(s); err != nil || !ip.Is6() {
+			return fmt.Errorf("%q is not an IPv6 address", s)
+		}
+		return checkHostPort(s, needPort)
+	}
+	if ip, err := netip.ParseAddr(s); err == nil && strings.Contains(s, ":") {
+		host = ip.String() // bare IPv6, no port
+	} else if strings.Contains(s, ":") {
+		var err error
+		host, port, err = net.SplitHostPort(s)
+		if err != nil {
+			return fmt.Errorf("not host:port")
+		}
+	}
+	if !validHost(host) {
+		return fmt.Errorf("%q is not a host name or IP address", host)
+	}
+	if port == "" {
+		if needPort {
+			return fmt.Errorf("missing port (host:port)")
+		}
+		return nil
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q must be 1..65535", port)
+	}
+	return nil
+}
+
+// checkSIPAddr checks host[:port] or a sip:/sips: URI (RFC 3261 section
+// 19.1) with optional user part, parameters and headers.
+func checkSIPAddr(s string) error {
+	rest := s
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "sip:"):
+		rest = s[len("sip:"):]
+	case strings.HasPrefix(lower, "sips:"):
+		rest = s[len("sips:"):]
+	case strings.Contains(lower, "://") || strings.HasPrefix(lower, "tel:"):
+		return fmt.Errorf("only host[:port] or a sip:/sips: URI")
+	default:
+		return checkHostPort(s, false)
+	}
+	if i := strings.IndexAny(rest, ";?"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if rest == "" {
+		return fmt.Errorf("URI has no host")
+	}
+	return checkHostPort(rest, false)
+}
