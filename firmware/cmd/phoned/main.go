@@ -1,0 +1,140 @@
+// Command phoned is the desk phone's firmware application: it reads the
+// config, opens the board, and runs the phone until SIGINT or SIGTERM.
+//
+//	phoned -config /data/phone.yaml
+//	phoned -config demo.yaml -demo-call echo -demo-duration 10s
+//
+// With -demo-call it waits for registration, calls the target, prints the
+// registration, call state and RTP counters every second, hangs up after
+// -demo-duration and exits 0 only when audio flowed both ways.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/daemon"
+	"github.com/deskphone/phone/firmware/version"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "phoned:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfgPath := flag.String("config", "phone.yaml", "config file (YAML, see docs/config.md)")
+	boardName := flag.String("board", "", "board: sim, qemu or rpi (overrides the config)")
+	demoCall := flag.String("demo-call", "", "demo: call this target once registered, print status, hang up, exit")
+	demoDur := flag.Duration("demo-duration", 10*time.Second, "demo: how long the call lasts")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Version)
+		return nil
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *boardName != "" {
+		cfg.Board = *boardName
+	}
+	log := newLogger(cfg.Log)
+	var keys *os.File
+	if *demoCall == "" && cfg.Board == "sim" {
+		keys = os.Stdin
+	}
+	opts := daemon.Options{Config: cfg, Logger: log}
+	if keys != nil {
+		opts.Keys = keys
+	}
+	d, err := daemon.New(opts)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("phoned starting", "version", version.Version, "board", cfg.Board, "config", *cfgPath)
+	if *demoCall == "" {
+		return d.Run(ctx)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- d.Run(ctx) }()
+	demoErr := demo(ctx, d, *demoCall, *demoDur)
+	cancel()
+	if err := <-runErr; err != nil && demoErr == nil {
+		demoErr = err
+	}
+	return demoErr
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, o))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, o))
+}
+
+// demo is the `make run` scenario.
+func demo(ctx context.Context, d *daemon.Daemon, target string, dur time.Duration) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for d.Status().Registration.State != "registered" {
+		if time.Now().After(deadline) {
+			r := d.Status().Registration
+			return fmt.Errorf("demo: not registered after 15 s (state %s, %d %s)", r.State, r.Code, r.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	r := d.Status().Registration
+	fmt.Printf("registered: contact %s, expires in %v\n", r.Contact, r.Expires)
+	if err := d.Phone().Call(ctx, target); err != nil {
+		return fmt.Errorf("demo: call %s: %w", target, err)
+	}
+	fmt.Printf("calling %s\n", target)
+	var sent, recv uint64
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		s := d.Status()
+		line := fmt.Sprintf("%-10s reg=%-10s phone=%-8s", time.Now().Format("15:04:05"), s.Registration.State, s.Phone.State)
+		for _, c := range s.Calls {
+			line += fmt.Sprintf(" call=%s codec=%s rtp sent=%d recv=%d lost=%d jitter=%.1fms", c.State, c.Codec, c.RTP.Sent, c.RTP.Received, c.RTP.Lost, c.RTP.JitterMS)
+			sent, recv = c.RTP.Sent, c.RTP.Received
+		}
+		fmt.Println(line)
+	}
+	if err := d.Phone().Hangup(ctx); err != nil {
+		return fmt.Errorf("demo: hang up: %w", err)
+	}
+	fmt.Printf("hung up: %d RTP packets sent, %d received\n", sent, recv)
+	if sent == 0 || recv == 0 {
+		return errors.New("demo: audio did not flow both ways")
+	}
+	return nil
+}
