@@ -1,0 +1,47 @@
+package config
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics, that every problem names the
+// file, and that whatever Parse accepts survives Marshal and Parse again
+// unchanged.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"testdata/example.yaml", "testdata/demo.yaml"} {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("accounts:\n  - user: a\n    domain: example.com\n    transport: udpx\n"))
+	f.Add([]byte("x: &a [*a]\n"))
+	f.Add([]byte("ports: {sip: {min: 1, max: 70000}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse("f.yaml", data)
+		if err != nil {
+			if c != nil {
+				t.Fatal("Config returned with an error")
+			}
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, "f.yaml:") {
+					t.Fatalf("problem does not name the file: %q", line)
+				}
+			}
+			return
+		}
+		out, err := Marshal(c)
+		if err != nil {
+			t.Fatalf("Marshal of a parsed config: %v", err)
+		}
+		c2, err := Parse("g.yaml", out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(c)): %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(plain(c), plain(c2)) {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v\n%s", plain(c), plain(c2), out)
+		}
+	})
+}
