@@ -159,7 +159,7 @@ func (a *Authorization) String() string {
 		b.WriteString(", algorithm=")
 		b.WriteString(a.Algorithm)
 	}
-	if a.Cnonce != "" {
+	if a.Cnonce != "" || a.QOP != "" {
 		b.WriteString(", cnonce=")
 		b.WriteString(quote(a.Cnonce))
 	}
