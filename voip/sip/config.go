@@ -1,0 +1,283 @@
+package sip
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	siplib "github.com/emiago/sipgo/sip"
+)
+
+// Account is one SIP identity: who we are, where we register and how we
+// authenticate.
+type Account struct {
+	// User is the user part of the address of record (sip:User@Domain).
+	User string
+	// AuthUser is the digest user name; empty means User.
+	AuthUser string
+	// Password is the digest password.
+	Password string
+	// Domain is the host part of the address of record; empty means the
+	// registrar's host.
+	Domain string
+	// DisplayName is put in From (and Contact) headers.
+	DisplayName string
+	// Registrar is host[:port] or a SIP URI; empty disables REGISTER.
+	Registrar string
+	// OutboundProxy is host[:port] or a SIP URI. When set, every request
+	// outside a dialog is sent to it with a loose Route header
+	// (<sip:proxy;lr>, RFC 3261 §8.1.2) and in-dialog requests without a
+	// route set are sent to it as well.
+	OutboundProxy string
+	// Transport is "udp" (default), "tcp" or "tls".
+	Transport string
+	// Expires is the registration lifetime we ask for; zero means 3600 s.
+	Expires time.Duration
+	// TLS is the client TLS configuration for Transport "tls": set
+	// RootCAs to trust a private CA. Nil means the system roots. The
+	// server certificate is always verified.
+	TLS *tls.Config
+	// InstanceID, when set, is sent as the +sip.instance Contact parameter
+	// (RFC 5626 §4.1), e.g. "urn:uuid:00000000-0000-1000-8000-000A95A0E128".
+	InstanceID string
+	// RegID is the RFC 5626 reg-id Contact parameter, sent with InstanceID
+	// when positive.
+	RegID int
+}
+
+// Config configures a UA.
+type Config struct {
+	// Account is the SIP identity. Required unless the UA is used only
+	// for direct (IP to IP) calls.
+	Account Account
+	// Mapper gives every socket and every address the UA advertises.
+	// Required.
+	Mapper portmgr.Mapper
+	// Codecs lists the audio codecs in preference order; nil means
+	// ["PCMU","PCMA"].
+	Codecs []string
+	// DTMFPayloadType is the RFC 4733 telephone-event payload type; zero
+	// means 101.
+	DTMFPayloadType uint8
+	// Ptime is the packet time; zero means 20 ms.
+	Ptime time.Duration
+	// UserAgent is the User-Agent header value; empty means "deskphone".
+	UserAgent string
+	// Logger receives the UA's logs; nil discards.
+	Logger *slog.Logger
+	// EarlyMedia makes an outgoing call create its media session on a
+	// 183 (or 180) with SDP, so the far end's early audio is played
+	// instead of local ringback (RFC 3960).
+	EarlyMedia bool
+	// Prack enables RFC 3262 reliable provisional responses: we send
+	// Supported: 100rel, PRACK reliable provisionals we receive, and send
+	// our own 180/183 reliably when the caller supports it.
+	Prack bool
+
+	// SetupTimeout is how long an outgoing call may wait for a final
+	// response before it is cancelled; zero means 3 minutes.
+	SetupTimeout time.Duration
+	// RetryMin and RetryMax bound the registration back-off (doubling
+	// with ±20 % jitter); zero means 2 s and 5 min.
+	RetryMin, RetryMax time.Duration
+	// CloseTimeout bounds how long Close waits for the un-REGISTER and
+	// BYEs; zero means 2 s.
+	CloseTimeout time.Duration
+	// EventBuffer is the size of the event queue; zero means 256. When
+	// the queue is full the oldest event is dropped (and counted), so
+	// the SIP stack never blocks on a slow reader.
+	EventBuffer int
+	// Resolver resolves registrar and proxy host names; nil means
+	// net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+const (
+	defaultExpires      = time.Hour
+	defaultSetupTimeout = 3 * time.Minute
+	defaultRetryMin     = 2 * time.Second
+	defaultRetryMax     = 5 * time.Minute
+	defaultCloseTimeout = 2 * time.Second
+	defaultEventBuffer  = 256
+	defaultDTMFPT       = 101
+	defaultPtime        = 20 * time.Millisecond
+)
+
+func (c *Config) setDefaults() error {
+	if c.Mapper == nil {
+		return fmt.Errorf("%w: Mapper is required", ErrBadConfig)
+	}
+	if len(c.Codecs) == 0 {
+		c.Codecs = []string{"PCMU", "PCMA"}
+	}
+	if c.DTMFPayloadType == 0 {
+		c.DTMFPayloadType = defaultDTMFPT
+	}
+	if c.DTMFPayloadType < 96 || c.DTMFPayloadType > 127 {
+		return fmt.Errorf("%w: DTMFPayloadType %d is not dynamic (96-127)", ErrBadConfig, c.DTMFPayloadType)
+	}
+	if c.Ptime <= 0 {
+		c.Ptime = defaultPtime
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "deskphone"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SetupTimeout <= 0 {
+		c.SetupTimeout = defaultSetupTimeout
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = defaultRetryMin
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = defaultRetryMax
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = defaultCloseTimeout
+	}
+	if c.EventBuffer <= 0 {
+		c.EventBuffer = defaultEventBuffer
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	a := &c.Account
+	if a.Expires <= 0 {
+		a.Expires = defaultExpires
+	}
+	if a.AuthUser == "" {
+		a.AuthUser = a.User
+	}
+	switch strings.ToLower(a.Transport) {
+	case "", "udp":
+		a.Transport = "udp"
+	case "tcp":
+		a.Transport = "tcp"
+	case "tls":
+		a.Transport = "tls"
+	default:
+		return fmt.Errorf("%w: transport %q (want udp, tcp or tls)", ErrBadConfig, a.Transport)
+	}
+	if a.Registrar != "" {
+		if a.User == "" {
+			return fmt.Errorf("%w: Account.User is required with a registrar", ErrBadConfig)
+		}
+		if _, err := parseServer(a.Registrar, a.Transport); err != nil {
+			return fmt.Errorf("%w: registrar: %w", ErrBadConfig, err)
+		}
+	}
+	if a.OutboundProxy != "" {
+		if _, err := parseServer(a.OutboundProxy, a.Transport); err != nil {
+			return fmt.Errorf("%w: outbound proxy: %w", ErrBadConfig, err)
+		}
+	}
+	if a.Domain == "" && a.Registrar != "" {
+		u, _ := parseServer(a.Registrar, a.Transport)
+		a.Domain = u.Host
+	}
+	return nil
+}
+
+func (c *Config) transport() portmgr.Transport {
+	switch c.Account.Transport {
+	case "tcp":
+		return portmgr.TCP
+	case "tls":
+		return portmgr.TLS
+	}
+	return portmgr.UDP
+}
+
+// parseServer parses "host", "host:port" or a sip:/sips: URI naming a
+// server. The result always has a host.
+func parseServer(s, transport string) (siplib.Uri, error) {
+	var u siplib.Uri
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(strings.TrimSuffix(s, ">"), "<")
+	if s == "" {
+		return u, fmt.Errorf("empty address")
+	}
+	ls := strings.ToLower(s)
+	if !strings.HasPrefix(ls, "sip:") && !strings.HasPrefix(ls, "sips:") {
+		scheme := "sip:"
+		if transport == "tls" {
+			scheme = "sips:"
+		}
+		s = scheme + s
+	}
+	if err := siplib.ParseUri(s, &u); err != nil {
+		return u, fmt.Errorf("parse %q: %w", s, err)
+	}
+	if u.Host == "" {
+		return u, fmt.Errorf("%q has no host", s)
+	}
+	return u, nil
+}
+
+// parseTarget turns what a user dialled into a request URI: a full
+// sip:/sips: URI, "user@host", or a bare user at the account's domain.
+func parseTarget(target, domain string) (siplib.Uri, error) {
+	var u siplib.Uri
+	t := strings.TrimSpace(target)
+	t = strings.TrimPrefix(strings.TrimSuffix(t, ">"), "<")
+	if t == "" {
+		return u, fmt.Errorf("%w: empty", ErrBadTarget)
+	}
+	lt := strings.ToLower(t)
+	switch {
+	case strings.HasPrefix(lt, "sip:") || strings.HasPrefix(lt, "sips:"):
+	case strings.HasPrefix(lt, "tel:"):
+		if domain == "" {
+			return u, fmt.Errorf("%w: %q: tel URI needs a domain", ErrBadTarget, target)
+		}
+		t = "sip:" + t[4:] + "@" + domain + ";user=phone"
+	case strings.Contains(t, "@"):
+		t = "sip:" + t
+	default:
+		if domain == "" {
+			return u, fmt.Errorf("%w: %q has no host and the account has no domain", ErrBadTarget, target)
+		}
+		t = "sip:" + t + "@" + domain
+	}
+	if err := siplib.ParseUri(t, &u); err != nil {
+		return u, fmt.Errorf("%w: %q: %w", ErrBadTarget, target, err)
+	}
+	if u.Host == "" {
+		return u, fmt.Errorf("%w: %q has no host", ErrBadTarget, target)
+	}
+	return u, nil
+}
+
+// uriAddrPort is the host:port of u when the host is an IP literal.
+func uriAddrPort(u siplib.Uri, transport string) (netip.AddrPort, bool) {
+	ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(uriPort(u, transport))), true
+}
+
+func uriPort(u siplib.Uri, transport string) int {
+	if u.Port > 0 {
+		return u.Port
+	}
+	if transport == "tls" || u.Scheme == "sips" {
+		return 5061
+	}
+	return 5060
+}
+
+func hostPort(ap netip.AddrPort) string {
+	return net.JoinHostPort(ap.Addr().String(), strconv.Itoa(int(ap.Port())))
+}

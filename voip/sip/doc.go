@@ -1,0 +1,88 @@
+// Package sip is the phone's SIP user agent (RFC 3261), built on
+// github.com/emiago/sipgo's transport and transaction layers. Dialogs,
+// registration, offer/answer and the extensions below are implemented
+// here.
+//
+// # Sockets and addresses
+//
+// Every UDP socket comes from the port manager (portmgr.Mapper): the SIP
+// socket from Map(KindSIP, UDP, registrar) is handed to sipgo with
+// ServeUDP and pooled before serving, and every request carries Laddr
+// equal to that socket's address, so sipgo never opens a socket of its
+// own. Each call maps its own media socket pair (Map(KindMedia, ...)) and
+// hands it to voip/media; UpdateRemote is called when the far end's media
+// address becomes known and Release when the call ends. Via sent-by,
+// Contact and SDP c=/m= come only from Mapping.External. For TCP and TLS
+// sipgo dials itself; the mapping gives the address to advertise and the
+// connection's local port completes it. TLS verifies the server
+// certificate against Account.TLS.RootCAs (or the system roots).
+//
+// # Registration (RFC 3261 §10, RFC 3581, RFC 7616/8760)
+//
+// REGISTER goes to the registrar (or through the outbound proxy with a
+// loose Route). Digest challenges (MD5, SHA-256, -sess, qop=auth) are
+// answered; the challenge is kept so refreshes are authorised at once
+// with the nonce count incremented. stale=true is a retry, not a failure;
+// a second challenge after a fresh answer, or 403 after one, is a wrong
+// password: state "failed", reason "authentication failed", no loop. The
+// refresh runs at min(85 %, expires-30 s) of what the registrar granted
+// (the Contact's expires parameter in the 200, else Expires), never
+// before half of it. 423 retries with Min-Expires; 503 waits
+// Retry-After; other failures back off 2 s, 4 s, ... 5 min with ±20 %
+// jitter. Close sends Expires: 0.
+//
+// # Calls
+//
+// An outgoing call with reliable provisional responses (RFC 3262) and
+// early media (RFC 3960):
+//
+//	   phone (UAC)                              far end (UAS)
+//	      |  INVITE (SDP offer, Supported: 100rel)    |
+//	      |------------------------------------------>|
+//	      |  100 Trying                               |
+//	      |<------------------------------------------|
+//	      |  183 Session Progress (SDP answer,        |
+//	      |      Require: 100rel, RSeq: 4711)         |  media session created:
+//	      |<------------------------------------------|  early audio plays,
+//	      |  PRACK (RAck: 4711 1 INVITE)              |  CallEvent{EarlyMedia}
+//	      |------------------------------------------>|
+//	      |  200 OK (PRACK)                           |
+//	      |<------------------------------------------|
+//	      |  200 OK (INVITE)                          |
+//	      |<------------------------------------------|  state talking
+//	      |  ACK (new transaction, to Contact         |
+//	      |       through the Record-Route set)       |
+//	      |------------------------------------------>|
+//	      |  RTP <=================================>  |
+//	      |  BYE                                      |
+//	      |------------------------------------------>|
+//	      |  200 OK                                   |
+//	      |<------------------------------------------|
+//
+// As UAS the same ladder runs the other way: 180 Ringing (reliable when
+// the caller supports 100rel, retransmitted T1, 2T1, ... until PRACK,
+// 504 after 64*T1), Answer sends 200 with the SDP answer (held back until
+// a reliable provisional carrying SDP is PRACKed) and retransmits it
+// until the ACK. CANCEL before the answer gives 200 + 487 (the
+// transaction layer) and ends the call; Reject sends 486 or 603; no
+// common codec is 488 before ringing.
+//
+// Hold and resume are re-INVITEs offering sendonly / sendrecv (RFC 3264
+// §8.4); the far end's re-INVITE updates our direction and its media
+// address. Glare is answered 491 and our own re-INVITE is retried after
+// the random delay of RFC 3261 §14.1. Requests for unknown dialogs get
+// 481. DTMF is sent as RFC 4733 events when telephone-event was
+// negotiated, else as INFO application/dtmf-relay; INFO DTMF
+// (application/dtmf-relay and application/dtmf) and RFC 4733 digits are
+// reported as DTMFEvents. An outgoing call without a final response
+// after Config.SetupTimeout is cancelled.
+//
+// # Concurrency
+//
+// The UA never blocks its caller on the network: Dial returns once the
+// INVITE is sent and progress arrives on Events. Events are queued in
+// order and never block the SIP stack; when Config.EventBuffer events are
+// waiting, the oldest is dropped. Every goroutine is owned by the UA and
+// stopped by Close, which hangs up calls and un-REGISTERs within
+// Config.CloseTimeout.
+package sip

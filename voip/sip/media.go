@@ -1,0 +1,151 @@
+package sip
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/deskphone/phone/voip/codec"
+	"github.com/deskphone/phone/voip/media"
+	"github.com/deskphone/phone/voip/sdp"
+)
+
+// formats are our codecs in preference order, then telephone-event
+// (RFC 4733 §7.1.1: events 0-16 are the DTMF digits and flash).
+func (u *UA) formats() []sdp.Format {
+	var out []sdp.Format
+	for _, name := range u.cfg.Codecs {
+		cod, ok := codec.ByName(name)
+		if !ok {
+			continue
+		}
+		out = append(out, sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(), Channels: 1})
+	}
+	out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
+	return out
+}
+
+// wantDirLocked is the direction we want: sendonly while we hold
+// (RFC 3264 §8.4), sendrecv otherwise.
+func (c *Call) wantDirLocked() sdp.Direction {
+	if c.localHold {
+		return sdp.SendOnly
+	}
+	return sdp.SendRecv
+}
+
+// localLocked describes our media: addresses from the media mapping's
+// External (never the interface), a new version for every description.
+func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
+	c.sdpVersion++
+	return sdp.Local{
+		Addr:      c.mapping.External(),
+		RTCP:      c.mapping.ExternalRTCP(),
+		Formats:   c.ua.formats(),
+		Direction: dir,
+		Ptime:     int(c.ua.cfg.Ptime / time.Millisecond),
+		SessionID: c.sessionID,
+		Version:   c.sdpVersion,
+		User:      "-",
+	}
+}
+
+func mediaDir(d sdp.Direction) media.Direction {
+	switch d {
+	case sdp.SendOnly:
+		return media.SendOnly
+	case sdp.RecvOnly:
+		return media.RecvOnly
+	case sdp.Inactive:
+		return media.Inactive
+	}
+	return media.SendRecv
+}
+
+// applyNeg puts a negotiated description into effect: it creates the
+// media session on the mapping's sockets the first time, and afterwards
+// follows changes of remote address and direction (re-INVITE).
+func (c *Call) applyNeg(neg sdp.Negotiated) error {
+	c.mediaMu.Lock()
+	defer c.mediaMu.Unlock()
+	c.mu.Lock()
+	if c.state == StateEnded {
+		c.mu.Unlock()
+		return nil
+	}
+	prev, had := c.neg, c.haveNeg
+	if !neg.Remote.Addr().IsValid() || neg.Remote.Addr().IsUnspecified() {
+		// c=0.0.0.0 (RFC 2543 hold): keep sending nowhere new.
+		if had {
+			neg.Remote, neg.RemoteRTCP = prev.Remote, prev.RemoteRTCP
+		}
+	}
+	c.neg, c.haveNeg = neg, true
+	if c.localHold {
+		c.remoteHold = neg.Direction == sdp.Inactive
+	} else {
+		c.remoteHold = neg.Direction == sdp.RecvOnly || neg.Direction == sdp.Inactive
+	}
+	m, mp, mute := c.media, c.mapping, c.localHold
+	c.mu.Unlock()
+
+	if m == nil {
+		cod, ok := codec.ByName(neg.Codec.Name)
+		if !ok {
+			return fmt.Errorf("sip: negotiated codec %q is not available", neg.Codec.Name)
+		}
+		cfg := media.Config{
+			Conn:            mp.Conn,
+			RTCPConn:        mp.RTCPConn,
+			Remote:          neg.Remote,
+			RemoteRTCP:      neg.RemoteRTCP,
+			Codec:           cod,
+			PayloadType:     neg.Codec.PT,
+			DTMFPayloadType: neg.DTMF.PT,
+			Ptime:           time.Duration(neg.Ptime) * time.Millisecond,
+			Logger:          c.log,
+		}
+		if neg.RTCPMux {
+			cfg.RTCPConn = nil
+		}
+		s, err := media.New(cfg)
+		if err != nil {
+			return fmt.Errorf("sip: start media: %w", err)
+		}
+		c.mu.Lock()
+		if c.state == StateEnded {
+			c.mu.Unlock()
+			s.Close()
+			return nil
+		}
+		c.media = s
+		c.mu.Unlock()
+		m = s
+		c.ua.goFn(func() { c.forwardDTMF(s) })
+	} else if had && (neg.Remote != prev.Remote || neg.RemoteRTCP != prev.RemoteRTCP) {
+		m.SetRemote(neg.Remote, neg.RemoteRTCP)
+	}
+	if !had || neg.Remote != prev.Remote {
+		if err := c.ua.cfg.Mapper.UpdateRemote(mp, neg.Remote); err != nil {
+			c.log.Debug("update remote", "err", err)
+		}
+	}
+	m.SetDirection(mediaDir(neg.Direction))
+	m.SetMute(mute)
+	return nil
+}
+
+// forwardDTMF turns RFC 4733 digits from the media session into events.
+func (c *Call) forwardDTMF(s *media.Session) {
+	ch := s.DTMF()
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return
+			}
+			c.ua.emit(&DTMFEvent{Call: c, Digit: ev.Digit, Duration: ev.Duration, Source: "rfc4733"})
+		case <-c.done:
+			return
+		}
+	}
+}

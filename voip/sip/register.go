@@ -1,0 +1,355 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/sip/digest"
+	siplib "github.com/emiago/sipgo/sip"
+)
+
+// RegState is the registration state.
+type RegState string
+
+const (
+	RegUnregistered RegState = "unregistered"
+	RegRegistering  RegState = "registering"
+	RegRegistered   RegState = "registered"
+	RegFailed       RegState = "failed"
+)
+
+// RegStatus is a snapshot of the registration.
+type RegStatus struct {
+	State RegState
+	// Code and Reason are the last final response (or 0 and an error
+	// text for timeouts and transport errors). Reason is
+	// "authentication failed" when the credentials were refused.
+	Code   int
+	Reason string
+	// Expires is the lifetime the registrar granted.
+	Expires time.Duration
+	// RefreshIn is when the next REGISTER goes out, from the change.
+	RefreshIn time.Duration
+	// Contact is the contact we registered.
+	Contact string
+	// Received is the source address the registrar saw (Via
+	// received/rport, RFC 3581), zero when not reported.
+	Received netip.AddrPort
+	// Failures counts consecutive failed attempts.
+	Failures int
+	// Since is when the state last changed.
+	Since time.Time
+}
+
+// Registration returns the current registration status.
+func (u *UA) Registration() RegStatus {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.reg
+}
+
+func (u *UA) setReg(s RegStatus) {
+	u.mu.Lock()
+	old := u.reg
+	if s.State != old.State {
+		s.Since = time.Now()
+	} else {
+		s.Since = old.Since
+	}
+	u.reg = s
+	u.mu.Unlock()
+	if s.State != old.State || s.Code != old.Code || s.Expires != old.Expires || s.Reason != old.Reason {
+		u.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason, "expires", s.Expires)
+		u.emit(&RegistrationEvent{Status: s})
+	}
+}
+
+// Reregister asks the registration loop to REGISTER now (for example
+// after the external address changed).
+func (u *UA) Reregister() {
+	select {
+	case u.regKick <- struct{}{}:
+	default:
+	}
+}
+
+// registrar is the state of one registration series (one Call-ID).
+type registrar struct {
+	u    *UA
+	ruri siplib.Uri
+	cseq uint32
+	auth authState
+}
+
+// regLoop registers and refreshes until the UA closes. Refresh happens at
+// refreshAfter(granted); failures back off (backoff); 423 retries at
+// once with Min-Expires; 503 waits for Retry-After.
+func (u *UA) regLoop() {
+	ruri, _ := parseServer(u.cfg.Account.Registrar, u.cfg.Account.Transport)
+	ruri.User = "" // RFC 3261 §10.2: no userinfo in a REGISTER Request-URI
+	ruri.UriParams = nil
+	if u.tr == portmgr.TCP {
+		ruri.UriParams = siplib.HeaderParams{{K: "transport", V: "tcp"}}
+	}
+	r := &registrar{u: u, ruri: ruri, cseq: 1}
+	u.mu.Lock()
+	u.regr = r
+	u.mu.Unlock()
+	ctx := u.ctx
+	expires := u.cfg.Account.Expires
+	failures := 0
+	briefs := 0
+	for {
+		cur := u.Registration()
+		if cur.State != RegRegistered {
+			cur.State = RegRegistering
+			u.setReg(cur)
+		}
+		res, err := r.register(ctx, expires)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		ct := u.contactURI()
+		st := RegStatus{Contact: ct.String(), Failures: failures}
+		switch {
+		case err != nil:
+			failures++
+			st.State, st.Failures = RegFailed, failures
+			st.Reason = err.Error()
+			if errors.Is(err, ErrAuthFailed) {
+				st.Reason = "authentication failed"
+				if res != nil {
+					st.Code = res.StatusCode
+				}
+			}
+			wait = u.backoff(failures)
+		case res.IsSuccess():
+			failures, briefs = 0, 0
+			granted := grantedExpiry(res, u.contactURI(), expires)
+			if granted <= 0 {
+				failures++
+				st.State, st.Code, st.Reason = RegFailed, res.StatusCode, "registrar granted no binding"
+				wait = u.backoff(failures)
+				break
+			}
+			wait = refreshAfter(granted)
+			st.State, st.Code, st.Reason = RegRegistered, res.StatusCode, res.Reason
+			st.Expires, st.RefreshIn = granted, wait
+			st.Received = viaReceived(res)
+		case res.StatusCode == 423 && briefs < 3:
+			// RFC 3261 §10.2.8: retry with at least Min-Expires.
+			briefs++
+			if me := minExpires(res); me > expires {
+				expires = me
+				continue
+			}
+			failures++
+			st.State, st.Code, st.Reason, st.Failures = RegFailed, res.StatusCode, res.Reason, failures
+			wait = u.backoff(failures)
+		default:
+			failures++
+			st.State, st.Code, st.Reason, st.Failures = RegFailed, res.StatusCode, res.Reason, failures
+			wait = u.backoff(failures)
+			if ra := retryAfter(res); ra > 0 && (res.StatusCode == 503 || res.StatusCode == 500 || res.StatusCode == 480 || res.StatusCode == 486 || res.StatusCode == 600 || res.StatusCode == 603) {
+				// RFC 3261 §21.5.4 / §20.33: wait as long as asked.
+				wait = ra
+			}
+		}
+		if st.State == RegFailed {
+			st.RefreshIn = wait
+			if cur := u.Registration(); cur.State == RegRegistered {
+				// A failed refresh: the binding may still hold until it expires.
+				u.log.Warn("registration refresh failed", "code", st.Code, "reason", st.Reason)
+			}
+		}
+		u.setReg(st)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-u.regKick:
+			t.Stop()
+		}
+	}
+}
+
+// backoff is RetryMin doubled per failure, capped at RetryMax, ±20 %.
+func (u *UA) backoff(failures int) time.Duration {
+	d := u.cfg.RetryMin
+	for i := 1; i < failures && d < u.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, u.cfg.RetryMax)
+	j := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * j)
+}
+
+// refreshAfter is when to refresh a binding granted for g: 85 % of g or
+// 30 s before it expires, whichever is sooner, but never before half of
+// g has passed, and at least one second.
+func refreshAfter(g time.Duration) time.Duration {
+	r := min(g*85/100, g-30*time.Second)
+	r = max(r, g/2)
+	return max(r, time.Second)
+}
+
+// register sends one REGISTER (answering up to three challenges) and
+// returns the final response.
+func (r *registrar) register(ctx context.Context, expires time.Duration) (*sipResponse, error) {
+	u := r.u
+	cr := digest.Credentials{Username: u.cfg.Account.AuthUser, Password: u.cfg.Account.Password}
+	fresh := false
+	for attempt := 0; attempt < 4; attempt++ {
+		req := r.newRequest(expires)
+		if err := r.auth.apply(req, cr); err != nil {
+			return nil, err
+		}
+		sentAuth := r.auth.chal != nil
+		res, err := u.do(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		switch res.StatusCode {
+		case 401, 407:
+			if err := r.auth.update(res, fresh); err != nil {
+				return res, err
+			}
+			fresh = true
+			continue
+		case 403:
+			if sentAuth {
+				return res, ErrAuthFailed
+			}
+		}
+		return res, nil
+	}
+	return nil, fmt.Errorf("%w: too many challenges", ErrAuthFailed)
+}
+
+func (r *registrar) newRequest(expires time.Duration) *sipRequest {
+	u := r.u
+	r.cseq++
+	to := &siplib.ToHeader{DisplayName: u.cfg.Account.DisplayName, Address: u.aor(), Params: siplib.NewParams()}
+	req := u.baseRequest(siplib.REGISTER, r.ruri, to, u.regCallID, r.cseq)
+	// The From tag of a REGISTER series may change; keep one per request.
+	ct := u.contactHeader()
+	secs := int(expires / time.Second)
+	ct.Params.Add("expires", strconv.Itoa(secs))
+	if a := u.cfg.Account; a.InstanceID != "" {
+		ct.Params.Add("+sip.instance", `"<`+a.InstanceID+`>"`)
+		if a.RegID > 0 {
+			ct.Params.Add("reg-id", strconv.Itoa(a.RegID))
+		}
+	}
+	req.AppendHeader(ct)
+	e := siplib.ExpiresHeader(secs)
+	req.AppendHeader(&e)
+	if u.cfg.Prack {
+		req.AppendHeader(siplib.NewHeader("Supported", "100rel"))
+	}
+	req.AppendHeader(siplib.NewHeader("Allow", allowMethods))
+	req.SetBody(nil)
+	return req
+}
+
+// unregister removes our binding (Expires: 0), answering one challenge,
+// bounded by ctx.
+func (u *UA) unregister(ctx context.Context) {
+	// Continue the series the loop used: same Call-ID, higher CSeq, and
+	// its last challenge for a pre-emptive answer.
+	u.mu.Lock()
+	r := u.regr
+	u.mu.Unlock()
+	if r == nil {
+		return
+	}
+	res, err := r.register(ctx, 0)
+	st := u.Registration()
+	st.State, st.Expires, st.RefreshIn = RegUnregistered, 0, 0
+	if err != nil {
+		st.Reason = "un-REGISTER: " + err.Error()
+	} else {
+		st.Code, st.Reason = res.StatusCode, res.Reason
+	}
+	u.setReg(st)
+}
+
+// grantedExpiry is the lifetime the registrar granted our contact: its
+// expires parameter in the 200, else the Expires header, else what we
+// asked for (RFC 3261 §10.2.4).
+func grantedExpiry(res *sipResponse, ours siplib.Uri, asked time.Duration) time.Duration {
+	var exp *time.Duration
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*siplib.ContactHeader)
+		if !ok || !sameContact(c.Address, ours) {
+			continue
+		}
+		if v, ok := c.Params.Get("expires"); ok {
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+				d := time.Duration(n) * time.Second
+				exp = &d
+			}
+		}
+	}
+	if exp != nil {
+		return *exp
+	}
+	if h := res.GetHeader("Expires"); h != nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32); err == nil {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return asked
+}
+
+func sameContact(a, b siplib.Uri) bool {
+	pa, pb := a.Port, b.Port
+	if pa == 0 {
+		pa = 5060
+	}
+	if pb == 0 {
+		pb = 5060
+	}
+	return strings.EqualFold(a.Host, b.Host) && pa == pb && a.User == b.User
+}
+
+func minExpires(res *sipResponse) time.Duration {
+	h := res.GetHeader("Min-Expires")
+	if h == nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+// viaReceived is the address the server saw us at (RFC 3581 §4).
+func viaReceived(res *sipResponse) netip.AddrPort {
+	v := res.Via()
+	if v == nil {
+		return netip.AddrPort{}
+	}
+	host, _ := v.Params.Get("received")
+	port, _ := v.Params.Get("rport")
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		p = v.Port
+	}
+	return netip.AddrPortFrom(ip, uint16(p))
+}

@@ -1,0 +1,744 @@
+package sip
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/emiago/sipgo"
+	siplib "github.com/emiago/sipgo/sip"
+)
+
+type (
+	sipRequest  = siplib.Request
+	sipResponse = siplib.Response
+)
+
+// allowMethods is what we answer in Allow headers.
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK"
+
+// UA is the phone's SIP user agent: it registers the account, places and
+// receives calls, and owns every goroutine it starts. Sockets and the
+// addresses it advertises come from Config.Mapper.
+type UA struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // lifetime, cancelled by Close
+	cancel context.CancelFunc
+	events *eventQueue
+	sua    *sipgo.UserAgent
+	txl    *siplib.TransactionLayer
+	tpl    *siplib.TransportLayer
+	tr     portmgr.Transport
+	wg     sync.WaitGroup
+
+	mu         sync.Mutex // guards following
+	started    bool
+	closed     bool
+	sipMap     *portmgr.Mapping
+	streamPort int // local port of the TCP/TLS connection, once dialled
+	calls      map[string]*Call
+	reg        RegStatus
+	regKick    chan struct{}
+	server     netip.AddrPort // resolved registrar/proxy, for the SIP mapping
+	regCallID  string
+	regDone    chan struct{}
+	regr       *registrar
+}
+
+// New validates cfg and returns an idle UA; Start makes it work.
+func New(cfg Config) (*UA, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("component", "sip")
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &UA{
+		cfg:       cfg,
+		log:       log,
+		ctx:       ctx,
+		cancel:    cancel,
+		events:    newEventQueue(cfg.EventBuffer),
+		tr:        cfg.transport(),
+		calls:     map[string]*Call{},
+		regKick:   make(chan struct{}, 1),
+		regCallID: newCallID(),
+		reg:       RegStatus{State: RegUnregistered},
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.Account.TLS != nil {
+		tlsConf = cfg.Account.TLS.Clone()
+	}
+	sua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgenTLSConfig(tlsConf),
+		sipgo.WithUserAgentDNSResolver(cfg.Resolver),
+		sipgo.WithUserAgentTransportLayerOptions(
+			siplib.WithTransportLayerLogger(log.With("layer", "transport")),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
+			siplib.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
+		),
+	)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("sip: new sipgo UA: %w", err)
+	}
+	u.sua = sua
+	u.txl = sua.TransactionLayer()
+	u.tpl = sua.TransportLayer()
+	u.txl.OnRequest(u.onRequest)
+	return u, nil
+}
+
+// Events delivers registration, call and DTMF events in order. The
+// channel is closed by Close. Events never block the SIP stack: they are
+// queued (Config.EventBuffer deep) and the oldest is dropped when the
+// reader falls behind.
+func (u *UA) Events() <-chan Event { return u.events.out }
+
+// DroppedEvents is how many events were dropped because the queue was full.
+func (u *UA) DroppedEvents() uint64 { return u.events.droppedCount() }
+
+// Start takes the SIP socket from the port manager, serves it, and starts
+// registering when a registrar is configured. ctx bounds only the start
+// itself; the UA runs until Close.
+func (u *UA) Start(ctx context.Context) error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return ErrClosed
+	}
+	if u.started {
+		u.mu.Unlock()
+		return errors.New("sip: already started")
+	}
+	u.started = true
+	u.mu.Unlock()
+
+	u.wg.Add(1)
+	go func() { defer u.wg.Done(); u.events.run() }()
+
+	server, err := u.resolveServer(ctx)
+	if err != nil {
+		return err
+	}
+	mp, err := u.cfg.Mapper.Map(ctx, portmgr.KindSIP, u.tr, server)
+	if err != nil {
+		return fmt.Errorf("sip: map SIP socket: %w", err)
+	}
+	u.mu.Lock()
+	u.sipMap = mp
+	u.server = server
+	u.mu.Unlock()
+	if u.tr == portmgr.UDP {
+		if mp.Conn == nil {
+			return errors.New("sip: port manager gave a UDP mapping without a socket")
+		}
+		// Pool the socket before serving starts, so a request sent right
+		// after Start already finds it (sipgo would otherwise open a socket
+		// of its own for a request whose Laddr is not pooled).
+		u.tpl.Pool("udp").Add(mp.Conn.LocalAddr().String(), &siplib.UDPConnection{
+			PacketConn: mp.Conn, PacketAddr: mp.Conn.LocalAddr().String(), Listener: true,
+		})
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			// ServeUDP returns when the socket is closed (Release in Close).
+			if err := u.tpl.ServeUDP(mp.Conn); err != nil {
+				u.log.Warn("serve udp", "err", err)
+			}
+		}()
+	}
+	u.log.Info("started", "laddr", mp.Local(), "ext", mp.External(), "transport", u.tr, "server", server)
+	if u.cfg.Account.Registrar != "" {
+		u.regDone = make(chan struct{})
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			defer close(u.regDone)
+			u.regLoop()
+		}()
+	}
+	return nil
+}
+
+// resolveServer finds the address requests go to first: the outbound
+// proxy, else the registrar. Zero when neither is configured.
+func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
+	a := u.cfg.Account
+	s := a.OutboundProxy
+	if s == "" {
+		s = a.Registrar
+	}
+	if s == "" {
+		return netip.AddrPort{}, nil
+	}
+	uri, err := parseServer(s, a.Transport)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	if ap, ok := uriAddrPort(uri, a.Transport); ok {
+		return ap, nil
+	}
+	ips, err := u.cfg.Resolver.LookupNetIP(ctx, "ip4", uri.Host)
+	if err != nil || len(ips) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("sip: resolve %s: %w", uri.Host, err)
+	}
+	return netip.AddrPortFrom(ips[0].Unmap(), uint16(uriPort(uri, a.Transport))), nil
+}
+
+// Close hangs up every call, un-REGISTERs (waiting at most
+// Config.CloseTimeout), stops every goroutine and releases the sockets.
+// It is idempotent.
+func (u *UA) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	started := u.started
+	calls := make([]*Call, 0, len(u.calls))
+	for _, c := range u.calls {
+		calls = append(calls, c)
+	}
+	mp := u.sipMap
+	regDone := u.regDone
+	u.mu.Unlock()
+
+	if started {
+		ctx, cancel := context.WithTimeout(context.Background(), u.cfg.CloseTimeout)
+		var wg sync.WaitGroup
+		for _, c := range calls {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.hangupAndWait(ctx) }()
+		}
+		// Stop the registration loop, then un-REGISTER on its Call-ID.
+		u.cancel()
+		if regDone != nil {
+			<-regDone
+			if u.Registration().State == RegRegistered {
+				u.unregister(ctx)
+			}
+		}
+		wg.Wait()
+		cancel()
+	}
+	u.cancel()
+	for _, c := range calls {
+		c.finish(0, "closed", false)
+	}
+	u.sua.Close()
+	var err error
+	if mp != nil {
+		if e := u.cfg.Mapper.Release(mp); e != nil && !errors.Is(e, portmgr.ErrClosed) && !errors.Is(e, portmgr.ErrUnknownMapping) {
+			err = e
+		}
+	}
+	u.events.close()
+	u.wg.Wait()
+	return err
+}
+
+func (u *UA) isClosed() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.closed
+}
+
+func (u *UA) emit(ev Event) { u.events.push(ev) }
+
+// go runs f on a goroutine the UA waits for in Close.
+func (u *UA) goFn(f func()) bool {
+	u.mu.Lock()
+	if u.closed && u.ctx.Err() != nil {
+		u.mu.Unlock()
+		return false
+	}
+	u.wg.Add(1)
+	u.mu.Unlock()
+	go func() { defer u.wg.Done(); f() }()
+	return true
+}
+
+// Calls returns the calls that have not ended.
+func (u *UA) Calls() []*Call {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]*Call, 0, len(u.calls))
+	for _, c := range u.calls {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (u *UA) addCall(c *Call) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return false
+	}
+	u.calls[c.id] = c
+	return true
+}
+
+func (u *UA) removeCall(c *Call) {
+	u.mu.Lock()
+	if u.calls[c.id] == c {
+		delete(u.calls, c.id)
+	}
+	u.mu.Unlock()
+}
+
+func (u *UA) callByID(id string) *Call {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[id]
+}
+
+// ---- addresses -----------------------------------------------------------
+
+func (u *UA) mapping() *portmgr.Mapping {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sipMap
+}
+
+// external is the sent-by / Contact address: Mapping.External, with the
+// port of the dialled connection for TCP and TLS.
+func (u *UA) external() netip.AddrPort {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.sipMap == nil {
+		return netip.AddrPort{}
+	}
+	ext := u.sipMap.External()
+	if u.tr != portmgr.UDP {
+		return netip.AddrPortFrom(ext.Addr(), uint16(u.streamPort))
+	}
+	return ext
+}
+
+func (u *UA) transportName() string {
+	switch u.tr {
+	case portmgr.TCP:
+		return "TCP"
+	case portmgr.TLS:
+		return "TLS"
+	}
+	return "UDP"
+}
+
+func (u *UA) scheme() string {
+	if u.tr == portmgr.TLS {
+		return "sips"
+	}
+	return "sip"
+}
+
+// aor is our address of record, sip:user@domain.
+func (u *UA) aor() siplib.Uri {
+	a := u.cfg.Account
+	host := a.Domain
+	if host == "" {
+		if ext := u.external(); ext.IsValid() {
+			host = ext.Addr().String()
+		}
+	}
+	user := a.User
+	if user == "" {
+		user = "phone"
+	}
+	return siplib.Uri{Scheme: u.scheme(), User: user, Host: host}
+}
+
+// contactURI is where we can be reached: the external address of the SIP
+// mapping, never an interface address.
+func (u *UA) contactURI() siplib.Uri {
+	ext := u.external()
+	user := u.cfg.Account.User
+	if user == "" {
+		user = "phone"
+	}
+	c := siplib.Uri{Scheme: u.scheme(), User: user, Host: ext.Addr().String(), Port: int(ext.Port())}
+	switch u.tr {
+	case portmgr.TCP:
+		c.UriParams = siplib.HeaderParams{{K: "transport", V: "tcp"}}
+	case portmgr.TLS:
+		c.UriParams = siplib.HeaderParams{{K: "transport", V: "tls"}}
+	}
+	return c
+}
+
+func (u *UA) contactHeader() *siplib.ContactHeader {
+	return &siplib.ContactHeader{Address: u.contactURI(), Params: siplib.NewParams()}
+}
+
+// newVia is our Via: sent-by from the mapping's external address, a fresh
+// branch, and an empty rport so the far end reports the source address it
+// saw (RFC 3581 §3).
+func (u *UA) newVia() *siplib.ViaHeader {
+	ext := u.external()
+	v := &siplib.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       u.transportName(),
+		Host:            ext.Addr().String(),
+		Port:            int(ext.Port()),
+		Params:          siplib.NewParams(),
+	}
+	v.Params.Add("branch", siplib.GenerateBranchN(16))
+	v.Params.Add("rport", "")
+	return v
+}
+
+// outboundRoute is the preloaded route to the outbound proxy, if any.
+func (u *UA) outboundRoute() (siplib.Uri, bool) {
+	if u.cfg.Account.OutboundProxy == "" {
+		return siplib.Uri{}, false
+	}
+	r, err := parseServer(u.cfg.Account.OutboundProxy, u.cfg.Account.Transport)
+	if err != nil {
+		return r, false
+	}
+	if r.UriParams == nil {
+		r.UriParams = siplib.NewParams()
+	}
+	r.UriParams.Add("lr", "")
+	if u.tr == portmgr.TCP {
+		r.UriParams.Add("transport", "tcp")
+	}
+	return r, true
+}
+
+// ---- sending ---------------------------------------------------------------
+
+// prepare pins a request to our pooled SIP socket: sipgo sends from the
+// listener only when Laddr equals its local address; otherwise it would
+// open a socket of its own.
+func (u *UA) prepare(req *sipRequest) {
+	req.SetTransport(u.transportName())
+	if u.tr != portmgr.UDP {
+		return
+	}
+	mp := u.mapping()
+	if mp == nil {
+		return
+	}
+	l := mp.Local()
+	req.Laddr = siplib.Addr{IP: net.IP(l.Addr().AsSlice()), Port: int(l.Port())}
+}
+
+// request starts a client transaction for req.
+func (u *UA) request(ctx context.Context, req *sipRequest) (siplib.ClientTransaction, error) {
+	if u.isClosed() && u.ctx.Err() != nil && req.Method != siplib.REGISTER && req.Method != siplib.BYE && req.Method != siplib.CANCEL {
+		return nil, ErrClosed
+	}
+	u.prepare(req)
+	if u.tr != portmgr.UDP {
+		if err := u.learnStreamPort(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	tx, err := u.txl.Request(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("sip: send %s: %w", req.Method, err)
+	}
+	return tx, nil
+}
+
+// learnStreamPort dials (or reuses) the TCP/TLS connection for req before
+// the request is written, so Via and Contact carry its real local port.
+func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
+	conn, err := u.tpl.ClientRequestConnection(ctx, req)
+	if err != nil {
+		return fmt.Errorf("sip: connect %s: %w", req.Destination(), err)
+	}
+	defer conn.TryClose()
+	_, p, err := net.SplitHostPort(conn.LocalAddr().String())
+	if err != nil {
+		return err
+	}
+	port, _ := strconv.Atoi(p)
+	u.mu.Lock()
+	u.streamPort = port
+	u.mu.Unlock()
+	if v := req.Via(); v != nil && v.Port == 0 {
+		v.Port = port
+	}
+	for _, h := range req.GetHeaders("Contact") {
+		if c, ok := h.(*siplib.ContactHeader); ok && c.Address.Port == 0 {
+			c.Address.Port = port
+		}
+	}
+	return nil
+}
+
+// write sends a request outside any transaction (ACK for a 2xx).
+func (u *UA) write(req *sipRequest) error {
+	u.prepare(req)
+	return u.tpl.WriteMsg(req)
+}
+
+// do sends req and waits for its final response.
+func (u *UA) do(ctx context.Context, req *sipRequest) (*sipResponse, error) {
+	tx, err := u.request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				if errors.Is(err, siplib.ErrTransactionTimeout) {
+					return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, req.Method, err)
+				}
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %s: transaction ended", ErrTimeout, req.Method)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// baseRequest builds an out-of-dialog request with our From, a new
+// Call-ID unless given, Via, Max-Forwards and the outbound route.
+func (u *UA) baseRequest(method siplib.RequestMethod, ruri siplib.Uri, to *siplib.ToHeader, callID string, cseq uint32) *sipRequest {
+	req := siplib.NewRequest(method, ruri)
+	req.AppendHeader(u.newVia())
+	mf := siplib.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	from := &siplib.FromHeader{DisplayName: u.cfg.Account.DisplayName, Address: u.aor(), Params: siplib.NewParams()}
+	from.Params.Add("tag", newTag())
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	cid := siplib.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&siplib.CSeqHeader{SeqNo: cseq, MethodName: method})
+	if r, ok := u.outboundRoute(); ok {
+		req.AppendHeader(&siplib.RouteHeader{Address: r})
+	}
+	req.AppendHeader(siplib.NewHeader("User-Agent", u.cfg.UserAgent))
+	return req
+}
+
+// ---- incoming ---------------------------------------------------------------
+
+// onRequest is sipgo's transaction-layer entry for every request, on its
+// own goroutine. Bad requests are answered with 4xx, never a panic.
+func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
+	defer func() {
+		if r := recover(); r != nil {
+			u.log.Error("panic handling request (answered 500)", "panic", r)
+			u.respond(tx, req, 500, "Server Internal Error")
+		}
+	}()
+	if req.IsAck() {
+		u.onACK(req)
+		tx.Terminate()
+		return
+	}
+	if u.isClosed() {
+		u.respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	if code, reason := validate(req); code != 0 {
+		u.log.Debug("rejecting bad request", "code", code, "method", req.Method)
+		u.respond(tx, req, code, reason)
+		return
+	}
+	switch req.Method {
+	case siplib.INVITE:
+		u.onInvite(req, tx)
+	case siplib.BYE:
+		u.inDialog(req, tx, (*Call).onBye)
+	case siplib.CANCEL:
+		// A CANCEL matching a live INVITE is answered by the transaction
+		// layer (200 + 487); here it matched nothing (RFC 3261 §9.2).
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	case siplib.INFO:
+		u.inDialog(req, tx, (*Call).onInfo)
+	case siplib.PRACK:
+		u.inDialog(req, tx, (*Call).onPrack)
+	case siplib.OPTIONS:
+		res := u.newResponse(req, 200, "OK")
+		res.AppendHeader(siplib.NewHeader("Accept", "application/sdp"))
+		u.send(tx, res)
+	case siplib.UPDATE, siplib.REGISTER, siplib.SUBSCRIBE, siplib.NOTIFY,
+		siplib.REFER, siplib.MESSAGE, siplib.PUBLISH:
+		u.respond(tx, req, 405, "Method Not Allowed")
+	default:
+		u.respond(tx, req, 501, "Not Implemented")
+	}
+}
+
+// validate applies the checks of RFC 3261 §8.2.1-8.2.2 that sipgo leaves
+// to the UA: required headers, CSeq method, URI scheme, Require.
+func validate(req *sipRequest) (int, string) {
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Via() == nil {
+		return 400, "Bad Request (missing header)"
+	}
+	if len(req.GetHeaders("Call-ID")) > 1 || len(req.GetHeaders("From")) > 1 || len(req.GetHeaders("To")) > 1 || len(req.GetHeaders("CSeq")) > 1 {
+		return 400, "Bad Request (duplicate header)"
+	}
+	if req.CSeq().MethodName != req.Method {
+		if !knownMethod(req.Method) {
+			return 501, "Not Implemented"
+		}
+		return 400, "Bad Request (CSeq method)"
+	}
+	if req.SipVersion != "SIP/2.0" {
+		return 505, "Version Not Supported"
+	}
+	switch strings.ToLower(req.Recipient.Scheme) {
+	case "sip", "sips", "tel":
+	default:
+		return 416, "Unsupported URI Scheme"
+	}
+	return 0, ""
+}
+
+func knownMethod(m siplib.RequestMethod) bool {
+	switch m {
+	case siplib.INVITE, siplib.ACK, siplib.CANCEL, siplib.BYE, siplib.OPTIONS, siplib.INFO,
+		siplib.PRACK, siplib.UPDATE, siplib.REGISTER, siplib.SUBSCRIBE, siplib.NOTIFY,
+		siplib.REFER, siplib.MESSAGE, siplib.PUBLISH:
+		return true
+	}
+	return false
+}
+
+// unsupportedRequire returns the Require option tags we do not support.
+func (u *UA) unsupportedRequire(req *sipRequest) []string {
+	var bad []string
+	for _, tag := range headerTokens(req, "Require") {
+		if tag == "100rel" && u.cfg.Prack {
+			continue
+		}
+		bad = append(bad, tag)
+	}
+	return bad
+}
+
+// headerTokens splits every value of a comma-list header into lower-case
+// tokens.
+func headerTokens(m interface {
+	GetHeaders(string) []siplib.Header
+}, name string) []string {
+	var out []string
+	for _, h := range m.GetHeaders(name) {
+		for _, t := range strings.Split(h.Value(), ",") {
+			if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func hasToken(m interface {
+	GetHeaders(string) []siplib.Header
+}, name, tok string) bool {
+	for _, t := range headerTokens(m, name) {
+		if t == tok {
+			return true
+		}
+	}
+	return false
+}
+
+// newResponse builds a response with our Allow/Supported/User-Agent.
+func (u *UA) newResponse(req *sipRequest, code int, reason string) *sipResponse {
+	res := siplib.NewResponseFromRequest(req, code, reason, nil)
+	if code == 200 || code == 405 || code == 501 || (code >= 180 && code < 200) {
+		res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
+	}
+	if u.cfg.Prack {
+		res.AppendHeader(siplib.NewHeader("Supported", "100rel"))
+	}
+	res.AppendHeader(siplib.NewHeader("User-Agent", u.cfg.UserAgent))
+	return res
+}
+
+func (u *UA) respond(tx siplib.ServerTransaction, req *sipRequest, code int, reason string) {
+	u.send(tx, u.newResponse(req, code, reason))
+}
+
+func (u *UA) send(tx siplib.ServerTransaction, res *sipResponse) {
+	if err := tx.Respond(res); err != nil {
+		u.log.Debug("respond failed", "code", res.StatusCode, "err", err)
+	}
+}
+
+// inDialog routes a request to its call, or answers 481.
+func (u *UA) inDialog(req *sipRequest, tx *siplib.ServerTx, h func(*Call, *sipRequest, *siplib.ServerTx)) {
+	c := u.callByID(req.CallID().Value())
+	if c == nil || !c.matches(req) {
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	h(c, req, tx)
+}
+
+func (u *UA) onACK(req *sipRequest) {
+	if req.CallID() == nil {
+		return
+	}
+	if c := u.callByID(req.CallID().Value()); c != nil && c.matches(req) {
+		c.onAck(req)
+	}
+}
+
+// onStrayResponse gets responses no transaction matched: retransmitted
+// 2xx to an INVITE whose transaction is gone must be ACKed again
+// (RFC 3261 §13.2.2.4).
+func (u *UA) onStrayResponse(res *sipResponse) {
+	if res.CallID() == nil || res.CSeq() == nil {
+		return
+	}
+	c := u.callByID(res.CallID().Value())
+	if c == nil || res.CSeq().MethodName != siplib.INVITE || !res.IsSuccess() {
+		return
+	}
+	c.resendAck(res)
+}
+
+// ---- helpers -----------------------------------------------------------------
+
+func newTag() string    { return siplib.GenerateTagN(16) }
+func newCallID() string { return siplib.GenerateTagN(24) }
+
+// retryAfter parses a Retry-After header (RFC 3261 §20.33), zero if absent.
+func retryAfter(res *sipResponse) time.Duration {
+	h := res.GetHeader("Retry-After")
+	if h == nil {
+		return 0
+	}
+	v := h.Value()
+	if i := strings.IndexAny(v, " ;("); i >= 0 {
+		v = v[:i]
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
