@@ -274,7 +274,7 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 	s.pcm = pcm
 	b.pkt = n
 
-	resyncWin := max(2*b.maxT, b.rate) // one second, or twice the maximum delay
+	resyncWin := max(2*b.maxT, 2*b.rate) // two seconds, or twice the maximum delay
 	switch {
 	case !b.started:
 		b.target = b.desiredLocked()

@@ -1,0 +1,102 @@
+// Package media is the phone's RTP/RTCP audio session (RFC 3550, RFC 3551)
+// on github.com/pion/rtp and github.com/pion/rtcp: packetising captured
+// audio, the adaptive jitter buffer (package jitter) with loss
+// concealment, RTCP sender/receiver reports, DTMF by RFC 4733, symmetric
+// RTP latching and NAT keepalives.
+//
+// # Sockets
+//
+// A Session never opens a socket: it is given Conn (RTP) and optionally
+// RTCPConn by the port manager, which owns them. Close does not close
+// them; it wakes the reader with a read deadline in the past, waits for
+// it, and clears the deadline again. A reader also ends when its socket is
+// closed underneath it (portmgr Release).
+//
+// # RTP (RFC 3550 §5.1)
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|V=2|P|X|  CC   |M|     PT      |       sequence number         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                           timestamp                           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           synchronization source (SSRC) identifier            |
+//	+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+=+
+//	|            contributing source (CSRC) identifiers             |
+//	|                             ....                              |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// SSRC, first sequence number and first timestamp are random (§5.1). The
+// timestamp advances by the samples of every frame written, sent or not
+// (hold, mute, DTMF), and by the wall-clock gap when capture pauses. M is
+// set on the first packet of a talkspurt (RFC 3551 §4.1): the first
+// packet, after a DTMF event, after unmute and when sending resumes.
+// Send and receive paths reuse their buffers and do not allocate.
+//
+// # RTCP (RFC 3550 §6)
+//
+// Every 5 s on average, randomised over 0.5-1.5 times (§6.3.1), a
+// compound packet goes out: SR if we sent RTP since the last report, else
+// RR (§6.4), with a reception report block for the far end's SSRC
+// (fraction and cumulative lost per A.3, extended highest sequence number
+// per A.1, interarrival jitter per A.8, LSR/DLSR), then SDES CNAME. Close
+// adds a BYE (§6.6). Reports about our SSRC give the round trip time
+// (§6.4.1: A - LSR - DLSR) and the far end's view of our stream. RTCP uses
+// RTCPConn, or shares Conn (rtcp-mux), where datagrams whose second byte
+// is 192-223 (PT 64-95 with M) are RTCP (RFC 5761 §4).
+//
+// # Symmetric RTP (latching)
+//
+// Behind NATs the far end's RTP often comes from an address other than
+// the one in its SDP; answering to the SDP address gives one-way audio.
+// So the session sends to where the far end's RTP really comes from
+// (RFC 4961 symmetric RTP, as SBCs do):
+//
+//   - Only valid packets count: version 2, parseable, and of the audio,
+//     telephone-event or comfort-noise payload type. Garbage never latches.
+//   - The first valid packet latches onto its source.
+//   - Packets from another source are dropped, and it becomes a candidate.
+//     The latch moves to it after 2 packets with consecutive sequence
+//     numbers if its SSRC differs from the current stream's (a new media
+//     anchor) or the latched source sent nothing meanwhile (a NAT
+//     rebinding), or after 10 packets in any case. One stray packet
+//     never moves it.
+//   - SetRemote (a re-INVITE) drops the latch.
+//   - RTCP without mux latches separately: onto the first valid compound
+//     packet, and afterwards only onto a packet whose sender SSRC is the
+//     stream we play. With mux, RTCP follows the RTP latch.
+//
+// # Direction, hold, mute, keepalive
+//
+// Audio is sent only when the direction is SendRecv or SendOnly, and
+// played only when it is SendRecv or RecvOnly; RTCP flows always. When no
+// RTP has been sent for KeepaliveInterval (15 s by default: on hold, or
+// with no capture running) a keepalive keeps the NAT binding open: an RTP
+// packet with payload type 13, comfort noise, and a one-byte payload of
+// level 127 (-127 dBov, RFC 3389 §3). A peer that negotiated CN hears
+// silence (RFC 6263 §4.2); one that did not discards an unknown payload
+// type (RFC 6263 §4.6), so it is safe either way. Mute sends G.711-encoded
+// silence frames instead of the microphone, which keeps the timestamps,
+// the far end's jitter buffer and the NAT binding all running.
+//
+// # DTMF (RFC 4733)
+//
+// Named events use the payload below (§2.3, Figure 1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|     event     |E|R| volume    |          duration             |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// SendDTMF sends the first packet at once with M=1 and one ptime of
+// duration, an update every ptime with the same timestamp (the event's
+// start) and the cumulative duration, and the final packet with E=1 three
+// times (§2.5.1.2, §2.5.1.4); audio is not sent meanwhile, and the next
+// audio packet has M=1. Received events are keyed by timestamp, so each
+// digit is reported once, on its end packet, even when the start packets
+// or some end packets are lost; an event whose end never comes is
+// reported when the next event or later audio arrives. Zero-duration and
+// non-DTMF events are ignored (§2.3.5).
+package media

@@ -1,0 +1,911 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/voip/codec"
+	"github.com/deskphone/phone/voip/media/jitter"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultPtime             = 20 * time.Millisecond
+	DefaultRTCPInterval      = 5 * time.Second  // RFC 3550 §6.2 minimum
+	DefaultKeepaliveInterval = 15 * time.Second // RFC 6263 §6 default Tr
+)
+
+// Payload type 13 is comfort noise (RFC 3551 §6, RFC 3389); it is used for
+// keepalives and accepted (but not played) from the far end.
+const ptCN = 13
+
+// cnSilence is an RFC 3389 §3 comfort-noise payload: one byte, the noise
+// level in -dBov, 127 being the quietest.
+var cnSilence = []byte{127}
+
+// Symmetric RTP latching thresholds (see the package documentation).
+const (
+	relatchRun       = 2  // consecutive packets from a new source when the old one went quiet or the SSRC changed
+	relatchSustained = 10 // packets from a new source while the old one still sends
+)
+
+// maxDatagram is the largest datagram read; larger ones are truncated and
+// then fail to parse.
+const maxDatagram = 1500
+
+// Config configures a Session. Conn and Codec are required.
+type Config struct {
+	// Conn is the RTP socket (portmgr Mapping.Conn). The session reads and
+	// writes it but never closes it: the port manager owns it.
+	Conn net.PacketConn
+	// RTCPConn is the RTCP socket; nil means RTCP is multiplexed on Conn
+	// (RFC 5761). Not closed by the session either.
+	RTCPConn net.PacketConn
+	// Remote and RemoteRTCP are the far end's addresses from SDP.
+	// RemoteRTCP zero means Remote's port + 1, or Remote itself with mux.
+	// Remote may be zero (unknown, or 0.0.0.0 hold): nothing is sent until
+	// a packet arrives to latch onto.
+	Remote, RemoteRTCP netip.AddrPort
+	// Codec encodes and decodes audio.
+	Codec codec.Codec
+	// PayloadType is the negotiated payload type of Codec; 0 means the
+	// codec's static type.
+	PayloadType uint8
+	// DTMFPayloadType is the negotiated telephone-event payload type
+	// (RFC 4733); 0 means none.
+	DTMFPayloadType uint8
+	// Ptime is the packet time; default 20 ms.
+	Ptime time.Duration
+	// Direction is the initial direction; the zero value is SendRecv.
+	Direction Direction
+	// RTCPInterval is the mean RTCP report interval, randomised over
+	// [0.5, 1.5] times it (RFC 3550 §6.2, §6.3.1); default 5 s.
+	RTCPInterval time.Duration
+	// KeepaliveInterval is how long the session may send no RTP before
+	// it sends a keepalive (RFC 6263); default 15 s. Negative disables.
+	KeepaliveInterval time.Duration
+	// MinDelay and MaxDelay bound the jitter buffer's target delay;
+	// defaults 20 ms and 200 ms.
+	MinDelay, MaxDelay time.Duration
+	// CNAME is the RTCP SDES CNAME (RFC 3550 §6.5.1); default random.
+	CNAME string
+	// Logger receives session events (never per packet); nil discards.
+	Logger *slog.Logger
+
+	// rxHook, when set (by tests), is called after each datagram is handled.
+	rxHook func()
+}
+
+// Stats is a snapshot of a session's counters.
+type Stats struct {
+	Sent          uint64        // RTP packets sent (audio, DTMF, keepalive)
+	SentBytes     uint64        // RTP payload octets sent
+	Keepalives    uint64        // keepalive packets among Sent
+	Received      uint64        // RTP packets accepted from the far end
+	ReceivedBytes uint64        // their payload octets
+	Dropped       uint64        // datagrams dropped: malformed, unknown PT, wrong source
+	Lost          int64         // cumulative packets lost (RFC 3550 A.3); negative with duplicates
+	FractionLost  float64       // over the last RTCP interval, 0..1
+	Jitter        time.Duration // interarrival jitter (RFC 3550 A.8)
+	RTT           time.Duration // from the far end's reception reports (RFC 3550 §6.4.1); 0 unknown
+	SSRC          uint32        // ours
+	RemoteSSRC    uint32        // the far end's, 0 before any packet
+
+	// The far end's view of our stream, from its last reception report.
+	RemoteLost         int64
+	RemoteFractionLost float64
+	RemoteJitter       time.Duration
+
+	Remote      netip.AddrPort // where RTP is sent now
+	Latched     netip.AddrPort // the source latched onto (zero until a packet arrives)
+	LatchedRTCP netip.AddrPort // the RTCP source latched onto (non-mux)
+	Relatches   int            // times the latch moved to a new source
+	FirstRx     time.Time      // first accepted RTP packet
+	LastRx      time.Time      // last accepted RTP packet
+	RemoteBye   bool           // the far end sent an RTCP BYE
+
+	Jitterbuf jitter.Stats // the receive jitter buffer's counters
+}
+
+// Session is one RTP/RTCP audio stream; see the package documentation.
+// Its methods are safe for concurrent use.
+type Session struct {
+	log      *slog.Logger
+	conn     net.PacketConn
+	rtcpConn net.PacketConn // nil with mux
+	codec    codec.Codec
+	pt       uint8
+	dtmfPT   uint8
+	rate     int
+	frame    int // samples per Ptime
+	ptime    time.Duration
+	rtcpIvl  time.Duration
+	keepIvl  time.Duration
+	cname    string
+	rxHook   func()
+	jb       *jitter.Buffer
+	dtmfCh   chan DTMFEvent
+	start    time.Time
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	readers sync.WaitGroup // reader goroutines
+	timers  sync.WaitGroup // RTCP / keepalive goroutine
+	once    sync.Once
+	closing atomic.Bool
+	dtmfMu  sync.Mutex // one SendDTMF at a time
+
+	mu         sync.Mutex // guards everything below
+	closed     bool
+	dir        Direction
+	muted      bool
+	remote     netip.AddrPort // from SDP
+	remoteRTCP netip.AddrPort // from SDP (or derived); zero with mux
+	latched    netip.AddrPort
+	latchSSRC  uint32
+	oldHeard   bool // the latched source sent since the candidate appeared
+	cand       netip.AddrPort
+	candSSRC   uint32
+	candSeq    uint16
+	candRun    int
+	candCount  int
+	relatches  int
+	rtcpLatch  netip.AddrPort
+	sendTo     netip.AddrPort // current RTP target
+	sendAddr   net.Addr       // sendTo as a net.Addr, cached
+	rtcpTo     netip.AddrPort
+	rtcpAddr   net.Addr
+
+	// sending
+	ssrc        uint32
+	seq         uint16
+	ts          uint32 // timestamp of the next audio frame
+	marker      bool   // set the marker bit on the next audio packet
+	dtmfActive  bool
+	lastWrite   time.Time
+	lastSend    time.Time
+	sent        uint64
+	sentBytes   uint64
+	keepalives  uint64
+	sentInIvl   bool // sent RTP since the last report (SR vs RR, RFC 3550 §6.4)
+	lastSentTS  uint32
+	lastSentAt  time.Time
+	pkt         rtp.Packet
+	out         [maxDatagram]byte
+	payload     []byte
+	silence     []int16
+	dtmfPayload [DTMFPayloadLen]byte
+
+	// receiving
+	rx        rxStats
+	dropped   uint64
+	dtmfRx    dtmfReceiver
+	firstRx   time.Time
+	lastRx    time.Time
+	remoteBye bool
+	rtt       time.Duration
+	remoteRR  rtcpReport
+}
+
+// New starts a session: its reader goroutine(s) and its RTCP/keepalive
+// timer. Close stops them.
+func New(cfg Config) (*Session, error) {
+	if cfg.Conn == nil {
+		return nil, ErrNoConn
+	}
+	if cfg.Codec == nil {
+		return nil, ErrNoCodec
+	}
+	pt := cfg.PayloadType
+	if pt == 0 {
+		pt = cfg.Codec.PayloadType()
+	}
+	if pt > 127 || cfg.DTMFPayloadType > 127 || (cfg.DTMFPayloadType != 0 && cfg.DTMFPayloadType == pt) {
+		return nil, fmt.Errorf("%w: payload types %d/%d", ErrBadConfig, pt, cfg.DTMFPayloadType)
+	}
+	if cfg.Ptime == 0 {
+		cfg.Ptime = DefaultPtime
+	}
+	rate := cfg.Codec.ClockRate()
+	frame := int(int64(rate) * int64(cfg.Ptime) / int64(time.Second))
+	if rate <= 0 || frame <= 0 || frame > maxDatagram-12 {
+		return nil, fmt.Errorf("%w: ptime %v at %d Hz", ErrBadConfig, cfg.Ptime, rate)
+	}
+	if cfg.Direction < SendRecv || cfg.Direction > Inactive {
+		return nil, fmt.Errorf("%w: direction %d", ErrBadConfig, cfg.Direction)
+	}
+	if cfg.RTCPInterval <= 0 {
+		cfg.RTCPInterval = DefaultRTCPInterval
+	}
+	if cfg.KeepaliveInterval == 0 {
+		cfg.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if cfg.CNAME == "" {
+		cfg.CNAME = fmt.Sprintf("%016x@deskphone", rand.Uint64())
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jb, err := jitter.New(jitter.Config{
+		ClockRate: rate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: cfg.Codec.Decode,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{
+		log:      log.With("component", "media"),
+		conn:     cfg.Conn,
+		rtcpConn: cfg.RTCPConn,
+		codec:    cfg.Codec,
+		pt:       pt,
+		dtmfPT:   cfg.DTMFPayloadType,
+		rate:     rate,
+		frame:    frame,
+		ptime:    cfg.Ptime,
+		rtcpIvl:  cfg.RTCPInterval,
+		keepIvl:  cfg.KeepaliveInterval,
+		cname:    cfg.CNAME,
+		rxHook:   cfg.rxHook,
+		jb:       jb,
+		dtmfCh:   make(chan DTMFEvent, 16),
+		start:    time.Now(),
+		dir:      cfg.Direction,
+		ssrc:     rand.Uint32(),
+		seq:      uint16(rand.Uint32()),
+		ts:       rand.Uint32(),
+		marker:   true,
+		payload:  make([]byte, 0, maxDatagram),
+		silence:  make([]int16, frame),
+	}
+	s.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.readers.Add(1)
+	go s.readLoop(s.conn, false)
+	if s.rtcpConn != nil {
+		s.readers.Add(1)
+		go s.readLoop(s.rtcpConn, true)
+	}
+	s.timers.Add(1)
+	go s.timerLoop()
+	s.log.Debug("session started", "raddr", cfg.Remote, "ssrc", s.ssrc, "pt", pt, "dtmf_pt", s.dtmfPT, "mux", s.rtcpConn == nil)
+	return s, nil
+}
+
+// samples converts a duration to RTP clock ticks.
+func (s *Session) samples(d time.Duration) int {
+	return int(int64(d) * int64(s.rate) / int64(time.Second))
+}
+
+// SetRemote changes the far end's addresses (a re-INVITE). The latch is
+// dropped: RTP goes to rtp until packets arrive from the far end again.
+func (s *Session) SetRemote(rtpAddr, rtcpAddr netip.AddrPort) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setRemoteLocked(rtpAddr, rtcpAddr)
+	s.log.Info("remote changed", "raddr", rtpAddr, "rtcp", rtcpAddr)
+}
+
+func (s *Session) setRemoteLocked(rtpAddr, rtcpAddr netip.AddrPort) {
+	rtpAddr = unmap(rtpAddr)
+	rtcpAddr = unmap(rtcpAddr)
+	if s.rtcpConn != nil && !rtcpAddr.IsValid() && rtpAddr.IsValid() {
+		rtcpAddr = netip.AddrPortFrom(rtpAddr.Addr(), rtpAddr.Port()+1)
+	}
+	s.remote, s.remoteRTCP = rtpAddr, rtcpAddr
+	s.latched, s.rtcpLatch, s.cand = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
+	s.updateTargetsLocked()
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	if !a.IsValid() {
+		return a
+	}
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// usable reports whether a is somewhere packets can be sent.
+func usable(a netip.AddrPort) bool {
+	return a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0
+}
+
+// updateTargetsLocked recomputes where RTP and RTCP go: the latched
+// source if any, else the SDP address.
+func (s *Session) updateTargetsLocked() {
+	to := s.remote
+	if s.latched.IsValid() {
+		to = s.latched
+	}
+	if !usable(to) {
+		to = netip.AddrPort{}
+	}
+	if to != s.sendTo {
+		s.sendTo = to
+		s.sendAddr = udpAddr(to)
+	}
+	rto := to
+	if s.rtcpConn != nil {
+		rto = s.remoteRTCP
+		if s.rtcpLatch.IsValid() {
+			rto = s.rtcpLatch
+		}
+		if !usable(rto) {
+			rto = netip.AddrPort{}
+		}
+	}
+	if rto != s.rtcpTo {
+		s.rtcpTo = rto
+		s.rtcpAddr = udpAddr(rto)
+	}
+}
+
+func udpAddr(a netip.AddrPort) net.Addr {
+	if !a.IsValid() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(a)
+}
+
+// SetDirection changes what may be sent and played. Resuming sending
+// marks the next packet as the start of a talkspurt.
+func (s *Session) SetDirection(d Direction) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dir.CanSend() && d.CanSend() {
+		s.marker = true
+	}
+	if s.dir != d {
+		s.log.Info("direction", "from", s.dir, "to", d)
+	}
+	s.dir = d
+}
+
+// SetMute mutes the microphone: while muted, WriteFrame sends encoded
+// silence instead of the captured audio, so timestamps keep moving and the
+// NAT binding stays open. Unmuting marks a new talkspurt.
+func (s *Session) SetMute(m bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.muted && !m {
+		s.marker = true
+	}
+	s.muted = m
+}
+
+// WriteFrame encodes one frame of captured audio and sends it as one RTP
+// packet, if the direction allows sending. The RTP timestamp advances by
+// len(pcm) whether or not a packet is sent (RFC 3550 §5.1).
+func (s *Session) WriteFrame(pcm []int16) error {
+	if len(pcm) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	now := time.Now()
+	if !s.lastWrite.IsZero() {
+		// Keep the timestamp on the sampling clock across gaps in capture
+		// (e.g. between two Run calls): frames not written still count.
+		if extra := s.samples(now.Sub(s.lastWrite)) - len(pcm); extra > len(pcm) {
+			s.ts += uint32(extra / len(pcm) * len(pcm))
+			s.marker = true
+		}
+	}
+	s.lastWrite = now
+	ts := s.ts
+	s.ts += uint32(len(pcm))
+	if !s.dir.CanSend() || s.dtmfActive || !s.sendTo.IsValid() {
+		return nil
+	}
+	src := pcm
+	if s.muted {
+		if len(s.silence) < len(pcm) {
+			s.silence = make([]int16, len(pcm))
+		}
+		src = s.silence[:len(pcm)]
+	}
+	s.payload = s.codec.Encode(s.payload[:0], src)
+	err := s.sendRTPLocked(s.pt, s.marker, ts, s.payload, now)
+	s.marker = false
+	return err
+}
+
+// sendRTPLocked sends one RTP packet with the next sequence number.
+func (s *Session) sendRTPLocked(pt uint8, marker bool, ts uint32, payload []byte, now time.Time) error {
+	s.pkt.Header = rtp.Header{
+		Version: 2, Marker: marker, PayloadType: pt,
+		SequenceNumber: s.seq, Timestamp: ts, SSRC: s.ssrc,
+	}
+	s.pkt.Payload = payload
+	n, err := s.pkt.MarshalTo(s.out[:])
+	if err != nil {
+		return fmt.Errorf("media: marshal rtp: %w", err)
+	}
+	s.seq++
+	s.sent++
+	s.sentBytes += uint64(len(payload))
+	s.sentInIvl = true
+	s.lastSend = now
+	s.lastSentTS, s.lastSentAt = ts, now
+	if err := writeTo(s.conn, s.out[:n], s.sendTo, s.sendAddr); err != nil {
+		return fmt.Errorf("media: send rtp to %s: %w", s.sendTo, err)
+	}
+	return nil
+}
+
+// addrPortWriter is implemented by *net.UDPConn; it sends without
+// allocating a net.Addr.
+type addrPortWriter interface {
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+func writeTo(c net.PacketConn, b []byte, to netip.AddrPort, addr net.Addr) error {
+	if w, ok := c.(addrPortWriter); ok {
+		_, err := w.WriteToUDPAddrPort(b, to)
+		return err
+	}
+	_, err := c.WriteTo(b, addr)
+	return err
+}
+
+type addrPortReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
+func readFrom(c net.PacketConn, b []byte) (int, netip.AddrPort, error) {
+	if r, ok := c.(addrPortReader); ok {
+		n, ap, err := r.ReadFromUDPAddrPort(b)
+		return n, unmap(ap), err
+	}
+	n, a, err := c.ReadFrom(b)
+	if err != nil {
+		return n, netip.AddrPort{}, err
+	}
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	default:
+		ap, _ = netip.ParseAddrPort(a.String())
+	}
+	return n, unmap(ap), nil
+}
+
+// NextFrame fills dst with received audio from the jitter buffer, with
+// loss concealment or silence where nothing is due. It implements
+// hal.FrameSource and is called at the audio device's pace.
+func (s *Session) NextFrame(dst []int16) {
+	s.jb.NextFrame(dst)
+}
+
+// Run captures from in and sends each frame until ctx is done (it then
+// returns ctx.Err()) or the session is closed (it returns nil). The
+// device's clock paces the loop. Send errors (e.g. an unreachable network)
+// do not stop it.
+func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	n := in.Format().FrameSamples()
+	if n <= 0 {
+		n = s.frame
+	}
+	buf := make([]int16, n)
+	logged := false
+	for {
+		if err := in.ReadFrame(ctx, buf); err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("media: capture: %w", err)
+		}
+		if err := s.WriteFrame(buf); err != nil {
+			if errors.Is(err, ErrClosed) {
+				return nil
+			}
+			if !logged {
+				s.log.Warn("send failed", "err", err)
+				logged = true
+			}
+		}
+	}
+}
+
+// DTMF returns the channel of received digits, one event per digit when
+// it ends. It is closed when the session's reader stops (after Close, or
+// when the socket is closed). Events are dropped if nobody reads.
+func (s *Session) DTMF() <-chan DTMFEvent { return s.dtmfCh }
+
+// SendDTMF sends digit as an RFC 4733 event lasting d (at least one
+// ptime, at most 0xFFFF timestamp units): the first packet with the marker
+// bit, an update every ptime with the same timestamp and a growing
+// duration, and the end packet three times (§2.5.1.2, §2.5.1.4). Audio
+// frames written meanwhile are not sent. It blocks until the last packet
+// is sent; a cancelled ctx ends the event early (end packets are still
+// sent) and returns ctx.Err().
+func (s *Session) SendDTMF(ctx context.Context, digit rune, d time.Duration) error {
+	ev, ok := DigitEvent(digit)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrBadDigit, digit)
+	}
+	if s.dtmfPT == 0 {
+		return ErrNoDTMF
+	}
+	s.dtmfMu.Lock()
+	defer s.dtmfMu.Unlock()
+	total := min(max(s.samples(d), s.frame), 0xFFFF)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if !s.dir.CanSend() {
+		s.mu.Unlock()
+		return ErrNotSending
+	}
+	start := s.ts
+	s.dtmfActive = true
+	dur := min(s.frame, total)
+	err := s.sendDTMFLocked(ev, start, dur, dur == total, true)
+	s.mu.Unlock()
+
+	finish := func() {
+		s.mu.Lock()
+		s.dtmfActive = false
+		s.marker = true
+		if end := start + uint32(total); int32(end-s.ts) > 0 {
+			s.ts = end
+		}
+		s.mu.Unlock()
+	}
+	defer finish()
+
+	ends := 0 // end packets sent
+	if dur == total {
+		ends = 1
+	}
+	tick := time.NewTicker(s.ptime)
+	defer tick.Stop()
+	var ctxErr error
+	for dur < total {
+		select {
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+			total = dur // end now, reporting what was sent
+		case <-s.ctx.Done():
+			return ErrClosed
+		case <-tick.C:
+			dur = min(dur+s.frame, total)
+			if e := s.sendDTMF(ev, start, dur, dur == total, false); e != nil && err == nil {
+				err = e
+			}
+			if dur == total {
+				ends = 1
+			}
+		}
+	}
+	// The end packet goes out three times in all, at the update interval
+	// (§2.5.1.4); after a cancel, without waiting.
+	for ; ends < 3; ends++ {
+		if ctxErr == nil {
+			select {
+			case <-s.ctx.Done():
+				return ErrClosed
+			case <-tick.C:
+			}
+		}
+		if e := s.sendDTMF(ev, start, total, true, false); e != nil && err == nil {
+			err = e
+		}
+	}
+	if ctxErr != nil {
+		return ctxErr
+	}
+	return err
+}
+
+func (s *Session) sendDTMF(ev uint8, ts uint32, dur int, end, marker bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.sendDTMFLocked(ev, ts, dur, end, marker)
+}
+
+func (s *Session) sendDTMFLocked(ev uint8, ts uint32, dur int, end, marker bool) error {
+	if !s.sendTo.IsValid() {
+		return nil
+	}
+	p := DTMFPayload{Event: ev, End: end, Volume: 10, Duration: uint16(dur)}
+	b := p.AppendTo(s.dtmfPayload[:0])
+	return s.sendRTPLocked(s.dtmfPT, marker, ts, b, time.Now())
+}
+
+// readLoop reads datagrams until the socket is closed or Close wakes it.
+func (s *Session) readLoop(c net.PacketConn, rtcpSock bool) {
+	defer s.readers.Done()
+	if !rtcpSock {
+		defer close(s.dtmfCh)
+	}
+	buf := make([]byte, maxDatagram)
+	var pkt rtp.Packet
+	for {
+		n, from, err := readFrom(c, buf)
+		if err != nil {
+			if s.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+				continue
+			}
+			// ICMP errors surface on some platforms as read errors: go on.
+			continue
+		}
+		s.handleDatagram(buf[:n], from, rtcpSock, &pkt)
+		if s.rxHook != nil {
+			s.rxHook()
+		}
+	}
+}
+
+// isRTCP applies the RFC 5761 §4 demultiplexing rule: RTCP packet types
+// 192-223 show up as marker + payload type 64-95 in an RTP header.
+func isRTCP(b []byte) bool {
+	pt := b[1] & 0x7F
+	return pt >= 64 && pt <= 95
+}
+
+// handleDatagram dispatches one datagram; bad input is dropped.
+func (s *Session) handleDatagram(b []byte, from netip.AddrPort, rtcpSock bool, pkt *rtp.Packet) {
+	if len(b) < 2 || b[0]>>6 != 2 {
+		s.drop()
+		return
+	}
+	now := time.Now()
+	if rtcpSock || (s.rtcpConn == nil && isRTCP(b)) {
+		s.handleRTCP(b, from, now)
+		return
+	}
+	s.handleRTP(b, from, now, pkt)
+}
+
+func (s *Session) drop() {
+	s.mu.Lock()
+	s.dropped++
+	s.mu.Unlock()
+}
+
+// handleRTP validates, latches, counts, and plays or decodes DTMF.
+func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *rtp.Packet) {
+	if err := pkt.Unmarshal(b); err != nil {
+		s.drop()
+		return
+	}
+	pt := pkt.PayloadType
+	audio := pt == s.pt
+	dtmf := s.dtmfPT != 0 && pt == s.dtmfPT
+	if !audio && !dtmf && pt != ptCN {
+		s.drop()
+		return
+	}
+	var evs [2]DTMFEvent
+	nev := 0
+	emit := func(e DTMFEvent) {
+		if nev < len(evs) {
+			evs[nev] = e
+			nev++
+		}
+	}
+
+	s.mu.Lock()
+	if !s.latchLocked(from, pkt.SSRC, pkt.SequenceNumber) {
+		s.dropped++
+		s.mu.Unlock()
+		return
+	}
+	newStream := !s.rx.init || s.rx.ssrc != pkt.SSRC
+	if newStream {
+		s.rx.reset(pkt.SSRC, pkt.SequenceNumber)
+		s.dtmfRx = dtmfReceiver{}
+	}
+	if !s.rx.updateSeq(pkt.SequenceNumber) {
+		s.dropped++
+		s.mu.Unlock()
+		return
+	}
+	s.rx.bytes += uint64(len(pkt.Payload))
+	if audio {
+		s.rx.updateJitter(pkt.Timestamp, s.samples(now.Sub(s.start)))
+	}
+	if s.firstRx.IsZero() {
+		s.firstRx = now
+	}
+	s.lastRx = now
+	play := audio && s.dir.CanReceive() && len(pkt.Payload) > 0
+	if audio {
+		s.dtmfRx.audio(pkt.Timestamp, s.rate, now, emit)
+	}
+	if dtmf {
+		if p, err := ParseDTMFPayload(pkt.Payload); err == nil {
+			s.dtmfRx.packet(p, pkt.Timestamp, s.rate, now, emit)
+		}
+	}
+	s.mu.Unlock()
+
+	if newStream {
+		s.jb.Reset()
+	}
+	if play {
+		s.jb.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.Payload, now)
+	}
+	for _, e := range evs[:nev] {
+		select {
+		case s.dtmfCh <- e:
+		default:
+			s.log.Warn("dtmf event dropped: channel full", "digit", string(e.Digit))
+		}
+	}
+}
+
+// latchLocked implements symmetric RTP (see the package documentation):
+// it reports whether a valid packet from src is from the stream we play,
+// moving the latch when a new source has proved itself.
+func (s *Session) latchLocked(src netip.AddrPort, ssrc uint32, seq uint16) bool {
+	switch {
+	case !s.latched.IsValid():
+		s.latched, s.latchSSRC = src, ssrc
+		s.cand = netip.AddrPort{}
+		s.updateTargetsLocked()
+		if src != s.remote {
+			s.log.Info("latched onto a source other than SDP's", "raddr", s.remote, "latched", src)
+		}
+		return true
+	case src == s.latched:
+		s.latchSSRC = ssrc
+		s.oldHeard = true
+		return true
+	}
+	if src == s.cand && ssrc == s.candSSRC {
+		s.candCount++
+		if seq == s.candSeq+1 {
+			s.candRun++
+		} else {
+			s.candRun = 1
+		}
+	} else {
+		s.cand, s.candSSRC = src, ssrc
+		s.candCount, s.candRun = 1, 1
+		s.oldHeard = false
+	}
+	s.candSeq = seq
+	if (s.candRun >= relatchRun && (ssrc != s.latchSSRC || !s.oldHeard)) || s.candCount >= relatchSustained {
+		s.log.Info("re-latched", "from", s.latched, "to", src, "ssrc", ssrc)
+		s.latched, s.latchSSRC = src, ssrc
+		s.cand = netip.AddrPort{}
+		s.relatches++
+		s.updateTargetsLocked()
+		return true
+	}
+	return false
+}
+
+// timerLoop sends RTCP reports at randomised intervals and RTP keepalives
+// when nothing else was sent for a while.
+func (s *Session) timerLoop() {
+	defer s.timers.Done()
+	rtcpT := time.NewTimer(s.rtcpDelay())
+	defer rtcpT.Stop()
+	var keepC <-chan time.Time
+	if s.keepIvl > 0 {
+		k := time.NewTicker(min(s.keepIvl/4, time.Second))
+		defer k.Stop()
+		keepC = k.C
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-rtcpT.C:
+			s.sendReport(false)
+			rtcpT.Reset(s.rtcpDelay())
+		case now := <-keepC:
+			s.keepalive(now)
+		}
+	}
+}
+
+// rtcpDelay is the report interval randomised over [0.5, 1.5] times the
+// mean (RFC 3550 §6.3.1).
+func (s *Session) rtcpDelay() time.Duration {
+	return s.rtcpIvl/2 + rand.N(s.rtcpIvl)
+}
+
+// keepalive sends an RTP comfort-noise packet if no RTP was sent for the
+// keepalive interval (RFC 6263 §4.2 / §4.6, see the package documentation).
+func (s *Session) keepalive(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || !s.sendTo.IsValid() || now.Sub(s.lastSend) < s.keepIvl {
+		return
+	}
+	if err := s.sendRTPLocked(ptCN, false, s.ts, cnSilence, now); err != nil {
+		s.log.Debug("keepalive failed", "err", err)
+	}
+	s.keepalives++
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{
+		Sent: s.sent, SentBytes: s.sentBytes, Keepalives: s.keepalives,
+		Received: s.rx.received, ReceivedBytes: s.rx.bytes, Dropped: s.dropped,
+		SSRC: s.ssrc, RemoteSSRC: s.rx.ssrc,
+		Remote: s.sendTo, Latched: s.latched, LatchedRTCP: s.rtcpLatch, Relatches: s.relatches,
+		FirstRx: s.firstRx, LastRx: s.lastRx, RemoteBye: s.remoteBye, RTT: s.rtt,
+		RemoteLost:         int64(s.remoteRR.lost),
+		RemoteFractionLost: float64(s.remoteRR.fraction) / 256,
+		RemoteJitter:       time.Duration(int64(s.remoteRR.jitter) * int64(time.Second) / int64(s.rate)),
+	}
+	if s.rx.init {
+		st.Lost = s.rx.lost()
+		st.FractionLost = float64(s.rx.lastFraction) / 256
+		st.Jitter = time.Duration(s.rx.jitter * float64(time.Second) / float64(s.rate))
+	}
+	s.mu.Unlock()
+	st.Jitterbuf = s.jb.Stats()
+	return st
+}
+
+// Close sends an RTCP BYE (RFC 3550 §6.6), stops every goroutine the
+// session started and waits for them. It does not close the sockets, which
+// belong to the port manager: the readers are woken with a read deadline
+// in the past, and the deadline is cleared again before Close returns. If
+// a socket does not support deadlines, its reader ends when the socket is
+// closed. Close is idempotent and always returns nil.
+func (s *Session) Close() error {
+	s.once.Do(func() {
+		s.sendReport(true)
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.closing.Store(true)
+		s.cancel()
+		s.timers.Wait()
+		past := time.Now().Add(-time.Second)
+		wait := s.conn.SetReadDeadline(past) == nil
+		if s.rtcpConn != nil && s.rtcpConn.SetReadDeadline(past) != nil {
+			wait = false
+		}
+		if wait {
+			s.readers.Wait()
+			_ = s.conn.SetReadDeadline(time.Time{})
+			if s.rtcpConn != nil {
+				_ = s.rtcpConn.SetReadDeadline(time.Time{})
+			}
+		}
+		s.log.Debug("session closed")
+	})
+	return nil
+}
