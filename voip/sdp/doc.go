@@ -1,0 +1,23 @@
+// Package sdp parses and writes the Session Description Protocol subset a
+// SIP phone needs (RFC 8866, which obsoletes RFC 4566), and implements the
+// offer/answer model of RFC 3264 for one audio stream.
+//
+// Parse accepts CRLF or LF line ends, never panics, and reports
+// structurally bad lines with their line number in a *ParseError. Lines
+// and attributes it does not interpret are kept (Session.Extra,
+// Media.Extra, Attrs) and written back by Marshal, so a description
+// survives Parse and Marshal. Interpreted attributes: a=rtpmap, a=fmtp,
+// a=ptime, a=maxptime (RFC 8866 §6), the direction attributes
+// a=sendrecv/sendonly/recvonly/inactive (RFC 8866 §6.7), a=rtcp
+// (RFC 3605) and a=rtcp-mux (RFC 5761).
+//
+// Offer builds an offer from a Local description. Answer answers an offer
+// (RFC 3264 §6): it takes the first of the offerer's codecs that we also
+// have, adds telephone-event (RFC 4733) when both sides have it, derives
+// the answer's direction from the offer's (§6.1), keeps the number and
+// order of m-lines and rejects the other streams with port 0. Accept
+// reads the answer to our offer (§7). Both return a Negotiated: what the
+// media session needs. Hold is a direction (sendonly or inactive, RFC 3264
+// §8.4); the older c=0.0.0.0 form (RFC 2543) is read as "do not send to
+// me".
+package sdp
