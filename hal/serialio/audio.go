@@ -281,7 +281,7 @@ type udpSink struct {
 }
 
 func (s *udpSink) writeFrame(b []byte) error { _, err := s.c.WriteTo(b, s.to); return err }
-func (s *udpSink) close() error             { return s.c.Close() }
+func (s *udpSink) close() error              { return s.c.Close() }
 
 // NewUDPOut sends the speaker's frames, one per datagram, from c to to.
 // The Out closes c.

@@ -15,11 +15,11 @@ type Op int
 
 // Command operations.
 const (
-	OpNone  Op = iota // blank line or comment
-	OpKey             // press and release Keys (one key for "key", many for "dial")
-	OpDown            // press Keys[0]
-	OpUp              // release Keys[0]
-	OpHook            // OffHook says which way
+	OpNone Op = iota // blank line or comment
+	OpKey            // press and release Keys (one key for "key", many for "dial")
+	OpDown           // press Keys[0]
+	OpUp             // release Keys[0]
+	OpHook           // OffHook says which way
 	OpHelp
 )
 
