@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
+	"github.com/deskphone/phone/portmgr/gateway"
 	"github.com/pion/transport/v4"
 )
 
@@ -45,6 +47,148 @@ type Config struct {
 	StaticExternal netip.Addr
 	// Logger receives the manager's logs; nil discards.
 	Logger *slog.Logger
+
+	// STUNServers are "host:port" STUN servers, tried in order with
+	// failover. Empty: no STUN (and no NAT behaviour discovery).
+	STUNServers []string
+	// TURN is the relay used when the NAT's mapping is endpoint-dependent
+	// (symmetric). Zero: no relay.
+	TURN TURNConfig
+	// Strategies is the order strategies are tried in for each mapping.
+	// Empty means DefaultStrategies. StrategyLocal always ends the list.
+	Strategies []Strategy
+	// Keepalive is the upper bound on the refresh interval of every NAT
+	// binding. Zero means DefaultKeepalive (survives a 30 s UDP timeout).
+	Keepalive time.Duration
+	// BindingLifetime is the NAT's UDP binding lifetime, when known. Zero
+	// means: measure it in the background (natcheck.Lifetime) and use
+	// DefaultKeepalive until measured.
+	BindingLifetime time.Duration
+	// SIPKeepalive is what is sent to the SIP next hop on the SIP flow:
+	// KeepaliveCRLF (default), KeepaliveSTUN (RFC 5626 §4.4.2; only when
+	// the registrar is known to answer STUN), or KeepaliveOff.
+	SIPKeepalive KeepaliveMode
+	// DisableEarlyUDP turns off RTC's EnableEarlyUDPPackets (on by default).
+	DisableEarlyUDP bool
+	// EarlyUDPInterval and EarlyUDPDuration pace early UDP (defaults
+	// 150 ms and 3 s).
+	EarlyUDPInterval, EarlyUDPDuration time.Duration
+	// DisableGateway turns off UPnP IGD / NAT-PMP / PCP.
+	DisableGateway bool
+	// Gateway is the port-mapping client to use. Nil with the gateway on
+	// means: probe GatewayAddr with PCP, NAT-PMP then UPnP.
+	Gateway gateway.Client
+	// GatewayAddr is the default router's IP. Zero: the .1 address of the
+	// local /24.
+	GatewayAddr netip.Addr
+	// GatewayLifetime is the lease asked for (default 2 h).
+	GatewayLifetime time.Duration
+	// PoolSize is the number of warm media pairs (default 2; negative: none).
+	PoolSize int
+	// STUNRTO is the initial STUN retransmission timeout (default 500 ms,
+	// RFC 8489 §6.2.1).
+	STUNRTO time.Duration
+	// SIPMapWait bounds how long Map(KindSIP) waits for the SIP socket's
+	// first STUN answer (default 1 s). Media maps never wait.
+	SIPMapWait time.Duration
+	// DisableLifetimeProbe turns off the background lifetime estimate.
+	DisableLifetimeProbe bool
+}
+
+// TURNConfig is a TURN server with long-term credentials (RFC 8656 §9.2).
+type TURNConfig struct {
+	Server             string // "host:port", UDP
+	Username, Password string
+	Realm              string // optional: learnt from the 401
+}
+
+// KeepaliveMode selects the SIP flow keepalive.
+type KeepaliveMode string
+
+// SIP flow keepalive modes.
+const (
+	// KeepaliveCRLF sends a double CRLF to the next hop (RFC 5626 §4.4.1
+	// ping; RFC 3261 §7.5 has peers ignore it). On UDP this is what
+	// deployed phones do; the registrar does not answer.
+	KeepaliveCRLF KeepaliveMode = "crlf"
+	// KeepaliveSTUN sends a Binding request to the next hop (RFC 5626
+	// §4.4.2); the answer also checks the flow's mapped address.
+	KeepaliveSTUN KeepaliveMode = "stun"
+	// KeepaliveOff sends nothing to the next hop (STUN server checks
+	// still refresh an endpoint-independent mapping).
+	KeepaliveOff KeepaliveMode = "off"
+)
+
+// Defaults.
+const (
+	// DefaultKeepalive refreshes bindings often enough for a NAT with a
+	// 30 s UDP timeout (RFC 5626 §4.4.2 uses 24-29 s for that reason).
+	DefaultKeepalive = 20 * time.Second
+	// MinKeepalive is the floor of the derived interval.
+	MinKeepalive = 5 * time.Second
+	// DefaultGatewayLifetime is the lease asked of a gateway.
+	DefaultGatewayLifetime = 2 * time.Hour
+	// DefaultPoolSize is the number of warm media pairs.
+	DefaultPoolSize = 2
+)
+
+// DefaultStrategies is the default strategy order: a configured value
+// wins, then a gateway port mapping, then STUN, then TURN.
+var DefaultStrategies = []Strategy{StrategyStatic, StrategyGateway, StrategySTUN, StrategyTURN}
+
+func (c *Config) setDefaults() {
+	if c.SIPPorts == (Range{}) {
+		c.SIPPorts = DefaultSIPRange
+	}
+	if c.MediaPorts == (Range{}) {
+		c.MediaPorts = DefaultMediaRange
+	}
+	if len(c.Strategies) == 0 {
+		c.Strategies = DefaultStrategies
+	}
+	if c.Keepalive <= 0 {
+		c.Keepalive = DefaultKeepalive
+	}
+	if c.SIPKeepalive == "" {
+		c.SIPKeepalive = KeepaliveCRLF
+	}
+	if c.EarlyUDPInterval <= 0 {
+		c.EarlyUDPInterval = 150 * time.Millisecond
+	}
+	if c.EarlyUDPDuration <= 0 {
+		c.EarlyUDPDuration = 3 * time.Second
+	}
+	if c.GatewayLifetime <= 0 {
+		c.GatewayLifetime = DefaultGatewayLifetime
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = DefaultPoolSize
+	}
+	if c.PoolSize < 0 {
+		c.PoolSize = 0
+	}
+	if c.SIPMapWait <= 0 {
+		c.SIPMapWait = time.Second
+	}
+}
+
+func (c *Config) validate() error {
+	for _, s := range c.Strategies {
+		switch s {
+		case StrategyStatic, StrategyGateway, StrategySTUN, StrategyTURN, StrategyLocal:
+		default:
+			return fmt.Errorf("portmgr: unknown strategy %q", s)
+		}
+	}
+	switch c.SIPKeepalive {
+	case KeepaliveCRLF, KeepaliveSTUN, KeepaliveOff:
+	default:
+		return fmt.Errorf("portmgr: unknown SIP keepalive mode %q", c.SIPKeepalive)
+	}
+	if c.TURN.Server != "" && c.TURN.Username == "" {
+		return fmt.Errorf("portmgr: TURN server %s needs a username", c.TURN.Server)
+	}
+	return nil
 }
 
 // ValidateRanges checks the port ranges as RTC did: 1024..65535, min <

@@ -4,42 +4,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
-	"github.com/pion/stun/v3"
+	"github.com/deskphone/phone/portmgr/gateway"
+	"github.com/deskphone/phone/portmgr/natcheck"
 )
 
 // Manager is the port manager. It implements Mapper.
 type Manager struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // lifetime context, cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sched  *scheduler
+	ready  chan struct{}
+	refill chan struct{}
+
+	kaBytes atomic.Int64 // keepalive payload bytes sent
 
 	mu       sync.Mutex // guards following
 	sipUsed  []bool     // by port offset in cfg.SIPPorts
 	pairUsed []bool     // by pair index in cfg.MediaPorts (even port)
 	mappings map[*Mapping]struct{}
+	pool     []*Mapping // warm media mappings not handed out
+	sipWarm  *Mapping   // warm SIP mapping not handed out
+	lastSIP  *Mapping   // most recent SIP UDP mapping handed out
 	stunH    func(m *Mapping, msg []byte, from net.Addr)
 	events   chan Event
 	closed   bool
+	servers  []netip.AddrPort // resolved STUN servers
+	good     int              // index of the server that last answered
+	turnAddr netip.AddrPort
+	nat      *natcheck.Result
+	natErr   error
+	gw       gateway.Client
+	gwExt    netip.Addr
+	lifetime time.Duration // configured or measured; 0 unknown
+	measured bool
+	algSeen  bool
+	algWhy   string
 }
 
-// New validates cfg and returns a Manager. It binds nothing until Map.
+// New validates cfg and returns a Manager. It binds the SIP socket at
+// once (a local operation) and starts, in the background, discovery: the
+// SIP socket's external address, the gateway, the NAT's behaviour, the
+// warm pool of media pairs and the binding-lifetime estimate. Map never
+// waits for that to finish.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Net == nil {
 		return nil, errors.New("portmgr: Config.Net is required")
 	}
-	if cfg.SIPPorts == (Range{}) {
-		cfg.SIPPorts = DefaultSIPRange
-	}
-	if cfg.MediaPorts == (Range{}) {
-		cfg.MediaPorts = DefaultMediaRange
-	}
+	cfg.setDefaults()
 	if err := ValidateRanges(cfg.SIPPorts, cfg.MediaPorts); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	log := cfg.Logger
@@ -51,22 +77,49 @@ func New(cfg Config) (*Manager, error) {
 	if pairs < 1 {
 		return nil, fmt.Errorf("%w: media range %s holds no even/odd pair", ErrBadRange, cfg.MediaPorts)
 	}
-	return &Manager{
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
 		cfg:      cfg,
 		log:      log.With("component", "portmgr"),
+		ctx:      ctx,
+		cancel:   cancel,
+		ready:    make(chan struct{}),
+		refill:   make(chan struct{}, 1),
 		sipUsed:  make([]bool, cfg.SIPPorts.Size()),
 		pairUsed: make([]bool, pairs),
 		mappings: map[*Mapping]struct{}{},
 		events:   make(chan Event, 16),
-	}, nil
+		lifetime: cfg.BindingLifetime,
+	}
+	m.sched = newScheduler(m)
+	if sip, err := m.bindNew(KindSIP, netip.AddrPort{}); err == nil {
+		m.sipWarm = sip
+	} else {
+		m.log.Warn("warm SIP socket", "err", err)
+	}
+	m.wg.Add(1)
+	go m.run()
+	return m, nil
 }
 
 // Events delivers address-change events. It is closed by Close.
 func (m *Manager) Events() <-chan Event { return m.events }
 
+// Ready returns when the start-up discovery (SIP address, gateway, NAT behaviour, warm pool) has
+// finished, or ctx ends.
+func (m *Manager) Ready(ctx context.Context) error {
+	select {
+	case <-m.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // SetSTUNHandler sets the function that receives STUN messages taken off
-// mapped sockets. It is called on the socket's reader goroutine and must
-// not block.
+// mapped sockets that the manager itself did not consume (not a response
+// to its own transactions, not a Binding request it answered). It is
+// called on the socket's reader goroutine and must not block.
 func (m *Manager) SetSTUNHandler(h func(mp *Mapping, msg []byte, from net.Addr)) {
 	m.mu.Lock()
 	m.stunH = h
@@ -81,39 +134,131 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	if tr != UDP && kind == KindMedia {
 		return nil, fmt.Errorf("portmgr: media over %s is not supported", tr)
 	}
+	if kind != KindSIP && kind != KindMedia {
+		return nil, fmt.Errorf("portmgr: unknown kind %v", kind)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	m.mu.Unlock()
+	if kind == KindSIP && tr != UDP {
+		// Stream transports are dialled by the SIP stack; the manager only
+		// reports the addresses to advertise.
+		ip, err := m.localIP(remote)
+		if err != nil {
+			return nil, err
+		}
+		mp := &Mapping{Kind: kind, Transport: tr, m: m, remote: remote, via: StrategyLocal, learnt: make(chan struct{})}
+		close(mp.learnt)
+		mp.local = netip.AddrPortFrom(ip, 0)
+		mp.external = mp.local
+		m.mu.Lock()
+		if ext := m.knownPublicLocked(); ext.IsValid() {
+			mp.external = netip.AddrPortFrom(ext, 0)
+			mp.via = StrategySTUN
+		}
+		m.applyStaticLocked(mp)
+		m.mappings[mp] = struct{}{}
+		m.mu.Unlock()
+		return mp, nil
+	}
+
+	mp := m.takeWarm(kind)
+	if mp == nil {
+		var err error
+		mp, err = m.bindNew(kind, remote)
+		if err != nil {
+			m.log.Warn("map failed", "kind", kind, "err", err)
+			return nil, err
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.learn(mp)
+		}()
+	}
+	if kind == KindSIP {
+		// The SIP socket's first STUN answer is normally in long before
+		// the UA asks; wait a bounded time if it is not.
+		t := time.NewTimer(m.cfg.SIPMapWait)
+		select {
+		case <-mp.learnt:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		_ = m.closeMapping(mp)
+		return nil, ErrClosed
+	}
+	mp.remote = remote
+	m.mappings[mp] = struct{}{}
+	if kind == KindSIP {
+		m.lastSIP = mp
+	}
+	m.mu.Unlock()
+	m.startKeepalive(mp)
+	if kind == KindMedia && remote.IsValid() {
+		m.startEarly(mp, remote)
+	}
+	m.log.Debug("mapped", "kind", kind, "laddr", mp.Local(), "ext", mp.External(), "via", mp.Via())
+	return mp, nil
+}
+
+// takeWarm hands out a warm mapping of the kind, if one is ready.
+func (m *Manager) takeWarm(kind Kind) *Mapping {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var mp *Mapping
+	switch kind {
+	case KindSIP:
+		mp, m.sipWarm = m.sipWarm, nil
+	case KindMedia:
+		if n := len(m.pool); n > 0 {
+			mp = m.pool[0]
+			m.pool = m.pool[1:]
+		}
+		select {
+		case m.refill <- struct{}{}:
+		default:
+		}
+	}
+	if mp != nil {
+		m.sched.remove(mp)
+		mp.pooled = false
+	}
+	return mp
+}
+
+// bindNew binds a new socket (SIP) or pair (media) inside the ranges.
+// The external address is the best known at once: a configured static
+// address, else the local one; learn improves it.
+func (m *Manager) bindNew(kind Kind, remote netip.AddrPort) (*Mapping, error) {
 	ip, err := m.localIP(remote)
 	if err != nil {
 		return nil, err
 	}
-	mp := &Mapping{Kind: kind, Transport: tr, m: m, remote: remote, via: StrategyLocal}
-	switch kind {
-	case KindSIP:
-		if tr != UDP {
-			// Stream transports are dialled by the SIP stack; the manager
-			// only reports the addresses to advertise.
-			mp.local = netip.AddrPortFrom(ip, 0)
-			mp.external = mp.local
-			m.finish(mp)
-			return mp, nil
-		}
+	mp := &Mapping{Kind: kind, Transport: UDP, m: m, via: StrategyLocal, learnt: make(chan struct{})}
+	if kind == KindSIP {
 		err = m.bindSIP(mp, ip)
-	case KindMedia:
+	} else {
 		err = m.bindMedia(mp, ip)
-	default:
-		err = fmt.Errorf("portmgr: unknown kind %v", kind)
 	}
 	if err != nil {
-		m.log.Warn("map failed", "kind", kind, "err", err)
 		return nil, err
 	}
-	m.finish(mp)
-	m.log.Debug("mapped", "kind", kind, "laddr", mp.local, "ext", mp.external, "via", mp.via)
+	m.mu.Lock()
+	m.applyStaticLocked(mp)
+	m.mu.Unlock()
 	return mp, nil
 }
 
-func (m *Manager) finish(mp *Mapping) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (m *Manager) applyStaticLocked(mp *Mapping) {
 	if s := m.cfg.StaticExternal; s.IsValid() {
 		mp.external = netip.AddrPortFrom(s, mp.local.Port())
 		mp.via = StrategyStatic
@@ -121,7 +266,6 @@ func (m *Manager) finish(mp *Mapping) {
 			mp.extRTCP = netip.AddrPortFrom(s, mp.local.Port()+1)
 		}
 	}
-	m.mappings[mp] = struct{}{}
 }
 
 // localIP picks the concrete local IP: the configured bind address, or the
@@ -170,9 +314,11 @@ func (m *Manager) bindSIP(mp *Mapping, ip netip.Addr) error {
 		mp.slot = i
 		mp.local = netip.AddrPortFrom(ip, port)
 		mp.external = mp.local
-		mp.Conn = m.demux(mp, c)
+		mp.rtp = m.newSock(mp, c, mp.local, false)
+		mp.Conn = mp.rtp.user
 		return nil
 	}
+	m.log.Warn("port range exhausted", "range", "sip", "ports", r.String())
 	return fmt.Errorf("%w: sip %s", ErrExhausted, r)
 }
 
@@ -198,10 +344,13 @@ func (m *Manager) bindMedia(mp *Mapping, ip netip.Addr) error {
 		mp.local = netip.AddrPortFrom(ip, port)
 		mp.external = mp.local
 		mp.extRTCP = netip.AddrPortFrom(ip, port+1)
-		mp.Conn = m.demux(mp, rtp)
-		mp.RTCPConn = m.demux(mp, rtcp)
+		mp.rtp = m.newSock(mp, rtp, mp.local, false)
+		mp.rtcp = m.newSock(mp, rtcp, mp.extRTCP, true)
+		mp.Conn = mp.rtp.user
+		mp.RTCPConn = mp.rtcp.user
 		return nil
 	}
+	m.log.Warn("port range exhausted", "range", "media", "ports", m.cfg.MediaPorts.String())
 	return fmt.Errorf("%w: media %s", ErrExhausted, m.cfg.MediaPorts)
 }
 
@@ -221,14 +370,21 @@ func (m *Manager) unclaim(used []bool, i int) {
 	m.mu.Unlock()
 }
 
-// UpdateRemote implements Mapper.
+// UpdateRemote implements Mapper. For a media mapping with early UDP on,
+// it starts sending small packets to the new remote at once (see
+// startEarly).
 func (m *Manager) UpdateRemote(mp *Mapping, remote netip.AddrPort) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if _, ok := m.mappings[mp]; !ok {
+		m.mu.Unlock()
 		return ErrUnknownMapping
 	}
+	changed := mp.remote != remote
 	mp.remote = remote
+	m.mu.Unlock()
+	if changed && mp.Kind == KindMedia && remote.IsValid() {
+		m.startEarly(mp, remote)
+	}
 	return nil
 }
 
@@ -241,23 +397,29 @@ func (m *Manager) Release(mp *Mapping) error {
 	}
 	delete(m.mappings, mp)
 	mp.released = true
+	if m.lastSIP == mp {
+		m.lastSIP = nil
+	}
 	m.mu.Unlock()
 	return m.closeMapping(mp)
 }
 
 func (m *Manager) closeMapping(mp *Mapping) error {
+	m.sched.remove(mp)
+	m.stopEarly(mp)
+	m.dropLeases(mp)
 	var err error
-	if mp.Conn != nil {
-		err = mp.Conn.Close()
-	}
-	if mp.RTCPConn != nil {
-		if e := mp.RTCPConn.Close(); err == nil {
+	for _, s := range []*sock{mp.rtp, mp.rtcp} {
+		if s == nil {
+			continue
+		}
+		if e := s.close(); e != nil && err == nil {
 			err = e
 		}
 	}
 	m.mu.Lock()
 	switch {
-	case mp.Conn == nil:
+	case mp.rtp == nil:
 	case mp.Kind == KindSIP:
 		m.sipUsed[mp.slot] = false
 	case mp.Kind == KindMedia:
@@ -267,7 +429,8 @@ func (m *Manager) closeMapping(mp *Mapping) error {
 	return err
 }
 
-// Close releases every mapping and closes Events. It is idempotent.
+// Close releases every mapping (deleting gateway leases and TURN
+// allocations), stops every goroutine and closes Events. It is idempotent.
 func (m *Manager) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -275,11 +438,16 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	all := make([]*Mapping, 0, len(m.mappings))
+	all := make([]*Mapping, 0, len(m.mappings)+len(m.pool)+1)
 	for mp := range m.mappings {
 		all = append(all, mp)
 	}
+	all = append(all, m.pool...)
+	if m.sipWarm != nil {
+		all = append(all, m.sipWarm)
+	}
 	clear(m.mappings)
+	m.pool, m.sipWarm = nil, nil
 	m.mu.Unlock()
 	var first error
 	for _, mp := range all {
@@ -287,43 +455,27 @@ func (m *Manager) Close() error {
 			first = err
 		}
 	}
+	m.cancel()
+	m.sched.stop()
+	m.wg.Wait()
+	m.mu.Lock()
 	close(m.events)
+	m.mu.Unlock()
 	return first
 }
 
-// demuxConn takes STUN messages off a socket and hands them to the
-// manager; everything else reaches the reader.
-type demuxConn struct {
-	net.PacketConn
-	m  *Manager
-	mp *Mapping
-}
-
-func (m *Manager) demux(mp *Mapping, c net.PacketConn) net.PacketConn {
-	return &demuxConn{PacketConn: c, m: m, mp: mp}
-}
-
-// ReadFrom returns the next non-STUN packet.
-func (d *demuxConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		n, from, err := d.PacketConn.ReadFrom(b)
-		if err != nil {
-			return n, from, err
-		}
-		// RFC 7983: STUN's first byte is 0..3; RTP/RTCP is 128..191 and
-		// SIP is text. stun.IsMessage checks the magic cookie too.
-		if n > 0 && b[0] < 4 && stun.IsMessage(b[:n]) {
-			d.m.mu.Lock()
-			h := d.m.stunH
-			d.m.mu.Unlock()
-			if h != nil {
-				h(d.mp, append([]byte(nil), b[:n]...), from)
-			}
-			continue
-		}
-		return n, from, nil
+// emit sends an event without blocking; a full channel drops it (logged).
+func (m *Manager) emit(ev Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	select {
+	case m.events <- ev:
+	default:
+		m.log.Warn("event dropped: Events() not drained", "kind", ev.Kind)
 	}
 }
 
-var _ io.Closer = (*demuxConn)(nil)
 var _ Mapper = (*Manager)(nil)

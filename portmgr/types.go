@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/deskphone/phone/portmgr/gateway"
 )
 
 // Kind is what a mapping is for.
@@ -74,14 +78,36 @@ type Mapping struct {
 	// RTCPConn is the RTCP socket (port+1), nil with rtcp-mux.
 	RTCPConn net.PacketConn
 
-	m        *Manager
-	local    netip.AddrPort
-	external netip.AddrPort
-	extRTCP  netip.AddrPort
-	remote   netip.AddrPort
-	via      Strategy
-	released bool
-	slot     int // index in the range bitmap
+	m    *Manager
+	rtp  *sock // the SIP or RTP socket
+	rtcp *sock // the RTCP socket (media only)
+	// learnt is closed when the first strategy run has finished.
+	learnt    chan struct{}
+	learnOnce sync.Once
+	slot      int // index in the range bitmap
+
+	rxFrom atomic.Pointer[netip.AddrPort] // last source seen (early UDP stop)
+	rxAny  atomic.Bool                    // any non-keepalive datagram seen since early UDP began
+
+	// The following are guarded by m.mu.
+	local      netip.AddrPort
+	external   netip.AddrPort
+	extRTCP    netip.AddrPort
+	remote     netip.AddrPort
+	via        Strategy
+	released   bool
+	pooled     bool
+	stunMapped netip.AddrPort  // last STUN-learnt mapping of the main socket
+	rport      netip.AddrPort  // last received/rport the registrar reported
+	leases     []gateway.Lease // gateway leases held for this mapping
+	early      context.CancelFunc
+}
+
+func (mp *Mapping) markLearnt() { mp.learnOnce.Do(func() { close(mp.learnt) }) }
+
+// noteRx records the source of a datagram read off one of the sockets.
+func (mp *Mapping) noteRx(from netip.AddrPort) {
+	mp.rxFrom.Store(&from)
 }
 
 // Local is the address the socket is bound to (with a concrete IP, never
@@ -149,4 +175,23 @@ const (
 	// EventExternalChanged: the external address of a mapping changed
 	// (NAT reboot, new lease, binding lost). Re-register, re-INVITE.
 	EventExternalChanged EventKind = iota
+	// EventFlowFailed: the SIP flow's NAT binding changed or was lost while
+	// its advertised address came from the registrar (received/rport), so
+	// the manager cannot know the new one: re-register (RFC 5626 §4.4.2:
+	// a changed XOR-MAPPED-ADDRESS is a flow failure).
+	EventFlowFailed
+	// EventALG: a SIP ALG rewrote our signalling (see ObserveContact).
+	EventALG
 )
+
+func (k EventKind) String() string {
+	switch k {
+	case EventExternalChanged:
+		return "external-changed"
+	case EventFlowFailed:
+		return "flow-failed"
+	case EventALG:
+		return "alg"
+	}
+	return fmt.Sprintf("event(%d)", int(k))
+}

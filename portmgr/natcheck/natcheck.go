@@ -202,8 +202,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Mapping, res.Filtering = EndpointIndependent, EndpointIndependent
 	} else {
 		// Filtering test II: change IP and port => response from A2:P2.
-		few := 4
-		_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangeIP | stunc.ChangePort, Tries: few,
+		few := 3
+		_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangeIP | stunc.ChangePort, Tries: few, Rm: 4,
 			Accept: func(from netip.AddrPort) bool { return from == r1.Other }})
 		switch {
 		case err == nil:
@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		default:
 			// Filtering test III: change port only => from A1:P2.
 			want := netip.AddrPortFrom(cfg.Server.Addr(), p2)
-			_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangePort, Tries: few,
+			_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangePort, Tries: few, Rm: 4,
 				Accept: func(from netip.AddrPort) bool { return from == want }})
 			switch {
 			case err == nil:

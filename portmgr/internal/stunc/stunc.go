@@ -65,6 +65,8 @@ type Request struct {
 	Accept func(from netip.AddrPort) bool
 	// Tries overrides Rc (at most this many requests); 0 uses Rc.
 	Tries int
+	// Rm overrides the client's Rm for this transaction; 0 keeps it.
+	Rm int
 }
 
 // Client runs Binding transactions.
@@ -125,6 +127,9 @@ func (c *Client) Binding(ctx context.Context, r Request) (*Response, error) {
 	}
 	if r.Tries > 0 && r.Tries < rc {
 		rc = r.Tries
+	}
+	if r.Rm > 0 {
+		rm = r.Rm
 	}
 	if rm <= 0 {
 		rm = DefaultRm
@@ -288,4 +293,18 @@ func BindingResponse(req *stun.Message, from netip.AddrPort, extra ...stun.Sette
 		return nil, err
 	}
 	return m.Raw, nil
+}
+
+// IsSTUN reports whether b looks like a STUN message.
+func IsSTUN(b []byte) bool { return stun.IsMessage(b) }
+
+// AnswerBinding returns the success response to b when b is a Binding
+// request, as seen from from.
+func AnswerBinding(b []byte, from netip.AddrPort) ([]byte, bool) {
+	m := &stun.Message{Raw: append([]byte(nil), b...)}
+	if err := m.Decode(); err != nil || m.Type != stun.BindingRequest {
+		return nil, false
+	}
+	resp, err := BindingResponse(m, from)
+	return resp, err == nil
 }

@@ -1,0 +1,475 @@
+package portmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/deskphone/phone/portmgr/gateway"
+	"github.com/deskphone/phone/portmgr/internal/stunc"
+	"github.com/deskphone/phone/portmgr/natcheck"
+	"github.com/pion/stun/v3"
+)
+
+// run is the manager's discovery goroutine: at start it learns the SIP
+// socket's external address, looks for a gateway, warms the media pool
+// and classifies the NAT; then it keeps the pool full and, in the
+// background, estimates the binding lifetime.
+func (m *Manager) run() {
+	defer m.wg.Done()
+	ctx := m.ctx
+	m.resolveServers()
+
+	gwDone := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(gwDone)
+		if !m.cfg.DisableGateway && m.strategyEnabled(StrategyGateway) {
+			m.findGateway(ctx)
+		}
+	}()
+	m.mu.Lock()
+	sip := m.sipWarm
+	m.mu.Unlock()
+	if sip != nil {
+		m.learn(sip)
+	}
+	<-gwDone
+	m.fillPool(ctx)
+	m.classify(ctx)
+	close(m.ready)
+
+	if m.cfg.BindingLifetime == 0 && !m.cfg.DisableLifetimeProbe && len(m.servers) > 0 {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.measureLifetime(ctx)
+		}()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.refill:
+			m.fillPool(ctx)
+		}
+	}
+}
+
+func (m *Manager) resolveServers() {
+	var servers []netip.AddrPort
+	for _, s := range m.cfg.STUNServers {
+		a, err := m.resolve(s)
+		if err != nil {
+			m.log.Warn("stun server", "server", s, "err", err)
+			continue
+		}
+		servers = append(servers, a)
+	}
+	var turnAddr netip.AddrPort
+	if m.cfg.TURN.Server != "" {
+		a, err := m.resolve(m.cfg.TURN.Server)
+		if err != nil {
+			m.log.Warn("turn server", "server", m.cfg.TURN.Server, "err", err)
+		}
+		turnAddr = a
+	}
+	m.mu.Lock()
+	m.servers = servers
+	m.turnAddr = turnAddr
+	m.mu.Unlock()
+}
+
+func (m *Manager) resolve(hostport string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		return ap, nil
+	}
+	ua, err := m.cfg.Net.ResolveUDPAddr("udp4", hostport)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap := stunc.ToAddrPort(ua)
+	if !ap.IsValid() {
+		return ap, fmt.Errorf("portmgr: cannot resolve %q", hostport)
+	}
+	return ap, nil
+}
+
+func (m *Manager) strategyEnabled(s Strategy) bool {
+	for _, x := range m.cfg.Strategies {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fillPool binds and learns media pairs until the pool holds PoolSize.
+func (m *Manager) fillPool(ctx context.Context) {
+	for ctx.Err() == nil {
+		m.mu.Lock()
+		need := !m.closed && len(m.pool) < m.cfg.PoolSize
+		m.mu.Unlock()
+		if !need {
+			return
+		}
+		mp, err := m.bindNew(KindMedia, netip.AddrPort{})
+		if err != nil {
+			if !errors.Is(err, ErrExhausted) {
+				m.log.Warn("warm pool", "err", err)
+			}
+			return
+		}
+		mp.pooled = true
+		m.learn(mp)
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			_ = m.closeMapping(mp)
+			return
+		}
+		m.pool = append(m.pool, mp)
+		m.mu.Unlock()
+		m.startKeepalive(mp)
+	}
+}
+
+// learn runs the strategies in the configured order until one gives the
+// mapping an external address, then marks it learnt. If the address
+// changes for a mapping already handed out, an event says so.
+func (m *Manager) learn(mp *Mapping) {
+	defer mp.markLearnt()
+	ctx := m.ctx
+	old := mp.External()
+	for _, s := range m.cfg.Strategies {
+		ok := false
+		switch s {
+		case StrategyStatic:
+			ok = m.cfg.StaticExternal.IsValid()
+		case StrategyGateway:
+			ok = m.learnGateway(ctx, mp)
+		case StrategySTUN:
+			ok = m.learnSTUN(ctx, mp)
+		case StrategyTURN:
+			ok = mp.Kind == KindMedia && m.turnWanted() && m.learnTURN(ctx, mp) == nil
+		case StrategyLocal:
+			ok = true
+		}
+		if ok {
+			break
+		}
+	}
+	m.mu.Lock()
+	now, handed := mp.external, !mp.pooled && !mp.released && m.isMappedLocked(mp)
+	m.mu.Unlock()
+	if handed && now != old {
+		m.log.Info("external address learnt", "kind", mp.Kind, "old", old, "ext", now, "via", mp.Via())
+		m.emit(Event{Kind: EventExternalChanged, Mapping: mp, Old: old, New: now})
+	}
+}
+
+func (m *Manager) isMappedLocked(mp *Mapping) bool {
+	_, ok := m.mappings[mp]
+	return ok
+}
+
+// turnWanted says whether media should be relayed: TURN is configured and
+// either the NAT's mapping is endpoint-dependent (symmetric), or TURN is
+// ordered before STUN (always relay).
+func (m *Manager) turnWanted() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.turnAddr.IsValid() {
+		return false
+	}
+	if m.nat != nil && (m.nat.Mapping == natcheck.AddressDependent || m.nat.Mapping == natcheck.AddressAndPortDependent) {
+		return true
+	}
+	for _, s := range m.cfg.Strategies {
+		switch s {
+		case StrategyTURN:
+			return true
+		case StrategySTUN:
+			if len(m.servers) > 0 {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// learnSTUN asks the STUN servers, from the mapping's own sockets, for
+// their mapped addresses. Media skips STUN when the NAT is known to map
+// per destination and a relay is available.
+func (m *Manager) learnSTUN(ctx context.Context, mp *Mapping) bool {
+	if mp.Kind == KindMedia && m.turnWanted() {
+		return false
+	}
+	ext, err := m.stunMapped(ctx, mp.rtp)
+	if err != nil {
+		m.log.Debug("stun", "laddr", mp.rtp.local, "err", err)
+		return false
+	}
+	var extRTCP netip.AddrPort
+	if mp.rtcp != nil {
+		if extRTCP, err = m.stunMapped(ctx, mp.rtcp); err != nil {
+			m.log.Debug("stun rtcp", "laddr", mp.rtcp.local, "err", err)
+			return false
+		}
+	}
+	m.mu.Lock()
+	mp.external, mp.extRTCP, mp.via, mp.stunMapped = ext, extRTCP, StrategySTUN, ext
+	if mp.rtcp == nil {
+		mp.extRTCP = netip.AddrPort{}
+	}
+	m.mu.Unlock()
+	return true
+}
+
+// stunMapped runs one Binding transaction from s, failing over across the
+// servers starting with the last good one. Every server but the last gets
+// a shortened transaction (4 requests, 2 s final wait: 5.5 s at the
+// default RTO) so failover does not take 39.5 s per dead server; the last
+// gets the full RFC 8489 §6.2.1 schedule.
+func (m *Manager) stunMapped(ctx context.Context, s *sock) (netip.AddrPort, error) {
+	m.mu.Lock()
+	servers, good := m.servers, m.good
+	m.mu.Unlock()
+	if len(servers) == 0 {
+		return netip.AddrPort{}, errNoSTUN
+	}
+	var errs []error
+	for i := range servers {
+		idx := (good + i) % len(servers)
+		req := stunc.Request{To: servers[idx]}
+		if i < len(servers)-1 {
+			req.Tries, req.Rm = 4, 4
+		}
+		r, err := s.cl.Binding(ctx, req)
+		if err == nil {
+			m.mu.Lock()
+			m.good = idx
+			m.mu.Unlock()
+			return r.Mapped, nil
+		}
+		if ctx.Err() != nil {
+			return netip.AddrPort{}, ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	return netip.AddrPort{}, errors.Join(errs...)
+}
+
+var errNoSTUN = errors.New("portmgr: no STUN server configured")
+
+// classify runs RFC 5780 discovery against the first server that answers.
+func (m *Manager) classify(ctx context.Context) {
+	m.mu.Lock()
+	servers := append([]netip.AddrPort(nil), m.servers...)
+	good := m.good
+	m.mu.Unlock()
+	if len(servers) == 0 {
+		return
+	}
+	ip, err := m.localIP(servers[good])
+	if err != nil {
+		return
+	}
+	var res *natcheck.Result
+	for i := range servers {
+		res, err = natcheck.Run(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Server: servers[(good+i)%len(servers)],
+			RTO: m.cfg.STUNRTO, Logger: m.log})
+		if err == nil {
+			break
+		}
+	}
+	m.mu.Lock()
+	m.nat, m.natErr = res, err
+	if res != nil && res.ALG {
+		m.algSeen, m.algWhy = true, "MAPPED-ADDRESS differs from XOR-MAPPED-ADDRESS"
+	}
+	m.mu.Unlock()
+	if err != nil {
+		m.log.Warn("nat behaviour discovery failed", "err", err)
+		return
+	}
+	m.log.Info("nat behaviour", "type", res.Type(), "mapping", res.Mapping, "filtering", res.Filtering,
+		"hairpinning", res.Hairpinning)
+	if m.turnWanted() {
+		// The warm pool learnt STUN addresses that are useless behind this
+		// NAT: rebuild it on the relay.
+		m.mu.Lock()
+		old := m.pool
+		m.pool = nil
+		m.mu.Unlock()
+		for _, mp := range old {
+			_ = m.closeMapping(mp)
+		}
+		m.fillPool(ctx)
+	}
+}
+
+// measureLifetime estimates the NAT binding lifetime in the background and
+// shortens the keepalive interval when needed.
+func (m *Manager) measureLifetime(ctx context.Context) {
+	m.mu.Lock()
+	servers := m.servers
+	server := servers[m.good]
+	m.mu.Unlock()
+	ip, err := m.localIP(server)
+	if err != nil {
+		return
+	}
+	lt, bounded, err := natcheck.Lifetime(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Server: server, RTO: m.cfg.STUNRTO}, nil)
+	if err != nil || lt == 0 {
+		m.log.Debug("binding lifetime unknown", "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.lifetime, m.measured = lt, true
+	m.mu.Unlock()
+	m.log.Info("binding lifetime", "at_least", lt, "bounded", bounded, "keepalive", m.keepaliveInterval())
+}
+
+// knownPublicLocked is the best known public IP: the SIP socket's STUN
+// or rport address, the gateway's external IP.
+func (m *Manager) knownPublicLocked() netip.Addr {
+	for _, mp := range []*Mapping{m.lastSIP, m.sipWarm} {
+		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() {
+			return mp.external.Addr()
+		}
+	}
+	if m.gwExt.IsValid() {
+		return m.gwExt
+	}
+	return netip.Addr{}
+}
+
+// findGateway probes for a port-mapping gateway, bounded to a few seconds.
+func (m *Manager) findGateway(ctx context.Context) {
+	c := m.cfg.Gateway
+	if c == nil {
+		gwIP := m.cfg.GatewayAddr
+		if !gwIP.IsValid() {
+			ip, err := m.localIP(netip.AddrPort{})
+			if err != nil || !ip.Is4() {
+				return
+			}
+			b := ip.As4()
+			b[3] = 1
+			gwIP = netip.AddrFrom4(b)
+		}
+		ip, _ := m.localIP(netip.AddrPort{})
+		var err error
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		c, err = gateway.Discover(dctx, gateway.Config{Net: m.cfg.Net, Gateway: gwIP, Local: ip})
+		cancel()
+		if err != nil {
+			m.log.Debug("no gateway", "gateway", gwIP, "err", err)
+			return
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ext, err := c.ExternalIP(dctx)
+	cancel()
+	if err != nil {
+		m.log.Debug("gateway external address", "protocol", c.Protocol(), "err", err)
+		return
+	}
+	m.mu.Lock()
+	m.gw, m.gwExt = c, ext
+	m.mu.Unlock()
+	m.log.Info("gateway found", "protocol", c.Protocol(), "ext", ext)
+}
+
+// learnGateway asks the gateway to forward the mapping's ports.
+func (m *Manager) learnGateway(ctx context.Context, mp *Mapping) bool {
+	m.mu.Lock()
+	gw := m.gw
+	m.mu.Unlock()
+	if gw == nil {
+		return false
+	}
+	socks := []*sock{mp.rtp}
+	if mp.rtcp != nil {
+		socks = append(socks, mp.rtcp)
+	}
+	var leases []gateway.Lease
+	for _, s := range socks {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		l, err := gw.Map(dctx, s.local, nil, m.cfg.GatewayLifetime)
+		cancel()
+		if err != nil {
+			m.log.Debug("gateway map", "protocol", gw.Protocol(), "laddr", s.local, "err", err)
+			m.unmapAll(gw, leases)
+			return false
+		}
+		leases = append(leases, l)
+	}
+	m.mu.Lock()
+	mp.leases = leases
+	mp.external, mp.via = leases[0].External, StrategyGateway
+	if len(leases) > 1 {
+		mp.extRTCP = leases[1].External
+	}
+	m.mu.Unlock()
+	for i := range leases {
+		m.scheduleRenew(mp, gw, i)
+	}
+	return true
+}
+
+func (m *Manager) unmapAll(gw gateway.Client, leases []gateway.Lease) {
+	for _, l := range leases {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := gw.Unmap(ctx, l); err != nil {
+			m.log.Debug("gateway unmap", "protocol", gw.Protocol(), "ext", l.External, "err", err)
+		}
+		cancel()
+	}
+}
+
+// dropLeases deletes the mapping's gateway leases.
+func (m *Manager) dropLeases(mp *Mapping) {
+	m.mu.Lock()
+	leases, gw := mp.leases, m.gw
+	mp.leases = nil
+	m.mu.Unlock()
+	if gw != nil && len(leases) > 0 {
+		m.unmapAll(gw, leases)
+	}
+}
+
+// onSTUN handles a STUN message read off a mapped socket: responses to
+// our own transactions (matched on transaction ID and source, RFC 8489
+// §6.3.1), Binding requests from the far end (answered: it is the far
+// end's early UDP or connectivity check), and the rest for the user's
+// handler.
+func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
+	if s.cl.Handle(b, from) {
+		return
+	}
+	msg := &stun.Message{Raw: append([]byte(nil), b...)}
+	if err := msg.Decode(); err != nil {
+		return
+	}
+	switch {
+	case msg.Type == stun.BindingRequest:
+		if resp, err := stunc.BindingResponse(msg, from); err == nil {
+			_ = s.write(resp, from)
+		}
+		return
+	case msg.Type.Method == stun.MethodBinding && msg.Type.Class == stun.ClassIndication:
+		return // a keepalive (RFC 6263 §4.4)
+	}
+	m.mu.Lock()
+	h := m.stunH
+	m.mu.Unlock()
+	if h != nil {
+		h(s.mp, msg.Raw, net.UDPAddrFromAddrPort(from))
+	}
+}

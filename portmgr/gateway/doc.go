@@ -1,0 +1,7 @@
+// Package gateway asks the home router to forward a public port to the
+// phone: UPnP IGD (WANIPConnection AddPortMapping, with
+// github.com/huin/goupnp), NAT-PMP (RFC 6886, with
+// github.com/jackpal/go-nat-pmp) and PCP (RFC 6887, written here). Each
+// protocol lives in its own file and implements Client; a Lease is renewed
+// by the port manager at half its lifetime and deleted on release.
+package gateway

@@ -1,0 +1,359 @@
+package portmgr
+
+import (
+	"container/heap"
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/deskphone/phone/portmgr/gateway"
+	"github.com/deskphone/phone/portmgr/internal/stunc"
+	"github.com/pion/stun/v3"
+)
+
+// scheduler is the one timer loop that drives every refresh: SIP flow
+// keepalives, media keepalives, STUN re-checks of external addresses and
+// gateway lease renewals. Jobs run on their own goroutine so that a slow
+// STUN transaction never delays another binding's keepalive; a job is not
+// started again while its previous run is still going.
+type scheduler struct {
+	m    *Manager
+	mu   sync.Mutex // guards following
+	jobs jobHeap
+	wake chan struct{}
+	done chan struct{}
+	stop func()
+}
+
+type job struct {
+	owner   *Mapping
+	at      time.Time
+	every   func() time.Duration
+	run     func(ctx context.Context)
+	running bool
+	dead    bool
+	idx     int
+}
+
+type jobHeap []*job
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h jobHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
+func (h *jobHeap) Push(x any)        { j := x.(*job); j.idx = len(*h); *h = append(*h, j) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	*h = old[:len(old)-1]
+	j.idx = -1
+	return j
+}
+
+func newScheduler(m *Manager) *scheduler {
+	s := &scheduler{m: m, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = func() {
+		cancel()
+		<-s.done
+	}
+	go s.loop(ctx)
+	return s
+}
+
+// add schedules run every every(), first after first.
+func (s *scheduler) add(owner *Mapping, first time.Duration, every func() time.Duration, run func(ctx context.Context)) {
+	s.mu.Lock()
+	heap.Push(&s.jobs, &job{owner: owner, at: time.Now().Add(first), every: every, run: run})
+	s.mu.Unlock()
+	s.poke()
+}
+
+// remove drops every job of owner.
+func (s *scheduler) remove(owner *Mapping) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < len(s.jobs); {
+		if s.jobs[i].owner == owner {
+			s.jobs[i].dead = true
+			heap.Remove(&s.jobs, i)
+			continue
+		}
+		i++
+	}
+}
+
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *scheduler) loop(ctx context.Context) {
+	defer close(s.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		for len(s.jobs) > 0 && !s.jobs[0].at.After(now) {
+			j := s.jobs[0]
+			j.at = now.Add(j.every())
+			heap.Fix(&s.jobs, 0)
+			if j.running {
+				continue
+			}
+			j.running = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j.run(ctx)
+				s.mu.Lock()
+				j.running = false
+				s.mu.Unlock()
+			}()
+		}
+		wait := time.Hour
+		if len(s.jobs) > 0 {
+			wait = time.Until(s.jobs[0].at)
+		}
+		s.mu.Unlock()
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// keepaliveInterval is the refresh interval of every binding: the
+// configured bound, shortened to 80% of a known binding lifetime, never
+// below MinKeepalive.
+func (m *Manager) keepaliveInterval() time.Duration {
+	m.mu.Lock()
+	lt := m.lifetime
+	m.mu.Unlock()
+	d := m.cfg.Keepalive
+	if lt > 0 {
+		if safe := lt * 4 / 5; safe < d {
+			d = safe
+		}
+	}
+	return max(d, MinKeepalive)
+}
+
+// startKeepalive schedules the refresh job of a mapping.
+func (m *Manager) startKeepalive(mp *Mapping) {
+	if mp.rtp == nil {
+		return
+	}
+	every := m.keepaliveInterval
+	if mp.Kind == KindSIP {
+		m.sched.add(mp, every(), every, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
+		return
+	}
+	m.sched.add(mp, every(), every, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
+}
+
+// crlf is the RFC 5626 §4.4.1 keepalive ping.
+var crlf = []byte("\r\n\r\n")
+
+// sipKeepalive refreshes the SIP flow's binding toward the next hop and
+// re-checks the socket's external address with STUN (change detection).
+func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
+	m.mu.Lock()
+	remote := mp.remote
+	m.mu.Unlock()
+	if remote.IsValid() {
+		switch m.cfg.SIPKeepalive {
+		case KeepaliveCRLF:
+			if err := mp.rtp.write(crlf, remote); err == nil {
+				m.kaBytes.Add(int64(len(crlf)))
+			}
+		case KeepaliveSTUN:
+			// RFC 5626 §4.4.2: a Binding request on the flow itself; the
+			// answer is the flow's mapping as the registrar sees it.
+			r, err := mp.rtp.cl.Binding(ctx, stunc.Request{To: remote})
+			m.kaBytes.Add(stunRequestSize)
+			if err == nil {
+				m.checkMapped(mp, r.Mapped)
+			}
+			return
+		}
+	}
+	m.mu.Lock()
+	useSTUN := len(m.servers) > 0
+	m.mu.Unlock()
+	if !useSTUN {
+		return
+	}
+	m.kaBytes.Add(stunRequestSize)
+	ext, err := m.stunMapped(ctx, mp.rtp)
+	if err != nil {
+		m.log.Debug("sip keepalive stun", "laddr", mp.rtp.local, "err", err)
+		return
+	}
+	m.checkMapped(mp, ext)
+}
+
+// stunRequestSize is a Binding request with FINGERPRINT: 20 + 8 bytes.
+const stunRequestSize = 28
+
+// checkMapped compares a fresh STUN answer with the mapping's last one and
+// reports a change (NAT reboot, new lease, lost binding).
+func (m *Manager) checkMapped(mp *Mapping, ext netip.AddrPort) {
+	m.mu.Lock()
+	prev := mp.stunMapped
+	mp.stunMapped = ext
+	if !prev.IsValid() || prev == ext {
+		if !prev.IsValid() && mp.via == StrategyLocal && !m.cfg.StaticExternal.IsValid() {
+			old := mp.external
+			mp.external, mp.via = ext, StrategySTUN
+			m.mu.Unlock()
+			if old != ext && !mp.pooled {
+				m.emit(Event{Kind: EventExternalChanged, Mapping: mp, Old: old, New: ext})
+			}
+			return
+		}
+		m.mu.Unlock()
+		return
+	}
+	old := mp.external
+	kind := EventExternalChanged
+	switch mp.via {
+	case StrategySTUN:
+		mp.external = ext
+	case StrategyRport:
+		// The advertised address came from the registrar; the NAT binding
+		// changed under it. Only a new REGISTER can tell the new one.
+		kind = EventFlowFailed
+	default:
+		// Static, gateway or relay addresses do not follow the binding.
+		m.mu.Unlock()
+		m.log.Info("binding changed", "laddr", mp.local, "old", prev, "new", ext, "via", mp.via)
+		return
+	}
+	pooled := mp.pooled
+	m.mu.Unlock()
+	m.log.Info("external address changed", "kind", mp.Kind, "old", prev, "new", ext)
+	if !pooled {
+		m.emit(Event{Kind: kind, Mapping: mp, Old: old, New: mp.External()})
+	}
+}
+
+// mediaKeepalive keeps an idle media binding open (RFC 6263): when the
+// user sent nothing for a whole interval (hold, mute with silence
+// suppression, or not yet in a call), it sends a STUN Binding indication
+// to the far end (§4.4: ignored by RTP stacks and by RFC 7983
+// demultiplexers), or, with no far end yet, a Binding request to the STUN
+// server that also re-checks the mapping. A relayed mapping sends the
+// indication to the TURN server, which holds the NAT binding to it.
+func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
+	every := m.keepaliveInterval()
+	m.mu.Lock()
+	remote := mp.remote
+	m.mu.Unlock()
+	for _, s := range []*sock{mp.rtp, mp.rtcp} {
+		if s == nil || !s.user.idleFor(every) {
+			continue
+		}
+		if t := s.turn.Load(); t != nil {
+			m.sendIndication(s, t.server)
+			continue
+		}
+		if remote.IsValid() {
+			to := remote
+			if s.rtcp {
+				to = netip.AddrPortFrom(remote.Addr(), remote.Port()+1)
+			}
+			m.sendIndication(s, to)
+			continue
+		}
+		if s.rtcp {
+			continue // the RTP check below covers the pair's NAT
+		}
+		m.kaBytes.Add(stunRequestSize)
+		ext, err := m.stunMapped(ctx, s)
+		if err == nil {
+			m.mu.Lock()
+			via := mp.via
+			m.mu.Unlock()
+			if via == StrategySTUN {
+				m.checkMapped(mp, ext)
+			}
+		}
+	}
+}
+
+func (m *Manager) sendIndication(s *sock, to netip.AddrPort) {
+	msg, err := stun.Build(stun.TransactionID, stun.NewType(stun.MethodBinding, stun.ClassIndication), stun.Fingerprint)
+	if err != nil {
+		return
+	}
+	if err := s.write(msg.Raw, to); err == nil {
+		m.kaBytes.Add(int64(len(msg.Raw)))
+	}
+}
+
+// KeepaliveBytes is the number of keepalive payload bytes sent so far
+// (UDP payload; add 28 bytes of IPv4+UDP header per packet for the wire).
+func (m *Manager) KeepaliveBytes() int64 { return m.kaBytes.Load() }
+
+// scheduleRenew renews lease i of mp at half its lifetime.
+func (m *Manager) scheduleRenew(mp *Mapping, gw gateway.Client, i int) {
+	m.mu.Lock()
+	half := mp.leases[i].Lifetime / 2
+	m.mu.Unlock()
+	if half <= 0 {
+		half = m.cfg.GatewayLifetime / 2
+	}
+	every := func() time.Duration {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if i < len(mp.leases) && mp.leases[i].Lifetime > 0 {
+			return mp.leases[i].Lifetime / 2
+		}
+		return half
+	}
+	m.sched.add(mp, half, every, func(ctx context.Context) {
+		m.mu.Lock()
+		if i >= len(mp.leases) {
+			m.mu.Unlock()
+			return
+		}
+		prev := mp.leases[i]
+		m.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		l, err := gw.Map(rctx, prev.Internal, &prev, m.cfg.GatewayLifetime)
+		cancel()
+		if err != nil {
+			m.log.Warn("gateway renew", "protocol", gw.Protocol(), "ext", prev.External, "err", err)
+			return
+		}
+		m.mu.Lock()
+		if i < len(mp.leases) {
+			mp.leases[i] = l
+		}
+		changed := i == 0 && mp.via == StrategyGateway && mp.external != l.External
+		old := mp.external
+		if changed {
+			mp.external = l.External
+		}
+		if i == 1 && mp.via == StrategyGateway {
+			mp.extRTCP = l.External
+		}
+		pooled := mp.pooled
+		m.mu.Unlock()
+		if changed && !pooled {
+			m.emit(Event{Kind: EventExternalChanged, Mapping: mp, Old: old, New: l.External})
+		}
+	})
+}
+
+var _ = net.ErrClosed

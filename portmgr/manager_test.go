@@ -1,0 +1,134 @@
+package portmgr_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/portmgrtest"
+)
+
+// phone makes a Manager at the site with the world's STUN (and TURN).
+func phone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, mod func(*portmgr.Config)) *portmgr.Manager {
+	t.Helper()
+	cfg := portmgr.Config{
+		Net:            site.Net,
+		STUNServers:    []string{w.STUNServer().String()},
+		DisableGateway: true,
+	}
+	if w.TURN != nil {
+		cfg.TURN = portmgr.TURNConfig{Server: w.TURNServerAddr().String(),
+			Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass}
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := portmgr.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+func ready(t *testing.T, m *portmgr.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := m.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSTUNDiscoveryPerNAT(t *testing.T) {
+	for _, kind := range append([]portmgrtest.NATKind{portmgrtest.Open}, portmgrtest.NATKinds...) {
+		t.Run(kind.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, false)
+				site := w.AddSite(kind, 0)
+				w.Start()
+				m := phone(t, w, site, nil)
+				ready(t, m)
+				sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.MustParseAddrPort("203.0.113.200:5060"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sip.External().Addr(); got != site.Public {
+					t.Errorf("SIP external %v, want public IP %v", sip.External(), site.Public)
+				}
+				if sip.Local().Addr() != site.LocalIP {
+					t.Errorf("SIP local %v, want %v", sip.Local(), site.LocalIP)
+				}
+				wantVia := portmgr.StrategySTUN
+				if sip.Via() != wantVia {
+					t.Errorf("via %v, want %v", sip.Via(), wantVia)
+				}
+				r := m.Report()
+				if r.Type != kind.String() {
+					t.Errorf("report type %q, want %q", r.Type, kind)
+				}
+				if r.ExternalSIP != sip.External() {
+					t.Errorf("report external %v, want %v", r.ExternalSIP, sip.External())
+				}
+			})
+		})
+	}
+}
+
+func TestExhaustion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.SIPPorts = portmgr.Range{Min: 5060, Max: 5061}
+			c.MediaPorts = portmgr.Range{Min: 20000, Max: 20003}
+		})
+		ready(t, m)
+		ctx := context.Background()
+		var got []*portmgr.Mapping
+		for range 2 {
+			mp, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p := mp.Local().Port(); p%2 != 0 || p < 20000 || p > 20002 {
+				t.Errorf("rtp port %d not even in range", p)
+			}
+			if mp.ExternalRTCP().Port() == 0 || mp.RTCPConn == nil {
+				t.Errorf("no RTCP")
+			}
+			got = append(got, mp)
+		}
+		if _, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{}); !errors.Is(err, portmgr.ErrExhausted) {
+			t.Fatalf("third pair: %v, want ErrExhausted", err)
+		}
+		if err := m.Release(got[0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Release(got[0]); !errors.Is(err, portmgr.ErrUnknownMapping) {
+			t.Errorf("double release: %v", err)
+		}
+		mp, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+		if err != nil {
+			t.Fatalf("after release: %v", err)
+		}
+		_ = mp
+		// SIP: two ports.
+		for range 2 {
+			if _, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, netip.AddrPort{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, netip.AddrPort{}); !errors.Is(err, portmgr.ErrExhausted) {
+			t.Fatalf("third sip: %v", err)
+		}
+	})
+}
+
+var _ = net.ErrClosed

@@ -1,0 +1,74 @@
+package portmgr
+
+import (
+	"net/netip"
+
+	"github.com/deskphone/phone/portmgr/natcheck"
+)
+
+// Report is what the port manager knows about the network, for GET
+// /api/status (under "nat") and the logs.
+type Report struct {
+	// Type is the NAT type: "open", "full-cone", "restricted-cone",
+	// "port-restricted-cone", "symmetric" or "unknown".
+	Type string `json:"type"`
+	// Mapping and Filtering are the RFC 5780 behaviours.
+	Mapping   natcheck.Behavior `json:"mapping"`
+	Filtering natcheck.Behavior `json:"filtering"`
+	// Hairpinning says whether the NAT loops packets to its own public address back in.
+	Hairpinning bool `json:"hairpinning"`
+	// ExternalSIP is the address advertised for the SIP flow.
+	ExternalSIP netip.AddrPort `json:"external_sip"`
+	// Strategy produced ExternalSIP; MediaStrategy is what new media
+	// mappings use.
+	Strategy      Strategy `json:"strategy"`
+	MediaStrategy Strategy `json:"media_strategy"`
+	// BindingLifetime is the configured or measured binding lifetime in
+	// seconds (0: unknown); Measured says which.
+	BindingLifetime float64 `json:"binding_lifetime_s"`
+	Measured        bool    `json:"binding_lifetime_measured"`
+	// Keepalive is the refresh interval in use, in seconds.
+	Keepalive float64 `json:"keepalive_s"`
+	// GatewayFound names the port-mapping protocol found ("" when none).
+	GatewayFound bool   `json:"gateway_found"`
+	Gateway      string `json:"gateway,omitempty"`
+	// ALGSeen says a middlebox rewrote SIP or STUN; ALGDetail says how.
+	ALGSeen   bool   `json:"alg_seen"`
+	ALGDetail string `json:"alg_detail,omitempty"`
+	// STUNServer is the server that last answered.
+	STUNServer string `json:"stun_server,omitempty"`
+	// Error is why discovery failed, if it did.
+	Error string `json:"error,omitempty"`
+}
+
+// Report returns the current NAT report.
+func (m *Manager) Report() Report {
+	ka := m.keepaliveInterval()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := Report{Type: m.nat.Type(), Keepalive: ka.Seconds(), ALGSeen: m.algSeen, ALGDetail: m.algWhy,
+		BindingLifetime: m.lifetime.Seconds(), Measured: m.measured}
+	if m.nat != nil {
+		r.Mapping, r.Filtering, r.Hairpinning = m.nat.Mapping, m.nat.Filtering, m.nat.Hairpinning
+	}
+	if m.natErr != nil {
+		r.Error = m.natErr.Error()
+	}
+	for _, mp := range []*Mapping{m.lastSIP, m.sipWarm} {
+		if mp != nil {
+			r.ExternalSIP, r.Strategy = mp.external, mp.via
+			break
+		}
+	}
+	r.MediaStrategy = StrategyLocal
+	if len(m.pool) > 0 {
+		r.MediaStrategy = m.pool[0].via
+	}
+	if m.gw != nil {
+		r.GatewayFound, r.Gateway = true, m.gw.Protocol()
+	}
+	if len(m.servers) > 0 {
+		r.STUNServer = m.servers[m.good].String()
+	}
+	return r
+}

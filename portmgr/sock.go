@@ -1,0 +1,220 @@
+package portmgr
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/deskphone/phone/portmgr/internal/stunc"
+	"github.com/pion/stun/v3"
+	"github.com/pion/transport/v4/deadline"
+	"github.com/pion/turn/v4"
+)
+
+// packet is one datagram queued for the mapping's user.
+type packet struct {
+	b    []byte
+	from net.Addr
+}
+
+// inQueue is how many datagrams wait for a slow reader before the newest
+// are dropped (about 0.6 s of 20 ms RTP).
+const inQueue = 32
+
+// sock is one bound UDP socket and the goroutine that reads it. The
+// reader is the demultiplexer: STUN (RFC 7983: first byte 0..3 and
+// stun.IsMessage) goes to the manager, TURN traffic from the relay server
+// goes to the TURN client, everything else to the mapping's user.
+type sock struct {
+	m     *Manager
+	mp    *Mapping
+	rtcp  bool
+	raw   net.PacketConn
+	local netip.AddrPort
+	cl    *stunc.Client
+	user  *mconn
+
+	turn atomic.Pointer[turnAlloc]
+
+	closed atomic.Bool
+	done   chan struct{}
+}
+
+func (m *Manager) newSock(mp *Mapping, raw net.PacketConn, local netip.AddrPort, rtcp bool) *sock {
+	s := &sock{m: m, mp: mp, rtcp: rtcp, raw: raw, local: local, done: make(chan struct{})}
+	s.cl = &stunc.Client{RTO: m.cfg.STUNRTO, Write: s.write}
+	s.user = newMconn(s)
+	m.wg.Add(1)
+	go s.read()
+	return s
+}
+
+func (s *sock) write(b []byte, to netip.AddrPort) error {
+	_, err := s.raw.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+func (s *sock) close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if t := s.turn.Load(); t != nil {
+		t.close()
+	}
+	s.user.Close()
+	err := s.raw.Close()
+	<-s.done
+	return err
+}
+
+func (s *sock) read() {
+	defer s.m.wg.Done()
+	defer close(s.done)
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := s.raw.ReadFrom(buf)
+		if err != nil {
+			if s.closed.Load() {
+				return
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				continue
+			}
+			if n == 0 {
+				s.m.log.Debug("socket read failed", "laddr", s.local, "err", err)
+				return
+			}
+		}
+		ap := stunc.ToAddrPort(from)
+		b := buf[:n]
+		s.mp.noteRx(ap)
+		if t := s.turn.Load(); t != nil && ap == t.server {
+			_, _ = t.client.HandleInbound(append([]byte(nil), b...), from)
+			continue
+		}
+		if n >= 20 && b[0] < 4 && stun.IsMessage(b) {
+			s.m.onSTUN(s, b, ap)
+			continue
+		}
+		if s.turn.Load() != nil {
+			// Media of a relayed mapping arrives through the relay.
+			continue
+		}
+		s.mp.rxAny.Store(true)
+		s.user.deliver(append([]byte(nil), b...), from)
+	}
+}
+
+// mconn is the net.PacketConn a mapping's user reads and writes: the
+// datagrams the demultiplexer left, sent from the mapping's own socket or,
+// for a relayed mapping, through the TURN allocation.
+type mconn struct {
+	s      *sock
+	in     chan packet
+	rd     *deadline.Deadline
+	closed chan struct{}
+	once   sync.Once
+	relay  atomic.Pointer[net.PacketConn]
+	lastTx atomic.Int64 // unix nanoseconds of the user's last write
+	drops  atomic.Int64
+}
+
+func newMconn(s *sock) *mconn {
+	return &mconn{s: s, in: make(chan packet, inQueue), rd: deadline.New(), closed: make(chan struct{})}
+}
+
+func (c *mconn) deliver(b []byte, from net.Addr) {
+	select {
+	case c.in <- packet{b: b, from: from}:
+	default:
+		c.drops.Add(1)
+	}
+}
+
+// ReadFrom returns the next datagram that is not STUN or TURN.
+func (c *mconn) ReadFrom(p []byte) (int, net.Addr, error) {
+	select {
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	default:
+	}
+	select {
+	case pk := <-c.in:
+		n := copy(p, pk.b)
+		if n < len(pk.b) {
+			return n, pk.from, io.ErrShortBuffer
+		}
+		return n, pk.from, nil
+	case <-c.rd.Done():
+		return 0, nil, os.ErrDeadlineExceeded
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	}
+}
+
+// WriteTo sends from the mapping's socket (symmetric UDP), or through the
+// relay when the mapping is relayed.
+func (c *mconn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	default:
+	}
+	c.lastTx.Store(time.Now().UnixNano())
+	if r := c.relay.Load(); r != nil {
+		return (*r).WriteTo(p, addr)
+	}
+	return c.s.raw.WriteTo(p, addr)
+}
+
+// Close ends reads and writes on this handle. The socket itself is
+// closed by Release (or Manager.Close), which the owner must still call.
+func (c *mconn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+// LocalAddr is the bound socket's address.
+func (c *mconn) LocalAddr() net.Addr { return c.s.raw.LocalAddr() }
+
+// SetDeadline sets the read deadline (writes never block).
+func (c *mconn) SetDeadline(t time.Time) error { return c.SetReadDeadline(t) }
+
+// SetReadDeadline sets the read deadline.
+func (c *mconn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
+
+// SetWriteDeadline is a no-op: writes never block.
+func (c *mconn) SetWriteDeadline(time.Time) error { return nil }
+
+// idleFor reports whether the user wrote nothing for d.
+func (c *mconn) idleFor(d time.Duration) bool {
+	last := c.lastTx.Load()
+	return last == 0 || time.Since(time.Unix(0, last)) >= d
+}
+
+var _ net.PacketConn = (*mconn)(nil)
+
+// turnAlloc is one TURN allocation made through a mapping's socket.
+type turnAlloc struct {
+	client *turn.Client
+	relay  net.PacketConn
+	server netip.AddrPort
+	once   sync.Once
+	done   chan struct{}
+}
+
+func (t *turnAlloc) close() {
+	t.once.Do(func() {
+		if t.relay != nil {
+			_ = t.relay.Close()
+		}
+		t.client.Close()
+		if t.done != nil {
+			<-t.done
+		}
+	})
+}

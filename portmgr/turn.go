@@ -1,0 +1,132 @@
+package portmgr
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/deskphone/phone/portmgr/internal/stunc"
+	"github.com/pion/logging"
+	"github.com/pion/turn/v4"
+)
+
+// learnTURN allocates a relay (RFC 8656) for each of the mapping's
+// sockets, through that very socket, and makes the mapping's Conn and
+// RTCPConn read and write through the relay. pion's relayed connection
+// refreshes the allocation (at half its lifetime), the permissions and
+// the channel bindings; the keepalive scheduler keeps the NAT binding to
+// the TURN server open.
+func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
+	m.mu.Lock()
+	server := m.turnAddr
+	m.mu.Unlock()
+	socks := []*sock{mp.rtp}
+	if mp.rtcp != nil {
+		socks = append(socks, mp.rtcp)
+	}
+	var relayed []netip.AddrPort
+	for _, s := range socks {
+		a, err := m.allocate(ctx, s, server)
+		if err != nil {
+			m.log.Warn("turn allocate", "server", server, "laddr", s.local, "err", err)
+			for _, s := range socks {
+				if t := s.turn.Swap(nil); t != nil {
+					s.user.relay.Store(nil)
+					t.close()
+				}
+			}
+			return err
+		}
+		relayed = append(relayed, a)
+	}
+	m.mu.Lock()
+	mp.external, mp.via = relayed[0], StrategyTURN
+	if len(relayed) > 1 {
+		mp.extRTCP = relayed[1]
+	}
+	m.mu.Unlock()
+	m.log.Info("relayed", "laddr", mp.rtp.local, "ext", relayed[0], "server", server)
+	return nil
+}
+
+func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) (netip.AddrPort, error) {
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelDisabled
+	c, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: server.String(),
+		Username:       m.cfg.TURN.Username,
+		Password:       m.cfg.TURN.Password,
+		Realm:          m.cfg.TURN.Realm,
+		Conn:           s.raw,
+		Net:            m.cfg.Net,
+		LoggerFactory:  lf,
+		RTO:            m.cfg.STUNRTO,
+	})
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	t := &turnAlloc{client: c, server: server, done: make(chan struct{})}
+	s.turn.Store(t) // from now on the reader hands the server's packets to c
+	type result struct {
+		conn net.PacketConn
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		conn, err := c.Allocate()
+		ch <- result{conn, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		c.Close() // fails the pending transaction
+		r = <-ch
+		if r.conn != nil {
+			_ = r.conn.Close()
+		}
+		r = result{nil, ctx.Err()}
+	}
+	if r.err != nil {
+		close(t.done)
+		s.turn.Store(nil)
+		c.Close()
+		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, r.err)
+	}
+	t.relay = r.conn
+	relayed := stunc.ToAddrPort(r.conn.LocalAddr())
+	s.user.relay.Store(&t.relay)
+	// Pump the relay into the mapping's user queue.
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(t.done)
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := r.conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			s.mp.noteRx(stunc.ToAddrPort(from))
+			if n >= 20 && buf[0] < 4 && stunc.IsSTUN(buf[:n]) {
+				m.onSTUNRelayed(s, buf[:n], stunc.ToAddrPort(from))
+				continue
+			}
+			s.mp.rxAny.Store(true)
+			s.user.deliver(append([]byte(nil), buf[:n]...), from)
+		}
+	}()
+	return relayed, nil
+}
+
+// onSTUNRelayed handles STUN that came through the relay from the peer
+// (its early UDP or keepalives): Binding requests are answered through
+// the relay, the rest is dropped.
+func (m *Manager) onSTUNRelayed(s *sock, b []byte, from netip.AddrPort) {
+	if resp, ok := stunc.AnswerBinding(b, from); ok {
+		if r := s.user.relay.Load(); r != nil {
+			_, _ = (*r).WriteTo(resp, net.UDPAddrFromAddrPort(from))
+		}
+	}
+}
