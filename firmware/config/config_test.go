@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"gopkg.in/yaml.v3"
 )
 
 // plain drops the source positions so Configs can be compared.
@@ -544,5 +545,58 @@ func TestLoadErrors(t *testing.T) {
 	_, err := Load(bad)
 	if want := bad + `:2: log.level: "loud" is not one of debug, info, warn, error`; err == nil || err.Error() != want {
 		t.Errorf("Load(bad) = %v, want %s", err, want)
+	}
+}
+
+// TestDocsExample checks that the example in docs/config.md is the
+// example file, so the documentation cannot drift from a valid config.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Skipf("docs not present: %v", err)
+	}
+	example, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(example)+"```") {
+		t.Error("docs/config.md does not contain testdata/example.yaml verbatim")
+	}
+	// Every key Marshal writes is documented, as `key` or `parent.key`.
+	out, err := Marshal(full())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(out, &root); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(parent string, m *yaml.Node)
+	walk = func(parent string, m *yaml.Node) {
+		switch m.Kind {
+		case yaml.DocumentNode:
+			walk(parent, m.Content[0])
+		case yaml.SequenceNode:
+			for _, e := range m.Content {
+				walk(parent, e)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				key := m.Content[i].Value
+				if parent == "board_options" {
+					continue // free-form
+				}
+				n++
+				if !strings.Contains(string(doc), "`"+key+"`") && !strings.Contains(string(doc), "`"+parent+"."+key+"`") && !strings.Contains(string(doc), "\n## "+key+"\n") {
+					t.Errorf("docs/config.md does not document %s.%s", parent, key)
+				}
+				walk(key, m.Content[i+1])
+			}
+		}
+	}
+	walk("", &root)
+	if n < 40 {
+		t.Errorf("only %d keys checked", n)
 	}
 }

@@ -45,3 +45,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRoundTrip puts arbitrary text in the free-form fields of a valid
+// Config and checks that Save's encoding reads back unchanged, whatever
+// YAML would make of the text (quotes, "#", ": ", "null", "yes", ...).
+func FuzzRoundTrip(f *testing.F) {
+	f.Add("s3cret", "Alice", "tok", "bus", "1", "/tmp/a.wav")
+	f.Add("null", "yes", "~", "0x1a", "- x", "#: '\"")
+	f.Add("", "", "", "k", "", "a\tb")
+	f.Fuzz(func(t *testing.T, password, display, token, optKey, optVal, wavPath string) {
+		c := full()
+		c.Accounts[0].Password = password
+		c.Accounts[0].DisplayName = display
+		c.API.Token = token
+		c.BoardOptions = map[string]string{optKey: optVal}
+		c.Audio.Input = "wav:" + wavPath
+		if c.Validate() != nil {
+			return
+		}
+		out, err := Marshal(c)
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		got, err := Parse("f.yaml", out)
+		if err != nil {
+			t.Fatalf("Parse(Marshal(c)): %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(plain(got), c) {
+			t.Fatalf("round trip changed the config:\n got %+v\nwant %+v\n%s", plain(got), c, out)
+		}
+	})
+}

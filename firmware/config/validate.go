@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deskphone/phone/portmgr"
 )
@@ -74,6 +75,13 @@ func (v *validator) oneOf(path, val string, allowed []string) {
 	}
 }
 
+// text checks a free-form string: a config file is UTF-8 text.
+func (v *validator) text(path, s string) {
+	if !utf8.ValidString(s) {
+		v.fail(path, "%q is not valid UTF-8", s)
+	}
+}
+
 func (v *validator) between(path string, val, lo, hi int) {
 	if val < lo || val > hi {
 		v.fail(path, "%d is out of range %d..%d", val, lo, hi)
@@ -126,10 +134,12 @@ func (c *Config) problems() []*FieldError {
 	v.between("dial_plan.max_digits", dp.MaxDigits, 1, MaxDigitLimit)
 
 	v.oneOf("board", c.Board, Boards)
-	for k := range c.BoardOptions {
+	for k, val := range c.BoardOptions {
 		if k == "" {
 			v.fail("board_options", "empty option name")
 		}
+		v.text("board_options", k)
+		v.text("board_options."+k, val)
 	}
 
 	v.api(c.API)
@@ -139,6 +149,11 @@ func (c *Config) problems() []*FieldError {
 }
 
 func (v *validator) account(p string, a Account) {
+	v.text(p+".user", a.User)
+	v.text(p+".auth_user", a.AuthUser)
+	v.text(p+".password", a.Password)
+	v.text(p+".display_name", a.DisplayName)
+	v.text(p+".tls_ca_file", a.TLSCAFile)
 	if a.User == "" {
 		v.fail(p+".user", "required")
 	} else if strings.ContainsAny(a.User, " \t\r\n@:<>\"") {
@@ -212,6 +227,8 @@ func (v *validator) nat(n NAT) {
 		}
 	}
 	t := n.TURN
+	v.text("nat.turn.username", t.Username)
+	v.text("nat.turn.password", t.Password)
 	if t.Server != "" {
 		if err := checkHostPort(t.Server, true); err != nil {
 			v.fail("nat.turn.server", "%q: %v", t.Server, err)
@@ -253,6 +270,8 @@ func (v *validator) nat(n NAT) {
 }
 
 func (v *validator) audio(a Audio) {
+	v.text("audio.input", a.Input)
+	v.text("audio.output", a.Output)
 	v.between("audio.sample_rate", a.SampleRate, DefaultSampleRate, DefaultSampleRate)
 	kind, arg, hasArg := strings.Cut(a.Input, ":")
 	switch {
@@ -286,6 +305,7 @@ func (v *validator) audio(a Audio) {
 }
 
 func (v *validator) api(a API) {
+	v.text("api.token", a.Token)
 	if a.Listen == "" {
 		return // API off
 	}
