@@ -253,7 +253,7 @@ func TestSymmetricRTPLatching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
 		c := n.listen("10.0.0.1:4000")
-		sdp := n.listen("203.0.113.9:7000")  // what the far end's SDP says
+		sdp := n.listen("203.0.113.9:7000")   // what the far end's SDP says
 		nat := n.listen("198.51.100.7:31000") // where its RTP really comes from
 		s, err := New(Config{Conn: c, Remote: sdp.addr, Codec: codec.PCMU, DTMFPayloadType: 101, KeepaliveInterval: -1})
 		if err != nil {
@@ -390,6 +390,7 @@ func runCall(t *testing.T, a, b *Session, d time.Duration) (outA, outB *haltest.
 	outA.Start(a)
 	outB.Start(b)
 	done := make(chan struct{}, 2)
+	d += 7 * time.Millisecond // off the frame grid
 	go func() { a.Run(ctx, inA); done <- struct{}{} }()
 	go func() { b.Run(ctx, inB); done <- struct{}{} }()
 	time.Sleep(d)
@@ -510,9 +511,10 @@ func TestHoldKeepaliveAndResume(t *testing.T) {
 		defer s.Close()
 		ctx, cancel := context.WithCancel(t.Context())
 		in := haltest.NewAudioIn(hal.Narrowband, &sine{freq: 440})
-		done := make(chan error)
+		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx, in) }()
-		time.Sleep(time.Second)
+		// Off the 20 ms frame grid, so the capture loop never races the test.
+		time.Sleep(time.Second + 7*time.Millisecond)
 		before := len(rtpSent(t, c))
 		s.SetDirection(Inactive) // hold
 		time.Sleep(61 * time.Second)
