@@ -415,3 +415,61 @@ func (u *UDPIn) Close() error {
 	u.wg.Wait()
 	return err
 }
+
+// discardSink drops every frame.
+type discardSink struct{}
+
+func (discardSink) writeFrame([]byte) error { return nil }
+func (discardSink) close() error            { return nil }
+
+// NewDiscardOut is a speaker that pulls frames at the device pace and
+// drops them, for a machine with no audio output configured.
+func NewDiscardOut(f hal.Format) (*Out, error) {
+	if err := checkFormat(f); err != nil {
+		return nil, err
+	}
+	return newOut(f, discardSink{}), nil
+}
+
+// SilenceIn is a microphone that hears nothing, paced like a device.
+type SilenceIn struct {
+	f      hal.Format
+	mu     sync.Mutex // guards following
+	pace   pacer
+	closed bool
+}
+
+var _ hal.AudioIn = (*SilenceIn)(nil)
+
+// NewSilenceIn returns a silent microphone.
+func NewSilenceIn(f hal.Format) (*SilenceIn, error) {
+	if err := checkFormat(f); err != nil {
+		return nil, err
+	}
+	return &SilenceIn{f: f, pace: pacer{frame: f.Frame}}, nil
+}
+
+// Format reports the stream format.
+func (s *SilenceIn) Format() hal.Format { return s.f }
+
+// ReadFrame waits for the next frame time and gives silence.
+func (s *SilenceIn) ReadFrame(ctx context.Context, dst []int16) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.pace.wait(ctx); err != nil {
+		return err
+	}
+	clear(dst)
+	return nil
+}
+
+// Close makes further reads fail.
+func (s *SilenceIn) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,148 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/serialio"
+)
+
+// Options says where the emulated phone's panel and audio are. Empty
+// fields take DefaultOptions' value where it has one.
+type Options struct {
+	// Serial is a serial device carrying the panel protocol, e.g.
+	// /dev/hvc1 (virtio console) or /dev/ttyAMA1.
+	Serial string
+	// Listen is a socket the panel protocol is served on: "tcp:HOST:PORT"
+	// or "unix:PATH". "none" serves no socket.
+	Listen string
+	// Listener, when set, is used instead of Listen (tests, socket
+	// activation).
+	Listener net.Listener
+	// Format of the audio streams; zero means hal.Narrowband.
+	Format hal.Format
+	// MicFile is a raw PCM file (s16le mono) played, looping, as the
+	// microphone. MicUDP is a local UDP address ("HOST:PORT") that
+	// receives microphone frames instead. Neither: a silent microphone.
+	MicFile, MicUDP string
+	// SpeakerFile records the speaker as raw PCM (kept under
+	// SpeakerLimit bytes when that is > 0). SpeakerUDP ("HOST:PORT")
+	// sends the speaker's frames there instead. Neither: discarded.
+	SpeakerFile, SpeakerUDP string
+	SpeakerLimit            int64
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultOptions serves the panel on TCP port 7000 of every interface
+// (reached from the host through QEMU's hostfwd) and has silent audio.
+var DefaultOptions = Options{Listen: "tcp::7000"}
+
+// Open builds the emulated board. Board.Close releases everything.
+func Open(o Options) (*hal.Board, error) {
+	if o.Listen == "" && o.Listener == nil && o.Serial == "" {
+		o.Listen = DefaultOptions.Listen
+	}
+	if o.Format == (hal.Format{}) {
+		o.Format = hal.Narrowband
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MicFile != "" && o.MicUDP != "" {
+		return nil, errors.New("board qemu: set MicFile or MicUDP, not both")
+	}
+	if o.SpeakerFile != "" && o.SpeakerUDP != "" {
+		return nil, errors.New("board qemu: set SpeakerFile or SpeakerUDP, not both")
+	}
+	p := serialio.New(&serialio.Opts{Logger: o.Logger})
+	b := &hal.Board{Name: "qemu", Keypad: p.Keypad(), Hook: p.Hook(), Indicator: p.Indicator(),
+		Ringer: p.Ringer(), Codec: p.Codec(), Closer: p.Close}
+	fail := func(err error) (*hal.Board, error) {
+		b.Close()
+		return nil, fmt.Errorf("board qemu: %w", err)
+	}
+	ln := o.Listener
+	if ln == nil && o.Listen != "" && o.Listen != "none" {
+		network, addr, ok := strings.Cut(o.Listen, ":")
+		if !ok || (network != "tcp" && network != "unix") {
+			return fail(fmt.Errorf("listen %q: want tcp:HOST:PORT or unix:PATH", o.Listen))
+		}
+		var err error
+		if ln, err = net.Listen(network, addr); err != nil {
+			return fail(err)
+		}
+	}
+	if ln != nil {
+		if err := p.AttachListener(ln); err != nil {
+			return fail(err)
+		}
+		o.Logger.Info("panel listening", "component", "board-qemu", "laddr", ln.Addr().String())
+	}
+	if o.Serial != "" {
+		tty, err := serialio.OpenTTY(o.Serial)
+		if err != nil {
+			return fail(err)
+		}
+		if err := p.Attach(tty); err != nil {
+			return fail(err)
+		}
+	}
+	in, err := openMic(o)
+	if err != nil {
+		return fail(fmt.Errorf("microphone: %w", err))
+	}
+	b.AudioIn = in
+	out, err := openSpeaker(o)
+	if err != nil {
+		return fail(fmt.Errorf("speaker: %w", err))
+	}
+	b.AudioOut = out
+	return b, nil
+}
+
+func openMic(o Options) (hal.AudioIn, error) {
+	switch {
+	case o.MicFile != "":
+		return serialio.OpenFileIn(o.MicFile, o.Format)
+	case o.MicUDP != "":
+		c, err := net.ListenPacket("udp", o.MicUDP)
+		if err != nil {
+			return nil, err
+		}
+		in, err := serialio.NewUDPIn(c, o.Format, 0)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return in, nil
+	}
+	return serialio.NewSilenceIn(o.Format)
+}
+
+func openSpeaker(o Options) (hal.AudioOut, error) {
+	switch {
+	case o.SpeakerFile != "":
+		return serialio.CreateFileOut(o.SpeakerFile, o.Format, o.SpeakerLimit)
+	case o.SpeakerUDP != "":
+		to, err := net.ResolveUDPAddr("udp", o.SpeakerUDP)
+		if err != nil {
+			return nil, err
+		}
+		c, err := net.ListenPacket("udp", ":0")
+		if err != nil {
+			return nil, err
+		}
+		out, err := serialio.NewUDPOut(c, to, o.Format)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		return out, nil
+	}
+	return serialio.NewDiscardOut(o.Format)
+}

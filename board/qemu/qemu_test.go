@@ -1,0 +1,118 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deskphone/phone/hal"
+)
+
+func TestBoardPanelAndAudio(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skip("no loopback TCP:", err)
+	}
+	dir := t.TempDir()
+	mic := filepath.Join(dir, "mic.raw")
+	pcm := make([]byte, 320)
+	for i := range 160 {
+		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(int16(i*10)))
+	}
+	if err := os.WriteFile(mic, pcm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spk := filepath.Join(dir, "spk.raw")
+	b, err := Open(Options{Listener: ln, MicFile: mic, SpeakerFile: spk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name != "qemu" || b.Keypad == nil || b.Hook == nil || b.Indicator == nil || b.Ringer == nil ||
+		b.Codec == nil || b.AudioIn == nil || b.AudioOut == nil {
+		t.Fatalf("incomplete board %+v", b)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	say := func(line string) {
+		t.Helper()
+		c.Write([]byte(line + "\n"))
+		if got, _ := r.ReadString('\n'); got != "ok\n" {
+			t.Fatalf("%q answered %q", line, got)
+		}
+	}
+	say("hook off")
+	if ev := <-b.Hook.Events(); !ev.OffHook {
+		t.Fatalf("%+v", ev)
+	}
+	say("key 7")
+	if ev := <-b.Keypad.Events(); ev.Key != '7' || !ev.Down {
+		t.Fatalf("%+v", ev)
+	}
+	go b.Ringer.Ring()
+	if got, _ := r.ReadString('\n'); got != "ring on\n" {
+		t.Fatalf("host read %q", got)
+	}
+
+	frame := make([]int16, 160)
+	if err := b.AudioIn.ReadFrame(context.Background(), frame); err != nil || frame[5] != 50 {
+		t.Fatalf("mic frame %v..., %v", frame[:6], err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spk); err != nil {
+		t.Errorf("speaker file: %v", err)
+	}
+	// The ringer reports "ring off" as it closes, then the panel hangs up.
+	for range 3 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			break
+		}
+		if line != "ring off\n" {
+			t.Errorf("after Close the host read %q", line)
+		}
+	}
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Error("panel connection open after Close")
+	}
+}
+
+func TestUnixSocketAndErrors(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "panel.sock")
+	b, err := Open(Options{Listen: "unix:" + sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("dial 12\n"))
+	if got, _ := bufio.NewReader(c).ReadString('\n'); got != "ok\n" {
+		t.Fatalf("got %q", got)
+	}
+	c.Close()
+	b.Close()
+
+	for _, o := range []Options{
+		{Listen: "udp:1.2.3.4:5"},
+		{Listen: "none", MicFile: "/nonexistent/mic.raw"},
+		{Listen: "none", MicFile: "a", MicUDP: "b"},
+		{Listen: "none", Serial: "/nonexistent/tty"},
+		{Listen: "none", Format: hal.Format{SampleRate: 44100, Channels: 1, Frame: 1}},
+	} {
+		if _, err := Open(o); err == nil || !strings.HasPrefix(err.Error(), "board qemu:") {
+			t.Errorf("Open(%+v) err = %v", o, err)
+		}
+	}
+}
