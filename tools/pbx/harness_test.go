@@ -62,6 +62,7 @@ var testUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}
 // testLogger logs to stderr when PBX_TEST_LOG is set.
 func testLogger() *slog.Logger {
 	if os.Getenv("PBX_TEST_LOG") != "" {
+		sip.SIPDebug = os.Getenv("PBX_TEST_LOG") == "sip"
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return nil

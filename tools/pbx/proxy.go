@@ -411,9 +411,13 @@ func (s *Server) cancelDownstream(fwd *sip.Request) {
 func (s *Server) relay(tx sip.ServerTransaction, res *sip.Response) {
 	res = res.Clone()
 	res.RemoveHeader("Via")
-	if res.Via() == nil {
+	next := res.Via()
+	if next == nil {
 		return
 	}
+	// Clone copied the destination computed from our Via; aim at the
+	// next one (its received/rport, RFC 3581 §4).
+	res.SetDestination(viaDestination(next))
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("relay response failed", "code", res.StatusCode, "err", err)
 	}
@@ -432,19 +436,7 @@ func (s *Server) forwardStateless(res *sip.Response) {
 	if next == nil {
 		return
 	}
-	host, port := next.Host, next.Port
-	if v, ok := next.Params.Get("received"); ok && v != "" {
-		host = v
-	}
-	if v, ok := next.Params.Get("rport"); ok && v != "" {
-		if p, err := strconv.Atoi(v); err == nil {
-			port = p
-		}
-	}
-	if port == 0 {
-		port = defaultPort(next.Transport)
-	}
-	res.SetDestination(hostPort(host, port))
+	res.SetDestination(viaDestination(next))
 	res.SetTransport(strings.ToUpper(next.Transport))
 	if err := s.ua.TransportLayer().WriteMsg(res); err != nil {
 		s.log.Debug("stateless forward failed", "err", err)
@@ -456,6 +448,24 @@ func (s *Server) handleStrayResponse(res *sip.Response) {
 	if res.IsSuccess() && res.CSeq() != nil && res.CSeq().MethodName == sip.INVITE {
 		s.forwardStateless(res)
 	}
+}
+
+// viaDestination is where a response goes by a Via value: sent-by,
+// overridden by received and rport (RFC 3261 §18.2.2, RFC 3581 §4).
+func viaDestination(via *sip.ViaHeader) string {
+	host, port := via.Host, via.Port
+	if v, ok := via.Params.Get("received"); ok && v != "" {
+		host = v
+	}
+	if v, ok := via.Params.Get("rport"); ok && v != "" {
+		if p, err := strconv.Atoi(v); err == nil {
+			port = p
+		}
+	}
+	if port == 0 {
+		port = defaultPort(via.Transport)
+	}
+	return hostPort(host, port)
 }
 
 func hostPort(host string, port int) string {
