@@ -89,24 +89,28 @@ func (s *sock) read() {
 				return
 			}
 		}
-		ap := stunc.ToAddrPort(from)
-		b := buf[:n]
-		s.mp.noteRx(ap)
-		if t := s.turn.Load(); t != nil && ap == t.server {
-			_, _ = t.client.HandleInbound(append([]byte(nil), b...), from)
-			continue
-		}
-		if n >= 20 && b[0] < 4 && stun.IsMessage(b) {
-			s.m.onSTUN(s, b, ap)
-			continue
-		}
-		if s.turn.Load() != nil {
-			// Media of a relayed mapping arrives through the relay.
-			continue
-		}
-		s.mp.rxAny.Store(true)
-		s.user.deliver(append([]byte(nil), b...), from)
+		s.handle(buf[:n], from)
 	}
+}
+
+// handle demultiplexes one datagram read off the socket.
+func (s *sock) handle(b []byte, from net.Addr) {
+	ap := stunc.ToAddrPort(from)
+	s.mp.noteRx(ap)
+	if t := s.turn.Load(); t != nil && ap == t.server {
+		_, _ = t.client.HandleInbound(append([]byte(nil), b...), from)
+		return
+	}
+	if len(b) >= 20 && b[0] < 4 && stun.IsMessage(b) {
+		s.m.onSTUN(s, b, ap)
+		return
+	}
+	if s.turn.Load() != nil {
+		// Media of a relayed mapping arrives through the relay.
+		return
+	}
+	s.mp.rxAny.Store(true)
+	s.user.deliver(append([]byte(nil), b...), from)
 }
 
 // mconn is the net.PacketConn a mapping's user reads and writes: the

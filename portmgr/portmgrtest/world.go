@@ -242,3 +242,14 @@ func (w *World) TURNServerAddr() netip.AddrPort { return netip.AddrPortFrom(TURN
 func udpAddr(ap netip.AddrPort) *net.UDPAddr {
 	return &net.UDPAddr{IP: ap.Addr().AsSlice(), Port: int(ap.Port())}
 }
+
+type vnetNet = vnet.Net
+
+func newNet(ips ...string) (*vnet.Net, error) { return vnet.NewNet(&vnet.NetConfig{StaticIPs: ips}) }
+
+// GatewayIP is the site's router LAN address, 10.0.N.1.
+func (s *Site) GatewayIP() netip.Addr {
+	b := s.LocalIP.As4()
+	b[3] = 1
+	return netip.AddrFrom4(b)
+}
