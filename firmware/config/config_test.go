@@ -75,7 +75,7 @@ func TestDefaultIsValid(t *testing.T) {
 }
 
 func TestParseEmptyIsDefault(t *testing.T) {
-	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n"} {
+	for _, in := range []string{"", "\n", "# only a comment\n", "---\n", "~\n", "---\n...\n"} {
 		c, err := Parse("phone.yaml", []byte(in))
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", in, err)
@@ -318,6 +318,16 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:2: api.listen: "localhost" is not host:port`}, ErrInvalid},
 		{"api listen host name", "api:\n  listen: phone.lan:80\n  token: t\n",
 			[]string{`phone.yaml:2: api.listen: "phone.lan:80": host must be an IP address, localhost or empty`}, ErrInvalid},
+		{"two documents", "board: sim\n---\nboard: rpi\n",
+			[]string{`phone.yaml:2: more than one YAML document`}, ErrSyntax},
+		{"syntax in second document", "board: sim\n---\nboard: [\n",
+			[]string{`phone.yaml:3: yaml: did not find expected node content`}, ErrSyntax},
+		{"api port", "api:\n  listen: 127.0.0.1:65536\n",
+			[]string{`phone.yaml:2: api.listen: "127.0.0.1:65536": port must be 0..65535`}, ErrInvalid},
+		{"odd key", "log:\n  \"a\\nb: c\": 1\n",
+			[]string{`phone.yaml:2: log."a\nb: c": unknown key`}, ErrUnknownKey},
+		{"odd board option", "board_options:\n  \"x\\ty\": [1]\n",
+			[]string{`phone.yaml:2: board_options."x\ty": expected a single value, got a list`}, ErrInvalid},
 		{"log", "log:\n  level: verbose\n  format: xml\n",
 			[]string{`phone.yaml:2: log.level: "verbose" is not one of debug, info, warn, error`, `phone.yaml:3: log.format: "xml" is not one of text, json`}, ErrInvalid},
 		{"top level list", "- a\n- b\n",
@@ -598,5 +608,34 @@ func TestDocsExample(t *testing.T) {
 	walk("", &root)
 	if n < 40 {
 		t.Errorf("only %d keys checked", n)
+	}
+}
+
+// TestDemoScriptConfig is the config scripts/demo.sh writes: an API on
+// port 0 (a free port) and a WAV output.
+func TestDemoScriptConfig(t *testing.T) {
+	in := `accounts:
+  - user: "1001"
+    password: "1001pass"
+    domain: "127.0.0.1"
+    registrar: "127.0.0.1:15060"
+    expires: 300s
+ports:
+  sip: {min: 15070, max: 15079}
+  media: {min: 16384, max: 16483}
+audio:
+  input: "tone:440"
+  output: "wav:/tmp/x/heard.wav"
+api:
+  listen: "127.0.0.1:0"
+log:
+  level: warn
+`
+	c, err := Parse("phone.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Listen != "127.0.0.1:0" || c.Ports.SIP.Min != 15070 || c.Accounts[0].Expires != 300*time.Second {
+		t.Errorf("parsed %+v", plain(c))
 	}
 }

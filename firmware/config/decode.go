@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -76,8 +77,12 @@ func Load(path string) (*Config, error) {
 func Parse(filename string, data []byte) (*Config, error) {
 	d := &decoder{src: &source{file: filename, lines: map[string]int{}}}
 	var doc yaml.Node
-	if err := unmarshalNode(data, &doc); err != nil {
+	second, err := unmarshalNode(data, &doc)
+	if err != nil {
 		return nil, d.syntaxError(err)
+	}
+	if second != nil {
+		d.fail(second.Line, "", ErrSyntax, "more than one YAML document (\"---\"); a config file holds one")
 	}
 	c := Default()
 	c.src = d.src
@@ -94,16 +99,32 @@ func Parse(filename string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// unmarshalNode parses data into a node tree. The YAML library is not
+// unmarshalNode parses the single YAML document in data into a node tree
+// (left zero for an empty file). A second document is a problem: it
+// would otherwise be ignored without a word. The YAML library is not
 // expected to panic, but bad input must never take the daemon down, so a
 // panic becomes a syntax error.
-func unmarshalNode(data []byte, n *yaml.Node) (err error) {
+func unmarshalNode(data []byte, n *yaml.Node) (second *yaml.Node, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("yaml: internal error: %v", r)
+			second, err = nil, fmt.Errorf("yaml: internal error: %v", r)
 		}
 	}()
-	return yaml.Unmarshal(data, n)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(n); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &next, nil
 }
 
 // joinProblems sorts problems by line (stable, unknown lines last) and
@@ -194,7 +215,19 @@ func kindName(n *yaml.Node) string {
 	return "nothing"
 }
 
+// join appends key to a field path. A key that is not a plain name is
+// quoted, so a message never carries raw control characters or breaks.
 func join(path, key string) string {
+	plainKey := key != ""
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			plainKey = false
+			break
+		}
+	}
+	if !plainKey {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}

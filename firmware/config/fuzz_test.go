@@ -25,10 +25,14 @@ func FuzzParse(f *testing.F) {
 			if c != nil {
 				t.Fatal("Config returned with an error")
 			}
-			for _, line := range strings.Split(err.Error(), "\n") {
+			lines := strings.Split(err.Error(), "\n")
+			for _, line := range lines {
 				if !strings.HasPrefix(line, "f.yaml:") {
 					t.Fatalf("problem does not name the file: %q", line)
 				}
+			}
+			if n := len(Problems(err)); n != len(lines) {
+				t.Fatalf("%d problems in %d lines: %q", n, len(lines), err)
 			}
 			return
 		}

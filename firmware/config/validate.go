@@ -138,8 +138,8 @@ func (c *Config) problems() []*FieldError {
 		if k == "" {
 			v.fail("board_options", "empty option name")
 		}
-		v.text("board_options", k)
-		v.text("board_options."+k, val)
+		v.text(join("board_options", k), k)
+		v.text(join("board_options", k), val)
 	}
 
 	v.api(c.API)
@@ -314,8 +314,8 @@ func (v *validator) api(a API) {
 		v.fail("api.listen", "%q is not host:port", a.Listen)
 		return
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		v.fail("api.listen", "%q: port must be 1..65535", a.Listen)
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.fail("api.listen", "%q: port must be 0..65535 (0 picks a free port)", a.Listen)
 		return
 	}
 	loopback := false
