@@ -10,7 +10,8 @@ import (
 // Local describes our side of a session for Offer and Answer.
 type Local struct {
 	// Addr is the address and port the peer sends RTP to: the external
-	// RTP address from portmgr.
+	// RTP address from portmgr. Required: without it the description
+	// has no c= line.
 	Addr netip.AddrPort
 	// RTCP, when valid, is advertised with a=rtcp (RFC 3605); needed
 	// when the external RTCP port is not Addr's port + 1.
@@ -103,6 +104,9 @@ func sameCodec(a, b Format) bool {
 func isDTMF(f Format) bool { return strings.EqualFold(f.Name, telephoneEvent) }
 
 func origin(l Local, a netip.Addr) Origin {
+	if !a.IsValid() {
+		a = netip.IPv4Unspecified() // Local.Addr missing: still a well-formed o= line
+	}
 	return Origin{
 		Username:       or(l.User, "-"),
 		SessionID:      strconv.FormatUint(l.SessionID, 10),

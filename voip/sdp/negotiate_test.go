@@ -363,3 +363,11 @@ func TestAcceptErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOfferWithoutAddress(t *testing.T) {
+	b := Offer(Local{}).Marshal()
+	if !bytes.Contains(b, []byte("o=- 0 0 IN IP4 0.0.0.0\r\n")) || bytes.Contains(b, []byte("c=")) {
+		t.Errorf("offer without address:\n%s", b)
+	}
+	roundTrip(t, b)
+}
