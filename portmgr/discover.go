@@ -18,7 +18,7 @@ import (
 // socket's external address, looks for a gateway, warms the media pool
 // and classifies the NAT; then it keeps the pool full and, in the
 // background, estimates the binding lifetime.
-func (m *Manager) run() {
+func (m *Manager) run(sip *Mapping) {
 	defer m.wg.Done()
 	ctx := m.ctx
 	m.resolveServers()
@@ -32,9 +32,6 @@ func (m *Manager) run() {
 			m.findGateway(ctx)
 		}
 	}()
-	m.mu.Lock()
-	sip := m.sipWarm
-	m.mu.Unlock()
 	if sip != nil {
 		m.learn(sip)
 	}

@@ -150,7 +150,7 @@ func (m *Manager) keepaliveInterval() time.Duration {
 
 // startKeepalive schedules the refresh job of a mapping.
 func (m *Manager) startKeepalive(mp *Mapping) {
-	if mp.rtp == nil {
+	if mp.rtp == nil || mp.kaStarted.Swap(true) {
 		return
 	}
 	every := m.keepaliveInterval

@@ -98,7 +98,7 @@ func New(cfg Config) (*Manager, error) {
 		m.log.Warn("warm SIP socket", "err", err)
 	}
 	m.wg.Add(1)
-	go m.run()
+	go m.run(m.sipWarm)
 	return m, nil
 }
 
@@ -229,7 +229,6 @@ func (m *Manager) takeWarm(kind Kind) *Mapping {
 		}
 	}
 	if mp != nil {
-		m.sched.remove(mp)
 		mp.pooled = false
 	}
 	return mp

@@ -86,8 +86,9 @@ type Mapping struct {
 	learnOnce sync.Once
 	slot      int // index in the range bitmap
 
-	rxFrom atomic.Pointer[netip.AddrPort] // last source seen (early UDP stop)
-	rxAny  atomic.Bool                    // any non-keepalive datagram seen since early UDP began
+	rxFrom    atomic.Pointer[netip.AddrPort] // last source seen (early UDP stop)
+	rxAny     atomic.Bool                    // any non-keepalive datagram seen since early UDP began
+	kaStarted atomic.Bool                    // the keepalive job is scheduled
 
 	// The following are guarded by m.mu.
 	local      netip.AddrPort

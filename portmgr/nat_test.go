@@ -1,0 +1,447 @@
+package portmgr_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/portmgrtest"
+	"github.com/pion/stun/v3"
+)
+
+var registrarAddr = netip.MustParseAddrPort("198.51.100.50:5060")
+
+// registrar is a bare UDP host on the internet standing in for the SIP
+// registrar: it records who sent to it and can send back.
+func registrar(t *testing.T, w *portmgrtest.World) net.PacketConn {
+	t.Helper()
+	n := w.PublicNet(registrarAddr.Addr().String())
+	_ = n
+	return nil
+}
+
+func listenRegistrar(t *testing.T, n interface {
+	ListenPacket(string, string) (net.PacketConn, error)
+}) net.PacketConn {
+	t.Helper()
+	c, err := n.ListenPacket("udp4", registrarAddr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// readUntil reads c until a datagram starting with prefix arrives or the
+// deadline passes; it also counts the CRLF keepalives it saw.
+func readUntil(c net.PacketConn, prefix string, d time.Duration) (from net.Addr, crlfs int, ok bool) {
+	buf := make([]byte, 1500)
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, f, err := c.ReadFrom(buf)
+		if err != nil {
+			return nil, crlfs, false
+		}
+		if bytes.Equal(buf[:n], []byte("\r\n\r\n")) {
+			crlfs++
+			continue
+		}
+		if bytes.HasPrefix(buf[:n], []byte(prefix)) {
+			return f, crlfs, true
+		}
+	}
+}
+
+// TestIdleSurvives: behind a port-restricted NAT with a 30 s mapping
+// lifetime, the SIP flow still receives from the registrar after ten idle
+// minutes thanks to keepalives; with keepalives off it does not.
+func TestIdleSurvives(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		name := map[bool]string{true: "keepalives", false: "no-keepalives"}[keep]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, false)
+				site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+				regNet := w.PublicNet(registrarAddr.Addr().String())
+				w.Start()
+				reg := listenRegistrar(t, regNet)
+				m := phone(t, w, site, func(c *portmgr.Config) {
+					if !keep {
+						c.SIPKeepalive = portmgr.KeepaliveOff
+						c.STUNServers = nil
+					}
+				})
+				ready(t, m)
+				sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := sip.Conn.WriteTo([]byte("REGISTER"), net.UDPAddrFromAddrPort(registrarAddr)); err != nil {
+					t.Fatal(err)
+				}
+				from, _, ok := readUntil(reg, "REGISTER", time.Second)
+				if !ok {
+					t.Fatal("registrar got no REGISTER")
+				}
+				_, crlfs, _ := readUntil(reg, "never", 10*time.Minute)
+				if _, err := reg.WriteTo([]byte("INVITE"), from); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 100)
+				_ = sip.Conn.SetReadDeadline(time.Now().Add(time.Second))
+				n, _, err := sip.Conn.ReadFrom(buf)
+				got := err == nil && string(buf[:n]) == "INVITE"
+				if got != keep {
+					t.Errorf("INVITE after 10 idle minutes arrived=%v, want %v (%d CRLF keepalives, interval %v)",
+						got, keep, crlfs, m.Report().Keepalive)
+				}
+				if keep && (crlfs < 24 || crlfs > 40) {
+					t.Errorf("%d CRLF keepalives in 10 min, want about 30 (every 20 s)", crlfs)
+				}
+				if !keep && crlfs != 0 {
+					t.Errorf("%d keepalives with keepalives off", crlfs)
+				}
+			})
+		})
+	}
+}
+
+// TestNATReboot: the NAT drops everything long enough to forget its
+// bindings; once it is back, the SIP flow's new external address is
+// detected and reported within seconds.
+func TestNATReboot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+		w.Start()
+		m := phone(t, w, site, nil)
+		ready(t, m)
+		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := sip.External()
+		drain(m)
+		site.Down(true)
+		time.Sleep(45 * time.Second) // past the 30 s lifetime: bindings gone
+		site.Down(false)
+		back := time.Now()
+		for {
+			select {
+			case ev := <-m.Events():
+				if ev.Kind != portmgr.EventExternalChanged || ev.Mapping != sip {
+					continue
+				}
+				if ev.Old != old || ev.New == old || ev.New.Addr() != site.Public || sip.External() != ev.New {
+					t.Errorf("event %+v (old %v, now %v)", ev, old, sip.External())
+				}
+				if d := time.Since(back); d > 10*time.Second {
+					t.Errorf("detected %v after the NAT came back, want within 10 s", d)
+				}
+				if m.Report().ExternalSIP != ev.New {
+					t.Errorf("report still shows %v", m.Report().ExternalSIP)
+				}
+				return
+			case <-time.After(time.Minute):
+				t.Fatal("no EventExternalChanged within a minute of the NAT coming back")
+			}
+		}
+	})
+}
+
+func drain(m *portmgr.Manager) {
+	for {
+		select {
+		case <-m.Events():
+		default:
+			return
+		}
+	}
+}
+
+// TestEarlyUDP: the caller sits behind a port-restricted NAT and sends no
+// media before answer; the callee plays early media as soon as it has the
+// caller's address. Early UDP from the caller's media socket, sent when
+// the callee's address arrives (UpdateRemote), opens the caller's NAT so
+// the early media gets in; without it, nothing does.
+func TestEarlyUDP(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		name := map[bool]string{true: "on", false: "off"}[early]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, false)
+				caller := w.AddSite(portmgrtest.PortRestrictedCone, 0)
+				callee := w.AddSite(portmgrtest.FullCone, 0)
+				w.Start()
+				ma := phone(t, w, caller, func(c *portmgr.Config) { c.DisableEarlyUDP = !early })
+				mb := phone(t, w, callee, nil)
+				ready(t, ma)
+				ready(t, mb)
+				ctx := context.Background()
+				pa, _ := ma.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+				pb, _ := mb.Map(ctx, portmgr.KindMedia, portmgr.UDP, pa.External())
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() { // the callee's announcement, 20 ms packets
+					defer close(done)
+					for i := 0; ; i++ {
+						_, _ = pb.Conn.WriteTo([]byte("\x80early media"), net.UDPAddrFromAddrPort(pa.External()))
+						select {
+						case <-stop:
+							return
+						case <-time.After(20 * time.Millisecond):
+						}
+					}
+				}()
+				time.Sleep(100 * time.Millisecond)
+				start := time.Now()
+				if err := ma.UpdateRemote(pa, pb.External()); err != nil { // the 183's SDP
+					t.Fatal(err)
+				}
+				buf := make([]byte, 100)
+				_ = pa.Conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+				n, _, err := pa.Conn.ReadFrom(buf)
+				got := err == nil && string(buf[:n]) == "\x80early media"
+				close(stop)
+				<-done
+				if got != early {
+					t.Fatalf("early media arrived=%v, want %v", got, early)
+				}
+				if early {
+					if d := time.Since(start); d > 100*time.Millisecond {
+						t.Errorf("early media after %v, want within 100 ms", d)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestSTUNResponseChecks: a STUN server that answers every request with a
+// response carrying the wrong transaction ID and one from an unexpected
+// source (both with bogus addresses) before, from the third request on,
+// the right one: the bogus ones are ignored and the transaction goes on
+// retransmitting until the right one arrives.
+func TestSTUNResponseChecks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.Open, 0)
+		evil := w.PublicNet("198.51.100.66")
+		w.Start()
+		main, err := evil.ListenPacket("udp4", "198.51.100.66:3478")
+		if err != nil {
+			t.Fatal(err)
+		}
+		side, err := evil.ListenPacket("udp4", "198.51.100.66:3479")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var requests int
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 1500)
+			for {
+				n, from, err := main.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+				if req.Decode() != nil || req.Type != stun.BindingRequest {
+					continue
+				}
+				requests++
+				ua := from.(*net.UDPAddr)
+				bogus := &stun.XORMappedAddress{IP: net.IPv4(6, 6, 6, 6), Port: 666}
+				wrongID := stun.MustBuild(stun.TransactionID, stun.BindingSuccess, bogus, stun.Fingerprint)
+				_, _ = main.WriteTo(wrongID.Raw, from)
+				wrongSrc := stun.MustBuild(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
+					&stun.XORMappedAddress{IP: net.IPv4(7, 7, 7, 7), Port: 777}, stun.Fingerprint)
+				_, _ = side.WriteTo(wrongSrc.Raw, from)
+				if requests >= 3 {
+					good := stun.MustBuild(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
+						&stun.XORMappedAddress{IP: ua.IP, Port: ua.Port}, stun.Fingerprint)
+					_, _ = main.WriteTo(good.Raw, from)
+				}
+			}
+		}()
+		var seen []*stun.Message
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.STUNServers = []string{"198.51.100.66:3478"}
+			c.DisableLifetimeProbe = true
+		})
+		m.SetSTUNHandler(func(_ *portmgr.Mapping, msg []byte, _ net.Addr) {
+			x := &stun.Message{Raw: msg}
+			if x.Decode() == nil {
+				seen = append(seen, x)
+			}
+		})
+		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ready(t, m)
+		if got, want := sip.External(), sip.Local(); got != want || sip.Via() != portmgr.StrategySTUN {
+			t.Errorf("external %v via %v, want %v via stun", got, sip.Via(), want)
+		}
+		if requests < 3 {
+			t.Errorf("%d requests: the bogus responses ended the transaction", requests)
+		}
+		if len(seen) == 0 {
+			t.Errorf("the ignored responses never reached the STUN handler")
+		}
+		_ = main.Close()
+		_ = side.Close()
+		<-done
+	})
+}
+
+// TestSTUNFailover: the first server is dead; the second answers.
+func TestSTUNFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.STUNServers = []string{"198.51.100.99:3478", w.STUNServer().String()}
+		})
+		start := time.Now()
+		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sip.Via() != portmgr.StrategyLocal || time.Since(start) > time.Second {
+			t.Errorf("Map waited %v / via %v: it must return the best known address within SIPMapWait", time.Since(start), sip.Via())
+		}
+		ready(t, m)
+		if sip.External().Addr() != site.Public || sip.Via() != portmgr.StrategySTUN {
+			t.Errorf("external %v via %v", sip.External(), sip.Via())
+		}
+		if r := m.Report(); r.STUNServer != w.STUNServer().String() {
+			t.Errorf("report server %q", r.STUNServer)
+		}
+		ev := <-m.Events()
+		if ev.Kind != portmgr.EventExternalChanged || ev.Mapping != sip || ev.New != sip.External() {
+			t.Errorf("event %+v", ev)
+		}
+	})
+}
+
+// TestRportAndALG: the registrar reports another address than STUN found
+// on an endpoint-independent NAT: the mapping follows the registrar, and
+// an ALG is reported; a rewritten Contact is reported too.
+func TestRportAndALG(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+		ready(t, m)
+		sip, _ := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		drain(m)
+		if r := m.Report(); r.ALGSeen {
+			t.Fatal("ALG before any evidence")
+		}
+		m.ObserveRport(sip.External()) // agreement: nothing happens
+		select {
+		case ev := <-m.Events():
+			t.Fatalf("event on agreement: %+v", ev)
+		default:
+		}
+		seen := netip.AddrPortFrom(site.Public, 1234)
+		m.ObserveRport(seen)
+		kinds := map[portmgr.EventKind]bool{}
+		for range 2 {
+			ev := <-m.Events()
+			kinds[ev.Kind] = true
+		}
+		if !kinds[portmgr.EventALG] || !kinds[portmgr.EventExternalChanged] {
+			t.Errorf("events %v", kinds)
+		}
+		if sip.External() != seen || sip.Via() != portmgr.StrategyRport {
+			t.Errorf("external %v via %v, want %v via rport", sip.External(), sip.Via(), seen)
+		}
+		r := m.Report()
+		if !r.ALGSeen || r.ExternalSIP != seen || r.Strategy != portmgr.StrategyRport {
+			t.Errorf("report %+v", r)
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back map[string]any
+		_ = json.Unmarshal(b, &back)
+		for _, k := range []string{"type", "mapping", "filtering", "external_sip", "strategy", "binding_lifetime_s", "gateway_found", "alg_seen"} {
+			if _, ok := back[k]; !ok {
+				t.Errorf("report JSON lacks %q: %s", k, b)
+			}
+		}
+		if back["type"] != "full-cone" || back["mapping"] != "endpoint-independent" {
+			t.Errorf("report JSON %s", b)
+		}
+	})
+}
+
+// TestGatewayLeases: with a PCP gateway on the LAN, media mappings get
+// gateway leases, renewed at half-life and deleted on Release and Close.
+func TestGatewayLeases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
+		gwNet := site.AddLANHost(t, site.GatewayIP())
+		w.Start()
+		fake := &portmgrtest.FakePCP{Net: gwNet, Addr: netip.AddrPortFrom(site.GatewayIP(), 5351), External: site.Public}
+		if err := fake.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer fake.Close()
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.DisableGateway = false
+			c.GatewayLifetime = 2 * time.Minute
+			c.PoolSize = 1
+		})
+		ready(t, m)
+		if r := m.Report(); !r.GatewayFound || r.Gateway != "pcp" {
+			t.Fatalf("report %+v", r)
+		}
+		mp, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mp.Via() != portmgr.StrategyGateway || mp.External().Addr() != site.Public || mp.ExternalRTCP().Addr() != site.Public {
+			t.Fatalf("mapping via %v ext %v/%v", mp.Via(), mp.External(), mp.ExternalRTCP())
+		}
+		r0 := fake.Renews.Load()
+		time.Sleep(5*time.Minute + time.Second)
+		// Two leases (RTP, RTCP) per pair, renewed every 60 s: 5 each for
+		// the mapping and for the pool's replacement pair, give or take
+		// the pool's fill time.
+		if got := fake.Renews.Load() - r0; got < 16 || got > 20 {
+			t.Errorf("%d renewals in 5 min for 2 pairs at 60 s, want 16..20", got)
+		}
+		if fake.Lapsed.Load() != 0 {
+			t.Errorf("%d renewals came after the lease had lapsed", fake.Lapsed.Load())
+		}
+		held := fake.Leases()
+		d0 := fake.Deletes.Load()
+		if err := m.Release(mp); err != nil {
+			t.Fatal(err)
+		}
+		if got := fake.Deletes.Load() - d0; got != 2 {
+			t.Errorf("Release deleted %d leases, want 2", got)
+		}
+		if fake.Leases() != held-2 {
+			t.Errorf("%d leases held after Release, want %d", fake.Leases(), held-2)
+		}
+		_ = m.Close()
+		if fake.Leases() != 0 {
+			t.Errorf("%d leases left after Close", fake.Leases())
+		}
+	})
+}
