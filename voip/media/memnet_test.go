@@ -18,8 +18,9 @@ type memNet struct {
 }
 
 type memPkt struct {
-	from netip.AddrPort
+	from netip.AddrPort // source; for memConn.sent, the destination
 	b    []byte
+	at   time.Time // when written (memConn.sent only)
 }
 
 type memConn struct {
@@ -100,7 +101,7 @@ func (c *memConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	}
 	to := addr.(*net.UDPAddr).AddrPort()
 	c.mu.Lock()
-	c.sent = append(c.sent, memPkt{from: to, b: append([]byte(nil), b...)})
+	c.sent = append(c.sent, memPkt{from: to, b: append([]byte(nil), b...), at: time.Now()})
 	c.mu.Unlock()
 	c.n.deliver(c.addr, to, b)
 	return len(b), nil
