@@ -50,7 +50,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // bench is a vnet with a PBX.
 type bench struct {
-	t      *testing.T
+	t       *testing.T
+	cleanup func(func()) // t.Cleanup, or a no-op for the fuzz target's PBX
 	router *vnet.Router
 	pbx    *Server
 	clock  *fakeClock
@@ -72,6 +73,11 @@ func testLogger() *slog.Logger {
 // the config.
 func newBench(t *testing.T, mod func(*Config)) *bench {
 	t.Helper()
+	return buildBench(t, t.Cleanup, mod)
+}
+
+func buildBench(t *testing.T, cleanup func(func()), mod func(*Config)) *bench {
+	t.Helper()
 	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +92,7 @@ func newBench(t *testing.T, mod func(*Config)) *bench {
 	if err := router.Start(); err != nil {
 		t.Fatal(err)
 	}
-	b := &bench{t: t, router: router, clock: newFakeClock(), next: 10}
+	b := &bench{t: t, cleanup: cleanup, router: router, clock: newFakeClock(), next: 10}
 	cfg := Config{
 		Realm:         "pbx.test",
 		Users:         testUsers,
@@ -109,7 +115,7 @@ func newBench(t *testing.T, mod func(*Config)) *bench {
 		t.Fatal(err)
 	}
 	b.pbx = s
-	t.Cleanup(func() {
+	cleanup(func() {
 		s.Close()
 		router.Stop()
 	})
@@ -151,7 +157,7 @@ func (b *bench) phoneOn(n *vnet.Net, ip, user string) *phone {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.t.Cleanup(func() { conn.Close() })
+	b.cleanup(func() { conn.Close() })
 	return &phone{t: b.t, net: n, conn: conn, addr: netip.MustParseAddrPort(ip + ":5060"),
 		pbx: b.pbx.Addr(), user: user, pass: testUsers[user], realm: "pbx.test", cseq: 1, parser: sip.NewParser()}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -40,6 +41,8 @@ type Server struct {
 	ctx    context.Context // lifetime context, cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	panics atomic.Int64 // recovered handler panics, for the fuzz test
 
 	mu       sync.Mutex // guards following
 	started  bool
@@ -280,6 +283,7 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 		// sipgo hands us parsed messages; a bug of ours on a strange one
 		// must not take the PBX down.
 		if r := recover(); r != nil {
+			s.panics.Add(1)
 			s.log.Error("request handler panic", "method", req.Method, "panic", r)
 		}
 	}()

@@ -113,6 +113,9 @@ func (s *Server) startService(kind string, req *sip.Request, tx sip.ServerTransa
 		sessID: rand.Uint64() >> 2, version: 1,
 		acked: make(chan struct{}), pracked: make(chan struct{}), done: make(chan struct{}),
 	}
+	// Every response to this INVITE, including the 487 sipgo makes on
+	// CANCEL, carries the same To tag (RFC 3261 §8.2.6.2).
+	req.To().Params.Add("tag", c.toTag)
 	mode := modeSilent
 	switch kind {
 	case ServiceEcho:
@@ -187,8 +190,8 @@ func (c *serviceCall) early() bool {
 				retx.Reset(interval)
 			case <-giveUp.C:
 				c.s.log.Info("no PRACK for reliable 183", "call_id", c.callID)
-				c.s.respond(c.tx, c.inv, sip.StatusInternalServerError, "No PRACK")
 				c.stop()
+				c.s.respond(c.tx, c.inv, sip.StatusInternalServerError, "No PRACK")
 				return false
 			case <-c.done:
 				return false
@@ -264,8 +267,8 @@ func (c *serviceCall) handleInDialog(req *sip.Request, tx sip.ServerTransaction)
 		c.prackOnce.Do(func() { close(c.pracked) })
 		c.s.respond(tx, req, sip.StatusOK, "")
 	case sip.BYE:
-		c.s.respond(tx, req, sip.StatusOK, "")
 		c.stop()
+		c.s.respond(tx, req, sip.StatusOK, "")
 	case sip.INVITE, sip.UPDATE:
 		// Re-offer (hold, resume, refresh): follow the new address and
 		// answer with our unchanged stream.
