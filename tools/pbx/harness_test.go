@@ -52,10 +52,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 type bench struct {
 	t       *testing.T
 	cleanup func(func()) // t.Cleanup, or a no-op for the fuzz target's PBX
-	router *vnet.Router
-	pbx    *Server
-	clock  *fakeClock
-	next   byte
+	router  *vnet.Router
+	pbx     *Server
+	clock   *fakeClock
+	next    byte
 }
 
 var testUsers = map[string]string{"alice": "alice-pw", "bob": "bob-pw"}

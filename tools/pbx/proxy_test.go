@@ -185,7 +185,7 @@ func TestProxyNATFix(t *testing.T) {
 	b := newBench(t, func(c *Config) { c.NATFix = true })
 	nat, err := vnet.NewRouter(&vnet.RouterConfig{
 		CIDR: "192.168.1.0/24", StaticIPs: []string{"10.0.0.50"},
-		NATType: &vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointAddrPortDependent},
+		NATType:       &vnet.NATType{MappingBehavior: vnet.EndpointIndependent, FilteringBehavior: vnet.EndpointAddrPortDependent},
 		LoggerFactory: logging.NewDefaultLoggerFactory(),
 	})
 	if err != nil {
