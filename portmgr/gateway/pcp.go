@@ -164,19 +164,42 @@ func (p *PCP) mapReq(ctx context.Context, internal netip.AddrPort, nonce [12]byt
 	req = append(req, op...)
 	var out pcpMapResp
 	_, err := p.roundTrip(ctx, req, pcpOpMap, func(resp []byte) bool {
-		if len(resp) < pcpHeaderLen+pcpMapLen {
-			return false
-		}
-		o := resp[pcpHeaderLen:]
-		if [12]byte(o[0:12]) != nonce || o[12] != pcpProtoUDP || binary.BigEndian.Uint16(o[16:18]) != internal.Port() {
-			return false // not the answer to this request (§11.3)
-		}
-		ip := netip.AddrFrom16([16]byte(o[20:36])).Unmap()
-		out.ext = netip.AddrPortFrom(ip, binary.BigEndian.Uint16(o[18:20]))
-		out.lifetime = time.Duration(binary.BigEndian.Uint32(resp[4:8])) * time.Second
-		return true
+		r, ok := parseMapResponse(resp, nonce, internal.Port())
+		out = r
+		return ok
 	})
 	return out, err
+}
+
+// parseMapResponse checks that a MAP success response answers the request
+// with this nonce and internal port (RFC 6887 §11.3) and returns the
+// assigned external address and lifetime.
+func parseMapResponse(resp []byte, nonce [12]byte, internalPort uint16) (pcpMapResp, bool) {
+	if len(resp) < pcpHeaderLen+pcpMapLen {
+		return pcpMapResp{}, false
+	}
+	o := resp[pcpHeaderLen:]
+	if [12]byte(o[0:12]) != nonce || o[12] != pcpProtoUDP || binary.BigEndian.Uint16(o[16:18]) != internalPort {
+		return pcpMapResp{}, false
+	}
+	ip := netip.AddrFrom16([16]byte(o[20:36])).Unmap()
+	return pcpMapResp{
+		ext:      netip.AddrPortFrom(ip, binary.BigEndian.Uint16(o[18:20])),
+		lifetime: time.Duration(binary.BigEndian.Uint32(resp[4:8])) * time.Second,
+	}, true
+}
+
+// checkHeader validates a response header (RFC 6887 §7.2): version, R
+// bit and opcode, result code. ok is false for datagrams to ignore; err
+// is set for a well-formed error result.
+func checkHeader(resp []byte, op byte) (ok bool, err error) {
+	if len(resp) < pcpHeaderLen || resp[0] != pcpVersion || resp[1] != pcpReply|op {
+		return false, nil
+	}
+	if code := resp[3]; code != pcpSuccess {
+		return true, fmt.Errorf("%w: pcp result %d", ErrRefused, code)
+	}
+	return true, nil
 }
 
 // roundTrip sends req until a matching response arrives. match (nil for
@@ -229,13 +252,12 @@ func (p *PCP) roundTrip(ctx context.Context, req []byte, op byte, match func([]b
 				continue
 			}
 			resp := buf[:n]
-			// §7.2 response header: version, R|opcode, reserved, result code,
-			// lifetime, epoch time, 96 reserved bits.
-			if n < pcpHeaderLen || resp[0] != pcpVersion || resp[1] != pcpReply|op {
+			ok, err := checkHeader(resp, op)
+			if !ok {
 				continue
 			}
-			if code := resp[3]; code != pcpSuccess {
-				return nil, fmt.Errorf("%w: pcp result %d", ErrRefused, code)
+			if err != nil {
+				return nil, err
 			}
 			if match != nil && !match(resp) {
 				continue

@@ -96,22 +96,30 @@ func ssdpSearch(ctx context.Context, n transport.Net, to netip.AddrPort, local n
 			if err != nil {
 				break
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(buf[:nr])), nil)
-			if err != nil {
-				continue
+			if loc, ok := parseSSDP(buf[:nr]); ok {
+				return loc, nil
 			}
-			_ = resp.Body.Close()
-			if !strings.Contains(resp.Header.Get("ST"), "InternetGatewayDevice") {
-				continue
-			}
-			loc, err := url.Parse(resp.Header.Get("LOCATION"))
-			if err != nil || loc.Host == "" {
-				continue
-			}
-			return loc, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: upnp: no SSDP answer from %s", ErrNoGateway, to)
+}
+
+// parseSSDP reads an M-SEARCH answer and returns its LOCATION when it is
+// an Internet Gateway Device with an http URL.
+func parseSSDP(b []byte) (*url.URL, bool) {
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), nil)
+	if err != nil {
+		return nil, false
+	}
+	_ = resp.Body.Close()
+	if !strings.Contains(resp.Header.Get("ST"), "InternetGatewayDevice") {
+		return nil, false
+	}
+	loc, err := url.Parse(resp.Header.Get("LOCATION"))
+	if err != nil || loc.Host == "" || (loc.Scheme != "http" && loc.Scheme != "https") {
+		return nil, false
+	}
+	return loc, true
 }
 
 func fetchRoot(ctx context.Context, hc *http.Client, loc *url.URL) (*goupnp.RootDevice, error) {
