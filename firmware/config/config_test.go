@@ -639,3 +639,17 @@ log:
 		t.Errorf("parsed %+v", plain(c))
 	}
 }
+
+func BenchmarkParseExample(b *testing.B) {
+	data, err := os.ReadFile("testdata/example.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("example.yaml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
