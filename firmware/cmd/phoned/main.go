@@ -49,6 +49,9 @@ func run() error {
 	}
 	if *boardName != "" {
 		cfg.Board = *boardName
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("-board: %w", err)
+		}
 	}
 	log := newLogger(cfg.Log)
 	var keys *os.File

@@ -1,0 +1,397 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
+
+	"github.com/deskphone/phone/board"
+	"github.com/deskphone/phone/firmware/api"
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/firmware/version"
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/sip"
+	"github.com/deskphone/phone/voip/tone"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	// Config is the validated configuration. Required.
+	Config *config.Config
+	// Net is where sockets come from; nil means the host network.
+	Net transport.Net
+	// Board overrides the board named in the config (tests pass fakes).
+	Board *hal.Board
+	// Keys is the terminal for the sim board's keys; nil means none.
+	Keys io.Reader
+	// Logger receives every component's logs; nil discards.
+	Logger *slog.Logger
+}
+
+// Daemon is one running phone.
+type Daemon struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	board *hal.Board
+	pm    *portmgr.Manager
+	ua    *sip.UA
+	ph    *phone.Phone
+	api   *api.Server
+
+	mu    sync.Mutex // guards calls
+	calls map[*sip.Call]*lineCall
+}
+
+// New builds every component from the config without starting them.
+func New(o Options) (d *Daemon, err error) {
+	cfg := o.Config
+	if cfg == nil {
+		return nil, errors.New("daemon: Config is required")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}}
+	defer func() {
+		if err != nil {
+			d.closeParts()
+		}
+	}()
+	n := o.Net
+	if n == nil {
+		if n, err = stdnet.NewNet(); err != nil {
+			return nil, fmt.Errorf("daemon: host network: %w", err)
+		}
+	}
+	d.board = o.Board
+	if d.board == nil {
+		d.board, err = board.Open(cfg.Board, board.Options{
+			Input: cfg.Audio.Input, Output: cfg.Audio.Output, Keys: o.Keys, Extra: cfg.BoardOptions,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if c := d.board.Codec; c != nil {
+		_ = c.SetVolume(cfg.Audio.Volume)
+		_ = c.SetInputGain(cfg.Audio.MicGain)
+	}
+	pcfg := portmgr.Config{
+		Net: n, SIPPorts: cfg.Ports.SIP, MediaPorts: cfg.Ports.Media,
+		Logger: log,
+	}
+	if s := cfg.NAT.StaticExternal; s != "" {
+		if pcfg.StaticExternal, err = netip.ParseAddr(s); err != nil {
+			return nil, fmt.Errorf("daemon: nat.static_external: %w", err)
+		}
+	}
+	if d.pm, err = portmgr.New(pcfg); err != nil {
+		return nil, err
+	}
+	acct, err := account(cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.ua, err = sip.New(sip.Config{
+		Account:         acct,
+		Mapper:          d.pm,
+		Codecs:          cfg.Codecs,
+		DTMFPayloadType: uint8(cfg.DTMFPayloadType),
+		Ptime:           cfg.Ptime,
+		UserAgent:       "deskphone/" + version.Version,
+		Logger:          log,
+		EarlyMedia:      true,
+		Prack:           true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	preset, err := tone.PresetFor(cfg.Audio.Tones)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: audio.tones: %w", err)
+	}
+	term := '#'
+	if t := []rune(cfg.DialPlan.Terminator); len(t) == 1 {
+		term = t[0]
+	} else if cfg.DialPlan.Terminator == "" {
+		term = -1 // no terminator key
+	}
+	d.ph, err = phone.New(phone.Config{
+		Board: d.board, Line: (*line)(d), Tones: tones{p: preset, rate: cfg.Audio.SampleRate},
+		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// account turns the first enabled config account into the UA's.
+func account(cfg *config.Config) (sip.Account, error) {
+	for _, a := range cfg.Accounts {
+		if !a.Enabled {
+			continue
+		}
+		sa := sip.Account{
+			User: a.User, AuthUser: a.AuthUser, Password: a.Password, Domain: a.Domain,
+			DisplayName: a.DisplayName, Registrar: a.Registrar, OutboundProxy: a.OutboundProxy,
+			Transport: a.Transport, Expires: a.Expires,
+		}
+		if a.TLSCAFile != "" {
+			pem, err := os.ReadFile(a.TLSCAFile)
+			if err != nil {
+				return sa, fmt.Errorf("daemon: tls_ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return sa, fmt.Errorf("daemon: tls_ca_file %s: no PEM certificate found", a.TLSCAFile)
+			}
+			sa.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		return sa, nil
+	}
+	return sip.Account{}, nil // no account: direct calls only
+}
+
+// Run starts the phone and serves until ctx is done, then shuts down in
+// order: API, phone, UA (un-REGISTER), port manager, board.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.ua.Start(ctx); err != nil {
+		d.closeParts()
+		return err
+	}
+	if d.cfg.API.Listen != "" {
+		s, err := api.Start(api.Config{
+			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
+			Status: func() any { return d.Status() }, Actions: actions{d}, Logger: d.log,
+		})
+		if err != nil {
+			d.closeParts()
+			return err
+		}
+		d.api = s
+	}
+	pumpDone := make(chan struct{})
+	go func() {
+		defer close(pumpDone)
+		d.pump()
+	}()
+	err := d.ph.Run(ctx)
+	d.closeParts()
+	<-pumpDone
+	return err
+}
+
+func (d *Daemon) closeParts() {
+	if d.api != nil {
+		_ = d.api.Close()
+	}
+	if d.ua != nil {
+		_ = d.ua.Close()
+	}
+	if d.pm != nil {
+		_ = d.pm.Close()
+	}
+	if d.board != nil {
+		_ = d.board.Close()
+	}
+}
+
+// pump turns UA events into phone events until the UA closes its channel.
+func (d *Daemon) pump() {
+	for ev := range d.ua.Events() {
+		switch e := ev.(type) {
+		case *sip.RegistrationEvent:
+			s := e.Status
+			d.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
+		case *sip.IncomingCallEvent:
+			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
+		case *sip.CallEvent:
+			if st, ok := mapState(e); ok {
+				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason})
+			}
+			if e.State == sip.StateEnded {
+				d.mu.Lock()
+				delete(d.calls, e.Call)
+				d.mu.Unlock()
+			}
+		case *sip.DTMFEvent:
+			d.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
+			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call), Digit: e.Digit})
+		}
+	}
+}
+
+func mapState(e *sip.CallEvent) (phone.CallState, bool) {
+	switch e.State {
+	case sip.StateRinging:
+		if e.EarlyMedia {
+			return phone.CallEarly, true
+		}
+		return phone.CallRinging, true
+	case sip.StateEarly:
+		return phone.CallEarly, true
+	case sip.StateTalking:
+		if e.LocalHold || e.RemoteHold {
+			return phone.CallHeld, true
+		}
+		return phone.CallAnswered, true
+	case sip.StateHeld:
+		return phone.CallHeld, true
+	case sip.StateEnded:
+		if e.Code >= 300 {
+			return phone.CallFailed, true
+		}
+		return phone.CallEnded, true
+	}
+	return 0, false
+}
+
+// Status is the document GET /api/status returns.
+type Status struct {
+	Version      string              `json:"version"`
+	Board        string              `json:"board"`
+	Phone        phone.Status        `json:"phone"`
+	Registration sip.RegStatus       `json:"registration"`
+	NAT          any                 `json:"nat"`
+	Calls        []CallStatus        `json:"calls"`
+	Uptime       string              `json:"uptime,omitempty"`
+	Extra        map[string]struct{} `json:"-"`
+}
+
+// RTPStatus is one call's media counters.
+type RTPStatus struct {
+	Sent     uint64  `json:"sent"`
+	Received uint64  `json:"received"`
+	Lost     int64   `json:"lost"`
+	JitterMS float64 `json:"jitter_ms"`
+	Remote   string  `json:"remote,omitempty"`
+}
+
+// CallStatus is one call in the status document.
+type CallStatus struct {
+	ID        string    `json:"id"`
+	Direction string    `json:"direction"`
+	State     string    `json:"state"`
+	Remote    string    `json:"remote"`
+	Codec     string    `json:"codec,omitempty"`
+	Duration  float64   `json:"duration_s"`
+	RTP       RTPStatus `json:"rtp"`
+}
+
+// Phone returns the state machine (for tests and the terminal UI).
+func (d *Daemon) Phone() *phone.Phone { return d.ph }
+
+// Status assembles the status document.
+func (d *Daemon) Status() Status {
+	s := Status{
+		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
+		Registration: d.ua.Registration(), Calls: []CallStatus{},
+	}
+	for _, c := range d.ua.Calls() {
+		cs := CallStatus{
+			ID: c.ID(), Direction: string(c.Direction()), State: string(c.State()),
+			Remote: c.Remote(), Codec: c.Codec(),
+		}
+		if t := c.Answered(); !t.IsZero() {
+			cs.Duration = time.Since(t).Round(time.Millisecond).Seconds()
+		}
+		if m := c.Media(); m != nil {
+			st := m.Stats()
+			cs.RTP = RTPStatus{
+				Sent: st.Sent, Received: st.Received, Lost: st.Lost,
+				JitterMS: float64(st.Jitter) / float64(time.Millisecond),
+			}
+			if st.Latched.IsValid() {
+				cs.RTP.Remote = st.Latched.String()
+			}
+		}
+		s.Calls = append(s.Calls, cs)
+	}
+	return s
+}
+
+// line adapts the UA to phone.Line.
+type line Daemon
+
+func (l *line) Dial(ctx context.Context, target string) (phone.Call, error) {
+	d := (*Daemon)(l)
+	c, err := d.ua.Dial(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	return d.wrap(c), nil
+}
+
+func (d *Daemon) wrap(c *sip.Call) *lineCall {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	lc, ok := d.calls[c]
+	if !ok {
+		lc = &lineCall{c: c}
+		d.calls[c] = lc
+	}
+	return lc
+}
+
+// lineCall adapts a *sip.Call to phone.Call.
+type lineCall struct{ c *sip.Call }
+
+func (l *lineCall) ID() string                   { return l.c.ID() }
+func (l *lineCall) Remote() string               { return l.c.Remote() }
+func (l *lineCall) Answer() error                { return l.c.Answer() }
+func (l *lineCall) Reject(code int) error        { return l.c.Reject(code) }
+func (l *lineCall) Hangup() error                { return l.c.Hangup() }
+func (l *lineCall) Hold() error                  { return l.c.Hold() }
+func (l *lineCall) Resume() error                { return l.c.Resume() }
+func (l *lineCall) SendDTMF(digits string) error { return l.c.SendDTMF(digits) }
+func (l *lineCall) Media() phone.Media {
+	if m := l.c.Media(); m != nil {
+		return m
+	}
+	return nil
+}
+
+// actions adapts the phone to the API.
+type actions struct{ d *Daemon }
+
+func (a actions) Call(ctx context.Context, to string) error { return a.d.ph.Call(ctx, to) }
+func (a actions) Answer(ctx context.Context) error          { return a.d.ph.Answer(ctx) }
+func (a actions) Hangup(ctx context.Context) error          { return a.d.ph.Hangup(ctx) }
+func (a actions) SendDTMF(ctx context.Context, digits string) error {
+	return a.d.ph.SendDTMF(ctx, digits)
+}
+func (a actions) Hold(ctx context.Context) error   { return a.d.ph.Hold(ctx) }
+func (a actions) Resume(ctx context.Context) error { return a.d.ph.Resume(ctx) }
+func (a actions) Key(ctx context.Context, key string) error {
+	switch key {
+	case "hook:off", "hook:on":
+		h, ok := a.d.board.Hook.(interface{ Set(bool) })
+		if !ok {
+			return fmt.Errorf("daemon: board %s has no soft hook switch", a.d.board.Name)
+		}
+		h.Set(key == "hook:off")
+		return nil
+	}
+	k, ok := hal.KeyByName(strings.ToLower(key))
+	if !ok {
+		return fmt.Errorf("daemon: unknown key %q", key)
+	}
+	return a.d.ph.Press(ctx, k)
+}
