@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/haltest"
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/tone"
+)
+
+// These tests run whole phones (config, board fakes, port manager, UA,
+// state machine) against the real tools/pbx on loopback, in real time.
+
+func startPBX(t *testing.T) *pbx.Server {
+	t.Helper()
+	s, err := pbx.New(pbx.Config{
+		Realm:  "test",
+		Users:  map[string]string{"1001": "pw1001", "1002": "pw1002"},
+		Listen: netip.MustParseAddrPort("127.0.0.1:0"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type testPhone struct {
+	d    *Daemon
+	keys *haltest.Keypad
+	hook *haltest.Hook
+	out  *haltest.AudioOut
+	done chan error
+}
+
+func startPhone(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, micHz float64) *testPhone {
+	t.Helper()
+	cfg := config.Default()
+	a := config.DefaultAccount()
+	a.User, a.AuthUser, a.Password, a.Domain = user, user, pass, "127.0.0.1"
+	a.Registrar = p.Addr().String()
+	a.Expires = 300 * time.Second
+	cfg.Accounts = []config.Account{a}
+	cfg.Ports.SIP = portmgr.Range{Min: sipPort, Max: sipPort + 1}
+	cfg.Ports.Media = portmgr.Range{Min: sipPort + 100, Max: sipPort + 199}
+	cfg.API.Listen = ""
+	cfg.DialPlan.Timeout = 2 * time.Second
+	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
+	d, err := New(Options{Config: cfg, Board: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tp := &testPhone{d: d, keys: kp, hook: hk, out: out, done: make(chan error, 1)}
+	go func() { tp.done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-tp.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: daemon did not stop within 10 s", user)
+		}
+	})
+	return tp
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+func (tp *testPhone) state() string { return tp.d.Status().Phone.State }
+
+func (tp *testPhone) registered() bool { return tp.d.Status().Registration.State == "registered" }
+
+// hears reports whether the last 200 ms the speaker played contain hz.
+func (tp *testPhone) hears(hz float64) bool {
+	s := tp.out.Samples(1600)
+	return len(s) == 1600 && tone.Contains(s, hz, 8000)
+}
+
+func TestTwoPhonesCallWithAudioBothWays(t *testing.T) {
+	p := startPBX(t)
+	a := startPhone(t, p, "1001", "pw1001", 25060, 440)
+	b := startPhone(t, p, "1002", "pw1002", 25260, 1000)
+	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+
+	// A lifts the handset and dials; B rings; B lifts and talks.
+	a.hook.Lift()
+	waitFor(t, "A dial tone", 2*time.Second, func() bool { return a.state() == "offhook" })
+	a.keys.Type("1002#")
+	waitFor(t, "B ringing", 5*time.Second, func() bool { return b.state() == "ringing" })
+	waitFor(t, "A hears ringback", 2*time.Second, func() bool { return a.state() == "calling" })
+	b.hook.Lift()
+	waitFor(t, "both talking", 5*time.Second, func() bool { return a.state() == "talking" && b.state() == "talking" })
+
+	waitFor(t, "A hears B's 1 kHz", 5*time.Second, func() bool { return a.hears(1000) })
+	waitFor(t, "B hears A's 440 Hz", 5*time.Second, func() bool { return b.hears(440) })
+	if a.hears(440) || b.hears(1000) {
+		t.Fatal("a phone hears its own tone: audio is looped, not carried")
+	}
+	st := a.d.Status()
+	if len(st.Calls) != 1 || st.Calls[0].Codec != "PCMU" || st.Calls[0].RTP.Sent == 0 || st.Calls[0].RTP.Received == 0 {
+		t.Fatalf("A's status calls = %+v", st.Calls)
+	}
+
+	// Hold from A: B stops hearing A; resume: it hears A again.
+	ctx := context.Background()
+	if err := a.d.Phone().Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B hears silence while held", 5*time.Second, func() bool { return !b.hears(440) })
+	if err := a.d.Phone().Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B hears A after resume", 5*time.Second, func() bool { return b.hears(440) })
+
+	// B hangs up: A hears busy until it hangs up too.
+	b.hook.HangUp()
+	waitFor(t, "B idle", 5*time.Second, func() bool { return b.state() == "idle" })
+	waitFor(t, "A busy tone", 5*time.Second, func() bool { return a.state() == "busy" })
+	a.hook.HangUp()
+	waitFor(t, "A idle", 2*time.Second, func() bool { return a.state() == "idle" })
+	waitFor(t, "calls gone", 5*time.Second, func() bool {
+		return len(a.d.Status().Calls) == 0 && len(b.d.Status().Calls) == 0
+	})
+}
+
+func TestCallEchoAndWrongPassword(t *testing.T) {
+	p := startPBX(t)
+	a := startPhone(t, p, "1001", "pw1001", 25460, 440)
+	bad := startPhone(t, p, "1002", "wrong", 25660, 1000)
+	waitFor(t, "registered", 10*time.Second, a.registered)
+	waitFor(t, "wrong password reported", 10*time.Second, func() bool {
+		r := bad.d.Status().Registration
+		return r.State == "failed" && strings.Contains(r.Reason, "auth")
+	})
+	if err := a.d.Phone().Call(context.Background(), "echo"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "talking to echo", 5*time.Second, func() bool { return a.state() == "talking" })
+	waitFor(t, "own tone echoed", 5*time.Second, func() bool { return a.hears(440) })
+	if err := a.d.Phone().Hangup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "idle", 2*time.Second, func() bool { return a.state() == "idle" })
+}
+
+func TestRejectGivesBusyToCaller(t *testing.T) {
+	p := startPBX(t)
+	a := startPhone(t, p, "1001", "pw1001", 25860, 440)
+	b := startPhone(t, p, "1002", "pw1002", 26060, 1000)
+	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+	if err := a.d.Phone().Call(context.Background(), "1002"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B ringing", 5*time.Second, func() bool { return b.state() == "ringing" })
+	if err := b.d.Phone().Hangup(context.Background()); err != nil { // reject: 603
+		t.Fatal(err)
+	}
+	waitFor(t, "A busy", 5*time.Second, func() bool { return a.state() == "busy" })
+	if e := a.d.Status().Phone.Error; !strings.HasPrefix(e, "603") {
+		t.Fatalf("A's error = %q, want 603 ...", e)
+	}
+	waitFor(t, "B idle", 2*time.Second, func() bool { return b.state() == "idle" })
+}
+
+var _ hal.FrameSource = (*tone.Generator)(nil)
