@@ -41,6 +41,10 @@ const (
 	relatchSustained = 10 // packets from a new source while the old one still sends
 )
 
+// captureGap is the pause in WriteFrame calls after which the timestamp
+// jumps by the time missed (and a new talkspurt begins).
+const captureGap = 200 * time.Millisecond
+
 // maxDatagram is the largest datagram read; larger ones are truncated and
 // then fail to parse.
 const maxDatagram = 1500
@@ -398,9 +402,10 @@ func (s *Session) WriteFrame(pcm []int16) error {
 	}
 	now := time.Now()
 	if !s.lastWrite.IsZero() {
-		// Keep the timestamp on the sampling clock across gaps in capture
-		// (e.g. between two Run calls): frames not written still count.
-		if extra := s.samples(now.Sub(s.lastWrite)) - len(pcm); extra > len(pcm) {
+		// Keep the timestamp on the sampling clock across pauses in
+		// capture (e.g. between two Run calls): frames not written still
+		// count. Shorter gaps are device scheduling jitter, not a pause.
+		if extra := s.samples(now.Sub(s.lastWrite)) - len(pcm); extra >= max(len(pcm), s.samples(captureGap)) {
 			s.ts += uint32(extra / len(pcm) * len(pcm))
 			s.marker = true
 		}

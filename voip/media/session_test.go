@@ -677,3 +677,64 @@ func TestSDPHoldAddressSendsNothingUntilLatched(t *testing.T) {
 		}
 	})
 }
+
+func TestLatchingOverLoopbackUDP(t *testing.T) {
+	mine, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("no loopback UDP: %v", err)
+	}
+	defer mine.Close()
+	// X: the address the far end's SDP advertises (nobody sends from it).
+	x, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	// Y: where the far end's RTP really comes from (its NAT mapping).
+	y, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	rx := make(chan struct{}, 10)
+	s, err := New(Config{Conn: mine, Remote: x.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: codec.PCMU,
+		KeepaliveInterval: -1, rxHook: func() { rx <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := y.WriteTo(rtpBytes(0, 1, 160, 0xCAFE, true, make([]byte, 160)), mine.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rx:
+	case <-time.After(10 * time.Second):
+		t.Fatal("packet from Y never handled")
+	}
+	if err := s.WriteFrame(make([]int16, 160)); err != nil {
+		t.Fatal(err)
+	}
+	y.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1500)
+	for {
+		k, from, err := y.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("nothing sent to Y, the real source: %v", err)
+		}
+		if isRTCP(buf[:k]) {
+			continue
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:k]); err != nil || from.String() != mine.LocalAddr().String() {
+			t.Fatalf("got %v from %v", err, from)
+		}
+		break
+	}
+	st := s.Stats()
+	if st.Latched != y.LocalAddr().(*net.UDPAddr).AddrPort() || st.Remote != st.Latched {
+		t.Fatalf("latched %v, sending to %v", st.Latched, st.Remote)
+	}
+	if st.FirstRx.IsZero() || st.LastRx.Before(st.FirstRx) || st.Received != 1 || st.ReceivedBytes != 160 {
+		t.Fatalf("receive stats %+v", st)
+	}
+}

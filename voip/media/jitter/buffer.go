@@ -14,6 +14,10 @@ const nSlots = 64
 // before the target delay starts to shrink.
 const stableWindows = 3
 
+// maxLateRun is how many packets in a row may be late before the buffer
+// re-anchors on the stream instead of dropping them.
+const maxLateRun = 5
+
 // ErrNoDecoder is returned by New when Config.Decode is nil.
 var ErrNoDecoder = errors.New("jitter: Config.Decode is required")
 
@@ -74,10 +78,11 @@ type Stats struct {
 }
 
 type slot struct {
-	used bool
-	seq  uint16
-	ts   uint32
-	pcm  []int16
+	used   bool
+	played bool // freed after playout; seq and ts still name it (duplicate check)
+	seq    uint16
+	ts     uint32
+	pcm    []int16
 }
 
 // Buffer is an adaptive jitter buffer; see the package documentation.
@@ -109,6 +114,7 @@ type Buffer struct {
 	winMin    int
 	winLate   bool
 	stable    int // consecutive windows without a late packet
+	lateRun   int // consecutive late packets
 
 	plc plc
 	st  Stats
@@ -169,9 +175,7 @@ func (b *Buffer) Reset() {
 
 func (b *Buffer) clearLocked() {
 	for i := range b.slots {
-		if b.slots[i].used {
-			b.slots[i].used = false
-		}
+		b.slots[i].used, b.slots[i].played = false, false
 	}
 }
 
@@ -229,7 +233,7 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 	}
 	idx := int(seq % nSlots)
 	s := &b.slots[idx]
-	if s.used && s.seq == seq && s.ts == ts {
+	if (s.used || s.played) && s.seq == seq && s.ts == ts {
 		b.st.Duplicates++
 		return Duplicate
 	}
@@ -272,6 +276,7 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 		s.used = false
 	}
 	s.pcm = pcm
+	s.played = false
 	b.pkt = n
 
 	resyncWin := max(2*b.maxT, 2*b.rate) // two seconds, or twice the maximum delay
@@ -285,8 +290,15 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 		b.target = min(b.target, max(b.desiredLocked(), b.minT))
 		b.anchorLocked(ts)
 	default:
-		d := int32(ts - b.playTS)
-		if int(d) < -resyncWin || int(d) > resyncWin {
+		d := int(int32(ts - b.playTS))
+		switch {
+		case d < -resyncWin || d > resyncWin,
+			// Packet after packet late: the sender's clock stalled or
+			// jumped back; growing cannot help.
+			d+n <= 0 && b.lateRun >= maxLateRun,
+			// Far ahead of an empty buffer: the sender's timestamps
+			// jumped forward while it was quiet.
+			d > b.target+b.maxT && b.emptyLocked():
 			b.clearLocked()
 			b.st.Resyncs++
 			b.anchorLocked(ts)
@@ -298,9 +310,11 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 		// much as it was late.
 		b.st.Late++
 		b.winLate = true
+		b.lateRun++
 		b.growLocked(-d + n/2)
 		return Late
 	}
+	b.lateRun = 0
 	// A higher jitter estimate raises the target at once; the delay itself
 	// follows at the next talkspurt, or now if a packet turns out late.
 	b.target = max(b.target, b.desiredLocked())
@@ -372,7 +386,7 @@ func (b *Buffer) fillLocked(out []int16) {
 		}
 		rel := int(int32(s.ts - start))
 		if rel+len(s.pcm) <= 0 {
-			s.used = false // played, or overtaken by a skip
+			s.used, s.played = false, true // played, or overtaken by a skip
 			continue
 		}
 		if rel < L {
@@ -411,7 +425,7 @@ func (b *Buffer) fillLocked(out []int16) {
 	for _, i := range b.order[:m] {
 		s := &b.slots[i]
 		if int32(s.ts-b.playTS)+int32(len(s.pcm)) <= 0 {
-			s.used = false
+			s.used, s.played = false, true
 		}
 	}
 }

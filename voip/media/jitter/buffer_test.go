@@ -123,14 +123,16 @@ func TestReorderAndDuplicates(t *testing.T) {
 	dup := ps[7]
 	dup.at += 5 * time.Millisecond
 	ps = append(ps, dup)
+	dup.at += 200 * time.Millisecond // long after it was played
+	ps = append(ps, dup)
 	ps[20].at = ps[21].at + time.Millisecond
 	out := trimLead(play(t, b, ps, 160, 1200*time.Millisecond))
 	w := want(ps[:50])
 	if len(out) < len(w) || !slices.Equal(out[:len(w)], w) {
 		t.Fatalf("reordered output differs:\n got %v\nwant %v", out[:min(len(out), 600)], w[:600])
 	}
-	if st := b.Stats(); st.Duplicates != 1 || st.Late != 0 {
-		t.Fatalf("stats %+v, want 1 duplicate 0 late", st)
+	if st := b.Stats(); st.Duplicates != 2 || st.Late != 0 || st.Stretched != 0 {
+		t.Fatalf("stats %+v, want 2 duplicates, 0 late, no growth", st)
 	}
 }
 
@@ -318,6 +320,48 @@ func TestResyncOnTimestampJump(t *testing.T) {
 	// The first 4 ms of the new stream are cross-faded from concealment.
 	if indexOf(out, want(more)[32:]) < 0 {
 		t.Fatal("restarted stream not played")
+	}
+}
+
+func TestSenderClockStallResyncs(t *testing.T) {
+	b := newBuf(t)
+	ps := stream(20, 160, 0, 0)
+	// After a 1 s pause the sender resumes with timestamps that did not
+	// advance (and no marker): everything would be late forever.
+	more := stream(30, 160, 20, 20*160)
+	for i := range more {
+		more[i].at += 20*20*time.Millisecond + time.Second
+		more[i].val = byte(100 + i)
+		more[i].marker = false
+	}
+	out := play(t, b, append(ps, more...), 160, 2500*time.Millisecond)
+	st := b.Stats()
+	if st.Resyncs != 1 || st.Late != maxLateRun {
+		t.Fatalf("resyncs %d late %d, want 1 and %d", st.Resyncs, st.Late, maxLateRun)
+	}
+	if indexOf(out, want(more[maxLateRun+1:])) < 0 {
+		t.Fatal("stream after the stall not played")
+	}
+}
+
+func TestJumpAheadWhileIdleReanchors(t *testing.T) {
+	b := newBuf(t)
+	ps := stream(10, 160, 0, 0)
+	// After 200 ms of silence the timestamps jump 3 s ahead, no marker.
+	more := stream(20, 160, 10, 10*160+3*8000)
+	for i := range more {
+		more[i].at += 400 * time.Millisecond
+		more[i].val = byte(50 + i)
+		more[i].marker = false
+	}
+	out := play(t, b, append(ps, more...), 160, 1200*time.Millisecond)
+	if b.Stats().Resyncs != 1 {
+		t.Fatalf("resyncs %d", b.Stats().Resyncs)
+	}
+	// Played within about the target delay, not 3 s later.
+	i := indexOf(out, want(more)[32:])
+	if i < 0 || i > (400+60)*8 {
+		t.Fatalf("jumped stream starts at sample %d", i)
 	}
 }
 

@@ -28,13 +28,16 @@
 // (same sequence number still buffered) are dropped.
 //
 // The target delay follows the interarrival jitter J (RFC 3550 §6.4.1,
-// A.8): target = packet time + 3 J, clamped to [MinDelay, MaxDelay]. It
-// grows immediately and shrinks slowly: once a second without late
-// packets it moves halfway back to the jitter-derived value, and excess
-// buffered audio (the smallest cushion seen during that second minus the
-// target) is removed by skipping at most one frame per second, preferably
-// where the audio is silent, or at the start of a talkspurt (RTP marker
-// bit with an empty buffer), where the playout point is re-anchored.
+// A.8): target = 1.5 packet times + 4 J, clamped to [MinDelay, MaxDelay].
+// A higher J raises the target at once, but the delay itself only grows
+// when a packet actually arrives late (above) or at the next talkspurt.
+// Shrinking is slow: after three one-second windows without a late packet
+// the target moves a quarter of the way back to the jitter-derived value
+// each second, and excess buffered audio (the smallest cushion seen during
+// the window minus the target) is removed by skipping at most one frame
+// per window, where the audio is quiet (or after 5 s regardless). At the
+// start of a talkspurt (RTP marker bit with an empty buffer) the playout
+// point is simply re-anchored at the current target.
 //
 // Loss concealment follows the idea of ITU-T G.711 Appendix I: the last
 // pitch period (found by autocorrelation over the last 48.75 ms, lags of
@@ -42,9 +45,12 @@
 // by 20 % per 10 ms to silence after 60 ms; when real audio resumes, the
 // first 4 ms are cross-faded from the synthetic signal into it.
 //
-// A sender whose timestamps jump by more than Resync (a restarted stream
-// without a marker) or who sends far ahead of what the device pulls makes
-// the buffer drop its contents and re-anchor on the new packet.
+// The buffer drops its contents and re-anchors on the new packet when the
+// sender's timestamps jump by more than two seconds (a restart without a
+// marker), when five packets in a row arrive late (a stalled sender clock:
+// growing cannot help), or when a packet lands far beyond an empty buffer
+// (timestamps that leapt forward during a pause). A duplicate is
+// recognised even after its packet was played.
 //
 // All methods are safe for concurrent use.
 package jitter
