@@ -131,6 +131,10 @@ func (m *Manager) fillPool(ctx context.Context) {
 		}
 		m.pool = append(m.pool, mp)
 		m.mu.Unlock()
+		select {
+		case m.poolSig <- struct{}{}:
+		default:
+		}
 		m.startKeepalive(mp)
 	}
 }

@@ -174,13 +174,13 @@ func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
 		switch m.cfg.SIPKeepalive {
 		case KeepaliveCRLF:
 			if err := mp.rtp.write(crlf, remote); err == nil {
-				m.kaBytes.Add(int64(len(crlf)))
+				m.countKA(len(crlf))
 			}
 		case KeepaliveSTUN:
 			// RFC 5626 §4.4.2: a Binding request on the flow itself; the
 			// answer is the flow's mapping as the registrar sees it.
 			r, err := mp.rtp.cl.Binding(ctx, stunc.Request{To: remote})
-			m.kaBytes.Add(stunRequestSize)
+			m.countKA(stunRequestSize)
 			if err == nil {
 				m.checkMapped(mp, r.Mapped)
 			}
@@ -193,7 +193,7 @@ func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
 	if !useSTUN {
 		return
 	}
-	m.kaBytes.Add(stunRequestSize)
+	m.countKA(stunRequestSize)
 	ext, err := m.stunMapped(ctx, mp.rtp)
 	if err != nil {
 		m.log.Debug("sip keepalive stun", "laddr", mp.rtp.local, "err", err)
@@ -278,7 +278,7 @@ func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
 		if s.rtcp {
 			continue // the RTP check below covers the pair's NAT
 		}
-		m.kaBytes.Add(stunRequestSize)
+		m.countKA(stunRequestSize)
 		ext, err := m.stunMapped(ctx, s)
 		if err == nil {
 			m.mu.Lock()
@@ -297,13 +297,18 @@ func (m *Manager) sendIndication(s *sock, to netip.AddrPort) {
 		return
 	}
 	if err := s.write(msg.Raw, to); err == nil {
-		m.kaBytes.Add(int64(len(msg.Raw)))
+		m.countKA(len(msg.Raw))
 	}
 }
 
-// KeepaliveBytes is the number of keepalive payload bytes sent so far
-// (UDP payload; add 28 bytes of IPv4+UDP header per packet for the wire).
-func (m *Manager) KeepaliveBytes() int64 { return m.kaBytes.Load() }
+// KeepaliveStats returns the keepalive packets and UDP payload bytes sent
+// so far (add 28 bytes of IPv4 and UDP header per packet for the wire).
+func (m *Manager) KeepaliveStats() (packets, bytes int64) { return m.kaPkts.Load(), m.kaBytes.Load() }
+
+func (m *Manager) countKA(n int) {
+	m.kaPkts.Add(1)
+	m.kaBytes.Add(int64(n))
+}
 
 // scheduleRenew renews lease i of mp at half its lifetime.
 func (m *Manager) scheduleRenew(mp *Mapping, gw gateway.Client, i int) {

@@ -24,10 +24,14 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	sched  *scheduler
-	ready  chan struct{}
-	refill chan struct{}
+	ready   chan struct{}
+	refill  chan struct{}
+	poolSig chan struct{} // signalled when a pair joins the pool
 
-	kaBytes atomic.Int64 // keepalive payload bytes sent
+	kaBytes  atomic.Int64 // keepalive payload bytes sent
+	kaPkts   atomic.Int64 // keepalive packets sent
+	warmHits atomic.Int64 // Maps served from the warm pool
+	cold     atomic.Int64 // Maps that had to bind
 
 	mu       sync.Mutex // guards following
 	sipUsed  []bool     // by port offset in cfg.SIPPorts
@@ -85,6 +89,7 @@ func New(cfg Config) (*Manager, error) {
 		cancel:   cancel,
 		ready:    make(chan struct{}),
 		refill:   make(chan struct{}, 1),
+		poolSig:  make(chan struct{}, 1),
 		sipUsed:  make([]bool, cfg.SIPPorts.Size()),
 		pairUsed: make([]bool, pairs),
 		mappings: map[*Mapping]struct{}{},
@@ -166,7 +171,10 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	}
 
 	mp := m.takeWarm(kind)
-	if mp == nil {
+	if mp != nil {
+		m.warmHits.Add(1)
+	} else {
+		m.cold.Add(1)
 		var err error
 		mp, err = m.bindNew(kind, remote)
 		if err != nil {

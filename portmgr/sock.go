@@ -74,7 +74,11 @@ func (s *sock) close() error {
 func (s *sock) read() {
 	defer s.m.wg.Done()
 	defer close(s.done)
-	buf := make([]byte, 65536)
+	size := 4096 // RTP and RTCP fit an Ethernet MTU
+	if s.mp.Kind == KindSIP {
+		size = 65535 // a SIP message may use a whole UDP datagram
+	}
+	buf := make([]byte, size)
 	for {
 		n, from, err := s.raw.ReadFrom(buf)
 		if err != nil {
