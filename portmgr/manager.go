@@ -18,12 +18,12 @@ import (
 
 // Manager is the port manager. It implements Mapper.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	ctx    context.Context // lifetime context, cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	sched  *scheduler
+	cfg     Config
+	log     *slog.Logger
+	ctx     context.Context // lifetime context, cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	sched   *scheduler
 	ready   chan struct{}
 	refill  chan struct{}
 	poolSig chan struct{} // signalled when a pair joins the pool
