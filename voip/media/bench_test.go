@@ -65,3 +65,29 @@ func BenchmarkReceiveRTP(b *testing.B) {
 		b.Fatal("nothing received")
 	}
 }
+
+// BenchmarkSendRTPUDP includes the loopback UDP send system call.
+func BenchmarkSendRTPUDP(b *testing.B) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer c.Close()
+	sink, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		b.Skip(err)
+	}
+	defer sink.Close()
+	s, err := New(Config{Conn: c, Remote: sink.LocalAddr().(*net.UDPAddr).AddrPort(), Codec: codec.PCMU, KeepaliveInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	frame := make([]int16, 160)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.WriteFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -58,10 +58,12 @@
 //   - The first valid packet latches onto its source.
 //   - Packets from another source are dropped, and it becomes a candidate.
 //     The latch moves to it after 2 packets with consecutive sequence
-//     numbers if its SSRC differs from the current stream's (a new media
-//     anchor) or the latched source sent nothing meanwhile (a NAT
-//     rebinding), or after 10 packets in any case. One stray packet
-//     never moves it.
+//     numbers if the latched source sent nothing since the candidate's
+//     first packet (a NAT rebinding, or a new media anchor taking over,
+//     whatever its SSRC), or after 10 packets even while the old source
+//     still sends. One stray packet never moves it. (Two sources sending
+//     at once for good would make the latch move every 10 packets; that
+//     is not a call anyone can hear anyway.)
 //   - SetRemote (a re-INVITE) drops the latch.
 //   - RTCP without mux latches separately: onto the first valid compound
 //     packet, and afterwards only onto a packet whose sender SSRC is the

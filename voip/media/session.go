@@ -37,7 +37,7 @@ var cnSilence = []byte{127}
 
 // Symmetric RTP latching thresholds (see the package documentation).
 const (
-	relatchRun       = 2  // consecutive packets from a new source when the old one went quiet or the SSRC changed
+	relatchRun       = 2  // consecutive packets from a new source once the old one went quiet
 	relatchSustained = 10 // packets from a new source while the old one still sends
 )
 
@@ -804,7 +804,7 @@ func (s *Session) latchLocked(src netip.AddrPort, ssrc uint32, seq uint16) bool 
 		s.oldHeard = false
 	}
 	s.candSeq = seq
-	if (s.candRun >= relatchRun && (ssrc != s.latchSSRC || !s.oldHeard)) || s.candCount >= relatchSustained {
+	if (s.candRun >= relatchRun && !s.oldHeard) || s.candCount >= relatchSustained {
 		s.log.Info("re-latched", "from", s.latched, "to", src, "ssrc", ssrc)
 		s.latched, s.latchSSRC = src, ssrc
 		s.cand = netip.AddrPort{}

@@ -312,6 +312,16 @@ func TestSymmetricRTPLatching(t *testing.T) {
 		if to := lastTo(); to != nat.addr {
 			t.Fatalf("moved to a competing source after 9 packets: %v", to)
 		}
+		// A new stream (new SSRC) while the latched one keeps sending: not
+		// after 2 packets.
+		for i := range 2 {
+			n.deliver(other, c.addr, rtpBytes(0, uint16(9000+i), uint32(i*160), 0xBBBB, false, payload))
+			send(nat.addr, 0xAAAA)
+		}
+		synctest.Wait()
+		if to := lastTo(); to != nat.addr {
+			t.Fatalf("moved to a concurrent new stream after 2 packets: %v", to)
+		}
 		// NAT rebinding: the same SSRC now comes from a new port, the old
 		// one is silent: two packets move the latch.
 		rebound := netip.MustParseAddrPort("198.51.100.7:31002")
