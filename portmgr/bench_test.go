@@ -17,7 +17,7 @@ func benchManager(b *testing.B, pool int) (*Manager, *portmgrtest.World) {
 	m, err := New(Config{
 		Net:                  site.Net,
 		STUNServers:          []string{w.STUNServer().String()},
-		DisableGateway:       true,
+		EnableGateway:        false,
 		DisableLifetimeProbe: true,
 		PoolSize:             pool,
 		MediaPorts:           Range{Min: 20000, Max: 29999},

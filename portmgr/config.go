@@ -73,8 +73,10 @@ type Config struct {
 	// EarlyUDPInterval and EarlyUDPDuration pace early UDP (defaults
 	// 150 ms and 3 s).
 	EarlyUDPInterval, EarlyUDPDuration time.Duration
-	// DisableGateway turns off UPnP IGD / NAT-PMP / PCP.
-	DisableGateway bool
+	// EnableGateway turns on UPnP IGD / NAT-PMP / PCP port mappings (the
+	// config's nat.upnp). Off by default at this level so that a Manager
+	// on the host network sends nothing to the LAN's router unless asked.
+	EnableGateway bool
 	// Gateway is the port-mapping client to use. Nil with the gateway on
 	// means: probe GatewayAddr with PCP, NAT-PMP then UPnP.
 	Gateway gateway.Client

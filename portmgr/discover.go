@@ -28,7 +28,7 @@ func (m *Manager) run(sip *Mapping) {
 	go func() {
 		defer m.wg.Done()
 		defer close(gwDone)
-		if !m.cfg.DisableGateway && m.strategyEnabled(StrategyGateway) {
+		if m.cfg.EnableGateway && m.strategyEnabled(StrategyGateway) {
 			m.findGateway(ctx)
 		}
 	}()
@@ -357,7 +357,7 @@ func (m *Manager) findGateway(ctx context.Context) {
 		gwIP := m.cfg.GatewayAddr
 		if !gwIP.IsValid() {
 			ip, err := m.localIP(netip.AddrPort{})
-			if err != nil || !ip.Is4() {
+			if err != nil || !ip.Is4() || ip.IsLoopback() {
 				return
 			}
 			b := ip.As4()

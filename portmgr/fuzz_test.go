@@ -34,7 +34,7 @@ func FuzzDemux(f *testing.F) {
 		STUNServers:          []string{w.STUNServer().String()},
 		TURN:                 TURNConfig{Server: w.TURNServerAddr().String(), Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass},
 		Strategies:           []Strategy{StrategyStatic, StrategyTURN, StrategySTUN},
-		DisableGateway:       true,
+		EnableGateway:        false,
 		DisableLifetimeProbe: true,
 		PoolSize:             1,
 	})

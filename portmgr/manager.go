@@ -170,7 +170,7 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 		return mp, nil
 	}
 
-	mp := m.takeWarm(kind)
+	mp := m.takeWarm(kind, remote)
 	if mp != nil {
 		m.warmHits.Add(1)
 	} else {
@@ -218,18 +218,34 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	return mp, nil
 }
 
-// takeWarm hands out a warm mapping of the kind, if one is ready.
-func (m *Manager) takeWarm(kind Kind) *Mapping {
+// takeWarm hands out a warm mapping of the kind, if one is ready and bound
+// to the local IP that routes to remote (warm sockets are bound to the
+// default route's address; a registrar on loopback needs a loopback one).
+func (m *Manager) takeWarm(kind Kind, remote netip.AddrPort) *Mapping {
+	want := netip.Addr{}
+	if remote.IsValid() && !m.cfg.BindAddr.IsValid() {
+		if ip, err := m.localIP(remote); err == nil {
+			want = ip
+		}
+	}
+	fits := func(mp *Mapping) bool { return !want.IsValid() || mp.local.Addr() == want }
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var mp *Mapping
+	var mp, stale *Mapping
 	switch kind {
 	case KindSIP:
-		mp, m.sipWarm = m.sipWarm, nil
+		if m.sipWarm != nil && fits(m.sipWarm) {
+			mp = m.sipWarm
+		} else {
+			stale = m.sipWarm
+		}
+		m.sipWarm = nil
 	case KindMedia:
-		if n := len(m.pool); n > 0 {
-			mp = m.pool[0]
-			m.pool = m.pool[1:]
+		for i, p := range m.pool {
+			if fits(p) {
+				mp = p
+				m.pool = append(m.pool[:i:i], m.pool[i+1:]...)
+				break
+			}
 		}
 		select {
 		case m.refill <- struct{}{}:
@@ -238,6 +254,10 @@ func (m *Manager) takeWarm(kind Kind) *Mapping {
 	}
 	if mp != nil {
 		mp.pooled = false
+	}
+	m.mu.Unlock()
+	if stale != nil {
+		_ = m.closeMapping(stale)
 	}
 	return mp
 }

@@ -17,9 +17,9 @@ import (
 func phone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, mod func(*portmgr.Config)) *portmgr.Manager {
 	t.Helper()
 	cfg := portmgr.Config{
-		Net:            site.Net,
-		STUNServers:    []string{w.STUNServer().String()},
-		DisableGateway: true,
+		Net:           site.Net,
+		STUNServers:   []string{w.STUNServer().String()},
+		EnableGateway: false,
 	}
 	if w.TURN != nil {
 		cfg.TURN = portmgr.TURNConfig{Server: w.TURNServerAddr().String(),

@@ -402,7 +402,7 @@ func TestGatewayLeases(t *testing.T) {
 		}
 		defer fake.Close()
 		m := phone(t, w, site, func(c *portmgr.Config) {
-			c.DisableGateway = false
+			c.EnableGateway = true
 			c.GatewayLifetime = 2 * time.Minute
 			c.PoolSize = 1
 		})
