@@ -32,8 +32,13 @@ type rxStats struct {
 	haveTransit bool
 	jitter      float64 // timestamp units
 
-	lastSR   uint32    // middle 32 bits of the last SR's NTP time
-	lastSRAt time.Time // when it arrived
+}
+
+// lastSR is the far end's latest sender report (for LSR/DLSR).
+type lastSR struct {
+	ssrc uint32
+	mid  uint32    // middle 32 bits of its NTP time
+	at   time.Time // when it arrived
 }
 
 func (r *rxStats) reset(ssrc uint32, seq uint16) {
@@ -145,10 +150,10 @@ func (s *Session) buildReportLocked(now time.Time, bye bool) []rtcp.Packet {
 			TotalLost:          uint32(lost) & 0xFFFFFF,
 			LastSequenceNumber: s.rx.extMax(),
 			Jitter:             uint32(s.rx.jitter),
-			LastSenderReport:   s.rx.lastSR,
 		}
-		if s.rx.lastSR != 0 {
-			rr.Delay = uint32(now.Sub(s.rx.lastSRAt) * 65536 / time.Second)
+		if s.sr.ssrc == s.rx.ssrc && !s.sr.at.IsZero() {
+			rr.LastSenderReport = s.sr.mid
+			rr.Delay = uint32(now.Sub(s.sr.at) * 65536 / time.Second)
 		}
 		reports = append(reports, rr)
 	}
@@ -225,10 +230,7 @@ func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 	for _, p := range pkts {
 		switch p := p.(type) {
 		case *rtcp.SenderReport:
-			if p.SSRC == s.rx.ssrc || !s.rx.init {
-				s.rx.lastSR = uint32(p.NTPTime >> 16)
-				s.rx.lastSRAt = now
-			}
+			s.sr = lastSR{ssrc: p.SSRC, mid: uint32(p.NTPTime >> 16), at: now}
 			s.takeReportsLocked(p.Reports, now)
 		case *rtcp.ReceiverReport:
 			s.takeReportsLocked(p.Reports, now)

@@ -194,6 +194,7 @@ type Session struct {
 
 	// receiving
 	rx        rxStats
+	sr        lastSR
 	dropped   uint64
 	dtmfRx    dtmfReceiver
 	firstRx   time.Time
