@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/serialio"
 )
 
 func TestBoardPanelAndAudio(t *testing.T) {
@@ -115,4 +116,45 @@ func TestUnixSocketAndErrors(t *testing.T) {
 			t.Errorf("Open(%+v) err = %v", o, err)
 		}
 	}
+}
+
+func TestBoardUDPAudio(t *testing.T) {
+	host, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Skip("no loopback UDP:", err)
+	}
+	defer host.Close()
+	b, err := Open(Options{Listen: "none", MicUDP: "127.0.0.1:0", SpeakerUDP: host.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// Speaker: a frame of a known pattern arrives at the host.
+	b.AudioOut.Start(hal.FrameSourceFunc(func(dst []int16) {
+		for i := range dst {
+			dst[i] = int16(i + 1)
+		}
+	}))
+	buf := make([]byte, 1000)
+	n, _, err := host.ReadFrom(buf)
+	if err != nil || n != 320 || binary.LittleEndian.Uint16(buf[2*9:]) != 10 {
+		t.Fatalf("speaker datagram: %d bytes, %v", n, err)
+	}
+	// Microphone: the host sends a frame to the board.
+	mic := b.AudioIn.(*serialio.UDPIn)
+	frame := make([]byte, 320)
+	binary.LittleEndian.PutUint16(frame[2*3:], 777)
+	if _, err := host.WriteTo(frame, mic.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]int16, 160)
+	for range 100 {
+		if err := mic.ReadFrame(context.Background(), got); err != nil {
+			t.Fatal(err)
+		}
+		if got[3] == 777 {
+			return
+		}
+	}
+	t.Fatal("microphone frame never arrived")
 }

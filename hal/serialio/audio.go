@@ -368,6 +368,9 @@ func (u *UDPIn) recv() {
 // Format reports the stream format.
 func (u *UDPIn) Format() hal.Format { return u.f }
 
+// LocalAddr is the address frames are received on.
+func (u *UDPIn) LocalAddr() net.Addr { return u.c.LocalAddr() }
+
 // Dropped reports datagrams dropped for having the wrong size.
 func (u *UDPIn) Dropped() int {
 	u.mu.Lock()
