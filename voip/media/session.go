@@ -915,3 +915,9 @@ func (s *Session) Close() error {
 	})
 	return nil
 }
+
+// Both the session and its jitter buffer are audio sources for hal.AudioOut.
+var (
+	_ hal.FrameSource = (*Session)(nil)
+	_ hal.FrameSource = (*jitter.Buffer)(nil)
+)
