@@ -33,7 +33,7 @@ define hw_install
 endef
 
 hw-tools-cross:
-	$(call hw_install,gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross pkg-config dpkg-dev)
+	$(call hw_install,gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross pkg-config)
 
 hw-tools-qemu:
 	$(call hw_install,qemu-user-static)

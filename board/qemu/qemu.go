@@ -146,3 +146,50 @@ func openSpeaker(o Options) (hal.AudioOut, error) {
 	}
 	return serialio.NewDiscardOut(o.Format)
 }
+
+// SetAudio fills the audio fields from two specs, as phoned's generic
+// board options give them: "" (silence / discard), "udp:HOST:PORT", or a
+// file path (optionally prefixed "file:"). in is the microphone: for UDP
+// the local address to receive on. out is the speaker: for UDP where to
+// send.
+func (o *Options) SetAudio(in, out string) error {
+	o.MicFile, o.MicUDP, o.SpeakerFile, o.SpeakerUDP = "", "", "", ""
+	kind, rest, err := audioSpec(in)
+	if err != nil {
+		return fmt.Errorf("board qemu: microphone: %w", err)
+	}
+	if kind == "udp" {
+		o.MicUDP = rest
+	} else {
+		o.MicFile = rest
+	}
+	kind, rest, err = audioSpec(out)
+	if err != nil {
+		return fmt.Errorf("board qemu: speaker: %w", err)
+	}
+	if kind == "udp" {
+		o.SpeakerUDP = rest
+	} else {
+		o.SpeakerFile = rest
+	}
+	return nil
+}
+
+func audioSpec(s string) (kind, rest string, err error) {
+	switch {
+	case s == "":
+		return "", "", nil
+	case strings.HasPrefix(s, "udp:"):
+		addr := strings.TrimPrefix(s, "udp:")
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return "", "", fmt.Errorf("%q: %w", s, err)
+		}
+		return "udp", addr, nil
+	case strings.HasPrefix(s, "file:"):
+		if p := strings.TrimPrefix(s, "file:"); p != "" {
+			return "file", p, nil
+		}
+		return "", "", fmt.Errorf("%q: empty path", s)
+	}
+	return "file", s, nil
+}

@@ -158,3 +158,27 @@ func TestBoardUDPAudio(t *testing.T) {
 	}
 	t.Fatal("microphone frame never arrived")
 }
+
+func TestSetAudio(t *testing.T) {
+	var o Options
+	if err := o.SetAudio("udp::7001", "file:/tmp/spk.raw"); err != nil {
+		t.Fatal(err)
+	}
+	if o.MicUDP != ":7001" || o.SpeakerFile != "/tmp/spk.raw" || o.MicFile != "" || o.SpeakerUDP != "" {
+		t.Errorf("%+v", o)
+	}
+	if err := o.SetAudio("mic.raw", "udp:10.0.2.2:7002"); err != nil {
+		t.Fatal(err)
+	}
+	if o.MicFile != "mic.raw" || o.SpeakerUDP != "10.0.2.2:7002" || o.MicUDP != "" || o.SpeakerFile != "" {
+		t.Errorf("%+v", o)
+	}
+	if err := o.SetAudio("", ""); err != nil || o.MicFile != "" || o.SpeakerUDP != "" {
+		t.Errorf("empty specs: %+v %v", o, err)
+	}
+	for _, bad := range [][2]string{{"udp:nope", ""}, {"", "file:"}} {
+		if err := o.SetAudio(bad[0], bad[1]); err == nil {
+			t.Errorf("SetAudio(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}
