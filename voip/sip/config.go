@@ -65,6 +65,10 @@ type Config struct {
 	// DTMFPayloadType is the RFC 4733 telephone-event payload type; zero
 	// means 101.
 	DTMFPayloadType uint8
+	// DTMFInfo sends DTMF as SIP INFO (application/dtmf-relay) and does
+	// not offer telephone-event. By default DTMF goes as RFC 4733 events
+	// and falls back to INFO only when the far end has no telephone-event.
+	DTMFInfo bool
 	// Ptime is the packet time; zero means 20 ms.
 	Ptime time.Duration
 	// UserAgent is the User-Agent header value; empty means "deskphone".

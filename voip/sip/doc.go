@@ -36,28 +36,28 @@
 // An outgoing call with reliable provisional responses (RFC 3262) and
 // early media (RFC 3960):
 //
-//	   phone (UAC)                              far end (UAS)
-//	      |  INVITE (SDP offer, Supported: 100rel)    |
-//	      |------------------------------------------>|
-//	      |  100 Trying                               |
-//	      |<------------------------------------------|
-//	      |  183 Session Progress (SDP answer,        |
-//	      |      Require: 100rel, RSeq: 4711)         |  media session created:
-//	      |<------------------------------------------|  early audio plays,
-//	      |  PRACK (RAck: 4711 1 INVITE)              |  CallEvent{EarlyMedia}
-//	      |------------------------------------------>|
-//	      |  200 OK (PRACK)                           |
-//	      |<------------------------------------------|
-//	      |  200 OK (INVITE)                          |
-//	      |<------------------------------------------|  state talking
-//	      |  ACK (new transaction, to Contact         |
-//	      |       through the Record-Route set)       |
-//	      |------------------------------------------>|
-//	      |  RTP <=================================>  |
-//	      |  BYE                                      |
-//	      |------------------------------------------>|
-//	      |  200 OK                                   |
-//	      |<------------------------------------------|
+//	phone (UAC)                              far end (UAS)
+//	   |  INVITE (SDP offer, Supported: 100rel)    |
+//	   |------------------------------------------>|
+//	   |  100 Trying                               |
+//	   |<------------------------------------------|
+//	   |  183 Session Progress (SDP answer,        |
+//	   |      Require: 100rel, RSeq: 4711)         |  media session created:
+//	   |<------------------------------------------|  early audio plays,
+//	   |  PRACK (RAck: 4711 1 INVITE)              |  CallEvent{EarlyMedia}
+//	   |------------------------------------------>|
+//	   |  200 OK (PRACK)                           |
+//	   |<------------------------------------------|
+//	   |  200 OK (INVITE)                          |
+//	   |<------------------------------------------|  state talking
+//	   |  ACK (new transaction, to Contact         |
+//	   |       through the Record-Route set)       |
+//	   |------------------------------------------>|
+//	   |  RTP <=================================>  |
+//	   |  BYE                                      |
+//	   |------------------------------------------>|
+//	   |  200 OK                                   |
+//	   |<------------------------------------------|
 //
 // As UAS the same ladder runs the other way: 180 Ringing (reliable when
 // the caller supports 100rel, retransmitted T1, 2T1, ... until PRACK,

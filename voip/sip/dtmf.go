@@ -33,7 +33,7 @@ func (c *Call) SendDTMF(digits string) error {
 		return ErrCallState
 	}
 	m := c.media
-	rfc4733 := c.haveNeg && c.neg.DTMF.PT != 0 && m != nil
+	rfc4733 := c.haveNeg && c.neg.DTMF.PT != 0 && m != nil && !c.ua.cfg.DTMFInfo
 	c.mu.Unlock()
 	c.ua.goFn(func() {
 		c.dtmfMu.Lock()

@@ -20,6 +20,9 @@ func (u *UA) formats() []sdp.Format {
 		}
 		out = append(out, sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(), Channels: 1})
 	}
+	if u.cfg.DTMFInfo {
+		return out
+	}
 	out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
 	return out
 }

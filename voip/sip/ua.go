@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
@@ -22,6 +24,9 @@ type (
 	sipRequest  = siplib.Request
 	sipResponse = siplib.Response
 )
+
+// closeGrace is how long Close lets in-flight requests settle.
+const closeGrace = 50 * time.Millisecond
 
 // allowMethods is what we answer in Allow headers.
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK"
@@ -40,6 +45,8 @@ type UA struct {
 	tpl    *siplib.TransportLayer
 	tr     portmgr.Transport
 	wg     sync.WaitGroup
+	// closing is set when Close begins (read without the lock by sipgo's reader).
+	closing atomic.Bool
 
 	mu         sync.Mutex // guards following
 	started    bool
@@ -84,6 +91,7 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentDNSResolver(cfg.Resolver),
 		sipgo.WithUserAgentTransportLayerOptions(
 			siplib.WithTransportLayerLogger(log.With("layer", "transport")),
+			siplib.WithTransportLayerReadFilter(u.readFilter),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
@@ -198,6 +206,16 @@ func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(uriPort(uri, a.Transport))), nil
 }
 
+// readFilter drops requests once Close has begun: a request handled after
+// the SIP socket left sipgo's pool would make sipgo open a socket of its
+// own to answer it. Responses still pass (un-REGISTER, BYE).
+func (u *UA) readFilter(_ siplib.TransportReadProps, data []byte) ([]byte, error) {
+	if u.closing.Load() && !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
+		return nil, nil
+	}
+	return data, nil
+}
+
 // Close hangs up every call, un-REGISTERs (waiting at most
 // Config.CloseTimeout), stops every goroutine and releases the sockets.
 // It is idempotent.
@@ -208,6 +226,7 @@ func (u *UA) Close() error {
 		return nil
 	}
 	u.closed = true
+	u.closing.Store(true)
 	started := u.started
 	calls := make([]*Call, 0, len(u.calls))
 	for _, c := range u.calls {
@@ -239,13 +258,19 @@ func (u *UA) Close() error {
 	for _, c := range calls {
 		c.finish(0, "closed", false)
 	}
-	u.sua.Close()
+	// Requests read just before closing began are still on their way
+	// through sipgo's goroutines to a pooled connection; give them a
+	// moment, so none looks the socket up after it left the pool (sipgo
+	// would then open a socket of its own to answer).
+	time.Sleep(closeGrace)
+	// Close the socket first so sipgo's reader stops, then the layers.
 	var err error
 	if mp != nil {
 		if e := u.cfg.Mapper.Release(mp); e != nil && !errors.Is(e, portmgr.ErrClosed) && !errors.Is(e, portmgr.ErrUnknownMapping) {
 			err = e
 		}
 	}
+	u.sua.Close()
 	u.events.close()
 	u.wg.Wait()
 	return err
@@ -557,7 +582,7 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 		return
 	}
 	if u.isClosed() {
-		u.respond(tx, req, 503, "Service Unavailable")
+		tx.Terminate()
 		return
 	}
 	if code, reason := validate(req); code != 0 {
