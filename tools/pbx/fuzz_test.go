@@ -35,7 +35,7 @@ func FuzzPBXRequest(f *testing.F) {
 		r := p.newReq("OPTIONS", "sip:pbx.test", "pbx")
 		p.send(r)
 		for {
-			m := p.recv()
+			m := p.recvMsg(true)
 			if res, ok := m.(*sip.Response); ok && res.CSeq() != nil && res.CSeq().SeqNo == r.cseq &&
 				res.CSeq().MethodName == sip.OPTIONS && res.StatusCode == 200 {
 				break

@@ -1,7 +1,9 @@
 package pbx
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -124,16 +126,19 @@ func buildBench(t *testing.T, cleanup func(func()), mod func(*Config)) *bench {
 
 // phone is a hand-driven SIP UA on its own vnet host.
 type phone struct {
-	t      *testing.T
-	net    *vnet.Net
-	conn   net.PacketConn
-	addr   netip.AddrPort // local SIP address
-	pbx    netip.AddrPort
-	user   string
-	pass   string
-	realm  string
-	cseq   uint32
-	parser *sip.Parser
+	t         *testing.T
+	transport string        // Via transport, "UDP" unless set
+	stream    net.Conn      // TCP or TLS connection, nil for UDP
+	rd        *bufio.Reader // reads stream
+	net       *vnet.Net
+	conn      net.PacketConn
+	addr      netip.AddrPort // local SIP address
+	pbx       netip.AddrPort
+	user      string
+	pass      string
+	realm     string
+	cseq      uint32
+	parser    *sip.Parser
 }
 
 // newPhone adds a host to the bench's network.
@@ -195,7 +200,11 @@ func (r *req) String(p *phone) string {
 	if host == "" {
 		host = p.addr.String()
 	}
-	fmt.Fprintf(&b, "Via: SIP/2.0/UDP %s;branch=%s;rport\r\n", host, r.branch)
+	tr := p.transport
+	if tr == "" {
+		tr = "UDP"
+	}
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", tr, host, r.branch)
 	fmt.Fprintf(&b, "Max-Forwards: %d\r\n", r.maxForwards)
 	for _, rt := range r.routes {
 		fmt.Fprintf(&b, "Route: %s\r\n", rt)
@@ -216,6 +225,9 @@ func (r *req) String(p *phone) string {
 		c := r.contact
 		if c == "" {
 			c = fmt.Sprintf("<sip:%s@%s>", p.user, host)
+			if tr != "UDP" {
+				c = fmt.Sprintf("<sip:%s@%s;transport=%s>", p.user, host, strings.ToLower(tr))
+			}
 		}
 		fmt.Fprintf(&b, "Contact: %s\r\n", c)
 	}
@@ -232,6 +244,12 @@ func (r *req) String(p *phone) string {
 // send writes raw bytes to the PBX.
 func (p *phone) sendRaw(b []byte) {
 	p.t.Helper()
+	if p.stream != nil {
+		if _, err := p.stream.Write(b); err != nil {
+			p.t.Fatal(err)
+		}
+		return
+	}
 	if _, err := p.conn.WriteTo(b, net.UDPAddrFromAddrPort(p.pbx)); err != nil {
 		p.t.Fatal(err)
 	}
@@ -242,13 +260,30 @@ func (p *phone) send(r *req) { p.sendRaw([]byte(r.String(p))) }
 // recv reads the next SIP message.
 func (p *phone) recv() sip.Message {
 	p.t.Helper()
+	return p.recvMsg(false)
+}
+
+// recvMsg reads the next SIP message; lenient skips unparsable ones
+// (the fuzz target's garbage can come back in a 400).
+func (p *phone) recvMsg(lenient bool) sip.Message {
+	p.t.Helper()
 	buf := make([]byte, 4096)
-	p.conn.SetReadDeadline(time.Now().Add(readTimeout))
-	n, _, err := p.conn.ReadFrom(buf)
+	var n int
+	var err error
+	if p.stream != nil {
+		buf, err = p.readStream()
+		n = len(buf)
+	} else {
+		p.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		n, _, err = p.conn.ReadFrom(buf)
+	}
 	if err != nil {
 		p.t.Fatalf("%s: no SIP message: %v", p.user, err)
 	}
 	m, err := p.parser.ParseSIP(buf[:n])
+	if err != nil && lenient {
+		return nil
+	}
 	if err != nil {
 		p.t.Fatalf("%s: unparsable message %q: %v", p.user, buf[:n], err)
 	}
@@ -367,6 +402,10 @@ func (p *phone) reply(r *sip.Request, code int, reason, toTag string, extra []st
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.SetBody([]byte(body))
 	}
+	if p.stream != nil {
+		p.sendRaw([]byte(res.String()))
+		return
+	}
 	dst, err := netip.ParseAddrPort(res.Destination())
 	if err != nil {
 		p.t.Fatalf("response destination %q: %v", res.Destination(), err)
@@ -391,4 +430,34 @@ func headerValues(m sip.Message, name string) []string {
 		out = append(out, h.Value())
 	}
 	return out
+}
+
+// readStream reads one SIP message from a stream: headers up to the empty
+// line, then Content-Length bytes of body (RFC 3261 §18.3).
+func (p *phone) readStream() ([]byte, error) {
+	p.stream.SetReadDeadline(time.Now().Add(readTimeout))
+	var msg []byte
+	clen := 0
+	for {
+		line, err := p.rd.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if len(msg) == 0 && strings.TrimSpace(line) == "" {
+			continue // keep-alive CRLF
+		}
+		msg = append(msg, line...)
+		if line == "\r\n" {
+			break
+		}
+		if name, val, ok := strings.Cut(line, ":"); ok &&
+			(strings.EqualFold(strings.TrimSpace(name), "Content-Length") || strings.TrimSpace(name) == "l") {
+			clen, _ = strconv.Atoi(strings.TrimSpace(val))
+		}
+	}
+	body := make([]byte, clen)
+	if _, err := io.ReadFull(p.rd, body); err != nil {
+		return nil, err
+	}
+	return append(msg, body...), nil
 }

@@ -1,0 +1,107 @@
+package pbx
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// selfSigned makes a certificate for 127.0.0.1.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pbx test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// streamPhone connects a phone to the PBX over an established stream.
+func streamPhone(t *testing.T, c net.Conn, transport, user string) *phone {
+	t.Cleanup(func() { c.Close() })
+	return &phone{t: t, transport: transport, stream: c, rd: bufio.NewReader(c),
+		addr: netip.MustParseAddrPort(c.LocalAddr().String()), user: user, pass: testUsers[user],
+		realm: "pbx.test", cseq: 1, parser: sip.NewParser()}
+}
+
+// TestTCPAndTLS runs on the host's loopback with stdnet: bob registers
+// over TCP, alice over TLS, and alice's INVITE reaches bob over his own
+// TCP connection, with a Record-Route entry per transport (RFC 5658).
+func TestTCPAndTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	lo := netip.MustParseAddrPort("127.0.0.1:0")
+	s, err := New(Config{Realm: "pbx.test", Users: testUsers, Listen: lo, TCP: lo, TLS: lo,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if !s.TCPAddr().IsValid() || !s.TLSAddr().IsValid() {
+		t.Fatalf("listeners %v %v", s.TCPAddr(), s.TLSAddr())
+	}
+
+	tc, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := streamPhone(t, tc, "TCP", "bob")
+	bob.register(3600)
+	bs := s.Bindings("bob")
+	if len(bs) != 1 || bs[0].Transport != "TCP" || bs[0].Source != bob.addr {
+		t.Fatalf("bob's binding %+v", bs)
+	}
+
+	lc, err := tls.Dial("tcp", s.TLSAddr().String(), &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := streamPhone(t, lc, "TLS", "alice")
+	alice.register(3600)
+
+	alice.invite("bob", sdpOffer(netip.MustParseAddrPort("127.0.0.1:4000")))
+	in := bob.request(sip.INVITE)
+	rr := headerValues(in, "Record-Route")
+	if len(rr) != 2 || !strings.Contains(rr[0], "transport=tcp") || !strings.Contains(rr[1], "transport=tls") {
+		t.Fatalf("Record-Route %q", rr)
+	}
+	if v := in.Via(); v.Transport != "TCP" {
+		t.Fatalf("top Via %s", v)
+	}
+	bob.reply(in, 200, "OK", tag(), []string{"Contact: <sip:bob@" + bob.addr.String() + ";transport=tcp>"},
+		sdpOffer(netip.MustParseAddrPort("127.0.0.1:4002")))
+	ok := alice.responseTo(sip.INVITE, 200)
+	if len(headerValues(ok, "Via")) != 1 {
+		t.Fatalf("200 Via %q", headerValues(ok, "Via"))
+	}
+}
