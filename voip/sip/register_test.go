@@ -1,0 +1,172 @@
+package sip
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	siplib "github.com/emiago/sipgo/sip"
+)
+
+// regSetup starts a registrar peer at 10.0.0.1 and a phone at 10.0.0.2.
+func regSetup(t *testing.T, rs *registrarScript, mut func(*Config)) (*world, *peer, *phone) {
+	w := newWorld(t)
+	sn := w.host("10.0.0.1")
+	pn := w.host("10.0.0.2")
+	w.start()
+	reg := newPeer(t, sn, "10.0.0.1:5060", rs.handle)
+	p := newPhone(t, pn, func(c *Config) {
+		c.Account = Account{User: "alice", Password: "secret", Registrar: "10.0.0.1", Expires: time.Hour}
+		if mut != nil {
+			mut(c)
+		}
+	})
+	return w, reg, p
+}
+
+func TestRegisterSHA256Stale(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret", algorithm: "SHA-256", staleOnce: true}
+		_, reg, p := regSetup(t, rs, nil)
+		st := p.waitReg(t, RegRegistered)
+		if st.Failures != 0 {
+			t.Errorf("stale counted as failure: %+v", st)
+		}
+		regs := reg.requests(siplib.REGISTER)
+		// no auth -> 401; auth -> 401 stale; auth with new nonce -> 200.
+		if len(regs) != 3 {
+			t.Fatalf("%d REGISTERs, want 3", len(regs))
+		}
+		if !hasHeaderValue(regs[2], "Authorization", "algorithm=SHA-256") {
+			t.Errorf("no SHA-256 answer: %v", regs[2].GetHeader("Authorization"))
+		}
+		if regs[1].CallID().Value() != regs[2].CallID().Value() || regs[2].CSeq().SeqNo <= regs[1].CSeq().SeqNo {
+			t.Error("REGISTERs not one series (same Call-ID, rising CSeq)")
+		}
+	})
+}
+
+func TestRegisterWrongPassword(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "other", algorithm: "MD5"}
+		_, reg, p := regSetup(t, rs, nil)
+		st := p.waitReg(t, RegFailed)
+		if st.Reason != "authentication failed" || st.Code != 401 {
+			t.Errorf("status %+v", st)
+		}
+		if n := len(reg.requests(siplib.REGISTER)); n != 2 {
+			t.Errorf("%d REGISTERs before giving up, want 2 (no loop)", n)
+		}
+		// The next attempt waits for the back-off (2 s ±20 %), not at once.
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if n := len(reg.requests(siplib.REGISTER)); n != 2 {
+			t.Errorf("retried after %d REGISTERs within 1.5 s", n)
+		}
+	})
+}
+
+func TestRegisterForbiddenAndNotFound(t *testing.T) {
+	for _, code := range []int{403, 404} {
+		synctest.Test(t, func(t *testing.T) {
+			rs := &registrarScript{override: func(n int, req *siplib.Request) *siplib.Response {
+				return siplib.NewResponseFromRequest(req, code, "Nope", nil)
+			}}
+			_, _, p := regSetup(t, rs, nil)
+			st := p.waitReg(t, RegFailed)
+			if st.Code != code || st.Reason != "Nope" {
+				t.Errorf("status %+v, want %d", st, code)
+			}
+		})
+	}
+}
+
+func TestRegister423MinExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret", override: func(n int, req *siplib.Request) *siplib.Response {
+			if e := req.GetHeader("Expires"); e != nil && e.Value() == "30" {
+				res := siplib.NewResponseFromRequest(req, 423, "Interval Too Brief", nil)
+				res.AppendHeader(siplib.NewHeader("Min-Expires", "300"))
+				return res
+			}
+			return nil
+		}}
+		_, reg, p := regSetup(t, rs, func(c *Config) { c.Account.Expires = 30 * time.Second })
+		st := p.waitReg(t, RegRegistered)
+		if st.Expires != 300*time.Second {
+			t.Errorf("granted %v, want 300s", st.Expires)
+		}
+		regs := reg.requests(siplib.REGISTER)
+		if e := regs[len(regs)-1].GetHeader("Expires"); e.Value() != "300" {
+			t.Errorf("last REGISTER asked %s", e.Value())
+		}
+	})
+}
+
+func TestRegister503RetryAfterAndBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var times []time.Time
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret", override: func(n int, req *siplib.Request) *siplib.Response {
+			times = append(times, time.Now())
+			switch n {
+			case 1:
+				res := siplib.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+				res.AppendHeader(siplib.NewHeader("Retry-After", "120"))
+				return res
+			case 2, 3, 4:
+				return siplib.NewResponseFromRequest(req, 500, "Server Error", nil)
+			}
+			return nil
+		}}
+		_, _, p := regSetup(t, rs, nil)
+		p.waitReg(t, RegRegistered)
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		if len(times) < 5 {
+			t.Fatalf("%d attempts", len(times))
+		}
+		if d := times[1].Sub(times[0]); d != 120*time.Second {
+			t.Errorf("after 503 Retry-After: 120 waited %v", d)
+		}
+		// The 503 was failure 1; the 500s back off 4 s, 8 s, 16 s, each ±20 %.
+		for i, want := range []time.Duration{4 * time.Second, 8 * time.Second, 16 * time.Second} {
+			d := times[i+2].Sub(times[i+1])
+			if d < want*8/10 || d > want*12/10 {
+				t.Errorf("back-off %d = %v, want %v ±20%%", i, d, want)
+			}
+		}
+	})
+}
+
+func TestRegisterOutboundProxy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret"}
+		_, reg, p := regSetup(t, rs, func(c *Config) {
+			c.Account.Registrar = "example.com"
+			c.Account.OutboundProxy = "10.0.0.1:5060"
+		})
+		p.waitReg(t, RegRegistered)
+		r := reg.requests(siplib.REGISTER)[0]
+		if r.Recipient.Host != "example.com" {
+			t.Errorf("Request-URI %s", r.Recipient.String())
+		}
+		rt := r.Route()
+		if rt == nil || rt.Address.Host != "10.0.0.1" || !isLoose(rt.Address) {
+			t.Errorf("Route = %v, want <sip:10.0.0.1:5060;lr>", rt)
+		}
+	})
+}
+
+func TestRefreshAfter(t *testing.T) {
+	for _, c := range []struct{ g, want time.Duration }{
+		{3600 * time.Second, 3060 * time.Second},
+		{60 * time.Second, 30 * time.Second},
+		{120 * time.Second, 90 * time.Second},
+		{20 * time.Second, 10 * time.Second},
+		{time.Second, time.Second},
+	} {
+		if got := refreshAfter(c.g); got != c.want {
+			t.Errorf("refreshAfter(%v) = %v, want %v", c.g, got, c.want)
+		}
+	}
+}
