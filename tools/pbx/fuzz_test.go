@@ -1,10 +1,13 @@
 package pbx
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/deskphone/phone/voip/sdp"
 )
 
 // The fuzz target's PBX and phone live for the whole fuzzing process
@@ -47,22 +50,29 @@ func FuzzPBXRequest(f *testing.F) {
 	})
 }
 
-// FuzzParseOffer checks the services' small SDP reader on any input.
-func FuzzParseOffer(f *testing.F) {
-	f.Add([]byte("v=0\r\nc=IN IP4 10.0.0.10\r\nm=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"))
+// FuzzAnswerOffer checks the services' offer/answer on any input: no
+// panic, and an answer that the offerer can accept with the same codec.
+func FuzzAnswerOffer(f *testing.F) {
+	local := netip.MustParseAddrPort("10.0.0.1:40000")
 	f.Fuzz(func(t *testing.T, data []byte) {
-		o, err := parseOffer(data)
+		n, err := answerOffer(data, local, 7, 1)
 		if err != nil {
 			return
 		}
-		if o.codec == nil || !o.remote.IsValid() {
-			t.Fatalf("accepted offer without codec or address: %+v", o)
+		off, err := sdp.Parse(data)
+		if err != nil {
+			t.Fatalf("answered an unparsable offer: %v", err)
 		}
-		// Our answer to it parses back to the same stream.
-		ans := answerSDP(o, o.remote, 1, 1)
-		back, err := parseOffer(ans)
-		if err != nil || back.codec != o.codec || back.pt != o.pt || back.remote != o.remote {
-			t.Fatalf("answer %q does not round-trip: %+v %v", ans, back, err)
+		ans, err := sdp.Parse(n.answer)
+		if err != nil {
+			t.Fatalf("our answer %q does not parse: %v", n.answer, err)
+		}
+		acc, err := sdp.Accept(off, ans)
+		if err != nil {
+			t.Fatalf("offerer cannot accept our answer %q: %v", n.answer, err)
+		}
+		if acc.Codec.PT != n.pt || acc.Remote != local {
+			t.Fatalf("offerer sees %+v, we negotiated pt %d", acc, n.pt)
 		}
 	})
 }

@@ -48,6 +48,7 @@ type mediaSession struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 	mode  atomic.Int32
+	sending atomic.Bool // false while the peer holds us
 
 	mu     sync.Mutex // guards following
 	remote netip.AddrPort
@@ -63,6 +64,7 @@ func newMediaSession(conn net.PacketConn, c codec.Codec, pt uint8, remote netip.
 	m := &mediaSession{conn: conn, codec: c, pt: pt, ssrc: rand.Uint32(), remote: remote,
 		seq: uint16(rand.Uint32()), ts: rand.Uint32(), done: make(chan struct{})}
 	m.mode.Store(int32(mode))
+	m.sending.Store(true)
 	m.wg.Add(2)
 	go m.readLoop()
 	go m.sendLoop()
@@ -70,6 +72,9 @@ func newMediaSession(conn net.PacketConn, c codec.Codec, pt uint8, remote netip.
 }
 
 func (m *mediaSession) setMode(mode mediaMode) { m.mode.Store(int32(mode)) }
+
+// setSend allows or stops sending (hold, RFC 3264 §8.4).
+func (m *mediaSession) setSend(on bool) { m.sending.Store(on) }
 
 // setRemote changes the SDP address (re-INVITE/UPDATE).
 func (m *mediaSession) setRemote(ap netip.AddrPort) {
@@ -168,6 +173,9 @@ func (m *mediaSession) sendLoop() {
 // send writes one RTP packet with our SSRC, sequence and timestamp, then
 // advances the timestamp by samples.
 func (m *mediaSession) send(pt uint8, marker bool, payload []byte, samples uint32) {
+	if !m.sending.Load() {
+		return
+	}
 	m.mu.Lock()
 	remote := m.remote
 	hdr := rtp.Header{Version: 2, PayloadType: pt, Marker: marker, SequenceNumber: m.seq,

@@ -42,7 +42,6 @@ type serviceCall struct {
 	inv    *sip.Request
 	tx     sip.ServerTransaction
 	toTag  string
-	offer  offer
 	local  netip.AddrPort
 	sessID uint64
 	media  *mediaSession
@@ -56,6 +55,7 @@ type serviceCall struct {
 
 	mu      sync.Mutex // guards following
 	version uint64
+	ourSDP  []byte // our current SDP answer
 	rseq    uint32 // RSeq of the reliable 183, 0 if none
 }
 
@@ -79,11 +79,9 @@ func (s *Server) service(callID string) *serviceCall {
 // runs on sipgo's handler goroutine and returns once the final response
 // is sent (so the server transaction lives as long as it must).
 func (s *Server) startService(kind string, req *sip.Request, tx sip.ServerTransaction) {
-	o, err := parseOffer(req.Body())
-	if err != nil {
+	if len(req.Body()) == 0 {
 		// Offerless INVITEs (offer in the 2xx) are not supported here.
-		s.log.Info("service call refused", "service", kind, "err", err)
-		s.respond(tx, req, sip.StatusNotAcceptableHere, "", sip.NewHeader("Warning", `399 pbx "`+err.Error()+`"`))
+		s.respond(tx, req, sip.StatusNotAcceptableHere, "", sip.NewHeader("Warning", `399 pbx "no SDP offer"`))
 		return
 	}
 	if req.GetHeader("Require") != nil {
@@ -108,11 +106,19 @@ func (s *Server) startService(kind string, req *sip.Request, tx sip.ServerTransa
 	}
 	c := &serviceCall{
 		s: s, kind: kind, callID: req.CallID().Value(), inv: req, tx: tx,
-		toTag: sip.GenerateTagN(16), offer: o,
+		toTag:  sip.GenerateTagN(16),
 		local:  netip.AddrPortFrom(s.adv, uint16(ua.Port)),
 		sessID: rand.Uint64() >> 2, version: 1,
 		acked: make(chan struct{}), pracked: make(chan struct{}), done: make(chan struct{}),
 	}
+	neg, err := answerOffer(req.Body(), c.local, c.sessID, c.version)
+	if err != nil {
+		conn.Close()
+		s.log.Info("service call refused", "service", kind, "err", err)
+		s.respond(tx, req, sip.StatusNotAcceptableHere, "", sip.NewHeader("Warning", `399 pbx "`+err.Error()+`"`))
+		return
+	}
+	c.ourSDP = neg.answer
 	// Every response to this INVITE, including the 487 sipgo makes on
 	// CANCEL, carries the same To tag (RFC 3261 §8.2.6.2).
 	req.To().Params.Add("tag", c.toTag)
@@ -125,7 +131,8 @@ func (s *Server) startService(kind string, req *sip.Request, tx sip.ServerTransa
 	case ServiceEarly:
 		mode = modeAnnounce
 	}
-	c.media = newMediaSession(conn, o.codec, o.pt, o.remote, mode)
+	c.media = newMediaSession(conn, neg.codec, neg.pt, neg.remote, mode)
+	c.media.setSend(neg.send)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -136,7 +143,7 @@ func (s *Server) startService(kind string, req *sip.Request, tx sip.ServerTransa
 	s.services[c.callID] = c
 	s.mu.Unlock()
 	s.log.Info("service call", "service", kind, "call_id", c.callID, "raddr", req.Source(),
-		"codec", o.codec.Name(), "rtp", o.remote)
+		"codec", neg.codec.Name(), "rtp", neg.remote)
 	tx.OnCancel(func(*sip.Request) {
 		// sipgo has answered the CANCEL and sent 487 already.
 		c.stop()
@@ -273,15 +280,20 @@ func (c *serviceCall) handleInDialog(req *sip.Request, tx sip.ServerTransaction)
 		// Re-offer (hold, resume, refresh): follow the new address and
 		// answer with our unchanged stream.
 		if len(req.Body()) > 0 {
-			o, err := parseOffer(req.Body())
+			c.mu.Lock()
+			neg, err := answerOffer(req.Body(), c.local, c.sessID, c.version+1)
+			if err == nil {
+				c.version++
+				c.ourSDP = neg.answer
+			}
+			c.mu.Unlock()
 			if err != nil {
 				c.s.respond(tx, req, sip.StatusNotAcceptableHere, "")
 				return
 			}
-			c.media.setRemote(o.remote)
-			c.mu.Lock()
-			c.version++
-			c.mu.Unlock()
+			// The codec stays; hold (sendonly/inactive) stops our sending.
+			c.media.setRemote(neg.remote)
+			c.media.setSend(neg.send)
 		}
 		res := sip.NewResponseFromRequest(req, 200, "OK", c.sdp())
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -322,9 +334,8 @@ func (c *serviceCall) contact() *sip.ContactHeader {
 
 func (c *serviceCall) sdp() []byte {
 	c.mu.Lock()
-	v := c.version
-	c.mu.Unlock()
-	return answerSDP(c.offer, c.local, c.sessID, v)
+	defer c.mu.Unlock()
+	return c.ourSDP
 }
 
 // stop ends the call: media closed, call forgotten. Idempotent.

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/deskphone/phone/voip/codec"
+	"github.com/deskphone/phone/voip/sdp"
 )
 
 // media opens an RTP socket on the phone's host.
@@ -44,11 +45,15 @@ func (p *phone) responseTo(method sip.RequestMethod, code int) *sip.Response {
 // sdpAudio returns the RTP address of an SDP answer.
 func sdpAudio(t *testing.T, body []byte) netip.AddrPort {
 	t.Helper()
-	o, err := parseOffer(body)
-	if err != nil {
+	s, err := sdp.Parse(body)
+	if err != nil || len(s.Media) == 0 {
 		t.Fatalf("SDP %q: %v", body, err)
 	}
-	return o.remote
+	conn := s.Media[0].Conn
+	if !conn.IsValid() {
+		conn = s.Conn
+	}
+	return netip.AddrPortFrom(conn, uint16(s.Media[0].Port))
 }
 
 // inDialog builds a request inside the dialog of inv answered by res.
@@ -287,4 +292,62 @@ func hasHeaderToken(m sip.Message, name, tok string) bool {
 		}
 	}
 	return false
+}
+
+// TestHoldReinvite: a re-INVITE with sendonly (the caller holds) is
+// answered recvonly from the same session, with a new version, and the
+// service stops sending.
+func TestHoldReinvite(t *testing.T) {
+	b := newBench(t, nil)
+	alice := b.newPhone("alice")
+	_, maddr := alice.media(4012)
+	inv := alice.invite("tone", sdpOffer(maddr))
+	ok := alice.responseTo(sip.INVITE, 200)
+	alice.send(alice.inDialog(inv, ok, "ACK"))
+	first, err := sdp.Parse(ok.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := alice.inDialog(inv, ok, "INVITE")
+	re.body = strings.Replace(sdpOffer(maddr), "a=sendrecv", "a=sendonly", 1)
+	alice.send(re)
+	res := alice.responseTo(sip.INVITE, 200)
+	for res.CSeq().SeqNo != re.cseq { // a late retransmission of the first 200
+		res = alice.responseTo(sip.INVITE, 200)
+	}
+	held, err := sdp.Parse(res.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.Media[0].Direction != sdp.RecvOnly {
+		t.Fatalf("answer to sendonly is %v", held.Media[0].Direction)
+	}
+	if held.Origin.SessionID != first.Origin.SessionID || held.Origin.SessionVersion == first.Origin.SessionVersion {
+		t.Fatalf("o= %+v then %+v", first.Origin, held.Origin)
+	}
+	c := b.pbx.service(inv.callID)
+	if c == nil || c.media.sending.Load() {
+		t.Fatal("tone still sending while held")
+	}
+}
+
+// TestMediaSendGate: with sending off nothing leaves the socket.
+func TestMediaSendGate(t *testing.T) {
+	b := newBench(t, nil)
+	alice := b.newPhone("alice")
+	mc, maddr := alice.media(4014)
+	pconn, err := b.pbx.cfg.Net.ListenPacket("udp", "10.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMediaSession(pconn, codec.PCMU, 0, maddr, modeSilent)
+	defer m.close()
+	m.setSend(false)
+	m.send(0, false, []byte{1, 2, 3}, 3)
+	m.setSend(true)
+	m.send(0, false, []byte{4, 5, 6}, 3)
+	p, _ := readRTP(t, mc)
+	if !bytes.Equal(p.Payload, []byte{4, 5, 6}) || m.sent.Load() != 1 {
+		t.Fatalf("first packet %v, sent %d", p.Payload, m.sent.Load())
+	}
 }
