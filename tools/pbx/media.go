@@ -40,14 +40,14 @@ const (
 // sends to where packets come from, after the SDP address), one socket
 // from Config.Net, one sender and one reader goroutine.
 type mediaSession struct {
-	conn  net.PacketConn
-	codec codec.Codec
-	pt    uint8
-	ssrc  uint32
-	done  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-	mode  atomic.Int32
+	conn    net.PacketConn
+	codec   codec.Codec
+	pt      uint8
+	ssrc    uint32
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	mode    atomic.Int32
 	sending atomic.Bool // false while the peer holds us
 
 	mu     sync.Mutex // guards following
