@@ -590,6 +590,15 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 		u.respond(tx, req, code, reason)
 		return
 	}
+	if req.Method != siplib.CANCEL {
+		// RFC 3261 §8.2.2.3: unknown Require option tags get 420.
+		if bad := u.unsupportedRequire(req); len(bad) > 0 {
+			res := u.newResponse(req, 420, "Bad Extension")
+			res.AppendHeader(siplib.NewHeader("Unsupported", strings.Join(bad, ", ")))
+			u.send(tx, res)
+			return
+		}
+	}
 	switch req.Method {
 	case siplib.INVITE:
 		u.onInvite(req, tx)
@@ -623,6 +632,9 @@ func validate(req *sipRequest) (int, string) {
 	}
 	if len(req.GetHeaders("Call-ID")) > 1 || len(req.GetHeaders("From")) > 1 || len(req.GetHeaders("To")) > 1 || len(req.GetHeaders("CSeq")) > 1 {
 		return 400, "Bad Request (duplicate header)"
+	}
+	if len(req.GetHeaders("Content-Length")) > 1 {
+		return 400, "Bad Request (Content-Length)" // RFC 4475 §3.3.9
 	}
 	if req.CSeq().MethodName != req.Method {
 		if !knownMethod(req.Method) {
