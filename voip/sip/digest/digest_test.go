@@ -240,3 +240,35 @@ func TestNewChallenge(t *testing.T) {
 		t.Fatalf("server check failed: %+v", got)
 	}
 }
+
+func BenchmarkRespond(b *testing.B) {
+	c := &Challenge{Realm: "biloxi.com", Nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093", QOP: []string{"auth"}, Algorithm: SHA256}
+	cr := Credentials{Username: "bob", Password: "zanzibar"}
+	for b.Loop() {
+		if _, err := c.Respond("REGISTER", "sip:biloxi.com", nil, cr, 1, "0a4f113b"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndVerify(b *testing.B) {
+	c := &Challenge{Realm: "biloxi.com", Nonce: "dcd98b7102dd2f0e8b11d0f600bfb0c093", QOP: []string{"auth"}, Algorithm: MD5}
+	a, _ := c.Respond("REGISTER", "sip:biloxi.com", nil, Credentials{Username: "bob", Password: "zanzibar"}, 1, "0a4f113b")
+	v := a.String()
+	for b.Loop() {
+		p, err := ParseAuthorization(v)
+		if err != nil || !p.Verify("REGISTER", nil, "zanzibar") {
+			b.Fatal("verify failed")
+		}
+	}
+}
+
+func BenchmarkNonceCheck(b *testing.B) {
+	n := NewNonces([]byte("key"), time.Minute)
+	nonce := n.New()
+	for b.Loop() {
+		if v, _ := n.Check(nonce); !v {
+			b.Fatal("invalid")
+		}
+	}
+}
