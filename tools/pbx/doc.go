@@ -31,6 +31,28 @@
 // 183 Session Progress with SDP (reliably with RSeq and retransmissions
 // until PRACK when the caller supports 100rel, RFC 3262), plays a
 // 400+450 Hz announcement for Config.EarlyDuration, then answers and
-// echoes. Only G.711 (PCMU, PCMA) is offered; an INVITE without an SDP
-// offer to a service gets 488.
+// echoes. Offer/answer uses voip/sdp; only G.711 (PCMU, PCMA) and
+// telephone-event are accepted, and an INVITE without an SDP offer to a
+// service gets 488. A re-INVITE or UPDATE with a new offer is answered
+// from the same session (hold stops the service's sending).
+//
+// What the PBX expects from a phone:
+//
+//   - REGISTER with To = the user's AOR (any host), answered 401 once; the
+//     retry carries Authorization for the realm with the same user name
+//     (authentication user = AOR user, else 403) and a higher CSeq. A wrong
+//     password gets 403, a correct answer to an expired nonce 401 with
+//     stale=true. Expires below Config.MinExpires (60 s) gets 423 with
+//     Min-Expires.
+//   - An initial INVITE with Request-URI sip:<user or service>@<any host>,
+//     answered 407 once (unless Config.NoInviteAuth); the retry carries
+//     Proxy-Authorization. Callers need not be registered.
+//   - In-dialog requests follow the Record-Route set (loose routing, ;lr).
+//     Service calls have no Record-Route: their Contact is the PBX itself,
+//     and a 200 must be ACKed within 64*T1 or the call ends.
+//   - Without NATFix the registered Contact must be reachable as written;
+//     over TCP/TLS the PBX always uses the phone's own connection, which
+//     the phone must keep open.
+//   - PRACK for the early service's reliable 183 goes to its Contact with
+//     RAck "<RSeq> <INVITE CSeq> INVITE"; the 200 follows only after it.
 package pbx

@@ -5,10 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 )
+
+// TimerC is how long the proxy waits for a final response to a
+// forwarded INVITE (RFC 3261 §16.6: greater than 3 minutes).
+const TimerC = 3*time.Minute + 10*time.Second
 
 // hop is where and how to send a request.
 type hop struct {
@@ -331,8 +336,17 @@ func (s *Server) forwardInvite(req *sip.Request, tx sip.ServerTransaction, fwd *
 	var cancelOnce sync.Once
 	cancelled := make(chan struct{})
 	tx.OnCancel(func(*sip.Request) { cancelOnce.Do(func() { close(cancelled) }) })
+	// Timer C (RFC 3261 §16.6 step 11): a callee that rings for ever is
+	// cancelled and the caller gets 408.
+	timerC := time.NewTimer(TimerC)
+	defer timerC.Stop()
 	for {
 		select {
+		case <-timerC.C:
+			s.cancelDownstream(fwd)
+			s.respond(tx, req, sip.StatusRequestTimeout, "")
+			s.dropDialog(callID, initial)
+			return
 		case res := <-ctl.Responses():
 			if res.StatusCode == sip.StatusTrying {
 				continue
