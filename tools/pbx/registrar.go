@@ -19,14 +19,18 @@ type Binding struct {
 	// Params are the Contact header parameters other than expires
 	// (for instance +sip.instance, reg-id).
 	Params sip.HeaderParams
-	// Expires is when the binding lapses.
+	// Expires is when the binding lapses; Updated when it was last
+	// refreshed.
 	Expires time.Time
+	Updated time.Time
 	// Source is the address the REGISTER came from, and Transport its
 	// transport ("UDP", "TCP", "TLS"): where NATFix routes.
 	Source    netip.AddrPort
 	Transport string
 	CallID    string
 	CSeq      uint32
+
+	seq uint64 // refresh order, breaks ties of Updated
 }
 
 // registrar is the location service: bindings per user.
@@ -35,6 +39,7 @@ type registrar struct {
 
 	mu     sync.Mutex // guards following
 	byUser map[string][]*Binding
+	seq    uint64
 }
 
 func newRegistrar(now func() time.Time) *registrar {
@@ -51,7 +56,8 @@ func (r *registrar) pruneLocked(user string, now time.Time) {
 	r.byUser[user] = bs
 }
 
-// lookup returns copies of the user's live bindings, newest first.
+// lookup returns copies of the user's live bindings, most recently
+// refreshed first.
 func (r *registrar) lookup(user string) []Binding {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -60,7 +66,7 @@ func (r *registrar) lookup(user string) []Binding {
 	for _, b := range r.byUser[user] {
 		out = append(out, *b)
 	}
-	slices.SortStableFunc(out, func(a, b Binding) int { return -cmp.Compare(a.Expires.UnixNano(), b.Expires.UnixNano()) })
+	slices.SortStableFunc(out, func(a, b Binding) int { return -cmp.Compare(a.seq, b.seq) })
 	return out
 }
 
@@ -96,6 +102,9 @@ func (r *registrar) update(user string, changes []Binding, expires []time.Durati
 			continue
 		}
 		c.Expires = now.Add(expires[i])
+		c.Updated = now
+		r.seq++
+		c.seq = r.seq
 		c.User = user
 		if idx >= 0 {
 			*r.byUser[user][idx] = c
@@ -115,7 +124,8 @@ func (r *registrar) removeAll(user string) {
 	delete(r.byUser, user)
 }
 
-// Bindings returns the live bindings of user, newest first.
+// Bindings returns the live bindings of user, most recently refreshed
+// first; calls go to the first.
 func (s *Server) Bindings(user string) []Binding { return s.reg.lookup(user) }
 
 // handleRegister implements the registrar (RFC 3261 §10.3).

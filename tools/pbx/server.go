@@ -152,21 +152,15 @@ func (s *Server) openSockets() error {
 }
 
 func (s *Server) closeSockets() {
-	for _, c := range []interface{ Close() error }{s.udp, s.tcpL, s.tlsL} {
-		if c != nil && !isNilListener(c) {
-			c.Close()
-		}
+	if s.udp != nil {
+		s.udp.Close()
 	}
-}
-
-func isNilListener(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case net.Listener:
-		return v == nil
-	case net.PacketConn:
-		return v == nil
+	if s.tcpL != nil {
+		s.tcpL.Close()
 	}
-	return false
+	if s.tlsL != nil {
+		s.tlsL.Close()
+	}
 }
 
 // Addr returns the UDP SIP address the server listens on.
