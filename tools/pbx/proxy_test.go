@@ -227,3 +227,19 @@ func TestProxyNATFix(t *testing.T) {
 	bob.send(&ack)
 	alice.request(sip.ACK)
 }
+
+// TestInviteAuth: a wrong password on the INVITE gets 403, an unknown
+// realm's credentials a fresh 407.
+func TestInviteAuth(t *testing.T) {
+	b := newBench(t, nil)
+	alice := b.newPhone("alice")
+	alice.pass = "wrong"
+	r := alice.invite("echo", sdpOffer(netip.MustParseAddrPort("10.0.0.10:4000")))
+	alice.ackNon2xx(r, alice.response(403))
+
+	alice.realm = "elsewhere"
+	r = alice.newReq("INVITE", "sip:echo@pbx.test", "echo")
+	r.extra = []string{`Proxy-Authorization: Digest username="alice", realm="elsewhere", nonce="n", uri="sip:echo@pbx.test", response="00000000000000000000000000000000"`}
+	alice.send(r)
+	alice.ackNon2xx(r, alice.response(407))
+}

@@ -77,8 +77,13 @@ func TestRegisterSHA256(t *testing.T) {
 		a.send(r)
 		a.response(200)
 	}
-	if n := len(b.pbx.Bindings("alice")); n != 2 {
-		t.Fatalf("%d bindings, want 2", n)
+	bs := b.pbx.Bindings("alice")
+	if len(bs) != 2 {
+		t.Fatalf("%d bindings, want 2", len(bs))
+	}
+	// The MD5 phone registered last: calls go there.
+	if bs[0].Source.Addr().String() != "10.0.0.11" {
+		t.Fatalf("first binding %v, want the latest registration", bs[0].Source)
 	}
 }
 
