@@ -486,6 +486,15 @@ func (c *Call) onReinvite(req *siplib.Request, tx *siplib.ServerTx) {
 		c.ua.send(tx, c.newResponse(req, 491, "Request Pending"))
 		return
 	}
+	if !c.confirmed && c.okRes != nil && c.haveNeg && !c.lateOffer && !c.reinviteIn {
+		// The re-INVITE overtook the ACK of our 2xx (sipgo handles each
+		// message on its own goroutine); the offer/answer is complete,
+		// so the new request implies the dialog is confirmed.
+		c.confirmed, c.okAcked = true, true
+		if c.okTimer != nil {
+			c.okTimer.Stop()
+		}
+	}
 	if c.reinviteIn || !c.confirmed || (c.state != StateTalking && c.state != StateHeld) {
 		c.mu.Unlock()
 		res := c.newResponse(req, 500, "Server Internal Error")
