@@ -98,7 +98,7 @@ func (s *Server) hasTransport(transport string) bool {
 
 // ourURI is our address as a loose-routing URI for Record-Route.
 func (s *Server) ourURI(transport string) sip.Uri {
-	u := sip.Uri{Scheme: "sip", Host: s.adv.String(), Port: s.listenPort(transport), UriParams: sip.NewParams()}
+	u := sip.Uri{Scheme: "sip", Host: s.advHost(), Port: s.listenPort(transport), UriParams: sip.NewParams()}
 	if !strings.EqualFold(transport, "UDP") {
 		u.UriParams.Add("transport", strings.ToLower(transport))
 	}
@@ -136,7 +136,7 @@ func (s *Server) prepare(req *sip.Request, to hop, ruri *sip.Uri, recordRoute bo
 		fwd.PrependHeader(&sip.RecordRouteHeader{Address: s.ourURI(to.transport)})
 	}
 	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: to.transport,
-		Host: s.adv.String(), Port: s.listenPort(to.transport), Params: sip.NewParams()}
+		Host: s.advHost(), Port: s.listenPort(to.transport), Params: sip.NewParams()}
 	via.Params.Add("branch", sip.GenerateBranch())
 	fwd.PrependHeader(via)
 	s.pin(fwd, to)
@@ -441,7 +441,7 @@ func (s *Server) relay(tx sip.ServerTransaction, res *sip.Response) {
 // 2xx retransmission) when the top Via is ours.
 func (s *Server) forwardStateless(res *sip.Response) {
 	via := res.Via()
-	if via == nil || via.Host != s.adv.String() || via.Port != s.listenPort(via.Transport) {
+	if via == nil || via.Host != s.advHost() || via.Port != s.listenPort(via.Transport) {
 		return
 	}
 	res = res.Clone()

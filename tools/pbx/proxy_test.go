@@ -28,7 +28,9 @@ func (p *phone) invite(user, body string, extra ...string) *req {
 
 // TestProxyCall runs a whole call between two registered UAs through the
 // proxy: 407, 100, INVITE with Record-Route to the callee, 180 and 200
-// back, ACK and BYE along the recorded route.
+// back, ACK and BYE along the recorded route. It also proves that every
+// request the PBX sends leaves through its vnet socket: had sipgo opened a
+// socket of its own (on the host), bob would never see the INVITE.
 func TestProxyCall(t *testing.T) {
 	b := newBench(t, nil)
 	alice, bob := b.newPhone("alice"), b.newPhone("bob")

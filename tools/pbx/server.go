@@ -77,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	sipLog := cfg.Logger.With("component", "pbx/sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("deskphone-pbx"),
-		sipgo.WithUserAgentHostname(s.adv.String()),
+		sipgo.WithUserAgentHostname(s.advHost()),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(s.handleStrayResponse),
@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
 	if err == nil {
 		s.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog),
-			sipgo.WithClientHostname(s.adv.String()), sipgo.WithClientPort(int(s.udpAddr.Port())))
+			sipgo.WithClientHostname(s.advHost()), sipgo.WithClientPort(int(s.udpAddr.Port())))
 	}
 	if err != nil {
 		ua.Close()
@@ -446,4 +446,13 @@ func (s *Server) isOurs(uri sip.Uri) bool {
 		}
 	}
 	return false
+}
+
+// advHost is the advertised IP as a SIP host: IPv6 in brackets (RFC 3261
+// §25.1 IPv6reference).
+func (s *Server) advHost() string {
+	if s.adv.Is6() && !s.adv.Is4In6() {
+		return "[" + s.adv.String() + "]"
+	}
+	return s.adv.Unmap().String()
 }

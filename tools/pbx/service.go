@@ -325,7 +325,7 @@ func (c *serviceCall) response(code int, body []byte) *sip.Response {
 
 func (c *serviceCall) contact() *sip.ContactHeader {
 	tr := strings.ToUpper(c.inv.Transport())
-	u := sip.Uri{Scheme: "sip", User: c.kind, Host: c.s.adv.String(), Port: c.s.listenPort(tr), UriParams: sip.NewParams()}
+	u := sip.Uri{Scheme: "sip", User: c.kind, Host: c.s.advHost(), Port: c.s.listenPort(tr), UriParams: sip.NewParams()}
 	if tr != "UDP" {
 		u.UriParams.Add("transport", strings.ToLower(tr))
 	}
