@@ -236,7 +236,9 @@ func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	var ok bool
 	if r := probe.Route(); r != nil {
 		to, ok = hopForURI(r.Address)
-	} else if s.isOurs(req.Recipient) && req.Recipient.User == "" {
+	} else if s.isOurs(req.Recipient) {
+		// Addressed to us but no service call has it (ended, or never
+		// was): 481 below, not a loop to ourselves.
 		ok = false
 	} else {
 		to, ok = hopForURI(req.Recipient)

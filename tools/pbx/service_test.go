@@ -351,3 +351,18 @@ func TestMediaSendGate(t *testing.T) {
 		t.Fatalf("first packet %v, sent %d", p.Payload, m.sent.Load())
 	}
 }
+
+// TestEndedServiceCall: a BYE for a service call that is over gets 481,
+// not a loop through the PBX.
+func TestEndedServiceCall(t *testing.T) {
+	b := newBench(t, nil)
+	alice := b.newPhone("alice")
+	_, maddr := alice.media(4016)
+	inv := alice.invite("echo", sdpOffer(maddr))
+	ok := alice.responseTo(sip.INVITE, 200)
+	alice.send(alice.inDialog(inv, ok, "ACK"))
+	alice.send(alice.inDialog(inv, ok, "BYE"))
+	alice.responseTo(sip.BYE, 200)
+	alice.send(alice.inDialog(inv, ok, "BYE"))
+	alice.responseTo(sip.BYE, 481)
+}
