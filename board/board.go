@@ -4,26 +4,53 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/deskphone/phone/board/qemu"
+	"github.com/deskphone/phone/board/rpi"
 	"github.com/deskphone/phone/board/sim"
 	"github.com/deskphone/phone/hal"
 )
 
 // Options are the board-independent settings of every board plus a free
-// map of board-specific ones.
+// map of board-specific ones (config board_options).
 type Options struct {
-	Input, Output string // audio in/out spec (sim, qemu)
-	Keys          io.Reader
-	Extra         map[string]string
+	// Input and Output are the audio specs (config audio.input/output):
+	// sim takes tone:/wav:/silence and wav:/null/speaker; qemu takes raw
+	// PCM files or udp:HOST:PORT (see board/qemu).
+	Input, Output string
+	// Keys is the sim board's terminal.
+	Keys io.Reader
+	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
+	// unix:PATH) and "serial" (device); rpi "alsa_device", "no_audio",
+	// "no_codec" ("true").
+	Extra map[string]string
 }
 
 // Names lists the boards Open knows.
-func Names() []string { return []string{"sim"} }
+func Names() []string { return []string{"sim", "qemu", "rpi"} }
 
 // Open returns the named board, wired.
 func Open(name string, o Options) (*hal.Board, error) {
 	switch name {
 	case "", "sim":
 		return sim.Open(sim.Options{Input: o.Input, Output: o.Output, Keys: o.Keys})
+	case "qemu":
+		qo := qemu.DefaultOptions
+		if v := o.Extra["listen"]; v != "" {
+			qo.Listen = v
+		}
+		qo.Serial = o.Extra["serial"]
+		if err := qo.SetAudio(o.Input, o.Output); err != nil {
+			return nil, err
+		}
+		return qemu.Open(qo)
+	case "rpi":
+		ro := rpi.DefaultOptions
+		if v := o.Extra["alsa_device"]; v != "" {
+			ro.ALSADevice = v
+		}
+		ro.NoAudio = o.Extra["no_audio"] == "true"
+		ro.NoCodec = o.Extra["no_codec"] == "true"
+		return rpi.Open(ro)
 	}
 	return nil, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())
 }
