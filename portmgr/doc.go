@@ -1,20 +1,45 @@
 // Package portmgr is the phone's port manager, modelled on the RTC Client
-// API's IRTCPortManager (GetMapping / UpdateRemoteAddress / ReleaseMapping).
+// API's IRTCPortManager3 (GetMappingEx / UpdateRemoteAddressEx2 /
+// ReleaseMappingEx) and extended past it: it finds, on its own, an
+// external address that works behind every kind of NAT.
 //
 // It owns every UDP socket the phone uses. Sockets are bound inside the
 // configured SIP and media port ranges (RTC's MinSipDynamicPort /
 // MaxSipDynamicPort and MinMediaPort / MaxMediaPort); RTP takes an even
 // port and RTCP the next odd one. Each socket both sends and receives
 // (symmetric UDP), so the NAT binding a packet leaves through is the one
-// the far end answers to.
+// the far end answers to. One reader goroutine per socket demultiplexes
+// (RFC 7983: first byte 0..3 and stun.IsMessage): STUN goes to the
+// manager, TURN traffic from the relay server to the TURN client, and
+// everything else to the Mapping's Conn.
 //
 // A Mapping tells its user the local address, the external address to
 // advertise in Via, Contact and SDP, the socket, and the strategy that
-// produced the external address. STUN messages arriving on a mapped
-// socket are taken off it by a demultiplexer (RFC 7983 style first-byte
-// test, then stun.IsMessage) before the SIP stack or the RTP session
-// sees them.
+// produced the external address. The strategies, tried per mapping in a
+// configurable order (DefaultStrategies), are: a configured static
+// address; a gateway port mapping (PCP, NAT-PMP, UPnP IGD; package
+// gateway) renewed at half-life; STUN binding requests sent from the
+// mapping's own socket (RFC 8489, several servers with failover); and a
+// TURN relay (RFC 8656, pion/turn) through the mapping's own socket when
+// RFC 5780 discovery (package natcheck) finds endpoint-dependent
+// (symmetric) mapping.
+//
+// Map never waits on the network for media: a pool of media pairs is kept
+// warm with their external addresses learnt, and when it is empty Map
+// binds a fresh pair and returns the best known address at once. The SIP
+// socket is bound in New and its address learnt in the background; Map
+// for SIP waits at most Config.SIPMapWait for it.
+//
+// One scheduler drives every refresh: SIP flow keepalives (CRLF or STUN
+// to the next hop, plus a STUN re-check of the external address that
+// detects NAT reboots), idle media keepalives (RFC 6263 STUN
+// indications), and gateway lease renewals, at an interval derived from
+// the configured or measured binding lifetime. UpdateRemote on a media
+// mapping sends early UDP (RTC's EnableEarlyUDPPackets) so early media
+// passes the caller's NAT. Changes of external addresses are reported on
+// Events; Report summarises the NAT for the status page.
 //
 // All sockets come from a transport.Net, so the same code runs on the
-// host network (stdnet) and on pion's emulated networks (vnet) in tests.
+// host network (stdnet) and on pion's emulated networks (vnet) in tests;
+// see package portmgrtest and docs/nat.md.
 package portmgr

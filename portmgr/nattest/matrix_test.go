@@ -1,0 +1,288 @@
+package nattest
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/portmgrtest"
+	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/sip"
+	"github.com/deskphone/phone/voip/tone"
+)
+
+var pbxAddr = netip.MustParseAddrPort("198.51.100.20:5060")
+
+type phone struct {
+	ua  *sip.UA
+	pm  *portmgr.Manager
+	evs chan sip.Event
+}
+
+func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, pass string) *phone {
+	t.Helper()
+	pm, err := portmgr.New(portmgr.Config{
+		Net:         site.Net,
+		STUNServers: []string{w.STUNServer().String()},
+		TURN: portmgr.TURNConfig{Server: w.TURNServerAddr().String(),
+			Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := pm.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ua, err := sip.New(sip.Config{
+		Account:    sip.Account{User: user, Password: pass, Domain: "pbx.test", Registrar: pbxAddr.String()},
+		Mapper:     pm,
+		EarlyMedia: true,
+		Prack:      true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := &phone{ua: ua, pm: pm, evs: make(chan sip.Event, 1024)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ua.Events() {
+			// The lead's wiring: what the registrar saw (Via
+			// received/rport) goes to the port manager.
+			if r, ok := ev.(*sip.RegistrationEvent); ok && r.Status.Received.IsValid() {
+				pm.ObserveRport(r.Status.Received)
+			}
+			p.evs <- ev
+		}
+	}()
+	pmDone := make(chan struct{})
+	go func() { // the lead's wiring: a changed SIP address means re-REGISTER
+		defer close(pmDone)
+		for ev := range pm.Events() {
+			if ev.Mapping != nil && ev.Mapping.Kind == portmgr.KindSIP {
+				ua.Reregister()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ua.Close()
+		<-done
+		pm.Close()
+		<-pmDone
+	})
+	return p
+}
+
+func (p *phone) next(what string, f func(sip.Event) bool) error {
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case ev := <-p.evs:
+			if f(ev) {
+				return nil
+			}
+		case <-timeout:
+			return fmt.Errorf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// registered waits until the phone is registered with a Contact the
+// registrar can reach (its external SIP address, as the registrar saw it).
+// The UA emits no event when only its Contact changes, so this looks at
+// Registration() every 100 ms of (fake) time.
+func (p *phone) registered() error {
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	for range 600 {
+		r := p.ua.Registration()
+		if r.State == sip.RegRegistered && r.Received.IsValid() && strings.Contains(r.Contact, r.Received.String()) {
+			return nil
+		}
+		<-tk.C
+	}
+	r := p.ua.Registration()
+	return fmt.Errorf("not registered with a reachable Contact after a minute: %+v", r)
+}
+
+func (p *phone) state(c *sip.Call, st sip.CallState) error {
+	return p.next("call "+string(st), func(e sip.Event) bool {
+		ce, ok := e.(*sip.CallEvent)
+		return ok && ce.Call == c && ce.State == st
+	})
+}
+
+func (p *phone) incoming() (*sip.Call, error) {
+	var c *sip.Call
+	err := p.next("incoming call", func(e sip.Event) bool {
+		ic, ok := e.(*sip.IncomingCallEvent)
+		if ok {
+			c = ic.Call
+		}
+		return ok
+	})
+	return c, err
+}
+
+// talk sends a tone on c for d and returns what c received.
+func talk(c *sip.Call, hz float64, d time.Duration) ([]int16, error) {
+	m := c.Media()
+	if m == nil {
+		return nil, fmt.Errorf("%s: no media session", c)
+	}
+	gen := tone.Sine(hz, 8000, -13)
+	frame := make([]int16, 160)
+	var got []int16
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range int(d / (20 * time.Millisecond)) {
+		<-tick.C
+		gen.NextFrame(frame)
+		if err := m.WriteFrame(frame); err != nil {
+			return got, err
+		}
+		in := make([]int16, 160)
+		m.NextFrame(in)
+		got = append(got, in...)
+	}
+	return got, nil
+}
+
+func hears(got []int16, hz float64) bool {
+	if len(got) < 1600 {
+		return false
+	}
+	return tone.Contains(got[len(got)/2:], hz, 8000)
+}
+
+// call makes caller dial callee and checks two-way audio by content.
+func call(caller, callee *phone, user string) error {
+	c, err := caller.ua.Dial(context.Background(), user)
+	if err != nil {
+		return err
+	}
+	cb, err := callee.incoming()
+	if err != nil {
+		return err
+	}
+	if err := cb.Answer(); err != nil {
+		return err
+	}
+	if err := caller.state(c, sip.StateTalking); err != nil {
+		return err
+	}
+	var gotA, gotB []int16
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); gotA, errA = talk(c, 440, 2*time.Second) }()
+	go func() { defer wg.Done(); gotB, errB = talk(cb, 1000, 2*time.Second) }()
+	wg.Wait()
+	if errA != nil || errB != nil {
+		return fmt.Errorf("audio: %v %v", errA, errB)
+	}
+	var problems []string
+	if !hears(gotA, 1000) {
+		problems = append(problems, "caller hears nothing")
+	}
+	if !hears(gotB, 440) {
+		problems = append(problems, "callee hears nothing")
+	}
+	_ = c.Hangup()
+	_ = caller.state(c, sip.StateEnded)
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, ", "))
+	}
+	return nil
+}
+
+type cell struct {
+	a, b   portmgrtest.NATKind
+	ab, ba error
+}
+
+// TestPhoneMatrix is the whole-phone NAT matrix: for each pair of NAT
+// types, alice (behind A) and bob (behind B) register to tools/pbx
+// without NAT fix-ups; alice calls bob, then bob calls alice; each call
+// must carry audio both ways (a 440 Hz and a 1 kHz tone, checked with
+// Goertzel).
+func TestPhoneMatrix(t *testing.T) {
+	var mu sync.Mutex
+	var cells []cell
+	for _, a := range portmgrtest.NATKinds {
+		for _, b := range portmgrtest.NATKinds {
+			t.Run(a.String()+"/"+b.String(), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					w := portmgrtest.NewWorld(t, true)
+					sa, sb := w.AddSite(a, 0), w.AddSite(b, 0)
+					pn := w.PublicNet(pbxAddr.Addr().String())
+					srv, err := pbx.New(pbx.Config{
+						Realm:  "pbx.test",
+						Users:  map[string]string{"alice": "a-secret", "bob": "b-secret"},
+						Net:    pn,
+						Listen: pbxAddr,
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.Start()
+					if err := srv.Start(); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { srv.Close() })
+					alice := newPhone(t, w, sa, "alice", "a-secret")
+					bob := newPhone(t, w, sb, "bob", "b-secret")
+					if err := alice.registered(); err != nil {
+						t.Fatal("alice:", err)
+					}
+					if err := bob.registered(); err != nil {
+						t.Fatal("bob:", err)
+					}
+					c := cell{a: a, b: b}
+					c.ab = call(alice, bob, "bob")
+					c.ba = call(bob, alice, "alice")
+					if c.ab != nil {
+						t.Errorf("alice (%v) calls bob (%v): %v", a, b, c.ab)
+					}
+					if c.ba != nil {
+						t.Errorf("bob (%v) calls alice (%v): %v", b, a, c.ba)
+					}
+					mu.Lock()
+					cells = append(cells, c)
+					mu.Unlock()
+				})
+			})
+		}
+	}
+	if len(cells) == 16 {
+		var sb strings.Builder
+		sb.WriteString("| alice \\ bob | full-cone | restricted-cone | port-restricted-cone | symmetric |\n|---|---|---|---|---|\n")
+		for i, c := range cells {
+			if i%4 == 0 {
+				sb.WriteString("| " + c.a.String() + " |")
+			}
+			res := func(err error) string {
+				if err == nil {
+					return "pass"
+				}
+				return "FAIL"
+			}
+			sb.WriteString(" " + res(c.ab) + " / " + res(c.ba) + " |")
+			if i%4 == 3 {
+				sb.WriteString("\n")
+			}
+		}
+		t.Logf("whole-phone matrix (alice calls bob / bob calls alice):\n%s", sb.String())
+	}
+}
