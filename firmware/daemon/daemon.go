@@ -91,14 +91,9 @@ func New(o Options) (d *Daemon, err error) {
 		_ = c.SetVolume(cfg.Audio.Volume)
 		_ = c.SetInputGain(cfg.Audio.MicGain)
 	}
-	pcfg := portmgr.Config{
-		Net: n, SIPPorts: cfg.Ports.SIP, MediaPorts: cfg.Ports.Media,
-		Logger: log,
-	}
-	if s := cfg.NAT.StaticExternal; s != "" {
-		if pcfg.StaticExternal, err = netip.ParseAddr(s); err != nil {
-			return nil, fmt.Errorf("daemon: nat.static_external: %w", err)
-		}
+	pcfg, err := portConfig(cfg, n, log)
+	if err != nil {
+		return nil, err
 	}
 	if d.pm, err = portmgr.New(pcfg); err != nil {
 		return nil, err
@@ -140,6 +135,37 @@ func New(o Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// portConfig maps the config's ports and nat sections onto the port
+// manager's Config.
+func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.Config, error) {
+	nat := cfg.NAT
+	pc := portmgr.Config{
+		Net: n, SIPPorts: cfg.Ports.SIP, MediaPorts: cfg.Ports.Media, Logger: log,
+		STUNServers:     nat.STUNServers,
+		TURN:            portmgr.TURNConfig{Server: nat.TURN.Server, Username: nat.TURN.Username, Password: nat.TURN.Password},
+		Keepalive:       nat.Keepalive,
+		BindingLifetime: nat.BindingLifetime,
+		DisableEarlyUDP: !nat.EarlyUDP,
+		EnableGateway:   nat.UPnP,
+	}
+	for _, s := range nat.Strategies {
+		pc.Strategies = append(pc.Strategies, portmgr.Strategy(s))
+	}
+	if len(pc.Strategies) == 0 {
+		// The config's empty list means "advertise the local address";
+		// the port manager's empty list means its defaults.
+		pc.Strategies = []portmgr.Strategy{portmgr.StrategyLocal}
+	}
+	if s := nat.StaticExternal; s != "" {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return pc, fmt.Errorf("daemon: nat.static_external: %w", err)
+		}
+		pc.StaticExternal = ip
+	}
+	return pc, nil
 }
 
 // account turns the first enabled config account into the UA's.
@@ -192,10 +218,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(pumpDone)
 		d.pump()
 	}()
+	natDone := make(chan struct{})
+	go func() {
+		defer close(natDone)
+		d.natEvents()
+	}()
 	err := d.ph.Run(ctx)
 	d.closeParts()
 	<-pumpDone
+	<-natDone
 	return err
+}
+
+// natEvents re-registers when the port manager reports that the SIP
+// flow's external address changed or its NAT binding was lost, so the
+// registrar reaches the phone at its new address. It ends when the
+// manager closes its event channel.
+func (d *Daemon) natEvents() {
+	for ev := range d.pm.Events() {
+		switch ev.Kind {
+		case portmgr.EventExternalChanged, portmgr.EventFlowFailed:
+			if ev.Mapping != nil && ev.Mapping.Kind != portmgr.KindSIP {
+				continue
+			}
+			d.log.Info("external address changed: re-registering", "old", ev.Old, "new", ev.New)
+			d.ua.Reregister()
+		case portmgr.EventALG:
+			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
+		}
+	}
 }
 
 func (d *Daemon) closeParts() {
@@ -220,6 +271,12 @@ func (d *Daemon) pump() {
 		case *sip.RegistrationEvent:
 			s := e.Status
 			d.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
+			if s.State == sip.RegRegistered && s.Received.IsValid() {
+				// What the registrar saw is the truth about the SIP flow
+				// (RFC 3581): the port manager adopts it and reports a
+				// change, which brings us back here to re-register.
+				d.pm.ObserveRport(s.Received)
+			}
 		case *sip.IncomingCallEvent:
 			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
 		case *sip.CallEvent:
@@ -302,7 +359,7 @@ func (d *Daemon) Phone() *phone.Phone { return d.ph }
 func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
-		Registration: d.ua.Registration(), Calls: []CallStatus{},
+		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{

@@ -185,3 +185,31 @@ func TestRejectGivesBusyToCaller(t *testing.T) {
 }
 
 var _ hal.FrameSource = (*tone.Generator)(nil)
+
+func TestPortConfigFromNATSection(t *testing.T) {
+	cfg := config.Default()
+	cfg.NAT.STUNServers = []string{"198.51.100.1:3478"}
+	cfg.NAT.TURN = config.TURN{Server: "198.51.100.1:3478", Username: "u", Password: "p"}
+	cfg.NAT.StaticExternal = "203.0.113.9"
+	cfg.NAT.EarlyUDP = false
+	pc, err := portConfig(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pc.STUNServers) != 1 || pc.TURN.Username != "u" || pc.StaticExternal.String() != "203.0.113.9" || !pc.DisableEarlyUDP {
+		t.Fatalf("port config %+v", pc)
+	}
+	if len(pc.Strategies) != 4 || pc.Strategies[0] != portmgr.StrategyStatic {
+		t.Fatalf("default strategies %v", pc.Strategies)
+	}
+	cfg.NAT.Strategies = nil
+	cfg.NAT.StaticExternal = "not-an-ip"
+	if _, err := portConfig(cfg, nil, nil); err == nil {
+		t.Fatal("bad static_external accepted")
+	}
+	cfg.NAT.StaticExternal = ""
+	pc, _ = portConfig(cfg, nil, nil)
+	if len(pc.Strategies) != 1 || pc.Strategies[0] != portmgr.StrategyLocal {
+		t.Fatalf("empty strategies -> %v, want [local]", pc.Strategies)
+	}
+}
