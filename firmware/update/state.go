@@ -1,0 +1,147 @@
+package update
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/deskphone/phone/firmware/config"
+)
+
+// Slot names.
+const (
+	SlotA = "A"
+	SlotB = "B"
+)
+
+// Other returns the slot that is not s.
+func Other(s string) string {
+	if s == SlotA {
+		return SlotB
+	}
+	return SlotA
+}
+
+// DefaultTrialBoots is how many times a trial slot is booted before the
+// phone falls back to the committed slot.
+const DefaultTrialBoots = 1
+
+// SlotInfo records what a slot holds.
+type SlotInfo struct {
+	Version   string `json:"version,omitempty"`
+	BuildTime int64  `json:"build_time,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+}
+
+// State is the A/B record, kept on the data (or boot) partition.
+type State struct {
+	// Committed is the slot known to work ("A" or "B").
+	Committed string `json:"committed"`
+	// Trial is the slot on trial, or "".
+	Trial string `json:"trial,omitempty"`
+	// TrialBoots is how many more times Trial may be booted.
+	TrialBoots int `json:"trial_boots,omitempty"`
+	// Slots holds what each slot contains, by name.
+	Slots map[string]SlotInfo `json:"slots,omitempty"`
+	// RolledBack names the last trial slot given up on, for reports.
+	RolledBack string `json:"rolled_back,omitempty"`
+}
+
+func validSlot(s string) bool { return s == SlotA || s == SlotB }
+
+// Validate checks the record.
+func (s *State) Validate() error {
+	if !validSlot(s.Committed) {
+		return fmt.Errorf("%w: committed slot %q", ErrBadState, s.Committed)
+	}
+	if s.Trial != "" && (!validSlot(s.Trial) || s.Trial == s.Committed) {
+		return fmt.Errorf("%w: trial slot %q", ErrBadState, s.Trial)
+	}
+	if s.TrialBoots < 0 {
+		return fmt.Errorf("%w: trial boots %d", ErrBadState, s.TrialBoots)
+	}
+	return nil
+}
+
+// ReadState reads the record at path. A missing file is a fresh phone:
+// slot A committed, no trial.
+func ReadState(path string) (*State, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &State{Committed: SlotA, Slots: map[string]SlotInfo{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadState, path, err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if s.Slots == nil {
+		s.Slots = map[string]SlotInfo{}
+	}
+	return &s, nil
+}
+
+// WriteState writes the record atomically: whatever happens, path holds
+// the old record or the new one.
+func WriteState(path string, s *State) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return config.WriteFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// Boot is the boot-time decision: it returns the slot to boot and whether
+// it is a trial boot, and writes the record first (a trial boot uses up
+// one of its boots before it starts, so a slot that hangs or crashes the
+// kernel cannot be booted forever). An unreadable record boots the
+// committed slot of a fresh phone (A) and reports the error.
+func Boot(path string) (slot string, trial bool, err error) {
+	s, err := ReadState(path)
+	if err != nil {
+		return SlotA, false, err
+	}
+	if s.Trial == "" {
+		return s.Committed, false, nil
+	}
+	if s.TrialBoots > 0 {
+		s.TrialBoots--
+		if err := WriteState(path, s); err != nil {
+			// The count cannot be recorded: booting the trial slot could
+			// loop; the committed slot is safe.
+			return s.Committed, false, err
+		}
+		return s.Trial, true, nil
+	}
+	s.RolledBack = s.Trial
+	s.Trial = ""
+	if err := WriteState(path, s); err != nil {
+		return s.Committed, false, err
+	}
+	return s.Committed, false, nil
+}
+
+// Commit records that the booted slot is healthy. On a trial boot it
+// becomes the committed slot; otherwise nothing changes.
+func Commit(path, booted string) error {
+	s, err := ReadState(path)
+	if err != nil {
+		return err
+	}
+	if s.Trial != booted {
+		return nil
+	}
+	s.Committed, s.Trial, s.TrialBoots, s.RolledBack = booted, "", 0, ""
+	return WriteState(path, s)
+}
