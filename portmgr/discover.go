@@ -237,6 +237,13 @@ func (m *Manager) learnSTUN(ctx context.Context, mp *Mapping) bool {
 // default RTO) so failover does not take 39.5 s per dead server; the last
 // gets the full RFC 8489 §6.2.1 schedule.
 func (m *Manager) stunMapped(ctx context.Context, s *sock) (netip.AddrPort, error) {
+	return m.stunMappedTries(ctx, s, false)
+}
+
+// stunMappedTries is stunMapped; quick shortens every transaction to 4
+// requests and a 2 s final wait (keepalive re-checks: a flow that does
+// not answer is re-checked every few seconds rather than after 39.5 s).
+func (m *Manager) stunMappedTries(ctx context.Context, s *sock, quick bool) (netip.AddrPort, error) {
 	m.mu.Lock()
 	servers, good := m.servers, m.good
 	m.mu.Unlock()
@@ -247,7 +254,7 @@ func (m *Manager) stunMapped(ctx context.Context, s *sock) (netip.AddrPort, erro
 	for i := range servers {
 		idx := (good + i) % len(servers)
 		req := stunc.Request{To: servers[idx]}
-		if i < len(servers)-1 {
+		if quick || i < len(servers)-1 {
 			req.Tries, req.Rm = 4, 4
 		}
 		r, err := s.cl.Binding(ctx, req)

@@ -155,7 +155,15 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 	}
 	every := m.keepaliveInterval
 	if mp.Kind == KindSIP {
-		m.sched.add(mp, every(), every, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
+		// While the flow does not answer, re-check every RecoveryInterval
+		// so a rebooted NAT is noticed within seconds of coming back.
+		sipEvery := func() time.Duration {
+			if mp.flowDown.Load() {
+				return RecoveryInterval
+			}
+			return every()
+		}
+		m.sched.add(mp, every(), sipEvery, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
 		return
 	}
 	m.sched.add(mp, every(), every, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
@@ -194,13 +202,19 @@ func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
 		return
 	}
 	m.countKA(stunRequestSize)
-	ext, err := m.stunMapped(ctx, mp.rtp)
+	ext, err := m.stunMappedTries(ctx, mp.rtp, true)
 	if err != nil {
-		m.log.Debug("sip keepalive stun", "laddr", mp.rtp.local, "err", err)
+		if !mp.flowDown.Swap(true) {
+			m.log.Warn("SIP flow keepalive unanswered; re-checking every few seconds", "laddr", mp.rtp.local, "err", err)
+		}
 		return
 	}
+	mp.flowDown.Store(false)
 	m.checkMapped(mp, ext)
 }
+
+// RecoveryInterval is how often an unanswered SIP flow is re-checked.
+const RecoveryInterval = 3 * time.Second
 
 // stunRequestSize is a Binding request with FINGERPRINT: 20 + 8 bytes.
 const stunRequestSize = 28

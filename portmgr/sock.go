@@ -59,6 +59,14 @@ func (s *sock) write(b []byte, to netip.AddrPort) error {
 }
 
 func (s *sock) close() error {
+	if s.closed.Load() {
+		return nil
+	}
+	if t := s.turn.Load(); t != nil {
+		// Deallocate (RFC 8656 §7: Refresh with lifetime 0) while the
+		// socket still writes, then stop the client.
+		t.closeRelay()
+	}
 	if s.closed.Swap(true) {
 		return nil
 	}
@@ -208,18 +216,25 @@ var _ net.PacketConn = (*mconn)(nil)
 
 // turnAlloc is one TURN allocation made through a mapping's socket.
 type turnAlloc struct {
-	client *turn.Client
-	relay  net.PacketConn
-	server netip.AddrPort
-	once   sync.Once
-	done   chan struct{}
+	client    *turn.Client
+	relay     net.PacketConn
+	server    netip.AddrPort
+	once      sync.Once
+	relayOnce sync.Once
+	done      chan struct{}
+}
+
+func (t *turnAlloc) closeRelay() {
+	t.relayOnce.Do(func() {
+		if t.relay != nil {
+			_ = t.relay.Close()
+		}
+	})
 }
 
 func (t *turnAlloc) close() {
 	t.once.Do(func() {
-		if t.relay != nil {
-			_ = t.relay.Close()
-		}
+		t.closeRelay()
 		t.client.Close()
 		if t.done != nil {
 			<-t.done

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/deskphone/phone/portmgr/internal/stunc"
 	"github.com/pion/logging"
@@ -58,7 +59,7 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 		Username:       m.cfg.TURN.Username,
 		Password:       m.cfg.TURN.Password,
 		Realm:          m.cfg.TURN.Realm,
-		Conn:           s.raw,
+		Conn:           &closingConn{PacketConn: s.raw, closed: &s.closed},
 		Net:            m.cfg.Net,
 		LoggerFactory:  lf,
 		RTO:            m.cfg.STUNRTO,
@@ -129,4 +130,20 @@ func (m *Manager) onSTUNRelayed(s *sock, b []byte, from netip.AddrPort) {
 			_, _ = (*r).WriteTo(resp, net.UDPAddrFromAddrPort(from))
 		}
 	}
+}
+
+// closingConn is the socket as the TURN client sees it: once the mapping
+// is closing, writes fail at once, so a transaction pion starts while
+// the allocation is torn down (a channel bind after a last write) ends
+// with an error instead of waiting on a socket that is going away.
+type closingConn struct {
+	net.PacketConn
+	closed *atomic.Bool
+}
+
+func (c *closingConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return c.PacketConn.WriteTo(b, to)
 }

@@ -89,6 +89,7 @@ type Mapping struct {
 	rxFrom    atomic.Pointer[netip.AddrPort] // last source seen (early UDP stop)
 	rxAny     atomic.Bool                    // any non-keepalive datagram seen since early UDP began
 	kaStarted atomic.Bool                    // the keepalive job is scheduled
+	flowDown  atomic.Bool                    // the last SIP keepalive check went unanswered
 
 	// The following are guarded by m.mu.
 	local      netip.AddrPort
