@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -187,7 +188,7 @@ type phone struct {
 	slots   map[string]string
 	state   string
 	agent   *Agent
-	reboots int
+	reboots atomic.Int32
 }
 
 const testToken = "s3cret-token"
@@ -206,7 +207,7 @@ func newPhone(t *testing.T, pub ed25519.PublicKey, version string, bt int64) *ph
 		t.Fatal(err)
 	}
 	a, err := NewAgent(Config{Board: "qemu-arm64", Version: version, BuildTime: bt, PublicKey: pub, Token: testToken,
-		Slots: p.slots, StatePath: p.state, Booted: booted, MaxSlotSize: 1 << 20, Reboot: func() { p.reboots++ }})
+		Slots: p.slots, StatePath: p.state, Booted: booted, MaxSlotSize: 1 << 20, Reboot: func() { p.reboots.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,8 +263,9 @@ func TestPushUpdate(t *testing.T) {
 	if p.slot(t, SlotA) != "running image A" {
 		t.Fatal("active slot A was written")
 	}
-	if p.reboots != 1 {
-		t.Fatalf("reboots %d", p.reboots)
+	srv.Close() // waits for the handler, which reboots after answering
+	if n := p.reboots.Load(); n != 1 {
+		t.Fatalf("reboots %d", n)
 	}
 	st, err := ReadState(p.state)
 	if err != nil {
@@ -274,6 +276,8 @@ func TestPushUpdate(t *testing.T) {
 	}
 	// A second push while B waits for its trial boot goes to B again
 	// (A stays committed): allowed and still never touches A.
+	srv = httptest.NewServer(p.agent)
+	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/update/status")
 	if err != nil {
 		t.Fatal(err)
@@ -341,7 +345,8 @@ func TestPushRefused(t *testing.T) {
 			if slot, trial, _ := Boot(p.state); slot != SlotA || trial {
 				t.Fatalf("next boot %s trial=%v", slot, trial)
 			}
-			if p.reboots != 0 {
+			srv.Close()
+			if p.reboots.Load() != 0 {
 				t.Fatal("rebooted")
 			}
 		})
@@ -399,7 +404,7 @@ func TestPushCutHalfWay(t *testing.T) {
 	if slot, trial, err := Boot(p.state); slot != SlotA || trial || err != nil {
 		t.Fatalf("boot %s %v %v", slot, trial, err)
 	}
-	if p.slot(t, SlotA) != "running image A" || p.reboots != 0 {
+	if p.slot(t, SlotA) != "running image A" || p.reboots.Load() != 0 {
 		t.Fatal("active slot touched or rebooted")
 	}
 }
