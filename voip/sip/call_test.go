@@ -3,6 +3,8 @@ package sip
 import (
 	"context"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,7 +15,11 @@ import (
 
 // pair is two UAs on one vnet LAN, A at .2 calling B at .3 directly.
 func pair(t *testing.T, ma, mb func(*Config)) (*world, *phone, *phone) {
-	w := newWorld(t)
+	return pairIn(t, newWorld(t), ma, mb)
+}
+
+// pairIn is pair on a given (not yet started) world.
+func pairIn(t *testing.T, w *world, ma, mb func(*Config)) (*world, *phone, *phone) {
 	an := w.host("10.0.0.2")
 	bn := w.host("10.0.0.3")
 	w.start()
@@ -205,8 +211,9 @@ func TestCallDTMF(t *testing.T) {
 					t.Fatal(err)
 				}
 				// Keep audio flowing so RTP events are paced.
-				go talk(t, ca, 440, 3*time.Second)
-				go talk(t, cb, 1000, 3*time.Second)
+				var talking sync.WaitGroup
+				talking.Go(func() { talk(t, ca, 440, 3*time.Second) })
+				talking.Go(func() { talk(t, cb, 1000, 3*time.Second) })
 				want := name
 				var got []rune
 				for len(got) < 3 {
@@ -223,7 +230,9 @@ func TestCallDTMF(t *testing.T) {
 				if ev.Digit != '9' {
 					t.Errorf("A got %q", ev.Digit)
 				}
-				time.Sleep(3 * time.Second)
+				// Hang up only once both talkers are done: a media session
+				// closed under a talker is a WriteFrame error.
+				talking.Wait()
 				ca.Hangup()
 				b.waitCall(t, cb, StateEnded)
 			})
@@ -310,14 +319,19 @@ func TestCallSetupTimeout(t *testing.T) {
 }
 
 // TestCallGlare: both re-INVITE at once; one gets 491 and retries after
-// the RFC 3261 §14.1 delay; both end up on hold as asked.
+// the RFC 3261 §14.1 delay; both end up on hold as asked. The LAN delays
+// every packet by 10 ms of fake time, so both re-INVITEs are on the wire
+// before either arrives (without it B could get A's re-INVITE before it
+// sends its own, and Hold would rightly say ErrPending).
 func TestCallGlare(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, a, b := pair(t, nil, nil)
+		w, a, b := pairIn(t, newWorldDelay(t, 10*time.Millisecond), nil, nil)
 		ca := dial(t, a)
 		cb := b.waitIncoming(t)
 		cb.Answer()
 		a.waitCall(t, ca, StateTalking)
+		// Let A's ACK (10 ms on the wire) confirm the dialog at B.
+		time.Sleep(50 * time.Millisecond)
 		synctest.Wait()
 		ea := ca.Hold()
 		eb := cb.Hold()
@@ -326,6 +340,15 @@ func TestCallGlare(t *testing.T) {
 		}
 		a.waitCall(t, ca, StateHeld)
 		b.waitCall(t, cb, StateHeld)
+		n491 := 0
+		for _, l := range w.sipStarts() {
+			if strings.HasPrefix(l, "SIP/2.0 491") {
+				n491++
+			}
+		}
+		if n491 < 2 {
+			t.Errorf("%d 491 responses on the wire, want one each way (glare)", n491)
+		}
 		ca.Hangup()
 		b.waitCall(t, cb, StateEnded)
 	})

@@ -125,8 +125,12 @@ func (c *Call) onInfo(req *siplib.Request, tx *siplib.ServerTx) {
 		c.ua.respond(tx, req, 400, "Bad Request (DTMF body)")
 		return
 	}
-	c.ua.send(tx, c.newResponse(req, 200, "OK"))
+	// The event is queued before the 200 goes out: the sender waits for
+	// the 200 before its next digit, and sipgo handles every request on a
+	// goroutine of its own, so emitting after the 200 could report the
+	// next digit first.
 	c.ua.emit(&DTMFEvent{Call: c, Digit: digit, Duration: dur, Source: "info"})
+	c.ua.send(tx, c.newResponse(req, 200, "OK"))
 }
 
 // parseDTMFRelay parses the application/dtmf-relay body used by Cisco and

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -26,11 +27,17 @@ type world struct {
 	router *vnet.Router
 	mu     sync.Mutex
 	seen   map[string]bool // "src->dst" UDP flows the router forwarded
+	starts []string        // start lines of the SIP messages forwarded
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return newWorldDelay(t, 0) }
+
+// newWorldDelay is newWorld with every packet delayed by d (fake time in
+// a synctest bubble): messages sent without the sender blocking are all
+// in flight together, as in a real network.
+func newWorldDelay(t *testing.T, d time.Duration) *world {
 	t.Helper()
-	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: d, LoggerFactory: logging.NewDefaultLoggerFactory()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +45,10 @@ func newWorld(t *testing.T) *world {
 	r.AddChunkFilter(func(c vnet.Chunk) bool {
 		w.mu.Lock()
 		w.seen[c.SourceAddr().String()+"->"+c.DestinationAddr().String()] = true
+		if d := c.UserData(); bytes.HasPrefix(d, []byte("SIP/2.0 ")) || bytes.Contains(d[:min(len(d), 64)], []byte(" SIP/2.0\r\n")) {
+			line, _, _ := bytes.Cut(d, []byte("\r\n"))
+			w.starts = append(w.starts, string(line))
+		}
 		w.mu.Unlock()
 		return true
 	})
@@ -62,6 +73,14 @@ func (w *world) start() {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { w.router.Stop() })
+}
+
+// sipStarts returns the start lines of the SIP messages the router
+// carried, in order.
+func (w *world) sipStarts() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.starts...)
 }
 
 // flows returns the UDP flows the router carried.

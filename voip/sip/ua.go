@@ -47,6 +47,18 @@ type UA struct {
 	wg     sync.WaitGroup
 	// closing is set when Close begins (read without the lock by sipgo's reader).
 	closing atomic.Bool
+	// ownSockets counts the times sipgo set out to open a UDP socket of
+	// its own (see socketWatch); it must stay zero.
+	ownSockets atomic.Uint64
+
+	// sendMu is held (read) while a request is handed to sipgo and
+	// (write) while the SIP socket is released, so no request reaches
+	// sipgo once its pooled listener is gone (sipgo would open a socket
+	// of its own for it).
+	sendMu   sync.RWMutex
+	sockGone bool        // guarded by sendMu: the SIP socket is released
+	udpKey   string      // sipgo's pool key of the UDP listener
+	udpLaddr siplib.Addr // Laddr that makes sipgo send from it
 
 	mu         sync.Mutex // guards following
 	started    bool
@@ -90,7 +102,10 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgenTLSConfig(tlsConf),
 		sipgo.WithUserAgentDNSResolver(cfg.Resolver),
 		sipgo.WithUserAgentTransportLayerOptions(
-			siplib.WithTransportLayerLogger(log.With("layer", "transport")),
+			siplib.WithTransportLayerLogger(slog.New(&socketWatch{
+				next:  log.With("layer", "transport").Handler(),
+				onUDP: u.onOwnSocket,
+			})),
 			siplib.WithTransportLayerReadFilter(u.readFilter),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
@@ -155,9 +170,17 @@ func (u *UA) Start(ctx context.Context) error {
 		}
 		// Pool the socket before serving starts, so a request sent right
 		// after Start already finds it (sipgo would otherwise open a socket
-		// of its own for a request whose Laddr is not pooled).
-		u.tpl.Pool("udp").Add(mp.Conn.LocalAddr().String(), &siplib.UDPConnection{
-			PacketConn: mp.Conn, PacketAddr: mp.Conn.LocalAddr().String(), Listener: true,
+		// of its own for a request whose Laddr is not pooled). The pool key
+		// is the socket's LocalAddr string; every request's Laddr must
+		// print exactly as that key.
+		key := mp.Conn.LocalAddr().String()
+		laddr, err := pinAddr(key)
+		if err != nil {
+			return err
+		}
+		u.udpKey, u.udpLaddr = key, laddr
+		u.tpl.Pool("udp").Add(key, &siplib.UDPConnection{
+			PacketConn: mp.Conn, PacketAddr: key, Listener: true,
 		})
 		u.wg.Add(1)
 		go func() {
@@ -263,6 +286,11 @@ func (u *UA) Close() error {
 	// moment, so none looks the socket up after it left the pool (sipgo
 	// would then open a socket of its own to answer).
 	time.Sleep(closeGrace)
+	// From here on no request may reach sipgo: its pooled listener goes
+	// away with the socket.
+	u.sendMu.Lock()
+	u.sockGone = true
+	u.sendMu.Unlock()
 	// Close the socket first so sipgo's reader stops, then the layers.
 	var err error
 	if mp != nil {
@@ -274,6 +302,17 @@ func (u *UA) Close() error {
 	u.events.close()
 	u.wg.Wait()
 	return err
+}
+
+// onOwnSocket is called by socketWatch when sipgo is about to open a UDP
+// socket of its own: a bug, since every socket must come from the port
+// manager.
+func (u *UA) onOwnSocket(detail string) {
+	u.ownSockets.Add(1)
+	u.log.Error("sipgo opens a UDP socket of its own (not from the port manager)", "detail", detail)
+	if h := ownSocketHook; h != nil {
+		h(detail)
+	}
 }
 
 func (u *UA) isClosed() bool {
@@ -449,20 +488,53 @@ func (u *UA) outboundRoute() (siplib.Uri, bool) {
 
 // ---- sending ---------------------------------------------------------------
 
-// prepare pins a request to our pooled SIP socket: sipgo sends from the
-// listener only when Laddr equals its local address; otherwise it would
-// open a socket of its own.
-func (u *UA) prepare(req *sipRequest) {
+// pinAddr turns a UDP socket's LocalAddr string (sipgo's pool key) into
+// the Laddr that makes sipgo's ClientRequestConnection find that socket.
+func pinAddr(key string) (siplib.Addr, error) {
+	ap, err := netip.ParseAddrPort(key)
+	if err != nil {
+		return siplib.Addr{}, fmt.Errorf("sip: SIP socket address %q: %w", key, err)
+	}
+	a := siplib.Addr{IP: net.IP(ap.Addr().Unmap().AsSlice()), Port: int(ap.Port())}
+	if a.String() != key || a.Port == 0 {
+		return siplib.Addr{}, fmt.Errorf("sip: SIP socket address %q cannot be pinned (prints as %q)", key, a.String())
+	}
+	return a, nil
+}
+
+// errNoSocket is returned for a request that cannot go out from the
+// pooled SIP socket (the UA is closing): sipgo is never asked to send it,
+// since it would open a socket of its own.
+var errNoSocket = errors.New("sip: SIP socket is closed")
+
+// sendRequest is the one way a request reaches sipgo: with tx it starts a client
+// transaction, otherwise it writes the request outside any transaction
+// (ACK for a 2xx). Over UDP it pins the request to the pooled SIP socket
+// (Laddr equal to its pool key, which must still be in the pool), under
+// sendMu so the socket cannot be released meanwhile. Over TCP and TLS
+// sipgo dials (or reuses) the connection first so Via and Contact carry
+// its local port.
+func (u *UA) sendRequest(ctx context.Context, req *sipRequest, tx bool) (siplib.ClientTransaction, error) {
 	req.SetTransport(u.transportName())
-	if u.tr != portmgr.UDP {
-		return
+	u.sendMu.RLock()
+	defer u.sendMu.RUnlock()
+	if u.sockGone || u.mapping() == nil {
+		return nil, errNoSocket
 	}
-	mp := u.mapping()
-	if mp == nil {
-		return
+	if u.tr == portmgr.UDP {
+		req.Laddr = u.udpLaddr
+		c := u.tpl.Pool("udp").Get(u.udpKey)
+		if c == nil {
+			return nil, errNoSocket
+		}
+		c.TryClose() // Get took a reference
+	} else if err := u.learnStreamPort(ctx, req); err != nil {
+		return nil, err
 	}
-	l := mp.Local()
-	req.Laddr = siplib.Addr{IP: net.IP(l.Addr().AsSlice()), Port: int(l.Port())}
+	if !tx {
+		return nil, u.tpl.WriteMsg(req)
+	}
+	return u.txl.Request(ctx, req)
 }
 
 // request starts a client transaction for req.
@@ -470,13 +542,7 @@ func (u *UA) request(ctx context.Context, req *sipRequest) (siplib.ClientTransac
 	if u.isClosed() && u.ctx.Err() != nil && req.Method != siplib.REGISTER && req.Method != siplib.BYE && req.Method != siplib.CANCEL {
 		return nil, ErrClosed
 	}
-	u.prepare(req)
-	if u.tr != portmgr.UDP {
-		if err := u.learnStreamPort(ctx, req); err != nil {
-			return nil, err
-		}
-	}
-	tx, err := u.txl.Request(ctx, req)
+	tx, err := u.sendRequest(ctx, req, true)
 	if err != nil {
 		return nil, fmt.Errorf("sip: send %s: %w", req.Method, err)
 	}
@@ -512,8 +578,8 @@ func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
 
 // write sends a request outside any transaction (ACK for a 2xx).
 func (u *UA) write(req *sipRequest) error {
-	u.prepare(req)
-	return u.tpl.WriteMsg(req)
+	_, err := u.sendRequest(context.Background(), req, false)
+	return err
 }
 
 // do sends req and waits for its final response.

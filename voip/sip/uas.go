@@ -322,8 +322,10 @@ func (c *Call) Answer() error {
 		c.localSDP = sdp.Offer(c.localLocked(sdp.SendRecv))
 		withSDP(res, c.localSDP)
 	}
+	// okRes set keeps Reject and a second Answer out; the state becomes
+	// talking only once the media is in effect, so SendDTMF (which picks
+	// RFC 4733 or INFO from it) never sees talking without it.
 	c.okRes = res
-	c.state = StateTalking
 	c.answered = time.Now()
 	wait := false
 	for _, rp := range c.relQueue {
@@ -341,13 +343,21 @@ func (c *Call) Answer() error {
 			}
 		}
 	}
-	ev := c.eventLocked(200, "OK", false)
 	c.mu.Unlock()
 	if neg != nil {
 		if err := c.applyNeg(*neg); err != nil {
 			c.log.Warn("media", "err", err)
 		}
 	}
+	c.mu.Lock()
+	if c.state == StateEnded {
+		// Cancelled meanwhile: the INVITE transaction answered 487.
+		c.mu.Unlock()
+		return ErrCallState
+	}
+	c.state = StateTalking
+	ev := c.eventLocked(200, "OK", false)
+	c.mu.Unlock()
 	if !wait {
 		c.sendOK(res)
 	}
