@@ -45,7 +45,17 @@ func BenchmarkMapWarm(b *testing.B) {
 	full := func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return len(m.pool) >= m.cfg.PoolSize
+		if len(m.pool) < m.cfg.PoolSize {
+			return false
+		}
+		for _, p := range m.pool {
+			select {
+			case <-p.learnt:
+			default:
+				return false
+			}
+		}
+		return true
 	}
 	for b.Loop() {
 		b.StopTimer()

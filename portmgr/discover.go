@@ -108,29 +108,36 @@ func (m *Manager) strategyEnabled(s Strategy) bool {
 // fillPool binds and learns media pairs until the pool holds PoolSize.
 func (m *Manager) fillPool(ctx context.Context) {
 	for ctx.Err() == nil {
+		m.bindMu.Lock()
 		m.mu.Lock()
 		need := !m.closed && len(m.pool) < m.cfg.PoolSize
 		m.mu.Unlock()
 		if !need {
+			m.bindMu.Unlock()
 			return
 		}
 		mp, err := m.bindNew(KindMedia, netip.AddrPort{})
 		if err != nil {
+			m.bindMu.Unlock()
 			if !errors.Is(err, ErrExhausted) {
 				m.log.Warn("warm pool", "err", err)
 			}
 			return
 		}
-		mp.pooled = true
-		m.learn(mp)
+		// Join the pool at once, so a Map racing the refill finds the
+		// pair (with its best known address) instead of an exhausted range.
 		m.mu.Lock()
 		if m.closed {
 			m.mu.Unlock()
+			m.bindMu.Unlock()
 			_ = m.closeMapping(mp)
 			return
 		}
+		mp.pooled = true
 		m.pool = append(m.pool, mp)
 		m.mu.Unlock()
+		m.bindMu.Unlock()
+		m.learn(mp)
 		select {
 		case m.poolSig <- struct{}{}:
 		default:

@@ -28,6 +28,7 @@ type Manager struct {
 	refill  chan struct{}
 	poolSig chan struct{} // signalled when a pair joins the pool
 
+	bindMu   sync.Mutex   // serialises Map's take-or-bind with the pool's bind-and-join
 	kaBytes  atomic.Int64 // keepalive payload bytes sent
 	kaPkts   atomic.Int64 // keepalive packets sent
 	warmHits atomic.Int64 // Maps served from the warm pool
@@ -170,13 +171,18 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 		return mp, nil
 	}
 
+	// bindMu makes "take a warm one, else bind" atomic with the pool's
+	// "bind, then join the pool": a pair is always in one or the other.
+	m.bindMu.Lock()
 	mp := m.takeWarm(kind, remote)
 	if mp != nil {
+		m.bindMu.Unlock()
 		m.warmHits.Add(1)
 	} else {
 		m.cold.Add(1)
 		var err error
 		mp, err = m.bindNew(kind, remote)
+		m.bindMu.Unlock()
 		if err != nil {
 			m.log.Warn("map failed", "kind", kind, "err", err)
 			return nil, err
@@ -240,12 +246,26 @@ func (m *Manager) takeWarm(kind Kind, remote netip.AddrPort) *Mapping {
 		}
 		m.sipWarm = nil
 	case KindMedia:
+		// Prefer a pair whose addresses are learnt; else any that fits.
+		pick := -1
 		for i, p := range m.pool {
-			if fits(p) {
-				mp = p
-				m.pool = append(m.pool[:i:i], m.pool[i+1:]...)
-				break
+			if !fits(p) {
+				continue
 			}
+			if pick < 0 {
+				pick = i
+			}
+			select {
+			case <-p.learnt:
+				pick = i
+			default:
+				continue
+			}
+			break
+		}
+		if pick >= 0 {
+			mp = m.pool[pick]
+			m.pool = append(m.pool[:pick:pick], m.pool[pick+1:]...)
 		}
 		select {
 		case m.refill <- struct{}{}:

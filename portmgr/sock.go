@@ -216,18 +216,38 @@ var _ net.PacketConn = (*mconn)(nil)
 
 // turnAlloc is one TURN allocation made through a mapping's socket.
 type turnAlloc struct {
-	client    *turn.Client
-	relay     net.PacketConn
-	server    netip.AddrPort
+	client *turn.Client
+	server netip.AddrPort
+
+	mu          sync.Mutex // guards relay, relayClosed
+	relay       net.PacketConn
+	relayClosed bool
+
 	once      sync.Once
 	relayOnce sync.Once
 	done      chan struct{}
 }
 
+// setRelay installs the allocation's relayed connection; it reports false
+// (and the caller closes conn) when the mapping closed meanwhile.
+func (t *turnAlloc) setRelay(conn net.PacketConn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.relayClosed {
+		return false
+	}
+	t.relay = conn
+	return true
+}
+
 func (t *turnAlloc) closeRelay() {
+	t.mu.Lock()
+	r := t.relay
+	t.relayClosed = true
+	t.mu.Unlock()
 	t.relayOnce.Do(func() {
-		if t.relay != nil {
-			_ = t.relay.Close()
+		if r != nil {
+			_ = r.Close()
 		}
 	})
 }

@@ -95,9 +95,14 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 		c.Close()
 		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, r.err)
 	}
-	t.relay = r.conn
+	if !t.setRelay(r.conn) {
+		_ = r.conn.Close()
+		close(t.done)
+		return netip.AddrPort{}, net.ErrClosed
+	}
 	relayed := stunc.ToAddrPort(r.conn.LocalAddr())
-	s.user.relay.Store(&t.relay)
+	conn := r.conn
+	s.user.relay.Store(&conn)
 	// Pump the relay into the mapping's user queue.
 	m.wg.Add(1)
 	go func() {
