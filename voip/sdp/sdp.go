@@ -88,7 +88,7 @@ func parseDirection(s string) (Direction, bool) {
 type Format struct {
 	PT       uint8
 	Name     string // encoding name, e.g. "PCMU", "telephone-event"
-	Rate     int    // clock rate in Hz
+	Rate     int    // clock rate in Hz; 0 when an a=rtpmap gave none (unknown)
 	Channels int    // audio channels; 1 when not given
 	Fmtp     string // a=fmtp parameters, "" if none
 }
@@ -385,22 +385,32 @@ func (p *parser) mediaAttr(m *Media, key, value string) error {
 			break
 		}
 		// a=rtpmap:<payload type> <encoding name>/<clock rate>[/<encoding parameters>]
+		// (RFC 8866 §6.6). The clock rate is required by the grammar, but
+		// valid messages leave it out (RFC 4475 §3.1.1.3 esc01 has
+		// "a=rtpmap:31 LPC"): without it the rate is the static payload
+		// type's when the name matches it, else 0 (unknown), and such a
+		// format never matches a codec of ours.
 		pts, enc, ok := strings.Cut(value, " ")
 		pt, okPT := atoi(pts, 127)
 		parts := strings.Split(strings.TrimSpace(enc), "/")
-		if !ok || !okPT || len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+		if !ok || !okPT || len(parts) > 3 || parts[0] == "" {
 			return p.fail("bad rtpmap")
 		}
-		rate, okR := atoi(parts[1], 1<<30)
+		rate, okR := 0, true
+		if len(parts) >= 2 {
+			rate, okR = atoi(parts[1], 1<<30)
+			if !okR || rate == 0 {
+				return p.fail("bad rtpmap clock rate")
+			}
+		} else if st, isStatic := static[uint8(pt)]; isStatic && strings.EqualFold(st.Name, parts[0]) {
+			rate = st.Rate
+		}
 		ch := 1
 		if len(parts) == 3 {
 			var okC bool
 			if ch, okC = atoi(parts[2], 255); !okC || ch == 0 {
 				return p.fail("bad rtpmap channels")
 			}
-		}
-		if !okR || rate == 0 {
-			return p.fail("bad rtpmap clock rate")
 		}
 		found := false
 		for i := range m.Formats { // a payload type listed twice gets both
@@ -570,9 +580,12 @@ func (s *Session) Marshal() []byte {
 				}
 				done[f.PT] = true
 				if f.Name != "" {
-					enc := f.Name + "/" + strconv.Itoa(f.Rate)
-					if f.Channels > 1 {
-						enc += "/" + strconv.Itoa(f.Channels)
+					enc := f.Name
+					if f.Rate > 0 {
+						enc += "/" + strconv.Itoa(f.Rate)
+						if f.Channels > 1 {
+							enc += "/" + strconv.Itoa(f.Channels)
+						}
 					}
 					line("a=rtpmap:", strconv.Itoa(int(f.PT)), " ", enc)
 				}

@@ -185,6 +185,37 @@ func TestSessionDirection(t *testing.T) {
 	}
 }
 
+// TestRtpmapWithoutRate: an a=rtpmap without a clock rate (RFC 4475
+// §3.1.1.3 esc01 has "a=rtpmap:31 LPC") is accepted: the rate is the
+// static type's when the name matches it, else 0 (unknown), and it
+// marshals back without one.
+func TestRtpmapWithoutRate(t *testing.T) {
+	in := "v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n" +
+		"m=audio 49217 RTP/AVP 0 12\r\na=rtpmap:0 pcmu\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n"
+	s := mustParse(t, []byte(in))
+	if f := s.Media[1].Formats[0]; f.PT != 31 || f.Name != "LPC" || f.Rate != 0 {
+		t.Errorf("LPC without rate: %+v, want rate 0 (unknown)", f)
+	}
+	if f := s.Media[0].Formats[0]; f.Name != "pcmu" || f.Rate != 8000 {
+		t.Errorf("static PCMU without rate: %+v, want the static 8000", f)
+	}
+	out := string(s.Marshal())
+	if !strings.Contains(out, "a=rtpmap:31 LPC\r\n") || !strings.Contains(out, "a=rtpmap:0 pcmu/8000\r\n") {
+		t.Errorf("marshalled:\n%s", out)
+	}
+	// The offer is still answerable on the audio line; the video line is
+	// refused (port 0), and LPC never passes for a codec of ours.
+	ans, neg, err := Answer(s, Local{Addr: netip.MustParseAddrPort("192.0.2.9:4000"), Direction: SendRecv})
+	if err != nil || neg.Codec.PT != 0 || neg.Index != 0 || ans.Media[1].Port != 0 {
+		t.Errorf("answer %v %+v err %v", ans, neg, err)
+	}
+	lpcOnly := mustParse(t, []byte("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"+
+		"m=audio 1000 RTP/AVP 96\r\na=rtpmap:96 PCMU\r\n"))
+	if _, _, err := Answer(lpcOnly, Local{Addr: netip.MustParseAddrPort("192.0.2.9:4000")}); !errors.Is(err, ErrNoCommonCodec) {
+		t.Errorf("dynamic PCMU without a rate answered: %v, want ErrNoCommonCodec", err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	bad, err := os.ReadFile(filepath.Join("testdata", "sdp-bad", "rfc3666_3.7_unsuccessful_pstn_sip_acm_timeout_L89.sdp"))
 	if err != nil {
@@ -214,7 +245,8 @@ func TestParseErrors(t *testing.T) {
 		{head + "m=audio 1000/0 RTP/AVP 0\r\n", 4},
 		{head + "m=audio 1000 RTP/AVP 0 pcmu\r\n", 4},
 		{head + "m=audio 1000 RTP/AVP 128\r\n", 4},
-		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n", 5},
+		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:0 /8000\r\n", 5},
+		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:0 PCMU/\r\n", 5},
 		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:0 PCMU/0\r\n", 5},
 		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:x PCMU/8000\r\n", 5},
 		{head + "m=audio 1000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000/0\r\n", 5},

@@ -21,7 +21,7 @@ const tortureDir = "../../../shared/conformance/rfc4475"
 // and for responses. Valid requests must be answered.
 var tortureAllowed = map[string][]int{
 	// 3.1.1 valid
-	"wsinv.dat": {180, 200, 481, 488, 400 /* sipgo rejects its pre-3261 Via branch statelessly */}, "intmeth.dat": {501}, "esc01.dat": {180, 400 /* voip/sdp rejects its a=rtpmap without a rate */}, "escnull.dat": {405},
+	"wsinv.dat": {180, 200, 481, 488, 400 /* sipgo rejects its pre-3261 Via branch statelessly */}, "intmeth.dat": {501}, "esc01.dat": {180 /* its a=rtpmap:31 LPC has no rate: accepted, video refused */}, "escnull.dat": {405},
 	"esc02.dat": {501}, "lwsdisp.dat": {200}, "longreq.dat": {180, 488, 481}, "dblreq.dat": {405},
 	"semiuri.dat": {200}, "transports.dat": {200}, "mpart01.dat": {405}, "zeromf.dat": {200},
 	"cparam01.dat": {405}, "cparam02.dat": {405}, "regescrt.dat": {405}, "inv2543.dat": {180, 400, 488},
@@ -37,7 +37,7 @@ var tortureAllowed = map[string][]int{
 }
 
 // mustAnswer are valid requests a UA has to answer.
-var mustAnswer = map[string]bool{"zeromf.dat": true, "esc02.dat": true, "intmeth.dat": false}
+var mustAnswer = map[string]bool{"zeromf.dat": true, "esc02.dat": true, "esc01.dat": true, "intmeth.dat": false}
 
 // TestTorture delivers every RFC 4475 message raw to the UA's SIP socket
 // and checks that the UA neither panics nor answers outside what the RFC
