@@ -1,0 +1,82 @@
+// Command mkimage builds the firmware disk image, its signed manifest and
+// the root update bundle (logic in package tools/mkimage):
+//
+//	mkimage -board qemu-arm64 -version v1.0.0 -kernel vmlinuz -init phoned \
+//	  -key bin/keys/dev.key -pub bin/keys/dev.pub -o phone.img -bundle phone.upd
+//
+// It writes phone.img, phone.img.manifest, phone.img.sig and phone.upd.
+// The build time is SOURCE_DATE_EPOCH (now when unset). The public key is
+// baked into the root as /etc/deskphone/update.pub.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/deskphone/phone/firmware/update"
+	"github.com/deskphone/phone/tools/flash"
+	"github.com/deskphone/phone/tools/mkimage"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "mkimage:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	board := flag.String("board", "qemu-arm64", "board name")
+	version := flag.String("version", "", "firmware version")
+	kernel := flag.String("kernel", "", "kernel image")
+	cmdline := flag.String("cmdline", mkimage.DefaultCmdline, "kernel command line")
+	initPath := flag.String("init", "", "static phoned, /init of the root")
+	key := flag.String("key", "bin/keys/dev.key", "signing key")
+	pub := flag.String("pub", "bin/keys/dev.pub", "public key baked into the root")
+	out := flag.String("o", "phone.img", "disk image")
+	bundle := flag.String("bundle", "", "update bundle (default: the image name with .upd)")
+	slot := flag.Int64("slot-mib", mkimage.DefaultSlotSize/mkimage.MiB, "root slot size, MiB")
+	data := flag.Int64("data-mib", mkimage.DefaultDataSize/mkimage.MiB, "data partition size, MiB")
+	flag.Parse()
+	bt, err := update.BuildTime(os.Getenv("SOURCE_DATE_EPOCH"), time.Now)
+	if err != nil {
+		return err
+	}
+	k, err := flash.LoadPrivateKey(*key)
+	if err != nil {
+		return err
+	}
+	pubPEM, err := os.ReadFile(*pub)
+	if err != nil {
+		return err
+	}
+	kern, err := os.ReadFile(*kernel)
+	if err != nil {
+		return err
+	}
+	init, err := os.ReadFile(*initPath)
+	if err != nil {
+		return err
+	}
+	r, err := mkimage.Build(mkimage.Options{Board: *board, Version: *version, BuildTime: bt, Kernel: kern, Cmdline: *cmdline,
+		Init: init, Key: k, SlotSize: *slot * mkimage.MiB, DataSize: *data * mkimage.MiB,
+		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: pubPEM}}})
+	if err != nil {
+		return err
+	}
+	if *bundle == "" {
+		*bundle = *out + ".upd"
+	}
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{*out, r.Image}, {flash.ManifestPath(*out), r.Manifest}, {flash.SigPath(*out), r.Sig}, {*bundle, r.Bundle}} {
+		if err := os.WriteFile(f.path, f.b, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%s: %d bytes (root %d bytes in two %d MiB slots); %s: %d bytes\n", *out, len(r.Image), len(r.Root), *slot, *bundle, len(r.Bundle))
+	return nil
+}

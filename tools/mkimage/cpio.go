@@ -1,0 +1,130 @@
+package mkimage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// File is one entry of a cpio archive.
+type File struct {
+	Name string // without a leading "/"
+	Mode uint32 // permission bits and type (CpioDir, CpioReg, CpioSymlink)
+	Data []byte // content; the target for a symlink
+}
+
+// File types for File.Mode (the st_mode bits).
+const (
+	CpioDir     = 0o040000
+	CpioReg     = 0o100000
+	CpioSymlink = 0o120000
+	CpioChar    = 0o020000
+)
+
+// WriteCpio writes files as a newc cpio archive (the "070701" format of
+// the kernel's initramfs, Documentation/driver-api/early-userspace/
+// buffer-format.rst) with every mtime set to mtime, owner root, inodes
+// numbered in order, and the TRAILER!!! entry.
+//
+//	header: magic "070701", then 13 fields of 8 hex digits: ino, mode,
+//	uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
+//	rdevminor, namesize (with NUL), check; name NUL-padded to 4 bytes,
+//	data padded to 4 bytes.
+func WriteCpio(w io.Writer, files []File, mtime int64) error {
+	cw := &countWriter{w: w}
+	for i, f := range files {
+		if f.Name == "" {
+			return errors.New("mkimage: cpio entry without a name")
+		}
+		nlink := 1
+		if f.Mode&0o170000 == CpioDir {
+			nlink = 2
+		}
+		if err := writeEntry(cw, uint32(i+1), f.Mode, nlink, mtime, f.Name, f.Data); err != nil {
+			return err
+		}
+	}
+	return writeEntry(cw, 0, 0, 1, 0, "TRAILER!!!", nil)
+}
+
+func writeEntry(cw *countWriter, ino, mode uint32, nlink int, mtime int64, name string, data []byte) error {
+	hdr := fmt.Sprintf("070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
+		ino, mode, 0, 0, nlink, uint32(mtime), len(data), 0, 0, 0, 0, len(name)+1, 0)
+	cw.write([]byte(hdr))
+	cw.write([]byte(name))
+	cw.write([]byte{0})
+	cw.pad4()
+	cw.write(data)
+	cw.pad4()
+	return cw.err
+}
+
+type countWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countWriter) write(b []byte) {
+	if c.err != nil {
+		return
+	}
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	c.err = err
+}
+
+func (c *countWriter) pad4() {
+	if r := c.n % 4; r != 0 {
+		c.write(make([]byte, 4-r))
+	}
+}
+
+// ErrBadCpio is returned for an archive ReadCpio cannot parse.
+var ErrBadCpio = errors.New("mkimage: bad cpio archive")
+
+// ReadCpio parses a newc archive up to its trailer. It bounds every size
+// by the input, so a damaged archive gives an error, never a panic.
+func ReadCpio(b []byte) ([]File, error) {
+	var files []File
+	off := 0
+	for {
+		if len(b)-off < 110 {
+			return nil, fmt.Errorf("%w: header at %d", ErrBadCpio, off)
+		}
+		h := b[off : off+110]
+		if string(h[:6]) != "070701" {
+			return nil, fmt.Errorf("%w: magic at %d", ErrBadCpio, off)
+		}
+		field := func(i int) (int, error) {
+			v, err := strconv.ParseUint(string(h[6+8*i:14+8*i]), 16, 32)
+			return int(v), err
+		}
+		mode, err1 := field(1)
+		size, err2 := field(6)
+		nameSize, err3 := field(11)
+		if err := errors.Join(err1, err2, err3); err != nil || nameSize < 1 {
+			return nil, fmt.Errorf("%w: fields at %d", ErrBadCpio, off)
+		}
+		off += 110
+		if len(b)-off < nameSize {
+			return nil, fmt.Errorf("%w: name at %d", ErrBadCpio, off)
+		}
+		name := string(b[off : off+nameSize-1])
+		off = align4(off + nameSize)
+		if name == "TRAILER!!!" {
+			return files, nil
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%w: empty name at %d", ErrBadCpio, off)
+		}
+		if off > len(b) || len(b)-off < size {
+			return nil, fmt.Errorf("%w: %s: data", ErrBadCpio, name)
+		}
+		files = append(files, File{Name: name, Mode: uint32(mode), Data: b[off : off+size]})
+		off = align4(off + size)
+	}
+}
+
+func align4(n int) int { return (n + 3) &^ 3 }

@@ -1,0 +1,10 @@
+package mkimage
+
+import "errors"
+
+var (
+	// ErrBadGPT is returned by ReadGPT for a disk without a valid GPT.
+	ErrBadGPT = errors.New("mkimage: no valid GPT")
+	// ErrTooBig is returned when a root filesystem does not fit its slot.
+	ErrTooBig = errors.New("mkimage: does not fit its partition")
+)
