@@ -91,8 +91,17 @@ func TestLab(t *testing.T) {
 			run(fmt.Sprintf("register/%s/%s", k, kamName(reg)), func(t *testing.T) { e.register(t, k, reg) })
 		}
 	}
+	run("alg/detected", func(t *testing.T) { e.algReport(t) })
+	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
+	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
+	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
+	run("early-media", func(t *testing.T) {
+		row := Row{Section: "early media", Scenario: "183 + media before answer", Phone: "phoned",
+			Outcome: Skip, Detail: "not built yet: needs a far end that sends 183 with media (baresip early answer or a SIPp scenario)"}
+		e.record(t, row, time.Now())
+	})
 	for _, reg := range []string{KamailioNAT, KamailioPlain} {
-		for _, pair := range callPairs(kinds) {
+		for _, pair := range callPairs(kinds, reg == KamailioNAT) {
 			run(fmt.Sprintf("call/%s-to-%s/%s", pair[0], pair[1], kamName(reg)), func(t *testing.T) { e.call(t, pair[0], pair[1], reg) })
 		}
 	}
@@ -105,12 +114,14 @@ func kamName(addr string) string {
 	return "kamailio-plain"
 }
 
-// callPairs is every ordered pair of kinds with the public phone, plus
-// every unordered pair of NAT kinds (the caller first).
-func callPairs(kinds []NATKind) [][2]NATKind {
+// callPairs is every unordered pair of NAT kinds (the first one calls)
+// and, with public, every kind with a public phone in both directions.
+func callPairs(kinds []NATKind, public bool) [][2]NATKind {
 	var out [][2]NATKind
 	for _, k := range kinds {
-		out = append(out, [2]NATKind{k, NoNAT}, [2]NATKind{NoNAT, k})
+		if public {
+			out = append(out, [2]NATKind{k, NoNAT}, [2]NATKind{NoNAT, k})
+		}
 	}
 	for i, a := range kinds {
 		for _, b := range kinds[i:] {
@@ -135,8 +146,13 @@ func (e *env) record(t *testing.T, row Row, start time.Time) {
 
 func (e *env) site(t *testing.T, kind NATKind) *Site {
 	t.Helper()
+	return e.siteTimeout(t, kind, e.udp)
+}
+
+func (e *env) siteTimeout(t *testing.T, kind NATKind, udp time.Duration) *Site {
+	t.Helper()
 	e.n++
-	s, err := e.in.AddSite(fmt.Sprintf("s%d", e.n), kind, e.udp)
+	s, err := e.in.AddSite(fmt.Sprintf("s%d", e.n), kind, udp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +166,12 @@ func (e *env) natYAML() string {
 
 func (e *env) startPhoned(t *testing.T, s *Site, name, user, reg string, hz int) *Phoned {
 	t.Helper()
-	p, err := s.StartPhoned(name, PhonedOptions{Binary: e.phoned, User: user, Registrar: reg, ToneHz: hz, NAT: e.natYAML()})
+	return e.startPhonedNAT(t, s, name, user, reg, hz, e.natYAML())
+}
+
+func (e *env) startPhonedNAT(t *testing.T, s *Site, name, user, reg string, hz int, nat string) *Phoned {
+	t.Helper()
+	p, err := s.StartPhoned(name, PhonedOptions{Binary: e.phoned, User: user, Registrar: reg, ToneHz: hz, NAT: nat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +190,10 @@ func (e *env) register(t *testing.T, kind NATKind, reg string) {
 		row.Outcome, row.Detail = Fail, "no status"
 	case ok:
 		row.Outcome = Pass
-		row.Detail = fmt.Sprintf("contact %s, received %s", st.Registration.Contact, st.Registration.Received)
+		if s2, _ := p.WaitFor(context.Background(), 8*time.Second, ReportSettled); s2 != nil {
+			st = s2
+		}
+		row.Detail = fmt.Sprintf("contact %s, received %s; %s", st.Registration.Contact, st.Registration.Received, st.NAT)
 	default:
 		row.Outcome = Fail
 		row.Detail = fmt.Sprintf("state %s %d %s after 10 s", st.Registration.State, st.Registration.Code, st.Registration.Reason)
@@ -180,7 +204,7 @@ func (e *env) register(t *testing.T, kind NATKind, reg string) {
 // call runs one phoned-to-phoned call from a site of kind a to one of
 // kind b, both registered at reg, and checks audio both ways by content:
 // the caller sends 700 Hz, the callee 1300 Hz, and each recording must
-// hold the other's tone for at least 2 of the 4 s of talk.
+// hold the other's tone for at least 1.5 of the 3 s of talk.
 func (e *env) call(t *testing.T, a, b NATKind, reg string) {
 	start := time.Now()
 	ctx := context.Background()
@@ -199,7 +223,7 @@ func (e *env) call(t *testing.T, a, b NATKind, reg string) {
 	if err := pa.Post("/api/call", map[string]string{"to": "1002"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := pb.WaitFor(ctx, 8*time.Second, PhoneState("ringing")); !ok {
+	if _, ok := pb.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
 		st, _ := pa.Status()
 		row.Outcome, row.Detail = Fail, fmt.Sprintf("callee never rang (caller state %s)", st.Phone.State)
 		e.record(t, row, start)
@@ -214,7 +238,7 @@ func (e *env) call(t *testing.T, a, b NATKind, reg string) {
 		e.record(t, row, start)
 		return
 	}
-	time.Sleep(4 * time.Second) // the talk period being measured
+	time.Sleep(3 * time.Second) // the talk period being measured
 	sta, _ := pa.Status()
 	stb, _ := pb.Status()
 	_ = pa.Post("/api/hangup", nil)
@@ -236,7 +260,7 @@ func (e *env) call(t *testing.T, a, b NATKind, reg string) {
 	row.Detail = fmt.Sprintf("caller heard callee %.1fs, callee heard caller %.1fs; caller %s; callee %s",
 		heardA.Seconds(), heardB.Seconds(), rtp(sta), rtp(stb))
 	row.Outcome = Pass
-	if heardA < 2*time.Second || heardB < 2*time.Second {
+	if heardA < 1500*time.Millisecond || heardB < 1500*time.Millisecond {
 		row.Outcome = Fail
 	}
 	e.record(t, row, start)

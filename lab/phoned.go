@@ -101,7 +101,7 @@ type Status struct {
 		Contact  string
 		Received string
 	} `json:"registration"`
-	NAT   json.RawMessage `json:"nat"`
+	NAT   *NATReport `json:"nat"`
 	Calls []struct {
 		State string `json:"state"`
 		RTP   struct {
@@ -110,6 +110,34 @@ type Status struct {
 			Remote   string `json:"remote"`
 		} `json:"rtp"`
 	} `json:"calls"`
+}
+
+// NATReport is the part of the port manager's report the lab reads.
+type NATReport struct {
+	Type          string  `json:"type"`
+	ExternalSIP   string  `json:"external_sip"`
+	Strategy      string  `json:"strategy"`
+	MediaStrategy string  `json:"media_strategy"`
+	Lifetime      float64 `json:"binding_lifetime_s"`
+	Measured      bool    `json:"binding_lifetime_measured"`
+	ALGSeen       bool    `json:"alg_seen"`
+	ALGDetail     string  `json:"alg_detail"`
+	Error         string  `json:"error"`
+}
+
+// String is a one-line summary.
+func (r *NATReport) String() string {
+	if r == nil {
+		return "no nat report"
+	}
+	s := fmt.Sprintf("phone sees %s via %s/%s", r.Type, r.Strategy, r.MediaStrategy)
+	if r.ALGSeen {
+		s += ", alg seen (" + r.ALGDetail + ")"
+	}
+	if r.Error != "" {
+		s += ", error " + r.Error
+	}
+	return s
 }
 
 // Status fetches the phone's status.
@@ -170,4 +198,11 @@ func Registered(s *Status) bool { return s.Registration.State == "registered" }
 // PhoneState returns a condition on the phone state.
 func PhoneState(state string) func(*Status) bool {
 	return func(s *Status) bool { return s.Phone.State == state }
+}
+
+// ReportSettled holds once the phone's NAT report names a NAT type (the
+// port manager finishes its behaviour discovery a few seconds after
+// start).
+func ReportSettled(s *Status) bool {
+	return s.NAT != nil && s.NAT.Type != "" && s.NAT.Type != "unknown"
 }

@@ -287,8 +287,7 @@ func (s *Site) Reboot(shift bool) error {
 			continue
 		}
 		if shift && ns == s.NAT {
-			rules := strings.Replace(s.Rules, "masquerade\n", "masquerade to :40000-40999\n", 1)
-			rules = strings.Replace(rules, "masquerade fully-random\n", "masquerade to :40000-40999 fully-random\n", 1)
+			rules := strings.Replace(s.Rules, "oifname \"wan\" masquerade", "oifname \"wan\" meta l4proto udp masquerade to :40000-40999", 1)
 			if err := s.lab.RunStdin(ns, "flush ruleset\n"+rules, "nft", "-f", "-"); err != nil {
 				return err
 			}
