@@ -99,11 +99,20 @@ type phone struct {
 	ua  *UA
 	pm  *portmgr.Manager
 	evs chan Event
+	// wait bounds next; zero means 10 minutes (fake time in a bubble).
+	wait time.Duration
 }
 
 func newPhone(t *testing.T, n *vnet.Net, mutate func(*Config)) *phone {
 	t.Helper()
-	pm, err := portmgr.New(portmgr.Config{Net: n})
+	return newPhoneWith(t, portmgr.Config{Net: n}, mutate)
+}
+
+// newPhoneWith is newPhone with a given port manager configuration (for
+// loopback tests on the host network).
+func newPhoneWith(t *testing.T, pmc portmgr.Config, mutate func(*Config)) *phone {
+	t.Helper()
+	pm, err := portmgr.New(pmc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +146,11 @@ func newPhone(t *testing.T, n *vnet.Net, mutate func(*Config)) *phone {
 // next waits (in fake time) for an event matching f.
 func (p *phone) next(t *testing.T, what string, f func(Event) bool) Event {
 	t.Helper()
-	timeout := time.After(10 * time.Minute)
+	d := p.wait
+	if d == 0 {
+		d = 10 * time.Minute
+	}
+	timeout := time.After(d)
 	for {
 		select {
 		case ev := <-p.evs:

@@ -64,7 +64,8 @@ type UA struct {
 	started    bool
 	closed     bool
 	sipMap     *portmgr.Mapping
-	streamPort int // local port of the TCP/TLS connection, once dialled
+	streamPort int               // local port of the TCP/TLS connection, once dialled
+	streamConn siplib.Connection // that connection
 	calls      map[string]*Call
 	reg        RegStatus
 	regKick    chan struct{}
@@ -298,6 +299,9 @@ func (u *UA) Close() error {
 			err = e
 		}
 	}
+	if u.tr != portmgr.UDP {
+		u.closeStream()
+	}
 	u.sua.Close()
 	u.events.close()
 	u.wg.Wait()
@@ -516,6 +520,11 @@ var errNoSocket = errors.New("sip: SIP socket is closed")
 // its local port.
 func (u *UA) sendRequest(ctx context.Context, req *sipRequest, tx bool) (siplib.ClientTransaction, error) {
 	req.SetTransport(u.transportName())
+	if req.ContentLength() == nil {
+		// Stream transports frame messages by it (RFC 3261 §20.14): a
+		// BYE without it is never complete at the far end.
+		req.SetBody(req.Body())
+	}
 	u.sendMu.RLock()
 	defer u.sendMu.RUnlock()
 	if u.sockGone || u.mapping() == nil {
@@ -564,6 +573,7 @@ func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
 	port, _ := strconv.Atoi(p)
 	u.mu.Lock()
 	u.streamPort = port
+	u.streamConn = conn
 	u.mu.Unlock()
 	if v := req.Via(); v != nil && v.Port == 0 {
 		v.Port = port
@@ -574,6 +584,41 @@ func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
 		}
 	}
 	return nil
+}
+
+// closeStream closes the TCP/TLS connection so that its reader drops the
+// last reference. Left to sipgo's Close, the pool's hard close zeroes the
+// reference count under the running reader, whose own release then takes
+// it below zero ("TCP ref went negative"). The transactions go first
+// (each holds a reference), then the connection leaves the pool (so the
+// hard close never sees it) and gives up its idle reference; closing the
+// socket ends the reader, which releases the last one.
+func (u *UA) closeStream() {
+	u.mu.Lock()
+	c := u.streamConn
+	u.streamConn = nil
+	u.mu.Unlock()
+	tc, ok := c.(*siplib.TCPConnection)
+	if !ok {
+		return
+	}
+	u.txl.Close()
+	pool := u.tpl.Pool(strings.ToLower(u.transportName()))
+	pooled := false
+	for _, k := range []string{tc.LocalAddr().String(), tc.RemoteAddr().String()} {
+		if got := pool.Get(k); got != nil {
+			got.TryClose() // Get took a reference
+			if got == c {
+				pool.Delete(k)
+				pooled = true
+			}
+		}
+	}
+	if !pooled {
+		return // already gone: its reader has ended
+	}
+	tc.Ref(-siplib.TransportIdleConnection)
+	tc.Conn.Close()
 }
 
 // write sends a request outside any transaction (ACK for a 2xx).
