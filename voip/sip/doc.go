@@ -7,15 +7,21 @@
 //
 // Every UDP socket comes from the port manager (portmgr.Mapper): the SIP
 // socket from Map(KindSIP, UDP, registrar) is handed to sipgo with
-// ServeUDP and pooled before serving, and every request carries Laddr
-// equal to that socket's address, so sipgo never opens a socket of its
-// own. Each call maps its own media socket pair (Map(KindMedia, ...)) and
-// hands it to voip/media; UpdateRemote is called when the far end's media
-// address becomes known and Release when the call ends. Via sent-by,
-// Contact and SDP c=/m= come only from Mapping.External. For TCP and TLS
-// sipgo dials itself; the mapping gives the address to advertise and the
-// connection's local port completes it. TLS verifies the server
-// certificate against Account.TLS.RootCAs (or the system roots).
+// ServeUDP and pooled before serving. Every request reaches sipgo through
+// one send path, which sets Laddr to exactly the socket's pool key and
+// refuses (instead of letting sipgo open a socket of its own) once the
+// socket has left the pool or is being released by Close; requests read
+// while Close runs are dropped. Should sipgo still set out to open a UDP
+// socket, the UA logs an error (it watches sipgo's transport log). Each
+// call maps its own media socket pair (Map(KindMedia, ...)) and hands it
+// to voip/media; UpdateRemote is called when the far end's media address
+// becomes known and Release when the call ends. Via sent-by, Contact and
+// SDP c=/m= come only from Mapping.External. For TCP and TLS sipgo dials
+// itself; the mapping gives the address to advertise and the
+// connection's local port completes it, and every request carries
+// Content-Length, by which stream transports frame messages (RFC 3261
+// §20.14). TLS verifies the server certificate against
+// Account.TLS.RootCAs (or the system roots).
 //
 // # Registration (RFC 3261 §10, RFC 3581, RFC 7616/8760)
 //
