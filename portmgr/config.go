@@ -64,9 +64,10 @@ type Config struct {
 	// means: measure it in the background (natcheck.Lifetime) and use
 	// DefaultKeepalive until measured.
 	BindingLifetime time.Duration
-	// SIPKeepalive is what is sent to the SIP next hop on the SIP flow:
-	// KeepaliveCRLF (default), KeepaliveSTUN (RFC 5626 §4.4.2; only when
-	// the registrar is known to answer STUN), or KeepaliveOff.
+	// SIPKeepalive is what is sent to the SIP next hop on the SIP flow,
+	// besides the STUN re-check of the external address: KeepaliveCRLF
+	// (default), KeepaliveSTUN (RFC 5626 §4.4.2, instead of the re-check;
+	// only when the registrar is known to answer STUN), or KeepaliveOff.
 	SIPKeepalive KeepaliveMode
 	// DisableEarlyUDP turns off RTC's EnableEarlyUDPPackets (on by default).
 	DisableEarlyUDP bool
@@ -116,8 +117,9 @@ const (
 	// KeepaliveSTUN sends a Binding request to the next hop (RFC 5626
 	// §4.4.2); the answer also checks the flow's mapped address.
 	KeepaliveSTUN KeepaliveMode = "stun"
-	// KeepaliveOff sends nothing to the next hop (STUN server checks
-	// still refresh an endpoint-independent mapping).
+	// KeepaliveOff sends nothing at all on the SIP flow: no keepalive and
+	// no STUN re-check, so no change detection either (diagnostics, and
+	// the control case of the idle tests).
 	KeepaliveOff KeepaliveMode = "off"
 )
 

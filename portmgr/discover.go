@@ -488,3 +488,63 @@ func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
 		h(s.mp, msg.Raw, net.UDPAddrFromAddrPort(from))
 	}
 }
+
+// networkChanged reacts to a NAT reboot or a new public address: the warm
+// pool is rebuilt, and every media mapping in use learns its external
+// address again (a relayed one gets a new allocation, since the old one
+// is tied to the lost binding); changed addresses are reported as
+// EventExternalChanged so the UA re-INVITEs.
+func (m *Manager) networkChanged() {
+	if !m.netChanging.CompareAndSwap(false, true) {
+		return
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		m.netChanging.Store(false)
+		return
+	}
+	m.wg.Add(1)
+	old := m.pool
+	m.pool = nil
+	var inUse []*Mapping
+	for mp := range m.mappings {
+		if mp.Kind == KindMedia && mp.rtp != nil {
+			inUse = append(inUse, mp)
+		}
+	}
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		defer m.netChanging.Store(false)
+		m.log.Info("network changed: rebuilding warm pool and relearning media", "in_use", len(inUse))
+		for _, mp := range old {
+			_ = m.closeMapping(mp)
+		}
+		for _, mp := range inUse {
+			m.relearn(mp)
+		}
+		m.fillPool(m.ctx)
+	}()
+}
+
+// relearn runs the strategies again for a media mapping in use.
+func (m *Manager) relearn(mp *Mapping) {
+	m.mu.Lock()
+	via := mp.via
+	m.mu.Unlock()
+	switch via {
+	case StrategyStatic, StrategyGateway:
+		return // not tied to the NAT's bindings
+	case StrategyTURN:
+		for _, s := range []*sock{mp.rtp, mp.rtcp} {
+			if s == nil {
+				continue
+			}
+			if t := s.turn.Swap(nil); t != nil {
+				t.close()
+			}
+		}
+	}
+	m.learn(mp)
+}

@@ -80,8 +80,8 @@ func (m *Manager) earlyPacket(c net.PacketConn, to netip.AddrPort) {
 	}
 	// Through the relay for a relayed mapping (which also installs the
 	// TURN permission for the far end), else from the socket itself.
-	if r := mc.relay.Load(); r != nil {
-		_, _ = (*r).WriteTo(msg.Raw, net.UDPAddrFromAddrPort(to))
+	if t := mc.s.turn.Load(); t != nil && t.ready() {
+		_, _ = t.send(msg.Raw, net.UDPAddrFromAddrPort(to))
 		return
 	}
 	_, _ = mc.s.raw.WriteTo(msg.Raw, net.UDPAddrFromAddrPort(to))

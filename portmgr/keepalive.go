@@ -175,6 +175,9 @@ var crlf = []byte("\r\n\r\n")
 // sipKeepalive refreshes the SIP flow's binding toward the next hop and
 // re-checks the socket's external address with STUN (change detection).
 func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
+	if m.cfg.SIPKeepalive == KeepaliveOff {
+		return
+	}
 	m.mu.Lock()
 	remote := mp.remote
 	m.mu.Unlock()
@@ -240,6 +243,11 @@ func (m *Manager) checkMapped(mp *Mapping, ext netip.AddrPort) {
 	}
 	old := mp.external
 	kind := EventExternalChanged
+	if mp.Kind == KindSIP {
+		// The NAT lost or remapped the SIP flow's binding: every binding
+		// made before is suspect (NAT reboot, new lease).
+		defer m.networkChanged()
+	}
 	switch mp.via {
 	case StrategySTUN:
 		mp.external = ext

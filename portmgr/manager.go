@@ -28,11 +28,12 @@ type Manager struct {
 	refill  chan struct{}
 	poolSig chan struct{} // signalled when a pair joins the pool
 
-	bindMu   sync.Mutex   // serialises Map's take-or-bind with the pool's bind-and-join
-	kaBytes  atomic.Int64 // keepalive payload bytes sent
-	kaPkts   atomic.Int64 // keepalive packets sent
-	warmHits atomic.Int64 // Maps served from the warm pool
-	cold     atomic.Int64 // Maps that had to bind
+	bindMu      sync.Mutex   // serialises Map's take-or-bind with the pool's bind-and-join
+	netChanging atomic.Bool  // a network-change rebuild is running
+	kaBytes     atomic.Int64 // keepalive payload bytes sent
+	kaPkts      atomic.Int64 // keepalive packets sent
+	warmHits    atomic.Int64 // Maps served from the warm pool
+	cold        atomic.Int64 // Maps that had to bind
 
 	mu       sync.Mutex // guards following
 	sipUsed  []bool     // by port offset in cfg.SIPPorts

@@ -134,7 +134,6 @@ type mconn struct {
 	rd     *deadline.Deadline
 	closed chan struct{}
 	once   sync.Once
-	relay  atomic.Pointer[net.PacketConn]
 	lastTx atomic.Int64 // unix nanoseconds of the user's last write
 	drops  atomic.Int64
 }
@@ -181,8 +180,8 @@ func (c *mconn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	default:
 	}
 	c.lastTx.Store(time.Now().UnixNano())
-	if r := c.relay.Load(); r != nil {
-		return (*r).WriteTo(p, addr)
+	if t := c.s.turn.Load(); t != nil && t.ready() {
+		return t.send(p, addr)
 	}
 	return c.s.raw.WriteTo(p, addr)
 }
@@ -222,10 +221,13 @@ type turnAlloc struct {
 	mu          sync.Mutex // guards relay, relayClosed
 	relay       net.PacketConn
 	relayClosed bool
+	out         chan packet // writes queued for the relay
+	drops       atomic.Int64
 
 	once      sync.Once
 	relayOnce sync.Once
-	done      chan struct{}
+	quit      chan struct{} // stops the writer
+	done      chan struct{} // closed when the reader and writer are gone
 }
 
 // setRelay installs the allocation's relayed connection; it reports false
@@ -238,6 +240,25 @@ func (t *turnAlloc) setRelay(conn net.PacketConn) bool {
 	}
 	t.relay = conn
 	return true
+}
+
+func (t *turnAlloc) ready() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.relay != nil && !t.relayClosed
+}
+
+// send queues a datagram for the relay. pion's relayed WriteTo can block
+// for seconds (it installs a permission or a channel first, and a dead
+// allocation retransmits); the queue keeps that off the caller's media
+// loop. A full queue drops, as a congested link would.
+func (t *turnAlloc) send(p []byte, to net.Addr) (int, error) {
+	select {
+	case t.out <- packet{b: append([]byte(nil), p...), from: to}:
+	default:
+		t.drops.Add(1)
+	}
+	return len(p), nil
 }
 
 func (t *turnAlloc) closeRelay() {
@@ -256,6 +277,7 @@ func (t *turnAlloc) close() {
 	t.once.Do(func() {
 		t.closeRelay()
 		t.client.Close()
+		close(t.quit)
 		if t.done != nil {
 			<-t.done
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 
 	"github.com/deskphone/phone/portmgr/internal/stunc"
@@ -33,7 +34,6 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 			m.log.Warn("turn allocate", "server", server, "laddr", s.local, "err", err)
 			for _, s := range socks {
 				if t := s.turn.Swap(nil); t != nil {
-					s.user.relay.Store(nil)
 					t.close()
 				}
 			}
@@ -67,7 +67,8 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	t := &turnAlloc{client: c, server: server, done: make(chan struct{})}
+	t := &turnAlloc{client: c, server: server, out: make(chan packet, inQueue),
+		quit: make(chan struct{}), done: make(chan struct{})}
 	s.turn.Store(t) // from now on the reader hands the server's packets to c
 	type result struct {
 		conn net.PacketConn
@@ -101,13 +102,17 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 		return netip.AddrPort{}, net.ErrClosed
 	}
 	relayed := stunc.ToAddrPort(r.conn.LocalAddr())
-	conn := r.conn
-	s.user.relay.Store(&conn)
-	// Pump the relay into the mapping's user queue.
+	var pumps sync.WaitGroup
+	pumps.Add(2)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		defer close(t.done)
+		pumps.Wait()
+		close(t.done)
+	}()
+	// Pump the relay into the mapping's user queue.
+	go func() {
+		defer pumps.Done()
 		buf := make([]byte, 65536)
 		for {
 			n, from, err := r.conn.ReadFrom(buf)
@@ -116,11 +121,23 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 			}
 			s.mp.noteRx(stunc.ToAddrPort(from))
 			if n >= 20 && buf[0] < 4 && stunc.IsSTUN(buf[:n]) {
-				m.onSTUNRelayed(s, buf[:n], stunc.ToAddrPort(from))
+				m.onSTUNRelayed(t, buf[:n], stunc.ToAddrPort(from))
 				continue
 			}
 			s.mp.rxAny.Store(true)
 			s.user.deliver(append([]byte(nil), buf[:n]...), from)
+		}
+	}()
+	// Drain the write queue into the relay.
+	go func() {
+		defer pumps.Done()
+		for {
+			select {
+			case <-t.quit:
+				return
+			case p := <-t.out:
+				_, _ = r.conn.WriteTo(p.b, p.from)
+			}
 		}
 	}()
 	return relayed, nil
@@ -129,11 +146,9 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 // onSTUNRelayed handles STUN that came through the relay from the peer
 // (its early UDP or keepalives): Binding requests are answered through
 // the relay, the rest is dropped.
-func (m *Manager) onSTUNRelayed(s *sock, b []byte, from netip.AddrPort) {
+func (m *Manager) onSTUNRelayed(t *turnAlloc, b []byte, from netip.AddrPort) {
 	if resp, ok := stunc.AnswerBinding(b, from); ok {
-		if r := s.user.relay.Load(); r != nil {
-			_, _ = (*r).WriteTo(resp, net.UDPAddrFromAddrPort(from))
-		}
+		_, _ = t.send(resp, net.UDPAddrFromAddrPort(from))
 	}
 }
 
