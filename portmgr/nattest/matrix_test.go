@@ -187,45 +187,61 @@ func hears(got []int16, hz float64) bool {
 
 // call makes caller dial callee and checks two-way audio by content.
 func call(caller, callee *phone, user string) error {
-	c, err := caller.ua.Dial(context.Background(), user)
-	if err != nil {
-		return err
-	}
-	cb, err := callee.incoming()
-	if err != nil {
+	_, err := callTimed(caller, callee, user)
+	return err
+}
+
+// callTimed is call; it also returns how long after the answer the
+// caller got its first audio packet.
+func callTimed(caller, callee *phone, user string) (time.Duration, error) {
+	var first time.Duration
+	err := func() error {
+		c, err := caller.ua.Dial(context.Background(), user)
+		if err != nil {
+			return err
+		}
+		cb, err := callee.incoming()
+		if err != nil {
+			_ = c.Hangup()
+			_ = caller.state(c, sip.StateEnded)
+			return err
+		}
+		if err := cb.Answer(); err != nil {
+			return err
+		}
+		if err := caller.state(c, sip.StateTalking); err != nil {
+			return err
+		}
+		var gotA, gotB []int16
+		var errA, errB error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); gotA, errA = talk(c, 440, 2*time.Second) }()
+		go func() { defer wg.Done(); gotB, errB = talk(cb, 1000, 2*time.Second) }()
+		wg.Wait()
+		if errA != nil || errB != nil {
+			return fmt.Errorf("audio: %v %v", errA, errB)
+		}
+		var problems []string
+		if !hears(gotA, 1000) {
+			problems = append(problems, "caller hears nothing")
+		}
+		if !hears(gotB, 440) {
+			problems = append(problems, "callee hears nothing")
+		}
+		if m := c.Media(); m != nil {
+			if st := m.Stats(); !st.FirstRx.IsZero() {
+				first = st.FirstRx.Sub(c.Answered())
+			}
+		}
 		_ = c.Hangup()
 		_ = caller.state(c, sip.StateEnded)
-		return err
-	}
-	if err := cb.Answer(); err != nil {
-		return err
-	}
-	if err := caller.state(c, sip.StateTalking); err != nil {
-		return err
-	}
-	var gotA, gotB []int16
-	var errA, errB error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); gotA, errA = talk(c, 440, 2*time.Second) }()
-	go func() { defer wg.Done(); gotB, errB = talk(cb, 1000, 2*time.Second) }()
-	wg.Wait()
-	if errA != nil || errB != nil {
-		return fmt.Errorf("audio: %v %v", errA, errB)
-	}
-	var problems []string
-	if !hears(gotA, 1000) {
-		problems = append(problems, "caller hears nothing")
-	}
-	if !hears(gotB, 440) {
-		problems = append(problems, "callee hears nothing")
-	}
-	_ = c.Hangup()
-	_ = caller.state(c, sip.StateEnded)
-	if len(problems) > 0 {
-		return fmt.Errorf("%s", strings.Join(problems, ", "))
-	}
-	return nil
+		if len(problems) > 0 {
+			return fmt.Errorf("%s", strings.Join(problems, ", "))
+		}
+		return nil
+	}()
+	return first, err
 }
 
 // earlyMedia makes p dial the pbx's "early" service and checks that the
@@ -265,9 +281,10 @@ func earlyMedia(p *phone) error {
 }
 
 type cell struct {
-	a, b   portmgrtest.NATKind
-	early  error
-	ab, ba error
+	a, b     portmgrtest.NATKind
+	early    error
+	ab, ba   error
+	fab, fba time.Duration // first audio at the caller after the answer
 }
 
 // TestPhoneMatrix is the whole-phone NAT matrix: for each pair of NAT
@@ -317,8 +334,13 @@ func TestPhoneMatrix(t *testing.T) {
 					if c.early != nil {
 						t.Errorf("alice (%v) early media: %v", a, c.early)
 					}
-					c.ab = call(alice, bob, "bob")
-					c.ba = call(bob, alice, "alice")
+					c.fab, c.ab = callTimed(alice, bob, "bob")
+					c.fba, c.ba = callTimed(bob, alice, "alice")
+					for _, f := range []time.Duration{c.fab, c.fba} {
+						if f > 100*time.Millisecond {
+							t.Errorf("first audio %v after answer, want within 100 ms", f)
+						}
+					}
 					if c.ab != nil {
 						t.Errorf("alice (%v) calls bob (%v): %v", a, b, c.ab)
 					}
@@ -340,13 +362,13 @@ func TestPhoneMatrix(t *testing.T) {
 			if i%4 == 0 {
 				sb.WriteString("| " + c.a.String() + " |")
 			}
-			res := func(err error) string {
+			res := func(err error, f time.Duration) string {
 				if err == nil {
-					return "pass"
+					return fmt.Sprintf("pass (%v)", f)
 				}
 				return "FAIL"
 			}
-			sb.WriteString(" " + res(c.ab) + " / " + res(c.ba) + " |")
+			sb.WriteString(" " + res(c.ab, c.fab) + " / " + res(c.ba, c.fba) + " |")
 			if c.early != nil {
 				early = append(early, c.a.String())
 			}
@@ -354,7 +376,7 @@ func TestPhoneMatrix(t *testing.T) {
 				sb.WriteString("\n")
 			}
 		}
-		t.Logf("whole-phone matrix after 10 idle minutes (alice calls bob / bob calls alice):\n%s"+
+		t.Logf("whole-phone matrix after 10 idle minutes (alice calls bob / bob calls alice; first audio at the caller after the answer):\n%s"+
 			"early media to alice before answer failed for: %v", sb.String(), early)
 	}
 }
