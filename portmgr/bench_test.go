@@ -101,10 +101,21 @@ func BenchmarkKeepaliveMedia(b *testing.B) {
 		b.Fatal(err)
 	}
 	m.stopEarly(mp)
-	reportKA(b, m, func() { m.mediaKeepalive(ctx, mp) })
+	_, gap := mediaCadence(m.keepaliveInterval())
+	tick, _ := mediaCadence(m.keepaliveInterval())
+	cadence := (gap + tick - 1) / tick * tick // fully idle: a send every gap, on a tick
+	reportKAEvery(b, m, cadence, func() {
+		mp.rtp.lastKA.Store(0) // due now
+		mp.rtcp.lastKA.Store(0)
+		m.mediaKeepalive(ctx, mp)
+	})
 }
 
 func reportKA(b *testing.B, m *Manager, run func()) {
+	reportKAEvery(b, m, m.keepaliveInterval(), run)
+}
+
+func reportKAEvery(b *testing.B, m *Manager, every time.Duration, run func()) {
 	p0, by0 := m.KeepaliveStats()
 	n := 0
 	for b.Loop() {
@@ -114,7 +125,7 @@ func reportKA(b *testing.B, m *Manager, run func()) {
 	p, by := m.KeepaliveStats()
 	perTick := float64(by-by0) / float64(n)
 	pktsPerTick := float64(p-p0) / float64(n)
-	ticks := float64(time.Hour / m.keepaliveInterval())
+	ticks := float64(time.Hour) / float64(every)
 	b.ReportMetric(perTick, "payloadB/tick")
 	b.ReportMetric(perTick*ticks, "payloadB/h")
 	b.ReportMetric((perTick+28*pktsPerTick)*ticks, "wireB/h")

@@ -166,7 +166,18 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 		m.sched.add(mp, every(), sipEvery, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
 		return
 	}
-	m.sched.add(mp, every(), every, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
+	tick := func() time.Duration { t, _ := mediaCadence(every()); return t }
+	m.sched.add(mp, tick(), tick, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
+}
+
+// mediaCadence splits the keepalive interval for media: the job looks
+// every tick (a tenth of the interval) and sends when nothing went out
+// for gap (the interval less a tick), so no silence, however it lines up
+// with the user's last packet, lasts longer than the interval. Fully idle,
+// a socket sends every gap rounded up to a tick (18 s at 20 s).
+func mediaCadence(every time.Duration) (tick, gap time.Duration) {
+	tick = max(every/10, 100*time.Millisecond)
+	return tick, every - tick
 }
 
 // crlf is the RFC 5626 §4.4.1 keepalive ping.
@@ -277,14 +288,15 @@ func (m *Manager) checkMapped(mp *Mapping, ext netip.AddrPort) {
 // server that also re-checks the mapping. A relayed mapping sends the
 // indication to the TURN server, which holds the NAT binding to it.
 func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
-	every := m.keepaliveInterval()
+	_, gap := mediaCadence(m.keepaliveInterval())
 	m.mu.Lock()
 	remote := mp.remote
 	m.mu.Unlock()
 	for _, s := range []*sock{mp.rtp, mp.rtcp} {
-		if s == nil || !s.user.idleFor(every) {
+		if s == nil || !s.quietFor(gap) {
 			continue
 		}
+		s.lastKA.Store(time.Now().UnixNano())
 		if t := s.turn.Load(); t != nil {
 			m.sendIndication(s, t.server)
 			continue

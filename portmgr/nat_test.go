@@ -445,3 +445,58 @@ func TestGatewayLeases(t *testing.T) {
 		}
 	})
 }
+
+// TestHoldSurvives: two media mappings behind port-restricted NATs with
+// 30 s bindings talk, then go silent for ten minutes (hold); the media
+// keepalives keep both NATs open, so the first packet after the hold gets
+// through. With the keepalive interval stretched to an hour it does not.
+func TestHoldSurvives(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		name := map[bool]string{true: "keepalives", false: "hourly"}[keep]
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, false)
+				sa := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+				sb := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+				w.Start()
+				mod := func(c *portmgr.Config) {
+					c.DisableLifetimeProbe = true
+					if !keep {
+						c.Keepalive = time.Hour
+					}
+				}
+				ma, mb := phone(t, w, sa, mod), phone(t, w, sb, mod)
+				ready(t, ma)
+				ready(t, mb)
+				ctx := context.Background()
+				pa, _ := ma.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+				pb, _ := mb.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+				_ = ma.UpdateRemote(pa, pb.External())
+				_ = mb.UpdateRemote(pb, pa.External())
+				time.Sleep(200 * time.Millisecond) // early UDP opens both NATs
+				// Talk a little: both directions work.
+				for _, dir := range []struct {
+					from, to *portmgr.Mapping
+				}{{pa, pb}, {pb, pa}} {
+					_, _ = dir.from.Conn.WriteTo([]byte("\x80talk"), net.UDPAddrFromAddrPort(dir.to.External()))
+					buf := make([]byte, 64)
+					_ = dir.to.Conn.SetReadDeadline(time.Now().Add(time.Second))
+					if _, _, err := dir.to.Conn.ReadFrom(buf); err != nil {
+						t.Fatalf("before hold: %v", err)
+					}
+				}
+				p0, _ := ma.KeepaliveStats()
+				time.Sleep(10 * time.Minute) // hold: no media either way
+				p1, _ := ma.KeepaliveStats()
+				_, _ = pb.Conn.WriteTo([]byte("\x80resume"), net.UDPAddrFromAddrPort(pa.External()))
+				buf := make([]byte, 64)
+				_ = pa.Conn.SetReadDeadline(time.Now().Add(time.Second))
+				n, _, err := pa.Conn.ReadFrom(buf)
+				got := err == nil && string(buf[:n]) == "\x80resume"
+				if got != keep {
+					t.Errorf("packet after a 10 min hold arrived=%v, want %v (%d keepalive packets)", got, keep, p1-p0)
+				}
+			})
+		})
+	}
+}

@@ -40,8 +40,17 @@ type sock struct {
 
 	turn atomic.Pointer[turnAlloc]
 
+	lastKA atomic.Int64 // unix nanoseconds of the last keepalive sent
+
 	closed atomic.Bool
 	done   chan struct{}
+}
+
+// quietFor reports whether nothing (user data or keepalive) left the
+// socket for d.
+func (s *sock) quietFor(d time.Duration) bool {
+	last := max(s.user.lastTx.Load(), s.lastKA.Load())
+	return last == 0 || time.Since(time.Unix(0, last)) >= d
 }
 
 func (m *Manager) newSock(mp *Mapping, raw net.PacketConn, local netip.AddrPort, rtcp bool) *sock {
@@ -204,12 +213,6 @@ func (c *mconn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
 
 // SetWriteDeadline is a no-op: writes never block.
 func (c *mconn) SetWriteDeadline(time.Time) error { return nil }
-
-// idleFor reports whether the user wrote nothing for d.
-func (c *mconn) idleFor(d time.Duration) bool {
-	last := c.lastTx.Load()
-	return last == 0 || time.Since(time.Unix(0, last)) >= d
-}
 
 var _ net.PacketConn = (*mconn)(nil)
 
