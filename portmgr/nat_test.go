@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -126,6 +127,11 @@ func TestNATReboot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		media, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.MustParseAddrPort("198.51.100.60:30000"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldMedia := media.External()
 		old := sip.External()
 		drain(m)
 		site.Down(true)
@@ -147,7 +153,20 @@ func TestNATReboot(t *testing.T) {
 				if m.Report().ExternalSIP != ev.New {
 					t.Errorf("report still shows %v", m.Report().ExternalSIP)
 				}
-				return
+				// The call's media mapping is relearnt too.
+				for {
+					select {
+					case ev := <-m.Events():
+						if ev.Mapping == media {
+							if ev.Old != oldMedia || ev.New == oldMedia || media.External() != ev.New {
+								t.Errorf("media event %+v (old %v)", ev, oldMedia)
+							}
+							return
+						}
+					case <-time.After(30 * time.Second):
+						t.Fatal("media mapping not relearnt after the reboot")
+					}
+				}
 			case <-time.After(time.Minute):
 				t.Fatal("no EventExternalChanged within a minute of the NAT coming back")
 			}
@@ -371,6 +390,13 @@ func TestRportAndALG(t *testing.T) {
 		if !r.ALGSeen || r.ExternalSIP != seen || r.Strategy != portmgr.StrategyRport {
 			t.Errorf("report %+v", r)
 		}
+		m.ObserveContact(sip.External(), sip.External()) // echoed as sent: nothing
+		m.ObserveContact(sip.External(), netip.MustParseAddrPort("203.0.113.250:5060"))
+		// The ALG was already reported (one EventALG per manager); the
+		// report now says what the Contact came back as.
+		if d := m.Report().ALGDetail; !strings.Contains(d, "203.0.113.250:5060") {
+			t.Errorf("ALG detail %q", d)
+		}
 		b, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
@@ -499,4 +525,74 @@ func TestHoldSurvives(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSTUNKeepaliveMode: with KeepaliveSTUN the SIP flow's keepalive is a
+// Binding request to the next hop itself (RFC 5626 §4.4.2), here a
+// STUN-capable registrar; ten idle minutes behind a 30 s NAT keep the
+// same mapping, with no change reported.
+func TestSTUNKeepaliveMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.SIPKeepalive = portmgr.KeepaliveSTUN
+			c.DisableLifetimeProbe = true
+			c.PoolSize = -1
+		})
+		ready(t, m)
+		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, w.STUNServer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := sip.External()
+		drain(m)
+		r0 := w.STUN.Requests.Load()
+		time.Sleep(10 * time.Minute)
+		if n := w.STUN.Requests.Load() - r0; n < 28 || n > 32 {
+			t.Errorf("%d Binding requests in 10 min, want about 30 (one per 20 s)", n)
+		}
+		if sip.External() != ext {
+			t.Errorf("mapping moved: %v -> %v", ext, sip.External())
+		}
+		select {
+		case ev := <-m.Events():
+			t.Errorf("unexpected event %+v", ev)
+		default:
+		}
+	})
+}
+
+// TestContactALG: a Contact that comes back rewritten in the 200 OK to
+// REGISTER is reported as an ALG, once.
+func TestContactALG(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+		ready(t, m)
+		sip, _ := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		drain(m)
+		m.ObserveContact(sip.External(), sip.External())
+		if m.Report().ALGSeen {
+			t.Fatal("ALG reported for an unchanged Contact")
+		}
+		rewritten := netip.MustParseAddrPort("203.0.113.250:5060")
+		m.ObserveContact(sip.External(), rewritten)
+		m.ObserveContact(sip.External(), rewritten)
+		ev := <-m.Events()
+		if ev.Kind != portmgr.EventALG || ev.New != rewritten {
+			t.Errorf("event %+v", ev)
+		}
+		select {
+		case ev := <-m.Events():
+			t.Errorf("second event %+v", ev)
+		default:
+		}
+		if r := m.Report(); !r.ALGSeen || !strings.Contains(r.ALGDetail, rewritten.String()) {
+			t.Errorf("report %+v", r)
+		}
+	})
 }
