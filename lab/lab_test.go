@@ -91,6 +91,11 @@ func TestLab(t *testing.T) {
 			run(fmt.Sprintf("register/%s/%s", k, kamName(reg)), func(t *testing.T) { e.register(t, k, reg) })
 		}
 	}
+	for _, k := range kinds {
+		for _, reg := range []string{KamailioPlain, KamailioNAT} {
+			run(fmt.Sprintf("register-baresip/%s/%s", k, kamName(reg)), func(t *testing.T) { e.registerBaresip(t, k, reg) })
+		}
+	}
 	run("alg/detected", func(t *testing.T) { e.algReport(t) })
 	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
@@ -276,4 +281,22 @@ func (e *env) writeTable(t *testing.T, root string) {
 	if err := writeMatrix(filepath.Join(root, out), b.String()); err != nil {
 		t.Errorf("write %s: %v", out, err)
 	}
+}
+
+// registerBaresip is the registration row for baresip (medianat=stun, as
+// Debian ships its modules) behind a NAT of the given kind.
+func (e *env) registerBaresip(t *testing.T, kind NATKind, reg string) {
+	start := time.Now()
+	s := e.site(t, kind)
+	b, err := s.StartBaresip(strings.ReplaceAll(t.Name()[len("TestLab/"):], "/", "_"), "1003", reg, "stun", 700)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Proc.Stop)
+	ok, detail := b.WaitRegistered(10 * time.Second)
+	row := Row{Section: "registration", Scenario: fmt.Sprintf("%s / %s", kind, kamName(reg)), Phone: "baresip", Outcome: Fail, Detail: detail}
+	if ok {
+		row.Outcome = Pass
+	}
+	e.record(t, row, start)
 }

@@ -44,7 +44,8 @@ type Internet struct {
 	lab    *Lab
 	Router string
 	Server string
-	next   int
+	next   int // bridge port counter
+	sites  int // site counter: picks the site's addresses
 }
 
 // NewInternet builds the router and server namespaces.
@@ -119,15 +120,18 @@ type Site struct {
 // namespaces, and the lifetime of the cone mappings).
 func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration) (*Site, error) {
 	l := in.lab
-	in.next++
-	idx := in.next
+	in.sites++
+	idx := in.sites
+	if idx > 240 {
+		return nil, fmt.Errorf("lab: more than 240 sites (the address plan's limit)")
+	}
 	s := &Site{Kind: kind, Name: name, lab: l, idx: idx}
 	var err error
 	if s.Phone, err = l.AddNS(name + "-ph"); err != nil {
 		return nil, err
 	}
 	if kind == NoNAT {
-		s.PhoneIP = fmt.Sprintf("203.0.113.%d", 100+idx)
+		s.PhoneIP = fmt.Sprintf("203.0.113.%d", 100+idx%150)
 		s.WANIP = s.PhoneIP
 		if err := in.attach(s.Phone, "eth0"); err != nil {
 			return nil, err
