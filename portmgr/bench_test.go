@@ -102,9 +102,7 @@ func BenchmarkKeepaliveMedia(b *testing.B) {
 	}
 	m.stopEarly(mp)
 	_, gap := mediaCadence(m.keepaliveInterval())
-	tick, _ := mediaCadence(m.keepaliveInterval())
-	cadence := (gap + tick - 1) / tick * tick // fully idle: a send every gap, on a tick
-	reportKAEvery(b, m, cadence, func() {
+	reportKAEvery(b, m, gap, func() { // fully idle: one send per gap
 		mp.rtp.lastKA.Store(0) // due now
 		mp.rtcp.lastKA.Store(0)
 		m.mediaKeepalive(ctx, mp)

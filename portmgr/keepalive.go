@@ -166,15 +166,27 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 		m.sched.add(mp, every(), sipEvery, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
 		return
 	}
-	tick := func() time.Duration { t, _ := mediaCadence(every()); return t }
-	m.sched.add(mp, tick(), tick, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
+	// The next look is when the quieter socket will have been quiet for
+	// the gap (at least a tick away), so a busy call costs one look per
+	// gap and an idle socket sends once per gap.
+	next := func() time.Duration {
+		tick, gap := mediaCadence(every())
+		d := gap
+		for _, s := range []*sock{mp.rtp, mp.rtcp} {
+			if s != nil {
+				d = min(d, gap-s.quietSince())
+			}
+		}
+		return max(d, tick)
+	}
+	m.sched.add(mp, next(), next, func(ctx context.Context) { m.mediaKeepalive(ctx, mp) })
 }
 
-// mediaCadence splits the keepalive interval for media: the job looks
-// every tick (a tenth of the interval) and sends when nothing went out
-// for gap (the interval less a tick), so no silence, however it lines up
-// with the user's last packet, lasts longer than the interval. Fully idle,
-// a socket sends every gap rounded up to a tick (18 s at 20 s).
+// mediaCadence splits the keepalive interval for media: a socket sends a
+// keepalive when nothing went out for gap (the interval less a tick), and
+// the job looks again no sooner than a tick later, so no silence, however
+// it lines up with the user's last packet, outlasts the interval. Fully
+// idle, a socket sends once per gap (18 s at 20 s).
 func mediaCadence(every time.Duration) (tick, gap time.Duration) {
 	tick = max(every/10, 100*time.Millisecond)
 	return tick, every - tick
@@ -293,7 +305,7 @@ func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
 	remote := mp.remote
 	m.mu.Unlock()
 	for _, s := range []*sock{mp.rtp, mp.rtcp} {
-		if s == nil || !s.quietFor(gap) {
+		if s == nil || s.quietSince() < gap {
 			continue
 		}
 		s.lastKA.Store(time.Now().UnixNano())

@@ -46,11 +46,14 @@ type sock struct {
 	done   chan struct{}
 }
 
-// quietFor reports whether nothing (user data or keepalive) left the
-// socket for d.
-func (s *sock) quietFor(d time.Duration) bool {
+// quietSince is how long nothing (user data or keepalive) left the
+// socket; a very long time when nothing ever did.
+func (s *sock) quietSince() time.Duration {
 	last := max(s.user.lastTx.Load(), s.lastKA.Load())
-	return last == 0 || time.Since(time.Unix(0, last)) >= d
+	if last == 0 {
+		return time.Duration(1 << 62)
+	}
+	return time.Since(time.Unix(0, last))
 }
 
 func (m *Manager) newSock(mp *Mapping, raw net.PacketConn, local netip.AddrPort, rtcp bool) *sock {
