@@ -15,26 +15,29 @@ import (
 
 // scheduler is the one timer loop that drives every refresh: SIP flow
 // keepalives, media keepalives, STUN re-checks of external addresses and
-// gateway lease renewals. Jobs run on their own goroutine so that a slow
-// STUN transaction never delays another binding's keepalive; a job is not
-// started again while its previous run is still going.
+// gateway lease renewals. Each job has its own long-lived worker, so a
+// slow STUN transaction never delays another binding's keepalive, a job
+// never runs twice at once (while it runs, at most one more tick waits;
+// further ones are dropped), and no goroutine is started per tick.
 type scheduler struct {
-	m    *Manager
-	mu   sync.Mutex // guards following
-	jobs jobHeap
-	wake chan struct{}
-	done chan struct{}
-	stop func()
+	m      *Manager
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the workers
+	mu     sync.Mutex     // guards jobs
+	jobs   jobHeap
+	wake   chan struct{}
+	done   chan struct{}
 }
 
 type job struct {
-	owner   *Mapping
-	at      time.Time
-	every   func() time.Duration
-	run     func(ctx context.Context)
-	running bool
-	dead    bool
-	idx     int
+	owner *Mapping
+	at    time.Time
+	every func() time.Duration
+	run   func(ctx context.Context)
+	kick  chan struct{} // to the worker; holds at most one waiting tick
+	quit  chan struct{} // closed by remove
+	idx   int
 }
 
 type jobHeap []*job
@@ -53,35 +56,67 @@ func (h *jobHeap) Pop() any {
 
 func newScheduler(m *Manager) *scheduler {
 	s := &scheduler{m: m, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = func() {
-		cancel()
-		<-s.done
-	}
-	go s.loop(ctx)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go s.loop()
 	return s
+}
+
+// stop ends the loop and every worker, waiting for running jobs (whose
+// context it cancels).
+func (s *scheduler) stop() {
+	s.cancel()
+	<-s.done
+	s.wg.Wait()
 }
 
 // add schedules run every every(), first after first.
 func (s *scheduler) add(owner *Mapping, first time.Duration, every func() time.Duration, run func(ctx context.Context)) {
+	j := &job{owner: owner, at: time.Now().Add(first), every: every, run: run,
+		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.mu.Lock()
-	heap.Push(&s.jobs, &job{owner: owner, at: time.Now().Add(first), every: every, run: run})
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	heap.Push(&s.jobs, j)
+	s.wg.Add(1)
 	s.mu.Unlock()
+	go s.worker(j)
 	s.poke()
+}
+
+func (s *scheduler) worker(j *job) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-j.quit:
+			return
+		case <-j.kick:
+			j.run(s.ctx)
+		}
+	}
 }
 
 // remove drops every job of owner.
 func (s *scheduler) remove(owner *Mapping) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := 0; i < len(s.jobs); {
-		if s.jobs[i].owner == owner {
-			s.jobs[i].dead = true
-			heap.Remove(&s.jobs, i)
+	kept := s.jobs[:0]
+	for _, j := range s.jobs {
+		if j.owner == owner {
+			close(j.quit)
 			continue
 		}
-		i++
+		kept = append(kept, j)
 	}
+	clear(s.jobs[len(kept):])
+	s.jobs = kept
+	for i, j := range s.jobs {
+		j.idx = i
+	}
+	heap.Init(&s.jobs)
 }
 
 func (s *scheduler) poke() {
@@ -91,10 +126,8 @@ func (s *scheduler) poke() {
 	}
 }
 
-func (s *scheduler) loop(ctx context.Context) {
+func (s *scheduler) loop() {
 	defer close(s.done)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
@@ -104,18 +137,10 @@ func (s *scheduler) loop(ctx context.Context) {
 			j := s.jobs[0]
 			j.at = now.Add(j.every())
 			heap.Fix(&s.jobs, 0)
-			if j.running {
-				continue
+			select {
+			case j.kick <- struct{}{}:
+			default: // a tick is already waiting for the busy worker
 			}
-			j.running = true
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				j.run(ctx)
-				s.mu.Lock()
-				j.running = false
-				s.mu.Unlock()
-			}()
 		}
 		wait := time.Hour
 		if len(s.jobs) > 0 {
@@ -124,7 +149,7 @@ func (s *scheduler) loop(ctx context.Context) {
 		s.mu.Unlock()
 		t.Reset(wait)
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 			return
 		case <-s.wake:
 		case <-t.C:
