@@ -25,6 +25,8 @@ ports:
 audio:
   input: "tone:440"
   output: "wav:$work/heard.wav"
+nat:
+  upnp: false   # the demo talks to loopback only: no gateway probes
 api:
   listen: "127.0.0.1:0"
 log:

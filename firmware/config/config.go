@@ -105,7 +105,8 @@ type NAT struct {
 	// Strategies lists the ways to learn or make an external address, in
 	// order (strategies): "static", "stun", "gateway", "turn". An empty
 	// list means the local address is advertised as is.
-	// Default: [static, stun, gateway, turn].
+	// Default: [static, gateway, stun, turn] (the port manager's order: a
+	// gateway mapping beats STUN because it also opens the firewall).
 	Strategies []string
 	// Keepalive is the interval of NAT keepalives (keepalive), at least
 	// 1s and shorter than BindingLifetime when that is set. Default: 25s.
@@ -214,7 +215,7 @@ func Default() *Config {
 			Media: portmgr.DefaultMediaRange,
 		},
 		NAT: NAT{
-			Strategies: []string{"static", "stun", "gateway", "turn"},
+			Strategies: []string{"static", "gateway", "stun", "turn"},
 			Keepalive:  DefaultKeepalive,
 			EarlyUDP:   true,
 			UPnP:       true,

@@ -39,7 +39,7 @@ func TestDefaultIsValid(t *testing.T) {
 		{"ports.sip", c.Ports.SIP, portmgr.Range{Min: 5060, Max: 5069}},
 		{"ports.media", c.Ports.Media, portmgr.Range{Min: 16384, Max: 16483}},
 		{"nat.stun_servers", c.NAT.STUNServers, []string(nil)},
-		{"nat.strategies", c.NAT.Strategies, []string{"static", "stun", "gateway", "turn"}},
+		{"nat.strategies", c.NAT.Strategies, []string{"static", "gateway", "stun", "turn"}},
 		{"nat.keepalive", c.NAT.Keepalive, 25 * time.Second},
 		{"nat.early_udp", c.NAT.EarlyUDP, true},
 		{"nat.binding_lifetime", c.NAT.BindingLifetime, time.Duration(0)},
@@ -626,6 +626,8 @@ ports:
 audio:
   input: "tone:440"
   output: "wav:/tmp/x/heard.wav"
+nat:
+  upnp: false   # the demo talks to loopback only: no gateway probes
 api:
   listen: "127.0.0.1:0"
 log:
@@ -635,7 +637,7 @@ log:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Listen != "127.0.0.1:0" || c.Ports.SIP.Min != 15070 || c.Accounts[0].Expires != 300*time.Second {
+	if c.API.Listen != "127.0.0.1:0" || c.Ports.SIP.Min != 15070 || c.Accounts[0].Expires != 300*time.Second || c.NAT.UPnP {
 		t.Errorf("parsed %+v", plain(c))
 	}
 }

@@ -54,6 +54,7 @@ func startPhone(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, 
 	cfg.Ports.SIP = portmgr.Range{Min: sipPort, Max: sipPort + 1}
 	cfg.Ports.Media = portmgr.Range{Min: sipPort + 100, Max: sipPort + 199}
 	cfg.API.Listen = ""
+	cfg.NAT.UPnP = false // tests send nothing beyond loopback: no gateway probes
 	cfg.DialPlan.Timeout = 2 * time.Second
 	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
 	d, err := New(Options{Config: cfg, Board: b})
