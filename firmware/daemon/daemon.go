@@ -230,94 +230,42 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
-// natEvents re-registers when the port manager reports that the SIP
-// flow's external address changed or its NAT binding was lost, so the
-// registrar reaches the phone at its new address. It ends when the
-// manager closes its event channel.
+// natEvents acts on the port manager's reports. When the SIP flow's
+// external address changed or its binding was lost, it re-registers (so
+// the registrar reaches the phone at its new address) and re-INVITEs every
+// live call (so in-dialog requests follow the new Contact); when a call's
+// media mapping changed, it re-INVITEs that call with the new c=/m=. It
+// ends when the manager closes its event channel.
 func (d *Daemon) natEvents() {
 	for ev := range d.pm.Events() {
 		switch ev.Kind {
 		case portmgr.EventExternalChanged, portmgr.EventFlowFailed:
-			if ev.Mapping != nil && ev.Mapping.Kind != portmgr.KindSIP {
+			if ev.Mapping != nil && ev.Mapping.Kind == portmgr.KindMedia {
+				for _, c := range d.ua.Calls() {
+					if c.UsesMapping(ev.Mapping) {
+						d.log.Info("media address changed: re-INVITE", "call_id", c.ID(), "old", ev.Old, "new", ev.New)
+						d.refresh(c)
+					}
+				}
 				continue
 			}
 			d.log.Info("external address changed: re-registering", "old", ev.Old, "new", ev.New)
 			d.ua.Reregister()
+			for _, c := range d.ua.Calls() {
+				d.refresh(c)
+			}
 		case portmgr.EventALG:
 			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
 		}
 	}
 }
 
-func (d *Daemon) closeParts() {
-	if d.api != nil {
-		_ = d.api.Close()
+// refresh re-INVITEs a live call; calls not yet answered, ended, or with a
+// re-INVITE already open are left alone.
+func (d *Daemon) refresh(c *sip.Call) {
+	if err := c.Refresh(); err != nil && !errors.Is(err, sip.ErrCallState) {
+		d.log.Warn("re-INVITE after address change", "call_id", c.ID(), "err", err)
 	}
-	if d.ua != nil {
-		_ = d.ua.Close()
-	}
-	if d.pm != nil {
-		_ = d.pm.Close()
-	}
-	if d.board != nil {
-		_ = d.board.Close()
-	}
-}
-
-// pump turns UA events into phone events until the UA closes its channel.
-func (d *Daemon) pump() {
-	for ev := range d.ua.Events() {
-		switch e := ev.(type) {
-		case *sip.RegistrationEvent:
-			s := e.Status
-			d.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
-			if s.State == sip.RegRegistered && s.Received.IsValid() {
-				// What the registrar saw is the truth about the SIP flow
-				// (RFC 3581): the port manager adopts it and reports a
-				// change, which brings us back here to re-register.
-				d.pm.ObserveRport(s.Received)
-			}
-		case *sip.IncomingCallEvent:
-			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
-		case *sip.CallEvent:
-			if st, ok := mapState(e); ok {
-				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason})
-			}
-			if e.State == sip.StateEnded {
-				d.mu.Lock()
-				delete(d.calls, e.Call)
-				d.mu.Unlock()
-			}
-		case *sip.DTMFEvent:
-			d.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
-			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call), Digit: e.Digit})
-		}
-	}
-}
-
-func mapState(e *sip.CallEvent) (phone.CallState, bool) {
-	switch e.State {
-	case sip.StateRinging:
-		if e.EarlyMedia {
-			return phone.CallEarly, true
-		}
-		return phone.CallRinging, true
-	case sip.StateEarly:
-		return phone.CallEarly, true
-	case sip.StateTalking:
-		if e.LocalHold || e.RemoteHold {
-			return phone.CallHeld, true
-		}
-		return phone.CallAnswered, true
-	case sip.StateHeld:
-		return phone.CallHeld, true
-	case sip.StateEnded:
-		if e.Code >= 300 {
-			return phone.CallFailed, true
-		}
-		return phone.CallEnded, true
-	}
-	return 0, false
 }
 
 // Status is the document GET /api/status returns.

@@ -353,3 +353,45 @@ func TestCallGlare(t *testing.T) {
 		b.waitCall(t, cb, StateEnded)
 	})
 }
+
+// TestCallRefreshReinvites checks that Refresh sends a re-INVITE that the
+// far end accepts, keeps the call talking with audio both ways, and keeps
+// the hold state of a held call.
+func TestCallRefreshReinvites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, a, b := pair(t, nil, nil)
+		ca := dial(t, a)
+		cb := b.waitIncoming(t)
+		if err := ca.Refresh(); err == nil {
+			t.Fatal("Refresh before answer succeeded")
+		}
+		cb.Answer()
+		a.waitCall(t, ca, StateTalking)
+		b.waitCall(t, cb, StateTalking)
+		if err := ca.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		a.next(t, "re-INVITE answered", func(e Event) bool {
+			ce, ok := e.(*CallEvent)
+			return ok && ce.Call == ca && ce.State == StateTalking && ce.Code == 200
+		})
+		gotA, gotB := talkBoth(t, ca, cb, 440, 1000, 2*time.Second)
+		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) || !tone.Contains(tail(gotB, 0.5), 440, 8000) {
+			t.Fatal("no two-way audio after the refresh re-INVITE")
+		}
+		if err := ca.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		a.waitCall(t, ca, StateHeld)
+		if err := ca.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		a.next(t, "held refresh answered", func(e Event) bool {
+			ce, ok := e.(*CallEvent)
+			return ok && ce.Call == ca && ce.Code == 200 && ce.State == StateHeld
+		})
+		if !ca.UsesMapping(ca.mapping) || ca.UsesMapping(nil) {
+			t.Fatal("UsesMapping does not recognise the call's own mapping")
+		}
+	})
+}

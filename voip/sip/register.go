@@ -65,7 +65,10 @@ func (u *UA) setReg(s RegStatus) {
 	}
 	u.reg = s
 	u.mu.Unlock()
-	if s.State != old.State || s.Code != old.Code || s.Expires != old.Expires || s.Reason != old.Reason {
+	// A change of what the registrar saw (Via received/rport) or of our
+	// Contact is news too: the port manager adopts the received address.
+	if s.State != old.State || s.Code != old.Code || s.Expires != old.Expires || s.Reason != old.Reason ||
+		s.Received != old.Received || s.Contact != old.Contact {
 		u.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason, "expires", s.Expires)
 		u.emit(&RegistrationEvent{Status: s})
 	}

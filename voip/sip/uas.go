@@ -561,6 +561,30 @@ func (c *Call) Hold() error { return c.setHold(true) }
 // Resume takes the call off hold (re-INVITE with sendrecv).
 func (c *Call) Resume() error { return c.setHold(false) }
 
+// Refresh sends a re-INVITE that offers the addresses the port manager
+// advertises now (Contact from the SIP mapping, c=/m= from the media
+// mapping), keeping the hold state. Its owner calls it when an external
+// address changed under a live call (NAT reboot, new lease), so the far
+// end sends to the new address (the RFC 3665 §3.7 flow). It returns once
+// the re-INVITE is sent; ErrPending while another re-INVITE is open.
+func (c *Call) Refresh() error {
+	c.mu.Lock()
+	if !c.confirmed || (c.state != StateTalking && c.state != StateHeld) {
+		c.mu.Unlock()
+		return ErrCallState
+	}
+	hold := c.localHold
+	c.mu.Unlock()
+	return c.sendReinvite(hold, 0)
+}
+
+// UsesMapping reports whether mp is this call's media mapping.
+func (c *Call) UsesMapping(mp *portmgr.Mapping) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return mp != nil && c.mapping == mp
+}
+
 func (c *Call) setHold(hold bool) error {
 	c.mu.Lock()
 	if !c.confirmed || (c.state != StateTalking && c.state != StateHeld) {
