@@ -268,6 +268,77 @@ func (d *Daemon) refresh(c *sip.Call) {
 	}
 }
 
+func (d *Daemon) closeParts() {
+	if d.api != nil {
+		_ = d.api.Close()
+	}
+	if d.ua != nil {
+		_ = d.ua.Close()
+	}
+	if d.pm != nil {
+		_ = d.pm.Close()
+	}
+	if d.board != nil {
+		_ = d.board.Close()
+	}
+}
+
+// pump turns UA events into phone events until the UA closes its channel.
+func (d *Daemon) pump() {
+	for ev := range d.ua.Events() {
+		switch e := ev.(type) {
+		case *sip.RegistrationEvent:
+			s := e.Status
+			d.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
+			if s.State == sip.RegRegistered && s.Received.IsValid() {
+				// What the registrar saw is the truth about the SIP flow
+				// (RFC 3581): the port manager adopts it and reports a
+				// change, which brings us back here to re-register.
+				d.pm.ObserveRport(s.Received)
+			}
+		case *sip.IncomingCallEvent:
+			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
+		case *sip.CallEvent:
+			if st, ok := mapState(e); ok {
+				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason})
+			}
+			if e.State == sip.StateEnded {
+				d.mu.Lock()
+				delete(d.calls, e.Call)
+				d.mu.Unlock()
+			}
+		case *sip.DTMFEvent:
+			d.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
+			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call), Digit: e.Digit})
+		}
+	}
+}
+
+func mapState(e *sip.CallEvent) (phone.CallState, bool) {
+	switch e.State {
+	case sip.StateRinging:
+		if e.EarlyMedia {
+			return phone.CallEarly, true
+		}
+		return phone.CallRinging, true
+	case sip.StateEarly:
+		return phone.CallEarly, true
+	case sip.StateTalking:
+		if e.LocalHold || e.RemoteHold {
+			return phone.CallHeld, true
+		}
+		return phone.CallAnswered, true
+	case sip.StateHeld:
+		return phone.CallHeld, true
+	case sip.StateEnded:
+		if e.Code >= 300 {
+			return phone.CallFailed, true
+		}
+		return phone.CallEnded, true
+	}
+	return 0, false
+}
+
 // Status is the document GET /api/status returns.
 type Status struct {
 	Version      string              `json:"version"`
