@@ -296,6 +296,11 @@ func (d *Daemon) pump() {
 				// change, which brings us back here to re-register.
 				d.pm.ObserveRport(s.Received)
 			}
+			if s.State == sip.RegRegistered && s.EchoedContact.IsValid() && s.EchoedContact != s.ContactAddr {
+				// The registrar holds a Contact we did not send: a SIP
+				// ALG rewrote it. The port manager reports it (nat.alg).
+				d.pm.ObserveContact(s.ContactAddr, s.EchoedContact)
+			}
 		case *sip.IncomingCallEvent:
 			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
 		case *sip.CallEvent:

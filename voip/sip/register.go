@@ -42,6 +42,10 @@ type RegStatus struct {
 	// Received is the source address the registrar saw (Via
 	// received/rport, RFC 3581), zero when not reported.
 	Received netip.AddrPort
+	// ContactAddr is the address in the Contact we sent; EchoedContact
+	// the address the registrar listed for our binding in its 200 OK.
+	// They differ when a SIP ALG rewrote our Contact on the way.
+	ContactAddr, EchoedContact netip.AddrPort
 	// Failures counts consecutive failed attempts.
 	Failures int
 	// Since is when the state last changed.
@@ -68,7 +72,7 @@ func (u *UA) setReg(s RegStatus) {
 	// A change of what the registrar saw (Via received/rport) or of our
 	// Contact is news too: the port manager adopts the received address.
 	if s.State != old.State || s.Code != old.Code || s.Expires != old.Expires || s.Reason != old.Reason ||
-		s.Received != old.Received || s.Contact != old.Contact {
+		s.Received != old.Received || s.Contact != old.Contact || s.EchoedContact != old.EchoedContact {
 		u.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason, "expires", s.Expires)
 		u.emit(&RegistrationEvent{Status: s})
 	}
@@ -147,6 +151,9 @@ func (u *UA) regLoop() {
 			st.State, st.Code, st.Reason = RegRegistered, res.StatusCode, res.Reason
 			st.Expires, st.RefreshIn = granted, wait
 			st.Received = viaReceived(res)
+			ours := u.contactURI()
+			st.ContactAddr = uriAddr(ours)
+			st.EchoedContact = echoedContact(res, ours)
 		case res.StatusCode == 423 && briefs < 3:
 			// RFC 3261 §10.2.8: retry with at least Min-Expires.
 			briefs++
@@ -339,6 +346,46 @@ func minExpires(res *sipResponse) time.Duration {
 }
 
 // viaReceived is the address the server saw us at (RFC 3581 §4).
+// echoedContact returns the address of the Contact the registrar lists
+// for our binding (RFC 3261 §10.3 step 8): ours when it came back
+// unchanged, else the binding of our user that differs from every other
+// one we could have sent -- what a SIP ALG rewrote our Contact into. Zero
+// when the registrar listed nothing for our user.
+func echoedContact(res *sipResponse, ours siplib.Uri) netip.AddrPort {
+	var other netip.AddrPort
+	n := 0
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*siplib.ContactHeader)
+		if !ok || c.Address.User != ours.User {
+			continue
+		}
+		if sameContact(c.Address, ours) {
+			return uriAddr(ours)
+		}
+		if ap := uriAddr(c.Address); ap.IsValid() {
+			other, n = ap, n+1
+		}
+	}
+	if n == 1 {
+		return other
+	}
+	return netip.AddrPort{} // none, or several other bindings: nothing to conclude
+}
+
+// uriAddr is a SIP URI's IP and port (5060 when absent); zero for a host
+// name.
+func uriAddr(u siplib.Uri) netip.AddrPort {
+	ip, err := netip.ParseAddr(u.Host)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	p := u.Port
+	if p == 0 {
+		p = 5060
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(p))
+}
+
 func viaReceived(res *sipResponse) netip.AddrPort {
 	v := res.Via()
 	if v == nil {
