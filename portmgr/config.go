@@ -92,8 +92,13 @@ type Config struct {
 	// RFC 8489 §6.2.1).
 	STUNRTO time.Duration
 	// SIPMapWait bounds how long Map(KindSIP) waits for the SIP socket's
-	// first STUN answer (default 1 s). Media maps never wait.
+	// first STUN answer (default 1 s).
 	SIPMapWait time.Duration
+	// MediaMapWait bounds how long Map waits for a media pair whose
+	// external address is still being learnt (a cold pair, or a pool pair
+	// taken before its STUN answer came). Zero means 1 s; negative never
+	// waits.
+	MediaMapWait time.Duration
 	// DisableLifetimeProbe turns off the background lifetime estimate.
 	DisableLifetimeProbe bool
 }
@@ -173,6 +178,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SIPMapWait <= 0 {
 		c.SIPMapWait = time.Second
+	}
+	if c.MediaMapWait == 0 {
+		c.MediaMapWait = time.Second
 	}
 }
 

@@ -194,10 +194,17 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 			m.learn(mp)
 		}()
 	}
-	if kind == KindSIP {
-		// The SIP socket's first STUN answer is normally in long before
-		// the UA asks; wait a bounded time if it is not.
-		t := time.NewTimer(m.cfg.SIPMapWait)
+	// A warm mapping has learnt its external address long before it is
+	// asked for (its learnt channel is closed: no wait). A cold one, or a
+	// pool pair still learning, waits a bounded time: advertising the
+	// private address in Contact or SDP is what gives one-way or no audio,
+	// so a short wait on the rare cold path is the better trade.
+	wait := m.cfg.SIPMapWait
+	if kind == KindMedia {
+		wait = m.cfg.MediaMapWait
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		select {
 		case <-mp.learnt:
 		case <-t.C:

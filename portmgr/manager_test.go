@@ -132,3 +132,39 @@ func TestExhaustion(t *testing.T) {
 }
 
 var _ = net.ErrClosed
+
+// TestColdMediaMapAdvertisesPublic is the lab's finding: with no warm
+// pair to take (pool off, or used up by a burst of calls), Map must not
+// hand out a pair whose STUN answer has not come yet, or the SDP offer
+// carries the private address and the call has no audio. It waits a
+// bounded time for the answer; with the wait turned off it shows why.
+func TestColdMediaMapAdvertisesPublic(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		wait       time.Duration
+		wantPublic bool
+	}{{"bounded wait", 0, true}, {"no wait", -1, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, false)
+				site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
+				w.Start()
+				m := phone(t, w, site, func(c *portmgr.Config) {
+					c.PoolSize = -1
+					c.MediaMapWait = tc.wait
+					c.DisableLifetimeProbe = true
+				})
+				ready(t, m)
+				mp, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				public := mp.External().Addr() == site.Public && mp.Via() == portmgr.StrategySTUN
+				if public != tc.wantPublic {
+					t.Fatalf("cold media mapping advertises %v via %v (site public IP %v); want public=%v",
+						mp.External(), mp.Via(), site.Public, tc.wantPublic)
+				}
+			})
+		})
+	}
+}
