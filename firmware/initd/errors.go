@@ -1,0 +1,18 @@
+package initd
+
+import "errors"
+
+var (
+	// ErrFSSize is returned when a partition is too small or too large
+	// for the filesystem FormatExt4 makes.
+	ErrFSSize = errors.New("initd: partition size unsuitable for the data filesystem")
+	// ErrNoPartition is returned when a partition is not found by name.
+	ErrNoPartition = errors.New("initd: partition not found")
+	// ErrBadSlot is returned when a root slot does not hold the image
+	// its record or manifest names.
+	ErrBadSlot = errors.New("initd: root slot does not verify")
+	// ErrBadDHCP is returned for a DHCP packet that cannot be parsed.
+	ErrBadDHCP = errors.New("initd: bad DHCP packet")
+	// ErrNoLease is returned when no DHCP server answered in time.
+	ErrNoLease = errors.New("initd: no DHCP lease")
+)
