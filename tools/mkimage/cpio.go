@@ -12,6 +12,9 @@ type File struct {
 	Name string // without a leading "/"
 	Mode uint32 // permission bits and type (CpioDir, CpioReg, CpioSymlink)
 	Data []byte // content; the target for a symlink
+	// Major and Minor are the device numbers of a device node
+	// (CpioChar); zero otherwise.
+	Major, Minor uint32
 }
 
 // File types for File.Mode (the st_mode bits).
@@ -41,16 +44,16 @@ func WriteCpio(w io.Writer, files []File, mtime int64) error {
 		if f.Mode&0o170000 == CpioDir {
 			nlink = 2
 		}
-		if err := writeEntry(cw, uint32(i+1), f.Mode, nlink, mtime, f.Name, f.Data); err != nil {
+		if err := writeEntry(cw, uint32(i+1), f.Mode, nlink, mtime, f.Name, f.Data, f.Major, f.Minor); err != nil {
 			return err
 		}
 	}
-	return writeEntry(cw, 0, 0, 1, 0, "TRAILER!!!", nil)
+	return writeEntry(cw, 0, 0, 1, 0, "TRAILER!!!", nil, 0, 0)
 }
 
-func writeEntry(cw *countWriter, ino, mode uint32, nlink int, mtime int64, name string, data []byte) error {
+func writeEntry(cw *countWriter, ino, mode uint32, nlink int, mtime int64, name string, data []byte, major, minor uint32) error {
 	hdr := fmt.Sprintf("070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
-		ino, mode, 0, 0, nlink, uint32(mtime), len(data), 0, 0, 0, 0, len(name)+1, 0)
+		ino, mode, 0, 0, nlink, uint32(mtime), len(data), 0, 0, major, minor, len(name)+1, 0)
 	cw.write([]byte(hdr))
 	cw.write([]byte(name))
 	cw.write([]byte{0})
@@ -104,7 +107,9 @@ func ReadCpio(b []byte) ([]File, error) {
 		mode, err1 := field(1)
 		size, err2 := field(6)
 		nameSize, err3 := field(11)
-		if err := errors.Join(err1, err2, err3); err != nil || nameSize < 1 {
+		major, err4 := field(9)
+		minor, err5 := field(10)
+		if err := errors.Join(err1, err2, err3, err4, err5); err != nil || nameSize < 1 {
 			return nil, fmt.Errorf("%w: fields at %d", ErrBadCpio, off)
 		}
 		off += 110
@@ -122,7 +127,7 @@ func ReadCpio(b []byte) ([]File, error) {
 		if off > len(b) || len(b)-off < size {
 			return nil, fmt.Errorf("%w: %s: data", ErrBadCpio, name)
 		}
-		files = append(files, File{Name: name, Mode: uint32(mode), Data: b[off : off+size]})
+		files = append(files, File{Name: name, Mode: uint32(mode), Data: b[off : off+size], Major: uint32(major), Minor: uint32(minor)})
 		off = align4(off + size)
 	}
 }

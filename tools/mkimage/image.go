@@ -38,6 +38,12 @@ type Options struct {
 	SlotSize, DataSize int64
 	// Key signs the manifests.
 	Key ed25519.PrivateKey
+	// Loader is the boot stage (firmware/initd/cmd/loader), /init of the
+	// initramfs on the boot partition; Modules are the kernel modules it
+	// loads (see ModuleSet.ModuleFiles). Without a Loader the boot
+	// partition holds no initramfs.
+	Loader  []byte
+	Modules []File
 }
 
 // Result is what Build produced.
@@ -48,6 +54,37 @@ type Result struct {
 	Bundle []byte
 	// Root is the root slot's archive.
 	Root []byte
+	// Initrd is the boot stage's initramfs (nil without Options.Loader),
+	// also stored as initrd.img on the boot partition.
+	Initrd []byte
+	// Cmdline is the kernel command line stored as cmdline.txt.
+	Cmdline string
+}
+
+// InitrdFS returns the boot stage's initramfs: /init = the loader, the
+// kernel modules, /dev/console (the kernel opens it for init's standard
+// streams), the mount points the loader uses, and the manifest of the
+// factory root (so the loader can verify a slot the A/B record says
+// nothing about).
+func InitrdFS(o Options, updateManifest []byte) ([]byte, error) {
+	files := []File{
+		{Name: "dev", Mode: CpioDir | 0o755},
+		{Name: "dev/console", Mode: CpioChar | 0o600, Major: 5, Minor: 1},
+		{Name: "etc", Mode: CpioDir | 0o755},
+		{Name: "etc/deskphone", Mode: CpioDir | 0o755},
+		{Name: "etc/deskphone/update.manifest", Mode: CpioReg | 0o644, Data: updateManifest},
+		{Name: "init", Mode: CpioReg | 0o755, Data: o.Loader},
+		{Name: "newroot", Mode: CpioDir | 0o755},
+		{Name: "perm", Mode: CpioDir | 0o755},
+		{Name: "proc", Mode: CpioDir | 0o555},
+		{Name: "sys", Mode: CpioDir | 0o555},
+	}
+	files = append(files, o.Modules...)
+	var b bytes.Buffer
+	if err := WriteCpio(&b, files, o.BuildTime); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func roundUp(n, to int64) int64 { return (n + to - 1) / to * to }
@@ -59,6 +96,9 @@ func RootFS(o Options) ([]byte, error) {
 		{Name: "dev", Mode: CpioDir | 0o755},
 		{Name: "etc", Mode: CpioDir | 0o755},
 		{Name: "etc/deskphone", Mode: CpioDir | 0o755},
+		// The root is read-only: initd writes the resolver's
+		// configuration into /tmp.
+		{Name: "etc/resolv.conf", Mode: CpioSymlink | 0o777, Data: []byte("/tmp/resolv.conf")},
 		{Name: "init", Mode: CpioReg | 0o755, Data: o.Init},
 		{Name: "perm", Mode: CpioDir | 0o755},
 		{Name: "proc", Mode: CpioDir | 0o555},
@@ -107,12 +147,19 @@ func Build(o Options) (*Result, error) {
 	}
 	bundle.Write(root)
 
+	bootFiles := []File{{Name: "cmdline.txt", Mode: CpioReg | 0o644, Data: []byte(o.Cmdline + "\n")}}
+	var initrd []byte
+	if len(o.Loader) > 0 {
+		if initrd, err = InitrdFS(o, umb); err != nil {
+			return nil, err
+		}
+		bootFiles = append(bootFiles, File{Name: "initrd.img", Mode: CpioReg | 0o644, Data: initrd})
+	}
+	bootFiles = append(bootFiles,
+		File{Name: "update.manifest", Mode: CpioReg | 0o644, Data: umb},
+		File{Name: "vmlinuz", Mode: CpioReg | 0o644, Data: o.Kernel})
 	var boot bytes.Buffer
-	if err := WriteCpio(&boot, []File{
-		{Name: "cmdline.txt", Mode: CpioReg | 0o644, Data: []byte(o.Cmdline + "\n")},
-		{Name: "update.manifest", Mode: CpioReg | 0o644, Data: umb},
-		{Name: "vmlinuz", Mode: CpioReg | 0o644, Data: o.Kernel},
-	}, o.BuildTime); err != nil {
+	if err := WriteCpio(&boot, bootFiles, o.BuildTime); err != nil {
 		return nil, err
 	}
 	bootSize := roundUp(int64(boot.Len())+MiB, MiB)
@@ -152,5 +199,6 @@ func Build(o Options) (*Result, error) {
 	}
 	writeGPT(disk, parts, o.Board+"/"+o.Version)
 	mb := m.Marshal()
-	return &Result{Image: disk, Manifest: mb, Sig: update.Sign(o.Key, mb), Bundle: bundle.Bytes(), Root: root}, nil
+	return &Result{Image: disk, Manifest: mb, Sig: update.Sign(o.Key, mb), Bundle: bundle.Bytes(), Root: root,
+		Initrd: initrd, Cmdline: o.Cmdline}, nil
 }

@@ -4,6 +4,13 @@
 //	mkimage -board qemu-arm64 -version v1.0.0 -kernel vmlinuz -init phoned \
 //	  -key bin/keys/dev.key -pub bin/keys/dev.pub -o phone.img -bundle phone.upd
 //
+// With -loader (the boot stage, firmware/initd/cmd/loader) and
+// -modules-dir (the kernel's lib/modules/VERSION) the boot partition also
+// holds initrd.img, the boot stage's initramfs with the -modules it loads.
+// -bootdir writes vmlinuz, initrd.img and cmdline.txt there too: what a
+// bootloader (or QEMU's -kernel/-initrd/-append) takes from the boot
+// partition.
+//
 // It writes phone.img, phone.img.manifest, phone.img.sig and phone.upd.
 // The build time is SOURCE_DATE_EPOCH (now when unset). The public key is
 // baked into the root as /etc/deskphone/update.pub.
@@ -13,6 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/deskphone/phone/firmware/update"
@@ -39,6 +48,10 @@ func run() error {
 	bundle := flag.String("bundle", "", "update bundle (default: the image name with .upd)")
 	slot := flag.Int64("slot-mib", mkimage.DefaultSlotSize/mkimage.MiB, "root slot size, MiB")
 	data := flag.Int64("data-mib", mkimage.DefaultDataSize/mkimage.MiB, "data partition size, MiB")
+	loader := flag.String("loader", "", "boot stage binary, /init of the boot partition's initramfs")
+	modDir := flag.String("modules-dir", "", "kernel modules directory (lib/modules/VERSION) for the boot stage")
+	mods := flag.String("modules", strings.Join(mkimage.DefaultModules, ","), "modules the boot stage loads (their dependencies are added)")
+	bootDir := flag.String("bootdir", "", "also write vmlinuz, initrd.img and cmdline.txt into this directory")
 	flag.Parse()
 	bt, err := update.BuildTime(os.Getenv("SOURCE_DATE_EPOCH"), time.Now)
 	if err != nil {
@@ -60,11 +73,44 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	r, err := mkimage.Build(mkimage.Options{Board: *board, Version: *version, BuildTime: bt, Kernel: kern, Cmdline: *cmdline,
+	o := mkimage.Options{Board: *board, Version: *version, BuildTime: bt, Kernel: kern, Cmdline: *cmdline,
 		Init: init, Key: k, SlotSize: *slot * mkimage.MiB, DataSize: *data * mkimage.MiB,
-		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: pubPEM}}})
+		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: pubPEM}}}
+	if *loader != "" {
+		if o.Loader, err = os.ReadFile(*loader); err != nil {
+			return err
+		}
+		if *modDir != "" {
+			set, err := mkimage.IndexModules(*modDir)
+			if err != nil {
+				return err
+			}
+			order, err := set.Resolve(strings.Split(*mods, ","))
+			if err != nil {
+				return err
+			}
+			if o.Modules, err = set.ModuleFiles(order); err != nil {
+				return err
+			}
+		}
+	}
+	r, err := mkimage.Build(o)
 	if err != nil {
 		return err
+	}
+	if *bootDir != "" {
+		if err := os.MkdirAll(*bootDir, 0o755); err != nil {
+			return err
+		}
+		boot := map[string][]byte{"vmlinuz": kern, "cmdline.txt": []byte(r.Cmdline + "\n")}
+		if r.Initrd != nil {
+			boot["initrd.img"] = r.Initrd
+		}
+		for name, b := range boot {
+			if err := os.WriteFile(filepath.Join(*bootDir, name), b, 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	if *bundle == "" {
 		*bundle = *out + ".upd"
