@@ -19,8 +19,17 @@ import (
 )
 
 // Prefix starts the name of every namespace a Lab creates; `make
-// lab-clean` deletes the namespaces whose names start with it.
-const Prefix = "dpl-"
+// lab-clean` deletes the namespaces whose names start with "dpl-".
+// LAB_PREFIX (which must also start with "dpl-") lets two labs run side
+// by side on one machine, e.g. while developing.
+var Prefix = labPrefix()
+
+func labPrefix() string {
+	if p := os.Getenv("LAB_PREFIX"); strings.HasPrefix(p, "dpl-") && len(p) <= 6 {
+		return p
+	}
+	return "dpl-"
+}
 
 // Lab owns the namespaces and processes of one run.
 type Lab struct {

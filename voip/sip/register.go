@@ -93,6 +93,15 @@ type registrar struct {
 	ruri siplib.Uri
 	cseq uint32
 	auth authState
+	// bound is the Contact the registrar last accepted (zero Host: none).
+	// When our Contact changes (a new external address from the port
+	// manager), the next REGISTER also removes bound with expires=0
+	// (RFC 3261 §10.2.2), or the registrar keeps both and forks every
+	// INVITE to the dead one as well. Only regLoop and unregister, which
+	// never run at once, touch it.
+	bound siplib.Uri
+	// sent is the Contact of the latest REGISTER.
+	sent siplib.Uri
 }
 
 // regLoop registers and refreshes until the UA closes. Refresh happens at
@@ -154,6 +163,7 @@ func (u *UA) regLoop() {
 			ours := u.contactURI()
 			st.ContactAddr = uriAddr(ours)
 			st.EchoedContact = echoedContact(res, ours)
+			r.bound = r.sent
 		case res.StatusCode == 423 && briefs < 3:
 			// RFC 3261 §10.2.8: retry with at least Min-Expires.
 			briefs++
@@ -253,6 +263,7 @@ func (r *registrar) newRequest(expires time.Duration) *sipRequest {
 	req := u.baseRequest(siplib.REGISTER, r.ruri, to, u.regCallID, r.cseq)
 	// The From tag of a REGISTER series may change; keep one per request.
 	ct := u.contactHeader()
+	r.sent = ct.Address
 	secs := int(expires / time.Second)
 	ct.Params.Add("expires", strconv.Itoa(secs))
 	if a := u.cfg.Account; a.InstanceID != "" {
@@ -262,6 +273,12 @@ func (r *registrar) newRequest(expires time.Duration) *sipRequest {
 		}
 	}
 	req.AppendHeader(ct)
+	if r.bound.Host != "" && !sameContact(r.bound, ct.Address) {
+		// Our address changed: drop the old binding in the same request.
+		old := &siplib.ContactHeader{Address: *r.bound.Clone(), Params: siplib.NewParams()}
+		old.Params.Add("expires", "0")
+		req.AppendHeader(old)
+	}
 	e := siplib.ExpiresHeader(secs)
 	req.AppendHeader(&e)
 	if u.cfg.Prack {

@@ -1,6 +1,10 @@
 package sip
 
 import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -169,4 +173,55 @@ func TestRefreshAfter(t *testing.T) {
 			t.Errorf("refreshAfter(%v) = %v, want %v", c.g, got, c.want)
 		}
 	}
+}
+
+// TestRegisterReplacesOldContact: when the port manager learns a new
+// external SIP address, the next REGISTER carries the new Contact and
+// removes the old binding with expires=0 in the same request (RFC 3261
+// §10.2.2), so the registrar does not fork INVITEs to a dead address.
+func TestRegisterReplacesOldContact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret"}
+		_, reg, p := regSetup(t, rs, nil)
+		first := p.waitReg(t, RegRegistered)
+		p.pm.ObserveRport(netip.MustParseAddrPort("198.51.100.7:40001"))
+		p.ua.Reregister()
+		second := p.next(t, "registered with the new contact", func(ev Event) bool {
+			r, ok := ev.(*RegistrationEvent)
+			return ok && r.Status.State == RegRegistered && r.Status.Contact != first.Contact
+		}).(*RegistrationEvent).Status
+		if !strings.Contains(second.Contact, "198.51.100.7:40001") {
+			t.Fatalf("new contact %s, want 198.51.100.7:40001", second.Contact)
+		}
+		var last *siplib.Request
+		for _, r := range reg.requests(siplib.REGISTER) {
+			if r.GetHeader("Authorization") != nil {
+				last = r
+			}
+		}
+		var got []string
+		for _, h := range last.GetHeaders("Contact") {
+			c := h.(*siplib.ContactHeader)
+			e, _ := c.Params.Get("expires")
+			got = append(got, c.Address.Host+":"+strconv.Itoa(c.Address.Port)+" expires="+e)
+		}
+		oldHost := first.ContactAddr.String()
+		want := []string{"198.51.100.7:40001 expires=3600", oldHost + " expires=0"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Contacts of the re-REGISTER = %q, want %q", got, want)
+		}
+		// The refresh after that carries the new contact only.
+		n := rs.registers()
+		p.ua.Reregister()
+		for i := 0; i < 100 && rs.registers() == n; i++ {
+			time.Sleep(100 * time.Millisecond) // fake time
+		}
+		rr := reg.requests(siplib.REGISTER)
+		if len(rr) == n {
+			t.Fatal("no refresh REGISTER after Reregister")
+		}
+		if cs := rr[len(rr)-1].GetHeaders("Contact"); len(cs) != 1 {
+			t.Fatalf("refresh has %d Contacts, want 1", len(cs))
+		}
+	})
 }

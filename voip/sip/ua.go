@@ -67,6 +67,7 @@ type UA struct {
 	streamPort int               // local port of the TCP/TLS connection, once dialled
 	streamConn siplib.Connection // that connection
 	calls      map[string]*Call
+	claims     map[string]bool // Call-IDs of incoming INVITEs being set up
 	reg        RegStatus
 	regKick    chan struct{}
 	server     netip.AddrPort // resolved registrar/proxy, for the SIP mapping
@@ -359,6 +360,27 @@ func (u *UA) addCall(c *Call) bool {
 	}
 	u.calls[c.id] = c
 	return true
+}
+
+// claimCallID reserves a Call-ID for an incoming INVITE being set up; it
+// fails when a call or another setup holds it already.
+func (u *UA) claimCallID(id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.calls[id] != nil || u.claims[id] {
+		return false
+	}
+	if u.claims == nil {
+		u.claims = map[string]bool{}
+	}
+	u.claims[id] = true
+	return true
+}
+
+func (u *UA) unclaimCallID(id string) {
+	u.mu.Lock()
+	delete(u.claims, id)
+	u.mu.Unlock()
 }
 
 func (u *UA) removeCall(c *Call) {

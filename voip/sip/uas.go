@@ -31,12 +31,16 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 		u.inDialog(req, tx, (*Call).onReinvite)
 		return
 	}
-	if u.callByID(req.CallID().Value()) != nil {
-		// Same Call-ID, new transaction, no To tag: a merged or looped
-		// request (RFC 3261 §8.2.2.2).
+	// Same Call-ID, new transaction, no To tag: a merged or looped
+	// request (RFC 3261 §8.2.2.2), e.g. a proxy forking one INVITE to two
+	// bindings that both reach us. The claim covers the time until the
+	// call is added (the media Map may wait), so two copies arriving
+	// together cannot both become calls.
+	if !u.claimCallID(req.CallID().Value()) {
 		u.respond(tx, req, 482, "Loop Detected")
 		return
 	}
+	defer u.unclaimCallID(req.CallID().Value())
 	if bad := u.unsupportedRequire(req); len(bad) > 0 {
 		res := u.newResponse(req, 420, "Bad Extension")
 		res.AppendHeader(siplib.NewHeader("Unsupported", strings.Join(bad, ", ")))
