@@ -1,6 +1,7 @@
 # The firmware image (issue 5).
 #
-#   make image BOARD=qemu-arm64   bin/image/qemu-arm64/phone.img (+ .manifest, .sig), phone.upd (root update bundle)
+#   make image BOARD=qemu-arm64   bin/image/qemu-arm64/phone.img (+ .manifest, .sig), phone.upd (root update bundle),
+#                                 and vmlinuz, initrd.img, cmdline.txt: the boot partition's files, for QEMU
 #   make flash-tools              bin/flash, bin/mkimage
 #
 # The kernel is Debian's arm64 `linux-image-arm64` (its dependency, the
@@ -14,7 +15,7 @@
 .PHONY: image flash-tools image-kernel
 
 BOARD ?= qemu-arm64
-IMG_DIR := $(BIN)/image/$(BOARD)
+IMG_DIR ?= $(BIN)/image/$(BOARD)
 IMG_KDIR := $(CURDIR)/$(BIN)/kernel
 IMG_KEY := $(BIN)/keys/dev.key
 IMG_PUB := $(BIN)/keys/dev.pub
@@ -47,8 +48,10 @@ $(IMG_KDIR)/vmlinuz:
 image: deps flash-tools $(IMG_KEY) $(if $(filter qemu-arm64,$(BOARD)),$(IMG_KDIR)/vmlinuz)
 	@test "$(BOARD)" = qemu-arm64 || { echo "image: BOARD=$(BOARD) is not supported yet (see docs/image.md)"; exit 1; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMG_DIR)/phoned ./firmware/cmd/phoned
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w' -o $(IMG_DIR)/loader ./firmware/initd/cmd/loader
 	./$(BIN)/mkimage -board $(BOARD) -version $(VERSION) -kernel $(IMG_KDIR)/vmlinuz \
+	  -loader $(IMG_DIR)/loader -modules-dir $$(ls -d $(IMG_KDIR)/root/lib/modules/*/ | head -1) -bootdir $(IMG_DIR) \
 	  -init $(IMG_DIR)/phoned -key $(IMG_KEY) -pub $(IMG_PUB) -o $(IMG_DIR)/phone.img -bundle $(IMG_DIR)/phone.upd
 	./$(BIN)/flash verify -pub $(IMG_PUB) $(IMG_DIR)/phone.img
 	./$(BIN)/flash verify -pub $(IMG_PUB) $(IMG_DIR)/phone.upd
-	@ls -l $(IMG_DIR)/phoned $(IMG_DIR)/phone.img $(IMG_DIR)/phone.upd
+	@ls -l $(IMG_DIR)/phoned $(IMG_DIR)/loader $(IMG_DIR)/initrd.img $(IMG_DIR)/phone.img $(IMG_DIR)/phone.upd

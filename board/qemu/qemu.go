@@ -148,7 +148,8 @@ func openSpeaker(o Options) (hal.AudioOut, error) {
 }
 
 // SetAudio fills the audio fields from two specs, as phoned's generic
-// board options give them: "" (silence / discard), "udp:HOST:PORT", or a
+// board options give them: "" (silence / discard; the config's
+// "silence", "device", "null" and "speaker" mean the same), "udp:HOST:PORT", or a
 // file path (optionally prefixed "file:"). in is the microphone: for UDP
 // the local address to receive on. out is the speaker: for UDP where to
 // send.
@@ -177,7 +178,9 @@ func (o *Options) SetAudio(in, out string) error {
 
 func audioSpec(s string) (kind, rest string, err error) {
 	switch {
-	case s == "":
+	case s == "" || s == "silence" || s == "null" || s == "device" || s == "speaker":
+		// The config's words for "the board's own" microphone and
+		// speaker: on this board, silence and discard.
 		return "", "", nil
 	case strings.HasPrefix(s, "udp:"):
 		addr := strings.TrimPrefix(s, "udp:")

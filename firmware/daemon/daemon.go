@@ -67,9 +67,10 @@ func New(o Options) (d *Daemon, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}}
+	built := d // d is nil once an error is returned
 	defer func() {
 		if err != nil {
-			d.closeParts()
+			built.closeParts()
 		}
 	}()
 	n := o.Net

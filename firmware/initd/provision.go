@@ -105,7 +105,6 @@ func DefaultPhoneConfig(board, token string) *config.Config {
 		// QEMU's user networking NATs the phone; the PBX (run with
 		// -natfix) answers where requests come from and latches media.
 		c.NAT.Strategies = []string{}
-		c.Audio.Input = "tone:440"
 	case "rpi":
 		c.Board = "rpi"
 	}

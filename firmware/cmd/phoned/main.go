@@ -4,6 +4,11 @@
 //	phoned -config /data/phone.yaml
 //	phoned -config demo.yaml -demo-call echo -demo-duration 10s
 //
+// Run as PID 1 (the /init of a firmware image's root slot) it is the
+// image's init instead (package firmware/initd): it mounts the data
+// partition, brings the network up, and runs itself again as the phone,
+// supervised, with -config on the data partition.
+//
 // With -demo-call it waits for registration, calls the target, prints the
 // registration, call state and RTP counters every second, hangs up after
 // -demo-duration and exits 0 only when audio flowed both ways.
@@ -22,10 +27,14 @@ import (
 
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/daemon"
+	"github.com/deskphone/phone/firmware/initd"
 	"github.com/deskphone/phone/firmware/version"
 )
 
 func main() {
+	if os.Getpid() == 1 {
+		initd.Main() // never returns
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "phoned:", err)
 		os.Exit(1)

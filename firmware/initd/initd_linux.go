@@ -1,0 +1,497 @@
+//go:build linux
+
+package initd
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/update"
+	"github.com/deskphone/phone/firmware/version"
+)
+
+// DefaultBoard is the board when the kernel command line names none.
+const DefaultBoard = "qemu-arm64"
+
+// Kernel command-line parameters initd reads from /proc/cmdline.
+const (
+	CmdlineBoard = "deskphone.board"
+)
+
+// Main is phoned's entry point as PID 1. It never returns: when the
+// phone is shut down (or initd fails beyond repair) the machine is
+// rebooted or powered off.
+func Main() {
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "initd")
+	cmd, err := run(log)
+	if err != nil {
+		log.Error("initd failed; rebooting in 10 s", "err", err)
+		time.Sleep(10 * time.Second)
+		cmd = unix.LINUX_REBOOT_CMD_RESTART
+	}
+	unix.Sync()
+	if err := unix.Reboot(cmd); err != nil {
+		log.Error("reboot", "err", err)
+	}
+	select {} // PID 1 must not exit
+}
+
+// cmdline returns a kernel command-line parameter's value.
+func cmdline(key string) string {
+	b, _ := os.ReadFile("/proc/cmdline")
+	for _, f := range strings.Fields(string(b)) {
+		if k, v, ok := strings.Cut(f, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// uptime is the time since the kernel started (CLOCK_BOOTTIME), the
+// measure of "boot to registered".
+func uptime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// initd is one run of PID 1.
+type initd struct {
+	log      *slog.Logger
+	board    string
+	slot     string
+	trial    bool
+	prov     *Provisioned
+	shutdown chan int // reboot(2) command requested
+	netUp    chan struct{}
+	netOnce  sync.Once
+	addr     netip.Addr // guarded by mu
+	mu       sync.Mutex
+}
+
+// requestShutdown asks the main loop to stop the phone and reboot(2)
+// with cmd; later requests are ignored.
+func (d *initd) requestShutdown(cmd int) {
+	select {
+	case d.shutdown <- cmd:
+	default:
+	}
+}
+
+func run(log *slog.Logger) (int, error) {
+	d := &initd{log: log, shutdown: make(chan int, 1), netUp: make(chan struct{})}
+	if err := MountBasics(); err != nil {
+		return 0, err
+	}
+	if err := mountOne("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return 0, err
+	}
+	// Ctrl-Alt-Del (and QEMU's system_reset from the monitor does not
+	// need us): the kernel sends SIGINT instead of rebooting at once.
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	d.board = cmdline(CmdlineBoard)
+	if d.board == "" {
+		d.board = DefaultBoard
+	}
+	d.slot, d.trial = os.Getenv(EnvSlot), os.Getenv(EnvTrial) == "1"
+	if d.slot != update.SlotB {
+		d.slot = update.SlotA
+	}
+	log.Info("deskphone starting", "version", version.Version, "board", d.board, "slot", d.slot, "trial", d.trial, "uptime", uptime().Round(time.Millisecond))
+
+	if !isMountPoint(DataDir) {
+		dev, err := WaitPartition(PartData, 10*time.Second)
+		if err == nil {
+			err = MountData(dev, DataDir, log)
+		}
+		if err != nil {
+			log.Error("data partition unavailable: settings will not persist", "err", err)
+			if err := mountOne("tmpfs", DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := os.MkdirAll(DataDir+"/update", 0o755); err != nil {
+		return 0, err
+	}
+	prov, err := Provision(ConfigDir, d.board, rand.Reader)
+	if err != nil {
+		if prov == nil {
+			return 0, err
+		}
+		log.Error("system settings", "err", err)
+	}
+	d.prov = prov
+	fmt.Printf("deskphone: device token %s\n", prov.Token)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	wg.Go(func() { d.network(ctx) })
+
+	select {
+	case <-d.netUp:
+	case <-time.After(30 * time.Second):
+		log.Warn("network not up after 30 s; starting the phone anyway")
+	}
+
+	phoneCtx, stopPhone := context.WithCancel(ctx)
+	defer stopPhone()
+	phoneDone := make(chan struct{})
+	sup := &Supervisor{
+		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir}),
+		Logger: log.With("child", "phoned"),
+	}
+	go func() {
+		defer close(phoneDone)
+		sup.Run(phoneCtx)
+	}()
+
+	srv, err := d.serveUpdates(ctx)
+	if err != nil {
+		log.Error("update agent not started", "err", err)
+	}
+
+	healthy := make(chan struct{})
+	wg.Go(func() { d.watchHealth(ctx, healthy) })
+	if d.trial {
+		wg.Go(func() {
+			committed, err := update.Watch(ctx, StatePath, d.slot, time.Duration(prov.System.TrialDeadline), healthy, func() {
+				log.Error("trial boot not healthy in time: rebooting into the committed slot", "deadline", prov.System.TrialDeadline)
+				d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
+			})
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("trial watch", "err", err)
+			case committed:
+				log.Info("trial boot healthy: slot committed", "slot", d.slot, "version", version.Version)
+				fmt.Printf("deskphone: slot %s committed (version %s)\n", d.slot, version.Version)
+			}
+		})
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGPWR)
+	defer signal.Stop(sigs)
+	var cmd int
+	select {
+	case s := <-sigs:
+		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
+		if s == unix.SIGINT || s == unix.SIGUSR1 {
+			cmd = unix.LINUX_REBOOT_CMD_RESTART
+		}
+		log.Info("signal", "sig", s)
+	case cmd = <-d.shutdown:
+	}
+	what := "power off"
+	if cmd == unix.LINUX_REBOOT_CMD_RESTART {
+		what = "reboot"
+	}
+	log.Info("shutting down: stopping the phone (it un-registers)", "then", what)
+	stopPhone()
+	<-phoneDone
+	if srv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = srv.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	wg.Wait()
+	unix.Sync()
+	if err := unix.Unmount(DataDir, 0); err != nil {
+		log.Warn("unmount data partition; remounting read-only", "err", err)
+		_ = unix.Mount("", DataDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	}
+	fmt.Printf("deskphone: %s\n", what)
+	return cmd, nil
+}
+
+// network brings up loopback and the first Ethernet interface (static or
+// DHCP), then renews the lease until ctx is done.
+func (d *initd) network(ctx context.Context) {
+	log := d.log.With("component", "net")
+	if err := linkUp("lo"); err != nil {
+		log.Error("loopback", "err", err)
+	}
+	var ifi *net.Interface
+	for {
+		var err error
+		if ifi, err = firstEthernet(); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	if err := linkUp(ifi.Name); err != nil {
+		log.Error("link up", "iface", ifi.Name, "err", err)
+		return
+	}
+	host := d.prov.System.Hostname
+	if host == "" {
+		m := ifi.HardwareAddr
+		host = fmt.Sprintf("deskphone-%02x%02x%02x", m[3], m[4], m[5])
+	}
+	if err := unix.Sethostname([]byte(host)); err != nil {
+		log.Warn("hostname", "err", err)
+	}
+	up := func(l *Lease, how string) {
+		d.mu.Lock()
+		d.addr = l.Addr.Addr()
+		d.mu.Unlock()
+		log.Info("network up", "iface", ifi.Name, "addr", l.Addr, "gw", l.Router, "dns", l.DNS, "via", how, "uptime", uptime().Round(time.Millisecond))
+		d.netOnce.Do(func() { close(d.netUp) })
+	}
+	if s := d.prov.System.Static; s != "" {
+		l, err := staticLease(d.prov.System)
+		if err == nil {
+			err = applyLease(ifi, l, "/tmp/resolv.conf")
+		}
+		if err != nil {
+			log.Error("static network config", "err", err)
+			return
+		}
+		up(l, "static")
+		return
+	}
+	conn, err := openPacketConn(ifi.Index)
+	if err != nil {
+		log.Error("dhcp", "err", err)
+		return
+	}
+	defer conn.Close()
+	var xid [4]byte
+	_, _ = rand.Read(xid[:])
+	c := &DHCPClient{Conn: conn, MAC: ifi.HardwareAddr, Hostname: host,
+		XID: uint32(xid[0])<<24 | uint32(xid[1])<<16 | uint32(xid[2])<<8 | uint32(xid[3]), Logger: log}
+	for ctx.Err() == nil {
+		l, err := c.Acquire(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("dhcp", "err", err)
+			}
+			return
+		}
+		if err := applyLease(ifi, l, "/tmp/resolv.conf"); err != nil {
+			log.Error("dhcp lease", "err", err)
+		} else {
+			up(l, "dhcp")
+		}
+		// Renew by asking again at T1 (the server gives the same
+		// address back; RFC 2131 section 4.4.5 allows a full exchange).
+		select {
+		case <-ctx.Done():
+		case <-time.After(l.Renew):
+		}
+	}
+}
+
+// staticLease turns the static settings into a Lease.
+func staticLease(s System) (*Lease, error) {
+	p, err := netip.ParsePrefix(s.Static)
+	if err != nil || !p.Addr().Is4() {
+		return nil, fmt.Errorf("initd: static %q: want IPv4 address/prefix", s.Static)
+	}
+	l := &Lease{Addr: p}
+	if s.Gateway != "" {
+		if l.Router, err = netip.ParseAddr(s.Gateway); err != nil {
+			return nil, fmt.Errorf("initd: gateway: %w", err)
+		}
+	}
+	for _, d := range s.DNS {
+		a, err := netip.ParseAddr(d)
+		if err != nil {
+			return nil, fmt.Errorf("initd: dns: %w", err)
+		}
+		l.DNS = append(l.DNS, a)
+	}
+	return l, nil
+}
+
+// watchHealth closes healthy once the phone is healthy: network up and,
+// when its config has an enabled account, registered (asked of the
+// phone's own API on loopback).
+func (d *initd) watchHealth(ctx context.Context, healthy chan<- struct{}) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.netUp:
+	}
+	check := func(ctx context.Context) (bool, string) { return true, "network up, no account" }
+	if cfg, err := config.Load(d.prov.ConfigPath); err != nil {
+		d.log.Warn("phone config unreadable: health is the network alone", "err", err)
+	} else if _, ok := cfg.Primary(); ok && cfg.API.Listen != "" {
+		_, port, _ := net.SplitHostPort(cfg.API.Listen)
+		url := "http://127.0.0.1:" + port + "/api/status"
+		check = func(ctx context.Context) (bool, string) {
+			st, err := phoneStatus(ctx, url, cfg.API.Token)
+			if err != nil {
+				return false, err.Error()
+			}
+			return st == "registered", "registration " + st
+		}
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ok, why := check(cctx)
+		cancel()
+		if ok {
+			d.log.Info("phone healthy", "why", why, "uptime", uptime().Round(time.Millisecond))
+			fmt.Printf("deskphone: healthy (%s) %.1f s after boot\n", why, uptime().Seconds())
+			close(healthy)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serveUpdates starts the update agent, the system endpoints and SSDP.
+func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
+	pubPEM, err := os.ReadFile(PublicKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := update.ParsePublicKey(pubPEM)
+	if err != nil {
+		return nil, err
+	}
+	slots := map[string]string{}
+	for _, s := range []string{update.SlotA, update.SlotB} {
+		dev, err := FindPartition("/sys", "/dev", SlotPartition(s))
+		if err != nil {
+			return nil, err
+		}
+		slots[s] = dev
+	}
+	var bt int64
+	if st, err := update.ReadState(StatePath); err == nil {
+		bt = st.Slots[d.slot].BuildTime
+	}
+	agent, err := update.NewAgent(update.Config{
+		Board: d.board, Version: version.Version, BuildTime: bt, PublicKey: pub, Token: d.prov.Token,
+		Slots: slots, StatePath: StatePath, Booted: d.slot, Logger: d.log,
+		Reboot: func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/update", agent)
+	mux.Handle("/update/", agent)
+	sys := func(path string, f func()) {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if subtle.ConstantTimeCompare([]byte(tok), []byte(d.prov.Token)) != 1 {
+				http.Error(w, `{"error":"missing or wrong token"}`, http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintln(w, `{"ok":true}`)
+			f()
+		})
+	}
+	sys("/system/reboot", func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) })
+	sys("/system/poweroff", func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_POWER_OFF) })
+	sys("/system/factory-reset", func() {
+		d.log.Warn("factory reset: removing config, token and settings")
+		if err := FactoryReset(ConfigDir); err != nil {
+			d.log.Error("factory reset", "err", err)
+		}
+		d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
+	})
+	ln, err := net.Listen("tcp", d.prov.System.UpdateListen)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("update agent", "err", err)
+		}
+	}()
+	d.log.Info("update agent listening", "laddr", ln.Addr().String())
+	go d.ssdp(ctx, agent, ln.Addr().(*net.TCPAddr).Port)
+	return srv, nil
+}
+
+// ssdp answers flash discover once the network is up.
+func (d *initd) ssdp(ctx context.Context, agent *update.Agent, port int) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.netUp:
+	}
+	ifi, err := firstEthernet()
+	if err != nil {
+		return
+	}
+	conn, err := net.ListenMulticastUDP("udp4", ifi, &net.UDPAddr{IP: net.IPv4(239, 255, 255, 250), Port: 1900})
+	if err != nil {
+		d.log.Warn("ssdp", "err", err)
+		return
+	}
+	d.mu.Lock()
+	addr := d.addr
+	d.mu.Unlock()
+	loc := fmt.Sprintf("http://%s/update/status", netip.AddrPortFrom(addr, uint16(port)))
+	host, _ := os.Hostname()
+	if err := update.ServeSSDP(ctx, conn, "uuid:deskphone-"+host, loc, agent.Status); err != nil && ctx.Err() == nil {
+		d.log.Warn("ssdp", "err", err)
+	}
+}
+
+// phoneStatus asks the phone's API for its registration state.
+func phoneStatus(ctx context.Context, url, token string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("api: %s", resp.Status)
+	}
+	var st struct {
+		Registration struct {
+			State string `json:"state"`
+		} `json:"registration"`
+	}
+	if err := jsonDecode(resp, &st); err != nil {
+		return "", err
+	}
+	return st.Registration.State, nil
+}
