@@ -15,8 +15,9 @@ import (
 )
 
 // run is the manager's discovery goroutine: at start it learns the SIP
-// socket's external address, looks for a gateway, warms the media pool
-// and classifies the NAT; then it keeps the pool full and, in the
+// socket's external address, looks for a gateway and classifies the NAT,
+// all three side by side; then it warms the media pool (on the relay
+// when the NAT maps per destination), keeps it full and, in the
 // background, estimates the binding lifetime.
 func (m *Manager) run(sip *Mapping) {
 	defer m.wg.Done()
@@ -32,12 +33,19 @@ func (m *Manager) run(sip *Mapping) {
 			m.findGateway(ctx)
 		}
 	}()
+	natDone := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(natDone)
+		m.classify(ctx)
+	}()
 	if sip != nil {
 		m.learn(sip)
 	}
 	<-gwDone
+	<-natDone
 	m.fillPool(ctx)
-	m.classify(ctx)
 	close(m.ready)
 
 	if m.cfg.BindingLifetime == 0 && !m.cfg.DisableLifetimeProbe && len(m.servers) > 0 {
@@ -138,6 +146,9 @@ func (m *Manager) fillPool(ctx context.Context) {
 		m.mu.Unlock()
 		m.bindMu.Unlock()
 		m.learn(mp)
+		if mp.rtp.closed.Load() {
+			continue // dropped from the pool while learning (a rebuild)
+		}
 		select {
 		case m.poolSig <- struct{}{}:
 		default:
@@ -281,7 +292,12 @@ func (m *Manager) stunMappedTries(ctx context.Context, s *sock, quick bool) (net
 
 var errNoSTUN = errors.New("portmgr: no STUN server configured")
 
-// classify runs RFC 5780 discovery against the first server that answers.
+// classify runs RFC 5780 discovery against the first server that
+// answers. Test I gets a shortened schedule (4 requests, 2 s final wait)
+// so a dead server costs 5.5 s before the next is tried; the other tests
+// are bounded by test I's round trip (natcheck.Run), so behind any NAT the
+// report is ready within about a second of start. A failed run keeps an
+// earlier result (a re-run after a network change).
 func (m *Manager) classify(ctx context.Context) {
 	m.mu.Lock()
 	servers := append([]netip.AddrPort(nil), m.servers...)
@@ -297,13 +313,19 @@ func (m *Manager) classify(ctx context.Context) {
 	var res *natcheck.Result
 	for i := range servers {
 		res, err = natcheck.Run(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Server: servers[(good+i)%len(servers)],
-			RTO: m.cfg.STUNRTO, Logger: m.log})
+			RTO: m.cfg.STUNRTO, Rc: 4, Rm: 4, Logger: m.log})
 		if err == nil {
 			break
 		}
 	}
+	if ctx.Err() != nil {
+		return
+	}
 	m.mu.Lock()
-	m.nat, m.natErr = res, err
+	if res != nil || m.nat == nil {
+		m.nat = res
+	}
+	m.natErr = err
 	if res != nil && res.ALG {
 		m.algSeen, m.algWhy = true, "MAPPED-ADDRESS differs from XOR-MAPPED-ADDRESS"
 	}
@@ -313,18 +335,34 @@ func (m *Manager) classify(ctx context.Context) {
 		return
 	}
 	m.log.Info("nat behaviour", "type", res.Type(), "mapping", res.Mapping, "filtering", res.Filtering,
-		"hairpinning", res.Hairpinning)
+		"hairpinning", res.Hairpinning, "rtt", res.RTT, "took", res.Elapsed)
 	if m.turnWanted() {
-		// The warm pool learnt STUN addresses that are useless behind this
-		// NAT: rebuild it on the relay.
+		// A warm pool learnt before (STUN addresses, useless behind this
+		// NAT) is rebuilt on the relay.
 		m.mu.Lock()
 		old := m.pool
 		m.pool = nil
 		m.mu.Unlock()
+		stale := false
 		for _, mp := range old {
+			m.mu.Lock()
+			via := mp.via
+			m.mu.Unlock()
+			if via == StrategyTURN {
+				m.mu.Lock()
+				m.pool = append(m.pool, mp)
+				m.mu.Unlock()
+				continue
+			}
+			stale = true
 			_ = m.closeMapping(mp)
 		}
-		m.fillPool(ctx)
+		if stale {
+			select {
+			case m.refill <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -489,8 +527,9 @@ func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
 	}
 }
 
-// networkChanged reacts to a NAT reboot or a new public address: the warm
-// pool is rebuilt, and every media mapping in use learns its external
+// networkChanged reacts to a NAT reboot or a new public address: the NAT
+// is classified again, the warm pool is rebuilt, and every media mapping
+// in use learns its external
 // address again (a relayed one gets a new allocation, since the old one
 // is tied to the lost binding); changed addresses are reported as
 // EventExternalChanged so the UA re-INVITEs.
@@ -521,6 +560,10 @@ func (m *Manager) networkChanged() {
 		for _, mp := range old {
 			_ = m.closeMapping(mp)
 		}
+		// A new NAT (or a rebooted one with other settings) may behave
+		// differently: classify it again before relearning, so media
+		// goes to the relay when it now maps per destination.
+		m.classify(m.ctx)
 		for _, mp := range inUse {
 			m.relearn(mp)
 		}

@@ -31,12 +31,13 @@ func Example() {
 		_ = m.Ready(context.Background())
 		sip, _ := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.MustParseAddrPort("198.51.100.50:5060"))
 		media, _ := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
-		fmt.Println("SIP:", sip.Local(), "advertised as", sip.External(), "via", sip.Via())
-		fmt.Println("RTP:", media.Local(), "advertised as", media.External(), "via", media.Via())
+		// The NAT's public IP; its ports depend on the order of discovery.
+		fmt.Println("SIP:", sip.Local(), "advertised as", sip.External().Addr(), "via", sip.Via())
+		fmt.Println("RTP:", media.Local(), "advertised as", media.External().Addr(), "via", media.Via())
 		fmt.Println("NAT:", m.Report().Type)
 	})
 	// Output:
-	// SIP: 10.0.1.2:5060 advertised as 203.0.113.1:49152 via stun
-	// RTP: 10.0.1.2:16384 advertised as 203.0.113.1:49153 via stun
+	// SIP: 10.0.1.2:5060 advertised as 203.0.113.1 via stun
+	// RTP: 10.0.1.2:16384 advertised as 203.0.113.1 via stun
 	// NAT: port-restricted-cone
 }

@@ -168,3 +168,39 @@ func TestColdMediaMapAdvertisesPublic(t *testing.T) {
 		})
 	}
 }
+
+// TestReportSettlesFast is the lab's first finding: the NAT report must
+// name the NAT type within about a second of start behind every NAT
+// type, not after the filtering tests have waited out their
+// retransmissions one after the other (7 s and more behind a
+// port-restricted cone, past the lab's 8 s window behind a symmetric
+// NAT). Behind a symmetric NAT the warm pool is relayed from the start.
+func TestReportSettlesFast(t *testing.T) {
+	for _, kind := range portmgrtest.NATKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, true)
+				site := w.AddSite(kind, 0)
+				w.Start()
+				start := time.Now()
+				m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+				ready(t, m)
+				took := time.Since(start)
+				r := m.Report()
+				if r.Type != kind.String() {
+					t.Errorf("report type %q, want %q (%+v)", r.Type, kind, r)
+				}
+				if took > time.Second {
+					t.Errorf("report settled %v after start, want within 1 s", took)
+				}
+				want := portmgr.StrategySTUN
+				if kind == portmgrtest.Symmetric {
+					want = portmgr.StrategyTURN
+				}
+				if r.MediaStrategy != want {
+					t.Errorf("media strategy %q, want %q", r.MediaStrategy, want)
+				}
+			})
+		})
+	}
+}

@@ -65,6 +65,8 @@ type Result struct {
 	// Other is the server's OTHER-ADDRESS (zero: the server lacks the
 	// discovery usage, and Mapping/Filtering stay Unknown).
 	Other netip.AddrPort
+	// RTT is test I's round trip; Elapsed is how long the run took.
+	RTT, Elapsed time.Duration
 }
 
 // Type names the NAT in the classic terms: "open", "full-cone",
@@ -98,11 +100,41 @@ type Config struct {
 	Local netip.Addr
 	// Server is the STUN server's primary address A1:P1. Required.
 	Server netip.AddrPort
-	// RTO, Rc: STUN retransmission (RFC 8489 §6.2.1; defaults 500 ms, 7).
-	RTO time.Duration
-	Rc  int
+	// RTO, Rc, Rm: STUN retransmission of test I (RFC 8489 §6.2.1;
+	// defaults 500 ms, 7, 16). The other tests derive their timers from
+	// test I's round trip.
+	RTO    time.Duration
+	Rc, Rm int
+	// QuietMin and QuietMax bound how long a test that may legitimately
+	// get no answer (filtering tests II and III, hairpinning) waits for
+	// one: QuietRTTs round trips of test I, at least QuietMin (default
+	// DefaultQuietMin) and at most QuietMax (default DefaultQuietMax).
+	QuietMin, QuietMax time.Duration
 	// Logger receives debug logs; nil discards.
 	Logger *slog.Logger
+}
+
+// Timers of the tests after test I.
+const (
+	// DefaultQuietMin is the shortest wait for an answer that may not come.
+	DefaultQuietMin = 300 * time.Millisecond
+	// DefaultQuietMax is the longest.
+	DefaultQuietMax = 2 * time.Second
+	// QuietRTTs is how many of test I's round trips such a wait lasts.
+	QuietRTTs = 4
+)
+
+// quiet is how long a test that may get no answer waits, from test I's
+// round trip.
+func (cfg *Config) quiet(rtt time.Duration) time.Duration {
+	lo, hi := cfg.QuietMin, cfg.QuietMax
+	if lo <= 0 {
+		lo = DefaultQuietMin
+	}
+	if hi <= 0 {
+		hi = DefaultQuietMax
+	}
+	return min(max(QuietRTTs*rtt, lo), max(hi, lo))
 }
 
 // probe is one test socket with its own STUN client.
@@ -110,8 +142,7 @@ type probe struct {
 	c    net.PacketConn
 	cl   *stunc.Client
 	wg   sync.WaitGroup
-	mu   sync.Mutex
-	reqs map[[stun.TransactionIDSize]byte]bool // Binding requests seen (hairpin)
+	reqs chan [stun.TransactionIDSize]byte // Binding requests received (hairpin)
 }
 
 func (cfg *Config) open() (*probe, error) {
@@ -123,8 +154,8 @@ func (cfg *Config) open() (*probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natcheck: listen: %w", err)
 	}
-	p := &probe{c: c, reqs: map[[stun.TransactionIDSize]byte]bool{}}
-	p.cl = &stunc.Client{RTO: cfg.RTO, Rc: cfg.Rc, Write: func(b []byte, to netip.AddrPort) error {
+	p := &probe{c: c, reqs: make(chan [stun.TransactionIDSize]byte, 8)}
+	p.cl = &stunc.Client{RTO: cfg.RTO, Rc: cfg.Rc, Rm: cfg.Rm, Write: func(b []byte, to netip.AddrPort) error {
 		_, err := c.WriteTo(b, net.UDPAddrFromAddrPort(to))
 		return err
 	}}
@@ -146,9 +177,10 @@ func (cfg *Config) open() (*probe, error) {
 			}
 			m := &stun.Message{Raw: append([]byte(nil), b...)}
 			if stun.IsMessage(b) && m.Decode() == nil && m.Type == stun.BindingRequest {
-				p.mu.Lock()
-				p.reqs[m.TransactionID] = true
-				p.mu.Unlock()
+				select {
+				case p.reqs <- m.TransactionID:
+				default: // a flood: the hairpin test has what it needs
+				}
 			}
 		}
 	}()
@@ -162,9 +194,25 @@ func (p *probe) close() {
 
 func (p *probe) local() netip.AddrPort { return stunc.ToAddrPort(p.c.LocalAddr()) }
 
-// Run performs the RFC 5780 tests: the filtering tests first (§4.4, they
-// need a binding that has talked to A1:P1 only), then the mapping tests
-// (§4.3), then hairpinning (§3.4).
+// Run performs the RFC 5780 tests. Test I (§4.2) comes first, from the
+// filtering socket; its round trip sets the timers of the rest, which run
+// at once, side by side:
+//
+//	filtering socket F (talks to A1:P1 only)   mapping socket M
+//	  test I      -> A1:P1                       test I  -> A1:P1
+//	  test II     -> A1:P1, change IP and port   test II -> A2:P1
+//	  test III    -> A1:P1, change port          test III -> A2:P2 (if II differed)
+//	hairpin socket H: Binding request to F's mapped address
+//
+// The filtering tests (§4.4) need a binding that has sent to A1:P1 only:
+// a packet to A2 would open an address-dependent filter to A2:P2's answer
+// and make a restricted cone look full. So the mapping tests (§4.3) run
+// from a second socket M; they compare M's own mapped addresses. Tests
+// that may rightly get no answer (filtering II and III, hairpinning §3.4)
+// wait QuietRTTs round trips of test I (bounded by QuietMin and QuietMax)
+// with retransmissions inside that window, not the 39.5 s RFC 8489
+// schedule: behind a port-restricted NAT the report is ready a few
+// hundred milliseconds after test I.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Net == nil || !cfg.Server.IsValid() {
 		return nil, errors.New("natcheck: Net and Server are required")
@@ -173,6 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	start := time.Now()
 	p, err := cfg.open()
 	if err != nil {
 		return nil, err
@@ -184,7 +233,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNoServer, cfg.Server, err)
 	}
-	res := &Result{Mapped: r1.Mapped, Other: r1.Other}
+	res := &Result{Mapped: r1.Mapped, Other: r1.Other, RTT: r1.RTT}
 	res.ALG = r1.PlainMapped.IsValid() && r1.PlainMapped != r1.Mapped
 	loc := p.local()
 	res.NATed = r1.Mapped != loc
@@ -193,99 +242,138 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if !r1.Other.IsValid() || r1.Other.Addr() == cfg.Server.Addr() {
 		log.Debug("server lacks OTHER-ADDRESS; behaviour unknown", "server", cfg.Server)
+		res.Elapsed = time.Since(start)
 		return res, nil
 	}
-	a2 := r1.Other.Addr()
-	p2 := r1.Other.Port()
+	quiet := cfg.quiet(r1.RTT)
+	// Answers that should come: retransmit on twice the round trip.
+	sure := stunc.Request{RTO: min(max(2*r1.RTT, 100*time.Millisecond), stunc.DefaultRTO), Tries: 4, Rm: 4}
+	// Answers that may not come: three requests inside the quiet window.
+	maybe := stunc.Request{RTO: quiet / 4, Within: quiet}
 
+	var wg sync.WaitGroup
+	var errII, errIII, errMap error
 	if !res.NATed {
 		res.Mapping, res.Filtering = EndpointIndependent, EndpointIndependent
 	} else {
-		// Filtering test II: change IP and port => response from A2:P2.
-		few := 3
-		_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangeIP | stunc.ChangePort, Tries: few, Rm: 4,
-			Accept: func(from netip.AddrPort) bool { return from == r1.Other }})
-		switch {
-		case err == nil:
-			res.Filtering = EndpointIndependent
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		default:
-			// Filtering test III: change port only => from A1:P2.
-			want := netip.AddrPortFrom(cfg.Server.Addr(), p2)
-			_, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server, Change: stunc.ChangePort, Tries: few, Rm: 4,
-				Accept: func(from netip.AddrPort) bool { return from == want }})
-			switch {
-			case err == nil:
-				res.Filtering = AddressDependent
-			case ctx.Err() != nil:
-				return nil, ctx.Err()
-			default:
-				res.Filtering = AddressAndPortDependent
-			}
-		}
-
-		// Mapping test II: to A2:P1.
-		r2, err := p.cl.Binding(ctx, stunc.Request{To: netip.AddrPortFrom(a2, cfg.Server.Port())})
+		wg.Go(func() { // filtering test II: change IP and port => from A2:P2
+			rq := maybe
+			rq.To, rq.Change = cfg.Server, stunc.ChangeIP|stunc.ChangePort
+			rq.Accept = func(from netip.AddrPort) bool { return from == r1.Other }
+			_, errII = p.cl.Binding(ctx, rq)
+		})
+		wg.Go(func() { // filtering test III: change port only => from A1:P2
+			rq := maybe
+			want := netip.AddrPortFrom(cfg.Server.Addr(), r1.Other.Port())
+			rq.To, rq.Change = cfg.Server, stunc.ChangePort
+			rq.Accept = func(from netip.AddrPort) bool { return from == want }
+			_, errIII = p.cl.Binding(ctx, rq)
+		})
+		wg.Go(func() { res.Mapping, errMap = mappingTests(ctx, &cfg, sure, r1.Other) })
+	}
+	var hairpinning bool
+	wg.Go(func() {
+		h, err := cfg.open()
 		if err != nil {
-			return res, fmt.Errorf("natcheck: mapping test II: %w", err)
+			return
 		}
-		if r2.Mapped == r1.Mapped {
-			res.Mapping = EndpointIndependent
-		} else {
-			// Mapping test III: to A2:P2.
-			r3, err := p.cl.Binding(ctx, stunc.Request{To: r1.Other})
-			if err != nil {
-				return res, fmt.Errorf("natcheck: mapping test III: %w", err)
-			}
-			if r3.Mapped == r2.Mapped {
-				res.Mapping = AddressDependent
-			} else {
-				res.Mapping = AddressAndPortDependent
-			}
+		defer h.close()
+		hairpinning = hairpin(ctx, p, h, res.Mapped, quiet)
+	})
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	res.Hairpinning = hairpinning
+	if res.NATed {
+		switch {
+		case errII == nil:
+			res.Filtering = EndpointIndependent
+		case errIII == nil:
+			res.Filtering = AddressDependent
+		case errors.Is(errII, stunc.ErrTimeout) && errors.Is(errIII, stunc.ErrTimeout):
+			res.Filtering = AddressAndPortDependent
+		default:
+			// An error answer (a server refusing CHANGE-REQUEST) says
+			// nothing about the NAT.
+			log.Debug("filtering unknown", "test2", errII, "test3", errIII)
 		}
 	}
-
-	// Hairpinning (§3.4): from a second socket to our own mapped address.
-	h, err := cfg.open()
-	if err == nil {
-		res.Hairpinning = hairpin(ctx, p, h, res.Mapped)
-		h.close()
-	}
+	res.Elapsed = time.Since(start)
 	log.Debug("nat behaviour", "type", res.Type(), "mapping", res.Mapping, "filtering", res.Filtering,
-		"mapped", res.Mapped, "hairpin", res.Hairpinning)
+		"mapped", res.Mapped, "hairpin", res.Hairpinning, "rtt", res.RTT, "took", res.Elapsed)
+	if errMap != nil {
+		return res, errMap
+	}
 	return res, nil
 }
 
-func hairpin(ctx context.Context, p, h *probe, mapped netip.AddrPort) bool {
+// mappingTests runs RFC 5780 §4.3 tests I, II and III from a fresh socket
+// of its own.
+func mappingTests(ctx context.Context, cfg *Config, sure stunc.Request, other netip.AddrPort) (Behavior, error) {
+	q, err := cfg.open()
+	if err != nil {
+		return Unknown, err
+	}
+	defer q.close()
+	ask := func(to netip.AddrPort) (netip.AddrPort, error) {
+		rq := sure
+		rq.To = to
+		r, err := q.cl.Binding(ctx, rq)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		return r.Mapped, nil
+	}
+	m1, err := ask(cfg.Server)
+	if err != nil {
+		return Unknown, fmt.Errorf("natcheck: mapping test I: %w", err)
+	}
+	m2, err := ask(netip.AddrPortFrom(other.Addr(), cfg.Server.Port()))
+	if err != nil {
+		return Unknown, fmt.Errorf("natcheck: mapping test II: %w", err)
+	}
+	if m2 == m1 {
+		return EndpointIndependent, nil
+	}
+	m3, err := ask(other)
+	if err != nil {
+		return Unknown, fmt.Errorf("natcheck: mapping test III: %w", err)
+	}
+	if m3 == m2 {
+		return AddressDependent, nil
+	}
+	return AddressAndPortDependent, nil
+}
+
+// hairpin sends Binding requests from h to p's mapped address (three
+// inside the quiet window) and reports whether p received one.
+func hairpin(ctx context.Context, p, h *probe, mapped netip.AddrPort, quiet time.Duration) bool {
 	req, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
 	if err != nil {
 		return false
 	}
-	rto := p.cl.RTO
-	if rto <= 0 {
-		rto = stunc.DefaultRTO
-	}
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for i := 0; i < 3; i++ {
-		<-t.C
-		p.mu.Lock()
-		got := p.reqs[req.TransactionID]
-		p.mu.Unlock()
-		if got {
-			return true
-		}
-		_, _ = h.c.WriteTo(req.Raw, net.UDPAddrFromAddrPort(mapped))
-		t.Reset(rto)
-		if ctx.Err() != nil {
+	end := time.NewTimer(quiet)
+	defer end.Stop()
+	resend := time.NewTimer(0)
+	defer resend.Stop()
+	gap := quiet / 4
+	for {
+		select {
+		case id := <-p.reqs:
+			if id == req.TransactionID {
+				return true
+			}
+		case <-resend.C:
+			_, _ = h.c.WriteTo(req.Raw, net.UDPAddrFromAddrPort(mapped))
+			resend.Reset(gap)
+			gap *= 2
+		case <-end.C:
+			return false
+		case <-ctx.Done():
 			return false
 		}
 	}
-	<-t.C
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.reqs[req.TransactionID]
 }
 
 // DefaultProbes are the idle times Lifetime tries.

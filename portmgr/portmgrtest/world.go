@@ -128,7 +128,15 @@ func (s *Site) Down(d bool) { s.down.Store(d) }
 // NewWorld makes the WAN and the STUN server; withTURN adds a TURN server.
 func NewWorld(t testing.TB, withTURN bool) *World {
 	t.Helper()
-	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", LoggerFactory: LoggerFactory()})
+	return NewWorldDelay(t, withTURN, 0)
+}
+
+// NewWorldDelay is NewWorld with every packet the WAN router forwards
+// held for delay (a round trip through it costs two hops each way when
+// both ends sit behind site routers, one when the far end is on the WAN).
+func NewWorldDelay(t testing.TB, withTURN bool, delay time.Duration) *World {
+	t.Helper()
+	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "0.0.0.0/0", MinDelay: delay, LoggerFactory: LoggerFactory()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,10 @@ type Response struct {
 	PlainMapped netip.AddrPort
 	// Other is OTHER-ADDRESS (RFC 5780 §7.4), zero when absent.
 	Other netip.AddrPort
+	// RTT is the time from the first request of the transaction to the
+	// response (an upper bound on the round trip when a retransmission
+	// was answered).
+	RTT time.Duration
 }
 
 // Request describes one Binding transaction.
@@ -67,6 +71,15 @@ type Request struct {
 	Tries int
 	// Rm overrides the client's Rm for this transaction; 0 keeps it.
 	Rm int
+	// RTO overrides the client's initial retransmission timeout for this
+	// transaction; 0 keeps it.
+	RTO time.Duration
+	// Within, when positive, bounds the whole transaction: requests keep
+	// the RFC 8489 schedule but the transaction gives up (ErrTimeout) once
+	// Within has passed since the first request. It is for tests that
+	// expect silence (RFC 5780 filtering), where waiting out the full
+	// schedule only delays the answer.
+	Within time.Duration
 }
 
 // Client runs Binding transactions.
@@ -118,6 +131,9 @@ func (c *Client) Binding(ctx context.Context, r Request) (*Response, error) {
 	}()
 
 	rto := c.RTO
+	if r.RTO > 0 {
+		rto = r.RTO
+	}
 	if rto <= 0 {
 		rto = DefaultRTO
 	}
@@ -136,10 +152,12 @@ func (c *Client) Binding(ctx context.Context, r Request) (*Response, error) {
 	}
 	// RFC 8489 §6.2.1: requests at 0, RTO, 3·RTO, 7·RTO, ... (RTO doubles),
 	// then after the Rc-th request wait Rm·RTO (initial RTO) for a response.
+	// With Within set, every wait is cut to what is left of it.
 	wait := rto
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
+	start := time.Now()
 	for i := 0; i < rc; i++ {
 		if err := c.Write(req.Raw, r.To); err != nil {
 			return nil, fmt.Errorf("stun %s: %w", r.To, err)
@@ -148,13 +166,26 @@ func (c *Client) Binding(ctx context.Context, r Request) (*Response, error) {
 		if i == rc-1 {
 			d = time.Duration(rm) * rto
 		}
+		last := false
+		if r.Within > 0 {
+			if left := r.Within - time.Since(start); left <= d {
+				d, last = max(left, 0), true
+			}
+		}
 		timer.Reset(d)
 		select {
 		case m := <-t.res:
-			return decode(m, <-t.from)
+			resp, err := decode(m, <-t.from)
+			if resp != nil {
+				resp.RTT = time.Since(start)
+			}
+			return resp, err
 		case <-timer.C:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		}
+		if last {
+			break
 		}
 		wait *= 2
 	}

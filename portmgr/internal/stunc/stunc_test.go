@@ -108,6 +108,64 @@ func TestRetransmission(t *testing.T) {
 	})
 }
 
+// TestWithin: a transaction bounded by Within keeps the retransmission
+// schedule of its own RTO and gives up when the bound is reached, not
+// after the RFC 8489 Rc/Rm schedule.
+func TestWithin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		cl := &Client{Write: func([]byte, netip.AddrPort) error {
+			at = append(at, time.Since(start))
+			return nil
+		}}
+		_, err := cl.Binding(context.Background(), Request{To: netip.MustParseAddrPort("198.51.100.1:3478"),
+			RTO: 100 * time.Millisecond, Within: 500 * time.Millisecond})
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("err %v", err)
+		}
+		if d := time.Since(start); d != 500*time.Millisecond {
+			t.Errorf("gave up after %v, want 500ms", d)
+		}
+		want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond}
+		if len(at) != len(want) {
+			t.Fatalf("sent at %v, want %v", at, want)
+		}
+		for i := range want {
+			if at[i] != want[i] {
+				t.Errorf("request %d at %v, want %v", i, at[i], want[i])
+			}
+		}
+	})
+}
+
+// TestRTT: the response carries the time since the first request.
+func TestRTT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		server := netip.MustParseAddrPort("198.51.100.1:3478")
+		cl := &Client{}
+		cl.Write = func(b []byte, _ netip.AddrPort) error {
+			req := &stun.Message{Raw: append([]byte(nil), b...)}
+			if err := req.Decode(); err != nil {
+				return err
+			}
+			go func() {
+				time.Sleep(40 * time.Millisecond) // the simulated path delay
+				resp, _ := BindingResponse(req, netip.MustParseAddrPort("203.0.113.5:40000"))
+				cl.Handle(resp, server)
+			}()
+			return nil
+		}
+		r, err := cl.Binding(context.Background(), Request{To: server})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.RTT != 40*time.Millisecond {
+			t.Errorf("RTT %v, want 40ms", r.RTT)
+		}
+	})
+}
+
 // TestMatching: a response with the wrong transaction ID, or with the
 // right one from the wrong source, is ignored; the right one completes.
 func TestMatching(t *testing.T) {
