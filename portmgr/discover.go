@@ -202,6 +202,10 @@ func (m *Manager) isMappedLocked(mp *Mapping) bool {
 func (m *Manager) turnWanted() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.turnWantedLocked()
+}
+
+func (m *Manager) turnWantedLocked() bool {
 	if !m.turnAddr.IsValid() {
 		return false
 	}
@@ -563,7 +567,13 @@ func (m *Manager) networkChanged() {
 		// A new NAT (or a rebooted one with other settings) may behave
 		// differently: classify it again before relearning, so media
 		// goes to the relay when it now maps per destination.
+		m.mu.Lock()
+		m.natStale = true
+		m.mu.Unlock()
 		m.classify(m.ctx)
+		m.mu.Lock()
+		m.natStale = false
+		m.mu.Unlock()
 		for _, mp := range inUse {
 			m.relearn(mp)
 		}

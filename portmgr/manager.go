@@ -50,6 +50,7 @@ type Manager struct {
 	turnAddr netip.AddrPort
 	nat      *natcheck.Result
 	natErr   error
+	natStale bool // the NAT is being classified again after a change
 	gw       gateway.Client
 	gwExt    netip.Addr
 	lifetime time.Duration // configured or measured; 0 unknown

@@ -602,3 +602,71 @@ func TestContactALG(t *testing.T) {
 		}
 	})
 }
+
+// TestRportRewrittenByALG is the lab's SIP ALG finding: a Linux
+// nf_nat_sip NAT rewrites the Via received/rport of the 200 OK to
+// REGISTER to the phone's own LAN address (and the echoed Contact with
+// it). A public registrar cannot have seen that address: the manager
+// reports an ALG, keeps advertising the STUN-learnt address and emits no
+// change. The same goes for a private address that is not ours while
+// STUN saw a public one; a registrar on the LAN, though, does see our
+// LAN address, and it is adopted as before.
+func TestRportRewrittenByALG(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+		ready(t, m)
+		ctx := context.Background()
+		sip, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ext := sip.External()
+		if ext.Addr() != site.Public || sip.Via() != portmgr.StrategySTUN {
+			t.Fatalf("SIP external %v via %v before the REGISTER", ext, sip.Via())
+		}
+		drain(m)
+
+		private := netip.AddrPortFrom(site.LocalIP, sip.Local().Port())
+		m.ObserveRport(private)
+		m.ObserveContact(ext, private) // the echoed Contact, rewritten back too
+		ev := <-m.Events()
+		if ev.Kind != portmgr.EventALG || ev.New != private {
+			t.Errorf("event %+v, want EventALG for %v", ev, private)
+		}
+		select {
+		case ev := <-m.Events():
+			t.Errorf("second event %+v: the rewritten rport must not count as a change", ev)
+		default:
+		}
+		if sip.External() != ext || sip.Via() != portmgr.StrategySTUN {
+			t.Errorf("SIP external %v via %v after the rewritten rport, want %v via stun", sip.External(), sip.Via(), ext)
+		}
+		r := m.Report()
+		if !r.ALGSeen || r.ExternalSIP != ext || r.Strategy != portmgr.StrategySTUN {
+			t.Errorf("report %+v", r)
+		}
+
+		m.ObserveRport(netip.MustParseAddrPort("192.168.77.5:5060"))
+		if sip.External() != ext {
+			t.Errorf("a private rport not ours was adopted: %v", sip.External())
+		}
+		if d := m.Report().ALGDetail; !strings.Contains(d, "192.168.77.5:5060") || !strings.Contains(d, ext.String()) {
+			t.Errorf("ALG detail %q", d)
+		}
+
+		// Control: a registrar on the LAN sees our LAN address, rightly.
+		lanReg := netip.AddrPortFrom(site.GatewayIP(), 5060)
+		lan, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, lanReg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(m)
+		m.ObserveRportFor(lan, lan.Local())
+		if lan.External() != lan.Local() || lan.Via() != portmgr.StrategyRport {
+			t.Errorf("LAN registrar: external %v via %v, want %v via rport", lan.External(), lan.Via(), lan.Local())
+		}
+	})
+}

@@ -60,10 +60,7 @@ func (m *Manager) Report() Report {
 			break
 		}
 	}
-	r.MediaStrategy = StrategyLocal
-	if len(m.pool) > 0 {
-		r.MediaStrategy = m.pool[0].via
-	}
+	r.MediaStrategy = m.mediaStrategyLocked()
 	if m.gw != nil {
 		r.GatewayFound, r.Gateway = true, m.gw.Protocol()
 	}
@@ -71,4 +68,37 @@ func (m *Manager) Report() Report {
 		r.STUNServer = m.servers[m.good].String()
 	}
 	return r
+}
+
+// mediaStrategyLocked is the strategy of the first learnt warm pair, or,
+// while the pool is still being filled, the one its pairs will use.
+func (m *Manager) mediaStrategyLocked() Strategy {
+	for _, mp := range m.pool {
+		select {
+		case <-mp.learnt:
+			return mp.via
+		default:
+		}
+	}
+	for _, s := range m.cfg.Strategies {
+		switch s {
+		case StrategyStatic:
+			if m.cfg.StaticExternal.IsValid() {
+				return s
+			}
+		case StrategyGateway:
+			if m.gw != nil {
+				return s
+			}
+		case StrategySTUN:
+			if len(m.servers) > 0 && !m.turnWantedLocked() {
+				return s
+			}
+		case StrategyTURN:
+			if m.turnWantedLocked() {
+				return s
+			}
+		}
+	}
+	return StrategyLocal
 }
