@@ -77,9 +77,11 @@ func BenchmarkMapWarm(b *testing.B) {
 	b.ReportMetric(float64(h)/float64(h+c), "warm")
 }
 
-// BenchmarkKeepaliveSIP runs the SIP flow's keepalive (a CRLF to the
-// registrar and a STUN re-check of the external address) and reports the
-// bytes one binding costs per hour at the keepalive interval in use.
+// BenchmarkKeepaliveSIP runs the SIP flow's refreshes, a CRLF to the
+// registrar (every keepalive interval) and a STUN change check of the
+// external address (every ChangeCheck), and reports what one binding
+// costs per hour at the default intervals: payload and wire bytes sent,
+// and the STUN answers received (wire).
 func BenchmarkKeepaliveSIP(b *testing.B) {
 	m, _ := benchManager(b, -1)
 	ctx := context.Background()
@@ -87,7 +89,27 @@ func BenchmarkKeepaliveSIP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reportKA(b, m, func() { m.sipKeepalive(ctx, mp) })
+	var pingB, pingP, checkB, checkP, rxB int64
+	n := 0
+	for b.Loop() {
+		p0, by0 := m.KeepaliveStats()
+		m.sipPing(mp)
+		p1, by1 := m.KeepaliveStats()
+		rx0 := m.stunRx.Load()
+		m.sipCheck(ctx, mp)
+		p2, by2 := m.KeepaliveStats()
+		rxB += m.stunRx.Load() - rx0
+		pingB, pingP = pingB+by1-by0, pingP+p1-p0
+		checkB, checkP = checkB+by2-by1, checkP+p2-p1
+		n++
+	}
+	per := func(v int64) float64 { return float64(v) / float64(n) }
+	pings := float64(time.Hour) / float64(m.keepaliveInterval())
+	checks := float64(time.Hour) / float64(m.changeCheckInterval())
+	b.ReportMetric(per(pingB)*pings+per(checkB)*checks, "payloadB/h")
+	b.ReportMetric((per(pingB)+28*per(pingP))*pings+(per(checkB)+28*per(checkP))*checks, "wireB/h")
+	b.ReportMetric((per(rxB)+28*per(checkP))*checks, "rxWireB/h")
+	b.ReportMetric(m.changeCheckInterval().Seconds(), "check_s")
 }
 
 // BenchmarkKeepaliveMedia runs an idle media pair's keepalive (STUN

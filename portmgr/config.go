@@ -69,6 +69,14 @@ type Config struct {
 	// (default), KeepaliveSTUN (RFC 5626 §4.4.2, instead of the re-check;
 	// only when the registrar is known to answer STUN), or KeepaliveOff.
 	SIPKeepalive KeepaliveMode
+	// ChangeCheck is how often the SIP flow's external address is
+	// re-checked with a STUN Binding request from the SIP socket (to the
+	// STUN servers, or to the next hop with KeepaliveSTUN), so that a NAT
+	// reboot without an outage (bindings flushed, new external ports) is
+	// noticed and the UA re-registers. Zero means DefaultChangeCheck;
+	// negative checks only at the keepalive interval. Never longer than
+	// the keepalive interval.
+	ChangeCheck time.Duration
 	// DisableEarlyUDP turns off RTC's EnableEarlyUDPPackets (on by default).
 	DisableEarlyUDP bool
 	// EarlyUDPInterval and EarlyUDPDuration pace early UDP (defaults
@@ -133,6 +141,10 @@ const (
 	// DefaultKeepalive refreshes bindings often enough for a NAT with a
 	// 30 s UDP timeout (RFC 5626 §4.4.2 uses 24-29 s for that reason).
 	DefaultKeepalive = 20 * time.Second
+	// DefaultChangeCheck re-checks the SIP flow's external address often
+	// enough that a rebooted NAT is noticed, and the phone registered
+	// again, within the 10 s the issue allows.
+	DefaultChangeCheck = 5 * time.Second
 	// MinKeepalive is the floor of the derived interval.
 	MinKeepalive = 5 * time.Second
 	// DefaultGatewayLifetime is the lease asked of a gateway.
@@ -157,6 +169,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Keepalive <= 0 {
 		c.Keepalive = DefaultKeepalive
+	}
+	if c.ChangeCheck == 0 {
+		c.ChangeCheck = DefaultChangeCheck
 	}
 	if c.SIPKeepalive == "" {
 		c.SIPKeepalive = KeepaliveCRLF

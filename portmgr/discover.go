@@ -508,6 +508,7 @@ func (m *Manager) dropLeases(mp *Mapping) {
 // handler.
 func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
 	if s.cl.Handle(b, from) {
+		m.stunRx.Add(int64(len(b)))
 		return
 	}
 	msg := &stun.Message{Raw: append([]byte(nil), b...)}

@@ -173,25 +173,46 @@ func (m *Manager) keepaliveInterval() time.Duration {
 	return max(d, MinKeepalive)
 }
 
-// startKeepalive schedules the refresh job of a mapping.
+// changeCheckInterval is how often the SIP flow's external address is
+// re-checked with STUN: Config.ChangeCheck, never longer than the
+// keepalive interval.
+func (m *Manager) changeCheckInterval() time.Duration {
+	ka := m.keepaliveInterval()
+	if c := m.cfg.ChangeCheck; c > 0 && c < ka {
+		return c
+	}
+	return ka
+}
+
+// startKeepalive schedules the refresh jobs of a mapping.
 func (m *Manager) startKeepalive(mp *Mapping) {
 	if mp.rtp == nil || mp.kaStarted.Swap(true) {
 		return
 	}
 	every := m.keepaliveInterval
 	if mp.Kind == KindSIP {
-		// While the flow does not answer, re-check every RecoveryInterval
-		// so a rebooted NAT is noticed within seconds of coming back.
-		sipEvery := func() time.Duration {
-			if mp.flowDown.Load() {
-				return RecoveryInterval
-			}
-			return every()
+		if m.cfg.SIPKeepalive == KeepaliveOff {
+			return
 		}
-		m.sched.add(mp, every(), sipEvery, func(ctx context.Context) { m.sipKeepalive(ctx, mp) })
+		if m.cfg.SIPKeepalive == KeepaliveCRLF {
+			m.sched.add(mp, every(), every, func(context.Context) { m.sipPing(mp) })
+		}
+		// The change check: while the flow does not answer, every
+		// RecoveryInterval, so a NAT that was down is noticed within
+		// seconds of coming back; otherwise every changeCheckInterval, so
+		// a NAT that rebooted without an outage (its bindings flushed,
+		// new external ports) is noticed within that time.
+		check := func() time.Duration {
+			d := m.changeCheckInterval()
+			if mp.flowDown.Load() {
+				d = min(d, RecoveryInterval)
+			}
+			return d
+		}
+		m.sched.add(mp, check(), check, func(ctx context.Context) { m.sipCheck(ctx, mp) })
 		return
 	}
-	// The next look is when the quieter socket will have been quiet for
+// The next look is when the quieter socket will have been quiet for
 	// the gap (at least a tick away), so a busy call costs one look per
 	// gap and an idle socket sends once per gap.
 	next := func() time.Duration {
@@ -220,43 +241,47 @@ func mediaCadence(every time.Duration) (tick, gap time.Duration) {
 // crlf is the RFC 5626 §4.4.1 keepalive ping.
 var crlf = []byte("\r\n\r\n")
 
-// sipKeepalive refreshes the SIP flow's binding toward the next hop and
-// re-checks the socket's external address with STUN (change detection).
-func (m *Manager) sipKeepalive(ctx context.Context, mp *Mapping) {
-	if m.cfg.SIPKeepalive == KeepaliveOff {
-		return
-	}
+// sipPing refreshes the SIP flow's binding toward the next hop with a
+// double CRLF (RFC 5626 §4.4.1).
+func (m *Manager) sipPing(mp *Mapping) {
 	m.mu.Lock()
 	remote := mp.remote
 	m.mu.Unlock()
 	if remote.IsValid() {
-		switch m.cfg.SIPKeepalive {
-		case KeepaliveCRLF:
-			if err := mp.rtp.write(crlf, remote); err == nil {
-				m.countKA(len(crlf))
-			}
-		case KeepaliveSTUN:
-			// RFC 5626 §4.4.2: a Binding request on the flow itself; the
-			// answer is the flow's mapping as the registrar sees it.
-			r, err := mp.rtp.cl.Binding(ctx, stunc.Request{To: remote})
-			m.countKA(stunRequestSize)
-			if err == nil {
-				m.checkMapped(mp, r.Mapped)
-			}
-			return
+		if err := mp.rtp.write(crlf, remote); err == nil {
+			m.countKA(len(crlf))
 		}
 	}
+}
+
+// sipCheck re-checks the SIP flow's external address (change detection):
+// a STUN Binding request from the SIP socket to the STUN servers, or,
+// with KeepaliveSTUN, to the next hop itself (RFC 5626 §4.4.2, which
+// also keeps that binding open). A changed XOR-MAPPED-ADDRESS is a flow
+// failure; no answer marks the flow down.
+func (m *Manager) sipCheck(ctx context.Context, mp *Mapping) {
 	m.mu.Lock()
+	remote := mp.remote
 	useSTUN := len(m.servers) > 0
 	m.mu.Unlock()
-	if !useSTUN {
+	var ext netip.AddrPort
+	var err error
+	switch {
+	case m.cfg.SIPKeepalive == KeepaliveSTUN && remote.IsValid():
+		m.countKA(stunRequestSize)
+		var r *stunc.Response
+		if r, err = mp.rtp.cl.Binding(ctx, stunc.Request{To: remote, Tries: 4, Rm: 4}); err == nil {
+			ext = r.Mapped
+		}
+	case useSTUN:
+		m.countKA(stunRequestSize)
+		ext, err = m.stunMappedTries(ctx, mp.rtp, true)
+	default:
 		return
 	}
-	m.countKA(stunRequestSize)
-	ext, err := m.stunMappedTries(ctx, mp.rtp, true)
 	if err != nil {
-		if !mp.flowDown.Swap(true) {
-			m.log.Warn("SIP flow keepalive unanswered; re-checking every few seconds", "laddr", mp.rtp.local, "err", err)
+		if ctx.Err() == nil && !mp.flowDown.Swap(true) {
+			m.log.Warn("SIP flow check unanswered; re-checking every few seconds", "laddr", mp.rtp.local, "err", err)
 		}
 		return
 	}

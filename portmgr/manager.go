@@ -32,6 +32,7 @@ type Manager struct {
 	netChanging atomic.Bool  // a network-change rebuild is running
 	kaBytes     atomic.Int64 // keepalive payload bytes sent
 	kaPkts      atomic.Int64 // keepalive packets sent
+	stunRx      atomic.Int64 // bytes of STUN responses to our own transactions
 	warmHits    atomic.Int64 // Maps served from the warm pool
 	cold        atomic.Int64 // Maps that had to bind
 

@@ -30,6 +30,12 @@ type STUNServer struct {
 	Requests atomic.Int64
 	// Silent, when set, makes the server drop every request.
 	Silent atomic.Bool
+	// PortShift is added to the port of every mapped address the server
+	// reports: what a server sees of a NAT that rebooted without an
+	// outage (its bindings flushed, its ports moved, as the lab's
+	// `conntrack -F` with masquerading moved to other ports does), which
+	// vnet's NAT cannot do on its own.
+	PortShift atomic.Int32
 
 	socks map[netip.AddrPort]net.PacketConn
 	wg    sync.WaitGroup
@@ -118,7 +124,11 @@ func (s *STUNServer) handle(local netip.AddrPort, b []byte, from netip.AddrPort)
 		oth := netip.AddrPortFrom(other(local.Addr(), STUNPrimary, STUNAlternate), otherPort(local.Port()))
 		extra = append(extra, &stun.OtherAddress{IP: oth.Addr().AsSlice(), Port: int(oth.Port())})
 	}
-	resp, err := stunc.BindingResponse(req, from, extra...)
+	seen := from
+	if d := s.PortShift.Load(); d != 0 {
+		seen = netip.AddrPortFrom(from.Addr(), uint16(int32(from.Port())+d))
+	}
+	resp, err := stunc.BindingResponse(req, seen, extra...)
 	if err != nil {
 		return
 	}
