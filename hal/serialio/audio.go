@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/pace"
 )
 
 // Audio on the emulated phone is raw PCM: signed 16-bit little-endian,
@@ -192,33 +193,17 @@ func (o *Out) Frames() int {
 
 func (o *Out) run() {
 	defer close(o.done)
-	pcm := make([]int16, o.f.FrameSamples())
-	b := make([]byte, 2*len(pcm))
-	t := time.NewTicker(o.f.Frame)
-	defer t.Stop()
-	for {
-		select {
-		case <-o.stop:
-			return
-		case <-t.C:
-		}
+	pace.Play(o.stop, o.f, func() hal.FrameSource {
 		o.mu.Lock()
-		src := o.src
-		o.mu.Unlock()
-		if src == nil {
-			clear(pcm)
-		} else {
-			src.NextFrame(pcm)
-		}
-		for i, s := range pcm {
-			binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
-		}
-		err := o.sink.writeFrame(b)
+		defer o.mu.Unlock()
+		return o.src
+	}, func(le []byte, _ []int16) {
+		err := o.sink.writeFrame(le)
 		o.mu.Lock()
 		o.frames++
 		o.lastErr = err
 		o.mu.Unlock()
-	}
+	})
 }
 
 // Close stops playing and closes the file or socket. It is idempotent.

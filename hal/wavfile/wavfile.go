@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/pace"
 )
 
 // ErrFormat reports a WAV file this package cannot use.
@@ -274,39 +275,24 @@ func (o *Out) Start(src hal.FrameSource) error {
 
 func (o *Out) run() {
 	defer close(o.done)
-	t := time.NewTicker(o.fmt.Frame)
-	defer t.Stop()
-	buf := make([]int16, o.fmt.FrameSamples())
-	raw := make([]byte, 2*len(buf))
 	frames := 0
-	for {
-		select {
-		case <-o.stop:
+	pace.Play(o.stop, o.fmt, func() hal.FrameSource {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.src
+	}, func(le []byte, pcm []int16) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.w == nil || o.err != nil {
 			return
-		case <-t.C:
 		}
-		o.mu.Lock()
-		src := o.src
-		o.mu.Unlock()
-		if src == nil {
-			clear(buf)
-		} else {
-			src.NextFrame(buf)
+		_, o.err = o.w.Write(le)
+		o.n += len(pcm)
+		frames++
+		if frames%50 == 0 { // once a second
+			o.err = o.flushLocked()
 		}
-		o.mu.Lock()
-		if o.w != nil && o.err == nil {
-			for i, s := range buf {
-				binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
-			}
-			_, o.err = o.w.Write(raw)
-			o.n += len(buf)
-			frames++
-			if frames%50 == 0 { // once a second
-				o.err = o.flushLocked()
-			}
-		}
-		o.mu.Unlock()
-	}
+	})
 }
 
 func (o *Out) flushLocked() error {
