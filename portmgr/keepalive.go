@@ -212,7 +212,7 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 		m.sched.add(mp, check(), check, func(ctx context.Context) { m.sipCheck(ctx, mp) })
 		return
 	}
-// The next look is when the quieter socket will have been quiet for
+	// The next look is when the quieter socket will have been quiet for
 	// the gap (at least a tick away), so a busy call costs one look per
 	// gap and an idle socket sends once per gap.
 	next := func() time.Duration {
