@@ -30,7 +30,10 @@ const DefaultBoard = "qemu-arm64"
 
 // Kernel command-line parameters initd reads from /proc/cmdline.
 const (
+	// CmdlineBoard names the board (default qemu-arm64).
 	CmdlineBoard = "deskphone.board"
+	// CmdlineTrialDeadline overrides System.TrialDeadline ("60s").
+	CmdlineTrialDeadline = "deskphone.trial_deadline"
 )
 
 // Main is phoned's entry point as PID 1. It never returns: when the
@@ -139,6 +142,13 @@ func run(log *slog.Logger) (int, error) {
 		log.Error("system settings", "err", err)
 	}
 	d.prov = prov
+	if v := cmdline(CmdlineTrialDeadline); v != "" {
+		if t, err := time.ParseDuration(v); err == nil && t > 0 {
+			prov.System.TrialDeadline = Duration(t)
+		} else {
+			log.Warn("bad "+CmdlineTrialDeadline, "value", v)
+		}
+	}
 	fmt.Printf("deskphone: device token %s\n", prov.Token)
 
 	ctx, cancel := context.WithCancel(context.Background())
