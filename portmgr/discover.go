@@ -33,18 +33,26 @@ func (m *Manager) run(sip *Mapping) {
 			m.findGateway(ctx)
 		}
 	}()
-	natDone := make(chan struct{})
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		defer close(natDone)
 		m.classify(ctx)
+		close(m.natReady)
+		if m.turnWanted() {
+			// A call that came in before the NAT was known may have
+			// learnt a STUN address that is useless behind this NAT:
+			// move it to the relay (the UA re-INVITEs on the event).
+			m.relearnMedia(func(v Strategy) bool { return v == StrategySTUN || v == StrategyLocal })
+		}
 	}()
 	if sip != nil {
 		m.learn(sip)
 	}
 	<-gwDone
-	<-natDone
+	select {
+	case <-m.natReady:
+	case <-ctx.Done():
+	}
 	m.fillPool(ctx)
 	close(m.ready)
 
@@ -157,12 +165,29 @@ func (m *Manager) fillPool(ctx context.Context) {
 	}
 }
 
+// natWait bounds how long a media mapping waits for the first NAT
+// classification before it learns its address (only with a relay
+// configured: the classification decides between STUN and TURN).
+const natWait = time.Second
+
 // learn runs the strategies in the configured order until one gives the
 // mapping an external address, then marks it learnt. If the address
-// changes for a mapping already handed out, an event says so.
+// changes for a mapping already handed out, an event says so. A media
+// mapping made while the NAT is still being classified (a call in the
+// first few hundred milliseconds) waits for the classification, at most
+// natWait, so that behind a symmetric NAT it goes to the relay at once.
 func (m *Manager) learn(mp *Mapping) {
 	defer mp.markLearnt()
 	ctx := m.ctx
+	if mp.Kind == KindMedia && m.cfg.TURN.Server != "" {
+		t := time.NewTimer(natWait)
+		select {
+		case <-m.natReady:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
 	old := mp.External()
 	for _, s := range m.cfg.Strategies {
 		ok := false
@@ -580,6 +605,29 @@ func (m *Manager) networkChanged() {
 		}
 		m.fillPool(m.ctx)
 	}()
+}
+
+// relearnMedia runs the strategies again for the media mappings in use
+// whose strategy matches. A mapping still in its first learn is left to
+// it (that learn waited for the classification).
+func (m *Manager) relearnMedia(match func(Strategy) bool) {
+	m.mu.Lock()
+	var inUse []*Mapping
+	for mp := range m.mappings {
+		if mp.Kind != KindMedia || mp.rtp == nil || !match(mp.via) {
+			continue
+		}
+		select {
+		case <-mp.learnt:
+			inUse = append(inUse, mp)
+		default:
+		}
+	}
+	m.mu.Unlock()
+	for _, mp := range inUse {
+		m.log.Info("relearning media after NAT classification", "laddr", mp.Local(), "via", mp.Via())
+		m.relearn(mp)
+	}
 }
 
 // relearn runs the strategies again for a media mapping in use.

@@ -18,15 +18,17 @@ import (
 
 // Manager is the port manager. It implements Mapper.
 type Manager struct {
-	cfg     Config
-	log     *slog.Logger
-	ctx     context.Context // lifetime context, cancelled by Close
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	sched   *scheduler
-	ready   chan struct{}
-	refill  chan struct{}
-	poolSig chan struct{} // signalled when a pair joins the pool
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // lifetime context, cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sched  *scheduler
+	ready  chan struct{}
+	// natReady is closed when the first NAT classification has ended.
+	natReady chan struct{}
+	refill   chan struct{}
+	poolSig  chan struct{} // signalled when a pair joins the pool
 
 	bindMu      sync.Mutex   // serialises Map's take-or-bind with the pool's bind-and-join
 	netChanging atomic.Bool  // a network-change rebuild is running
@@ -92,6 +94,7 @@ func New(cfg Config) (*Manager, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		ready:    make(chan struct{}),
+		natReady: make(chan struct{}),
 		refill:   make(chan struct{}, 1),
 		poolSig:  make(chan struct{}, 1),
 		sipUsed:  make([]bool, cfg.SIPPorts.Size()),

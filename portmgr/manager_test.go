@@ -204,3 +204,50 @@ func TestReportSettlesFast(t *testing.T) {
 		})
 	}
 }
+
+// TestEarlyCallBehindSymmetric is a lab finding of the call matrix: a
+// call that arrives a tenth of a second after start, before the NAT is
+// classified, got a STUN address behind a symmetric NAT and no audio.
+// Such a media mapping now waits for the classification (bounded) and
+// is relayed at once; when the classification is slower than that bound
+// (a 400 ms round trip here), the mapping is moved to the relay as soon
+// as it ends and the change is reported so the UA re-INVITEs.
+func TestEarlyCallBehindSymmetric(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+	}{{"classified-in-time", 0}, {"classified-late", 200 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorldDelay(t, true, tc.delay)
+				site := w.AddSite(portmgrtest.Symmetric, 0)
+				w.Start()
+				m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+				mp, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.delay == 0 {
+					if mp.Via() != portmgr.StrategyTURN || mp.External().Addr() != portmgrtest.TURNAddr {
+						t.Fatalf("early media mapping %v via %v, want the relay", mp.External(), mp.Via())
+					}
+					return
+				}
+				deadline := time.After(10 * time.Second)
+				for mp.Via() != portmgr.StrategyTURN {
+					select {
+					case ev := <-m.Events():
+						if ev.Mapping == mp && ev.New != mp.External() {
+							t.Errorf("event %+v, mapping now %v", ev, mp.External())
+						}
+					case <-deadline:
+						t.Fatalf("media mapping still %v via %v 10 s after start (report %+v)", mp.External(), mp.Via(), m.Report())
+					}
+				}
+				if mp.External().Addr() != portmgrtest.TURNAddr {
+					t.Errorf("relayed mapping advertises %v", mp.External())
+				}
+			})
+		})
+	}
+}
