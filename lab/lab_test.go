@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,6 +60,23 @@ func TestLab(t *testing.T) {
 			t.Errorf("lab close: %v", err)
 		}
 	})
+	// An interrupted run (SIGINT, SIGTERM) still stops every process and
+	// removes every namespace before it exits.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	sigStop := make(chan struct{})
+	sigDone := make(chan struct{})
+	go func() {
+		defer close(sigDone)
+		select {
+		case s := <-sig:
+			fmt.Fprintf(os.Stderr, "lab: %v: stopping processes, removing namespaces\n", s)
+			_ = l.Close()
+			os.Exit(2)
+		case <-sigStop:
+		}
+	}()
+	t.Cleanup(func() { signal.Stop(sig); close(sigStop); <-sigDone })
 	in, err := l.NewInternet()
 	if err != nil {
 		t.Fatal(err)

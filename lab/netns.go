@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -229,8 +230,20 @@ func (l *Lab) Close() error {
 	return first
 }
 
-// Clean deletes every namespace whose name starts with Prefix (the
-// leftovers of a killed run) and returns their names.
+// labShort matches the short names a Lab gives its namespaces (see
+// NewInternet and AddSite), so that Clean with the default prefix "dpl-"
+// leaves alone the namespaces of a lab running with a longer prefix such
+// as "dpl-b-".
+var labShort = regexp.MustCompile(`^(inet|srv|probe|s[0-9]+-(ph|nat|cgn))$`)
+
+// IsLabNS reports whether name is a namespace a Lab with Prefix creates.
+func IsLabNS(name string) bool {
+	short, ok := strings.CutPrefix(name, Prefix)
+	return ok && labShort.MatchString(short)
+}
+
+// Clean deletes every namespace of this Prefix's lab (the leftovers of a
+// killed run, see IsLabNS) and returns their names.
 func Clean() ([]string, error) {
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
@@ -239,7 +252,7 @@ func Clean() ([]string, error) {
 	var gone []string
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 0 || !strings.HasPrefix(f[0], Prefix) {
+		if len(f) == 0 || !IsLabNS(f[0]) {
 			continue
 		}
 		if err := exec.Command("ip", "netns", "del", f[0]).Run(); err != nil {

@@ -237,6 +237,9 @@ func (l *Lab) natSetup(ns, rules string, udpTimeout time.Duration) error {
 //     port of a contacted host may send.
 //   - ALG: PortRestricted plus the "sip" conntrack helper on UDP 5060.
 //
+// Every kind (and the carrier NAT) drops unsolicited input from the WAN
+// to the NAT box itself (chain c_in), as home routers do.
+//
 // The DNAT target is the phone's address with the same port, which is
 // right because masquerading kept the port (one phone per LAN).
 func natRules(kind NATKind, phoneIP string, udpTimeout time.Duration) string {
@@ -270,6 +273,16 @@ func natRules(kind NATKind, phoneIP string, udpTimeout time.Duration) string {
 	}
 	b.WriteString("    ct state established,related accept\n")
 	b.WriteString("    iifname \"wan\" ct status dnat accept\n")
+	b.WriteString("    iifname \"wan\" drop\n")
+	b.WriteString("  }\n")
+	// Unsolicited WAN input to the NAT's own address is dropped, as home
+	// routers do (OpenWrt: wan input REJECT). Delivered locally it would
+	// be answered with ICMP port-unreachable and its conntrack entry
+	// confirmed; the phone's later outbound flow to the same far address
+	// would then clash with that tuple and masquerade would pick another
+	// external port, breaking the port the phone advertised.
+	b.WriteString("  chain c_in { type filter hook input priority filter; policy accept;\n")
+	b.WriteString("    iifname \"wan\" ct state established,related accept\n")
 	b.WriteString("    iifname \"wan\" drop\n")
 	b.WriteString("  }\n")
 	b.WriteString("  chain c_post { type nat hook postrouting priority srcnat; policy accept;\n")

@@ -3,7 +3,8 @@
 #
 #   make test-lab    install the packages, build phoned, run the lab tests,
 #                    write the results table to docs/nat-matrix.md
-#   make lab-clean   remove leftover lab namespaces (names start with dpl-)
+#   make lab-clean   remove leftover lab namespaces (names start with dpl-;
+#                    with LAB_PREFIX=dpl-b- only that lab's)
 #
 # The target fails on infrastructure errors (a namespace, NAT recipe or
 # server that cannot be set up) and on cells listed in lab/mustpass.txt;
@@ -12,7 +13,12 @@
 .PHONY: test-lab lab-clean lab-tools
 
 LAB_PKGS := kamailio coturn baresip sip-tester iproute2 iptables nftables sox tshark conntrack
-LAB_DIR ?= $(CURDIR)/$(BIN)/lab
+LAB_OWN_PREFIX := $(or $(LAB_PREFIX),dpl-)
+# Each prefix has its own work directory, so two labs never share one.
+LAB_DIR ?= $(CURDIR)/$(BIN)/lab$(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),-$(LAB_OWN_PREFIX:dpl-%=%))
+# Only the default lab rewrites the committed table.
+LAB_MATRIX ?= $(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),,docs/nat-matrix.md)
+LAB_TIMEOUT ?= 40m
 LAB_APT_ENV := DEBIAN_FRONTEND=noninteractive
 
 lab-tools:
@@ -27,9 +33,17 @@ lab-tools:
 test-lab: lab-tools build
 	@test "$$(id -u)" = 0 || { echo "test-lab needs root (network namespaces)"; exit 1; }
 	rm -rf $(LAB_DIR) && mkdir -p $(LAB_DIR)
-	DESKPHONE_LAB=1 LAB_DIR=$(LAB_DIR) LAB_MATRIX=docs/nat-matrix.md LAB_PHONED=$(CURDIR)/$(BIN)/phoned \
-	  $(GO) test -count=1 -timeout 25m -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
-	  rc=$${PIPESTATUS[0]}; $(MAKE) --no-print-directory lab-clean; exit $$rc
+	@# The namespaces of this prefix go at the end, also when the run fails
+	@# or is interrupted (the test removes them itself; this catches a
+	@# killed test binary).
+	trap '$(MAKE) --no-print-directory lab-clean LAB_PREFIX=$(LAB_OWN_PREFIX)' EXIT; \
+	DESKPHONE_LAB=1 LAB_PREFIX=$(LAB_OWN_PREFIX) LAB_DIR=$(LAB_DIR) LAB_MATRIX=$(LAB_MATRIX) LAB_PHONED=$(CURDIR)/$(BIN)/phoned LAB_PBX=$(CURDIR)/$(BIN)/pbx \
+	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
+	  exit $${PIPESTATUS[0]}
 
+# Without LAB_PREFIX every dpl- namespace goes; with it only the names a
+# lab with that prefix creates (lab.IsLabNS), so a lab running beside it
+# with a longer prefix (dpl-b-) keeps its namespaces.
 lab-clean:
-	@for ns in $$(ip netns list 2>/dev/null | awk '{print $$1}' | grep '^dpl-'); do echo "removing netns $$ns"; ip netns del $$ns; done; true
+	@pat='^dpl-'; if [ -n "$(LAB_PREFIX)" ]; then pat='^$(LAB_PREFIX)(inet|srv|probe|s[0-9]+-(ph|nat|cgn))$$'; fi; \
+	for ns in $$(ip netns list 2>/dev/null | awk '{print $$1}' | grep -E "$$pat"); do echo "removing netns $$ns"; ip netns del $$ns; done; true
