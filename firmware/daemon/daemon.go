@@ -40,7 +40,14 @@ type Options struct {
 	Keys io.Reader
 	// Logger receives every component's logs; nil discards.
 	Logger *slog.Logger
+	// ServiceCodes are dialled numbers that are not calls: dialling one
+	// runs its function instead (e.g. the factory reset code initd
+	// registers). The dial then fails with ErrServiceCode.
+	ServiceCodes map[string]func()
 }
+
+// ErrServiceCode is the dial result of a service code (Options.ServiceCodes).
+var ErrServiceCode = errors.New("daemon: service code carried out, no call")
 
 // Daemon is one running phone.
 type Daemon struct {
@@ -51,6 +58,8 @@ type Daemon struct {
 	ua    *sip.UA
 	ph    *phone.Phone
 	api   *api.Server
+
+	codes map[string]func()
 
 	mu    sync.Mutex // guards calls
 	calls map[*sip.Call]*lineCall
@@ -66,7 +75,7 @@ func New(o Options) (d *Daemon, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}}
+	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}, codes: o.ServiceCodes}
 	built := d // d is nil once an error is returned
 	defer func() {
 		if err != nil {
@@ -414,6 +423,11 @@ type line Daemon
 
 func (l *line) Dial(ctx context.Context, target string) (phone.Call, error) {
 	d := (*Daemon)(l)
+	if f, ok := d.codes[target]; ok {
+		d.log.Info("service code dialled", "code", target)
+		f()
+		return nil, ErrServiceCode
+	}
 	c, err := d.ua.Dial(ctx, target)
 	if err != nil {
 		return nil, err

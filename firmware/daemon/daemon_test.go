@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -212,5 +213,27 @@ func TestPortConfigFromNATSection(t *testing.T) {
 	pc, _ = portConfig(cfg, nil, nil)
 	if len(pc.Strategies) != 1 || pc.Strategies[0] != portmgr.StrategyLocal {
 		t.Fatalf("empty strategies -> %v, want [local]", pc.Strategies)
+	}
+}
+
+// TestServiceCode: a dialled service code runs its function and places
+// no call.
+func TestServiceCode(t *testing.T) {
+	cfg := config.Default()
+	cfg.API.Listen = ""
+	cfg.NAT.UPnP = false
+	b, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+	ran := 0
+	d, err := New(Options{Config: cfg, Board: b, ServiceCodes: map[string]func(){"**73738": func() { ran++ }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.closeParts()
+	c, err := (*line)(d).Dial(context.Background(), "**73738")
+	if !errors.Is(err, ErrServiceCode) || c != nil || ran != 1 {
+		t.Fatalf("call %v err %v ran %d", c, err, ran)
+	}
+	if len(d.ua.Calls()) != 0 {
+		t.Fatal("a call was placed")
 	}
 }

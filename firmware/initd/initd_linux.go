@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"sync"
@@ -169,8 +170,16 @@ func run(log *slog.Logger) (int, error) {
 	defer stopPhone()
 	phoneDone := make(chan struct{})
 	sup := &Supervisor{
-		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir}),
+		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir, EnvChild + "=1"}),
 		Logger: log.With("child", "phoned"),
+		Exited: func(err error) bool {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != ExitFactoryReset {
+				return false
+			}
+			d.factoryReset()
+			return true
+		},
 	}
 	go func() {
 		defer close(phoneDone)
@@ -383,6 +392,16 @@ func (d *initd) watchHealth(ctx context.Context, healthy chan<- struct{}) {
 	}
 }
 
+// factoryReset removes the device's files and reboots.
+func (d *initd) factoryReset() {
+	d.log.Warn("factory reset: removing config, token and settings")
+	fmt.Println("deskphone: factory reset")
+	if err := FactoryReset(ConfigDir); err != nil {
+		d.log.Error("factory reset", "err", err)
+	}
+	d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
+}
+
 // serveUpdates starts the update agent, the system endpoints and SSDP.
 func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	pubPEM, err := os.ReadFile(PublicKeyPath)
@@ -430,13 +449,7 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	}
 	sys("/system/reboot", func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) })
 	sys("/system/poweroff", func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_POWER_OFF) })
-	sys("/system/factory-reset", func() {
-		d.log.Warn("factory reset: removing config, token and settings")
-		if err := FactoryReset(ConfigDir); err != nil {
-			d.log.Error("factory reset", "err", err)
-		}
-		d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
-	})
+	sys("/system/factory-reset", d.factoryReset)
 	ln, err := net.Listen("tcp", d.prov.System.UpdateListen)
 	if err != nil {
 		return nil, err

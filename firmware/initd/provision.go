@@ -161,6 +161,16 @@ func Provision(dir, board string, rnd io.Reader) (*Provisioned, error) {
 	return p, nil
 }
 
+// The factory reset key combination: off-hook, dial **73738 (R-E-S-E-T on
+// the keypad) and #. The phone (a child of initd) exits with
+// ExitFactoryReset; initd then resets and reboots.
+const (
+	FactoryResetCode = "**73738"
+	ExitFactoryReset = 87
+	// EnvChild is set ("1") in the phone's environment when initd runs it.
+	EnvChild = "DESKPHONE_INITD_CHILD"
+)
+
 // FactoryReset removes the device's files (config, token, settings) so
 // the next boot provisions it afresh. The A/B record and the installed
 // firmware are kept.

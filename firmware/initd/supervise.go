@@ -30,7 +30,10 @@ type Supervisor struct {
 	// Started, when set, receives the count of starts so far after each
 	// start (tests).
 	Started func(n int)
-	Logger  *slog.Logger
+	// Exited, when set, sees each exit; returning true ends Run without
+	// a restart (the child asked for something else, e.g. a reset).
+	Exited func(err error) (stop bool)
+	Logger *slog.Logger
 }
 
 // Run supervises until ctx is done, then stops the child: SIGTERM (the
@@ -71,6 +74,9 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			select {
 			case err := <-exited:
 				log.Warn("exited", "err", err, "ran", time.Since(began).Round(time.Millisecond))
+				if s.Exited != nil && s.Exited(err) {
+					return starts
+				}
 			case <-ctx.Done():
 				_ = p.Signal(syscall.SIGTERM)
 				t := time.NewTimer(stopT)

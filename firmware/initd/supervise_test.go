@@ -107,3 +107,20 @@ func TestSupervisorGracefulStop(t *testing.T) {
 		}
 	})
 }
+
+// TestSupervisorExitedStops: an exit the Exited hook claims ends Run
+// without a restart.
+func TestSupervisorExitedStops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProc{exit: make(chan error, 1), signals: make(chan os.Signal, 1)}
+		var seen error
+		s := &Supervisor{
+			Start:  func() (Process, error) { return p, nil },
+			Exited: func(err error) bool { seen = err; return err.Error() == "reset" },
+		}
+		p.exit <- errors.New("reset")
+		if n := s.Run(t.Context()); n != 1 || seen == nil {
+			t.Fatalf("%d starts, exit %v", n, seen)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package qemutest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,6 +22,10 @@ import (
 	"github.com/deskphone/phone/tools/mkimage"
 	"github.com/deskphone/phone/tools/pbx"
 )
+
+// initdFactoryResetCode is initd.FactoryResetCode (not imported: the
+// test speaks to the phone only through its interfaces).
+const initdFactoryResetCode = "**73738"
 
 // Host ports forwarded to the guest's API, update agent and front panel.
 const (
@@ -342,6 +347,36 @@ func TestQEMU(t *testing.T) {
 	}
 	t.Logf("push cut off at %d of %d bytes: refused, still %s in slot %s", len(b)/2, len(b), cut.Version, cut.Slot)
 
+	// Factory reset from the keypad, through the front panel (board/qemu's
+	// line protocol on the forwarded port): off-hook, **73738#. The
+	// phone exits, initd wipes config and token and reboots; the phone
+	// comes back with a new token and the default config, on the same
+	// firmware.
+	mark = m.Mark()
+	if err := panel(ctx, fmt.Sprintf("127.0.0.1:%d", panelPort), "hook off", "dial "+initdFactoryResetCode+"#"); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer rcancel()
+	if _, mark, err = m.WaitFor(rctx, mark, "deskphone: factory reset"); err != nil {
+		t.Fatal(err)
+	}
+	if line, mark, err = m.WaitFor(rctx, mark, "deskphone: device token "); err != nil {
+		t.Fatal(err)
+	}
+	newToken := strings.TrimSpace(line[strings.Index(line, "device token ")+len("device token "):])
+	if newToken == token {
+		t.Fatal("the token survived a factory reset")
+	}
+	api.token = newToken
+	if _, _, err = m.WaitFor(rctx, mark, "deskphone: healthy (registration registered)"); err != nil {
+		t.Fatal(err)
+	}
+	if reset := status(); reset.Version != nextVersion || reset.Slot != update.SlotB {
+		t.Fatalf("after a factory reset: %+v", reset)
+	}
+	t.Logf("factory reset from the keypad: new token, registered again on %s", nextVersion)
+
 	// Power off: the phone un-registers, QEMU exits.
 	if err := api.do(ctx, "POST", "/system/poweroff", nil, nil); err != nil {
 		t.Fatal(err)
@@ -364,6 +399,43 @@ func cutPush(ctx context.Context, host, token string, b []byte, n int) error {
 	fmt.Fprintf(c, "POST /update HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", host, token, len(b))
 	if _, err := c.Write(b[:n]); err != nil {
 		return err
+	}
+	return nil
+}
+
+// panel sends front-panel commands (hal/serialio protocol) and checks
+// each is answered "ok" (state reports such as "led ..." may come in
+// between).
+func panel(ctx context.Context, addr string, cmds ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	r := bufio.NewReader(c)
+	for _, cmd := range cmds {
+		if _, err := fmt.Fprintf(c, "%s\n", cmd); err != nil {
+			return err
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("panel %q: %w", cmd, err)
+			}
+			line = strings.TrimSpace(line)
+			if line == "ok" {
+				break
+			}
+			if strings.HasPrefix(line, "err") {
+				return fmt.Errorf("panel %q: %s", cmd, line)
+			}
+		}
 	}
 	return nil
 }

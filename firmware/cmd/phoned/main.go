@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,19 +68,33 @@ func run() error {
 	if *demoCall == "" && cfg.Board == "sim" {
 		keys = os.Stdin
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	opts := daemon.Options{Config: cfg, Logger: log}
 	if keys != nil {
 		opts.Keys = keys
+	}
+	var reset atomic.Bool
+	if os.Getenv(initd.EnvChild) == "1" {
+		// Under initd the factory reset code ends the phone (it
+		// un-registers first) with the exit code initd acts on.
+		opts.ServiceCodes = map[string]func(){initd.FactoryResetCode: func() {
+			reset.Store(true)
+			stop()
+		}}
 	}
 	d, err := daemon.New(opts)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	log.Info("phoned starting", "version", version.Version, "board", cfg.Board, "config", *cfgPath)
 	if *demoCall == "" {
-		return d.Run(ctx)
+		err := d.Run(ctx)
+		if reset.Load() {
+			log.Warn("factory reset requested from the keypad")
+			os.Exit(initd.ExitFactoryReset)
+		}
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
