@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +33,8 @@ type env struct {
 	results *Results
 	must    MustPass
 	udp     time.Duration // default UDP binding timeout
-	n       int           // site counter
+	n       atomic.Int64  // site counter
+	users   atomic.Int64  // account counter
 }
 
 func TestLab(t *testing.T) {
@@ -90,6 +93,13 @@ func TestLab(t *testing.T) {
 	if _, err := in.Coturn(); err != nil {
 		t.Fatal(err)
 	}
+	pbxBin := os.Getenv("LAB_PBX")
+	if pbxBin == "" {
+		pbxBin = filepath.Join(root, "bin", "pbx")
+	}
+	if _, err := in.PBX(pbxBin); err != nil {
+		t.Fatal(err)
+	}
 	mp, err := os.ReadFile("mustpass.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -97,14 +107,27 @@ func TestLab(t *testing.T) {
 	e := &env{lab: l, in: in, phoned: phoned, results: &Results{}, must: ParseMustPass(string(mp)), udp: 30 * time.Second}
 	t.Cleanup(func() { e.writeTable(t, root) })
 
-	only := os.Getenv("LAB_ONLY") // a substring of subtest names, for development
+	// LAB_ONLY, a regular expression, picks subtests by name (development).
+	only, err := regexp.Compile(os.Getenv("LAB_ONLY"))
+	if err != nil {
+		t.Fatalf("LAB_ONLY: %v", err)
+	}
+	// Every cell builds its own sites, so cells run side by side, as many
+	// as -parallel allows (make test-lab: 2); they start once this
+	// function has queued them all, and the lab closes after the last.
 	run := func(name string, f func(t *testing.T)) {
-		if only != "" && !strings.Contains(name, only) {
+		if !only.MatchString(name) {
 			return
 		}
-		t.Run(name, f)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t)
+		})
 	}
 	kinds := []NATKind{FullCone, RestrictedCone, PortRestricted, Symmetric, DoubleNAT, ALG}
+	for _, k := range kinds {
+		run("nat-behaviour/"+string(k), func(t *testing.T) { e.natBehaviour(t, k) })
+	}
 	for _, k := range kinds {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {
 			run(fmt.Sprintf("register/%s/%s", k, kamName(reg)), func(t *testing.T) { e.register(t, k, reg) })
@@ -119,17 +142,58 @@ func TestLab(t *testing.T) {
 	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
 	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
-	run("early-media", func(t *testing.T) {
-		row := Row{Section: "early media", Scenario: "183 + media before answer", Phone: "phoned",
-			Outcome: Skip, Detail: "not built yet: needs a far end that sends 183 with media (baresip early answer or a SIPp scenario)"}
-		e.record(t, row, time.Now())
-	})
-	for _, reg := range []string{KamailioNAT, KamailioPlain} {
-		for _, pair := range callPairs(kinds, reg == KamailioNAT) {
-			run(fmt.Sprintf("call/%s-to-%s/%s", pair[0], pair[1], kamName(reg)), func(t *testing.T) { e.call(t, pair[0], pair[1], reg) })
+	for _, k := range []NATKind{PortRestricted, Symmetric} {
+		for _, reg := range []string{KamailioPlain, KamailioNAT} {
+			run(fmt.Sprintf("early-media/%s/%s", k, kamName(reg)), func(t *testing.T) { e.earlyMedia(t, k, reg) })
+		}
+	}
+	// phoned to phoned: every ordered pair of kinds, and every kind with a
+	// public phone both ways, with both registrars.
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		for _, pair := range callPairs(kinds) {
+			run(fmt.Sprintf("call/%s-to-%s/%s", pair[0], pair[1], kamName(reg)), func(t *testing.T) {
+				e.call(t, "call phoned-phoned", pair[0], pair[1], reg, phonedSpec, phonedSpec)
+			})
+		}
+	}
+	// phoned and baresip: phoned behind every kind with baresip public,
+	// both ways, both registrars; and phoned behind the cone and symmetric
+	// kinds with baresip (STUN) behind a port-restricted NAT.
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		for _, k := range kinds {
+			run(fmt.Sprintf("call-baresip/%s-to-none/%s", k, kamName(reg)), func(t *testing.T) {
+				e.call(t, "call phoned-baresip", k, NoNAT, reg, phonedSpec, baresipSpec(""))
+			})
+			run(fmt.Sprintf("call-baresip/none-to-%s/%s", k, kamName(reg)), func(t *testing.T) {
+				e.call(t, "call phoned-baresip", NoNAT, k, reg, baresipSpec(""), phonedSpec)
+			})
+		}
+	}
+	for _, k := range matrixKinds {
+		run(fmt.Sprintf("call-baresip/%s-to-port-restricted-stun/%s", k, kamName(KamailioPlain)), func(t *testing.T) {
+			e.call(t, "call phoned-baresip", k, PortRestricted, KamailioPlain, phonedSpec, baresipSpec("stun"))
+		})
+		run(fmt.Sprintf("call-baresip/port-restricted-stun-to-%s/%s", k, kamName(KamailioPlain)), func(t *testing.T) {
+			e.call(t, "call phoned-baresip", PortRestricted, k, KamailioPlain, baresipSpec("stun"), phonedSpec)
+		})
+	}
+	// baresip in place of phoned on both NAT sides, in each of its media
+	// NAT variants, against the registrar without NAT help.
+	for _, mn := range MediaNATs {
+		for _, a := range matrixKinds {
+			for _, b := range matrixKinds {
+				label := strings.ReplaceAll(BaresipLabel(mn), " ", "-")
+				run(fmt.Sprintf("call-%s/%s-to-%s/%s", label, a, b, kamName(KamailioPlain)), func(t *testing.T) {
+					e.call(t, "call baresip-baresip", a, b, KamailioPlain, baresipSpec(mn), baresipSpec(mn))
+				})
+			}
 		}
 	}
 }
+
+// matrixKinds are the four classic NAT behaviours of the side-by-side
+// table (16 ordered combinations).
+var matrixKinds = []NATKind{FullCone, RestrictedCone, PortRestricted, Symmetric}
 
 func kamName(addr string) string {
 	if addr == KamailioNAT {
@@ -138,17 +202,15 @@ func kamName(addr string) string {
 	return "kamailio-plain"
 }
 
-// callPairs is every unordered pair of NAT kinds (the first one calls)
-// and, with public, every kind with a public phone in both directions.
-func callPairs(kinds []NATKind, public bool) [][2]NATKind {
+// callPairs is every ordered pair of kinds (the first one calls) and
+// every kind with a public phone, both ways.
+func callPairs(kinds []NATKind) [][2]NATKind {
 	var out [][2]NATKind
 	for _, k := range kinds {
-		if public {
-			out = append(out, [2]NATKind{k, NoNAT}, [2]NATKind{NoNAT, k})
-		}
+		out = append(out, [2]NATKind{k, NoNAT}, [2]NATKind{NoNAT, k})
 	}
-	for i, a := range kinds {
-		for _, b := range kinds[i:] {
+	for _, a := range kinds {
+		for _, b := range kinds {
 			out = append(out, [2]NATKind{a, b})
 		}
 	}
@@ -168,6 +230,10 @@ func (e *env) record(t *testing.T, row Row, start time.Time) {
 	}
 }
 
+// user returns a fresh account name: cells run side by side on the same
+// registrars, and a shared name would fork calls to another cell's phone.
+func (e *env) user() string { return fmt.Sprint(2000 + e.users.Add(1)) }
+
 func (e *env) site(t *testing.T, kind NATKind) *Site {
 	t.Helper()
 	return e.siteTimeout(t, kind, e.udp)
@@ -175,10 +241,24 @@ func (e *env) site(t *testing.T, kind NATKind) *Site {
 
 func (e *env) siteTimeout(t *testing.T, kind NATKind, udp time.Duration) *Site {
 	t.Helper()
-	e.n++
-	s, err := e.in.AddSite(fmt.Sprintf("s%d", e.n), kind, udp)
+	n := e.n.Add(1)
+	s, err := e.in.AddSite(fmt.Sprintf("s%d", n), kind, udp)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Registered first, so it runs after the cleanups that stop the
+	// site's phones.
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("site close: %v", err)
+		}
+	})
+	if os.Getenv("LAB_PCAP") == "1" {
+		p, err := s.Capture(fmt.Sprintf("%s-%s", shortName(t), s.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
 	}
 	return s
 }
@@ -206,7 +286,7 @@ func (e *env) startPhonedNAT(t *testing.T, s *Site, name, user, reg string, hz i
 func (e *env) register(t *testing.T, kind NATKind, reg string) {
 	start := time.Now()
 	s := e.site(t, kind)
-	p := e.startPhoned(t, s, strings.ReplaceAll(t.Name()[len("TestLab/"):], "/", "_"), "1001", reg, 700)
+	p := e.startPhoned(t, s, shortName(t), e.user(), reg, 700)
 	st, ok := p.WaitFor(context.Background(), 10*time.Second, Registered)
 	row := Row{Section: "registration", Scenario: fmt.Sprintf("%s / %s", kind, kamName(reg)), Phone: "phoned"}
 	switch {
@@ -225,67 +305,58 @@ func (e *env) register(t *testing.T, kind NATKind, reg string) {
 	e.record(t, row, start)
 }
 
-// call runs one phoned-to-phoned call from a site of kind a to one of
-// kind b, both registered at reg, and checks audio both ways by content:
-// the caller sends 700 Hz, the callee 1300 Hz, and each recording must
-// hold the other's tone for at least 1.5 of the 3 s of talk.
-func (e *env) call(t *testing.T, a, b NATKind, reg string) {
+// endpointSpec says which phone to start on one side of a call.
+type endpointSpec struct {
+	baresip  bool
+	medianat string
+}
+
+var phonedSpec = endpointSpec{}
+
+func baresipSpec(medianat string) endpointSpec { return endpointSpec{baresip: true, medianat: medianat} }
+
+func (sp endpointSpec) label() string {
+	if sp.baresip {
+		return BaresipLabel(sp.medianat)
+	}
+	return "phoned"
+}
+
+// start starts the phone of spec in site s.
+func (e *env) start(t *testing.T, s *Site, sp endpointSpec, name, user, reg string, hz int) Endpoint {
+	t.Helper()
+	if !sp.baresip {
+		return &PhonedEndpoint{P: e.startPhoned(t, s, name, user, reg, hz), Hz: float64(hz)}
+	}
+	b, err := s.StartBaresip(name, BaresipOptions{User: user, Registrar: reg, MediaNAT: sp.medianat, ToneHz: hz})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return &BaresipEndpoint{B: b, Hz: float64(hz), MediaNAT: sp.medianat}
+}
+
+// call runs one call from a phone of spec ca behind a NAT of kind a to
+// one of spec cb behind kind b, both registered at reg, and checks audio
+// both ways by content: the caller sends 700 Hz, the callee 1300 Hz, and
+// each recording must hold the other's tone for 1.5 of the 3 s of talk.
+func (e *env) call(t *testing.T, section string, a, b NATKind, reg string, ca, cb endpointSpec) {
 	start := time.Now()
-	ctx := context.Background()
-	name := strings.ReplaceAll(t.Name()[len("TestLab/"):], "/", "_")
-	row := Row{Section: "call phoned-phoned", Scenario: fmt.Sprintf("%s -> %s / %s", a, b, kamName(reg)), Phone: "phoned"}
+	name := shortName(t)
+	scenario := fmt.Sprintf("%s -> %s / %s", a, b, kamName(reg))
+	phone := ca.label()
+	if ca != cb {
+		scenario = fmt.Sprintf("%s (%s) -> %s (%s) / %s", ca.label(), a, cb.label(), b, kamName(reg))
+		phone = "phoned+baresip"
+	}
+	row := Row{Section: section, Scenario: scenario, Phone: phone}
 	sa, sb := e.site(t, a), e.site(t, b)
-	pa := e.startPhoned(t, sa, name+"-a", "1001", reg, 700)
-	pb := e.startPhoned(t, sb, name+"-b", "1002", reg, 1300)
-	for _, p := range []*Phoned{pa, pb} {
-		if st, ok := p.WaitFor(ctx, 10*time.Second, Registered); !ok {
-			row.Outcome, row.Detail = Fail, fmt.Sprintf("%s not registered: %+v", p.User, st.Registration)
-			e.record(t, row, start)
-			return
-		}
-	}
-	if err := pa.Post("/api/call", map[string]string{"to": "1002"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := pb.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
-		st, _ := pa.Status()
-		row.Outcome, row.Detail = Fail, fmt.Sprintf("callee never rang (caller state %s)", st.Phone.State)
-		e.record(t, row, start)
-		return
-	}
-	if err := pb.Post("/api/answer", nil); err != nil {
-		t.Fatal(err)
-	}
-	talking := func(s *Status) bool { return s.Phone.State == "talking" }
-	if _, ok := pa.WaitFor(ctx, 5*time.Second, talking); !ok {
-		row.Outcome, row.Detail = Fail, "caller never reached talking"
-		e.record(t, row, start)
-		return
-	}
-	time.Sleep(3 * time.Second) // the talk period being measured
-	sta, _ := pa.Status()
-	stb, _ := pb.Status()
-	_ = pa.Post("/api/hangup", nil)
-	pb.WaitFor(ctx, 3*time.Second, PhoneState("idle"))
-	pa.Proc.Stop()
-	pb.Proc.Stop()
-	heardA, errA := ToneTime(pa.WAV, 1300)
-	heardB, errB := ToneTime(pb.WAV, 700)
-	if errA != nil || errB != nil {
-		t.Fatalf("recordings: %v %v", errA, errB)
-	}
-	rtp := func(s *Status) string {
-		if s == nil || len(s.Calls) == 0 {
-			return "no call"
-		}
-		c := s.Calls[0]
-		return fmt.Sprintf("rtp sent %d recv %d to %s", c.RTP.Sent, c.RTP.Received, c.RTP.Remote)
-	}
-	row.Detail = fmt.Sprintf("caller heard callee %.1fs, callee heard caller %.1fs; caller %s; callee %s",
-		heardA.Seconds(), heardB.Seconds(), rtp(sta), rtp(stb))
-	row.Outcome = Pass
-	if heardA < 1500*time.Millisecond || heardB < 1500*time.Millisecond {
-		row.Outcome = Fail
+	pa := e.start(t, sa, ca, name+"-a", e.user(), reg, 700)
+	pb := e.start(t, sb, cb, name+"-b", e.user(), reg, 1300)
+	res := Call(pa, pb, reg, CallTiming{})
+	row.Outcome, row.Detail, row.FirstAudio = Fail, res.Detail, res.FirstAudio
+	if res.OK {
+		row.Outcome = Pass
 	}
 	e.record(t, row, start)
 }
@@ -307,11 +378,11 @@ func (e *env) writeTable(t *testing.T, root string) {
 func (e *env) registerBaresip(t *testing.T, kind NATKind, reg string) {
 	start := time.Now()
 	s := e.site(t, kind)
-	b, err := s.StartBaresip(strings.ReplaceAll(t.Name()[len("TestLab/"):], "/", "_"), "1003", reg, "stun", 700)
+	b, err := s.StartBaresip(shortName(t), BaresipOptions{User: e.user(), Registrar: reg, MediaNAT: "stun", ToneHz: 700})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(b.Proc.Stop)
+	t.Cleanup(b.Close)
 	ok, detail := b.WaitRegistered(10 * time.Second)
 	row := Row{Section: "registration", Scenario: fmt.Sprintf("%s / %s", kind, kamName(reg)), Phone: "baresip", Outcome: Fail, Detail: detail}
 	if ok {

@@ -120,6 +120,22 @@ func (l *Lab) RunStdin(ns, input string, args ...string) error {
 	return nil
 }
 
+// DelNS deletes namespace name (created by AddNS) before the Lab closes.
+func (l *Lab) DelNS(name string) error {
+	l.mu.Lock()
+	for i, n := range l.nss {
+		if n == name {
+			l.nss = append(l.nss[:i], l.nss[i+1:]...)
+			break
+		}
+	}
+	l.mu.Unlock()
+	if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+		return fmt.Errorf("ip netns del %s: %v: %s", name, err, out)
+	}
+	return nil
+}
+
 // Veth links namespace a (interface ifa) to namespace b (interface ifb)
 // and brings both ends up.
 func (l *Lab) Veth(a, ifa, b, ifb string) error {
@@ -261,6 +277,48 @@ func Clean() ([]string, error) {
 		gone = append(gone, f[0])
 	}
 	return gone, nil
+}
+
+// ListenUDP opens a UDP socket on laddr inside namespace ns (the same
+// thread dance as DialContext).
+func ListenUDP(ns, laddr string) (*net.UDPConn, error) {
+	type result struct {
+		c   *net.UDPConn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
+			return
+		}
+		var c *net.UDPConn
+		a, err := net.ResolveUDPAddr("udp4", laddr)
+		if err == nil {
+			c, err = net.ListenUDP("udp4", a)
+		}
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.c, r.err
 }
 
 // DialContext returns a dial function whose sockets live in namespace ns:

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Outcome of one matrix cell.
@@ -28,6 +29,9 @@ type Row struct {
 	Outcome  Outcome
 	Detail   string
 	Seconds  float64
+	// FirstAudio is the time from answer to media both ways (calls; 0
+	// when not measured or never).
+	FirstAudio time.Duration
 }
 
 // Results collects rows from concurrent tests.

@@ -39,7 +39,7 @@ func ring(caller, callee *Phoned, d time.Duration) (bool, string) {
 func (e *env) algReport(t *testing.T) {
 	start := time.Now()
 	s := e.site(t, ALG)
-	p := e.startPhoned(t, s, shortName(t), "1001", KamailioPlain, 700)
+	p := e.startPhoned(t, s, shortName(t), e.user(), KamailioPlain, 700)
 	st, ok := p.WaitFor(context.Background(), 10*time.Second, Registered)
 	if ok {
 		st, _ = p.WaitFor(context.Background(), 8*time.Second, ReportSettled)
@@ -65,8 +65,8 @@ func (e *env) keepalive(t *testing.T) {
 	s := e.siteTimeout(t, PortRestricted, 5*time.Second)
 	pub := e.site(t, NoNAT)
 	nat := e.natYAML() + "  keepalive: 2s\n"
-	p := e.startPhonedNAT(t, s, shortName(t)+"-nat", "1001", KamailioPlain, 700, nat)
-	q := e.startPhoned(t, pub, shortName(t)+"-pub", "1002", KamailioPlain, 1300)
+	p := e.startPhonedNAT(t, s, shortName(t)+"-nat", e.user(), KamailioPlain, 700, nat)
+	q := e.startPhoned(t, pub, shortName(t)+"-pub", e.user(), KamailioPlain, 1300)
 	row := Row{Section: "keepalive", Scenario: "port-restricted, udp timeout 5 s, idle 30 s / kamailio-plain", Phone: "phoned"}
 	for _, x := range []*Phoned{p, q} {
 		if _, ok := x.WaitFor(context.Background(), 10*time.Second, Registered); !ok {
@@ -92,8 +92,8 @@ func (e *env) rebootRegistration(t *testing.T) {
 	start := time.Now()
 	s := e.site(t, PortRestricted)
 	pub := e.site(t, NoNAT)
-	p := e.startPhoned(t, s, shortName(t)+"-nat", "1001", KamailioPlain, 700)
-	q := e.startPhoned(t, pub, shortName(t)+"-pub", "1002", KamailioPlain, 1300)
+	p := e.startPhoned(t, s, shortName(t)+"-nat", e.user(), KamailioPlain, 700)
+	q := e.startPhoned(t, pub, shortName(t)+"-pub", e.user(), KamailioPlain, 1300)
 	row := Row{Section: "nat reboot", Scenario: "port-restricted, conntrack flushed + ports moved, registered / kamailio-plain", Phone: "phoned"}
 	for _, x := range []*Phoned{p, q} {
 		if _, ok := x.WaitFor(context.Background(), 10*time.Second, Registered); !ok {
@@ -125,8 +125,8 @@ func (e *env) rebootCall(t *testing.T) {
 	ctx := context.Background()
 	s := e.site(t, PortRestricted)
 	pub := e.site(t, NoNAT)
-	p := e.startPhoned(t, s, shortName(t)+"-nat", "1001", KamailioNAT, 700)
-	q := e.startPhoned(t, pub, shortName(t)+"-pub", "1002", KamailioNAT, 1300)
+	p := e.startPhoned(t, s, shortName(t)+"-nat", e.user(), KamailioNAT, 700)
+	q := e.startPhoned(t, pub, shortName(t)+"-pub", e.user(), KamailioNAT, 1300)
 	row := Row{Section: "nat reboot", Scenario: "port-restricted, conntrack flushed + ports moved, in a call / kamailio-nathelper", Phone: "phoned"}
 	for _, x := range []*Phoned{p, q} {
 		if _, ok := x.WaitFor(ctx, 10*time.Second, Registered); !ok {
@@ -135,7 +135,7 @@ func (e *env) rebootCall(t *testing.T) {
 			return
 		}
 	}
-	if err := p.Post("/api/call", map[string]string{"to": "1002"}); err != nil {
+	if err := p.Post("/api/call", map[string]string{"to": q.User}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := q.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
@@ -170,6 +170,101 @@ func (e *env) rebootCall(t *testing.T) {
 	row.Outcome = Fail
 	if a2-a1 > 50 && b2-b1 > 50 {
 		row.Outcome = Pass
+	}
+	e.record(t, row, start)
+}
+
+// earlyMedia: phoned behind a NAT of kind k calls the extension
+// "early", which Kamailio routes to tools/pbx's early service on the
+// public segment: 183 with SDP, then a 400+450 Hz announcement for 5 s,
+// then 200. While phoned is still unanswered its recording must hold at
+// least 1 s of both frequencies. (baresip 1.0's answermode=early sends
+// 183 with SDP but no RTP before 200, so it cannot be the far end here.)
+func (e *env) earlyMedia(t *testing.T, k NATKind, reg string) {
+	start := time.Now()
+	ctx := context.Background()
+	row := Row{Section: "early media", Scenario: fmt.Sprintf("%s caller, 183 + media from tools/pbx / %s", k, kamName(reg)), Phone: "phoned"}
+	s := e.site(t, k)
+	p := e.startPhoned(t, s, shortName(t), e.user(), reg, 700)
+	if _, ok := p.WaitFor(ctx, 10*time.Second, Registered); !ok {
+		row.Outcome, row.Detail = Fail, "not registered"
+		e.record(t, row, start)
+		return
+	}
+	if err := p.Post("/api/call", map[string]string{"to": "early"}); err != nil {
+		t.Fatal(err)
+	}
+	caller := &PhonedEndpoint{P: p, Hz: 700}
+	if _, ok := p.WaitFor(ctx, 6*time.Second, PhoneState("early")); !ok {
+		row.Outcome, row.Detail = Fail, "phoned never got the 183; "+caller.Summary()
+		e.record(t, row, start)
+		return
+	}
+	progress := time.Now()
+	// phoned's recording is flushed once a second; what it holds while
+	// the phone is still in state early was played before the 200.
+	var lo, hi time.Duration
+	var firstHeard time.Duration
+	state := "early"
+	for time.Since(progress) < EarlyAnnouncement+2*time.Second {
+		st, err := p.Status()
+		if err != nil || st.Phone.State != "early" {
+			if st != nil {
+				state = st.Phone.State
+			}
+			break
+		}
+		lo, _ = ToneTime(p.WAV, 400)
+		hi, _ = ToneTime(p.WAV, 450)
+		if firstHeard == 0 && lo > 0 && hi > 0 {
+			firstHeard = time.Since(progress)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	summary := caller.Summary()
+	caller.Hangup()
+	caller.Stop()
+	row.Detail = fmt.Sprintf("before answer phoned heard 400 Hz %.1fs, 450 Hz %.1fs (first after %.1fs); then %s; %s",
+		lo.Seconds(), hi.Seconds(), firstHeard.Seconds(), state, summary)
+	row.Outcome = Fail
+	if lo >= time.Second && hi >= time.Second {
+		row.Outcome = Pass
+		row.FirstAudio = firstHeard
+	}
+	e.record(t, row, start)
+}
+
+// natBehaviour pins what a NAT kind does, with STUN from the phone's
+// namespace against coturn's two addresses: mapping (does the external
+// port stay the same towards two destinations, and is it the local
+// port) and filtering (does a response from the other port, or the other
+// address and port, come in). The expectations are the kind's
+// definition.
+func (e *env) natBehaviour(t *testing.T, k NATKind) {
+	start := time.Now()
+	s := e.site(t, k)
+	row := Row{Section: "nat behaviour", Scenario: string(k), Phone: "lab"}
+	got, err := probeNAT(s)
+	if err != nil {
+		row.Outcome, row.Detail = Fail, err.Error()
+		e.record(t, row, start)
+		return
+	}
+	want := NATProbe{PortKept: true, SameMapping: true}
+	switch k {
+	case FullCone:
+		want.FromOtherPort, want.FromOtherAddr = true, true
+	case RestrictedCone:
+		want.FromOtherPort = true
+	case Symmetric:
+		want.PortKept, want.SameMapping = false, false
+	}
+	want.External = got.External
+	row.Detail = got.String()
+	row.Outcome = Pass
+	if got != want || got.External != s.WANIP {
+		row.Outcome = Fail
+		row.Detail += fmt.Sprintf("; want %s from %s", want, s.WANIP)
 	}
 	e.record(t, row, start)
 }

@@ -81,6 +81,9 @@ request_route {
 		consume_credentials();
 	}
 	if (is_method("INVITE")) { record_route(); }
+	# The early-media test extension: tools/pbx's "early" service on the
+	# public segment answers 183 with SDP and an announcement, then 200.
+	if (is_method("INVITE") && $rU == "early") { $ru = "sip:early@%[5]s:5060"; route(RELAY); }
 	if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
 	route(RELAY);
 }
@@ -117,7 +120,7 @@ func (in *Internet) Kamailio(addr string, nat bool) (*Proc, error) {
 	if nat {
 		route, reply, name = kamailioNATRoute, kamailioNATReply, "kamailio-nat"
 	}
-	cfg := fmt.Sprintf(kamailioCfg, addr, route, SIPPassword, reply)
+	cfg := fmt.Sprintf(kamailioCfg, addr, route, SIPPassword, reply, PBXEarly)
 	path := filepath.Join(in.lab.Dir, name+".cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -151,6 +154,21 @@ func (in *Internet) Coturn() (*Proc, error) {
 		return nil, err
 	}
 	return p, in.lab.waitUDP(in.Server, STUN1+":3478", p)
+}
+
+// EarlyAnnouncement is how long the PBX's early service plays its
+// announcement (400+450 Hz) before it answers.
+const EarlyAnnouncement = 5 * time.Second
+
+// PBX starts tools/cmd/pbx (binary) on PBXEarly in the server namespace:
+// Kamailio routes calls to "early" there.
+func (in *Internet) PBX(binary string) (*Proc, error) {
+	p, err := in.lab.Start(in.Server, "pbx-early", nil, binary, "-listen", PBXEarly+":5060", "-realm", Realm,
+		"-no-invite-auth", "-early", EarlyAnnouncement.String(), "-log-level", "debug")
+	if err != nil {
+		return nil, err
+	}
+	return p, in.lab.waitUDP(in.Server, PBXEarly+":5060", p)
 }
 
 // waitUDP waits up to 10 s for a UDP socket bound to addr in ns.

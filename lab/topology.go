@@ -2,7 +2,10 @@ package lab
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,6 +18,9 @@ const (
 	// with nathelper and rport handling.
 	KamailioPlain = "203.0.113.10"
 	KamailioNAT   = "203.0.113.11"
+	// PBXEarly is tools/pbx, whose "early" service the Kamailios route
+	// the extension "early" to.
+	PBXEarly = "203.0.113.12"
 	// STUN1 and STUN2 are coturn's two addresses (RFC 5780 needs two).
 	STUN1 = "203.0.113.20"
 	STUN2 = "203.0.113.21"
@@ -44,9 +50,16 @@ type Internet struct {
 	lab    *Lab
 	Router string
 	Server string
-	next   int // bridge port counter
-	sites  int // site counter: picks the site's addresses
+
+	mu    sync.Mutex // guards following
+	next  int        // bridge port counter
+	sites int        // site indexes handed out so far
+	free  []int      // indexes of closed sites, reused oldest first
 }
+
+// maxSites is the number of site indexes (the address plan's limit:
+// WAN 198.51.100.11-160, public phones 203.0.113.101-250).
+const maxSites = 150
 
 // NewInternet builds the router and server namespaces.
 func (l *Lab) NewInternet() (*Internet, error) {
@@ -73,7 +86,7 @@ func (l *Lab) NewInternet() (*Internet, error) {
 	if err := in.attach(in.Server, "eth0"); err != nil {
 		return nil, err
 	}
-	for _, a := range []string{KamailioPlain, KamailioNAT, STUN1, STUN2} {
+	for _, a := range []string{KamailioPlain, KamailioNAT, PBXEarly, STUN1, STUN2} {
 		if err := l.Run(in.Server, "ip", "addr", "add", a+"/24", "dev", "eth0"); err != nil {
 			return nil, err
 		}
@@ -86,8 +99,10 @@ func (l *Lab) NewInternet() (*Internet, error) {
 
 // attach links namespace ns (interface ifname) to the bridge.
 func (in *Internet) attach(ns, ifname string) error {
+	in.mu.Lock()
 	in.next++
 	port := fmt.Sprintf("p%d", in.next)
+	in.mu.Unlock()
 	if err := in.lab.Veth(ns, ifname, in.Router, port); err != nil {
 		return err
 	}
@@ -111,8 +126,77 @@ type Site struct {
 	// Rules is the nftables ruleset of NAT (the recipe, for the report).
 	Rules string
 
-	lab *Lab
-	idx int
+	lab    *Lab
+	in     *Internet
+	idx    int
+	closed bool
+}
+
+// Capture records the site's phone interface to Dir/<name>.pcap with
+// dumpcap (for findings; LAB_PCAP=1 turns it on in the tests). The
+// capture stops with the Lab or when the returned Proc is stopped.
+func (s *Site) Capture(name string) (*Proc, error) {
+	path := filepath.Join(s.lab.Dir, name+".pcap")
+	p, err := s.lab.Start(s.Phone, name+"-pcap", nil, "dumpcap", "-q", "-i", "eth0", "-f", "udp", "-w", path)
+	if err != nil {
+		return nil, err
+	}
+	// dumpcap says nothing when it is ready; give it until the file
+	// exists.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) && !p.Exited() {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return p, nil
+}
+
+// takeIndex hands out a site index: a new one while there are, then the
+// one closed longest ago (so neighbour caches that still name its
+// addresses have long expired; Close flushes the long-lived ones).
+func (in *Internet) takeIndex() (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.sites < maxSites {
+		in.sites++
+		return in.sites, nil
+	}
+	if len(in.free) == 0 {
+		return 0, fmt.Errorf("lab: more than %d sites open at once (the address plan's limit)", maxSites)
+	}
+	idx := in.free[0]
+	in.free = in.free[1:]
+	return idx, nil
+}
+
+// Close deletes the site's namespaces (stop its processes first) and
+// frees its addresses for a later site. It is safe to call more than
+// once.
+func (s *Site) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var first error
+	for _, ns := range []string{s.Phone, s.NAT, s.Carrier} {
+		if ns == "" {
+			continue
+		}
+		if err := s.lab.DelNS(ns); err != nil && first == nil {
+			first = err
+		}
+	}
+	// The router and the server namespace outlive sites: forget the
+	// site's public address so its next owner is looked up afresh.
+	for _, ns := range []string{s.in.Router, s.in.Server} {
+		_ = s.lab.Run(ns, "ip", "neigh", "flush", "to", s.WANIP)
+	}
+	s.in.mu.Lock()
+	s.in.free = append(s.in.free, s.idx)
+	s.in.mu.Unlock()
+	return first
 }
 
 // AddSite builds a site of the given kind with UDP binding timeout
@@ -120,18 +204,16 @@ type Site struct {
 // namespaces, and the lifetime of the cone mappings).
 func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration) (*Site, error) {
 	l := in.lab
-	in.sites++
-	idx := in.sites
-	if idx > 240 {
-		return nil, fmt.Errorf("lab: more than 240 sites (the address plan's limit)")
+	idx, err := in.takeIndex()
+	if err != nil {
+		return nil, err
 	}
-	s := &Site{Kind: kind, Name: name, lab: l, idx: idx}
-	var err error
+	s := &Site{Kind: kind, Name: name, lab: l, idx: idx, in: in}
 	if s.Phone, err = l.AddNS(name + "-ph"); err != nil {
 		return nil, err
 	}
 	if kind == NoNAT {
-		s.PhoneIP = fmt.Sprintf("203.0.113.%d", 100+idx%150)
+		s.PhoneIP = fmt.Sprintf("203.0.113.%d", 100+idx)
 		s.WANIP = s.PhoneIP
 		if err := in.attach(s.Phone, "eth0"); err != nil {
 			return nil, err
