@@ -313,7 +313,9 @@ type endpointSpec struct {
 
 var phonedSpec = endpointSpec{}
 
-func baresipSpec(medianat string) endpointSpec { return endpointSpec{baresip: true, medianat: medianat} }
+func baresipSpec(medianat string) endpointSpec {
+	return endpointSpec{baresip: true, medianat: medianat}
+}
 
 func (sp endpointSpec) label() string {
 	if sp.baresip {
