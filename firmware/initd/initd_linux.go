@@ -41,8 +41,9 @@ const (
 // phone is shut down (or initd fails beyond repair) the machine is
 // rebooted or powered off.
 func Main() {
-	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo})).With("component", "initd")
-	cmd, err := run(log)
+	base := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := base.With("component", "initd")
+	cmd, err := run(base)
 	if err != nil {
 		log.Error("initd failed; rebooting in 10 s", "err", err)
 		time.Sleep(10 * time.Second)
@@ -79,6 +80,7 @@ func uptime() time.Duration {
 // initd is one run of PID 1.
 type initd struct {
 	log      *slog.Logger
+	base     *slog.Logger
 	board    string
 	slot     string
 	trial    bool
@@ -99,8 +101,11 @@ func (d *initd) requestShutdown(cmd int) {
 	}
 }
 
-func run(log *slog.Logger) (int, error) {
-	d := &initd{log: log, shutdown: make(chan int, 1), netUp: make(chan struct{})}
+// run is PID 1's life; base is the console logger without a component
+// (the packages it hands it to add their own).
+func run(base *slog.Logger) (int, error) {
+	log := base.With("component", "initd")
+	d := &initd{log: log, base: base, shutdown: make(chan int, 1), netUp: make(chan struct{})}
 	if err := MountBasics(); err != nil {
 		return 0, err
 	}
@@ -171,7 +176,7 @@ func run(log *slog.Logger) (int, error) {
 	phoneDone := make(chan struct{})
 	sup := &Supervisor{
 		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir, EnvChild + "=1"}),
-		Logger: log.With("child", "phoned"),
+		Logger: base.With("component", "supervisor", "child", "phoned"),
 		Exited: func(err error) bool {
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ExitCode() != ExitFactoryReset {
@@ -248,7 +253,7 @@ func run(log *slog.Logger) (int, error) {
 // network brings up loopback and the first Ethernet interface (static or
 // DHCP), then renews the lease until ctx is done.
 func (d *initd) network(ctx context.Context) {
-	log := d.log.With("component", "net")
+	log := d.base.With("component", "net")
 	if err := linkUp("lo"); err != nil {
 		log.Error("loopback", "err", err)
 	}
@@ -426,7 +431,7 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	}
 	agent, err := update.NewAgent(update.Config{
 		Board: d.board, Version: version.Version, BuildTime: bt, PublicKey: pub, Token: d.prov.Token,
-		Slots: slots, StatePath: StatePath, Booted: d.slot, Logger: d.log,
+		Slots: slots, StatePath: StatePath, Booted: d.slot, Logger: d.base,
 		Reboot: func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) },
 	})
 	if err != nil {
