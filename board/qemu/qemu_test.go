@@ -182,3 +182,24 @@ func TestSetAudio(t *testing.T) {
 		}
 	}
 }
+
+// TestSetAudioConfigWords: the config's "silence"/"device" microphone and
+// "null"/"speaker" output mean the board's own (silent, discarded) here,
+// not files of those names.
+func TestSetAudioConfigWords(t *testing.T) {
+	for _, in := range []string{"silence", "device", ""} {
+		for _, out := range []string{"null", "speaker", ""} {
+			var o Options
+			if err := o.SetAudio(in, out); err != nil {
+				t.Fatal(err)
+			}
+			if o.MicFile != "" || o.MicUDP != "" || o.SpeakerFile != "" || o.SpeakerUDP != "" {
+				t.Fatalf("%q %q: %+v", in, out, o)
+			}
+		}
+	}
+	var o Options
+	if err := o.SetAudio("mic.raw", "udp:127.0.0.1:9"); err != nil || o.MicFile != "mic.raw" || o.SpeakerUDP != "127.0.0.1:9" {
+		t.Fatalf("%+v %v", o, err)
+	}
+}
