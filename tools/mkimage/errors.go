@@ -8,3 +8,6 @@ var (
 	// ErrTooBig is returned when a root filesystem does not fit its slot.
 	ErrTooBig = errors.New("mkimage: does not fit its partition")
 )
+
+// ErrTooSmall is returned for a FAT32 volume too small to be one.
+var ErrTooSmall = errors.New("mkimage: partition too small")
