@@ -11,3 +11,6 @@ var (
 
 // ErrTooSmall is returned for a FAT32 volume too small to be one.
 var ErrTooSmall = errors.New("mkimage: partition too small")
+
+// ErrBadMBR is returned by ReadMBR for a disk without an MBR signature.
+var ErrBadMBR = errors.New("mkimage: no MBR")

@@ -35,9 +35,14 @@ func stableGUID(seed string) [16]byte {
 	return guidBytes(g)
 }
 
+// basicData is the GPT type GUID "Microsoft basic data"
+// EBD0A0A2-B9E5-4433-87C0-68B6B72699C7: a FAT partition.
+var basicData = guidBytes([16]byte{0xeb, 0xd0, 0xa0, 0xa2, 0xb9, 0xe5, 0x44, 0x33, 0x87, 0xc0, 0x68, 0xb6, 0xb7, 0x26, 0x99, 0xc7})
+
 type gptPart struct {
 	name       string
-	first, end int64 // byte offsets, end exclusive, sector aligned
+	first, end int64    // byte offsets, end exclusive, sector aligned
+	typ        [16]byte // zero: linuxData
 }
 
 // writeGPT fills the protective MBR, the primary and backup GPT (UEFI
@@ -61,7 +66,11 @@ func writeGPT(disk []byte, parts []gptPart, seed string) {
 	entries := make([]byte, 128*128)
 	for i, p := range parts {
 		e := entries[i*128:]
-		copy(e[0:16], linuxData[:])
+		typ := p.typ
+		if typ == ([16]byte{}) {
+			typ = linuxData
+		}
+		copy(e[0:16], typ[:])
 		g := stableGUID(seed + "/part/" + p.name)
 		copy(e[16:32], g[:])
 		binary.LittleEndian.PutUint64(e[32:], uint64(p.first/sector))
@@ -138,4 +147,57 @@ func ReadGPT(disk []byte) ([]Partition, error) {
 type Partition struct {
 	Name         string
 	Offset, Size int64
+}
+
+// writeHybridMBR turns the protective MBR into a hybrid one for the
+// Raspberry Pi, whose boot ROM (Pi 3 and older) reads only an MBR and
+// boots from a FAT partition of type 0x0C (FAT32, LBA) it lists:
+//
+//	entry 1  type 0x0C  the boot partition (the GPT's first)
+//	entry 2  type 0xEE  LBA 1 up to the boot partition: the GPT itself
+//
+// Linux still reads the GPT (block/partitions/efi.c accepts a hybrid
+// MBR: an 0xEE entry starting at LBA 1), so partitions keep their GPT
+// names. The Pi 4's EEPROM bootloader reads the MBR entry too. CHS
+// fields hold the "beyond CHS" marker (LBA only). The disk signature is
+// derived from seed.
+func writeHybridMBR(disk []byte, boot gptPart, seed string) {
+	mbr := disk[:sector]
+	clear(mbr[440:510])
+	g := stableGUID(seed + "/mbr")
+	copy(mbr[440:444], g[:4])
+	entry := func(i int, typ byte, first, count int64) {
+		e := mbr[446+16*i : 446+16*(i+1)]
+		e[1], e[2], e[3] = 0xfe, 0xff, 0xff
+		e[4] = typ
+		e[5], e[6], e[7] = 0xfe, 0xff, 0xff
+		binary.LittleEndian.PutUint32(e[8:], uint32(first))
+		binary.LittleEndian.PutUint32(e[12:], uint32(count))
+	}
+	entry(0, 0x0c, boot.first/sector, (boot.end-boot.first)/sector)
+	entry(1, 0xee, 1, boot.first/sector-1)
+	mbr[510], mbr[511] = 0x55, 0xaa
+}
+
+// MBRPartition is an entry of a disk's MBR.
+type MBRPartition struct {
+	Type         byte
+	Offset, Size int64 // bytes
+}
+
+// ReadMBR returns the used entries of a disk image's MBR.
+func ReadMBR(disk []byte) ([]MBRPartition, error) {
+	if len(disk) < sector || disk[510] != 0x55 || disk[511] != 0xaa {
+		return nil, ErrBadMBR
+	}
+	var out []MBRPartition
+	for i := range 4 {
+		e := disk[446+16*i : 446+16*(i+1)]
+		if e[4] == 0 {
+			continue
+		}
+		out = append(out, MBRPartition{Type: e[4], Offset: int64(binary.LittleEndian.Uint32(e[8:])) * sector,
+			Size: int64(binary.LittleEndian.Uint32(e[12:])) * sector})
+	}
+	return out, nil
 }

@@ -7,6 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/deskphone/phone/firmware/update"
 )
@@ -18,7 +22,75 @@ const (
 	DefaultDataSize = 16 * MiB
 	// DefaultCmdline is the kernel command line for the qemu-arm64 board.
 	DefaultCmdline = "console=ttyAMA0 panic=10 quiet deskphone.board=qemu-arm64"
+	// RPiCmdline is the kernel command line for the rpi board: the
+	// console on HDMI and on the UART of GPIO14/15 (the mini UART, ttyS1,
+	// with the upstream device trees of the Pi 3 and 4), the last one
+	// being /dev/console.
+	RPiCmdline = "console=tty1 console=ttyS1,115200 panic=10 quiet deskphone.board=rpi"
 )
+
+// Boards.
+const (
+	BoardQEMU = "qemu-arm64"
+	BoardRPi  = "rpi"
+)
+
+// Boot partition formats.
+const (
+	// BootCpio is a newc cpio archive (qemu-arm64: QEMU takes the files
+	// as -kernel, -initrd and -append).
+	BootCpio = "cpio"
+	// BootFAT32 is a FAT32 filesystem, which the Raspberry Pi's firmware
+	// reads; the disk then has a hybrid MBR (see writeHybridMBR).
+	BootFAT32 = "fat32"
+)
+
+// RPiConfig is the Raspberry Pi firmware's config.txt: 64-bit mode, the
+// kernel and the boot stage's initramfs, the serial console, and the
+// upstream (Debian) device trees, whose file names the firmware derives
+// from the board (bcm2837-rpi-3-b.dtb, bcm2711-rpi-4-b.dtb, ...) when
+// upstream_kernel=1.
+const RPiConfig = `# deskphone firmware image (tools/mkimage); read by the Pi's GPU firmware.
+arm_64bit=1
+upstream_kernel=1
+kernel=vmlinuz
+initramfs initrd.img followkernel
+cmdline=cmdline.txt
+enable_uart=1
+disable_splash=1
+`
+
+// RPiModules are the modules the rpi boot stage loads (Debian's arm64
+// kernel builds them as modules): the SD card (sdhci-iproc on the Pi 4
+// and the Pi 3's SDHCI, bcm2835 for the Pi 3's sdhost), USB and its
+// Ethernet (dwc2 with its nop PHY, smsc95xx on the Pi 3B, lan78xx on the
+// 3B+), the Pi 4's GENET Ethernet with its PHY and MDIO, the Pi 4's USB
+// reset controller and xHCI, I²C and SPI, the I²S controller and the
+// WM8960 codec for the audio HAT (with simple-audio-card for its
+// overlay), the PWM (buzzer), the hardware RNG, the watchdog, and the
+// data partition's filesystem.
+var RPiModules = []string{
+	"sdhci_iproc", "bcm2835", "dwc2", "phy_generic", "smsc95xx", "lan78xx",
+	"genet", "broadcom", "mdio_bcm_unimac", "reset_raspberrypi", "xhci_pci",
+	"i2c_bcm2835", "spi_bcm2835", "snd_soc_bcm2835_i2s", "snd_soc_wm8960", "snd_soc_simple_card",
+	"pwm_bcm2835", "bcm2835_rng", "bcm2835_wdt", "ext4", "crc32c_generic",
+}
+
+// BoardModules returns the modules a board's boot stage loads.
+func BoardModules(board string) []string {
+	if board == BoardRPi {
+		return RPiModules
+	}
+	return DefaultModules
+}
+
+// BoardCmdline returns a board's default kernel command line.
+func BoardCmdline(board string) string {
+	if board == BoardRPi {
+		return RPiCmdline
+	}
+	return DefaultCmdline
+}
 
 // Options describes an image.
 type Options struct {
@@ -44,6 +116,12 @@ type Options struct {
 	// partition holds no initramfs.
 	Loader  []byte
 	Modules []File
+	// BootFormat is BootCpio or BootFAT32; empty means BootFAT32 for the
+	// rpi board and BootCpio otherwise.
+	BootFormat string
+	// BootFiles are more files for the boot partition (the Pi firmware,
+	// device trees, a config.txt replacing RPiConfig).
+	BootFiles []File
 }
 
 // Result is what Build produced.
@@ -125,7 +203,16 @@ func Build(o Options) (*Result, error) {
 		o.DataSize = DefaultDataSize
 	}
 	if o.Cmdline == "" {
-		o.Cmdline = DefaultCmdline
+		o.Cmdline = BoardCmdline(o.Board)
+	}
+	if o.BootFormat == "" {
+		o.BootFormat = BootCpio
+		if o.Board == BoardRPi {
+			o.BootFormat = BootFAT32
+		}
+	}
+	if o.BootFormat != BootCpio && o.BootFormat != BootFAT32 {
+		return nil, fmt.Errorf("mkimage: boot format %q (want %s or %s)", o.BootFormat, BootCpio, BootFAT32)
 	}
 	root, err := RootFS(o)
 	if err != nil {
@@ -158,19 +245,27 @@ func Build(o Options) (*Result, error) {
 	bootFiles = append(bootFiles,
 		File{Name: "update.manifest", Mode: CpioReg | 0o644, Data: umb},
 		File{Name: "vmlinuz", Mode: CpioReg | 0o644, Data: o.Kernel})
-	var boot bytes.Buffer
-	if err := WriteCpio(&boot, bootFiles, o.BuildTime); err != nil {
-		return nil, err
-	}
-	bootSize := roundUp(int64(boot.Len())+MiB, MiB)
-
 	first := int64(MiB)
+	var bootData []byte
+	var bootSize int64
+	if o.BootFormat == BootFAT32 {
+		if bootData, bootSize, err = fatBoot(o, bootFiles, first); err != nil {
+			return nil, err
+		}
+	} else {
+		var boot bytes.Buffer
+		if err := WriteCpio(&boot, append(bootFiles, o.BootFiles...), o.BuildTime); err != nil {
+			return nil, err
+		}
+		bootData, bootSize = boot.Bytes(), roundUp(int64(boot.Len())+MiB, MiB)
+	}
+
 	layout := []struct {
 		name string
 		size int64
 		data []byte
 	}{
-		{"boot", bootSize, boot.Bytes()},
+		{"boot", bootSize, bootData},
 		{"rootA", o.SlotSize, root},
 		{"rootB", o.SlotSize, root},
 		{"data", o.DataSize, nil},
@@ -186,7 +281,11 @@ func Build(o Options) (*Result, error) {
 	off := first
 	for _, l := range layout {
 		copy(disk[off:], l.data)
-		parts = append(parts, gptPart{name: l.name, first: off, end: off + l.size})
+		gp := gptPart{name: l.name, first: off, end: off + l.size}
+		if l.name == "boot" && o.BootFormat == BootFAT32 {
+			gp.typ = basicData
+		}
+		parts = append(parts, gp)
 		p := update.Part{Name: l.name, Offset: off, Size: l.size}
 		if l.name != "data" {
 			// The whole partition is hashed, padding included: what
@@ -198,7 +297,71 @@ func Build(o Options) (*Result, error) {
 		off += l.size
 	}
 	writeGPT(disk, parts, o.Board+"/"+o.Version)
+	if o.BootFormat == BootFAT32 {
+		writeHybridMBR(disk, parts[0], o.Board+"/"+o.Version)
+	}
 	mb := m.Marshal()
 	return &Result{Image: disk, Manifest: mb, Sig: update.Sign(o.Key, mb), Bundle: bundle.Bytes(), Root: root,
 		Initrd: initrd, Cmdline: o.Cmdline}, nil
+}
+
+// fatBoot returns the FAT32 boot partition: the extra boot files (the Pi
+// firmware and device trees), config.txt (RPiConfig unless given), and
+// the image's own boot files, sized to fit with 1 MiB to spare. The
+// volume ID is the build time, so it is reproducible.
+func fatBoot(o Options, own []File, offset int64) ([]byte, int64, error) {
+	files := append([]File(nil), o.BootFiles...)
+	hasConfig := false
+	for _, f := range files {
+		if strings.EqualFold(strings.Trim(f.Name, "/"), "config.txt") {
+			hasConfig = true
+		}
+	}
+	if !hasConfig {
+		files = append(files, File{Name: "config.txt", Mode: CpioReg | 0o644, Data: []byte(RPiConfig)})
+	}
+	files = append(files, own...)
+	size, err := FAT32Size(files, MiB)
+	if err != nil {
+		return nil, 0, err
+	}
+	img, err := FAT32(files, size, FATOptions{Label: "BOOT", VolumeID: uint32(o.BuildTime), Time: o.BuildTime, HiddenSectors: uint32(offset / sector)})
+	if err != nil {
+		return nil, 0, err
+	}
+	return img, size, nil
+}
+
+// DirFiles returns the regular files under dir (and the directories
+// holding them) as boot partition entries, in lexical order, named
+// relative to dir.
+func DirFiles(dir string) ([]File, error) {
+	var files []File
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir():
+			files = append(files, File{Name: rel, Mode: CpioDir | 0o755})
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			files = append(files, File{Name: rel, Mode: CpioReg | 0o644, Data: b})
+		default:
+			return fmt.Errorf("%s: not a regular file or directory", p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mkimage: boot files: %w", err)
+	}
+	return files, nil
 }

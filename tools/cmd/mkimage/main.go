@@ -7,7 +7,9 @@
 // With -loader (the boot stage, firmware/initd/cmd/loader) and
 // -modules-dir (the kernel's lib/modules/VERSION) the boot partition also
 // holds initrd.img, the boot stage's initramfs with the -modules it loads.
-// -bootdir writes vmlinuz, initrd.img and cmdline.txt there too: what a
+// -boot-files adds a directory's files to the boot partition (for the
+// rpi board, whose boot partition is FAT32: the Pi firmware and device
+// trees). -bootdir writes vmlinuz, initrd.img and cmdline.txt there too: what a
 // bootloader (or QEMU's -kernel/-initrd/-append) takes from the boot
 // partition.
 //
@@ -40,7 +42,7 @@ func run() error {
 	board := flag.String("board", "qemu-arm64", "board name")
 	version := flag.String("version", "", "firmware version")
 	kernel := flag.String("kernel", "", "kernel image")
-	cmdline := flag.String("cmdline", mkimage.DefaultCmdline, "kernel command line")
+	cmdline := flag.String("cmdline", "", "kernel command line (default: the board's, mkimage.BoardCmdline)")
 	initPath := flag.String("init", "", "static phoned, /init of the root")
 	key := flag.String("key", "bin/keys/dev.key", "signing key")
 	pub := flag.String("pub", "bin/keys/dev.pub", "public key baked into the root")
@@ -50,7 +52,8 @@ func run() error {
 	data := flag.Int64("data-mib", mkimage.DefaultDataSize/mkimage.MiB, "data partition size, MiB")
 	loader := flag.String("loader", "", "boot stage binary, /init of the boot partition's initramfs")
 	modDir := flag.String("modules-dir", "", "kernel modules directory (lib/modules/VERSION) for the boot stage")
-	mods := flag.String("modules", strings.Join(mkimage.DefaultModules, ","), "modules the boot stage loads (their dependencies are added)")
+	mods := flag.String("modules", "", "modules the boot stage loads, comma-separated (their dependencies are added; default: the board's, mkimage.BoardModules)")
+	bootFiles := flag.String("boot-files", "", "directory whose files also go onto the boot partition (the Raspberry Pi firmware and device trees)")
 	bootDir := flag.String("bootdir", "", "also write vmlinuz, initrd.img and cmdline.txt into this directory")
 	flag.Parse()
 	bt, err := update.BuildTime(os.Getenv("SOURCE_DATE_EPOCH"), time.Now)
@@ -76,6 +79,14 @@ func run() error {
 	o := mkimage.Options{Board: *board, Version: *version, BuildTime: bt, Kernel: kern, Cmdline: *cmdline,
 		Init: init, Key: k, SlotSize: *slot * mkimage.MiB, DataSize: *data * mkimage.MiB,
 		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: pubPEM}}}
+	if *bootFiles != "" {
+		if o.BootFiles, err = mkimage.DirFiles(*bootFiles); err != nil {
+			return err
+		}
+	}
+	if *mods == "" {
+		*mods = strings.Join(mkimage.BoardModules(*board), ",")
+	}
 	if *loader != "" {
 		if o.Loader, err = os.ReadFile(*loader); err != nil {
 			return err
