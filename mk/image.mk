@@ -2,6 +2,9 @@
 #
 #   make image BOARD=qemu-arm64   bin/image/qemu-arm64/phone.img (+ .manifest, .sig), phone.upd (root update bundle),
 #                                 and vmlinuz, initrd.img, cmdline.txt: the boot partition's files, for QEMU
+#   make image BOARD=rpi          bin/image/rpi/phone.img for a Raspberry Pi 3/4 SD card: FAT32 boot partition
+#                                 (Pi firmware from Debian's raspi-firmware, device trees, config.txt), hybrid MBR
+#   make test-rpi-image           boots the rpi image's kernel, initrd and SD card under qemu-system-aarch64 -M raspi3b
 #   make flash-tools              bin/flash, bin/mkimage
 #
 # The kernel is Debian's arm64 `linux-image-arm64` (its dependency, the
@@ -12,7 +15,7 @@
 # defaults to the last commit's time so two builds of one commit are
 # byte-identical.
 
-.PHONY: image flash-tools image-kernel
+.PHONY: image flash-tools image-kernel image-rpi-firmware fat-tools test-rpi-image
 
 BOARD ?= qemu-arm64
 IMG_DIR ?= $(BIN)/image/$(BOARD)
@@ -45,13 +48,78 @@ $(IMG_KDIR)/vmlinuz:
 	cp $(IMG_KDIR)/root/boot/vmlinuz-* $(IMG_KDIR)/vmlinuz; \
 	echo $$pkg > $(IMG_KDIR)/package; ls -l $(IMG_KDIR)/vmlinuz
 
-image: deps flash-tools $(IMG_KEY) $(if $(filter qemu-arm64,$(BOARD)),$(IMG_KDIR)/vmlinuz)
-	@test "$(BOARD)" = qemu-arm64 || { echo "image: BOARD=$(BOARD) is not supported yet (see docs/image.md)"; exit 1; }
+# image-rpi-firmware: the Raspberry Pi's GPU firmware (bootcode.bin,
+# start*.elf, fixup*.dat) from Debian's raspi-firmware package, component
+# non-free-firmware, with a private apt state and sources list (only
+# deb.debian.org is used; the host's apt configuration is not touched).
+RPI_FWDIR := $(CURDIR)/$(BIN)/rpi-firmware
+RPI_FW := $(RPI_FWDIR)/root/usr/lib/raspi-firmware
+RPI_FW_FILES := bootcode.bin start.elf fixup.dat start4.elf fixup4.dat
+RPI_DTBS := bcm2837-rpi-3-b.dtb bcm2837-rpi-3-b-plus.dtb bcm2837-rpi-3-a-plus.dtb bcm2837-rpi-zero-2-w.dtb \
+  bcm2837-rpi-cm3-io3.dtb bcm2711-rpi-4-b.dtb bcm2711-rpi-400.dtb bcm2711-rpi-cm4-io.dtb
+image-rpi-firmware: $(RPI_FW)/start4.elf
+$(RPI_FW)/start4.elf:
+	@set -e; apt=$(RPI_FWDIR)/apt; rm -rf $(RPI_FWDIR)/root; \
+	mkdir -p $$apt/lists/partial $$apt/cache/archives/partial $$apt/debs $(RPI_FWDIR)/root; \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main non-free-firmware" > $$apt/sources.list; \
+	aptopts="-o APT::Architecture=arm64 -o APT::Architectures=arm64 \
+	  -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o Dir::State::status=/dev/null \
+	  -o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Debug::NoLocking=1"; \
+	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts update -qq || true; \
+	cd $$apt/debs; rm -f *.deb; \
+	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts download raspi-firmware || { \
+	  echo "image: BOARD=rpi needs the Raspberry Pi firmware (bootcode.bin, start*.elf, fixup*.dat): Debian package"; \
+	  echo "  raspi-firmware, bookworm non-free-firmware, from deb.debian.org. It could not be fetched; see docs/image.md."; exit 1; }; \
+	dpkg -x $$apt/debs/raspi-firmware_*.deb $(RPI_FWDIR)/root; \
+	ls $$apt/debs/raspi-firmware_*.deb | sed 's|.*/||' > $(RPI_FWDIR)/package; \
+	for f in $(RPI_FW_FILES); do test -s $(RPI_FW)/$$f || { echo "image: raspi-firmware has no $$f"; exit 1; }; done; \
+	echo "rpi firmware: $$(cat $(RPI_FWDIR)/package)"
+
+# fat-tools: dosfstools and mtools, to check the rpi boot partition.
+fat-tools:
+	@missing=""; for p in dosfstools mtools fdisk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+IMG_RPI := $(filter rpi,$(BOARD))
+image: deps flash-tools $(IMG_KEY) $(IMG_KDIR)/vmlinuz $(if $(IMG_RPI),$(RPI_FW)/start4.elf fat-tools)
+	@case "$(BOARD)" in qemu-arm64|rpi) ;; *) echo "image: BOARD=$(BOARD): want qemu-arm64 or rpi (see docs/image.md)"; exit 1;; esac
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMG_DIR)/phoned ./firmware/cmd/phoned
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w' -o $(IMG_DIR)/loader ./firmware/initd/cmd/loader
+ifneq ($(IMG_RPI),)
+	@rm -rf $(IMG_DIR)/bootfiles && mkdir -p $(IMG_DIR)/bootfiles
+	cd $(RPI_FW) && cp $(RPI_FW_FILES) $(CURDIR)/$(IMG_DIR)/bootfiles/
+	cd $$(ls -d $(IMG_KDIR)/root/usr/lib/linux-image-*/broadcom | head -1) && cp $(RPI_DTBS) $(CURDIR)/$(IMG_DIR)/bootfiles/
+endif
 	./$(BIN)/mkimage -board $(BOARD) -version $(VERSION) -kernel $(IMG_KDIR)/vmlinuz \
 	  -loader $(IMG_DIR)/loader -modules-dir $$(ls -d $(IMG_KDIR)/root/lib/modules/*/ | head -1) -bootdir $(IMG_DIR) \
+	  $(if $(IMG_RPI),-boot-files $(IMG_DIR)/bootfiles) \
 	  -init $(IMG_DIR)/phoned -key $(IMG_KEY) -pub $(IMG_PUB) -o $(IMG_DIR)/phone.img -bundle $(IMG_DIR)/phone.upd
 	./$(BIN)/flash verify -pub $(IMG_PUB) $(IMG_DIR)/phone.img
 	./$(BIN)/flash verify -pub $(IMG_PUB) $(IMG_DIR)/phone.upd
+ifneq ($(IMG_RPI),)
+	@# The boot partition (GPT/MBR entry 1, at 1 MiB): fsck.fat and mtools read it.
+	@sfdisk --label-nested dos -d $(IMG_DIR)/phone.img | grep -q 'type=c$$' || { echo "image: no FAT32 (0x0C) MBR entry"; exit 1; }
+	@size=$$(sfdisk -d $(IMG_DIR)/phone.img | sed -n 's/.*size= *\([0-9]*\),.*name="boot".*/\1/p'); \
+	  dd if=$(IMG_DIR)/phone.img of=$(IMG_DIR)/boot.fat bs=512 skip=2048 count=$$size status=none && \
+	  fsck.fat -n $(IMG_DIR)/boot.fat && mdir -i $(IMG_DIR)/boot.fat -b :: | sort | tr '\n' ' '; echo; rm -f $(IMG_DIR)/boot.fat
+	@sfdisk -d $(IMG_DIR)/phone.img | grep name=
+endif
 	@ls -l $(IMG_DIR)/phoned $(IMG_DIR)/loader $(IMG_DIR)/initrd.img $(IMG_DIR)/phone.img $(IMG_DIR)/phone.upd
+
+# test-rpi-image: the rpi image boots under qemu-system-aarch64 -M raspi3b
+# (TCG): kernel, bcm2837-rpi-3-b.dtb, the boot stage and a copy of
+# phone.img as the SD card, no network device, inside a loopback-only
+# namespace. Passes when the console shows the data partition found on
+# the SD card, slot A booted, initd on board rpi and phoned started
+# (tools/mkimage TestRPiBoot; console in bin/image/rpi/console.log).
+test-rpi-image: qemu-tools
+	$(MAKE) --no-print-directory image BOARD=rpi
+	$(GO) test -c -o $(BIN)/mkimage.test ./tools/mkimage
+	cd tools/mkimage && unshare -rn env DESKPHONE_RPI_IMAGE=$(CURDIR)/$(BIN)/image/rpi \
+	  DESKPHONE_RPI_LOG=$(CURDIR)/$(BIN)/image/rpi/console.log \
+	  $(CURDIR)/$(BIN)/mkimage.test -test.run '^TestRPiBoot$$' -test.v -test.count=1 -test.timeout 6m

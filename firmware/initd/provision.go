@@ -107,6 +107,11 @@ func DefaultPhoneConfig(board, token string) *config.Config {
 		c.NAT.Strategies = []string{}
 	case "rpi":
 		c.Board = "rpi"
+		// The image's phoned is static (CGO_ENABLED=0), so it has no
+		// ALSA (hal/alsa needs cgo): keys, hook, LEDs and the codec
+		// work, audio does not. A cgo build (make cross-rpi) can drop
+		// this option.
+		c.BoardOptions = map[string]string{"no_audio": "true"}
 	}
 	return c
 }

@@ -66,6 +66,7 @@ func (s *Supervisor) Run(ctx context.Context) int {
 			log.Error("start failed", "err", err, "retry_in", backoff)
 		} else {
 			starts++
+			log.Info("started", "starts", starts)
 			if s.Started != nil {
 				s.Started(starts)
 			}

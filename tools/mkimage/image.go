@@ -65,14 +65,15 @@ disable_splash=1
 // and the Pi 3's SDHCI, bcm2835 for the Pi 3's sdhost), USB and its
 // Ethernet (dwc2 with its nop PHY, smsc95xx on the Pi 3B, lan78xx on the
 // 3B+), the Pi 4's GENET Ethernet with its PHY and MDIO, the Pi 4's USB
-// reset controller and xHCI, I²C and SPI, the I²S controller and the
+// reset controller and xHCI, I²C (with i2c-dev: /dev/i2c-1 for the
+// codec) and SPI, the I²S controller and the
 // WM8960 codec for the audio HAT (with simple-audio-card for its
 // overlay), the PWM (buzzer), the hardware RNG, the watchdog, and the
 // data partition's filesystem.
 var RPiModules = []string{
 	"sdhci_iproc", "bcm2835", "dwc2", "phy_generic", "smsc95xx", "lan78xx",
 	"genet", "broadcom", "mdio_bcm_unimac", "reset_raspberrypi", "xhci_pci",
-	"i2c_bcm2835", "spi_bcm2835", "snd_soc_bcm2835_i2s", "snd_soc_wm8960", "snd_soc_simple_card",
+	"i2c_bcm2835", "i2c_dev", "spi_bcm2835", "snd_soc_bcm2835_i2s", "snd_soc_wm8960", "snd_soc_simple_card",
 	"pwm_bcm2835", "bcm2835_rng", "bcm2835_wdt", "ext4", "crc32c_generic",
 }
 

@@ -50,6 +50,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	log.Info("data partition", "dev", data)
 	if err := initd.MountData(data, initd.DataDir, log); err != nil {
 		// Without the data partition the record cannot be read: boot
 		// the committed slot of a fresh phone (A); initd runs without
