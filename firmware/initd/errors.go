@@ -16,3 +16,15 @@ var (
 	// ErrNoLease is returned when no DHCP server answered in time.
 	ErrNoLease = errors.New("initd: no DHCP lease")
 )
+
+var (
+	// ErrBadNTP is returned for an NTP packet that cannot be parsed or
+	// an answer that cannot be used (wrong mode or version, an
+	// unsynchronised server).
+	ErrBadNTP = errors.New("initd: bad NTP packet")
+	// ErrNTPKiss is returned when a server answers with a
+	// kiss-o'-death (stratum 0: DENY, RSTR, RATE).
+	ErrNTPKiss = errors.New("initd: NTP kiss-o'-death")
+	// ErrNoNTPServer is returned by NTPClient.Sync without servers.
+	ErrNoNTPServer = errors.New("initd: no NTP server configured")
+)

@@ -170,6 +170,19 @@ func run(base *slog.Logger) (int, error) {
 	case <-time.After(30 * time.Second):
 		log.Warn("network not up after 30 s; starting the phone anyway")
 	}
+	if servers := prov.System.NTP; len(servers) > 0 {
+		// The phone starts once the clock is set (TLS certificates and
+		// call times need it), or after 10 s without.
+		synced := make(chan struct{})
+		var once sync.Once
+		nc := &NTPClient{Servers: servers, Slew: slewClock, Logger: base.With("component", "ntp")}
+		wg.Go(func() { nc.Run(ctx, func(NTPSample) { once.Do(func() { close(synced) }) }) })
+		select {
+		case <-synced:
+		case <-time.After(10 * time.Second):
+			log.Warn("clock not synchronised after 10 s; starting the phone anyway", "ntp", servers)
+		}
+	}
 
 	phoneCtx, stopPhone := context.WithCancel(ctx)
 	defer stopPhone()

@@ -32,8 +32,11 @@ type System struct {
 	// Gateway and DNS go with Static.
 	Gateway string   `json:"gateway,omitempty"`
 	DNS     []string `json:"dns,omitempty"`
-	// NTP servers (host:port or host); none means no time sync. The
-	// clock then starts at the kernel's RTC time.
+	// NTP servers (host or host:port, port 123 by default), asked in
+	// order by the SNTP client (NTPClient) once the network is up and
+	// then hourly; the clock is stepped when off by more than 128 ms.
+	// None means no time sync: the clock is the RTC's (a Raspberry Pi
+	// has none and starts in 1970).
 	NTP []string `json:"ntp,omitempty"`
 	// TrialDeadline is how long a trial boot has to become healthy;
 	// default 3 minutes (generous for emulation).
