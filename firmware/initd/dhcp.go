@@ -6,13 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"time"
 )
 
 // A DHCPv4 client (RFC 2131) for the first Ethernet interface: DISCOVER,
-// OFFER, REQUEST, ACK, and the options of RFC 2132 the phone needs.
+// OFFER, REQUEST, ACK, and the options of RFC 2132 the phone needs; then
+// the lease is kept (section 4.4.5): at T1 a REQUEST unicast to the
+// server that granted it (RENEWING), at T2 one broadcast to any server
+// (REBINDING), and when it expires the address is dropped and the client
+// starts again (INIT). A clean shutdown releases it (DHCPRELEASE).
+//
+//	INIT --DISCOVER/OFFER/REQUEST/ACK--> BOUND --T1--> RENEWING --T2--> REBINDING
+//	  ^                                    ^  ACK         |     ACK         |
+//	  |                                    +--------------+-----------------+
+//	  +------------------ NAK, or the lease expired ------+-----------------+
 //
 // The message (RFC 2131 section 2, figure 1):
 //
@@ -53,6 +63,7 @@ const (
 	optParamList  = 55
 	optMaxSize    = 57
 	optRenewal    = 58
+	optRebinding  = 59
 	optEnd        = 255
 )
 
@@ -185,8 +196,12 @@ type Lease struct {
 	DNS []netip.Addr
 	// Server is the DHCP server identifier.
 	Server netip.Addr
-	// Duration is the lease time; Renew is T1 (half of it by default).
-	Duration, Renew time.Duration
+	// Duration is the lease time; Renew is T1 (half of it by default),
+	// Rebind T2 (seven eighths by default), all counted from Start.
+	Duration, Renew, Rebind time.Duration
+	// Start is when the REQUEST that got this lease was sent (RFC 2131
+	// section 4.4.1: the lease runs from then).
+	Start time.Time
 }
 
 // leaseFromAck reads a lease from an ACK.
@@ -222,8 +237,20 @@ func leaseFromAck(m *DHCPMessage) (*Lease, error) {
 			l.Renew = r
 		}
 	}
+	l.Rebind = l.Duration * 7 / 8
+	if t := m.Options[optRebinding]; len(t) == 4 {
+		if r := time.Duration(binary.BigEndian.Uint32(t)) * time.Second; r > 0 && r < l.Duration {
+			l.Rebind = r
+		}
+	}
 	if l.Renew < 10*time.Second {
 		l.Renew = 10 * time.Second
+	}
+	if l.Rebind < l.Renew {
+		l.Rebind = l.Renew
+	}
+	if l.Duration < l.Rebind {
+		l.Duration = l.Rebind
 	}
 	return l, nil
 }
@@ -238,7 +265,14 @@ type DHCPConn interface {
 	Receive(ctx context.Context) ([]byte, error)
 }
 
-// DHCPClient acquires a lease.
+// DHCPUnicaster is a DHCPConn that can also send to one server's
+// address from the leased address (an ordinary UDP datagram the kernel
+// routes): RENEWING and DHCPRELEASE use it. Without it they broadcast.
+type DHCPUnicaster interface {
+	SendTo(b []byte, server netip.Addr) error
+}
+
+// DHCPClient acquires and keeps a lease.
 type DHCPClient struct {
 	Conn DHCPConn
 	// MAC is the interface's hardware address.
@@ -254,8 +288,18 @@ type DHCPClient struct {
 }
 
 func (c *DHCPClient) request(typ byte, extra map[byte][]byte) []byte {
-	params := []byte{optSubnetMask, optRouter, optDNS, optLeaseTime, optRenewal, optServerID}
-	m := &DHCPMessage{Op: 1, XID: c.XID, Flags: dhcpBroadcast, CHAddr: c.MAC, Options: map[byte][]byte{
+	return c.message(typ, netip.Addr{}, extra)
+}
+
+// message builds a client message; with ciaddr set (RENEWING, REBINDING,
+// RELEASE) the server answers to that address, so no broadcast flag.
+func (c *DHCPClient) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte) []byte {
+	params := []byte{optSubnetMask, optRouter, optDNS, optLeaseTime, optRenewal, optRebinding, optServerID}
+	flags := uint16(dhcpBroadcast)
+	if ciaddr.IsValid() {
+		flags = 0
+	}
+	m := &DHCPMessage{Op: 1, XID: c.XID, Flags: flags, CIAddr: ciaddr, CHAddr: c.MAC, Options: map[byte][]byte{
 		optMsgType:   {typ},
 		optParamList: params,
 		optMaxSize:   {0x05, 0xdc}, // 1500
@@ -337,6 +381,7 @@ func (c *DHCPClient) once(ctx context.Context, wait time.Duration) (*Lease, erro
 		return nil, context.DeadlineExceeded // unusable offer: try again
 	}
 	ip := offer.YIAddr.As4()
+	sent := time.Now()
 	if err := c.Conn.Send(c.request(DHCPRequest, map[byte][]byte{optRequested: ip[:], optServerID: sid})); err != nil {
 		return nil, fmt.Errorf("dhcp request: %w", err)
 	}
@@ -347,5 +392,141 @@ func (c *DHCPClient) once(ctx context.Context, wait time.Duration) (*Lease, erro
 	if ack.Type() == DHCPNak {
 		return nil, errNak
 	}
-	return leaseFromAck(ack)
+	l, err := leaseFromAck(ack)
+	if err != nil {
+		return nil, err
+	}
+	l.Start = sent
+	return l, nil
+}
+
+// Keep holds lease l until ctx is done or the lease is lost (RFC 2131
+// section 4.4.5). At T1 it sends a REQUEST with ciaddr to the server that
+// granted the lease (unicast; RENEWING), at T2 to any server (broadcast;
+// REBINDING); without an answer it asks again after half the time left
+// until T2 (or, rebinding, until the lease ends), at least 60 s apart. An
+// ACK extends the lease: renewed (may be nil) gets the new one, whose
+// address the caller applies if it changed. A NAK, or the lease running
+// out, returns ErrLeaseLost: the caller drops the address and starts over
+// with Acquire. Keep returns the lease it holds last, for Release.
+func (c *DHCPClient) Keep(ctx context.Context, l *Lease, renewed func(*Lease)) (*Lease, error) {
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for {
+		t1, t2, end := l.Start.Add(l.Renew), l.Start.Add(l.Rebind), l.Start.Add(l.Duration)
+		if err := sleepUntil(ctx, t1); err != nil {
+			return l, err
+		}
+		var nl *Lease
+		var err error
+		for nl == nil {
+			now := time.Now()
+			if !now.Before(end) {
+				return l, fmt.Errorf("%w: %s expired", ErrLeaseLost, l.Addr)
+			}
+			rebinding := !now.Before(t2)
+			until := t2
+			if rebinding {
+				until = end
+			}
+			wait := max(until.Sub(now)/2, 60*time.Second)
+			wait = min(wait, until.Sub(now))
+			nl, err = c.extend(ctx, l, rebinding, wait)
+			switch {
+			case errors.Is(err, errNak):
+				return l, fmt.Errorf("%w: %s refused (DHCPNAK)", ErrLeaseLost, l.Addr)
+			case ctx.Err() != nil:
+				return l, ctx.Err()
+			case err != nil && !errors.Is(err, context.DeadlineExceeded):
+				// A send that failed (no route yet, say): wait out
+				// this round as if unanswered.
+				log.Debug("dhcp renew", "err", err)
+				if err := sleepUntil(ctx, now.Add(wait)); err != nil {
+					return l, err
+				}
+			}
+		}
+		log.Info("dhcp lease renewed", "addr", nl.Addr, "server", nl.Server, "lease", nl.Duration)
+		l = nl
+		if renewed != nil {
+			renewed(l)
+		}
+	}
+}
+
+// extend sends one REQUEST for l (unicast to its server when renewing and
+// the Conn can, else broadcast) and waits up to wait for the ACK or NAK.
+func (c *DHCPClient) extend(ctx context.Context, l *Lease, rebinding bool, wait time.Duration) (*Lease, error) {
+	c.XID++
+	b := c.message(DHCPRequest, l.Addr.Addr(), nil)
+	sent := time.Now()
+	var err error
+	if u, ok := c.Conn.(DHCPUnicaster); ok && !rebinding && l.Server.IsValid() {
+		err = u.SendTo(b, l.Server)
+	} else {
+		err = c.Conn.Send(b)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dhcp renew: %w", err)
+	}
+	ack, err := c.await(ctx, wait, DHCPAck, DHCPNak)
+	if err != nil {
+		return nil, err
+	}
+	if ack.Type() == DHCPNak {
+		return nil, errNak
+	}
+	nl, err := leaseFromAck(ack)
+	if err != nil {
+		return nil, context.DeadlineExceeded // unusable: as if unanswered
+	}
+	if !nl.Server.IsValid() {
+		nl.Server = l.Server
+	}
+	nl.Start = sent
+	return nl, nil
+}
+
+// Release gives the lease back (DHCPRELEASE, RFC 2131 section 4.4.6:
+// ciaddr and the server identifier, unicast to the server when the Conn
+// can). No answer comes; the caller then stops using the address.
+func (c *DHCPClient) Release(l *Lease) error {
+	c.XID++
+	opts := map[byte][]byte{}
+	if l.Server.IsValid() {
+		s := l.Server.As4()
+		opts[optServerID] = s[:]
+	}
+	m := &DHCPMessage{Op: 1, XID: c.XID, CIAddr: l.Addr.Addr(), CHAddr: c.MAC,
+		Options: map[byte][]byte{optMsgType: {DHCPRelease}}}
+	maps.Copy(m.Options, opts)
+	b := m.Marshal()
+	var err error
+	if u, ok := c.Conn.(DHCPUnicaster); ok && l.Server.IsValid() {
+		err = u.SendTo(b, l.Server)
+	} else {
+		err = c.Conn.Send(b)
+	}
+	if err != nil {
+		return fmt.Errorf("dhcp release: %w", err)
+	}
+	return nil
+}
+
+// sleepUntil waits until t or ctx is done.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
 }

@@ -117,13 +117,16 @@ func TestDHCPAcquire(t *testing.T) {
 func TestDHCPNoServer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &fakeServer{toClient: make(chan []byte), dropFirst: 1 << 30}
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		// 70 s, not 60: a deadline on the very instant the fourth
+		// wait ends would race it.
+		ctx, cancel := context.WithTimeout(t.Context(), 70*time.Second)
 		defer cancel()
 		_, err := (&DHCPClient{Conn: srv, MAC: testMAC}).Acquire(ctx)
 		if !errors.Is(err, ErrNoLease) {
 			t.Fatalf("err %v", err)
 		}
-		// 4+8+16+32 s passed, then the minute ended during the next wait.
+		// DISCOVERs at 0, 4, 12, 28 and 60 s; the context ended during
+		// the fifth wait.
 		if len(srv.seen) != 5 {
 			t.Fatalf("%d DISCOVERs in a minute", len(srv.seen))
 		}

@@ -15,6 +15,9 @@ var (
 	ErrBadDHCP = errors.New("initd: bad DHCP packet")
 	// ErrNoLease is returned when no DHCP server answered in time.
 	ErrNoLease = errors.New("initd: no DHCP lease")
+	// ErrLeaseLost is returned by DHCPClient.Keep when the lease ran out
+	// or a server refused it: the address must be dropped.
+	ErrLeaseLost = errors.New("initd: DHCP lease lost")
 )
 
 var (

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -313,7 +314,7 @@ func (d *initd) network(ctx context.Context) {
 		up(l, "static")
 		return
 	}
-	conn, err := openPacketConn(ifi.Index)
+	conn, err := openPacketConn(ifi)
 	if err != nil {
 		log.Error("dhcp", "err", err)
 		return
@@ -336,12 +337,36 @@ func (d *initd) network(ctx context.Context) {
 		} else {
 			up(l, "dhcp")
 		}
-		// Renew by asking again at T1 (the server gives the same
-		// address back; RFC 2131 section 4.4.5 allows a full exchange).
-		select {
-		case <-ctx.Done():
-		case <-time.After(l.Renew):
+		// Keep it: renew at T1, rebind at T2 (RFC 2131 section 4.4.5).
+		last, err := c.Keep(ctx, l, func(nl *Lease) {
+			if nl.Addr == l.Addr && nl.Router == l.Router && slices.Equal(nl.DNS, l.DNS) {
+				return
+			}
+			if nl.Addr != l.Addr {
+				dropLease(ifi, l)
+			}
+			if err := applyLease(ifi, nl, "/tmp/resolv.conf"); err != nil {
+				log.Error("dhcp lease", "err", err)
+			} else {
+				up(nl, "dhcp renewal")
+			}
+			l = nl
+		})
+		if ctx.Err() != nil {
+			// Clean shutdown (the phone has un-registered): give the
+			// address back.
+			if err := c.Release(last); err != nil {
+				log.Warn("dhcp release", "err", err)
+			} else {
+				log.Info("dhcp lease released", "addr", last.Addr, "server", last.Server)
+			}
+			return
 		}
+		log.Warn("dhcp lease lost: dropping the address", "err", err)
+		dropLease(ifi, last)
+		d.mu.Lock()
+		d.addr = netip.Addr{}
+		d.mu.Unlock()
 	}
 }
 

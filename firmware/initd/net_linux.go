@@ -23,12 +23,15 @@ import (
 type packetConn struct {
 	f       *os.File
 	ifindex int
+	ifname  string
+	udp     int // the kernel UDP socket on port 68 for SendTo; -1 until opened
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openPacketConn opens a packet socket for IPv4 on the interface.
-func openPacketConn(ifindex int) (*packetConn, error) {
+func openPacketConn(ifi *net.Interface) (*packetConn, error) {
+	ifindex := ifi.Index
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
 	if err != nil {
 		return nil, fmt.Errorf("initd: packet socket: %w", err)
@@ -37,10 +40,48 @@ func openPacketConn(ifindex int) (*packetConn, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("initd: bind packet socket: %w", err)
 	}
-	return &packetConn{f: os.NewFile(uintptr(fd), "dhcp"), ifindex: ifindex}, nil
+	return &packetConn{f: os.NewFile(uintptr(fd), "dhcp"), ifindex: ifindex, ifname: ifi.Name, udp: -1}, nil
 }
 
-func (c *packetConn) Close() error { return c.f.Close() }
+func (c *packetConn) Close() error {
+	if c.udp >= 0 {
+		unix.Close(c.udp)
+		c.udp = -1
+	}
+	return c.f.Close()
+}
+
+// SendTo sends a DHCP message to a server from port 68 of the leased
+// address through the kernel (which routes it and resolves the next hop):
+// renewals and DHCPRELEASE (DHCPUnicaster). The answer, sent to the
+// leased address, is read from the packet socket like any other; the UDP
+// socket stays open only so the kernel does not answer it with ICMP port
+// unreachable.
+func (c *packetConn) SendTo(b []byte, server netip.Addr) error {
+	if !server.Is4() {
+		return fmt.Errorf("initd: dhcp server %v is not IPv4", server)
+	}
+	if c.udp < 0 {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("initd: dhcp udp socket: %w", err)
+		}
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if err := unix.BindToDevice(fd, c.ifname); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("initd: dhcp udp socket: bind to %s: %w", c.ifname, err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: dhcpClientPort}); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("initd: dhcp udp socket: bind port 68: %w", err)
+		}
+		c.udp = fd
+	}
+	if err := unix.Sendto(c.udp, b, 0, &unix.SockaddrInet4{Port: dhcpServerPort, Addr: server.As4()}); err != nil {
+		return fmt.Errorf("initd: dhcp to %s: %w", server, err)
+	}
+	return nil
+}
 
 // Send broadcasts a DHCP message from 0.0.0.0:68.
 func (c *packetConn) Send(b []byte) error {
@@ -196,6 +237,28 @@ func addDefaultRoute(ifindex int, gw netip.Addr) error {
 		return fmt.Errorf("initd: default route via %s: %w", gw, err)
 	}
 	return nil
+}
+
+// dropLease removes a lost lease's address and default route from the
+// interface (errors are logged by nobody: the address may be gone
+// already).
+func dropLease(ifi *net.Interface, l *Lease) {
+	if l.Router.IsValid() {
+		rt := make([]byte, 12)
+		rt[0] = unix.AF_INET
+		rt[4] = unix.RT_TABLE_MAIN
+		rt[6] = unix.RT_SCOPE_NOWHERE
+		g := l.Router.As4()
+		oif := make([]byte, 4)
+		binary.NativeEndian.PutUint32(oif, uint32(ifi.Index))
+		_ = netlink(unix.RTM_DELROUTE, rt, rtattr(unix.RTA_GATEWAY, g[:]), rtattr(unix.RTA_OIF, oif))
+	}
+	ifa := make([]byte, 8)
+	ifa[0] = unix.AF_INET
+	ifa[1] = byte(l.Addr.Bits())
+	binary.NativeEndian.PutUint32(ifa[4:], uint32(ifi.Index))
+	a := l.Addr.Addr().As4()
+	_ = netlink(unix.RTM_DELADDR, ifa, rtattr(unix.IFA_LOCAL, a[:]), rtattr(unix.IFA_ADDRESS, a[:]))
 }
 
 // applyLease configures the interface from a lease and writes the
