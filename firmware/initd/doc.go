@@ -8,7 +8,9 @@
 // unpacks its cpio archive into a read-only tmpfs and switches to it.
 //
 // Then phoned runs as PID 1 (Run): it mounts what the slot needs, brings
-// up loopback and DHCP (a small RFC 2131 client), provisions the data
+// up loopback and DHCP (a small RFC 2131 client that renews, rebinds and
+// releases its lease), sets the clock by SNTP (NTPClient, RFC 4330) when
+// servers are configured, provisions the data
 // partition on first boot (device token, default config), supervises the
 // phone as a child process restarted with back-off, serves the update
 // agent and SSDP, commits a trial boot once the phone is healthy, and

@@ -16,4 +16,11 @@
 // kernel unpacks as an initramfs: the kernel can boot a slot directly as
 // its initrd, and the update agent writes the same archive into a slot.
 // Disk GUIDs are derived from the board and version, not random.
+//
+// For the rpi board the boot partition is a FAT32 volume (FAT32, written
+// here in pure Go) holding the Raspberry Pi firmware, device trees,
+// config.txt, cmdline.txt, vmlinuz and initrd.img, and the protective MBR
+// becomes a hybrid one (writeHybridMBR): entry 1 is the boot partition
+// with type 0x0C, which the Pi's boot ROM needs; entry 2 (0xEE) covers
+// the GPT, which Linux keeps reading, so partitions keep their names.
 package mkimage
