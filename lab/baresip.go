@@ -122,14 +122,16 @@ func (s *Site) StartBaresip(name string, o BaresipOptions) (*Baresip, error) {
 	if err := os.MkdirAll(rec, 0o755); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(baresipConfig, s.PhoneIP, o.ToneHz, rec)
+	// sndfile cuts file names at 128 bytes: the recordings go to a path
+	// relative to baresip's working directory.
+	cfg := fmt.Sprintf(baresipConfig, s.PhoneIP, o.ToneHz, "rec")
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(BaresipAccount(o)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := s.lab.Start(s.Phone, name, nil, "baresip", "-f", dir)
+	p, err := s.lab.StartIn(s.Phone, name, dir, nil, "baresip", "-f", dir)
 	if err != nil {
 		return nil, err
 	}

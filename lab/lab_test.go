@@ -35,6 +35,7 @@ type env struct {
 	udp     time.Duration // default UDP binding timeout
 	n       atomic.Int64  // site counter
 	users   atomic.Int64  // account counter
+	began   time.Time
 }
 
 func TestLab(t *testing.T) {
@@ -104,7 +105,7 @@ func TestLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{lab: l, in: in, phoned: phoned, results: &Results{}, must: ParseMustPass(string(mp)), udp: 30 * time.Second}
+	e := &env{began: time.Now(), lab: l, in: in, phoned: phoned, results: &Results{}, must: ParseMustPass(string(mp)), udp: 30 * time.Second}
 	t.Cleanup(func() { e.writeTable(t, root) })
 
 	// LAB_ONLY, a regular expression, picks subtests by name (development).
@@ -178,14 +179,16 @@ func TestLab(t *testing.T) {
 		})
 	}
 	// baresip in place of phoned on both NAT sides, in each of its media
-	// NAT variants, against the registrar without NAT help.
-	for _, mn := range MediaNATs {
-		for _, a := range matrixKinds {
-			for _, b := range matrixKinds {
-				label := strings.ReplaceAll(BaresipLabel(mn), " ", "-")
-				run(fmt.Sprintf("call-%s/%s-to-%s/%s", label, a, b, kamName(KamailioPlain)), func(t *testing.T) {
-					e.call(t, "call baresip-baresip", a, b, KamailioPlain, baresipSpec(mn), baresipSpec(mn))
-				})
+	// NAT variants, with both registrars.
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		for _, mn := range MediaNATs {
+			for _, a := range matrixKinds {
+				for _, b := range matrixKinds {
+					label := strings.ReplaceAll(BaresipLabel(mn), " ", "-")
+					run(fmt.Sprintf("call-%s/%s-to-%s/%s", label, a, b, kamName(reg)), func(t *testing.T) {
+						e.call(t, "call baresip-baresip", a, b, reg, baresipSpec(mn), baresipSpec(mn))
+					})
+				}
 			}
 		}
 	}
@@ -193,7 +196,7 @@ func TestLab(t *testing.T) {
 
 // matrixKinds are the four classic NAT behaviours of the side-by-side
 // table (16 ordered combinations).
-var matrixKinds = []NATKind{FullCone, RestrictedCone, PortRestricted, Symmetric}
+var matrixKinds = SideBySideKinds
 
 func kamName(addr string) string {
 	if addr == KamailioNAT {
@@ -369,7 +372,7 @@ func (e *env) writeTable(t *testing.T, root string) {
 		return
 	}
 	var b strings.Builder
-	e.results.WriteMarkdown(&b)
+	e.results.WriteMarkdown(&b, time.Since(e.began))
 	if err := writeMatrix(filepath.Join(root, out), b.String()); err != nil {
 		t.Errorf("write %s: %v", out, err)
 	}

@@ -161,6 +161,12 @@ type Proc struct {
 // Dir/name.log. The process gets its own process group so Stop reaches
 // its children.
 func (l *Lab) Start(ns, name string, stdin *os.File, args ...string) (*Proc, error) {
+	return l.StartIn(ns, name, "", stdin, args...)
+}
+
+// StartIn is Start with the process's working directory set to dir
+// ("" keeps ours).
+func (l *Lab) StartIn(ns, name, dir string, stdin *os.File, args ...string) (*Proc, error) {
 	logPath := filepath.Join(l.Dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -169,6 +175,7 @@ func (l *Lab) Start(ns, name string, stdin *os.File, args ...string) (*Proc, err
 	full := append([]string{"netns", "exec", ns}, args...)
 	cmd := exec.Command("ip", full...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Dir = dir
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}

@@ -13,7 +13,7 @@ import (
 // prefixes, only ever configured inside lab namespaces).
 const (
 	RouterServers = "203.0.113.1"
-	RouterSites   = "198.51.100.1"
+	RouterSites   = "198.18.0.1"
 	// KamailioPlain is the registrar without NAT help, KamailioNAT the one
 	// with nathelper and rport handling.
 	KamailioPlain = "203.0.113.10"
@@ -54,12 +54,14 @@ type Internet struct {
 	mu    sync.Mutex // guards following
 	next  int        // bridge port counter
 	sites int        // site indexes handed out so far
-	free  []int      // indexes of closed sites, reused oldest first
 }
 
 // maxSites is the number of site indexes (the address plan's limit:
-// WAN 198.51.100.11-160, public phones 203.0.113.101-250).
-const maxSites = 150
+// NAT WANs 198.18.1.1-198.18.240.250, public phones the same in 198.19,
+// LANs 10.X.Y.0/24). Indexes are never reused within a run, so no
+// server state (coturn allocations, registrations, neighbour caches)
+// from a closed site can meet a new one.
+const maxSites = 60000
 
 // NewInternet builds the router and server namespaces.
 func (l *Lab) NewInternet() (*Internet, error) {
@@ -72,7 +74,7 @@ func (l *Lab) NewInternet() (*Internet, error) {
 		{"ip", "link", "add", "br0", "type", "bridge"},
 		{"ip", "link", "set", "br0", "up"},
 		{"ip", "addr", "add", RouterServers + "/24", "dev", "br0"},
-		{"ip", "addr", "add", RouterSites + "/24", "dev", "br0"},
+		{"ip", "addr", "add", RouterSites + "/15", "dev", "br0"},
 		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
 	}
 	for _, s := range steps {
@@ -127,7 +129,6 @@ type Site struct {
 	Rules string
 
 	lab    *Lab
-	in     *Internet
 	idx    int
 	closed bool
 }
@@ -153,27 +154,19 @@ func (s *Site) Capture(name string) (*Proc, error) {
 	return p, nil
 }
 
-// takeIndex hands out a site index: a new one while there are, then the
-// one closed longest ago (so neighbour caches that still name its
-// addresses have long expired; Close flushes the long-lived ones).
+// takeIndex hands out a new site index.
 func (in *Internet) takeIndex() (int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.sites < maxSites {
-		in.sites++
-		return in.sites, nil
+	if in.sites >= maxSites {
+		return 0, fmt.Errorf("lab: more than %d sites (the address plan's limit)", maxSites)
 	}
-	if len(in.free) == 0 {
-		return 0, fmt.Errorf("lab: more than %d sites open at once (the address plan's limit)", maxSites)
-	}
-	idx := in.free[0]
-	in.free = in.free[1:]
-	return idx, nil
+	in.sites++
+	return in.sites, nil
 }
 
-// Close deletes the site's namespaces (stop its processes first) and
-// frees its addresses for a later site. It is safe to call more than
-// once.
+// Close deletes the site's namespaces (stop its processes first). It is
+// safe to call more than once.
 func (s *Site) Close() error {
 	if s.closed {
 		return nil
@@ -188,14 +181,6 @@ func (s *Site) Close() error {
 			first = err
 		}
 	}
-	// The router and the server namespace outlive sites: forget the
-	// site's public address so its next owner is looked up afresh.
-	for _, ns := range []string{s.in.Router, s.in.Server} {
-		_ = s.lab.Run(ns, "ip", "neigh", "flush", "to", s.WANIP)
-	}
-	s.in.mu.Lock()
-	s.in.free = append(s.in.free, s.idx)
-	s.in.mu.Unlock()
 	return first
 }
 
@@ -208,22 +193,22 @@ func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{Kind: kind, Name: name, lab: l, idx: idx, in: in}
+	s := &Site{Kind: kind, Name: name, lab: l, idx: idx}
 	if s.Phone, err = l.AddNS(name + "-ph"); err != nil {
 		return nil, err
 	}
 	if kind == NoNAT {
-		s.PhoneIP = fmt.Sprintf("203.0.113.%d", 100+idx)
+		s.PhoneIP = fmt.Sprintf("198.19.%d.%d", 1+idx/250, 1+idx%250)
 		s.WANIP = s.PhoneIP
 		if err := in.attach(s.Phone, "eth0"); err != nil {
 			return nil, err
 		}
-		return s, l.ipSetup(s.Phone, "eth0", s.PhoneIP+"/24", RouterServers)
+		return s, l.ipSetup(s.Phone, "eth0", s.PhoneIP+"/15", RouterSites)
 	}
-	wan := fmt.Sprintf("198.51.100.%d", 10+idx)
+	wan := fmt.Sprintf("198.18.%d.%d", 1+idx/250, 1+idx%250)
 	s.WANIP = wan
-	s.PhoneIP = fmt.Sprintf("10.%d.0.2", idx)
-	lanGW := fmt.Sprintf("10.%d.0.1", idx)
+	s.PhoneIP = fmt.Sprintf("10.%d.%d.2", idx/256, idx%256)
+	lanGW := fmt.Sprintf("10.%d.%d.1", idx/256, idx%256)
 	outer := ""
 	if kind == DoubleNAT {
 		if s.Carrier, err = l.AddNS(name + "-cgn"); err != nil {
@@ -232,10 +217,10 @@ func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration)
 		if err := in.attach(s.Carrier, "wan"); err != nil {
 			return nil, err
 		}
-		if err := l.ipSetup(s.Carrier, "wan", wan+"/24", RouterSites); err != nil {
+		if err := l.ipSetup(s.Carrier, "wan", wan+"/15", RouterSites); err != nil {
 			return nil, err
 		}
-		outer = fmt.Sprintf("100.64.%d.2", idx)
+		outer = fmt.Sprintf("100.%d.%d.2", 64+idx/256, idx%256)
 	}
 	if s.NAT, err = l.AddNS(name + "-nat"); err != nil {
 		return nil, err
@@ -243,7 +228,7 @@ func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration)
 	natWAN := wan
 	if kind == DoubleNAT {
 		natWAN = outer
-		cgnLAN := fmt.Sprintf("100.64.%d.1", idx)
+		cgnLAN := fmt.Sprintf("100.%d.%d.1", 64+idx/256, idx%256)
 		if err := l.Veth(s.NAT, "wan", s.Carrier, "lan"); err != nil {
 			return nil, err
 		}
@@ -261,7 +246,7 @@ func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration)
 		if err := in.attach(s.NAT, "wan"); err != nil {
 			return nil, err
 		}
-		if err := l.ipSetup(s.NAT, "wan", wan+"/24", RouterSites); err != nil {
+		if err := l.ipSetup(s.NAT, "wan", wan+"/15", RouterSites); err != nil {
 			return nil, err
 		}
 	}

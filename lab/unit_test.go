@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,68 @@ func TestParseMustPass(t *testing.T) {
 	if len(m) != 2 || !m["registration: full-cone / kamailio-plain: phoned"] || !m["a: b: c"] {
 		t.Fatalf("got %v", m)
 	}
+}
+
+// TestSideBySide: the pivot takes phoned and baresip rows of the same
+// NAT combination into one line and counts passes per phone.
+func TestSideBySide(t *testing.T) {
+	var r Results
+	r.Add(Row{Section: "call phoned-phoned", Scenario: "full-cone -> symmetric / kamailio-plain", Phone: "phoned", Outcome: Pass, FirstAudio: 300 * time.Millisecond})
+	r.Add(Row{Section: "call baresip-baresip", Scenario: "full-cone -> symmetric / kamailio-plain", Phone: "baresip stun", Outcome: Fail})
+	r.Add(Row{Section: "call baresip-baresip", Scenario: "symmetric -> symmetric / kamailio-plain", Phone: "baresip stun", Outcome: Pass})
+	r.Add(Row{Section: "registration", Scenario: "full-cone / kamailio-plain", Phone: "phoned", Outcome: Pass})
+	var b strings.Builder
+	r.WriteMarkdown(&b, 90*time.Second)
+	out := b.String()
+	for _, want := range []string{
+		"Run: 4 cells, 3 PASS, 1 FAIL, 0 SKIP, in 1m30s.",
+		"### side by side, kamailio-plain",
+		"| full-cone -> symmetric | PASS 0.3 s | - | FAIL | - | - |",
+		"| symmetric -> symmetric | - | - | PASS - | - | - |",
+		"| **passed** | **1/1** | **0/0** | **1/2** | **0/0** | **0/0** |",
+		"### registration",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "side by side, kamailio-nathelper") {
+		t.Errorf("empty nathelper table written:\n%s", out)
+	}
+}
+
+// TestNetstring: ctrl_tcp framing round-trips and bad frames are errors,
+// not panics.
+func TestNetstring(t *testing.T) {
+	in := string(netstring([]byte(`{"event":true}`))) + string(netstring(nil))
+	r := bufio.NewReader(strings.NewReader(in))
+	for _, want := range []string{`{"event":true}`, ""} {
+		got, err := readNetstring(r)
+		if err != nil || string(got) != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
+	for _, bad := range []string{"x:", "-1:", "3:abc;", "99999999999:", "5:ab"} {
+		if _, err := readNetstring(bufio.NewReader(strings.NewReader(bad))); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+// FuzzNetstring: no input makes the ctrl_tcp reader or the message
+// handler panic.
+func FuzzNetstring(f *testing.F) {
+	f.Add([]byte(`14:{"event":true},`))
+	f.Add([]byte(`40:{"response":true,"ok":false,"token":"1"},`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := &Baresip{resps: map[string]string{}, changed: make(chan struct{})}
+		r := bufio.NewReader(strings.NewReader(string(data)))
+		for {
+			msg, err := readNetstring(r)
+			if err != nil {
+				return
+			}
+			b.handle(msg)
+		}
+	})
 }

@@ -19,6 +19,8 @@ LAB_DIR ?= $(CURDIR)/$(BIN)/lab$(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),-$(LAB_
 # Only the default lab rewrites the committed table.
 LAB_MATRIX ?= $(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),,docs/nat-matrix.md)
 LAB_TIMEOUT ?= 40m
+# Cells run side by side, this many at a time.
+LAB_PARALLEL ?= 2
 LAB_APT_ENV := DEBIAN_FRONTEND=noninteractive
 
 lab-tools:
@@ -38,7 +40,7 @@ test-lab: lab-tools build
 	@# killed test binary).
 	trap '$(MAKE) --no-print-directory lab-clean LAB_PREFIX=$(LAB_OWN_PREFIX)' EXIT; \
 	DESKPHONE_LAB=1 LAB_PREFIX=$(LAB_OWN_PREFIX) LAB_DIR=$(LAB_DIR) LAB_MATRIX=$(LAB_MATRIX) LAB_PHONED=$(CURDIR)/$(BIN)/phoned LAB_PBX=$(CURDIR)/$(BIN)/pbx \
-	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
+	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -parallel $(LAB_PARALLEL) -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
 	  exit $${PIPESTATUS[0]}
 
 # Without LAB_PREFIX every dpl- namespace goes; with it only the names a
