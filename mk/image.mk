@@ -92,8 +92,8 @@ image: deps flash-tools $(IMG_KEY) $(IMG_KDIR)/vmlinuz $(if $(IMG_RPI),$(RPI_FW)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w' -o $(IMG_DIR)/loader ./firmware/initd/cmd/loader
 ifneq ($(IMG_RPI),)
 	@rm -rf $(IMG_DIR)/bootfiles && mkdir -p $(IMG_DIR)/bootfiles
-	cd $(RPI_FW) && cp $(RPI_FW_FILES) $(CURDIR)/$(IMG_DIR)/bootfiles/
-	cd $$(ls -d $(IMG_KDIR)/root/usr/lib/linux-image-*/broadcom | head -1) && cp $(RPI_DTBS) $(CURDIR)/$(IMG_DIR)/bootfiles/
+	cd $(RPI_FW) && cp $(RPI_FW_FILES) $(abspath $(IMG_DIR))/bootfiles/
+	cd $$(ls -d $(IMG_KDIR)/root/usr/lib/linux-image-*/broadcom | head -1) && cp $(RPI_DTBS) $(abspath $(IMG_DIR))/bootfiles/
 endif
 	./$(BIN)/mkimage -board $(BOARD) -version $(VERSION) -kernel $(IMG_KDIR)/vmlinuz \
 	  -loader $(IMG_DIR)/loader -modules-dir $$(ls -d $(IMG_KDIR)/root/lib/modules/*/ | head -1) -bootdir $(IMG_DIR) \
