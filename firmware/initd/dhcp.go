@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
 	"time"
@@ -494,14 +493,12 @@ func (c *DHCPClient) extend(ctx context.Context, l *Lease, rebinding bool, wait 
 // can). No answer comes; the caller then stops using the address.
 func (c *DHCPClient) Release(l *Lease) error {
 	c.XID++
-	opts := map[byte][]byte{}
-	if l.Server.IsValid() {
-		s := l.Server.As4()
-		opts[optServerID] = s[:]
-	}
 	m := &DHCPMessage{Op: 1, XID: c.XID, CIAddr: l.Addr.Addr(), CHAddr: c.MAC,
 		Options: map[byte][]byte{optMsgType: {DHCPRelease}}}
-	maps.Copy(m.Options, opts)
+	if l.Server.IsValid() {
+		s := l.Server.As4()
+		m.Options[optServerID] = s[:]
+	}
 	b := m.Marshal()
 	var err error
 	if u, ok := c.Conn.(DHCPUnicaster); ok && l.Server.IsValid() {

@@ -131,3 +131,20 @@ func first(b []byte) []byte {
 	}
 	return b
 }
+
+func FuzzReadMBR(f *testing.F) {
+	disk := make([]byte, 2*sector)
+	writeHybridMBR(disk, gptPart{name: "boot", first: MiB, end: 50 * MiB}, "seed")
+	f.Add(disk[:sector])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parts, err := ReadMBR(b)
+		if err != nil {
+			return
+		}
+		for _, p := range parts {
+			if p.Type == 0 || p.Offset < 0 || p.Size < 0 {
+				t.Fatalf("entry %+v", p)
+			}
+		}
+	})
+}
