@@ -215,15 +215,20 @@ type CallResult struct {
 // CallTiming bounds the phases of a call; the zero value is replaced by
 // DefaultCallTiming.
 type CallTiming struct {
-	Register, Ring, Connect, Talk time.Duration
+	Register, Ring, Connect time.Duration
+	// Talk is how long the call goes on once media flows both ways, and
+	// MaxTalk how long after the answer it ends at the latest (ICE
+	// checks and a re-INVITE come before baresip's media in ICE mode).
+	Talk, MaxTalk time.Duration
 	// MinHeard is how much of the far tone each recording must hold.
 	MinHeard time.Duration
 }
 
-// DefaultCallTiming is what the lab's call scenarios use: 3 s of talk, of
-// which each direction must carry the far tone for 1.5 s.
+// DefaultCallTiming is what the lab's call scenarios use: 3 s of talk
+// after media flows both ways (ending 8 s after answer at the latest),
+// and each direction must carry the far tone for 1.5 s.
 var DefaultCallTiming = CallTiming{Register: 10 * time.Second, Ring: 6 * time.Second, Connect: 5 * time.Second,
-	Talk: 3 * time.Second, MinHeard: 1500 * time.Millisecond}
+	Talk: 3 * time.Second, MaxTalk: 8 * time.Second, MinHeard: 1500 * time.Millisecond}
 
 // errNoRecording reports an endpoint that left no recording.
 var errNoRecording = errors.New("no recording")
@@ -255,10 +260,11 @@ func Call(caller, callee Endpoint, registrar string, tm CallTiming) CallResult {
 		return CallResult{Detail: "call not established; caller: " + caller.Summary() + "; callee: " + callee.Summary()}
 	}
 	var res CallResult
-	talkEnd := answered.Add(tm.Talk)
+	talkEnd := answered.Add(max(tm.MaxTalk, tm.Talk))
 	for time.Now().Before(talkEnd) {
 		if res.FirstAudio == 0 && caller.HearsMedia(callee.Tone()) && callee.HearsMedia(caller.Tone()) {
 			res.FirstAudio = time.Since(answered)
+			talkEnd = time.Now().Add(tm.Talk)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -36,6 +36,7 @@ type env struct {
 	n       atomic.Int64  // site counter
 	users   atomic.Int64  // account counter
 	began   time.Time
+	timing  CallTiming // DefaultCallTiming, longest talk from LAB_TALK
 }
 
 func TestLab(t *testing.T) {
@@ -106,6 +107,12 @@ func TestLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{began: time.Now(), lab: l, in: in, phoned: phoned, results: &Results{}, must: ParseMustPass(string(mp)), udp: 30 * time.Second}
+	e.timing = DefaultCallTiming
+	if v := os.Getenv("LAB_TALK"); v != "" { // a longer talk period, for development
+		if e.timing.MaxTalk, err = time.ParseDuration(v); err != nil {
+			t.Fatalf("LAB_TALK: %v", err)
+		}
+	}
 	t.Cleanup(func() { e.writeTable(t, root) })
 
 	// LAB_ONLY, a regular expression, picks subtests by name (development).
@@ -358,7 +365,7 @@ func (e *env) call(t *testing.T, section string, a, b NATKind, reg string, ca, c
 	sa, sb := e.site(t, a), e.site(t, b)
 	pa := e.start(t, sa, ca, name+"-a", e.user(), reg, 700)
 	pb := e.start(t, sb, cb, name+"-b", e.user(), reg, 1300)
-	res := Call(pa, pb, reg, CallTiming{})
+	res := Call(pa, pb, reg, e.timing)
 	row.Outcome, row.Detail, row.FirstAudio = Fail, res.Detail, res.FirstAudio
 	if res.OK {
 		row.Outcome = Pass
