@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -37,6 +38,7 @@ type env struct {
 	users   atomic.Int64  // account counter
 	began   time.Time
 	timing  CallTiming // DefaultCallTiming, longest talk from LAB_TALK
+	sinks   sync.Map   // subtest name -> *[]Row of a cell's try
 }
 
 func TestLab(t *testing.T) {
@@ -129,7 +131,7 @@ func TestLab(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			f(t)
+			e.cell(t, f)
 		})
 	}
 	kinds := []NATKind{FullCone, RestrictedCone, PortRestricted, Symmetric, DoubleNAT, ALG}
@@ -232,11 +234,59 @@ func callPairs(kinds []NATKind) [][2]NATKind {
 func (e *env) record(t *testing.T, row Row, start time.Time) {
 	t.Helper()
 	row.Seconds = time.Since(start).Seconds()
+	if sink, ok := e.sinks.Load(t.Name()); ok {
+		*sink.(*[]Row) = append(*sink.(*[]Row), row)
+		return
+	}
+	e.publish(t, row)
+}
+
+// publish adds a row to the results and fails the test when it is a
+// failing must-pass cell.
+func (e *env) publish(t *testing.T, row Row) {
+	t.Helper()
 	line := e.results.Add(row)
 	t.Log(line)
 	fmt.Println(line)
 	if row.Outcome == Fail && e.must[row.Key()] {
 		t.Errorf("must-pass cell failed: %s", row.Key())
+	}
+}
+
+// cell runs one cell in a subtest "try1" with fresh sites and phones. A
+// must-pass cell that fails gets one more try ("try2"), and the second
+// result is the one reported, with the first failure in its detail: the
+// lab runs on a shared 2-core machine, and one late packet must not fail
+// CI, while a regression fails both tries.
+func (e *env) cell(t *testing.T, f func(t *testing.T)) {
+	var first []Row
+	for try := 1; try <= 2; try++ {
+		var rows []Row
+		t.Run(fmt.Sprintf("try%d", try), func(t *testing.T) {
+			e.sinks.Store(t.Name(), &rows)
+			defer e.sinks.Delete(t.Name())
+			f(t)
+		})
+		retry := false
+		for _, row := range rows {
+			retry = retry || (row.Outcome == Fail && e.must[row.Key()])
+		}
+		if try == 1 && retry {
+			first = rows
+			for _, row := range rows {
+				t.Logf("first try failed, trying again: %s: %s", row.Key(), row.Detail)
+			}
+			continue
+		}
+		for _, row := range rows {
+			for _, fr := range first {
+				if fr.Key() == row.Key() {
+					row.Detail += "; first try FAIL: " + fr.Detail
+				}
+			}
+			e.publish(t, row)
+		}
+		return
 	}
 }
 
