@@ -55,6 +55,11 @@ func TestLab(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
+	lock, err := Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
 	l, err := New(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -70,6 +70,26 @@ func Check() error {
 	return exec.Command("ip", "netns", "del", name).Run()
 }
 
+// Lock takes the machine-wide lock of this Prefix's lab (a file under
+// /run/lock), so a second run with the same prefix fails at once instead
+// of deleting and reusing the first one's namespaces. Closing the file
+// releases it; so does the process ending.
+func Lock() (*os.File, error) {
+	dir := "/run/lock"
+	if _, err := os.Stat(dir); err != nil {
+		dir = os.TempDir()
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "deskphone-lab-"+Prefix+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lab: another lab with prefix %s is running (%s): %w", Prefix, f.Name(), err)
+	}
+	return f, nil
+}
+
 // NS returns the full name of the lab namespace short.
 func NS(short string) string { return Prefix + short }
 

@@ -34,10 +34,13 @@ lab-tools:
 
 test-lab: lab-tools build
 	@test "$$(id -u)" = 0 || { echo "test-lab needs root (network namespaces)"; exit 1; }
-	rm -rf $(LAB_DIR) && mkdir -p $(LAB_DIR)
-	@# The namespaces of this prefix go at the end, also when the run fails
-	@# or is interrupted (the test removes them itself; this catches a
-	@# killed test binary).
+	@# One run per prefix at a time (a second one would wipe the first's
+	@# work directory and namespaces); the namespaces of this prefix go at
+	@# the end, also when the run fails or is interrupted (the test removes
+	@# them itself; this catches a killed test binary).
+	exec 9>/run/lock/deskphone-make-test-lab-$(LAB_OWN_PREFIX).lock; \
+	flock -n 9 || { echo "test-lab: a run with LAB_PREFIX=$(LAB_OWN_PREFIX) is already going"; exit 1; }; \
+	rm -rf $(LAB_DIR) && mkdir -p $(LAB_DIR); \
 	trap '$(MAKE) --no-print-directory lab-clean LAB_PREFIX=$(LAB_OWN_PREFIX)' EXIT; \
 	DESKPHONE_LAB=1 LAB_PREFIX=$(LAB_OWN_PREFIX) LAB_DIR=$(LAB_DIR) LAB_MATRIX=$(LAB_MATRIX) LAB_PHONED=$(CURDIR)/$(BIN)/phoned LAB_PBX=$(CURDIR)/$(BIN)/pbx \
 	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -parallel $(LAB_PARALLEL) -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
