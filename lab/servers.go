@@ -146,7 +146,7 @@ func (in *Internet) Coturn() (*Proc, error) {
 	p, err := in.lab.Start(in.Server, "coturn", nil, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
 		"--listening-ip="+STUN1, "--listening-ip="+STUN2, "--relay-ip="+STUN1,
 		"--listening-port=3478", "--alt-listening-port=3479",
-		"--min-port=49152", "--max-port=49352",
+		"--min-port=49152", "--max-port=65535", // hundreds of relayed phones per run
 		"--lt-cred-mech", "--user="+TURNUser+":"+TURNPassword, "--realm="+Realm,
 		"--fingerprint", "--no-multicast-peers", "--log-file=stdout", "--simple-log",
 		"--pidfile="+filepath.Join(in.lab.Dir, "coturn.pid"))
