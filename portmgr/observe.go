@@ -123,27 +123,7 @@ func isPublic(ip netip.Addr) bool {
 }
 
 // ownAddr reports whether ip is one of the addresses of our interfaces.
-func (m *Manager) ownAddr(ip netip.Addr) bool {
-	ifs, err := m.cfg.Net.Interfaces()
-	if err != nil {
-		return false
-	}
-	for _, ifc := range ifs {
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Unmap() == ip {
-				return true
-			}
-			if x, err := netip.ParseAddr(a.String()); err == nil && x.Unmap() == ip {
-				return true
-			}
-		}
-	}
-	return false
-}
+func (m *Manager) ownAddr(ip netip.Addr) bool { return natcheck.HasIP(m.cfg.Net, ip) }
 
 // ObserveContact tells the manager the Contact address the UA sent in a
 // REGISTER and the one the registrar echoed in its 200 OK (RFC 3261

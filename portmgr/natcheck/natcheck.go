@@ -238,7 +238,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	loc := p.local()
 	res.NATed = r1.Mapped != loc
 	if loc.Addr().IsUnspecified() && r1.Mapped.Port() == loc.Port() {
-		res.NATed = !hasIP(cfg.Net, r1.Mapped.Addr())
+		res.NATed = !HasIP(cfg.Net, r1.Mapped.Addr())
 	}
 	if !r1.Other.IsValid() || r1.Other.Addr() == cfg.Server.Addr() {
 		log.Debug("server lacks OTHER-ADDRESS; behaviour unknown", "server", cfg.Server)
@@ -447,8 +447,9 @@ func lifetimeProbe(ctx context.Context, cfg Config, idle time.Duration) (bool, e
 	return r2.Mapped == r1.Mapped, nil
 }
 
-// hasIP reports whether one of the Net's interfaces has ip.
-func hasIP(n transport.Net, ip netip.Addr) bool {
+
+// HasIP reports whether one of the Net's interfaces has ip.
+func HasIP(n transport.Net, ip netip.Addr) bool {
 	ifs, err := n.Interfaces()
 	if err != nil {
 		return false
