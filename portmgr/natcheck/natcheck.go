@@ -447,7 +447,6 @@ func lifetimeProbe(ctx context.Context, cfg Config, idle time.Duration) (bool, e
 	return r2.Mapped == r1.Mapped, nil
 }
 
-
 // HasIP reports whether one of the Net's interfaces has ip.
 func HasIP(n transport.Net, ip netip.Addr) bool {
 	ifs, err := n.Interfaces()
