@@ -306,11 +306,13 @@ func Clean() ([]string, error) {
 	return gone, nil
 }
 
-// ListenUDP opens a UDP socket on laddr inside namespace ns (the same
-// thread dance as DialContext).
-func ListenUDP(ns, laddr string) (*net.UDPConn, error) {
+// inNS runs f on a thread that has entered namespace ns, and returns
+// its result: the thread enters ns for f (socket(2), connect(2), bind(2)
+// happen there) and goes back; a thread that cannot go back is discarded
+// (it stays locked when its goroutine ends).
+func inNS[T any](ns string, f func() (T, error)) (T, error) {
 	type result struct {
-		c   *net.UDPConn
+		v   T
 		err error
 	}
 	ch := make(chan result, 1)
@@ -334,59 +336,33 @@ func ListenUDP(ns, laddr string) (*net.UDPConn, error) {
 			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
 			return
 		}
-		var c *net.UDPConn
-		a, err := net.ResolveUDPAddr("udp4", laddr)
-		if err == nil {
-			c, err = net.ListenUDP("udp4", a)
-		}
+		v, err := f()
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{c, err}
+		ch <- result{v, err}
 	}()
 	r := <-ch
-	return r.c, r.err
+	return r.v, r.err
 }
 
-// DialContext returns a dial function whose sockets live in namespace ns:
-// the dialling thread enters ns for the socket(2) and connect(2) calls
-// and goes back; a thread that cannot go back is discarded (it stays
-// locked when its goroutine ends).
+// ListenUDP opens a UDP socket on laddr inside namespace ns.
+func ListenUDP(ns, laddr string) (*net.UDPConn, error) {
+	return inNS(ns, func() (*net.UDPConn, error) {
+		a, err := net.ResolveUDPAddr("udp4", laddr)
+		if err != nil {
+			return nil, err
+		}
+		return net.ListenUDP("udp4", a)
+	})
+}
+
+// DialContext returns a dial function whose sockets live in namespace ns.
 func DialContext(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread()
-			orig, err := os.Open("/proc/thread-self/ns/net")
-			if err != nil {
-				ch <- result{err: err}
-				return
-			}
-			defer orig.Close()
-			target, err := os.Open("/run/netns/" + ns)
-			if err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{err: err}
-				return
-			}
-			defer target.Close()
-			if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-				runtime.UnlockOSThread()
-				ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
-				return
-			}
+		return inNS(ns, func() (net.Conn, error) {
 			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-				runtime.UnlockOSThread()
-			}
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
+			return d.DialContext(ctx, network, addr)
+		})
 	}
 }
