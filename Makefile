@@ -35,9 +35,10 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # test: the fast tier: formatting, vet, and every package's tests with the
-# race detector.
+# race detector (scripts/gotest-race.sh: one retry of a package only when
+# the race runtime itself crashed, golang/go#78156).
 test: deps fmt-check vet
-	$(GO) test -race -count=1 -timeout 15m ./...
+	GO=$(GO) scripts/gotest-race.sh ./...
 
 # cross: phoned for the Pi 3/4/5 (arm64), Pi 2/3 32-bit (armv7) and the
 # Pi Zero/1 (armv6), without cgo.
