@@ -26,6 +26,14 @@ const (
 	STUN2 = "203.0.113.21"
 	// PublicPhone is a phone host directly on the internet (no NAT).
 	PublicPhone = "203.0.113.30"
+	// RouterMAC is the router's bridge address, set once: a Linux bridge
+	// otherwise takes the lowest MAC of its ports, so a site joining or
+	// leaving changed the gateway's MAC under every other site's ARP
+	// cache, and their traffic to the servers (SIP, STUN, the TURN relay)
+	// went to a MAC that no longer existed for up to a minute, while
+	// site-to-site media on the shared /15 kept flowing. No real router
+	// changes its MAC when a customer comes or goes.
+	RouterMAC = "02:64:70:6c:00:01"
 )
 
 // NATKind is a NAT behaviour the lab can build.
@@ -71,7 +79,7 @@ func (l *Lab) NewInternet() (*Internet, error) {
 		return nil, err
 	}
 	steps := [][]string{
-		{"ip", "link", "add", "br0", "type", "bridge"},
+		{"ip", "link", "add", "br0", "address", RouterMAC, "type", "bridge"},
 		{"ip", "link", "set", "br0", "up"},
 		{"ip", "addr", "add", RouterServers + "/24", "dev", "br0"},
 		{"ip", "addr", "add", RouterSites + "/15", "dev", "br0"},
@@ -129,6 +137,7 @@ type Site struct {
 	Rules string
 
 	lab    *Lab
+	in     *Internet
 	idx    int
 	closed bool
 }
@@ -181,7 +190,23 @@ func (s *Site) Close() error {
 			first = err
 		}
 	}
+	if err := s.in.checkRouterMAC(); err != nil && first == nil {
+		first = err
+	}
 	return first
+}
+
+// checkRouterMAC fails when the router's bridge no longer has RouterMAC
+// (see there): every site's traffic to the servers would black-hole.
+func (in *Internet) checkRouterMAC() error {
+	out, err := in.lab.Output(in.Router, "cat", "/sys/class/net/br0/address")
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(out); got != RouterMAC {
+		return fmt.Errorf("lab: router bridge MAC is %s, want %s: sites' ARP caches point at a MAC that is gone", got, RouterMAC)
+	}
+	return nil
 }
 
 // AddSite builds a site of the given kind with UDP binding timeout
@@ -193,7 +218,7 @@ func (in *Internet) AddSite(name string, kind NATKind, udpTimeout time.Duration)
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{Kind: kind, Name: name, lab: l, idx: idx}
+	s := &Site{Kind: kind, Name: name, lab: l, in: in, idx: idx}
 	if s.Phone, err = l.AddNS(name + "-ph"); err != nil {
 		return nil, err
 	}
