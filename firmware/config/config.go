@@ -117,6 +117,12 @@ type NAT struct {
 	// BindingLifetime is the NAT binding lifetime (binding_lifetime);
 	// 0 means measure it. Default: 0.
 	BindingLifetime time.Duration
+	// ChangeCheck is how often a STUN request from the SIP socket checks
+	// that the SIP flow's external address has not moved (change_check),
+	// so a NAT reboot without an outage is noticed and the phone
+	// re-registers. At least 1s; a value longer than Keepalive checks at
+	// the keepalive interval, as 0 does. Default: 5s.
+	ChangeCheck time.Duration
 	// UPnP allows UPnP IGD / NAT-PMP / PCP port mappings on the gateway
 	// (upnp). Default: true.
 	UPnP bool
@@ -188,6 +194,7 @@ const (
 	DefaultDTMFPayloadType = 101
 	DefaultPtime           = 20 * time.Millisecond
 	DefaultKeepalive       = 25 * time.Second
+	DefaultChangeCheck     = 5 * time.Second
 	DefaultAudioInput      = "silence"
 	DefaultAudioOutput     = "null"
 	DefaultSampleRate      = 8000
@@ -215,10 +222,11 @@ func Default() *Config {
 			Media: portmgr.DefaultMediaRange,
 		},
 		NAT: NAT{
-			Strategies: []string{"static", "gateway", "stun", "turn"},
-			Keepalive:  DefaultKeepalive,
-			EarlyUDP:   true,
-			UPnP:       true,
+			Strategies:  []string{"static", "gateway", "stun", "turn"},
+			Keepalive:   DefaultKeepalive,
+			ChangeCheck: DefaultChangeCheck,
+			EarlyUDP:    true,
+			UPnP:        true,
 		},
 		Audio: Audio{
 			Input:      DefaultAudioInput,

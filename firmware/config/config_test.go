@@ -43,6 +43,7 @@ func TestDefaultIsValid(t *testing.T) {
 		{"nat.keepalive", c.NAT.Keepalive, 25 * time.Second},
 		{"nat.early_udp", c.NAT.EarlyUDP, true},
 		{"nat.binding_lifetime", c.NAT.BindingLifetime, time.Duration(0)},
+		{"nat.change_check", c.NAT.ChangeCheck, 5 * time.Second},
 		{"nat.upnp", c.NAT.UPnP, true},
 		{"audio.input", c.Audio.Input, "silence"},
 		{"audio.output", c.Audio.Output, "null"},
@@ -115,6 +116,7 @@ ptime: 30ms
 nat:
   keepalive: 10
   binding_lifetime: 1m
+  change_check: 2s
   stun_servers: ["[2001:db8::1]:3478", stun.example.net:19302]
   strategies: []
   early_udp: false
@@ -136,8 +138,8 @@ dial_plan: {terminator: ""}
 	if !reflect.DeepEqual(c.Codecs, []string{"PCMA"}) {
 		t.Errorf("codecs = %v", c.Codecs)
 	}
-	if c.Ptime != 30*time.Millisecond || c.NAT.Keepalive != 10*time.Second || c.NAT.BindingLifetime != time.Minute {
-		t.Errorf("durations: ptime %v keepalive %v lifetime %v", c.Ptime, c.NAT.Keepalive, c.NAT.BindingLifetime)
+	if c.Ptime != 30*time.Millisecond || c.NAT.Keepalive != 10*time.Second || c.NAT.BindingLifetime != time.Minute || c.NAT.ChangeCheck != 2*time.Second {
+		t.Errorf("durations: ptime %v keepalive %v lifetime %v change check %v", c.Ptime, c.NAT.Keepalive, c.NAT.BindingLifetime, c.NAT.ChangeCheck)
 	}
 	if c.NAT.Strategies != nil || c.NAT.EarlyUDP {
 		t.Errorf("nat = %+v", c.NAT)
@@ -286,6 +288,10 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:2: nat.keepalive: 30s must be shorter than nat.binding_lifetime 30s`}, ErrInvalid},
 		{"negative lifetime", "nat:\n  binding_lifetime: -5s\n",
 			[]string{`phone.yaml:2: nat.binding_lifetime: -5s is negative`}, ErrInvalid},
+		{"change check negative", "nat:\n  change_check: -1s\n",
+			[]string{`phone.yaml:2: nat.change_check: -1s is negative`}, ErrInvalid},
+		{"change check short", "nat:\n  change_check: 200ms\n",
+			[]string{`phone.yaml:2: nat.change_check: 200ms is shorter than the minimum of 1s`}, ErrInvalid},
 		{"keepalive zero", "nat:\n  keepalive: 0\n",
 			[]string{`phone.yaml:2: nat.keepalive: 0s is shorter than the minimum of 1s`}, ErrInvalid},
 		{"audio input", "audio:\n  input: mic\n",

@@ -518,6 +518,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"keepalive":        d.duration(&t.Keepalive),
 				"early_udp":        d.boolean(&t.EarlyUDP),
 				"binding_lifetime": d.duration(&t.BindingLifetime),
+				"change_check":     d.duration(&t.ChangeCheck),
 				"upnp":             d.boolean(&t.UPnP),
 			})
 		},

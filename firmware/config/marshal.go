@@ -55,6 +55,7 @@ type (
 		Keepalive       string   `yaml:"keepalive"`
 		EarlyUDP        bool     `yaml:"early_udp"`
 		BindingLifetime string   `yaml:"binding_lifetime"`
+		ChangeCheck     string   `yaml:"change_check"`
 		UPnP            bool     `yaml:"upnp"`
 	}
 	fileTURN struct {
@@ -117,6 +118,7 @@ func Marshal(c *Config) ([]byte, error) {
 			Keepalive:       formatDuration(c.NAT.Keepalive),
 			EarlyUDP:        c.NAT.EarlyUDP,
 			BindingLifetime: formatDuration(c.NAT.BindingLifetime),
+			ChangeCheck:     formatDuration(c.NAT.ChangeCheck),
 			UPnP:            c.NAT.UPnP,
 		},
 		Audio: fileAudio(c.Audio),

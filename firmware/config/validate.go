@@ -267,6 +267,12 @@ func (v *validator) nat(n NAT) {
 	} else if n.BindingLifetime > 0 && n.Keepalive >= n.BindingLifetime {
 		v.fail("nat.keepalive", "%s must be shorter than nat.binding_lifetime %s", n.Keepalive, n.BindingLifetime)
 	}
+	switch {
+	case n.ChangeCheck < 0:
+		v.fail("nat.change_check", "%s is negative (0 checks at the keepalive interval only)", n.ChangeCheck)
+	case n.ChangeCheck > 0 && n.ChangeCheck < MinKeepalive:
+		v.fail("nat.change_check", "%s is shorter than the minimum of %s", n.ChangeCheck, MinKeepalive)
+	}
 }
 
 func (v *validator) audio(a Audio) {

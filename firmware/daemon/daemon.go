@@ -157,8 +157,12 @@ func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.
 		TURN:            portmgr.TURNConfig{Server: nat.TURN.Server, Username: nat.TURN.Username, Password: nat.TURN.Password},
 		Keepalive:       nat.Keepalive,
 		BindingLifetime: nat.BindingLifetime,
+		ChangeCheck:     nat.ChangeCheck,
 		DisableEarlyUDP: !nat.EarlyUDP,
 		EnableGateway:   nat.UPnP,
+	}
+	if nat.ChangeCheck == 0 {
+		pc.ChangeCheck = -1 // the config's 0: at the keepalive interval only
 	}
 	for _, s := range nat.Strategies {
 		pc.Strategies = append(pc.Strategies, portmgr.Strategy(s))

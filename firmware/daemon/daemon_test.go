@@ -204,6 +204,13 @@ func TestPortConfigFromNATSection(t *testing.T) {
 	if len(pc.Strategies) != 4 || pc.Strategies[0] != portmgr.StrategyStatic {
 		t.Fatalf("default strategies %v", pc.Strategies)
 	}
+	if pc.ChangeCheck != 5*time.Second {
+		t.Fatalf("default change check %v, want 5s", pc.ChangeCheck)
+	}
+	cfg.NAT.ChangeCheck = 0
+	if pc, _ = portConfig(cfg, nil, nil); pc.ChangeCheck >= 0 {
+		t.Fatalf("change_check 0 -> %v, want negative (keepalive interval only)", pc.ChangeCheck)
+	}
 	cfg.NAT.Strategies = nil
 	cfg.NAT.StaticExternal = "not-an-ip"
 	if _, err := portConfig(cfg, nil, nil); err == nil {
