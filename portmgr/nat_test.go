@@ -715,3 +715,117 @@ func TestNATRebootNoOutage(t *testing.T) {
 		}
 	})
 }
+
+// TestRelayedCallSurvivesOutage: a relayed call (a phone behind a
+// symmetric NAT) whose path to the TURN server goes dark, as the lab's
+// did when its router changed MAC or as a Wi-Fi drop does, carries media
+// both ways again once the path is back. After a short outage the NAT
+// kept its bindings and the same allocation carries on; after one long
+// enough for the NAT to forget them (a new external port, which the TURN
+// server takes for a new client) the mapping moves to a new allocation
+// and says so with a change event, so the UA re-INVITEs.
+func TestRelayedCallSurvivesOutage(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		outage time.Duration
+		moves  bool
+	}{{"short", 10 * time.Second, false}, {"bindings-lost", 45 * time.Second, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, true)
+				site := w.AddSite(portmgrtest.Symmetric, 30*time.Second)
+				peerAddr := netip.MustParseAddrPort("198.51.100.60:30000")
+				peer, err := w.PublicNet(peerAddr.Addr().String()).ListenPacket("udp4", peerAddr.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer peer.Close()
+				w.Start()
+				m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+				ready(t, m)
+				ctx := context.Background()
+				if _, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, registrarAddr); err != nil {
+					t.Fatal(err)
+				}
+				mp, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, peerAddr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mp.Via() != portmgr.StrategyTURN {
+					t.Fatalf("media mapping via %v, want turn", mp.Via())
+				}
+				// talk sends one datagram each way, retried every 20 ms for
+				// up to 10 s, and reports whether both arrived: the phone's
+				// through the relay from its advertised address, the peer's
+				// to that address.
+				talk := func(tag string) bool {
+					relay := mp.External()
+					gotPeer, gotPhone := false, false
+					buf := make([]byte, 1500)
+					for i := 0; i < 500 && !(gotPeer && gotPhone); i++ {
+						_, _ = mp.Conn.WriteTo([]byte("\x80phone "+tag), net.UDPAddrFromAddrPort(peerAddr))
+						_, _ = peer.WriteTo([]byte("\x80peer "+tag), net.UDPAddrFromAddrPort(relay))
+						_ = peer.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+						for {
+							n, from, err := peer.ReadFrom(buf)
+							if err != nil {
+								break
+							}
+							if string(buf[:n]) == "\x80phone "+tag && from.String() == relay.String() {
+								gotPeer = true
+							}
+						}
+						_ = mp.Conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+						for {
+							n, _, err := mp.Conn.ReadFrom(buf)
+							if err != nil {
+								break
+							}
+							if string(buf[:n]) == "\x80peer "+tag {
+								gotPhone = true
+							}
+						}
+					}
+					return gotPeer && gotPhone
+				}
+				if !talk("before") {
+					t.Fatalf("no media both ways through the relay %v before the outage", mp.External())
+				}
+				drain(m)
+				before := mp.External()
+				site.Down(true)
+				time.Sleep(tc.outage)
+				site.Down(false)
+				if site.Dropped.Load() == 0 {
+					t.Fatal("the outage dropped nothing: the test would prove nothing")
+				}
+				if !tc.moves {
+					if !talk("after") {
+						t.Fatalf("no media both ways within 10 s of a %v outage (relay %v)", tc.outage, mp.External())
+					}
+					if mp.External() != before {
+						t.Errorf("relay moved %v -> %v after a %v outage that kept the NAT's bindings", before, mp.External(), tc.outage)
+					}
+					return
+				}
+				deadline := time.After(20 * time.Second)
+				for mp.External() == before {
+					select {
+					case ev := <-m.Events():
+						if ev.Mapping == mp && (ev.Old != before || ev.New != mp.External()) {
+							t.Errorf("event %+v, mapping now %v", ev, mp.External())
+						}
+					case <-deadline:
+						t.Fatalf("relay still %v 20 s after the NAT lost its bindings", before)
+					}
+				}
+				if mp.Via() != portmgr.StrategyTURN || mp.External().Addr() != portmgrtest.TURNAddr {
+					t.Errorf("after the outage the mapping is %v via %v, want a new relay", mp.External(), mp.Via())
+				}
+				if !talk("after") {
+					t.Fatalf("no media both ways through the new relay %v", mp.External())
+				}
+			})
+		})
+	}
+}
