@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -123,6 +124,16 @@ func TestTwoPhonesCallWithAudioBothWays(t *testing.T) {
 	st := a.d.Status()
 	if len(st.Calls) != 1 || st.Calls[0].Codec != "PCMU" || st.Calls[0].RTP.Sent == 0 || st.Calls[0].RTP.Received == 0 {
 		t.Fatalf("A's status calls = %+v", st.Calls)
+	}
+	// The port manager's report is the status document's "nat" section.
+	doc, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"nat":{"type":`, `"mapping":`, `"filtering":`, `"external_sip":`, `"strategy":`, `"media_strategy":`, `"binding_lifetime_s":`, `"gateway_found":`, `"alg_seen":`} {
+		if !strings.Contains(string(doc), key) {
+			t.Errorf("status lacks %s: %s", key, doc)
+		}
 	}
 
 	// Hold from A: B stops hearing A; resume: it hears A again.
