@@ -79,10 +79,7 @@ func TestIdleSurvives(t *testing.T) {
 					}
 				})
 				ready(t, m)
-				sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
-				if err != nil {
-					t.Fatal(err)
-				}
+				sip := mapSIP(t, m)
 				if _, err := sip.Conn.WriteTo([]byte("REGISTER"), net.UDPAddrFromAddrPort(registrarAddr)); err != nil {
 					t.Fatal(err)
 				}
@@ -123,10 +120,7 @@ func TestNATReboot(t *testing.T) {
 		w.Start()
 		m := phone(t, w, site, nil)
 		ready(t, m)
-		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sip := mapSIP(t, m)
 		media, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.MustParseAddrPort("198.51.100.60:30000"))
 		if err != nil {
 			t.Fatal(err)
@@ -172,6 +166,26 @@ func TestNATReboot(t *testing.T) {
 			}
 		}
 	})
+}
+
+// quietPhone is a started manager at site without the background
+// binding-lifetime probe (whose traffic the tests below do not expect).
+func quietPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site) *portmgr.Manager {
+	t.Helper()
+	m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
+	ready(t, m)
+	return m
+}
+
+// mapSIP maps the SIP flow to the registrar, failing the test if it
+// cannot.
+func mapSIP(t *testing.T, m *portmgr.Manager) *portmgr.Mapping {
+	t.Helper()
+	sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sip
 }
 
 func drain(m *portmgr.Manager) {
@@ -307,10 +321,7 @@ func TestSTUNResponseChecks(t *testing.T) {
 				seen = append(seen, x)
 			}
 		})
-		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sip := mapSIP(t, m)
 		ready(t, m)
 		if got, want := sip.External(), sip.Local(); got != want || sip.Via() != portmgr.StrategySTUN {
 			t.Errorf("external %v via %v, want %v via stun", got, sip.Via(), want)
@@ -337,10 +348,7 @@ func TestSTUNFailover(t *testing.T) {
 			c.STUNServers = []string{"198.51.100.99:3478", w.STUNServer().String()}
 		})
 		start := time.Now()
-		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sip := mapSIP(t, m)
 		if sip.Via() != portmgr.StrategyLocal || time.Since(start) > time.Second {
 			t.Errorf("Map waited %v / via %v: it must return the best known address within SIPMapWait", time.Since(start), sip.Via())
 		}
@@ -366,9 +374,8 @@ func TestRportAndALG(t *testing.T) {
 		w := portmgrtest.NewWorld(t, false)
 		site := w.AddSite(portmgrtest.FullCone, 0)
 		w.Start()
-		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
-		ready(t, m)
-		sip, _ := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		m := quietPhone(t, w, site)
+		sip := mapSIP(t, m)
 		drain(m)
 		if r := m.Report(); r.ALGSeen {
 			t.Fatal("ALG before any evidence")
@@ -578,9 +585,8 @@ func TestContactALG(t *testing.T) {
 		w := portmgrtest.NewWorld(t, false)
 		site := w.AddSite(portmgrtest.FullCone, 0)
 		w.Start()
-		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
-		ready(t, m)
-		sip, _ := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
+		m := quietPhone(t, w, site)
+		sip := mapSIP(t, m)
 		drain(m)
 		m.ObserveContact(sip.External(), sip.External())
 		if m.Report().ALGSeen {
@@ -617,13 +623,9 @@ func TestRportRewrittenByALG(t *testing.T) {
 		w := portmgrtest.NewWorld(t, false)
 		site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
 		w.Start()
-		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
-		ready(t, m)
+		m := quietPhone(t, w, site)
 		ctx := context.Background()
-		sip, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, registrarAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		sip := mapSIP(t, m)
 		ext := sip.External()
 		if ext.Addr() != site.Public || sip.Via() != portmgr.StrategySTUN {
 			t.Fatalf("SIP external %v via %v before the REGISTER", ext, sip.Via())
@@ -684,12 +686,8 @@ func TestNATRebootNoOutage(t *testing.T) {
 		w := portmgrtest.NewWorld(t, false)
 		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
 		w.Start()
-		m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
-		ready(t, m)
-		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, registrarAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := quietPhone(t, w, site)
+		sip := mapSIP(t, m)
 		old := sip.External()
 		time.Sleep(47 * time.Second) // some idle time, at an arbitrary phase of the timers
 		drain(m)
@@ -741,12 +739,9 @@ func TestRelayedCallSurvivesOutage(t *testing.T) {
 				}
 				defer peer.Close()
 				w.Start()
-				m := phone(t, w, site, func(c *portmgr.Config) { c.DisableLifetimeProbe = true })
-				ready(t, m)
+				m := quietPhone(t, w, site)
 				ctx := context.Background()
-				if _, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, registrarAddr); err != nil {
-					t.Fatal(err)
-				}
+				mapSIP(t, m)
 				mp, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, peerAddr)
 				if err != nil {
 					t.Fatal(err)

@@ -306,31 +306,7 @@ func TestPhoneMatrix(t *testing.T) {
 		for _, b := range portmgrtest.NATKinds {
 			t.Run(a.String()+"/"+b.String(), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					w := portmgrtest.NewWorld(t, true)
-					sa, sb := w.AddSite(a, 0), w.AddSite(b, 0)
-					pn := w.PublicNet(pbxAddr.Addr().String())
-					srv, err := pbx.New(pbx.Config{
-						Realm:  "pbx.test",
-						Users:  map[string]string{"alice": "a-secret", "bob": "b-secret"},
-						Net:    pn,
-						Listen: pbxAddr,
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					w.Start()
-					if err := srv.Start(); err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { srv.Close() })
-					alice := newPhone(t, w, sa, "alice", "a-secret")
-					bob := newPhone(t, w, sb, "bob", "b-secret")
-					if err := alice.registered(); err != nil {
-						t.Fatal("alice:", err)
-					}
-					if err := bob.registered(); err != nil {
-						t.Fatal("bob:", err)
-					}
+					_, _, alice, bob := setup(t, a, b)
 					// A long idle period with 30 s NAT bindings: only
 					// keepalives keep the phones reachable.
 					time.Sleep(idle)
