@@ -253,8 +253,8 @@ func TestSymmetricRTPLatching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
 		c := n.listen("10.0.0.1:4000")
-		sdp := n.listen("203.0.113.9:7000")   // what the far end's SDP says
-		nat := n.listen("203.0.113.9:31000")  // where its RTP really comes from: its NAT translates ports
+		sdp := n.listen("203.0.113.9:7000")  // what the far end's SDP says
+		nat := n.listen("203.0.113.9:31000") // where its RTP really comes from: its NAT translates ports
 		s, err := New(Config{Conn: c, Remote: sdp.addr, Codec: codec.PCMU, DTMFPayloadType: 101, KeepaliveInterval: -1})
 		if err != nil {
 			t.Fatal(err)
