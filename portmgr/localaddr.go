@@ -32,11 +32,11 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 		return ip, nil
 	}
 	if err == nil {
-		err = fmt.Errorf("the route gives source address %v", ip)
+		err = fmt.Errorf("the route's source address is %v", ip)
 	}
 	alt, from := m.fallbackIP(remote)
 	if !alt.IsValid() {
-		return netip.Addr{}, fmt.Errorf("%w toward %s: %w", ErrNoLocalAddress, target, err)
+		return netip.Addr{}, fmt.Errorf("%w toward %s (%w), and no SIP flow or interface address", ErrNoLocalAddress, target, err)
 	}
 	if !m.noRoute.Swap(true) {
 		m.log.Warn("no source address from the route: using another local address",
@@ -49,12 +49,12 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 func (m *Manager) routeSource(target string) (netip.Addr, error) {
 	c, err := m.cfg.Net.Dial("udp4", target)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("portmgr: find local address toward %s: %w", target, err)
+		return netip.Addr{}, err
 	}
 	defer c.Close()
 	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("portmgr: local address %q: %w", c.LocalAddr(), err)
+		return netip.Addr{}, fmt.Errorf("the route's source address %q: %w", c.LocalAddr(), err)
 	}
 	return ap.Addr().Unmap(), nil
 }

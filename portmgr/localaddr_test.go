@@ -167,3 +167,18 @@ func TestNoSourceAddressFromRoute(t *testing.T) {
 		}
 	})
 }
+
+// TestStaticExternalUnspecifiedRefused: a configured public address of
+// 0.0.0.0 would be advertised in c= as hold; New refuses it.
+func TestStaticExternalUnspecifiedRefused(t *testing.T) {
+	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.0.0.2"}}) // never bound: New fails first
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"0.0.0.0", "224.0.0.1"} {
+		if m, err := portmgr.New(portmgr.Config{Net: n, StaticExternal: netip.MustParseAddr(a)}); err == nil {
+			m.Close()
+			t.Errorf("New accepted static external %s", a)
+		}
+	}
+}
