@@ -182,3 +182,26 @@ func TestStaticExternalUnspecifiedRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRportNotAnAddressIgnored: a Via received/rport that no host can
+// send from (0.0.0.0, multicast, port 0) never becomes the SIP flow's
+// advertised address.
+func TestRportNotAnAddressIgnored(t *testing.T) {
+	_, m := newRouteHost(t, "", false)
+	sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.MustParseAddrPort("10.1.0.1:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(sip)
+	want := sip.External()
+	for _, a := range []string{"0.0.0.0:5060", "224.0.0.1:5060", "203.0.113.5:0"} {
+		m.ObserveRport(netip.MustParseAddrPort(a))
+		if got := sip.External(); got != want {
+			t.Fatalf("after rport %s the SIP flow advertises %v, want %v", a, got, want)
+		}
+	}
+	m.ObserveRport(netip.MustParseAddrPort("203.0.113.5:40000"))
+	if got := sip.External(); got.String() != "203.0.113.5:40000" {
+		t.Fatalf("a real rport was not taken: %v", got)
+	}
+}
