@@ -87,7 +87,7 @@ func TestExhaustion(t *testing.T) {
 		w.Start()
 		m := phone(t, w, site, func(c *portmgr.Config) {
 			// Outside 5000-5999, where vnet picks the ephemeral ports of
-			// the discovery sockets (one on 5061 failed this 1 run in 150).
+			// the discovery sockets (one on 5061 failed this test 4 runs in 700).
 			c.SIPPorts = portmgr.Range{Min: 7060, Max: 7061}
 			c.MediaPorts = portmgr.Range{Min: 20000, Max: 20003}
 		})
