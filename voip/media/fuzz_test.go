@@ -111,8 +111,8 @@ func FuzzLatch(f *testing.F) {
 	f.Add([]byte{1, 0, 1, 5, 1, 0, 1, 100, 2, 0, 1, 255, 2, 0, 1, 5, 2, 0, 1, 255, 0, 2, 7, 0})
 	f.Add([]byte{3, 2, 1, 1, 4, 2, 1, 1, 3, 2, 1, 1, 4, 2, 1, 1})
 	srcs := []netip.AddrPort{
-		netip.MustParseAddrPort("203.0.113.9:7000"),  // SDP
-		netip.MustParseAddrPort("203.0.113.9:7002"),  // SDP IP, another port
+		netip.MustParseAddrPort("203.0.113.9:7000"),   // SDP
+		netip.MustParseAddrPort("203.0.113.9:7002"),   // SDP IP, another port
 		netip.MustParseAddrPort("198.51.100.7:31000"), // a NAT mapping
 		netip.MustParseAddrPort("192.0.2.66:9999"),
 		netip.MustParseAddrPort("192.0.2.67:9999"),
