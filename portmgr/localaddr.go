@@ -22,9 +22,10 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 	if m.cfg.BindAddr.IsValid() && !m.cfg.BindAddr.IsUnspecified() {
 		return m.cfg.BindAddr, nil
 	}
-	target := "192.0.2.1:9" // documentation address: routed but never sent to
+	target, toward := "192.0.2.1:9", "the default route" // documentation address: routed but never sent to
 	if remote.IsValid() {
 		target = remote.String()
+		toward = target
 	}
 	ip, err := m.routeSource(target)
 	if err == nil && usableLocal(ip) {
@@ -36,11 +37,11 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 	}
 	alt, from := m.fallbackIP(remote)
 	if !alt.IsValid() {
-		return netip.Addr{}, fmt.Errorf("%w toward %s (%w), and no SIP flow or interface address", ErrNoLocalAddress, target, err)
+		return netip.Addr{}, fmt.Errorf("%w toward %s (%w), and no SIP flow or interface address", ErrNoLocalAddress, toward, err)
 	}
 	if !m.noRoute.Swap(true) {
 		m.log.Warn("no source address from the route: using another local address",
-			"raddr", target, "laddr", alt, "from", from, "err", err)
+			"raddr", toward, "laddr", alt, "from", from, "err", err)
 	}
 	return alt, nil
 }

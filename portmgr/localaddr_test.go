@@ -158,7 +158,9 @@ func TestNoSourceAddressFromRoute(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Map succeeded with %v", mp.External())
 		}
-		if !errors.Is(err, portmgr.ErrNoLocalAddress) || !strings.Contains(err.Error(), "network is unreachable") {
+		// The reason a failed call shows (the phone's status "error").
+		const want = "no usable local address toward the default route (dial udp4: connect: network is unreachable)"
+		if !errors.Is(err, portmgr.ErrNoLocalAddress) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("Map: %v; want ErrNoLocalAddress with the route's error", err)
 		}
 		n.set("nosrc", netip.Addr{}, true)
