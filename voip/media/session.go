@@ -54,7 +54,8 @@ type Config struct {
 	// Remote and RemoteRTCP are the far end's addresses from SDP.
 	// RemoteRTCP zero means Remote's port + 1, or Remote itself with mux.
 	// Remote may be zero (unknown, or 0.0.0.0 hold): nothing is sent until
-	// a packet arrives to latch onto.
+	// a source latches (after its probation: see the package
+	// documentation). Remote's own packets latch at once and always win.
 	Remote, RemoteRTCP netip.AddrPort
 	// Codec encodes and decodes audio.
 	Codec codec.Codec
