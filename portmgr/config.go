@@ -212,6 +212,10 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("portmgr: unknown SIP keepalive mode %q", c.SIPKeepalive)
 	}
+	if s := c.StaticExternal; s.IsValid() && (s.IsUnspecified() || s.IsMulticast()) {
+		// 0.0.0.0 in SDP's c= means hold (RFC 2543): one-way audio.
+		return fmt.Errorf("portmgr: static external address %v is not an address to advertise", s)
+	}
 	if c.TURN.Server != "" && c.TURN.Username == "" {
 		return fmt.Errorf("portmgr: TURN server %s needs a username", c.TURN.Server)
 	}

@@ -3,6 +3,10 @@ package portmgr
 import "errors"
 
 var (
+	// ErrNoLocalAddress means no usable local IP was found: the route to
+	// the far end gives no source address (or there is no route), and
+	// neither the SIP flow nor any interface has an address to use.
+	ErrNoLocalAddress = errors.New("portmgr: no usable local address")
 	// ErrExhausted means every port of a range is in use.
 	ErrExhausted = errors.New("portmgr: port range exhausted")
 	// ErrClosed means the manager or mapping was closed.

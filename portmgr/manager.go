@@ -60,6 +60,10 @@ type Manager struct {
 	measured bool
 	algSeen  bool
 	algWhy   string
+
+	// noRoute is set while the route gives no usable source address
+	// (localIP falls back; logged once per episode).
+	noRoute atomic.Bool
 }
 
 // New validates cfg and returns a Manager. It binds the SIP socket at
@@ -326,28 +330,6 @@ func (m *Manager) applyStaticLocked(mp *Mapping) {
 			mp.extRTCP = netip.AddrPortFrom(s, mp.local.Port()+1)
 		}
 	}
-}
-
-// localIP picks the concrete local IP: the configured bind address, or the
-// address of the interface that routes to remote.
-func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
-	if m.cfg.BindAddr.IsValid() && !m.cfg.BindAddr.IsUnspecified() {
-		return m.cfg.BindAddr, nil
-	}
-	target := "192.0.2.1:9" // documentation address: routed but never sent to
-	if remote.IsValid() {
-		target = remote.String()
-	}
-	c, err := m.cfg.Net.Dial("udp4", target)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("portmgr: find local address toward %s: %w", target, err)
-	}
-	defer c.Close()
-	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("portmgr: local address %q: %w", c.LocalAddr(), err)
-	}
-	return ap.Addr().Unmap(), nil
 }
 
 func (m *Manager) listen(ip netip.Addr, port uint16) (net.PacketConn, error) {

@@ -33,6 +33,9 @@ func (m *Manager) ObserveRport(received netip.AddrPort) {
 // (Report.ALGSeen with the reason, EventALG once), the mapping keeps its
 // STUN-learnt address and no change is emitted.
 //
+// A received address that nothing can send from (unspecified,
+// multicast, port 0) is ignored.
+//
 // Otherwise, when the received address differs from the advertised
 // external address (symmetric NAT, an ALG that remaps ports, a NAT
 // reboot), the mapping's external address becomes the received address
@@ -47,6 +50,12 @@ func (m *Manager) ObserveRportFor(mp *Mapping, received netip.AddrPort) {
 		return
 	}
 	received = netip.AddrPortFrom(received.Addr().Unmap(), received.Port())
+	if !usableLocal(received.Addr()) || received.Port() == 0 {
+		// Nobody can send from 0.0.0.0, a multicast address or port 0:
+		// a broken or forged Via; advertising it would be worse.
+		m.log.Debug("rport ignored: not an address", "received", received)
+		return
+	}
 	local := m.ownAddr(received.Addr())
 	m.mu.Lock()
 	if _, ok := m.mappings[mp]; !ok {

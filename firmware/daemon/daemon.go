@@ -377,6 +377,11 @@ type RTPStatus struct {
 	Lost     int64   `json:"lost"`
 	JitterMS float64 `json:"jitter_ms"`
 	Remote   string  `json:"remote,omitempty"`
+	// Symmetric RTP: moves of the latch, the last one as "from -> to",
+	// and packets refused from sources other than the latched one.
+	Relatches   int    `json:"relatches,omitempty"`
+	LastRelatch string `json:"last_relatch,omitempty"`
+	Strangers   uint64 `json:"strangers,omitempty"`
 }
 
 // CallStatus is one call in the status document.
@@ -411,7 +416,11 @@ func (d *Daemon) Status() Status {
 			st := m.Stats()
 			cs.RTP = RTPStatus{
 				Sent: st.Sent, Received: st.Received, Lost: st.Lost,
-				JitterMS: float64(st.Jitter) / float64(time.Millisecond),
+				JitterMS:  float64(st.Jitter) / float64(time.Millisecond),
+				Relatches: st.Relatches, Strangers: st.Strangers,
+			}
+			if st.Relatches > 0 {
+				cs.RTP.LastRelatch = st.RelatchFrom.String() + " -> " + st.RelatchTo.String()
 			}
 			if st.Latched.IsValid() {
 				cs.RTP.Remote = st.Latched.String()

@@ -55,19 +55,39 @@
 //
 //   - Only valid packets count: version 2, parseable, and of the audio,
 //     telephone-event or comfort-noise payload type. Garbage never latches.
-//   - The first valid packet latches onto its source.
-//   - Packets from another source are dropped, and it becomes a candidate.
-//     The latch moves to it after 2 packets with consecutive sequence
-//     numbers if the latched source sent nothing since the candidate's
-//     first packet (a NAT rebinding, or a new media anchor taking over,
-//     whatever its SSRC), or after 10 packets even while the old source
-//     still sends. One stray packet never moves it. (Two sources sending
-//     at once for good would make the latch move every 10 packets; that
-//     is not a call anyone can hear anyway.)
+//   - A packet from the SDP address latches at once, and always wins the
+//     latch back from any other source.
+//   - Before the first latch, a packet from the SDP address's IP on
+//     another port latches at once too (a far end that learnt its public
+//     IP by STUN, behind a NAT that translates ports).
+//   - Before the first latch, any other source is on probation: it
+//     latches once it has sent 3 consecutive sequence numbers of one SSRC
+//     over LatchProbation (200 ms), with no other unknown source sending
+//     meanwhile (two at once are ambiguous: neither wins until one stops
+//     for LatchQuiet). This is the symmetric NAT case where the SDP names
+//     a private address that never sends. Until then nothing is played and
+//     RTP goes to the SDP address.
+//   - Once latched, another source takes over only when the latched one
+//     has sent nothing for LatchQuiet (300 ms) AND the new one continues
+//     the stream: the latched SSRC with a sequence number ahead of the
+//     last one (within RFC 3550 A.1's dropout), or the SDP address's IP;
+//     it needs 2 consecutive sequence numbers, and moves are at least
+//     RelatchInterval (1 s) apart. A NAT rebinding is followed this way; a
+//     stranger, however fast, is not while the far end sends.
+//   - Packets from any other source are dropped, never played, and
+//     counted in Stats.Strangers; Stats.Relatches, RelatchFrom and
+//     RelatchTo report the moves.
+//   - A stranger that streams alone, before the far end's first packet,
+//     through a probation, is taken as a NAT would be; the far end's first
+//     packet from the SDP address (or after the stranger's silence, its
+//     IP) takes the latch back.
 //   - SetRemote (a re-INVITE) drops the latch.
-//   - RTCP without mux latches separately: onto the first valid compound
-//     packet, and afterwards only onto a packet whose sender SSRC is the
-//     stream we play. With mux, RTCP follows the RTP latch.
+//   - RTCP without mux latches separately: onto the SDP's RTCP address,
+//     else the first valid compound packet from the SDP's RTCP IP, the
+//     latched RTP source's IP, or a sender whose SSRC is the stream we
+//     play; afterwards it moves only to the SDP's RTCP address or to a
+//     sender whose SSRC is the stream we play. With mux, RTCP is taken only
+//     from the latched source or the SDP address, and never latches.
 //
 // # Direction, hold, mute, keepalive
 //

@@ -97,3 +97,83 @@ func FuzzReceive(f *testing.F) {
 		_ = s.Stats()
 	})
 }
+
+// FuzzLatch drives the symmetric RTP latch with arbitrary packet
+// sequences from the SDP address, its IP on another port, a NAT mapping
+// and two strangers, four bytes a packet (source, SSRC, sequence step,
+// time step), and checks its rules: the SDP address always wins at once;
+// a packet is accepted exactly when it comes from the source latched
+// after it; a first latch elsewhere comes after a probation; a move comes
+// only after the old source's quiet time and the move interval.
+func FuzzLatch(f *testing.F) {
+	f.Add([]byte{2, 0, 1, 5, 2, 0, 1, 5, 2, 0, 1, 5, 2, 0, 1, 60, 2, 0, 1, 5, 3, 0, 1, 1})
+	f.Add([]byte{0, 0, 1, 5, 3, 1, 1, 1, 3, 1, 1, 1, 3, 1, 1, 200, 3, 1, 1, 200, 3, 1, 1, 5})
+	f.Add([]byte{1, 0, 1, 5, 1, 0, 1, 100, 2, 0, 1, 255, 2, 0, 1, 5, 2, 0, 1, 255, 0, 2, 7, 0})
+	f.Add([]byte{3, 2, 1, 1, 4, 2, 1, 1, 3, 2, 1, 1, 4, 2, 1, 1})
+	srcs := []netip.AddrPort{
+		netip.MustParseAddrPort("203.0.113.9:7000"),   // SDP
+		netip.MustParseAddrPort("203.0.113.9:7002"),   // SDP IP, another port
+		netip.MustParseAddrPort("198.51.100.7:31000"), // a NAT mapping
+		netip.MustParseAddrPort("192.0.2.66:9999"),
+		netip.MustParseAddrPort("192.0.2.67:9999"),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var l latch
+		sdp := srcs[0]
+		if len(data) > 0 && data[0]&0x80 != 0 {
+			sdp = netip.AddrPort{} // no usable SDP address (hold)
+		}
+		l.reset(sdp)
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		seqs := map[netip.AddrPort]uint16{}
+		firstSeen := map[netip.AddrPort]time.Time{}
+		lastHeard := time.Time{}
+		lastMove := time.Time{}
+		var offers, accepted uint64
+		for len(data) >= 4 {
+			src := srcs[int(data[0]&0x7F)%len(srcs)]
+			ssrc := []uint32{0xFA4E, 0xBAD, l.ssrc}[int(data[1])%3]
+			seqs[src] += uint16(int8(data[2]))
+			now = now.Add(time.Duration(data[3]) * time.Millisecond)
+			data = data[4:]
+			if _, ok := firstSeen[src]; !ok {
+				firstSeen[src] = now
+			}
+			was := l.cur
+			ok := l.offer(src, ssrc, seqs[src], now)
+			offers++
+			if ok {
+				accepted++
+			}
+			if ok != (src == l.cur) {
+				t.Fatalf("accepted %v from %v, latched %v", ok, src, l.cur)
+			}
+			if sdp.IsValid() && src == sdp && l.cur != sdp {
+				t.Fatalf("a packet from the SDP address left the latch on %v", l.cur)
+			}
+			if l.cur != was && l.cur != sdp {
+				switch {
+				case !was.IsValid() && l.sdpIP(l.cur):
+				case !was.IsValid():
+					if now.Sub(firstSeen[l.cur]) < LatchProbation {
+						t.Fatalf("first latch onto %v %v after its first packet", l.cur, now.Sub(firstSeen[l.cur]))
+					}
+				default:
+					if now.Sub(lastHeard) < LatchQuiet || now.Sub(lastMove) < RelatchInterval {
+						t.Fatalf("moved %v -> %v %v after the old source's last packet, %v after the last move",
+							was, l.cur, now.Sub(lastHeard), now.Sub(lastMove))
+					}
+				}
+			}
+			if l.cur != was {
+				lastMove = now
+			}
+			if ok {
+				lastHeard = now
+			}
+		}
+		if accepted+l.strangers != offers {
+			t.Fatalf("%d offers: %d accepted, %d strangers", offers, accepted, l.strangers)
+		}
+	})
+}

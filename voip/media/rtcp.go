@@ -245,23 +245,28 @@ func (s *Session) handleRTCP(b []byte, from netip.AddrPort, now time.Time) {
 }
 
 // latchRTCPLocked decides whether RTCP from src is from the far end and
-// where our RTCP goes. With rtcp-mux it follows the RTP latch (and may
-// make the first latch). Without mux, the first valid RTCP latches; a
-// later move is accepted only from a packet whose sender SSRC is the RTP
-// stream we play, so a stray packet cannot steal it.
+// where our RTCP goes. With rtcp-mux, RTCP is taken from the latched RTP
+// source or the SDP address, and never moves the latch. Without mux, the
+// RTCP latch goes to the SDP's RTCP address at once; else, to the first
+// packet from the SDP's RTCP IP or the latched RTP source's IP, or from a
+// sender whose SSRC is the RTP stream we play; a packet whose sender SSRC
+// is that stream also moves it later. A stranger's report is dropped.
 func (s *Session) latchRTCPLocked(src netip.AddrPort, sender uint32) bool {
 	if s.rtcpConn == nil {
-		if !s.latched.IsValid() {
-			s.latched, s.latchSSRC = src, sender
-			s.updateTargetsLocked()
+		if src == s.lt.cur || (usable(s.remote) && src == s.remote) {
 			return true
 		}
-		return src == s.latched || (s.rx.init && sender == s.rx.ssrc)
+		s.lt.strangers++
+		return false
 	}
+	ours := s.rx.init && sender == s.rx.ssrc
 	switch {
 	case src == s.rtcpLatch:
 		return true
-	case !s.rtcpLatch.IsValid(), s.rx.init && sender == s.rx.ssrc:
+	case usable(s.remoteRTCP) && src == s.remoteRTCP,
+		ours,
+		!s.rtcpLatch.IsValid() && usable(s.remoteRTCP) && src.Addr() == s.remoteRTCP.Addr(),
+		!s.rtcpLatch.IsValid() && s.lt.cur.IsValid() && src.Addr() == s.lt.cur.Addr():
 		if s.rtcpLatch.IsValid() {
 			s.log.Info("rtcp re-latched", "from", s.rtcpLatch, "to", src)
 		}
@@ -269,6 +274,7 @@ func (s *Session) latchRTCPLocked(src netip.AddrPort, sender uint32) bool {
 		s.updateTargetsLocked()
 		return true
 	}
+	s.lt.strangers++
 	return false
 }
 

@@ -35,12 +35,6 @@ const ptCN = 13
 // level in -dBov, 127 being the quietest.
 var cnSilence = []byte{127}
 
-// Symmetric RTP latching thresholds (see the package documentation).
-const (
-	relatchRun       = 2  // consecutive packets from a new source once the old one went quiet
-	relatchSustained = 10 // packets from a new source while the old one still sends
-)
-
 // captureGap is the pause in WriteFrame calls after which the timestamp
 // jumps by the time missed (and a new talkspurt begins).
 const captureGap = 200 * time.Millisecond
@@ -60,7 +54,8 @@ type Config struct {
 	// Remote and RemoteRTCP are the far end's addresses from SDP.
 	// RemoteRTCP zero means Remote's port + 1, or Remote itself with mux.
 	// Remote may be zero (unknown, or 0.0.0.0 hold): nothing is sent until
-	// a packet arrives to latch onto.
+	// a source latches (after its probation: see the package
+	// documentation). Remote's own packets latch at once and always win.
 	Remote, RemoteRTCP netip.AddrPort
 	// Codec encodes and decodes audio.
 	Codec codec.Codec
@@ -116,6 +111,9 @@ type Stats struct {
 	Latched     netip.AddrPort // the source latched onto (zero until a packet arrives)
 	LatchedRTCP netip.AddrPort // the RTCP source latched onto (non-mux)
 	Relatches   int            // times the latch moved to a new source
+	RelatchFrom netip.AddrPort // the last move's old source (zero before any move)
+	RelatchTo   netip.AddrPort // and its new one
+	Strangers   uint64         // RTP and RTCP packets refused as not from the latched source (also in Dropped)
 	FirstRx     time.Time      // first accepted RTP packet
 	LastRx      time.Time      // last accepted RTP packet
 	RemoteBye   bool           // the far end sent an RTCP BYE
@@ -157,15 +155,7 @@ type Session struct {
 	muted      bool
 	remote     netip.AddrPort // from SDP
 	remoteRTCP netip.AddrPort // from SDP (or derived); zero with mux
-	latched    netip.AddrPort
-	latchSSRC  uint32
-	oldHeard   bool // the latched source sent since the candidate appeared
-	cand       netip.AddrPort
-	candSSRC   uint32
-	candSeq    uint16
-	candRun    int
-	candCount  int
-	relatches  int
+	lt         latch          // the RTP source (symmetric RTP)
 	rtcpLatch  netip.AddrPort
 	sendTo     netip.AddrPort // current RTP target
 	sendAddr   net.Addr       // sendTo as a net.Addr, cached
@@ -310,7 +300,8 @@ func (s *Session) setRemoteLocked(rtpAddr, rtcpAddr netip.AddrPort) {
 		rtcpAddr = netip.AddrPortFrom(rtpAddr.Addr(), rtpAddr.Port()+1)
 	}
 	s.remote, s.remoteRTCP = rtpAddr, rtcpAddr
-	s.latched, s.rtcpLatch, s.cand = netip.AddrPort{}, netip.AddrPort{}, netip.AddrPort{}
+	s.lt.reset(rtpAddr)
+	s.rtcpLatch = netip.AddrPort{}
 	s.updateTargetsLocked()
 }
 
@@ -330,8 +321,8 @@ func usable(a netip.AddrPort) bool {
 // source if any, else the SDP address.
 func (s *Session) updateTargetsLocked() {
 	to := s.remote
-	if s.latched.IsValid() {
-		to = s.latched
+	if s.lt.cur.IsValid() {
+		to = s.lt.cur
 	}
 	if !usable(to) {
 		to = netip.AddrPort{}
@@ -725,7 +716,7 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	}
 
 	s.mu.Lock()
-	if !s.latchLocked(from, pkt.SSRC, pkt.SequenceNumber) {
+	if !s.latchLocked(from, pkt.SSRC, pkt.SequenceNumber, now) {
 		s.dropped++
 		s.mu.Unlock()
 		return
@@ -776,44 +767,22 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 
 // latchLocked implements symmetric RTP (see the package documentation):
 // it reports whether a valid packet from src is from the stream we play,
-// moving the latch when a new source has proved itself.
-func (s *Session) latchLocked(src netip.AddrPort, ssrc uint32, seq uint16) bool {
+// moving the latch, and where RTP goes, when src has proved itself.
+func (s *Session) latchLocked(src netip.AddrPort, ssrc uint32, seq uint16, now time.Time) bool {
+	was, moves := s.lt.cur, s.lt.moves
+	if !s.lt.offer(src, ssrc, seq, now) {
+		return false
+	}
 	switch {
-	case !s.latched.IsValid():
-		s.latched, s.latchSSRC = src, ssrc
-		s.cand = netip.AddrPort{}
+	case s.lt.moves != moves:
+		s.log.Info("re-latched", "from", was, "to", src, "ssrc", ssrc)
+	case !was.IsValid() && src != s.remote:
+		s.log.Info("latched onto a source other than SDP's", "raddr", s.remote, "latched", src)
+	}
+	if s.lt.cur != was {
 		s.updateTargetsLocked()
-		if src != s.remote {
-			s.log.Info("latched onto a source other than SDP's", "raddr", s.remote, "latched", src)
-		}
-		return true
-	case src == s.latched:
-		s.latchSSRC = ssrc
-		s.oldHeard = true
-		return true
 	}
-	if src == s.cand && ssrc == s.candSSRC {
-		s.candCount++
-		if seq == s.candSeq+1 {
-			s.candRun++
-		} else {
-			s.candRun = 1
-		}
-	} else {
-		s.cand, s.candSSRC = src, ssrc
-		s.candCount, s.candRun = 1, 1
-		s.oldHeard = false
-	}
-	s.candSeq = seq
-	if (s.candRun >= relatchRun && !s.oldHeard) || s.candCount >= relatchSustained {
-		s.log.Info("re-latched", "from", s.latched, "to", src, "ssrc", ssrc)
-		s.latched, s.latchSSRC = src, ssrc
-		s.cand = netip.AddrPort{}
-		s.relatches++
-		s.updateTargetsLocked()
-		return true
-	}
-	return false
+	return true
 }
 
 // timerLoop sends RTCP reports at randomised intervals and RTP keepalives
@@ -868,7 +837,8 @@ func (s *Session) Stats() Stats {
 		Sent: s.sent, SentBytes: s.sentBytes, Keepalives: s.keepalives,
 		Received: s.rx.received, ReceivedBytes: s.rx.bytes, Dropped: s.dropped,
 		SSRC: s.ssrc, RemoteSSRC: s.rx.ssrc,
-		Remote: s.sendTo, Latched: s.latched, LatchedRTCP: s.rtcpLatch, Relatches: s.relatches,
+		Remote: s.sendTo, Latched: s.lt.cur, LatchedRTCP: s.rtcpLatch,
+		Relatches: s.lt.moves, RelatchFrom: s.lt.from, RelatchTo: s.lt.to, Strangers: s.lt.strangers,
 		FirstRx: s.firstRx, LastRx: s.lastRx, RemoteBye: s.remoteBye, RTT: s.rtt,
 		RemoteLost:         int64(s.remoteRR.lost),
 		RemoteFractionLost: float64(s.remoteRR.fraction) / 256,

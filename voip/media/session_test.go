@@ -253,8 +253,8 @@ func TestSymmetricRTPLatching(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newMemNet()
 		c := n.listen("10.0.0.1:4000")
-		sdp := n.listen("203.0.113.9:7000")   // what the far end's SDP says
-		nat := n.listen("198.51.100.7:31000") // where its RTP really comes from
+		sdp := n.listen("203.0.113.9:7000")  // what the far end's SDP says
+		nat := n.listen("203.0.113.9:31000") // where its RTP really comes from: its NAT translates ports
 		s, err := New(Config{Conn: c, Remote: sdp.addr, Codec: codec.PCMU, DTMFPayloadType: 101, KeepaliveInterval: -1})
 		if err != nil {
 			t.Fatal(err)
@@ -282,7 +282,7 @@ func TestSymmetricRTPLatching(t *testing.T) {
 		if st := s.Stats(); st.Dropped != 4 || st.Latched.IsValid() {
 			t.Fatalf("stats after garbage: dropped %d latched %v", st.Dropped, st.Latched)
 		}
-		// The first valid packet latches.
+		// The first valid packet from the SDP's IP latches.
 		seq := uint16(100)
 		send := func(from netip.AddrPort, ssrc uint32) {
 			n.deliver(from, c.addr, rtpBytes(0, seq, uint32(seq)*160, ssrc, false, payload))
@@ -301,16 +301,16 @@ func TestSymmetricRTPLatching(t *testing.T) {
 		if to := lastTo(); to != nat.addr {
 			t.Fatalf("a stray packet moved the latch to %v", to)
 		}
-		// A stream from elsewhere while the latched one keeps sending: only
-		// after 10 packets.
+		// A stream from elsewhere while the latched one keeps sending, even
+		// with its SSRC: never.
 		other := netip.MustParseAddrPort("192.0.2.77:8888")
-		for i := range 9 {
+		for i := range 30 {
 			n.deliver(other, c.addr, rtpBytes(0, uint16(7000+i), uint32(i*160), 0xAAAA, false, payload))
 			send(nat.addr, 0xAAAA)
 		}
 		synctest.Wait()
 		if to := lastTo(); to != nat.addr {
-			t.Fatalf("moved to a competing source after 9 packets: %v", to)
+			t.Fatalf("moved to a competing source: %v", to)
 		}
 		// A new stream (new SSRC) while the latched one keeps sending: not
 		// after 2 packets.
@@ -324,7 +324,8 @@ func TestSymmetricRTPLatching(t *testing.T) {
 		}
 		// NAT rebinding: the same SSRC now comes from a new port, the old
 		// one is silent: two packets move the latch.
-		rebound := netip.MustParseAddrPort("198.51.100.7:31002")
+		time.Sleep(max(LatchQuiet, RelatchInterval))
+		rebound := netip.MustParseAddrPort("203.0.113.9:31002")
 		send(rebound, 0xAAAA)
 		synctest.Wait()
 		if to := lastTo(); to != nat.addr {
@@ -362,7 +363,12 @@ func TestRTCPLatchingWithoutMux(t *testing.T) {
 		}
 		natRTP := netip.MustParseAddrPort("198.51.100.7:31000")
 		natRTCP := netip.MustParseAddrPort("198.51.100.7:31001")
-		n.deliver(natRTP, c.addr, rtpBytes(0, 1, 1, 0x1234, true, make([]byte, 160)))
+		// The far end's RTP streams from its NAT mapping past probation.
+		for i := range 15 {
+			n.deliver(natRTP, c.addr, rtpBytes(0, uint16(1+i), uint32(160*i), 0x1234, i == 0, make([]byte, 160)))
+			synctest.Wait()
+			time.Sleep(20 * time.Millisecond)
+		}
 		rr, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 0x1234}})
 		n.deliver(natRTCP, cr.addr, rr)
 		synctest.Wait()

@@ -77,11 +77,18 @@ func TestSymmetricRTPThroughSymmetricNAT(t *testing.T) {
 	tone := make([]int16, 160)
 	(&sine{freq: 1000}).NextFrame(tone)
 	b.WriteFrame(tone) // to the private address: lost in the WAN
-	a.WriteFrame(make([]int16, 160))
-	select {
-	case <-rxB:
-	case <-time.After(10 * time.Second):
-		t.Fatal("A's RTP never reached B")
+	// A streams; B takes A's NAT mapping, which no SDP names, once it has
+	// streamed alone for the probation time.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !b.Stats().Latched.IsValid() {
+		a.WriteFrame(make([]int16, 160))
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("B never latched onto A's RTP")
+		}
 	}
 	stB := b.Stats()
 	if stB.Latched.Addr().String() != "198.51.100.7" || stB.Remote != stB.Latched {
@@ -90,7 +97,7 @@ func TestSymmetricRTPThroughSymmetricNAT(t *testing.T) {
 	for range 3 {
 		b.WriteFrame(tone)
 	}
-	deadline := time.After(10 * time.Second)
+	deadline = time.After(10 * time.Second)
 	for a.Stats().Received < 3 {
 		select {
 		case <-rxA:
