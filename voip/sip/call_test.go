@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/deskphone/phone/voip/tone"
 	siplib "github.com/emiago/sipgo/sip"
+	"github.com/pion/transport/v4/vnet"
 )
 
 // pair is two UAs on one vnet LAN, A at .2 calling B at .3 directly.
@@ -392,6 +394,54 @@ func TestCallRefreshReinvites(t *testing.T) {
 		})
 		if !ca.UsesMapping(ca.mapping) || ca.UsesMapping(nil) {
 			t.Fatal("UsesMapping does not recognise the call's own mapping")
+		}
+	})
+}
+
+// TestReinviteOvertakingAck: the far end's next re-INVITE may reach us
+// before its ACK of our 2xx to the previous one (a lost ACK, or each
+// message on its own goroutine). Our final response was sent, so the new
+// re-INVITE is answered, not refused with 500 (RFC 3261 §14.2), and the
+// refresh of a held call reports 200 at once.
+func TestReinviteOvertakingAck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		var mu sync.Mutex
+		dropACK := false
+		w.router.AddChunkFilter(func(c vnet.Chunk) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if dropACK && bytes.HasPrefix(c.UserData(), []byte("ACK ")) {
+				dropACK = false
+				return false
+			}
+			return true
+		})
+		_, a, b := pairIn(t, w, nil, nil)
+		ca := dial(t, a)
+		cb := b.waitIncoming(t)
+		cb.Answer()
+		a.waitCall(t, ca, StateTalking)
+		b.waitCall(t, cb, StateTalking)
+		mu.Lock()
+		dropACK = true
+		mu.Unlock()
+		if err := ca.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		a.waitCall(t, ca, StateHeld)
+		if err := ca.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		ev := a.next(t, "held refresh answered", func(e Event) bool {
+			ce, ok := e.(*CallEvent)
+			return ok && ce.Call == ca && ce.Code != 0
+		}).(*CallEvent)
+		if ev.Code != 200 || ev.State != StateHeld {
+			t.Fatalf("refresh of the held call: %d %s in state %s, want 200 held", ev.Code, ev.Reason, ev.State)
+		}
+		if cb.State() == StateEnded {
+			t.Fatal("B ended the call over the late ACK")
 		}
 	})
 }

@@ -509,6 +509,18 @@ func (c *Call) onReinvite(req *siplib.Request, tx *siplib.ServerTx) {
 			c.okTimer.Stop()
 		}
 	}
+	if c.reinviteIn && !c.lateOffer && c.okRes != nil && c.inviteReq != nil && c.okRes.CSeq().SeqNo == c.inviteReq.CSeq().SeqNo {
+		// The new re-INVITE overtook the ACK of our 2xx to the previous
+		// one (sipgo handles each message on its own goroutine). That
+		// offer/answer is complete and the far end sends a new INVITE
+		// only after our final response, so the previous transaction is
+		// over: §14.2's 500 is for an INVITE that arrives before our
+		// final response, not after it.
+		c.reinviteIn, c.okAcked = false, true
+		if c.okTimer != nil {
+			c.okTimer.Stop()
+		}
+	}
 	if c.reinviteIn || !c.confirmed || (c.state != StateTalking && c.state != StateHeld) {
 		c.mu.Unlock()
 		res := c.newResponse(req, 500, "Server Internal Error")
@@ -719,6 +731,23 @@ func (c *Call) runReinvite(tx siplib.ClientTransaction, req *siplib.Request, off
 		} else {
 			delay = time.Duration(rand.IntN(201)) * 10 * time.Millisecond
 		}
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			if err := c.sendReinvite(hold, attempt+1); err != nil && !errors.Is(err, ErrPending) {
+				c.log.Debug("re-INVITE retry", "err", err)
+			}
+		case <-c.done:
+		case <-c.ua.ctx.Done():
+		}
+	case code == 500 && res.GetHeader("Retry-After") != nil && attempt < 3:
+		// The far end was still busy with an earlier re-INVITE (RFC 3261
+		// §14.2): it said when to try again; try the same offer then.
+		c.mu.Lock()
+		c.reinviteOut, c.localHold = false, prevHold
+		c.mu.Unlock()
+		delay := min(retryAfter(res), 10*time.Second)
 		t := time.NewTimer(delay)
 		defer t.Stop()
 		select {
