@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,13 +33,19 @@ func TestCallAdvertisesMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The far end: a loopback socket that rejects every INVITE with 486.
+	// The far end: a loopback socket that rejects every INVITE with 486
+	// once the test has looked at the mappings (the rejection releases
+	// the media mapping).
 	far, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { far.Close() })
 	invites := make(chan *siplib.Request, 4)
+	reject := make(chan struct{})
+	var once sync.Once
+	rejectNow := func() { once.Do(func() { close(reject) }) }
+	t.Cleanup(rejectNow)
 	go func() {
 		buf := make([]byte, 65535)
 		for {
@@ -58,6 +65,7 @@ func TestCallAdvertisesMapping(t *testing.T) {
 			case invites <- req:
 			default:
 			}
+			<-reject
 			res := siplib.NewResponseFromRequest(req, 486, "Busy Here", nil)
 			res.AppendHeader(siplib.NewHeader("To", req.To().Value()+";tag=far"))
 			far.WriteTo([]byte(res.String()), from)
@@ -104,6 +112,7 @@ func TestCallAdvertisesMapping(t *testing.T) {
 		t.Errorf("offer advertises the loopback address:\n%s", body)
 	}
 
+	rejectNow()
 	// The final CallEvent comes after the release.
 	deadline := time.After(30 * time.Second)
 	for ended := false; !ended; {
