@@ -10,39 +10,19 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 )
 
 // phone makes a Manager at the site with the world's STUN (and TURN).
 func phone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, mod func(*portmgr.Config)) *portmgr.Manager {
 	t.Helper()
-	cfg := portmgr.Config{
-		Net:           site.Net,
-		STUNServers:   []string{w.STUNServer().String()},
-		EnableGateway: false,
-	}
-	if w.TURN != nil {
-		cfg.TURN = portmgr.TURNConfig{Server: w.TURNServerAddr().String(),
-			Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass}
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	m, err := portmgr.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return mappertest.NewManager(t, mappertest.SiteConfig(w, site, mod))
 }
 
 func ready(t *testing.T, m *portmgr.Manager) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := m.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mappertest.Ready(t, m)
 }
 
 func TestSTUNDiscoveryPerNAT(t *testing.T) {
