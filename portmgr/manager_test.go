@@ -126,7 +126,11 @@ func TestColdMediaMapAdvertisesPublic(t *testing.T) {
 	}{{"bounded wait", 0, true}, {"no wait", -1, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := portmgrtest.NewWorld(t, false)
+				// A 10 ms hop: the STUN answer takes fake time, so Map
+				// without a wait returns before it, whatever the scheduler
+				// does (with no delay, under -race the answer sometimes
+				// came first).
+				w := portmgrtest.NewWorldDelay(t, false, 10*time.Millisecond)
 				site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
 				w.Start()
 				m := phone(t, w, site, func(c *portmgr.Config) {
