@@ -179,16 +179,30 @@ func (n *NATPMP) roundTrip(ctx context.Context, req []byte, size int) ([]byte, e
 				continue // only the gateway answers (RFC 6886 §3.1)
 			}
 			resp := buf[:nr]
-			if nr < size || resp[0] != natpmpVersion || resp[1] != natpmpReply|req[1] {
+			ok, err = checkNATPMP(resp, req[1], size)
+			if !ok {
 				continue
 			}
-			if code := binary.BigEndian.Uint16(resp[2:4]); code != 0 {
-				return nil, fmt.Errorf("%w: natpmp result %d", ErrRefused, code)
+			if err != nil {
+				return nil, err
 			}
 			return append([]byte(nil), resp...), nil
 		}
 	}
 	return nil, fmt.Errorf("gateway: natpmp %s: no answer", server)
+}
+
+// checkNATPMP validates an answer to a request with opcode op (RFC 6886
+// §3.2, §3.3): version 0, opcode 128+op, at least size bytes. ok is false
+// for datagrams to ignore; err is set for a well-formed error result.
+func checkNATPMP(resp []byte, op byte, size int) (ok bool, err error) {
+	if len(resp) < size || len(resp) < 4 || resp[0] != natpmpVersion || resp[1] != natpmpReply|op {
+		return false, nil
+	}
+	if code := binary.BigEndian.Uint16(resp[2:4]); code != 0 {
+		return true, fmt.Errorf("%w: natpmp result %d", ErrRefused, code)
+	}
+	return true, nil
 }
 
 var _ Client = (*NATPMP)(nil)
