@@ -63,3 +63,32 @@ func TestProbeSocketsInRanges(t *testing.T) {
 		}
 	})
 }
+
+// TestProbesLeaveRoomForCalls: in the smallest ranges RTC allows (two SIP
+// ports, two media pairs) and no warm pool, the probes running in the
+// background (the binding-lifetime estimate wants six sockets for
+// minutes) take no port a call needs: both pairs and both SIP ports can
+// still be mapped.
+func TestProbesLeaveRoomForCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := phone(t, w, site, func(c *portmgr.Config) {
+			c.SIPPorts = portmgr.Range{Min: 5060, Max: 5061}
+			c.MediaPorts = portmgr.Range{Min: 20000, Max: 20003}
+			c.PoolSize = -1
+		})
+		ready(t, m)
+		synctest.Wait()
+		ctx := context.Background()
+		for i := range 2 {
+			if _, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{}); err != nil {
+				t.Fatalf("media pair %d: %v", i+1, err)
+			}
+			if _, err := m.Map(ctx, portmgr.KindSIP, portmgr.UDP, netip.AddrPort{}); err != nil {
+				t.Fatalf("SIP port %d: %v", i+1, err)
+			}
+		}
+	})
+}
