@@ -75,7 +75,7 @@ func TestProbesLeaveRoomForCalls(t *testing.T) {
 		site := w.AddSite(portmgrtest.FullCone, 0)
 		w.Start()
 		m := phone(t, w, site, func(c *portmgr.Config) {
-			c.SIPPorts = portmgr.Range{Min: 5060, Max: 5061}
+			c.SIPPorts = portmgr.Range{Min: 7060, Max: 7061} // outside vnet's ephemeral ports (5000-5999)
 			c.MediaPorts = portmgr.Range{Min: 20000, Max: 20003}
 			c.PoolSize = -1
 		})
