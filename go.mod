@@ -6,7 +6,6 @@ require (
 	github.com/emiago/sipgo v1.7.2
 	github.com/hajimehoshi/oto/v2 v2.4.3
 	github.com/huin/goupnp v1.3.0
-	github.com/jackpal/go-nat-pmp v1.1.0
 	github.com/pion/logging v0.2.4
 	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6

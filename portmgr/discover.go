@@ -341,8 +341,8 @@ func (m *Manager) classify(ctx context.Context) {
 	}
 	var res *natcheck.Result
 	for i := range servers {
-		res, err = natcheck.Run(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Server: servers[(good+i)%len(servers)],
-			RTO: m.cfg.STUNRTO, Rc: 4, Rm: 4, Logger: m.log})
+		res, err = natcheck.Run(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Listen: m.probeListener(ip, true),
+			Server: servers[(good+i)%len(servers)], RTO: m.cfg.STUNRTO, Rc: 4, Rm: 4, Logger: m.log})
 		if err == nil {
 			break
 		}
@@ -406,7 +406,13 @@ func (m *Manager) measureLifetime(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	lt, bounded, err := natcheck.Lifetime(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Server: server, RTO: m.cfg.STUNRTO}, nil)
+	listen, release, err := m.probeSockets(ip, len(natcheck.DefaultProbes))
+	if err != nil {
+		m.log.Debug("binding lifetime not measured", "err", err)
+		return
+	}
+	defer release()
+	lt, bounded, err := natcheck.Lifetime(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Listen: listen, Server: server, RTO: m.cfg.STUNRTO}, nil)
 	if err != nil || lt == 0 {
 		m.log.Debug("binding lifetime unknown", "err", err)
 		return
@@ -448,7 +454,7 @@ func (m *Manager) findGateway(ctx context.Context) {
 		ip, _ := m.localIP(netip.AddrPort{})
 		var err error
 		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		c, err = gateway.Discover(dctx, gateway.Config{Net: m.cfg.Net, Gateway: gwIP, Local: ip})
+		c, err = gateway.Discover(dctx, gateway.Config{Net: m.cfg.Net, Gateway: gwIP, Local: ip, Listen: m.probeListener(ip, false)})
 		cancel()
 		if err != nil {
 			m.log.Debug("no gateway", "gateway", gwIP, "err", err)

@@ -13,6 +13,9 @@ var (
 	ErrClosed = errors.New("portmgr: closed")
 	// ErrUnknownMapping means the mapping was not made by this manager or was released.
 	ErrUnknownMapping = errors.New("portmgr: unknown mapping")
+	// ErrManaged means a Manager's mapping was asked to change from
+	// outside the Manager (SetAddrs).
+	ErrManaged = errors.New("portmgr: mapping is owned by a Manager")
 	// ErrBadRange means a port range failed validation.
 	ErrBadRange = errors.New("portmgr: bad port range")
 )

@@ -10,39 +10,19 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 )
 
 // phone makes a Manager at the site with the world's STUN (and TURN).
 func phone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, mod func(*portmgr.Config)) *portmgr.Manager {
 	t.Helper()
-	cfg := portmgr.Config{
-		Net:           site.Net,
-		STUNServers:   []string{w.STUNServer().String()},
-		EnableGateway: false,
-	}
-	if w.TURN != nil {
-		cfg.TURN = portmgr.TURNConfig{Server: w.TURNServerAddr().String(),
-			Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass}
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	m, err := portmgr.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return mappertest.NewManager(t, mappertest.SiteConfig(w, site, mod))
 }
 
 func ready(t *testing.T, m *portmgr.Manager) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := m.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mappertest.Ready(t, m)
 }
 
 func TestSTUNDiscoveryPerNAT(t *testing.T) {
@@ -148,7 +128,11 @@ func TestColdMediaMapAdvertisesPublic(t *testing.T) {
 	}{{"bounded wait", 0, true}, {"no wait", -1, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := portmgrtest.NewWorld(t, false)
+				// A 10 ms hop: the STUN answer takes fake time, so Map
+				// without a wait returns before it, whatever the scheduler
+				// does (with no delay, under -race the answer sometimes
+				// came first).
+				w := portmgrtest.NewWorldDelay(t, false, 10*time.Millisecond)
 				site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
 				w.Start()
 				m := phone(t, w, site, func(c *portmgr.Config) {

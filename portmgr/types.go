@@ -65,9 +65,11 @@ const (
 	StrategyRport   Strategy = "rport"   // learnt from the registrar's received/rport
 )
 
-// Mapping is one socket (or RTP/RTCP pair) owned by the port manager.
-// Users read it; only the manager changes it, under its lock, so read the
-// addresses through the methods.
+// Mapping is one socket (or RTP/RTCP pair) handed out by a Mapper.
+// Users read it; only its owner changes it, under a lock, so read the
+// addresses through the methods (Addrs reads them all at once). A
+// Manager's mappings are owned by the Manager; NewMapping makes one that
+// another Mapper (a fake in tests) owns.
 type Mapping struct {
 	Kind      Kind
 	Transport Transport
@@ -78,9 +80,10 @@ type Mapping struct {
 	// RTCPConn is the RTCP socket (port+1), nil with rtcp-mux.
 	RTCPConn net.PacketConn
 
-	m    *Manager
-	rtp  *sock // the SIP or RTP socket
-	rtcp *sock // the RTCP socket (media only)
+	m    *Manager   // nil for a mapping made by NewMapping
+	own  sync.Mutex // guards the addresses when m is nil
+	rtp  *sock      // the SIP or RTP socket
+	rtcp *sock      // the RTCP socket (media only)
 	// learnt is closed when the first strategy run has finished.
 	learnt    chan struct{}
 	learnOnce sync.Once
@@ -91,7 +94,7 @@ type Mapping struct {
 	kaStarted atomic.Bool                    // the keepalive job is scheduled
 	flowDown  atomic.Bool                    // the last SIP keepalive check went unanswered
 
-	// The following are guarded by m.mu.
+	// The following are guarded by m.mu (by own when m is nil).
 	local      netip.AddrPort
 	external   netip.AddrPort
 	extRTCP    netip.AddrPort
@@ -105,6 +108,58 @@ type Mapping struct {
 	early      context.CancelFunc
 }
 
+// Addrs is a snapshot of a mapping's addresses, read together.
+type Addrs struct {
+	// Local is the address the socket is bound to.
+	Local netip.AddrPort
+	// External and ExternalRTCP are the addresses to advertise (Via,
+	// Contact, SDP c=/m= and a=rtcp); ExternalRTCP is zero with rtcp-mux.
+	External, ExternalRTCP netip.AddrPort
+	// Remote is the far end last given to Map or UpdateRemote.
+	Remote netip.AddrPort
+	// Via is the strategy that produced External.
+	Via Strategy
+}
+
+// NewMapping returns a mapping that no Manager owns, for other Mapper
+// implementations (fakes in tests of the port manager's users): conn and
+// rtcp are its sockets (rtcp nil with rtcp-mux, both nil for a stream
+// transport), a its addresses until SetAddrs changes them.
+func NewMapping(kind Kind, tr Transport, conn, rtcp net.PacketConn, a Addrs) *Mapping {
+	mp := &Mapping{Kind: kind, Transport: tr, Conn: conn, RTCPConn: rtcp, learnt: make(chan struct{})}
+	mp.markLearnt()
+	mp.setAddrsLocked(a)
+	return mp
+}
+
+// SetAddrs replaces the addresses of a mapping made by NewMapping (a fake
+// NAT reboot, a fake relay). A Manager's mappings change only inside the
+// Manager: for those it returns ErrManaged.
+func (mp *Mapping) SetAddrs(a Addrs) error {
+	if mp.m != nil {
+		return ErrManaged
+	}
+	mp.own.Lock()
+	defer mp.own.Unlock()
+	mp.setAddrsLocked(a)
+	return nil
+}
+
+func (mp *Mapping) setAddrsLocked(a Addrs) {
+	mp.local, mp.external, mp.extRTCP, mp.remote, mp.via = a.Local, a.External, a.ExternalRTCP, a.Remote, a.Via
+}
+
+// lock takes the lock that guards the addresses (the owning Manager's)
+// and returns its unlock.
+func (mp *Mapping) lock() func() {
+	mu := &mp.own
+	if mp.m != nil {
+		mu = &mp.m.mu
+	}
+	mu.Lock()
+	return mu.Unlock
+}
+
 func (mp *Mapping) markLearnt() { mp.learnOnce.Do(func() { close(mp.learnt) }) }
 
 // noteRx records the source of a datagram read off one of the sockets.
@@ -112,44 +167,48 @@ func (mp *Mapping) noteRx(from netip.AddrPort) {
 	mp.rxFrom.Store(&from)
 }
 
+// Addrs returns all the addresses at once, under one lock: External and
+// ExternalRTCP in it always come from the same learn, which separate
+// calls of the getters around a relearn do not promise.
+func (mp *Mapping) Addrs() Addrs {
+	defer mp.lock()()
+	return Addrs{Local: mp.local, External: mp.external, ExternalRTCP: mp.extRTCP, Remote: mp.remote, Via: mp.via}
+}
+
 // Local is the address the socket is bound to (with a concrete IP, never
 // the unspecified address, where one could be learnt).
 func (mp *Mapping) Local() netip.AddrPort {
-	mp.m.mu.Lock()
-	defer mp.m.mu.Unlock()
+	defer mp.lock()()
 	return mp.local
 }
 
 // External is the address to advertise (Via, Contact, SDP c=/m=).
 func (mp *Mapping) External() netip.AddrPort {
-	mp.m.mu.Lock()
-	defer mp.m.mu.Unlock()
+	defer mp.lock()()
 	return mp.external
 }
 
 // ExternalRTCP is the RTCP address to advertise (zero with rtcp-mux).
 func (mp *Mapping) ExternalRTCP() netip.AddrPort {
-	mp.m.mu.Lock()
-	defer mp.m.mu.Unlock()
+	defer mp.lock()()
 	return mp.extRTCP
 }
 
 // Remote is the far end last given to Map or UpdateRemote.
 func (mp *Mapping) Remote() netip.AddrPort {
-	mp.m.mu.Lock()
-	defer mp.m.mu.Unlock()
+	defer mp.lock()()
 	return mp.remote
 }
 
 // Via is the strategy that produced External.
 func (mp *Mapping) Via() Strategy {
-	mp.m.mu.Lock()
-	defer mp.m.mu.Unlock()
+	defer mp.lock()()
 	return mp.via
 }
 
 // Mapper is the port manager as its users see it (RTC's
-// IRTCPortManager3). voip depends on this interface, not on *Manager.
+// IRTCPortManager3). voip depends on this interface, not on *Manager; a
+// fake implements it with mappings from NewMapping.
 type Mapper interface {
 	// Map returns a mapping of the kind for traffic to remote (which may
 	// be the zero value when the far end is not known yet). It returns

@@ -23,6 +23,51 @@ func FuzzPCPResponse(f *testing.F) {
 	})
 }
 
+// FuzzNATPMPResponse: arbitrary datagrams to the NAT-PMP client never
+// panic, and nothing shorter than the answer's fixed size is accepted.
+func FuzzNATPMPResponse(f *testing.F) {
+	ext := make([]byte, natpmpExternalLen)
+	ext[1] = natpmpReply | natpmpOpExternal
+	copy(ext[8:12], []byte{203, 0, 113, 9})
+	f.Add(ext)
+	mp := make([]byte, natpmpMapLen)
+	mp[1] = natpmpReply | natpmpOpMapUDP
+	binary.BigEndian.PutUint16(mp[8:10], 16384)
+	binary.BigEndian.PutUint16(mp[10:12], 50000)
+	binary.BigEndian.PutUint32(mp[12:16], 120)
+	f.Add(mp)
+	f.Add([]byte{0, 129, 0, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, c := range []struct {
+			op   byte
+			size int
+		}{{natpmpOpExternal, natpmpExternalLen}, {natpmpOpMapUDP, natpmpMapLen}} {
+			if ok, _ := checkNATPMP(b, c.op, c.size); ok && len(b) < c.size {
+				t.Errorf("accepted %d bytes as an answer of %d", len(b), c.size)
+			}
+		}
+	})
+}
+
+func TestCheckNATPMP(t *testing.T) {
+	resp := make([]byte, natpmpMapLen)
+	resp[1] = natpmpReply | natpmpOpMapUDP
+	binary.BigEndian.PutUint16(resp[2:4], 3) // network failure
+	if ok, err := checkNATPMP(resp, natpmpOpMapUDP, natpmpMapLen); !ok || err == nil {
+		t.Errorf("result 3: ok %v err %v", ok, err)
+	}
+	if ok, _ := checkNATPMP(resp, natpmpOpExternal, natpmpExternalLen); ok {
+		t.Error("opcode mismatch accepted")
+	}
+	if ok, _ := checkNATPMP(resp[:12], natpmpOpMapUDP, natpmpMapLen); ok {
+		t.Error("short map answer accepted")
+	}
+	resp[0] = 2
+	if ok, _ := checkNATPMP(resp, natpmpOpMapUDP, natpmpMapLen); ok {
+		t.Error("version 2 (PCP) accepted")
+	}
+}
+
 // FuzzSSDP: arbitrary SSDP answers never panic.
 func FuzzSSDP(f *testing.F) {
 	f.Add([]byte("HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nLOCATION: http://10.0.0.1:5000/rootDesc.xml\r\n\r\n"))

@@ -98,7 +98,7 @@ func TestPCPNoGateway(t *testing.T) {
 }
 
 func TestNATPMP(t *testing.T) {
-	// go-nat-pmp talks to port 5351 on the host network: run the fake
+	// The client on the host network talks to port 5351: run the fake
 	// on a random loopback address.
 	gw := netip.AddrFrom4([4]byte{127, byte(1 + rand.IntN(200)), byte(rand.IntN(250)), byte(2 + rand.IntN(250))})
 	c, err := net.ListenPacket("udp4", netip.AddrPortFrom(gw, 5351).String())

@@ -2,49 +2,91 @@ package gateway
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
-	natpmp "github.com/jackpal/go-nat-pmp"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 )
 
-// NATPMP is a NAT-PMP client (RFC 6886) built on github.com/jackpal/go-nat-pmp.
-// That library talks to the host network itself (UDP to gateway:5351),
-// so Discover uses NAT-PMP only on the host network, never on vnet.
+// NAT-PMP (RFC 6886) constants. The server port is PCP's (PCPPort).
+const (
+	natpmpVersion     = 0
+	natpmpOpExternal  = 0
+	natpmpOpMapUDP    = 1
+	natpmpReply       = 128
+	natpmpExternalLen = 12
+	natpmpMapLen      = 16
+	natpmpFirstRTO    = 250 * time.Millisecond // RFC 6886 §3.1
+	natpmpMaxTries    = 9
+)
+
+// NATPMP is a NAT-PMP client (RFC 6886) over a transport.Net. Each
+// request goes from a socket of its own (from Listen when set, so the
+// port manager can keep it inside its ranges).
 type NATPMP struct {
-	c *natpmp.Client
+	// Net opens the request socket. Nil means the host network.
+	Net transport.Net
+	// Listen, when set, opens the request socket instead of Net (on
+	// Local, any port).
+	Listen func() (net.PacketConn, error)
+	// Gateway is the NAT-PMP server (the default router). Required.
+	Gateway netip.Addr
+	// Port is the server port (default 5351).
+	Port uint16
+	// Local is the IP to bind (zero: unspecified).
+	Local netip.Addr
+	// Timeout bounds each request with its retransmissions (250 ms,
+	// doubling, at most 9 requests, RFC 6886 §3.1). Zero means the full
+	// schedule.
+	Timeout time.Duration
 }
 
-// NewNATPMP returns a NAT-PMP client for the gateway. The timeout bounds
-// each request including the library's retransmissions (RFC 6886 §3.1).
+// NewNATPMP returns a NAT-PMP client for the gateway on the host
+// network. The timeout bounds each request including its
+// retransmissions.
 func NewNATPMP(gw netip.Addr, timeout time.Duration) *NATPMP {
-	return &NATPMP{c: natpmp.NewClientWithTimeout(net.IP(gw.AsSlice()), timeout)}
+	return &NATPMP{Gateway: gw, Timeout: timeout}
 }
 
 // Protocol implements Client.
 func (n *NATPMP) Protocol() string { return "natpmp" }
 
-// ExternalIP implements Client (RFC 6886 §3.2).
+// ExternalIP implements Client (RFC 6886 §3.2):
+//
+//	request:  | Vers = 0 | OP = 0 |
+//	response: | Vers = 0 | OP = 128 | Result Code (16) |
+//	          | Seconds Since Start of Epoch (32)       |
+//	          | External IPv4 Address (32)              |
 func (n *NATPMP) ExternalIP(ctx context.Context) (netip.Addr, error) {
-	r, err := call(ctx, n.c.GetExternalAddress)
+	resp, err := n.roundTrip(ctx, []byte{natpmpVersion, natpmpOpExternal}, natpmpExternalLen)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("gateway: natpmp: %w", err)
 	}
-	return netip.AddrFrom4(r.ExternalIPAddress), nil
+	return netip.AddrFrom4([4]byte(resp[8:12])), nil
 }
 
 // Map implements Client (RFC 6886 §3.3). A renewal asks for the external
 // port it already has.
+//
+//	request:  | Vers = 0 | OP = 1 | Reserved (16)          |
+//	          | Internal Port (16) | Suggested External Port (16) |
+//	          | Requested Port Mapping Lifetime in Seconds (32)   |
+//	response: | Vers = 0 | OP = 129 | Result Code (16)    |
+//	          | Seconds Since Start of Epoch (32)                |
+//	          | Internal Port (16) | Mapped External Port (16)    |
+//	          | Port Mapping Lifetime in Seconds (32)             |
 func (n *NATPMP) Map(ctx context.Context, internal netip.AddrPort, prev *Lease, lifetime time.Duration) (Lease, error) {
-	want := 0
+	var want uint16
 	if prev != nil {
-		want = int(prev.External.Port())
+		want = prev.External.Port()
 	}
-	r, err := call(ctx, func() (*natpmp.AddPortMappingResult, error) {
-		return n.c.AddPortMapping("udp", int(internal.Port()), want, int(lifetime/time.Second))
-	})
+	resp, err := n.mapReq(ctx, internal.Port(), want, lifetime)
 	if err != nil {
 		return Lease{}, fmt.Errorf("gateway: natpmp map %s: %w", internal, err)
 	}
@@ -52,41 +94,115 @@ func (n *NATPMP) Map(ctx context.Context, internal netip.AddrPort, prev *Lease, 
 	if err != nil {
 		return Lease{}, err
 	}
-	return Lease{Internal: internal, External: netip.AddrPortFrom(ext, r.MappedExternalPort),
-		Lifetime: time.Duration(r.PortMappingLifetimeInSeconds) * time.Second}, nil
+	return Lease{Internal: internal, External: netip.AddrPortFrom(ext, binary.BigEndian.Uint16(resp[10:12])),
+		Lifetime: time.Duration(binary.BigEndian.Uint32(resp[12:16])) * time.Second}, nil
 }
 
 // Unmap implements Client: a mapping request with lifetime 0 and external
 // port 0 deletes it (RFC 6886 §3.4).
 func (n *NATPMP) Unmap(ctx context.Context, l Lease) error {
-	_, err := call(ctx, func() (*natpmp.AddPortMappingResult, error) {
-		return n.c.AddPortMapping("udp", int(l.Internal.Port()), 0, 0)
-	})
-	if err != nil {
+	if _, err := n.mapReq(ctx, l.Internal.Port(), 0, 0); err != nil {
 		return fmt.Errorf("gateway: natpmp unmap %s: %w", l.Internal, err)
 	}
 	return nil
 }
 
-// call runs a blocking library call, giving up (and leaving it to its own
-// timeout) when ctx ends.
-func call[T any](ctx context.Context, f func() (T, error)) (T, error) {
-	type res struct {
-		v   T
-		err error
+func (n *NATPMP) mapReq(ctx context.Context, internal, external uint16, lifetime time.Duration) ([]byte, error) {
+	req := make([]byte, 12)
+	req[0], req[1] = natpmpVersion, natpmpOpMapUDP
+	binary.BigEndian.PutUint16(req[4:6], internal)
+	binary.BigEndian.PutUint16(req[6:8], external)
+	binary.BigEndian.PutUint32(req[8:12], uint32(lifetime/time.Second))
+	resp, err := n.roundTrip(ctx, req, natpmpMapLen)
+	if err != nil {
+		return nil, err
 	}
-	ch := make(chan res, 1)
-	go func() {
-		v, err := f()
-		ch <- res{v, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
+	if binary.BigEndian.Uint16(resp[8:10]) != internal {
+		return nil, fmt.Errorf("%w: natpmp answer for internal port %d, asked %d", ErrMalformed, binary.BigEndian.Uint16(resp[8:10]), internal)
 	}
+	return resp, nil
+}
+
+// roundTrip sends req until an answer of at least size bytes to its
+// opcode comes from the gateway, retransmitting as RFC 6886 §3.1 says,
+// within Timeout.
+func (n *NATPMP) roundTrip(ctx context.Context, req []byte, size int) ([]byte, error) {
+	if !n.Gateway.IsValid() {
+		return nil, errors.New("gateway: natpmp: Gateway is required")
+	}
+	tn := n.Net
+	if tn == nil && n.Listen == nil {
+		var err error
+		if tn, err = stdnet.NewNet(); err != nil {
+			return nil, err
+		}
+	}
+	c, err := listenFunc(tn, n.Local, n.Listen)()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	port := n.Port
+	if port == 0 {
+		port = PCPPort
+	}
+	server := netip.AddrPortFrom(n.Gateway, port)
+	to := net.UDPAddrFromAddrPort(server)
+	if n.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.Timeout)
+		defer cancel()
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	buf := make([]byte, 64)
+	rto := natpmpFirstRTO
+	for range natpmpMaxTries {
+		if _, err := c.WriteTo(req, to); err != nil {
+			return nil, err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(rto))
+		rto *= 2
+		for {
+			nr, from, err := c.ReadFrom(buf)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				return nil, err
+			}
+			ua, ok := from.(*net.UDPAddr)
+			if !ok || ua.AddrPort().Addr().Unmap() != server.Addr() || ua.AddrPort().Port() != server.Port() {
+				continue // only the gateway answers (RFC 6886 §3.1)
+			}
+			resp := buf[:nr]
+			ok, err = checkNATPMP(resp, req[1], size)
+			if !ok {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return append([]byte(nil), resp...), nil
+		}
+	}
+	return nil, fmt.Errorf("gateway: natpmp %s: no answer", server)
+}
+
+// checkNATPMP validates an answer to a request with opcode op (RFC 6886
+// §3.2, §3.3): version 0, opcode 128+op, at least size bytes. ok is false
+// for datagrams to ignore; err is set for a well-formed error result.
+func checkNATPMP(resp []byte, op byte, size int) (ok bool, err error) {
+	if len(resp) < size || len(resp) < 4 || resp[0] != natpmpVersion || resp[1] != natpmpReply|op {
+		return false, nil
+	}
+	if code := binary.BigEndian.Uint16(resp[2:4]); code != 0 {
+		return true, fmt.Errorf("%w: natpmp result %d", ErrRefused, code)
+	}
+	return true, nil
 }
 
 var _ Client = (*NATPMP)(nil)

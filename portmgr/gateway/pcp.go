@@ -41,6 +41,9 @@ const (
 type PCP struct {
 	// Net opens the request socket. Required.
 	Net transport.Net
+	// Listen, when set, opens the request socket instead of Net (on
+	// Local, any port); the port manager binds it inside its ranges.
+	Listen func() (net.PacketConn, error)
 	// Gateway is the PCP server (the default router). Required.
 	Gateway netip.Addr
 	// Port is the server port (default 5351).
@@ -208,11 +211,7 @@ func (p *PCP) roundTrip(ctx context.Context, req []byte, op byte, match func([]b
 	if p.Net == nil || !p.Gateway.IsValid() {
 		return nil, errors.New("gateway: pcp: Net and Gateway are required")
 	}
-	bind := "0.0.0.0:0"
-	if p.Local.IsValid() {
-		bind = netip.AddrPortFrom(p.Local, 0).String()
-	}
-	c, err := p.Net.ListenPacket("udp4", bind)
+	c, err := listenFunc(p.Net, p.Local, p.Listen)()
 	if err != nil {
 		return nil, err
 	}

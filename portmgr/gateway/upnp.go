@@ -41,13 +41,18 @@ type UPnP struct {
 // gw:ssdpPort (0: 1900) and loads the device description from the
 // LOCATION it answers with, using hc (nil: http.DefaultClient).
 func DiscoverUPnP(ctx context.Context, n transport.Net, gw netip.Addr, ssdpPort uint16, local netip.Addr, hc *http.Client) (*UPnP, error) {
+	return discoverUPnP(ctx, listenFunc(n, local, nil), gw, ssdpPort, local, hc)
+}
+
+// discoverUPnP is DiscoverUPnP with the SSDP socket from listen.
+func discoverUPnP(ctx context.Context, listen func() (net.PacketConn, error), gw netip.Addr, ssdpPort uint16, local netip.Addr, hc *http.Client) (*UPnP, error) {
 	if ssdpPort == 0 {
 		ssdpPort = SSDPPort
 	}
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	loc, err := ssdpSearch(ctx, n, netip.AddrPortFrom(gw, ssdpPort), local)
+	loc, err := ssdpSearch(ctx, listen, netip.AddrPortFrom(gw, ssdpPort))
 	if err != nil {
 		return nil, err
 	}
@@ -70,12 +75,8 @@ const mSearch = "M-SEARCH * HTTP/1.1\r\n" +
 	"MAN: \"ssdp:discover\"\r\n" +
 	"MX: 1\r\n\r\n"
 
-func ssdpSearch(ctx context.Context, n transport.Net, to netip.AddrPort, local netip.Addr) (*url.URL, error) {
-	bind := "0.0.0.0:0"
-	if local.IsValid() {
-		bind = netip.AddrPortFrom(local, 0).String()
-	}
-	c, err := n.ListenPacket("udp4", bind)
+func ssdpSearch(ctx context.Context, listen func() (net.PacketConn, error), to netip.AddrPort) (*url.URL, error) {
+	c, err := listen()
 	if err != nil {
 		return nil, err
 	}

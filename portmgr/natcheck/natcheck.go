@@ -98,6 +98,11 @@ type Config struct {
 	Net transport.Net
 	// Local is the IP to bind (zero: unspecified).
 	Local netip.Addr
+	// Listen, when set, opens each test socket instead of Net (with
+	// Local, any port): the port manager binds them inside its port
+	// ranges, as every UDP socket of the phone must be. Run opens up to
+	// three sockets, Lifetime one per probe, all at once.
+	Listen func() (net.PacketConn, error)
 	// Server is the STUN server's primary address A1:P1. Required.
 	Server netip.AddrPort
 	// RTO, Rc, Rm: STUN retransmission of test I (RFC 8489 §6.2.1;
@@ -145,12 +150,19 @@ type probe struct {
 	reqs chan [stun.TransactionIDSize]byte // Binding requests received (hairpin)
 }
 
-func (cfg *Config) open() (*probe, error) {
+func (cfg *Config) listen() (net.PacketConn, error) {
+	if cfg.Listen != nil {
+		return cfg.Listen()
+	}
 	bind := "0.0.0.0:0"
 	if cfg.Local.IsValid() {
 		bind = netip.AddrPortFrom(cfg.Local, 0).String()
 	}
-	c, err := cfg.Net.ListenPacket("udp4", bind)
+	return cfg.Net.ListenPacket("udp4", bind)
+}
+
+func (cfg *Config) open() (*probe, error) {
+	c, err := cfg.listen()
 	if err != nil {
 		return nil, fmt.Errorf("natcheck: listen: %w", err)
 	}

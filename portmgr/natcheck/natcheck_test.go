@@ -2,6 +2,9 @@ package natcheck_test
 
 import (
 	"context"
+	"net"
+	"net/netip"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -150,6 +153,47 @@ func TestLifetime(t *testing.T) {
 		}
 		if lt != 25*time.Second || !bounded {
 			t.Errorf("lifetime %v bounded %v, want 25s (30 s NAT timer) bounded", lt, bounded)
+		}
+	})
+}
+
+// TestListen: with Config.Listen (the port manager's allocator inside its
+// ranges) every test socket of Run and Lifetime comes from it: three for
+// Run behind a NAT (filtering, mapping, hairpin), one per lifetime probe.
+func TestListen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+		w.Start()
+		log := portmgrtest.NewSocketLog(site.Net)
+		var mu sync.Mutex
+		next := uint16(30000)
+		listen := func() (net.PacketConn, error) {
+			mu.Lock()
+			port := next
+			next += 2
+			mu.Unlock()
+			return log.ListenPacket("udp4", netip.AddrPortFrom(site.LocalIP, port).String())
+		}
+		cfg := natcheck.Config{Net: log, Local: site.LocalIP, Listen: listen, Server: w.STUNServer()}
+		res, err := natcheck.Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Type() != "port-restricted-cone" {
+			t.Errorf("type %q through Listen's sockets", res.Type())
+		}
+		if _, _, err := natcheck.Lifetime(context.Background(), cfg, []time.Duration{15 * time.Second, 45 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		got := log.Listened()
+		if len(got) != 3+2 {
+			t.Errorf("%d sockets, want 5: %v", len(got), got)
+		}
+		for _, a := range got {
+			if a.Port() < 30000 || a.Port() >= next {
+				t.Errorf("socket %v not from Listen", a)
+			}
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/sip"
@@ -25,31 +26,15 @@ var pbxAddr = netip.MustParseAddrPort("198.51.100.20:5060")
 const idle = 5 * time.Minute
 
 type phone struct {
-	ua  *sip.UA
-	pm  *portmgr.Manager
-	evs chan sip.Event
+	ua   *sip.UA
+	pm   *portmgr.Manager
+	pump *mappertest.Pump[sip.Event]
 }
 
 func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, pass string, mods ...func(*portmgr.Config)) *phone {
 	t.Helper()
-	cfg := portmgr.Config{
-		Net:         site.Net,
-		STUNServers: []string{w.STUNServer().String()},
-		TURN: portmgr.TURNConfig{Server: w.TURNServerAddr().String(),
-			Username: portmgrtest.TURNUser, Password: portmgrtest.TURNPass},
-	}
-	for _, f := range mods {
-		f(&cfg)
-	}
-	pm, err := portmgr.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := pm.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pm := mappertest.NewManager(t, mappertest.SiteConfig(w, site, mods...))
+	mappertest.Ready(t, pm)
 	ua, err := sip.New(sip.Config{
 		Account:    sip.Account{User: user, Password: pass, Domain: "pbx.test", Registrar: pbxAddr.String()},
 		Mapper:     pm,
@@ -62,19 +47,14 @@ func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, 
 	if err := ua.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p := &phone{ua: ua, pm: pm, evs: make(chan sip.Event, 1024)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range ua.Events() {
-			// The lead's wiring: what the registrar saw (Via
-			// received/rport) goes to the port manager.
-			if r, ok := ev.(*sip.RegistrationEvent); ok && r.Status.Received.IsValid() {
-				pm.ObserveRport(r.Status.Received)
-			}
-			p.evs <- ev
+	p := &phone{ua: ua, pm: pm}
+	p.pump = mappertest.NewPump(ua.Events(), 1024, func(ev sip.Event) {
+		// The lead's wiring: what the registrar saw (Via
+		// received/rport) goes to the port manager.
+		if r, ok := ev.(*sip.RegistrationEvent); ok && r.Status.Received.IsValid() {
+			pm.ObserveRport(r.Status.Received)
 		}
-	}()
+	})
 	pmDone := make(chan struct{})
 	go func() { // the lead's wiring: a changed SIP address means re-REGISTER
 		defer close(pmDone)
@@ -101,7 +81,7 @@ func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, 
 	}()
 	t.Cleanup(func() {
 		ua.Close()
-		<-done
+		<-p.pump.Done()
 		pm.Close()
 		<-pmDone
 	})
@@ -109,17 +89,10 @@ func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, 
 }
 
 func (p *phone) next(what string, f func(sip.Event) bool) error {
-	timeout := time.After(time.Minute)
-	for {
-		select {
-		case ev := <-p.evs:
-			if f(ev) {
-				return nil
-			}
-		case <-timeout:
-			return fmt.Errorf("timed out waiting for %s", what)
-		}
+	if _, ok := p.pump.Next(time.Minute, f); !ok {
+		return fmt.Errorf("timed out waiting for %s", what)
 	}
+	return nil
 }
 
 // registered waits until the phone is registered with a Contact the

@@ -152,9 +152,8 @@ func (f *FakePCP) handle(req []byte) []byte {
 	return append(resp, out...)
 }
 
-// FakeNATPMP is a NAT-PMP server (RFC 6886) on a net.PacketConn (the
-// go-nat-pmp library only talks to port 5351 on the host network, so
-// tests run it on a loopback address).
+// FakeNATPMP is a NAT-PMP server (RFC 6886) on a net.PacketConn (a vnet
+// socket, or a loopback one for the client on the host network).
 type FakeNATPMP struct {
 	Conn     net.PacketConn
 	External netip.Addr

@@ -12,19 +12,21 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/mappertest"
+	"github.com/deskphone/phone/portmgr/portmgrtest"
 	"github.com/deskphone/phone/voip/sip/digest"
 	"github.com/deskphone/phone/voip/tone"
 	siplib "github.com/emiago/sipgo/sip"
-	"github.com/pion/logging"
 	"github.com/pion/transport/v4/vnet"
 )
 
-// world is a vnet LAN: every host gets its own Net on one router, so a
-// packet reaches a host only through the sockets made on its Net. A
-// socket opened on the real host network would never see vnet traffic.
+// world is a vnet LAN: every host gets its own Net on one router (the
+// WAN of a portmgrtest.World, with its STUN server unused), so a packet
+// reaches a host only through the sockets made on its Net. A socket
+// opened on the real host network would never see vnet traffic.
 type world struct {
 	t      *testing.T
-	router *vnet.Router
+	w      *portmgrtest.World
 	mu     sync.Mutex
 	seen   map[string]bool // "src->dst" UDP flows the router forwarded
 	starts []string        // start lines of the SIP messages forwarded
@@ -37,12 +39,8 @@ func newWorld(t *testing.T) *world { t.Helper(); return newWorldDelay(t, 0) }
 // in flight together, as in a real network.
 func newWorldDelay(t *testing.T, d time.Duration) *world {
 	t.Helper()
-	r, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: d, LoggerFactory: logging.NewDefaultLoggerFactory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, router: r, seen: map[string]bool{}}
-	r.AddChunkFilter(func(c vnet.Chunk) bool {
+	w := &world{t: t, w: portmgrtest.NewWorldDelay(t, false, d), seen: map[string]bool{}}
+	w.w.WAN.AddChunkFilter(func(c vnet.Chunk) bool {
 		w.mu.Lock()
 		w.seen[c.SourceAddr().String()+"->"+c.DestinationAddr().String()] = true
 		if d := c.UserData(); bytes.HasPrefix(d, []byte("SIP/2.0 ")) || bytes.Contains(d[:min(len(d), 64)], []byte(" SIP/2.0\r\n")) {
@@ -57,22 +55,12 @@ func newWorldDelay(t *testing.T, d time.Duration) *world {
 
 func (w *world) host(ip string) *vnet.Net {
 	w.t.Helper()
-	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := w.router.AddNet(n); err != nil {
-		w.t.Fatal(err)
-	}
-	return n
+	return w.w.PublicNet(ip)
 }
 
 func (w *world) start() {
 	w.t.Helper()
-	if err := w.router.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { w.router.Stop() })
+	w.w.Start()
 }
 
 // sipStarts returns the start lines of the SIP messages the router
@@ -96,9 +84,10 @@ func (w *world) flows() map[string]bool {
 
 // phone is a UA on a vnet host with its own port manager.
 type phone struct {
-	ua  *UA
-	pm  *portmgr.Manager
-	evs chan Event
+	ua   *UA
+	pm   *portmgr.Manager
+	pump *mappertest.Pump[Event]
+	evs  <-chan Event // the pump's buffer
 	// wait bounds next; zero means 10 minutes (fake time in a bubble).
 	wait time.Duration
 }
@@ -112,10 +101,7 @@ func newPhone(t *testing.T, n *vnet.Net, mutate func(*Config)) *phone {
 // loopback tests on the host network).
 func newPhoneWith(t *testing.T, pmc portmgr.Config, mutate func(*Config)) *phone {
 	t.Helper()
-	pm, err := portmgr.New(pmc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pm := mappertest.NewManager(t, pmc)
 	cfg := Config{Mapper: pm, EarlyMedia: true, Prack: true}
 	if mutate != nil {
 		mutate(&cfg)
@@ -124,20 +110,15 @@ func newPhoneWith(t *testing.T, pmc portmgr.Config, mutate func(*Config)) *phone
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &phone{ua: ua, pm: pm, evs: make(chan Event, 1024)}
+	p := &phone{ua: ua, pm: pm}
 	if err := ua.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range ua.Events() {
-			p.evs <- ev
-		}
-	}()
+	p.pump = mappertest.NewPump(ua.Events(), 1024, nil)
+	p.evs = p.pump.C()
 	t.Cleanup(func() {
 		ua.Close()
-		<-done
+		<-p.pump.Done()
 		pm.Close()
 	})
 	return p
@@ -150,18 +131,11 @@ func (p *phone) next(t *testing.T, what string, f func(Event) bool) Event {
 	if d == 0 {
 		d = 10 * time.Minute
 	}
-	timeout := time.After(d)
-	for {
-		select {
-		case ev := <-p.evs:
-			if f(ev) {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("timed out waiting for %s", what)
-			return nil
-		}
+	ev, ok := p.pump.Next(d, f)
+	if !ok {
+		t.Fatalf("timed out waiting for %s", what)
 	}
+	return ev
 }
 
 func (p *phone) waitReg(t *testing.T, st RegState) RegStatus {

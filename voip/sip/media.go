@@ -37,12 +37,14 @@ func (c *Call) wantDirLocked() sdp.Direction {
 }
 
 // localLocked describes our media: addresses from the media mapping's
-// External (never the interface), a new version for every description.
+// External (never the interface), read in one snapshot so RTP and RTCP
+// come from the same learn, and a new version for every description.
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
+	a := c.mapping.Addrs()
 	return sdp.Local{
-		Addr:      c.mapping.External(),
-		RTCP:      c.mapping.ExternalRTCP(),
+		Addr:      a.External,
+		RTCP:      a.ExternalRTCP,
 		Formats:   c.ua.formats(),
 		Direction: dir,
 		Ptime:     int(c.ua.cfg.Ptime / time.Millisecond),
