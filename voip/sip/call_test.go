@@ -408,7 +408,7 @@ func TestReinviteOvertakingAck(t *testing.T) {
 		w := newWorld(t)
 		var mu sync.Mutex
 		dropACK := false
-		w.router.AddChunkFilter(func(c vnet.Chunk) bool {
+		w.w.WAN.AddChunkFilter(func(c vnet.Chunk) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			if dropACK && bytes.HasPrefix(c.UserData(), []byte("ACK ")) {
