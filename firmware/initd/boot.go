@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deskphone/phone/firmware/cpio"
 	"github.com/deskphone/phone/firmware/update"
-	"github.com/deskphone/phone/tools/mkimage"
 )
 
 // Well-known paths on the phone.
@@ -127,7 +127,7 @@ func ReadSlot(dev string, want SlotSource) ([]byte, error) {
 // files and symbolic links (other types are skipped). Names that would
 // leave dir are refused.
 func Unpack(archive []byte, dir string) error {
-	files, err := mkimage.ReadCpio(archive)
+	files, err := cpio.Read(archive)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func Unpack(archive []byte, dir string) error {
 		p := filepath.Join(dir, name)
 		perm := os.FileMode(f.Mode & 0o777)
 		switch f.Mode & 0o170000 {
-		case mkimage.CpioDir:
+		case cpio.Dir:
 			if err := os.MkdirAll(p, perm); err != nil {
 				return err
 			}
@@ -149,14 +149,14 @@ func Unpack(archive []byte, dir string) error {
 			if err := os.Chmod(p, perm); err != nil {
 				return err
 			}
-		case mkimage.CpioReg:
+		case cpio.Reg:
 			if err := os.WriteFile(p, f.Data, perm); err != nil {
 				return err
 			}
 			if err := os.Chmod(p, perm); err != nil {
 				return err
 			}
-		case mkimage.CpioSymlink:
+		case cpio.Symlink:
 			if err := os.Symlink(string(f.Data), p); err != nil {
 				return err
 			}

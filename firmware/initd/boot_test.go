@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/deskphone/phone/firmware/cpio"
 	"github.com/deskphone/phone/firmware/update"
-	"github.com/deskphone/phone/tools/mkimage"
 )
 
 func TestFindPartition(t *testing.T) {
@@ -55,11 +55,11 @@ func slotFixture(t *testing.T, a, b []byte) (dir string, device func(string) (st
 
 func archive(t *testing.T, init string) []byte {
 	var b bytes.Buffer
-	if err := mkimage.WriteCpio(&b, []mkimage.File{
-		{Name: "etc", Mode: mkimage.CpioDir | 0o755},
-		{Name: "etc/resolv.conf", Mode: mkimage.CpioSymlink | 0o777, Data: []byte("/tmp/resolv.conf")},
-		{Name: "init", Mode: mkimage.CpioReg | 0o755, Data: []byte(init)},
-		{Name: "tmp", Mode: mkimage.CpioDir | 0o1777},
+	if err := cpio.Write(&b, []cpio.File{
+		{Name: "etc", Mode: cpio.Dir | 0o755},
+		{Name: "etc/resolv.conf", Mode: cpio.Symlink | 0o777, Data: []byte("/tmp/resolv.conf")},
+		{Name: "init", Mode: cpio.Reg | 0o755, Data: []byte(init)},
+		{Name: "tmp", Mode: cpio.Dir | 0o1777},
 	}, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestChoose(t *testing.T) {
 		if err != nil || c.Slot != "A" {
 			t.Fatalf("%+v %v", c, err)
 		}
-		if files, err := mkimage.ReadCpio(c.Archive); err != nil || len(files) != 4 {
+		if files, err := cpio.Read(c.Archive); err != nil || len(files) != 4 {
 			t.Fatalf("unverified archive unreadable: %v", err)
 		}
 	})
@@ -165,7 +165,7 @@ func TestUnpack(t *testing.T) {
 	}
 	// Names that climb out stay inside.
 	var ev bytes.Buffer
-	mkimage.WriteCpio(&ev, []mkimage.File{{Name: "../../escape", Mode: mkimage.CpioReg | 0o644, Data: []byte("x")}}, 1)
+	cpio.Write(&ev, []cpio.File{{Name: "../../escape", Mode: cpio.Reg | 0o644, Data: []byte("x")}}, 1)
 	if err := Unpack(ev.Bytes(), dir); err != nil {
 		t.Fatal(err)
 	}

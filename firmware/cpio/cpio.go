@@ -1,4 +1,4 @@
-package mkimage
+package cpio
 
 import (
 	"errors"
@@ -10,22 +10,22 @@ import (
 // File is one entry of a cpio archive.
 type File struct {
 	Name string // without a leading "/"
-	Mode uint32 // permission bits and type (CpioDir, CpioReg, CpioSymlink)
+	Mode uint32 // permission bits and type (Dir, Reg, Symlink)
 	Data []byte // content; the target for a symlink
 	// Major and Minor are the device numbers of a device node
-	// (CpioChar); zero otherwise.
+	// (Char); zero otherwise.
 	Major, Minor uint32
 }
 
 // File types for File.Mode (the st_mode bits).
 const (
-	CpioDir     = 0o040000
-	CpioReg     = 0o100000
-	CpioSymlink = 0o120000
-	CpioChar    = 0o020000
+	Dir     = 0o040000
+	Reg     = 0o100000
+	Symlink = 0o120000
+	Char    = 0o020000
 )
 
-// WriteCpio writes files as a newc cpio archive (the "070701" format of
+// Write writes files as a newc cpio archive (the "070701" format of
 // the kernel's initramfs, Documentation/driver-api/early-userspace/
 // buffer-format.rst) with every mtime set to mtime, owner root, inodes
 // numbered in order, and the TRAILER!!! entry.
@@ -34,14 +34,14 @@ const (
 //	uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor,
 //	rdevminor, namesize (with NUL), check; name NUL-padded to 4 bytes,
 //	data padded to 4 bytes.
-func WriteCpio(w io.Writer, files []File, mtime int64) error {
+func Write(w io.Writer, files []File, mtime int64) error {
 	cw := &countWriter{w: w}
 	for i, f := range files {
 		if f.Name == "" {
-			return errors.New("mkimage: cpio entry without a name")
+			return errors.New("cpio: entry without a name")
 		}
 		nlink := 1
-		if f.Mode&0o170000 == CpioDir {
+		if f.Mode&0o170000 == Dir {
 			nlink = 2
 		}
 		if err := writeEntry(cw, uint32(i+1), f.Mode, nlink, mtime, f.Name, f.Data, f.Major, f.Minor); err != nil {
@@ -84,21 +84,21 @@ func (c *countWriter) pad4() {
 	}
 }
 
-// ErrBadCpio is returned for an archive ReadCpio cannot parse.
-var ErrBadCpio = errors.New("mkimage: bad cpio archive")
+// ErrBad is returned for an archive Read cannot parse.
+var ErrBad = errors.New("cpio: bad archive")
 
-// ReadCpio parses a newc archive up to its trailer. It bounds every size
+// Read parses a newc archive up to its trailer. It bounds every size
 // by the input, so a damaged archive gives an error, never a panic.
-func ReadCpio(b []byte) ([]File, error) {
+func Read(b []byte) ([]File, error) {
 	var files []File
 	off := 0
 	for {
 		if len(b)-off < 110 {
-			return nil, fmt.Errorf("%w: header at %d", ErrBadCpio, off)
+			return nil, fmt.Errorf("%w: header at %d", ErrBad, off)
 		}
 		h := b[off : off+110]
 		if string(h[:6]) != "070701" {
-			return nil, fmt.Errorf("%w: magic at %d", ErrBadCpio, off)
+			return nil, fmt.Errorf("%w: magic at %d", ErrBad, off)
 		}
 		field := func(i int) (int, error) {
 			v, err := strconv.ParseUint(string(h[6+8*i:14+8*i]), 16, 32)
@@ -110,11 +110,11 @@ func ReadCpio(b []byte) ([]File, error) {
 		major, err4 := field(9)
 		minor, err5 := field(10)
 		if err := errors.Join(err1, err2, err3, err4, err5); err != nil || nameSize < 1 {
-			return nil, fmt.Errorf("%w: fields at %d", ErrBadCpio, off)
+			return nil, fmt.Errorf("%w: fields at %d", ErrBad, off)
 		}
 		off += 110
 		if len(b)-off < nameSize {
-			return nil, fmt.Errorf("%w: name at %d", ErrBadCpio, off)
+			return nil, fmt.Errorf("%w: name at %d", ErrBad, off)
 		}
 		name := string(b[off : off+nameSize-1])
 		off = align4(off + nameSize)
@@ -122,10 +122,10 @@ func ReadCpio(b []byte) ([]File, error) {
 			return files, nil
 		}
 		if name == "" {
-			return nil, fmt.Errorf("%w: empty name at %d", ErrBadCpio, off)
+			return nil, fmt.Errorf("%w: empty name at %d", ErrBad, off)
 		}
 		if off > len(b) || len(b)-off < size {
-			return nil, fmt.Errorf("%w: %s: data", ErrBadCpio, name)
+			return nil, fmt.Errorf("%w: %s: data", ErrBad, name)
 		}
 		files = append(files, File{Name: name, Mode: uint32(mode), Data: b[off : off+size], Major: uint32(major), Minor: uint32(minor)})
 		off = align4(off + size)
