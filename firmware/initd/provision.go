@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskphone/phone/firmware/atomicfile"
 	"github.com/deskphone/phone/firmware/config"
 )
 
@@ -139,7 +140,7 @@ func Provision(dir, board string, rnd io.Reader) (*Provisioned, error) {
 			return nil, fmt.Errorf("initd: token: %w", err)
 		}
 		p.Token = hex.EncodeToString(raw)
-		if err := config.WriteFileAtomic(tokPath, []byte(p.Token+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(tokPath, []byte(p.Token+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 		p.FirstBoot = true

@@ -1,4 +1,4 @@
-package config
+package atomicfile
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"syscall"
 )
 
-// hooks are the file operations WriteFileAtomic uses; tests replace them
+// hooks are the file operations Write uses; tests replace them
 // to make a step fail, as a crash or a full disk would.
 type hooks struct {
 	write  func(f *os.File, data []byte) (int, error)
@@ -23,14 +23,14 @@ var fileOps = hooks{
 	rename: os.Rename,
 }
 
-// WriteFileAtomic replaces the file at path with data so that, whatever
+// Write replaces the file at path with data so that, whatever
 // happens (error, crash, power cut), path holds either its old content
 // or the new one, never a part. It writes a temporary file in the same
 // directory, syncs it, renames it over path and syncs the directory so
 // the rename itself is durable. On any error the old file is untouched
 // and the temporary file is removed. If path is a symbolic link, the file
 // it points to is replaced and the link kept.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if fi, lerr := os.Lstat(path); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
 		if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
 			path = real
@@ -42,14 +42,14 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
+		return fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close() // may already be closed; the error is not interesting
 			os.Remove(tmp)
-			err = fmt.Errorf("config: write %s: %w", path, err)
+			err = fmt.Errorf("atomicfile: write %s: %w", path, err)
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
@@ -74,7 +74,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	// The new file is in place. Make the rename durable: a directory
 	// that cannot be synced is reported, but the file is not rolled back.
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("config: write %s: sync directory: %w", path, err)
+		return fmt.Errorf("atomicfile: write %s: sync directory: %w", path, err)
 	}
 	return nil
 }
