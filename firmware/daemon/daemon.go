@@ -23,9 +23,9 @@ import (
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sip"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // Options configure a Daemon.

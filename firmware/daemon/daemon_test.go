@@ -12,9 +12,9 @@ import (
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/haltest"
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // These tests run whole phones (config, board fakes, port manager, UA,

@@ -3,7 +3,7 @@ package tone_test
 import (
 	"fmt"
 
-	"github.com/deskphone/phone/voip/tone"
+	"github.com/deskphone/phone/hal/tone"
 )
 
 func Example() {

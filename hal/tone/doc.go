@@ -20,4 +20,9 @@
 // the output of a G.711 round trip and in moderate noise; the frequency
 // resolution is about sampleRate/len(samples), so use blocks of 100 ms or
 // more to tell apart tones closer than 50 Hz.
+//
+// It is an audio leaf beside the hardware interfaces: boards (board/sim
+// plays a tone as its sim microphone), the phone (firmware/daemon's
+// call-progress tones) and the tests that listen to calls all use it, and
+// it imports nothing of this module.
 package tone
