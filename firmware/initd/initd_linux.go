@@ -23,6 +23,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/initd/dhcp"
+	"github.com/deskphone/phone/firmware/initd/ntp"
 	"github.com/deskphone/phone/firmware/update"
 	"github.com/deskphone/phone/firmware/version"
 )
@@ -176,8 +178,8 @@ func run(base *slog.Logger) (int, error) {
 		// call times need it), or after 10 s without.
 		synced := make(chan struct{})
 		var once sync.Once
-		nc := &NTPClient{Servers: servers, Slew: slewClock, Logger: base.With("component", "ntp")}
-		wg.Go(func() { nc.Run(ctx, func(NTPSample) { once.Do(func() { close(synced) }) }) })
+		nc := &ntp.Client{Servers: servers, Slew: ntp.SlewClock, Logger: base.With("component", "ntp")}
+		wg.Go(func() { nc.Run(ctx, func(ntp.Sample) { once.Do(func() { close(synced) }) }) })
 		select {
 		case <-synced:
 		case <-time.After(10 * time.Second):
@@ -268,13 +270,13 @@ func run(base *slog.Logger) (int, error) {
 // DHCP), then renews the lease until ctx is done.
 func (d *initd) network(ctx context.Context) {
 	log := d.base.With("component", "net")
-	if err := linkUp("lo"); err != nil {
+	if err := dhcp.LinkUp("lo"); err != nil {
 		log.Error("loopback", "err", err)
 	}
 	var ifi *net.Interface
 	for {
 		var err error
-		if ifi, err = firstEthernet(); err == nil {
+		if ifi, err = dhcp.FirstEthernet(); err == nil {
 			break
 		}
 		select {
@@ -283,7 +285,7 @@ func (d *initd) network(ctx context.Context) {
 		case <-time.After(time.Second):
 		}
 	}
-	if err := linkUp(ifi.Name); err != nil {
+	if err := dhcp.LinkUp(ifi.Name); err != nil {
 		log.Error("link up", "iface", ifi.Name, "err", err)
 		return
 	}
@@ -295,7 +297,7 @@ func (d *initd) network(ctx context.Context) {
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		log.Warn("hostname", "err", err)
 	}
-	up := func(l *Lease, how string) {
+	up := func(l *dhcp.Lease, how string) {
 		d.mu.Lock()
 		d.addr = l.Addr.Addr()
 		d.mu.Unlock()
@@ -305,7 +307,7 @@ func (d *initd) network(ctx context.Context) {
 	if s := d.prov.System.Static; s != "" {
 		l, err := staticLease(d.prov.System)
 		if err == nil {
-			err = applyLease(ifi, l, "/tmp/resolv.conf")
+			err = dhcp.ApplyLease(ifi, l, "/tmp/resolv.conf")
 		}
 		if err != nil {
 			log.Error("static network config", "err", err)
@@ -314,7 +316,7 @@ func (d *initd) network(ctx context.Context) {
 		up(l, "static")
 		return
 	}
-	conn, err := openPacketConn(ifi)
+	conn, err := dhcp.OpenPacketConn(ifi)
 	if err != nil {
 		log.Error("dhcp", "err", err)
 		return
@@ -322,7 +324,7 @@ func (d *initd) network(ctx context.Context) {
 	defer conn.Close()
 	var xid [4]byte
 	_, _ = rand.Read(xid[:])
-	c := &DHCPClient{Conn: conn, MAC: ifi.HardwareAddr, Hostname: host,
+	c := &dhcp.Client{Conn: conn, MAC: ifi.HardwareAddr, Hostname: host,
 		XID: uint32(xid[0])<<24 | uint32(xid[1])<<16 | uint32(xid[2])<<8 | uint32(xid[3]), Logger: log}
 	for ctx.Err() == nil {
 		l, err := c.Acquire(ctx)
@@ -332,20 +334,20 @@ func (d *initd) network(ctx context.Context) {
 			}
 			return
 		}
-		if err := applyLease(ifi, l, "/tmp/resolv.conf"); err != nil {
+		if err := dhcp.ApplyLease(ifi, l, "/tmp/resolv.conf"); err != nil {
 			log.Error("dhcp lease", "err", err)
 		} else {
 			up(l, "dhcp")
 		}
 		// Keep it: renew at T1, rebind at T2 (RFC 2131 section 4.4.5).
-		last, err := c.Keep(ctx, l, func(nl *Lease) {
+		last, err := c.Keep(ctx, l, func(nl *dhcp.Lease) {
 			if nl.Addr == l.Addr && nl.Router == l.Router && slices.Equal(nl.DNS, l.DNS) {
 				return
 			}
 			if nl.Addr != l.Addr {
-				dropLease(ifi, l)
+				dhcp.DropLease(ifi, l)
 			}
-			if err := applyLease(ifi, nl, "/tmp/resolv.conf"); err != nil {
+			if err := dhcp.ApplyLease(ifi, nl, "/tmp/resolv.conf"); err != nil {
 				log.Error("dhcp lease", "err", err)
 			} else {
 				up(nl, "dhcp renewal")
@@ -363,20 +365,20 @@ func (d *initd) network(ctx context.Context) {
 			return
 		}
 		log.Warn("dhcp lease lost: dropping the address", "err", err)
-		dropLease(ifi, last)
+		dhcp.DropLease(ifi, last)
 		d.mu.Lock()
 		d.addr = netip.Addr{}
 		d.mu.Unlock()
 	}
 }
 
-// staticLease turns the static settings into a Lease.
-func staticLease(s System) (*Lease, error) {
+// staticLease turns the static settings into a lease.
+func staticLease(s System) (*dhcp.Lease, error) {
 	p, err := netip.ParsePrefix(s.Static)
 	if err != nil || !p.Addr().Is4() {
 		return nil, fmt.Errorf("initd: static %q: want IPv4 address/prefix", s.Static)
 	}
-	l := &Lease{Addr: p}
+	l := &dhcp.Lease{Addr: p}
 	if s.Gateway != "" {
 		if l.Router, err = netip.ParseAddr(s.Gateway); err != nil {
 			return nil, fmt.Errorf("initd: gateway: %w", err)
@@ -515,7 +517,7 @@ func (d *initd) ssdp(ctx context.Context, agent *update.Agent, port int) {
 		return
 	case <-d.netUp:
 	}
-	ifi, err := firstEthernet()
+	ifi, err := dhcp.FirstEthernet()
 	if err != nil {
 		return
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/deskphone/phone/firmware/initd/ext4"
 )
 
 // mountOne mounts fstype at target unless something is mounted there
@@ -115,17 +117,17 @@ func MountData(dev, target string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("initd: data partition: %w", err)
 	}
-	if !HasExt4(f) {
+	if !ext4.Detect(f) {
 		size, err := f.Seek(0, 2)
 		if err == nil {
-			var o Ext4Options
+			var o ext4.Options
 			o.Label = "deskphone-data"
 			_, _ = rand.Read(o.UUID[:])
 			o.UUID[6] = o.UUID[6]&0x0f | 0x40
 			o.UUID[8] = o.UUID[8]&0x3f | 0x80
 			o.Time = uint32(time.Now().Unix())
 			log.Info("data partition is blank: making its filesystem", "dev", dev, "bytes", size)
-			err = FormatExt4(f, size, o)
+			err = ext4.Format(f, size, o)
 		}
 		if err == nil {
 			err = f.Sync()

@@ -34,7 +34,7 @@ type System struct {
 	Gateway string   `json:"gateway,omitempty"`
 	DNS     []string `json:"dns,omitempty"`
 	// NTP servers (host or host:port, port 123 by default), asked in
-	// order by the SNTP client (NTPClient) once the network is up and
+	// order by the SNTP client (ntp.Client) once the network is up and
 	// then hourly; the clock is stepped when off by more than 128 ms.
 	// None means no time sync: the clock is the RTC's (a Raspberry Pi
 	// has none and starts in 1970).

@@ -1,4 +1,4 @@
-package initd
+package dhcp
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// fakeServer is a DHCP server behind a DHCPConn: it answers DISCOVER with
+// fakeServer is a DHCP server behind a Conn: it answers DISCOVER with
 // an OFFER and REQUEST with an ACK (or a NAK), and counts what it saw.
 type fakeServer struct {
 	toClient  chan []byte
@@ -23,15 +23,15 @@ type fakeServer struct {
 }
 
 func (s *fakeServer) Send(b []byte) error {
-	m, err := ParseDHCP(b)
+	m, err := Parse(b)
 	if err != nil {
 		return err
 	}
 	s.seen = append(s.seen, m.Type())
-	reply := &DHCPMessage{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: netip.MustParseAddr("10.0.2.15"),
+	reply := &Message{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: netip.MustParseAddr("10.0.2.15"),
 		Options: map[byte][]byte{optServerID: {10, 0, 2, 2}}}
 	switch m.Type() {
-	case DHCPDiscover:
+	case Discover:
 		if s.dropFirst > 0 {
 			s.dropFirst--
 			return nil
@@ -39,20 +39,20 @@ func (s *fakeServer) Send(b []byte) error {
 		if s.other {
 			o := *reply
 			o.XID++
-			o.Options = map[byte][]byte{optMsgType: {DHCPOffer}, optServerID: {9, 9, 9, 9}}
+			o.Options = map[byte][]byte{optMsgType: {Offer}, optServerID: {9, 9, 9, 9}}
 			s.toClient <- o.Marshal()
 		}
-		reply.Options[optMsgType] = []byte{DHCPOffer}
-	case DHCPRequest:
+		reply.Options[optMsgType] = []byte{Offer}
+	case Request:
 		if !bytes.Equal(m.Options[optRequested], []byte{10, 0, 2, 15}) || !bytes.Equal(m.Options[optServerID], []byte{10, 0, 2, 2}) {
 			return errors.New("request without requested address or server id")
 		}
 		if s.nakFirst {
 			s.nakFirst = false
-			reply.Options[optMsgType] = []byte{DHCPNak}
+			reply.Options[optMsgType] = []byte{Nak}
 			break
 		}
-		reply.Options[optMsgType] = []byte{DHCPAck}
+		reply.Options[optMsgType] = []byte{Ack}
 		reply.Options[optSubnetMask] = []byte{255, 255, 255, 0}
 		reply.Options[optRouter] = []byte{10, 0, 2, 2}
 		reply.Options[optDNS] = []byte{10, 0, 2, 3, 10, 0, 2, 4}
@@ -92,7 +92,7 @@ func TestDHCPAcquire(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := tc.srv
 				srv.toClient = make(chan []byte, 4)
-				c := &DHCPClient{Conn: &srv, MAC: testMAC, Hostname: "phone"}
+				c := &Client{Conn: &srv, MAC: testMAC, Hostname: "phone"}
 				start := time.Now()
 				l, err := c.Acquire(t.Context())
 				if err != nil {
@@ -121,7 +121,7 @@ func TestDHCPNoServer(t *testing.T) {
 		// wait ends would race it.
 		ctx, cancel := context.WithTimeout(t.Context(), 70*time.Second)
 		defer cancel()
-		_, err := (&DHCPClient{Conn: srv, MAC: testMAC}).Acquire(ctx)
+		_, err := (&Client{Conn: srv, MAC: testMAC}).Acquire(ctx)
 		if !errors.Is(err, ErrNoLease) {
 			t.Fatalf("err %v", err)
 		}
@@ -135,19 +135,19 @@ func TestDHCPNoServer(t *testing.T) {
 
 func TestDHCPMarshalParse(t *testing.T) {
 	long := bytes.Repeat([]byte("x"), 300)
-	m := &DHCPMessage{Op: 1, XID: 0xdeadbeef, Flags: dhcpBroadcast, CHAddr: testMAC,
-		Options: map[byte][]byte{optMsgType: {DHCPDiscover}, optHostname: long}}
+	m := &Message{Op: 1, XID: 0xdeadbeef, Flags: dhcpBroadcast, CHAddr: testMAC,
+		Options: map[byte][]byte{optMsgType: {Discover}, optHostname: long}}
 	b := m.Marshal()
-	got, err := ParseDHCP(b)
+	got, err := Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.XID != m.XID || got.Flags != dhcpBroadcast || !bytes.Equal(got.CHAddr, testMAC) || got.Type() != DHCPDiscover ||
+	if got.XID != m.XID || got.Flags != dhcpBroadcast || !bytes.Equal(got.CHAddr, testMAC) || got.Type() != Discover ||
 		!bytes.Equal(got.Options[optHostname], long) {
 		t.Fatalf("round trip: %+v", got)
 	}
 	for _, bad := range [][]byte{nil, b[:100], append(append([]byte(nil), b[:dhcpMinLen]...), 12, 200, 'x'), b[:dhcpMinLen]} {
-		if _, err := ParseDHCP(bad); !errors.Is(err, ErrBadDHCP) {
+		if _, err := Parse(bad); !errors.Is(err, ErrBadPacket) {
 			t.Fatalf("%d bytes: %v", len(bad), err)
 		}
 	}
@@ -164,16 +164,16 @@ func TestDHCPMarshalParse(t *testing.T) {
 	}
 }
 
-func FuzzParseDHCP(f *testing.F) {
-	f.Add((&DHCPMessage{Op: 2, XID: 1, CHAddr: testMAC, YIAddr: netip.MustParseAddr("10.0.2.15"),
-		Options: map[byte][]byte{optMsgType: {DHCPAck}, optSubnetMask: {255, 255, 255, 0}}}).Marshal())
+func FuzzParse(f *testing.F) {
+	f.Add((&Message{Op: 2, XID: 1, CHAddr: testMAC, YIAddr: netip.MustParseAddr("10.0.2.15"),
+		Options: map[byte][]byte{optMsgType: {Ack}, optSubnetMask: {255, 255, 255, 0}}}).Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := ParseDHCP(b)
+		m, err := Parse(b)
 		if err != nil {
 			return
 		}
 		_, _ = leaseFromAck(m)
-		again, err := ParseDHCP(m.Marshal())
+		again, err := Parse(m.Marshal())
 		if err != nil || again.XID != m.XID || again.Type() != m.Type() {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -1,4 +1,4 @@
-package initd
+package ext4
 
 import (
 	"encoding/binary"
@@ -47,8 +47,8 @@ const (
 	ext4MinPartitionBlocks = 4 + ext4JournalBlocks + 64
 )
 
-// Ext4Options describe a filesystem FormatExt4 makes.
-type Ext4Options struct {
+// Options describe a filesystem Format makes.
+type Options struct {
 	// Label is the volume name (at most 16 bytes).
 	Label string
 	// UUID is the filesystem's UUID (random on a phone; fixed in tests).
@@ -58,17 +58,17 @@ type Ext4Options struct {
 	Time uint32
 }
 
-// FormatExt4 writes an empty journalled ext4 filesystem of size bytes
+// Format writes an empty journalled ext4 filesystem of size bytes
 // (rounded down to 4 KiB blocks) to w, from offset 0. The size must be at
 // least 4.3 MiB and at most 128 MiB. Every metadata block is written, so
 // w need not be zeroed first; data blocks are left as they are.
-func FormatExt4(w io.WriterAt, size int64, o Ext4Options) error {
+func Format(w io.WriterAt, size int64, o Options) error {
 	blocks := size / ext4BlockSize
 	if blocks < ext4MinPartitionBlocks || blocks > ext4MaxBlocks {
-		return fmt.Errorf("%w: %d bytes (want %d..%d)", ErrFSSize, size, ext4MinPartitionBlocks*ext4BlockSize, ext4MaxBlocks*ext4BlockSize)
+		return fmt.Errorf("%w: %d bytes (want %d..%d)", ErrSize, size, ext4MinPartitionBlocks*ext4BlockSize, ext4MaxBlocks*ext4BlockSize)
 	}
 	if len(o.Label) > 16 {
-		return fmt.Errorf("%w: label %q longer than 16 bytes", ErrFSSize, o.Label)
+		return fmt.Errorf("%w: label %q longer than 16 bytes", ErrSize, o.Label)
 	}
 	// One inode per 16 KiB, rounded to fill whole inode-table blocks.
 	perBlock := int64(ext4BlockSize / ext4InodeSize)
@@ -83,7 +83,7 @@ func FormatExt4(w io.WriterAt, size int64, o Ext4Options) error {
 	jBlock := lfBlock + 1
 	used := jBlock + ext4JournalBlocks
 	if used > blocks {
-		return fmt.Errorf("%w: %d blocks do not hold the metadata and journal", ErrFSSize, blocks)
+		return fmt.Errorf("%w: %d blocks do not hold the metadata and journal", ErrSize, blocks)
 	}
 	le := binary.LittleEndian
 	be := binary.BigEndian
@@ -196,14 +196,14 @@ func FormatExt4(w io.WriterAt, size int64, o Ext4Options) error {
 	}
 	for _, wr := range writes {
 		if _, err := w.WriteAt(wr.b, wr.block*ext4BlockSize); err != nil {
-			return fmt.Errorf("initd: mkfs: %w", err)
+			return fmt.Errorf("ext4: mkfs: %w", err)
 		}
 	}
 	zero := make([]byte, 64*ext4BlockSize)
 	for b := jBlock + 1; b < jBlock+ext4JournalBlocks; b += 64 {
 		n := min(int64(64), jBlock+ext4JournalBlocks-b)
 		if _, err := w.WriteAt(zero[:n*ext4BlockSize], b*ext4BlockSize); err != nil {
-			return fmt.Errorf("initd: mkfs: %w", err)
+			return fmt.Errorf("ext4: mkfs: %w", err)
 		}
 	}
 	return nil
@@ -247,8 +247,8 @@ func setBits(b []byte, from, to int64) {
 	}
 }
 
-// HasExt4 reports whether r holds an ext4 (or ext2/3) superblock.
-func HasExt4(r io.ReaderAt) bool {
+// Detect reports whether r holds an ext4 (or ext2/3) superblock.
+func Detect(r io.ReaderAt) bool {
 	var m [2]byte
 	if _, err := r.ReadAt(m[:], 1024+56); err != nil {
 		return false

@@ -1,4 +1,4 @@
-package initd
+package ntp
 
 import (
 	"context"
@@ -51,8 +51,8 @@ const (
 // ntpEpoch is 1900-01-01 in Unix seconds (era 0).
 const ntpEpoch = -2208988800
 
-// NTPPacket is the part of an NTP packet the client uses.
-type NTPPacket struct {
+// Packet is the part of an NTP packet the client uses.
+type Packet struct {
 	Leap, Version, Mode byte
 	Stratum             byte
 	// RefID is the reference ID; with stratum 0 it is a kiss code
@@ -62,14 +62,14 @@ type NTPPacket struct {
 	Origin, Receive, Transmit uint64
 }
 
-// ParseNTP decodes an NTP packet. It never panics; a packet shorter than
-// 48 bytes is an error wrapping ErrBadNTP. Extension fields and a MAC
+// Parse decodes an NTP packet. It never panics; a packet shorter than
+// 48 bytes is an error wrapping ErrBadPacket. Extension fields and a MAC
 // after the header are ignored.
-func ParseNTP(b []byte) (*NTPPacket, error) {
+func Parse(b []byte) (*Packet, error) {
 	if len(b) < ntpLen {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadNTP, len(b))
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadPacket, len(b))
 	}
-	p := &NTPPacket{
+	p := &Packet{
 		Leap: b[0] >> 6, Version: b[0] >> 3 & 7, Mode: b[0] & 7, Stratum: b[1],
 		Origin:   binary.BigEndian.Uint64(b[24:]),
 		Receive:  binary.BigEndian.Uint64(b[32:]),
@@ -79,9 +79,9 @@ func ParseNTP(b []byte) (*NTPPacket, error) {
 	return p, nil
 }
 
-// Marshal encodes p (48 bytes; the fields NTPPacket does not hold are
+// Marshal encodes p (48 bytes; the fields Packet does not hold are
 // zero).
-func (p *NTPPacket) Marshal() []byte {
+func (p *Packet) Marshal() []byte {
 	b := make([]byte, ntpLen)
 	b[0] = p.Leap<<6 | (p.Version&7)<<3 | p.Mode&7
 	b[1] = p.Stratum
@@ -92,11 +92,11 @@ func (p *NTPPacket) Marshal() []byte {
 	return b
 }
 
-// NTPTime converts an NTP timestamp to a time. The 32-bit seconds wrap
+// Time converts an NTP timestamp to a time. The 32-bit seconds wrap
 // in 2036: as RFC 4330 section 3 suggests, a value with the top bit clear
 // is taken to be in era 1 (2036-2104), one with it set in era 0
 // (1968-2036).
-func NTPTime(ts uint64) time.Time {
+func Time(ts uint64) time.Time {
 	sec := int64(ts >> 32)
 	if sec&0x80000000 == 0 {
 		sec += 1 << 32
@@ -105,15 +105,15 @@ func NTPTime(ts uint64) time.Time {
 	return time.Unix(sec+ntpEpoch, frac*1e9>>32).UTC()
 }
 
-// NTPTimestamp converts a time (1968..2104) to an NTP timestamp.
-func NTPTimestamp(t time.Time) uint64 {
+// Timestamp converts a time (1968..2104) to an NTP timestamp.
+func Timestamp(t time.Time) uint64 {
 	sec := t.Unix() - ntpEpoch
 	frac := uint64(t.Nanosecond()) << 32 / 1e9
 	return uint64(sec)<<32 | frac
 }
 
-// NTPSample is the result of one exchange.
-type NTPSample struct {
+// Sample is the result of one exchange.
+type Sample struct {
 	Server string
 	// Offset is how far the local clock is behind the server's (add it
 	// to the local time); Delay the round trip minus the server's time.
@@ -121,10 +121,10 @@ type NTPSample struct {
 	Stratum       byte
 }
 
-// NTPClient keeps the clock set from a list of servers.
-type NTPClient struct {
+// Client keeps the clock set from a list of servers.
+type Client struct {
 	// Servers are "host" or "host:port" (port 123 by default), tried in
-	// order. None: Sync fails with ErrNoNTPServer and Run returns.
+	// order. None: Sync fails with ErrNoServer and Run returns.
 	Servers []string
 	// Dial opens a UDP association to "host:port" (default: a
 	// net.Dialer on "udp").
@@ -150,14 +150,14 @@ type NTPClient struct {
 	Logger   *slog.Logger
 }
 
-func (c *NTPClient) log() *slog.Logger {
+func (c *Client) log() *slog.Logger {
 	if c.Logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
 	return c.Logger
 }
 
-func (c *NTPClient) now() time.Time {
+func (c *Client) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}
@@ -168,7 +168,7 @@ func (c *NTPClient) now() time.Time {
 // the sample. It does not touch the clock. An answer that is not for
 // this request (other origin), not from a server, from an unsynchronised
 // server, or a kiss-o'-death is an error; stray packets are skipped.
-func (c *NTPClient) Query(ctx context.Context, server string) (NTPSample, error) {
+func (c *Client) Query(ctx context.Context, server string) (Sample, error) {
 	addr := server
 	if _, _, err := net.SplitHostPort(server); err != nil {
 		addr = net.JoinHostPort(server, ntpPort)
@@ -188,7 +188,7 @@ func (c *NTPClient) Query(ctx context.Context, server string) (NTPSample, error)
 	}
 	conn, err := dial(ctx, addr)
 	if err != nil {
-		return NTPSample{}, fmt.Errorf("ntp %s: %w", server, err)
+		return Sample{}, fmt.Errorf("ntp %s: %w", server, err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
@@ -196,22 +196,22 @@ func (c *NTPClient) Query(ctx context.Context, server string) (NTPSample, error)
 
 	var nonce [8]byte
 	_, _ = rand.Read(nonce[:])
-	req := &NTPPacket{Version: ntpVersion, Mode: ntpModeClient, Transmit: binary.BigEndian.Uint64(nonce[:])}
+	req := &Packet{Version: ntpVersion, Mode: ntpModeClient, Transmit: binary.BigEndian.Uint64(nonce[:])}
 	t1 := c.now()
 	if _, err := conn.Write(req.Marshal()); err != nil {
-		return NTPSample{}, fmt.Errorf("ntp %s: %w", server, err)
+		return Sample{}, fmt.Errorf("ntp %s: %w", server, err)
 	}
 	buf := make([]byte, 512)
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
 			if ctx.Err() != nil {
-				return NTPSample{}, fmt.Errorf("ntp %s: %w", server, ctx.Err())
+				return Sample{}, fmt.Errorf("ntp %s: %w", server, ctx.Err())
 			}
-			return NTPSample{}, fmt.Errorf("ntp %s: %w", server, err)
+			return Sample{}, fmt.Errorf("ntp %s: %w", server, err)
 		}
 		t4 := c.now()
-		p, err := ParseNTP(buf[:n])
+		p, err := Parse(buf[:n])
 		if err != nil || p.Origin != req.Transmit {
 			continue // not the answer to this request
 		}
@@ -223,34 +223,34 @@ func (c *NTPClient) Query(ctx context.Context, server string) (NTPSample, error)
 // section 8): offset = ((T2-T1) + (T3-T4)) / 2, delay = (T4-T1) -
 // (T3-T2), with T1 and T4 the local send and receive times, T2 and T3
 // the server's receive and transmit times.
-func sampleFrom(server string, p *NTPPacket, t1, t4 time.Time) (NTPSample, error) {
+func sampleFrom(server string, p *Packet, t1, t4 time.Time) (Sample, error) {
 	switch {
 	case p.Mode != ntpModeServer:
-		return NTPSample{}, fmt.Errorf("%w: %s: mode %d", ErrBadNTP, server, p.Mode)
+		return Sample{}, fmt.Errorf("%w: %s: mode %d", ErrBadPacket, server, p.Mode)
 	case p.Version < 3 || p.Version > 4:
-		return NTPSample{}, fmt.Errorf("%w: %s: version %d", ErrBadNTP, server, p.Version)
+		return Sample{}, fmt.Errorf("%w: %s: version %d", ErrBadPacket, server, p.Version)
 	case p.Stratum == 0:
-		return NTPSample{}, fmt.Errorf("%w: %s: kiss code %q", ErrNTPKiss, server, p.RefID[:])
+		return Sample{}, fmt.Errorf("%w: %s: kiss code %q", ErrKiss, server, p.RefID[:])
 	case p.Stratum > 15 || p.Leap == ntpLIAlarm:
-		return NTPSample{}, fmt.Errorf("%w: %s: not synchronised (stratum %d, leap %d)", ErrBadNTP, server, p.Stratum, p.Leap)
+		return Sample{}, fmt.Errorf("%w: %s: not synchronised (stratum %d, leap %d)", ErrBadPacket, server, p.Stratum, p.Leap)
 	case p.Transmit == 0 || p.Receive == 0:
-		return NTPSample{}, fmt.Errorf("%w: %s: zero timestamp", ErrBadNTP, server)
+		return Sample{}, fmt.Errorf("%w: %s: zero timestamp", ErrBadPacket, server)
 	}
-	t2, t3 := NTPTime(p.Receive), NTPTime(p.Transmit)
+	t2, t3 := Time(p.Receive), Time(p.Transmit)
 	delay := t4.Sub(t1) - t3.Sub(t2)
 	if delay < 0 {
 		delay = 0
 	}
-	return NTPSample{Server: server, Offset: (t2.Sub(t1) + t3.Sub(t4)) / 2, Delay: delay, Stratum: p.Stratum}, nil
+	return Sample{Server: server, Offset: (t2.Sub(t1) + t3.Sub(t4)) / 2, Delay: delay, Stratum: p.Stratum}, nil
 }
 
 // Sync asks the servers in order, each up to Tries times, until one
 // answers, then steps the clock when the offset exceeds Step (or hands a
 // smaller one to Slew) and logs it. A server that sends a kiss-o'-death
 // is not asked again in this Sync.
-func (c *NTPClient) Sync(ctx context.Context) (NTPSample, error) {
+func (c *Client) Sync(ctx context.Context) (Sample, error) {
 	if len(c.Servers) == 0 {
-		return NTPSample{}, ErrNoNTPServer
+		return Sample{}, ErrNoServer
 	}
 	tries := c.Tries
 	if tries <= 0 {
@@ -267,9 +267,9 @@ func (c *NTPClient) Sync(ctx context.Context) (NTPSample, error) {
 			if err != nil {
 				errs = append(errs, err)
 				if ctx.Err() != nil {
-					return NTPSample{}, errors.Join(errs...)
+					return Sample{}, errors.Join(errs...)
 				}
-				if errors.Is(err, ErrNTPKiss) {
+				if errors.Is(err, ErrKiss) {
 					break
 				}
 				continue
@@ -277,10 +277,10 @@ func (c *NTPClient) Sync(ctx context.Context) (NTPSample, error) {
 			return s, c.apply(s, step)
 		}
 	}
-	return NTPSample{}, errors.Join(errs...)
+	return Sample{}, errors.Join(errs...)
 }
 
-func (c *NTPClient) apply(s NTPSample, step time.Duration) error {
+func (c *Client) apply(s Sample, step time.Duration) error {
 	log := c.log()
 	if s.Offset > step || s.Offset < -step {
 		set := c.SetClock
@@ -306,7 +306,7 @@ func (c *NTPClient) apply(s NTPSample, step time.Duration) error {
 // sync is retried after 8 s, doubling up to Interval. synced (may be nil)
 // is called after each successful sync. Without servers it returns at
 // once.
-func (c *NTPClient) Run(ctx context.Context, synced func(NTPSample)) {
+func (c *Client) Run(ctx context.Context, synced func(Sample)) {
 	if len(c.Servers) == 0 {
 		return
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package initd
+package ntp
 
 import (
 	"errors"

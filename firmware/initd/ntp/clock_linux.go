@@ -1,6 +1,6 @@
 //go:build linux
 
-package initd
+package ntp
 
 import (
 	"time"
@@ -14,9 +14,9 @@ func setClock(t time.Time) error {
 	return unix.ClockSettime(unix.CLOCK_REALTIME, &ts)
 }
 
-// slewClock adjusts the clock gradually by offset, as adjtime(3) does
+// SlewClock adjusts the clock gradually by offset, as adjtime(3) does
 // (adjtimex(2) with ADJ_OFFSET_SINGLESHOT, microseconds).
-func slewClock(offset time.Duration) error {
+func SlewClock(offset time.Duration) error {
 	tx := unix.Timex{Modes: unix.ADJ_OFFSET_SINGLESHOT}
 	setLong(&tx.Offset, offset.Microseconds()) // slews are below 128 ms: fits 32 bits
 	_, err := unix.Adjtimex(&tx)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package initd
+package dhcp
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packetConn is a DHCPConn on an AF_PACKET socket (packet(7)) bound to
+// PacketConn is a Conn on an AF_PACKET socket (packet(7)) bound to
 // one interface: the kernel adds and strips the Ethernet header, this
 // side the IPv4 and UDP headers.
-type packetConn struct {
+type PacketConn struct {
 	f       *os.File
 	ifindex int
 	ifname  string
@@ -29,21 +29,21 @@ type packetConn struct {
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
-// openPacketConn opens a packet socket for IPv4 on the interface.
-func openPacketConn(ifi *net.Interface) (*packetConn, error) {
+// OpenPacketConn opens a packet socket for IPv4 on the interface.
+func OpenPacketConn(ifi *net.Interface) (*PacketConn, error) {
 	ifindex := ifi.Index
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
 	if err != nil {
-		return nil, fmt.Errorf("initd: packet socket: %w", err)
+		return nil, fmt.Errorf("dhcp: packet socket: %w", err)
 	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifindex}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("initd: bind packet socket: %w", err)
+		return nil, fmt.Errorf("dhcp: bind packet socket: %w", err)
 	}
-	return &packetConn{f: os.NewFile(uintptr(fd), "dhcp"), ifindex: ifindex, ifname: ifi.Name, udp: -1}, nil
+	return &PacketConn{f: os.NewFile(uintptr(fd), "dhcp"), ifindex: ifindex, ifname: ifi.Name, udp: -1}, nil
 }
 
-func (c *packetConn) Close() error {
+func (c *PacketConn) Close() error {
 	if c.udp >= 0 {
 		unix.Close(c.udp)
 		c.udp = -1
@@ -53,38 +53,38 @@ func (c *packetConn) Close() error {
 
 // SendTo sends a DHCP message to a server from port 68 of the leased
 // address through the kernel (which routes it and resolves the next hop):
-// renewals and DHCPRELEASE (DHCPUnicaster). The answer, sent to the
+// renewals and DHCPRELEASE (Unicaster). The answer, sent to the
 // leased address, is read from the packet socket like any other; the UDP
 // socket stays open only so the kernel does not answer it with ICMP port
 // unreachable.
-func (c *packetConn) SendTo(b []byte, server netip.Addr) error {
+func (c *PacketConn) SendTo(b []byte, server netip.Addr) error {
 	if !server.Is4() {
-		return fmt.Errorf("initd: dhcp server %v is not IPv4", server)
+		return fmt.Errorf("dhcp: server %v is not IPv4", server)
 	}
 	if c.udp < 0 {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return fmt.Errorf("initd: dhcp udp socket: %w", err)
+			return fmt.Errorf("dhcp: udp socket: %w", err)
 		}
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 		if err := unix.BindToDevice(fd, c.ifname); err != nil {
 			unix.Close(fd)
-			return fmt.Errorf("initd: dhcp udp socket: bind to %s: %w", c.ifname, err)
+			return fmt.Errorf("dhcp: udp socket: bind to %s: %w", c.ifname, err)
 		}
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: dhcpClientPort}); err != nil {
 			unix.Close(fd)
-			return fmt.Errorf("initd: dhcp udp socket: bind port 68: %w", err)
+			return fmt.Errorf("dhcp: udp socket: bind port 68: %w", err)
 		}
 		c.udp = fd
 	}
 	if err := unix.Sendto(c.udp, b, 0, &unix.SockaddrInet4{Port: dhcpServerPort, Addr: server.As4()}); err != nil {
-		return fmt.Errorf("initd: dhcp to %s: %w", server, err)
+		return fmt.Errorf("dhcp: to %s: %w", server, err)
 	}
 	return nil
 }
 
 // Send broadcasts a DHCP message from 0.0.0.0:68.
-func (c *packetConn) Send(b []byte) error {
+func (c *PacketConn) Send(b []byte) error {
 	rc, err := c.f.SyscallConn()
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func (c *packetConn) Send(b []byte) error {
 }
 
 // Receive returns the next UDP payload to port 68.
-func (c *packetConn) Receive(ctx context.Context) ([]byte, error) {
+func (c *PacketConn) Receive(ctx context.Context) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { _ = c.f.SetReadDeadline(time.Now()) })
 	defer stop()
 	defer c.f.SetReadDeadline(time.Time{})
@@ -120,9 +120,9 @@ func (c *packetConn) Receive(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// firstEthernet returns the first non-loopback interface with an
+// FirstEthernet returns the first non-loopback interface with an
 // Ethernet address, by index.
-func firstEthernet() (*net.Interface, error) {
+func FirstEthernet() (*net.Interface, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
 		return nil, err
@@ -133,11 +133,11 @@ func firstEthernet() (*net.Interface, error) {
 			return &i, nil
 		}
 	}
-	return nil, errors.New("initd: no Ethernet interface")
+	return nil, errors.New("dhcp: no Ethernet interface")
 }
 
-// linkUp sets IFF_UP on the interface.
-func linkUp(name string) error {
+// LinkUp sets IFF_UP on the interface.
+func LinkUp(name string) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -148,11 +148,11 @@ func linkUp(name string) error {
 		return err
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("initd: %s flags: %w", name, err)
+		return fmt.Errorf("dhcp: %s flags: %w", name, err)
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("initd: %s up: %w", name, err)
+		return fmt.Errorf("dhcp: %s up: %w", name, err)
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ func netlink(typ uint16, body []byte, attrs ...[]byte) error {
 		return err
 	}
 	if n < unix.NLMSG_HDRLEN+4 || ne.Uint16(buf[4:]) != unix.NLMSG_ERROR {
-		return errors.New("initd: netlink: unexpected answer")
+		return errors.New("dhcp: netlink: unexpected answer")
 	}
 	if code := int32(ne.Uint32(buf[unix.NLMSG_HDRLEN:])); code != 0 {
 		return unix.Errno(-code)
@@ -217,7 +217,7 @@ func addAddress(ifindex int, p netip.Prefix) error {
 		bc[i/8] |= 0x80 >> (i % 8)
 	}
 	if err := netlink(unix.RTM_NEWADDR, ifa, rtattr(unix.IFA_LOCAL, a[:]), rtattr(unix.IFA_ADDRESS, a[:]), rtattr(unix.IFA_BROADCAST, bc[:])); err != nil {
-		return fmt.Errorf("initd: address %s: %w", p, err)
+		return fmt.Errorf("dhcp: address %s: %w", p, err)
 	}
 	return nil
 }
@@ -234,15 +234,15 @@ func addDefaultRoute(ifindex int, gw netip.Addr) error {
 	oif := make([]byte, 4)
 	binary.NativeEndian.PutUint32(oif, uint32(ifindex))
 	if err := netlink(unix.RTM_NEWROUTE, rt, rtattr(unix.RTA_GATEWAY, g[:]), rtattr(unix.RTA_OIF, oif)); err != nil {
-		return fmt.Errorf("initd: default route via %s: %w", gw, err)
+		return fmt.Errorf("dhcp: default route via %s: %w", gw, err)
 	}
 	return nil
 }
 
-// dropLease removes a lost lease's address and default route from the
+// DropLease removes a lost lease's address and default route from the
 // interface (errors are logged by nobody: the address may be gone
 // already).
-func dropLease(ifi *net.Interface, l *Lease) {
+func DropLease(ifi *net.Interface, l *Lease) {
 	if l.Router.IsValid() {
 		rt := make([]byte, 12)
 		rt[0] = unix.AF_INET
@@ -261,9 +261,9 @@ func dropLease(ifi *net.Interface, l *Lease) {
 	_ = netlink(unix.RTM_DELADDR, ifa, rtattr(unix.IFA_LOCAL, a[:]), rtattr(unix.IFA_ADDRESS, a[:]))
 }
 
-// applyLease configures the interface from a lease and writes the
+// ApplyLease configures the interface from a lease and writes the
 // resolver configuration.
-func applyLease(ifi *net.Interface, l *Lease, resolvConf string) error {
+func ApplyLease(ifi *net.Interface, l *Lease, resolvConf string) error {
 	if err := addAddress(ifi.Index, l.Addr); err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func applyLease(ifi *net.Interface, l *Lease, resolvConf string) error {
 			fmt.Fprintf(&b, "nameserver %s\n", d)
 		}
 		if err := os.WriteFile(resolvConf, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("initd: %w", err)
+			return fmt.Errorf("dhcp: %w", err)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package initd
+package dhcp
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ type seenMsg struct {
 	unicast bool
 	to      netip.Addr
 	at      time.Duration
-	msg     *DHCPMessage
+	msg     *Message
 }
 
 var (
@@ -40,23 +40,23 @@ var (
 )
 
 func (s *leaseServer) handle(b []byte, unicast bool, to netip.Addr) error {
-	m, err := ParseDHCP(b)
+	m, err := Parse(b)
 	if err != nil {
 		return err
 	}
 	s.seen = append(s.seen, seenMsg{typ: m.Type(), unicast: unicast, to: to, at: time.Since(s.start), msg: m})
-	if m.Type() != DHCPRequest || (unicast && !s.answerUnicast) || (!unicast && !s.answerBroadcast) {
+	if m.Type() != Request || (unicast && !s.answerUnicast) || (!unicast && !s.answerBroadcast) {
 		return nil
 	}
-	reply := &DHCPMessage{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: m.CIAddr, Options: map[byte][]byte{}}
+	reply := &Message{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: m.CIAddr, Options: map[byte][]byte{}}
 	if !s.ackWithoutServer {
 		reply.Options[optServerID] = []byte{10, 0, 2, 2}
 	}
 	if s.nak {
 		reply.YIAddr = netip.Addr{}
-		reply.Options[optMsgType] = []byte{DHCPNak}
+		reply.Options[optMsgType] = []byte{Nak}
 	} else {
-		reply.Options[optMsgType] = []byte{DHCPAck}
+		reply.Options[optMsgType] = []byte{Ack}
 		reply.Options[optSubnetMask] = []byte{255, 255, 255, 0}
 		lt := make([]byte, 4)
 		binary.BigEndian.PutUint32(lt, s.leaseSecs)
@@ -100,7 +100,7 @@ func secs(f float64) time.Duration { return time.Duration(f * float64(time.Secon
 func TestDHCPRenew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &leaseServer{toClient: make(chan []byte, 4), start: time.Now(), answerUnicast: true, leaseSecs: 3600}
-		c := &DHCPClient{Conn: srv, MAC: testMAC}
+		c := &Client{Conn: srv, MAC: testMAC}
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		var renewedAt []time.Duration
@@ -121,7 +121,7 @@ func TestDHCPRenew(t *testing.T) {
 		}
 		for _, s := range srv.seen {
 			m := s.msg
-			if s.typ != DHCPRequest || !s.unicast || s.to != leaseSrvID || m.CIAddr != leaseAddr.Addr() || m.Flags != 0 {
+			if s.typ != Request || !s.unicast || s.to != leaseSrvID || m.CIAddr != leaseAddr.Addr() || m.Flags != 0 {
 				t.Fatalf("renewal message %+v %+v", s, m)
 			}
 			if _, ok := m.Options[optRequested]; ok {
@@ -140,7 +140,7 @@ func TestDHCPRenew(t *testing.T) {
 func TestDHCPRebind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &leaseServer{toClient: make(chan []byte, 4), start: time.Now(), answerBroadcast: true, leaseSecs: 7200}
-		c := &DHCPClient{Conn: srv, MAC: testMAC}
+		c := &Client{Conn: srv, MAC: testMAC}
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		var got *Lease
@@ -176,7 +176,7 @@ func TestDHCPRebind(t *testing.T) {
 func TestDHCPExpire(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &leaseServer{toClient: make(chan []byte, 4), start: time.Now()}
-		c := &DHCPClient{Conn: srv, MAC: testMAC}
+		c := &Client{Conn: srv, MAC: testMAC}
 		_, err := c.Keep(t.Context(), hourLease(), func(*Lease) { t.Error("renewed without a server") })
 		if !errors.Is(err, ErrLeaseLost) || time.Since(srv.start) != time.Hour {
 			t.Fatalf("Keep: %v after %v", err, time.Since(srv.start))
@@ -199,7 +199,7 @@ func TestDHCPExpire(t *testing.T) {
 func TestDHCPRenewNak(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &leaseServer{toClient: make(chan []byte, 4), start: time.Now(), answerUnicast: true, nak: true}
-		_, err := (&DHCPClient{Conn: srv, MAC: testMAC}).Keep(t.Context(), hourLease(), nil)
+		_, err := (&Client{Conn: srv, MAC: testMAC}).Keep(t.Context(), hourLease(), nil)
 		if !errors.Is(err, ErrLeaseLost) || time.Since(srv.start) != 30*time.Minute {
 			t.Fatalf("Keep: %v after %v", err, time.Since(srv.start))
 		}
@@ -215,7 +215,7 @@ func TestDHCPRenewSendFails(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		var got *Lease
-		_, err := (&DHCPClient{Conn: srv, MAC: testMAC}).Keep(ctx, hourLease(), func(l *Lease) { got = l; cancel() })
+		_, err := (&Client{Conn: srv, MAC: testMAC}).Keep(ctx, hourLease(), func(l *Lease) { got = l; cancel() })
 		if !errors.Is(err, context.Canceled) || got == nil || got.Server != leaseSrvID || time.Since(srv.start) != secs(3150) {
 			t.Fatalf("Keep: %v lease %+v after %v", err, got, time.Since(srv.start))
 		}
@@ -227,7 +227,7 @@ func TestDHCPRenewSendFails(t *testing.T) {
 func TestDHCPRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := &leaseServer{toClient: make(chan []byte, 4), start: time.Now()}
-		c := &DHCPClient{Conn: srv, MAC: testMAC}
+		c := &Client{Conn: srv, MAC: testMAC}
 		if err := c.Release(hourLease()); err != nil {
 			t.Fatal(err)
 		}
@@ -235,16 +235,16 @@ func TestDHCPRelease(t *testing.T) {
 			t.Fatalf("seen %+v", srv.seen)
 		}
 		s := srv.seen[0]
-		if s.typ != DHCPRelease || !s.unicast || s.to != leaseSrvID || s.msg.CIAddr != leaseAddr.Addr() ||
+		if s.typ != Release || !s.unicast || s.to != leaseSrvID || s.msg.CIAddr != leaseAddr.Addr() ||
 			!bytes.Equal(s.msg.Options[optServerID], []byte{10, 0, 2, 2}) || !bytes.Equal(s.msg.CHAddr, testMAC) {
 			t.Fatalf("release %+v %+v", s, s.msg)
 		}
 		// Broadcast only.
 		b := &fakeServer{toClient: make(chan []byte, 1)}
-		if err := (&DHCPClient{Conn: b, MAC: testMAC}).Release(hourLease()); err != nil {
+		if err := (&Client{Conn: b, MAC: testMAC}).Release(hourLease()); err != nil {
 			t.Fatal(err)
 		}
-		if string(b.seen) != string([]byte{DHCPRelease}) {
+		if string(b.seen) != string([]byte{Release}) {
 			t.Fatalf("broadcast release: %v", b.seen)
 		}
 	})
@@ -264,7 +264,7 @@ func TestLeaseTimes(t *testing.T) {
 		{map[byte][]byte{optLeaseTime: u32(3600), optRenewal: u32(3000), optRebinding: u32(1000)}, secs(3000), secs(3000), secs(3600)},
 		{map[byte][]byte{optLeaseTime: u32(4)}, secs(10), secs(10), secs(10)},
 	} {
-		m := &DHCPMessage{YIAddr: leaseAddr.Addr(), Options: tc.opts}
+		m := &Message{YIAddr: leaseAddr.Addr(), Options: tc.opts}
 		l, err := leaseFromAck(m)
 		if err != nil || l.Renew != tc.renew || l.Rebind != tc.rebind || l.Duration != tc.d {
 			t.Errorf("%v: %+v %v", tc.opts, l, err)

@@ -1,4 +1,4 @@
-package initd
+package dhcp
 
 import (
 	"encoding/binary"
@@ -52,26 +52,26 @@ func ipChecksum(h []byte) uint16 {
 // an error for anything else. It never panics.
 func unframeUDP(b []byte) ([]byte, error) {
 	if len(b) < 20 || b[0]>>4 != 4 {
-		return nil, fmt.Errorf("%w: not IPv4", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: not IPv4", ErrBadPacket)
 	}
 	ihl := int(b[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(b[2:]))
 	if ihl < 20 || total < ihl+8 || total > len(b) {
-		return nil, fmt.Errorf("%w: IPv4 lengths", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: IPv4 lengths", ErrBadPacket)
 	}
 	if b[9] != 17 {
-		return nil, fmt.Errorf("%w: not UDP", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: not UDP", ErrBadPacket)
 	}
 	if frag := binary.BigEndian.Uint16(b[6:]); frag&0x3fff != 0 {
-		return nil, fmt.Errorf("%w: fragment", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: fragment", ErrBadPacket)
 	}
 	u := b[ihl:total]
 	if binary.BigEndian.Uint16(u[2:]) != dhcpClientPort {
-		return nil, fmt.Errorf("%w: not to port 68", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: not to port 68", ErrBadPacket)
 	}
 	ulen := int(binary.BigEndian.Uint16(u[4:]))
 	if ulen < 8 || ulen > len(u) {
-		return nil, fmt.Errorf("%w: UDP length", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: UDP length", ErrBadPacket)
 	}
 	return u[8:ulen], nil
 }

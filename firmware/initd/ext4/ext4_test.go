@@ -1,4 +1,4 @@
-package initd
+package ext4
 
 import (
 	"bytes"
@@ -22,13 +22,13 @@ func TestFormatExt4Fsck(t *testing.T) {
 		if err := f.Truncate(size); err != nil {
 			t.Fatal(err)
 		}
-		if HasExt4(f) {
+		if Detect(f) {
 			t.Fatal("a zeroed file looks formatted")
 		}
-		if err := FormatExt4(f, size, Ext4Options{Label: "data", UUID: [16]byte{1, 2, 3}, Time: 1700000000}); err != nil {
+		if err := Format(f, size, Options{Label: "data", UUID: [16]byte{1, 2, 3}, Time: 1700000000}); err != nil {
 			t.Fatal(err)
 		}
-		if !HasExt4(f) {
+		if !Detect(f) {
 			t.Fatal("formatted file has no ext4 magic")
 		}
 		f.Close()
@@ -57,13 +57,13 @@ func TestFormatExt4Fsck(t *testing.T) {
 
 func TestFormatExt4Sizes(t *testing.T) {
 	var b writerAt
-	if err := FormatExt4(&b, 1<<20, Ext4Options{}); err == nil {
+	if err := Format(&b, 1<<20, Options{}); err == nil {
 		t.Fatal("1 MiB accepted")
 	}
-	if err := FormatExt4(&b, 1<<30, Ext4Options{}); err == nil {
+	if err := Format(&b, 1<<30, Options{}); err == nil {
 		t.Fatal("1 GiB accepted")
 	}
-	if err := FormatExt4(&b, 16<<20, Ext4Options{Label: "a label longer than sixteen"}); err == nil {
+	if err := Format(&b, 16<<20, Options{Label: "a label longer than sixteen"}); err == nil {
 		t.Fatal("long label accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package initd
+package dhcp
 
 import (
 	"context"
@@ -39,13 +39,13 @@ import (
 
 // DHCP message types (option 53, RFC 2132 section 9.6).
 const (
-	DHCPDiscover = 1
-	DHCPOffer    = 2
-	DHCPRequest  = 3
-	DHCPDecline  = 4
-	DHCPAck      = 5
-	DHCPNak      = 6
-	DHCPRelease  = 7
+	Discover = 1
+	Offer    = 2
+	Request  = 3
+	Decline  = 4
+	Ack      = 5
+	Nak      = 6
+	Release  = 7
 )
 
 // DHCP option codes (RFC 2132).
@@ -73,8 +73,8 @@ const (
 	dhcpMinLen    = dhcpFixedLen + 4
 )
 
-// DHCPMessage is a DHCP message, the fields the client uses.
-type DHCPMessage struct {
+// Message is a DHCP message, the fields the client uses.
+type Message struct {
 	Op     byte // 1 request, 2 reply
 	XID    uint32
 	Secs   uint16
@@ -89,7 +89,7 @@ type DHCPMessage struct {
 }
 
 // Type returns the message type (option 53), 0 when absent.
-func (m *DHCPMessage) Type() byte {
+func (m *Message) Type() byte {
 	if v := m.Options[optMsgType]; len(v) == 1 {
 		return v[0]
 	}
@@ -110,7 +110,7 @@ func put4(b []byte, a netip.Addr) {
 
 // Marshal encodes m. Options are written in increasing code order (so the
 // bytes are deterministic); values longer than 255 bytes are split.
-func (m *DHCPMessage) Marshal() []byte {
+func (m *Message) Marshal() []byte {
 	b := make([]byte, dhcpMinLen, 300)
 	b[0] = m.Op
 	b[1] = 1 // Ethernet
@@ -143,20 +143,20 @@ func (m *DHCPMessage) Marshal() []byte {
 	return b
 }
 
-// ParseDHCP decodes a DHCP message. It never panics; anything malformed
-// is an error wrapping ErrBadDHCP.
-func ParseDHCP(b []byte) (*DHCPMessage, error) {
+// Parse decodes a DHCP message. It never panics; anything malformed
+// is an error wrapping ErrBadPacket.
+func Parse(b []byte) (*Message, error) {
 	if len(b) < dhcpMinLen {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadDHCP, len(b))
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadPacket, len(b))
 	}
 	if binary.BigEndian.Uint32(b[236:]) != dhcpMagic {
-		return nil, fmt.Errorf("%w: no magic cookie", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: no magic cookie", ErrBadPacket)
 	}
 	hlen := int(b[2])
 	if hlen > 16 {
-		return nil, fmt.Errorf("%w: hlen %d", ErrBadDHCP, hlen)
+		return nil, fmt.Errorf("%w: hlen %d", ErrBadPacket, hlen)
 	}
-	m := &DHCPMessage{
+	m := &Message{
 		Op: b[0], XID: binary.BigEndian.Uint32(b[4:]), Secs: binary.BigEndian.Uint16(b[8:]),
 		Flags: binary.BigEndian.Uint16(b[10:]), CIAddr: addr4(b[12:16]), YIAddr: addr4(b[16:20]),
 		SIAddr: addr4(b[20:24]), CHAddr: net.HardwareAddr(append([]byte(nil), b[28:28+hlen]...)),
@@ -173,16 +173,16 @@ func ParseDHCP(b []byte) (*DHCPMessage, error) {
 			continue
 		}
 		if i+1 >= len(opts) {
-			return nil, fmt.Errorf("%w: option %d without length", ErrBadDHCP, code)
+			return nil, fmt.Errorf("%w: option %d without length", ErrBadPacket, code)
 		}
 		n := int(opts[i+1])
 		if i+2+n > len(opts) {
-			return nil, fmt.Errorf("%w: option %d overruns the packet", ErrBadDHCP, code)
+			return nil, fmt.Errorf("%w: option %d overruns the packet", ErrBadPacket, code)
 		}
 		m.Options[code] = append(m.Options[code], opts[i+2:i+2+n]...)
 		i += 2 + n
 	}
-	return nil, fmt.Errorf("%w: options without end", ErrBadDHCP)
+	return nil, fmt.Errorf("%w: options without end", ErrBadPacket)
 }
 
 // Lease is what a DHCP server granted.
@@ -204,15 +204,15 @@ type Lease struct {
 }
 
 // leaseFromAck reads a lease from an ACK.
-func leaseFromAck(m *DHCPMessage) (*Lease, error) {
+func leaseFromAck(m *Message) (*Lease, error) {
 	if !m.YIAddr.Is4() || m.YIAddr.IsUnspecified() {
-		return nil, fmt.Errorf("%w: ACK without an address", ErrBadDHCP)
+		return nil, fmt.Errorf("%w: ACK without an address", ErrBadPacket)
 	}
 	bits := 24
 	if mask := m.Options[optSubnetMask]; len(mask) == 4 {
 		ones, total := net.IPMask(mask).Size()
 		if total != 32 {
-			return nil, fmt.Errorf("%w: subnet mask %v", ErrBadDHCP, net.IP(mask))
+			return nil, fmt.Errorf("%w: subnet mask %v", ErrBadPacket, net.IP(mask))
 		}
 		bits = ones
 	}
@@ -254,9 +254,9 @@ func leaseFromAck(m *DHCPMessage) (*Lease, error) {
 	return l, nil
 }
 
-// DHCPConn carries DHCP messages (the UDP payloads) between the client
+// Conn carries DHCP messages (the UDP payloads) between the client
 // and the servers on one interface.
-type DHCPConn interface {
+type Conn interface {
 	// Send broadcasts one message.
 	Send(b []byte) error
 	// Receive returns the next message addressed to the client port, or
@@ -264,16 +264,16 @@ type DHCPConn interface {
 	Receive(ctx context.Context) ([]byte, error)
 }
 
-// DHCPUnicaster is a DHCPConn that can also send to one server's
+// Unicaster is a Conn that can also send to one server's
 // address from the leased address (an ordinary UDP datagram the kernel
 // routes): RENEWING and DHCPRELEASE use it. Without it they broadcast.
-type DHCPUnicaster interface {
+type Unicaster interface {
 	SendTo(b []byte, server netip.Addr) error
 }
 
-// DHCPClient acquires and keeps a lease.
-type DHCPClient struct {
-	Conn DHCPConn
+// Client acquires and keeps a lease.
+type Client struct {
+	Conn Conn
 	// MAC is the interface's hardware address.
 	MAC net.HardwareAddr
 	// Hostname is sent in option 12 when not empty.
@@ -286,19 +286,19 @@ type DHCPClient struct {
 	Logger  *slog.Logger
 }
 
-func (c *DHCPClient) request(typ byte, extra map[byte][]byte) []byte {
+func (c *Client) request(typ byte, extra map[byte][]byte) []byte {
 	return c.message(typ, netip.Addr{}, extra)
 }
 
 // message builds a client message; with ciaddr set (RENEWING, REBINDING,
 // RELEASE) the server answers to that address, so no broadcast flag.
-func (c *DHCPClient) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte) []byte {
+func (c *Client) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte) []byte {
 	params := []byte{optSubnetMask, optRouter, optDNS, optLeaseTime, optRenewal, optRebinding, optServerID}
 	flags := uint16(dhcpBroadcast)
 	if ciaddr.IsValid() {
 		flags = 0
 	}
-	m := &DHCPMessage{Op: 1, XID: c.XID, Flags: flags, CIAddr: ciaddr, CHAddr: c.MAC, Options: map[byte][]byte{
+	m := &Message{Op: 1, XID: c.XID, Flags: flags, CIAddr: ciaddr, CHAddr: c.MAC, Options: map[byte][]byte{
 		optMsgType:   {typ},
 		optParamList: params,
 		optMaxSize:   {0x05, 0xdc}, // 1500
@@ -314,7 +314,7 @@ func (c *DHCPClient) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte)
 
 // await reads messages until one of this transaction of a wanted type
 // arrives, or wait passes.
-func (c *DHCPClient) await(ctx context.Context, wait time.Duration, want ...byte) (*DHCPMessage, error) {
+func (c *Client) await(ctx context.Context, wait time.Duration, want ...byte) (*Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
@@ -322,7 +322,7 @@ func (c *DHCPClient) await(ctx context.Context, wait time.Duration, want ...byte
 		if err != nil {
 			return nil, err
 		}
-		m, err := ParseDHCP(b)
+		m, err := Parse(b)
 		if err != nil || m.Op != 2 || m.XID != c.XID || len(m.CHAddr) < 6 || string(m.CHAddr[:6]) != string(c.MAC) {
 			continue // not for us
 		}
@@ -336,7 +336,7 @@ func (c *DHCPClient) await(ctx context.Context, wait time.Duration, want ...byte
 
 // Acquire runs DISCOVER/OFFER/REQUEST/ACK until a lease is granted or ctx
 // is done, retrying with exponential back-off.
-func (c *DHCPClient) Acquire(ctx context.Context) (*Lease, error) {
+func (c *Client) Acquire(ctx context.Context) (*Lease, error) {
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -365,13 +365,13 @@ func (c *DHCPClient) Acquire(ctx context.Context) (*Lease, error) {
 	}
 }
 
-var errNak = errors.New("initd: DHCPNAK")
+var errNak = errors.New("dhcp: DHCPNAK")
 
-func (c *DHCPClient) once(ctx context.Context, wait time.Duration) (*Lease, error) {
-	if err := c.Conn.Send(c.request(DHCPDiscover, nil)); err != nil {
+func (c *Client) once(ctx context.Context, wait time.Duration) (*Lease, error) {
+	if err := c.Conn.Send(c.request(Discover, nil)); err != nil {
 		return nil, fmt.Errorf("dhcp discover: %w", err)
 	}
-	offer, err := c.await(ctx, wait, DHCPOffer)
+	offer, err := c.await(ctx, wait, Offer)
 	if err != nil {
 		return nil, err
 	}
@@ -381,14 +381,14 @@ func (c *DHCPClient) once(ctx context.Context, wait time.Duration) (*Lease, erro
 	}
 	ip := offer.YIAddr.As4()
 	sent := time.Now()
-	if err := c.Conn.Send(c.request(DHCPRequest, map[byte][]byte{optRequested: ip[:], optServerID: sid})); err != nil {
+	if err := c.Conn.Send(c.request(Request, map[byte][]byte{optRequested: ip[:], optServerID: sid})); err != nil {
 		return nil, fmt.Errorf("dhcp request: %w", err)
 	}
-	ack, err := c.await(ctx, wait, DHCPAck, DHCPNak)
+	ack, err := c.await(ctx, wait, Ack, Nak)
 	if err != nil {
 		return nil, err
 	}
-	if ack.Type() == DHCPNak {
+	if ack.Type() == Nak {
 		return nil, errNak
 	}
 	l, err := leaseFromAck(ack)
@@ -408,7 +408,7 @@ func (c *DHCPClient) once(ctx context.Context, wait time.Duration) (*Lease, erro
 // address the caller applies if it changed. A NAK, or the lease running
 // out, returns ErrLeaseLost: the caller drops the address and starts over
 // with Acquire. Keep returns the lease it holds last, for Release.
-func (c *DHCPClient) Keep(ctx context.Context, l *Lease, renewed func(*Lease)) (*Lease, error) {
+func (c *Client) Keep(ctx context.Context, l *Lease, renewed func(*Lease)) (*Lease, error) {
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -457,12 +457,12 @@ func (c *DHCPClient) Keep(ctx context.Context, l *Lease, renewed func(*Lease)) (
 
 // extend sends one REQUEST for l (unicast to its server when renewing and
 // the Conn can, else broadcast) and waits up to wait for the ACK or NAK.
-func (c *DHCPClient) extend(ctx context.Context, l *Lease, rebinding bool, wait time.Duration) (*Lease, error) {
+func (c *Client) extend(ctx context.Context, l *Lease, rebinding bool, wait time.Duration) (*Lease, error) {
 	c.XID++
-	b := c.message(DHCPRequest, l.Addr.Addr(), nil)
+	b := c.message(Request, l.Addr.Addr(), nil)
 	sent := time.Now()
 	var err error
-	if u, ok := c.Conn.(DHCPUnicaster); ok && !rebinding && l.Server.IsValid() {
+	if u, ok := c.Conn.(Unicaster); ok && !rebinding && l.Server.IsValid() {
 		err = u.SendTo(b, l.Server)
 	} else {
 		err = c.Conn.Send(b)
@@ -470,11 +470,11 @@ func (c *DHCPClient) extend(ctx context.Context, l *Lease, rebinding bool, wait 
 	if err != nil {
 		return nil, fmt.Errorf("dhcp renew: %w", err)
 	}
-	ack, err := c.await(ctx, wait, DHCPAck, DHCPNak)
+	ack, err := c.await(ctx, wait, Ack, Nak)
 	if err != nil {
 		return nil, err
 	}
-	if ack.Type() == DHCPNak {
+	if ack.Type() == Nak {
 		return nil, errNak
 	}
 	nl, err := leaseFromAck(ack)
@@ -491,17 +491,17 @@ func (c *DHCPClient) extend(ctx context.Context, l *Lease, rebinding bool, wait 
 // Release gives the lease back (DHCPRELEASE, RFC 2131 section 4.4.6:
 // ciaddr and the server identifier, unicast to the server when the Conn
 // can). No answer comes; the caller then stops using the address.
-func (c *DHCPClient) Release(l *Lease) error {
+func (c *Client) Release(l *Lease) error {
 	c.XID++
-	m := &DHCPMessage{Op: 1, XID: c.XID, CIAddr: l.Addr.Addr(), CHAddr: c.MAC,
-		Options: map[byte][]byte{optMsgType: {DHCPRelease}}}
+	m := &Message{Op: 1, XID: c.XID, CIAddr: l.Addr.Addr(), CHAddr: c.MAC,
+		Options: map[byte][]byte{optMsgType: {Release}}}
 	if l.Server.IsValid() {
 		s := l.Server.As4()
 		m.Options[optServerID] = s[:]
 	}
 	b := m.Marshal()
 	var err error
-	if u, ok := c.Conn.(DHCPUnicaster); ok && l.Server.IsValid() {
+	if u, ok := c.Conn.(Unicaster); ok && l.Server.IsValid() {
 		err = u.SendTo(b, l.Server)
 	} else {
 		err = c.Conn.Send(b)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package initd
+package dhcp
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func TestPacketConnUnicast(t *testing.T) {
 		t.Logf("in a new namespace:\n%s", out)
 		return
 	}
-	if err := linkUp("lo"); err != nil {
+	if err := LinkUp("lo"); err != nil {
 		t.Fatal(err)
 	}
 	lo, err := net.InterfaceByName("lo")
@@ -48,12 +48,12 @@ func TestPacketConnUnicast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	pc, err := openPacketConn(lo)
+	pc, err := OpenPacketConn(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	c := &DHCPClient{Conn: pc, MAC: testMAC, XID: 41}
+	c := &Client{Conn: pc, MAC: testMAC, XID: 41}
 	// The server: answer the REQUEST with an ACK to where it came from.
 	served := make(chan error, 1)
 	go func() {
@@ -63,17 +63,17 @@ func TestPacketConnUnicast(t *testing.T) {
 			served <- err
 			return
 		}
-		m, err := ParseDHCP(buf[:n])
+		m, err := Parse(buf[:n])
 		if err != nil {
 			served <- err
 			return
 		}
-		if m.Type() != DHCPRequest || m.CIAddr != netip.MustParseAddr("127.0.0.1") || from.(*net.UDPAddr).Port != 68 {
+		if m.Type() != Request || m.CIAddr != netip.MustParseAddr("127.0.0.1") || from.(*net.UDPAddr).Port != 68 {
 			served <- &net.AddrError{Err: "unexpected request", Addr: from.String()}
 			return
 		}
-		ack := &DHCPMessage{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: m.CIAddr,
-			Options: map[byte][]byte{optMsgType: {DHCPAck}, optServerID: {127, 0, 0, 1}, optSubnetMask: {255, 0, 0, 0}, optLeaseTime: {0, 0, 0x0e, 0x10}}}
+		ack := &Message{Op: 2, XID: m.XID, CHAddr: m.CHAddr, YIAddr: m.CIAddr,
+			Options: map[byte][]byte{optMsgType: {Ack}, optServerID: {127, 0, 0, 1}, optSubnetMask: {255, 0, 0, 0}, optLeaseTime: {0, 0, 0x0e, 0x10}}}
 		_, err = srv.WriteTo(ack.Marshal(), from)
 		served <- err
 	}()

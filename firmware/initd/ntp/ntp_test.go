@@ -1,4 +1,4 @@
-package initd
+package ntp
 
 import (
 	"context"
@@ -38,7 +38,7 @@ type ntpConn struct {
 }
 
 func (c *ntpConn) Write(b []byte) (int, error) {
-	req, err := ParseNTP(b)
+	req, err := Parse(b)
 	if err != nil || req.Mode != ntpModeClient {
 		return 0, errors.New("fake: not a client request")
 	}
@@ -55,8 +55,8 @@ func (c *ntpConn) Write(b []byte) (int, error) {
 	}
 	time.AfterFunc(f.oneWay, func() {
 		now := time.Now().Add(f.skew)
-		resp := &NTPPacket{Version: 4, Mode: ntpModeServer, Stratum: 2, Origin: req.Transmit,
-			Receive: NTPTimestamp(now), Transmit: NTPTimestamp(now)}
+		resp := &Packet{Version: 4, Mode: ntpModeServer, Stratum: 2, Origin: req.Transmit,
+			Receive: Timestamp(now), Transmit: Timestamp(now)}
 		switch {
 		case f.kiss[c.addr]:
 			resp.Stratum, resp.RefID = 0, [4]byte{'R', 'A', 'T', 'E'}
@@ -112,7 +112,7 @@ func TestNTPStep(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(90 * time.Second)
 		var set []time.Time
-		c := &NTPClient{Servers: []string{"pool.example"}, Dial: f.dial,
+		c := &Client{Servers: []string{"pool.example"}, Dial: f.dial,
 			SetClock: func(t time.Time) error { set = append(set, t); return nil },
 			Slew:     func(time.Duration) error { t.Error("slewed a 90 s offset"); return nil }}
 		s, err := c.Sync(t.Context())
@@ -137,7 +137,7 @@ func TestNTPSmallOffset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(50 * time.Millisecond)
 		var slewed []time.Duration
-		c := &NTPClient{Servers: []string{"10.0.0.1:1123"}, Dial: f.dial,
+		c := &Client{Servers: []string{"10.0.0.1:1123"}, Dial: f.dial,
 			SetClock: func(time.Time) error { t.Error("stepped a 50 ms offset"); return nil },
 			Slew:     func(d time.Duration) error { slewed = append(slewed, d); return nil }}
 		if _, err := c.Sync(t.Context()); err != nil {
@@ -164,7 +164,7 @@ func TestNTPRetries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(time.Hour)
 		f.drop, f.stray = 2, true
-		c := &NTPClient{Servers: []string{"a"}, Dial: f.dial, SetClock: func(time.Time) error { return nil }}
+		c := &Client{Servers: []string{"a"}, Dial: f.dial, SetClock: func(time.Time) error { return nil }}
 		start := time.Now()
 		s, err := c.Sync(t.Context())
 		if err != nil {
@@ -186,7 +186,7 @@ func TestNTPFailover(t *testing.T) {
 		f := newFake(10 * time.Second)
 		f.kiss["a:123"] = true
 		set := 0
-		c := &NTPClient{Servers: []string{"a", "b"}, Dial: f.dial, SetClock: func(time.Time) error { set++; return nil }}
+		c := &Client{Servers: []string{"a", "b"}, Dial: f.dial, SetClock: func(time.Time) error { set++; return nil }}
 		s, err := c.Sync(t.Context())
 		if err != nil || s.Server != "b" || set != 1 || f.requests["a:123"] != 1 || f.requests["b:123"] != 1 {
 			t.Fatalf("err %v sample %+v set %d requests %v", err, s, set, f.requests)
@@ -194,14 +194,14 @@ func TestNTPFailover(t *testing.T) {
 
 		u := newFake(10 * time.Second)
 		u.unsync = true
-		c = &NTPClient{Servers: []string{"u"}, Dial: u.dial, SetClock: func(time.Time) error { set++; return nil }}
-		if _, err := c.Sync(t.Context()); !errors.Is(err, ErrBadNTP) {
+		c = &Client{Servers: []string{"u"}, Dial: u.dial, SetClock: func(time.Time) error { set++; return nil }}
+		if _, err := c.Sync(t.Context()); !errors.Is(err, ErrBadPacket) {
 			t.Fatalf("unsynchronised server: %v", err)
 		}
 		if u.requests["u:123"] != 3 || set != 1 {
 			t.Fatalf("requests %v set %d", u.requests, set)
 		}
-		if _, err := (&NTPClient{}).Sync(t.Context()); !errors.Is(err, ErrNoNTPServer) {
+		if _, err := (&Client{}).Sync(t.Context()); !errors.Is(err, ErrNoServer) {
 			t.Fatalf("no servers: %v", err)
 		}
 	})
@@ -211,7 +211,7 @@ func TestNTPFailover(t *testing.T) {
 // one Run waits Interval. No servers: Run returns at once.
 func TestNTPRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		(&NTPClient{}).Run(t.Context(), func(NTPSample) { t.Error("synced without servers") })
+		(&Client{}).Run(t.Context(), func(Sample) { t.Error("synced without servers") })
 
 		f := newFake(time.Minute)
 		f.drop = 6 // two whole syncs of three tries
@@ -219,11 +219,11 @@ func TestNTPRun(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		var at []time.Duration
-		c := &NTPClient{Servers: []string{"a"}, Dial: f.dial, SetClock: func(time.Time) error { return nil }, Interval: 10 * time.Minute}
+		c := &Client{Servers: []string{"a"}, Dial: f.dial, SetClock: func(time.Time) error { return nil }, Interval: 10 * time.Minute}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			c.Run(ctx, func(NTPSample) {
+			c.Run(ctx, func(Sample) {
 				at = append(at, time.Since(start))
 				if len(at) == 2 {
 					cancel()
@@ -255,19 +255,19 @@ func TestNTPLoopback(t *testing.T) {
 			served <- err
 			return
 		}
-		req, err := ParseNTP(buf[:n])
+		req, err := Parse(buf[:n])
 		if err != nil {
 			served <- err
 			return
 		}
 		now := time.Now().Add(time.Hour)
-		resp := &NTPPacket{Version: 4, Mode: ntpModeServer, Stratum: 1, RefID: [4]byte{'G', 'P', 'S', 0},
-			Origin: req.Transmit, Receive: NTPTimestamp(now), Transmit: NTPTimestamp(now)}
+		resp := &Packet{Version: 4, Mode: ntpModeServer, Stratum: 1, RefID: [4]byte{'G', 'P', 'S', 0},
+			Origin: req.Transmit, Receive: Timestamp(now), Transmit: Timestamp(now)}
 		_, err = pc.WriteTo(resp.Marshal(), from)
 		served <- err
 	}()
 	var set time.Time
-	c := &NTPClient{Servers: []string{pc.LocalAddr().String()}, Timeout: 10 * time.Second, Tries: 1,
+	c := &Client{Servers: []string{pc.LocalAddr().String()}, Timeout: 10 * time.Second, Tries: 1,
 		SetClock: func(t time.Time) error { set = t; return nil }}
 	s, err := c.Sync(t.Context())
 	if err != nil {
@@ -284,38 +284,38 @@ func TestNTPLoopback(t *testing.T) {
 func TestNTPTime(t *testing.T) {
 	for _, s := range []string{"1970-01-01T00:00:00Z", "2000-02-29T12:34:56.5Z", "2036-02-07T06:28:15Z", "2036-02-07T06:28:17Z", "2040-06-01T00:00:00.25Z"} {
 		want, _ := time.Parse(time.RFC3339Nano, s)
-		got := NTPTime(NTPTimestamp(want))
+		got := Time(Timestamp(want))
 		if d := got.Sub(want); d > time.Nanosecond || d < -time.Nanosecond {
 			t.Errorf("%s: round trip %v", s, got)
 		}
 	}
 	// 2036-02-07T06:28:16Z is the era boundary: seconds field 0.
-	if got := NTPTime(0); !got.Equal(time.Date(2036, 2, 7, 6, 28, 16, 0, time.UTC)) {
-		t.Errorf("NTPTime(0) = %v", got)
+	if got := Time(0); !got.Equal(time.Date(2036, 2, 7, 6, 28, 16, 0, time.UTC)) {
+		t.Errorf("Time(0) = %v", got)
 	}
 }
 
-func TestParseNTPShort(t *testing.T) {
+func TestParseShort(t *testing.T) {
 	for _, b := range [][]byte{nil, make([]byte, 47)} {
-		if _, err := ParseNTP(b); !errors.Is(err, ErrBadNTP) {
+		if _, err := Parse(b); !errors.Is(err, ErrBadPacket) {
 			t.Errorf("%d bytes: %v", len(b), err)
 		}
 	}
-	p := &NTPPacket{Leap: 1, Version: 4, Mode: 4, Stratum: 3, RefID: [4]byte{1, 2, 3, 4}, Origin: 5, Receive: 6, Transmit: 7}
-	got, err := ParseNTP(append(p.Marshal(), make([]byte, 20)...)) // an extension field is ignored
+	p := &Packet{Leap: 1, Version: 4, Mode: 4, Stratum: 3, RefID: [4]byte{1, 2, 3, 4}, Origin: 5, Receive: 6, Transmit: 7}
+	got, err := Parse(append(p.Marshal(), make([]byte, 20)...)) // an extension field is ignored
 	if err != nil || *got != *p {
 		t.Fatalf("round trip %+v %v", got, err)
 	}
 }
 
-func FuzzParseNTP(f *testing.F) {
-	f.Add((&NTPPacket{Version: 4, Mode: 4, Stratum: 2, Origin: 1, Receive: 2, Transmit: 3}).Marshal())
+func FuzzParse(f *testing.F) {
+	f.Add((&Packet{Version: 4, Mode: 4, Stratum: 2, Origin: 1, Receive: 2, Transmit: 3}).Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParseNTP(b)
+		p, err := Parse(b)
 		if err != nil {
 			return
 		}
-		again, err := ParseNTP(p.Marshal())
+		again, err := Parse(p.Marshal())
 		if err != nil || *again != *p {
 			t.Fatalf("round trip: %+v %v", again, err)
 		}
