@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/initd/boot"
 	"github.com/deskphone/phone/firmware/initd/dhcp"
 	"github.com/deskphone/phone/firmware/initd/ntp"
 	"github.com/deskphone/phone/firmware/update"
@@ -109,10 +110,10 @@ func (d *initd) requestShutdown(cmd int) {
 func run(base *slog.Logger) (int, error) {
 	log := base.With("component", "initd")
 	d := &initd{log: log, base: base, shutdown: make(chan int, 1), netUp: make(chan struct{})}
-	if err := MountBasics(); err != nil {
+	if err := boot.MountBasics(); err != nil {
 		return 0, err
 	}
-	if err := mountOne("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := boot.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return 0, err
 	}
 	// Ctrl-Alt-Del (and QEMU's system_reset from the monitor does not
@@ -122,25 +123,25 @@ func run(base *slog.Logger) (int, error) {
 	if d.board == "" {
 		d.board = DefaultBoard
 	}
-	d.slot, d.trial = os.Getenv(EnvSlot), os.Getenv(EnvTrial) == "1"
+	d.slot, d.trial = os.Getenv(boot.EnvSlot), os.Getenv(boot.EnvTrial) == "1"
 	if d.slot != update.SlotB {
 		d.slot = update.SlotA
 	}
 	log.Info("deskphone starting", "version", version.Version, "board", d.board, "slot", d.slot, "trial", d.trial, "uptime", uptime().Round(time.Millisecond))
 
-	if !isMountPoint(DataDir) {
-		dev, err := WaitPartition(PartData, 10*time.Second)
+	if !boot.IsMountPoint(boot.DataDir) {
+		dev, err := boot.WaitPartition(boot.PartData, 10*time.Second)
 		if err == nil {
-			err = MountData(dev, DataDir, log)
+			err = boot.MountData(dev, boot.DataDir, log)
 		}
 		if err != nil {
 			log.Error("data partition unavailable: settings will not persist", "err", err)
-			if err := mountOne("tmpfs", DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+			if err := boot.Mount("tmpfs", boot.DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 				return 0, err
 			}
 		}
 	}
-	if err := os.MkdirAll(DataDir+"/update", 0o755); err != nil {
+	if err := os.MkdirAll(boot.DataDir+"/update", 0o755); err != nil {
 		return 0, err
 	}
 	prov, err := Provision(ConfigDir, d.board, rand.Reader)
@@ -191,7 +192,7 @@ func run(base *slog.Logger) (int, error) {
 	defer stopPhone()
 	phoneDone := make(chan struct{})
 	sup := &Supervisor{
-		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir, EnvChild + "=1"}),
+		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + boot.DataDir, EnvChild + "=1"}),
 		Logger: base.With("component", "supervisor", "child", "phoned"),
 		Exited: func(err error) bool {
 			var ee *exec.ExitError
@@ -216,7 +217,7 @@ func run(base *slog.Logger) (int, error) {
 	wg.Go(func() { d.watchHealth(ctx, healthy) })
 	if d.trial {
 		wg.Go(func() {
-			committed, err := update.Watch(ctx, StatePath, d.slot, time.Duration(prov.System.TrialDeadline), healthy, func() {
+			committed, err := update.Watch(ctx, boot.StatePath, d.slot, time.Duration(prov.System.TrialDeadline), healthy, func() {
 				log.Error("trial boot not healthy in time: rebooting into the committed slot", "deadline", prov.System.TrialDeadline)
 				d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
 			})
@@ -258,9 +259,9 @@ func run(base *slog.Logger) (int, error) {
 	cancel()
 	wg.Wait()
 	unix.Sync()
-	if err := unix.Unmount(DataDir, 0); err != nil {
+	if err := unix.Unmount(boot.DataDir, 0); err != nil {
 		log.Warn("unmount data partition; remounting read-only", "err", err)
-		_ = unix.Mount("", DataDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		_ = unix.Mount("", boot.DataDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
 	}
 	fmt.Printf("deskphone: %s\n", what)
 	return cmd, nil
@@ -459,19 +460,19 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	}
 	slots := map[string]string{}
 	for _, s := range []string{update.SlotA, update.SlotB} {
-		dev, err := FindPartition("/sys", "/dev", SlotPartition(s))
+		dev, err := boot.FindPartition("/sys", "/dev", boot.SlotPartition(s))
 		if err != nil {
 			return nil, err
 		}
 		slots[s] = dev
 	}
 	var bt int64
-	if st, err := update.ReadState(StatePath); err == nil {
+	if st, err := update.ReadState(boot.StatePath); err == nil {
 		bt = st.Slots[d.slot].BuildTime
 	}
 	agent, err := update.NewAgent(update.Config{
 		Board: d.board, Version: version.Version, BuildTime: bt, PublicKey: pub, Token: d.prov.Token,
-		Slots: slots, StatePath: StatePath, Booted: d.slot, Logger: d.base,
+		Slots: slots, StatePath: boot.StatePath, Booted: d.slot, Logger: d.base,
 		Reboot: func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) },
 	})
 	if err != nil {

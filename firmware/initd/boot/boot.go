@@ -1,4 +1,4 @@
-package initd
+package boot
 
 import (
 	"bufio"
@@ -22,12 +22,6 @@ const (
 	DataDir = "/perm"
 	// StatePath is the A/B record on the data partition.
 	StatePath = DataDir + "/update/state.json"
-	// ConfigDir holds the device's own files on the data partition: the
-	// phone's config, the device token, system settings. A factory reset
-	// removes it.
-	ConfigDir = DataDir + "/deskphone"
-	// PublicKeyPath is the update key baked into the root slot.
-	PublicKeyPath = "/etc/deskphone/update.pub"
 	// FactoryManifestPath is the update manifest of the factory root, in
 	// the boot stage's initramfs.
 	FactoryManifestPath = "/etc/deskphone/update.manifest"

@@ -1,4 +1,4 @@
-package initd
+package boot
 
 import (
 	"bytes"

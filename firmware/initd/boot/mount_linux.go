@@ -1,6 +1,6 @@
 //go:build linux
 
-package initd
+package boot
 
 import (
 	"bufio"
@@ -18,9 +18,9 @@ import (
 	"github.com/deskphone/phone/firmware/initd/ext4"
 )
 
-// mountOne mounts fstype at target unless something is mounted there
+// Mount mounts fstype at target unless something is mounted there
 // already (EBUSY: the boot stage moved it here).
-func mountOne(source, target, fstype string, flags uintptr, data string) error {
+func Mount(source, target, fstype string, flags uintptr, data string) error {
 	if err := os.MkdirAll(target, 0o755); err != nil && !errors.Is(err, unix.EROFS) {
 		return err
 	}
@@ -28,22 +28,22 @@ func mountOne(source, target, fstype string, flags uintptr, data string) error {
 	if err == nil || errors.Is(err, unix.EBUSY) {
 		return nil
 	}
-	return fmt.Errorf("initd: mount %s on %s: %w", fstype, target, err)
+	return fmt.Errorf("boot: mount %s on %s: %w", fstype, target, err)
 }
 
 // MountBasics mounts /proc, /sys and /dev (devtmpfs), those the boot stage
 // has not moved here already.
 func MountBasics() error {
 	return errors.Join(
-		mountOne("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""),
-		mountOne("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""),
-		mountOne("devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"),
+		Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""),
+		Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""),
+		Mount("devtmpfs", "/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"),
 	)
 }
 
-// isMountPoint reports whether dir is a mount point (per
+// IsMountPoint reports whether dir is a mount point (per
 // /proc/self/mountinfo).
-func isMountPoint(dir string) bool {
+func IsMountPoint(dir string) bool {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return false
@@ -110,12 +110,12 @@ func WaitPartition(name string, timeout time.Duration) (string, error) {
 // filesystem which does not mount is not reformatted (that would lose the
 // phone's config): the error is returned.
 func MountData(dev, target string, log *slog.Logger) error {
-	if isMountPoint(target) {
+	if IsMountPoint(target) {
 		return nil
 	}
 	f, err := os.OpenFile(dev, os.O_RDWR, 0)
 	if err != nil {
-		return fmt.Errorf("initd: data partition: %w", err)
+		return fmt.Errorf("boot: data partition: %w", err)
 	}
 	if !ext4.Detect(f) {
 		size, err := f.Seek(0, 2)
@@ -134,7 +134,7 @@ func MountData(dev, target string, log *slog.Logger) error {
 		}
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("initd: format %s: %w", dev, err)
+			return fmt.Errorf("boot: format %s: %w", dev, err)
 		}
 	}
 	f.Close()
@@ -145,7 +145,7 @@ func MountData(dev, target string, log *slog.Logger) error {
 	// journal is replayed and a file written with write, fsync, rename,
 	// fsync(dir) is either the old or the new one.
 	if err := unix.Mount(dev, target, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, "errors=remount-ro"); err != nil {
-		return fmt.Errorf("initd: mount %s on %s: %w", dev, target, err)
+		return fmt.Errorf("boot: mount %s on %s: %w", dev, target, err)
 	}
 	return nil
 }
@@ -155,25 +155,25 @@ func MountData(dev, target string, log *slog.Logger) error {
 // on failure.
 func SwitchRoot(newRoot, init string, env []string) error {
 	for _, m := range []string{"/dev", "/proc", "/sys", DataDir} {
-		if !isMountPoint(m) {
+		if !IsMountPoint(m) {
 			continue
 		}
 		if err := unix.Mount(m, filepath.Join(newRoot, m), "", unix.MS_MOVE, ""); err != nil {
-			return fmt.Errorf("initd: move %s: %w", m, err)
+			return fmt.Errorf("boot: move %s: %w", m, err)
 		}
 	}
 	// The root is read-only: nothing but an update changes a slot.
 	if err := unix.Mount("", newRoot, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-		return fmt.Errorf("initd: remount %s read-only: %w", newRoot, err)
+		return fmt.Errorf("boot: remount %s read-only: %w", newRoot, err)
 	}
 	if err := unix.Chdir(newRoot); err != nil {
 		return err
 	}
 	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
-		return fmt.Errorf("initd: move %s to /: %w", newRoot, err)
+		return fmt.Errorf("boot: move %s to /: %w", newRoot, err)
 	}
 	if err := unix.Chroot("."); err != nil {
-		return fmt.Errorf("initd: chroot: %w", err)
+		return fmt.Errorf("boot: chroot: %w", err)
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return err
