@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command loader is the boot stage: /init of the initramfs on the boot
 // partition (built by tools/mkimage). It loads the kernel modules, finds
 // the disk's partitions by GPT name, mounts the data partition (making its
@@ -7,7 +9,8 @@
 // the slot name and trial flag in its environment.
 //
 // When something fails it says so on the console and reboots after a
-// pause, so a transient fault does not leave a dead phone.
+// pause, so a transient fault does not leave a dead phone. It is built
+// only for Linux (elsewhere the package is empty).
 package main
 
 import (
