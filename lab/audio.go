@@ -3,8 +3,8 @@ package lab
 import (
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/hal/wavfile"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // ToneTime measures how long freq is heard in a recording: the number of

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/hal/wavfile"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 func TestParseKeys(t *testing.T) {

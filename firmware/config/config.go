@@ -1,10 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/deskphone/phone/portmgr"
 )
 
 // Config is the whole configuration of the phone daemon. Its zero value is
@@ -81,14 +80,34 @@ type Account struct {
 	Enabled bool
 }
 
-// Ports holds the UDP port ranges (ports), validated as
-// portmgr.ValidateRanges does.
+// Ports holds the UDP port ranges (ports), validated by the port
+// manager's rules (portmgr.ValidateRanges).
 type Ports struct {
 	// SIP is the SIP signalling range (sip: {min, max}). Default 5060-5069.
-	SIP portmgr.Range
+	SIP PortRange
 	// Media is the RTP/RTCP range (media: {min, max}). Default 16384-16483.
-	Media portmgr.Range
+	Media PortRange
 }
+
+// PortRange is an inclusive range of UDP ports ({min, max}). It has the
+// shape of portmgr.Range, so the daemon converts one to the other
+// (portmgr.Range(r)) without this package importing the port manager.
+type PortRange struct {
+	Min, Max uint16
+}
+
+// Size is the number of ports in r.
+func (r PortRange) Size() int { return int(r.Max) - int(r.Min) + 1 }
+
+func (r PortRange) String() string { return fmt.Sprintf("%d-%d", r.Min, r.Max) }
+
+// Default port ranges, the port manager's (portmgr.DefaultSIPRange and
+// DefaultMediaRange): SIP on 5060 and the next few ports, media on
+// 16384..16483 (50 even/odd pairs).
+var (
+	DefaultSIPPorts   = PortRange{Min: 5060, Max: 5069}
+	DefaultMediaPorts = PortRange{Min: 16384, Max: 16483}
+)
 
 // NAT configures NAT traversal (nat). The port manager implements the
 // behaviour; this package only defines and checks the settings.
@@ -218,8 +237,8 @@ func Default() *Config {
 		DTMFPayloadType: DefaultDTMFPayloadType,
 		Ptime:           DefaultPtime,
 		Ports: Ports{
-			SIP:   portmgr.DefaultSIPRange,
-			Media: portmgr.DefaultMediaRange,
+			SIP:   DefaultSIPPorts,
+			Media: DefaultMediaPorts,
 		},
 		NAT: NAT{
 			Strategies:  []string{"static", "gateway", "stun", "turn"},

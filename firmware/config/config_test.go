@@ -36,8 +36,8 @@ func TestDefaultIsValid(t *testing.T) {
 		{"dtmf", c.DTMF, "rfc4733"},
 		{"dtmf_payload_type", c.DTMFPayloadType, 101},
 		{"ptime", c.Ptime, 20 * time.Millisecond},
-		{"ports.sip", c.Ports.SIP, portmgr.Range{Min: 5060, Max: 5069}},
-		{"ports.media", c.Ports.Media, portmgr.Range{Min: 16384, Max: 16483}},
+		{"ports.sip", c.Ports.SIP, PortRange{Min: 5060, Max: 5069}},
+		{"ports.media", c.Ports.Media, PortRange{Min: 16384, Max: 16483}},
 		{"nat.stun_servers", c.NAT.STUNServers, []string(nil)},
 		{"nat.strategies", c.NAT.Strategies, []string{"static", "gateway", "stun", "turn"}},
 		{"nat.keepalive", c.NAT.Keepalive, 25 * time.Second},
@@ -441,18 +441,18 @@ func TestPortsAgreeWithPortmgr(t *testing.T) {
 	n := 0
 	for _, a := range vals {
 		for _, b := range vals {
-			for _, m := range []portmgr.Range{{Min: 1024, Max: 1027}, {Min: 5061, Max: 5064}, {Min: 16384, Max: 16483}, {Min: 65532, Max: 65535}} {
-				sip := portmgr.Range{Min: a, Max: b}
+			for _, m := range []PortRange{{Min: 1024, Max: 1027}, {Min: 5061, Max: 5064}, {Min: 16384, Max: 16483}, {Min: 65532, Max: 65535}} {
+				sip := PortRange{Min: a, Max: b}
 				c := Default()
 				c.Ports = Ports{SIP: sip, Media: m}
 				mine := c.Validate() == nil
-				theirs := portmgr.ValidateRanges(sip, m) == nil
+				theirs := portmgr.ValidateRanges(portmgr.Range(sip), portmgr.Range(m)) == nil
 				if mine != theirs {
 					t.Errorf("sip %v media %v: config valid=%v, portmgr valid=%v", sip, m, mine, theirs)
 				}
 				c.Ports = Ports{SIP: m, Media: sip}
 				mine = c.Validate() == nil
-				theirs = portmgr.ValidateRanges(m, sip) == nil
+				theirs = portmgr.ValidateRanges(portmgr.Range(m), portmgr.Range(sip)) == nil
 				if mine != theirs {
 					t.Errorf("sip %v media %v: config valid=%v, portmgr valid=%v", m, sip, mine, theirs)
 				}
@@ -478,7 +478,7 @@ func full() *Config {
 	c.DTMF = "info"
 	c.DTMFPayloadType = 96
 	c.Ptime = 40 * time.Millisecond
-	c.Ports = Ports{SIP: portmgr.Range{Min: 6000, Max: 6001}, Media: portmgr.Range{Min: 30000, Max: 30003}}
+	c.Ports = Ports{SIP: PortRange{Min: 6000, Max: 6001}, Media: PortRange{Min: 30000, Max: 30003}}
 	c.NAT = NAT{
 		STUNServers:     []string{"stun1.example.net:3478", "192.0.2.1:3479"},
 		TURN:            TURN{Server: "turn.example.net:443", Username: "u", Password: "yes"},

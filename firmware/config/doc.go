@@ -16,8 +16,8 @@
 // default. Durations accept Go syntax ("25s", "1m30s") or an integer
 // number of seconds.
 //
-// Save and WriteFileAtomic replace a file atomically: the data goes to a
-// temporary file in the same directory, which is synced, renamed over the
-// old file, and followed by a sync of the directory, so a power cut leaves
-// either the old file or the new one, never a mixture.
+// Save replaces a file atomically (firmware/atomicfile): the data goes to
+// a temporary file in the same directory, which is synced, renamed over
+// the old file, and followed by a sync of the directory, so a power cut
+// leaves either the old file or the new one, never a mixture.
 package config

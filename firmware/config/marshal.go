@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/deskphone/phone/firmware/atomicfile"
 )
 
 // The file layout written by Marshal: the same keys Parse reads, every
@@ -151,7 +153,7 @@ func Marshal(c *Config) ([]byte, error) {
 }
 
 // Save validates c and writes it to path atomically (see
-// WriteFileAtomic) with mode 0600, since it holds passwords. An invalid
+// atomicfile.Write) with mode 0600, since it holds passwords. An invalid
 // Config is not written.
 func Save(path string, c *Config) error {
 	if err := c.Validate(); err != nil {
@@ -161,5 +163,5 @@ func Save(path string, c *Config) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }

@@ -23,9 +23,9 @@ import (
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sip"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // Options configure a Daemon.
@@ -152,7 +152,7 @@ func New(o Options) (d *Daemon, err error) {
 func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.Config, error) {
 	nat := cfg.NAT
 	pc := portmgr.Config{
-		Net: n, SIPPorts: cfg.Ports.SIP, MediaPorts: cfg.Ports.Media, Logger: log,
+		Net: n, SIPPorts: portmgr.Range(cfg.Ports.SIP), MediaPorts: portmgr.Range(cfg.Ports.Media), Logger: log,
 		STUNServers:     nat.STUNServers,
 		TURN:            portmgr.TURNConfig{Server: nat.TURN.Server, Username: nat.TURN.Username, Password: nat.TURN.Password},
 		Keepalive:       nat.Keepalive,

@@ -12,9 +12,9 @@ import (
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/haltest"
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // These tests run whole phones (config, board fakes, port manager, UA,
@@ -53,8 +53,8 @@ func startPhone(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, 
 	a.Registrar = p.Addr().String()
 	a.Expires = 300 * time.Second
 	cfg.Accounts = []config.Account{a}
-	cfg.Ports.SIP = portmgr.Range{Min: sipPort, Max: sipPort + 1}
-	cfg.Ports.Media = portmgr.Range{Min: sipPort + 100, Max: sipPort + 199}
+	cfg.Ports.SIP = config.PortRange{Min: sipPort, Max: sipPort + 1}
+	cfg.Ports.Media = config.PortRange{Min: sipPort + 100, Max: sipPort + 199}
 	cfg.API.Listen = ""
 	cfg.NAT.UPnP = false // tests send nothing beyond loopback: no gateway probes
 	cfg.DialPlan.Timeout = 2 * time.Second
@@ -217,6 +217,10 @@ func TestPortConfigFromNATSection(t *testing.T) {
 	}
 	if pc.ChangeCheck != 5*time.Second {
 		t.Fatalf("default change check %v, want 5s", pc.ChangeCheck)
+	}
+	if pc.SIPPorts != portmgr.DefaultSIPRange || pc.MediaPorts != portmgr.DefaultMediaRange {
+		t.Fatalf("default ports sip %v media %v, want the port manager's %v and %v",
+			pc.SIPPorts, pc.MediaPorts, portmgr.DefaultSIPRange, portmgr.DefaultMediaRange)
 	}
 	cfg.NAT.ChangeCheck = 0
 	if pc, _ = portConfig(cfg, nil, nil); pc.ChangeCheck >= 0 {

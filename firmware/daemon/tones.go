@@ -2,7 +2,7 @@ package daemon
 
 import (
 	"github.com/deskphone/phone/hal"
-	"github.com/deskphone/phone/voip/tone"
+	"github.com/deskphone/phone/hal/tone"
 )
 
 // tones adapts a country preset to phone.Tones. Each call returns a

@@ -23,6 +23,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/initd/boot"
+	"github.com/deskphone/phone/firmware/initd/dhcp"
+	"github.com/deskphone/phone/firmware/initd/ntp"
 	"github.com/deskphone/phone/firmware/update"
 	"github.com/deskphone/phone/firmware/version"
 )
@@ -107,10 +110,10 @@ func (d *initd) requestShutdown(cmd int) {
 func run(base *slog.Logger) (int, error) {
 	log := base.With("component", "initd")
 	d := &initd{log: log, base: base, shutdown: make(chan int, 1), netUp: make(chan struct{})}
-	if err := MountBasics(); err != nil {
+	if err := boot.MountBasics(); err != nil {
 		return 0, err
 	}
-	if err := mountOne("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+	if err := boot.Mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return 0, err
 	}
 	// Ctrl-Alt-Del (and QEMU's system_reset from the monitor does not
@@ -120,25 +123,25 @@ func run(base *slog.Logger) (int, error) {
 	if d.board == "" {
 		d.board = DefaultBoard
 	}
-	d.slot, d.trial = os.Getenv(EnvSlot), os.Getenv(EnvTrial) == "1"
+	d.slot, d.trial = os.Getenv(boot.EnvSlot), os.Getenv(boot.EnvTrial) == "1"
 	if d.slot != update.SlotB {
 		d.slot = update.SlotA
 	}
 	log.Info("deskphone starting", "version", version.Version, "board", d.board, "slot", d.slot, "trial", d.trial, "uptime", uptime().Round(time.Millisecond))
 
-	if !isMountPoint(DataDir) {
-		dev, err := WaitPartition(PartData, 10*time.Second)
+	if !boot.IsMountPoint(boot.DataDir) {
+		dev, err := boot.WaitPartition(boot.PartData, 10*time.Second)
 		if err == nil {
-			err = MountData(dev, DataDir, log)
+			err = boot.MountData(dev, boot.DataDir, log)
 		}
 		if err != nil {
 			log.Error("data partition unavailable: settings will not persist", "err", err)
-			if err := mountOne("tmpfs", DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+			if err := boot.Mount("tmpfs", boot.DataDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 				return 0, err
 			}
 		}
 	}
-	if err := os.MkdirAll(DataDir+"/update", 0o755); err != nil {
+	if err := os.MkdirAll(boot.DataDir+"/update", 0o755); err != nil {
 		return 0, err
 	}
 	prov, err := Provision(ConfigDir, d.board, rand.Reader)
@@ -176,8 +179,8 @@ func run(base *slog.Logger) (int, error) {
 		// call times need it), or after 10 s without.
 		synced := make(chan struct{})
 		var once sync.Once
-		nc := &NTPClient{Servers: servers, Slew: slewClock, Logger: base.With("component", "ntp")}
-		wg.Go(func() { nc.Run(ctx, func(NTPSample) { once.Do(func() { close(synced) }) }) })
+		nc := &ntp.Client{Servers: servers, Slew: ntp.SlewClock, Logger: base.With("component", "ntp")}
+		wg.Go(func() { nc.Run(ctx, func(ntp.Sample) { once.Do(func() { close(synced) }) }) })
 		select {
 		case <-synced:
 		case <-time.After(10 * time.Second):
@@ -189,7 +192,7 @@ func run(base *slog.Logger) (int, error) {
 	defer stopPhone()
 	phoneDone := make(chan struct{})
 	sup := &Supervisor{
-		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + DataDir, EnvChild + "=1"}),
+		Start:  ExecStarter("/proc/self/exe", []string{"-config", prov.ConfigPath}, []string{"PATH=/", "HOME=" + boot.DataDir, EnvChild + "=1"}),
 		Logger: base.With("component", "supervisor", "child", "phoned"),
 		Exited: func(err error) bool {
 			var ee *exec.ExitError
@@ -214,7 +217,7 @@ func run(base *slog.Logger) (int, error) {
 	wg.Go(func() { d.watchHealth(ctx, healthy) })
 	if d.trial {
 		wg.Go(func() {
-			committed, err := update.Watch(ctx, StatePath, d.slot, time.Duration(prov.System.TrialDeadline), healthy, func() {
+			committed, err := update.Watch(ctx, boot.StatePath, d.slot, time.Duration(prov.System.TrialDeadline), healthy, func() {
 				log.Error("trial boot not healthy in time: rebooting into the committed slot", "deadline", prov.System.TrialDeadline)
 				d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
 			})
@@ -256,9 +259,9 @@ func run(base *slog.Logger) (int, error) {
 	cancel()
 	wg.Wait()
 	unix.Sync()
-	if err := unix.Unmount(DataDir, 0); err != nil {
+	if err := unix.Unmount(boot.DataDir, 0); err != nil {
 		log.Warn("unmount data partition; remounting read-only", "err", err)
-		_ = unix.Mount("", DataDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		_ = unix.Mount("", boot.DataDir, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
 	}
 	fmt.Printf("deskphone: %s\n", what)
 	return cmd, nil
@@ -268,13 +271,13 @@ func run(base *slog.Logger) (int, error) {
 // DHCP), then renews the lease until ctx is done.
 func (d *initd) network(ctx context.Context) {
 	log := d.base.With("component", "net")
-	if err := linkUp("lo"); err != nil {
+	if err := dhcp.LinkUp("lo"); err != nil {
 		log.Error("loopback", "err", err)
 	}
 	var ifi *net.Interface
 	for {
 		var err error
-		if ifi, err = firstEthernet(); err == nil {
+		if ifi, err = dhcp.FirstEthernet(); err == nil {
 			break
 		}
 		select {
@@ -283,7 +286,7 @@ func (d *initd) network(ctx context.Context) {
 		case <-time.After(time.Second):
 		}
 	}
-	if err := linkUp(ifi.Name); err != nil {
+	if err := dhcp.LinkUp(ifi.Name); err != nil {
 		log.Error("link up", "iface", ifi.Name, "err", err)
 		return
 	}
@@ -295,7 +298,7 @@ func (d *initd) network(ctx context.Context) {
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		log.Warn("hostname", "err", err)
 	}
-	up := func(l *Lease, how string) {
+	up := func(l *dhcp.Lease, how string) {
 		d.mu.Lock()
 		d.addr = l.Addr.Addr()
 		d.mu.Unlock()
@@ -305,7 +308,7 @@ func (d *initd) network(ctx context.Context) {
 	if s := d.prov.System.Static; s != "" {
 		l, err := staticLease(d.prov.System)
 		if err == nil {
-			err = applyLease(ifi, l, "/tmp/resolv.conf")
+			err = dhcp.ApplyLease(ifi, l, "/tmp/resolv.conf")
 		}
 		if err != nil {
 			log.Error("static network config", "err", err)
@@ -314,7 +317,7 @@ func (d *initd) network(ctx context.Context) {
 		up(l, "static")
 		return
 	}
-	conn, err := openPacketConn(ifi)
+	conn, err := dhcp.OpenPacketConn(ifi)
 	if err != nil {
 		log.Error("dhcp", "err", err)
 		return
@@ -322,7 +325,7 @@ func (d *initd) network(ctx context.Context) {
 	defer conn.Close()
 	var xid [4]byte
 	_, _ = rand.Read(xid[:])
-	c := &DHCPClient{Conn: conn, MAC: ifi.HardwareAddr, Hostname: host,
+	c := &dhcp.Client{Conn: conn, MAC: ifi.HardwareAddr, Hostname: host,
 		XID: uint32(xid[0])<<24 | uint32(xid[1])<<16 | uint32(xid[2])<<8 | uint32(xid[3]), Logger: log}
 	for ctx.Err() == nil {
 		l, err := c.Acquire(ctx)
@@ -332,20 +335,20 @@ func (d *initd) network(ctx context.Context) {
 			}
 			return
 		}
-		if err := applyLease(ifi, l, "/tmp/resolv.conf"); err != nil {
+		if err := dhcp.ApplyLease(ifi, l, "/tmp/resolv.conf"); err != nil {
 			log.Error("dhcp lease", "err", err)
 		} else {
 			up(l, "dhcp")
 		}
 		// Keep it: renew at T1, rebind at T2 (RFC 2131 section 4.4.5).
-		last, err := c.Keep(ctx, l, func(nl *Lease) {
+		last, err := c.Keep(ctx, l, func(nl *dhcp.Lease) {
 			if nl.Addr == l.Addr && nl.Router == l.Router && slices.Equal(nl.DNS, l.DNS) {
 				return
 			}
 			if nl.Addr != l.Addr {
-				dropLease(ifi, l)
+				dhcp.DropLease(ifi, l)
 			}
-			if err := applyLease(ifi, nl, "/tmp/resolv.conf"); err != nil {
+			if err := dhcp.ApplyLease(ifi, nl, "/tmp/resolv.conf"); err != nil {
 				log.Error("dhcp lease", "err", err)
 			} else {
 				up(nl, "dhcp renewal")
@@ -363,20 +366,20 @@ func (d *initd) network(ctx context.Context) {
 			return
 		}
 		log.Warn("dhcp lease lost: dropping the address", "err", err)
-		dropLease(ifi, last)
+		dhcp.DropLease(ifi, last)
 		d.mu.Lock()
 		d.addr = netip.Addr{}
 		d.mu.Unlock()
 	}
 }
 
-// staticLease turns the static settings into a Lease.
-func staticLease(s System) (*Lease, error) {
+// staticLease turns the static settings into a lease.
+func staticLease(s System) (*dhcp.Lease, error) {
 	p, err := netip.ParsePrefix(s.Static)
 	if err != nil || !p.Addr().Is4() {
 		return nil, fmt.Errorf("initd: static %q: want IPv4 address/prefix", s.Static)
 	}
-	l := &Lease{Addr: p}
+	l := &dhcp.Lease{Addr: p}
 	if s.Gateway != "" {
 		if l.Router, err = netip.ParseAddr(s.Gateway); err != nil {
 			return nil, fmt.Errorf("initd: gateway: %w", err)
@@ -457,19 +460,19 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	}
 	slots := map[string]string{}
 	for _, s := range []string{update.SlotA, update.SlotB} {
-		dev, err := FindPartition("/sys", "/dev", SlotPartition(s))
+		dev, err := boot.FindPartition("/sys", "/dev", boot.SlotPartition(s))
 		if err != nil {
 			return nil, err
 		}
 		slots[s] = dev
 	}
 	var bt int64
-	if st, err := update.ReadState(StatePath); err == nil {
+	if st, err := update.ReadState(boot.StatePath); err == nil {
 		bt = st.Slots[d.slot].BuildTime
 	}
 	agent, err := update.NewAgent(update.Config{
 		Board: d.board, Version: version.Version, BuildTime: bt, PublicKey: pub, Token: d.prov.Token,
-		Slots: slots, StatePath: StatePath, Booted: d.slot, Logger: d.base,
+		Slots: slots, StatePath: boot.StatePath, Booted: d.slot, Logger: d.base,
 		Reboot: func() { d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART) },
 	})
 	if err != nil {
@@ -515,7 +518,7 @@ func (d *initd) ssdp(ctx context.Context, agent *update.Agent, port int) {
 		return
 	case <-d.netUp:
 	}
-	ifi, err := firstEthernet()
+	ifi, err := dhcp.FirstEthernet()
 	if err != nil {
 		return
 	}

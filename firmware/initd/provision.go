@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskphone/phone/firmware/atomicfile"
 	"github.com/deskphone/phone/firmware/config"
 )
 
@@ -33,7 +34,7 @@ type System struct {
 	Gateway string   `json:"gateway,omitempty"`
 	DNS     []string `json:"dns,omitempty"`
 	// NTP servers (host or host:port, port 123 by default), asked in
-	// order by the SNTP client (NTPClient) once the network is up and
+	// order by the SNTP client (ntp.Client) once the network is up and
 	// then hourly; the clock is stepped when off by more than 128 ms.
 	// None means no time sync: the clock is the RTC's (a Raspberry Pi
 	// has none and starts in 1970).
@@ -139,7 +140,7 @@ func Provision(dir, board string, rnd io.Reader) (*Provisioned, error) {
 			return nil, fmt.Errorf("initd: token: %w", err)
 		}
 		p.Token = hex.EncodeToString(raw)
-		if err := config.WriteFileAtomic(tokPath, []byte(p.Token+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(tokPath, []byte(p.Token+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 		p.FirstBoot = true

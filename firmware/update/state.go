@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/atomicfile"
 )
 
 // Slot names.
@@ -99,7 +99,7 @@ func WriteState(path string, s *State) error {
 	if err != nil {
 		return err
 	}
-	return config.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
 }
 
 // Boot is the boot-time decision: it returns the slot to boot and whether

@@ -10,12 +10,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/sip"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 var pbxAddr = netip.MustParseAddrPort("198.51.100.20:5060")

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/deskphone/phone/firmware/cpio"
 	"github.com/deskphone/phone/firmware/update"
 )
 
@@ -160,7 +161,7 @@ func InitrdFS(o Options, updateManifest []byte) ([]byte, error) {
 	}
 	files = append(files, o.Modules...)
 	var b bytes.Buffer
-	if err := WriteCpio(&b, files, o.BuildTime); err != nil {
+	if err := cpio.Write(&b, files, o.BuildTime); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -186,7 +187,7 @@ func RootFS(o Options) ([]byte, error) {
 	}
 	files = append(files, o.Extra...)
 	var b bytes.Buffer
-	if err := WriteCpio(&b, files, o.BuildTime); err != nil {
+	if err := cpio.Write(&b, files, o.BuildTime); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -255,7 +256,7 @@ func Build(o Options) (*Result, error) {
 		}
 	} else {
 		var boot bytes.Buffer
-		if err := WriteCpio(&boot, append(bootFiles, o.BootFiles...), o.BuildTime); err != nil {
+		if err := cpio.Write(&boot, append(bootFiles, o.BootFiles...), o.BuildTime); err != nil {
 			return nil, err
 		}
 		bootData, bootSize = boot.Bytes(), roundUp(int64(boot.Len())+MiB, MiB)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/deskphone/phone/firmware/cpio"
 )
 
 func TestModInfoDepends(t *testing.T) {
@@ -84,7 +86,7 @@ func TestBootStage(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts, _ := ReadGPT(r.Image)
-	boot, err := ReadCpio(r.Image[parts[0].Offset:])
+	boot, err := cpio.Read(r.Image[parts[0].Offset:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func TestBootStage(t *testing.T) {
 	if !bytes.Equal(initrd, r.Initrd) || len(initrd) == 0 {
 		t.Fatal("boot partition has no initrd.img")
 	}
-	files, err := ReadCpio(initrd)
+	files, err := cpio.Read(initrd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestBootStage(t *testing.T) {
 	if !bytes.Contains(byName["lib/modules/ext4.ko"].Data, []byte("ext4.ko")) || byName["etc/deskphone/update.manifest"].Data == nil {
 		t.Fatal("modules or manifest missing")
 	}
-	root, _ := ReadCpio(r.Root)
+	root, _ := cpio.Read(r.Root)
 	found := false
 	for _, f := range root {
 		if f.Name == "etc/resolv.conf" && f.Mode == CpioSymlink|0o777 && string(f.Data) == "/tmp/resolv.conf" {

@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/deskphone/phone/voip/tone"
+	"github.com/deskphone/phone/hal/tone"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/vnet"
 )

@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 	"github.com/deskphone/phone/voip/sip/digest"
-	"github.com/deskphone/phone/voip/tone"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/vnet"
 )

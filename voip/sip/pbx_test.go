@@ -7,8 +7,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/tools/pbx"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // pbxWorld runs tools/pbx at 10.0.0.1 and registers phones to it.

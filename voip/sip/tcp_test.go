@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
-	"github.com/deskphone/phone/voip/tone"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/stdnet"
 )

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package ntp
+
+import (
+	"errors"
+	"time"
+)
+
+// setClock is only implemented on Linux.
+func setClock(time.Time) error { return errors.ErrUnsupported }
