@@ -12,8 +12,8 @@ import (
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/vnet"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
-	"github.com/deskphone/phone/voip/tone"
 )
 
 // noSrcNet is a vnet host whose route lookup (a UDP Dial) gives no
