@@ -39,7 +39,7 @@ func FuzzUARequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	pm, _ := portmgr.New(portmgr.Config{Net: pn})
-	ua, err := New(Config{Mapper: pm, Prack: true, EarlyMedia: true, Account: Account{User: "a"}})
+	ua, err := New(Config{Mapper: pm, Prack: true, EarlyMedia: true, Account: Account{User: "a"}, RateLimit: -1})
 	if err != nil {
 		f.Fatal(err)
 	}
