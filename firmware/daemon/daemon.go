@@ -112,6 +112,13 @@ func New(o Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	allow, err := allowList(cfg.SIP.Allow)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
+		log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
+	}
 	d.ua, err = sip.New(sip.Config{
 		Account:         acct,
 		Mapper:          d.pm,
@@ -122,6 +129,12 @@ func New(o Options) (d *Daemon, err error) {
 		Logger:          log,
 		EarlyMedia:      true,
 		Prack:           true,
+		AcceptFrom:      sip.AcceptPolicy(cfg.SIP.AcceptFrom),
+		Allow:           allow,
+		RingTimeout:     cfg.SIP.RingTimeout,
+		// One line without call waiting: a second INVITE is busy, and is
+		// answered so before a media port is opened for it.
+		MaxCalls: 1,
 	})
 	if err != nil {
 		return nil, err
@@ -207,6 +220,19 @@ func account(cfg *config.Config) (sip.Account, error) {
 		return sa, nil
 	}
 	return sip.Account{}, nil // no account: direct calls only
+}
+
+// allowList parses sip.allow.
+func allowList(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range items {
+		p, err := config.ParseAllow(a)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: sip.allow: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // Run starts the phone and serves until ctx is done, then shuts down in
