@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -263,7 +264,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(natDone)
 		d.natEvents()
 	}()
+	floodCtx, stopFlood := context.WithCancel(ctx)
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(floodDone)
+		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.ua.AdmissionStats, debug.FreeOSMemory, d.log)
+	}()
 	err := d.ph.Run(ctx)
+	stopFlood()
+	<-floodDone
 	d.closeParts()
 	<-pumpDone
 	<-natDone
@@ -386,14 +395,17 @@ func mapState(e *sip.CallEvent) (phone.CallState, bool) {
 
 // Status is the document GET /api/status returns.
 type Status struct {
-	Version      string              `json:"version"`
-	Board        string              `json:"board"`
-	Phone        phone.Status        `json:"phone"`
-	Registration sip.RegStatus       `json:"registration"`
-	NAT          any                 `json:"nat"`
-	Calls        []CallStatus        `json:"calls"`
-	Uptime       string              `json:"uptime,omitempty"`
-	Extra        map[string]struct{} `json:"-"`
+	Version      string        `json:"version"`
+	Board        string        `json:"board"`
+	Phone        phone.Status  `json:"phone"`
+	Registration sip.RegStatus `json:"registration"`
+	NAT          any           `json:"nat"`
+	Calls        []CallStatus  `json:"calls"`
+	// Admission counts the SIP requests turned away (rate limited,
+	// forbidden, not found, overloaded, busy).
+	Admission sip.AdmissionStats  `json:"admission"`
+	Uptime    string              `json:"uptime,omitempty"`
+	Extra     map[string]struct{} `json:"-"`
 }
 
 // RTPStatus is one call's media counters.
@@ -424,6 +436,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
+		Admission: d.ua.AdmissionStats(),
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{

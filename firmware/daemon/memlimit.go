@@ -3,12 +3,15 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/voip/sip"
 )
 
 // DefaultMemoryLimit is the Go runtime's soft memory limit when the
@@ -65,4 +68,47 @@ func memTotal() int64 {
 		}
 	}
 	return 0
+}
+
+const (
+	// floodCheck is how often the daemon looks whether a flood ended.
+	floodCheck = 5 * time.Second
+	// floodMin is how many requests turned away in one check make a
+	// flood; floodQuiet is at most how many in the next mean it ended.
+	floodMin, floodQuiet = 500, 10
+)
+
+func turnedAway(s sip.AdmissionStats) uint64 {
+	return s.RateLimited + s.Forbidden + s.NotFound + s.Overloaded + s.Busy
+}
+
+// reclaimAfterFloods returns memory to the system once a flood of
+// requests has ended: after a burst the runtime would keep the heap it
+// grew into until its next forced collection (two minutes away on an
+// idle phone), so when a check interval saw at least floodMin requests
+// turned away and the next one almost none, it calls free (the
+// runtime's debug.FreeOSMemory) once. It returns when ctx ends and
+// stops tick.
+func reclaimAfterFloods(ctx context.Context, tick *time.Ticker, stats func() sip.AdmissionStats, free func(), log *slog.Logger) {
+	defer tick.Stop()
+	last := turnedAway(stats())
+	flooding := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := turnedAway(stats())
+		delta := n - last
+		last = n
+		switch {
+		case delta >= floodMin:
+			flooding = true
+		case flooding && delta <= floodQuiet:
+			flooding = false
+			log.Info("request flood over: returning memory to the system")
+			free()
+		}
+	}
 }

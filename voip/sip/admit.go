@@ -34,18 +34,18 @@ const (
 type AdmissionStats struct {
 	// RateLimited is how many requests were dropped unread because their
 	// source sent more than Config.RateLimit a second.
-	RateLimited uint64
+	RateLimited uint64 `json:"rate_limited"`
 	// Forbidden is how many dialog-opening requests got 403 because
 	// their source is neither the proxy nor allowed.
-	Forbidden uint64
+	Forbidden uint64 `json:"forbidden"`
 	// NotFound is how many got 404 because they named no line of ours.
-	NotFound uint64
+	NotFound uint64 `json:"not_found"`
 	// Overloaded is how many got 503 because Config.MaxServerTx
 	// transactions were open.
-	Overloaded uint64
+	Overloaded uint64 `json:"overloaded"`
 	// Busy is how many INVITEs got 486 because Config.MaxCalls calls
 	// were up.
-	Busy uint64
+	Busy uint64 `json:"busy"`
 }
 
 const (
