@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -285,4 +289,71 @@ func TestStatelessAnswers(t *testing.T) {
 			t.Errorf("%d server transactions held after the answers, want 0", n)
 		}
 	})
+}
+
+// TestHostileAdmissionCorpus replays testdata/hostile over UDP to a phone
+// registered as alice: each message gets the final response its name
+// gives, from whichever address it came, and none rings the phone.
+func TestHostileAdmissionCorpus(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.sip"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no hostile corpus: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".sip")
+		parts := strings.SplitN(name, "_", 3)
+		if len(parts) != 3 {
+			t.Fatalf("%s: name is not <source>_<code>_<what>.sip", f)
+		}
+		want, err := strconv.Atoi(parts[1])
+		if err != nil {
+			t.Fatalf("%s: code %q", f, parts[1])
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				rn := w.host("10.0.0.1")
+				pn := w.host("10.0.0.2")
+				xn := w.host("10.0.0.9")
+				w.start()
+				rs := &registrarScript{realm: "r", user: "alice", password: "secret"}
+				newPeer(t, rn, "10.0.0.1:5060", rs.handle)
+				p := newPhone(t, pn, func(c *Config) {
+					c.Account = Account{User: "alice", Password: "secret", Registrar: "10.0.0.1", Expires: time.Hour}
+				})
+				p.waitReg(t, RegRegistered)
+				// Both ends listen on 5070: a forged Via may aim the answer at either.
+				stranger := listen(t, xn, "10.0.0.9:5070")
+				proxy := listen(t, rn, "10.0.0.1:5070")
+				from := stranger
+				if parts[0] == "proxy" {
+					from = proxy
+				}
+				before := len(w.sipStarts())
+				if _, err := from.WriteTo(data, phoneAddr); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Second)
+				var finals []string
+				for _, l := range w.sipStarts()[before:] {
+					if f := strings.Fields(l); len(f) >= 2 && f[0] == "SIP/2.0" && f[1] >= "200" {
+						finals = append(finals, f[1])
+					}
+				}
+				if len(finals) == 0 || finals[0] != strconv.Itoa(want) {
+					t.Errorf("final responses %v, want %d", finals, want)
+				}
+				if n := incomingCount(p); n != 0 {
+					t.Errorf("%d incoming calls, want none", n)
+				}
+				if st := p.ua.Registration(); st.State != RegRegistered {
+					t.Errorf("registration %s after the message, want registered", st.State)
+				}
+			})
+		})
+	}
 }

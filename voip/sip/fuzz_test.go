@@ -19,6 +19,8 @@ import (
 // are checked for leaks after Close.
 func FuzzUARequest(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(tortureDir, "*.dat"))
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.sip"))
+	files = append(files, hostile...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
