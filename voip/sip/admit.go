@@ -22,9 +22,9 @@ const (
 	// AcceptAuto is AcceptProxy when the account has a registrar or an
 	// outbound proxy, else AcceptAny (a UA for direct calls only).
 	AcceptAuto AcceptPolicy = ""
-	// AcceptProxy accepts dialogs only from the addresses the registrar
-	// and outbound proxy resolve to, and from Config.Allow. Others get
-	// 403 Forbidden.
+	// AcceptProxy accepts dialogs only from the addresses the outbound
+	// proxy (or, without one, the registrar) resolves to, and from
+	// Config.Allow. Others get 403 Forbidden.
 	AcceptProxy AcceptPolicy = "proxy"
 	// AcceptAny accepts dialogs from any source.
 	AcceptAny AcceptPolicy = "any"
@@ -283,8 +283,9 @@ func (u *UA) fromTrusted(ip netip.Addr) bool {
 	return ok
 }
 
-// resolveTrusted resolves the registrar and outbound proxy to every
-// address they name; nil when nothing resolved (the old set stays).
+// resolveTrusted resolves the outbound proxy, or without one the
+// registrar, to every address it names; nil when nothing resolved (the
+// old set stays).
 func (u *UA) resolveTrusted() []netip.Addr {
 	ctx, cancel := context.WithTimeout(u.ctx, resolveTimeout)
 	defer cancel()
@@ -295,26 +296,30 @@ func (u *UA) resolveTrusted() []netip.Addr {
 	}
 	u.mu.Unlock()
 	acct := u.cfg.Account
-	for _, s := range []string{acct.Registrar, acct.OutboundProxy} {
-		if s == "" {
-			continue
-		}
-		uri, err := parseServer(s, acct.Transport)
-		if err != nil {
-			continue
-		}
-		if ap, ok := uriAddrPort(uri, acct.Transport); ok {
-			out = append(out, ap.Addr())
-			continue
-		}
-		ips, err := u.cfg.Resolver.LookupNetIP(ctx, "ip", uri.Host)
-		if err != nil {
-			u.log.Debug("resolve proxy for admission", "host", uri.Host, "err", err)
-			continue
-		}
-		for _, ip := range ips {
-			out = append(out, ip.Unmap())
-		}
+	// With an outbound proxy every request goes through it, and so does
+	// everything that reaches us; the registrar is then only a name in
+	// the Request-URI of REGISTER.
+	server := acct.OutboundProxy
+	if server == "" {
+		server = acct.Registrar
+	}
+	if server == "" {
+		return out
+	}
+	uri, err := parseServer(server, acct.Transport)
+	if err != nil {
+		return out
+	}
+	if ap, ok := uriAddrPort(uri, acct.Transport); ok {
+		return append(out, ap.Addr())
+	}
+	ips, err := u.cfg.Resolver.LookupNetIP(ctx, "ip", uri.Host)
+	if err != nil {
+		u.log.Debug("resolve proxy for admission", "host", uri.Host, "err", err)
+		return out
+	}
+	for _, ip := range ips {
+		out = append(out, ip.Unmap())
 	}
 	return out
 }
