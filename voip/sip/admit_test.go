@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/vnet"
 )
 
@@ -356,4 +357,41 @@ func TestHostileAdmissionCorpus(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestInDialogFromFarEndDirect: a call that came through the registrar
+// is answered, and the far end's BYE, sent straight from its own address
+// (no Record-Route: the proxy left the path), still ends it.
+func TestInDialogFromFarEndDirect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rn, xn, p := admitWorld(t, nil)
+		proxy := listen(t, rn, "10.0.0.1:5070")
+		far := listen(t, xn, "10.0.0.9:5070")
+		proxy.WriteTo(rawInvite("10.0.0.1", "alice", "via-proxy"), phoneAddr)
+		c := p.waitIncoming(t)
+		if err := c.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		var toTag string
+		buf := make([]byte, 65535)
+		for toTag == "" {
+			proxy.SetReadDeadline(time.Now().Add(5 * time.Second))
+			n, _, err := proxy.ReadFrom(buf)
+			if err != nil {
+				t.Fatal("no 200 to the INVITE")
+			}
+			m, err := siplib.ParseMessage(append([]byte(nil), buf[:n]...))
+			if res, ok := m.(*siplib.Response); err == nil && ok && res.StatusCode == 200 {
+				toTag, _ = res.To().Params.Get("tag")
+			}
+		}
+		bye := fmt.Sprintf("BYE sip:alice@10.0.0.2:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKbye1\r\n"+
+			"Max-Forwards: 70\r\nFrom: \"The Bank\" <sip:bank@10.0.0.1>;tag=fvia-proxy\r\nTo: <sip:alice@10.0.0.2>;tag=%s\r\n"+
+			"Call-ID: via-proxy\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", toTag)
+		far.WriteTo([]byte(bye), phoneAddr)
+		if codes := readCodes(t, far, 5*time.Second); !slices.Contains(codes, 200) {
+			t.Fatalf("far end's direct BYE got %v, want 200", codes)
+		}
+		p.waitCall(t, c, StateEnded)
+	})
 }
