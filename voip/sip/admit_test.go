@@ -395,3 +395,23 @@ func TestInDialogFromFarEndDirect(t *testing.T) {
 		p.waitCall(t, c, StateEnded)
 	})
 }
+
+// TestServerTxCap: beyond MaxServerTx open transactions a request gets
+// 503 with Retry-After, statelessly.
+func TestServerTxCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, xn, p := admitWorld(t, func(c *Config) { c.AcceptFrom = AcceptAny; c.MaxServerTx = 1 })
+		c := listen(t, xn, "10.0.0.9:5070")
+		c.WriteTo(rawInvite("10.0.0.9", "alice", "holds-a-tx"), phoneAddr) // rings: its transaction stays open
+		p.waitIncoming(t)
+		opt := "OPTIONS sip:alice@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKcap\r\n" +
+			"Max-Forwards: 70\r\nFrom: <sip:x@10.0.0.9>;tag=1\r\nTo: <sip:alice@10.0.0.2>\r\nCall-ID: cap\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+		c.WriteTo([]byte(opt), phoneAddr)
+		if codes := readCodes(t, c, 5*time.Second); !slices.Contains(codes, 503) {
+			t.Fatalf("OPTIONS beyond the cap got %v, want 503", codes)
+		}
+		if st := p.ua.AdmissionStats(); st.Overloaded != 1 {
+			t.Errorf("stats %+v, want 1 overloaded", st)
+		}
+	})
+}
