@@ -153,7 +153,7 @@ func TestBusyWhileRingingEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		_, a, b := pair(t, nil, func(c *Config) { c.MaxCalls = 1; c.RingTimeout = 20 * time.Second })
 		c1 := dial(t, a)
-		b.waitIncoming(t)
+		cb := b.waitIncoming(t)
 		c2 := dial(t, a)
 		if ev := a.waitCall(t, c2, StateEnded); ev.Code != 486 {
 			t.Errorf("second call while the first rang: %d %q, want 486", ev.Code, ev.Reason)
@@ -161,6 +161,9 @@ func TestBusyWhileRingingEnds(t *testing.T) {
 		if ev := a.waitCall(t, c1, StateEnded); ev.Code != 480 {
 			t.Fatalf("unanswered call ended with %d %q, want 480", ev.Code, ev.Reason)
 		}
+		// B sends the 480 before it lets the call go; a redial in that
+		// instant would still be busy.
+		b.waitCall(t, cb, StateEnded)
 		dial(t, a)
 		b.waitIncoming(t)
 	})
