@@ -42,6 +42,12 @@ type Config struct {
 	API API
 	// Log configures logging (log).
 	Log Log
+	// SIP says who may reach the phone over SIP (sip).
+	SIP SIP
+	// MemoryLimit is the Go runtime's soft memory limit in bytes
+	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
+	// default. Default: 0.
+	MemoryLimit int64
 
 	// src remembers where each field came from, so Validate can name the
 	// line. Nil for a Config built in code.
@@ -197,6 +203,20 @@ type API struct {
 	Token string
 }
 
+// SIP says who may reach the phone over SIP (sip).
+type SIP struct {
+	// AcceptFrom is who may open dialogs (call, subscribe, refer,
+	// message) with the phone (accept_from): "proxy" (only the line's
+	// registrar and outbound proxy, and Allow) or "any". Default: proxy.
+	AcceptFrom string
+	// Allow are IP addresses or CIDR prefixes that may call the phone
+	// directly besides the proxy (allow). Default: none.
+	Allow []string
+	// RingTimeout ends an unanswered incoming call with 480 Temporarily
+	// Unavailable (ring_timeout), 5s..10m. Default: 60s.
+	RingTimeout time.Duration
+}
+
 // Log configures logging (log).
 type Log struct {
 	// Level is debug, info, warn or error (level). Default: info.
@@ -227,6 +247,8 @@ const (
 	DefaultAPIListen       = "127.0.0.1:8080"
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "text"
+	DefaultAcceptFrom      = "proxy"
+	DefaultRingTimeout     = 60 * time.Second
 )
 
 // Default returns a new Config holding every default. It has no account.
@@ -263,6 +285,7 @@ func Default() *Config {
 		Board: DefaultBoard,
 		API:   API{Listen: DefaultAPIListen},
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout},
 	}
 }
 

@@ -58,6 +58,10 @@ func TestDefaultIsValid(t *testing.T) {
 		{"api.listen", c.API.Listen, "127.0.0.1:8080"},
 		{"log.level", c.Log.Level, "info"},
 		{"log.format", c.Log.Format, "text"},
+		{"sip.accept_from", c.SIP.AcceptFrom, "proxy"},
+		{"sip.allow", c.SIP.Allow, []string(nil)},
+		{"sip.ring_timeout", c.SIP.RingTimeout, 60 * time.Second},
+		{"memory_limit", c.MemoryLimit, int64(0)},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -238,6 +242,17 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:4: accounts[0].expires: "soon" is not a duration`}, ErrInvalid},
 		{"enabled not bool", "accounts:\n  - user: a\n    domain: example.com\n    enabled: maybe\n",
 			[]string{`phone.yaml:4: accounts[0].enabled: "maybe" is not a boolean (true or false)`}, ErrInvalid},
+		{"accept_from", "sip:\n  accept_from: everyone\n",
+			[]string{`phone.yaml:2: sip.accept_from: "everyone" is not one of proxy, any`}, ErrInvalid},
+		{"allow", "sip:\n  allow:\n    - 10.0.0.0/8\n    - pbx.example.com\n    - 10.0.0.1/33\n",
+			[]string{`phone.yaml:4: sip.allow[1]: "pbx.example.com" is not an IP address or CIDR prefix`,
+				`phone.yaml:5: sip.allow[2]: "10.0.0.1/33" is not an IP address or CIDR prefix`}, ErrInvalid},
+		{"ring_timeout", "sip: {ring_timeout: 1s}\n",
+			[]string{`phone.yaml:1: sip.ring_timeout: 1s is out of range 5s..10m0s`}, ErrInvalid},
+		{"memory_limit unit", "memory_limit: 64\n",
+			[]string{`phone.yaml:1: memory_limit: "64" is not a size (a whole number with a unit`}, ErrInvalid},
+		{"memory_limit small", "memory_limit: 1MiB\n",
+			[]string{`phone.yaml:1: memory_limit: 1048576 bytes is below the minimum of 16MiB`}, ErrInvalid},
 		{"duplicate account", "accounts:\n  - user: a\n    domain: example.com\n  - user: a\n    domain: EXAMPLE.com\n",
 			[]string{`phone.yaml:4: accounts[1]: duplicate account a@example.com (same as accounts[0])`}, ErrInvalid},
 		{"account not a mapping", "accounts:\n  - alice\n",
@@ -495,6 +510,8 @@ func full() *Config {
 	c.BoardOptions = map[string]string{"serial": "/dev/ttyAMA0", "n": "007", "t": "true", "empty": ""}
 	c.API = API{Listen: "[::]:9000", Token: "null"}
 	c.Log = Log{Level: "debug", Format: "json"}
+	c.SIP = SIP{AcceptFrom: "any", Allow: []string{"192.0.2.7/32", "10.1.0.0/16", "2001:db8::/64"}, RingTimeout: 45 * time.Second}
+	c.MemoryLimit = 96 << 20
 	return c
 }
 
@@ -658,6 +675,37 @@ func BenchmarkParseExample(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse("example.yaml", data); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseSIPAndMemoryLimit(t *testing.T) {
+	c, err := Parse("phone.yaml", []byte("sip: {accept_from: ANY, allow: [10.0.0.5, 10.1.2.3/16, \"::ffff:10.0.0.6\"], ring_timeout: 30}\nmemory_limit: 64MiB\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SIP.AcceptFrom != "any" || c.SIP.RingTimeout != 30*time.Second || c.MemoryLimit != 64<<20 {
+		t.Errorf("sip %+v memory_limit %d", c.SIP, c.MemoryLimit)
+	}
+	var got []string
+	for _, a := range c.SIP.Allow {
+		p, err := ParseAllow(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, p.String())
+	}
+	if want := []string{"10.0.0.5/32", "10.1.0.0/16", "10.0.0.6/32"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("allow = %v, want %v", got, want)
+	}
+	for in, want := range map[string]int64{"0": 0, "100MB": 100e6, "512KiB": 512 << 10, "1GiB": 1 << 30, "4096B": 4096} {
+		if n, err := ParseSize(in); err != nil || n != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, n, err, want)
+		}
+	}
+	for _, in := range []string{"", "64", "-1MiB", "1.5GiB", "MiB", "99999999999999GiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) succeeded", in)
 		}
 	}
 }

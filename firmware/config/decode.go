@@ -555,7 +555,57 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"format": d.lower(&c.Log.Format),
 			})
 		},
+		"sip": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"accept_from":  d.lower(&c.SIP.AcceptFrom),
+				"allow":        d.strings(&c.SIP.Allow, nil),
+				"ring_timeout": d.duration(&c.SIP.RingTimeout),
+			})
+		},
+		"memory_limit": d.size(&c.MemoryLimit),
 	})
+}
+
+// sizeUnits are the units a size may carry, binary and decimal.
+var sizeUnits = []struct {
+	name string
+	n    int64
+}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+
+// ParseSize reads a byte size with a unit ("64MiB", "100MB", "512KiB",
+// "1GiB", "4096B") or a plain 0.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	for _, u := range sizeUnits {
+		num, ok := strings.CutSuffix(s, u.name)
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || v < 0 || v > math.MaxInt64/u.n {
+			return 0, errors.New("bad size")
+		}
+		return v * u.n, nil
+	}
+	return 0, errors.New("no unit")
+}
+
+func (d *decoder) size(dst *int64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		s := d.scalar(n, path)
+		if s == nil {
+			return
+		}
+		v, err := ParseSize(s.Value)
+		if err != nil {
+			d.fail(s.Line, path, ErrInvalid, "%q is not a size (a whole number with a unit: B, KiB, MiB, GiB, KB, MB, GB; or 0)", s.Value)
+			return
+		}
+		*dst = v
+	}
 }
 
 func (d *decoder) portRange(lo, hi *uint16) func(*yaml.Node, string) {

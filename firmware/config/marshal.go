@@ -27,6 +27,13 @@ type (
 		BoardOptions    map[string]string `yaml:"board_options"`
 		API             fileAPI           `yaml:"api"`
 		Log             fileLog           `yaml:"log"`
+		SIP             fileSIP           `yaml:"sip"`
+		MemoryLimit     string            `yaml:"memory_limit"`
+	}
+	fileSIP struct {
+		AcceptFrom  string   `yaml:"accept_from"`
+		Allow       []string `yaml:"allow,flow"`
+		RingTimeout string   `yaml:"ring_timeout"`
 	}
 	fileAccount struct {
 		User          string `yaml:"user"`
@@ -100,6 +107,22 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
+// formatSize writes n as ParseSize reads it, in the largest binary unit
+// that divides it.
+func formatSize(n int64) string {
+	switch {
+	case n == 0:
+		return "0"
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
+
 // Marshal encodes c as YAML that Parse reads back to an equal Config.
 // Every field is written, defaults included. It does not validate.
 func Marshal(c *Config) ([]byte, error) {
@@ -133,6 +156,15 @@ func Marshal(c *Config) ([]byte, error) {
 		BoardOptions: c.BoardOptions,
 		API:          fileAPI(c.API),
 		Log:          fileLog(c.Log),
+		SIP: fileSIP{
+			AcceptFrom:  c.SIP.AcceptFrom,
+			Allow:       c.SIP.Allow,
+			RingTimeout: formatDuration(c.SIP.RingTimeout),
+		},
+		MemoryLimit: formatSize(c.MemoryLimit),
+	}
+	if f.SIP.Allow == nil {
+		f.SIP.Allow = []string{}
 	}
 	// Empty lists are written as [] rather than left out, because an
 	// absent key would mean the default.

@@ -22,6 +22,7 @@ var (
 	LogLevels     = []string{"debug", "info", "warn", "error"}
 	LogFormats    = []string{"text", "json"}
 	Terminators   = []string{"#", "*", ""}
+	AcceptFroms   = []string{"proxy", "any"}
 )
 
 // Limits of the checked ranges.
@@ -31,6 +32,11 @@ const (
 	MinDialPause  = time.Second
 	MaxDialPause  = 60 * time.Second
 	MaxDigitLimit = 128
+	MinRing       = 5 * time.Second
+	MaxRing       = 10 * time.Minute
+	// MinMemoryLimit is the smallest memory_limit other than 0: below it
+	// the runtime would collect garbage without pause.
+	MinMemoryLimit = 16 << 20
 )
 
 // Validate checks every field and returns all problems joined with
@@ -143,7 +149,40 @@ func (c *Config) problems() []*FieldError {
 	v.api(c.API)
 	v.oneOf("log.level", c.Log.Level, LogLevels)
 	v.oneOf("log.format", c.Log.Format, LogFormats)
+	v.sip(c.SIP)
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		v.fail("memory_limit", "%d bytes is below the minimum of 16MiB (0 means the board's default)", c.MemoryLimit)
+	}
 	return v.errs
+}
+
+func (v *validator) sip(s SIP) {
+	v.oneOf("sip.accept_from", s.AcceptFrom, AcceptFroms)
+	for i, a := range s.Allow {
+		if _, err := ParseAllow(a); err != nil {
+			v.fail(fmt.Sprintf("sip.allow[%d]", i), "%q is not an IP address or CIDR prefix", a)
+		}
+	}
+	if s.RingTimeout < MinRing || s.RingTimeout > MaxRing {
+		v.fail("sip.ring_timeout", "%s is out of range %s..%s", s.RingTimeout, MinRing, MaxRing)
+	}
+}
+
+// ParseAllow reads an item of sip.allow: an IP address (a prefix of one
+// address) or a CIDR prefix, with its host bits cleared.
+func ParseAllow(s string) (netip.Prefix, error) {
+	if ip, err := netip.ParseAddr(s); err == nil && ip.Zone() == "" {
+		ip = ip.Unmap()
+		return netip.PrefixFrom(ip, ip.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	if p.Addr().Is4In6() {
+		return p, fmt.Errorf("%q: IPv4-mapped prefix", s)
+	}
+	return p.Masked(), nil
 }
 
 func (v *validator) account(p string, a Account) {

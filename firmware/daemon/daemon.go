@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,13 @@ func New(o Options) (d *Daemon, err error) {
 	if err != nil {
 		return nil, err
 	}
+	allow, err := allowList(cfg.SIP.Allow)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
+		log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
+	}
 	d.ua, err = sip.New(sip.Config{
 		Account:         acct,
 		Mapper:          d.pm,
@@ -122,6 +130,12 @@ func New(o Options) (d *Daemon, err error) {
 		Logger:          log,
 		EarlyMedia:      true,
 		Prack:           true,
+		AcceptFrom:      sip.AcceptPolicy(cfg.SIP.AcceptFrom),
+		Allow:           allow,
+		RingTimeout:     cfg.SIP.RingTimeout,
+		// One line without call waiting: a second INVITE is busy, and is
+		// answered so before a media port is opened for it.
+		MaxCalls: 1,
 	})
 	if err != nil {
 		return nil, err
@@ -209,6 +223,19 @@ func account(cfg *config.Config) (sip.Account, error) {
 	return sip.Account{}, nil // no account: direct calls only
 }
 
+// allowList parses sip.allow.
+func allowList(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range items {
+		p, err := config.ParseAllow(a)
+		if err != nil {
+			return nil, fmt.Errorf("daemon: sip.allow: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // Run starts the phone and serves until ctx is done, then shuts down in
 // order: API, phone, UA (un-REGISTER), port manager, board.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -237,7 +264,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(natDone)
 		d.natEvents()
 	}()
+	floodCtx, stopFlood := context.WithCancel(ctx)
+	floodDone := make(chan struct{})
+	go func() {
+		defer close(floodDone)
+		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.ua.AdmissionStats, debug.FreeOSMemory, d.log)
+	}()
 	err := d.ph.Run(ctx)
+	stopFlood()
+	<-floodDone
 	d.closeParts()
 	<-pumpDone
 	<-natDone
@@ -360,14 +395,17 @@ func mapState(e *sip.CallEvent) (phone.CallState, bool) {
 
 // Status is the document GET /api/status returns.
 type Status struct {
-	Version      string              `json:"version"`
-	Board        string              `json:"board"`
-	Phone        phone.Status        `json:"phone"`
-	Registration sip.RegStatus       `json:"registration"`
-	NAT          any                 `json:"nat"`
-	Calls        []CallStatus        `json:"calls"`
-	Uptime       string              `json:"uptime,omitempty"`
-	Extra        map[string]struct{} `json:"-"`
+	Version      string        `json:"version"`
+	Board        string        `json:"board"`
+	Phone        phone.Status  `json:"phone"`
+	Registration sip.RegStatus `json:"registration"`
+	NAT          any           `json:"nat"`
+	Calls        []CallStatus  `json:"calls"`
+	// Admission counts the SIP requests turned away (rate limited,
+	// forbidden, not found, overloaded, busy).
+	Admission sip.AdmissionStats  `json:"admission"`
+	Uptime    string              `json:"uptime,omitempty"`
+	Extra     map[string]struct{} `json:"-"`
 }
 
 // RTPStatus is one call's media counters.
@@ -403,6 +441,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
+		Admission: d.ua.AdmissionStats(),
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{

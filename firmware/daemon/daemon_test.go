@@ -47,6 +47,12 @@ type testPhone struct {
 
 func startPhone(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, micHz float64) *testPhone {
 	t.Helper()
+	return startPhoneWith(t, p, user, pass, sipPort, micHz, nil)
+}
+
+// startPhoneWith is startPhone with a change to the config.
+func startPhoneWith(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, micHz float64, mut func(*config.Config)) *testPhone {
+	t.Helper()
 	cfg := config.Default()
 	a := config.DefaultAccount()
 	a.User, a.AuthUser, a.Password, a.Domain = user, user, pass, "127.0.0.1"
@@ -58,6 +64,9 @@ func startPhone(t *testing.T, p *pbx.Server, user, pass string, sipPort uint16, 
 	cfg.API.Listen = ""
 	cfg.NAT.UPnP = false // tests send nothing beyond loopback: no gateway probes
 	cfg.DialPlan.Timeout = 2 * time.Second
+	if mut != nil {
+		mut(cfg)
+	}
 	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
 	d, err := New(Options{Config: cfg, Board: b})
 	if err != nil {

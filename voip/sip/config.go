@@ -100,6 +100,31 @@ type Config struct {
 	// Resolver resolves registrar and proxy host names; nil means
 	// net.DefaultResolver.
 	Resolver *net.Resolver
+
+	// AcceptFrom says who may open dialogs with the UA (INVITE and the
+	// other dialog-opening requests outside a dialog); others get 403
+	// and a log line. The zero value, AcceptAuto, accepts only the proxy
+	// (and Allow) when the account has a registrar or outbound proxy.
+	AcceptFrom AcceptPolicy
+	// Allow are the source addresses, besides the registrar and outbound
+	// proxy, that may open dialogs under AcceptProxy.
+	Allow []netip.Prefix
+	// RingTimeout ends an incoming call nobody answered with 480
+	// Temporarily Unavailable; zero means 60 s.
+	RingTimeout time.Duration
+	// RateLimit is how many requests a second one source address (other
+	// than the registrar or proxy) may send over UDP, with bursts of
+	// twice that; requests beyond it are dropped unread. Zero means 50;
+	// negative turns the limit off.
+	RateLimit int
+	// MaxServerTx caps the server transactions open at once; a request
+	// beyond it is answered 503 with Retry-After, statelessly. Zero
+	// means 256.
+	MaxServerTx int
+	// MaxCalls caps the calls (ringing ones included) the UA holds at
+	// once; an INVITE beyond it gets 486 Busy Here before any media port
+	// is mapped. Zero means 4.
+	MaxCalls int
 }
 
 const (
@@ -155,6 +180,30 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Resolver == nil {
 		c.Resolver = net.DefaultResolver
+	}
+	switch c.AcceptFrom {
+	case AcceptAuto, AcceptProxy, AcceptAny:
+	default:
+		return fmt.Errorf("%w: AcceptFrom %q (want proxy or any)", ErrBadConfig, c.AcceptFrom)
+	}
+	c.Allow = append([]netip.Prefix(nil), c.Allow...)
+	for i, p := range c.Allow {
+		if !p.IsValid() {
+			return fmt.Errorf("%w: Allow[%d] is not a valid prefix", ErrBadConfig, i)
+		}
+		c.Allow[i] = p.Masked()
+	}
+	if c.RingTimeout <= 0 {
+		c.RingTimeout = defaultRingTimeout
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = defaultRateLimit
+	}
+	if c.MaxServerTx <= 0 {
+		c.MaxServerTx = defaultMaxServerTx
+	}
+	if c.MaxCalls <= 0 {
+		c.MaxCalls = defaultMaxCalls
 	}
 	a := &c.Account
 	if a.Expires <= 0 {

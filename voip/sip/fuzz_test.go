@@ -19,6 +19,8 @@ import (
 // are checked for leaks after Close.
 func FuzzUARequest(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(tortureDir, "*.dat"))
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.sip"))
+	files = append(files, hostile...)
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -39,7 +41,7 @@ func FuzzUARequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	pm, _ := portmgr.New(portmgr.Config{Net: pn})
-	ua, err := New(Config{Mapper: pm, Prack: true, EarlyMedia: true, Account: Account{User: "a"}})
+	ua, err := New(Config{Mapper: pm, Prack: true, EarlyMedia: true, Account: Account{User: "a"}, RateLimit: -1})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -74,6 +74,8 @@ type UA struct {
 	regCallID  string
 	regDone    chan struct{}
 	regr       *registrar
+
+	adm *admission // incoming-request admission (admit.go)
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -94,6 +96,7 @@ func New(cfg Config) (*UA, error) {
 		regKick:   make(chan struct{}, 1),
 		regCallID: newCallID(),
 		reg:       RegStatus{State: RegUnregistered},
+		adm:       newAdmission(&cfg),
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.Account.TLS != nil {
@@ -122,7 +125,7 @@ func New(cfg Config) (*UA, error) {
 	u.sua = sua
 	u.txl = sua.TransactionLayer()
 	u.tpl = sua.TransportLayer()
-	u.txl.OnRequest(u.onRequest)
+	u.txl.OnRequest(u.onRequestAdmitted)
 	return u, nil
 }
 
@@ -166,6 +169,7 @@ func (u *UA) Start(ctx context.Context) error {
 	u.sipMap = mp
 	u.server = server
 	u.mu.Unlock()
+	u.adm.setTrusted(u.resolveTrusted())
 	if u.tr == portmgr.UDP {
 		if mp.Conn == nil {
 			return errors.New("sip: port manager gave a UDP mapping without a socket")
@@ -234,8 +238,11 @@ func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
 // readFilter drops requests once Close has begun: a request handled after
 // the SIP socket left sipgo's pool would make sipgo open a socket of its
 // own to answer it. Responses still pass (un-REGISTER, BYE).
-func (u *UA) readFilter(_ siplib.TransportReadProps, data []byte) ([]byte, error) {
+func (u *UA) readFilter(p siplib.TransportReadProps, data []byte) ([]byte, error) {
 	if u.closing.Load() && !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
+		return nil, nil
+	}
+	if !u.adm.admitDatagram(p, data) {
 		return nil, nil
 	}
 	return data, nil
@@ -326,7 +333,12 @@ func (u *UA) isClosed() bool {
 	return u.closed
 }
 
-func (u *UA) emit(ev Event) { u.events.push(ev) }
+func (u *UA) emit(ev Event) {
+	if _, ok := ev.(*RegistrationEvent); ok {
+		u.adm.markStale() // the proxy may have moved: resolve it again
+	}
+	u.events.push(ev)
+}
 
 // go runs f on a goroutine the UA waits for in Close.
 func (u *UA) goFn(f func()) bool {

@@ -41,6 +41,13 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 		return
 	}
 	defer u.unclaimCallID(req.CallID().Value())
+	if u.atCallCap() {
+		// Decided before any media port is mapped, so a burst of
+		// INVITEs costs no ports.
+		u.adm.busy.Add(1)
+		u.respond(tx, req, 486, "Busy Here")
+		return
+	}
 	if bad := u.unsupportedRequire(req); len(bad) > 0 {
 		res := u.newResponse(req, 420, "Bad Extension")
 		res.AppendHeader(siplib.NewHeader("Unsupported", strings.Join(bad, ", ")))
@@ -128,6 +135,7 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 	c.log.Info("incoming call", "from", c.remote)
 	u.emit(&IncomingCallEvent{Call: c})
 	c.provisionalResponse(180, "Ringing", false)
+	u.goFn(func() { c.ringTimeout(u.cfg.RingTimeout) })
 }
 
 // netipFromSDP is the RTP address of the first media of an offer.

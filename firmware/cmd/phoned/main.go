@@ -64,6 +64,7 @@ func run() error {
 		}
 	}
 	log := newLogger(cfg.Log)
+	daemon.ApplyMemoryLimit(cfg, log)
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
 		keys = os.Stdin

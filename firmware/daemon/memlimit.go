@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/voip/sip"
+)
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit when the
+// config sets none: 32 MiB, ample for the phone's live heap (a few MiB)
+// yet far below the smallest board (the QEMU image and a Pi Zero have
+// 512 MB), or an eighth of the machine's memory when that is less.
+const DefaultMemoryLimit = 32 << 20
+
+// MemoryLimit is the limit for cfg on a machine with memTotal bytes
+// (0 when unknown): memory_limit when set, else the default.
+func MemoryLimit(cfg *config.Config, memTotal int64) int64 {
+	if cfg.MemoryLimit > 0 {
+		return cfg.MemoryLimit
+	}
+	if memTotal > 0 && memTotal/8 < DefaultMemoryLimit {
+		return max(memTotal/8, config.MinMemoryLimit)
+	}
+	return DefaultMemoryLimit
+}
+
+// ApplyMemoryLimit sets the runtime's soft memory limit
+// (debug.SetMemoryLimit) for the process, once at start: memory_limit
+// when set; otherwise a GOMEMLIMIT in the environment is left as it is,
+// and without one the default applies. It returns the limit in effect.
+// Near the limit the garbage collector runs more often, so a burst of
+// garbage (a request flood) does not grow the process.
+func ApplyMemoryLimit(cfg *config.Config, log *slog.Logger) int64 {
+	if cfg.MemoryLimit == 0 && os.Getenv("GOMEMLIMIT") != "" {
+		n := debug.SetMemoryLimit(-1)
+		log.Info("memory limit from GOMEMLIMIT", "bytes", n)
+		return n
+	}
+	n := MemoryLimit(cfg, memTotal())
+	debug.SetMemoryLimit(n)
+	log.Info("memory limit", "bytes", n)
+	return n
+}
+
+// memTotal reads MemTotal from /proc/meminfo; 0 when unknown.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := bytes.Fields(sc.Bytes())
+		if len(f) >= 2 && string(f[0]) == "MemTotal:" {
+			kb, err := strconv.ParseInt(string(f[1]), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+const (
+	// floodCheck is how often the daemon looks whether a flood ended.
+	floodCheck = 5 * time.Second
+	// floodMin is how many requests turned away in one check make a
+	// flood; floodQuiet is at most how many in the next mean it ended.
+	floodMin, floodQuiet = 500, 10
+)
+
+func turnedAway(s sip.AdmissionStats) uint64 {
+	return s.RateLimited + s.Forbidden + s.NotFound + s.Overloaded + s.Busy
+}
+
+// reclaimAfterFloods returns memory to the system once a flood of
+// requests has ended: after a burst the runtime would keep the heap it
+// grew into until its next forced collection (two minutes away on an
+// idle phone), so when a check interval saw at least floodMin requests
+// turned away and the next one almost none, it calls free (the
+// runtime's debug.FreeOSMemory) once. It returns when ctx ends and
+// stops tick.
+func reclaimAfterFloods(ctx context.Context, tick *time.Ticker, stats func() sip.AdmissionStats, free func(), log *slog.Logger) {
+	defer tick.Stop()
+	last := turnedAway(stats())
+	flooding := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n := turnedAway(stats())
+		delta := n - last
+		last = n
+		switch {
+		case delta >= floodMin:
+			flooding = true
+		case flooding && delta <= floodQuiet:
+			flooding = false
+			log.Info("request flood over: returning memory to the system")
+			free()
+		}
+	}
+}
