@@ -156,6 +156,24 @@ func TestImportRules(t *testing.T) {
 						}
 					}
 				}
+				// The VoIP stack and the port manager do not know they run
+				// in a phone: no firmware, no boards.
+				if underAny(name, "voip", "portmgr") {
+					for _, d := range ours(p.Imports) {
+						if underAny(d, "firmware", "board") {
+							t.Errorf("%s: %s imports %s: voip and portmgr import neither firmware nor board", tg.name, name, d)
+						}
+					}
+				}
+				// The phone's state machine drives calls through its own
+				// interfaces, so it is tested with fakes alone.
+				if name == "firmware/phone" {
+					for _, d := range ours(p.Imports) {
+						if !under(d, "hal") {
+							t.Errorf("%s: firmware/phone imports %s: it imports only hal", tg.name, d)
+						}
+					}
+				}
 				// Boards hold facts and constructors over hal.
 				if under(name, "board") {
 					for _, d := range ours(p.Imports) {
