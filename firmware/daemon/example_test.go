@@ -35,8 +35,8 @@ func Example() {
 	a := config.DefaultAccount()
 	a.User, a.Password, a.Domain, a.Registrar = "1001", "secret", "127.0.0.1", p.Addr().String()
 	cfg.Accounts = []config.Account{a}
-	cfg.Ports.SIP = config.PortRange{Min: 25860, Max: 25861}
-	cfg.Ports.Media = config.PortRange{Min: 25900, Max: 25999}
+	cfg.Ports.SIP = config.PortRange{Min: 27060, Max: 27061}
+	cfg.Ports.Media = config.PortRange{Min: 27100, Max: 27199}
 	cfg.API.Listen = ""  // no HTTP API in this example
 	cfg.NAT.UPnP = false // nothing beyond loopback: no gateway probes
 
