@@ -368,6 +368,9 @@ type Status struct {
 	Calls        []CallStatus        `json:"calls"`
 	Uptime       string              `json:"uptime,omitempty"`
 	Extra        map[string]struct{} `json:"-"`
+
+	// Transport is the SIP transport's health (down while rebuilt).
+	Transport sip.TransportStatus `json:"sip_transport"`
 }
 
 // RTPStatus is one call's media counters.
@@ -398,6 +401,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
+		Transport: d.ua.Transport(),
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{

@@ -2,12 +2,18 @@ package sip
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/deskphone/phone/portmgr"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/vnet"
 )
@@ -111,6 +117,153 @@ func TestOversizedDatagram(t *testing.T) {
 		}
 		if st := p.ua.Registration(); st.State != RegRegistered || st.Failures != 0 {
 			t.Errorf("registration after refresh = %s (failures %d), want registered", st.State, st.Failures)
+		}
+	})
+}
+
+// faultConn is a socket wrapper that fails a read with a non-close error
+// whenever the datagram it read is exactly "KILL".
+type faultConn struct {
+	net.PacketConn
+	kills atomic.Int64
+}
+
+var errInjected = errors.New("injected read error")
+
+func (c *faultConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, from, err := c.PacketConn.ReadFrom(p)
+	if err == nil && string(p[:n]) == "KILL" {
+		c.kills.Add(1)
+		return 0, nil, errInjected
+	}
+	return n, from, err
+}
+
+// faultMapper hands the UA SIP sockets wrapped in a faultConn.
+type faultMapper struct {
+	portmgr.Mapper
+	conn *faultConn
+}
+
+func (f *faultMapper) Map(ctx context.Context, k portmgr.Kind, tr portmgr.Transport, remote netip.AddrPort) (*portmgr.Mapping, error) {
+	mp, err := f.Mapper.Map(ctx, k, tr, remote)
+	if err == nil && k == portmgr.KindSIP && mp.Conn != nil {
+		f.conn = &faultConn{PacketConn: mp.Conn}
+		mp.Conn = f.conn
+	}
+	return mp, err
+}
+
+// registeredPhone is a phone at 10.0.0.2 registered with a scripted
+// registrar at 10.0.0.1 (120 s bindings), and a stranger at 10.0.0.9.
+func registeredPhone(t *testing.T, mutate func(*Config)) (*phone, *registrarScript, *stranger) {
+	t.Helper()
+	w := newWorld(t)
+	srvNet := w.host("10.0.0.1")
+	phNet := w.host("10.0.0.2")
+	xNet := w.host("10.0.0.9")
+	w.start()
+	rs := &registrarScript{realm: "test", user: "alice", password: "secret", algorithm: "MD5",
+		granted: func(int) int { return 120 }}
+	reg := newPeer(t, srvNet, "10.0.0.1:5060", rs.handle)
+	p := newPhone(t, phNet, func(c *Config) {
+		c.Account = Account{User: "alice", Password: "secret", Registrar: reg.addr().String()}
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	p.waitReg(t, RegRegistered)
+	x := newStranger(t, xNet, "10.0.0.9:5060", &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 5060})
+	return p, rs, x
+}
+
+// TestReadErrorKeepsSIP: a read error from the socket wrapper below the
+// UA (anything but net.ErrClosed) does not end SIP: it is counted and
+// the read retried. sipgo alone would stop reading for good.
+func TestReadErrorKeepsSIP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var fm *faultMapper
+		p, _, x := registeredPhone(t, func(c *Config) {
+			fm = &faultMapper{Mapper: c.Mapper}
+			c.Mapper = fm
+		})
+		x.send([]byte("KILL"))
+		synctest.Wait()
+		if fm.conn.kills.Load() != 1 {
+			t.Fatalf("the fault was not injected")
+		}
+		if !x.options(5 * time.Second) {
+			t.Fatal("the phone no longer answers OPTIONS after a read error")
+		}
+		if st := p.ua.Transport(); st.State != TransportUp || st.ReadErrors != 1 || st.Restarts != 0 {
+			t.Errorf("transport status = %+v, want up, 1 read error, no restart", st)
+		}
+	})
+}
+
+// TestTransportWatchdog: when sipgo's UDP reader ends for any reason
+// while the UA runs, the UA notices, serves the socket again, registers
+// again, and reports the restart; OPTIONS are answered again.
+func TestTransportWatchdog(t *testing.T) {
+	var hooked *faultConn
+	serveHook = func(c net.PacketConn) net.PacketConn { hooked = &faultConn{PacketConn: c}; return hooked }
+	defer func() { serveHook = nil }()
+	synctest.Test(t, func(t *testing.T) {
+		p, rs, x := registeredPhone(t, nil)
+		before := rs.registers()
+		x.send([]byte("KILL")) // ends sipgo's reader: the hook sits above the guard
+		synctest.Wait()
+		if hooked.kills.Load() != 1 {
+			t.Fatalf("the fault was not injected")
+		}
+		// Status never says registered while nothing reads the socket.
+		if r := p.waitReg(t, RegFailed); !strings.Contains(r.Reason, "transport down") {
+			t.Errorf("registration while down: %q, want the transport named", r.Reason)
+		}
+		p.waitReg(t, RegRegistered)
+		if !x.options(5 * time.Second) {
+			t.Fatal("the phone no longer answers OPTIONS after its reader ended")
+		}
+		st := p.ua.Transport()
+		if st.State != TransportUp || st.Restarts != 1 || st.LastError == "" {
+			t.Errorf("transport status = %+v, want up after 1 restart, with the reason", st)
+		}
+		if rs.registers() <= before {
+			t.Error("no REGISTER after the transport was rebuilt")
+		}
+		if r := p.ua.Registration(); r.State != RegRegistered {
+			t.Errorf("registration = %s, want registered", r.State)
+		}
+	})
+}
+
+// TestSocketClosedUnderUA: when the SIP socket is closed under the UA
+// (not by Close), the UA takes a new one from the port manager, serves
+// it and registers from it.
+func TestSocketClosedUnderUA(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, rs, x := registeredPhone(t, nil)
+		before := rs.registers()
+		old := p.ua.mapping()
+		old.Conn.Close()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		mp := p.ua.mapping()
+		if mp == old {
+			t.Fatal("the UA kept the closed mapping")
+		}
+		x.to = net.UDPAddrFromAddrPort(mp.Local())
+		if !x.options(5 * time.Second) {
+			t.Fatal("the phone does not answer OPTIONS on its new socket")
+		}
+		if st := p.ua.Transport(); st.State != TransportUp || st.Restarts != 1 {
+			t.Errorf("transport status = %+v, want up after 1 restart", st)
+		}
+		if rs.registers() <= before {
+			t.Error("no REGISTER from the new socket")
+		}
+		if r := p.ua.Registration(); r.State != RegRegistered {
+			t.Errorf("registration = %s, want registered", r.State)
 		}
 	})
 }

@@ -50,6 +50,8 @@ type UA struct {
 	// ownSockets counts the times sipgo set out to open a UDP socket of
 	// its own (see socketWatch); it must stay zero.
 	ownSockets atomic.Uint64
+	// readErrs counts SIP socket read errors guardConn retried.
+	readErrs atomic.Uint64
 
 	// sendMu is held (read) while a request is handed to sipgo and
 	// (write) while the SIP socket is released, so no request reaches
@@ -74,6 +76,7 @@ type UA struct {
 	regCallID  string
 	regDone    chan struct{}
 	regr       *registrar
+	tstat      TransportStatus
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -172,25 +175,16 @@ func (u *UA) Start(ctx context.Context) error {
 		}
 		// Pool the socket before serving starts, so a request sent right
 		// after Start already finds it (sipgo would otherwise open a socket
-		// of its own for a request whose Laddr is not pooled). The pool key
-		// is the socket's LocalAddr string; every request's Laddr must
-		// print exactly as that key.
-		key := mp.Conn.LocalAddr().String()
-		laddr, err := pinAddr(key)
-		if err != nil {
+		// of its own for a request whose Laddr is not pooled).
+		if err := u.poolUDP(mp); err != nil {
 			return err
 		}
-		u.udpKey, u.udpLaddr = key, laddr
-		u.tpl.Pool("udp").Add(key, &siplib.UDPConnection{
-			PacketConn: mp.Conn, PacketAddr: key, Listener: true,
-		})
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
-			// ServeUDP returns when the socket is closed (Release in Close).
-			if err := u.tpl.ServeUDP(mp.Conn); err != nil {
-				u.log.Warn("serve udp", "err", err)
-			}
+			// Returns when the socket is released (in Close); rebuilds the
+			// transport whenever sipgo's reader ends before that.
+			u.serveUDP(mp)
 		}()
 	}
 	u.log.Info("started", "laddr", mp.Local(), "ext", mp.External(), "transport", u.tr, "server", server)
