@@ -77,6 +77,7 @@ type UA struct {
 	regDone    chan struct{}
 	regr       *registrar
 	tstat      TransportStatus
+	flow       *flow // the TCP/TLS connection to the server (nil over UDP)
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -116,6 +117,10 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentTransactionLayerOptions(
 			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
 			siplib.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
+			// A transaction on a TCP/TLS flow that closed fails at once
+			// instead of after Timer F, so the UA registers again on the
+			// new flow within seconds.
+			siplib.WithTransactionLayerTerminateOnConnClose(),
 		),
 	)
 	if err != nil {
@@ -186,6 +191,9 @@ func (u *UA) Start(ctx context.Context) error {
 			// transport whenever sipgo's reader ends before that.
 			u.serveUDP(mp)
 		}()
+	} else if server.IsValid() {
+		u.flow = newFlow(u)
+		u.flow.start()
 	}
 	u.log.Info("started", "laddr", mp.Local(), "ext", mp.External(), "transport", u.tr, "server", server)
 	if u.cfg.Account.Registrar != "" {
@@ -293,6 +301,9 @@ func (u *UA) Close() error {
 		if e := u.cfg.Mapper.Release(mp); e != nil && !errors.Is(e, portmgr.ErrClosed) && !errors.Is(e, portmgr.ErrUnknownMapping) {
 			err = e
 		}
+	}
+	if u.flow != nil {
+		u.flow.close()
 	}
 	if u.tr != portmgr.UDP {
 		u.closeStream()
@@ -577,6 +588,12 @@ func (u *UA) request(ctx context.Context, req *sipRequest) (siplib.ClientTransac
 // learnStreamPort dials (or reuses) the TCP/TLS connection for req before
 // the request is written, so Via and Contact carry its real local port.
 func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
+	if u.flow != nil {
+		// The flow is ours to dial, so that its end is noticed.
+		if err := u.flow.ensure(ctx); err != nil {
+			return err
+		}
+	}
 	conn, err := u.tpl.ClientRequestConnection(ctx, req)
 	if err != nil {
 		return fmt.Errorf("sip: connect %s: %w", req.Destination(), err)

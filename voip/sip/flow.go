@@ -1,0 +1,423 @@
+package sip
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// The flow is the UA's TCP or TLS connection to its registrar or outbound
+// proxy (RFC 5626 §3: the flow that REGISTER, incoming requests and
+// outgoing requests share). The UA dials it itself and hands it to sipgo
+// through a listener (flowListener) instead of letting sipgo dial, so that
+// it sees the connection end: sipgo closes a connection on a framing
+// error or a message over its size limit, and nothing told the UA, which
+// kept showing registered while the registrar could no longer reach it.
+//
+// A failed flow (RFC 5626 §4.4) is noticed when its reader stops, at
+// once: the registration is marked failed, a new connection is dialled
+// (again at once, then backing off), and the UA registers on it. A
+// message that has begun must complete within Config.StreamReadTimeout,
+// so a Content-Length larger than its body cannot hold the stream.
+
+const (
+	defaultStreamReadTimeout = 10 * time.Second
+	flowDialTimeout          = 10 * time.Second
+	flowRetryMax             = 30 * time.Second
+	// maxHeaderBytes bounds what the framer keeps of a message's headers;
+	// sipgo refuses longer messages anyway (and closes the flow).
+	maxHeaderBytes = 64 << 10
+)
+
+// flow manages the UA's stream connection.
+type flow struct {
+	u   *UA
+	ln  *flowListener
+	mu  sync.Mutex // guards cur
+	cur *flowConn
+	// dialMu serialises dials: one connection at a time.
+	dialMu sync.Mutex
+	// up is signalled when a new connection is in sipgo's pool.
+	up chan struct{}
+	// dial makes the raw connection (tests replace it).
+	dial func(ctx context.Context) (net.Conn, error)
+}
+
+func newFlow(u *UA) *flow {
+	f := &flow{u: u, ln: newFlowListener(), up: make(chan struct{}, 1)}
+	f.dial = f.dialServer
+	return f
+}
+
+// start serves the flow listener with sipgo and runs the watchdog.
+func (f *flow) start() {
+	u := f.u
+	u.wg.Add(2)
+	go func() {
+		defer u.wg.Done()
+		var err error
+		if u.transportName() == "TLS" {
+			err = u.tpl.ServeTLS(f.ln)
+		} else {
+			err = u.tpl.ServeTCP(f.ln)
+		}
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			u.log.Warn("serve flow", "err", err)
+		}
+	}()
+	go func() { defer u.wg.Done(); f.watch() }()
+}
+
+// close stops accepting; the connection itself is closed by closeStream.
+func (f *flow) close() { f.ln.Close() }
+
+func (f *flow) live() *flowConn {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cur != nil && f.cur.failed() {
+		return nil
+	}
+	return f.cur
+}
+
+// ensure returns the live connection, dialling one when there is none.
+func (f *flow) ensure(ctx context.Context) error {
+	if f.live() != nil {
+		return nil
+	}
+	f.dialMu.Lock()
+	defer f.dialMu.Unlock()
+	if f.live() != nil {
+		return nil
+	}
+	if f.u.closing.Load() {
+		return errNoSocket
+	}
+	ctx, cancel := context.WithTimeout(ctx, flowDialTimeout)
+	defer cancel()
+	raw, err := f.dial(ctx)
+	if err != nil {
+		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
+	}
+	c := &flowConn{Conn: raw, timeout: f.u.cfg.StreamReadTimeout, dead: make(chan struct{})}
+	if err := f.ln.hand(ctx, c); err != nil {
+		raw.Close()
+		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
+	}
+	f.mu.Lock()
+	f.cur = c
+	f.mu.Unlock()
+	f.u.log.Info("flow connected", "laddr", raw.LocalAddr(), "raddr", raw.RemoteAddr())
+	f.u.setTransport(TransportUp, nil)
+	select {
+	case f.up <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// dialServer connects to the registrar or outbound proxy (TLS verified
+// against its host name, as sipgo would).
+func (f *flow) dialServer(ctx context.Context) (net.Conn, error) {
+	u := f.u
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", u.server.String())
+	if err != nil {
+		return nil, err
+	}
+	if u.transportName() != "TLS" {
+		return raw, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if u.cfg.Account.TLS != nil {
+		conf = u.cfg.Account.TLS.Clone()
+	}
+	if conf.ServerName == "" {
+		s := u.cfg.Account.OutboundProxy
+		if s == "" {
+			s = u.cfg.Account.Registrar
+		}
+		if uri, err := parseServer(s, "tls"); err == nil {
+			conf.ServerName = uri.Host
+		}
+	}
+	tc := tls.Client(raw, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
+}
+
+// watch is the flow's watchdog: it waits for the live connection to fail,
+// marks the transport down and the registration failed, dials again
+// (at once, then backing off to flowRetryMax) and registers again.
+func (f *flow) watch() {
+	u := f.u
+	for {
+		c := f.live()
+		if c == nil {
+			select {
+			case <-f.up:
+				continue
+			case <-u.ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-c.dead:
+		case <-u.ctx.Done():
+			return
+		}
+		if u.closing.Load() {
+			return
+		}
+		why := c.err()
+		u.setTransport(TransportDown, fmt.Errorf("flow failed: %w", why))
+		u.regFlowDown(fmt.Errorf("flow failed: %w", why))
+		pause := time.Duration(0)
+		for {
+			if pause > 0 {
+				t := time.NewTimer(pause)
+				select {
+				case <-t.C:
+				case <-u.ctx.Done():
+					t.Stop()
+					return
+				}
+			}
+			err := f.ensure(u.ctx)
+			if err == nil {
+				break
+			}
+			if u.ctx.Err() != nil {
+				return
+			}
+			u.log.Warn("flow: reconnect failed", "err", err)
+			pause = min(max(2*pause, time.Second), flowRetryMax)
+		}
+		u.Reregister()
+	}
+}
+
+// flowListener is how the UA hands sipgo its own connections: sipgo
+// serves it as a listener and takes each connection into its pool.
+type flowListener struct {
+	ch     chan net.Conn
+	pooled chan struct{} // sipgo asked for the next: the last one is pooled
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newFlowListener() *flowListener {
+	return &flowListener{ch: make(chan net.Conn), pooled: make(chan struct{}), done: make(chan struct{})}
+}
+
+// hand gives c to sipgo and returns once sipgo has pooled it (it pools a
+// connection before it accepts the next), so a request sent next finds
+// it instead of making sipgo dial one of its own.
+func (l *flowListener) hand(ctx context.Context, c net.Conn) error {
+	select {
+	case l.ch <- c:
+	case <-l.done:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-l.pooled:
+		return nil
+	case <-l.done:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *flowListener) Accept() (net.Conn, error) {
+	for {
+		select {
+		case c := <-l.ch:
+			return c, nil
+		case l.pooled <- struct{}{}:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+func (l *flowListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr is a placeholder: the flow's connections are dialled, not accepted.
+func (l *flowListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
+
+// flowConn is one flow connection: it reports its end (read error, EOF,
+// a close by sipgo) on dead, and bounds how long a message that has
+// begun may take to complete.
+type flowConn struct {
+	net.Conn
+	timeout time.Duration
+	fr      framer
+	started time.Time // when the message being read began; zero between messages
+
+	once sync.Once
+	mu   sync.Mutex // guards why
+	why  error
+	dead chan struct{}
+}
+
+func (c *flowConn) fail(err error) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.why = err
+		c.mu.Unlock()
+		close(c.dead)
+	})
+}
+
+func (c *flowConn) failed() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *flowConn) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.why
+}
+
+// Read is called by sipgo's one reader goroutine only.
+func (c *flowConn) Read(p []byte) (int, error) {
+	var dl time.Time
+	if !c.started.IsZero() {
+		dl = c.started.Add(c.timeout)
+	}
+	if err := c.Conn.SetReadDeadline(dl); err != nil {
+		c.fail(err)
+		return 0, err
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.fr.feed(p[:n])
+		switch {
+		case !c.fr.partial():
+			c.started = time.Time{}
+		case c.started.IsZero():
+			c.started = time.Now()
+		}
+	}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = fmt.Errorf("a message stayed incomplete for %v: %w", c.timeout, err)
+		}
+		c.fail(err)
+		// Whatever sipgo makes of it, the flow is over: close it so a
+		// timeout does not leave a half-read stream behind.
+		c.Conn.Close()
+	}
+	return n, err
+}
+
+func (c *flowConn) Close() error {
+	c.fail(errors.New("connection closed"))
+	return c.Conn.Close()
+}
+
+// framer follows SIP message boundaries on a stream (RFC 3261 §7.5,
+// §18.3: headers end at an empty line, the body is Content-Length bytes)
+// just far enough to know whether a message is partly read. CRLFs
+// between messages are keepalives (RFC 5626 §3.5.1).
+type framer struct {
+	state int // 0 between messages, 1 in headers, 2 in body
+	hdr   []byte
+	body  int
+}
+
+func (f *framer) partial() bool { return f.state != 0 }
+
+func (f *framer) feed(b []byte) {
+	for len(b) > 0 {
+		switch f.state {
+		case 0:
+			i := 0
+			for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+				i++
+			}
+			b = b[i:]
+			if len(b) > 0 {
+				f.state, f.hdr = 1, f.hdr[:0]
+			}
+		case 1:
+			from := max(0, len(f.hdr)-3)
+			take := b
+			if room := maxHeaderBytes - len(f.hdr); len(take) > room {
+				take = take[:max(room, 0)]
+			}
+			f.hdr = append(f.hdr, take...)
+			end := headerEnd(f.hdr[from:])
+			if end < 0 {
+				return // more headers to come (or too long: sipgo closes)
+			}
+			end += from
+			used := end - (len(f.hdr) - len(take))
+			b = b[used:]
+			f.body = contentLength(f.hdr[:end])
+			f.hdr = f.hdr[:0]
+			f.state = 2
+			if f.body == 0 {
+				f.state = 0
+			}
+		case 2:
+			k := min(f.body, len(b))
+			f.body -= k
+			b = b[k:]
+			if f.body == 0 {
+				f.state = 0
+			}
+		}
+	}
+}
+
+// headerEnd is the index just past the empty line ending the headers in
+// b, or -1.
+func headerEnd(b []byte) int {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		return i + 4
+	}
+	return -1
+}
+
+// contentLength is the Content-Length (or compact "l") value in a header
+// block; 0 when absent or unreadable (sipgo refuses those).
+func contentLength(h []byte) int {
+	for _, line := range bytes.Split(h, []byte("\r\n")) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		if !bytes.EqualFold(name, []byte("Content-Length")) && !bytes.EqualFold(name, []byte("l")) {
+			continue
+		}
+		n, err := strconv.Atoi(string(bytes.TrimSpace(val)))
+		if err != nil || n < 0 {
+			return 0
+		}
+		return min(n, 1<<20)
+	}
+	return 0
+}
