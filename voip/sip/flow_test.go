@@ -155,8 +155,8 @@ func TestFlowFailure(t *testing.T) {
 		t.Skip("uses loopback sockets")
 	}
 	cases := []struct {
-		name   string
-		brk func(c net.Conn)
+		name string
+		brk  func(c net.Conn)
 	}{
 		{"registrar closes", func(c net.Conn) { c.Close() }},
 		// sipgo closes a connection carrying a message over its 64 KiB limit.
