@@ -1,15 +1,16 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/deskphone/phone/voip/sip/sipstream"
 )
 
 // The flow is the UA's TCP or TLS connection to its registrar or outbound
@@ -30,10 +31,14 @@ const (
 	defaultStreamReadTimeout = 10 * time.Second
 	flowDialTimeout          = 10 * time.Second
 	flowRetryMax             = 30 * time.Second
-	// maxHeaderBytes bounds what the framer keeps of a message's headers;
-	// sipgo refuses longer messages anyway (and closes the flow).
-	maxHeaderBytes = 64 << 10
 )
+
+// flowKeepalive is the base interval of the CRLF keepalives on the flow
+// (RFC 5626 §4.4.1: 95 to 120 s on a stream without a Flow-Timer); each
+// wait adds up to a quarter more at random. They keep the flow open
+// through NATs and past servers that close idle connections. A variable
+// for tests.
+var flowKeepalive = 95 * time.Second
 
 // flow manages the UA's stream connection.
 type flow struct {
@@ -105,7 +110,7 @@ func (f *flow) ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
 	}
-	c := &flowConn{Conn: raw, timeout: f.u.cfg.StreamReadTimeout, dead: make(chan struct{})}
+	c := newFlowConn(raw, f.u.cfg.StreamReadTimeout)
 	if err := f.ln.hand(ctx, c); err != nil {
 		raw.Close()
 		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
@@ -114,6 +119,7 @@ func (f *flow) ensure(ctx context.Context) error {
 	f.cur = c
 	f.mu.Unlock()
 	f.u.log.Info("flow connected", "laddr", raw.LocalAddr(), "raddr", raw.RemoteAddr())
+	f.u.goFn(func() { f.keepalive(c) })
 	f.u.setTransport(TransportUp, nil)
 	select {
 	case f.up <- struct{}{}:
@@ -206,6 +212,30 @@ func (f *flow) watch() {
 	}
 }
 
+// keepalive sends a CRLF keepalive (RFC 5626 §3.5.1) on c now and then
+// until c ends. A failed write is a failed flow. net.Conn writes are
+// whole, so one never lands inside a message sipgo is writing.
+func (f *flow) keepalive(c *flowConn) {
+	for {
+		d := flowKeepalive + rand.N(flowKeepalive/4+1)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.dead:
+			t.Stop()
+			return
+		case <-f.u.ctx.Done():
+			t.Stop()
+			return
+		}
+		if _, err := c.Conn.Conn.Write([]byte("\r\n\r\n")); err != nil {
+			c.fail(fmt.Errorf("keepalive: %w", err))
+			c.Close()
+			return
+		}
+	}
+}
+
 // flowListener is how the UA hands sipgo its own connections: sipgo
 // serves it as a listener and takes each connection into its pool.
 type flowListener struct {
@@ -264,15 +294,16 @@ func (l *flowListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 // a close by sipgo) on dead, and bounds how long a message that has
 // begun may take to complete.
 type flowConn struct {
-	net.Conn
-	timeout time.Duration
-	fr      framer
-	started time.Time // when the message being read began; zero between messages
+	sipstream.Conn
 
 	once sync.Once
 	mu   sync.Mutex // guards why
 	why  error
 	dead chan struct{}
+}
+
+func newFlowConn(c net.Conn, msgTimeout time.Duration) *flowConn {
+	return &flowConn{Conn: sipstream.Conn{Conn: c, MessageTimeout: msgTimeout}, dead: make(chan struct{})}
 }
 
 func (c *flowConn) fail(err error) {
@@ -301,29 +332,8 @@ func (c *flowConn) err() error {
 
 // Read is called by sipgo's one reader goroutine only.
 func (c *flowConn) Read(p []byte) (int, error) {
-	var dl time.Time
-	if !c.started.IsZero() {
-		dl = c.started.Add(c.timeout)
-	}
-	if err := c.Conn.SetReadDeadline(dl); err != nil {
-		c.fail(err)
-		return 0, err
-	}
 	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.fr.feed(p[:n])
-		switch {
-		case !c.fr.partial():
-			c.started = time.Time{}
-		case c.started.IsZero():
-			c.started = time.Now()
-		}
-	}
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			err = fmt.Errorf("a message stayed incomplete for %v: %w", c.timeout, err)
-		}
 		c.fail(err)
 		// Whatever sipgo makes of it, the flow is over: close it so a
 		// timeout does not leave a half-read stream behind.
@@ -335,89 +345,4 @@ func (c *flowConn) Read(p []byte) (int, error) {
 func (c *flowConn) Close() error {
 	c.fail(errors.New("connection closed"))
 	return c.Conn.Close()
-}
-
-// framer follows SIP message boundaries on a stream (RFC 3261 §7.5,
-// §18.3: headers end at an empty line, the body is Content-Length bytes)
-// just far enough to know whether a message is partly read. CRLFs
-// between messages are keepalives (RFC 5626 §3.5.1).
-type framer struct {
-	state int // 0 between messages, 1 in headers, 2 in body
-	hdr   []byte
-	body  int
-}
-
-func (f *framer) partial() bool { return f.state != 0 }
-
-func (f *framer) feed(b []byte) {
-	for len(b) > 0 {
-		switch f.state {
-		case 0:
-			i := 0
-			for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
-				i++
-			}
-			b = b[i:]
-			if len(b) > 0 {
-				f.state, f.hdr = 1, f.hdr[:0]
-			}
-		case 1:
-			from := max(0, len(f.hdr)-3)
-			take := b
-			if room := maxHeaderBytes - len(f.hdr); len(take) > room {
-				take = take[:max(room, 0)]
-			}
-			f.hdr = append(f.hdr, take...)
-			end := headerEnd(f.hdr[from:])
-			if end < 0 {
-				return // more headers to come (or too long: sipgo closes)
-			}
-			end += from
-			used := end - (len(f.hdr) - len(take))
-			b = b[used:]
-			f.body = contentLength(f.hdr[:end])
-			f.hdr = f.hdr[:0]
-			f.state = 2
-			if f.body == 0 {
-				f.state = 0
-			}
-		case 2:
-			k := min(f.body, len(b))
-			f.body -= k
-			b = b[k:]
-			if f.body == 0 {
-				f.state = 0
-			}
-		}
-	}
-}
-
-// headerEnd is the index just past the empty line ending the headers in
-// b, or -1.
-func headerEnd(b []byte) int {
-	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-		return i + 4
-	}
-	return -1
-}
-
-// contentLength is the Content-Length (or compact "l") value in a header
-// block; 0 when absent or unreadable (sipgo refuses those).
-func contentLength(h []byte) int {
-	for _, line := range bytes.Split(h, []byte("\r\n")) {
-		name, val, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		name = bytes.TrimSpace(name)
-		if !bytes.EqualFold(name, []byte("Content-Length")) && !bytes.EqualFold(name, []byte("l")) {
-			continue
-		}
-		n, err := strconv.Atoi(string(bytes.TrimSpace(val)))
-		if err != nil || n < 0 {
-			return 0
-		}
-		return min(n, 1<<20)
-	}
-	return 0
 }

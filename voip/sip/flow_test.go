@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/tools/pbx"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/stdnet"
 )
@@ -199,22 +200,40 @@ func TestFlowFailure(t *testing.T) {
 	}
 }
 
-// TestFramer: the framer follows message boundaries through any split of
-// the stream, with keepalive CRLFs between messages.
-func TestFramer(t *testing.T) {
-	msg := "OPTIONS sip:a@b SIP/2.0\r\nl: 4\r\n\r\nbody"
-	stream := "\r\n\r\n" + msg + "\r\n" + "BYE sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n"
-	for split := 1; split < len(stream); split++ {
-		var f framer
-		f.feed([]byte(stream[:split]))
-		f.feed([]byte(stream[split:]))
-		if f.partial() {
-			t.Fatalf("split at %d: still partial (state %d, body %d)", split, f.state, f.body)
-		}
+// TestFlowKeepalive: CRLF keepalives keep the flow open past a PBX that
+// closes connections silent for longer than its idle timeout.
+func TestFlowKeepalive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
 	}
-	var f framer
-	f.feed([]byte("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 10\r\n\r\nabc"))
-	if !f.partial() || f.body != 7 {
-		t.Errorf("short body: partial=%v body=%d, want 7 due", f.partial(), f.body)
+	old := flowKeepalive
+	flowKeepalive = 20 * time.Millisecond
+	defer func() { flowKeepalive = old }()
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
+		Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0"),
+		StreamIdleTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	p := newPhoneWith(t, portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
+		SIPPorts: portmgr.Range{Min: 45560, Max: 45569}, MediaPorts: portmgr.Range{Min: 46560, Max: 46659}},
+		func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Transport: "tcp",
+				Registrar: srv.TCPAddr().String()}
+		})
+	p.wait = 20 * time.Second
+	p.waitReg(t, RegRegistered)
+	// Three idle timeouts pass; the flow is the same one.
+	time.Sleep(1500 * time.Millisecond)
+	if ts := p.ua.Transport(); ts.State != TransportUp || ts.Restarts != 0 {
+		t.Errorf("transport %+v: the idle flow was closed despite keepalives", ts)
 	}
 }
