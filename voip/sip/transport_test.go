@@ -267,3 +267,48 @@ func TestSocketClosedUnderUA(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeResponseSent: a response that does not fit 1300 bytes (here a
+// 200 to an OPTIONS that came through a long Via chain) is sent, not
+// dropped: sipgo refused to write it and its transaction died.
+func TestLargeResponseSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, x := registeredPhone(t, nil)
+		var vias strings.Builder
+		for i := range 12 {
+			fmt.Fprintf(&vias, "Via: SIP/2.0/UDP proxy%d.example.com:5060;branch=z9hG4bK%s\r\n", i, strings.Repeat("p", 80))
+		}
+		opt := string(optionsFrom("10.0.0.9:5060", "10.0.0.2:5060", "bigresp"))
+		opt = strings.Replace(opt, "Max-Forwards:", vias.String()+"Max-Forwards:", 1)
+		x.send([]byte(opt))
+		buf := make([]byte, 65535)
+		x.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := x.conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatal("no response to a request whose response exceeds 1300 bytes")
+		}
+		if !bytes.HasPrefix(buf[:n], []byte("SIP/2.0 200 ")) || n <= 1300 {
+			t.Errorf("got %d bytes: %.40q, want a 200 over 1300 bytes", n, buf[:n])
+		}
+	})
+}
+
+// TestVersionNotSupported: a 505 names our version in its status line,
+// not the one the request used (RFC 3261 §8.2.1 answers SIP/7.0 with
+// "SIP/2.0 505").
+func TestVersionNotSupported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, _, x := registeredPhone(t, nil)
+		opt := strings.Replace(string(optionsFrom("10.0.0.9:5060", "10.0.0.2:5060", "v7")), " SIP/2.0\r\n", " SIP/7.0\r\n", 1)
+		x.send([]byte(opt))
+		buf := make([]byte, 65535)
+		x.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := x.conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatal("no answer to a SIP/7.0 request")
+		}
+		if line, _, _ := bytes.Cut(buf[:n], []byte("\r\n")); !bytes.HasPrefix(line, []byte("SIP/2.0 505 ")) {
+			t.Errorf("status line %q, want SIP/2.0 505", line)
+		}
+	})
+}

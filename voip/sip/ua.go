@@ -236,11 +236,11 @@ func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
 // readFilter drops requests once Close has begun: a request handled after
 // the SIP socket left sipgo's pool would make sipgo open a socket of its
 // own to answer it. Responses still pass (un-REGISTER, BYE).
-func (u *UA) readFilter(_ siplib.TransportReadProps, data []byte) ([]byte, error) {
+func (u *UA) readFilter(props siplib.TransportReadProps, data []byte) ([]byte, error) {
 	if u.closing.Load() && !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
 		return nil, nil
 	}
-	return data, nil
+	return u.preparse(props, data), nil
 }
 
 // Close hangs up every call, un-REGISTERs (waiting at most
@@ -849,6 +849,9 @@ func hasToken(m interface {
 // newResponse builds a response with our Allow/Supported/User-Agent.
 func (u *UA) newResponse(req *sipRequest, code int, reason string) *sipResponse {
 	res := siplib.NewResponseFromRequest(req, code, reason, nil)
+	// sipgo copies the request's version; ours is SIP/2.0, whatever the
+	// request said (a 505 must not echo "SIP/7.0").
+	res.SipVersion = "SIP/2.0"
 	if code == 200 || code == 405 || code == 501 || (code >= 180 && code < 200) {
 		res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 	}
@@ -864,6 +867,7 @@ func (u *UA) respond(tx siplib.ServerTransaction, req *sipRequest, code int, rea
 }
 
 func (u *UA) send(tx siplib.ServerTransaction, res *sipResponse) {
+	u.fitResponse(res)
 	if err := tx.Respond(res); err != nil {
 		u.log.Debug("respond failed", "code", res.StatusCode, "err", err)
 	}
