@@ -26,6 +26,8 @@ type tcpRegistrar struct {
 	// conns are the accepted connections, in order.
 	conns []net.Conn
 	regs  []string // "conn-index:expires" per REGISTER
+	// resps receives the responses the phone sends (dropped when full).
+	resps chan *siplib.Response
 	wg    sync.WaitGroup
 }
 
@@ -35,7 +37,7 @@ func newTCPRegistrar(t *testing.T) *tcpRegistrar {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &tcpRegistrar{t: t, ln: ln}
+	r := &tcpRegistrar{t: t, ln: ln, resps: make(chan *siplib.Response, 64)}
 	r.wg.Add(1)
 	go r.accept()
 	t.Cleanup(func() {
@@ -85,6 +87,12 @@ func (r *tcpRegistrar) serve(c net.Conn, idx int) {
 		err = par.ParseSIPStream(data, func(m siplib.Message) {
 			req, ok := m.(*siplib.Request)
 			if !ok {
+				if res, ok := m.(*siplib.Response); ok {
+					select {
+					case r.resps <- res:
+					default:
+					}
+				}
 				return
 			}
 			res := siplib.NewResponseFromRequest(req, 200, "OK", nil)
@@ -117,6 +125,13 @@ func (r *tcpRegistrar) conn(i int) net.Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.conns[i]
+}
+
+// latest returns the connection accepted last.
+func (r *tcpRegistrar) latest() net.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conns[len(r.conns)-1]
 }
 
 func (r *tcpRegistrar) registers() []string {

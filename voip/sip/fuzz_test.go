@@ -19,7 +19,8 @@ import (
 // are checked for leaks after Close.
 func FuzzUARequest(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(tortureDir, "*.dat"))
-	for _, p := range files {
+	hostile, _ := filepath.Glob(filepath.Join(hostileDir, "*"))
+	for _, p := range append(files, hostile...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

@@ -66,10 +66,21 @@ func (u *UA) preparse(props siplib.TransportReadProps, data []byte) []byte {
 	if !ok {
 		return data
 	}
-	if normaliseParams(req) {
-		return []byte(req.String())
+	return normalised(data, req)
+}
+
+// normalised is data, or req written anew when normaliseParams changed
+// it and the result still parses (sipgo's writer does not round-trip
+// every message its parser accepts).
+func normalised(data []byte, req *siplib.Request) []byte {
+	if !normaliseParams(req) {
+		return data
 	}
-	return data
+	out := []byte(req.String())
+	if _, err := siplib.ParseMessage(out); err != nil {
+		return data
+	}
+	return out
 }
 
 // looksLikeRequest reports whether data starts with a request line:
@@ -109,9 +120,23 @@ func (u *UA) rejectUnparsed(to net.Addr, data []byte, why error) {
 			reason = "Bad Request (malformed number)"
 		}
 	}
+	lines := headerLines(data)
+	hasVia := false
+	for _, h := range lines {
+		name, _, _ := strings.Cut(h, ":")
+		if n := strings.ToLower(strings.TrimSpace(name)); n == "via" || n == "v" {
+			hasVia = true
+		}
+	}
+	if !hasVia {
+		// A response is routed by its Via (RFC 3261 §18.2.2): without
+		// one there is nothing to answer.
+		u.log.Debug("dropped an unparsable request without Via", "raddr", to, "err", why)
+		return
+	}
 	var b bytes.Buffer
 	b.WriteString("SIP/2.0 400 " + reason + "\r\n")
-	for _, h := range headerLines(data) {
+	for _, h := range lines {
 		name, val, _ := strings.Cut(h, ":")
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "via", "v", "from", "f", "call-id", "i", "cseq":
