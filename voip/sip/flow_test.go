@@ -223,7 +223,8 @@ func TestFlowKeepalive(t *testing.T) {
 	}
 	old := flowKeepalive
 	flowKeepalive = 20 * time.Millisecond
-	defer func() { flowKeepalive = old }()
+	// Registered first, so it runs last: after the UA's keepalives stopped.
+	t.Cleanup(func() { flowKeepalive = old })
 	n, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)

@@ -205,15 +205,20 @@ func TestReadErrorKeepsSIP(t *testing.T) {
 // while the UA runs, the UA notices, serves the socket again, registers
 // again, and reports the restart; OPTIONS are answered again.
 func TestTransportWatchdog(t *testing.T) {
-	var hooked *faultConn
-	serveHook = func(c net.PacketConn) net.PacketConn { hooked = &faultConn{PacketConn: c}; return hooked }
-	defer func() { serveHook = nil }()
+	var hooked atomic.Pointer[faultConn]
+	serveHook = func(c net.PacketConn) net.PacketConn {
+		h := &faultConn{PacketConn: c}
+		hooked.CompareAndSwap(nil, h) // the first reader's, the one the fault ends
+		return h
+	}
+	// Registered first, so it runs after the phone's cleanup closed the UA.
+	t.Cleanup(func() { serveHook = nil })
 	synctest.Test(t, func(t *testing.T) {
 		p, rs, x := registeredPhone(t, nil)
 		before := rs.registers()
 		x.send([]byte("KILL")) // ends sipgo's reader: the hook sits above the guard
 		synctest.Wait()
-		if hooked.kills.Load() != 1 {
+		if hooked.Load().kills.Load() != 1 {
 			t.Fatalf("the fault was not injected")
 		}
 		// Status never says registered while nothing reads the socket.
