@@ -198,3 +198,21 @@ func FuzzPreparse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPreparse is the cost the pre-parse validation adds to each
+// UDP request (an INVITE with SDP) before sipgo parses it again.
+func BenchmarkPreparse(b *testing.B) {
+	body := "v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+	data := []byte("INVITE sip:alice@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKbench;rport\r\n" +
+		"Max-Forwards: 70\r\nFrom: \"Bob\" <sip:bob@10.0.0.9>;tag=1928301774\r\nTo: <sip:alice@10.0.0.2>\r\n" +
+		"Call-ID: a84b4c76e66710@10.0.0.9\r\nCSeq: 314159 INVITE\r\nContact: <sip:bob@10.0.0.9:5060>\r\n" +
+		"Content-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n" + body)
+	u := &UA{}
+	props := siplib.TransportReadProps{Transport: "UDP"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := u.preparse(props, data); len(out) == 0 {
+			b.Fatal("dropped")
+		}
+	}
+}

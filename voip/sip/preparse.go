@@ -38,8 +38,10 @@ const udpResponseLimit = 65507
 
 func init() {
 	// sipgo's limit is a package variable read by every UDP write; it is
-	// set before any goroutine can read it. The fragmentation this
-	// allows is logged per message (send, sendRequest).
+	// set before any goroutine can read it. A response that needs IP
+	// fragments is logged (fitResponse). The UA's own requests stay far
+	// below 1300 bytes (one audio m-line); RFC 3261 §18.1.1 would move a
+	// larger one to TCP, which this UA does not do on its own.
 	siplib.UDPMTUSize = udpResponseLimit + 200
 }
 
