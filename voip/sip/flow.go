@@ -63,6 +63,9 @@ func newFlow(u *UA) *flow {
 // start serves the flow listener with sipgo and runs the watchdog.
 func (f *flow) start() {
 	u := f.u
+	u.mu.Lock()
+	u.tstat.State, u.tstat.Since = TransportDown, time.Now() // until the first connect
+	u.mu.Unlock()
 	u.wg.Add(2)
 	go func() {
 		defer u.wg.Done()

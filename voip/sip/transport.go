@@ -60,8 +60,8 @@ func (u *UA) setTransport(st TransportState, why error) {
 		if why != nil {
 			u.tstat.LastError = why.Error()
 		}
-	} else if old == TransportDown {
-		u.tstat.Restarts++
+	} else if old == TransportDown && u.tstat.LastError != "" {
+		u.tstat.Restarts++ // up again after it died (not the first connect)
 	}
 	u.mu.Unlock()
 	if st == old {
