@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deskphone/phone/voip/sip/sipstream"
@@ -39,6 +40,10 @@ const (
 // through NATs and past servers that close idle connections. A variable
 // for tests.
 var flowKeepalive = 95 * time.Second
+
+// flowPongWait is how long a keepalive may go unanswered (RFC 5626
+// §4.4.1: 10 s) once the server has answered one. A variable for tests.
+var flowPongWait = 10 * time.Second
 
 // flow manages the UA's stream connection.
 type flow struct {
@@ -216,27 +221,55 @@ func (f *flow) watch() {
 }
 
 // keepalive sends a CRLF keepalive (RFC 5626 §3.5.1) on c now and then
-// until c ends. A failed write is a failed flow. net.Conn writes are
-// whole, so one never lands inside a message sipgo is writing.
+// until c ends. A failed write is a failed flow, and so is a ping that
+// nothing answers within flowPongWait once the server has shown that it
+// answers pings (RFC 5626 §4.4.1): a connection whose far end vanished
+// without a FIN (a NAT that dropped it, a rebooted server) would accept
+// writes for many minutes. net.Conn writes are whole, so a ping never
+// lands inside a message sipgo is writing.
 func (f *flow) keepalive(c *flowConn) {
-	for {
+	ponged := false // the server has answered a ping
+	for first := true; ; first = false {
+		// From ping to ping: the interval, of which the wait for the
+		// pong is a part.
 		d := flowKeepalive + rand.N(flowKeepalive/4+1)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-c.dead:
-			t.Stop()
-			return
-		case <-f.u.ctx.Done():
-			t.Stop()
+		if !first {
+			d = max(d-flowPongWait, 0)
+		}
+		if !f.sleep(c, d) {
 			return
 		}
+		sent := time.Now().UnixNano()
 		if _, err := c.Conn.Conn.Write([]byte("\r\n\r\n")); err != nil {
 			c.fail(fmt.Errorf("keepalive: %w", err))
 			c.Close()
 			return
 		}
+		if !f.sleep(c, flowPongWait) {
+			return
+		}
+		switch {
+		case c.lastRx.Load() >= sent:
+			ponged = true
+		case ponged:
+			c.fail(fmt.Errorf("no answer to a keepalive within %v", flowPongWait))
+			c.Close()
+			return
+		}
 	}
+}
+
+// sleep waits d; false when c ended or the UA closed first.
+func (f *flow) sleep(c *flowConn, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.dead:
+	case <-f.u.ctx.Done():
+	}
+	return false
 }
 
 // flowListener is how the UA hands sipgo its own connections: sipgo
@@ -298,6 +331,7 @@ func (l *flowListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 // begun may take to complete.
 type flowConn struct {
 	sipstream.Conn
+	lastRx atomic.Int64 // unix nanoseconds of the last byte read
 
 	once sync.Once
 	mu   sync.Mutex // guards why
@@ -336,6 +370,9 @@ func (c *flowConn) err() error {
 // Read is called by sipgo's one reader goroutine only.
 func (c *flowConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRx.Store(time.Now().UnixNano())
+	}
 	if err != nil {
 		c.fail(err)
 		// Whatever sipgo makes of it, the flow is over: close it so a

@@ -221,10 +221,10 @@ func TestFlowKeepalive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("uses loopback sockets")
 	}
-	old := flowKeepalive
-	flowKeepalive = 20 * time.Millisecond
+	oldKA, oldPong := flowKeepalive, flowPongWait
+	flowKeepalive, flowPongWait = 50*time.Millisecond, 20*time.Millisecond
 	// Registered first, so it runs last: after the UA's keepalives stopped.
-	t.Cleanup(func() { flowKeepalive = old })
+	t.Cleanup(func() { flowKeepalive, flowPongWait = oldKA, oldPong })
 	n, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)
@@ -251,5 +251,130 @@ func TestFlowKeepalive(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if ts := p.ua.Transport(); ts.State != TransportUp || ts.Restarts != 0 {
 		t.Errorf("transport %+v: the idle flow was closed despite keepalives", ts)
+	}
+}
+
+// relay is a TCP relay on loopback standing in for a NAT: blackhole makes
+// it silently swallow everything on the connections open at the time,
+// in both directions, without closing them (a binding dropped without a
+// FIN). Connections made afterwards pass.
+type relay struct {
+	ln   net.Listener
+	to   string
+	mu   sync.Mutex
+	dead map[net.Conn]bool // connections being swallowed
+	all  []net.Conn
+	wg   sync.WaitGroup
+}
+
+func newRelay(t *testing.T, to string) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{ln: ln, to: to, dead: map[net.Conn]bool{}}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp4", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.all = append(r.all, c, up)
+			r.mu.Unlock()
+			r.wg.Add(2)
+			go r.pipe(c, up, c)
+			go r.pipe(up, c, c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		r.mu.Lock()
+		for _, c := range r.all {
+			c.Close()
+		}
+		r.mu.Unlock()
+		r.wg.Wait()
+	})
+	return r
+}
+
+func (r *relay) pipe(from, to, key net.Conn) {
+	defer r.wg.Done()
+	buf := make([]byte, 65535)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		dead := r.dead[key]
+		r.mu.Unlock()
+		if !dead {
+			to.Write(buf[:n])
+		}
+	}
+}
+
+// blackhole swallows the connections open now.
+func (r *relay) blackhole() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := 0; i < len(r.all); i += 2 {
+		r.dead[r.all[i]] = true
+	}
+}
+
+// TestFlowPongTimeout: a flow whose far end vanishes without closing it
+// (the relay swallows it) is noticed by its unanswered keepalive once the
+// server has answered earlier ones: the phone shows failed and registers
+// again on a new connection.
+func TestFlowPongTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	oldKA, oldPong := flowKeepalive, flowPongWait
+	flowKeepalive, flowPongWait = 30*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { flowKeepalive, flowPongWait = oldKA, oldPong })
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
+		Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	rl := newRelay(t, srv.TCPAddr().String())
+	p := newPhoneWith(t, portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
+		SIPPorts: portmgr.Range{Min: 45760, Max: 45769}, MediaPorts: portmgr.Range{Min: 46760, Max: 46859}},
+		func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Transport: "tcp",
+				Registrar: rl.ln.Addr().String()}
+		})
+	p.wait = 20 * time.Second
+	p.waitReg(t, RegRegistered)
+	// Let a few pings be answered, so the phone knows the server pongs.
+	time.Sleep(time.Second) // keepalives on a real-time loopback flow
+	rl.blackhole()
+	st := p.waitReg(t, RegFailed)
+	if !strings.Contains(st.Reason, "keepalive") {
+		t.Errorf("failed with %q, want the unanswered keepalive named", st.Reason)
+	}
+	p.waitReg(t, RegRegistered)
+	if ts := p.ua.Transport(); ts.State != TransportUp || ts.Restarts != 1 {
+		t.Errorf("transport %+v, want up after 1 restart", ts)
 	}
 }
