@@ -1,7 +1,9 @@
 package sip
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,9 +171,10 @@ func tcpAlive(t *testing.T, p *phone, r *tcpRegistrar, tag string) bool {
 	return false
 }
 
-// FuzzPreparse: the pre-parse helpers take any datagram without a panic,
-// keep at most 100 header lines, and what they hand sipgo for a request
-// that parsed still parses.
+// FuzzPreparse: the pre-parse validation takes any datagram without a
+// panic (with no socket to answer on), keeps at most 100 header lines,
+// passes on only requests that parse, and the parser keeps no LWS around
+// From and To parameters' "=".
 func FuzzPreparse(f *testing.F) {
 	for _, dir := range []string{hostileDir, tortureDir} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*"))
@@ -186,14 +189,27 @@ func FuzzPreparse(f *testing.F) {
 		if n := len(headerLines(data)); n > 100 {
 			t.Fatalf("%d header lines kept", n)
 		}
-		msg, err := siplib.ParseMessage(data)
-		if err != nil {
-			return
+		u := &UA{log: slog.New(slog.DiscardHandler)}
+		out := u.preparse(siplib.TransportReadProps{Transport: "UDP"}, data)
+		if out != nil && len(bytes.Trim(data, "\r\n")) > 0 && !bytes.HasPrefix(data, []byte("SIP/")) {
+			if _, err := preparser.ParseSIP(out); err != nil {
+				t.Fatalf("passed on a request that does not parse: %v", err)
+			}
 		}
-		if req, ok := msg.(*siplib.Request); ok {
-			out := normalised(data, req)
-			if _, err := siplib.ParseMessage(out); err != nil {
-				t.Fatalf("normalised request no longer parses: %v\n%q", err, out)
+		if msg, err := preparser.ParseSIP(data); err == nil {
+			var ps []siplib.HeaderParams
+			if f := msg.From(); f != nil {
+				ps = append(ps, f.Params)
+			}
+			if to := msg.To(); to != nil {
+				ps = append(ps, to.Params)
+			}
+			for _, p := range ps {
+				for _, kv := range p {
+					if kv.K != strings.TrimSpace(kv.K) || kv.V != strings.TrimSpace(kv.V) {
+						t.Fatalf("LWS kept around parameter %q=%q", kv.K, kv.V)
+					}
+				}
 			}
 		}
 	})
@@ -213,6 +229,44 @@ func BenchmarkPreparse(b *testing.B) {
 	for b.Loop() {
 		if out := u.preparse(props, data); len(out) == 0 {
 			b.Fatal("dropped")
+		}
+	}
+}
+
+// TestTortureOverTCP: RFC 4475 messages that must be answered 400
+// (mismatch01: CSeq method differs from the request's) or accepted
+// (wsinv: valid, LWS everywhere) get that answer over the TCP flow too.
+func TestTortureOverTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	r := newTCPRegistrar(t)
+	p := tcpPhone(t, r, 45860)
+	p.waitReg(t, RegRegistered)
+	for name, want := range map[string][]int{"mismatch01.dat": {400}, "wsinv.dat": {180, 200, 481, 488}} {
+		data, err := os.ReadFile(filepath.Join(tortureDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.latest().Write(data); err != nil {
+			t.Fatal(err)
+		}
+		timeout := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case res := <-r.resps:
+				if res.CSeq() == nil || res.IsProvisional() && res.StatusCode != 180 {
+					continue
+				}
+				if !contains(want, res.StatusCode) {
+					t.Errorf("%s over TCP: answered %d, want one of %v", name, res.StatusCode, want)
+				}
+				break wait
+			case <-timeout:
+				t.Errorf("%s over TCP: no answer", name)
+				break wait
+			}
 		}
 	}
 }

@@ -17,10 +17,10 @@ import (
 // §3.1.2) want a 400. It also keeps LWS around a header parameter's "="
 // in the name and value ("tag = 1" becomes "tag " and " 1"), which RFC
 // 3261 §25.1 allows, so a valid message (RFC 4475 wsinv) lost its From
-// tag and was refused. The UA parses each UDP request first: one that
-// does not parse is answered 400 statelessly (RFC 3261 §8.2.6, to the
-// source address, RFC 3581) and dropped; one whose parameters carry LWS
-// is passed on normalised.
+// tag and was refused (newParser repairs that for every transport). The
+// UA parses each UDP request first: one that does not parse is answered
+// 400 statelessly (RFC 3261 §8.2.6, to the source address, RFC 3581) and
+// dropped.
 //
 // Stream transports are left to sipgo: a message that does not parse
 // leaves no boundary to resynchronise on, so it closes the connection and
@@ -55,7 +55,7 @@ func (u *UA) preparse(props siplib.TransportReadProps, data []byte) []byte {
 	if !strings.EqualFold(props.Transport, "UDP") || len(bytes.Trim(data, "\r\n")) == 0 || bytes.HasPrefix(data, []byte("SIP/")) {
 		return data
 	}
-	msg, err := siplib.ParseMessage(data)
+	msg, err := preparser.ParseSIP(data)
 	if err != nil {
 		if looksLikeRequest(data) {
 			u.rejectUnparsed(props.RemoteAddr, data, err)
@@ -64,26 +64,16 @@ func (u *UA) preparse(props siplib.TransportReadProps, data []byte) []byte {
 		}
 		return nil
 	}
-	req, ok := msg.(*siplib.Request)
-	if !ok {
-		return data
+	if _, ok := msg.(*siplib.Request); !ok {
+		u.log.Debug("dropped a datagram that parsed as neither request nor response", "raddr", props.RemoteAddr)
+		return nil
 	}
-	return normalised(data, req)
+	return data
 }
 
-// normalised is data, or req written anew when normaliseParams changed
-// it and the result still parses (sipgo's writer does not round-trip
-// every message its parser accepts).
-func normalised(data []byte, req *siplib.Request) []byte {
-	if !normaliseParams(req) {
-		return data
-	}
-	out := []byte(req.String())
-	if _, err := siplib.ParseMessage(out); err != nil {
-		return data
-	}
-	return out
-}
+// preparser is the parser the pre-parse validation uses: the one sipgo
+// is given (newParser), so both agree on what parses.
+var preparser = newParser()
 
 // looksLikeRequest reports whether data starts with a request line:
 // a token, a space, something, " SIP/".
@@ -182,34 +172,6 @@ func headerLines(data []byte) []string {
 		out = append(out, l)
 	}
 	return out
-}
-
-// normaliseParams trims LWS from the names and values of the From, To,
-// Contact and Via parameters, which sipgo keeps ("tag = 1" is tag=1,
-// RFC 3261 §25.1). It reports whether it changed anything.
-func normaliseParams(req *siplib.Request) bool {
-	changed := false
-	trim := func(ps siplib.HeaderParams) {
-		for i := range ps {
-			k, v := strings.TrimSpace(ps[i].K), strings.TrimSpace(ps[i].V)
-			if k != ps[i].K || v != ps[i].V {
-				ps[i].K, ps[i].V = k, v
-				changed = true
-			}
-		}
-	}
-	if f := req.From(); f != nil {
-		trim(f.Params)
-	}
-	if t := req.To(); t != nil {
-		trim(t.Params)
-	}
-	for _, h := range req.GetHeaders("Via") {
-		if v, ok := h.(*siplib.ViaHeader); ok {
-			trim(v.Params)
-		}
-	}
-	return changed
 }
 
 // fitResponse trims a response to a UDP request that does not fit the

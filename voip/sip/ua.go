@@ -105,6 +105,7 @@ func New(cfg Config) (*UA, error) {
 	}
 	sua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgenTLSConfig(tlsConf),
 		sipgo.WithUserAgentDNSResolver(cfg.Resolver),
 		sipgo.WithUserAgentTransportLayerOptions(
