@@ -37,6 +37,8 @@ type Manager struct {
 	stunRx      atomic.Int64 // bytes of STUN responses to our own transactions
 	warmHits    atomic.Int64 // Maps served from the warm pool
 	cold        atomic.Int64 // Maps that had to bind
+	oversize    atomic.Int64 // datagrams dropped: larger than the reader's buffer
+	readErrs    atomic.Int64 // socket read errors retried (anything but a close)
 
 	mu       sync.Mutex // guards following
 	sipUsed  []bool     // by port offset in cfg.SIPPorts

@@ -39,6 +39,12 @@ type Report struct {
 	STUNServer string `json:"stun_server,omitempty"`
 	// Error is why discovery failed, if it did.
 	Error string `json:"error,omitempty"`
+	// DroppedOversize counts datagrams dropped because they were larger
+	// than the buffer their reader offered (a SIP datagram over sipgo's
+	// 32 KiB, say); ReadErrors counts socket read errors that were
+	// retried. Neither ends a socket's reader.
+	DroppedOversize int64 `json:"dropped_oversize"`
+	ReadErrors      int64 `json:"read_errors"`
 }
 
 // Report returns the current NAT report.
@@ -47,7 +53,8 @@ func (m *Manager) Report() Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := Report{Type: m.nat.Type(), Keepalive: ka.Seconds(), ALGSeen: m.algSeen, ALGDetail: m.algWhy,
-		BindingLifetime: m.lifetime.Seconds(), Measured: m.measured}
+		BindingLifetime: m.lifetime.Seconds(), Measured: m.measured,
+		DroppedOversize: m.oversize.Load(), ReadErrors: m.readErrs.Load()}
 	if m.nat != nil {
 		r.Mapping, r.Filtering, r.Hairpinning = m.nat.Mapping, m.nat.Filtering, m.nat.Hairpinning
 	}

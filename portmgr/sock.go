@@ -1,7 +1,7 @@
 package portmgr
 
 import (
-	"io"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -99,6 +99,7 @@ func (s *sock) read() {
 		size = 65535 // a SIP message may use a whole UDP datagram
 	}
 	buf := make([]byte, size)
+	var pause time.Duration
 	for {
 		n, from, err := s.raw.ReadFrom(buf)
 		if err != nil {
@@ -108,11 +109,34 @@ func (s *sock) read() {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				continue
 			}
-			if n == 0 {
-				s.m.log.Debug("socket read failed", "laddr", s.local, "err", err)
+			if errors.Is(err, net.ErrClosed) {
+				// Closed under us, not by Release: end the user's reads
+				// too, so its owner sees net.ErrClosed and rebuilds
+				// instead of waiting on a reader that is gone.
+				s.m.log.Warn("socket closed under its mapping", "laddr", s.local, "err", err)
+				s.user.Close()
 				return
 			}
+			// Anything else (ICMP errors surfacing on some systems,
+			// ENOBUFS, ENOMEM) is transient: count it and read on, a
+			// little later each time so a socket stuck in error does not
+			// spin.
+			c := s.m.readErrs.Add(1)
+			if c&(c-1) == 0 { // 1, 2, 4, 8...: not once per packet
+				s.m.log.Warn("socket read failed; retrying", "laddr", s.local, "err", err, "count", c)
+			}
+			if n == 0 {
+				pause = min(max(2*pause, time.Millisecond), 100*time.Millisecond)
+				t := time.NewTimer(pause)
+				select {
+				case <-t.C:
+				case <-s.user.closed:
+					t.Stop()
+				}
+				continue
+			}
 		}
+		pause = 0
 		s.handle(buf[:n], from)
 	}
 }
@@ -162,24 +186,35 @@ func (c *mconn) deliver(b []byte, from net.Addr) {
 	}
 }
 
-// ReadFrom returns the next datagram that is not STUN or TURN.
+// ReadFrom returns the next datagram that is not STUN or TURN. A
+// datagram larger than p is dropped and counted (Report.DroppedOversize),
+// never returned cut short or as an error: a reader such as sipgo's ends
+// on any error but net.ErrClosed, so one stranger's oversized packet
+// would otherwise silence the socket for good. The only errors are
+// net.ErrClosed and os.ErrDeadlineExceeded.
 func (c *mconn) ReadFrom(p []byte) (int, net.Addr, error) {
 	select {
 	case <-c.closed:
 		return 0, nil, net.ErrClosed
 	default:
 	}
-	select {
-	case pk := <-c.in:
-		n := copy(p, pk.b)
-		if n < len(pk.b) {
-			return n, pk.from, io.ErrShortBuffer
+	for {
+		select {
+		case pk := <-c.in:
+			if len(pk.b) > len(p) {
+				n := c.s.m.oversize.Add(1)
+				if n&(n-1) == 0 {
+					c.s.m.log.Warn("dropped a datagram larger than the read buffer",
+						"laddr", c.s.local, "raddr", pk.from, "size", len(pk.b), "buffer", len(p), "count", n)
+				}
+				continue
+			}
+			return copy(p, pk.b), pk.from, nil
+		case <-c.rd.Done():
+			return 0, nil, os.ErrDeadlineExceeded
+		case <-c.closed:
+			return 0, nil, net.ErrClosed
 		}
-		return n, pk.from, nil
-	case <-c.rd.Done():
-		return 0, nil, os.ErrDeadlineExceeded
-	case <-c.closed:
-		return 0, nil, net.ErrClosed
 	}
 }
 

@@ -406,6 +406,9 @@ type Status struct {
 	Admission sip.AdmissionStats  `json:"admission"`
 	Uptime    string              `json:"uptime,omitempty"`
 	Extra     map[string]struct{} `json:"-"`
+
+	// Transport is the SIP transport's health (down while rebuilt).
+	Transport sip.TransportStatus `json:"sip_transport"`
 }
 
 // RTPStatus is one call's media counters.
@@ -441,7 +444,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
-		Admission: d.ua.AdmissionStats(),
+		Admission: d.ua.AdmissionStats(), Transport: d.ua.Transport(),
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{

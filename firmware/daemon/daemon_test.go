@@ -139,7 +139,7 @@ func TestTwoPhonesCallWithAudioBothWays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"nat":{"type":`, `"mapping":`, `"filtering":`, `"external_sip":`, `"strategy":`, `"media_strategy":`, `"binding_lifetime_s":`, `"gateway_found":`, `"alg_seen":`} {
+	for _, key := range []string{`"nat":{"type":`, `"mapping":`, `"filtering":`, `"external_sip":`, `"strategy":`, `"media_strategy":`, `"binding_lifetime_s":`, `"gateway_found":`, `"alg_seen":`, `"dropped_oversize":`, `"sip_transport":{"state":"up"`} {
 		if !strings.Contains(string(doc), key) {
 			t.Errorf("status lacks %s: %s", key, doc)
 		}

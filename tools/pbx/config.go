@@ -23,6 +23,16 @@ const (
 	DefaultMaxExpires    = time.Hour
 	DefaultExpires       = time.Hour
 	DefaultEarlyDuration = 2 * time.Second
+	// Stream (TCP, TLS) connection bounds: a message that has begun must
+	// be complete within DefaultStreamMessageTimeout, a connection silent
+	// for DefaultStreamIdleTimeout (phones send RFC 5626 CRLF keepalives
+	// well within it) is closed, and the server holds at most
+	// DefaultMaxStreamConns connections, DefaultMaxStreamConnsPerAddr
+	// from one address.
+	DefaultStreamMessageTimeout  = 10 * time.Second
+	DefaultStreamIdleTimeout     = 5 * time.Minute
+	DefaultMaxStreamConns        = 256
+	DefaultMaxStreamConnsPerAddr = 32
 )
 
 // Override is what a test hook returns to force a response. A zero Code
@@ -61,6 +71,14 @@ type Config struct {
 	// through Net with TLSConfig (which must hold a certificate).
 	TLS       netip.AddrPort
 	TLSConfig *tls.Config
+	// StreamMessageTimeout, StreamIdleTimeout, MaxStreamConns and
+	// MaxStreamConnsPerAddr bound what TCP and TLS clients can hold (see
+	// the Default... constants for the zero values). A negative value
+	// turns a bound off.
+	StreamMessageTimeout  time.Duration
+	StreamIdleTimeout     time.Duration
+	MaxStreamConns        int
+	MaxStreamConnsPerAddr int
 	// Algorithm is the digest algorithm of the challenges: "MD5"
 	// (default), "SHA-256", ... Algorithms, when set, overrides it and
 	// offers one challenge per entry, most preferred first (RFC 8760
@@ -150,6 +168,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.EarlyDuration <= 0 {
 		c.EarlyDuration = DefaultEarlyDuration
 	}
+	c.StreamMessageTimeout = orDefault(c.StreamMessageTimeout, DefaultStreamMessageTimeout)
+	c.StreamIdleTimeout = orDefault(c.StreamIdleTimeout, DefaultStreamIdleTimeout)
+	c.MaxStreamConns = orDefault(c.MaxStreamConns, DefaultMaxStreamConns)
+	c.MaxStreamConnsPerAddr = orDefault(c.MaxStreamConnsPerAddr, DefaultMaxStreamConnsPerAddr)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -157,4 +179,15 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// orDefault is d for zero, zero (no bound) for a negative v, else v.
+func orDefault[T int | time.Duration](v, d T) T {
+	switch {
+	case v == 0:
+		return d
+	case v < 0:
+		return 0
+	}
+	return v
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/deskphone/phone/voip/sip/digest"
+	"github.com/deskphone/phone/voip/sip/sipstream"
 )
 
 // Server is the registrar, proxy and service host. Make one with New,
@@ -139,16 +140,38 @@ func (s *Server) openSockets() error {
 		if err != nil {
 			return fmt.Errorf("pbx: listen tcp %s: %w", c.TCP, err)
 		}
-		s.tcpL = l
+		s.tcpL = s.bounded(l)
 	}
 	if c.TLS.IsValid() {
 		l, err := c.Net.ListenTCP("tcp", net.TCPAddrFromAddrPort(c.TLS))
 		if err != nil {
 			return fmt.Errorf("pbx: listen tls %s: %w", c.TLS, err)
 		}
-		s.tlsL = tls.NewListener(l, c.TLSConfig)
+		// Bounded outside TLS, so the timeouts follow SIP messages and
+		// also cover a handshake that never completes.
+		s.tlsL = s.bounded(tls.NewListener(l, c.TLSConfig))
 	}
 	return nil
+}
+
+// bounded caps the connections a stream listener holds and bounds how
+// long a client can keep one without sending a whole message.
+func (s *Server) bounded(l net.Listener) net.Listener {
+	c := s.cfg
+	return &sipstream.Listener{Listener: l, MaxConns: c.MaxStreamConns, MaxPerAddr: c.MaxStreamConnsPerAddr,
+		MessageTimeout: c.StreamMessageTimeout, IdleTimeout: c.StreamIdleTimeout, Logger: s.log}
+}
+
+// StreamStats returns the TCP and TLS connections open and refused over
+// the caps.
+func (s *Server) StreamStats() (open, refused int) {
+	for _, l := range []net.Listener{s.tcpL, s.tlsL} {
+		if b, ok := l.(*sipstream.Listener); ok {
+			o, r := b.Stats()
+			open, refused = open+o, refused+r
+		}
+	}
+	return open, refused
 }
 
 func (s *Server) closeSockets() {

@@ -105,3 +105,73 @@ func TestTCPAndTLS(t *testing.T) {
 		t.Fatalf("200 Via %q", headerValues(ok, "Via"))
 	}
 }
+
+// TestStreamSlowloris: 300 TCP connections that never send a message, and
+// one that stops halfway through a message, are not held: the server
+// holds at most MaxStreamConns (the rest are closed at once), closes the
+// silent ones after StreamIdleTimeout and the half-sent one after
+// StreamMessageTimeout, and a phone that connects afterwards registers.
+func TestStreamSlowloris(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	lo := netip.MustParseAddrPort("127.0.0.1:0")
+	s, err := New(Config{Realm: "pbx.test", Users: testUsers, Listen: lo, TCP: lo, Logger: testLogger(),
+		StreamIdleTimeout: 300 * time.Millisecond, StreamMessageTimeout: 300 * time.Millisecond,
+		MaxStreamConnsPerAddr: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	const n = 300
+	conns := make([]net.Conn, 0, n+1)
+	for range n {
+		c, err := net.Dial("tcp", s.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns = append(conns, c)
+	}
+	half, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { half.Close() })
+	half.Write([]byte("OPTIONS sip:pbx.test SIP/2.0\r\nContent-Length: 100\r\n\r\nabc"))
+	conns = append(conns, half)
+
+	// Every connection is closed by the server: a read ends (EOF or
+	// reset) well before the client's own deadline, which only bounds
+	// the test.
+	deadline := time.Now().Add(20 * time.Second)
+	held := 0
+	for _, c := range conns {
+		c.SetReadDeadline(deadline)
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				held++
+			}
+		}
+	}
+	if held > 0 {
+		t.Fatalf("%d of %d idle or half-sent connections still held", held, len(conns))
+	}
+	// How many were refused over the cap depends on how many idle ones
+	// had already been closed when the last ones connected; the cap
+	// itself is sipstream's TestListenerCaps.
+	if open, refused := s.StreamStats(); open+refused == 0 {
+		t.Errorf("StreamStats = %d open, %d refused: the listener saw nothing", open, refused)
+	}
+
+	tc, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := streamPhone(t, tc, "TCP", "bob")
+	bob.register(3600)
+}

@@ -299,7 +299,7 @@ func TestStatelessAnswers(t *testing.T) {
 // registered as alice: each message gets the final response its name
 // gives, from whichever address it came, and none rings the phone.
 func TestHostileAdmissionCorpus(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "hostile", "*.sip"))
+	files, err := filepath.Glob(filepath.Join("testdata", "admission", "*.sip"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no hostile corpus: %v", err)
 	}

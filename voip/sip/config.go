@@ -93,6 +93,11 @@ type Config struct {
 	// CloseTimeout bounds how long Close waits for the un-REGISTER and
 	// BYEs; zero means 2 s.
 	CloseTimeout time.Duration
+	// StreamReadTimeout bounds, over TCP and TLS, how long a message that
+	// has begun may take to arrive in full (a Content-Length larger than
+	// the body would otherwise hold the stream for ever); the connection
+	// is then dropped and a new one made. Zero means 10 s.
+	StreamReadTimeout time.Duration
 	// EventBuffer is the size of the event queue; zero means 256. When
 	// the queue is full the oldest event is dropped (and counted), so
 	// the SIP stack never blocks on a slow reader.
@@ -174,6 +179,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.CloseTimeout <= 0 {
 		c.CloseTimeout = defaultCloseTimeout
+	}
+	if c.StreamReadTimeout <= 0 {
+		c.StreamReadTimeout = defaultStreamReadTimeout
 	}
 	if c.EventBuffer <= 0 {
 		c.EventBuffer = defaultEventBuffer

@@ -16,12 +16,30 @@
 // call maps its own media socket pair (Map(KindMedia, ...)) and hands it
 // to voip/media; UpdateRemote is called when the far end's media address
 // becomes known and Release when the call ends. Via sent-by, Contact and
-// SDP c=/m= come only from Mapping.External. For TCP and TLS sipgo dials
-// itself; the mapping gives the address to advertise and the
-// connection's local port completes it, and every request carries
-// Content-Length, by which stream transports frame messages (RFC 3261
-// §20.14). TLS verifies the server certificate against
+// SDP c=/m= come only from Mapping.External. For TCP and TLS the UA
+// dials the flow to its registrar or outbound proxy itself and hands it
+// to sipgo through a listener (flow.go); the mapping gives the address to
+// advertise and the connection's local port completes it, and every
+// request carries Content-Length, by which stream transports frame
+// messages (RFC 3261 §20.14). TLS verifies the server certificate against
 // Account.TLS.RootCAs (or the system roots).
+//
+// # Transport health
+//
+// No read error ends the SIP transport: the socket sipgo reads returns
+// only net.ErrClosed (other errors are counted and retried), and a
+// datagram larger than sipgo's buffer is dropped by the port manager.
+// Should sipgo's UDP reader end anyway, a watchdog serves the socket
+// again, or a new one from the port manager when it was closed under the
+// UA, and registers again. A TCP/TLS flow that fails (closed, reset, a
+// message that does not parse or stays incomplete past
+// Config.StreamReadTimeout) is noticed at once (RFC 5626 §4.4): the
+// registration shows failed while it is down, a new connection is
+// dialled and the UA registers on it; CRLF keepalives (RFC 5626 §3.5.1)
+// keep an idle flow open. UA.Transport reports the state and restarts.
+// UDP requests sipgo cannot parse are answered 400 statelessly
+// (preparse.go); responses too large for 1300 bytes are trimmed and
+// otherwise sent as IP fragments, never dropped.
 //
 // # Registration (RFC 3261 §10, RFC 3581, RFC 7616/8760)
 //

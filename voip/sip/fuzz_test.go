@@ -19,9 +19,9 @@ import (
 // are checked for leaks after Close.
 func FuzzUARequest(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(tortureDir, "*.dat"))
-	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.sip"))
-	files = append(files, hostile...)
-	for _, p := range files {
+	hostile, _ := filepath.Glob(filepath.Join(hostileDir, "*"))
+	admission, _ := filepath.Glob(filepath.Join("testdata", "admission", "*.sip"))
+	for _, p := range append(append(files, hostile...), admission...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

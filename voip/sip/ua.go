@@ -50,6 +50,8 @@ type UA struct {
 	// ownSockets counts the times sipgo set out to open a UDP socket of
 	// its own (see socketWatch); it must stay zero.
 	ownSockets atomic.Uint64
+	// readErrs counts SIP socket read errors guardConn retried.
+	readErrs atomic.Uint64
 
 	// sendMu is held (read) while a request is handed to sipgo and
 	// (write) while the SIP socket is released, so no request reaches
@@ -75,7 +77,9 @@ type UA struct {
 	regDone    chan struct{}
 	regr       *registrar
 
-	adm *admission // incoming-request admission (admit.go)
+	adm   *admission // incoming-request admission (admit.go)
+	tstat TransportStatus
+	flow  *flow // the TCP/TLS connection to the server (nil over UDP)
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -104,6 +108,7 @@ func New(cfg Config) (*UA, error) {
 	}
 	sua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgentParser(newParser()),
 		sipgo.WithUserAgenTLSConfig(tlsConf),
 		sipgo.WithUserAgentDNSResolver(cfg.Resolver),
 		sipgo.WithUserAgentTransportLayerOptions(
@@ -116,6 +121,10 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentTransactionLayerOptions(
 			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
 			siplib.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
+			// A transaction on a TCP/TLS flow that closed fails at once
+			// instead of after Timer F, so the UA registers again on the
+			// new flow within seconds.
+			siplib.WithTransactionLayerTerminateOnConnClose(),
 		),
 	)
 	if err != nil {
@@ -176,26 +185,20 @@ func (u *UA) Start(ctx context.Context) error {
 		}
 		// Pool the socket before serving starts, so a request sent right
 		// after Start already finds it (sipgo would otherwise open a socket
-		// of its own for a request whose Laddr is not pooled). The pool key
-		// is the socket's LocalAddr string; every request's Laddr must
-		// print exactly as that key.
-		key := mp.Conn.LocalAddr().String()
-		laddr, err := pinAddr(key)
-		if err != nil {
+		// of its own for a request whose Laddr is not pooled).
+		if err := u.poolUDP(mp); err != nil {
 			return err
 		}
-		u.udpKey, u.udpLaddr = key, laddr
-		u.tpl.Pool("udp").Add(key, &siplib.UDPConnection{
-			PacketConn: mp.Conn, PacketAddr: key, Listener: true,
-		})
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
-			// ServeUDP returns when the socket is closed (Release in Close).
-			if err := u.tpl.ServeUDP(mp.Conn); err != nil {
-				u.log.Warn("serve udp", "err", err)
-			}
+			// Returns when the socket is released (in Close); rebuilds the
+			// transport whenever sipgo's reader ends before that.
+			u.serveUDP(mp)
 		}()
+	} else if server.IsValid() {
+		u.flow = newFlow(u)
+		u.flow.start()
 	}
 	u.log.Info("started", "laddr", mp.Local(), "ext", mp.External(), "transport", u.tr, "server", server)
 	if u.cfg.Account.Registrar != "" {
@@ -238,14 +241,16 @@ func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
 // readFilter drops requests once Close has begun: a request handled after
 // the SIP socket left sipgo's pool would make sipgo open a socket of its
 // own to answer it. Responses still pass (un-REGISTER, BYE).
-func (u *UA) readFilter(p siplib.TransportReadProps, data []byte) ([]byte, error) {
+func (u *UA) readFilter(props siplib.TransportReadProps, data []byte) ([]byte, error) {
 	if u.closing.Load() && !bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
 		return nil, nil
 	}
-	if !u.adm.admitDatagram(p, data) {
+	// Rate limits first, so a flood is not answered; then the pre-parse
+	// answers what sipgo could not parse.
+	if !u.adm.admitDatagram(props, data) {
 		return nil, nil
 	}
-	return data, nil
+	return u.preparse(props, data), nil
 }
 
 // Close hangs up every call, un-REGISTERs (waiting at most
@@ -306,6 +311,9 @@ func (u *UA) Close() error {
 		if e := u.cfg.Mapper.Release(mp); e != nil && !errors.Is(e, portmgr.ErrClosed) && !errors.Is(e, portmgr.ErrUnknownMapping) {
 			err = e
 		}
+	}
+	if u.flow != nil {
+		u.flow.close()
 	}
 	if u.tr != portmgr.UDP {
 		u.closeStream()
@@ -595,6 +603,12 @@ func (u *UA) request(ctx context.Context, req *sipRequest) (siplib.ClientTransac
 // learnStreamPort dials (or reuses) the TCP/TLS connection for req before
 // the request is written, so Via and Contact carry its real local port.
 func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
+	if u.flow != nil {
+		// The flow is ours to dial, so that its end is noticed.
+		if err := u.flow.ensure(ctx); err != nil {
+			return err
+		}
+	}
 	conn, err := u.tpl.ClientRequestConnection(ctx, req)
 	if err != nil {
 		return fmt.Errorf("sip: connect %s: %w", req.Destination(), err)
@@ -850,6 +864,9 @@ func hasToken(m interface {
 // newResponse builds a response with our Allow/Supported/User-Agent.
 func (u *UA) newResponse(req *sipRequest, code int, reason string) *sipResponse {
 	res := siplib.NewResponseFromRequest(req, code, reason, nil)
+	// sipgo copies the request's version; ours is SIP/2.0, whatever the
+	// request said (a 505 must not echo "SIP/7.0").
+	res.SipVersion = "SIP/2.0"
 	if code == 200 || code == 405 || code == 501 || (code >= 180 && code < 200) {
 		res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 	}
@@ -865,6 +882,7 @@ func (u *UA) respond(tx siplib.ServerTransaction, req *sipRequest, code int, rea
 }
 
 func (u *UA) send(tx siplib.ServerTransaction, res *sipResponse) {
+	u.fitResponse(res)
 	if err := tx.Respond(res); err != nil {
 		u.log.Debug("respond failed", "code", res.StatusCode, "err", err)
 	}
