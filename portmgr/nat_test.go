@@ -18,15 +18,6 @@ import (
 
 var registrarAddr = netip.MustParseAddrPort("198.51.100.50:5060")
 
-// registrar is a bare UDP host on the internet standing in for the SIP
-// registrar: it records who sent to it and can send back.
-func registrar(t *testing.T, w *portmgrtest.World) net.PacketConn {
-	t.Helper()
-	n := w.PublicNet(registrarAddr.Addr().String())
-	_ = n
-	return nil
-}
-
 func listenRegistrar(t *testing.T, n interface {
 	ListenPacket(string, string) (net.PacketConn, error)
 }) net.PacketConn {

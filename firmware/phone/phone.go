@@ -72,10 +72,9 @@ type Phone struct {
 	cfg Config
 	log *slog.Logger
 
-	cmds     chan command
-	callEvs  chan CallEvent
-	dtmfEvs  chan DTMFEvent
-	watchers chan chan Status
+	cmds    chan command
+	callEvs chan CallEvent
+	dtmfEvs chan DTMFEvent
 
 	// Owned by the Run goroutine.
 	state     State
