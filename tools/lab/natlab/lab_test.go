@@ -1,4 +1,4 @@
-package lab
+package natlab
 
 import (
 	"context"
@@ -13,16 +13,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deskphone/phone/tools/lab/tier"
 )
 
-// The lab runs only when DESKPHONE_LAB=1 (make test-lab sets it).
+// The lab's tier name and make target: it runs only when DESKPHONE_TIER
+// names the tier (make test-lab sets it; it needs root, network namespaces
+// and Debian packages).
+const (
+	tierName   = "natlab"
+	tierTarget = "test-lab"
+)
+
+// param is the lab's parameter DESKPHONE_NATLAB_<name>, or "".
+func param(name string) string { return tier.Param(tierName, name) }
+
 func needLab(t *testing.T) {
 	t.Helper()
-	if os.Getenv("DESKPHONE_LAB") != "1" {
-		t.Skip("network lab: run `make test-lab` (root, network namespaces, Debian packages; sets DESKPHONE_LAB=1)")
-	}
+	tier.Require(t, tierName, tierTarget)
 	if err := Check(); err != nil {
-		t.Fatalf("DESKPHONE_LAB=1 but the lab cannot run: %v", err)
+		t.Fatalf("%s=%s but the lab cannot run: %v", tier.Env, tierName, err)
 	}
 }
 
@@ -37,21 +47,21 @@ type env struct {
 	n       atomic.Int64  // site counter
 	users   atomic.Int64  // account counter
 	began   time.Time
-	timing  CallTiming // DefaultCallTiming, longest talk from LAB_TALK
+	timing  CallTiming // DefaultCallTiming, longest talk from DESKPHONE_NATLAB_TALK
 	sinks   sync.Map   // subtest name -> *[]Row of a cell's try
 }
 
 func TestLab(t *testing.T) {
 	needLab(t)
-	root, _ := filepath.Abs("..")
-	phoned := os.Getenv("LAB_PHONED")
+	root, _ := filepath.Abs(filepath.Join("..", "..", "..")) // the repository
+	phoned := param("PHONED")
 	if phoned == "" {
 		phoned = filepath.Join(root, "bin", "phoned")
 	}
 	if _, err := os.Stat(phoned); err != nil {
 		t.Fatalf("phoned binary: %v (make build)", err)
 	}
-	dir := os.Getenv("LAB_DIR")
+	dir := param("DIR")
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -102,7 +112,7 @@ func TestLab(t *testing.T) {
 	if _, err := in.Coturn(); err != nil {
 		t.Fatal(err)
 	}
-	pbxBin := os.Getenv("LAB_PBX")
+	pbxBin := param("PBX")
 	if pbxBin == "" {
 		pbxBin = filepath.Join(root, "bin", "pbx")
 	}
@@ -115,17 +125,17 @@ func TestLab(t *testing.T) {
 	}
 	e := &env{began: time.Now(), lab: l, in: in, phoned: phoned, results: &Results{}, must: ParseMustPass(string(mp)), udp: 30 * time.Second}
 	e.timing = DefaultCallTiming
-	if v := os.Getenv("LAB_TALK"); v != "" { // a longer talk period, for development
+	if v := param("TALK"); v != "" { // a longer talk period, for development
 		if e.timing.MaxTalk, err = time.ParseDuration(v); err != nil {
-			t.Fatalf("LAB_TALK: %v", err)
+			t.Fatalf("DESKPHONE_NATLAB_TALK: %v", err)
 		}
 	}
 	t.Cleanup(func() { e.writeTable(t, root) })
 
-	// LAB_ONLY, a regular expression, picks subtests by name (development).
-	only, err := regexp.Compile(os.Getenv("LAB_ONLY"))
+	// DESKPHONE_NATLAB_ONLY, a regular expression, picks subtests by name (development).
+	only, err := regexp.Compile(param("ONLY"))
 	if err != nil {
-		t.Fatalf("LAB_ONLY: %v", err)
+		t.Fatalf("DESKPHONE_NATLAB_ONLY: %v", err)
 	}
 	// Every cell builds its own sites, so cells run side by side, as many
 	// as -parallel allows (make test-lab: 2); they start once this
@@ -318,7 +328,7 @@ func (e *env) siteTimeout(t *testing.T, kind NATKind, udp time.Duration) *Site {
 			t.Errorf("site close: %v", err)
 		}
 	})
-	if os.Getenv("LAB_PCAP") == "1" {
+	if param("PCAP") == "1" {
 		p, err := s.Capture(fmt.Sprintf("%s-%s", shortName(t), s.Name))
 		if err != nil {
 			t.Fatal(err)
@@ -429,7 +439,7 @@ func (e *env) call(t *testing.T, section string, a, b NATKind, reg string, ca, c
 }
 
 func (e *env) writeTable(t *testing.T, root string) {
-	out := os.Getenv("LAB_MATRIX")
+	out := param("MATRIX")
 	if out == "" {
 		return
 	}

@@ -1,4 +1,4 @@
-package lab
+package natlab
 
 import (
 	"bytes"
@@ -21,12 +21,13 @@ import (
 
 // Prefix starts the name of every namespace a Lab creates; `make
 // lab-clean` deletes the namespaces whose names start with "dpl-".
-// LAB_PREFIX (which must also start with "dpl-") lets two labs run side
-// by side on one machine, e.g. while developing.
+// DESKPHONE_NATLAB_PREFIX (which must also start with "dpl-"; make's
+// LAB_PREFIX sets it) lets two labs run side by side on one machine, e.g.
+// while developing.
 var Prefix = labPrefix()
 
 func labPrefix() string {
-	if p := os.Getenv("LAB_PREFIX"); strings.HasPrefix(p, "dpl-") && len(p) <= 6 {
+	if p := os.Getenv("DESKPHONE_NATLAB_PREFIX"); strings.HasPrefix(p, "dpl-") && len(p) <= 6 {
 		return p
 	}
 	return "dpl-"

@@ -1,4 +1,4 @@
-package lab
+package natlab
 
 import (
 	"fmt"
@@ -143,7 +143,7 @@ type Site struct {
 }
 
 // Capture records the site's phone interface to Dir/<name>.pcap with
-// dumpcap (for findings; LAB_PCAP=1 turns it on in the tests). The
+// dumpcap (for findings; DESKPHONE_NATLAB_PCAP=1 turns it on in the tests). The
 // capture stops with the Lab or when the returned Proc is stopped.
 func (s *Site) Capture(name string) (*Proc, error) {
 	path := filepath.Join(s.lab.Dir, name+".pcap")

@@ -1,4 +1,4 @@
-package lab
+package natlab
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 
 func TestIsLabNS(t *testing.T) {
 	if Prefix != "dpl-" {
-		t.Skipf("LAB_PREFIX=%s set", Prefix)
+		t.Skipf("DESKPHONE_NATLAB_PREFIX=%s set", Prefix)
 	}
 	for name, want := range map[string]bool{
 		"dpl-inet":      true,
@@ -21,7 +21,7 @@ func TestIsLabNS(t *testing.T) {
 		"dpl-s3-nat":    true,
 		"dpl-s3-cgn":    true,
 		"dpl-probe":     true,
-		"dpl-b-inet":    false, // another lab's (LAB_PREFIX=dpl-b-)
+		"dpl-b-inet":    false, // another lab's (DESKPHONE_NATLAB_PREFIX=dpl-b-)
 		"dpl-b-s1-ph":   false,
 		"dpl-s1-phx":    false,
 		"other-inet":    false,

@@ -1,4 +1,4 @@
-package qemutest
+package qemu
 
 import (
 	"bufio"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/deskphone/phone/firmware/update"
 	"github.com/deskphone/phone/tools/flash"
+	"github.com/deskphone/phone/tools/lab/tier"
 	"github.com/deskphone/phone/tools/mkimage"
 	"github.com/deskphone/phone/tools/pbx"
 )
@@ -34,13 +35,19 @@ const (
 	panelPort  = 17000
 )
 
-// env returns a required environment variable or skips.
-func env(t *testing.T, k string) string {
-	v := os.Getenv(k)
-	if v == "" {
-		t.Fatalf("%s is not set (make test-qemu sets it)", k)
-	}
-	return v
+// The tier's name and make target: the test runs only when DESKPHONE_TIER
+// names "qemu" (make test-qemu sets it, inside a loopback-only network
+// namespace).
+const (
+	tierName   = "qemu"
+	tierTarget = "test-qemu"
+)
+
+// env returns the tier's required parameter DESKPHONE_QEMU_<name>, or
+// fails the test.
+func env(t *testing.T, name string) string {
+	t.Helper()
+	return tier.MustParam(t, tierName, name, tierTarget)
 }
 
 // isolated reports whether this process sees loopback interfaces only.
@@ -68,13 +75,13 @@ func bundle(t *testing.T, dir, version string, bt int64, init string) string {
 		}
 		return b
 	}
-	key, err := flash.LoadPrivateKey(env(t, "DESKPHONE_QEMU_KEY"))
+	key, err := flash.LoadPrivateKey(env(t, "KEY"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := mkimage.Build(mkimage.Options{Board: "qemu-arm64", Version: version, BuildTime: bt,
 		Kernel: read(filepath.Join(dir, "vmlinuz")), Init: read(init), Key: key,
-		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: read(env(t, "DESKPHONE_QEMU_PUB"))}}})
+		Extra: []mkimage.File{{Name: "etc/deskphone/update.pub", Mode: mkimage.CpioReg | 0o644, Data: read(env(t, "PUB"))}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,15 +169,13 @@ func poll(ctx context.Context, d, interval time.Duration, f func(ctx context.Con
 // then updates: N to N+1 succeeds, a broken N+2 rolls back, a push cut
 // off half-way changes nothing; then powers off.
 func TestQEMU(t *testing.T) {
-	if os.Getenv("DESKPHONE_QEMU") != "1" {
-		t.Skip("the QEMU tier runs with DESKPHONE_QEMU=1 in an isolated network namespace: make test-qemu")
-	}
+	tier.Require(t, tierName, tierTarget)
 	if ok, err := isolated(); err != nil || !ok {
 		t.Fatalf("not in an isolated network namespace (only loopback allowed): %v", err)
 	}
-	dir := env(t, "DESKPHONE_QEMU_IMAGE")
-	next := env(t, "DESKPHONE_QEMU_NEXT")
-	broken := env(t, "DESKPHONE_QEMU_BROKEN")
+	dir := env(t, "IMAGE")
+	next := env(t, "NEXT")
+	broken := env(t, "BROKEN")
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
 
@@ -195,7 +200,7 @@ func TestQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	console, err := os.Create(filepath.Join(env(t, "DESKPHONE_QEMU_LOGDIR"), "console.log"))
+	console, err := os.Create(filepath.Join(env(t, "LOGDIR"), "console.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +297,7 @@ func TestQEMU(t *testing.T) {
 		t.Fatalf("after N+1: %+v", res.After)
 	}
 	t.Logf("push N -> N+1 (%s): back and committed in slot %s after %.1f s", nextVersion, res.After.Slot, time.Since(pushStart).Seconds())
-	if _, mark, err = m.WaitFor(ctx, mark, "deskphone: slot B committed"); err != nil {
+	if _, _, err = m.WaitFor(ctx, mark, "deskphone: slot B committed"); err != nil {
 		t.Fatal(err)
 	}
 

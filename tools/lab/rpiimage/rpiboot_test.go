@@ -1,4 +1,4 @@
-package mkimage
+package rpiimage
 
 import (
 	"bufio"
@@ -11,6 +11,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deskphone/phone/tools/lab/tier"
+)
+
+// The tier's name and make target: the test runs only when DESKPHONE_TIER
+// names "rpiimage" (make test-rpi-image sets it, with DESKPHONE_RPIIMAGE_DIR
+// the image directory and DESKPHONE_RPIIMAGE_LOG the console log file).
+const (
+	tierName   = "rpiimage"
+	tierTarget = "test-rpi-image"
 )
 
 // TestRPiBoot is the rpi image's smoke test (make test-rpi-image): it
@@ -21,13 +31,11 @@ import (
 // slot A, initd starts as PID 1 on board rpi, and starts phoned. QEMU
 // stands in for the Pi's GPU firmware (which it does not emulate): it
 // loads vmlinuz, initrd.img and cmdline.txt, as config.txt tells the
-// firmware to. Skipped unless DESKPHONE_RPI_IMAGE names the image
-// directory (bin/image/rpi).
+// firmware to. Skipped unless DESKPHONE_TIER names the tier; then
+// DESKPHONE_RPIIMAGE_DIR names the image directory (bin/image/rpi).
 func TestRPiBoot(t *testing.T) {
-	dir := os.Getenv("DESKPHONE_RPI_IMAGE")
-	if dir == "" {
-		t.Skip("DESKPHONE_RPI_IMAGE is not set (make test-rpi-image boots the rpi image under QEMU)")
-	}
+	tier.Require(t, tierName, tierTarget)
+	dir := tier.MustParam(t, tierName, "DIR", tierTarget)
 	qemu, err := exec.LookPath("qemu-system-aarch64")
 	if err != nil {
 		t.Fatalf("qemu-system-aarch64: %v (make test-rpi-image installs qemu-system-arm)", err)
@@ -70,7 +78,7 @@ func TestRPiBoot(t *testing.T) {
 	}
 	cmd.Stderr = cmd.Stdout
 	var logw io.Writer = io.Discard
-	if ld := os.Getenv("DESKPHONE_RPI_LOG"); ld != "" {
+	if ld := tier.Param(tierName, "LOG"); ld != "" {
 		f, err := os.Create(ld)
 		if err != nil {
 			t.Fatal(err)
