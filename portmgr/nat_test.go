@@ -670,7 +670,7 @@ func TestRportRewrittenByALG(t *testing.T) {
 // no outage, so every keepalive still gets through and only the mapped
 // port tells. The SIP flow's change check (a STUN request every
 // ChangeCheck, 5 s) notices it within that time, well inside the 10 s
-// the issue allows for the phone to be reachable again, instead of at
+// a NAT reboot may cost before the phone is reachable again, instead of at
 // the next 20 s keepalive.
 func TestNATRebootNoOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

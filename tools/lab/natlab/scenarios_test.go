@@ -34,8 +34,8 @@ func ring(caller, callee *Phoned, d time.Duration) (bool, string) {
 	return true, "callee rang"
 }
 
-// algReport checks whether phoned says it saw the SIP ALG: the issue
-// wants the phone to notice one (a rewritten Contact/Via in responses).
+// algReport checks whether phoned says it saw the SIP ALG: the phone
+// should notice one (a rewritten Contact/Via in responses).
 func (e *env) algReport(t *testing.T) {
 	start := time.Now()
 	s := e.site(t, ALG)
@@ -56,8 +56,8 @@ func (e *env) algReport(t *testing.T) {
 	e.record(t, row, start)
 }
 
-// keepalive: a 5 s UDP binding timeout (the issue's 30 s scaled down 6x)
-// and 30 s idle (its 5 minutes scaled down 10x); the phone keeps its
+// keepalive: a 5 s UDP binding timeout (a common NAT's 30 s scaled down
+// 6x) and 30 s idle (5 minutes scaled down 10x); the phone keeps its
 // registration flow open with a 2 s keepalive and must still receive a
 // call from a public phone through Kamailio without NAT help.
 func (e *env) keepalive(t *testing.T) {
@@ -105,7 +105,7 @@ func (e *env) rebootRegistration(t *testing.T) {
 	if err := s.Reboot(true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Second) // the issue's recovery allowance
+	time.Sleep(10 * time.Second) // the 10 s a NAT reboot may cost before the phone is reachable
 	ok, detail := ring(q, p, 5*time.Second)
 	st, _ := p.Status()
 	row.Outcome, row.Detail = Fail, detail
@@ -153,7 +153,7 @@ func (e *env) rebootCall(t *testing.T) {
 	if err := s.Reboot(true); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Second) // the issue's recovery allowance
+	time.Sleep(10 * time.Second) // the 10 s a NAT reboot may cost before the phone is reachable
 	counts := func() (uint64, uint64) {
 		a, _ := p.Status()
 		b, _ := q.Status()
