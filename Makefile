@@ -43,7 +43,7 @@ fmt-check:
 
 # tidy-check: go.mod and go.sum are what `go mod tidy` makes of them.
 tidy-check:
-	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run GOFLAGS=-mod=mod go mod tidy"; exit 1; }
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 # staticcheck at a pinned version (v0.8.2 is staticcheck 2026.2.2, which
 # knows Go 1.26), installed into bin/tools from the module proxy.

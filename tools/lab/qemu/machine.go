@@ -86,7 +86,7 @@ func Start(ctx context.Context, c MachineConfig) (*Machine, error) {
 	}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("qemutest: start %s: %w", bin, err)
+		return nil, fmt.Errorf("qemu: start %s: %w", bin, err)
 	}
 	m := &Machine{cmd: cmd, done: make(chan struct{}), changed: make(chan struct{})}
 	go func() {
@@ -153,9 +153,9 @@ func (m *Machine) WaitFor(ctx context.Context, from int, substr string) (string,
 			if n > from {
 				continue
 			}
-			return "", from, fmt.Errorf("qemutest: QEMU exited (%v) before %q", m.err, substr)
+			return "", from, fmt.Errorf("qemu: QEMU exited (%v) before %q", m.err, substr)
 		case <-ctx.Done():
-			return "", from, fmt.Errorf("qemutest: waiting for %q: %w", substr, ctx.Err())
+			return "", from, fmt.Errorf("qemu: waiting for %q: %w", substr, ctx.Err())
 		}
 	}
 }
@@ -175,7 +175,7 @@ func (m *Machine) WaitExit(d time.Duration) error {
 	case <-m.done:
 		return nil
 	case <-t.C:
-		return errors.New("qemutest: QEMU still running")
+		return errors.New("qemu: QEMU still running")
 	}
 }
 
