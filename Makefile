@@ -3,14 +3,21 @@
 # (see mk/*.mk) that .ci/run also calls.
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
-export GOFLAGS ?= -mod=mod
+# Builds never rewrite go.mod or go.sum (`make deps` downloads what they
+# list; `go mod tidy` is the one command that changes them, and
+# `make tidy-check` says when it is needed).
+export GOFLAGS ?= -mod=readonly
 GO ?= go
 BIN := bin
 PKG := github.com/deskphone/phone
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION)
 
-.PHONY: all deps build run test vet fmt-check cross bench fuzz clean
+.PHONY: all deps build run test vet fmt-check tidy-check staticcheck cross bench fuzz clean
+
+# Shared definitions (Debian package installs, private apt fetches, cross
+# builds) first; every other mk/*.mk is a tier's targets.
+include mk/common.mk
 
 all: build
 
@@ -34,18 +41,36 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# test: the fast tier: formatting, vet, and every package's tests with the
-# race detector (scripts/gotest-race.sh: one retry of a package only when
-# the race runtime itself crashed, golang/go#78156).
-test: deps fmt-check vet
+# tidy-check: go.mod and go.sum are what `go mod tidy` makes of them.
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+
+# staticcheck at a pinned version (v0.8.2 is staticcheck 2026.2.2, which
+# knows Go 1.26), installed into bin/tools from the module proxy.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/tools/staticcheck-$(STATICCHECK_VERSION)
+$(STATICCHECK):
+	@mkdir -p $(BIN)/tools
+	GOBIN=$(CURDIR)/$(BIN)/tools/install $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/tools/install/staticcheck $@
+staticcheck: deps $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+# test: the fast tier: formatting, tidy go.mod, vet, staticcheck, and every
+# package's tests with the race detector (scripts/gotest-race.sh: one
+# retry of a package only when the race runtime itself crashed,
+# golang/go#78156); then one line per slow tier (.ci/tiers) it did not
+# run, with the make target that runs it.
+test: deps fmt-check tidy-check vet staticcheck
 	GO=$(GO) scripts/gotest-race.sh ./...
+	@scripts/slow-tiers.sh .ci/tiers
 
 # cross: phoned for the Pi 3/4/5 (arm64), Pi 2/3 32-bit (armv7) and the
 # Pi Zero/1 (armv6), without cgo.
 cross: deps
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/phoned ./firmware/cmd/phoned
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv7/phoned ./firmware/cmd/phoned
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-armv6/phoned ./firmware/cmd/phoned
+	$(call go_cross,arm64,,$(LDFLAGS),$(BIN)/linux-arm64/phoned,./firmware/cmd/phoned)
+	$(call go_cross,arm,7,$(LDFLAGS),$(BIN)/linux-armv7/phoned,./firmware/cmd/phoned)
+	$(call go_cross,arm,6,$(LDFLAGS),$(BIN)/linux-armv6/phoned,./firmware/cmd/phoned)
 	@ls -l $(BIN)/linux-*/phoned
 
 bench: deps
@@ -62,5 +87,6 @@ fuzz: deps
 clean:
 	rm -rf $(BIN)
 
-# Targets of later tiers (hardware cross builds, image, lab) live here.
--include mk/*.mk
+# The slow tiers' targets (hardware cross builds, image, emulated phone,
+# network lab), one mk/<tier>.mk each; .ci/tiers lists the ones CI runs.
+-include $(filter-out mk/common.mk,$(wildcard mk/*.mk))

@@ -16,10 +16,7 @@ FLOOD_DURATION ?= 30s
 FLOOD_MAX_RSS_MB ?= 40
 
 flood-tools:
-	@command -v sipp >/dev/null || { \
-	  echo "installing: sip-tester (sipp)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends sip-tester; }
+	$(call apt_install,sip-tester)
 
 test-flood: flood-tools build
 	DESKPHONE_TIER=flood DESKPHONE_FLOOD_BIN=$(CURDIR)/$(BIN) DESKPHONE_FLOOD_OUT=$(CURDIR)/$(BIN)/flood-rss.csv \

@@ -1,5 +1,5 @@
-# Hardware tiers (issue 4): the Raspberry Pi phoned with ALSA audio (cgo,
-# cross compiled), the hal/board tests as arm64 binaries under qemu-user,
+# Hardware tiers: the Raspberry Pi phoned with ALSA audio (cgo, cross
+# compiled), the hal/board tests as arm64 binaries under qemu-user,
 # and the ALSA package's own tests. Each target installs what it needs with
 # apt-get (as root, unattended) and is safe to run again.
 #
@@ -11,51 +11,31 @@
 # gcc-arm-linux-gnueabihf. The target's ALSA headers and library are not
 # installed with `dpkg --add-architecture` (a foreign architecture in the
 # host's dpkg can break its `apt-get update` and upgrades); instead apt,
-# with a private state directory under bin/sysroot, downloads the arm64 and
-# armhf libasound2 and libasound2-dev packages and `dpkg -x` unpacks them
-# into a sysroot that pkg-config (which oto/v2 uses) and the linker point at.
+# with a private state directory under bin/sysroot (private_apt in
+# mk/common.mk), downloads the arm64 and armhf libasound2 and
+# libasound2-dev packages and `dpkg -x` unpacks them into a sysroot that
+# pkg-config (which oto/v2 uses) and the linker point at.
 
 .PHONY: cross-rpi test-arm64 test-alsa hw-tools-cross hw-tools-qemu hw-tools-alsa
 
-HW_APT_ENV := DEBIAN_FRONTEND=noninteractive
 HW_SYSROOT := $(CURDIR)/$(BIN)/sysroot
 HW_PHONED := ./firmware/cmd/phoned
-HW_LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION)
-
-# hw_install PACKAGES: install Debian packages that are missing (apt-get
-# update only when something is).
-define hw_install
-	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  $(HW_APT_ENV) apt-get update -qq && $(HW_APT_ENV) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
-endef
 
 hw-tools-cross:
-	$(call hw_install,gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross pkg-config)
+	$(call apt_install,gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross pkg-config)
 
 hw-tools-qemu:
-	$(call hw_install,qemu-user-static)
+	$(call apt_install,qemu-user-static)
 
 hw-tools-alsa:
-	$(call hw_install,libasound2-dev pkg-config gcc libc6-dev)
+	$(call apt_install,libasound2-dev pkg-config gcc libc6-dev)
 
 # $(HW_SYSROOT)/ARCH/.done: libasound2 + libasound2-dev for ARCH, unpacked.
 $(HW_SYSROOT)/%/.done: | hw-tools-cross
-	@set -e; arch=$*; root=$(HW_SYSROOT)/$$arch; apt=$(HW_SYSROOT)/apt-$$arch; \
-	rm -rf $$root; mkdir -p $$root $$apt/lists/partial $$apt/cache/archives/partial $$apt/debs; \
-	aptopts="-o APT::Architecture=$$arch -o APT::Architectures=$$arch \
-	  -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o Dir::State::status=/dev/null \
-	  -o Debug::NoLocking=1"; \
+	@set -e; arch=$*; root=$(HW_SYSROOT)/$$arch; rm -rf $$root; mkdir -p $$root; \
 	echo "sysroot $$arch: fetching libasound2, libasound2-dev"; \
-	cd $$apt/debs; ok=""; for try in 1 2 3; do \
-	  $(HW_APT_ENV) apt-get $$aptopts update -qq || echo "sysroot $$arch: some indexes failed (try $$try)"; \
-	  rm -f *.deb; \
-	  if $(HW_APT_ENV) apt-get $$aptopts download libasound2 libasound2-dev; then ok=1; break; fi; \
-	  sleep 5; \
-	done; \
-	test -n "$$ok" || { echo "sysroot $$arch: cannot download libasound2-dev"; exit 1; }; \
+	$(call private_apt,$(HW_SYSROOT)/apt-$$arch,$$arch); \
+	$(call private_apt_download,libasound2 libasound2-dev) || { echo "sysroot $$arch: cannot download libasound2-dev"; exit 1; }; \
 	chmod -R a+rX $$apt 2>/dev/null || true; \
 	for d in $$apt/debs/*.deb; do dpkg -x $$d $$root; done; \
 	test -f $$root/usr/include/alsa/asoundlib.h; \
@@ -70,7 +50,7 @@ define hw_build
 	  CGO_LDFLAGS="-Wl,-rpath-link,$$root/usr/lib/$(3)"; \
 	echo "== $(5): $$(pkg-config --cflags --libs alsa)"; \
 	if [ -d $(HW_PHONED) ]; then \
-	  $(GO) build -tags alsa -trimpath -ldflags '$(HW_LDFLAGS)' -o $$out/phoned $(HW_PHONED); \
+	  $(GO) build -tags alsa -trimpath -ldflags '$(LDFLAGS)' -o $$out/phoned $(HW_PHONED); \
 	else echo "$(HW_PHONED) missing: checking the Pi packages only"; fi; \
 	$(GO) build -tags alsa ./board/rpi/... ./hal/alsa; \
 	$(GO) test -c -tags alsa -o $$out/alsa.test ./hal/alsa; \

@@ -1,4 +1,4 @@
-# The firmware image (issue 5).
+# The firmware image: build it for QEMU or a Raspberry Pi, and boot the Pi one under QEMU.
 #
 #   make image BOARD=qemu-arm64   bin/image/qemu-arm64/phone.img (+ .manifest, .sig), phone.upd (root update bundle),
 #                                 and vmlinuz, initrd.img, cmdline.txt: the boot partition's files, for QEMU
@@ -9,8 +9,8 @@
 #
 # The kernel is Debian's arm64 `linux-image-arm64` (its dependency, the
 # versioned linux-image-*-arm64 package), fetched with a PRIVATE apt state
-# under bin/kernel (the host's dpkg is never told about arm64) and unpacked
-# with `dpkg -x`. The signing key is bin/keys/dev.key, generated on first
+# under bin/kernel (private_apt in mk/common.mk: the host's dpkg is never
+# told about arm64) and unpacked with `dpkg -x`. The signing key is bin/keys/dev.key, generated on first
 # build (bin/ is gitignored: the key is never committed). SOURCE_DATE_EPOCH
 # defaults to the last commit's time so two builds of one commit are
 # byte-identical.
@@ -34,16 +34,12 @@ $(IMG_KEY): | flash-tools
 # image-kernel: bin/kernel/vmlinuz for arm64 from Debian.
 image-kernel: $(IMG_KDIR)/vmlinuz
 $(IMG_KDIR)/vmlinuz:
-	@set -e; apt=$(IMG_KDIR)/apt; rm -rf $(IMG_KDIR)/root; \
-	mkdir -p $$apt/lists/partial $$apt/cache/archives/partial $$apt/debs $(IMG_KDIR)/root; \
-	aptopts="-o APT::Architecture=arm64 -o APT::Architectures=arm64 \
-	  -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o Dir::State::status=/dev/null \
-	  -o Debug::NoLocking=1"; \
-	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts update -qq || echo "kernel: some indexes failed"; \
+	@set -e; rm -rf $(IMG_KDIR)/root; mkdir -p $(IMG_KDIR)/root; \
+	$(call private_apt,$(IMG_KDIR)/apt,arm64); \
 	pkg=$$(apt-cache $$aptopts depends linux-image-arm64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*-arm64\)$$/\1/p' | head -1); \
 	test -n "$$pkg" || { echo "kernel: no linux-image-*-arm64 package found"; exit 1; }; \
-	echo "kernel: $$pkg"; cd $$apt/debs; rm -f *.deb; \
-	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts download $$pkg; \
+	echo "kernel: $$pkg"; \
+	$(call private_apt_download,$$pkg) || { echo "kernel: cannot download $$pkg"; exit 1; }; \
 	dpkg -x $$apt/debs/*.deb $(IMG_KDIR)/root; \
 	cp $(IMG_KDIR)/root/boot/vmlinuz-* $(IMG_KDIR)/vmlinuz; \
 	echo $$pkg > $(IMG_KDIR)/package; ls -l $(IMG_KDIR)/vmlinuz
@@ -59,15 +55,10 @@ RPI_DTBS := bcm2837-rpi-3-b.dtb bcm2837-rpi-3-b-plus.dtb bcm2837-rpi-3-a-plus.dt
   bcm2837-rpi-cm3-io3.dtb bcm2711-rpi-4-b.dtb bcm2711-rpi-400.dtb bcm2711-rpi-cm4-io.dtb
 image-rpi-firmware: $(RPI_FW)/start4.elf
 $(RPI_FW)/start4.elf:
-	@set -e; apt=$(RPI_FWDIR)/apt; rm -rf $(RPI_FWDIR)/root; \
-	mkdir -p $$apt/lists/partial $$apt/cache/archives/partial $$apt/debs $(RPI_FWDIR)/root; \
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main non-free-firmware" > $$apt/sources.list; \
-	aptopts="-o APT::Architecture=arm64 -o APT::Architectures=arm64 \
-	  -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o Dir::State::status=/dev/null \
-	  -o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=/nonexistent -o Debug::NoLocking=1"; \
-	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts update -qq || true; \
-	cd $$apt/debs; rm -f *.deb; \
-	DEBIAN_FRONTEND=noninteractive apt-get $$aptopts download raspi-firmware || { \
+	@set -e; rm -rf $(RPI_FWDIR)/root; mkdir -p $(RPI_FWDIR)/apt $(RPI_FWDIR)/root; \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main non-free-firmware" > $(RPI_FWDIR)/apt/sources.list; \
+	$(call private_apt,$(RPI_FWDIR)/apt,arm64,-o Dir::Etc::SourceList=$(RPI_FWDIR)/apt/sources.list -o Dir::Etc::SourceParts=/nonexistent); \
+	$(call private_apt_download,raspi-firmware) || { \
 	  echo "image: BOARD=rpi needs the Raspberry Pi firmware (bootcode.bin, start*.elf, fixup*.dat): Debian package"; \
 	  echo "  raspi-firmware, bookworm non-free-firmware, from deb.debian.org. It could not be fetched; see docs/image.md."; exit 1; }; \
 	dpkg -x $$apt/debs/raspi-firmware_*.deb $(RPI_FWDIR)/root; \
@@ -77,19 +68,13 @@ $(RPI_FW)/start4.elf:
 
 # fat-tools: dosfstools and mtools, to check the rpi boot partition.
 fat-tools:
-	@missing=""; for p in dosfstools mtools fdisk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,dosfstools mtools fdisk)
 
 IMG_RPI := $(filter rpi,$(BOARD))
 image: deps flash-tools $(IMG_KEY) $(IMG_KDIR)/vmlinuz $(if $(IMG_RPI),$(RPI_FW)/start4.elf fat-tools)
 	@case "$(BOARD)" in qemu-arm64|rpi) ;; *) echo "image: BOARD=$(BOARD): want qemu-arm64 or rpi (see docs/image.md)"; exit 1;; esac
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMG_DIR)/phoned ./firmware/cmd/phoned
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w' -o $(IMG_DIR)/loader ./firmware/initd/cmd/loader
+	$(call go_cross,arm64,,$(LDFLAGS),$(IMG_DIR)/phoned,./firmware/cmd/phoned)
+	$(call go_cross,arm64,,-s -w,$(IMG_DIR)/loader,./firmware/initd/cmd/loader)
 ifneq ($(IMG_RPI),)
 	@rm -rf $(IMG_DIR)/bootfiles && mkdir -p $(IMG_DIR)/bootfiles
 	cd $(RPI_FW) && cp $(RPI_FW_FILES) $(abspath $(IMG_DIR))/bootfiles/
@@ -116,10 +101,11 @@ endif
 # phone.img as the SD card, no network device, inside a loopback-only
 # namespace. Passes when the console shows the data partition found on
 # the SD card, slot A booted, initd on board rpi and phoned started
-# (tools/mkimage TestRPiBoot; console in bin/image/rpi/console.log).
+# (tools/lab/rpiimage TestRPiBoot, tier "rpiimage"; console in
+# bin/image/rpi/console.log).
 test-rpi-image: qemu-tools
 	$(MAKE) --no-print-directory image BOARD=rpi
-	$(GO) test -c -o $(BIN)/mkimage.test ./tools/mkimage
-	cd tools/mkimage && unshare -rn env DESKPHONE_RPI_IMAGE=$(CURDIR)/$(BIN)/image/rpi \
-	  DESKPHONE_RPI_LOG=$(CURDIR)/$(BIN)/image/rpi/console.log \
-	  $(CURDIR)/$(BIN)/mkimage.test -test.run '^TestRPiBoot$$' -test.v -test.count=1 -test.timeout 6m
+	$(GO) test -c -o $(BIN)/rpiimage.test ./tools/lab/rpiimage
+	cd tools/lab/rpiimage && unshare -rn env DESKPHONE_TIER=rpiimage DESKPHONE_RPIIMAGE_DIR=$(CURDIR)/$(BIN)/image/rpi \
+	  DESKPHONE_RPIIMAGE_LOG=$(CURDIR)/$(BIN)/image/rpi/console.log \
+	  $(CURDIR)/$(BIN)/rpiimage.test -test.run '^TestRPiBoot$$' -test.v -test.count=1 -test.timeout 6m

@@ -1,5 +1,6 @@
-# Network lab (issue 6): real Linux NATs in network namespaces, Kamailio,
-# coturn, phoned and baresip. Needs root; installs its Debian packages.
+# Network lab (tools/lab/natlab, tier "natlab"): real Linux NATs in network
+# namespaces, Kamailio, coturn, phoned and baresip. Needs root; installs
+# its Debian packages.
 #
 #   make test-lab    install the packages, build phoned, run the lab tests,
 #                    write the results table to docs/nat-matrix.md
@@ -7,8 +8,11 @@
 #                    with LAB_PREFIX=dpl-b- only that lab's)
 #
 # The target fails on infrastructure errors (a namespace, NAT recipe or
-# server that cannot be set up) and on cells listed in lab/mustpass.txt;
-# other failing cells are findings written into the table.
+# server that cannot be set up) and on cells listed in
+# tools/lab/natlab/mustpass.txt; other failing cells are findings written
+# into the table. LAB_ONLY=<regexp> (cells to run), LAB_PCAP=1 (dumpcap
+# every phone interface) and LAB_TALK=<duration> (longer calls) reach the
+# test as DESKPHONE_NATLAB_ONLY, _PCAP and _TALK.
 
 .PHONY: test-lab lab-clean lab-tools
 
@@ -21,14 +25,9 @@ LAB_MATRIX ?= $(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),,docs/nat-matrix.md)
 LAB_TIMEOUT ?= 40m
 # Cells run side by side, this many at a time.
 LAB_PARALLEL ?= 2
-LAB_APT_ENV := DEBIAN_FRONTEND=noninteractive
 
 lab-tools:
-	@missing=""; for p in $(LAB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  $(LAB_APT_ENV) apt-get update -qq && $(LAB_APT_ENV) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(LAB_PKGS))
 	@# The packaged services must not run in the host namespace.
 	@-systemctl disable --now kamailio coturn >/dev/null 2>&1 || true
 
@@ -42,12 +41,14 @@ test-lab: lab-tools build
 	flock -n 9 || { echo "test-lab: a run with LAB_PREFIX=$(LAB_OWN_PREFIX) is already going"; exit 1; }; \
 	rm -rf $(LAB_DIR) && mkdir -p $(LAB_DIR); \
 	trap '$(MAKE) --no-print-directory lab-clean LAB_PREFIX=$(LAB_OWN_PREFIX)' EXIT; \
-	DESKPHONE_LAB=1 LAB_PREFIX=$(LAB_OWN_PREFIX) LAB_DIR=$(LAB_DIR) LAB_MATRIX=$(LAB_MATRIX) LAB_PHONED=$(CURDIR)/$(BIN)/phoned LAB_PBX=$(CURDIR)/$(BIN)/pbx \
-	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -parallel $(LAB_PARALLEL) -run '^TestLab$$' -v ./lab 2>&1 | tee $(LAB_DIR)/test.log; \
+	DESKPHONE_TIER=natlab DESKPHONE_NATLAB_PREFIX=$(LAB_OWN_PREFIX) DESKPHONE_NATLAB_DIR=$(LAB_DIR) DESKPHONE_NATLAB_MATRIX=$(LAB_MATRIX) \
+	  DESKPHONE_NATLAB_PHONED=$(CURDIR)/$(BIN)/phoned DESKPHONE_NATLAB_PBX=$(CURDIR)/$(BIN)/pbx \
+	  DESKPHONE_NATLAB_ONLY='$(LAB_ONLY)' DESKPHONE_NATLAB_PCAP=$(LAB_PCAP) DESKPHONE_NATLAB_TALK=$(LAB_TALK) \
+	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -parallel $(LAB_PARALLEL) -run '^TestLab$$' -v ./tools/lab/natlab 2>&1 | tee $(LAB_DIR)/test.log; \
 	  exit $${PIPESTATUS[0]}
 
 # Without LAB_PREFIX every dpl- namespace goes; with it only the names a
-# lab with that prefix creates (lab.IsLabNS), so a lab running beside it
+# lab with that prefix creates (natlab.IsLabNS), so a lab running beside it
 # with a longer prefix (dpl-b-) keeps its namespaces.
 lab-clean:
 	@pat='^dpl-'; if [ -n "$(LAB_PREFIX)" ]; then pat='^$(LAB_PREFIX)(inet|srv|probe|s[0-9]+-(ph|nat|cgn))$$'; fi; \

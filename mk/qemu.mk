@@ -1,10 +1,11 @@
-# The QEMU-emulated phone (issue 5).
+# The QEMU-emulated phone: boot it by hand, or run its test tier.
 #
 #   make qemu        build the qemu-arm64 image and boot it on this terminal,
 #                    with a tools/pbx it registers to (Ctrl-A X quits QEMU)
-#   make test-qemu   the image tier: boot, register, echo call with RTP both
-#                    ways, flash push N->N+1, a broken update rolls back, a
-#                    cut-off push changes nothing, power off
+#   make test-qemu   the image tier (tools/lab/qemu, tier "qemu"): boot,
+#                    register, echo call with RTP both ways, flash push
+#                    N->N+1, a broken update rolls back, a cut-off push
+#                    changes nothing, power off
 #
 # Both run QEMU and the PBX inside a new network namespace that has only
 # loopback (`unshare -rn`): QEMU's user-mode networking is a NAT whose
@@ -25,13 +26,7 @@ QEMU_FWD := hostfwd=tcp:127.0.0.1:18080-:8080,hostfwd=tcp:127.0.0.1:18081-:8081,
 
 # qemu-tools: Debian's packages for QEMU (and the kernel fetch's tools).
 qemu-tools:
-	@missing=""; for p in $(QEMU_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(QEMU_PKGS))
 
 # qemu-image: the image of version QEMU_VERSION in $(QEMU_IMG).
 qemu-image: qemu-tools
@@ -51,11 +46,11 @@ qemu: qemu-image build
 
 test-qemu: qemu-image
 	@mkdir -p $(QEMU_DIR)/log
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w -X $(PKG)/firmware/version.Version=v1.0.1' -o $(QEMU_DIR)/phoned-next ./firmware/cmd/phoned
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '-s -w -X $(PKG)/firmware/version.Version=v1.0.2' -o $(QEMU_DIR)/phoned-broken ./tools/qemutest/testdata/brokenphone
-	$(GO) test -c -o $(QEMU_DIR)/qemutest.test ./tools/qemutest
-	cd tools/qemutest && unshare -rn bash -c 'ip link set lo up && \
-	  DESKPHONE_QEMU=1 DESKPHONE_QEMU_IMAGE=$(CURDIR)/$(QEMU_IMG) DESKPHONE_QEMU_NEXT=$(CURDIR)/$(QEMU_DIR)/phoned-next \
+	$(call go_cross,arm64,,-s -w -X $(PKG)/firmware/version.Version=v1.0.1,$(QEMU_DIR)/phoned-next,./firmware/cmd/phoned)
+	$(call go_cross,arm64,,-s -w -X $(PKG)/firmware/version.Version=v1.0.2,$(QEMU_DIR)/phoned-broken,./tools/lab/qemu/testdata/brokenphone)
+	$(GO) test -c -o $(QEMU_DIR)/qemu.test ./tools/lab/qemu
+	cd tools/lab/qemu && unshare -rn bash -c 'ip link set lo up && \
+	  DESKPHONE_TIER=qemu DESKPHONE_QEMU_IMAGE=$(CURDIR)/$(QEMU_IMG) DESKPHONE_QEMU_NEXT=$(CURDIR)/$(QEMU_DIR)/phoned-next \
 	  DESKPHONE_QEMU_BROKEN=$(CURDIR)/$(QEMU_DIR)/phoned-broken DESKPHONE_QEMU_KEY=$(CURDIR)/$(IMG_KEY) \
 	  DESKPHONE_QEMU_PUB=$(CURDIR)/$(IMG_PUB) DESKPHONE_QEMU_LOGDIR=$(CURDIR)/$(QEMU_DIR)/log \
-	  $(CURDIR)/$(QEMU_DIR)/qemutest.test -test.v -test.count=1 -test.timeout 18m'
+	  $(CURDIR)/$(QEMU_DIR)/qemu.test -test.v -test.count=1 -test.timeout 18m'

@@ -131,10 +131,6 @@ func BenchmarkKeepaliveMedia(b *testing.B) {
 	})
 }
 
-func reportKA(b *testing.B, m *Manager, run func()) {
-	reportKAEvery(b, m, m.keepaliveInterval(), run)
-}
-
 func reportKAEvery(b *testing.B, m *Manager, every time.Duration, run func()) {
 	p0, by0 := m.KeepaliveStats()
 	n := 0

@@ -143,7 +143,7 @@ const (
 	DefaultKeepalive = 20 * time.Second
 	// DefaultChangeCheck re-checks the SIP flow's external address often
 	// enough that a rebooted NAT is noticed, and the phone registered
-	// again, within the 10 s the issue allows.
+	// again, within 10 s of a NAT reboot (the recovery the lab checks).
 	DefaultChangeCheck = 5 * time.Second
 	// MinKeepalive is the floor of the derived interval.
 	MinKeepalive = 5 * time.Second

@@ -18,15 +18,6 @@ import (
 
 var registrarAddr = netip.MustParseAddrPort("198.51.100.50:5060")
 
-// registrar is a bare UDP host on the internet standing in for the SIP
-// registrar: it records who sent to it and can send back.
-func registrar(t *testing.T, w *portmgrtest.World) net.PacketConn {
-	t.Helper()
-	n := w.PublicNet(registrarAddr.Addr().String())
-	_ = n
-	return nil
-}
-
 func listenRegistrar(t *testing.T, n interface {
 	ListenPacket(string, string) (net.PacketConn, error)
 }) net.PacketConn {
@@ -679,7 +670,7 @@ func TestRportRewrittenByALG(t *testing.T) {
 // no outage, so every keepalive still gets through and only the mapped
 // port tells. The SIP flow's change check (a STUN request every
 // ChangeCheck, 5 s) notices it within that time, well inside the 10 s
-// the issue allows for the phone to be reachable again, instead of at
+// a NAT reboot may cost before the phone is reachable again, instead of at
 // the next 20 s keepalive.
 func TestNATRebootNoOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

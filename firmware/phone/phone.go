@@ -72,10 +72,9 @@ type Phone struct {
 	cfg Config
 	log *slog.Logger
 
-	cmds     chan command
-	callEvs  chan CallEvent
-	dtmfEvs  chan DTMFEvent
-	watchers chan chan Status
+	cmds    chan command
+	callEvs chan CallEvent
+	dtmfEvs chan DTMFEvent
 
 	// Owned by the Run goroutine.
 	state     State
@@ -110,8 +109,32 @@ type Status struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// commandKind is what a command asks the Run loop to do.
+type commandKind int
+
+const (
+	cmdCall   commandKind = iota + 1 // dial arg hands-free
+	cmdAnswer                        // answer the ringing call
+	cmdHangup                        // end or reject the call, go on hook
+	cmdDTMF                          // send arg as DTMF in the call
+	cmdHold                          // put the call on hold
+	cmdResume                        // take the call off hold
+	cmdKey                           // press the key arg (one rune)
+)
+
+var commandNames = [...]string{cmdCall: "call", cmdAnswer: "answer", cmdHangup: "hangup",
+	cmdDTMF: "dtmf", cmdHold: "hold", cmdResume: "resume", cmdKey: "key"}
+
+func (k commandKind) String() string {
+	if k > 0 && int(k) < len(commandNames) {
+		return commandNames[k]
+	}
+	return fmt.Sprintf("command(%d)", int(k))
+}
+
+// command is one request from the public methods to the Run loop.
 type command struct {
-	name  string
+	kind  commandKind
 	arg   string
 	reply chan error
 }
@@ -245,8 +268,8 @@ func (p *Phone) publish() {
 }
 
 // do sends a command to the loop and waits for its result.
-func (p *Phone) do(ctx context.Context, name, arg string) error {
-	c := command{name: name, arg: arg, reply: make(chan error, 1)}
+func (p *Phone) do(ctx context.Context, kind commandKind, arg string) error {
+	c := command{kind: kind, arg: arg, reply: make(chan error, 1)}
 	select {
 	case p.cmds <- c:
 	case <-ctx.Done():
@@ -261,33 +284,33 @@ func (p *Phone) do(ctx context.Context, name, arg string) error {
 }
 
 // Call dials target hands-free (the API's "call" action).
-func (p *Phone) Call(ctx context.Context, target string) error { return p.do(ctx, "call", target) }
+func (p *Phone) Call(ctx context.Context, target string) error { return p.do(ctx, cmdCall, target) }
 
 // Answer answers the ringing call hands-free.
-func (p *Phone) Answer(ctx context.Context) error { return p.do(ctx, "answer", "") }
+func (p *Phone) Answer(ctx context.Context) error { return p.do(ctx, cmdAnswer, "") }
 
 // Hangup ends the current call (or rejects a ringing one) and goes on hook.
-func (p *Phone) Hangup(ctx context.Context) error { return p.do(ctx, "hangup", "") }
+func (p *Phone) Hangup(ctx context.Context) error { return p.do(ctx, cmdHangup, "") }
 
 // SendDTMF sends digits in the current call.
 func (p *Phone) SendDTMF(ctx context.Context, digits string) error {
-	return p.do(ctx, "dtmf", digits)
+	return p.do(ctx, cmdDTMF, digits)
 }
 
 // Hold puts the current call on hold.
-func (p *Phone) Hold(ctx context.Context) error { return p.do(ctx, "hold", "") }
+func (p *Phone) Hold(ctx context.Context) error { return p.do(ctx, cmdHold, "") }
 
 // Resume takes the current call off hold.
-func (p *Phone) Resume(ctx context.Context) error { return p.do(ctx, "resume", "") }
+func (p *Phone) Resume(ctx context.Context) error { return p.do(ctx, cmdResume, "") }
 
 // Press injects a key press (the API's and the terminal's keys).
 func (p *Phone) Press(ctx context.Context, key hal.Key) error {
-	return p.do(ctx, "key", string(rune(key)))
+	return p.do(ctx, cmdKey, string(rune(key)))
 }
 
 func (p *Phone) onCommand(ctx context.Context, c command) error {
-	switch c.name {
-	case "call":
+	switch c.kind {
+	case cmdCall:
 		if strings.TrimSpace(c.arg) == "" {
 			return fmt.Errorf("%w: empty number", ErrState)
 		}
@@ -302,7 +325,7 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 		p.stopDialTimer()
 		p.digits = []rune(c.arg)
 		return p.dial(ctx)
-	case "answer":
+	case cmdAnswer:
 		if p.state != Ringing {
 			return ErrNoCall
 		}
@@ -310,7 +333,7 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 			p.speaker = true
 		}
 		return p.answer()
-	case "hangup":
+	case cmdHangup:
 		if p.state == Ringing && p.call != nil {
 			err := p.call.Reject(603)
 			p.endCall()
@@ -320,22 +343,22 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 		p.handset, p.speaker = false, false
 		p.onHookDown()
 		return nil
-	case "dtmf":
+	case cmdDTMF:
 		if p.call == nil || (p.state != Talking && p.state != Early) {
 			return ErrNoCall
 		}
 		return p.call.SendDTMF(c.arg)
-	case "hold":
+	case cmdHold:
 		if p.state != Talking {
 			return ErrState
 		}
 		return p.hold()
-	case "resume":
+	case cmdResume:
 		if p.state != Held {
 			return ErrState
 		}
 		return p.resume()
-	case "key":
+	case cmdKey:
 		r := []rune(c.arg)
 		if len(r) != 1 {
 			return ErrState
@@ -343,7 +366,7 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 		p.onKey(ctx, hal.KeyEvent{Key: hal.Key(r[0]), Down: true, At: time.Now()})
 		return nil
 	}
-	return fmt.Errorf("phone: unknown command %q", c.name)
+	return fmt.Errorf("phone: unknown command %v", c.kind)
 }
 
 func (p *Phone) onHook(ctx context.Context, off bool) {

@@ -381,3 +381,25 @@ func TestDialFailureGivesCongestion(t *testing.T) {
 		r.wantState(Idle)
 	})
 }
+
+// TestCommandKinds: every command the public methods send has a name of
+// its own, and a kind the loop does not know is refused without a state
+// change.
+func TestCommandKinds(t *testing.T) {
+	seen := map[string]bool{}
+	for k := cmdCall; k <= cmdKey; k++ {
+		n := k.String()
+		if n == "" || seen[n] || n == fmt.Sprintf("command(%d)", int(k)) {
+			t.Errorf("kind %d: name %q", int(k), n)
+		}
+		seen[n] = true
+	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		err := r.p.do(context.Background(), commandKind(99), "x")
+		if err == nil || err.Error() != "phone: unknown command command(99)" {
+			t.Fatalf("unknown kind: err %v", err)
+		}
+		r.wantState(Idle)
+	})
+}

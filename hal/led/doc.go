@@ -4,6 +4,5 @@
 // all blinking LEDs share one 100 ms clock, so two LEDs with the same
 // pattern blink together. Buzzer rings a GPIO buzzer in a cadence, with
 // hardware PWM at a tone frequency where the pin supports it (a passive
-// piezo) and plain on/off otherwise (an active buzzer). ToneRinger rings
-// through the speaker path instead, as a warbling tone on a hal.AudioOut.
+// piezo) and plain on/off otherwise (an active buzzer).
 package led

@@ -2,7 +2,6 @@ package led
 
 import (
 	"errors"
-	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/deskphone/phone/hal"
-	"github.com/deskphone/phone/hal/haltest"
 )
 
 // sampleLevels reads pin every 50 ms for n samples, starting 25 ms in so
@@ -167,87 +165,6 @@ func TestBuzzerPWM(t *testing.T) {
 			t.Error("fallback buzzer not off")
 		}
 	})
-}
-
-func TestRingTone(t *testing.T) {
-	o := ToneOpts{Cadence: []time.Duration{time.Second, time.Second}, Freqs: [2]float64{1000, 1500}, Warble: 50 * time.Millisecond, Level: -6}
-	rt := NewRingTone(o, 8000)
-	buf := make([]int16, 16000)
-	rt.NextFrame(buf)
-	on, off := buf[:8000], buf[8000:]
-	// The first 50 ms are 1000 Hz, the next 50 ms 1500 Hz.
-	if p := power(on[:400], 1000, 8000); p < 0.2 {
-		t.Errorf("1000 Hz power %.3f in the first warble", p)
-	}
-	if p := power(on[400:800], 1500, 8000); p < 0.2 {
-		t.Errorf("1500 Hz power %.3f in the second warble", p)
-	}
-	if p := power(on[400:800], 1000, 8000); p > 0.05 {
-		t.Errorf("1000 Hz power %.3f in the 1500 Hz warble", p)
-	}
-	peak := 0
-	for _, s := range on {
-		peak = max(peak, int(math.Abs(float64(s))))
-	}
-	if want := int(32767 * math.Pow(10, -6.0/20)); peak < want-50 || peak > want {
-		t.Errorf("peak %d, want about %d (−6 dBFS)", peak, want)
-	}
-	for i, s := range off {
-		if s != 0 {
-			t.Fatalf("sample %d of the pause is %d", i, s)
-		}
-	}
-	rt.NextFrame(buf[:400]) // the cadence starts over
-	if p := power(buf[:400], 1000, 8000); p < 0.2 {
-		t.Errorf("second ring: 1000 Hz power %.3f", p)
-	}
-}
-
-func TestToneRinger(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		out := haltest.NewAudioOut(hal.Narrowband)
-		defer out.Close()
-		r, err := NewToneRinger(out, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		must(t, r.Ring())
-		time.Sleep(time.Second)
-		if e := energy(out.Samples(4000)); e == 0 {
-			t.Error("no ring tone played")
-		}
-		must(t, r.Stop())
-		time.Sleep(time.Second)
-		if e := energy(out.Samples(4000)); e != 0 {
-			t.Errorf("energy %v after Stop", e)
-		}
-		must(t, r.Close())
-		if err := r.Ring(); err != ErrClosed {
-			t.Errorf("Ring after Close = %v", err)
-		}
-	})
-}
-
-// power is the Goertzel power of freq in s, normalised so that a full
-// scale sine gives about 1.
-func power(s []int16, freq float64, rate int) float64 {
-	w := 2 * math.Pi * freq / float64(rate)
-	c := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, x := range s {
-		s0 := float64(x)/32768 + c*s1 - s2
-		s2, s1 = s1, s0
-	}
-	p := s1*s1 + s2*s2 - c*s1*s2
-	return p / (float64(len(s)) * float64(len(s)) / 4)
-}
-
-func energy(s []int16) float64 {
-	var e float64
-	for _, x := range s {
-		e += float64(x) * float64(x)
-	}
-	return e
 }
 
 func must(t *testing.T, err error) {

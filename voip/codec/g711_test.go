@@ -1,30 +1,55 @@
 package codec
 
 import (
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/csv"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 )
 
-// conformance is the shared G.711 vector directory, relative to this
-// package (voip/codec -> repo root -> its parent holds shared/).
-var conformance = filepath.Join("..", "..", "..", "shared", "conformance", "dtmf_g711")
+// vectors holds the ITU-T G.191 STL G.711 reference files and the per-code
+// table derived from them (provenance in its README.md).
+var vectors = filepath.Join("testdata", "g711")
 
-// readSTL reads one STL test file: 65536 little-endian 16-bit words.
+// stlCRC is the CRC-32 of each STL file as the STL README lists it
+// (little-endian column), so a damaged copy fails loudly.
+var stlCRC = map[string]uint32{
+	"sweep.src":   0xC8BA7682,
+	"sweep-r.a":   0x74719FE4,
+	"sweep-r.u":   0xCD170E15,
+	"sweep-r.rea": 0xABCEAA69,
+	"sweep-r.a-a": 0xABCEAA69,
+	"sweep-r.reu": 0x63641C01,
+	"sweep-r.u-u": 0x63641C01,
+}
+
+// readSTL reads one STL test file (stored gzip-compressed): 65536
+// little-endian 16-bit words.
 func readSTL(t *testing.T, name string) []int16 {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(conformance, "g711_itu_stl", name))
-	if os.IsNotExist(err) {
-		t.Skipf("ITU-T STL vectors not present: %v", err)
-	}
+	f, err := os.Open(filepath.Join(vectors, name+".gz"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ITU-T STL vector missing: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
 	if len(b) != 131072 {
 		t.Fatalf("%s: %d bytes, want 131072", name, len(b))
+	}
+	if got, want := crc32.ChecksumIEEE(b), stlCRC[name]; got != want {
+		t.Fatalf("%s: CRC-32 %08X, want %08X (the STL README's)", name, got, want)
 	}
 	out := make([]int16, len(b)/2)
 	for i := range out {
@@ -120,12 +145,9 @@ func TestSTLDecode(t *testing.T) {
 // TestCodeTableCSV checks each code's decoded value and the exact input
 // range that encodes to it, from the per-code CSV derived from the STL.
 func TestCodeTableCSV(t *testing.T) {
-	f, err := os.Open(filepath.Join(conformance, "g711_code_table_from_itu_stl.csv"))
-	if os.IsNotExist(err) {
-		t.Skipf("code table not present: %v", err)
-	}
+	f, err := os.Open(filepath.Join(vectors, "g711_code_table_from_itu_stl.csv"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("code table missing: %v", err)
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()
@@ -166,8 +188,8 @@ func TestCodeTableCSV(t *testing.T) {
 	}
 }
 
-// TestSelectedValues pins a few values from the conformance INDEX, so the
-// tests still say something when the shared vectors are absent.
+// TestSelectedValues pins a few values from the vectors' INDEX.md, so a
+// failure names a value a reader can check by hand.
 func TestSelectedValues(t *testing.T) {
 	for _, c := range []struct {
 		x    int16

@@ -62,5 +62,3 @@ func (a *authState) apply(req *sipRequest, cr digest.Credentials) error {
 	req.AppendHeader(siplib.NewHeader(a.header, auth.String()))
 	return nil
 }
-
-func (a *authState) reset() { a.chal, a.nc = nil, 0 }

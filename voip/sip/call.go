@@ -233,23 +233,10 @@ func (c *Call) Stats() CallStats {
 	return s
 }
 
-func (c *Call) setStateLocked(s CallState) {
-	c.state = s
-}
-
 // event emits a CallEvent for the current state.
 func (c *Call) eventLocked(code int, reason string, early bool) *CallEvent {
 	return &CallEvent{Call: c, State: c.state, Code: code, Reason: reason, EarlyMedia: early,
 		LocalHold: c.localHold, RemoteHold: c.remoteHold}
-}
-
-func (c *Call) isEnded() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
 }
 
 // finish ends the call once: stops timers, closes media, releases the

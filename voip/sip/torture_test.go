@@ -14,8 +14,8 @@ import (
 	siplib "github.com/emiago/sipgo/sip"
 )
 
-// tortureDir holds the RFC 4475 messages (see its INDEX.md and
-// PROVENANCE).
+// tortureDir holds the RFC 4475 messages (provenance in its README.md,
+// status of each message in its INDEX.md).
 const tortureDir = "testdata/rfc4475"
 
 // tortureAllowed lists, per RFC 4475 message, the final responses a UA

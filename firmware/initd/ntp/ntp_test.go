@@ -122,7 +122,7 @@ func TestNTPStep(t *testing.T) {
 		if !near(s.Offset, 90*time.Second) || !near(s.Delay, 40*time.Millisecond) || s.Stratum != 2 || s.Server != "pool.example" {
 			t.Fatalf("sample %+v", s)
 		}
-		if len(set) != 1 || !near(set[0].Sub(time.Now()), 90*time.Second) {
+		if len(set) != 1 || !near(time.Until(set[0]), 90*time.Second) {
 			t.Fatalf("clock set to %v (now %v)", set, time.Now())
 		}
 		if f.requests["pool.example:123"] != 1 {
@@ -152,7 +152,7 @@ func TestNTPSmallOffset(t *testing.T) {
 		if _, err := c.Sync(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if len(set) != 1 || !near(set[0].Sub(time.Now()), -70*time.Second) {
+		if len(set) != 1 || !near(time.Until(set[0]), -70*time.Second) {
 			t.Fatalf("set %v", set)
 		}
 	})

@@ -14,8 +14,8 @@ import (
 	"github.com/pion/stun/v3"
 )
 
-// conformance is ../../../../shared/conformance from this package.
-var conformance = filepath.Join("..", "..", "..", "..", "shared", "conformance", "rfc5769")
+// vectors holds the RFC 5769 sample messages (provenance in its README.md).
+var vectors = filepath.Join("testdata", "rfc5769")
 
 // TestRFC5769Responses decodes the RFC 5769 §2.2 and §2.3 sample
 // responses through Handle, as answers to a pending transaction.
@@ -28,9 +28,9 @@ func TestRFC5769Responses(t *testing.T) {
 		{"sample_ipv6_response.bin", netip.MustParseAddrPort("[2001:db8:1234:5678:11:2233:4455:6677]:32853")},
 	}
 	for _, c := range cases {
-		b, err := os.ReadFile(filepath.Join(conformance, c.file))
+		b, err := os.ReadFile(filepath.Join(vectors, c.file))
 		if err != nil {
-			t.Skipf("conformance vectors absent: %v", err)
+			t.Fatalf("RFC 5769 vector missing: %v", err)
 		}
 		var id [stun.TransactionIDSize]byte
 		copy(id[:], b[8:20]) // b7e7a701bc34d686fa87dfae
@@ -64,9 +64,9 @@ func TestRFC5769Responses(t *testing.T) {
 // TestRFC5769RequestIgnored: a request (§2.1) is not a response; Handle
 // leaves it alone even with its transaction ID pending.
 func TestRFC5769RequestIgnored(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(conformance, "sample_request.bin"))
+	b, err := os.ReadFile(filepath.Join(vectors, "sample_request.bin"))
 	if err != nil {
-		t.Skipf("conformance vectors absent: %v", err)
+		t.Fatalf("RFC 5769 vector missing: %v", err)
 	}
 	var id [stun.TransactionIDSize]byte
 	copy(id[:], b[8:20])
@@ -237,9 +237,11 @@ func TestErrorResponse(t *testing.T) {
 // transaction whose ID they might carry.
 func FuzzHandle(f *testing.F) {
 	for _, name := range []string{"sample_ipv4_response.bin", "sample_ipv6_response.bin", "sample_request.bin"} {
-		if b, err := os.ReadFile(filepath.Join(conformance, name)); err == nil {
-			f.Add(b)
+		b, err := os.ReadFile(filepath.Join(vectors, name))
+		if err != nil {
+			f.Fatalf("RFC 5769 vector missing: %v", err)
 		}
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var id [stun.TransactionIDSize]byte

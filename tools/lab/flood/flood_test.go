@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deskphone/phone/tools/lab/tier"
 )
 
 // Ports and addresses of the tier, all on loopback. The PBX and both
@@ -88,9 +90,7 @@ func loadParams(t *testing.T) params {
 // middle of the flood, and checks that RSS stays under the bound, the
 // call connects with audio, and memory is back after the flood.
 func TestFloodMemory(t *testing.T) {
-	if os.Getenv("DESKPHONE_TIER") != "flood" {
-		t.Skip("the flood tier runs with `make test-flood` (DESKPHONE_TIER=flood)")
-	}
+	tier.Require(t, "flood", "test-flood")
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc/PID/status")
 	}

@@ -1,0 +1,208 @@
+package natlab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// PhonedOptions configure one phoned in a site.
+type PhonedOptions struct {
+	// Binary is the phoned executable (bin/phoned).
+	Binary string
+	// User is the account; the password is SIPPassword.
+	User string
+	// Registrar is the Kamailio address (KamailioPlain or KamailioNAT).
+	Registrar string
+	// ToneHz is the tone the phone sends.
+	ToneHz int
+	// NAT is the config's nat section, in YAML, indented by two spaces;
+	// empty leaves the defaults.
+	NAT string
+}
+
+// Phoned is a running phoned with its local API reached inside its
+// namespace.
+type Phoned struct {
+	Proc *Proc
+	// WAV is the recording of everything the phone played.
+	WAV  string
+	Site *Site
+	User string
+
+	client *http.Client
+}
+
+// StartPhoned starts phoned on the sim board in the site's phone
+// namespace, with audio input tone:ToneHz and output recorded to WAV.
+func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
+	dir := s.lab.Dir
+	wav := filepath.Join(dir, name+".wav")
+	cfg := fmt.Sprintf(`accounts:
+  - user: "%s"
+    password: "%s"
+    domain: "%s"
+    registrar: "%s:5060"
+    expires: 60s
+ports:
+  sip: {min: 5060, max: 5069}
+  media: {min: 16384, max: 16483}
+audio:
+  input: "tone:%d"
+  output: "wav:%s"
+api:
+  listen: "127.0.0.1:8080"
+log:
+  level: debug
+`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav)
+	if o.NAT != "" {
+		cfg += "nat:\n" + o.NAT
+	}
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := s.lab.Start(s.Phone, name, nil, o.Binary, "-config", path)
+	if err != nil {
+		return nil, err
+	}
+	ph := &Phoned{Proc: p, WAV: wav, Site: s, User: o.User, client: &http.Client{
+		Timeout:   3 * time.Second,
+		Transport: &http.Transport{DialContext: DialContext(s.Phone), DisableKeepAlives: true},
+	}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := ph.Status(); err == nil {
+			return ph, nil
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			p.Stop()
+			return nil, fmt.Errorf("phoned %s did not serve its API: %s", name, p.Tail(3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Status is the part of GET /api/status the lab reads.
+type Status struct {
+	Phone struct {
+		State string `json:"state"`
+	} `json:"phone"`
+	Registration struct {
+		State    string
+		Code     int
+		Reason   string
+		Contact  string
+		Received string
+	} `json:"registration"`
+	NAT   *NATReport `json:"nat"`
+	Calls []struct {
+		State string `json:"state"`
+		RTP   struct {
+			Sent     uint64 `json:"sent"`
+			Received uint64 `json:"received"`
+			Remote   string `json:"remote"`
+		} `json:"rtp"`
+	} `json:"calls"`
+}
+
+// NATReport is the part of the port manager's report the lab reads.
+type NATReport struct {
+	Type          string  `json:"type"`
+	ExternalSIP   string  `json:"external_sip"`
+	Strategy      string  `json:"strategy"`
+	MediaStrategy string  `json:"media_strategy"`
+	Lifetime      float64 `json:"binding_lifetime_s"`
+	Measured      bool    `json:"binding_lifetime_measured"`
+	ALGSeen       bool    `json:"alg_seen"`
+	ALGDetail     string  `json:"alg_detail"`
+	Error         string  `json:"error"`
+}
+
+// String is a one-line summary.
+func (r *NATReport) String() string {
+	if r == nil {
+		return "no nat report"
+	}
+	s := fmt.Sprintf("phone sees %s via %s/%s", r.Type, r.Strategy, r.MediaStrategy)
+	if r.ALGSeen {
+		s += ", alg seen (" + r.ALGDetail + ")"
+	}
+	if r.Error != "" {
+		s += ", error " + r.Error
+	}
+	return s
+}
+
+// Status fetches the phone's status.
+func (p *Phoned) Status() (*Status, error) {
+	res, err := p.client.Get("http://127.0.0.1:8080/api/status")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var st Status
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Post sends an API action.
+func (p *Phoned) Post(path string, body any) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	res, err := p.client.Post("http://127.0.0.1:8080"+path, "application/json", r)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNoContent && res.StatusCode != http.StatusAccepted {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		return fmt.Errorf("%s: %s: %s", path, res.Status, bytes.TrimSpace(b))
+	}
+	return nil
+}
+
+// WaitFor polls the status until cond holds or d passes, and returns the
+// last status.
+func (p *Phoned) WaitFor(ctx context.Context, d time.Duration, cond func(*Status) bool) (*Status, bool) {
+	deadline := time.Now().Add(d)
+	var last *Status
+	for {
+		if st, err := p.Status(); err == nil {
+			last = st
+			if cond(st) {
+				return st, true
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return last, false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Registered reports a registered phone.
+func Registered(s *Status) bool { return s.Registration.State == "registered" }
+
+// PhoneState returns a condition on the phone state.
+func PhoneState(state string) func(*Status) bool {
+	return func(s *Status) bool { return s.Phone.State == state }
+}
+
+// ReportSettled holds once the phone's NAT report names a NAT type (the
+// port manager finishes its behaviour discovery a few seconds after
+// start).
+func ReportSettled(s *Status) bool {
+	return s.NAT != nil && s.NAT.Type != "" && s.NAT.Type != "unknown"
+}
