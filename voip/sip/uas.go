@@ -653,6 +653,21 @@ func (c *Call) sendReinvite(hold bool, attempt int) error {
 	return nil
 }
 
+// retryReinvite sends the re-INVITE again after delay, unless the call
+// or the UA ends first.
+func (c *Call) retryReinvite(delay time.Duration, hold bool, attempt int) {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		if err := c.sendReinvite(hold, attempt); err != nil && !errors.Is(err, ErrPending) {
+			c.log.Debug("re-INVITE retry", "err", err)
+		}
+	case <-c.done:
+	case <-c.ua.ctx.Done():
+	}
+}
+
 // runReinvite waits for the answer to our re-INVITE.
 func (c *Call) runReinvite(tx siplib.ClientTransaction, req *siplib.Request, offer *sdp.Session, hold, prevHold bool, attempt int) {
 	var res *siplib.Response
@@ -739,33 +754,14 @@ func (c *Call) runReinvite(tx siplib.ClientTransaction, req *siplib.Request, off
 		} else {
 			delay = time.Duration(rand.IntN(201)) * 10 * time.Millisecond
 		}
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			if err := c.sendReinvite(hold, attempt+1); err != nil && !errors.Is(err, ErrPending) {
-				c.log.Debug("re-INVITE retry", "err", err)
-			}
-		case <-c.done:
-		case <-c.ua.ctx.Done():
-		}
+		c.retryReinvite(delay, hold, attempt+1)
 	case code == 500 && res.GetHeader("Retry-After") != nil && attempt < 3:
 		// The far end was still busy with an earlier re-INVITE (RFC 3261
 		// §14.2): it said when to try again; try the same offer then.
 		c.mu.Lock()
 		c.reinviteOut, c.localHold = false, prevHold
 		c.mu.Unlock()
-		delay := min(retryAfter(res), 10*time.Second)
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			if err := c.sendReinvite(hold, attempt+1); err != nil && !errors.Is(err, ErrPending) {
-				c.log.Debug("re-INVITE retry", "err", err)
-			}
-		case <-c.done:
-		case <-c.ua.ctx.Done():
-		}
+		c.retryReinvite(min(retryAfter(res), 10*time.Second), hold, attempt+1)
 	case code == 408 || code == 481:
 		// §14.1: the dialog is gone.
 		c.mu.Lock()
