@@ -105,6 +105,8 @@ const (
 	// after it.
 	actionTimeout = 10 * time.Second
 	writeSlack    = 5 * time.Second
+	// refuseGrace is how long a refused request's leftover body is read.
+	refuseGrace = time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -372,12 +374,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// hangUp makes the server close the connection after the answer without
-// reading what is left of the body: a refused client gets no more of the
-// server's time than its headers took.
+// hangUp makes the server close the connection after the answer. The
+// server drains what is left of a (small) body first, so the client reads
+// the answer rather than a reset, but for refuseGrace at most: a refused
+// client gets little more of the server's time than its headers took.
 func hangUp(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refuseGrace))
 }
 
 // tokenOK compares the Authorization header with the token in constant

@@ -65,6 +65,9 @@ type Agent struct {
 	log  *slog.Logger
 	busy sync.Mutex // held during a push; a second push gets 409
 	mux  *http.ServeMux
+
+	// locked, when set (tests), receives once a push holds the lock.
+	locked chan<- struct{}
 }
 
 // Status is the document GET /update/status answers.
@@ -199,15 +202,22 @@ func (a *Agent) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.busy.Unlock()
+	if a.locked != nil {
+		a.locked <- struct{}{}
+	}
 	allow := r.URL.Query().Get("allow-downgrade")
 	body := &timedBody{r: r.Body, rc: http.NewResponseController(w), stall: a.cfg.StallTimeout, end: time.Now().Add(a.cfg.BodyTimeout)}
 	res, err := a.Install(nil, body, allow == "1" || allow == "true")
 	if err != nil {
 		a.log.Warn("update refused", "raddr", r.RemoteAddr, "err", err)
-		// Whatever is left of the body is not read: close the
-		// connection after the answer rather than drain it.
+		// The connection closes after the answer. The server drains a
+		// little of what is left of the body first (so the client can
+		// read the answer rather than a reset), under the last read's
+		// deadline; a client that stalled gets no drain at all.
 		w.Header().Set("Connection", "close")
-		_ = body.rc.SetReadDeadline(time.Now())
+		if errors.Is(err, ErrBodyTimeout) {
+			_ = body.rc.SetReadDeadline(time.Now())
+		}
 		writeJSON(w, httpCode(err), map[string]string{"error": err.Error()})
 		return
 	}

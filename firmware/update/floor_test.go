@@ -245,21 +245,21 @@ func TestBodyTimeoutBoundsTrickle(t *testing.T) {
 func TestUnauthorizedPushTakesNoLock(t *testing.T) {
 	priv, pub := testKey(t, 1)
 	p := newPhone(t, pub, "v1.0.0", 100)
+	locked := make(chan struct{}, 1)
+	p.agent.locked = locked
 	srv := httptest.NewServer(p.agent)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the stalled connection is closed
 	payload := bytes.Repeat([]byte("root "), 1000)
 	b := bundle(t, priv, updateManifest("qemu-arm64", "v1.1.0", 200, payload), payload)
 	c := stalledPush(t, srv.Listener.Addr().String(), testToken, b, 100)
-	// Wait until the first push holds the lock: a second authorized push
-	// is then refused as busy.
-	for i := 0; ; i++ {
-		code, res := post(t, srv.URL+"/update", bytes.NewReader(b), testToken)
-		if code == http.StatusConflict {
-			break
-		}
-		if code == 200 || i == 1000 {
-			t.Fatalf("the first push does not hold the lock: %d %v", code, res)
-		}
+	// Wait until the first push holds the lock.
+	select {
+	case <-locked:
+	case <-time.After(safety):
+		t.Fatal("the first push never took the lock")
+	}
+	if code, res := post(t, srv.URL+"/update", bytes.NewReader(b), testToken); code != http.StatusConflict {
+		t.Fatalf("second push with the token: %d %v, want 409", code, res)
 	}
 	if code, res := post(t, srv.URL+"/update", bytes.NewReader(b), "wrong"); code != http.StatusUnauthorized {
 		t.Fatalf("push with a wrong token: %d %v", code, res)
