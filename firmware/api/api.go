@@ -12,19 +12,36 @@
 //
 // It listens on 127.0.0.1 by default. Bound to any other address it
 // requires a token, sent as "Authorization: Bearer <token>".
+//
+// A web page open in a browser on the same host (or on the same LAN) can
+// send requests to the API too, so every request is checked before it is
+// served: its Host must name the phone itself (a literal address of the
+// phone, localhost, or the phone's host name; anything else is a DNS
+// rebinding name and gets 421), an Origin header, when present, must be
+// the API's own origin (403), and a POST must say "Content-Type:
+// application/json" (415), which a page cannot send across origins
+// without a CORS preflight the API never grants. curl and scripts send no
+// Origin and keep working. Slow clients are bounded by header, body and
+// idle timeouts, header and body size limits, and a cap on connections.
 package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,13 +67,82 @@ type Config struct {
 	// Status returns the status document; it must be cheap and safe to
 	// call from any goroutine.
 	Status func() any
-	// Actions carries out commands.
+	// Actions carries out commands. An action's error that wraps
+	// ErrForbidden is answered 403.
 	Actions Actions
 	Logger  *slog.Logger
+
+	// InterfaceAddrs lists the host's addresses, which a Host header may
+	// name when Listen is an unspecified address (0.0.0.0, [::]). Nil
+	// means the addresses of the host's interfaces (net.InterfaceAddrs).
+	InterfaceAddrs func() ([]netip.Addr, error)
+
+	// Limits for slow or greedy clients; zero means the default.
+	//
+	// ReadHeaderTimeout bounds reading a request's headers (default 5 s),
+	// BodyTimeout reading its body after them (default 10 s), and
+	// IdleTimeout how long a kept-alive connection may wait for its next
+	// request (default 60 s).
+	ReadHeaderTimeout, BodyTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes caps a request's header block (default 8 KiB) and
+	// MaxBodyBytes its body (default 16 KiB, answered 413 beyond).
+	MaxHeaderBytes int
+	MaxBodyBytes   int64
+	// MaxConns caps the connections open at once (default 16); one more
+	// is answered 503 and closed.
+	MaxConns int
+}
+
+// Defaults for the Config's limits.
+const (
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultBodyTimeout       = 10 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultMaxHeaderBytes    = 8 << 10
+	DefaultMaxBodyBytes      = 16 << 10
+	DefaultMaxConns          = 16
+	// actionTimeout bounds one action and writeSlack the response write
+	// after it.
+	actionTimeout = 10 * time.Second
+	writeSlack    = 5 * time.Second
+	// refuseGrace is how long a refused request's leftover body is read.
+	refuseGrace = time.Second
+)
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.InterfaceAddrs == nil {
+		c.InterfaceAddrs = interfaceAddrs
+	}
 }
 
 // ErrTokenRequired is returned when a non-loopback listener has no token.
 var ErrTokenRequired = errors.New("api: a token is required when listening beyond loopback")
+
+// ErrForbidden marks an action the API may not ask for (for example a
+// service code that wipes the phone); actions wrap it, the API answers
+// 403.
+var ErrForbidden = errors.New("api: not allowed through the API")
 
 // Server is the running API.
 type Server struct {
@@ -65,6 +151,15 @@ type Server struct {
 	ln   net.Listener
 	srv  *http.Server
 	done chan error
+
+	// listenIP is the address the API is bound to; unspecified means
+	// every interface.
+	listenIP netip.Addr
+	// tokenSum is the SHA-256 of the expected Authorization header.
+	tokenSum [sha256.Size]byte
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Loopback reports whether a listen address is loopback-only.
@@ -80,10 +175,24 @@ func Loopback(listen string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// Handler returns the API's HTTP handler (useful for tests).
+// Handler returns the API's HTTP handler (useful for tests). It checks
+// requests as the server does, for a server listening on cfg.Listen.
 func Handler(cfg Config) http.Handler {
-	s := &Server{cfg: cfg, log: logger(cfg.Logger)}
-	return s.handler()
+	return newServer(cfg).handler()
+}
+
+func newServer(cfg Config) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: logger(cfg.Logger), done: make(chan error, 1)}
+	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil {
+		if host == "" {
+			s.listenIP = netip.IPv6Unspecified()
+		} else if ip, err := netip.ParseAddr(host); err == nil {
+			s.listenIP = ip.Unmap()
+		}
+	}
+	s.tokenSum = sha256.Sum256([]byte("Bearer " + cfg.Token))
+	return s
 }
 
 func logger(l *slog.Logger) *slog.Logger {
@@ -95,9 +204,7 @@ func logger(l *slog.Logger) *slog.Logger {
 
 // Start listens and serves in the background.
 func Start(cfg Config) (*Server, error) {
-	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:8080"
-	}
+	cfg.setDefaults()
 	if cfg.Status == nil || cfg.Actions == nil {
 		return nil, errors.New("api: Status and Actions are required")
 	}
@@ -108,23 +215,45 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger(cfg.Logger), ln: ln, done: make(chan error, 1)}
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { s.done <- s.srv.Serve(ln) }()
+	s := newServer(cfg)
+	s.ln = &limitListener{Listener: ln, max: cfg.MaxConns}
+	s.srv = s.httpServer()
+	go func() { s.done <- s.srv.Serve(s.ln) }()
 	s.log.Info("api listening", "laddr", ln.Addr().String())
 	return s, nil
+}
+
+// httpServer bounds every phase of a connection: the headers, the body
+// (ReadTimeout is the whole request: headers plus body), the handler and
+// its answer, and the wait for a kept-alive connection's next request.
+func (s *Server) httpServer() *http.Server {
+	c := s.cfg
+	return &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadHeaderTimeout + c.BodyTimeout,
+		WriteTimeout:      c.ReadHeaderTimeout + c.BodyTimeout + actionTimeout + writeSlack,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Close stops the server and waits for it.
+// Close stops the server and waits for it: requests in progress get two
+// seconds, then every connection is closed. It is idempotent.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	<-s.done
-	return err
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if s.closeErr = s.srv.Shutdown(ctx); s.closeErr != nil {
+			s.closeErr = s.srv.Close()
+		}
+		<-s.done
+	})
+	return s.closeErr
 }
 
 func (s *Server) handler() http.Handler {
@@ -134,10 +263,25 @@ func (s *Server) handler() http.Handler {
 	})
 	act := func(path string, f func(ctx context.Context, body map[string]string) error) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			if !jsonContent(r.Header.Get("Content-Type")) {
+				// Only a "simple" cross-origin request (text/plain,
+				// form encodings) reaches us without a CORS preflight.
+				writeErr(w, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json"))
+				return
+			}
+			// The body has BodyTimeout from here (the server's
+			// ReadTimeout is only the backstop for the whole request).
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 			body := map[string]string{}
-			b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 			if err != nil {
-				writeErr(w, http.StatusBadRequest, err)
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.cfg.MaxBodyBytes))
+					return
+				}
+				// Most often the body timeout: the connection is gone.
+				hangUp(w)
+				writeErr(w, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err))
 				return
 			}
 			if len(b) > 0 {
@@ -146,13 +290,16 @@ func (s *Server) handler() http.Handler {
 					return
 				}
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
 			defer cancel()
 			if err := f(ctx, body); err != nil {
 				code := http.StatusConflict
 				var be badRequest
-				if errors.As(err, &be) {
+				switch {
+				case errors.As(err, &be):
 					code = http.StatusBadRequest
+				case errors.Is(err, ErrForbidden):
+					code = http.StatusForbidden
 				}
 				writeErr(w, code, err)
 				return
@@ -192,24 +339,153 @@ func (s *Server) handler() http.Handler {
 		}
 		return badRequest{errors.New(`"key" or "hook" ("off"/"on") is required`)}
 	})
-	return s.auth(mux)
+	return s.guard(mux)
 }
 
 type badRequest struct{ error }
 
-func (s *Server) auth(next http.Handler) http.Handler {
-	if s.cfg.Token == "" {
-		return next
-	}
-	want := []byte("Bearer " + s.cfg.Token)
+// guard checks what every request must pass before the API reads its
+// body: the Host names the phone (DNS rebinding), the Origin, when sent,
+// is ours (a web page's cross-origin request), and the token, when one is
+// set. A refused request's connection is closed rather than kept alive,
+// so the server does not wait to drain a body it will never use.
+func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		refuse := func(code int, err error) {
+			hangUp(w)
+			writeErr(w, code, err)
+		}
+		if !s.ownHost(r.Host) {
+			s.log.Warn("api request refused: foreign Host", "raddr", r.RemoteAddr, "host", r.Host)
+			refuse(http.StatusMisdirectedRequest, errors.New("the Host header does not name this phone"))
+			return
+		}
+		if o, ok := r.Header["Origin"]; ok && (len(o) != 1 || !sameOrigin(o[0], r)) {
+			s.log.Warn("api request refused: foreign Origin", "raddr", r.RemoteAddr, "origin", strings.Join(o, ","))
+			refuse(http.StatusForbidden, errors.New("cross-origin requests are not allowed"))
+			return
+		}
+		if s.cfg.Token != "" && !s.tokenOK(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="phone"`)
-			writeErr(w, http.StatusUnauthorized, errors.New("missing or wrong token"))
+			refuse(http.StatusUnauthorized, errors.New("missing or wrong token"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// hangUp makes the server close the connection after the answer. The
+// server drains what is left of a (small) body first, so the client reads
+// the answer rather than a reset, but for refuseGrace at most: a refused
+// client gets little more of the server's time than its headers took.
+func hangUp(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refuseGrace))
+}
+
+// tokenOK compares the Authorization header with the token in constant
+// time, lengths included (both sides are hashed first).
+func (s *Server) tokenOK(r *http.Request) bool {
+	got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+	return subtle.ConstantTimeCompare(got[:], s.tokenSum[:]) == 1
+}
+
+// ownHost reports whether a Host header (with or without a port) names
+// this phone: a loopback name or address, the address the API listens
+// on, any interface address when it listens on all of them, or the
+// machine's host name (and host name.local). A name a web page's DNS
+// answers (rebinding) is none of these.
+func (s *Server) ownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		name, err := os.Hostname()
+		name = strings.ToLower(name)
+		return err == nil && name != "" && (host == name || host == name+".local")
+	}
+	ip = ip.Unmap().WithZone("")
+	switch {
+	case ip.IsLoopback():
+		return true
+	case !s.listenIP.IsValid():
+		return false
+	case !s.listenIP.IsUnspecified():
+		return ip == s.listenIP
+	}
+	addrs, err := s.cfg.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if a.Unmap().WithZone("") == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin reports whether an Origin header is the API's own origin:
+// http, the host the (already checked) Host header names, the same port.
+// "null" and anything unparsable are foreign.
+func sameOrigin(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(u.Scheme, scheme) && hostPort(u.Host, scheme) == hostPort(r.Host, scheme)
+}
+
+// hostPort normalises host[:port] for comparison: lower case, the
+// scheme's default port made explicit.
+func hostPort(hp, scheme string) string {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		host, port = strings.Trim(hp, "[]"), ""
+	}
+	if port == "" {
+		port = "80"
+		if scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// jsonContent reports whether a Content-Type is application/json
+// (parameters such as charset allowed).
+func jsonContent(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+func interfaceAddrs() ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr())
+		}
+	}
+	return out, nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -31,9 +31,15 @@ func (r *rec) Key(_ context.Context, k string) error {
 	return nil
 }
 
+// do sends a request the way curl or a script does: Host 127.0.0.1:8080,
+// no Origin, JSON for POSTs.
 func do(t *testing.T, h http.Handler, method, path, body, token string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Host = "127.0.0.1:8080"
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

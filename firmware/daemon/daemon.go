@@ -42,13 +42,21 @@ type Options struct {
 	// Logger receives every component's logs; nil discards.
 	Logger *slog.Logger
 	// ServiceCodes are dialled numbers that are not calls: dialling one
-	// runs its function instead (e.g. the factory reset code initd
-	// registers). The dial then fails with ErrServiceCode.
+	// on the keypad runs its function instead (e.g. the factory reset
+	// code initd registers). The dial then fails with ErrServiceCode. The
+	// API (its call action or keys it presses) cannot run them: such a
+	// dial fails with ErrServiceCodeRemote, which the API answers 403.
 	ServiceCodes map[string]func()
 }
 
-// ErrServiceCode is the dial result of a service code (Options.ServiceCodes).
-var ErrServiceCode = errors.New("daemon: service code carried out, no call")
+var (
+	// ErrServiceCode is the dial result of a service code
+	// (Options.ServiceCodes).
+	ErrServiceCode = errors.New("daemon: service code carried out, no call")
+	// ErrServiceCodeRemote is the dial result of a service code that was
+	// not dialled on the keypad; it wraps api.ErrForbidden.
+	ErrServiceCodeRemote = fmt.Errorf("daemon: service codes are dialled on the keypad only: %w", api.ErrForbidden)
+)
 
 // Daemon is one running phone.
 type Daemon struct {
@@ -479,6 +487,11 @@ type line Daemon
 func (l *line) Dial(ctx context.Context, target string) (phone.Call, error) {
 	d := (*Daemon)(l)
 	if f, ok := d.codes[target]; ok {
+		if !phone.DialledOnKeypad(ctx) {
+			// A web page or a token holder must not wipe the phone.
+			d.log.Warn("service code refused: not dialled on the keypad")
+			return nil, ErrServiceCodeRemote
+		}
 		d.log.Info("service code dialled", "code", target)
 		f()
 		return nil, ErrServiceCode

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/haltest"
 	"github.com/deskphone/phone/hal/tone"
@@ -260,11 +265,73 @@ func TestServiceCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.closeParts()
-	c, err := (*line)(d).Dial(context.Background(), "**73738")
+	c, err := (*line)(d).Dial(phone.OnKeypad(context.Background()), "**73738")
 	if !errors.Is(err, ErrServiceCode) || c != nil || ran != 1 {
 		t.Fatalf("call %v err %v ran %d", c, err, ran)
 	}
 	if len(d.ua.Calls()) != 0 {
 		t.Fatal("a call was placed")
 	}
+}
+
+// TestServiceCodeNotThroughAPI: the API cannot run a service code, by its
+// call action or by pressing the keys: a web page that reaches the API
+// (or a token holder) must not factory-reset the phone. The same code
+// dialled on the keypad still runs.
+func TestServiceCodeNotThroughAPI(t *testing.T) {
+	cfg := config.Default()
+	cfg.API.Listen = ""
+	cfg.NAT.UPnP = false
+	cfg.DialPlan.Timeout = time.Hour // only '#' sends
+	b, kp, hk, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+	var ran atomic.Int32
+	d, err := New(Options{Config: cfg, Board: b, ServiceCodes: map[string]func(){"**73738": func() { ran.Add(1) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.closeParts()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.ph.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	h := api.Handler(api.Config{Actions: actions{d}, Status: func() any { return d.Status() }})
+	post := func(path, body string) (int, string) {
+		r := httptest.NewRequest("POST", path, strings.NewReader(body))
+		r.Host = "127.0.0.1:8080"
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code, w.Body.String()
+	}
+	if code, body := post("/api/call", `{"to":"**73738"}`); code != http.StatusForbidden {
+		t.Errorf("POST /api/call **73738: %d %s, want 403", code, body)
+	}
+	post("/api/hangup", ``)
+	for _, k := range []string{"speaker", "*", "*", "7", "3", "7", "3", "8", "#"} {
+		if code, body := post("/api/key", `{"key":"`+k+`"}`); code != 200 {
+			t.Fatalf("key %s: %d %s", k, code, body)
+		}
+	}
+	// The keys did dial it (and were refused).
+	// (The phone publishes its status just after it answers a command.)
+	waitFor(t, "the API's keys to dial and be refused", 10*time.Second, func() bool {
+		st := d.ph.Status()
+		return st.LastDial == "**73738" && strings.Contains(st.Error, "keypad only")
+	})
+	post("/api/hangup", ``)
+	waitFor(t, "the hang-up", 10*time.Second, func() bool { return d.ph.Status().State == "idle" })
+	post("/api/key", `{"key":"redial"}`) // the service code runs (or not) before the answer
+	post("/api/hangup", ``)
+	if n := ran.Load(); n != 0 {
+		t.Fatalf("the API ran the service code %d times", n)
+	}
+	if len(d.ua.Calls()) != 0 {
+		t.Fatal("a call was placed")
+	}
+
+	// At the phone it still works.
+	hk.Lift()
+	kp.Type("**73738#")
+	waitFor(t, "the keypad's service code", 10*time.Second, func() bool { return ran.Load() == 1 })
 }

@@ -445,6 +445,11 @@ func (d *initd) factoryReset() {
 	if err := FactoryReset(ConfigDir); err != nil {
 		d.log.Error("factory reset", "err", err)
 	}
+	// The owner may now install an older signed build (the floor is set
+	// again by the next committed update).
+	if err := update.LowerFloor(boot.StatePath); err != nil {
+		d.log.Error("factory reset: lowering the version floor", "err", err)
+	}
 	d.requestShutdown(unix.LINUX_REBOOT_CMD_RESTART)
 }
 

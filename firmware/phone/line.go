@@ -10,8 +10,27 @@ import (
 type Line interface {
 	// Dial starts an outgoing call to target (a number, a user or a SIP
 	// URI) and returns once the request is on its way. Progress arrives as
-	// CallEvents.
+	// CallEvents. DialledOnKeypad(ctx) tells whether someone at the phone
+	// dialled target.
 	Dial(ctx context.Context, target string) (Call, error)
+}
+
+type keypadKey struct{}
+
+// OnKeypad returns a context saying that the number dialled under it was
+// entered on the phone's own keypad (or its hook and keys), by someone at
+// the phone. The phone marks such dials; the line may allow them what it
+// refuses a remote request, such as a service code that wipes the phone.
+func OnKeypad(ctx context.Context) context.Context {
+	return context.WithValue(ctx, keypadKey{}, true)
+}
+
+// DialledOnKeypad reports whether ctx carries OnKeypad's mark. Numbers
+// from the API (its call action, or keys it pressed) and from anywhere
+// else do not.
+func DialledOnKeypad(ctx context.Context) bool {
+	v, _ := ctx.Value(keypadKey{}).(bool)
+	return v
 }
 
 // Call is one call as the phone drives it.

@@ -91,6 +91,11 @@ type Phone struct {
 	pumpDone  chan struct{}
 	lastErr   string
 
+	// remoteDigits is set when any of digits (or the number redialled)
+	// came from a command (the API) rather than the keypad. Owned by the
+	// Run goroutine.
+	remoteDigits bool
+
 	mu   sync.Mutex // guards snap
 	snap Status
 }
@@ -218,7 +223,7 @@ func (p *Phone) Run(ctx context.Context) error {
 				keys = nil
 				continue
 			}
-			p.onKey(ctx, ev)
+			p.onKey(ctx, ev, false)
 		case ev, ok := <-hooks:
 			if !ok {
 				hooks = nil
@@ -323,7 +328,7 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 			p.speaker = true
 		}
 		p.stopDialTimer()
-		p.digits = []rune(c.arg)
+		p.digits, p.remoteDigits = []rune(c.arg), true
 		return p.dial(ctx)
 	case cmdAnswer:
 		if p.state != Ringing {
@@ -363,7 +368,7 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 		if len(r) != 1 {
 			return ErrState
 		}
-		p.onKey(ctx, hal.KeyEvent{Key: hal.Key(r[0]), Down: true, At: time.Now()})
+		p.onKey(ctx, hal.KeyEvent{Key: hal.Key(r[0]), Down: true, At: time.Now()}, true)
 		return nil
 	}
 	return fmt.Errorf("phone: unknown command %v", c.kind)
@@ -387,14 +392,15 @@ func (p *Phone) onHook(ctx context.Context, off bool) {
 	}
 }
 
-func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent) {
+// onKey handles a key press; remote is true for a key the API pressed.
+func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
 	if !ev.Down || ev.Repeat && !(ev.Key == hal.KeyVolUp || ev.Key == hal.KeyVolDown) {
 		return
 	}
 	k := ev.Key
 	switch {
 	case k.IsDigit():
-		p.onDigit(ctx, rune(k))
+		p.onDigit(ctx, rune(k), remote)
 	case k == hal.KeySpeaker:
 		if p.speaker {
 			p.speaker = false
@@ -434,7 +440,7 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent) {
 			if !p.handset {
 				p.speaker = true
 			}
-			p.digits = []rune(p.lastDial)
+			p.digits, p.remoteDigits = []rune(p.lastDial), remote
 			_ = p.dial(ctx)
 		}
 	case k == hal.KeyMute:
@@ -455,10 +461,11 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent) {
 	}
 }
 
-func (p *Phone) onDigit(ctx context.Context, d rune) {
+func (p *Phone) onDigit(ctx context.Context, d rune, remote bool) {
 	switch p.state {
 	case OffHook, Dialing:
 		if d == p.cfg.Terminator && len(p.digits) > 0 {
+			p.remoteDigits = p.remoteDigits || remote
 			p.stopDialTimer()
 			p.sendNumber(ctx)
 			return
@@ -466,7 +473,11 @@ func (p *Phone) onDigit(ctx context.Context, d rune) {
 		if len(p.digits) >= p.cfg.MaxDigits {
 			return
 		}
+		if len(p.digits) == 0 {
+			p.remoteDigits = false
+		}
 		p.digits = append(p.digits, d)
+		p.remoteDigits = p.remoteDigits || remote
 		if p.state == OffHook {
 			p.state = Dialing
 			p.play(nil) // dial tone stops at the first digit
@@ -493,7 +504,10 @@ func (p *Phone) sendNumber(ctx context.Context) {
 
 func (p *Phone) dial(ctx context.Context) error {
 	target := string(p.digits)
-	p.digits = nil
+	if !p.remoteDigits {
+		ctx = OnKeypad(ctx)
+	}
+	p.digits, p.remoteDigits = nil, false
 	p.lastDial = target
 	p.lastErr = ""
 	call, err := p.cfg.Line.Dial(ctx, target)

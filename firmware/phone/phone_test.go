@@ -3,6 +3,7 @@ package phone
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -402,4 +403,85 @@ func TestCommandKinds(t *testing.T) {
 		}
 		r.wantState(Idle)
 	})
+}
+
+// TestDialOrigin: a number entered on the keypad is dialled under
+// OnKeypad's mark; one from the API (its call action, digits or the
+// terminator it pressed, a redial it asked for) is not, so the line can
+// keep service codes that wipe the phone to people at the phone.
+func TestDialOrigin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		board, kp, hk, _, _ := haltest.NewBoard(nil)
+		line := &originLine{}
+		p, err := New(Config{Board: board, Line: line, Tones: fakeTones{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); p.Run(ctx) }()
+		defer func() { cancel(); <-done; board.Close() }()
+		api := func(keys string) {
+			for _, k := range keys {
+				if err := p.Press(ctx, hal.Key(k)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		hangup := func() {
+			if err := p.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+
+		hk.Lift()
+		kp.Type("**73738#") // at the phone
+		synctest.Wait()
+		hk.HangUp()
+		hangup()
+		_ = p.Call(ctx, "**73738") // the API's call action
+		hangup()
+		hk.Lift()
+		synctest.Wait()
+		api("**73738#") // the API's key presses
+		synctest.Wait()
+		hk.HangUp()
+		hangup()
+		hk.Lift()
+		kp.Type("**7373") // typed at the phone, finished by the API
+		synctest.Wait()
+		api("8#")
+		synctest.Wait()
+		hk.HangUp()
+		hangup()
+		hk.Lift()
+		kp.Type("**73738") // typed at the phone, sent by the dial timeout
+		synctest.Wait()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		hk.HangUp()
+		hangup()
+		api(string(rune(hal.KeyRedial))) // the API redials it
+		synctest.Wait()
+		hangup()
+		kp.Press(hal.KeyRedial) // redial at the phone
+		synctest.Wait()
+
+		want := "**73738:keypad **73738:remote **73738:remote **73738:remote **73738:keypad **73738:remote **73738:keypad"
+		if got := strings.Join(line.Dials(), " "); got != want {
+			t.Fatalf("dials %s\nwant  %s", got, want)
+		}
+	})
+}
+
+// originLine records each dial with whether it carried the keypad mark.
+type originLine struct{ fakeLine }
+
+func (l *originLine) Dial(ctx context.Context, target string) (Call, error) {
+	o := ":remote"
+	if DialledOnKeypad(ctx) {
+		o = ":keypad"
+	}
+	return l.fakeLine.Dial(ctx, target+o)
 }

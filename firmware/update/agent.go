@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config configures an Agent.
@@ -44,7 +45,18 @@ type Config struct {
 	// means the phone is rebooted some other way.
 	Reboot func()
 	Logger *slog.Logger
+	// StallTimeout is how long a push's body may send nothing (default
+	// 30 s) and BodyTimeout how long the whole body may take (default
+	// 15 min); a push past either is answered 408 and gives up the push
+	// lock.
+	StallTimeout, BodyTimeout time.Duration
 }
+
+// Defaults for Config's body timeouts.
+const (
+	DefaultStallTimeout = 30 * time.Second
+	DefaultBodyTimeout  = 15 * time.Minute
+)
 
 // Agent is the device side of an update: an http.Handler (see the package
 // documentation for its endpoints).
@@ -53,6 +65,9 @@ type Agent struct {
 	log  *slog.Logger
 	busy sync.Mutex // held during a push; a second push gets 409
 	mux  *http.ServeMux
+
+	// locked, when set (tests), receives once a push holds the lock.
+	locked chan<- struct{}
 }
 
 // Status is the document GET /update/status answers.
@@ -94,6 +109,12 @@ func NewAgent(cfg Config) (*Agent, error) {
 	case !validSlot(cfg.Booted):
 		return nil, fmt.Errorf("update: Booted slot %q", cfg.Booted)
 	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	a := &Agent{cfg: cfg, log: cfg.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -118,8 +139,21 @@ func (a *Agent) Status() Status {
 	return st
 }
 
+// status answers GET /update/status, to the token holder only: the A/B
+// record and versions tell an attacker which old builds the phone runs.
+// (SSDP announces board, version and slot to find phones by.)
 func (a *Agent) status(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(r) {
+		unauthorized(w)
+		return
+	}
 	writeJSON(w, http.StatusOK, a.Status())
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="phone"`)
+	w.Header().Set("Connection", "close")
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": ErrUnauthorized.Error()})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -128,18 +162,23 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// authorized compares the request's bearer token with the device token
+// in constant time, lengths included (both are hashed first).
 func (a *Agent) authorized(r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.Token)) == 1
+	got, want := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(a.cfg.Token))
+	return ok && subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func httpCode(err error) int {
 	switch {
+	case errors.Is(err, ErrBodyTimeout):
+		return http.StatusRequestTimeout
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrBadSignature):
 		return http.StatusForbidden
-	case errors.Is(err, ErrTrialPending), errors.Is(err, ErrDowngrade):
+	case errors.Is(err, ErrTrialPending), errors.Is(err, ErrDowngrade), errors.Is(err, ErrBelowFloor):
 		return http.StatusConflict
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
@@ -151,18 +190,38 @@ func httpCode(err error) int {
 }
 
 func (a *Agent) push(w http.ResponseWriter, r *http.Request) {
+	// The token first: a stranger neither takes the push lock nor learns
+	// whether a push is under way.
+	if !a.authorized(r) {
+		a.log.Warn("update refused", "raddr", r.RemoteAddr, "err", ErrUnauthorized)
+		unauthorized(w)
+		return
+	}
 	if !a.busy.TryLock() {
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "update: another update is in progress"})
 		return
 	}
 	defer a.busy.Unlock()
+	if a.locked != nil {
+		a.locked <- struct{}{}
+	}
 	allow := r.URL.Query().Get("allow-downgrade")
-	res, err := a.Install(r, r.Body, allow == "1" || allow == "true")
+	body := &timedBody{r: r.Body, rc: http.NewResponseController(w), stall: a.cfg.StallTimeout, end: time.Now().Add(a.cfg.BodyTimeout)}
+	res, err := a.Install(nil, body, allow == "1" || allow == "true")
 	if err != nil {
 		a.log.Warn("update refused", "raddr", r.RemoteAddr, "err", err)
+		// The connection closes after the answer. The server drains a
+		// little of what is left of the body first (so the client can
+		// read the answer rather than a reset), under the last read's
+		// deadline; a client that stalled gets no drain at all.
+		w.Header().Set("Connection", "close")
+		if errors.Is(err, ErrBodyTimeout) {
+			_ = body.rc.SetReadDeadline(time.Now())
+		}
 		writeJSON(w, httpCode(err), map[string]string{"error": err.Error()})
 		return
 	}
+	_ = body.rc.SetReadDeadline(time.Time{})
 	res.Reboot = a.cfg.Reboot != nil
 	writeJSON(w, http.StatusOK, res)
 	if f, ok := w.(http.Flusher); ok {
@@ -201,6 +260,9 @@ func (a *Agent) Install(r *http.Request, body io.Reader, allowDowngrade bool) (*
 	st, err := ReadState(a.cfg.StatePath)
 	if err != nil {
 		return nil, err
+	}
+	if f, ok := st.floor(a.cfg.Booted, a.cfg.Version, a.cfg.BuildTime); ok && Newer(f.Version, f.BuildTime, m.Version, m.BuildTime) {
+		return nil, fmt.Errorf("%w: %s is older than %s (a factory reset lowers the floor)", ErrBelowFloor, m.Version, f.Version)
 	}
 	target := Other(a.cfg.Booted)
 	if st.Trial == a.cfg.Booted || target == st.Committed {
@@ -251,7 +313,7 @@ func (a *Agent) writeSlot(path string, p Part, body io.Reader) (string, error) {
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(body, p.Size))
 	if err != nil {
-		return "", fmt.Errorf("%w after %d of %d bytes: %v", ErrTruncated, n, p.Size, err)
+		return "", fmt.Errorf("%w after %d of %d bytes: %w", ErrTruncated, n, p.Size, err)
 	}
 	if n < p.Size {
 		return "", fmt.Errorf("%w: %d of %d bytes", ErrTruncated, n, p.Size)
@@ -302,4 +364,29 @@ func HashFile(path string, off, size int64) (string, error) {
 // Equal reports whether two hex digests are the same, in constant time.
 func Equal(a, b string) bool {
 	return subtle.ConstantTimeCompare(bytes.ToLower([]byte(a)), bytes.ToLower([]byte(b))) == 1
+}
+
+// timedBody reads a push's body with a read deadline on the connection
+// before every read: StallTimeout from now, never past the body's end
+// time. A deadline that passes fails the read with ErrBodyTimeout. Where
+// the connection cannot take deadlines (a test recorder), it reads
+// without.
+type timedBody struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	d := time.Now().Add(b.stall)
+	if b.end.Before(d) {
+		d = b.end
+	}
+	_ = b.rc.SetReadDeadline(d)
+	n, err := b.r.Read(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", ErrBodyTimeout, err)
+	}
+	return n, err
 }

@@ -40,7 +40,7 @@ func BundleHeaderSize(n int) int64 { return int64(12 + n + ed25519.SignatureSize
 func ReadBundleHeader(r io.Reader) (manifest, sig []byte, err error) {
 	var hdr [12]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, nil, fmt.Errorf("%w: header: %v", ErrBadBundle, err)
+		return nil, nil, fmt.Errorf("%w: header: %w", ErrBadBundle, err)
 	}
 	if string(hdr[:8]) != BundleMagic {
 		return nil, nil, fmt.Errorf("%w: bad magic", ErrBadBundle)
@@ -51,7 +51,7 @@ func ReadBundleHeader(r io.Reader) (manifest, sig []byte, err error) {
 	}
 	buf := make([]byte, int(n)+ed25519.SignatureSize)
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, nil, fmt.Errorf("%w: manifest: %v", ErrBadBundle, err)
+		return nil, nil, fmt.Errorf("%w: manifest: %w", ErrBadBundle, err)
 	}
 	return buf[:n], buf[n:], nil
 }

@@ -29,13 +29,18 @@
 // Agent is an http.Handler on the phone:
 //
 //	GET  /update/status   board, running version, booted slot, A/B state
-//	POST /update          body: a bundle; "Authorization: Bearer <token>"
+//	POST /update          body: a bundle
 //	POST /update?allow-downgrade=1
 //
-// A push is refused (nothing written at all) for a missing or wrong token
-// (401), a bundle for another board, a bad signature, a version older than
-// the running one without allow-downgrade, a payload larger than the slot,
-// or while the running slot is itself on trial (409). Otherwise the payload
+// Both need the device token, "Authorization: Bearer <token>" (401
+// without; a push checks it before it takes the push lock). A push is
+// refused (nothing written at all) for a bundle for another board, a bad
+// signature, a version older than the running one without
+// allow-downgrade, a version older than the floor (409, allow-downgrade or
+// not), a payload larger than the slot, or while the running slot is
+// itself on trial (409). A body that sends nothing for StallTimeout, or
+// is not complete after BodyTimeout, is refused (408) and the push lock
+// released. Otherwise the payload
 // is streamed into the inactive slot, never the active one, and hashed on
 // the way; a stream cut short, or one whose size or SHA-256 differ from
 // the signed manifest, is refused and leaves the A/B state untouched, so
@@ -55,4 +60,13 @@
 // reboots a trial boot that does not become healthy within its deadline.
 // A power cut at any point leaves a record that names a slot holding a
 // complete, verified image.
+//
+// # Version floor
+//
+// The record also keeps a floor (State.Floor): the last committed build,
+// set by Commit. A signed build older than the floor is refused even with
+// allow-downgrade, so a token holder cannot put back an old build with
+// known flaws. A factory reset lowers it (LowerFloor) so the owner can go
+// back; the next Commit sets it again. A record without a floor takes the
+// committed slot's build (or, on a phone never updated, the running one).
 package update

@@ -15,6 +15,12 @@ var (
 	// ErrDowngrade is returned for an update older than the running
 	// version when downgrades are not allowed.
 	ErrDowngrade = errors.New("update: downgrade refused")
+	// ErrBelowFloor is returned for an update older than the version
+	// floor (the last committed build), allow-downgrade or not.
+	ErrBelowFloor = errors.New("update: older than the last committed build")
+	// ErrBodyTimeout is returned when a push's body stalls or takes
+	// longer than the agent allows.
+	ErrBodyTimeout = errors.New("update: body too slow")
 	// ErrTruncated is returned when the payload ends before its size.
 	ErrTruncated = errors.New("update: truncated payload")
 	// ErrTooLong is returned when the payload is longer than its size.

@@ -48,6 +48,47 @@ type State struct {
 	Slots map[string]SlotInfo `json:"slots,omitempty"`
 	// RolledBack names the last trial slot given up on, for reports.
 	RolledBack string `json:"rolled_back,omitempty"`
+	// Floor is the oldest build the agent installs, even with
+	// allow-downgrade: the last committed build (Commit raises or sets
+	// it), or an empty Floor after a factory reset (LowerFloor), which
+	// lets the owner go back to any signed build. Absent (a record from
+	// before floors, or rewritten by an older boot stage) it is the
+	// committed slot's build: a lost floor fails closed.
+	Floor *Floor `json:"floor,omitempty"`
+}
+
+// Floor names a build by version and build time (see Newer).
+type Floor struct {
+	Version   string `json:"version,omitempty"`
+	BuildTime int64  `json:"build_time,omitempty"`
+}
+
+// floor returns the version floor for a phone running version/buildTime
+// from slot booted, and whether there is one.
+func (s *State) floor(booted, version string, buildTime int64) (Floor, bool) {
+	if s.Floor != nil {
+		return *s.Floor, s.Floor.Version != "" || s.Floor.BuildTime != 0
+	}
+	if c := s.Slots[s.Committed]; c.Version != "" {
+		return Floor{Version: c.Version, BuildTime: c.BuildTime}, true
+	}
+	if booted == s.Committed && s.Trial != booted {
+		// The slot never written by an update: the factory build.
+		return Floor{Version: version, BuildTime: buildTime}, true
+	}
+	return Floor{}, false
+}
+
+// LowerFloor removes the version floor (a factory reset does, so the
+// owner can install an older signed build); the next Commit sets it
+// again. The record is written atomically.
+func LowerFloor(path string) error {
+	s, err := ReadState(path)
+	if err != nil {
+		return err
+	}
+	s.Floor = &Floor{}
+	return WriteState(path, s)
 }
 
 func validSlot(s string) bool { return s == SlotA || s == SlotB }
@@ -133,7 +174,8 @@ func Boot(path string) (slot string, trial bool, err error) {
 }
 
 // Commit records that the booted slot is healthy. On a trial boot it
-// becomes the committed slot; otherwise nothing changes.
+// becomes the committed slot and its build the version floor; otherwise
+// nothing changes.
 func Commit(path, booted string) error {
 	s, err := ReadState(path)
 	if err != nil {
@@ -143,5 +185,8 @@ func Commit(path, booted string) error {
 		return nil
 	}
 	s.Committed, s.Trial, s.TrialBoots, s.RolledBack = booted, "", 0, ""
+	if c := s.Slots[booted]; c.Version != "" {
+		s.Floor = &Floor{Version: c.Version, BuildTime: c.BuildTime}
+	}
 	return WriteState(path, s)
 }

@@ -278,7 +278,9 @@ func TestPushUpdate(t *testing.T) {
 	// (A stays committed): allowed and still never touches A.
 	srv = httptest.NewServer(p.agent)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/update/status")
+	req, _ := http.NewRequest("GET", srv.URL+"/update/status", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,13 +355,21 @@ func TestPushRefused(t *testing.T) {
 	}
 }
 
+// TestDowngradeAllowed: after a factory reset lowered the version floor,
+// allow-downgrade installs an older signed build (and only with it).
 func TestDowngradeAllowed(t *testing.T) {
 	priv, pub := testKey(t, 1)
 	p := newPhone(t, pub, "v1.0.0", 100)
+	if err := LowerFloor(p.state); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(p.agent)
 	defer srv.Close()
 	payload := []byte("old")
 	b := bundle(t, priv, updateManifest("qemu-arm64", "v0.9.0", 50, payload), payload)
+	if code, res := post(t, srv.URL+"/update", bytes.NewReader(b), testToken); code != http.StatusConflict {
+		t.Fatalf("without allow-downgrade: %d %v", code, res)
+	}
 	if code, res := post(t, srv.URL+"/update?allow-downgrade=1", bytes.NewReader(b), testToken); code != 200 {
 		t.Fatalf("%d %v", code, res)
 	}

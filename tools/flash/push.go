@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,18 +52,23 @@ func baseURL(host string) string {
 	return "http://" + host
 }
 
-// Status fetches a phone's update status.
-func Status(ctx context.Context, c *http.Client, host string) (update.Status, error) {
+// Status fetches a phone's update status; the phone answers the holder
+// of its device token only.
+func Status(ctx context.Context, c *http.Client, host, token string) (update.Status, error) {
 	var st update.Status
 	req, err := http.NewRequestWithContext(ctx, "GET", baseURL(host)+"/update/status", nil)
 	if err != nil {
 		return st, err
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
 		return st, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return st, fmt.Errorf("flash: status: %s: %w", resp.Status, update.ErrUnauthorized)
+	}
 	if resp.StatusCode != 200 {
 		return st, fmt.Errorf("flash: status: %s", resp.Status)
 	}
@@ -99,8 +105,11 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	}
 	res := &PushResult{}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	res.Before, err = Status(sctx, c, o.Host)
+	res.Before, err = Status(sctx, c, o.Host, o.Token)
 	cancel()
+	if errors.Is(err, update.ErrUnauthorized) {
+		return nil, fmt.Errorf("%w: %s: %w", ErrPushRefused, o.Host, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("flash: %s: %w", o.Host, err)
 	}
@@ -174,7 +183,7 @@ func waitBack(ctx context.Context, c *http.Client, o PushOptions, res *PushResul
 		case <-t.C:
 		}
 		sctx, scancel := context.WithTimeout(ctx, poll+5*time.Second)
-		st, err := Status(sctx, c, o.Host)
+		st, err := Status(sctx, c, o.Host, o.Token)
 		scancel()
 		if err != nil {
 			continue // rebooting

@@ -127,6 +127,9 @@ func (p *phoneAPI) do(ctx context.Context, method, path string, body any, out an
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+p.token)
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json") // the API refuses other POSTs
+	}
 	resp, err := p.c.Do(req)
 	if err != nil {
 		return err
@@ -271,7 +274,7 @@ func TestQEMU(t *testing.T) {
 		t.Helper()
 		sctx, c := context.WithTimeout(ctx, 10*time.Second)
 		defer c()
-		s, err := flash.Status(sctx, api.c, fmt.Sprintf("127.0.0.1:%d", updatePort))
+		s, err := flash.Status(sctx, api.c, fmt.Sprintf("127.0.0.1:%d", updatePort), api.token)
 		if err != nil {
 			t.Fatal(err)
 		}
