@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/pion/transport/v4"
@@ -147,49 +146,14 @@ func (n *NATPMP) roundTrip(ctx context.Context, req []byte, size int) ([]byte, e
 		port = PCPPort
 	}
 	server := netip.AddrPortFrom(n.Gateway, port)
-	to := net.UDPAddrFromAddrPort(server)
 	if n.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.Timeout)
 		defer cancel()
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	buf := make([]byte, 64)
-	rto := natpmpFirstRTO
-	for range natpmpMaxTries {
-		if _, err := c.WriteTo(req, to); err != nil {
-			return nil, err
-		}
-		_ = c.SetReadDeadline(time.Now().Add(rto))
-		rto *= 2
-		for {
-			nr, from, err := c.ReadFrom(buf)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-					break
-				}
-				return nil, err
-			}
-			ua, ok := from.(*net.UDPAddr)
-			if !ok || ua.AddrPort().Addr().Unmap() != server.Addr() || ua.AddrPort().Port() != server.Port() {
-				continue // only the gateway answers (RFC 6886 §3.1)
-			}
-			resp := buf[:nr]
-			ok, err = checkNATPMP(resp, req[1], size)
-			if !ok {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			return append([]byte(nil), resp...), nil
-		}
-	}
-	return nil, fmt.Errorf("gateway: natpmp %s: no answer", server)
+	return exchange(ctx, c, server, req, 64, natpmpMaxTries, natpmpFirstRTO, "natpmp", func(resp []byte) (bool, error) {
+		return checkNATPMP(resp, req[1], size)
+	})
 }
 
 // checkNATPMP validates an answer to a request with opcode op (RFC 6886

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -220,7 +219,6 @@ func (p *PCP) roundTrip(ctx context.Context, req []byte, op byte, match func([]b
 	if port == 0 {
 		port = PCPPort
 	}
-	to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.Gateway, port))
 	rto, tries := p.RTO, p.Tries
 	if rto <= 0 {
 		rto = 250 * time.Millisecond
@@ -228,43 +226,14 @@ func (p *PCP) roundTrip(ctx context.Context, req []byte, op byte, match func([]b
 	if tries <= 0 {
 		tries = 4
 	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	buf := make([]byte, 1100) // RFC 6887 §7: messages are at most 1100 bytes
-	for i := 0; i < tries; i++ {
-		if _, err := c.WriteTo(req, to); err != nil {
-			return nil, err
+	// RFC 6887 §7: messages are at most 1100 bytes.
+	return exchange(ctx, c, netip.AddrPortFrom(p.Gateway, port), req, 1100, tries, rto, "pcp", func(resp []byte) (bool, error) {
+		ok, err := checkHeader(resp, op)
+		if ok && err == nil && match != nil && !match(resp) {
+			return false, nil
 		}
-		_ = c.SetReadDeadline(time.Now().Add(rto << i))
-		for {
-			n, from, err := c.ReadFrom(buf)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
-					break
-				}
-				return nil, err
-			}
-			if ua, ok := from.(*net.UDPAddr); !ok || ua.Port != int(port) {
-				continue
-			}
-			resp := buf[:n]
-			ok, err := checkHeader(resp, op)
-			if !ok {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if match != nil && !match(resp) {
-				continue
-			}
-			return append([]byte(nil), resp...), nil
-		}
-	}
-	return nil, fmt.Errorf("gateway: pcp %s: no answer", to)
+		return ok, err
+	})
 }
 
 var _ Client = (*PCP)(nil)
