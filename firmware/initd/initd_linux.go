@@ -5,7 +5,6 @@ package initd
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -488,8 +487,7 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	mux.Handle("/update/", agent)
 	sys := func(path string, f func()) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
-			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if subtle.ConstantTimeCompare([]byte(tok), []byte(d.prov.Token)) != 1 {
+			if !TokenMatches(r.Header.Get("Authorization"), d.prov.Token) {
 				http.Error(w, `{"error":"missing or wrong token"}`, http.StatusUnauthorized)
 				return
 			}
@@ -505,7 +503,9 @@ func (d *initd) serveUpdates(ctx context.Context) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The agent bounds a push's body itself (a stall and an overall
+	// deadline); the server bounds headers, idle keep-alives and header size.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 8 << 10}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("update agent", "err", err)

@@ -1,6 +1,8 @@
 package initd
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -192,4 +194,17 @@ func FactoryReset(dir string) error {
 		d.Close()
 	}
 	return nil
+}
+
+// TokenMatches reports whether an "Authorization: Bearer ..." header value
+// carries the device token. It compares SHA-256 digests in constant time,
+// so neither the token's bytes nor its length leak through timing; an
+// empty token never matches.
+func TokenMatches(header, token string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || token == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -70,3 +70,22 @@ func TestProvisionFirstBoot(t *testing.T) {
 		t.Fatal("bad system.json accepted")
 	}
 }
+
+func TestTokenMatches(t *testing.T) {
+	for _, c := range []struct {
+		header, token string
+		want          bool
+	}{
+		{"Bearer s3cret", "s3cret", true},
+		{"Bearer s3cre", "s3cret", false},
+		{"Bearer s3cret2", "s3cret", false},
+		{"s3cret", "s3cret", false},
+		{"Basic s3cret", "s3cret", false},
+		{"Bearer ", "", false},
+		{"", "", false},
+	} {
+		if got := TokenMatches(c.header, c.token); got != c.want {
+			t.Errorf("TokenMatches(%q, %q) = %v, want %v", c.header, c.token, got, c.want)
+		}
+	}
+}
