@@ -362,7 +362,7 @@ func (d *Daemon) pump() {
 			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
 		case *sip.CallEvent:
 			if st, ok := mapState(e); ok {
-				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason})
+				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason, RemoteHold: e.RemoteHold})
 			}
 			if e.State == sip.StateEnded {
 				d.mu.Lock()
@@ -444,6 +444,16 @@ type CallStatus struct {
 	RTP       RTPStatus `json:"rtp"`
 }
 
+// callState is a call's state for the status document: the UA's, but
+// "held_remote" for a connected call only the far end holds.
+func callState(c *sip.Call) string {
+	st := c.Stats()
+	if st.State == sip.StateTalking && st.RemoteHold {
+		return "held_remote"
+	}
+	return string(st.State)
+}
+
 // Phone returns the state machine (for tests and the terminal UI).
 func (d *Daemon) Phone() *phone.Phone { return d.ph }
 
@@ -456,7 +466,7 @@ func (d *Daemon) Status() Status {
 	}
 	for _, c := range d.ua.Calls() {
 		cs := CallStatus{
-			ID: c.ID(), Direction: string(c.Direction()), State: string(c.State()),
+			ID: c.ID(), Direction: string(c.Direction()), State: callState(c),
 			Remote: c.Remote(), Codec: c.Codec(),
 		}
 		if t := c.Answered(); !t.IsZero() {

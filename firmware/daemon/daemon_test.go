@@ -335,3 +335,60 @@ func TestServiceCodeNotThroughAPI(t *testing.T) {
 	kp.Type("**73738#")
 	waitFor(t, "the keypad's service code", 10*time.Second, func() bool { return ran.Load() == 1 })
 }
+
+// TestHandsFreeFarHangupThenNextCallRings: B answers through the API
+// (hands-free); while A holds the call both B's phone and its call say
+// held_remote; A hangs up and B is idle with the speaker off, so A's next
+// call rings at B instead of getting 486.
+func TestHandsFreeFarHangupThenNextCallRings(t *testing.T) {
+	p := startPBX(t)
+	a := startPhone(t, p, "1001", "pw1001", 26260, 440)
+	b := startPhone(t, p, "1002", "pw1002", 26460, 1000)
+	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+	ctx := context.Background()
+	if err := a.d.Phone().Call(ctx, "1002"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B ringing", 5*time.Second, func() bool { return b.state() == "ringing" })
+	if err := (actions{b.d}).Answer(ctx); err != nil { // POST /api/answer
+		t.Fatal(err)
+	}
+	waitFor(t, "both talking", 5*time.Second, func() bool { return a.state() == "talking" && b.state() == "talking" })
+	if !b.d.Status().Phone.Speaker {
+		t.Fatal("B answered through the API but its speaker is off")
+	}
+
+	if err := a.d.Phone().Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B held by A", 5*time.Second, func() bool {
+		st := b.d.Status()
+		return st.Phone.State == "held_remote" && len(st.Calls) == 1 && st.Calls[0].State == "held_remote"
+	})
+	if st := a.d.Status(); st.Phone.State != "held" || len(st.Calls) != 1 || st.Calls[0].State != "held" {
+		t.Fatalf("A holds: phone %s calls %+v, want held", st.Phone.State, st.Calls)
+	}
+	if err := a.d.Phone().Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B talking again", 5*time.Second, func() bool {
+		st := b.d.Status()
+		return st.Phone.State == "talking" && len(st.Calls) == 1 && st.Calls[0].State == "talking"
+	})
+
+	if err := a.d.Phone().Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B idle after A's hang-up", 5*time.Second, func() bool { return b.state() == "idle" })
+	if b.d.Status().Phone.Speaker {
+		t.Fatal("B's speaker still on after the far end hung up")
+	}
+	waitFor(t, "B's call gone", 5*time.Second, func() bool { return len(b.d.Status().Calls) == 0 })
+	if err := a.d.Phone().Call(ctx, "1002"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B rings for the next call", 5*time.Second, func() bool { return b.state() == "ringing" })
+	if err := a.d.Phone().Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

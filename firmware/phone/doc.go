@@ -24,5 +24,22 @@
 //
 // A call that fails (busy, rejected, unreachable) or is ended by the far
 // end leaves the handset in Busy (busy or congestion tone) until it is
-// hung up, as a desk phone does.
+// hung up, as a desk phone does. A connected call used hands-free (the
+// speaker on, the handset on its hook: answered or placed through the API
+// or the speaker key) that the far end ends goes straight back to Idle
+// with the speaker off: there is no handset to put down, and the next
+// call must ring rather than find the phone busy.
+//
+// A call the far end holds (its re-INVITE offers sendonly or inactive)
+// shows HeldRemote ("held_remote") until the far end resumes; what it
+// sends meanwhile (music on hold) keeps playing. Our own hold shows Held
+// whatever the far end does; resuming returns to HeldRemote while the far
+// end still holds.
+//
+// Mute belongs to one call: it is turned off when the call ends (or the
+// phone goes on hook), so the next call starts with the microphone live.
+// The volume is the user's setting, as on Yealink and Polycom desk
+// phones: a change made with the volume keys during a call stays for the
+// calls after it (one volume for handset and speaker, not saved across a
+// restart).
 package phone

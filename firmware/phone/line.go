@@ -64,8 +64,8 @@ const (
 	CallRinging                   // outgoing: the far end rings (180 without SDP)
 	CallEarly                     // outgoing: early media (183/180 with SDP)
 	CallAnswered                  // 200 OK / ACK: talking
-	CallHeld                      // on hold (either side)
-	CallResumed                   // back from hold
+	CallHeld                      // on hold (either side): RemoteHold says whether the far end holds
+	CallResumed                   // back from hold: RemoteHold says whether the far end still holds
 	CallEnded                     // ended normally (BYE or our hang-up)
 	CallFailed                    // failed: Code and Reason say why
 )
@@ -98,6 +98,10 @@ type CallEvent struct {
 	State  CallState
 	Code   int    // SIP status for CallFailed (486, 404, 408, ...)
 	Reason string // human-readable
+	// RemoteHold is, for an answered call (CallAnswered, CallHeld,
+	// CallResumed), whether the far end holds it: its last offer or
+	// answer was sendonly or inactive (RFC 3264 section 8.4).
+	RemoteHold bool
 }
 
 // DTMFEvent is a digit received from the far end.

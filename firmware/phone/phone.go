@@ -16,19 +16,20 @@ import (
 type State int
 
 const (
-	Idle    State = iota // on hook, nothing happening
-	OffHook              // handset lifted (or speaker on): dial tone
-	Dialing              // collecting digits
-	Calling              // outgoing call placed: local ringback
-	Early                // outgoing call playing the far end's early media
-	Ringing              // incoming call alerting
-	Talking              // call connected
-	Held                 // call on hold
-	Busy                 // call failed or ended: busy/congestion tone until hang-up
+	Idle       State = iota // on hook, nothing happening
+	OffHook                 // handset lifted (or speaker on): dial tone
+	Dialing                 // collecting digits
+	Calling                 // outgoing call placed: local ringback
+	Early                   // outgoing call playing the far end's early media
+	Ringing                 // incoming call alerting
+	Talking                 // call connected
+	Held                    // call on hold (we hold it, whatever the far end does)
+	Busy                    // call failed or ended: busy/congestion tone until hang-up
+	HeldRemote              // call connected, held by the far end
 )
 
 func (s State) String() string {
-	return [...]string{"idle", "offhook", "dialing", "calling", "early", "ringing", "talking", "held", "busy"}[s]
+	return [...]string{"idle", "offhook", "dialing", "calling", "early", "ringing", "talking", "held", "busy", "held_remote"}[s]
 }
 
 // Tones makes the call-progress tones the phone plays, by country.
@@ -77,19 +78,22 @@ type Phone struct {
 	dtmfEvs chan DTMFEvent
 
 	// Owned by the Run goroutine.
-	state     State
-	digits    []rune
-	lastDial  string
-	handset   bool // handset off the hook
-	speaker   bool // hands-free on
-	muted     bool
-	volume    int
-	call      Call
-	remote    string
-	dialTimer *time.Timer
-	pump      context.CancelFunc
-	pumpDone  chan struct{}
-	lastErr   string
+	state    State
+	digits   []rune
+	lastDial string
+	handset  bool // handset off the hook
+	speaker  bool // hands-free on
+	muted    bool // the microphone is muted; reset when the call ends
+	volume   int  // the user's setting; kept from call to call
+	// remoteHeld: the far end holds the call (its last offer or answer
+	// was sendonly or inactive).
+	remoteHeld bool
+	call       Call
+	remote     string
+	dialTimer  *time.Timer
+	pump       context.CancelFunc
+	pumpDone   chan struct{}
+	lastErr    string
 
 	// remoteDigits is set when any of digits (or the number redialled)
 	// came from a command (the API) rather than the keypad. Owned by the
@@ -349,12 +353,12 @@ func (p *Phone) onCommand(ctx context.Context, c command) error {
 		p.onHookDown()
 		return nil
 	case cmdDTMF:
-		if p.call == nil || (p.state != Talking && p.state != Early) {
+		if p.call == nil || (p.state != Talking && p.state != HeldRemote && p.state != Early) {
 			return ErrNoCall
 		}
 		return p.call.SendDTMF(c.arg)
 	case cmdHold:
-		if p.state != Talking {
+		if p.state != Talking && p.state != HeldRemote {
 			return ErrState
 		}
 		return p.hold()
@@ -430,7 +434,7 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
 		}
 	case k == hal.KeyHold:
 		switch p.state {
-		case Talking:
+		case Talking, HeldRemote:
 			_ = p.hold()
 		case Held:
 			_ = p.resume()
@@ -484,7 +488,7 @@ func (p *Phone) onDigit(ctx context.Context, d rune, remote bool) {
 		}
 		p.stopDialTimer()
 		p.dialTimer = time.NewTimer(p.cfg.DialTimeout)
-	case Talking, Early:
+	case Talking, HeldRemote, Early:
 		if p.call != nil {
 			if err := p.call.SendDTMF(string(d)); err != nil {
 				p.log.Warn("dtmf send failed", "err", err)
@@ -555,7 +559,7 @@ func (p *Phone) resume() error {
 	if err := p.call.Resume(); err != nil {
 		return err
 	}
-	p.state = Talking
+	p.state = p.connectedState()
 	p.playMedia()
 	p.setIndicators()
 	return nil
@@ -579,25 +583,28 @@ func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
 			p.state = Early
 			p.playMedia()
 		}
-	case CallAnswered:
-		if p.state == Calling || p.state == Early {
+	case CallAnswered, CallHeld, CallResumed:
+		if ev.State == CallAnswered && (p.state == Calling || p.state == Early) {
 			p.startTalking()
 		}
-	case CallHeld:
-		// The far end put us on hold: the call stays "talking" for the
-		// user, audio simply stops arriving.
-	case CallResumed:
-		if p.state == Talking {
-			p.playMedia()
-		}
+		p.onRemoteHold(ev.RemoteHold)
 	case CallEnded, CallFailed:
 		wasRinging := p.state == Ringing
+		wasConnected := p.state == Talking || p.state == Held || p.state == HeldRemote
 		p.endCall()
 		if ev.State == CallFailed {
 			p.lastErr = fmt.Sprintf("%d %s", ev.Code, ev.Reason)
 		}
 		if wasRinging {
 			p.toIdleOrBusy(false)
+			return
+		}
+		if wasConnected && ev.State == CallEnded && p.speaker && !p.handset {
+			// Hands-free, nobody holds a handset to hang up: the far
+			// end's hang-up ends it all, as on a desk phone, so the
+			// next call rings rather than finding the phone busy.
+			p.speaker = false
+			p.onHookDown()
 			return
 		}
 		busy := ev.Code == 486 || ev.Code == 600 || ev.Code == 603 || ev.State == CallEnded
@@ -610,6 +617,30 @@ func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
 			}
 		}
 	}
+}
+
+// onRemoteHold follows the far end's hold of a connected call. Our own
+// hold (Held) shows until we resume; what the far end sends while it
+// holds (music on hold) keeps playing.
+func (p *Phone) onRemoteHold(held bool) {
+	switch p.state {
+	case Talking, HeldRemote, Held:
+	default:
+		return
+	}
+	p.remoteHeld = held
+	if p.state != Held {
+		p.state = p.connectedState()
+	}
+	p.setIndicators()
+}
+
+// connectedState is the state of a connected call we do not hold.
+func (p *Phone) connectedState() State {
+	if p.remoteHeld {
+		return HeldRemote
+	}
+	return Talking
 }
 
 func (p *Phone) onIncoming(c Call) {
@@ -689,7 +720,22 @@ func (p *Phone) endCall() {
 		_ = r.Stop()
 	}
 	p.call = nil
+	p.remoteHeld = false
 	p.play(nil)
+	p.unmute()
+}
+
+// unmute turns mute off: mute belongs to one call, the next starts with
+// the microphone live (as on Yealink and Polycom desk phones).
+func (p *Phone) unmute() {
+	if !p.muted {
+		return
+	}
+	p.muted = false
+	if c := p.cfg.Board.Codec; c != nil {
+		_ = c.SetMute(false)
+	}
+	p.setIndicators()
 }
 
 // toIdleOrBusy moves to Busy while the user is still off hook (they hear
@@ -720,8 +766,10 @@ func (p *Phone) onHookDown() {
 		p.endCall()
 	}
 	p.play(nil)
+	p.unmute()
 	p.state = Idle
 	p.remote = ""
+	p.route()
 	p.setIndicators()
 }
 
@@ -764,7 +812,7 @@ func (p *Phone) setIndicators() {
 		line = hal.BlinkFast
 	case Held:
 		line = hal.BlinkSlow
-	case OffHook, Dialing, Calling, Early, Talking, Busy:
+	case OffHook, Dialing, Calling, Early, Talking, HeldRemote, Busy:
 		line = hal.On
 	}
 	_ = ind.Set(hal.LEDLine, line)

@@ -485,3 +485,151 @@ func (l *originLine) Dial(ctx context.Context, target string) (Call, error) {
 	}
 	return l.fakeLine.Dial(ctx, target+o)
 }
+
+// TestFarHangupHandsFreeGoesIdle: a call answered hands-free (the API's
+// answer, the speaker key) that the far end ends leaves the phone idle
+// with the speaker off, so the next call rings instead of getting 486.
+func TestFarHangupHandsFreeGoesIdle(t *testing.T) {
+	for _, how := range []string{"api", "speaker key"} {
+		t.Run(how, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t)
+				c := &fakeCall{id: "in-1", remote: "sip:1001@pbx", media: &fakeMedia{level: 5000}}
+				r.p.CallEvent(CallEvent{Call: c, State: CallIncoming})
+				r.wantState(Ringing)
+				if how == "api" {
+					if err := r.p.Answer(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					r.keys.Press(hal.KeySpeaker)
+				}
+				r.wantState(Talking)
+				if !r.p.Status().Speaker {
+					t.Fatal("answered hands-free but the speaker is off")
+				}
+				r.p.CallEvent(CallEvent{Call: c, State: CallEnded})
+				r.wantState(Idle)
+				r.wantPlaying(nil)
+				st := r.p.Status()
+				ind := r.board.Indicator.(*haltest.Indicator)
+				if st.Speaker || ind.Get(hal.LEDSpeaker) != hal.Off || st.Remote != "" {
+					t.Fatalf("status %+v speaker LED %v, want speaker off and no remote", st, ind.Get(hal.LEDSpeaker))
+				}
+				c2 := &fakeCall{id: "in-2", media: &fakeMedia{}}
+				r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+				r.wantState(Ringing)
+				if a := c2.Actions(); len(a) != 0 {
+					t.Fatalf("next call actions = %v, want it ringing untouched", a)
+				}
+				if a := c.Actions(); fmt.Sprint(a) != "[answer]" {
+					t.Fatalf("first call actions = %v, want [answer] (no hangup after the far end ended)", a)
+				}
+			})
+		})
+	}
+}
+
+// TestFarHangupHandsetKeepsBusyTone: with the handset lifted, the far
+// end's hang-up leaves the busy tone until the handset goes down.
+func TestFarHangupHandsetKeepsBusyTone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		c := &fakeCall{id: "in-1", media: &fakeMedia{level: 5000}}
+		r.p.CallEvent(CallEvent{Call: c, State: CallIncoming})
+		r.wantState(Ringing)
+		r.hook.Lift()
+		r.wantState(Talking)
+		r.p.CallEvent(CallEvent{Call: c, State: CallEnded})
+		r.wantState(Busy)
+		r.wantPlaying(level(3000))
+		r.hook.HangUp()
+		r.wantState(Idle)
+	})
+}
+
+// TestMuteResetsPerCallVolumeStays: mute belongs to one call and is off
+// when the next begins; the volume is the user's setting and stays.
+func TestMuteResetsPerCallVolumeStays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		codec := r.board.Codec.(*haltest.Codec)
+		ind := r.board.Indicator.(*haltest.Indicator)
+		r.hook.Lift()
+		r.keys.Type("7#")
+		c := r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		r.keys.Press(hal.KeyMute, hal.KeyVolUp)
+		synctest.Wait()
+		if st := r.p.Status(); !st.Muted || st.Volume != 80 {
+			t.Fatalf("status %+v, want muted at volume 80", st)
+		}
+		r.p.CallEvent(CallEvent{Call: c, State: CallEnded})
+		r.wantState(Busy)
+		r.hook.HangUp()
+		r.wantState(Idle)
+		_, vol, muted := codec.State()
+		if st := r.p.Status(); st.Muted || muted || ind.Get(hal.LEDMute) != hal.Off {
+			t.Fatalf("after the call: status muted %v, codec muted %v, mute LED %v; want all off", st.Muted, muted, ind.Get(hal.LEDMute))
+		}
+		if st := r.p.Status(); st.Volume != 80 || vol != 80 {
+			t.Fatalf("after the call: status volume %d, codec %d; want the user's 80 kept", st.Volume, vol)
+		}
+
+		// Muted, then the local user hangs up: the next call starts unmuted.
+		r.hook.Lift()
+		r.keys.Type("8#")
+		c = r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		r.keys.Press(hal.KeyMute)
+		synctest.Wait()
+		r.hook.HangUp()
+		r.wantState(Idle)
+		if _, _, muted := codec.State(); r.p.Status().Muted || muted {
+			t.Fatal("mute kept after the local hang-up")
+		}
+	})
+}
+
+// TestHeldByFarEnd: a call the far end holds (its re-INVITE sendonly or
+// inactive) shows held_remote, not talking; it keeps playing what the far
+// end sends (music on hold) and returns to talking when the far end
+// resumes. Our own hold on top of it shows held until we resume.
+func TestHeldByFarEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		ctx := context.Background()
+		if err := r.p.Call(ctx, "7"); err != nil {
+			t.Fatal(err)
+		}
+		c := r.line.last()
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+		r.wantState(Talking)
+		r.p.CallEvent(CallEvent{Call: c, State: CallHeld, RemoteHold: true})
+		r.wantState(HeldRemote)
+		if HeldRemote.String() != "held_remote" {
+			t.Fatalf("HeldRemote is %q", HeldRemote)
+		}
+		r.wantPlaying(c.media)
+		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered}) // the far end resumes (re-INVITE sendrecv)
+		r.wantState(Talking)
+
+		r.p.CallEvent(CallEvent{Call: c, State: CallHeld, RemoteHold: true})
+		r.wantState(HeldRemote)
+		if err := r.p.Hold(ctx); err != nil {
+			t.Fatalf("hold while held by the far end: %v", err)
+		}
+		r.wantState(Held)
+		r.p.CallEvent(CallEvent{Call: c, State: CallHeld, RemoteHold: true}) // our hold answered (inactive)
+		r.wantState(Held)
+		if err := r.p.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.wantState(HeldRemote) // the far end still holds
+		r.p.CallEvent(CallEvent{Call: c, State: CallResumed})
+		r.wantState(Talking)
+		r.wantPlaying(c.media)
+	})
+}
