@@ -53,8 +53,8 @@ const (
 	defaultMaxServerTx = 256
 	defaultMaxCalls    = 4
 	defaultRingTimeout = 60 * time.Second
-	// maxSources bounds the per-source rate table; sources beyond it
-	// share one bucket.
+	// maxSources bounds the per-source rate table (keyed by IPv4
+	// address or IPv6 /64); sources beyond it share one bucket.
 	maxSources = 4096
 	// trustedMaxAge is how old the resolved proxy addresses may be before
 	// a request from an unknown source makes the UA resolve them again.
@@ -75,9 +75,9 @@ type admission struct {
 
 	rateLimited, forbidden, notFound, overloaded, busy atomic.Uint64
 
-	mu         sync.Mutex // guards following
-	buckets    map[netip.Addr]*bucket
-	shared     bucket // for sources beyond maxSources
+	mu         sync.Mutex             // guards following
+	buckets    map[netip.Addr]*bucket // by rateKey
+	shared     bucket                 // for sources beyond maxSources
 	lastSweep  time.Time
 	trusted    []netip.Addr // resolved registrar and outbound proxy
 	resolvedAt time.Time
@@ -163,7 +163,8 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 	if a.trustedLocked(ip) {
 		return true
 	}
-	b := a.buckets[ip]
+	key := rateKey(ip)
+	b := a.buckets[key]
 	if b == nil {
 		if len(a.buckets) >= maxSources && now.Sub(a.lastSweep) >= time.Second {
 			a.lastSweep = now
@@ -175,7 +176,7 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 		}
 		if len(a.buckets) < maxSources {
 			b = &bucket{}
-			a.buckets[ip] = b
+			a.buckets[key] = b
 		} else {
 			b = &a.shared
 		}
@@ -185,6 +186,21 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 	}
 	a.rateLimited.Add(1)
 	return false
+}
+
+// rateKey is the source a rate bucket counts: the address for IPv4, the
+// /64 for IPv6. A host on an IPv6 LAN picks its own addresses within its
+// /64 (SLAAC, privacy addresses), so a stranger could otherwise send each
+// request from a new address, each with a full burst, and fill the table.
+func rateKey(ip netip.Addr) netip.Addr {
+	if !ip.Is6() {
+		return ip
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.Addr()
 }
 
 func isResponse(data []byte) bool {

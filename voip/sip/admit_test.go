@@ -418,3 +418,40 @@ func TestServerTxCap(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitIPv6Prefix: a stranger on an IPv6 LAN owns a whole /64 and
+// can send each request from a new address in it; the rate limit must
+// count the /64 as one source, or every address gets a fresh burst and
+// the flood passes unchecked (and fills the source table, so the
+// stranger then shares a bucket with every new legitimate source).
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 10})
+	req := []byte("OPTIONS sip:x@[2001:db8::1] SIP/2.0\r\n\r\n")
+	passed := 0
+	for i := range 200 {
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 7, 0xaa, 0xbb, 0, 0, 0, 0, byte(i >> 8), byte(i)})
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 5060))}
+		if a.admitDatagram(p, req) {
+			passed++
+		}
+	}
+	if passed > 20 { // the burst is twice the rate
+		t.Errorf("%d of 200 requests from one /64 passed a limit of 10/s with bursts of 20", passed)
+	}
+	if len(a.buckets) != 1 {
+		t.Errorf("one /64 took %d rate buckets, want 1", len(a.buckets))
+	}
+	// Another /64 is another source.
+	other := netip.MustParseAddr("2001:db8:0:8::1")
+	p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(other, 5060))}
+	if !a.admitDatagram(p, req) {
+		t.Error("a request from another /64 was rate limited")
+	}
+	// IPv4 (also when it arrives IPv4-mapped) stays per address.
+	for _, s := range []string{"192.0.2.1", "192.0.2.2", "::ffff:192.0.2.3"} {
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(s), 5060))}
+		if !a.admitDatagram(p, req) {
+			t.Errorf("the first request from %s was rate limited", s)
+		}
+	}
+}
