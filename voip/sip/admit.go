@@ -82,7 +82,7 @@ type admission struct {
 	trusted    []netip.Addr // resolved registrar and outbound proxy
 	resolvedAt time.Time
 	stale      bool
-	resolving  bool
+	resolving  chan struct{} // closed when the resolve under way ends
 	lastLog    time.Time
 	suppressed int
 }
@@ -284,19 +284,32 @@ func (u *UA) fromTrusted(ip netip.Addr) bool {
 		a.mu.Unlock()
 		return true
 	}
-	refresh := (a.stale || time.Since(a.resolvedAt) >= trustedMaxAge) && !a.resolving
-	if !refresh {
+	if ch := a.resolving; ch != nil {
+		// Another request is resolving the proxy: its answer may name
+		// ip (the proxy moved), so wait for it rather than refuse.
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-u.ctx.Done():
+			return false
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.trustedLocked(ip)
+	}
+	if !a.stale && time.Since(a.resolvedAt) < trustedMaxAge {
 		a.mu.Unlock()
 		return false
 	}
-	a.resolving = true
+	ch := make(chan struct{})
+	a.resolving = ch
 	a.mu.Unlock()
 	a.setTrusted(u.resolveTrusted())
 	a.mu.Lock()
-	a.resolving = false
-	ok := a.trustedLocked(ip)
-	a.mu.Unlock()
-	return ok
+	defer a.mu.Unlock()
+	a.resolving = nil
+	close(ch)
+	return a.trustedLocked(ip)
 }
 
 // resolveTrusted resolves the outbound proxy, or without one the

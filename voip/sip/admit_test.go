@@ -2,7 +2,9 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -454,4 +456,44 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 			t.Errorf("the first request from %s was rate limited", s)
 		}
 	}
+}
+
+// TestTrustedWaitsForResolve: while a request from a stranger has the UA
+// resolve its proxy again, a request from the proxy's address is not
+// refused because the answer is not in yet: it waits for it.
+func TestTrustedWaitsForResolve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dialled := make(chan struct{}, 1)
+		release := make(chan struct{})
+		res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			select {
+			case dialled <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil, errors.New("no DNS in this test")
+		}}
+		cfg := Config{Account: Account{User: "alice", Registrar: "pbx.invalid"}, Resolver: res}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		proxy := netip.MustParseAddrPort("10.0.0.1:5060")
+		u := &UA{cfg: cfg, ctx: ctx, log: slog.New(slog.DiscardHandler), adm: newAdmission(&cfg), server: proxy}
+
+		stranger := make(chan bool)
+		go func() { stranger <- u.fromTrusted(netip.MustParseAddr("10.0.0.9")) }()
+		<-dialled // the stranger's request is resolving the proxy
+		fromProxy := make(chan bool, 1)
+		go func() { fromProxy <- u.fromTrusted(proxy.Addr()) }()
+		synctest.Wait()
+		close(release)
+		if !<-fromProxy {
+			t.Error("a request from the proxy's address was refused while a resolve was under way")
+		}
+		if <-stranger {
+			t.Error("the stranger was trusted")
+		}
+	})
 }
