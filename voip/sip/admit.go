@@ -83,6 +83,8 @@ type admission struct {
 	resolvedAt time.Time
 	stale      bool
 	resolving  chan struct{} // closed when the resolve under way ends
+	// resolve replaces UA.resolveTrusted when set (tests).
+	resolve    func() []netip.Addr
 	lastLog    time.Time
 	suppressed int
 }
@@ -303,8 +305,12 @@ func (u *UA) fromTrusted(ip netip.Addr) bool {
 	}
 	ch := make(chan struct{})
 	a.resolving = ch
+	resolve := a.resolve
 	a.mu.Unlock()
-	a.setTrusted(u.resolveTrusted())
+	if resolve == nil {
+		resolve = u.resolveTrusted
+	}
+	a.setTrusted(resolve())
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.resolving = nil

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -463,30 +462,24 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 // refused because the answer is not in yet: it waits for it.
 func TestTrustedWaitsForResolve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		dialled := make(chan struct{}, 1)
+		proxy := netip.MustParseAddr("10.0.0.1")
+		resolving := make(chan struct{})
 		release := make(chan struct{})
-		res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			select {
-			case dialled <- struct{}{}:
-			default:
-			}
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil, errors.New("no DNS in this test")
-		}}
-		cfg := Config{Account: Account{User: "alice", Registrar: "pbx.invalid"}, Resolver: res}
+		cfg := Config{Account: Account{User: "alice", Registrar: "pbx.invalid"}}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		proxy := netip.MustParseAddrPort("10.0.0.1:5060")
-		u := &UA{cfg: cfg, ctx: ctx, log: slog.New(slog.DiscardHandler), adm: newAdmission(&cfg), server: proxy}
+		u := &UA{cfg: cfg, ctx: ctx, log: slog.New(slog.DiscardHandler), adm: newAdmission(&cfg)}
+		u.adm.resolve = func() []netip.Addr {
+			close(resolving)
+			<-release
+			return []netip.Addr{proxy}
+		}
 
 		stranger := make(chan bool)
 		go func() { stranger <- u.fromTrusted(netip.MustParseAddr("10.0.0.9")) }()
-		<-dialled // the stranger's request is resolving the proxy
+		<-resolving // the stranger's request is resolving the proxy
 		fromProxy := make(chan bool, 1)
-		go func() { fromProxy <- u.fromTrusted(proxy.Addr()) }()
+		go func() { fromProxy <- u.fromTrusted(proxy) }()
 		synctest.Wait()
 		close(release)
 		if !<-fromProxy {
