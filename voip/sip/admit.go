@@ -32,7 +32,7 @@ const (
 
 // AdmissionStats counts what admission control turned away.
 type AdmissionStats struct {
-	// RateLimited is how many requests were dropped unread because their
+	// RateLimited is how many datagrams were dropped unread because their
 	// source sent more than Config.RateLimit a second.
 	RateLimited uint64 `json:"rate_limited"`
 	// Forbidden is how many dialog-opening requests got 403 because
@@ -146,13 +146,14 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 }
 
 // admitDatagram runs in sipgo's UDP reader for every datagram, before it
-// is parsed: requests beyond the source's rate are dropped unread, so a
-// flood costs neither parsing nor transaction state. Responses and the
-// proxy's traffic always pass. Stream transports are not limited here
+// is parsed: datagrams beyond the source's rate are dropped unread, so a
+// flood costs neither parsing nor transaction state. Responses count too
+// (anything that starts "SIP/2.0 " costs a parse and a goroutine in
+// sipgo); the proxy's traffic always passes. Stream transports are not limited here
 // (dropping a read would break their framing; the phone dials them to
 // its proxy).
 func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool {
-	if a.rate == 0 || !strings.EqualFold(p.Transport, "udp") || isResponse(data) {
+	if a.rate == 0 || !strings.EqualFold(p.Transport, "udp") {
 		return true
 	}
 	ip, ok := addrOf(p.RemoteAddr)
@@ -203,10 +204,6 @@ func rateKey(ip netip.Addr) netip.Addr {
 		return ip
 	}
 	return p.Addr()
-}
-
-func isResponse(data []byte) bool {
-	return len(data) >= 8 && string(data[:8]) == "SIP/2.0 "
 }
 
 func (a *admission) trustedLocked(ip netip.Addr) bool {

@@ -490,3 +490,30 @@ func TestTrustedWaitsForResolve(t *testing.T) {
 		}
 	})
 }
+
+// TestRateLimitCountsResponses: a datagram that merely starts like a
+// response ("SIP/2.0 ") costs a parse and a goroutine in sipgo as a
+// request does, so from a source other than the proxy it counts against
+// the same limit; the proxy's responses still always pass.
+func TestRateLimitCountsResponses(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 10})
+	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
+	res := []byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKx\r\n\r\n")
+	from := func(s string) siplib.TransportReadProps {
+		return siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s))}
+	}
+	passed := 0
+	for range 200 {
+		if a.admitDatagram(from("10.0.0.9:5060"), res) {
+			passed++
+		}
+	}
+	if passed > 20 {
+		t.Errorf("%d of 200 fake responses from a stranger passed a limit of 10/s with bursts of 20", passed)
+	}
+	for i := range 200 {
+		if !a.admitDatagram(from("10.0.0.1:5060"), res) {
+			t.Fatalf("response %d from the proxy was rate limited", i)
+		}
+	}
+}
