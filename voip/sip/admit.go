@@ -53,6 +53,10 @@ const (
 	defaultMaxServerTx = 256
 	defaultMaxCalls    = 4
 	defaultRingTimeout = 60 * time.Second
+	// untrustedShare is how many times one source's rate all sources
+	// other than the proxy may send together: a stranger who spoofs a new
+	// source address for every datagram gets a fresh burst each time.
+	untrustedShare = 20
 	// maxSources bounds the per-source rate table (keyed by IPv4
 	// address or IPv6 /64); sources beyond it share one bucket.
 	maxSources = 4096
@@ -78,6 +82,7 @@ type admission struct {
 	mu         sync.Mutex             // guards following
 	buckets    map[netip.Addr]*bucket // by rateKey
 	shared     bucket                 // for sources beyond maxSources
+	all        bucket                 // every source but the proxy, together
 	lastSweep  time.Time
 	trusted    []netip.Addr // resolved registrar and outbound proxy
 	resolvedAt time.Time
@@ -184,7 +189,7 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 			b = &a.shared
 		}
 	}
-	if b.take(now, a.rate, a.burst) {
+	if b.take(now, a.rate, a.burst) && a.all.take(now, untrustedShare*a.rate, untrustedShare*a.burst) {
 		return true
 	}
 	a.rateLimited.Add(1)

@@ -517,3 +517,28 @@ func TestRateLimitCountsResponses(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitAggregate: a stranger who spoofs a new source address for
+// every datagram (trivial on a LAN) gets a fresh burst each time; the
+// sources other than the proxy are also limited together, so such a flood
+// is still bounded, while the proxy's traffic passes.
+func TestRateLimitAggregate(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 1})
+	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
+	req := []byte("OPTIONS sip:alice@10.0.0.2 SIP/2.0\r\n\r\n")
+	passed := 0
+	for i := range 2000 {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 5060))}
+		if a.admitDatagram(p, req) {
+			passed++
+		}
+	}
+	if max := 2 * untrustedShare; passed > max {
+		t.Errorf("%d of 2000 requests from 2000 sources passed; the sources together may send %d at once", passed, max)
+	}
+	p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.0.0.1:5060"))}
+	if !a.admitDatagram(p, req) {
+		t.Error("the proxy's request was rate limited by a flood from others")
+	}
+}
