@@ -2,6 +2,7 @@ package update
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -225,7 +226,7 @@ func Newer(cv string, ct int64, rv string, rt int64) bool {
 			case b.pre == "":
 				return false
 			default:
-				return a.pre > b.pre
+				return comparePre(a.pre, b.pre) > 0
 			}
 		}
 		return false
@@ -234,6 +235,35 @@ func Newer(cv string, ct int64, rv string, rt int64) bool {
 		return false
 	}
 	return ct > rt
+}
+
+// comparePre orders two pre-release strings as SemVer 2.0 §11 does:
+// dot-separated identifiers from the left, numeric ones as numbers and
+// below alphanumeric ones, and a shorter list below a longer one it
+// begins. Lexical order put rc.9 above rc.10, so an older signed
+// pre-release passed the version floor and a newer one was refused.
+func comparePre(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range min(len(as), len(bs)) {
+		x, y := as[i], bs[i]
+		xn, xerr := strconv.ParseUint(x, 10, 64)
+		yn, yerr := strconv.ParseUint(y, 10, 64)
+		switch {
+		case xerr == nil && yerr == nil:
+			if c := cmp.Compare(xn, yn); c != 0 {
+				return c
+			}
+		case xerr == nil:
+			return -1
+		case yerr == nil:
+			return 1
+		default:
+			if c := strings.Compare(x, y); c != 0 {
+				return c
+			}
+		}
+	}
+	return cmp.Compare(len(as), len(bs))
 }
 
 type semver struct {

@@ -154,6 +154,14 @@ func TestNewer(t *testing.T) {
 		{"v1.0.0", 0, "v1.0.0-rc1", 0, true},
 		{"v1.0.0-rc1", 0, "v1.0.0", 0, false},
 		{"v1.0.0-rc2", 0, "v1.0.0-rc1", 0, true},
+		// SemVer 2.0 §11: numeric pre-release identifiers compare as
+		// numbers, so rc.9 is older than rc.10 (the floor must refuse it).
+		{"v1.0.0-rc.10", 0, "v1.0.0-rc.9", 0, true},
+		{"v1.0.0-rc.9", 0, "v1.0.0-rc.10", 0, false},
+		{"v1.0.0-alpha.1", 0, "v1.0.0-alpha", 0, true},
+		{"v1.0.0-alpha", 0, "v1.0.0-alpha.1", 0, false},
+		{"v1.0.0-alpha", 0, "v1.0.0-1", 0, true},
+		{"v1.0.0-beta.2", 0, "v1.0.0-alpha.10", 0, true},
 		{"v1.0.0", 0, "v1.0.0", 5, false},
 		{"abc123", 200, "def456", 100, true},
 		{"abc123", 100, "def456", 200, false},

@@ -32,7 +32,7 @@ const (
 
 // AdmissionStats counts what admission control turned away.
 type AdmissionStats struct {
-	// RateLimited is how many requests were dropped unread because their
+	// RateLimited is how many datagrams were dropped unread because their
 	// source sent more than Config.RateLimit a second.
 	RateLimited uint64 `json:"rate_limited"`
 	// Forbidden is how many dialog-opening requests got 403 because
@@ -53,8 +53,12 @@ const (
 	defaultMaxServerTx = 256
 	defaultMaxCalls    = 4
 	defaultRingTimeout = 60 * time.Second
-	// maxSources bounds the per-source rate table; sources beyond it
-	// share one bucket.
+	// untrustedShare is how many times one source's rate all sources
+	// other than the proxy may send together: a stranger who spoofs a new
+	// source address for every datagram gets a fresh burst each time.
+	untrustedShare = 20
+	// maxSources bounds the per-source rate table (keyed by IPv4
+	// address or IPv6 /64); sources beyond it share one bucket.
 	maxSources = 4096
 	// trustedMaxAge is how old the resolved proxy addresses may be before
 	// a request from an unknown source makes the UA resolve them again.
@@ -75,14 +79,17 @@ type admission struct {
 
 	rateLimited, forbidden, notFound, overloaded, busy atomic.Uint64
 
-	mu         sync.Mutex // guards following
-	buckets    map[netip.Addr]*bucket
-	shared     bucket // for sources beyond maxSources
+	mu         sync.Mutex             // guards following
+	buckets    map[netip.Addr]*bucket // by rateKey
+	shared     bucket                 // for sources beyond maxSources
+	all        bucket                 // every source but the proxy, together
 	lastSweep  time.Time
 	trusted    []netip.Addr // resolved registrar and outbound proxy
 	resolvedAt time.Time
 	stale      bool
-	resolving  bool
+	resolving  chan struct{} // closed when the resolve under way ends
+	// resolve replaces UA.resolveTrusted when set (tests).
+	resolve    func() []netip.Addr
 	lastLog    time.Time
 	suppressed int
 }
@@ -144,13 +151,14 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 }
 
 // admitDatagram runs in sipgo's UDP reader for every datagram, before it
-// is parsed: requests beyond the source's rate are dropped unread, so a
-// flood costs neither parsing nor transaction state. Responses and the
-// proxy's traffic always pass. Stream transports are not limited here
+// is parsed: datagrams beyond the source's rate are dropped unread, so a
+// flood costs neither parsing nor transaction state. Responses count too
+// (anything that starts "SIP/2.0 " costs a parse and a goroutine in
+// sipgo); the proxy's traffic always passes. Stream transports are not limited here
 // (dropping a read would break their framing; the phone dials them to
 // its proxy).
 func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool {
-	if a.rate == 0 || !strings.EqualFold(p.Transport, "udp") || isResponse(data) {
+	if a.rate == 0 || !strings.EqualFold(p.Transport, "udp") {
 		return true
 	}
 	ip, ok := addrOf(p.RemoteAddr)
@@ -163,7 +171,8 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 	if a.trustedLocked(ip) {
 		return true
 	}
-	b := a.buckets[ip]
+	key := rateKey(ip)
+	b := a.buckets[key]
 	if b == nil {
 		if len(a.buckets) >= maxSources && now.Sub(a.lastSweep) >= time.Second {
 			a.lastSweep = now
@@ -175,20 +184,31 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 		}
 		if len(a.buckets) < maxSources {
 			b = &bucket{}
-			a.buckets[ip] = b
+			a.buckets[key] = b
 		} else {
 			b = &a.shared
 		}
 	}
-	if b.take(now, a.rate, a.burst) {
+	if b.take(now, a.rate, a.burst) && a.all.take(now, untrustedShare*a.rate, untrustedShare*a.burst) {
 		return true
 	}
 	a.rateLimited.Add(1)
 	return false
 }
 
-func isResponse(data []byte) bool {
-	return len(data) >= 8 && string(data[:8]) == "SIP/2.0 "
+// rateKey is the source a rate bucket counts: the address for IPv4, the
+// /64 for IPv6. A host on an IPv6 LAN picks its own addresses within its
+// /64 (SLAAC, privacy addresses), so a stranger could otherwise send each
+// request from a new address, each with a full burst, and fill the table.
+func rateKey(ip netip.Addr) netip.Addr {
+	if !ip.Is6() {
+		return ip
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.Addr()
 }
 
 func (a *admission) trustedLocked(ip netip.Addr) bool {
@@ -268,19 +288,36 @@ func (u *UA) fromTrusted(ip netip.Addr) bool {
 		a.mu.Unlock()
 		return true
 	}
-	refresh := (a.stale || time.Since(a.resolvedAt) >= trustedMaxAge) && !a.resolving
-	if !refresh {
+	if ch := a.resolving; ch != nil {
+		// Another request is resolving the proxy: its answer may name
+		// ip (the proxy moved), so wait for it rather than refuse.
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-u.ctx.Done():
+			return false
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.trustedLocked(ip)
+	}
+	if !a.stale && time.Since(a.resolvedAt) < trustedMaxAge {
 		a.mu.Unlock()
 		return false
 	}
-	a.resolving = true
+	ch := make(chan struct{})
+	a.resolving = ch
+	resolve := a.resolve
 	a.mu.Unlock()
-	a.setTrusted(u.resolveTrusted())
+	if resolve == nil {
+		resolve = u.resolveTrusted
+	}
+	a.setTrusted(resolve())
 	a.mu.Lock()
-	a.resolving = false
-	ok := a.trustedLocked(ip)
-	a.mu.Unlock()
-	return ok
+	defer a.mu.Unlock()
+	a.resolving = nil
+	close(ch)
+	return a.trustedLocked(ip)
 }
 
 // resolveTrusted resolves the outbound proxy, or without one the

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -417,4 +418,127 @@ func TestServerTxCap(t *testing.T) {
 			t.Errorf("stats %+v, want 1 overloaded", st)
 		}
 	})
+}
+
+// TestRateLimitIPv6Prefix: a stranger on an IPv6 LAN owns a whole /64 and
+// can send each request from a new address in it; the rate limit must
+// count the /64 as one source, or every address gets a fresh burst and
+// the flood passes unchecked (and fills the source table, so the
+// stranger then shares a bucket with every new legitimate source).
+func TestRateLimitIPv6Prefix(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 10})
+	req := []byte("OPTIONS sip:x@[2001:db8::1] SIP/2.0\r\n\r\n")
+	passed := 0
+	for i := range 200 {
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 7, 0xaa, 0xbb, 0, 0, 0, 0, byte(i >> 8), byte(i)})
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 5060))}
+		if a.admitDatagram(p, req) {
+			passed++
+		}
+	}
+	if passed > 20 { // the burst is twice the rate
+		t.Errorf("%d of 200 requests from one /64 passed a limit of 10/s with bursts of 20", passed)
+	}
+	if len(a.buckets) != 1 {
+		t.Errorf("one /64 took %d rate buckets, want 1", len(a.buckets))
+	}
+	// Another /64 is another source.
+	other := netip.MustParseAddr("2001:db8:0:8::1")
+	p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(other, 5060))}
+	if !a.admitDatagram(p, req) {
+		t.Error("a request from another /64 was rate limited")
+	}
+	// IPv4 (also when it arrives IPv4-mapped) stays per address.
+	for _, s := range []string{"192.0.2.1", "192.0.2.2", "::ffff:192.0.2.3"} {
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(s), 5060))}
+		if !a.admitDatagram(p, req) {
+			t.Errorf("the first request from %s was rate limited", s)
+		}
+	}
+}
+
+// TestTrustedWaitsForResolve: while a request from a stranger has the UA
+// resolve its proxy again, a request from the proxy's address is not
+// refused because the answer is not in yet: it waits for it.
+func TestTrustedWaitsForResolve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		proxy := netip.MustParseAddr("10.0.0.1")
+		resolving := make(chan struct{})
+		release := make(chan struct{})
+		cfg := Config{Account: Account{User: "alice", Registrar: "pbx.invalid"}}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		u := &UA{cfg: cfg, ctx: ctx, log: slog.New(slog.DiscardHandler), adm: newAdmission(&cfg)}
+		u.adm.resolve = func() []netip.Addr {
+			close(resolving)
+			<-release
+			return []netip.Addr{proxy}
+		}
+
+		stranger := make(chan bool)
+		go func() { stranger <- u.fromTrusted(netip.MustParseAddr("10.0.0.9")) }()
+		<-resolving // the stranger's request is resolving the proxy
+		fromProxy := make(chan bool, 1)
+		go func() { fromProxy <- u.fromTrusted(proxy) }()
+		synctest.Wait()
+		close(release)
+		if !<-fromProxy {
+			t.Error("a request from the proxy's address was refused while a resolve was under way")
+		}
+		if <-stranger {
+			t.Error("the stranger was trusted")
+		}
+	})
+}
+
+// TestRateLimitCountsResponses: a datagram that merely starts like a
+// response ("SIP/2.0 ") costs a parse and a goroutine in sipgo as a
+// request does, so from a source other than the proxy it counts against
+// the same limit; the proxy's responses still always pass.
+func TestRateLimitCountsResponses(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 10})
+	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
+	res := []byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKx\r\n\r\n")
+	from := func(s string) siplib.TransportReadProps {
+		return siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s))}
+	}
+	passed := 0
+	for range 200 {
+		if a.admitDatagram(from("10.0.0.9:5060"), res) {
+			passed++
+		}
+	}
+	if passed > 20 {
+		t.Errorf("%d of 200 fake responses from a stranger passed a limit of 10/s with bursts of 20", passed)
+	}
+	for i := range 200 {
+		if !a.admitDatagram(from("10.0.0.1:5060"), res) {
+			t.Fatalf("response %d from the proxy was rate limited", i)
+		}
+	}
+}
+
+// TestRateLimitAggregate: a stranger who spoofs a new source address for
+// every datagram (trivial on a LAN) gets a fresh burst each time; the
+// sources other than the proxy are also limited together, so such a flood
+// is still bounded, while the proxy's traffic passes.
+func TestRateLimitAggregate(t *testing.T) {
+	a := newAdmission(&Config{RateLimit: 1})
+	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
+	req := []byte("OPTIONS sip:alice@10.0.0.2 SIP/2.0\r\n\r\n")
+	passed := 0
+	for i := range 2000 {
+		ip := netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+		p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 5060))}
+		if a.admitDatagram(p, req) {
+			passed++
+		}
+	}
+	if max := 2 * untrustedShare; passed > max {
+		t.Errorf("%d of 2000 requests from 2000 sources passed; the sources together may send %d at once", passed, max)
+	}
+	p := siplib.TransportReadProps{Transport: "UDP", RemoteAddr: net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.0.0.1:5060"))}
+	if !a.admitDatagram(p, req) {
+		t.Error("the proxy's request was rate limited by a flood from others")
+	}
 }

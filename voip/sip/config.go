@@ -117,10 +117,13 @@ type Config struct {
 	// RingTimeout ends an incoming call nobody answered with 480
 	// Temporarily Unavailable; zero means 60 s.
 	RingTimeout time.Duration
-	// RateLimit is how many requests a second one source address (other
-	// than the registrar or proxy) may send over UDP, with bursts of
-	// twice that; requests beyond it are dropped unread. Zero means 50;
-	// negative turns the limit off.
+	// RateLimit is how many messages (requests and responses) a second
+	// one source (an IPv4 address or an IPv6 /64, other than the
+	// registrar or proxy) may send over UDP, with bursts of twice that;
+	// messages beyond it are dropped unread. All sources but the
+	// registrar and proxy together may send 20 times that (a stranger can
+	// spoof a new source address per datagram). Zero means 50; negative
+	// turns the limits off.
 	RateLimit int
 	// MaxServerTx caps the server transactions open at once; a request
 	// beyond it is answered 503 with Retry-After, statelessly. Zero
