@@ -229,16 +229,10 @@ func TestTransportWatchdog(t *testing.T) {
 		if !x.options(5 * time.Second) {
 			t.Fatal("the phone no longer answers OPTIONS after its reader ended")
 		}
-		st := p.ua.Transport()
-		if st.State != TransportUp || st.Restarts != 1 || st.LastError == "" {
-			t.Errorf("transport status = %+v, want up after 1 restart, with the reason", st)
+		if st := p.ua.Transport(); st.LastError == "" {
+			t.Errorf("transport status = %+v, want the reason of the restart", st)
 		}
-		if rs.registers() <= before {
-			t.Error("no REGISTER after the transport was rebuilt")
-		}
-		if r := p.ua.Registration(); r.State != RegRegistered {
-			t.Errorf("registration = %s, want registered", r.State)
-		}
+		wantRebuilt(t, p, rs, before)
 	})
 }
 
@@ -261,15 +255,7 @@ func TestSocketClosedUnderUA(t *testing.T) {
 		if !x.options(5 * time.Second) {
 			t.Fatal("the phone does not answer OPTIONS on its new socket")
 		}
-		if st := p.ua.Transport(); st.State != TransportUp || st.Restarts != 1 {
-			t.Errorf("transport status = %+v, want up after 1 restart", st)
-		}
-		if rs.registers() <= before {
-			t.Error("no REGISTER from the new socket")
-		}
-		if r := p.ua.Registration(); r.State != RegRegistered {
-			t.Errorf("registration = %s, want registered", r.State)
-		}
+		wantRebuilt(t, p, rs, before)
 	})
 }
 
@@ -316,4 +302,20 @@ func TestVersionNotSupported(t *testing.T) {
 			t.Errorf("status line %q, want SIP/2.0 505", line)
 		}
 	})
+}
+
+// wantRebuilt checks a UA after one transport rebuild: the transport is
+// up after one restart, it sent a REGISTER since before (the registrar's
+// count then), and it is registered.
+func wantRebuilt(t *testing.T, p *phone, rs interface{ registers() int }, before int) {
+	t.Helper()
+	if st := p.ua.Transport(); st.State != TransportUp || st.Restarts != 1 {
+		t.Errorf("transport status = %+v, want up after 1 restart", st)
+	}
+	if rs.registers() <= before {
+		t.Error("no REGISTER after the transport was rebuilt")
+	}
+	if r := p.ua.Registration(); r.State != RegRegistered {
+		t.Errorf("registration = %s, want registered", r.State)
+	}
 }
