@@ -12,20 +12,62 @@ type Key rune
 // Function keys. They live in the Unicode private-use area so that they
 // never collide with a dial character.
 const (
-	KeySpeaker  Key = 0xE000 + iota // toggles the speakerphone (hands-free off-hook)
-	KeyHold                         // hold / resume the current call
-	KeyTransfer                     // transfer (reserved)
-	KeyRedial                       // dial the last number again
-	KeyVolUp                        // volume up
-	KeyVolDown                      // volume down
-	KeyMute                         // mute the microphone
-	KeyLine                         // line key: answer / new call
-	KeyHeadset                      // route audio to the headset
+	KeySpeaker    Key = 0xE000 + iota // toggles the speakerphone (hands-free off-hook)
+	KeyHold                           // hold / resume the current call
+	KeyTransfer                       // transfer: blind after dialling, attended once the consult call answers
+	KeyRedial                         // dial the last number again
+	KeyVolUp                          // volume up
+	KeyVolDown                        // volume down
+	KeyMute                           // mute the microphone
+	KeyLine                           // line key: answer / new call
+	KeyHeadset                        // route audio to the headset
+	KeyConference                     // join the active and the held call in a conference
+	KeySwap                           // swap the active call with a held one
+	KeyDND                            // toggle do-not-disturb on the default line
+	KeyLine1                          // line keys: a call on that line (answer, pick up, select) or a new call on it
+	KeyLine2
+	KeyLine3
+	KeyLine4
+	KeyVoicemail // dial the line's mailbox
+	KeyHistory   // the call history screen
+	KeyContacts  // the phonebook screen
+	KeyMenu      // the settings menu
+	KeyUp        // screen navigation
+	KeyDown
+	KeyLeft
+	KeyRight
+	KeyOK
+	KeyBack
+	KeySoft1 // soft keys under the screen, labels change with the screen
+	KeySoft2
+	KeySoft3
+	KeySoft4
 )
 
 var keyNames = map[Key]string{
 	KeySpeaker: "speaker", KeyHold: "hold", KeyTransfer: "transfer", KeyRedial: "redial",
 	KeyVolUp: "vol+", KeyVolDown: "vol-", KeyMute: "mute", KeyLine: "line", KeyHeadset: "headset",
+	KeyConference: "conf", KeySwap: "swap", KeyDND: "dnd",
+	KeyLine1: "line1", KeyLine2: "line2", KeyLine3: "line3", KeyLine4: "line4",
+	KeyVoicemail: "voicemail", KeyHistory: "history", KeyContacts: "contacts", KeyMenu: "menu",
+	KeyUp: "up", KeyDown: "down", KeyLeft: "left", KeyRight: "right", KeyOK: "ok", KeyBack: "back",
+	KeySoft1: "soft1", KeySoft2: "soft2", KeySoft3: "soft3", KeySoft4: "soft4",
+}
+
+// LineKey returns the line key for line n (0-based) and whether there is one.
+func LineKey(n int) (Key, bool) {
+	if n < 0 || n > 3 {
+		return 0, false
+	}
+	return KeyLine1 + Key(n), true
+}
+
+// LineOf returns the line (0-based) of a line key.
+func (k Key) LineOf() (int, bool) {
+	if k < KeyLine1 || k > KeyLine4 {
+		return 0, false
+	}
+	return int(k - KeyLine1), true
 }
 
 // String returns the dial character or the function key's name.

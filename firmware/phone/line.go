@@ -102,6 +102,19 @@ type CallEvent struct {
 	// CallResumed), whether the far end holds it: its last offer or
 	// answer was sendonly or inactive (RFC 3264 section 8.4).
 	RemoteHold bool
+
+	// Issue 13 contract.
+	// Line is the line (0-based) the call is on.
+	Line int
+	// Replaces, on CallIncoming, is the call an INVITE with Replaces
+	// takes over (attended transfer to us, RFC 3891): answer the new call
+	// at once and end the replaced one.
+	Replaces Call
+	// Old, on CallReferred, is the call whose far end asked for the
+	// transfer.
+	Old Call
+	// Final, on CallTransferProgress, marks the transfer's last report.
+	Final bool
 }
 
 // DTMFEvent is a digit received from the far end.

@@ -58,6 +58,23 @@ type Config struct {
 	MaxDigits int
 	// Logger receives logs; nil discards.
 	Logger *slog.Logger
+
+	// Lines are the phone's lines (SIP accounts), line 0 the default.
+	// When set, Line is ignored. (Issue 13 contract.)
+	Lines []Line
+	// Settings are each line's initial DND and forwarding (by index;
+	// missing means none).
+	Settings []LineSettings
+	// MaxCalls caps the calls at once (ringing ones included); beyond it
+	// an incoming call is refused 486 (or forwarded on busy). Zero means 4.
+	MaxCalls int
+	// NoCallWaiting refuses an incoming call during another with 486
+	// instead of playing the call-waiting tone.
+	NoCallWaiting bool
+	// History, when set, receives an entry for every call that ends.
+	History History
+	// Directory, when set, names callers and resolves speed dials.
+	Directory Directory
 }
 
 // Errors returned to API commands.
@@ -116,6 +133,13 @@ type Status struct {
 	Volume   int    `json:"volume"`
 	LastDial string `json:"last_dialled,omitempty"`
 	Error    string `json:"error,omitempty"`
+
+	// Issue 13 contract: every call, every line, the audio route.
+	Calls       []CallStatus `json:"calls"`
+	Lines       []LineStatus `json:"lines"`
+	Route       Route        `json:"route,omitempty"`
+	Conference  bool         `json:"conference"`
+	MissedCalls int          `json:"missed_calls"`
 }
 
 // commandKind is what a command asks the Run loop to do.
