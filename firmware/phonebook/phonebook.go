@@ -36,7 +36,7 @@ type Phonebook struct {
 	mu       sync.RWMutex // guards following
 	entries  []Entry
 	byNumber map[string]string // Normalize(number) -> name
-	readOnly error              // why edits are refused, nil when they are not
+	readOnly error             // why edits are refused, nil when they are not
 }
 
 var _ phone.Directory = (*Phonebook)(nil)

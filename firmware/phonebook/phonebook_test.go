@@ -165,13 +165,16 @@ func TestEditsRefused(t *testing.T) {
 			_, err := pb.Add(Entry{ID: "2", Name: "X", Numbers: []Number{{Number: "9"}}})
 			return err
 		}, ErrConflict},
-		"no name": {func() error { _, err := pb.Add(Entry{Numbers: []Number{{Number: "9"}}}); return err }, ErrInvalid},
+		"no name":   {func() error { _, err := pb.Add(Entry{Numbers: []Number{{Number: "9"}}}); return err }, ErrInvalid},
 		"no number": {func() error { _, err := pb.Add(Entry{Name: "X"}); return err }, ErrInvalid},
 		"bad digit": {func() error {
 			_, err := pb.Add(Entry{Name: "X", Numbers: []Number{{Number: "9"}}, SpeedDial: "x"})
 			return err
 		}, ErrInvalid},
-		"update unknown": {func() error { _, err := pb.Update("99", Entry{Name: "X", Numbers: []Number{{Number: "9"}}}); return err }, ErrNotFound},
+		"update unknown": {func() error {
+			_, err := pb.Update("99", Entry{Name: "X", Numbers: []Number{{Number: "9"}}})
+			return err
+		}, ErrNotFound},
 		"update changes id": {func() error {
 			_, err := pb.Update("2", Entry{ID: "7", Name: "X", Numbers: []Number{{Number: "9"}}})
 			return err
