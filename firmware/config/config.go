@@ -310,6 +310,7 @@ func Default() *Config {
 		API:   API{Listen: DefaultAPIListen},
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout},
+
 		History: History{Size: DefaultHistorySize},
 	}
 }
