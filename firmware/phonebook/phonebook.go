@@ -108,13 +108,13 @@ func (pb *Phonebook) Lookup(number string) (string, bool) {
 }
 
 // SpeedDial returns the first number of the entry whose speed-dial digit
-// is key.
+// is key, ready to dial (Dialable).
 func (pb *Phonebook) SpeedDial(key rune) (string, bool) {
 	pb.mu.RLock()
 	defer pb.mu.RUnlock()
 	for _, e := range pb.entries {
 		if e.SpeedDial == string(key) && len(e.Numbers) > 0 {
-			return e.Numbers[0].Number, true
+			return Dialable(e.Numbers[0].Number), true
 		}
 	}
 	return "", false
@@ -300,14 +300,25 @@ func Normalize(s string) string {
 		s = s[:i]
 	}
 	if isTelephone(s) {
-		return strings.Map(func(r rune) rune {
-			if strings.ContainsRune(" -.()", r) {
-				return -1
-			}
-			return r
-		}, s)
+		return Dialable(s)
 	}
 	return strings.ToLower(strings.TrimSpace(s))
+}
+
+// Dialable returns a number as it is dialled: a telephone number without
+// its visual separators ("+44 (20) 7946-0000" is "+442079460000"),
+// anything else (a user name, a URI) unchanged.
+func Dialable(n string) string {
+	n = strings.TrimSpace(n)
+	if !isTelephone(n) {
+		return n
+	}
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" -.()", r) {
+			return -1
+		}
+		return r
+	}, n)
 }
 
 // isTelephone: digits (at least one) with an optional leading '+', '*'

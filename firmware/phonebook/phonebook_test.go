@@ -43,6 +43,12 @@ func TestExampleFile(t *testing.T) {
 	if _, ok := pb.SpeedDial('3'); ok {
 		t.Fatal("SpeedDial(3) found something")
 	}
+	if _, err := pb.Update("3", Entry{Name: "London office", Numbers: []Number{{Number: "+44 (20) 7946-0000"}}, SpeedDial: "9"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := pb.SpeedDial('9'); !ok || n != "+442079460000" {
+		t.Fatalf("SpeedDial(9) = %q %v, want the number without separators", n, ok)
+	}
 }
 
 func TestLookupNormalises(t *testing.T) {
