@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,7 +23,9 @@ type rec struct {
 	book    []phonebook.Entry
 }
 
-func (r *rec) log(format string, args ...any) { r.calls = append(r.calls, fmt.Sprintf(format, args...)) }
+func (r *rec) log(format string, args ...any) {
+	r.calls = append(r.calls, fmt.Sprintf(format, args...))
+}
 
 func (r *rec) Call(_ context.Context, to string) error {
 	r.log("call %s", to)
@@ -128,7 +130,11 @@ func (r *rec) HistoryEntry(_ context.Context, id uint64) (HistoryEntry, error) {
 	}
 	return HistoryEntry{}, fmt.Errorf("%w: history entry %d", ErrNotFound, id)
 }
-func (r *rec) ClearHistory(context.Context) error { r.log("clear history"); r.history = nil; return nil }
+func (r *rec) ClearHistory(context.Context) error {
+	r.log("clear history")
+	r.history = nil
+	return nil
+}
 
 func (r *rec) Phonebook(context.Context) ([]phonebook.Entry, error) { return r.book, nil }
 func (r *rec) PhonebookEntry(_ context.Context, id string) (phonebook.Entry, error) {
