@@ -2,13 +2,27 @@
 // "action URLs": a JSON status document and a handful of actions.
 //
 //	GET  /api/status              the status document (see Status)
-//	POST /api/call    {"to": "1002"}
-//	POST /api/answer
+//	POST /api/call    {"to": "1002"}, {"to": "1002", "line": 1}, {"speed_dial": "3"}
+//	POST /api/answer  optional {"call_id": "..."}; so are hangup, hold, resume
 //	POST /api/hangup
-//	POST /api/dtmf    {"digits": "123#"}
 //	POST /api/hold
 //	POST /api/resume
+//	POST /api/reject  {"call_id": "...", "code": 486}
+//	POST /api/swap
+//	POST /api/transfer {"to": "1003"} (blind), {} (attended: held to active),
+//	                   {"call_id": "...", "to_call_id": "..."}
+//	POST /api/conference
+//	POST /api/route   {"route": "handset"|"speaker"|"headset"}
+//	POST /api/dtmf    {"digits": "123#"}
 //	POST /api/key     {"key": "5"} or {"key": "hold"}; {"hook": "off"|"on"}
+//	GET  /api/lines, PUT /api/lines/{n} {"dnd": true, "forward": {...}}
+//	GET  /api/history?kind=missed&limit=20, DELETE /api/history
+//	POST /api/history/{id}/dial
+//	GET, POST /api/phonebook; GET, PUT, DELETE /api/phonebook/{id}
+//
+// Bodies are one JSON object with only the endpoint's fields (anything
+// else is 400). A call, line or entry that does not exist is 404, a state
+// the phone cannot act in 409 (see errStatus and docs/api.md).
 //
 // It listens on 127.0.0.1 by default. Bound to any other address it
 // requires a token, sent as "Authorization: Bearer <token>".
@@ -19,7 +33,7 @@
 // phone, localhost, or the phone's host name; anything else is a DNS
 // rebinding name and gets 421), an Origin header, when present, must be
 // the API's own origin (403), and a POST must say "Content-Type:
-// application/json" (415), which a page cannot send across origins
+// application/json" (415; a PUT too), which a page cannot send across origins
 // without a CORS preflight the API never grants. curl and scripts send no
 // Origin and keep working. Slow clients are bounded by header, body and
 // idle timeouts, header and body size limits, and a cap on connections.
