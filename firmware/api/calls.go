@@ -79,9 +79,11 @@ func (s *Server) callRoutes(mux *http.ServeMux) {
 				return err
 			}
 			to = n
+		case b.To == "":
+			return badRequest{errors.New(`"to" or "speed_dial" is required`)}
 		default:
 			if err := checkTarget("to", b.To); err != nil {
-				return badRequest{errors.New(`"to" or "speed_dial" is required: ` + err.Error())}
+				return err
 			}
 		}
 		if b.Line == nil {
