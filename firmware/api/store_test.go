@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,22 @@ func TestNewEndpointsGuarded(t *testing.T) {
 	}
 	if len(r.calls) != 0 || len(r.book) != 1 {
 		t.Fatalf("refused requests reached the phone: %v", r.calls)
+	}
+}
+
+// A PUT body is bounded like a POST's: 413 beyond MaxBodyBytes, before
+// the action.
+func TestPutBodyLimit(t *testing.T) {
+	r := &rec{}
+	h := Handler(Config{Actions: r, Status: func() any { return "ok" }, MaxBodyBytes: 64})
+	big := `{"name":"` + strings.Repeat("x", 100) + `","numbers":[{"number":"1"}]}`
+	if code, body := do(t, h, "PUT", "/api/phonebook/1", big, ""); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("big PUT: %d %s", code, body)
+	}
+	if code, body := do(t, h, "PUT", "/api/lines/0", `{"forward":{"always":"`+strings.Repeat("1", 100)+`"}}`, ""); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("big PUT: %d %s", code, body)
+	}
+	if len(r.calls) != 0 {
+		t.Fatalf("calls %v", r.calls)
 	}
 }

@@ -204,10 +204,14 @@ func (h *History) Clear() error {
 
 // Sync saves every change made so far, if the writer has not already,
 // waits for it and returns the latest save's error (nil when everything
-// is on disk). After a failed save it tries again.
+// is on disk). After a failed save it tries again. After Close it
+// returns ErrClosed.
 func (h *History) Sync() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return ErrClosed
+	}
 	return h.syncLocked()
 }
 

@@ -282,6 +282,9 @@ func TestClose(t *testing.T) {
 	if err := h.Clear(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Clear after Close = %v", err)
 	}
+	if err := h.Sync(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sync after Close = %v", err)
+	}
 	if h2 := open(t, Config{Path: path}); h2.Len() != 1 {
 		t.Fatalf("on disk: %d entries, want the 1 added before Close", h2.Len())
 	}
