@@ -44,6 +44,10 @@ type Config struct {
 	Log Log
 	// SIP says who may reach the phone over SIP (sip).
 	SIP SIP
+	// History configures the call history (history).
+	History History
+	// Phonebook configures the phonebook (phonebook).
+	Phonebook Phonebook
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
 	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
 	// default. Default: 0.
@@ -217,6 +221,25 @@ type SIP struct {
 	RingTimeout time.Duration
 }
 
+// History configures the call history (history).
+type History struct {
+	// File is where the history is kept (file), a file on the data
+	// partition such as /perm/deskphone/history.json; "" keeps the
+	// history in memory only, lost on restart. Default: "".
+	File string
+	// Size is the number of calls kept, the oldest dropped first (size),
+	// 1..10000. Default: 200.
+	Size int
+}
+
+// Phonebook configures the phonebook (phonebook).
+type Phonebook struct {
+	// File is the phonebook file (file), a file on the data partition
+	// such as /perm/deskphone/phonebook.yaml; "" means no phonebook.
+	// Default: "".
+	File string
+}
+
 // Log configures logging (log).
 type Log struct {
 	// Level is debug, info, warn or error (level). Default: info.
@@ -249,6 +272,7 @@ const (
 	DefaultLogFormat       = "text"
 	DefaultAcceptFrom      = "proxy"
 	DefaultRingTimeout     = 60 * time.Second
+	DefaultHistorySize     = 200
 )
 
 // Default returns a new Config holding every default. It has no account.
@@ -286,6 +310,8 @@ func Default() *Config {
 		API:   API{Listen: DefaultAPIListen},
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout},
+
+		History: History{Size: DefaultHistorySize},
 	}
 }
 

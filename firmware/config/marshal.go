@@ -28,7 +28,16 @@ type (
 		API             fileAPI           `yaml:"api"`
 		Log             fileLog           `yaml:"log"`
 		SIP             fileSIP           `yaml:"sip"`
+		History         fileHistory       `yaml:"history"`
+		Phonebook       filePhonebook     `yaml:"phonebook"`
 		MemoryLimit     string            `yaml:"memory_limit"`
+	}
+	fileHistory struct {
+		File string `yaml:"file"`
+		Size int    `yaml:"size"`
+	}
+	filePhonebook struct {
+		File string `yaml:"file"`
 	}
 	fileSIP struct {
 		AcceptFrom  string   `yaml:"accept_from"`
@@ -161,6 +170,8 @@ func Marshal(c *Config) ([]byte, error) {
 			Allow:       c.SIP.Allow,
 			RingTimeout: formatDuration(c.SIP.RingTimeout),
 		},
+		History:     fileHistory(c.History),
+		Phonebook:   filePhonebook(c.Phonebook),
 		MemoryLimit: formatSize(c.MemoryLimit),
 	}
 	if f.SIP.Allow == nil {

@@ -66,6 +66,7 @@ type Daemon struct {
 	ua    *sip.UA
 	ph    *phone.Phone
 	api   *api.Server
+	store *store // history and phonebook (store.go)
 
 	codes map[string]func()
 
