@@ -19,6 +19,7 @@ func (quiet) Dial() hal.FrameSource                         { return quiet{} }
 func (quiet) Ringback() hal.FrameSource                     { return quiet{} }
 func (quiet) Busy() hal.FrameSource                         { return quiet{} }
 func (quiet) Congestion() hal.FrameSource                   { return quiet{} }
+func (quiet) CallWaiting() hal.FrameSource                  { return quiet{} }
 func (quiet) Run(ctx context.Context, in hal.AudioIn) error { <-ctx.Done(); return nil }
 func (l *printLine) Dial(_ context.Context, to string) (phone.Call, error) {
 	fmt.Println("line: dial", to)

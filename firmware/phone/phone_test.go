@@ -25,10 +25,11 @@ func (l level) NextFrame(dst []int16) {
 
 type fakeTones struct{}
 
-func (fakeTones) Dial() hal.FrameSource       { return level(1000) }
-func (fakeTones) Ringback() hal.FrameSource   { return level(2000) }
-func (fakeTones) Busy() hal.FrameSource       { return level(3000) }
-func (fakeTones) Congestion() hal.FrameSource { return level(4000) }
+func (fakeTones) Dial() hal.FrameSource        { return level(1000) }
+func (fakeTones) Ringback() hal.FrameSource    { return level(2000) }
+func (fakeTones) Busy() hal.FrameSource        { return level(3000) }
+func (fakeTones) Congestion() hal.FrameSource  { return level(4000) }
+func (fakeTones) CallWaiting() hal.FrameSource { return level(300) }
 
 type fakeMedia struct {
 	level
@@ -124,10 +125,17 @@ type rig struct {
 	done   chan struct{}
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with a Config changed by set.
+func newRigWith(t *testing.T, set func(*Config)) *rig {
 	board, kp, hk, _, out := haltest.NewBoard(nil)
 	line := &fakeLine{}
-	p, err := New(Config{Board: board, Line: line, Tones: fakeTones{}})
+	cfg := Config{Board: board, Line: line, Tones: fakeTones{}}
+	if set != nil {
+		set(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,9 +262,11 @@ func TestIncomingLiftAnswers(t *testing.T) {
 	})
 }
 
+// TestSecondIncomingGetsBusy: without call waiting, a second call is
+// refused 486 while the first rings.
 func TestSecondIncomingGetsBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newRig(t)
+		r := newRigWith(t, func(c *Config) { c.NoCallWaiting = true })
 		c1 := &fakeCall{id: "in-1", media: &fakeMedia{}}
 		c2 := &fakeCall{id: "in-2", media: &fakeMedia{}}
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
