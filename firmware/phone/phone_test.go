@@ -36,6 +36,7 @@ type fakeMedia struct {
 	mu     sync.Mutex
 	runs   int
 	frames int
+	last   []int16 // the last frame the capture loop read (what the far end hears)
 }
 
 func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
@@ -49,6 +50,7 @@ func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
 		}
 		m.mu.Lock()
 		m.frames++
+		m.last = append(m.last[:0], buf...)
 		m.mu.Unlock()
 	}
 }
@@ -82,10 +84,12 @@ func (c *fakeCall) Actions() []string {
 }
 
 type fakeLine struct {
-	mu    sync.Mutex
-	dials []string
-	calls []*fakeCall
-	fail  error
+	prefix string // of the call IDs
+	plain  bool   // calls without Transferer
+	mu     sync.Mutex
+	dials  []string
+	calls  []*fakeCall
+	fail   error
 }
 
 func (l *fakeLine) Dial(ctx context.Context, target string) (Call, error) {
@@ -95,9 +99,12 @@ func (l *fakeLine) Dial(ctx context.Context, target string) (Call, error) {
 	if l.fail != nil {
 		return nil, l.fail
 	}
-	c := &fakeCall{id: fmt.Sprintf("out-%d", len(l.dials)), remote: target, media: &fakeMedia{level: 5000}}
+	c := &fakeCall{id: fmt.Sprintf("%sout-%d", l.prefix, len(l.dials)), remote: target, media: &fakeMedia{level: 5000}}
 	l.calls = append(l.calls, c)
-	return c, nil
+	if l.plain {
+		return c, nil
+	}
+	return &xcall{fakeCall: c}, nil
 }
 
 func (l *fakeLine) Dials() []string {
@@ -129,7 +136,7 @@ func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
 
 // newRigWith is newRig with a Config changed by set.
 func newRigWith(t *testing.T, set func(*Config)) *rig {
-	board, kp, hk, _, out := haltest.NewBoard(nil)
+	board, kp, hk, _, out := haltest.NewBoard(level(100)) // the microphone hears 100
 	line := &fakeLine{}
 	cfg := Config{Board: board, Line: line, Tones: fakeTones{}}
 	if set != nil {
