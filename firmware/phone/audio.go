@@ -52,15 +52,25 @@ type vin struct {
 	err   error
 }
 
-// tap passes a call's received audio to the speaker and keeps a copy of
-// the last frame for the router (conference).
+// tap passes a call's received audio to the speaker and queues a copy
+// of each frame for the router (conference). The speaker and the
+// microphone run on their own clocks, in phase or nearly: the queue
+// holds a frame or two so that neither order of their ticks loses one,
+// and drops the oldest when the speaker runs ahead.
 type tap struct {
 	src hal.FrameSource
 
-	mu    sync.Mutex // guards following
-	last  []int16
-	fresh bool
+	mu     sync.Mutex // guards following
+	ring   [][]int16  // tapFrames frames, allocated on the first
+	head   int        // the oldest queued frame
+	count  int        // frames queued
+	primed bool       // count reached tapPrime since it last ran dry
 }
+
+const (
+	tapFrames = 4 // queued frames at most (80 ms)
+	tapPrime  = 2 // frames queued before the router starts taking
+)
 
 func (t *tap) NextFrame(dst []int16) {
 	if t.src == nil {
@@ -69,26 +79,38 @@ func (t *tap) NextFrame(dst []int16) {
 		t.src.NextFrame(dst)
 	}
 	t.mu.Lock()
-	if cap(t.last) < len(dst) {
-		t.last = make([]int16, len(dst))
+	defer t.mu.Unlock()
+	if t.ring == nil || len(t.ring[0]) != len(dst) {
+		t.ring = make([][]int16, tapFrames)
+		for i := range t.ring {
+			t.ring[i] = make([]int16, len(dst))
+		}
+		t.head, t.count, t.primed = 0, 0, false
 	}
-	t.last = t.last[:len(dst)]
-	copy(t.last, dst)
-	t.fresh = true
-	t.mu.Unlock()
+	if t.count == tapFrames {
+		t.head = (t.head + 1) % tapFrames
+		t.count--
+	}
+	copy(t.ring[(t.head+t.count)%tapFrames], dst)
+	t.count++
 }
 
-// take copies the frame the speaker last pulled into dst, once; it
-// reports false when there is no new one.
+// take copies the oldest queued frame into dst; it reports false when
+// there is none (not yet primed, or run dry).
 func (t *tap) take(dst []int16) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.fresh {
+	if !t.primed && t.count >= tapPrime {
+		t.primed = true
+	}
+	if !t.primed || t.count == 0 {
+		t.primed = false
 		return false
 	}
-	n := copy(dst, t.last)
+	n := copy(dst, t.ring[t.head])
 	clear(dst[n:])
-	t.fresh = false
+	t.head = (t.head + 1) % tapFrames
+	t.count--
 	return true
 }
 

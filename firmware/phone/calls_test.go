@@ -153,26 +153,33 @@ func TestLines(t *testing.T) {
 		r.wantState(Idle)
 
 		r.keys.Press(hal.KeyLine2)
+		synctest.Wait()
 		r.wantState(OffHook)
 		if st := r.p.Status(); st.Line != 1 || !st.Speaker {
 			t.Fatalf("after line 2 key: %+v", st)
 		}
 		r.keys.Type("33#")
+		synctest.Wait()
 		r.wantState(Calling)
 		if d := b.Dials(); fmt.Sprint(d) != "[200 33]" {
 			t.Fatalf("b dials %v", d)
 		}
 		r.keys.Press(hal.KeySpeaker)
+		synctest.Wait()
 		r.wantState(Idle)
 		r.keys.Press(hal.KeyLine3) // no third line: nothing
+		synctest.Wait()
 		r.wantState(Idle)
 		r.hook.Lift()
+		synctest.Wait()
 		r.keys.Type("44#") // the default line again
+		synctest.Wait()
 		synctest.Wait()
 		if d := a.Dials(); fmt.Sprint(d) != "[44]" {
 			t.Fatalf("a dials %v", d)
 		}
 		r.hook.HangUp()
+		synctest.Wait()
 		r.wantState(Idle)
 
 		in := incoming("in-1", 7000)
@@ -183,9 +190,12 @@ func TestLines(t *testing.T) {
 		}
 		r.keys.Press(hal.KeyLine1) // another line's key does not answer it
 		synctest.Wait()
+		synctest.Wait()
 		wantActions(t, in.fakeCall)
 		r.keys.Press(hal.KeySpeaker) // speaker off again
+		synctest.Wait()
 		r.keys.Press(hal.KeyLine2)
+		synctest.Wait()
 		r.wantState(Talking)
 		wantActions(t, in.fakeCall, "answer")
 		if st := r.p.Status(); st.CallID != "in-1" || st.Remote != "sip:in-1@pbx" || st.Route != RouteSpeaker {
@@ -205,6 +215,7 @@ func TestCallWaiting(t *testing.T) {
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
 		r.hook.Lift()
+		synctest.Wait()
 		r.wantState(Talking)
 		if got := r.heard(); got != 5000 {
 			t.Fatalf("speaker %d, want the call's 5000", got)
@@ -241,6 +252,7 @@ func TestCallWaiting(t *testing.T) {
 		}
 		r.wantCalls("in-1:talking*", "in-2:held")
 		r.keys.Press(hal.KeySwap)
+		synctest.Wait()
 		r.wantCalls("in-1:held", "in-2:talking*")
 		wantActions(t, c1.fakeCall, "answer", "hold", "resume", "hold")
 
@@ -277,12 +289,15 @@ func TestCallWaitingKeys(t *testing.T) {
 				r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
 				r.wantCalls("out-1:talking*", "in-1:waiting")
 				r.keys.Press(key)
+				synctest.Wait()
 				r.wantCalls("out-1:held", "in-1:talking*")
 				wantActions(t, out, "hold")
 				r.keys.Press(hal.KeyHold) // holds the active
+				synctest.Wait()
 				r.wantCalls("out-1:held", "in-1:held*")
 				r.wantState(Held)
 				r.keys.Press(hal.KeyHold) // resumes it
+				synctest.Wait()
 				r.wantCalls("out-1:held", "in-1:talking*")
 			})
 		})
@@ -298,9 +313,11 @@ func TestWaitingRingsAfterHangup(t *testing.T) {
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
 		r.hook.Lift()
+		synctest.Wait()
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
 		r.wantCalls("in-1:talking*", "in-2:waiting")
 		r.hook.HangUp()
+		synctest.Wait()
 		r.wantState(Ringing)
 		r.wantCalls("in-2:incoming")
 		wantActions(t, c1.fakeCall, "answer", "hangup")
@@ -308,6 +325,7 @@ func TestWaitingRingsAfterHangup(t *testing.T) {
 			t.Fatal("the waiting call does not ring after the hang-up")
 		}
 		r.hook.Lift()
+		synctest.Wait()
 		r.wantState(Talking)
 		r.wantCalls("in-2:talking*")
 		if ringer.Ringing() {
@@ -333,6 +351,7 @@ func TestBusyWhenFull(t *testing.T) {
 				c1 := incoming("in-1", 5000)
 				r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
 				r.hook.Lift()
+				synctest.Wait()
 				n := 2
 				if tc.name == "max calls" {
 					r.p.CallEvent(CallEvent{Call: incoming("in-2", 1), State: CallIncoming})
@@ -411,6 +430,7 @@ func TestHoldEitherWay(t *testing.T) {
 		r.wantCalls("in-1:held")
 		r.wantState(Held)
 		r.keys.Press(hal.KeyHold) // resumes the held call
+		synctest.Wait()
 		r.wantCalls("in-1:talking*")
 		if !r.p.Status().Speaker {
 			t.Fatal("resumed hands-free with the speaker off")
@@ -427,6 +447,7 @@ func TestHeldPartyHearsNothing(t *testing.T) {
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
 		r.hook.Lift()
+		synctest.Wait()
 		if got := sent(t, c1.fakeCall); got != 100 {
 			t.Fatalf("in-1 hears %d, want the microphone's 100", got)
 		}
@@ -438,6 +459,7 @@ func TestHeldPartyHearsNothing(t *testing.T) {
 			t.Fatalf("held in-1 hears %d (want 0), active in-2 %d (want 100)", got, got2)
 		}
 		r.keys.Press(hal.KeyMute)
+		synctest.Wait()
 		if got := sent(t, c2.fakeCall); got != 0 {
 			t.Fatalf("muted: in-2 hears %d", got)
 		}
@@ -446,4 +468,3 @@ func TestHeldPartyHearsNothing(t *testing.T) {
 		}
 	})
 }
-

@@ -357,7 +357,10 @@ func (p *Phone) Run(ctx context.Context) error {
 			} else {
 				err = p.onCommand(ctx, c)
 			}
+			// The snapshot is current when the caller gets the answer.
+			p.settle()
 			c.reply <- err
+			continue
 		case id := <-p.noAnswer:
 			p.onNoAnswer(id)
 		case <-dialC:
