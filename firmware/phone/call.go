@@ -204,14 +204,13 @@ func (p *Phone) onLine(n int, match func(*callRec) bool) *callRec {
 	return nil
 }
 
-// drop forgets a call that has ended and writes its history: its timer,
+// drop forgets a call that has ended (or was refused before it was
+// listed) and writes its history: its timer,
 // capture loop, conference and transfer roles go with it.
 func (p *Phone) drop(c *callRec) {
-	i := slices.Index(p.calls, c)
-	if i < 0 {
-		return
+	if i := slices.Index(p.calls, c); i >= 0 {
+		p.calls = slices.Delete(p.calls, i, i+1)
 	}
-	p.calls = slices.Delete(p.calls, i, i+1)
 	if c.noAnswer != nil {
 		c.noAnswer.Stop()
 		c.noAnswer = nil

@@ -175,11 +175,7 @@ func (p *Phone) forward(c *callRec, target, why string) {
 		p.log.Info("call forwarded", "from", c.remote, "to", target, "why", why)
 		c.kind, c.code, c.reason, c.forwardedTo = KindForwarded, 302, why, target
 	}
-	if p.find(c.call.ID()) != nil {
-		p.drop(c)
-	} else {
-		p.record(c)
-	}
+	p.drop(c)
 }
 
 // onReplaces: an INVITE with Replaces (we are the target of an attended

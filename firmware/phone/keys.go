@@ -225,11 +225,11 @@ func (p *Phone) speedDial(ctx context.Context, d rune, remote bool) {
 	if p.cfg.Directory == nil || p.live() != nil {
 		return
 	}
-	if p.mode == Dialing && len(p.digits) > 0 && p.digits[len(p.digits)-1] == d {
-		p.digits = p.digits[:len(p.digits)-1]
-	}
-	if len(p.digits) > 0 || p.mode != Idle && p.mode != OffHook && p.mode != Dialing {
-		return
+	switch {
+	case p.mode == Idle, p.mode == OffHook:
+	case p.mode == Dialing && len(p.digits) == 1 && p.digits[0] == d:
+	default:
+		return // a number being dialled, or no dialling at all
 	}
 	number, ok := p.cfg.Directory.SpeedDial(d)
 	if !ok || number == "" {
