@@ -578,10 +578,14 @@ func (p *Phone) HangupCall(ctx context.Context, id string) error {
 		}
 		wasCur := c == p.cur
 		err := p.hangupRec(c)
-		if wasCur && p.cur == nil && !p.handset {
+		switch {
+		case !wasCur || p.cur != nil:
+		case !p.handset:
 			// Hands-free, nobody holds a handset to put down.
 			p.speaker, p.headset = false, false
 			p.onHookDown()
+		default:
+			p.goOffHook() // the handset is up: dial tone for the next
 		}
 		return err
 	})
