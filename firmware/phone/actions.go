@@ -242,7 +242,12 @@ func (p *Phone) onHookDown() {
 	p.route()
 }
 
+// goOffHook gives dial tone for a new call; a call we hold stays held,
+// no longer current.
 func (p *Phone) goOffHook() {
+	if p.cur != nil && p.cur.localHold {
+		p.cur = nil
+	}
 	p.mode = OffHook
 	p.digits = nil
 	p.play(p.cfg.Tones.Dial())

@@ -245,10 +245,16 @@ func (r *router) run(ctx context.Context, done chan struct{}) {
 	for {
 		if err := r.in.ReadFrame(ctx, mic); err != nil {
 			if ctx.Err() == nil {
+				// The calls' capture loops end with the error; the next
+				// call to attach starts a new reader.
 				r.log.Warn("microphone", "err", err)
 				r.mu.Lock()
 				for _, v := range r.vins {
 					v.fail(err)
+				}
+				if r.done == done {
+					r.cancel()
+					r.cancel, r.done = nil, nil
 				}
 				r.mu.Unlock()
 			}
@@ -264,7 +270,15 @@ func (r *router) run(ctx context.Context, done chan struct{}) {
 
 // startPump runs the call's capture loop on a virtual microphone.
 func (p *Phone) startPump(c *callRec) {
-	if c.pump != nil || p.router == nil {
+	if c.pump != nil {
+		select {
+		case <-c.pumpDone:
+			p.stopPump(c) // it ended (the microphone failed): start again
+		default:
+			return
+		}
+	}
+	if p.router == nil {
 		return
 	}
 	m := c.call.Media()

@@ -468,3 +468,79 @@ func TestHeldPartyHearsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestLiftWithHeldCallGivesDialTone: with the only call held, lifting
+// the handset gives dial tone for a new call; the held one stays.
+func TestLiftWithHeldCallGivesDialTone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		r.talkingOut("100")
+		r.keys.Press(hal.KeyHold)
+		synctest.Wait()
+		r.wantCalls("out-1:held*")
+		r.hook.Lift()
+		synctest.Wait()
+		r.wantState(OffHook)
+		r.wantPlaying(level(1000))
+		r.keys.Type("5#")
+		synctest.Wait()
+		r.wantCalls("out-1:held", "out-2:calling*")
+		r.hook.HangUp()
+		synctest.Wait()
+		r.wantCalls("out-1:held")
+		r.wantState(Held)
+	})
+}
+
+// failingIn is a microphone whose next read fails once when told.
+type failingIn struct {
+	*haltest.AudioIn
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *failingIn) ReadFrame(ctx context.Context, dst []int16) error {
+	f.mu.Lock()
+	fail := f.fail
+	f.fail = false
+	f.mu.Unlock()
+	if fail {
+		return errors.New("device gone")
+	}
+	return f.AudioIn.ReadFrame(ctx, dst)
+}
+
+// TestMicrophoneFailure: a microphone error ends the capture loops; the
+// next call starts a new reader and has audio.
+func TestMicrophoneFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mic *failingIn
+		r := newRigWith(t, func(c *Config) {
+			mic = &failingIn{AudioIn: c.Board.AudioIn.(*haltest.AudioIn)}
+			c.Board.AudioIn = mic
+		})
+		c1 := r.talkingOut("1")
+		if got := sent(t, c1); got != 100 {
+			t.Fatalf("first call hears %d", got)
+		}
+		mic.mu.Lock()
+		mic.fail = true
+		mic.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		c2 := r.talkingOut("2") // the first is held meanwhile
+		r.wantCalls("out-1:held", "out-2:talking*")
+		if got := sent(t, c2); got != 100 {
+			t.Fatalf("second call hears %d", got)
+		}
+		if err := r.p.Swap(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c1.media.mu.Lock()
+		c1.media.last = nil
+		c1.media.mu.Unlock()
+		if got := sent(t, c1); got != 100 {
+			t.Fatalf("first call, resumed, hears %d", got)
+		}
+	})
+}

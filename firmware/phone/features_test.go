@@ -159,7 +159,7 @@ func TestTransferAPI(t *testing.T) {
 		if err := r.p.Transfer(ctx, "500"); err != nil {
 			t.Fatal(err)
 		}
-		wantActions(t, in.fakeCall, "answer", "transfer 500")
+		wantActions(t, in.fakeCall, "answer", "hold", "transfer 500")
 
 		// A call whose line cannot transfer says so.
 		r2 := newRigWith(t, nil)

@@ -145,6 +145,13 @@ func (p *Phone) Transfer(ctx context.Context, target string) error {
 			if src == nil || src.phase != phTalking || p.confActive() {
 				return ErrNoCall
 			}
+			if _, ok := src.call.(Transferer); ok && !src.localHold {
+				// As the transfer key does (RFC 5589 section 6.1): the
+				// far end waits on hold while it is sent on.
+				if err := p.holdRec(src); err != nil {
+					return err
+				}
+			}
 			return p.blind(src, target)
 		}
 		if x := p.xfer; x != nil && x.consult != nil && x.consult.phase == phTalking {
