@@ -201,6 +201,20 @@ func TestLines(t *testing.T) {
 		if st := r.p.Status(); st.CallID != "in-1" || st.Remote != "sip:in-1@pbx" || st.Route != RouteSpeaker {
 			t.Fatalf("status %+v", st)
 		}
+		// The other line's key during the call: hold it, dial on line 0.
+		r.keys.Press(hal.KeyLine1)
+		synctest.Wait()
+		r.wantState(OffHook)
+		r.wantCalls("in-1:held")
+		r.keys.Type("55#")
+		synctest.Wait()
+		if d := a.Dials(); fmt.Sprint(d) != "[44 55]" {
+			t.Fatalf("a dials %v", d)
+		}
+		r.keys.Press(hal.KeyLine2) // back to the held call: the unanswered attempt is cancelled
+		synctest.Wait()
+		r.wantCalls("in-1:talking*")
+		wantActions(t, a.calls[1], "hangup")
 	})
 }
 

@@ -157,7 +157,8 @@ func (p *Phone) pickUp() {
 }
 
 // onLineKey: a call on line n rings or waits: answer it; one is held:
-// resume it; none is live: the next dial goes on line n.
+// resume it; otherwise the next dial goes on line n (a call on another
+// line is held first, as on a desk phone).
 func (p *Phone) onLineKey(ctx context.Context, n int) {
 	if n >= len(p.lines) {
 		return
@@ -174,7 +175,13 @@ func (p *Phone) onLineKey(ctx context.Context, n int) {
 		_ = p.resumeRec(c)
 		return
 	}
-	if p.live() != nil {
+	if l := p.live(); l != nil {
+		// Another line's key during a call: hold it, dial tone on n.
+		if l.phase != phTalking || p.holdRec(l) != nil {
+			return
+		}
+		p.dialLine = n
+		p.goOffHook()
 		return
 	}
 	p.dialLine = n
