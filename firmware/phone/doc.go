@@ -79,7 +79,8 @@
 //
 // The transfer key holds the current call and gives dial tone on its
 // line. Dialling and pressing transfer again (before a consult call is
-// placed, or while it still rings: it is cancelled) sends the held call
+// placed, or while it still rings: it is cancelled; the terminator key
+// does the same while it rings) sends the held call
 // blind to the number (Transferer.Transfer, REFER). Once the consult call
 // is answered, the transfer key connects the held call's far end to it
 // (Transferer.TransferReplacing, REFER with Replaces). Transfer does the

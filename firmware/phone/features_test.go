@@ -69,6 +69,12 @@ func TestTransferKeyBlind(t *testing.T) {
 // the transfer key cancels it and sends the held call blind to its
 // number.
 func TestTransferKeyConsultRinging(t *testing.T) {
+	for _, how := range []string{"transfer key", "terminator"} {
+		t.Run(how, func(t *testing.T) { testTransferKeyConsultRinging(t, how) })
+	}
+}
+
+func testTransferKeyConsultRinging(t *testing.T, how string) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
 		c := r.talkingOut("100")
@@ -79,7 +85,11 @@ func TestTransferKeyConsultRinging(t *testing.T) {
 		r.wantCalls("out-1:held", "out-2:calling*")
 		consult := r.line.last()
 		r.p.CallEvent(CallEvent{Call: consult, State: CallRinging})
-		r.keys.Press(hal.KeyTransfer)
+		if how == "terminator" {
+			r.keys.Type("#")
+		} else {
+			r.keys.Press(hal.KeyTransfer)
+		}
 		synctest.Wait()
 		wantActions(t, consult, "hangup")
 		wantActions(t, c, "hold", "transfer 300")

@@ -192,6 +192,12 @@ func (p *Phone) onLineKey(ctx context.Context, n int) {
 }
 
 func (p *Phone) onDigit(ctx context.Context, d rune, remote bool) {
+	if x, l := p.xfer, p.live(); x != nil && l != nil && l == x.consult && d == p.cfg.Terminator &&
+		(l.phase == phCalling || l.phase == phRinging) {
+		// The terminator again while the consult call rings: blind.
+		p.onTransferKey(ctx, remote)
+		return
+	}
 	if l := p.live(); l != nil {
 		if l.phase == phTalking || l.phase == phEarly {
 			if err := l.call.SendDTMF(string(d)); err != nil {

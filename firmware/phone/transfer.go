@@ -16,8 +16,9 @@ type xferState struct {
 //   - in a call: hold it and give dial tone for the consult call, on the
 //     same line;
 //   - after dialling, before the consult call answers (still dialling, or
-//     the consult call ringing): blind transfer of the held call to the
-//     number dialled (the consult attempt is cancelled);
+//     the consult call ringing; there the terminator does the same):
+//     blind transfer of the held call to the number dialled (the consult
+//     attempt is cancelled);
 //   - once the consult call is answered: attended transfer, the held
 //     call's far end to the consult call's (REFER with Replaces);
 //   - with nothing dialled: cancel, back to the held call.
