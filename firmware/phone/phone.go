@@ -489,4 +489,3 @@ func (p *Phone) publish() {
 	p.snap = s
 	p.mu.Unlock()
 }
-
