@@ -76,8 +76,8 @@ func (p *Phone) onEnded(c *callRec, ev CallEvent) {
 		p.playCall()
 		return
 	}
-	if wasConnected && ev.State == CallEnded && p.speaker && !p.handset {
-		// Hands-free, nobody holds a handset to hang up: the far
+	if wasConnected && ev.State == CallEnded && (p.speaker || p.headset) && !p.handset {
+		// Hands-free (or on the headset), nobody holds a handset to hang up: the far
 		// end's hang-up ends it all, as on a desk phone, so the
 		// next call rings rather than finding the phone busy.
 		p.speaker, p.headset = false, false

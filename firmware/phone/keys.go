@@ -280,26 +280,19 @@ func (p *Phone) toggleHeadset() {
 }
 
 // SetRoute moves the audio of the active call ("handset", "speaker",
-// "headset"); ErrState when the board has no such device or, for the
-// handset, when it is on its hook.
+// "headset"): ErrState when the board has no such device or, for the
+// handset, when it is on its hook; ErrNoCall when the phone is idle.
 func (p *Phone) SetRoute(ctx context.Context, r Route) error {
 	return p.exec(ctx, "route", func(context.Context) error {
-		switch r {
-		case RouteHeadset:
-			if !p.cfg.Board.Headset {
-				return ErrState
-			}
-			p.headset, p.speaker = true, false
-		case RouteSpeaker:
-			p.headset, p.speaker = false, true
-		case RouteHandset:
-			if !p.handset {
-				return ErrState
-			}
-			p.headset, p.speaker = false, false
-		default:
+		switch {
+		case r == RouteHeadset && !p.cfg.Board.Headset,
+			r == RouteHandset && !p.handset,
+			r != RouteHeadset && r != RouteHandset && r != RouteSpeaker:
 			return ErrState
+		case p.live() == nil && p.mode == Idle:
+			return ErrNoCall
 		}
+		p.headset, p.speaker = r == RouteHeadset, r == RouteSpeaker
 		p.route()
 		return nil
 	})

@@ -276,6 +276,15 @@ func TestHeadset(t *testing.T) {
 		if err := r.p.SetRoute(ctx, RouteHeadset); !errors.Is(err, ErrState) {
 			t.Fatalf("SetRoute(headset) without one: %v", err)
 		}
+		if err := r.p.SetRoute(ctx, "loud"); !errors.Is(err, ErrState) {
+			t.Fatalf("SetRoute(loud): %v", err)
+		}
+		if err := r.p.SetRoute(ctx, RouteSpeaker); !errors.Is(err, ErrNoCall) {
+			t.Fatalf("SetRoute(speaker) while idle: %v", err)
+		}
+		if st := r.p.Status(); st.Speaker || st.Route != "" {
+			t.Fatalf("a refused SetRoute changed the status: %+v", st)
+		}
 
 		r = newRigWith(t, func(c *Config) { c.Board.Headset = true })
 		codec := r.board.Codec.(*haltest.Codec)
@@ -317,5 +326,23 @@ func TestHeadset(t *testing.T) {
 		synctest.Wait()
 		r.wantState(Idle)
 		wantActions(t, in.fakeCall, "answer", "hangup")
+	})
+}
+
+// TestHeadsetFarHangupGoesIdle: a call on the headset that the far end
+// ends leaves the phone idle, as a hands-free one does.
+func TestHeadsetFarHangupGoesIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRigWith(t, func(c *Config) { c.Board.Headset = true })
+		in := incoming("in-1", 5000)
+		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+		r.keys.Press(hal.KeyHeadset)
+		synctest.Wait()
+		r.wantState(Talking)
+		r.p.CallEvent(CallEvent{Call: in, State: CallEnded})
+		r.wantState(Idle)
+		if st := r.p.Status(); st.Headset || st.Route != "" {
+			t.Fatalf("status %+v", st)
+		}
 	})
 }
