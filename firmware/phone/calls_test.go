@@ -184,6 +184,7 @@ func TestLines(t *testing.T) {
 
 		in := incoming("in-1", 7000)
 		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming, Line: 1})
+		synctest.Wait()
 		r.wantState(Ringing)
 		if c := r.call("in-1"); c.Line != 1 || c.State != "incoming" || c.Direction != "incoming" {
 			t.Fatalf("incoming %+v", c)
@@ -228,6 +229,7 @@ func TestCallWaiting(t *testing.T) {
 		ringer := r.board.Ringer.(*haltest.Ringer)
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		r.hook.Lift()
 		synctest.Wait()
 		r.wantState(Talking)
@@ -235,6 +237,7 @@ func TestCallWaiting(t *testing.T) {
 			t.Fatalf("speaker %d, want the call's 5000", got)
 		}
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		r.wantState(Talking)
 		r.wantCalls("in-1:talking*", "in-2:waiting")
 		if ringer.Ringing() {
@@ -272,6 +275,7 @@ func TestCallWaiting(t *testing.T) {
 
 		c3 := incoming("in-3", 7000)
 		r.p.CallEvent(CallEvent{Call: c3, State: CallIncoming})
+		synctest.Wait()
 		r.wantCalls("in-1:held", "in-2:talking*", "in-3:waiting")
 		if err := r.p.RejectCall(ctx, "in-3", 0); err != nil {
 			t.Fatal(err)
@@ -299,8 +303,10 @@ func TestCallWaitingKeys(t *testing.T) {
 				}
 				out := r.line.last()
 				r.p.CallEvent(CallEvent{Call: out, State: CallAnswered})
+				synctest.Wait()
 				in := incoming("in-1", 6000)
 				r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+				synctest.Wait()
 				r.wantCalls("out-1:talking*", "in-1:waiting")
 				r.keys.Press(key)
 				synctest.Wait()
@@ -326,9 +332,11 @@ func TestWaitingRingsAfterHangup(t *testing.T) {
 		ringer := r.board.Ringer.(*haltest.Ringer)
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		r.hook.Lift()
 		synctest.Wait()
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		r.wantCalls("in-1:talking*", "in-2:waiting")
 		r.hook.HangUp()
 		synctest.Wait()
@@ -364,15 +372,18 @@ func TestBusyWhenFull(t *testing.T) {
 				r := newRigWith(t, func(c *Config) { tc.set(c); c.History = h })
 				c1 := incoming("in-1", 5000)
 				r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+				synctest.Wait()
 				r.hook.Lift()
 				synctest.Wait()
 				n := 2
 				if tc.name == "max calls" {
 					r.p.CallEvent(CallEvent{Call: incoming("in-2", 1), State: CallIncoming})
+					synctest.Wait()
 					n = 3
 				}
 				c3 := incoming(fmt.Sprintf("in-%d", n), 1)
 				r.p.CallEvent(CallEvent{Call: c3, State: CallIncoming})
+				synctest.Wait()
 				wantActions(t, c3.fakeCall, "reject 486")
 				e := h.entries()
 				if len(e) != 1 || e[0].Kind != KindMissed || e[0].Code != 486 || e[0].Remote != c3.remote {
@@ -395,10 +406,12 @@ func TestHoldEitherWay(t *testing.T) {
 		ctx := context.Background()
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		if err := r.p.AnswerCall(ctx, "in-1"); err != nil {
 			t.Fatal(err)
 		}
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		if err := r.p.AnswerCall(ctx, "in-2"); err != nil {
 			t.Fatal(err)
 		}
@@ -410,10 +423,12 @@ func TestHoldEitherWay(t *testing.T) {
 			t.Fatalf("hold of an unknown call: %v", err)
 		}
 		r.p.CallEvent(CallEvent{Call: c1, State: CallHeld, RemoteHold: true})
+		synctest.Wait()
 		if c := r.call("in-1"); c.State != "held" || !c.LocalHold || !c.RemoteHold {
 			t.Fatalf("held both ways: %+v", c)
 		}
 		r.p.CallEvent(CallEvent{Call: c2, State: CallHeld, RemoteHold: true})
+		synctest.Wait()
 		r.wantCalls("in-1:held", "in-2:held_remote*")
 		r.wantState(HeldRemote)
 		if c := r.call("in-2"); c.LocalHold || !c.RemoteHold {
@@ -426,6 +441,7 @@ func TestHoldEitherWay(t *testing.T) {
 		r.wantCalls("in-1:held_remote*", "in-2:held")
 		r.wantState(HeldRemote) // the far end still holds in-1
 		r.p.CallEvent(CallEvent{Call: c1, State: CallResumed})
+		synctest.Wait()
 		r.wantCalls("in-1:talking*", "in-2:held")
 		if err := r.p.HoldCall(ctx, "in-1"); err != nil {
 			t.Fatal(err)
@@ -441,6 +457,7 @@ func TestHoldEitherWay(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.p.CallEvent(CallEvent{Call: c2, State: CallEnded})
+		synctest.Wait()
 		r.wantCalls("in-1:held")
 		r.wantState(Held)
 		r.keys.Press(hal.KeyHold) // resumes the held call
@@ -460,12 +477,14 @@ func TestHeldPartyHearsNothing(t *testing.T) {
 		ctx := context.Background()
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		r.hook.Lift()
 		synctest.Wait()
 		if got := sent(t, c1.fakeCall); got != 100 {
 			t.Fatalf("in-1 hears %d, want the microphone's 100", got)
 		}
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		if err := r.p.AnswerCall(ctx, "in-2"); err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ func (r *rig) talkingOut(target string) *fakeCall {
 	}
 	c := r.line.last()
 	r.p.CallEvent(CallEvent{Call: c, State: CallAnswered})
+	synctest.Wait()
 	r.wantState(Talking)
 	return c
 }
@@ -50,14 +51,17 @@ func TestTransferKeyBlind(t *testing.T) {
 			t.Fatal("speaker still on after the transfer")
 		}
 		r.p.CallEvent(CallEvent{Call: c, State: CallTransferProgress, Code: 100, Reason: "Trying"})
+		synctest.Wait()
 		if s := r.call("out-1").Transfer; s != "100 Trying" {
 			t.Fatalf("transfer progress %q", s)
 		}
 		r.p.CallEvent(CallEvent{Call: c, State: CallTransferProgress, Code: 200, Reason: "OK", Final: true})
+		synctest.Wait()
 		if s := r.call("out-1").Transfer; !strings.HasPrefix(s, "done") {
 			t.Fatalf("transfer progress %q", s)
 		}
 		r.p.CallEvent(CallEvent{Call: c, State: CallEnded})
+		synctest.Wait()
 		r.wantState(Idle)
 		if e := h.entries(); len(e) != 1 || e[0].Kind != KindPlaced {
 			t.Fatalf("history %+v", e)
@@ -85,6 +89,7 @@ func testTransferKeyConsultRinging(t *testing.T, how string) {
 		r.wantCalls("out-1:held", "out-2:calling*")
 		consult := r.line.last()
 		r.p.CallEvent(CallEvent{Call: consult, State: CallRinging})
+		synctest.Wait()
 		if how == "terminator" {
 			r.keys.Type("#")
 		} else {
@@ -109,6 +114,7 @@ func TestTransferKeyAttended(t *testing.T) {
 		synctest.Wait()
 		consult := r.line.last()
 		r.p.CallEvent(CallEvent{Call: consult, State: CallAnswered})
+		synctest.Wait()
 		r.wantCalls("out-1:held", "out-2:talking*")
 		r.keys.Press(hal.KeyTransfer)
 		synctest.Wait()
@@ -159,6 +165,7 @@ func TestTransferAPI(t *testing.T) {
 		}
 		in := incoming("in-1", 6000)
 		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+		synctest.Wait()
 		if err := r.p.AnswerCall(ctx, "in-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -189,12 +196,15 @@ func TestReferred(t *testing.T) {
 		old := r.talkingOut("100")
 		nc := &fakeCall{id: "ref-1", remote: "sip:300@pbx", media: &fakeMedia{level: 7000}}
 		r.p.CallEvent(CallEvent{Call: nc, State: CallReferred, Old: old})
+		synctest.Wait()
 		r.wantCalls("out-1:talking", "ref-1:calling*")
 		r.wantState(Calling)
 		r.wantPlaying(level(2000))
 		r.p.CallEvent(CallEvent{Call: old, State: CallEnded})
+		synctest.Wait()
 		r.wantCalls("ref-1:calling*")
 		r.p.CallEvent(CallEvent{Call: nc, State: CallAnswered})
+		synctest.Wait()
 		r.wantState(Talking)
 		r.wantPlaying(nc.media)
 		if st := r.p.Status(); st.Remote != "sip:300@pbx" {
@@ -212,6 +222,7 @@ func TestReplaces(t *testing.T) {
 		old := r.talkingOut("100")
 		nc := incoming("in-9", 7000)
 		r.p.CallEvent(CallEvent{Call: nc, State: CallIncoming, Replaces: old})
+		synctest.Wait()
 		r.wantCalls("in-9:talking*")
 		wantActions(t, nc.fakeCall, "answer")
 		wantActions(t, old, "hangup")
@@ -221,6 +232,7 @@ func TestReplaces(t *testing.T) {
 		}
 		stray := incoming("in-10", 1)
 		r.p.CallEvent(CallEvent{Call: stray, State: CallIncoming, Replaces: old})
+		synctest.Wait()
 		wantActions(t, stray.fakeCall, "reject 481")
 		r.wantCalls("in-9:talking*")
 	})
@@ -236,9 +248,11 @@ func TestConference(t *testing.T) {
 		ctx := context.Background()
 		c1, c2 := incoming("in-1", 5000), incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		r.hook.Lift()
 		synctest.Wait()
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		r.keys.Press(hal.KeyOK)
 		synctest.Wait()
 		r.wantCalls("in-1:held", "in-2:talking*")
@@ -281,6 +295,7 @@ func TestConference(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.p.CallEvent(CallEvent{Call: c1, State: CallEnded})
+		synctest.Wait()
 		r.wantCalls("in-2:talking*")
 		if r.p.Status().Conference {
 			t.Fatal("conference shown with one party")
@@ -302,6 +317,7 @@ func TestConferenceHangupLeavesOther(t *testing.T) {
 		c1 := r.talkingOut("100")
 		c2 := incoming("in-2", 6000)
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		r.keys.Press(hal.KeyOK)
 		synctest.Wait()
 		if err := r.p.Conference(ctx); err != nil {

@@ -24,6 +24,7 @@ func TestDND(t *testing.T) {
 		ctx := context.Background()
 		c1 := incoming("in-1", 1)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming, Line: 1})
+		synctest.Wait()
 		wantActions(t, c1.fakeCall, "reject 480")
 		r.wantState(Idle)
 
@@ -34,6 +35,7 @@ func TestDND(t *testing.T) {
 		}
 		c2 := incoming("in-2", 1)
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming, Line: 0})
+		synctest.Wait()
 		wantActions(t, c2.fakeCall, "reject 486")
 
 		if err := r.p.SetLine(ctx, 1, LineSettings{}); err != nil {
@@ -41,6 +43,7 @@ func TestDND(t *testing.T) {
 		}
 		c3 := incoming("in-3", 1)
 		r.p.CallEvent(CallEvent{Call: c3, State: CallIncoming, Line: 1})
+		synctest.Wait()
 		r.wantState(Ringing)
 		e := h.entries()
 		if len(e) != 2 || e[0].Kind != KindRejected || e[0].Code != 480 || e[0].Line != 1 || e[1].Code != 486 || e[1].Line != 0 {
@@ -85,6 +88,7 @@ func TestForward(t *testing.T) {
 		// No answer: 20 s by default.
 		c1 := incoming("in-1", 1)
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
+		synctest.Wait()
 		time.Sleep(19 * time.Second)
 		wantActions(t, c1.fakeCall)
 		r.wantState(Ringing)
@@ -98,6 +102,7 @@ func TestForward(t *testing.T) {
 		// Answered in time: no forward.
 		c2 := incoming("in-2", 1)
 		r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+		synctest.Wait()
 		time.Sleep(5 * time.Second)
 		r.hook.Lift()
 		time.Sleep(30 * time.Second)
@@ -106,6 +111,7 @@ func TestForward(t *testing.T) {
 		// Busy.
 		c3 := incoming("in-3", 1)
 		r.p.CallEvent(CallEvent{Call: c3, State: CallIncoming})
+		synctest.Wait()
 		wantActions(t, c3.fakeCall, "redirect busy@pbx")
 
 		// Always, even while idle.
@@ -116,9 +122,11 @@ func TestForward(t *testing.T) {
 		}
 		c4 := incoming("in-4", 1)
 		r.p.CallEvent(CallEvent{Call: c4, State: CallIncoming})
+		synctest.Wait()
 		wantActions(t, c4.fakeCall, "redirect 900")
 		plain := &fakeCall{id: "in-5", remote: "sip:5@pbx", media: &fakeMedia{}}
 		r.p.CallEvent(CallEvent{Call: plain, State: CallIncoming})
+		synctest.Wait()
 		wantActions(t, plain, "reject 486")
 		r.wantState(Idle)
 
@@ -169,6 +177,7 @@ func TestHistory(t *testing.T) {
 
 		in := incoming("in-1", 1)
 		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+		synctest.Wait()
 		if c := r.call("in-1"); c.Identity.Name != "Alice" {
 			t.Fatalf("caller not named from the directory: %+v", c.Identity)
 		}
@@ -181,6 +190,7 @@ func TestHistory(t *testing.T) {
 		named := incoming("in-2", 1)
 		named.ident = Identity{Name: "Bob", Number: "1003"}
 		r.p.CallEvent(CallEvent{Call: named, State: CallIncoming})
+		synctest.Wait()
 		r.wantState(Ringing)
 		if err := r.p.Hangup(ctx); err != nil { // declines the ringing call
 			t.Fatal(err)
@@ -189,10 +199,12 @@ func TestHistory(t *testing.T) {
 
 		in3 := incoming("in-3", 1)
 		r.p.CallEvent(CallEvent{Call: in3, State: CallIncoming})
+		synctest.Wait()
 		r.hook.Lift()
 		synctest.Wait()
 		time.Sleep(10 * time.Second)
 		r.p.CallEvent(CallEvent{Call: in3, State: CallEnded})
+		synctest.Wait()
 		r.hook.HangUp()
 		synctest.Wait()
 
@@ -216,6 +228,7 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("after the history key: missed %d, LED %v", st.MissedCalls, ind.Get(hal.LEDMessage))
 		}
 		r.p.CallEvent(CallEvent{Call: incoming("in-4", 1), State: CallIncoming})
+		synctest.Wait()
 		r.p.CallEvent(CallEvent{Call: incoming("in-4", 1), State: CallEnded})
 		synctest.Wait()
 		if err := r.p.ClearMissed(ctx); err != nil || r.p.Status().MissedCalls != 0 {
@@ -290,6 +303,7 @@ func TestHeadset(t *testing.T) {
 		codec := r.board.Codec.(*haltest.Codec)
 		in := incoming("in-1", 5000)
 		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+		synctest.Wait()
 		r.keys.Press(hal.KeyHeadset) // answers on the headset
 		synctest.Wait()
 		r.wantState(Talking)
@@ -336,10 +350,12 @@ func TestHeadsetFarHangupGoesIdle(t *testing.T) {
 		r := newRigWith(t, func(c *Config) { c.Board.Headset = true })
 		in := incoming("in-1", 5000)
 		r.p.CallEvent(CallEvent{Call: in, State: CallIncoming})
+		synctest.Wait()
 		r.keys.Press(hal.KeyHeadset)
 		synctest.Wait()
 		r.wantState(Talking)
 		r.p.CallEvent(CallEvent{Call: in, State: CallEnded})
+		synctest.Wait()
 		r.wantState(Idle)
 		if st := r.p.Status(); st.Headset || st.Route != "" {
 			t.Fatalf("status %+v", st)
