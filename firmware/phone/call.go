@@ -137,14 +137,23 @@ func (c *callRec) unanswered() bool { return c.phase == phIncoming || c.phase ==
 // a name from the directory when the call gives none).
 func (p *Phone) newRec(call Call, line int, incoming bool, remote string) *callRec {
 	c := &callRec{call: call, line: line, incoming: incoming, remote: remote, since: time.Now()}
-	if t, ok := call.(Transferer); ok {
-		c.ident = t.Identity()
-	}
-	if c.ident.URI == "" && c.ident.Number == "" {
-		c.ident.URI = remote
-	}
-	p.lookupName(&c.ident, remote)
+	p.identify(c)
 	return c
+}
+
+// identify takes the far end's identity from the call (it may change as
+// responses arrive: P-Asserted-Identity in a 180 or 200), else the remote
+// as dialled or seen, named from the directory when it has no name.
+func (p *Phone) identify(c *callRec) {
+	var id Identity
+	if t, ok := c.call.(Transferer); ok {
+		id = t.Identity()
+	}
+	if id.URI == "" && id.Number == "" {
+		id.URI = c.remote
+	}
+	p.lookupName(&id, c.remote)
+	c.ident = id
 }
 
 func (p *Phone) find(id string) *callRec {

@@ -25,7 +25,19 @@ func (c *xcall) Transfer(target string) error { return c.act("transfer " + targe
 func (c *xcall) TransferReplacing(o Call) error {
 	return c.act("transfer-replacing " + o.ID())
 }
-func (c *xcall) Identity() Identity { return c.ident }
+func (c *xcall) Identity() Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ident
+}
+
+// setIdent changes what Identity returns (a P-Asserted-Identity that
+// arrives with a response).
+func (c *xcall) setIdent(id Identity) {
+	c.mu.Lock()
+	c.ident = id
+	c.mu.Unlock()
+}
 
 // incoming makes an incoming call whose far end sends lvl.
 func incoming(id string, lvl int16) *xcall {

@@ -20,6 +20,12 @@ func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
 		return // an event of a call we no longer track
 	}
 	switch ev.State {
+	case CallRinging, CallEarly, CallAnswered:
+		if !c.incoming {
+			p.identify(c)
+		}
+	}
+	switch ev.State {
 	case CallRinging:
 		if c.phase == phCalling {
 			c.phase = phRinging

@@ -195,7 +195,8 @@ func TestReferred(t *testing.T) {
 		r := newRig(t)
 		old := r.talkingOut("100")
 		nc := &fakeCall{id: "ref-1", remote: "sip:300@pbx", media: &fakeMedia{level: 7000}}
-		r.p.CallEvent(CallEvent{Call: nc, State: CallReferred, Old: old})
+		x := &xcall{fakeCall: nc}
+		r.p.CallEvent(CallEvent{Call: x, State: CallReferred, Old: old})
 		synctest.Wait()
 		r.wantCalls("out-1:talking", "ref-1:calling*")
 		r.wantState(Calling)
@@ -203,10 +204,14 @@ func TestReferred(t *testing.T) {
 		r.p.CallEvent(CallEvent{Call: old, State: CallEnded})
 		synctest.Wait()
 		r.wantCalls("ref-1:calling*")
-		r.p.CallEvent(CallEvent{Call: nc, State: CallAnswered})
+		x.setIdent(Identity{Name: "Carol", Number: "300"}) // P-Asserted-Identity in the 200
+		r.p.CallEvent(CallEvent{Call: x, State: CallAnswered})
 		synctest.Wait()
 		r.wantState(Talking)
 		r.wantPlaying(nc.media)
+		if id := r.call("ref-1").Identity; id.Name != "Carol" || id.Number != "300" {
+			t.Fatalf("identity after the answer %+v", id)
+		}
 		if st := r.p.Status(); st.Remote != "sip:300@pbx" {
 			t.Fatalf("remote %q", st.Remote)
 		}

@@ -170,6 +170,9 @@ func TestHistory(t *testing.T) {
 		start := time.Now()
 
 		out := r.talkingOut("1002")
+		if c := r.call("out-1"); c.Identity.Name != "Alice" || c.Identity.URI != "1002" {
+			t.Fatalf("outgoing identity %+v", c.Identity)
+		}
 		time.Sleep(30 * time.Second)
 		if err := r.p.Hangup(ctx); err != nil {
 			t.Fatal(err)
