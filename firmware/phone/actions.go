@@ -176,6 +176,9 @@ func (p *Phone) resumeRec(c *callRec) error {
 		p.startPump(x)
 	}
 	p.cur, p.mode = c, Idle
+	if x := p.xfer; x != nil && x.held == c {
+		p.xfer = nil // back to the call: the transfer is given up (a consult call stays, held)
+	}
 	p.stopDialTimer()
 	p.digits = nil
 	p.playCall()

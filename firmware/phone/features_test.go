@@ -123,6 +123,28 @@ func TestTransferKeyAttended(t *testing.T) {
 	})
 }
 
+// TestTransferGivenUp: the hold key while setting up a transfer goes
+// back to the call; the transfer key then starts afresh.
+func TestTransferGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t)
+		c := r.talkingOut("100")
+		r.keys.Press(hal.KeyTransfer)
+		synctest.Wait()
+		r.keys.Type("2")
+		r.keys.Press(hal.KeyHold)
+		synctest.Wait()
+		r.wantCalls("out-1:talking*")
+		r.keys.Press(hal.KeyTransfer)
+		synctest.Wait()
+		r.wantState(OffHook)
+		r.keys.Type("3")
+		r.keys.Press(hal.KeyTransfer)
+		synctest.Wait()
+		wantActions(t, c, "hold", "resume", "hold", "transfer 3")
+	})
+}
+
 // TestTransferFailsCallStaysHeld: a transfer the far end refuses shows
 // the failure; the original call stays held and resumes.
 func TestTransferFailsCallStaysHeld(t *testing.T) {

@@ -97,7 +97,7 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
 		case p.cur != nil:
 			p.takeLine()
 			_ = p.resumeRec(p.cur)
-		case p.mode == Idle || p.mode == OffHook || p.mode == Busy:
+		default: // no current call: idle, off hook, dialling or the busy tone
 			if h := p.lastHeld(nil); h != nil {
 				p.takeLine()
 				_ = p.resumeRec(h)
