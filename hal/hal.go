@@ -278,6 +278,9 @@ type Board struct {
 	AudioIn   AudioIn
 	AudioOut  AudioOut
 	Codec     Codec
+	// Headset is whether the machine has a headset: Codec.SetRoute
+	// (RouteHeadset) then moves the audio to it.
+	Headset bool
 	// Closer, when set, releases board-level resources after the devices.
 	Closer func() error
 }
