@@ -278,6 +278,8 @@ type Board struct {
 	AudioIn   AudioIn
 	AudioOut  AudioOut
 	Codec     Codec
+	// Display is the screen; nil on a board without one.
+	Display Display
 	// Closer, when set, releases board-level resources after the devices.
 	Closer func() error
 }
@@ -310,6 +312,9 @@ func (b *Board) Close() error {
 	}
 	if b.Codec != nil {
 		keep(b.Codec.Close())
+	}
+	if b.Display != nil {
+		keep(b.Display.Close())
 	}
 	if b.Closer != nil {
 		keep(b.Closer())
