@@ -9,6 +9,8 @@
 //	POST /api/hold
 //	POST /api/resume
 //	POST /api/key     {"key": "5"} or {"key": "hold"}; {"hook": "off"|"on"}
+//	GET  /api/screen.png          the screen as a PNG (Config.Screen)
+//	GET  /api/screen              a page showing the screen, with keys
 //
 // It listens on 127.0.0.1 by default. Bound to any other address it
 // requires a token, sent as "Authorization: Bearer <token>".
@@ -32,6 +34,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"mime"
@@ -71,6 +74,9 @@ type Config struct {
 	// ErrForbidden is answered 403.
 	Actions Actions
 	Logger  *slog.Logger
+	// Screen, when set, returns the phone's current screen for GET
+	// /api/screen.png and the page at GET /api/screen (see screen.go).
+	Screen func() image.Image
 
 	// InterfaceAddrs lists the host's addresses, which a Host header may
 	// name when Listen is an unspecified address (0.0.0.0, [::]). Nil
@@ -339,6 +345,7 @@ func (s *Server) handler() http.Handler {
 		}
 		return badRequest{errors.New(`"key" or "hook" ("off"/"on") is required`)}
 	})
+	s.screenRoutes(mux)
 	return s.guard(mux)
 }
 
