@@ -46,6 +46,9 @@ type Action struct {
 	Number string
 	On     bool
 	Delta  int
+	// Remote is set when the key that led to the action was pressed
+	// through Screen.Press (the API), not on the keypad.
+	Remote bool
 }
 
 func (a Action) String() string {
@@ -64,6 +67,9 @@ func (a Action) String() string {
 	}
 	if a.Delta != 0 {
 		s += fmt.Sprintf(" delta=%d", a.Delta)
+	}
+	if a.Remote {
+		s += " remote"
 	}
 	return s
 }

@@ -52,8 +52,9 @@ type Screen struct {
 	ui   *UI
 	work *image.Paletted // rendered here, then compared with last
 
-	out  chan hal.KeyEvent // keys for the phone
-	kept map[hal.Key]bool  // keys whose press the UI took: their release is dropped too
+	out    chan hal.KeyEvent // keys for the phone
+	inject chan hal.KeyEvent // keys pressed through Press (not the keypad)
+	kept   map[hal.Key]bool  // keys whose press the UI took: their release is dropped too
 
 	mu     sync.Mutex // guards following
 	last   *image.Paletted
@@ -84,7 +85,7 @@ func NewScreen(cfg ScreenConfig) (*Screen, error) {
 	}
 	s := &Screen{
 		cfg: cfg, log: log.With("component", "screen"), ui: New(), work: NewFrame(), last: NewFrame(),
-		out: make(chan hal.KeyEvent, 64), kept: map[hal.Key]bool{}, done: make(chan struct{}),
+		out: make(chan hal.KeyEvent, 64), inject: make(chan hal.KeyEvent, 16), kept: map[hal.Key]bool{}, done: make(chan struct{}),
 	}
 	if cfg.Display != nil {
 		if b := cfg.Display.Bounds(); b.Dx() > 0 && b.Dy() > 0 && b != s.work.Rect {
@@ -212,6 +213,8 @@ func (s *Screen) run(ctx context.Context) {
 			if !ok {
 				changed = nil
 			}
+		case ev := <-s.inject:
+			s.uiKey(ev, true)
 		case <-poll.C:
 		case <-scrollC:
 			s.ui.Tick()
@@ -240,20 +243,60 @@ func (s *Screen) key(ev hal.KeyEvent) {
 		s.forward(ev)
 		return
 	}
-	s.ui.SetView(s.cfg.View())
-	a, handled := s.ui.Key(ev)
-	if !handled {
-		if !ev.Repeat {
-			s.forward(ev)
-		}
+	if !s.uiKey(ev, false) && !ev.Repeat {
+		s.forward(ev)
 		return
 	}
 	s.kept[ev.Key] = true
+}
+
+// uiKey gives a press to the UI and carries out its action; it reports
+// whether the UI took the key.
+func (s *Screen) uiKey(ev hal.KeyEvent, remote bool) bool {
+	s.ui.SetView(s.cfg.View())
+	a, handled := s.ui.Key(ev)
+	if !handled {
+		return false
+	}
 	if a.Kind != ActNone {
+		a.Remote = remote
 		s.log.Debug("action", "action", a.String())
 		if s.cfg.Do != nil {
 			s.cfg.Do(a)
 		}
+	}
+	return true
+}
+
+// ErrNotTaken is Press's answer for a key the screen has no use for
+// where it is, or when it is not running or too busy.
+var ErrNotTaken = errors.New("ui: the screen did not take the key")
+
+// UsesKey reports whether k is one of the screen's own keys (the
+// navigation, soft, menu, history and contacts keys), which Press is for;
+// the API sends other keys to the phone directly.
+func UsesKey(k hal.Key) bool {
+	return k >= hal.KeyHistory && k <= hal.KeySoft4
+}
+
+// Press presses one of the screen's keys from elsewhere than the keypad
+// (the API): the UI handles it as a keypad press, and the action it
+// leads to is marked Remote so the daemon can refuse what only a person
+// at the phone may do (a factory reset). It does not wait for the frame.
+func (s *Screen) Press(k hal.Key) error {
+	if !UsesKey(k) {
+		return ErrNotTaken
+	}
+	select {
+	case <-s.done:
+		return ErrNotTaken
+	default:
+	}
+	select {
+	case s.inject <- hal.KeyEvent{Key: k, Down: true, At: time.Now()}:
+		return nil
+	default:
+		return ErrNotTaken
 	}
 }
 

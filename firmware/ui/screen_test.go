@@ -238,3 +238,36 @@ func TestScreenClose(t *testing.T) {
 		t.Fatal("NewScreen without View did not fail")
 	}
 }
+
+// TestScreenPress: keys pressed through the API drive the menus, their
+// actions are marked Remote, and keys that are not the screen's are
+// refused (the API sends those to the phone).
+func TestScreenPress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		disp := &fakeDisplay{}
+		var actions []Action
+		s, _ := NewScreen(ScreenConfig{View: func() View { return richView() }, Display: disp,
+			Changed: make(chan struct{}), Poll: time.Hour, Do: func(a Action) { actions = append(actions, a) }})
+		s.Start()
+		synctest.Wait()
+		for _, k := range []hal.Key{hal.KeyMenu, hal.KeyUp, hal.KeyOK, hal.KeySoft4} {
+			if err := s.Press(k); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		if len(actions) != 1 || actions[0] != (Action{Kind: ActFactoryReset, Remote: true}) {
+			t.Fatalf("actions %v, want a remote factory reset", actions)
+		}
+		if disp.count() != 5 {
+			t.Errorf("%d frames, want the first and one per key (5)", disp.count())
+		}
+		if err := s.Press('5'); err == nil {
+			t.Error("Press took a dial key")
+		}
+		s.Close()
+		if err := s.Press(hal.KeyMenu); err == nil {
+			t.Error("Press after Close succeeded")
+		}
+	})
+}
