@@ -22,16 +22,16 @@ import (
 // and the NAT report become a ui.View, and the UI's actions become phone
 // calls.
 //
-// Wiring (daemon.go):
+// Wiring (daemon.go, actions.go):
 //
-//	Daemon struct:   scr *screen
-//	New, after the board is open, before phone.New:
-//	                 if d.scr, err = newScreen(d); err != nil { return nil, err }
-//	                 and phone.Config{Board: d.scr.phoneBoard(), ...}
+//	Daemon struct:          scr *screen
+//	New, before phone.New:  if d.scr, err = newScreen(d); err != nil { return nil, err }
+//	phone.Config:           Board: d.scr.phoneBoard(),
 //	Run, before d.ph.Run:   d.scr.start()
 //	closeParts, first:      if d.scr != nil { d.scr.close() }
-//	api.Config:             Screen: d.scr.image,
-//	actions.Key:            keys for which ui.UsesKey is true go to d.scr.press
+//	api.Config in Run:      Screen: d.scr.image,
+//	actions.Key, after KeyByName:
+//	                        if ui.UsesKey(k) { return a.d.scr.press(k) }
 //
 // Until the phone offers a change signal (a method Changed() <-chan
 // struct{}, coalesced, sent after every publish) the screen re-reads the
@@ -47,6 +47,10 @@ const screenActionTimeout = 5 * time.Second
 type screen struct {
 	d  *Daemon
 	ui *ui.Screen
+	// ctx bounds the phone calls of actions; close cancels it so that
+	// shutdown does not wait for a phone that has stopped.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// board is the board the phone gets: the keypad is the screen's.
 	board hal.Board
 }
@@ -55,6 +59,7 @@ type screen struct {
 // the frames then serve only GET /api/screen.png).
 func newScreen(d *Daemon) (*screen, error) {
 	s := &screen{d: d, board: *d.board}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cfg := ui.ScreenConfig{View: s.view, Display: d.board.Display, Do: s.do, Logger: d.log}
 	if d.board.Keypad != nil {
 		cfg.Keys = d.board.Keypad.Events()
@@ -76,7 +81,10 @@ func newScreen(d *Daemon) (*screen, error) {
 func (s *screen) phoneBoard() *hal.Board { return &s.board }
 
 func (s *screen) start() { s.ui.Start() }
-func (s *screen) close() { _ = s.ui.Close() }
+func (s *screen) close() {
+	s.cancel()
+	_ = s.ui.Close()
+}
 
 // image is the current frame, for the API.
 func (s *screen) image() image.Image { return s.ui.Image() }
@@ -363,7 +371,7 @@ func natAdvice(r portmgr.Report) string {
 // goroutine; each phone call is bounded by screenActionTimeout.
 func (s *screen) do(a ui.Action) {
 	d := s.d
-	ctx, cancel := context.WithTimeout(context.Background(), screenActionTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, screenActionTimeout)
 	defer cancel()
 	// Until the phone implements the issue 13 methods they answer
 	// ErrState; the single-call methods then do the same job.
