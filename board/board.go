@@ -21,7 +21,7 @@ type Options struct {
 	Keys io.Reader
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
 	// unix:PATH) and "serial" (device); rpi "alsa_device", "no_audio",
-	// "no_codec" ("true").
+	// "no_codec" ("true"), "display" ("ssd1306") and "display_bus".
 	Extra map[string]string
 }
 
@@ -50,6 +50,7 @@ func Open(name string, o Options) (*hal.Board, error) {
 		}
 		ro.NoAudio = o.Extra["no_audio"] == "true"
 		ro.NoCodec = o.Extra["no_codec"] == "true"
+		ro.Display, ro.DisplayBus = o.Extra["display"], o.Extra["display_bus"]
 		return rpi.Open(ro)
 	}
 	return nil, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())
