@@ -1,9 +1,9 @@
 // Package sim is the host board: a phone on a developer's machine.
 //
 // Keys and the hook come from a terminal (one line at a time, see
-// ParseKeys) and from the local API. The screen (Display) is drawn at the
-// top of the terminal when standard output is one, and is always
-// available as GET /api/screen.png. The microphone plays a tone, a WAV
+// ParseKeys) and from the local API. The screen (a hal/termpanel) is drawn
+// at the top of the terminal when standard output is one (the logs
+// scroll under it), and is always available as GET /api/screen.png. The microphone plays a tone, a WAV
 // file (looped) or silence, paced like a device clock; the speaker
 // records to a WAV file or discards.
 package sim
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/termpanel"
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/hal/wavfile"
 )
@@ -96,7 +97,7 @@ func Open(o Options) (*hal.Board, error) {
 		AudioIn:   wavfile.NewPacedIn(o.Format, src),
 		AudioOut:  out,
 		Codec:     &Codec{},
-		Display:   NewDisplay(ScreenWidth, ScreenHeight, term),
+		Display:   termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Term: term}),
 	}
 	if o.Keys != nil {
 		ctx, cancel := context.WithCancel(context.Background())
