@@ -20,7 +20,8 @@ type Options struct {
 	// Keys is the sim board's terminal.
 	Keys io.Reader
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
-	// unix:PATH) and "serial" (device); rpi "alsa_device", "no_audio",
+	// unix:PATH), "screen_listen" (the same, or "none") and "serial"
+	// (device); rpi "alsa_device", "no_audio",
 	// "no_codec" ("true"), "display" ("ssd1306") and "display_bus".
 	Extra map[string]string
 }
@@ -39,6 +40,9 @@ func Open(name string, o Options) (*hal.Board, error) {
 			qo.Listen = v
 		}
 		qo.Serial = o.Extra["serial"]
+		if v := o.Extra["screen_listen"]; v != "" {
+			qo.ScreenListen = v
+		}
 		if err := qo.SetAudio(o.Input, o.Output); err != nil {
 			return nil, err
 		}
