@@ -152,8 +152,15 @@ func buildView(in viewInput) ui.View {
 			v.Route = "handset"
 		}
 	}
-	if st.State == "dialing" || st.State == "offhook" {
-		v.Dialing = st.Digits
+	switch st.State {
+	case "offhook", "dialing":
+		v.OffHook, v.Dialing = true, st.Digits
+	case "busy":
+		// The call failed or ended; the phone plays busy until hang-up.
+		v.OffHook, v.Notice = true, "Call ended"
+		if st.Error != "" {
+			v.Notice = "Failed: " + st.Error
+		}
 	}
 	n := max(len(in.Labels), len(st.Lines), 1)
 	for i := range n {

@@ -77,6 +77,16 @@ var screens = map[string]func(t *testing.T) *UI{
 			{Label: "3001", Reg: RegFailed}, {Label: "direct", Reg: RegNone}}, Voicemail: 120})
 	},
 	"dialing": func(t *testing.T) *UI { return withView(View{Now: now, Lines: oneLine(), Dialing: "0612345"}) },
+	"offhook": func(t *testing.T) *UI { return withView(View{Now: now, Lines: oneLine(), OffHook: true}) },
+	"busy": func(t *testing.T) *UI {
+		return withView(View{Now: now, Lines: oneLine(), OffHook: true, Notice: "Busy here (486)"})
+	},
+	"incoming_phonebook": func(t *testing.T) *UI {
+		v := richView()
+		v.Calls = []Call{{ID: "p", Number: "sip:1004@pbx.local", State: CallIncoming, Since: now}}
+		v.Contacts = append(v.Contacts, Contact{Name: "Çağla Öztürk", Number: "10-04"})
+		return withView(v)
+	},
 	"incoming": func(t *testing.T) *UI {
 		return withView(View{Now: now, Lines: oneLine(), Calls: []Call{ringing}})
 	},

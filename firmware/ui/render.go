@@ -46,7 +46,7 @@ func (u *UI) Render(dst *image.Paletted) {
 	} else {
 		switch len(u.v.Calls) {
 		case 0:
-			if u.v.Dialing != "" {
+			if u.dialing() {
 				u.statusBar(&c, w, true)
 				u.renderDialing(&c, w)
 			} else {
@@ -193,7 +193,15 @@ func (u *UI) renderDialing(c *canvas, w int) {
 		title = "Dial on line " + strconv.Itoa(l+1)
 	}
 	c.text(0, contentY, title, w, true)
+	if u.v.Notice != "" && u.v.Dialing == "" {
+		c.fitText(max(0, (w-TextWidth(u.v.Notice))/2), contentY+rowH+6, u.v.Notice, w, u.marquee(u.v.Notice, w), true)
+		return
+	}
 	d := u.v.Dialing
+	if d == "" {
+		c.text(0, contentY+rowH+6, "Enter a number", w, true)
+		return
+	}
 	// Big digits when they fit, else the tail of the number in the small
 	// font (what was typed last is what one checks).
 	if tw := TextWidth(d) * 2; tw <= w {
@@ -224,6 +232,45 @@ func duration(d time.Duration) string {
 	return string(b)
 }
 
+// who is what to call the far end: its name (the call's, else the
+// phonebook's for its number), else the number; named says a name was
+// found.
+func (u *UI) who(c Call) (who string, named bool) {
+	if c.Name != "" {
+		return c.Name, true
+	}
+	if c.Number != "" {
+		for _, e := range u.v.Contacts {
+			if e.Name != "" && sameNumber(e.Number, c.Number) {
+				return e.Name, true
+			}
+		}
+		return c.Number, false
+	}
+	return "Unknown", false
+}
+
+// sameNumber compares two numbers ignoring spaces, dashes, dots and
+// brackets, and a sip: prefix and @host suffix.
+func sameNumber(a, b string) bool {
+	na, nb := bareNumber(a), bareNumber(b)
+	return na != "" && na == nb
+}
+
+func bareNumber(s string) string {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "sips:"), "sip:")
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '(', ')':
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // callTime is the timer a call shows: talk time once answered.
 func (u *UI) callTime(cl Call) (string, bool) {
 	if cl.Answered.IsZero() || cl.State.ringing() {
@@ -247,10 +294,10 @@ func (u *UI) renderCall(c *canvas, cl Call, w int) {
 		c.text(w-TextWidth(l), y, l, w, true)
 	}
 	y += rowH + 1
-	who := cl.who()
+	who, named := u.who(cl)
 	c.fitText(0, y, who, w, u.marquee(who, w), true)
 	y += rowH
-	if cl.Name != "" && cl.Number != "" {
+	if named && cl.Number != "" {
 		c.fitText(0, y, cl.Number, w, -1, true)
 	}
 	y += rowH
@@ -310,11 +357,12 @@ func (u *UI) renderCalls(c *canvas, w int) {
 			c.text(right, y, t, w, on)
 			right -= 3
 		}
+		who, _ := u.who(cl)
 		scroll := -1
 		if i == sel {
-			scroll = u.marquee(cl.who(), right-x)
+			scroll = u.marquee(who, right-x)
 		}
-		c.fitText(x, y, cl.who(), right, scroll, on)
+		c.fitText(x, y, who, right, scroll, on)
 	}
 	if top > 0 {
 		c.icon(w-5, contentY-2, iconUp, true)

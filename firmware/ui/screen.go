@@ -334,3 +334,13 @@ func (s *Screen) frame(force bool) {
 		}
 	}
 }
+
+// ToPhone sends a press and release of k to the phone as if from the
+// keypad. It is for Do, which runs on the screen's goroutine: a soft key
+// whose meaning is a phone key (Send is the dial terminator, volume,
+// mute) goes the keypad's way, with the keypad's rights.
+func (s *Screen) ToPhone(k hal.Key) {
+	at := time.Now()
+	s.forward(hal.KeyEvent{Key: k, Down: true, At: at})
+	s.forward(hal.KeyEvent{Key: k, At: at})
+}

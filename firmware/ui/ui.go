@@ -142,6 +142,12 @@ func (u *UI) activeCall() int {
 	return -1
 }
 
+// dialing reports whether the dialling screen shows: off hook or digits
+// typed, and no call.
+func (u *UI) dialing() bool {
+	return len(u.v.Calls) == 0 && (u.v.OffHook || u.v.Dialing != "" || u.v.Notice != "")
+}
+
 func (u *UI) selected() (Call, bool) {
 	if i := u.callIndex(u.selID); i >= 0 {
 		return u.v.Calls[i], true
@@ -239,6 +245,9 @@ func (u *UI) softKeys() [4]softKey {
 		if u.v.Dialing != "" {
 			return [4]softKey{skSend, skNone, skNone, skCancel}
 		}
+		if u.dialing() {
+			return [4]softKey{skHistory, skContacts, skNone, skCancel}
+		}
 		return [4]softKey{skHistory, skContacts, skDND, skMenu}
 	case 1:
 		return u.callSoftKeys(u.v.Calls[0], false)
@@ -334,7 +343,7 @@ func (u *UI) Key(ev hal.KeyEvent) (a Action, handled bool) {
 		}
 		return Action{}, true
 	case hal.KeyBack:
-		if len(u.v.Calls) == 0 && u.v.Dialing != "" {
+		if u.dialing() {
 			return Action{Kind: ActHangup}, true
 		}
 		return Action{}, true

@@ -16,6 +16,7 @@ func TestSoftKeysFollowTheScreen(t *testing.T) {
 	}{
 		{"idle", View{Now: now}, [4]string{"History", "Contacts", "DND", "Menu"}},
 		{"dialing", View{Now: now, Dialing: "12"}, [4]string{"Send", "", "", "Cancel"}},
+		{"off hook", View{Now: now, OffHook: true}, [4]string{"History", "Contacts", "", "Cancel"}},
 		{"incoming", View{Now: now, Calls: []Call{ringing}}, [4]string{"Answer", "", "", "Reject"}},
 		{"talking", View{Now: now, Calls: []Call{talking}}, [4]string{"Hold", "Transfer", "Mute", "End"}},
 		{"held", View{Now: now, Calls: []Call{h}}, [4]string{"Resume", "Transfer", "", "End"}},
@@ -238,6 +239,23 @@ func TestMarqueeScrollsLongNames(t *testing.T) {
 	u.Render(b)
 	if u.Animating() {
 		t.Error("a name that fits scrolls")
+	}
+}
+
+func TestCallerNameFromPhonebook(t *testing.T) {
+	u := withView(View{Contacts: []Contact{{Name: "Bob", Number: "+33 (1) 23-45"}}})
+	for number, want := range map[string]string{
+		"+331 2345":        "Bob",
+		"sip:+3312345@pbx": "Bob",
+		"+3312346":         "+3312346",
+		"":                 "Unknown",
+	} {
+		if got, _ := u.who(Call{Number: number}); got != want {
+			t.Errorf("number %q shows %q, want %q", number, got, want)
+		}
+	}
+	if got, _ := u.who(Call{Name: "Robert", Number: "+3312345"}); got != "Robert" {
+		t.Errorf("the caller's own name was replaced by %q", got)
 	}
 }
 

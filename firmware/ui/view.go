@@ -12,10 +12,15 @@ type View struct {
 	Lines []Line
 	// Calls are the live calls, in the order the phone lists them.
 	Calls []Call
-	// Dialing is the number being typed (not yet sent) and DialLine its
-	// line.
+	// OffHook is set while the phone waits for a number (dial tone);
+	// Dialing is the number typed so far and DialLine its line.
+	OffHook  bool
 	Dialing  string
 	DialLine int
+	// Notice is a short message about the last call attempt ("Busy",
+	// "Not found"), shown on the dialling screen while the phone plays
+	// its busy tone.
+	Notice string
 	// Trouble is one sentence about what stops calls from working
 	// (registration refused, network down, a SIP ALG); "" when all is
 	// well. The idle screen shows it instead of the date line.
@@ -103,8 +108,9 @@ type Call struct {
 	ID string
 	// Line is the 0-based line the call is on.
 	Line int
-	// Name and Number are the far end (Name from the phonebook or the
-	// caller's display name; either may be empty).
+	// Name and Number are the far end (the caller's display name, or
+	// the phonebook's; either may be empty: a call without a name whose
+	// number is in Contacts shows the contact's name).
 	Name, Number string
 	State        CallState
 	// Active is the call the handset or speaker carries.
@@ -115,17 +121,6 @@ type Call struct {
 	Codec string
 	// Secure is set when signalling and media are encrypted.
 	Secure bool
-}
-
-// who is what to call the far end: the name, else the number.
-func (c Call) who() string {
-	if c.Name != "" {
-		return c.Name
-	}
-	if c.Number != "" {
-		return c.Number
-	}
-	return "Unknown"
 }
 
 // HistoryEntry is one call in the history.
