@@ -160,7 +160,7 @@ func ParseKeys(line string) (keys []hal.Key, hook *bool, err error) {
 		}
 		for _, r := range w {
 			if !hal.Key(r).IsDigit() {
-				return nil, nil, fmt.Errorf("sim: %q is not a key (dial 0-9 * #, or lift, hang, speaker, hold, redial, mute, vol+, vol-, line)", w)
+				return nil, nil, fmt.Errorf("sim: %q is not a key (dial 0-9 * #, or lift, hang, speaker, hold, redial, mute, vol+, vol-, line; the screen: menu, up, down, left, right, ok, back, soft1-soft4, history, contacts)", w)
 			}
 			keys = append(keys, hal.Key(r))
 		}

@@ -83,7 +83,9 @@ func (p *Panel) Draw(img image.Image) error {
 			if pt := (image.Point{b.Min.X + x, b.Min.Y + y}); pt.In(b) {
 				var r, g, bl uint32
 				if pal != nil {
-					r, g, bl, _ = pal.Palette[pal.ColorIndexAt(pt.X, pt.Y)].RGBA()
+					if i := int(pal.ColorIndexAt(pt.X, pt.Y)); i < len(pal.Palette) {
+						r, g, bl, _ = pal.Palette[i].RGBA()
+					}
 				} else {
 					r, g, bl, _ = img.At(pt.X, pt.Y).RGBA()
 				}

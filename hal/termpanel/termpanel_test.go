@@ -134,3 +134,17 @@ func TestClients(t *testing.T) {
 		t.Errorf("Serve after Close: %v", err)
 	}
 }
+
+// TestPalettedOutOfRange: a paletted frame with an index beyond its
+// palette draws that pixel dark instead of panicking.
+func TestPalettedOutOfRange(t *testing.T) {
+	d := New(128, 64, nil)
+	img := image.NewPaletted(image.Rect(0, 0, 128, 64), color.Palette{color.Gray{0}, color.Gray{255}})
+	img.Pix[0], img.Pix[1] = 7, 1
+	if err := d.Draw(img); err != nil {
+		t.Fatal(err)
+	}
+	if d.Lit(0, 0) || !d.Lit(1, 0) {
+		t.Fatal("pixels wrong")
+	}
+}
