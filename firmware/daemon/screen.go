@@ -60,7 +60,9 @@ type screen struct {
 func newScreen(d *Daemon) (*screen, error) {
 	s := &screen{d: d, board: *d.board}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cfg := ui.ScreenConfig{View: s.view, Display: d.board.Display, Do: s.do, Logger: d.log}
+	cfg := ui.ScreenConfig{View: s.view, Display: d.board.Display, Do: s.do, Logger: d.log,
+		// As desk phones do: the backlight dims after a minute idle.
+		DimAfter: time.Minute, DimLevel: 30}
 	if d.board.Keypad != nil {
 		cfg.Keys = d.board.Keypad.Events()
 	}

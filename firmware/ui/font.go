@@ -331,16 +331,24 @@ func Readable(s string) string {
 }
 
 // canvas draws on a two-colour paletted image: index 0 dark, 1 lit.
+// Coordinates are the image's, less its Rect.Min (origin); clip is in
+// those coordinates.
 type canvas struct {
-	img  *image.Paletted
-	clip image.Rectangle
+	img    *image.Paletted
+	origin image.Point
+	clip   image.Rectangle
+}
+
+// newCanvas returns a canvas over all of img.
+func newCanvas(img *image.Paletted) canvas {
+	return canvas{img: img, origin: img.Rect.Min, clip: image.Rect(0, 0, img.Rect.Dx(), img.Rect.Dy())}
 }
 
 func (c *canvas) set(x, y int, on bool) {
 	if !(image.Point{x, y}).In(c.clip) {
 		return
 	}
-	i := c.img.PixOffset(x, y)
+	i := c.img.PixOffset(x+c.origin.X, y+c.origin.Y)
 	if on {
 		c.img.Pix[i] = 1
 	} else {
@@ -355,7 +363,7 @@ func (c *canvas) fill(r image.Rectangle, on bool) {
 		v = 1
 	}
 	for y := r.Min.Y; y < r.Max.Y; y++ {
-		i := c.img.PixOffset(r.Min.X, y)
+		i := c.img.PixOffset(r.Min.X+c.origin.X, y+c.origin.Y)
 		row := c.img.Pix[i : i+r.Dx()]
 		for j := range row {
 			row[j] = v

@@ -210,7 +210,7 @@ func TestFontSpecimen(t *testing.T) {
 	}
 	for name, rs := range map[string][]rune{"font_ascii": ascii, "font_latin1": latin} {
 		img := NewFrame()
-		c := canvas{img: img, clip: img.Rect}
+		c := newCanvas(img)
 		x, y := 0, 0
 		for _, r := range rs {
 			s := string(r)
@@ -306,5 +306,29 @@ func TestGoldenCatchesOnePixel(t *testing.T) {
 	got.SetColorIndex(77, 33, 1-got.ColorIndexAt(77, 33))
 	if d := diffFrames(want, got); !strings.Contains(d, "pixel (77,33)") || !strings.Contains(d, "1 pixels differ") {
 		t.Fatalf("a one-pixel change was not reported: %q", d)
+	}
+}
+
+// TestOtherSizes: every screen renders into panels smaller and larger
+// than the reference without drawing outside them (the canvas clips).
+func TestOtherSizes(t *testing.T) {
+	for name, build := range screens {
+		for _, r := range []image.Rectangle{image.Rect(0, 0, 64, 32), image.Rect(10, 5, 210, 105), image.Rect(0, 0, 1, 1)} {
+			img := image.NewPaletted(r, Palette)
+			build(t).Render(img)
+			// The frame's origin is the image's Rect.Min: the top-left
+			// corner of the reference frame is the image's.
+			if r.Dx() >= Width && r.Dy() >= Height {
+				ref := NewFrame()
+				build(t).Render(ref)
+				for y := 0; y < contentY; y++ {
+					for x := 0; x < 40; x++ {
+						if img.ColorIndexAt(r.Min.X+x, r.Min.Y+y) != ref.ColorIndexAt(x, y) {
+							t.Fatalf("%s on %v: (%d,%d) differs from the reference frame", name, r, x, y)
+						}
+					}
+				}
+			}
+		}
 	}
 }

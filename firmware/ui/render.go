@@ -37,8 +37,8 @@ const (
 // Render draws the current screen into dst (any size; the layout is
 // made for Width×Height and anchors the soft keys to the bottom).
 func (u *UI) Render(dst *image.Paletted) {
-	c := canvas{img: dst, clip: dst.Rect}
-	c.fill(dst.Rect, false)
+	c := newCanvas(dst)
+	c.fill(c.clip, false)
 	u.animating = false
 	w := dst.Rect.Dx()
 	if f := u.top(); f != nil {
@@ -208,7 +208,7 @@ func (u *UI) renderDialing(c *canvas, w int) {
 		c.textScaled(w-tw, contentY+rowH+2, d, w, 2, true)
 		return
 	}
-	for TextWidth(d) > w {
+	for d != "" && TextWidth(d) > w {
 		d = d[1:]
 	}
 	c.text(w-TextWidth(d), contentY+rowH+6, d, w, true)
@@ -441,7 +441,7 @@ func (u *UI) renderPage(c *canvas, f *frame, w int) {
 	case pageTransfer:
 		c.text(0, contentY+2, "Number:", w, true)
 		in := f.input
-		for TextWidth(in+"_") > w {
+		for in != "" && TextWidth(in+"_") > w {
 			in = in[1:]
 		}
 		c.text(0, contentY+2+rowH+2, in+"_", w, true)

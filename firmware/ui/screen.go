@@ -35,6 +35,11 @@ type ScreenConfig struct {
 	// onto the phone). It runs on the Screen's goroutine: it should not
 	// block for long. Nil drops actions.
 	Do func(Action)
+	// DimAfter dims the panel to DimLevel (0–100) after that long with
+	// no key and no call; a key or a call brings full brightness back.
+	// Zero never dims.
+	DimAfter time.Duration
+	DimLevel int
 	// Logger; nil discards.
 	Logger *slog.Logger
 }
@@ -51,6 +56,11 @@ type Screen struct {
 	log  *slog.Logger
 	ui   *UI
 	work *image.Paletted // rendered here, then compared with last
+
+	// wake marks activity (dimming); nil when the panel never dims.
+	// dimmed says the panel is dimmed. Both belong to the goroutine.
+	wake   func()
+	dimmed bool
 
 	out    chan hal.KeyEvent // keys for the phone
 	inject chan hal.KeyEvent // keys pressed through Press (not the keypad)
@@ -180,14 +190,25 @@ func (s *Screen) run(ctx context.Context) {
 			scroll.Stop()
 		}
 	}()
-	if d := s.cfg.Display; d != nil {
-		if err := d.SetBrightness(100); err != nil {
-			s.log.Warn("display brightness", "err", err)
+	s.brightness(100)
+	var dimC <-chan time.Time
+	if s.cfg.DimAfter > 0 {
+		dim := time.NewTimer(s.cfg.DimAfter)
+		defer dim.Stop()
+		dimC = dim.C
+		s.wake = func() {
+			if s.dimmed {
+				s.dimmed = false
+				s.brightness(100)
+			}
+			dim.Reset(s.cfg.DimAfter)
 		}
 	}
 	first := true
 	for {
-		s.frame(first)
+		if s.frame(first) && s.wake != nil {
+			s.wake() // a call keeps the panel lit
+		}
 		first = false
 		// The marquee ticks only while some text scrolls.
 		var scrollC <-chan time.Time
@@ -208,12 +229,25 @@ func (s *Screen) run(ctx context.Context) {
 				keys = nil
 				continue
 			}
+			if s.wake != nil {
+				s.wake()
+			}
 			s.key(ev)
+		case <-dimC:
+			if len(s.ui.View().Calls) > 0 {
+				s.wake() // re-arms the timer: the panel dims after the call
+				continue
+			}
+			s.dimmed = true
+			s.brightness(s.cfg.DimLevel)
 		case _, ok := <-changed:
 			if !ok {
 				changed = nil
 			}
 		case ev := <-s.inject:
+			if s.wake != nil {
+				s.wake()
+			}
 			s.uiKey(ev, true)
 		case <-poll.C:
 		case <-scrollC:
@@ -308,13 +342,23 @@ func (s *Screen) forward(ev hal.KeyEvent) {
 	}
 }
 
+func (s *Screen) brightness(level int) {
+	if d := s.cfg.Display; d != nil {
+		if err := d.SetBrightness(level); err != nil {
+			s.log.Warn("display brightness", "err", err)
+		}
+	}
+}
+
 // frame renders the current view and shows it when it differs from the
-// last frame (or always, when force).
-func (s *Screen) frame(force bool) {
+// last frame (or always, when force). It reports whether the view has
+// calls.
+func (s *Screen) frame(force bool) (calls bool) {
 	s.ui.SetView(s.cfg.View())
+	calls = len(s.ui.View().Calls) > 0
 	s.ui.Render(s.work)
 	if !force && bytes.Equal(s.work.Pix, s.last.Pix) {
-		return
+		return calls
 	}
 	s.mu.Lock()
 	copy(s.last.Pix, s.work.Pix)
@@ -333,6 +377,7 @@ func (s *Screen) frame(force bool) {
 			s.log.Warn("display draw", "err", err)
 		}
 	}
+	return calls
 }
 
 // ToPhone sends a press and release of k to the phone as if from the

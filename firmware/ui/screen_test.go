@@ -271,3 +271,55 @@ func TestScreenPress(t *testing.T) {
 		}
 	})
 }
+
+// TestScreenDims: after DimAfter without keys or calls the panel dims; a
+// key or a call brings it back.
+func TestScreenDims(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		box := &viewBox{v: View{Now: now}}
+		disp := &fakeDisplay{}
+		keys := make(chan hal.KeyEvent)
+		changed := make(chan struct{})
+		s, _ := NewScreen(ScreenConfig{View: box.get, Display: disp, Keys: keys, Changed: changed,
+			Poll: time.Hour, DimAfter: time.Minute, DimLevel: 20})
+		s.Start()
+		defer s.Close()
+		level := func() int { disp.mu.Lock(); defer disp.mu.Unlock(); return disp.brightness }
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if level() != 100 {
+			t.Fatalf("dimmed to %d before DimAfter", level())
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if level() != 20 {
+			t.Fatalf("brightness %d after DimAfter, want 20", level())
+		}
+		keys <- hal.KeyEvent{Key: '1', Down: true}
+		synctest.Wait()
+		if level() != 100 {
+			t.Fatalf("brightness %d after a key, want 100", level())
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		box.set(View{Now: now, Calls: []Call{ringing}})
+		changed <- struct{}{}
+		synctest.Wait()
+		if level() != 100 {
+			t.Fatalf("brightness %d with a call ringing, want 100", level())
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if level() != 100 {
+			t.Fatalf("dimmed to %d during a call", level())
+		}
+		box.set(View{Now: now})
+		changed <- struct{}{}
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		if level() != 20 {
+			t.Fatalf("brightness %d a minute after the call, want 20", level())
+		}
+		<-s.Keypad().Events() // the key went to the phone
+	})
+}
