@@ -30,8 +30,9 @@ import (
 //	Run, before d.ph.Run:   d.scr.start()
 //	closeParts, first:      if d.scr != nil { d.scr.close() }
 //	api.Config in Run:      Screen: d.scr.image,
-//	actions.Key, after KeyByName:
-//	                        if ui.UsesKey(k) { return a.d.scr.press(k) }
+//	actions.Key, after KeyByName (the screen takes the keys it uses where
+//	it is, e.g. arrows, soft keys, digits in a menu; the rest go on):
+//	                        if taken, err := a.d.scr.press(ctx, k); err != nil || taken { return err }
 //
 // Until the phone offers a change signal (a method Changed() <-chan
 // struct{}, coalesced, sent after every publish) the screen re-reads the
@@ -91,8 +92,16 @@ func (s *screen) close() {
 // image is the current frame, for the API.
 func (s *screen) image() image.Image { return s.ui.Image() }
 
-// press is the API's press of one of the screen's keys.
-func (s *screen) press(k hal.Key) error { return s.ui.Press(k) }
+// press gives a key pressed through the API to the screen first; taken
+// false means it is the phone's (the screen is not running, or has no
+// use for it where it is).
+func (s *screen) press(ctx context.Context, k hal.Key) (taken bool, err error) {
+	taken, err = s.ui.Press(ctx, k)
+	if errors.Is(err, ui.ErrNotRunning) {
+		return false, nil
+	}
+	return taken, err
+}
 
 // view reads the phone, the UA and the port manager. It runs on the
 // screen's goroutine, before every frame.
@@ -117,6 +126,12 @@ func (s *screen) view() ui.View {
 	}
 	for _, c := range d.ua.Calls() {
 		in.Codecs[c.ID()] = c.Codec()
+		if t := c.Answered(); !t.IsZero() {
+			if in.Answered == nil {
+				in.Answered = map[string]time.Time{}
+			}
+			in.Answered[c.ID()] = t
+		}
 	}
 	return buildView(in)
 }
@@ -130,7 +145,8 @@ type viewInput struct {
 	Registrar []bool          // by line: whether the line registers at all
 	NAT       portmgr.Report
 	Transport sip.TransportStatus
-	Codecs    map[string]string // call ID → codec
+	Codecs    map[string]string    // call ID → codec
+	Answered  map[string]time.Time // call ID → when the UA saw it answered
 	TLS       bool
 	Version   string
 	Board     string
@@ -187,7 +203,8 @@ func buildView(in viewInput) ui.View {
 	if len(st.Calls) == 0 && st.CallID != "" {
 		// The single-call phone: one call from the old fields.
 		if cs, ok := legacyCallState(st.State); ok {
-			c := ui.Call{ID: st.CallID, Number: st.Remote, State: cs, Active: true, Codec: in.Codecs[st.CallID]}
+			c := ui.Call{ID: st.CallID, Number: numberOf(st.Remote), State: cs, Active: true,
+				Codec: in.Codecs[st.CallID], Answered: in.Answered[st.CallID]}
 			v.Calls = append(v.Calls, c)
 		}
 	}
@@ -225,7 +242,10 @@ func uiCall(c phone.CallStatus, in viewInput) ui.Call {
 		Secure: false,
 	}
 	if out.Number == "" {
-		out.Number = c.Remote
+		out.Number = numberOf(c.Remote)
+	}
+	if out.Answered.IsZero() {
+		out.Answered = in.Answered[c.ID]
 	}
 	switch c.State {
 	case "calling":
@@ -251,6 +271,36 @@ func uiCall(c phone.CallStatus, in viewInput) ui.Call {
 		out.State = ui.CallHeldRemote
 	}
 	return out
+}
+
+// numberOf is what to show of a far end's URI: its user part (the
+// number), else its host; text that is not a SIP URI is kept.
+func numberOf(remote string) string {
+	u := strings.TrimSpace(remote)
+	if i := strings.IndexByte(u, '<'); i >= 0 {
+		u = u[i+1:]
+		if j := strings.IndexByte(u, '>'); j >= 0 {
+			u = u[:j]
+		}
+	}
+	lower := strings.ToLower(u)
+	switch {
+	case strings.HasPrefix(lower, "sip:"):
+		u = u[4:]
+	case strings.HasPrefix(lower, "sips:"):
+		u = u[5:]
+	default:
+		return remote
+	}
+	if i := strings.IndexAny(u, ";?"); i >= 0 {
+		u = u[:i]
+	}
+	if user, host, ok := strings.Cut(u, "@"); ok && user != "" {
+		return user
+	} else if ok {
+		return host
+	}
+	return u
 }
 
 // legacyCallState maps the single-call phone's state.

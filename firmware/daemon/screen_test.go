@@ -36,7 +36,7 @@ func TestScreenView(t *testing.T) {
 		v.Calls[0].State != ui.CallTalking || !v.Calls[0].Answered.Equal(now.Add(-time.Minute)) {
 		t.Fatalf("first call %+v", v.Calls)
 	}
-	if v.Calls[1].State != ui.CallHeld || v.Calls[1].Number != "sip:1003@pbx" || v.Calls[2].State != ui.CallWaiting {
+	if v.Calls[1].State != ui.CallHeld || v.Calls[1].Number != "1003" || v.Calls[2].State != ui.CallWaiting {
 		t.Fatalf("held / waiting calls %+v", v.Calls[1:])
 	}
 	if v.MissedCalls != 2 || !v.DND || !v.Lines[0].DND || v.Lines[0].Reg != ui.RegRegistered || v.Lines[0].Label != "1001" {
@@ -48,10 +48,16 @@ func TestScreenView(t *testing.T) {
 
 	// The single-call phone: one call from the old fields.
 	in = base
-	in.Phone = phone.Status{State: "ringing", CallID: "c9", Remote: "1005"}
+	in.Phone = phone.Status{State: "ringing", CallID: "c9", Remote: "sip:1005@127.0.0.1"}
 	if v := buildView(in); len(v.Calls) != 1 || v.Calls[0].State != ui.CallIncoming || v.Calls[0].Number != "1005" {
 		t.Fatalf("legacy ringing call: %+v", v.Calls)
 	}
+	in.Phone = phone.Status{State: "talking", CallID: "c9", Remote: "1005"}
+	in.Answered = map[string]time.Time{"c9": now.Add(-time.Second)}
+	if v := buildView(in); len(v.Calls) != 1 || v.Calls[0].Number != "1005" || !v.Calls[0].Answered.Equal(now.Add(-time.Second)) {
+		t.Fatalf("legacy talking call: %+v", v.Calls)
+	}
+	in.Answered = nil
 	in.Phone = phone.Status{State: "dialing", Digits: "12"}
 	if v := buildView(in); !v.OffHook || v.Dialing != "12" || len(v.Calls) != 0 {
 		t.Fatalf("dialling: %+v", v)
@@ -59,6 +65,19 @@ func TestScreenView(t *testing.T) {
 	in.Phone = phone.Status{State: "busy", Error: "486 Busy Here"}
 	if v := buildView(in); !v.OffHook || v.Notice != "Failed: 486 Busy Here" {
 		t.Fatalf("busy: %+v", v)
+	}
+
+	for in, want := range map[string]string{
+		"sip:1002@127.0.0.1":                           "1002",
+		"\"Bob\" <sips:bob@example.com;transport=tls>": "bob",
+		"sip:pbx.example.com":                          "pbx.example.com",
+		"SIP:+33123@h;user=phone":                      "+33123",
+		"1004":                                         "1004",
+		"":                                             "",
+	} {
+		if got := numberOf(in); got != want {
+			t.Errorf("numberOf(%q) = %q, want %q", in, got, want)
+		}
 	}
 
 	// Trouble, most serious first.

@@ -63,7 +63,7 @@ type Screen struct {
 	dimmed bool
 
 	out    chan hal.KeyEvent // keys for the phone
-	inject chan hal.KeyEvent // keys pressed through Press (not the keypad)
+	inject chan pressed      // keys pressed through Press (not the keypad)
 	kept   map[hal.Key]bool  // keys whose press the UI took: their release is dropped too
 
 	mu     sync.Mutex // guards following
@@ -71,6 +71,7 @@ type Screen struct {
 	frames uint64
 	subs   []chan struct{}
 
+	started   chan struct{} // closed by Start
 	startOnce sync.Once
 	closeOnce sync.Once
 	cancel    context.CancelFunc
@@ -95,7 +96,7 @@ func NewScreen(cfg ScreenConfig) (*Screen, error) {
 	}
 	s := &Screen{
 		cfg: cfg, log: log.With("component", "screen"), ui: New(), work: NewFrame(), last: NewFrame(),
-		out: make(chan hal.KeyEvent, 64), inject: make(chan hal.KeyEvent, 16), kept: map[hal.Key]bool{}, done: make(chan struct{}),
+		out: make(chan hal.KeyEvent, 64), inject: make(chan pressed), kept: map[hal.Key]bool{}, done: make(chan struct{}), started: make(chan struct{}),
 	}
 	if cfg.Display != nil {
 		if b := cfg.Display.Bounds(); b.Dx() > 0 && b.Dy() > 0 && b != s.work.Rect {
@@ -122,6 +123,7 @@ func (s *Screen) Start() {
 	s.startOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancel = cancel
+		close(s.started)
 		go func() {
 			defer close(s.done)
 			defer close(s.out)
@@ -244,11 +246,11 @@ func (s *Screen) run(ctx context.Context) {
 			if !ok {
 				changed = nil
 			}
-		case ev := <-s.inject:
+		case p := <-s.inject:
 			if s.wake != nil {
 				s.wake()
 			}
-			s.uiKey(ev, true)
+			p.taken <- s.uiKey(hal.KeyEvent{Key: p.key, Down: true, At: time.Now()}, true)
 		case <-poll.C:
 		case <-scrollC:
 			s.ui.Tick()
@@ -302,35 +304,44 @@ func (s *Screen) uiKey(ev hal.KeyEvent, remote bool) bool {
 	return true
 }
 
-// ErrNotTaken is Press's answer for a key the screen has no use for
-// where it is, or when it is not running or too busy.
-var ErrNotTaken = errors.New("ui: the screen did not take the key")
+// ErrNotRunning is Press's answer when the screen is not running.
+var ErrNotRunning = errors.New("ui: the screen is not running")
 
-// UsesKey reports whether k is one of the screen's own keys (the
-// navigation, soft, menu, history and contacts keys), which Press is for;
-// the API sends other keys to the phone directly.
-func UsesKey(k hal.Key) bool {
-	return k >= hal.KeyHistory && k <= hal.KeySoft4
+// pressed is a key pressed through Press, with where to say whether the
+// UI took it.
+type pressed struct {
+	key   hal.Key
+	taken chan bool
 }
 
-// Press presses one of the screen's keys from elsewhere than the keypad
-// (the API): the UI handles it as a keypad press, and the action it
-// leads to is marked Remote so the daemon can refuse what only a person
-// at the phone may do (a factory reset). It does not wait for the frame.
-func (s *Screen) Press(k hal.Key) error {
-	if !UsesKey(k) {
-		return ErrNotTaken
-	}
+// Press presses k from elsewhere than the keypad (the API) and reports
+// whether the screen took it. The UI handles it as a keypad press (the
+// arrows, soft keys and menus; digits in a menu), and the action it leads
+// to is marked Remote so the daemon can refuse what only a person at the
+// phone may do (a factory reset). A key the screen does not take is the
+// caller's to give to the phone; the screen never forwards it, so it
+// keeps the caller's rights rather than the keypad's.
+func (s *Screen) Press(ctx context.Context, k hal.Key) (bool, error) {
 	select {
+	case <-s.started:
+	default:
+		return false, ErrNotRunning
+	}
+	p := pressed{key: k, taken: make(chan bool, 1)}
+	select {
+	case s.inject <- p:
 	case <-s.done:
-		return ErrNotTaken
-	default:
+		return false, ErrNotRunning
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 	select {
-	case s.inject <- hal.KeyEvent{Key: k, Down: true, At: time.Now()}:
-		return nil
-	default:
-		return ErrNotTaken
+	case taken := <-p.taken:
+		return taken, nil
+	case <-s.done:
+		return false, ErrNotRunning
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 }
 

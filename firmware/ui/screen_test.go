@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"image"
 	"sync"
 	"testing"
@@ -240,86 +241,48 @@ func TestScreenClose(t *testing.T) {
 }
 
 // TestScreenPress: keys pressed through the API drive the menus, their
-// actions are marked Remote, and keys that are not the screen's are
-// refused (the API sends those to the phone).
+// actions are marked Remote, and keys the screen does not take are left
+// to the caller (never forwarded to the phone as keypad presses).
 func TestScreenPress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		disp := &fakeDisplay{}
 		var actions []Action
 		s, _ := NewScreen(ScreenConfig{View: func() View { return richView() }, Display: disp,
 			Changed: make(chan struct{}), Poll: time.Hour, Do: func(a Action) { actions = append(actions, a) }})
-		s.Start()
-		synctest.Wait()
-		for _, k := range []hal.Key{hal.KeyMenu, hal.KeyUp, hal.KeyOK, hal.KeySoft4} {
-			if err := s.Press(k); err != nil {
-				t.Fatal(err)
-			}
-			synctest.Wait()
+		ctx := context.Background()
+		if _, err := s.Press(ctx, hal.KeyMenu); err != ErrNotRunning {
+			t.Fatalf("Press before Start: %v", err)
 		}
+		s.Start()
+		press := func(k hal.Key, want bool) {
+			t.Helper()
+			taken, err := s.Press(ctx, k)
+			if err != nil || taken != want {
+				t.Fatalf("Press(%v) = %v, %v; want %v", k, taken, err, want)
+			}
+		}
+		press('5', false) // idle: a dial key is the phone's
+		press(hal.KeyMenu, true)
+		press('5', true) // in the menu: item 5
+		synctest.Wait()
+		if d := diffFrames(render(richView(), hal.KeyMenu, '5'), disp.lastFrame()); d != "" {
+			t.Fatalf("the frame after Menu, 5 is not the NAT report: %s", d)
+		}
+		press(hal.KeySpeaker, false)
+		press(hal.KeyBack, true)
+		press('9', true)
+		press(hal.KeySoft4, true)
 		if len(actions) != 1 || actions[0] != (Action{Kind: ActFactoryReset, Remote: true}) {
 			t.Fatalf("actions %v, want a remote factory reset", actions)
 		}
-		if disp.count() != 5 {
-			t.Errorf("%d frames, want the first and one per key (5)", disp.count())
-		}
-		if err := s.Press('5'); err == nil {
-			t.Error("Press took a dial key")
+		select {
+		case ev := <-s.Keypad().Events():
+			t.Fatalf("the phone got %+v from Press", ev)
+		default:
 		}
 		s.Close()
-		if err := s.Press(hal.KeyMenu); err == nil {
-			t.Error("Press after Close succeeded")
+		if _, err := s.Press(ctx, hal.KeyMenu); err != ErrNotRunning {
+			t.Errorf("Press after Close: %v", err)
 		}
-	})
-}
-
-// TestScreenDims: after DimAfter without keys or calls the panel dims; a
-// key or a call brings it back.
-func TestScreenDims(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		box := &viewBox{v: View{Now: now}}
-		disp := &fakeDisplay{}
-		keys := make(chan hal.KeyEvent)
-		changed := make(chan struct{})
-		s, _ := NewScreen(ScreenConfig{View: box.get, Display: disp, Keys: keys, Changed: changed,
-			Poll: time.Hour, DimAfter: time.Minute, DimLevel: 20})
-		s.Start()
-		defer s.Close()
-		level := func() int { disp.mu.Lock(); defer disp.mu.Unlock(); return disp.brightness }
-		time.Sleep(59 * time.Second)
-		synctest.Wait()
-		if level() != 100 {
-			t.Fatalf("dimmed to %d before DimAfter", level())
-		}
-		time.Sleep(2 * time.Second)
-		synctest.Wait()
-		if level() != 20 {
-			t.Fatalf("brightness %d after DimAfter, want 20", level())
-		}
-		keys <- hal.KeyEvent{Key: '1', Down: true}
-		synctest.Wait()
-		if level() != 100 {
-			t.Fatalf("brightness %d after a key, want 100", level())
-		}
-		time.Sleep(2 * time.Minute)
-		synctest.Wait()
-		box.set(View{Now: now, Calls: []Call{ringing}})
-		changed <- struct{}{}
-		synctest.Wait()
-		if level() != 100 {
-			t.Fatalf("brightness %d with a call ringing, want 100", level())
-		}
-		time.Sleep(5 * time.Minute)
-		synctest.Wait()
-		if level() != 100 {
-			t.Fatalf("dimmed to %d during a call", level())
-		}
-		box.set(View{Now: now})
-		changed <- struct{}{}
-		time.Sleep(61 * time.Second)
-		synctest.Wait()
-		if level() != 20 {
-			t.Fatalf("brightness %d a minute after the call, want 20", level())
-		}
-		<-s.Keypad().Events() // the key went to the phone
 	})
 }
