@@ -69,7 +69,6 @@ type Screen struct {
 	mu     sync.Mutex // guards following
 	last   *image.Paletted
 	frames uint64
-	subs   []chan struct{}
 
 	started   chan struct{} // closed by Start
 	startOnce sync.Once
@@ -161,25 +160,6 @@ func (s *Screen) Frames() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.frames
-}
-
-// Subscribe returns a channel that receives a value (coalesced) after
-// every new frame, and a function that unsubscribes.
-func (s *Screen) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.subs = append(s.subs, ch)
-	s.mu.Unlock()
-	return ch, func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, c := range s.subs {
-			if c == ch {
-				s.subs = append(s.subs[:i], s.subs[i+1:]...)
-				return
-			}
-		}
-	}
 }
 
 func (s *Screen) run(ctx context.Context) {
@@ -374,12 +354,6 @@ func (s *Screen) frame(force bool) (calls bool) {
 	s.mu.Lock()
 	copy(s.last.Pix, s.work.Pix)
 	s.frames++
-	for _, c := range s.subs {
-		select {
-		case c <- struct{}{}:
-		default:
-		}
-	}
 	s.mu.Unlock()
 	if d := s.cfg.Display; d != nil {
 		// Only this goroutine writes last, so the panel may read it
