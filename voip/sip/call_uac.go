@@ -14,6 +14,20 @@ import (
 	siplib "github.com/emiago/sipgo/sip"
 )
 
+// uacState is what only an outgoing call keeps: the client side of its
+// initial INVITE (RFC 3261 §13.2), with CANCEL and PRACK bookkeeping.
+// Guarded by Call.mu.
+type uacState struct {
+	invite       *siplib.Request
+	inviteTx     siplib.ClientTransaction
+	provisional  bool // a provisional arrived: CANCEL may be sent
+	cancelWanted bool
+	cancelSent   bool
+	lastRSeq     uint32
+	haveRSeq     bool
+	setupTimer   *time.Timer
+}
+
 // Dial places a call to target ("sip:bob@example.com", "bob@host" or a
 // bare user at the account's domain). It returns once the INVITE is sent;
 // progress (ringing, early media, answer, failure) arrives as CallEvents.
