@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -65,9 +66,12 @@ type Call struct {
 	auth      authState
 	confirmed bool            // the dialog is confirmed (ACK sent or received)
 	lastAck   *siplib.Request // our ACK for the last 2xx we got
+	identity  Identity        // who the far end is (identity.go)
+	peerAddr  netip.Addr      // where the message that set up the dialog came from
 	uacState
 	uasState
 	mediaState
+	referState
 	// times and outcome
 	started, answered, ended time.Time
 	endCode                  int
@@ -75,6 +79,10 @@ type Call struct {
 
 	dtmfMu  sync.Mutex // orders the digits SendDTMF sends
 	mediaMu sync.Mutex // serialises applyNeg
+
+	// Set before the call is published, then read only.
+	notify    *referIn // a call placed for a REFER: reports its progress
+	viaServer bool     // its INVITEs go to the registrar (see dialOpts)
 }
 
 func newCall(u *UA, dir CallDirection, id string) *Call {

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net/netip"
 	"strings"
 
 	siplib "github.com/emiago/sipgo/sip"
@@ -158,4 +159,13 @@ func (c *Call) newResponse(req *siplib.Request, code int, reason string) *siplib
 		res.AppendHeader(c.ua.contactHeader())
 	}
 	return res
+}
+
+// sourceAddr is the IP a received message came from, invalid if unknown.
+func sourceAddr(m interface{ Source() string }) netip.Addr {
+	ap, err := netip.ParseAddrPort(m.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }

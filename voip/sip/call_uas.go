@@ -58,7 +58,28 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 		return
 	}
 	defer u.unclaimCallID(req.CallID().Value())
-	if u.atCallCap() {
+	// RFC 3891 §3: INVITE with Replaces. Checked before the call cap,
+	// since the call it replaces is about to go.
+	var replaced *Call
+	if hs := req.GetHeaders("Replaces"); len(hs) > 0 {
+		if len(hs) > 1 {
+			u.respond(tx, req, 400, "Bad Request (two Replaces)")
+			return
+		}
+		r, err := parseReplaces(hs[0].Value())
+		if err != nil {
+			u.respond(tx, req, 400, "Bad Request (Replaces)")
+			return
+		}
+		old, code, reason := u.matchReplaces(r)
+		if code != 0 {
+			u.log.Info("INVITE with Replaces refused", "code", code, "replaces", r.callID)
+			u.respond(tx, req, code, reason)
+			return
+		}
+		replaced = old
+	}
+	if replaced == nil && u.atCallCap() {
 		// Decided before any media port is mapped, so a burst of
 		// INVITEs costs no ports.
 		u.adm.busy.Add(1)
@@ -88,6 +109,11 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 	}
 	c := newCall(u, Incoming, req.CallID().Value())
 	c.state = StateIncoming
+	c.replaced = replaced
+	c.peerAddr = sourceAddr(req)
+	if id, ok := identityOf(req, "From"); ok {
+		c.identity = id
+	}
 	from := req.From()
 	c.remote = from.Address.String()
 	if from.DisplayName != "" {
@@ -149,6 +175,9 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 		// INVITE (RFC 3261 §9.2); end the call off this callback.
 		u.goFn(func() { c.finish(487, "cancelled by caller", true) })
 	})
+	if replaced != nil {
+		c.log.Info("incoming call replaces another", "replaces", replaced.id)
+	}
 	c.log.Info("incoming call", "from", c.remote)
 	u.emit(&IncomingCallEvent{Call: c})
 	c.provisionalResponse(180, "Ringing", false)
@@ -485,4 +514,72 @@ func (c *Call) rejectWith(code int, reason string) {
 		c.ua.send(tx, c.newResponse(req, code, reason))
 	}
 	c.finish(code, reason, true)
+}
+
+// Redirect answers an unanswered incoming call 302 Moved Temporarily with
+// target (a number, user or SIP URI, resolved like Dial's) as Contact (RFC
+// 3261 §21.3.3) and ends it (EndCode 302). ErrCallState for an outgoing
+// or answered call.
+func (c *Call) Redirect(target string) error {
+	if c.dir != Incoming {
+		return ErrCallState
+	}
+	uri, err := parseTarget(target, c.ua.cfg.Account.Domain)
+	if err != nil {
+		return err
+	}
+	uri.Headers = nil
+	c.mu.Lock()
+	ok := (c.state == StateIncoming || c.state == StateEarly) && c.okRes == nil
+	tx, req := c.serverTx, c.inviteReq
+	c.mu.Unlock()
+	if !ok || tx == nil {
+		return ErrCallState
+	}
+	res := c.newResponse(req, 302, "Moved Temporarily")
+	res.AppendHeader(&siplib.ContactHeader{Address: uri, Params: siplib.NewParams()})
+	c.ua.send(tx, res)
+	c.log.Info("redirected", "to", uri.String())
+	c.finish(302, "Moved Temporarily", true)
+	return nil
+}
+
+// Replaces is, for an incoming call whose INVITE carried Replaces
+// naming one of our dialogs (RFC 3891), that call; nil otherwise. The
+// phone answers such a call at once and hangs the replaced one up.
+func (c *Call) Replaces() *Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.replaced
+}
+
+// matchReplaces finds the call a Replaces names (RFC 3891 §3): to-tag is
+// our local tag and from-tag the remote one. A confirmed dialog matches
+// (486 if early-only); an early one only if we placed it (481 otherwise);
+// a dialog that has ended gets 603; no dialog 481.
+func (u *UA) matchReplaces(r replaces) (*Call, int, string) {
+	if c := u.callByID(r.callID); c != nil {
+		c.mu.Lock()
+		match := c.d.localTag == r.toTag && c.d.remoteTag == r.fromTag
+		st, confirmed, dir := c.state, c.confirmed, c.dir
+		c.mu.Unlock()
+		if match {
+			switch {
+			case st == StateEnded:
+				return nil, 603, "Declined"
+			case confirmed && (st == StateTalking || st == StateHeld):
+				if r.earlyOnly {
+					return nil, 486, "Busy Here"
+				}
+				return c, 0, ""
+			case dir == Outgoing && (st == StateCalling || st == StateRinging || st == StateEarly):
+				return c, 0, ""
+			}
+			return nil, 481, "Call/Transaction Does Not Exist"
+		}
+	}
+	if u.endedRecently(r.callID, r.toTag, r.fromTag) {
+		return nil, 603, "Declined"
+	}
+	return nil, 481, "Call/Transaction Does Not Exist"
 }
