@@ -154,7 +154,7 @@ func (c *Call) refer(referTo string) error {
 // referredByLocked is our Referred-By (RFC 3892): our address of record.
 func (c *Call) referredByLocked() string {
 	if c.d.localName != "" {
-		return quote(c.d.localName) + " <" + c.d.local.String() + ">"
+		return `"` + c.d.localName + `" <` + c.d.local.String() + ">"
 	}
 	return "<" + c.d.local.String() + ">"
 }
@@ -501,7 +501,7 @@ func (c *Call) referredByPeerLocked(req *siplib.Request) string {
 		}
 	}
 	if c.d.remoteName != "" {
-		return quote(c.d.remoteName) + " <" + c.d.remote.String() + ">"
+		return `"` + c.d.remoteName + `" <` + c.d.remote.String() + ">"
 	}
 	return "<" + c.d.remote.String() + ">"
 }

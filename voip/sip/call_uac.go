@@ -79,7 +79,7 @@ func (u *UA) dial(ctx context.Context, ruri siplib.Uri, opts dialOpts) (*Call, e
 	c.mapping = mp
 	d := &c.d
 	d.local = u.aor()
-	d.localName = u.cfg.Account.DisplayName
+	d.localName = wireName(u.cfg.Account.DisplayName)
 	d.localTag = newTag()
 	d.remote = siplib.Uri{Scheme: ruri.Scheme, User: ruri.User, Host: ruri.Host, Port: ruri.Port}
 	d.target = ruri
@@ -129,7 +129,7 @@ func (c *Call) newInviteLocked(ruri siplib.Uri, offer *sdp.Session) *siplib.Requ
 	req := u.baseRequest(siplib.INVITE, ruri, to, c.id, c.d.localSeq)
 	req.From().Params.Add("tag", c.d.localTag)
 	if u.cfg.Account.DisplayName != "" {
-		req.From().DisplayName = u.cfg.Account.DisplayName
+		req.From().DisplayName = wireName(u.cfg.Account.DisplayName)
 	}
 	req.AppendHeader(u.contactHeader())
 	req.AppendHeader(siplib.NewHeader("Allow", allowMethods))

@@ -125,7 +125,7 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 	d.local = *req.To().Address.Clone()
 	d.remote = *from.Address.Clone()
 	d.remoteName = from.DisplayName
-	d.localName = u.cfg.Account.DisplayName
+	d.localName = wireName(u.cfg.Account.DisplayName)
 	d.remoteSeq, d.haveRemoteSeq = req.CSeq().SeqNo, true
 	d.localSeq = rand.Uint32N(1 << 30)
 	if t, ok := contactOf(req); ok {

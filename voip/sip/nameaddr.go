@@ -87,7 +87,7 @@ func parseNameAddr(v string) (nameAddr, error) {
 		i := strings.IndexByte(s, '<')
 		name := strings.Trim(s[:i], " \t")
 		for _, r := range name {
-			if r < 0x20 || r == 0x7f || r == '"' || r == '>' {
+			if r < 0x20 && r != '\t' || r == 0x7f || r == '"' || r == '>' {
 				return na, fmt.Errorf("%w: bad character %q in display name", errNameAddr, r)
 			}
 		}
@@ -126,8 +126,8 @@ func parseNameAddr(v string) (nameAddr, error) {
 }
 
 // unquote reads a quoted-string at the start of s (RFC 3261 §25.1:
-// quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)) and returns its
-// content and the rest of s.
+// quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F), of which we take
+// the printable ones and HTAB) and returns its content and the rest of s.
 func unquote(s string) (string, string, error) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
@@ -136,7 +136,9 @@ func unquote(s string) (string, string, error) {
 		case ch == '"':
 			return b.String(), s[i+1:], nil
 		case ch == '\\':
-			if i+1 >= len(s) || s[i+1] > 0x7f || s[i+1] == '\r' || s[i+1] == '\n' {
+			// Control characters, which RFC 3261 lets a quoted-pair
+			// carry, have no place in a name shown to the user.
+			if i+1 >= len(s) || s[i+1] > 0x7f || s[i+1] < 0x20 && s[i+1] != '\t' || s[i+1] == 0x7f {
 				return "", "", fmt.Errorf("%w: bad quoted-pair", errNameAddr)
 			}
 			i++
@@ -167,6 +169,13 @@ func quote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// wireName is a display name as sipgo writes it between quotes: the
+// content of a quoted-string, with '"' and '\\' escaped.
+func wireName(s string) string {
+	q := quote(s)
+	return q[1 : len(q)-1]
 }
 
 // checkScheme requires a URI scheme (RFC 3986 §3.1) followed by ':'.

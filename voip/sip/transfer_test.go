@@ -9,16 +9,20 @@ import (
 
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/tools/pbx"
+	"github.com/pion/transport/v4/vnet"
 )
 
 // trio is tools/pbx at 10.0.0.1 with alice (10.0.0.2), bob (10.0.0.3)
-// and carol (10.0.0.4) registered to it.
+// and carol (10.0.0.4) registered to it, and two more hosts for raw
+// requests: 10.0.0.8 and 10.0.0.9.
 type trio struct {
 	pw      *pbxWorld
 	a, b, c *phone
+	h8, h9  *vnet.Net
 }
 
-func newTrio(t *testing.T, mutate func(*pbx.Config)) *trio {
+// newTrio makes the trio; aliceMut, when given, changes alice's Config.
+func newTrio(t *testing.T, mutate func(*pbx.Config), aliceMut ...func(*Config)) *trio {
 	t.Helper()
 	w := newWorld(t)
 	pn := w.host("10.0.0.1")
@@ -37,14 +41,24 @@ func newTrio(t *testing.T, mutate func(*pbx.Config)) *trio {
 	}
 	pw := &pbxWorld{w: w, pbx: s}
 	an, bn, cn := w.host("10.0.0.2"), w.host("10.0.0.3"), w.host("10.0.0.4")
+	h8, h9 := w.host("10.0.0.8"), w.host("10.0.0.9")
 	pw.start(t)
 	acct := func(user, pass string) func(*Config) {
 		return func(c *Config) {
 			c.Account = Account{User: user, Password: pass, Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
 		}
 	}
-	tr := &trio{pw: pw,
-		a: newPhone(t, an, acct("alice", "a-secret")),
+	aliceCfg := acct("alice", "a-secret")
+	if len(aliceMut) > 0 {
+		aliceCfg = func(c *Config) {
+			acct("alice", "a-secret")(c)
+			for _, m := range aliceMut {
+				m(c)
+			}
+		}
+	}
+	tr := &trio{pw: pw, h8: h8, h9: h9,
+		a: newPhone(t, an, aliceCfg),
 		b: newPhone(t, bn, acct("bob", "b-secret")),
 		c: newPhone(t, cn, acct("carol", "c-secret")),
 	}
@@ -138,4 +152,156 @@ func TestBlindTransfer(t *testing.T) {
 		ac.Hangup()
 		tr.c.waitCall(t, ca, StateEnded)
 	})
+}
+
+// TestAttendedTransfer: alice calls bob; bob holds her and consults
+// carol; bob transfers alice to carol replacing his call with carol
+// (REFER with Replaces). Alice's INVITE reaches carol with Replaces
+// naming carol's call with bob (and Referred-By bob); carol answers it
+// and hangs the replaced call up, as the phone does; alice and carol
+// hear each other; both of bob's calls end.
+func TestAttendedTransfer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		ab, ba := connect(t, tr.a, tr.b, "bob")
+		if err := ba.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		tr.b.waitCall(t, ba, StateHeld)
+		bc, cb := connect(t, tr.b, tr.c, "carol")
+		if err := ba.TransferReplacing(bc); err != nil {
+			t.Fatal(err)
+		}
+		ref := tr.a.waitReferred(t)
+		if ref.Referrer != ab {
+			t.Fatalf("referred call event %+v", ref)
+		}
+		ca := tr.c.waitIncoming(t)
+		if ca.Replaces() != cb {
+			t.Fatalf("carol's new call replaces %v, want %v", ca.Replaces(), cb)
+		}
+		ca.mu.Lock()
+		inv := ca.inviteReq
+		ca.mu.Unlock()
+		if !hasHeaderValue(inv, "Referred-By", "sip:bob@pbx.test") {
+			t.Errorf("INVITE lacks Referred-By bob:\n%s", inv)
+		}
+		if err := ca.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cb.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+		ac := ref.Call
+		tr.a.waitCall(t, ac, StateTalking)
+		if fin := tr.b.waitTransfer(t, ba, true); fin.Code != 200 {
+			t.Errorf("final transfer event %+v", fin)
+		}
+		waitDone(t, ba)
+		waitDone(t, bc)
+		if ba.EndReason() != "transferred" || bc.EndReason() != "remote hangup" {
+			t.Errorf("bob's calls ended %q and %q", ba.EndReason(), bc.EndReason())
+		}
+		waitDone(t, ab)
+		hears(t, ac, ca, "alice-carol")
+		if n := len(tr.b.ua.Calls()); n != 0 {
+			t.Errorf("bob still has %d calls", n)
+		}
+	})
+}
+
+// TestTransferFails: carol rejects the call bob transferred alice to;
+// bob gets the 486 as the final transfer event and keeps alice, still
+// held. A REFER the far end refuses (the PBX's echo service takes no
+// REFER) is a final event with its status; the call stays up.
+func TestTransferFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		_, ba := connect(t, tr.a, tr.b, "bob")
+		if err := ba.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		tr.b.waitCall(t, ba, StateHeld)
+		if err := ba.Transfer("carol"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ba.Transfer("carol"); err != ErrPending {
+			t.Errorf("second Transfer while one is open: %v, want ErrPending", err)
+		}
+		ca := tr.c.waitIncoming(t)
+		if err := ca.Reject(486); err != nil {
+			t.Fatal(err)
+		}
+		fin := tr.b.waitTransfer(t, ba, true)
+		if fin.Code != 486 {
+			t.Errorf("final transfer event %+v, want 486", fin)
+		}
+		synctest.Wait()
+		if st := ba.State(); st != StateHeld {
+			t.Errorf("bob's call is %s after a failed transfer, want held", st)
+		}
+
+		// A REFER refused outright.
+		ce, err := tr.a.ua.Dial(context.Background(), "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.a.waitCall(t, ce, StateTalking)
+		if err := ce.Transfer("carol"); err != nil {
+			t.Fatal(err)
+		}
+		fin = tr.a.waitTransfer(t, ce, true)
+		if fin.Code < 400 {
+			t.Errorf("refused REFER reported %+v", fin)
+		}
+		if st := ce.State(); st != StateTalking {
+			t.Errorf("echo call is %s after the refused REFER", st)
+		}
+	})
+}
+
+// TestRedirect: bob redirects alice's call to carol (302 with carol as
+// Contact); alice's UA follows it and reaches carol, who answers: they
+// hear each other. Bob's call ended 302.
+func TestRedirect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		ab, err := tr.a.ua.Dial(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ba := tr.b.waitIncoming(t)
+		if err := ba.Redirect("carol"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ba.Redirect("carol"); err != ErrCallState {
+			t.Errorf("second Redirect: %v", err)
+		}
+		tr.b.waitCall(t, ba, StateEnded)
+		if ba.EndCode() != 302 {
+			t.Errorf("bob's call ended %d %q", ba.EndCode(), ba.EndReason())
+		}
+		ca := tr.c.waitIncoming(t)
+		if ca.ID() != ab.ID() {
+			t.Errorf("the redirected INVITE has Call-ID %s, want %s", ca.ID(), ab.ID())
+		}
+		if err := ca.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		tr.a.waitCall(t, ab, StateTalking)
+		hears(t, ab, ca, "alice-carol")
+		if _, err := ab.Media(), ab.Redirect("x"); err != ErrCallState {
+			t.Errorf("Redirect on an outgoing call: %v", err)
+		}
+	})
+}
+
+// waitDone waits (fake time) for c to end.
+func waitDone(t *testing.T, c *Call) {
+	t.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Minute):
+		t.Fatalf("%s did not end", c)
+	}
 }

@@ -741,7 +741,7 @@ func (u *UA) baseRequest(method siplib.RequestMethod, ruri siplib.Uri, to *sipli
 	req.AppendHeader(u.newVia())
 	mf := siplib.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	from := &siplib.FromHeader{DisplayName: u.cfg.Account.DisplayName, Address: u.aor(), Params: siplib.NewParams()}
+	from := &siplib.FromHeader{DisplayName: wireName(u.cfg.Account.DisplayName), Address: u.aor(), Params: siplib.NewParams()}
 	from.Params.Add("tag", newTag())
 	req.AppendHeader(from)
 	req.AppendHeader(to)
