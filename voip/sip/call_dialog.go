@@ -12,8 +12,8 @@ type dialog struct {
 	callID              string
 	localTag, remoteTag string
 	local, remote       siplib.Uri // From/To URIs as we send them
-	localName           string // display names in wire form: the content
-	remoteName          string // of a quoted-string, escapes kept
+	localName           string     // display names in wire form: the content
+	remoteName          string     // of a quoted-string, escapes kept
 	localSeq            uint32
 	remoteSeq           uint32
 	haveRemoteSeq       bool
