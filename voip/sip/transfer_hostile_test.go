@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -43,6 +44,12 @@ func exchange(t *testing.T, conn net.PacketConn, msg []byte) int {
 	if _, err := conn.WriteTo(msg, alice); err != nil {
 		t.Fatal(err)
 	}
+	return readFinal(t, conn, msg)
+}
+
+// readFinal reads the final response to msg.
+func readFinal(t *testing.T, conn net.PacketConn, msg []byte) int {
+	t.Helper()
 	buf := make([]byte, 65535)
 	for {
 		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -184,6 +191,61 @@ func TestTransferHostile(t *testing.T) {
 		synctest.Wait()
 		if n := len(tr.a.ua.Calls()); n != 0 {
 			t.Errorf("%d calls after the refused INVITE: %v %v", n, tr.a.ua.Calls()[0], tr.a.ua.Calls()[0].State())
+		}
+	})
+}
+
+// TestReplacesEarly: an INVITE with Replaces may take over an early
+// dialog we placed (the new call reports it in Replaces) but not one we
+// only received, which gets 481 (RFC 3891 §3) and keeps ringing.
+func TestReplacesEarly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil, func(c *Config) { c.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.9/32")} })
+		peer := listen(t, tr.h9, "10.0.0.9:5070")
+		alice := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 5060}
+
+		// Ours: alice calls carol, who rings.
+		ac, err := tr.a.ua.Dial(context.Background(), "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.c.waitIncoming(t)
+		tr.a.waitCall(t, ac, StateRinging)
+		ac.mu.Lock()
+		cid, local, remote := ac.id, ac.d.localTag, ac.d.remoteTag
+		ac.mu.Unlock()
+		msg := rawRequest("INVITE", "10.0.0.9", "rep-early-ours", "f", "", 1,
+			[]string{"Replaces: " + cid + ";to-tag=" + local + ";from-tag=" + remote + ";early-only"}, "", "")
+		if _, err := peer.WriteTo(msg, alice); err != nil {
+			t.Fatal(err)
+		}
+		in := tr.a.waitIncoming(t)
+		if in.Replaces() != ac {
+			t.Errorf("the new call replaces %v, want %v", in.Replaces(), ac)
+		}
+		in.Reject(486)
+		if got := readFinal(t, peer, msg); got != 486 {
+			t.Errorf("final %d, want the 486 we sent", got)
+		}
+
+		// Not ours: bob calls alice, who rings; a Replaces for that
+		// early dialog is 481 and the call rings on.
+		ba, err := tr.b.ua.Dial(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ab := tr.a.waitIncoming(t)
+		tr.b.waitCall(t, ba, StateRinging)
+		ab.mu.Lock()
+		cid, local, remote = ab.id, ab.d.localTag, ab.d.remoteTag
+		ab.mu.Unlock()
+		msg = rawRequest("INVITE", "10.0.0.9", "rep-early-theirs", "f", "", 1,
+			[]string{"Replaces: " + cid + ";to-tag=" + local + ";from-tag=" + remote}, "", "")
+		if got := exchange(t, peer, msg); got != 481 {
+			t.Errorf("Replaces for an early dialog we did not place: %d, want 481", got)
+		}
+		if st := ab.State(); st != StateIncoming {
+			t.Errorf("the ringing call is %s", st)
 		}
 	})
 }
