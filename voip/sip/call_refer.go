@@ -110,7 +110,7 @@ func (c *Call) TransferReplacing(other *Call) error {
 	}
 	other.mu.Lock()
 	st := other.state
-	ok := other.d.remoteTag != "" && (other.confirmed && (st == StateTalking || st == StateHeld) ||
+	ok := other.d.remoteTag != "" && (other.dialogUpLocked() ||
 		other.dir == Outgoing && (st == StateRinging || st == StateEarly))
 	r := replaces{callID: other.d.callID, toTag: other.d.remoteTag, fromTag: other.d.localTag}
 	target := *other.d.target.Clone()
@@ -125,7 +125,7 @@ func (c *Call) TransferReplacing(other *Call) error {
 // refer sends a REFER with the given Refer-To value and follows it.
 func (c *Call) refer(referTo string) error {
 	c.mu.Lock()
-	if !c.confirmed || (c.state != StateTalking && c.state != StateHeld) {
+	if !c.dialogUpLocked() {
 		c.mu.Unlock()
 		return ErrCallState
 	}
@@ -149,6 +149,15 @@ func (c *Call) refer(referTo string) error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// dialogUpLocked reports whether the call is answered and its dialog
+// confirmed: ACKed, or for an incoming call our 2xx sent (RFC 3261
+// §12.1.1: the UAS's dialog is confirmed then; only BYE must wait for
+// the ACK, §15), so a transfer can start at once.
+func (c *Call) dialogUpLocked() bool {
+	up := c.confirmed || c.dir == Incoming && c.okRes != nil
+	return up && (c.state == StateTalking || c.state == StateHeld)
 }
 
 // referredByLocked is our Referred-By (RFC 3892): our address of record.
@@ -434,7 +443,7 @@ func (c *Call) onRefer(req *siplib.Request, tx *siplib.ServerTx) {
 		return
 	}
 	c.mu.Lock()
-	answered := c.confirmed && (c.state == StateTalking || c.state == StateHeld)
+	answered := c.dialogUpLocked()
 	busy := c.referIn != nil
 	c.mu.Unlock()
 	if !answered {

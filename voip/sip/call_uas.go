@@ -561,13 +561,13 @@ func (u *UA) matchReplaces(r replaces) (*Call, int, string) {
 	if c := u.callByID(r.callID); c != nil {
 		c.mu.Lock()
 		match := c.d.localTag == r.toTag && c.d.remoteTag == r.fromTag
-		st, confirmed, dir := c.state, c.confirmed, c.dir
+		st, up, dir := c.state, c.dialogUpLocked(), c.dir
 		c.mu.Unlock()
 		if match {
 			switch {
 			case st == StateEnded:
 				return nil, 603, "Declined"
-			case confirmed && (st == StateTalking || st == StateHeld):
+			case up:
 				if r.earlyOnly {
 					return nil, 486, "Busy Here"
 				}
