@@ -245,12 +245,12 @@ func (c *Call) isEnded() bool {
 // malformed one is 400 (489 for another event package); neither changes
 // anything.
 func (c *Call) onNotify(req *siplib.Request, tx *siplib.ServerTx) {
-	ev := req.GetHeader("Event")
-	if ev == nil {
-		c.ua.respond(tx, req, 400, "Bad Request (no Event)")
+	evs := headers(req, "Event", "o")
+	if len(evs) != 1 {
+		c.ua.respond(tx, req, 400, "Bad Request (one Event required)")
 		return
 	}
-	pkg, params, _ := strings.Cut(ev.Value(), ";")
+	pkg, params, _ := strings.Cut(evs[0].Value(), ";")
 	if !strings.EqualFold(strings.TrimSpace(pkg), "refer") {
 		c.ua.respond(tx, req, 489, "Bad Event")
 		return
@@ -345,6 +345,15 @@ func parseSubState(v string) (string, int) {
 		}
 	}
 	return st, exp
+}
+
+// headers returns a header's values under its full and its compact name
+// (RFC 3515 §2.1 "r", RFC 3892 "b", RFC 6665 "o"), which sipgo's parser
+// leaves apart.
+func headers(m interface {
+	GetHeaders(string) []siplib.Header
+}, full, compact string) []siplib.Header {
+	return append(m.GetHeaders(full), m.GetHeaders(compact)...)
 }
 
 // mediaType is a Content-Type value without its parameters.
@@ -450,7 +459,7 @@ func (c *Call) onRefer(req *siplib.Request, tx *siplib.ServerTx) {
 		c.ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	hs := req.GetHeaders("Refer-To")
+	hs := headers(req, "Refer-To", "r")
 	if len(hs) != 1 {
 		c.ua.respond(tx, req, 400, "Bad Request (one Refer-To required)")
 		return
@@ -504,9 +513,9 @@ func (c *Call) onRefer(req *siplib.Request, tx *siplib.ServerTx) {
 // referredByPeerLocked is the Referred-By for the referred INVITE: the
 // REFER's own when it has a valid one, else the referrer's address.
 func (c *Call) referredByPeerLocked(req *siplib.Request) string {
-	if h := req.GetHeader("Referred-By"); h != nil {
-		if _, err := parseNameAddr(h.Value()); err == nil {
-			return h.Value()
+	if hs := headers(req, "Referred-By", "b"); len(hs) == 1 {
+		if _, err := parseNameAddr(hs[0].Value()); err == nil {
+			return hs[0].Value()
 		}
 	}
 	if c.d.remoteName != "" {

@@ -130,6 +130,16 @@ func TestTransferHostile(t *testing.T) {
 			{"REFER with two Refer-To", peer, func(n int) []byte {
 				return rawRequest("REFER", "10.0.0.9", cid, remote, local, n, []string{referTo, "Refer-To: <sip:dave@pbx.test>"}, "", "")
 			}, 400},
+			{"REFER with Refer-To in full and compact form", peer, func(n int) []byte {
+				return rawRequest("REFER", "10.0.0.9", cid, remote, local, n, []string{referTo, "r: <sip:dave@pbx.test>"}, "", "")
+			}, 400},
+			{"NOTIFY without Event", peer, func(n int) []byte {
+				return rawRequest("NOTIFY", "10.0.0.9", cid, remote, local, n, notifyHdrs[1:], "message/sipfrag", fragBody)
+			}, 400},
+			{"NOTIFY of another event package", peer, func(n int) []byte {
+				return rawRequest("NOTIFY", "10.0.0.9", cid, remote, local, n,
+					[]string{"Event: dialog", notifyHdrs[1]}, "application/dialog-info+xml", "<x/>")
+			}, 489},
 			{"REFER to mailto", peer, func(n int) []byte {
 				return rawRequest("REFER", "10.0.0.9", cid, remote, local, n, []string{"Refer-To: <mailto:carol@pbx.test>"}, "", "")
 			}, 400},
@@ -246,6 +256,36 @@ func TestReplacesEarly(t *testing.T) {
 		}
 		if st := ab.State(); st != StateIncoming {
 			t.Errorf("the ringing call is %s", st)
+		}
+	})
+}
+
+// TestReferCompactForm: a REFER from the peer with Refer-To and
+// Referred-By in compact form ("r", "b") is accepted: 202, a
+// ReferredCallEvent, and carol gets the INVITE with that Referred-By.
+func TestReferCompactForm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil, func(c *Config) { c.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.9/32")} })
+		ab, _ := connect(t, tr.a, tr.b, "bob")
+		ab.mu.Lock()
+		cid, local, remote := ab.id, ab.d.localTag, ab.d.remoteTag
+		ab.mu.Unlock()
+		peer := listen(t, tr.h9, "10.0.0.9:5070")
+		msg := rawRequest("REFER", "10.0.0.9", cid, remote, local, 50,
+			[]string{"r: <sip:carol@pbx.test>", `b: "Bob \"B\"" <sip:bob@pbx.test>`}, "", "")
+		if got := exchange(t, peer, msg); got != 202 {
+			t.Fatalf("REFER: %d, want 202", got)
+		}
+		ref := tr.a.waitReferred(t)
+		if ref.Referrer != ab || ref.Target != "sip:carol@pbx.test" {
+			t.Errorf("referred call event %+v", ref)
+		}
+		in := tr.c.waitIncoming(t)
+		in.mu.Lock()
+		inv := in.inviteReq
+		in.mu.Unlock()
+		if !hasHeaderValue(inv, "Referred-By", `"Bob \"B\"" <sip:bob@pbx.test>`) {
+			t.Errorf("INVITE lacks the REFER's Referred-By:\n%s", inv)
 		}
 	})
 }
