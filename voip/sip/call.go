@@ -245,6 +245,7 @@ func (c *Call) finish(code int, reason string, emit bool) {
 	c.relQueue = nil
 	m, mp := c.media, c.mapping
 	ev := c.eventLocked(code, reason, false)
+	ro := c.referOut
 	c.mu.Unlock()
 	close(c.done)
 	if m != nil {
@@ -261,6 +262,10 @@ func (c *Call) finish(code int, reason string, emit bool) {
 	c.log.Info("call ended", "code", code, "reason", reason)
 	if emit {
 		c.ua.emit(ev)
+	}
+	if ro != nil {
+		// A transfer still open has no dialog left to report on.
+		c.referDone(ro, 487, "call ended before the transfer completed", emit)
 	}
 }
 

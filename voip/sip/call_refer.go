@@ -184,7 +184,7 @@ func (c *Call) runRefer(req *siplib.Request, ro *referOut) {
 	code, reason := 0, ""
 	switch {
 	case err != nil && c.isEnded():
-		c.referDone(ro, 487, "call ended")
+		c.referDone(ro, 487, "call ended", true)
 		return
 	case errors.Is(err, ErrTimeout):
 		code, reason = 408, "Request Timeout"
@@ -205,17 +205,18 @@ func (c *Call) runRefer(req *siplib.Request, ro *referOut) {
 		code, reason = res.StatusCode, res.Reason
 	}
 	c.log.Info("transfer: REFER failed", "code", code, "reason", reason)
-	c.referDone(ro, code, reason)
+	c.referDone(ro, code, reason, true)
 }
 
 // referExpired ends a subscription whose next NOTIFY never came.
 func (c *Call) referExpired(ro *referOut) {
 	c.log.Info("transfer: no final NOTIFY")
-	c.referDone(ro, 408, "no final NOTIFY")
+	c.referDone(ro, 408, "no final NOTIFY", true)
 }
 
-// referDone emits the final TransferEvent of ro once and closes it.
-func (c *Call) referDone(ro *referOut, code int, reason string) {
+// referDone emits (with emit) the final TransferEvent of ro once and
+// closes it.
+func (c *Call) referDone(ro *referOut, code int, reason string, emit bool) {
 	c.mu.Lock()
 	if ro.final {
 		c.mu.Unlock()
@@ -229,7 +230,9 @@ func (c *Call) referDone(ro *referOut, code int, reason string) {
 		c.referOut = nil
 	}
 	c.mu.Unlock()
-	c.ua.emit(&TransferEvent{Call: c, Code: code, Reason: reason, Final: true})
+	if emit {
+		c.ua.emit(&TransferEvent{Call: c, Code: code, Reason: reason, Final: true})
+	}
 }
 
 func (c *Call) isEnded() bool {

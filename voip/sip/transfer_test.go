@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -310,4 +311,40 @@ func waitDone(t *testing.T, c *Call) {
 	case <-time.After(10 * time.Minute):
 		t.Fatalf("%s did not end", c)
 	}
+}
+
+// TestTransferNoNotify: the transferee accepts the REFER but its NOTIFYs
+// never arrive (the network drops them). A transfer still open when the
+// call ends gets a final 487; after 64*T1 without a NOTIFY the transfer
+// ends with a final 408 and bob keeps the call.
+func TestTransferNoNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		tr.pw.w.w.WAN.AddChunkFilter(func(c vnet.Chunk) bool {
+			return !strings.HasPrefix(string(c.UserData()), "NOTIFY ")
+		})
+		_, ba := connect(t, tr.a, tr.b, "bob")
+		if err := ba.Transfer("carol"); err != nil {
+			t.Fatal(err)
+		}
+		tr.c.waitIncoming(t).Reject(486)
+		ba.Hangup()
+		if fin := tr.b.waitTransfer(t, ba, true); fin.Code != 487 {
+			t.Errorf("transfer open at hangup ended %+v, want 487", fin)
+		}
+
+		_, ba = connect(t, tr.a, tr.b, "bob")
+		if err := ba.Transfer("carol"); err != nil {
+			t.Fatal(err)
+		}
+		tr.c.waitIncoming(t)
+		start := time.Now()
+		fin := tr.b.waitTransfer(t, ba, true)
+		if fin.Code != 408 || time.Since(start) < 30*time.Second {
+			t.Errorf("final transfer event %+v after %v, want 408 after 64*T1", fin, time.Since(start))
+		}
+		if st := ba.State(); st != StateTalking {
+			t.Errorf("bob's call is %s", st)
+		}
+	})
 }
