@@ -310,6 +310,10 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	// The server transaction reads the request on its own goroutine (its
+	// 100 Trying timer, RFC 3261 §17.2.1, fires when a busy handler has
+	// not answered within 200 ms): change a copy, never the original.
+	req = req.Clone()
 	fixVia(req)
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !req.IsAck() {
 		s.respond(tx, req, 483, "Too Many Hops")

@@ -171,6 +171,7 @@ type CallStats struct {
 	Direction  CallDirection `json:"direction"`
 	State      CallState     `json:"state"`
 	Remote     string        `json:"remote"`
+	Identity   Identity      `json:"identity,omitzero"`
 	Codec      string        `json:"codec,omitempty"`
 	DTMF       string        `json:"dtmf,omitempty"` // "rfc4733" or "info"
 	LocalHold  bool          `json:"local_hold"`
@@ -189,7 +190,7 @@ type CallStats struct {
 func (c *Call) Stats() CallStats {
 	c.mu.Lock()
 	s := CallStats{
-		ID: c.id, Direction: c.dir, State: c.state, Remote: c.remote,
+		ID: c.id, Direction: c.dir, State: c.state, Remote: c.remote, Identity: c.identity,
 		LocalHold: c.localHold, RemoteHold: c.remoteHold,
 		Started: c.started, Answered: c.answered, Ended: c.ended,
 		EndCode: c.endCode, EndReason: c.endReason,

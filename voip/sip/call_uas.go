@@ -116,8 +116,10 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 	}
 	from := req.From()
 	c.remote = from.Address.String()
-	if from.DisplayName != "" {
-		c.remote = fmt.Sprintf("%q <%s>", from.DisplayName, from.Address.String())
+	if na, err := parseNameAddr(from.Value()); err == nil && na.Name != "" {
+		// sipgo keeps the quoted-pairs of a display name: undo them
+		// before quoting it for display.
+		c.remote = quote(na.Name) + " <" + from.Address.String() + ">"
 	}
 	d := &c.d
 	d.localTag = newTag()

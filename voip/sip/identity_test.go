@@ -109,6 +109,12 @@ func TestCallIdentity(t *testing.T) {
 		if got, want := ba.Identity(), (Identity{name, "alice", "sip:alice@pbx.test"}); got != want {
 			t.Errorf("bob sees %+v, want %+v", got, want)
 		}
+		if got, want := ba.Remote(), `"Zoë \"Z\" O\\Brien, Ltd" <sip:alice@pbx.test>`; got != want {
+			t.Errorf("bob's Remote %s, want %s", got, want)
+		}
+		if st := ba.Stats(); st.Identity.Name != name {
+			t.Errorf("Stats identity %+v", st.Identity)
+		}
 		if got, want := ab.Identity(), (Identity{"", "bob", "sip:bob@pbx.test"}); got != want {
 			t.Errorf("alice sees %+v, want %+v", got, want)
 		}
