@@ -348,3 +348,34 @@ func TestTransferNoNotify(t *testing.T) {
 		}
 	})
 }
+
+// TestRedirectLoop: bob redirects alice's call to carol, and carol back
+// to bob. Alice's UA follows one hop only: the second 302 ends the call
+// (EndCode 302) instead of ringing bob again.
+func TestRedirectLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		ab, err := tr.a.ua.Dial(context.Background(), "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.b.waitIncoming(t).Redirect("carol"); err != nil {
+			t.Fatal(err)
+		}
+		before := countStarts(tr.pw.w, "INVITE sip:bob@")
+		if err := tr.c.waitIncoming(t).Redirect("bob"); err != nil {
+			t.Fatal(err)
+		}
+		waitDone(t, ab)
+		if ab.EndCode() != 302 {
+			t.Errorf("alice's call ended %d %q, want 302", ab.EndCode(), ab.EndReason())
+		}
+		synctest.Wait()
+		if n := len(tr.b.ua.Calls()); n != 0 {
+			t.Errorf("bob rang again: %d calls", n)
+		}
+		if n := countStarts(tr.pw.w, "INVITE sip:bob@") - before; n != 0 {
+			t.Errorf("%d INVITEs for bob after carol's 302, want none", n)
+		}
+	})
+}
