@@ -379,3 +379,31 @@ func TestRedirectLoop(t *testing.T) {
 		}
 	})
 }
+
+// TestBlindTransferByCaller: the roles the other way round: bob placed
+// the call to alice and transfers her to carol; alice (the callee of that
+// dialog) accepts, NOTIFYs back along it, and ends up with carol.
+func TestBlindTransferByCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTrio(t, nil)
+		ba, ab := connect(t, tr.b, tr.a, "alice")
+		if err := ba.Transfer("carol"); err != nil {
+			t.Fatal(err)
+		}
+		ref := tr.a.waitReferred(t)
+		if ref.Referrer != ab {
+			t.Fatalf("referred call event %+v", ref)
+		}
+		ca := tr.c.waitIncoming(t)
+		if err := ca.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		if fin := tr.b.waitTransfer(t, ba, true); fin.Code != 200 {
+			t.Errorf("final transfer event %+v", fin)
+		}
+		waitDone(t, ba)
+		waitDone(t, ab)
+		tr.a.waitCall(t, ref.Call, StateTalking)
+		hears(t, ref.Call, ca, "alice-carol")
+	})
+}
