@@ -237,6 +237,9 @@ func (s *Server) proxyToUser(req *sip.Request, tx sip.ServerTransaction, recordR
 // or the Request-URI; with NATFix, or over TCP/TLS, to the other party's
 // recorded address instead.
 func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if tag, _ := req.To().Params.Get("tag"); req.IsAck() && strings.HasPrefix(tag, ownTagPrefix) {
+		return // the ACK of our own 407 (or other final response)
+	}
 	probe := req.Clone()
 	for r := probe.Route(); r != nil && s.isOurs(r.Address); r = probe.Route() {
 		probe.RemoveHeader("Route")
