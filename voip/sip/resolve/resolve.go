@@ -304,7 +304,7 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) (Result, error) {
 // not resolve, when DNS comes from the system configuration.
 func (r *Resolver) fallback(ctx context.Context, host string, tr Transport, port uint16, dnsErr error) (Result, error) {
 	if len(r.cfg.Servers) > 0 || r.cfg.Fallback == nil {
-		return Result{}, fmt.Errorf("resolve %s: %w", host, dnsErr)
+		return Result{}, dnsErr
 	}
 	network := "ip4"
 	if r.cfg.IPv6 {
@@ -312,7 +312,7 @@ func (r *Resolver) fallback(ctx context.Context, host string, tr Transport, port
 	}
 	ips, err := r.cfg.Fallback.LookupNetIP(ctx, network, host)
 	if err != nil || len(ips) == 0 {
-		return Result{}, fmt.Errorf("resolve %s: %w", host, dnsErr)
+		return Result{}, dnsErr
 	}
 	var addrs []netip.Addr
 	for _, ip := range ips {
