@@ -126,6 +126,7 @@ func (u *UA) regLoop() {
 	expires := u.cfg.Account.Expires
 	failures := 0
 	briefs := 0
+	hops := 0 // failovers in a row without a back-off
 	for {
 		cur := u.Registration()
 		if cur.State != RegRegistered {
@@ -147,7 +148,10 @@ func (u *UA) regLoop() {
 		st := RegStatus{Contact: ct.String(), Failures: failures, Server: tg.String()}
 		if tg.Addr.IsValid() {
 			if why, hold, ok := failoverCause(res, err); ok {
-				if u.targetFailed(tg, hold, why) {
+				// Move on at once, but once round the list at most: then
+				// back off, even when the first target's hold has ended.
+				if u.targetFailed(tg, hold, why) && hops+1 < u.targetCount() {
+					hops++
 					failures++
 					u.setReg(RegStatus{
 						State: RegFailed, Code: codeOf(res), Failures: failures, Contact: st.Contact, Server: st.Server,
@@ -210,6 +214,7 @@ func (u *UA) regLoop() {
 				wait = ra
 			}
 		}
+		hops = 0
 		if st.State == RegFailed {
 			st.RefreshIn = wait
 			if cur := u.Registration(); cur.State == RegRegistered {

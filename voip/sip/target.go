@@ -226,6 +226,14 @@ func (u *UA) targetFailed(tg resolve.Target, hold time.Duration, why string) boo
 	return true
 }
 
+// targetCount is how many targets the server's last answer has.
+func (u *UA) targetCount() int {
+	if t := u.getTargets(); t != nil && t.set != nil {
+		return len(t.set.State().Targets)
+	}
+	return 0
+}
+
 // targetOK records that tg answered.
 func (u *UA) targetOK(tg resolve.Target) {
 	if t := u.getTargets(); t != nil && t.set != nil {
