@@ -334,25 +334,6 @@ func parseTarget(target, domain string) (siplib.Uri, error) {
 	return u, nil
 }
 
-// uriAddrPort is the host:port of u when the host is an IP literal.
-func uriAddrPort(u siplib.Uri, transport string) (netip.AddrPort, bool) {
-	ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
-	if err != nil {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(uriPort(u, transport))), true
-}
-
-func uriPort(u siplib.Uri, transport string) int {
-	if u.Port > 0 {
-		return u.Port
-	}
-	if transport == "tls" || u.Scheme == "sips" {
-		return 5061
-	}
-	return 5060
-}
-
 func hostPort(ap netip.AddrPort) string {
 	return net.JoinHostPort(ap.Addr().String(), strconv.Itoa(int(ap.Port())))
 }
