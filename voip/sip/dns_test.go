@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -324,4 +325,55 @@ func TestSRVFailoverTCP(t *testing.T) {
 	a.waitCall(t, c, StateTalking)
 	c.Hangup()
 	a.waitCall(t, c, StateEnded)
+}
+
+// offlineMapper fails to map the SIP socket, as the port manager does
+// with no local address (no network), until online is set.
+type offlineMapper struct {
+	portmgr.Mapper
+	online atomic.Bool
+	tries  atomic.Int32
+}
+
+func (m *offlineMapper) Map(ctx context.Context, kind portmgr.Kind, tr portmgr.Transport, remote netip.AddrPort) (*portmgr.Mapping, error) {
+	if kind == portmgr.KindSIP && !m.online.Load() {
+		m.tries.Add(1)
+		return nil, fmt.Errorf("toward %v: %w", remote, portmgr.ErrNoLocalAddress)
+	}
+	return m.Mapper.Map(ctx, kind, tr, remote)
+}
+
+// TestBootWithoutNetwork: the SIP socket cannot be mapped at start (no
+// local address). Start succeeds, the registration says "no network",
+// the socket is mapped again with back-off, and once the network is there
+// the UA registers at once.
+func TestBootWithoutNetwork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sw := newSRVWorld(t, nil)
+		an := sw.w.host("10.0.0.2")
+		sw.start(t)
+		var om *offlineMapper
+		a := newPhone(t, an, func(c *Config) {
+			dnsAccount(an, "alice", "a-secret")(c)
+			om = &offlineMapper{Mapper: c.Mapper}
+			c.Mapper = om
+		})
+		st := a.waitReg(t, RegFailed)
+		if !strings.HasPrefix(st.Reason, "no network") {
+			t.Fatalf("status %+v", st)
+		}
+		for om.tries.Load() < 3 {
+			a.waitReg(t, RegFailed) // each REGISTER attempt while offline
+		}
+		om.online.Store(true)
+		wentUp := time.Now()
+		st = a.waitReg(t, RegRegistered)
+		if !strings.Contains(st.Server, "10.0.0.1") {
+			t.Errorf("registered to %q", st.Server)
+		}
+		// Mapped at the next retry (at most RetryMax away), then at once.
+		if d := time.Since(wentUp); d > defaultRetryMax+time.Second {
+			t.Errorf("registered %v after the network came up", d)
+		}
+	})
 }

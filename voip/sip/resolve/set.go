@@ -139,8 +139,8 @@ func (s *Set) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// stable keeps the target in use first among its equals (same SRV
-// priority, same name), so that re-resolving a name whose records are
+// stable keeps the target in use first among its equals (same
+// transport and SRV priority), so that re-resolving a name whose records are
 // chosen by weight does not move the UA between servers every TTL.
 func (s *Set) stable(ts []Target) []Target {
 	i := slices.IndexFunc(ts, func(t Target) bool { return t.key() == s.cur.key() })
