@@ -274,3 +274,32 @@ func TestParseServer(t *testing.T) {
 		t.Errorf("New with a bad server: %v", err)
 	}
 }
+
+// TestResolveAdditional: addresses in the SRV answer's additional
+// section are used without asking for them.
+func TestResolveAdditional(t *testing.T) {
+	s := resolvetest.New(t, zone...)
+	s.SetAdditional(true)
+	r := newResolver(t, s, func(c *Config) { c.Transports = []Transport{UDP} })
+	res, err := r.Resolve(context.Background(), Query{Host: "example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := addrs(res.Targets), []string{"udp 192.0.2.1:5060", "udp 192.0.2.2:5062"}; !slices.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	if n := s.Queries(); n != 2 {
+		t.Errorf("%d queries, want NAPTR and SRV only", n)
+	}
+}
+
+// TestResolveTTLFloor: a TTL of 0 is held for the 5 s floor, so a
+// zone with TTL 0 does not make every request resolve again.
+func TestResolveTTLFloor(t *testing.T) {
+	s := resolvetest.New(t, `zero.test. 0 IN A 192.0.2.1`)
+	r := newResolver(t, s, nil)
+	res, err := r.Resolve(context.Background(), Query{Host: "zero.test"})
+	if err != nil || res.TTL != minTTL {
+		t.Fatalf("%v %v", res, err)
+	}
+}

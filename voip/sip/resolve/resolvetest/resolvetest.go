@@ -23,6 +23,7 @@ type Server struct {
 	mu       sync.Mutex // guards following
 	rrs      []dns.RR
 	truncate bool
+	extra    bool
 
 	down    atomic.Bool
 	queries atomic.Int64
@@ -133,6 +134,14 @@ func (s *Server) SetTruncate(on bool) {
 	s.mu.Unlock()
 }
 
+// SetAdditional makes SRV answers carry the A and AAAA records of their
+// targets in the additional section, as many servers do.
+func (s *Server) SetAdditional(on bool) {
+	s.mu.Lock()
+	s.extra = on
+	s.mu.Unlock()
+}
+
 // Queries is how many queries arrived (answered or not).
 func (s *Server) Queries() int { return int(s.queries.Load()) }
 
@@ -182,6 +191,20 @@ func (s *Server) answer(w dns.ResponseWriter, q *dns.Msg, udp bool) {
 			for _, rr2 := range s.rrs {
 				if strings.EqualFold(rr2.Header().Name, c.Target) && rr2.Header().Rrtype == qt {
 					m.Answer = append(m.Answer, dns.Copy(rr2))
+				}
+			}
+		}
+	}
+	if s.extra {
+		for _, rr := range m.Answer {
+			srv, ok := rr.(*dns.SRV)
+			if !ok {
+				continue
+			}
+			for _, rr2 := range s.rrs {
+				h := rr2.Header()
+				if strings.EqualFold(h.Name, srv.Target) && (h.Rrtype == dns.TypeA || h.Rrtype == dns.TypeAAAA) {
+					m.Extra = append(m.Extra, dns.Copy(rr2))
 				}
 			}
 		}
