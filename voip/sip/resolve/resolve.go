@@ -594,31 +594,32 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 		types = []uint16{dns.TypeAAAA, dns.TypeA}
 	}
 	var v4, v6 []netip.Addr
-	collect := func(rrs []dns.RR) {
+	collect := func(owner string, rrs []dns.RR) {
 		for _, rr := range rrs {
 			switch a := rr.(type) {
 			case *dns.A:
-				if ip, ok := netip.AddrFromSlice(a.A.To4()); ok && usable(ip) && strings.EqualFold(a.Hdr.Name, name) {
+				if ip, ok := netip.AddrFromSlice(a.A.To4()); ok && usable(ip) && strings.EqualFold(a.Hdr.Name, owner) {
 					v4 = append(v4, ip)
 					ttl.add(a.Hdr.Ttl)
 				}
 			case *dns.AAAA:
-				if ip, ok := netip.AddrFromSlice(a.AAAA.To16()); ok && r.cfg.IPv6 && !ip.Is4In6() && usable(ip) && strings.EqualFold(a.Hdr.Name, name) {
+				if ip, ok := netip.AddrFromSlice(a.AAAA.To16()); ok && r.cfg.IPv6 && !ip.Is4In6() && usable(ip) && strings.EqualFold(a.Hdr.Name, owner) {
 					v6 = append(v6, ip)
 					ttl.add(a.Hdr.Ttl)
 				}
 			}
 		}
 	}
-	collect(extra)
+	collect(name, extra)
 	if len(v4)+len(v6) == 0 {
 		for _, qt := range types {
 			m, err := r.exchange(ctx, name, qt)
 			if err != nil {
 				return nil, err
 			}
-			// A CNAME chain: the server answers with the CNAMEs and the
-			// final records, whose owner is the chain's last name.
+			// A CNAME chain: the server answers with the CNAMEs, in
+			// order, and the final records, whose owner is the chain's
+			// last name. One pass: a loop in the chain ends it.
 			owner := name
 			for _, rr := range m.Answer {
 				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, owner) {
@@ -626,10 +627,7 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 					ttl.add(c.Hdr.Ttl)
 				}
 			}
-			save := name
-			name = owner
-			collect(m.Answer)
-			name = save
+			collect(owner, m.Answer)
 		}
 	}
 	return r.order(append(dedup(v6), dedup(v4)...)), nil
