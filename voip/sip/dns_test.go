@@ -377,3 +377,32 @@ func TestBootWithoutNetwork(t *testing.T) {
 		}
 	})
 }
+
+// TestSRVRecordsMove: the SRV records change while alice is registered;
+// their TTL (60 s) ends before her refresh (90 s), so the refresh
+// resolves again and goes to the new server, without any failure.
+func TestSRVRecordsMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sw := newSRVWorld(t, nil)
+		an := sw.w.host("10.0.0.2")
+		sw.start(t)
+		a := newPhone(t, an, dnsAccount(an, "alice", "a-secret"))
+		st := a.waitReg(t, RegRegistered)
+		if !strings.Contains(st.Server, "10.0.0.1") {
+			t.Fatalf("registered to %q", st.Server)
+		}
+		sw.dns.Remove("_sip._udp.pbx.test", "SRV")
+		sw.dns.Add(t, `_sip._udp.pbx.test. 60 IN SRV 10 0 5060 pbx2.pbx.test.`)
+		moved := time.Now()
+		st = a.next(t, "registered to pbx2", func(e Event) bool {
+			r, ok := e.(*RegistrationEvent)
+			return ok && r.Status.State != RegRegistering && strings.Contains(r.Status.Server, "10.0.0.5")
+		}).(*RegistrationEvent).Status
+		if st.State != RegRegistered || st.Failures != 0 {
+			t.Errorf("status %+v", st)
+		}
+		if d := time.Since(moved); d > refreshAfter(120*time.Second) {
+			t.Errorf("moved after %v, want at the first refresh", d)
+		}
+	})
+}

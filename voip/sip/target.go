@@ -119,11 +119,16 @@ func (u *UA) startTargets(ctx context.Context) netip.AddrPort {
 	}
 	t.host = strings.Trim(uri.Host, "[]")
 	q := resolve.Query{Host: uri.Host, Port: uri.Port, Secure: strings.EqualFold(uri.Scheme, "sips")}
-	if p, ok := uri.UriParams.Get("transport"); ok {
-		q.Transport, _ = resolve.ParseTransport(p)
-	}
-	if q.Transport == "" && u.cfg.Account.Transport != "" {
-		q.Transport = resolve.Transport(u.cfg.Account.Transport)
+	// The UA's transport, when configured, is the one it speaks: every
+	// target must be of it. Otherwise a transport URI parameter fixes it,
+	// or DNS.
+	if a := u.cfg.Account.Transport; a != "" {
+		q.Transport = resolve.Transport(a)
+	} else if p, ok := uri.UriParams.Get("transport"); ok {
+		if tr, err := resolve.ParseTransport(p); err == nil && tr != "" {
+			q.Transport = tr
+			u.tr = trOf(tr)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, startResolveTimeout)
 	defer cancel()
