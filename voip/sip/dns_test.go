@@ -263,68 +263,84 @@ func TestBootWithoutDNS(t *testing.T) {
 }
 
 // TestSRVFailoverTCP: the transport comes from NAPTR (SIP+D2T); alice's
-// TCP flow goes to pbx1 (SRV priority 10, on loopback); pbx1 stops, the
-// flow ends, and alice re-dials to pbx2 and registers there at once,
-// then calls through it.
+// TCP flow goes to pbx1 (SRV priority 10, on loopback). When pbx1 stops,
+// the flow ends and alice re-dials to pbx2 and registers there at once;
+// when pbx1 answers 503, the flow to it is closed (not counted as a
+// failed flow) and the next REGISTER dials pbx2. Then she calls through
+// pbx2.
 func TestSRVFailoverTCP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("uses loopback sockets")
 	}
-	n, err := stdnet.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var srvs []*pbx.Server
-	for range 2 {
-		s, err := pbx.New(pbx.Config{
-			Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
-			Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0"),
+	for i, name := range []string{"stop", "503"} {
+		t.Run(name, func(t *testing.T) {
+			n, err := stdnet.NewNet()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var srvs []*pbx.Server
+			for j := range 2 {
+				cfg := pbx.Config{
+					Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
+					Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0"),
+				}
+				if j == 0 && name == "503" {
+					cfg.OnRegister = func(*siplib.Request, bool) pbx.Override { return pbx.Override{Code: 503} }
+				}
+				s, err := pbx.New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				srvs = append(srvs, s)
+			}
+			d := resolvetest.New(t,
+				`pbx.test. 60 IN NAPTR 10 10 "s" "SIP+D2T" "" _sip._tcp.pbx.test.`,
+				`pbx.test. 60 IN NAPTR 20 10 "s" "SIP+D2U" "" _sip._udp.pbx.test.`,
+				fmt.Sprintf(`_sip._tcp.pbx.test. 60 IN SRV 10 0 %d pbx1.pbx.test.`, srvs[0].TCPAddr().Port()),
+				fmt.Sprintf(`_sip._tcp.pbx.test. 60 IN SRV 20 0 %d pbx2.pbx.test.`, srvs[1].TCPAddr().Port()),
+				`pbx1.pbx.test. 60 IN A 127.0.0.1`,
+				`pbx2.pbx.test. 60 IN A 127.0.0.1`,
+			)
+			lo := netip.MustParseAddr("127.0.0.1")
+			base := uint16(45360 + 20*i)
+			a := newPhoneWith(t, portmgr.Config{Net: n, BindAddr: lo,
+				SIPPorts:   portmgr.Range{Min: base, Max: base + 9},
+				MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
+				func(c *Config) {
+					c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Registrar: "pbx.test"}
+					c.DNS = DNSConfig{Servers: []string{d.Addr()}}
+				})
+			a.wait = 20 * time.Second
+			if name == "stop" {
+				st := a.waitReg(t, RegRegistered)
+				if st.Server != fmt.Sprintf("tcp:%v (pbx1.pbx.test)", srvs[0].TCPAddr()) || !strings.Contains(st.Contact, "transport=tcp") {
+					t.Fatalf("first registration %+v", st)
+				}
+				srvs[0].Close()
+			}
+			st := a.next(t, "registered to pbx2", func(e Event) bool {
+				r, ok := e.(*RegistrationEvent)
+				return ok && r.Status.State == RegRegistered && strings.Contains(r.Status.Server, "pbx2")
+			}).(*RegistrationEvent).Status
+			if len(srvs[1].Bindings("alice")) != 1 {
+				t.Fatalf("pbx2 has no binding: %+v", st)
+			}
+			if tr := a.ua.Transport(); name == "503" && (tr.Restarts != 0 || tr.State != TransportUp) {
+				t.Errorf("changing servers counted as a failed flow: %+v", tr)
+			}
+			c, err := a.ua.Dial(context.Background(), "echo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.waitCall(t, c, StateTalking)
+			c.Hangup()
+			a.waitCall(t, c, StateEnded)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		srvs = append(srvs, s)
 	}
-	d := resolvetest.New(t,
-		`pbx.test. 60 IN NAPTR 10 10 "s" "SIP+D2T" "" _sip._tcp.pbx.test.`,
-		`pbx.test. 60 IN NAPTR 20 10 "s" "SIP+D2U" "" _sip._udp.pbx.test.`,
-		fmt.Sprintf(`_sip._tcp.pbx.test. 60 IN SRV 10 0 %d pbx1.pbx.test.`, srvs[0].TCPAddr().Port()),
-		fmt.Sprintf(`_sip._tcp.pbx.test. 60 IN SRV 20 0 %d pbx2.pbx.test.`, srvs[1].TCPAddr().Port()),
-		`pbx1.pbx.test. 60 IN A 127.0.0.1`,
-		`pbx2.pbx.test. 60 IN A 127.0.0.1`,
-	)
-	lo := netip.MustParseAddr("127.0.0.1")
-	a := newPhoneWith(t, portmgr.Config{Net: n, BindAddr: lo,
-		SIPPorts:   portmgr.Range{Min: 45360, Max: 45369},
-		MediaPorts: portmgr.Range{Min: 46360, Max: 46459}},
-		func(c *Config) {
-			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Registrar: "pbx.test"}
-			c.DNS = DNSConfig{Servers: []string{d.Addr()}}
-		})
-	a.wait = 20 * time.Second
-	st := a.waitReg(t, RegRegistered)
-	if st.Server != fmt.Sprintf("tcp:%v (pbx1.pbx.test)", srvs[0].TCPAddr()) || !strings.Contains(st.Contact, "transport=tcp") {
-		t.Fatalf("first registration %+v", st)
-	}
-	srvs[0].Close()
-	st = a.next(t, "registered to pbx2", func(e Event) bool {
-		r, ok := e.(*RegistrationEvent)
-		return ok && r.Status.State == RegRegistered && strings.Contains(r.Status.Server, "pbx2")
-	}).(*RegistrationEvent).Status
-	if len(srvs[1].Bindings("alice")) != 1 {
-		t.Fatalf("pbx2 has no binding: %+v", st)
-	}
-	c, err := a.ua.Dial(context.Background(), "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.waitCall(t, c, StateTalking)
-	c.Hangup()
-	a.waitCall(t, c, StateEnded)
 }
 
 // offlineMapper fails to map the SIP socket, as the port manager does
