@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/sip/resolve/resolvetest"
 	siplib "github.com/emiago/sipgo/sip"
@@ -421,4 +423,32 @@ func TestSRVRecordsMove(t *testing.T) {
 			t.Errorf("moved after %v, want at the first refresh", d)
 		}
 	})
+}
+
+// TestConfigRefusesIPv6Server: an IPv6 registrar or proxy cannot work
+// yet (the SIP socket is IPv4), so New says so instead of failing every
+// REGISTER; a bad DNS server address is refused too; "auto" is a
+// transport.
+func TestConfigRefusesIPv6Server(t *testing.T) {
+	mp := &mappertest.FakeMapper{}
+	for _, tc := range []struct {
+		acct Account
+		dns  DNSConfig
+		want string
+	}{
+		{Account{User: "a", Registrar: "[2001:db8::1]:5060"}, DNSConfig{}, "IPv6 signalling is not supported yet"},
+		{Account{User: "a", Registrar: "pbx.test", OutboundProxy: "sip:[::1];lr"}, DNSConfig{}, "IPv6 signalling is not supported yet"},
+		{Account{User: "a", Registrar: "pbx.test"}, DNSConfig{Servers: []string{"dns.example"}}, "DNS server"},
+		{Account{User: "a", Registrar: "pbx.test"}, DNSConfig{Hold: -time.Second}, "must not be negative"},
+	} {
+		_, err := New(Config{Mapper: mp, Account: tc.acct, DNS: tc.dns})
+		if !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v %+v: %v, want %q", tc.acct, tc.dns, err, tc.want)
+		}
+	}
+	ua, err := New(Config{Mapper: mp, Account: Account{User: "a", Registrar: "192.0.2.1", Transport: "AUTO"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ua.Close()
 }
