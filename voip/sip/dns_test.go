@@ -452,3 +452,35 @@ func TestConfigRefusesIPv6Server(t *testing.T) {
 	}
 	ua.Close()
 }
+
+// TestProxyResolvedLate: an outbound proxy without a registrar whose
+// name did not resolve at start is resolved when the first request
+// needs it, and the call goes to its SRV target.
+func TestProxyResolvedLate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sw := newSRVWorld(t, nil)
+		an := sw.w.host("10.0.0.2")
+		sw.start(t)
+		sw.dns.SetDown(true)
+		a := newPhone(t, an, func(c *Config) {
+			dnsAccount(an, "alice", "a-secret")(c)
+			c.Account.Registrar, c.Account.OutboundProxy = "", "pbx.test"
+		})
+		// Still no DNS: the call fails saying why (and sipgo does not
+		// look the name up itself).
+		if _, err := a.ua.Dial(context.Background(), "echo"); err == nil || !strings.Contains(err.Error(), "cannot resolve pbx.test") {
+			t.Errorf("dial without DNS: %v", err)
+		}
+		sw.dns.SetDown(false)
+		c, err := a.ua.Dial(context.Background(), "echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.waitCall(t, c, StateTalking)
+		if got := a.ua.ServerTargets().Current.Addr.String(); got != "10.0.0.1:5060" {
+			t.Errorf("current target %q", got)
+		}
+		c.Hangup()
+		a.waitCall(t, c, StateEnded)
+	})
+}

@@ -266,24 +266,38 @@ func (u *UA) trustedAddrs() []netip.Addr {
 // routeToTarget sends a request whose next hop is the server's configured
 // host (the Request-URI of REGISTER, the outbound proxy's Route) to the
 // target in use, not wherever sipgo's own lookup of that name would go.
-func (u *UA) routeToTarget(req *sipRequest) {
+// When there is no target yet (no DNS at start, and no registration loop
+// resolving it: an outbound proxy without registrar) it resolves now;
+// when that fails the request fails with the reason, instead of going
+// to sipgo's lookup of the name.
+func (u *UA) routeToTarget(req *sipRequest) error {
 	t := u.getTargets()
 	if t == nil || t.host == "" || req.MessageData.Destination() != "" {
-		return
+		return nil
 	}
 	next := req.Recipient
 	if r := req.Route(); r != nil {
 		next = r.Address
 	}
 	if !strings.EqualFold(strings.Trim(next.Host, "[]"), t.host) {
-		return
+		return nil
 	}
 	u.mu.Lock()
 	srv := u.server
 	u.mu.Unlock()
+	if !srv.IsValid() && t.set != nil {
+		ctx, cancel := context.WithTimeout(u.ctx, startResolveTimeout)
+		tg, _, err := u.pickTarget(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("sip: %w", err)
+		}
+		srv = tg.Addr
+	}
 	if srv.IsValid() {
 		req.SetDestination(hostPort(srv))
 	}
+	return nil
 }
 
 // setNetErr records why the SIP socket could not be mapped (nil: it is).

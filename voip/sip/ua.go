@@ -499,7 +499,9 @@ func (u *UA) sendRequest(ctx context.Context, req *sipRequest, tx bool) (siplib.
 		// BYE without it is never complete at the far end.
 		req.SetBody(req.Body())
 	}
-	u.routeToTarget(req)
+	if err := u.routeToTarget(req); err != nil {
+		return nil, err
+	}
 	u.sendMu.RLock()
 	defer u.sendMu.RUnlock()
 	if u.sockGone || u.mapping() == nil {
