@@ -69,7 +69,10 @@
 // UA register at once, so a dead server over TCP/TLS is left within
 // seconds, over UDP within one refresh interval plus Timer F (32 s).
 // When the first target's hold ends, the next refresh goes back to it.
-// Failover goes once round the list, then backs off.
+// Failover goes once round the list, then backs off. A request to the
+// server's name while no target is known (an outbound proxy without
+// registrar after a boot without DNS) resolves it first, and fails with
+// "cannot resolve ..." rather than going to sipgo's own lookup.
 //
 // Start needs neither DNS nor a network: without a DNS answer the
 // registration shows failed, "cannot resolve <name>: ...", and retries
