@@ -141,6 +141,7 @@ func New(o Options) (d *Daemon, err error) {
 		AcceptFrom:      sip.AcceptPolicy(cfg.SIP.AcceptFrom),
 		Allow:           allow,
 		RingTimeout:     cfg.SIP.RingTimeout,
+		DNS:             sip.DNSConfig{Servers: cfg.SIP.DNSServers, Hold: cfg.SIP.FailoverHold},
 		// One line without call waiting: a second INVITE is busy, and is
 		// answered so before a media port is opened for it.
 		MaxCalls: 1,
