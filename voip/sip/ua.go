@@ -79,7 +79,8 @@ type UA struct {
 
 	adm   *admission // incoming-request admission (admit.go)
 	tstat TransportStatus
-	flow  *flow // the TCP/TLS connection to the server (nil over UDP)
+	flow  *flow         // the TCP/TLS connection to the server (nil over UDP)
+	subs  subscriptions // SUBSCRIBE/NOTIFY (subscribe.go)
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -280,6 +281,8 @@ func (u *UA) Close() error {
 			wg.Add(1)
 			go func() { defer wg.Done(); c.hangupAndWait(ctx) }()
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); u.subs.closeAll(ctx) }() // un-SUBSCRIBE
 		// Stop the registration loop, then un-REGISTER on its Call-ID.
 		u.cancel()
 		if regDone != nil {
@@ -757,6 +760,9 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 			u.send(tx, res)
 			return
 		}
+	}
+	if req.Method == siplib.NOTIFY && u.handleNotify(req, tx) {
+		return // subscriptions and MWI (subscribe.go); Event: refer falls through
 	}
 	switch req.Method {
 	case siplib.INVITE:

@@ -1,0 +1,463 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/dialoginfo"
+	"github.com/deskphone/phone/voip/msgsummary"
+	siplib "github.com/emiago/sipgo/sip"
+	"github.com/pion/transport/v4/vnet"
+)
+
+const (
+	mwiType    = msgsummary.MediaType
+	dialogType = dialoginfo.MediaType
+)
+
+// subWorld is tools/pbx at 10.0.0.1 (registrar, proxy and event server)
+// and alice's phone at 10.0.0.2, registered.
+func subWorld(t *testing.T, mut func(*Config)) (*pbxWorld, *phone) {
+	t.Helper()
+	pw := newPBXWorld(t, "MD5")
+	an := pw.w.host("10.0.0.2")
+	pw.start(t)
+	p := newPhone(t, an, func(c *Config) {
+		c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
+		if mut != nil {
+			mut(c)
+		}
+	})
+	p.waitReg(t, RegRegistered)
+	return pw, p
+}
+
+func (p *phone) waitSub(t *testing.T, s *Subscription, st SubState) SubStatus {
+	t.Helper()
+	ev := p.next(t, "subscription "+string(st), func(e Event) bool {
+		se, ok := e.(*SubscriptionEvent)
+		return ok && se.Sub == s && se.Status.State == st
+	})
+	return ev.(*SubscriptionEvent).Status
+}
+
+func (p *phone) waitMWI(t *testing.T) *MWIEvent {
+	t.Helper()
+	return p.next(t, "MWI event", func(e Event) bool { _, ok := e.(*MWIEvent); return ok }).(*MWIEvent)
+}
+
+func (p *phone) waitDialogState(t *testing.T) *DialogStateEvent {
+	t.Helper()
+	return p.next(t, "dialog state event", func(e Event) bool { _, ok := e.(*DialogStateEvent); return ok }).(*DialogStateEvent)
+}
+
+// pending returns the events buffered now (after synctest.Wait).
+func (p *phone) pending() []Event {
+	var out []Event
+	for {
+		select {
+		case ev := <-p.evs:
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+// waitPBXSubs waits (fake time) until the event server holds n
+// subscriptions matching f.
+func waitPBXSubs(t *testing.T, s *pbx.Server, n int, f func(pbx.EventSub) bool) []pbx.EventSub {
+	t.Helper()
+	for range 600 {
+		synctest.Wait()
+		var got []pbx.EventSub
+		for _, es := range s.Subscriptions() {
+			if f == nil || f(es) {
+				got = append(got, es)
+			}
+		}
+		if len(got) == n {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("event server never held %d matching subscriptions: %+v", n, s.Subscriptions())
+	return nil
+}
+
+func mwiBody(waiting bool, n, o, urgent int) []byte {
+	s := &msgsummary.Summary{Waiting: waiting, Account: "sip:alice@pbx.test",
+		Classes: map[msgsummary.Class]msgsummary.Counts{msgsummary.Voice: {New: n, Old: o, NewUrgent: urgent}}}
+	return s.Marshal()
+}
+
+func dialogBody(version int, dialogs string) []byte {
+	return []byte(fmt.Sprintf(`<?xml version="1.0"?>
+<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="%d" state="full" entity="sip:bob@pbx.test">%s</dialog-info>`, version, dialogs))
+}
+
+func codesAre(t *testing.T, what string, codes []int, err error, want int) {
+	t.Helper()
+	if err != nil || len(codes) != 1 || codes[0] != want {
+		t.Errorf("%s: NOTIFY answered %v, %v; want [%d]", what, codes, err, want)
+	}
+}
+
+// TestSubscribeMWI: WatchMWI subscribes (digest), each NOTIFY becomes an
+// MWIEvent, a malformed body gets 400 and changes nothing, Close
+// unsubscribes.
+func TestSubscribeMWI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		s, err := p.ua.WatchMWI("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Active twice or once: the first NOTIFY may come before the 200.
+		p.next(t, "200 to SUBSCRIBE", func(e Event) bool {
+			se, ok := e.(*SubscriptionEvent)
+			return ok && se.Sub == s && se.Status.State == SubActive && se.Status.Code == 200
+		})
+		if st := s.Status(); st.Expires != time.Hour || st.State != SubActive {
+			t.Errorf("status %+v", st)
+		}
+		subs := waitPBXSubs(t, pw.pbx, 1, nil)
+		if subs[0].Event != "message-summary" || subs[0].User != "alice" {
+			t.Errorf("event server holds %+v", subs[0])
+		}
+		ctx := context.Background()
+		codes, err := pw.pbx.Notify(ctx, "message-summary", "alice", mwiType, mwiBody(true, 2, 8, 1))
+		codesAre(t, "waiting", codes, err, 200)
+		ev := p.waitMWI(t)
+		if ev.Sub != s || !ev.Waiting || ev.New != 2 || ev.Old != 8 || ev.Urgent != 1 || ev.Account != "sip:alice@pbx.test" {
+			t.Errorf("MWI event %+v", ev)
+		}
+		for name, body := range map[string]string{
+			"bad status":   "Messages-Waiting: perhaps\r\n",
+			"absurd count": "Messages-Waiting: yes\r\nVoice-Message: 99999999/0\r\n",
+		} {
+			codes, err = pw.pbx.Notify(ctx, "message-summary", "alice", mwiType, []byte(body))
+			codesAre(t, name, codes, err, 400)
+		}
+		codes, err = pw.pbx.Notify(ctx, "message-summary", "alice", "text/plain", mwiBody(true, 1, 0, 0))
+		codesAre(t, "wrong type", codes, err, 415)
+		synctest.Wait()
+		for _, e := range p.pending() {
+			if _, ok := e.(*MWIEvent); ok {
+				t.Errorf("a refused NOTIFY was reported: %+v", e)
+			}
+		}
+		if st := s.Status(); st.State != SubActive {
+			t.Errorf("refused NOTIFYs changed the subscription: %+v", st)
+		}
+		codes, err = pw.pbx.Notify(ctx, "message-summary", "alice", mwiType, mwiBody(false, 0, 10, 0))
+		codesAre(t, "read", codes, err, 200)
+		if ev := p.waitMWI(t); ev.Waiting || ev.New != 0 || ev.Old != 10 {
+			t.Errorf("MWI event %+v", ev)
+		}
+
+		// Close unsubscribes: the event server drops the subscription.
+		if err := p.ua.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := pw.pbx.Subscriptions(); len(got) != 0 {
+			t.Errorf("after UA.Close the event server still holds %+v", got)
+		}
+	})
+}
+
+// TestSubscribeRefresh: the subscription is refreshed in its dialog
+// before it expires, and a refresh the notifier forgot (481) makes a new
+// subscription at once.
+func TestSubscribeRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		s, err := p.ua.Subscribe(context.Background(), SubscribeOptions{Event: "message-summary", Target: "alice", Expires: 120 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubActive)
+		first := waitPBXSubs(t, pw.pbx, 1, nil)[0]
+		// Granted 120 s: refreshed at 90 s (never before half, 30 s
+		// before expiry), not before.
+		time.Sleep(80 * time.Second)
+		synctest.Wait()
+		if got := pw.pbx.Subscriptions(); len(got) != 1 || got[0].Subscribes != 1 {
+			t.Fatalf("refreshed too early: %+v", got)
+		}
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		got := pw.pbx.Subscriptions()
+		if len(got) != 1 || got[0].Subscribes != 2 || got[0].CallID != first.CallID {
+			t.Fatalf("after 95 s: %+v, want one refresh in dialog %s", got, first.CallID)
+		}
+
+		// The notifier restarts and forgets; a NAT change makes the phone
+		// refresh now: 481, then a new subscription.
+		pw.pbx.ForgetSubscriptions()
+		p.ua.ResubscribeAll()
+		again := waitPBXSubs(t, pw.pbx, 1, nil)[0]
+		if again.CallID == first.CallID || again.Subscribes != 1 {
+			t.Errorf("after 481: %+v, want a new dialog", again)
+		}
+		codes, err := pw.pbx.Notify(context.Background(), "message-summary", "alice", mwiType, mwiBody(true, 1, 0, 0))
+		codesAre(t, "new dialog", codes, err, 200)
+		ev := p.next(t, "notify", func(e Event) bool { _, ok := e.(*NotifyEvent); return ok }).(*NotifyEvent)
+		if ev.Sub != s || ev.ContentType != mwiType || !strings.Contains(string(ev.Body), "Messages-Waiting: yes") {
+			t.Errorf("NotifyEvent %+v", ev)
+		}
+	})
+}
+
+// TestSubscribeTerminated: terminated;reason=deactivated makes the phone
+// subscribe again at once; reason=rejected ends the subscription.
+func TestSubscribeTerminated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		subs, err := p.ua.WatchBLF([]string{"bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := subs[0]
+		p.waitSub(t, s, SubActive)
+		first := waitPBXSubs(t, pw.pbx, 1, nil)[0]
+		ctx := context.Background()
+		if err := pw.pbx.Terminate(ctx, "dialog", "bob", "deactivated"); err != nil {
+			t.Fatal(err)
+		}
+		again := waitPBXSubs(t, pw.pbx, 1, nil)[0]
+		if again.CallID == first.CallID {
+			t.Error("no new subscription after deactivated")
+		}
+		p.waitSub(t, s, SubActive)
+		if err := pw.pbx.Terminate(ctx, "dialog", "bob", "rejected"); err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubTerminated)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if got := pw.pbx.Subscriptions(); len(got) != 0 {
+			t.Errorf("subscribed again after rejected: %+v", got)
+		}
+	})
+}
+
+// TestBLFDialogStates: dialog-info NOTIFYs become lamp states with the
+// dialog ids for a pickup; broken XML gets 400 and changes nothing.
+func TestBLFDialogStates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		subs, err := p.ua.WatchBLF([]string{"bob", "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, subs[0], SubActive)
+		waitPBXSubs(t, pw.pbx, 2, func(es pbx.EventSub) bool { return es.Event == "dialog" })
+		ctx := context.Background()
+		early := `<dialog id="d1" call-id="cid1" local-tag="bt" remote-tag="ct" direction="recipient"><state>early</state>
+			<remote><identity display="Carol">sip:carol@pbx.test</identity></remote></dialog>`
+		codes, err := pw.pbx.Notify(ctx, "dialog", "bob", dialogType, dialogBody(1, early))
+		codesAre(t, "early", codes, err, 200)
+		ev := p.waitDialogState(t)
+		if ev.Target != "bob" || ev.State != dialoginfo.Ringing || len(ev.Dialogs) != 1 {
+			t.Fatalf("event %+v", ev)
+		}
+		if r, ok := ev.Dialogs[0].Replaces(); !ok || r != "cid1;to-tag=bt;from-tag=ct;early-only" {
+			t.Errorf("Replaces %q", r)
+		}
+		for name, body := range map[string]string{
+			"broken":  string(dialogBody(2, early))[:120],
+			"doctype": `<!DOCTYPE x [<!ENTITY a "b">]>` + string(dialogBody(2, "")),
+			"state":   string(dialogBody(2, `<dialog id="d1"><state>ringing</state></dialog>`)),
+		} {
+			codes, err = pw.pbx.Notify(ctx, "dialog", "bob", dialogType, []byte(body))
+			codesAre(t, name, codes, err, 400)
+		}
+		synctest.Wait()
+		for _, e := range p.pending() {
+			if _, ok := e.(*DialogStateEvent); ok {
+				t.Errorf("a refused NOTIFY was reported: %+v", e)
+			}
+		}
+		codes, err = pw.pbx.Notify(ctx, "dialog", "bob", dialogType, dialogBody(3, `<dialog id="d1" direction="recipient"><state>confirmed</state></dialog>`))
+		codesAre(t, "confirmed", codes, err, 200)
+		if ev := p.waitDialogState(t); ev.State != dialoginfo.Busy || ev.Target != "bob" {
+			t.Errorf("event %+v", ev)
+		}
+		codes, err = pw.pbx.Notify(ctx, "dialog", "bob", dialogType, dialogBody(4, ""))
+		codesAre(t, "idle", codes, err, 200)
+		if ev := p.waitDialogState(t); ev.State != dialoginfo.Idle || len(ev.Dialogs) != 0 {
+			t.Errorf("event %+v", ev)
+		}
+	})
+}
+
+// TestUnsolicitedMWINotify: an out-of-dialog message-summary NOTIFY from
+// the proxy (as Asterisk sends) is an MWIEvent; a malformed one gets 400.
+func TestUnsolicitedMWINotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		ctx := context.Background()
+		code, err := pw.pbx.NotifyUnsolicited(ctx, "alice", mwiType, mwiBody(true, 3, 1, 0))
+		if err != nil || code != 200 {
+			t.Fatalf("unsolicited NOTIFY: %d %v", code, err)
+		}
+		if ev := p.waitMWI(t); ev.Sub != nil || !ev.Waiting || ev.New != 3 || ev.Old != 1 {
+			t.Errorf("MWI event %+v", ev)
+		}
+		code, err = pw.pbx.NotifyUnsolicited(ctx, "alice", mwiType, []byte("Messages-Waiting: yes\r\nVoice-Message: 1/x\r\n"))
+		if err != nil || code != 400 {
+			t.Errorf("malformed unsolicited NOTIFY: %d %v, want 400", code, err)
+		}
+		synctest.Wait()
+		for _, e := range p.pending() {
+			if _, ok := e.(*MWIEvent); ok {
+				t.Errorf("a refused NOTIFY was reported: %+v", e)
+			}
+		}
+	})
+}
+
+// rawNotify sends a NOTIFY from a socket on n and returns the status of
+// the response (0 when none came).
+func rawNotify(t *testing.T, n *vnet.Net, src string, to netip.AddrPort, callID, toTag, fromTag, event, ctype, body string) int {
+	t.Helper()
+	c, err := n.ListenPacket("udp4", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	toH := "<sip:alice@pbx.test>"
+	if toTag != "" {
+		toH += ";tag=" + toTag
+	}
+	ev := ""
+	if event != "" {
+		ev = "Event: " + event + "\r\n"
+	}
+	ct := ""
+	if ctype != "" {
+		ct = "Content-Type: " + ctype + "\r\n"
+	}
+	msg := "NOTIFY sip:alice@" + to.String() + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP " + src + ";branch=z9hG4bK" + newTag() + ";rport\r\n" +
+		"Max-Forwards: 70\r\n" +
+		"From: <sip:x@" + src + ">;tag=" + fromTag + "\r\n" +
+		"To: " + toH + "\r\n" +
+		"Call-ID: " + callID + "\r\n" +
+		"CSeq: 7 NOTIFY\r\n" + ev + ct +
+		"Subscription-State: active;expires=600\r\n" +
+		fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body
+	if _, err := c.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(to)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		k, _, err := c.ReadFrom(buf)
+		if err != nil {
+			return 0
+		}
+		m, err := siplib.ParseMessage(buf[:k])
+		if err != nil {
+			continue
+		}
+		if res, ok := m.(*siplib.Response); ok && res.StatusCode >= 200 {
+			return res.StatusCode
+		}
+	}
+}
+
+// TestNotifyStrangerAndUnknown: a stranger's NOTIFY outside a dialog gets
+// 403 (admission), and inside one of our subscriptions 403 too; an
+// allowed peer's NOTIFY for no subscription gets 481; no Event gets 400.
+func TestNotifyStrangerAndUnknown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw := newPBXWorld(t, "MD5")
+		an := pw.w.host("10.0.0.2")
+		stranger := pw.w.host("10.0.0.9")
+		allowed := pw.w.host("10.0.0.8")
+		pw.start(t)
+		p := newPhone(t, an, func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
+			c.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.8/32")}
+		})
+		p.waitReg(t, RegRegistered)
+		s, err := p.ua.WatchMWI("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubActive)
+		ext := p.ua.mapping().External()
+		body := string(mwiBody(true, 9, 9, 0))
+		s.mu.Lock()
+		callID, ourTag, theirTag := s.d.callID, s.d.localTag, s.d.remoteTag
+		s.mu.Unlock()
+
+		for _, tc := range []struct {
+			name                   string
+			n                      *vnet.Net
+			src                    string
+			callID, toTag, fromTag string
+			event                  string
+			want                   int
+		}{
+			{"stranger, unsolicited", stranger, "10.0.0.9:5060", "c1", "", "f1", "message-summary", 403},
+			{"stranger, our dialog", stranger, "10.0.0.9:5061", callID, ourTag, theirTag, "message-summary", 403},
+			{"stranger, no dialog", stranger, "10.0.0.9:5062", "c2", "t2", "f2", "message-summary", 481},
+			{"allowed, no dialog", allowed, "10.0.0.8:5060", "c3", "t3", "f3", "message-summary", 481},
+			{"allowed, unsolicited dialog", allowed, "10.0.0.8:5061", "c4", "", "f4", "dialog", 481},
+			{"allowed, no Event", allowed, "10.0.0.8:5062", "c5", "t5", "f5", "", 400},
+		} {
+			if got := rawNotify(t, tc.n, tc.src, ext, tc.callID, tc.toTag, tc.fromTag, tc.event, mwiType, body); got != tc.want {
+				t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+			}
+		}
+		synctest.Wait()
+		for _, e := range p.pending() {
+			if _, ok := e.(*MWIEvent); ok {
+				t.Errorf("a refused NOTIFY was reported: %+v", e)
+			}
+		}
+		if st := s.Status(); st.State != SubActive {
+			t.Errorf("refused NOTIFYs changed the subscription: %+v", st)
+		}
+		_ = pw
+	})
+}
+
+// TestSubscribeOptionsErrors: bad options are refused before anything is
+// sent.
+func TestSubscribeOptionsErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, p := subWorld(t, nil)
+		for _, o := range []SubscribeOptions{
+			{Event: "", Target: "bob"},
+			{Event: "dialog;x", Target: "bob"},
+			{Event: "dialog", Target: ""},
+			{Event: "dialog", Target: "bob", Accept: []string{"a\r\nX: y"}},
+		} {
+			if _, err := p.ua.Subscribe(context.Background(), o); err == nil {
+				t.Errorf("Subscribe(%+v) accepted", o)
+			}
+		}
+		if n := len(p.ua.Subscriptions()); n != 0 {
+			t.Errorf("%d subscriptions left behind", n)
+		}
+		if _, err := p.ua.Subscribe(context.Background(), SubscribeOptions{Event: "dialog", Target: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		p.ua.Close()
+		if _, err := p.ua.WatchMWI(""); !errors.Is(err, ErrClosed) {
+			t.Errorf("WatchMWI after Close: %v", err)
+		}
+	})
+}
