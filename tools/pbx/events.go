@@ -248,6 +248,9 @@ func (s *Server) sendNotify(ctx context.Context, es *eventSub, state, contentTyp
 	req.AppendHeader(sip.NewHeader("Subscription-State", state))
 	if len(body) > 0 {
 		req.AppendHeader(sip.NewHeader("Content-Type", contentType))
+		if strings.HasPrefix(strings.ToLower(contentType), "multipart/related") {
+			req.AppendHeader(sip.NewHeader("Require", "eventlist")) // RFC 4662 §5
+		}
 	}
 	req.SetBody(body)
 	s.pin(req, es.to)

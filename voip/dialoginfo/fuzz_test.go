@@ -46,3 +46,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseList: resource-list bodies parse within the limits or fail,
+// never panic. The seed is testdata/rfc4662-list.txt.
+func FuzzParseList(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "rfc4662-list.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ct, body := loadList(f, b)
+	f.Add(ct, body)
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		l, err := ParseList(ct, body)
+		if err != nil {
+			return
+		}
+		if len(l.Resources) > MaxResources {
+			t.Fatalf("%d resources", len(l.Resources))
+		}
+		var tr ListTracker
+		full := *l
+		full.Full = true
+		if _, gap := tr.Apply(&full); gap && len(l.Resources) == 0 {
+			t.Fatal("gap reported for an empty full list")
+		}
+	})
+}

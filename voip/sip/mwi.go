@@ -35,9 +35,9 @@ func mwiEvent(s *Subscription, sum *msgsummary.Summary) *MWIEvent {
 // mwiHandler parses message-summary bodies.
 type mwiHandler struct{}
 
-func (mwiHandler) mediaType() string { return msgsummary.MediaType }
-func (mwiHandler) reset()            {}
-func (mwiHandler) parse(s *Subscription, body []byte) (func() (Event, bool), error) {
+func (mwiHandler) mediaTypes() []string { return []string{msgsummary.MediaType} }
+func (mwiHandler) reset()               {}
+func (mwiHandler) parse(s *Subscription, _ string, body []byte) (func() (Event, bool), error) {
 	sum, err := msgsummary.Parse(body)
 	if err != nil {
 		return nil, err

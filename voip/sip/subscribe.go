@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,12 +116,13 @@ func (*NotifyEvent) event()       {}
 
 // notifyHandler turns NOTIFY bodies of one subscription into events.
 type notifyHandler interface {
-	// mediaType is the body type taken ("" for any).
-	mediaType() string
-	// parse checks a body and returns what applies it and gives the
-	// event to report (nil: none); it changes nothing itself. gap asks
-	// the subscription to refresh (state out of sequence).
-	parse(s *Subscription, body []byte) (apply func() (ev Event, gap bool), err error)
+	// mediaTypes are the body types taken (nil: any).
+	mediaTypes() []string
+	// parse checks a body of Content-Type ctype (the whole header value)
+	// and returns what applies it and gives the event to report (nil:
+	// none); it changes nothing itself. gap asks the subscription to
+	// refresh (state out of sequence).
+	parse(s *Subscription, ctype string, body []byte) (apply func() (ev Event, gap bool), err error)
 	// reset forgets the state of an old subscription dialog.
 	reset()
 }
@@ -128,14 +130,14 @@ type notifyHandler interface {
 // rawHandler hands bodies on as NotifyEvents.
 type rawHandler struct{ event string }
 
-func (rawHandler) mediaType() string { return "" }
-func (rawHandler) reset()            {}
-func (h rawHandler) parse(s *Subscription, body []byte) (func() (Event, bool), error) {
+func (rawHandler) mediaTypes() []string { return nil }
+func (rawHandler) reset()               {}
+func (h rawHandler) parse(s *Subscription, ctype string, body []byte) (func() (Event, bool), error) {
 	if len(body) > maxNotifyBody {
 		return nil, fmt.Errorf("body of %d bytes (limit %d)", len(body), maxNotifyBody)
 	}
 	return func() (Event, bool) {
-		return &NotifyEvent{Sub: s, Event: h.event, ContentType: s.lastType, Body: append([]byte(nil), body...)}, false
+		return &NotifyEvent{Sub: s, Event: h.event, ContentType: ctype, Body: append([]byte(nil), body...)}, false
 	}, nil
 }
 
@@ -165,7 +167,6 @@ type Subscription struct {
 	due       time.Time // an earlier time NOTIFYs or ResubscribeAll asked for (zero: none)
 	renew     bool      // start a new dialog at next
 	stopped   bool      // terminated by the notifier for good, or closed
-	lastType  string    // Content-Type of the NOTIFY being applied
 	closeOnce sync.Once
 }
 
@@ -633,6 +634,9 @@ func (s *Subscription) newRequestLocked(expires time.Duration) *sipRequest {
 	e := siplib.ExpiresHeader(int(expires / time.Second))
 	req.AppendHeader(&e)
 	req.AppendHeader(siplib.NewHeader("Allow", allowMethods+", SUBSCRIBE, NOTIFY"))
+	if sh, ok := s.h.(interface{ supported() string }); ok {
+		req.AppendHeader(siplib.NewHeader("Supported", sh.supported()))
+	}
 	req.SetBody(nil)
 	return req
 }
@@ -870,20 +874,23 @@ func (s *Subscription) onNotify(req *sipRequest, tx siplib.ServerTransaction, ev
 	var apply func() (Event, bool)
 	if body := req.Body(); len(body) > 0 {
 		mt := mediaTypeOf(req)
-		if want := s.h.mediaType(); want != "" && mt != want {
+		if want := s.h.mediaTypes(); want != nil && !slices.Contains(want, mt) {
 			res := u.newResponse(req, 415, "Unsupported Media Type")
-			res.AppendHeader(siplib.NewHeader("Accept", want))
+			res.AppendHeader(siplib.NewHeader("Accept", strings.Join(want, ", ")))
 			u.send(tx, res)
 			return
 		}
+		ctype := ""
+		if h := req.GetHeader("Content-Type"); h != nil {
+			ctype = h.Value()
+		}
 		var err error
-		apply, err = s.h.parse(s, body)
+		apply, err = s.h.parse(s, ctype, body)
 		if err != nil {
 			s.log.Warn("NOTIFY with a malformed body (400, nothing changed)", "err", err)
 			u.respond(tx, req, 400, "Bad Request (body)")
 			return
 		}
-		s.lastType = mt
 	}
 	// Accepted: the NOTIFY is part of the dialog now.
 	s.d.remoteSeq, s.d.haveRemoteSeq = seq, true

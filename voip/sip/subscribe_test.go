@@ -461,3 +461,61 @@ func TestSubscribeOptionsErrors(t *testing.T) {
 		}
 	})
 }
+
+// listBody is a resource-list NOTIFY body (RFC 4662) with an RLMI root
+// and one dialog-info part per entry of parts (resource user -> dialogs).
+func listBody(version int, full bool, parts map[string]string, order ...string) (ctype string, body []byte) {
+	const b = "b0undary"
+	var sb strings.Builder
+	sb.WriteString("--" + b + "\r\nContent-ID: <root@pbx>\r\nContent-Type: application/rlmi+xml\r\n\r\n")
+	fmt.Fprintf(&sb, `<list xmlns="urn:ietf:params:xml:ns:rlmi" uri="sip:blf@pbx.test" version="%d" fullState="%t">`, version, full)
+	for _, u := range order {
+		fmt.Fprintf(&sb, `<resource uri="sip:%s@pbx.test"><name>%s</name><instance id="i-%s" state="active" cid="%s@pbx"/></resource>`, u, u, u, u)
+	}
+	sb.WriteString("</list>\r\n")
+	for _, u := range order {
+		sb.WriteString("--" + b + "\r\nContent-ID: <" + u + "@pbx>\r\nContent-Type: application/dialog-info+xml\r\n\r\n")
+		fmt.Fprintf(&sb, `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="%d" state="full" entity="sip:%s@pbx.test">%s</dialog-info>`+"\r\n", version, u, parts[u])
+	}
+	sb.WriteString("--" + b + "--\r\n")
+	return `multipart/related;type="application/rlmi+xml";start="<root@pbx>";boundary="` + b + `"`, []byte(sb.String())
+}
+
+// TestBLFResourceList: one list subscription (Supported: eventlist)
+// reports a DialogStateEvent per resource from multipart/related NOTIFYs
+// with Require: eventlist; a broken part gets 400 and changes nothing.
+func TestBLFResourceList(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		s, err := p.ua.WatchBLFList("bob") // the test PBX serves any user's URI
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubActive)
+		waitPBXSubs(t, pw.pbx, 1, nil)
+		ctx := context.Background()
+		ct, body := listBody(1, true, map[string]string{
+			"carol": `<dialog id="x" call-id="c9" local-tag="l9" remote-tag="r9" direction="recipient"><state>early</state></dialog>`,
+			"dave":  `<dialog id="y"><state>confirmed</state></dialog>`,
+		}, "carol", "dave")
+		codes, err := pw.pbx.Notify(ctx, "dialog", "bob", ct, body)
+		codesAre(t, "list", codes, err, 200)
+		got := map[string]string{}
+		for range 2 {
+			ev := p.waitDialogState(t)
+			got[ev.Target] = ev.State
+		}
+		if got["sip:carol@pbx.test"] != dialoginfo.Ringing || got["sip:dave@pbx.test"] != dialoginfo.Busy {
+			t.Errorf("lamps %v", got)
+		}
+		ct, body = listBody(2, true, map[string]string{"carol": `<dialog id="x"><state>wrong</state></dialog>`}, "carol")
+		codes, err = pw.pbx.Notify(ctx, "dialog", "bob", ct, body)
+		codesAre(t, "broken part", codes, err, 400)
+		ct, body = listBody(2, true, map[string]string{"carol": ""}, "carol")
+		codes, err = pw.pbx.Notify(ctx, "dialog", "bob", ct, body)
+		codesAre(t, "carol idle", codes, err, 200)
+		if ev := p.waitDialogState(t); ev.Target != "sip:carol@pbx.test" || ev.State != dialoginfo.Idle || ev.Name != "carol" {
+			t.Errorf("event %+v", ev)
+		}
+	})
+}

@@ -835,6 +835,9 @@ func (u *UA) unsupportedRequire(req *sipRequest) []string {
 		if tag == "100rel" && u.cfg.Prack {
 			continue
 		}
+		if tag == "eventlist" && req.Method == siplib.NOTIFY {
+			continue // resource lists, RFC 4662 §5 (subscribe.go)
+		}
 		bad = append(bad, tag)
 	}
 	return bad
