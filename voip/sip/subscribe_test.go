@@ -297,6 +297,21 @@ func TestBLFDialogStates(t *testing.T) {
 		if ev := p.waitDialogState(t); ev.State != dialoginfo.Idle || len(ev.Dialogs) != 0 {
 			t.Errorf("event %+v", ev)
 		}
+
+		// Closing one subscription unsubscribes it alone.
+		if err := subs[0].Close(); err != nil {
+			t.Fatal(err)
+		}
+		left := waitPBXSubs(t, pw.pbx, 1, nil)
+		if left[0].User != "alice" {
+			t.Errorf("left %+v", left)
+		}
+		if st := subs[0].Status(); st.State != SubTerminated {
+			t.Errorf("closed subscription: %+v", st)
+		}
+		if n := len(p.ua.Subscriptions()); n != 1 {
+			t.Errorf("UA holds %d subscriptions, want 1", n)
+		}
 	})
 }
 
@@ -330,6 +345,11 @@ func TestUnsolicitedMWINotify(t *testing.T) {
 // the response (0 when none came).
 func rawNotify(t *testing.T, n *vnet.Net, src string, to netip.AddrPort, callID, toTag, fromTag, event, ctype, body string) int {
 	t.Helper()
+	return rawNotifySeq(t, n, src, to, callID, toTag, fromTag, event, ctype, body, 7)
+}
+
+func rawNotifySeq(t *testing.T, n *vnet.Net, src string, to netip.AddrPort, callID, toTag, fromTag, event, ctype, body string, cseq int) int {
+	t.Helper()
 	c, err := n.ListenPacket("udp4", src)
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +373,7 @@ func rawNotify(t *testing.T, n *vnet.Net, src string, to netip.AddrPort, callID,
 		"From: <sip:x@" + src + ">;tag=" + fromTag + "\r\n" +
 		"To: " + toH + "\r\n" +
 		"Call-ID: " + callID + "\r\n" +
-		"CSeq: 7 NOTIFY\r\n" + ev + ct +
+		fmt.Sprintf("CSeq: %d NOTIFY\r\n", cseq) + ev + ct +
 		"Subscription-State: active;expires=600\r\n" +
 		fmt.Sprintf("Content-Length: %d\r\n\r\n", len(body)) + body
 	if _, err := c.WriteTo([]byte(msg), net.UDPAddrFromAddrPort(to)); err != nil {
@@ -430,7 +450,31 @@ func TestNotifyStrangerAndUnknown(t *testing.T) {
 		if st := s.Status(); st.State != SubActive {
 			t.Errorf("refused NOTIFYs changed the subscription: %+v", st)
 		}
-		_ = pw
+
+		// CSeq order in our dialog, from an allowed peer: a new NOTIFY is
+		// applied, its retransmission answered 200 but not applied twice,
+		// an older one refused 500.
+		send := func(src string, cseq int, body string) int {
+			return rawNotifySeq(t, allowed, src, ext, callID, ourTag, theirTag, "message-summary", mwiType, body, cseq)
+		}
+		if got := send("10.0.0.8:5070", 50, string(mwiBody(true, 5, 0, 0))); got != 200 {
+			t.Errorf("allowed NOTIFY in our dialog: %d", got)
+		}
+		if ev := p.waitMWI(t); ev.New != 5 {
+			t.Errorf("MWI %+v", ev)
+		}
+		if got := send("10.0.0.8:5071", 50, string(mwiBody(true, 6, 0, 0))); got != 200 {
+			t.Errorf("retransmission: %d, want 200", got)
+		}
+		if got := send("10.0.0.8:5072", 40, string(mwiBody(true, 7, 0, 0))); got != 500 {
+			t.Errorf("older CSeq: %d, want 500", got)
+		}
+		synctest.Wait()
+		for _, e := range p.pending() {
+			if ev, ok := e.(*MWIEvent); ok {
+				t.Errorf("a retransmitted or stale NOTIFY was applied: %+v", ev)
+			}
+		}
 	})
 }
 
