@@ -113,8 +113,10 @@
 // expiry, never before half), earlier when a NOTIFY shortens the expiry.
 // A subscription is made again, in a new dialog, after a 481 to a
 // refresh and after a NOTIFY with Subscription-State terminated and
-// reason deactivated, timeout or none; after probation or giveup when
-// retry-after says; never after rejected, noresource or invariant.
+// reason deactivated, timeout or none (after the back-off instead when
+// the notifier ended it within 30 s of making it, so the two cannot
+// loop); after probation or giveup when retry-after says; never after
+// rejected, noresource or invariant.
 // UA.ResubscribeAll refreshes every subscription at once (call it when
 // the SIP mapping's external address changed, so notifiers learn the
 // new Contact). Close, and UA.Close within Config.CloseTimeout, send

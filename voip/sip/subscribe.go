@@ -46,6 +46,9 @@ const (
 	maxSubscriptions = 200
 	// maxNotifyBody bounds the body of a NOTIFY handed on raw.
 	maxNotifyBody = 64 << 10
+	// quickEnd: a subscription the notifier ends sooner than this after
+	// making it is made again only after the back-off.
+	quickEnd = 30 * time.Second
 )
 
 // ErrTooManySubscriptions means the UA holds maxSubscriptions already.
@@ -167,6 +170,8 @@ type Subscription struct {
 	due       time.Time // an earlier time NOTIFYs or ResubscribeAll asked for (zero: none)
 	renew     bool      // start a new dialog at next
 	stopped   bool      // terminated by the notifier for good, or closed
+	estAt     time.Time // when the current dialog was made
+	quickEnds int       // dialogs in a row the notifier ended within quickEnd
 	closeOnce sync.Once
 }
 
@@ -601,7 +606,7 @@ func (s *Subscription) establishLocked(res *sipResponse) {
 		s.d.target = c
 	}
 	s.d.routes = reversed(routeSetFrom(res))
-	s.est = true
+	s.est, s.estAt = true, time.Now()
 }
 
 // newRequestLocked builds the next SUBSCRIBE: out of dialog (with the
@@ -899,7 +904,7 @@ func (s *Subscription) onNotify(req *sipRequest, tx siplib.ServerTransaction, ev
 		// the dialog (route set in Record-Route order, §12.1.1).
 		s.d.remoteTag = fromTag
 		s.d.routes = routeSetFrom(req)
-		s.est = true
+		s.est, s.estAt = true, time.Now()
 	}
 	if c, ok := contactOf(req); ok {
 		s.d.target = c // NOTIFY is a target refresh request
@@ -963,7 +968,17 @@ func (s *Subscription) onTerminatedLocked(ss subState) {
 		st.RetryIn = wait
 		s.dueLocked(time.Now().Add(wait))
 	default:
-		s.dueLocked(time.Now())
+		// At once, unless the notifier keeps ending new subscriptions
+		// straight away: then back off, or the two would loop.
+		wait := time.Duration(0)
+		if time.Since(s.estAt) < quickEnd {
+			s.quickEnds++
+			wait = s.u.backoff(s.quickEnds)
+			st.RetryIn = wait
+		} else {
+			s.quickEnds = 0
+		}
+		s.dueLocked(time.Now().Add(wait))
 	}
 	s.setStatusLocked(st)
 }

@@ -230,13 +230,27 @@ func TestSubscribeTerminated(t *testing.T) {
 		p.waitSub(t, s, SubActive)
 		first := waitPBXSubs(t, pw.pbx, 1, nil)[0]
 		ctx := context.Background()
+		time.Sleep(time.Minute)
 		if err := pw.pbx.Terminate(ctx, "dialog", "bob", "deactivated"); err != nil {
 			t.Fatal(err)
 		}
-		again := waitPBXSubs(t, pw.pbx, 1, nil)[0]
-		if again.CallID == first.CallID {
-			t.Error("no new subscription after deactivated")
+		synctest.Wait() // no time passes: "at once"
+		again := pw.pbx.Subscriptions()
+		if len(again) != 1 || again[0].CallID == first.CallID {
+			t.Fatalf("after deactivated: %+v, want a new subscription at once", again)
 		}
+		p.waitSub(t, s, SubActive)
+
+		// A notifier that ends each new subscription at once is not
+		// answered by a SUBSCRIBE loop: the next waits for the back-off.
+		if err := pw.pbx.Terminate(ctx, "dialog", "bob", "timeout"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := pw.pbx.Subscriptions(); len(got) != 0 {
+			t.Fatalf("subscribed again at once after a quick end: %+v", got)
+		}
+		waitPBXSubs(t, pw.pbx, 1, nil)
 		p.waitSub(t, s, SubActive)
 		if err := pw.pbx.Terminate(ctx, "dialog", "bob", "rejected"); err != nil {
 			t.Fatal(err)
