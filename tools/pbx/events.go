@@ -195,7 +195,7 @@ func (s *Server) refreshSubscription(es *eventSub, req *sip.Request, tx sip.Serv
 func (s *Server) respondSubscribe(req *sip.Request, tx sip.ServerTransaction, es *eventSub, exp time.Duration) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.To().Params.Add("tag", es.localTag)
-	res.AppendHeader(&sip.ContactHeader{Address: s.eventContact(es.User)})
+	res.AppendHeader(&sip.ContactHeader{Address: s.eventContact(es.User, strings.ToUpper(req.Transport()))})
 	e := sip.ExpiresHeader(int(exp / time.Second))
 	res.AppendHeader(&e)
 	if err := tx.Respond(res); err != nil {
@@ -203,8 +203,13 @@ func (s *Server) respondSubscribe(req *sip.Request, tx sip.ServerTransaction, es
 	}
 }
 
-func (s *Server) eventContact(user string) sip.Uri {
-	return sip.Uri{Scheme: "sip", User: user, Host: s.advHost(), Port: s.listenPort("UDP")}
+// eventContact is our Contact in a subscription dialog over transport.
+func (s *Server) eventContact(user, transport string) sip.Uri {
+	u := sip.Uri{Scheme: "sip", User: user, Host: s.advHost(), Port: s.listenPort(transport)}
+	if !strings.EqualFold(transport, "UDP") {
+		u.UriParams = sip.HeaderParams{{K: "transport", V: strings.ToLower(transport)}}
+	}
+	return u
 }
 
 // notifyCurrent sends the NOTIFY that follows a SUBSCRIBE: the current
@@ -243,7 +248,7 @@ func (s *Server) sendNotify(ctx context.Context, es *eventSub, state, contentTyp
 	cid := sip.CallIDHeader(es.CallID)
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: es.cseq, MethodName: sip.NOTIFY})
-	req.AppendHeader(&sip.ContactHeader{Address: s.eventContact(es.User)})
+	req.AppendHeader(&sip.ContactHeader{Address: s.eventContact(es.User, es.to.transport)})
 	req.AppendHeader(sip.NewHeader("Event", es.Event))
 	req.AppendHeader(sip.NewHeader("Subscription-State", state))
 	if len(body) > 0 {

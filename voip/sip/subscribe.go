@@ -680,20 +680,17 @@ func (u *UA) dialogRequest(d *dialog, method siplib.RequestMethod) *sipRequest {
 		req.AppendHeader(&siplib.RouteHeader{Address: *r.Clone()})
 	}
 	if len(routes) == 0 {
-		// Without a route set the request goes through the outbound
-		// proxy, or to the server when the target is not an address
-		// we could reach (the phone's flow is to its server).
-		if srv := u.serverAddr(); srv.IsValid() && (u.cfg.Account.OutboundProxy != "" || !isIPHost(d.target.Host)) {
+		// Without a route set the request still goes on the line's flow
+		// to its server (outbound proxy or registrar), which routes it
+		// by the Request-URI: the phone's NAT binding, keepalives and
+		// TCP/TLS connection are to that server, not to the notifier's
+		// Contact.
+		if srv := u.serverAddr(); srv.IsValid() {
 			req.SetDestination(hostPort(srv))
 		}
 	}
 	req.AppendHeader(siplib.NewHeader("User-Agent", u.cfg.UserAgent))
 	return req
-}
-
-func isIPHost(h string) bool {
-	_, err := netip.ParseAddr(strings.Trim(h, "[]"))
-	return err == nil
 }
 
 // doAny is UA.do for requests that must still go out while the UA

@@ -11,10 +11,12 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/dialoginfo"
 	"github.com/deskphone/phone/voip/msgsummary"
 	siplib "github.com/emiago/sipgo/sip"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/transport/v4/vnet"
 )
 
@@ -576,4 +578,62 @@ func TestBLFResourceList(t *testing.T) {
 			t.Errorf("event %+v", ev)
 		}
 	})
+}
+
+// TestSubscribeMWIOverTCP: over SIP/TCP the SUBSCRIBE goes on the
+// phone's own connection to the PBX and the NOTIFYs come back on it;
+// UA.Close unsubscribes on it.
+func TestSubscribeMWIOverTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pbx.New(pbx.Config{
+		Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
+		Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	p := newPhoneWith(t, portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
+		SIPPorts: portmgr.Range{Min: 45960, Max: 45969}, MediaPorts: portmgr.Range{Min: 46960, Max: 47059}},
+		func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Transport: "tcp",
+				Registrar: srv.TCPAddr().String()}
+		})
+	p.wait = 20 * time.Second
+	p.waitReg(t, RegRegistered)
+	s, err := p.ua.WatchMWI("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitSub(t, s, SubActive)
+	var subs []pbx.EventSub
+	for range 200 {
+		if subs = srv.Subscriptions(); len(subs) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling real time: loopback sockets
+	}
+	if len(subs) != 1 {
+		t.Fatalf("event server holds %+v", subs)
+	}
+	codes, err := srv.Notify(context.Background(), "message-summary", "alice", mwiType, mwiBody(true, 1, 2, 0))
+	codesAre(t, "tcp", codes, err, 200)
+	if ev := p.waitMWI(t); !ev.Waiting || ev.New != 1 || ev.Old != 2 {
+		t.Errorf("MWI %+v", ev)
+	}
+	if err := p.ua.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Subscriptions(); len(got) != 0 {
+		t.Errorf("after Close the event server holds %+v", got)
+	}
 }
