@@ -101,22 +101,23 @@
 // reported as DTMFEvents. An outgoing call without a final response
 // after Config.SetupTimeout is cancelled.
 //
-// # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235)
+// # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235, 4662)
 //
 // One engine (subscribe.go) serves every event package. Subscribe sends
 // SUBSCRIBE (Event, Accept, Expires, our Contact) over the same socket or
 // TCP/TLS flow as REGISTER, so the NAT binding and keepalives cover it;
 // within the account's domain it goes to the registrar, like a call.
-// Digest challenges are answered with the REGISTER code (and kept for the
-// refreshes). A 2xx, or a NOTIFY that arrives first, makes the dialog;
-// refreshes go in it at the REGISTER schedule (85 % or 30 s before
-// expiry, never before half), earlier when a NOTIFY shortens the expiry.
-// A subscription is made again, in a new dialog, after a 481 to a
-// refresh and after a NOTIFY with Subscription-State terminated and
-// reason deactivated, timeout or none (after the back-off instead when
-// the notifier ended it within 30 s of making it, so the two cannot
-// loop); after probation or giveup when retry-after says; never after
-// rejected, noresource or invariant.
+// Digest challenges are answered with the REGISTER code (and kept for
+// the refreshes). A 2xx, or a NOTIFY that arrives first, makes the
+// dialog. Refreshes go in it, still to the server the line's flow
+// reaches (the notifier's Contact is the Request-URI), at the REGISTER
+// schedule (85 % or 30 s before expiry, never before half), earlier when
+// a NOTIFY shortens the expiry. A subscription is made again, in a new
+// dialog, after a 481 to a refresh and after a NOTIFY with
+// Subscription-State terminated and reason deactivated, timeout or none
+// (after the back-off instead when the notifier ended it within 30 s of
+// making it, so the two cannot loop); after probation or giveup when
+// retry-after says; never after rejected, noresource or invariant.
 // UA.ResubscribeAll refreshes every subscription at once (call it when
 // the SIP mapping's external address changed, so notifiers learn the
 // new Contact). Close, and UA.Close within Config.CloseTimeout, send
@@ -139,8 +140,11 @@
 // the dialog package of each user and reports DialogStateEvents: the
 // lamp state (idle, ringing, busy; dialoginfo.LampState) and the live
 // dialogs, whose Replaces gives the header a directed pickup (INVITE
-// with Replaces, RFC 3891) needs. Partial dialog-info state out of
-// sequence makes the subscription refresh for full state.
+// with Replaces, RFC 3891) needs. WatchBLFList subscribes once to a
+// resource list (Supported: eventlist; multipart/related NOTIFYs with an
+// RLMI root, RFC 4662) and reports one DialogStateEvent per resource.
+// Partial state out of sequence makes the subscription refresh for full
+// state.
 //
 // # Concurrency
 //
