@@ -926,8 +926,9 @@ func (s *Subscription) onNotify(req *sipRequest, tx siplib.ServerTransaction, ev
 			st.State = SubPending
 		}
 		if ss.hasExpires {
-			st.Expires = ss.expires
 			// The notifier may shorten the subscription (§4.1.2.4).
+			// Status.Expires stays what the 2xx granted: a count-down in
+			// every NOTIFY (Asterisk) is not news.
 			if at := time.Now().Add(refreshAfter(ss.expires)); at.Before(s.next) {
 				s.dueLocked(at)
 			}
