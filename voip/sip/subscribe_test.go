@@ -491,6 +491,22 @@ func TestNotifyStrangerAndUnknown(t *testing.T) {
 				t.Errorf("a retransmitted or stale NOTIFY was applied: %+v", ev)
 			}
 		}
+
+		// That NOTIFY said expires=600 (the 200 granted 3600): the
+		// refresh moves to 510 s (85 %) after it.
+		time.Sleep(500 * time.Second)
+		synctest.Wait()
+		if got := pw.pbx.Subscriptions(); len(got) != 1 || got[0].Subscribes != 1 {
+			t.Fatalf("refreshed before 510 s: %+v", got)
+		}
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		if got := pw.pbx.Subscriptions(); len(got) != 1 || got[0].Subscribes != 2 {
+			t.Errorf("not refreshed by 520 s after a NOTIFY with expires=600: %+v", got)
+		}
+		if st := s.Status(); st.Expires != time.Hour {
+			t.Errorf("status %+v", st)
+		}
 	})
 }
 
