@@ -410,7 +410,7 @@ func (s *Subscription) newDialogLocked() {
 func (s *Subscription) run() {
 	defer close(s.done)
 	ctx := s.ctx
-	failures, renewals := 0, 0
+	failures, renewals, briefs := 0, 0, 0
 	for {
 		s.mu.Lock()
 		if s.stopped {
@@ -475,7 +475,10 @@ func (s *Subscription) run() {
 			s.log.Info("subscription unknown to the notifier (481): subscribing again")
 			continue
 		case res.StatusCode == 423:
-			if me := minExpires(res); me > s.asked {
+			// RFC 6665 §4.1.2.1 / RFC 3261 §10.2.8: retry with
+			// Min-Expires, three times at most in a row.
+			if me := minExpires(res); me > s.asked && briefs < 3 {
+				briefs++
 				s.asked = me
 				continue
 			}
@@ -495,7 +498,7 @@ func (s *Subscription) run() {
 			}
 			s.mu.Unlock()
 		}
-		renewals = 0
+		renewals, briefs = 0, 0
 		st.Failures = failures
 		if st.State == SubFailed {
 			st.RetryIn = wait
