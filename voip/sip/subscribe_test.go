@@ -653,3 +653,37 @@ func TestSubscribeMWIOverTCP(t *testing.T) {
 		t.Errorf("after Close the event server holds %+v", got)
 	}
 }
+
+// TestSubscribeIntervalTooBrief: a 423 is answered at once with the
+// notifier's Min-Expires.
+func TestSubscribeIntervalTooBrief(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		srv, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"},
+			Net: w.host("10.0.0.1"), Listen: netip.MustParseAddrPort("10.0.0.1:5060"), MinExpires: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		an := w.host("10.0.0.2")
+		w.start()
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		p := newPhone(t, an, func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
+		})
+		p.waitReg(t, RegRegistered)
+		s, err := p.ua.Subscribe(context.Background(), SubscribeOptions{Event: "dialog", Target: "alice", Expires: 2 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := p.next(t, "200 to SUBSCRIBE", func(e Event) bool {
+			se, ok := e.(*SubscriptionEvent)
+			return ok && se.Sub == s && se.Status.Code == 200
+		}).(*SubscriptionEvent)
+		if st := ev.Status; st.State != SubActive || st.Expires != 10*time.Minute || st.Failures != 0 {
+			t.Errorf("status %+v, want active for Min-Expires", st)
+		}
+	})
+}
