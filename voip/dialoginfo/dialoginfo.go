@@ -28,6 +28,9 @@ const (
 	maxTokens = 16384
 )
 
+// utf8BOM is a byte order mark some servers put before the document.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // ErrSyntax is wrapped by every error Parse returns.
 var ErrSyntax = errors.New("dialoginfo: bad dialog-info document")
 
@@ -142,6 +145,7 @@ func Parse(body []byte) (*Info, error) {
 	if len(body) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrSyntax, len(body), MaxSize)
 	}
+	body = bytes.TrimPrefix(body, utf8BOM)
 	if err := precheck(body); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
 	}

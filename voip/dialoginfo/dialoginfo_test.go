@@ -166,6 +166,13 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+func TestParseBOM(t *testing.T) {
+	body := append([]byte("\xef\xbb\xbf"), load(t, "idle.xml")...)
+	if info, err := Parse(body); err != nil || info.Version != 4 {
+		t.Errorf("with a byte order mark: %+v, %v", info, err)
+	}
+}
+
 func TestParseIgnoresExtensions(t *testing.T) {
 	body := `<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" xmlns:sa="urn:x-vendor" version="2" state="full" entity="sip:bob@x" sa:flag="1">
 	<sa:extra><sa:dialog id="fake"><sa:state>confirmed</sa:state></sa:dialog></sa:extra>

@@ -211,6 +211,7 @@ type rlmiList struct {
 }
 
 func parseRLMI(body []byte) (*rlmiList, error) {
+	body = bytes.TrimPrefix(body, utf8BOM)
 	if err := precheck(body); err != nil {
 		return nil, fmt.Errorf("%w: RLMI: %w", ErrSyntax, err)
 	}
