@@ -687,3 +687,31 @@ func TestSubscribeIntervalTooBrief(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionCloseBounded: with the notifier gone, UA.Close still
+// returns within Config.CloseTimeout (fake time) though every
+// un-SUBSCRIBE goes unanswered.
+func TestSubscriptionCloseBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, func(c *Config) { c.CloseTimeout = 3 * time.Second })
+		subs, err := p.ua.WatchBLF([]string{"bob", "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitPBXSubs(t, pw.pbx, 2, nil)
+		pw.pbx.Close()
+		start := time.Now()
+		p.ua.Close()
+		// CloseTimeout, plus the UA's fixed grace for in-flight requests.
+		d := time.Since(start)
+		t.Logf("Close took %v (fake time)", d)
+		if d > 3*time.Second+closeGrace {
+			t.Errorf("Close took %v", d)
+		}
+		for _, s := range subs {
+			if st := s.Status(); st.State != SubTerminated {
+				t.Errorf("%s: %+v", s.Target(), st)
+			}
+		}
+	})
+}
