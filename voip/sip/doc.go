@@ -105,8 +105,8 @@
 //
 // One engine (subscribe.go) serves every event package. Subscribe sends
 // SUBSCRIBE (Event, Accept, Expires, our Contact) over the same socket or
-// TCP/TLS flow as REGISTER, so the NAT binding and keepalives cover it;
-// within the account's domain it goes to the registrar, like a call.
+// TCP/TLS flow as REGISTER, so the NAT binding and keepalives cover it:
+// to the outbound proxy, or the registrar, whatever the target's host.
 // Digest challenges are answered with the REGISTER code (and kept for
 // the refreshes). A 2xx, or a NOTIFY that arrives first, makes the
 // dialog. Refreshes go in it, still to the server the line's flow

@@ -624,9 +624,11 @@ func (s *Subscription) newRequestLocked(expires time.Duration) *sipRequest {
 		to := &siplib.ToHeader{Address: *d.remote.Clone(), Params: siplib.NewParams()}
 		req = u.baseRequest(siplib.SUBSCRIBE, *s.ruri.Clone(), to, d.callID, d.localSeq)
 		req.From().Params.Add("tag", d.localTag)
-		// Without an outbound proxy, subscriptions in our own domain go
-		// to the registrar, as calls do.
-		if u.cfg.Account.OutboundProxy == "" && u.cfg.Account.Registrar != "" && strings.EqualFold(s.ruri.Host, u.cfg.Account.Domain) {
+		// Without an outbound proxy the registrar routes every
+		// subscription (a list URI on another host too): the line's
+		// flow, NAT binding and keepalives are to it. With one, the
+		// Route header sends it there.
+		if u.cfg.Account.OutboundProxy == "" {
 			if srv := u.serverAddr(); srv.IsValid() {
 				req.SetDestination(hostPort(srv))
 			}
