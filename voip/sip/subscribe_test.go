@@ -715,3 +715,27 @@ func TestSubscriptionCloseBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscribeViaOutboundProxy: with an outbound proxy the SUBSCRIBE
+// (with its loose Route) and the refreshes reach the notifier through it.
+func TestSubscribeViaOutboundProxy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, func(c *Config) { c.Account.OutboundProxy = "10.0.0.1:5060" })
+		s, err := p.ua.WatchMWI("alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubActive)
+		waitPBXSubs(t, pw.pbx, 1, nil)
+		p.ua.ResubscribeAll()
+		got := waitPBXSubs(t, pw.pbx, 1, func(es pbx.EventSub) bool { return es.Subscribes == 2 })
+		if got[0].Event != "message-summary" {
+			t.Errorf("%+v", got)
+		}
+		codes, err := pw.pbx.Notify(context.Background(), "message-summary", "alice", mwiType, mwiBody(true, 1, 1, 1))
+		codesAre(t, "via proxy", codes, err, 200)
+		if ev := p.waitMWI(t); ev.Urgent != 1 {
+			t.Errorf("MWI %+v", ev)
+		}
+	})
+}
