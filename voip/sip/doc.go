@@ -103,7 +103,7 @@
 //
 // # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235, 4662)
 //
-// One engine (subscribe.go) serves every event package. Subscribe sends
+// One engine (subscribe.go, subnotify.go) serves every event package. Subscribe sends
 // SUBSCRIBE (Event, Accept, Expires, our Contact) over the same socket or
 // TCP/TLS flow as REGISTER, so the NAT binding and keepalives cover it:
 // to the outbound proxy, or the registrar, whatever the target's host.
