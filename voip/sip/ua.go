@@ -762,7 +762,7 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 		}
 	}
 	if req.Method == siplib.NOTIFY && u.handleNotify(req, tx) {
-		return // subscriptions and MWI (subscribe.go); Event: refer falls through
+		return // subscriptions and MWI (subnotify.go); Event: refer falls through
 	}
 	switch req.Method {
 	case siplib.INVITE:
@@ -836,7 +836,7 @@ func (u *UA) unsupportedRequire(req *sipRequest) []string {
 			continue
 		}
 		if tag == "eventlist" && req.Method == siplib.NOTIFY {
-			continue // resource lists, RFC 4662 §5 (subscribe.go)
+			continue // resource lists, RFC 4662 §5 (blf.go)
 		}
 		bad = append(bad, tag)
 	}
