@@ -12,6 +12,7 @@ require (
 	github.com/pion/stun/v3 v3.1.7
 	github.com/pion/transport/v4 v4.1.3
 	github.com/pion/turn/v4 v4.1.4
+	golang.org/x/crypto v0.48.0
 	golang.org/x/sys v0.41.0
 	gopkg.in/yaml.v3 v3.0.1
 	periph.io/x/conn/v3 v3.7.2
@@ -30,7 +31,6 @@ require (
 	github.com/pion/dtls/v3 v3.1.5 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/wlynxg/anet v0.0.5 // indirect
-	golang.org/x/crypto v0.48.0 // indirect
 	golang.org/x/sync v0.16.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 )
