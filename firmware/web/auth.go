@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/deskphone/phone/firmware/api"
 )
 
 // Session and login limits.
@@ -313,4 +315,32 @@ func GeneratePassword(rand io.Reader) (string, error) {
 // passwordOK checks pw against a bcrypt hash.
 func passwordOK(hash, pw string) bool {
 	return hash != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+}
+
+// FirstPassword gives a phone that is reachable from the network an
+// admin password at its first start. When the config has no
+// web.password_hash and listen (the API's address) is not loopback, it
+// makes a random password, saves its hash through the store and returns
+// the password, for the caller to show once (on the console, in the
+// log). It returns "" when there is nothing to do, and an error when the
+// config could not be saved (then the page stays loopback-only).
+func FirstPassword(store api.ConfigStore, listen string, rand io.Reader) (string, error) {
+	c := store.Config()
+	if c.Web.PasswordHash != "" || listen == "" || api.Loopback(listen) {
+		return "", nil
+	}
+	pw, err := GeneratePassword(rand)
+	if err != nil {
+		return "", err
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	n := c.Clone()
+	n.Web.PasswordHash = h
+	if _, err := store.SaveConfig(n); err != nil {
+		return "", fmt.Errorf("web: saving the first admin password: %w", err)
+	}
+	return pw, nil
 }

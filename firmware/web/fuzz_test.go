@@ -127,3 +127,43 @@ func TestGeneratePassword(t *testing.T) {
 		t.Error("a password bcrypt would cut accepted")
 	}
 }
+
+func TestFirstPassword(t *testing.T) {
+	for _, c := range []struct {
+		listen, hash string
+		want         bool
+	}{
+		{":8080", "", true},
+		{"0.0.0.0:8080", "", true},
+		{"192.0.2.1:8080", "", true},
+		{"127.0.0.1:8080", "", false},
+		{"localhost:8080", "", false},
+		{"", "", false},
+		{":8080", testHash, false},
+	} {
+		cfg := config.Default()
+		cfg.Web.PasswordHash = c.hash
+		st := &memStore{cur: cfg}
+		pw, err := FirstPassword(st, c.listen, crand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pw != ""; got != c.want {
+			t.Errorf("listen %q hash %q: password %q", c.listen, c.hash, pw)
+			continue
+		}
+		if c.want && (st.saves != 1 || !passwordOK(st.Config().Web.PasswordHash, pw)) {
+			t.Errorf("listen %q: the hash of %q was not saved", c.listen, pw)
+		}
+		if !c.want && st.saves != 0 {
+			t.Errorf("listen %q: saved", c.listen)
+		}
+	}
+	// A config that cannot be saved is an error, and nothing changes.
+	cfg := config.Default()
+	cfg.Ports.SIP.Min = 80 // invalid: SaveConfig refuses
+	st := &memStore{cur: cfg}
+	if pw, err := FirstPassword(st, ":8080", crand.Reader); err == nil || pw != "" || st.Config().Web.PasswordHash != "" {
+		t.Errorf("unsaveable config: %q %v", pw, err)
+	}
+}
