@@ -273,6 +273,9 @@ func (l *limiter) pruneLocked(now time.Time) {
 	}
 }
 
+// hashCost is bcrypt's cost for new hashes (tests lower it).
+var hashCost = bcrypt.DefaultCost
+
 // HashPassword returns the bcrypt hash of an admin password, for the
 // config's web.password_hash.
 func HashPassword(pw string) (string, error) {
@@ -282,7 +285,7 @@ func HashPassword(pw string) (string, error) {
 	if len(pw) > 72 {
 		return "", fmt.Errorf("web: the password must have at most 72 bytes (bcrypt's limit)")
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), hashCost)
 	if err != nil {
 		return "", fmt.Errorf("web: hash: %w", err)
 	}

@@ -110,7 +110,7 @@ func TestWebAdmin(t *testing.T) {
 
 	// phoned applies config changes at restart: restart it, as initd does.
 	phoned.stop()
-	phoned = startProc(t, ctx, dir, "phoned-2", filepath.Join(bin, "phoned"), "-config", cfgPath)
+	startProc(t, ctx, dir, "phoned-2", filepath.Join(bin, "phoned"), "-config", cfgPath)
 	waitFor(t, ctx, "the API after the restart", 15*time.Second, func() bool { return status().Registration.State != "" })
 
 	// Sessions do not outlive phoned: log in again and see the line registered.
