@@ -3,10 +3,13 @@ package daemon
 import (
 	"crypto/rand"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
 
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/initd"
 	"github.com/deskphone/phone/firmware/web"
 )
 
@@ -25,6 +28,8 @@ type webParts struct {
 // password gets a random one now: its hash is saved in the config and
 // the password logged once, at WARN, for the installer to read on the
 // console. Changes take effect when phoned restarts (api.FileConfig).
+// Under initd (a device) the firmware page hands uploads, reboots and
+// factory resets to initd's update agent on its default port.
 func newWeb(d *Daemon, cfg *config.Config, path string, log *slog.Logger) (webParts, error) {
 	if path == "" {
 		return webParts{}, nil
@@ -36,8 +41,15 @@ func newWeb(d *Daemon, cfg *config.Config, path string, log *slog.Logger) (webPa
 	case pw != "":
 		log.Warn("web admin password generated; change it on the web page's Admin page", "password", pw, "config", path)
 	}
+	var sys web.System
+	if os.Getenv(initd.EnvChild) == "1" {
+		// Under initd the update agent listens beside us, guarded by the
+		// device token, which initd also makes the API's token.
+		_, port, _ := net.SplitHostPort(initd.DefaultUpdateListen)
+		sys = &web.Agent{URL: "http://" + net.JoinHostPort("127.0.0.1", port), Token: cfg.API.Token}
+	}
 	page, err := web.New(web.Config{
-		Status: func() any { return d.Status() }, Actions: actions{d}, Store: store, Logger: log,
+		Status: func() any { return d.Status() }, Actions: actions{d}, Store: store, System: sys, Logger: log,
 	})
 	if err != nil {
 		return webParts{}, err

@@ -47,6 +47,7 @@ func (h *Handler) routes() {
 	h.callRoutes()
 	h.configRoutes()
 	h.bookRoutes()
+	h.systemRoutes()
 }
 
 // fill loads what a page shows.

@@ -38,7 +38,10 @@ type Config struct {
 	Actions api.Actions
 	// Store reads and saves the config, which holds the admin password's
 	// hash (web.password_hash). Required.
-	Store  api.ConfigStore
+	Store api.ConfigStore
+	// System, when set, takes firmware uploads, reboots and factory
+	// resets (the update agent in initd); nil leaves them off.
+	System System
 	Logger *slog.Logger
 
 	// Now is the clock (nil: time.Now) and Rand the source of session ids,
@@ -204,11 +207,14 @@ type pageData struct {
 	Form     url.Values
 	Next     string
 	Retry    int
+	// HasSystem: the firmware page can upload, reboot and reset.
+	HasSystem bool
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, code int, page string, d *pageData) {
 	d.Page = page
 	d.NoPassword = h.hash() == ""
+	d.HasSystem = h.cfg.System != nil
 	if s != nil {
 		d.CSRF = s.csrf
 		if f := h.sess.takeFlash(s); f != "" && d.Flash == "" {
