@@ -165,7 +165,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, s, http.StatusTooManyRequests, "login", d)
 		return
 	}
-	if !passwordOK(hash, r.PostForm.Get("password")) {
+	select {
+	case h.checks <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		d.Error = "The phone is busy checking other logins; try again in a second."
+		h.render(w, r, s, http.StatusServiceUnavailable, "login", d)
+		return
+	}
+	ok := passwordOK(hash, r.PostForm.Get("password"))
+	<-h.checks
+	if !ok {
 		lock := h.lim.fail(src, now)
 		h.log.Warn("web login failed", "raddr", r.RemoteAddr, "lockout", lock)
 		d.Error = "Wrong password."

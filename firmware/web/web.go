@@ -61,7 +61,13 @@ type Handler struct {
 	lim   *limiter
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	// checks bounds the password checks running at once: bcrypt is meant
+	// to be slow, and many sources at once must not take every core.
+	checks chan struct{}
 }
+
+// maxChecks is how many password checks may run at once.
+const maxChecks = 2
 
 // maxForm bounds a form's body.
 const maxForm = 64 << 10
@@ -94,6 +100,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg: cfg, log: log.With("component", "web"),
 		sess: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Rand), lim: newLimiter(),
 		mux: http.NewServeMux(), pages: map[string]*template.Template{},
+		checks: make(chan struct{}, maxChecks),
 	}
 	for _, p := range pageNames {
 		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+p+".html")

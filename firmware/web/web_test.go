@@ -638,3 +638,20 @@ func TestNewNeedsParts(t *testing.T) {
 		t.Error("New without Status, Actions and Store")
 	}
 }
+
+// TestLoginChecksBounded: with every password-check slot taken (other
+// logins in progress), a login is 503 at once, not queued on the CPU.
+func TestLoginChecksBounded(t *testing.T) {
+	e := newEnv(t, testHash)
+	b := e.browser(t)
+	for range maxChecks {
+		e.h.checks <- struct{}{}
+	}
+	if w := b.login(testPassword); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("login with no check slot: %d", w.Code)
+	}
+	for range maxChecks {
+		<-e.h.checks
+	}
+	b.mustLogin()
+}
