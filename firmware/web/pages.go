@@ -289,12 +289,13 @@ func (h *Handler) configRoutes() {
 	store := h.cfg.Store
 	// editAccount changes account i (i == len: a new one) and saves.
 	h.post("/accounts/{i}", func(w http.ResponseWriter, r *http.Request, s *session) (string, *pageData, error) {
-		d := &pageData{Form: r.PostForm}
+		d := &pageData{}
 		c := store.Config().Clone()
 		i, err := strconv.Atoi(r.PathValue("i"))
 		if err != nil || i < 0 || i > len(c.Accounts) {
 			return "accounts", d, fmt.Errorf("%w: no account %q", api.ErrNotFound, r.PathValue("i"))
 		}
+		d.Form, d.FormAccount = r.PostForm, i+1
 		old := config.DefaultAccount()
 		if i < len(c.Accounts) {
 			old = c.Accounts[i]

@@ -216,6 +216,26 @@ type pageData struct {
 	Retry    int
 	// HasSystem: the firmware page can upload, reboot and reset.
 	HasSystem bool
+	// FormAccount is 1 + the index of the account whose form Form holds
+	// (0: none), so a refused form shows what was typed.
+	FormAccount int
+}
+
+// Val is an account form field's value: what was typed into account i's
+// form when it was refused, else def.
+func (d *pageData) Val(i int, name, def string) string {
+	if d.FormAccount == i+1 && d.Form != nil {
+		return d.Form.Get(name)
+	}
+	return def
+}
+
+// Checked is Val for a checkbox.
+func (d *pageData) Checked(i int, name string, def bool) bool {
+	if d.FormAccount == i+1 && d.Form != nil {
+		return checkbox(d.Form, name)
+	}
+	return def
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, code int, page string, d *pageData) {

@@ -655,3 +655,21 @@ func TestLoginChecksBounded(t *testing.T) {
 	}
 	b.mustLogin()
 }
+
+// TestAccountFormKeepsInput: a refused account form shows what was
+// typed, not the saved values; the other accounts' forms are untouched.
+func TestAccountFormKeepsInput(t *testing.T) {
+	e := newEnv(t, testHash)
+	b := e.browser(t)
+	b.mustLogin()
+	w := b.post("/accounts", "/accounts/0", url.Values{"user": {"1001"}, "domain": {"bad domain"}, "display_name": {"Typed"}, "transport": {"tcp"}})
+	body := w.Body.String()
+	if w.Code != 400 || !strings.Contains(body, `name="domain" value="bad domain"`) || !strings.Contains(body, `name="display_name" value="Typed"`) ||
+		!strings.Contains(body, `<option selected>tcp</option>`) || !strings.Contains(body, `<input type="checkbox" name="enabled"> Enabled`) {
+		t.Errorf("%d\n%s", w.Code, body)
+	}
+	w = b.post("/accounts", "/accounts/1", url.Values{"user": {"1002"}, "domain": {"also bad"}})
+	if body := w.Body.String(); w.Code != 400 || !strings.Contains(body, `name="domain" value="also bad"`) || !strings.Contains(body, `name="domain" value="127.0.0.1"`) {
+		t.Errorf("new account: %d\n%s", w.Code, body)
+	}
+}
