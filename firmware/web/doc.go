@@ -11,7 +11,9 @@
 //	/audio      audio input, output, volume and tones
 //	/phonebook  list, add, edit, delete
 //	/history    the call history: list, redial, clear
-//	/firmware   how this phone takes updates
+//	/firmware   upload a signed update, reboot, factory reset (through
+//	            initd's update agent, Config.System; without one, how to
+//	            push an update)
 //	/admin      the admin password
 //
 // Every action goes through the same api.Actions and api.ConfigStore as
