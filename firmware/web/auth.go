@@ -37,7 +37,10 @@ const (
 	maxSources = 4096
 	// MinPasswordLen is the shortest admin password the page accepts.
 	MinPasswordLen = 8
-	// cookieName is the session cookie.
+	// cookieName is the session cookie's name, followed by "_" and the
+	// port the page is served on: browsers keep cookies per host, not
+	// per port, and two phones on one host (a tester's laptop) must not
+	// log each other out.
 	cookieName = "deskphone_session"
 )
 
@@ -114,7 +117,7 @@ func (ss *sessions) expiredLocked(s *session, now time.Time) bool {
 // get returns the session of the request's cookie, if it is valid, and
 // marks it used. expired is true when there was one that has run out.
 func (ss *sessions) get(r *http.Request, now time.Time) (s *session, expired bool) {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(sessionCookie(r))
 	if err != nil || c.Value == "" {
 		return nil, false
 	}
@@ -154,6 +157,23 @@ func (ss *sessions) setFlash(s *session, msg string) {
 	ss.mu.Unlock()
 }
 
+// sessionCookie is the cookie's name for the port r came to.
+func sessionCookie(r *http.Request) string {
+	_, port, err := net.SplitHostPort(r.Host)
+	if err != nil || port == "" {
+		port = "80"
+		if r.TLS != nil {
+			port = "443"
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return cookieName
+		}
+	}
+	return cookieName + "_" + port
+}
+
 // csrfOK compares a form's token with the session's in constant time.
 func csrfOK(s *session, got string) bool {
 	return s != nil && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1
@@ -162,14 +182,14 @@ func csrfOK(s *session, got string) bool {
 // setCookie gives the browser the session's cookie.
 func setCookie(w http.ResponseWriter, r *http.Request, s *session) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: s.id, Path: "/",
+		Name: sessionCookie(r), Value: s.id, Path: "/",
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: sessionCookie(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 }

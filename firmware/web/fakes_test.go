@@ -259,12 +259,12 @@ func (b *browser) do(method, path string, form url.Values) *httptest.ResponseRec
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if b.cookie != "" {
-		r.AddCookie(&http.Cookie{Name: cookieName, Value: b.cookie})
+		r.AddCookie(&http.Cookie{Name: sessionCookie(r), Value: b.cookie})
 	}
 	w := httptest.NewRecorder()
 	b.h.ServeHTTP(w, r)
 	for _, c := range w.Result().Cookies() {
-		if c.Name == cookieName {
+		if c.Name == sessionCookie(r) {
 			b.cookie = c.Value
 			if c.MaxAge < 0 {
 				b.cookie = ""

@@ -90,7 +90,7 @@ func (b *browser) upload(fields [][2]string) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", "/firmware/update", body)
 	r.RemoteAddr = b.remote
 	r.Header.Set("Content-Type", ct)
-	r.AddCookie(&http.Cookie{Name: cookieName, Value: b.cookie})
+	r.AddCookie(&http.Cookie{Name: sessionCookie(r), Value: b.cookie})
 	w := httptest.NewRecorder()
 	b.h.ServeHTTP(w, r)
 	return w

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"crypto/tls"
 	"flag"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -671,5 +673,44 @@ func TestAccountFormKeepsInput(t *testing.T) {
 	w = b.post("/accounts", "/accounts/1", url.Values{"user": {"1002"}, "domain": {"also bad"}})
 	if body := w.Body.String(); w.Code != 400 || !strings.Contains(body, `name="domain" value="also bad"`) || !strings.Contains(body, `name="domain" value="127.0.0.1"`) {
 		t.Errorf("new account: %d\n%s", w.Code, body)
+	}
+}
+
+// TestCookiePerPort: two phones on one host (ports 8080 and 8081) keep
+// their sessions apart: browsers scope cookies by host, not port.
+func TestCookiePerPort(t *testing.T) {
+	for _, c := range []struct {
+		host string
+		tls  bool
+		want string
+	}{
+		{"127.0.0.1:8080", false, "deskphone_session_8080"},
+		{"[::1]:8081", false, "deskphone_session_8081"},
+		{"phone.local", false, "deskphone_session_80"},
+		{"phone.local", true, "deskphone_session_443"},
+		{"phone.local:x", false, "deskphone_session"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = c.host
+		if c.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := sessionCookie(r); got != c.want {
+			t.Errorf("Host %q tls=%v: %q, want %q", c.host, c.tls, got, c.want)
+		}
+	}
+	e := newEnv(t, testHash)
+	b := e.browser(t)
+	b.mustLogin()
+	// The same session id sent as the other port's cookie is no session
+	// there (httptest's Host is example.com: port 80).
+	r := httptest.NewRequest("GET", "/status", nil)
+	r.RemoteAddr = b.remote
+	r.Host = "example.com:8081"
+	r.AddCookie(&http.Cookie{Name: "deskphone_session_80", Value: b.cookie})
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	if w.Code != http.StatusSeeOther {
+		t.Errorf("another port's cookie opened a session: %d", w.Code)
 	}
 }
