@@ -576,6 +576,11 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			})
 		},
 		"memory_limit": d.size(&c.MemoryLimit),
+		"web": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"password_hash": d.str(&c.Web.PasswordHash),
+			})
+		},
 	})
 }
 

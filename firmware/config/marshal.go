@@ -31,6 +31,10 @@ type (
 		History         fileHistory       `yaml:"history"`
 		Phonebook       filePhonebook     `yaml:"phonebook"`
 		MemoryLimit     string            `yaml:"memory_limit"`
+		Web             fileWeb           `yaml:"web"`
+	}
+	fileWeb struct {
+		PasswordHash string `yaml:"password_hash"`
 	}
 	fileHistory struct {
 		File string `yaml:"file"`
@@ -177,6 +181,7 @@ func Marshal(c *Config) ([]byte, error) {
 		History:     fileHistory(c.History),
 		Phonebook:   filePhonebook(c.Phonebook),
 		MemoryLimit: formatSize(c.MemoryLimit),
+		Web:         fileWeb(c.Web),
 	}
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
