@@ -106,8 +106,9 @@ func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // sameUser reports whether the user a key is configured with and the
 // one the server names are the same: equal, or equal but for a "sip:" or
-// "sips:" scheme, or the user part of one URI is the other (a key set up
-// with "201" lights for "sip:201@pbx.example.com").
+// "sips:" scheme and URI parameters (the host is compared without case,
+// the user with), or the user part of one is the other: a key set up
+// with "201" lights for "sip:201@pbx.example.com", whatever the domain.
 func sameUser(key, named string) bool {
 	strip := func(s string) string {
 		s = strings.TrimSpace(s)
@@ -126,9 +127,6 @@ func sameUser(key, named string) bool {
 	if a == "" || b == "" {
 		return false
 	}
-	if strings.EqualFold(a, b) {
-		return true
-	}
 	au, ah, aAt := strings.Cut(a, "@")
 	bu, bh, bAt := strings.Cut(b, "@")
 	switch {
@@ -139,7 +137,7 @@ func sameUser(key, named string) bool {
 	case bAt:
 		return bu == a
 	}
-	return false
+	return a == b
 }
 
 // SetLamp shows what the server says of user: state is LampIdle,
