@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -270,4 +271,21 @@ func TestSameUser(t *testing.T) {
 			t.Errorf("sameUser(%q, %q) = %v, want %v", c.key, c.named, got, c.want)
 		}
 	}
+}
+
+// FuzzSameUser: matching a key's user to the server's never panics, is
+// symmetric, and matches a plain user to itself and to its SIP URI.
+func FuzzSameUser(f *testing.F) {
+	for _, s := range [][2]string{{"201", "sip:201@pbx"}, {"<sips:bob@h;x=1>", "bob"}, {"sip:", ":"}, {"@", "a@"}, {"", "sip:?"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if sameUser(a, b) != sameUser(b, a) {
+			t.Fatalf("sameUser(%q, %q) is not symmetric", a, b)
+		}
+		plain := a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_+*#") == ""
+		if plain && (!sameUser(a, a) || !sameUser(a, "sip:"+a+"@pbx.example.com")) {
+			t.Fatalf("user %q does not match itself or its URI", a)
+		}
+	})
 }
