@@ -92,6 +92,11 @@ type Config struct {
 	History History
 	// Directory, when set, names callers and resolves speed dials.
 	Directory Directory
+	// Voicemail are the numbers the voicemail key dials, by line
+	// (e.g. "*97"); a line without one (or "") has no voicemail key.
+	Voicemail []string
+	// BLF are the busy lamp keys (at most hal.BLFKeys, each key once).
+	BLF []BLFKey
 }
 
 // DefaultMaxCalls is the number of calls at once when Config.MaxCalls is
@@ -164,6 +169,11 @@ type Phone struct {
 	// Run goroutine.
 	remoteDigits bool
 
+	// mwi is each line's mailbox (SetMessages), lamps each BLF key's
+	// state (SetLamp, by index of Config.BLF). Owned by the Run goroutine.
+	mwi   []Messages
+	lamps []lamp
+
 	mu   sync.Mutex // guards snap
 	snap Status
 }
@@ -192,6 +202,8 @@ type Status struct {
 	Line int `json:"line"`
 	// Headset is whether audio is on the headset.
 	Headset bool `json:"headset"`
+	// Lamps are the busy lamp keys, in Config.BLF's order.
+	Lamps []LampStatus `json:"lamps"`
 }
 
 // commandKind is what a command asks the Run loop to do.
@@ -248,6 +260,12 @@ func New(cfg Config) (*Phone, error) {
 			return nil, fmt.Errorf("phone: line %d: %w", i, err)
 		}
 	}
+	if err := checkVoicemail(cfg.Voicemail, len(lines)); err != nil {
+		return nil, err
+	}
+	if err := checkBLF(cfg.BLF, len(lines)); err != nil {
+		return nil, err
+	}
 	if cfg.MaxCalls < 0 {
 		return nil, fmt.Errorf("phone: MaxCalls %d is negative", cfg.MaxCalls)
 	}
@@ -278,6 +296,11 @@ func New(cfg Config) (*Phone, error) {
 		noAnswer: make(chan string, 8),
 		stopped:  make(chan struct{}),
 		volume:   70,
+		mwi:      make([]Messages, len(lines)),
+		lamps:    make([]lamp, len(cfg.BLF)),
+	}
+	for i := range p.lamps {
+		p.lamps[i].state = LampUnknown
 	}
 	copy(p.settings, cfg.Settings)
 	if cfg.Board.AudioIn != nil {
@@ -469,6 +492,7 @@ func (p *Phone) publish() {
 		LastDial: p.lastDial, Error: p.lastErr, Route: p.routeName(), Headset: p.headset,
 		Conference: p.confActive(), MissedCalls: p.missed, Line: p.dialLine,
 		Calls: make([]CallStatus, 0, len(p.calls)), Lines: make([]LineStatus, len(p.settings)),
+		Lamps: p.lampStatus(),
 	}
 	top := p.cur
 	if top == nil {
@@ -483,7 +507,7 @@ func (p *Phone) publish() {
 		s.Calls = append(s.Calls, c.status(c == p.cur))
 	}
 	for i, l := range p.settings {
-		s.Lines[i] = LineStatus{Line: i, LineSettings: l}
+		s.Lines[i] = LineStatus{Line: i, LineSettings: l, Messages: p.mwi[i], Voicemail: p.voicemailNumber(i)}
 	}
 	p.mu.Lock()
 	p.snap = s
