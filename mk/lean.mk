@@ -1,0 +1,26 @@
+# Lean tier (tools/lab/lean, issue 19): phoned and baresip side by side
+# through tools/pbx on loopback, interleaved runs, each phone calling the
+# PBX's tone service; reports CPU per call (/proc/PID/stat), RSS, RssAnon
+# and Pss in a call, context switches per idle minute and 200 OK -> first
+# RTP (an AF_PACKET capture on lo: run as root). A report, not a timed
+# test: it fails only when a phone cannot register or call. Bounded: at
+# most 8 runs of at most 60 s calls (defaults: 3 runs, 31 s, 20 s idle,
+# about 5 minutes).
+#
+#   make bench-lean   install baresip if missing, build, run the tier;
+#                     the table goes to $(BIN)/lean-report.md
+
+.PHONY: bench-lean lean-tools
+
+LEAN_RUNS ?= 3
+LEAN_CALL ?= 31s
+LEAN_IDLE ?= 20s
+LEAN_SERVICE ?= tone
+
+lean-tools:
+	$(call apt_install,baresip)
+
+bench-lean: lean-tools build
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) \
+	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
