@@ -149,7 +149,7 @@ type Session struct {
 	once     sync.Once
 	dtmfOnce sync.Once // closes dtmfCh
 	closing  atomic.Bool
-	dtmfMu   sync.Mutex // one SendDTMF at a time
+	dtmfMu   sync.Mutex    // one SendDTMF at a time
 	kick     chan struct{} // wakes the timer loop when the keepalive is re-armed
 
 	mu         sync.Mutex // guards everything below
