@@ -239,12 +239,13 @@ type Out struct {
 	started bool
 	stop    chan struct{}
 	done    chan struct{}
+	wake    chan struct{} // a source was set (the idle clock restarts)
 	err     error
 }
 
 // NewOut returns a speaker writing to path ("" discards).
 func NewOut(f hal.Format, path string) (*Out, error) {
-	o := &Out{fmt: f, stop: make(chan struct{}), done: make(chan struct{})}
+	o := &Out{fmt: f, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if path != "" {
 		file, err := os.Create(path)
 		if err != nil {
@@ -266,6 +267,10 @@ func (o *Out) Start(src hal.FrameSource) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.src = src
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 	if !o.started {
 		o.started = true
 		go o.run()
@@ -276,11 +281,20 @@ func (o *Out) Start(src hal.FrameSource) error {
 func (o *Out) run() {
 	defer close(o.done)
 	frames := 0
-	pace.Play(o.stop, o.fmt, func() hal.FrameSource {
+	source := func() hal.FrameSource {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return o.src
-	}, func(le []byte, pcm []int16) {
+	}
+	play := pace.Play
+	if o.w == nil {
+		// Discarding: with nothing to play the clock stops, so an idle
+		// phone is not woken every frame. A file keeps its timeline.
+		play = func(stop <-chan struct{}, f hal.Format, source func() hal.FrameSource, write func([]byte, []int16)) {
+			pace.PlayIdle(stop, o.wake, f, source, write)
+		}
+	}
+	play(o.stop, o.fmt, source, func(le []byte, pcm []int16) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if o.w == nil || o.err != nil {
