@@ -167,7 +167,8 @@ func (mp *Mapping) noteRx(from netip.AddrPort) {
 	// Stored only when it changes: a new pointer per datagram is an
 	// allocation per RTP packet.
 	if p := mp.rxFrom.Load(); p == nil || *p != from {
-		mp.rxFrom.Store(&from)
+		f := from // escapes only here, not on every call
+		mp.rxFrom.Store(&f)
 	}
 }
 
