@@ -16,11 +16,14 @@ LEAN_RUNS ?= 3
 LEAN_CALL ?= 31s
 LEAN_IDLE ?= 20s
 LEAN_SERVICE ?= tone
+# GOMAXPROCS for phoned (0: the runtime's default, the CPU count); 1 is
+# what a single-core board (Pi Zero) runs with.
+LEAN_GOMAXPROCS ?= 0
 
 lean-tools:
 	$(call apt_install,baresip)
 
 bench-lean: lean-tools build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
-	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_GOMAXPROCS=$(LEAN_GOMAXPROCS) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/

@@ -24,6 +24,7 @@ type params struct {
 	call    time.Duration // call length
 	idle    time.Duration // idle window for the context switch count
 	service string        // the PBX service called: tone or echo
+	procs   int           // GOMAXPROCS for phoned; 0 leaves the runtime's default (the CPU count)
 	bin     string        // directory with phoned and pbx; empty builds them
 	out     string        // markdown report; empty writes none
 }
@@ -49,6 +50,13 @@ func loadParams(t *testing.T) params {
 			}
 			*d.v = x
 		}
+	}
+	if v := tier.Param("lean", "gomaxprocs"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 64 {
+			t.Fatalf("DESKPHONE_LEAN_GOMAXPROCS=%q: want 0..64", v)
+		}
+		p.procs = n
 	}
 	if v := tier.Param("lean", "service"); v != "" {
 		if v != "tone" && v != "echo" {
@@ -102,10 +110,14 @@ func TestLeanSideBySide(t *testing.T) {
 		defer cp.close()
 	}
 
-	startProc(t, ctx, dir, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
+	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
 		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-log-level", "warn")
 	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
-	phones := []phone{startPhoned(t, ctx, dir, bin), startBaresip(t, ctx, dir)}
+	var env []string
+	if p.procs > 0 {
+		env = []string{fmt.Sprintf("GOMAXPROCS=%d", p.procs)}
+	}
+	phones := []phone{startPhoned(t, ctx, dir, bin, env), startBaresip(t, ctx, dir)}
 
 	// One short warm-up call each: a phone's normal is idle after calls.
 	for _, ph := range phones {
@@ -263,8 +275,12 @@ func pick[T any](ss []sample, f func(sample) T) []T {
 // report is the markdown table: medians, ranges and phoned/baresip.
 func report(p params, res map[string][]sample) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback\n\n",
-		p.runs, p.call, p.service, p.idle)
+	procs := "default (the CPU count)"
+	if p.procs > 0 {
+		procs = strconv.Itoa(p.procs)
+	}
+	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's GOMAXPROCS %s; %d CPUs\n\n",
+		p.runs, p.call, p.service, p.idle, procs, runtime.NumCPU())
 	b.WriteString("| figure (median, range) | phoned | baresip | ratio |\n|---|---|---|---|\n")
 	ph, br := res["phoned"], res["baresip"]
 	row := func(name string, f func(sample) float64, unit string, prec int) {

@@ -44,8 +44,9 @@ type phone interface {
 	hangup(ctx context.Context) error
 }
 
-// proc is a program run until the test ends; its output goes to dir.
-func startProc(t *testing.T, ctx context.Context, dir, name, path string, args ...string) *exec.Cmd {
+// startProc runs a program until the test ends; its output goes to dir.
+// env, when not nil, is added to the test's environment.
+func startProc(t *testing.T, ctx context.Context, dir string, env []string, name, path string, args ...string) *exec.Cmd {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -53,6 +54,9 @@ func startProc(t *testing.T, ctx context.Context, dir, name, path string, args .
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr, cmd.Dir = logf, logf, dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// baresip reads commands from stdin when it is a terminal; give it none.
 	cmd.Stdin = nil
 	if err := cmd.Start(); err != nil {
@@ -96,7 +100,7 @@ type phoned struct {
 	cmd *exec.Cmd
 }
 
-func startPhoned(t *testing.T, ctx context.Context, dir, bin string) *phoned {
+func startPhoned(t *testing.T, ctx context.Context, dir, bin string, env []string) *phoned {
 	cfg := fmt.Sprintf(`accounts:
   - user: "2001"
     password: "pw2001"
@@ -120,7 +124,7 @@ log:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &phoned{cmd: startProc(t, ctx, dir, "phoned", filepath.Join(bin, "phoned"), "-config", path)}
+	p := &phoned{cmd: startProc(t, ctx, dir, env, "phoned", filepath.Join(bin, "phoned"), "-config", path)}
 	if !poll(ctx, 20*time.Second, 100*time.Millisecond, func() bool { return p.status().Registration.State == "registered" }) {
 		t.Fatalf("phoned did not register: %+v", p.status())
 	}
@@ -247,7 +251,7 @@ func startBaresip(t *testing.T, ctx context.Context, dir string) *baresip {
 		t.Fatal(err)
 	}
 	b := &baresip{resps: map[string]string{}, changed: make(chan struct{})}
-	b.cmd = startProc(t, ctx, dir, "baresip", "baresip", "-f", bdir)
+	b.cmd = startProc(t, ctx, dir, nil, "baresip", "baresip", "-f", bdir)
 	if !poll(ctx, 10*time.Second, 100*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", baresipCtrl, time.Second)
 		if err != nil {
