@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,4 +174,19 @@ func TestFirstPacketAtOnce(t *testing.T) {
 			t.Fatalf("second RTP %v after Run, want at the first frame time", d)
 		}
 	})
+}
+
+// TestSequentialCallsLeaveNothing: calls through the port manager one
+// after the other (map, two sessions, packets, close, release) leave no
+// goroutine behind: every one is stopped and waited for.
+func TestSequentialCallsLeaveNothing(t *testing.T) {
+	m := loopbackManager(t)
+	oneCall(t, m, 5)
+	g0 := runtime.NumGoroutine()
+	for range 20 {
+		oneCall(t, m, 5)
+	}
+	if g := runtime.NumGoroutine(); g != g0 {
+		t.Fatalf("%d goroutines after 20 calls, %d after the first", g, g0)
+	}
 }
