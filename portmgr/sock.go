@@ -393,7 +393,17 @@ func (c *mconn) SetReadDeadline(t time.Time) error { c.rd.Set(t); return nil }
 // SetWriteDeadline is a no-op: writes never block.
 func (c *mconn) SetWriteDeadline(time.Time) error { return nil }
 
-var _ net.PacketConn = (*mconn)(nil)
+// Receiver is implemented by every Mapping's Conn (and RTCPConn): see
+// Receive above. A user that handles datagrams as they come (voip/media)
+// asserts it instead of calling ReadFrom.
+type Receiver interface {
+	Receive(fn func(b []byte, from netip.AddrPort), closed func()) (stop func())
+}
+
+var (
+	_ net.PacketConn = (*mconn)(nil)
+	_ Receiver       = (*mconn)(nil)
+)
 
 // turnAlloc is one TURN allocation made through a mapping's socket.
 type turnAlloc struct {
