@@ -311,7 +311,6 @@ func report(p params, res map[string][]sample) string {
 	row("RssAnon in call", func(s sample) float64 { return float64(s.callMem.anon) / 1024 }, "MB", 2)
 	row("Pss in call", func(s sample) float64 { return float64(s.callMem.pss) / 1024 }, "MB", 1)
 	row("200 OK → first RTP", func(s sample) float64 { return float64(s.firstRTP.Microseconds()) / 1000 }, "ms", 1)
-	row("dial → established (driver's view)", func(s sample) float64 { return float64(s.callSetup.Milliseconds()) }, "ms", 0)
 	b.WriteString("\nRssAnon after each call (growth call to call), kB:\n\n")
 	for _, name := range []string{"phoned", "baresip"} {
 		fmt.Fprintf(&b, "- %s: %v\n", name, pick(res[name], func(s sample) int64 { return s.afterMem.anon }))
