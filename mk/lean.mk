@@ -16,14 +16,14 @@ LEAN_RUNS ?= 3
 LEAN_CALL ?= 31s
 LEAN_IDLE ?= 20s
 LEAN_SERVICE ?= tone
-# GOMAXPROCS for phoned (0: the runtime's default, the CPU count); 1 is
-# what a single-core board (Pi Zero) runs with.
-LEAN_GOMAXPROCS ?= 0
+# Go runtime settings for phoned, e.g. "GOMAXPROCS=1 GOGC=50" (a
+# single-core board such as the Pi Zero runs with GOMAXPROCS=1).
+LEAN_ENV ?=
 
 lean-tools:
 	$(call apt_install,baresip)
 
 bench-lean: lean-tools build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
-	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_GOMAXPROCS=$(LEAN_GOMAXPROCS) \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/

@@ -24,7 +24,7 @@ type params struct {
 	call    time.Duration // call length
 	idle    time.Duration // idle window for the context switch count
 	service string        // the PBX service called: tone or echo
-	procs   int           // GOMAXPROCS for phoned; 0 leaves the runtime's default (the CPU count)
+	env     []string      // KEY=VALUE added to phoned's environment (GOMAXPROCS, GOGC, ...)
 	bin     string        // directory with phoned and pbx; empty builds them
 	out     string        // markdown report; empty writes none
 }
@@ -51,12 +51,11 @@ func loadParams(t *testing.T) params {
 			*d.v = x
 		}
 	}
-	if v := tier.Param("lean", "gomaxprocs"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 64 {
-			t.Fatalf("DESKPHONE_LEAN_GOMAXPROCS=%q: want 0..64", v)
+	for _, kv := range strings.Fields(tier.Param("lean", "env")) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "GO") {
+			t.Fatalf("DESKPHONE_LEAN_ENV: %q is not a GO...=value setting", kv)
 		}
-		p.procs = n
+		p.env = append(p.env, kv)
 	}
 	if v := tier.Param("lean", "service"); v != "" {
 		if v != "tone" && v != "echo" {
@@ -113,11 +112,7 @@ func TestLeanSideBySide(t *testing.T) {
 	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
 		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-log-level", "warn")
 	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
-	var env []string
-	if p.procs > 0 {
-		env = []string{fmt.Sprintf("GOMAXPROCS=%d", p.procs)}
-	}
-	phones := []phone{startPhoned(t, ctx, dir, bin, env), startBaresip(t, ctx, dir)}
+	phones := []phone{startPhoned(t, ctx, dir, bin, p.env), startBaresip(t, ctx, dir)}
 
 	// One short warm-up call each: a phone's normal is idle after calls.
 	for _, ph := range phones {
@@ -275,12 +270,12 @@ func pick[T any](ss []sample, f func(sample) T) []T {
 // report is the markdown table: medians, ranges and phoned/baresip.
 func report(p params, res map[string][]sample) string {
 	var b strings.Builder
-	procs := "default (the CPU count)"
-	if p.procs > 0 {
-		procs = strconv.Itoa(p.procs)
+	env := "none"
+	if len(p.env) > 0 {
+		env = strings.Join(p.env, " ")
 	}
-	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's GOMAXPROCS %s; %d CPUs\n\n",
-		p.runs, p.call, p.service, p.idle, procs, runtime.NumCPU())
+	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's extra environment: %s; %d CPUs\n\n",
+		p.runs, p.call, p.service, p.idle, env, runtime.NumCPU())
 	b.WriteString("| figure (median, range) | phoned | baresip | ratio |\n|---|---|---|---|\n")
 	ph, br := res["phoned"], res["baresip"]
 	row := func(name string, f func(sample) float64, unit string, prec int) {
