@@ -119,3 +119,66 @@ func TestPlayIdle(t *testing.T) {
 		<-done
 	})
 }
+
+// TestClock: a Clock runs while its Run loop's ticker does: Next is nil
+// before and after, closes at every frame written, and closes early
+// when the loop goes idle or stops, so no waiter hangs.
+func TestClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := hal.Format{SampleRate: 8000, Channels: 1, Frame: 20 * time.Millisecond}
+		var src atomic.Pointer[ramp]
+		src.Store(&ramp{})
+		clk := NewClock()
+		if clk.Next() != nil {
+			t.Fatal("Next of a clock nothing drives is not nil")
+		}
+		var nilClock *Clock
+		if nilClock.Next() != nil {
+			t.Fatal("Next of a nil clock is not nil")
+		}
+		stop := make(chan struct{})
+		wake := make(chan struct{}, 1)
+		done := make(chan struct{})
+		t0 := time.Now()
+		go func() {
+			defer close(done)
+			Run(stop, f, func() hal.FrameSource {
+				if r := src.Load(); r != nil {
+					return r
+				}
+				return nil
+			}, func([]byte, []int16) {}, Options{Clock: clk, Wake: wake})
+		}()
+		synctest.Wait()
+		for i := 1; i <= 3; i++ {
+			tick := clk.Next()
+			if tick == nil {
+				t.Fatal("the clock does not run while Run ticks")
+			}
+			<-tick
+			if d := time.Since(t0); d != time.Duration(i)*f.Frame {
+				t.Fatalf("tick %d at %v, want %v", i, d, time.Duration(i)*f.Frame)
+			}
+		}
+		tick := clk.Next()
+		src.Store(nil) // idle: the next frame time stops the clock
+		<-tick
+		synctest.Wait()
+		if clk.Next() != nil {
+			t.Fatal("the clock runs while Run is idle")
+		}
+		src.Store(&ramp{})
+		wake <- struct{}{}
+		synctest.Wait()
+		tick = clk.Next()
+		if tick == nil {
+			t.Fatal("the clock does not run again after a wake")
+		}
+		close(stop)
+		<-done
+		<-tick // released by the stop
+		if clk.Next() != nil {
+			t.Fatal("the clock runs after Run returned")
+		}
+	})
+}
