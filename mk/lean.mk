@@ -19,11 +19,14 @@ LEAN_SERVICE ?= tone
 # Go runtime settings for phoned, e.g. "GOMAXPROCS=1 GOGC=50" (a
 # single-core board such as the Pi Zero runs with GOMAXPROCS=1).
 LEAN_ENV ?=
+# A directory with a baseline phoned (e.g. built from main) to run
+# interleaved with the one under test; empty runs none.
+LEAN_BASE ?=
 
 lean-tools:
 	$(call apt_install,baresip)
 
 bench-lean: lean-tools build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
-	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/

@@ -26,12 +26,13 @@ type params struct {
 	service string        // the PBX service called: tone or echo
 	env     []string      // KEY=VALUE added to phoned's environment (GOMAXPROCS, GOGC, ...)
 	bin     string        // directory with phoned and pbx; empty builds them
+	base    string        // directory with a baseline phoned to run alongside; empty runs none
 	out     string        // markdown report; empty writes none
 }
 
 func loadParams(t *testing.T) params {
 	p := params{runs: 3, call: 31 * time.Second, idle: 20 * time.Second, service: "tone",
-		bin: tier.Param("lean", "bin"), out: tier.Param("lean", "out")}
+		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out")}
 	if v := tier.Param("lean", "runs"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 8 {
@@ -71,6 +72,7 @@ type sample struct {
 	cpu       time.Duration // utime+stime over the call, setup to teardown
 	packets   int           // RTP packets the phone sent and received in the call (from the capture)
 	idleSw    float64       // context switches per idle minute
+	callSw    float64       // context switches per second of call (setup to teardown)
 	idleMem   memory        // before the call
 	callMem   memory        // the largest VmRSS seen in the call (with its RssAnon, Pss)
 	afterMem  memory        // idle again after the call
@@ -89,7 +91,7 @@ func TestLeanSideBySide(t *testing.T) {
 		t.Fatal("baresip not found: `make bench-lean` installs it")
 	}
 	p := loadParams(t)
-	budget := time.Duration(p.runs)*2*(p.call+p.idle+10*time.Second) + time.Minute
+	budget := time.Duration(p.runs)*3*(p.call+p.idle+10*time.Second) + time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	dir := t.TempDir()
@@ -110,9 +112,12 @@ func TestLeanSideBySide(t *testing.T) {
 	}
 
 	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
-		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-log-level", "warn")
+		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-user", "2003:pw2003", "-log-level", "warn")
 	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
-	phones := []phone{startPhoned(t, ctx, dir, bin, p.env), startBaresip(t, ctx, dir)}
+	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir)}
+	if p.base != "" {
+		phones = append(phones, startPhoned(t, ctx, dir, p.base, "baseline", "2003", baseOffset, p.env))
+	}
 
 	// One short warm-up call each: a phone's normal is idle after calls.
 	for _, ph := range phones {
@@ -127,17 +132,17 @@ func TestLeanSideBySide(t *testing.T) {
 
 	res := map[string][]sample{}
 	for run := range p.runs {
-		order := phones
+		order := slices.Clone(phones)
 		if run%2 == 1 {
-			order = []phone{phones[1], phones[0]}
+			slices.Reverse(order)
 		}
 		for _, ph := range order {
 			s, err := measure(ctx, ph, cp, p)
 			if err != nil {
 				t.Fatalf("run %d, %s: %v", run+1, ph.name(), err)
 			}
-			t.Logf("run %d %-7s cpu %v, %d packets, idle %.0f sw/min, RSS idle %d/in call %d/after %d kB (anon %d/%d/%d), first RTP %v, setup %v",
-				run+1, ph.name(), s.cpu, s.packets, s.idleSw, s.idleMem.rss, s.callMem.rss, s.afterMem.rss,
+			t.Logf("run %d %-8s cpu %v, %d packets, %.0f sw/s in call, idle %.0f sw/min, RSS idle %d/in call %d/after %d kB (anon %d/%d/%d), first RTP %v, setup %v",
+				run+1, ph.name(), s.cpu, s.packets, s.callSw, s.idleSw, s.idleMem.rss, s.callMem.rss, s.afterMem.rss,
 				s.idleMem.anon, s.callMem.anon, s.afterMem.anon, s.firstRTP, s.callSetup)
 			res[ph.name()] = append(res[ph.name()], s)
 		}
@@ -177,6 +182,10 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 	if err != nil {
 		return s, err
 	}
+	csw0, err := ctxSwitches(pid)
+	if err != nil {
+		return s, err
+	}
 	t0 := time.Now()
 	if err := ph.call(ctx, p.service); err != nil {
 		return s, err
@@ -198,6 +207,9 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 		return s, err
 	}
 	s.cpu = cpu1 - cpu0
+	if csw1, err := ctxSwitches(pid); err == nil {
+		s.callSw = float64(csw1-csw0) / time.Since(t0).Seconds()
+	}
 	s.afterMem, _ = readMemory(pid)
 	s.firstRTP = -1
 	if cp != nil {
@@ -267,7 +279,8 @@ func pick[T any](ss []sample, f func(sample) T) []T {
 	return out
 }
 
-// report is the markdown table: medians, ranges and phoned/baresip.
+// report is the markdown table: medians and ranges, phoned against
+// baresip, and against the baseline phoned when one ran.
 func report(p params, res map[string][]sample) string {
 	var b strings.Builder
 	env := "none"
@@ -276,30 +289,55 @@ func report(p params, res map[string][]sample) string {
 	}
 	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's extra environment: %s; %d CPUs\n\n",
 		p.runs, p.call, p.service, p.idle, env, runtime.NumCPU())
-	b.WriteString("| figure (median, range) | phoned | baresip | ratio |\n|---|---|---|---|\n")
-	ph, br := res["phoned"], res["baresip"]
-	row := func(name string, f func(sample) float64, unit string, prec int) {
-		a, c := pick(ph, f), pick(br, f)
-		ma, mc := median(a), median(c)
-		ratio := "–"
+	cols := []string{"phoned", "baresip"}
+	_, withBase := res["baseline"]
+	if withBase {
+		cols = []string{"baseline", "phoned", "baresip"}
+	}
+	b.WriteString("| figure (median, range) |")
+	for _, c := range cols {
+		fmt.Fprintf(&b, " %s |", c)
+	}
+	b.WriteString(" phoned / baresip |")
+	if withBase {
+		b.WriteString(" phoned / baseline |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(cols)+1))
+	if withBase {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	ratio := func(a, c float64) string {
 		switch {
-		case mc == 0 && ma > 0:
-			ratio = "∞"
-		case mc > 0:
-			ratio = fmt.Sprintf("%.2f×", ma/mc)
+		case c == 0 && a > 0:
+			return "∞"
+		case c > 0:
+			return fmt.Sprintf("%.2f×", a/c)
 		}
-		rng := func(xs []float64) string {
-			return fmt.Sprintf("%.*f %s (%.*f–%.*f)", prec, median(xs), unit, prec, slices.Min(xs), prec, slices.Max(xs))
+		return "–"
+	}
+	row := func(name string, f func(sample) float64, unit string, prec int) {
+		fmt.Fprintf(&b, "| %s |", name)
+		med := map[string]float64{}
+		for _, c := range cols {
+			xs := pick(res[c], f)
+			med[c] = median(xs)
+			fmt.Fprintf(&b, " %.*f %s (%.*f–%.*f) |", prec, median(xs), unit, prec, slices.Min(xs), prec, slices.Max(xs))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, rng(a), rng(c), ratio)
+		fmt.Fprintf(&b, " %s |", ratio(med["phoned"], med["baresip"]))
+		if withBase {
+			fmt.Fprintf(&b, " %s |", ratio(med["phoned"], med["baseline"]))
+		}
+		b.WriteString("\n")
 	}
 	row("CPU per call (utime+stime)", func(s sample) float64 { return s.cpu.Seconds() }, "s", 2)
-	row("CPU per RTP packet (sent+received)", func(s sample) float64 {
+	row("CPU per RTP packet (sent+received, as captured)", func(s sample) float64 {
 		if s.packets == 0 {
 			return 0
 		}
 		return float64(s.cpu.Microseconds()) / float64(s.packets)
 	}, "µs", 0)
+	row("context switches per second in a call", func(s sample) float64 { return s.callSw }, "", 0)
 	row("context switches per idle minute", func(s sample) float64 { return s.idleSw }, "", 0)
 	row("VmRSS idle", func(s sample) float64 { return float64(s.idleMem.rss) / 1024 }, "MB", 1)
 	row("VmRSS in call (max)", func(s sample) float64 { return float64(s.callMem.rss) / 1024 }, "MB", 1)
@@ -307,7 +345,7 @@ func report(p params, res map[string][]sample) string {
 	row("Pss in call", func(s sample) float64 { return float64(s.callMem.pss) / 1024 }, "MB", 1)
 	row("200 OK → first RTP", func(s sample) float64 { return float64(s.firstRTP.Microseconds()) / 1000 }, "ms", 1)
 	b.WriteString("\nRssAnon after each call (growth call to call), kB:\n\n")
-	for _, name := range []string{"phoned", "baresip"} {
+	for _, name := range cols {
 		fmt.Fprintf(&b, "- %s: %v\n", name, pick(res[name], func(s sample) int64 { return s.afterMem.anon }))
 	}
 	return b.String()

@@ -23,9 +23,10 @@ import (
 // Ports of the tier, all on 127.0.0.1.
 const (
 	pbxPort      = 28000
-	phonedSIP    = 28060
+	phonedSIP    = 28060 // the phoned under test; the baseline's ports are these + baseOffset
 	phonedMedia  = 28100 // .. +99
-	phonedAPI    = "127.0.0.1:28080"
+	phonedAPI    = 28080
+	baseOffset   = 500
 	baresipSIP   = 28260
 	baresipMedia = 28300 // .. +99
 	baresipCtrl  = "127.0.0.1:28444"
@@ -97,44 +98,50 @@ func poll(ctx context.Context, d, every time.Duration, cond func() bool) bool {
 
 // phoned is the project's phone, driven through its local API.
 type phoned struct {
-	cmd *exec.Cmd
+	cmd   *exec.Cmd
+	label string
+	off   uint16 // port offset: 0, or baseOffset for the baseline
+	api   string
 }
 
-func startPhoned(t *testing.T, ctx context.Context, dir, bin string, env []string) *phoned {
+// startPhoned starts phoned from bin as user (2001, or 2003 for the
+// baseline, whose ports are off higher).
+func startPhoned(t *testing.T, ctx context.Context, dir, bin, label, user string, off uint16, env []string) *phoned {
+	p := &phoned{label: label, off: off, api: fmt.Sprintf("127.0.0.1:%d", phonedAPI+int(off))}
 	cfg := fmt.Sprintf(`accounts:
-  - user: "2001"
-    password: "pw2001"
+  - user: "%[7]s"
+    password: "pw%[7]s"
     domain: 127.0.0.1
-    registrar: 127.0.0.1:%d
+    registrar: 127.0.0.1:%[1]d
     expires: 300
 ports:
-  sip: {min: %d, max: %d}
-  media: {min: %d, max: %d}
+  sip: {min: %[2]d, max: %[3]d}
+  media: {min: %[4]d, max: %[5]d}
 nat:
   strategies: []
   upnp: false
 audio:
   input: "tone:440"
 api:
-  listen: %s
+  listen: %[6]s
 log:
   level: info
-`, pbxPort, phonedSIP, phonedSIP+1, phonedMedia, phonedMedia+99, phonedAPI)
-	path := filepath.Join(dir, "phoned.yaml")
+`, pbxPort, phonedSIP+off, phonedSIP+off+1, phonedMedia+off, phonedMedia+off+99, p.api, user)
+	path := filepath.Join(dir, label+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &phoned{cmd: startProc(t, ctx, dir, env, "phoned", filepath.Join(bin, "phoned"), "-config", path)}
+	p.cmd = startProc(t, ctx, dir, env, label, filepath.Join(bin, "phoned"), "-config", path)
 	if !poll(ctx, 20*time.Second, 100*time.Millisecond, func() bool { return p.status().Registration.State == "registered" }) {
-		t.Fatalf("phoned did not register: %+v", p.status())
+		t.Fatalf("%s did not register: %+v", label, p.status())
 	}
 	return p
 }
 
-func (p *phoned) name() string                 { return "phoned" }
+func (p *phoned) name() string                 { return p.label }
 func (p *phoned) pid() int                     { return p.cmd.Process.Pid }
-func (p *phoned) sipPort() uint16              { return phonedSIP }
-func (p *phoned) mediaPorts() (uint16, uint16) { return phonedMedia, phonedMedia + 99 }
+func (p *phoned) sipPort() uint16              { return phonedSIP + p.off }
+func (p *phoned) mediaPorts() (uint16, uint16) { return phonedMedia + p.off, phonedMedia + p.off + 99 }
 
 type phonedStatus struct {
 	Phone struct {
@@ -156,7 +163,7 @@ var client = &http.Client{Timeout: 2 * time.Second}
 
 func (p *phoned) status() phonedStatus {
 	var s phonedStatus
-	res, err := client.Get("http://" + phonedAPI + "/api/status")
+	res, err := client.Get("http://" + p.api + "/api/status")
 	if err != nil {
 		return s
 	}
@@ -166,7 +173,7 @@ func (p *phoned) status() phonedStatus {
 }
 
 func (p *phoned) post(path, body string) error {
-	res, err := client.Post("http://"+phonedAPI+path, "application/json", strings.NewReader(body))
+	res, err := client.Post("http://"+p.api+path, "application/json", strings.NewReader(body))
 	if err != nil {
 		return err
 	}
