@@ -4,17 +4,19 @@
 # and Pss in a call, context switches per idle minute and 200 OK -> first
 # RTP (an AF_PACKET capture on lo: run as root). A report, not a timed
 # test: it fails only when a phone cannot register or call. Bounded: at
-# most 8 runs of at most 60 s calls (defaults: 3 runs, 31 s, 20 s idle,
-# about 5 minutes).
+# most 8 runs of at most 60 s calls (defaults: 3 runs, 20 s calls, 12 s
+# idle windows, about 4 minutes; LEAN_BASE adds a third phone, half as
+# long again).
 #
 #   make bench-lean   install baresip if missing, build, run the tier;
 #                     the table goes to $(BIN)/lean-report.md
+#   make test-lean    the same, as .ci/run's tier
 
-.PHONY: bench-lean lean-tools
+.PHONY: bench-lean test-lean lean-tools
 
 LEAN_RUNS ?= 3
-LEAN_CALL ?= 31s
-LEAN_IDLE ?= 20s
+LEAN_CALL ?= 20s
+LEAN_IDLE ?= 12s
 LEAN_SERVICE ?= tone
 # Go runtime settings for phoned, e.g. "GOMAXPROCS=1 GOGC=50" (a
 # single-core board such as the Pi Zero runs with GOMAXPROCS=1).
@@ -30,3 +32,5 @@ bench-lean: lean-tools build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
 	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
+
+test-lean: bench-lean

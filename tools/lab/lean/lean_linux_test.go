@@ -31,7 +31,7 @@ type params struct {
 }
 
 func loadParams(t *testing.T) params {
-	p := params{runs: 3, call: 31 * time.Second, idle: 20 * time.Second, service: "tone",
+	p := params{runs: 3, call: 20 * time.Second, idle: 12 * time.Second, service: "tone",
 		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out")}
 	if v := tier.Param("lean", "runs"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -72,7 +72,7 @@ type sample struct {
 	cpu       time.Duration // utime+stime over the call, setup to teardown
 	packets   int           // RTP packets the phone sent and received in the call (from the capture)
 	idleSw    float64       // context switches per idle minute
-	callSw    float64       // context switches per second of call (setup to teardown)
+	callSw    float64       // context switches per second in the established call
 	idleMem   memory        // before the call
 	callMem   memory        // the largest VmRSS seen in the call (with its RssAnon, Pss)
 	afterMem  memory        // idle again after the call
@@ -182,21 +182,29 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 	if err != nil {
 		return s, err
 	}
-	csw0, err := ctxSwitches(pid)
-	if err != nil {
-		return s, err
-	}
 	t0 := time.Now()
 	if err := ph.call(ctx, p.service); err != nil {
 		return s, err
 	}
 	s.callSetup = time.Since(t0)
+	// Context switches are counted per thread, and a thread's count goes
+	// with it: the window runs while the call's threads (baresip's audio
+	// source) live, from just after the call is up to just before the
+	// hangup.
+	csw0, err := ctxSwitches(pid)
+	if err != nil {
+		return s, err
+	}
+	tsw := time.Now()
 	end := time.Now().Add(p.call - s.callSetup)
 	for time.Now().Before(end) {
 		if m, err := readMemory(pid); err == nil && m.rss > s.callMem.rss {
 			s.callMem = m
 		}
 		time.Sleep(min(500*time.Millisecond, time.Until(end)))
+	}
+	if csw1, err := ctxSwitches(pid); err == nil {
+		s.callSw = float64(csw1-csw0) / time.Since(tsw).Seconds()
 	}
 	if err := ph.hangup(ctx); err != nil {
 		return s, err
@@ -207,9 +215,6 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 		return s, err
 	}
 	s.cpu = cpu1 - cpu0
-	if csw1, err := ctxSwitches(pid); err == nil {
-		s.callSw = float64(csw1-csw0) / time.Since(t0).Seconds()
-	}
 	s.afterMem, _ = readMemory(pid)
 	s.firstRTP = -1
 	if cp != nil {

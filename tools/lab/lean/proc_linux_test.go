@@ -88,7 +88,8 @@ func readMemory(pid int) (memory, error) {
 }
 
 // ctxSwitches is voluntary + involuntary context switches summed over
-// pid's live threads (/proc/PID/status counts the main thread only).
+// pid's live threads (/proc/PID/status counts the main thread only, and
+// a thread that ended took its count with it).
 func ctxSwitches(pid int) (int64, error) {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 	if err != nil || len(tasks) == 0 {
