@@ -8,7 +8,11 @@
 // phone to its first RTP packet (a loopback capture with kernel
 // timestamps, AF_PACKET, which needs root).
 //
+// A baseline phoned (another build, DESKPHONE_LEAN_BASE) may run
+// interleaved with the two, for before/after figures from the same runs.
+//
 // It is a report, not a timed test: it fails only when a phone does not
-// register or a call does not connect. Run it with `make bench-lean`;
-// every run is bounded (at most 8 runs of at most 60 s calls).
+// register or a call does not connect. Run it with `make test-lean` (or
+// `make bench-lean`); every run is bounded (at most 8 runs of at most
+// 60 s calls). docs/lean.md has the figures and how to read them.
 package lean
