@@ -348,7 +348,17 @@ func report(p params, res map[string][]sample) string {
 	row("VmRSS in call (max)", func(s sample) float64 { return float64(s.callMem.rss) / 1024 }, "MB", 1)
 	row("RssAnon in call", func(s sample) float64 { return float64(s.callMem.anon) / 1024 }, "MB", 2)
 	row("Pss in call", func(s sample) float64 { return float64(s.callMem.pss) / 1024 }, "MB", 1)
-	row("200 OK → first RTP", func(s sample) float64 { return float64(s.firstRTP.Microseconds()) / 1000 }, "ms", 1)
+	captured := true
+	for _, c := range cols {
+		for _, x := range res[c] {
+			captured = captured && x.firstRTP >= 0
+		}
+	}
+	if captured { // not without root (no capture), nor when a 2xx or RTP went unseen
+		row("200 OK → first RTP", func(s sample) float64 { return float64(s.firstRTP.Microseconds()) / 1000 }, "ms", 1)
+	} else {
+		b.WriteString("| 200 OK → first RTP | not captured (needs root) or not seen in every run | | | |\n")
+	}
 	b.WriteString("\nRssAnon after each call (growth call to call), kB:\n\n")
 	for _, name := range cols {
 		fmt.Fprintf(&b, "- %s: %v\n", name, pick(res[name], func(s sample) int64 { return s.afterMem.anon }))
