@@ -336,12 +336,17 @@ func report(p params, res map[string][]sample) string {
 		b.WriteString("\n")
 	}
 	row("CPU per call (utime+stime)", func(s sample) float64 { return s.cpu.Seconds() }, "s", 2)
-	row("CPU per RTP packet (sent+received, as captured)", func(s sample) float64 {
-		if s.packets == 0 {
-			return 0
+	counted := true
+	for _, c := range cols {
+		for _, x := range res[c] {
+			counted = counted && x.packets > 0
 		}
-		return float64(s.cpu.Microseconds()) / float64(s.packets)
-	}, "µs", 0)
+	}
+	if counted {
+		row("CPU per RTP packet (sent+received, as captured)", func(s sample) float64 {
+			return float64(s.cpu.Microseconds()) / float64(s.packets)
+		}, "µs", 0)
+	}
 	row("context switches per second in a call", func(s sample) float64 { return s.callSw }, "", 0)
 	row("context switches per idle minute", func(s sample) float64 { return s.idleSw }, "", 0)
 	row("VmRSS idle", func(s sample) float64 { return float64(s.idleMem.rss) / 1024 }, "MB", 1)
