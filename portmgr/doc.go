@@ -11,7 +11,11 @@
 // the far end answers to. One reader goroutine per socket demultiplexes
 // (RFC 7983: first byte 0..3 and stun.IsMessage): STUN goes to the
 // manager, TURN traffic from the relay server to the TURN client, and
-// everything else to the Mapping's Conn.
+// everything else to the Mapping's Conn: queued (a copy) for its
+// ReadFrom, or, when the user installed a receiver with the Conn's
+// Receive method (voip/media does), handed to it in the reader goroutine
+// itself, without a copy, a channel or an allocation
+// (BenchmarkDemuxReceive).
 //
 // A Mapping tells its user the local address, the external address to
 // advertise in Via, Contact and SDP, the socket, and the strategy that
