@@ -420,11 +420,11 @@ func (c *Call) onSuccess(tx siplib.ClientTransaction, req *siplib.Request, res *
 		}
 	} else if neg, err := sdp.Accept(offer, answer); err != nil {
 		c.log.Warn("bad SDP answer", "err", err)
-		c.bye(c.ua.ctx, "bad SDP answer", false)
+		c.bye(c.ua.ctx, negFailure("bad SDP answer", err), false)
 		return
 	} else if err := c.applyNeg(neg); err != nil {
 		c.log.Warn("media", "err", err)
-		c.bye(c.ua.ctx, "media failed", false)
+		c.bye(c.ua.ctx, negFailure("media failed", err), false)
 		return
 	}
 	c.mu.Lock()

@@ -16,7 +16,7 @@
 // (RFC 4568 §7.1.4 keeps the SRTP index across a key change of the same
 // SSRC) and the previous inbound context keeps decrypting packets still
 // in flight under the old key until the first packet under the new one
-// authenticates. A key's lifetime (from its a=crypto line) is enforced
+// authenticates (for PrevKeyPackets packets at most). A key's lifetime (from its a=crypto line) is enforced
 // on the inbound side: packets beyond it are refused and counted.
 //
 // Keys are never logged or shown: the Session has no String that prints

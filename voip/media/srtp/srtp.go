@@ -15,6 +15,11 @@ import (
 	"github.com/deskphone/phone/voip/sdp"
 )
 
+// PrevKeyPackets is how many packets the previous key of the peer may
+// still decrypt after a Rekey, for those in flight while the re-INVITE's
+// answer travels (at 20 ms packets, one second).
+const PrevKeyPackets = 50
+
 // ReplayWindow is the replay protection window in packets, for SRTP and
 // SRTCP (RFC 3711 §3.3.2 asks for at least 64).
 const ReplayWindow = 128
@@ -60,6 +65,7 @@ type Session struct {
 	inMu     sync.Mutex // guards the fields below
 	in       *inbound
 	prev     *inbound // the previous key's context, until the new one is heard
+	prevLeft int      // packets prev may still decrypt
 	inHdr    rtp.Header
 	rtcpHdr  rtcp.Header
 	save     []byte // pkt as received, while a previous key may still be needed
@@ -213,7 +219,7 @@ func (s *Session) Rekey(k sdp.SRTP) error {
 				in.ctx.SetROC(s.in.ssrc, roc)
 			}
 		}
-		s.prev, s.in = s.in, in
+		s.prev, s.in, s.prevLeft = s.in, in, PrevKeyPackets
 	}
 	if in != nil || out != nil {
 		s.stats.Rekeys++
@@ -301,6 +307,9 @@ func (s *Session) unprotectLocked(dst, pkt []byte, isRTCP bool) ([]byte, error) 
 	if err != nil && s.prev != nil && !errors.Is(err, ErrExpired) && s.replayed == replays {
 		copy(pkt, s.save)
 		if b2, err2 := try(s.prev); err2 == nil {
+			if s.prevLeft--; s.prevLeft <= 0 {
+				s.prev = nil
+			}
 			s.stats.Unprotected++
 			return b2, nil
 		}
