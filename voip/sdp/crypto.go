@@ -301,16 +301,6 @@ func (m *Media) Cryptos() ([]Crypto, []error) {
 	return out, errs
 }
 
-// hasCrypto reports whether a media section has any a=crypto line.
-func (m *Media) hasCrypto() bool {
-	for _, a := range m.Attrs {
-		if a.Key == "crypto" {
-			return true
-		}
-	}
-	return false
-}
-
 // SRTP is the outcome of SDES keying: the suite and each direction's
 // key. It is zero when the stream is plain RTP. String and LogValue
 // never show the keys.

@@ -87,8 +87,7 @@ func TestCryptoNeverPrintsKey(t *testing.T) {
 	}
 }
 
-func testKeys(t *testing.T, fill byte) []Crypto {
-	t.Helper()
+func testKeys(_ testing.TB, fill byte) []Crypto {
 	var out []Crypto
 	for _, s := range Suites {
 		k, sl, _ := SuiteKeyLen(s)
@@ -97,7 +96,7 @@ func testKeys(t *testing.T, fill byte) []Crypto {
 	return out
 }
 
-func srtpLocal(t *testing.T, port uint16, p Policy, fill byte) Local {
+func srtpLocal(t testing.TB, port uint16, p Policy, fill byte) Local {
 	return Local{
 		Addr:    netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), port),
 		Formats: []Format{{PT: 0}}, SRTP: p, Crypto: testKeys(t, fill),
@@ -279,6 +278,56 @@ func FuzzParseCrypto(f *testing.F) {
 		}
 		if strings.Contains(c.String(), "inline:"+c.Value()[strings.Index(c.Value(), "inline:")+7:][:8]) {
 			t.Fatalf("String shows key")
+		}
+	})
+}
+
+// FuzzAnswerSRTP answers any parsable offer under each SRTP policy: never
+// a panic, a refused offer is answered with port 0, and the offerer
+// reads a successful answer back to the same keys, paired the other way.
+func FuzzAnswerSRTP(f *testing.F) {
+	key := "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+	for _, proto := range []string{"RTP/AVP", "RTP/SAVP", "RTP/SAVPF"} {
+		for _, c := range []string{"", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^20|1:4\r\n",
+			"a=crypto:1 F8_128_HMAC_SHA1_80 inline:" + key + "\r\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" + key + "\r\n"} {
+			f.Add([]byte("v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 6000 " + proto + " 0 101\r\na=rtpmap:101 telephone-event/8000\r\n" + c))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		offer, err := Parse(b)
+		if err != nil {
+			return
+		}
+		for _, p := range []Policy{SRTPOff, SRTPOptional, SRTPRequired} {
+			l := srtpLocal(nil, 5000, p, 2)
+			ans, neg, err := Answer(offer, l)
+			if ans == nil || len(ans.Media) != len(offer.Media) {
+				t.Fatalf("answer %+v to %d m-lines", ans, len(offer.Media))
+			}
+			if err != nil {
+				continue
+			}
+			if p == SRTPRequired && !neg.SRTP.Enabled() || p == SRTPOff && neg.SRTP.Enabled() {
+				t.Fatalf("policy %s negotiated %v", p, neg.SRTP)
+			}
+			back, err := Parse(ans.Marshal())
+			if err != nil {
+				t.Fatalf("answer does not parse: %v", err)
+			}
+			n, err := Accept(offer, back)
+			if err != nil {
+				// The offer may hold crypto lines the answer does not
+				// match (we answered a best-effort offer plain): fine
+				// only when we did not take SRTP.
+				if neg.SRTP.Enabled() {
+					t.Fatalf("policy %s: offerer refuses our SRTP answer: %v", p, err)
+				}
+				continue
+			}
+			if n.SRTP.Enabled() != neg.SRTP.Enabled() || (n.SRTP.Enabled() &&
+				(!bytes.Equal(n.SRTP.Local.Key, neg.SRTP.Remote.Key) || !bytes.Equal(n.SRTP.Remote.Key, neg.SRTP.Local.Key))) {
+				t.Fatalf("policy %s: offerer sees %v, answerer %v", p, n.SRTP, neg.SRTP)
+			}
 		}
 	})
 }

@@ -309,3 +309,42 @@ func TestSRTPConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSRTPEarlyMedia: the callee's early media (183 with the SDP answer,
+// PRACKed) is SRTP and heard; the 200 brings the same keys: no rekey,
+// and the talk goes on.
+func TestSRTPEarlyMedia(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pol := func(c *Config) { c.SRTP, c.SRTPOverInsecure = sdp.SRTPRequired, true }
+		_, a, b := pair(t, pol, pol)
+		ca := dial(t, a)
+		cb := b.waitIncoming(t)
+		if err := cb.Progress(); err != nil {
+			t.Fatal(err)
+		}
+		ev := a.waitCall(t, ca, StateEarly)
+		if !ev.EarlyMedia || ca.Media() == nil {
+			t.Fatal("no early media")
+		}
+		gotA, _ := talkBoth(t, ca, cb, 440, 1000, 2*time.Second)
+		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) {
+			t.Fatal("caller does not hear the early SRTP media")
+		}
+		if s := ca.Stats().SRTP; s == nil || s.Unprotected < 50 {
+			t.Fatalf("early media not SRTP: %+v", s)
+		}
+		if err := cb.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		a.waitCall(t, ca, StateTalking)
+		gotA, gotB := talkBoth(t, ca, cb, 440, 1000, 2*time.Second)
+		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) || !tone.Contains(tail(gotB, 0.5), 440, 8000) {
+			t.Fatal("no audio both ways after the answer")
+		}
+		if sa, sb := ca.Stats().SRTP, cb.Stats().SRTP; sa.Rekeys != 0 || sb.Rekeys != 0 {
+			t.Fatalf("the 200 rekeyed: %+v %+v", sa, sb)
+		}
+		ca.Hangup()
+		b.waitCall(t, cb, StateEnded)
+	})
+}
