@@ -22,6 +22,7 @@ type callSec struct {
 	savp    bool     // negotiated on RTP/SAVP (our re-offers keep it)
 	current sdp.SRTP // the keys in effect
 	prot    *msrtp.Session
+	failure string // why our SRTP policy ended the call (EndReason)
 }
 
 // CallSecurity is the media security of a call in CallStats: the SRTP

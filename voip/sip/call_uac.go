@@ -245,6 +245,9 @@ func (c *Call) onInviteResponse(tx siplib.ClientTransaction, req *siplib.Request
 		c.mu.Lock()
 		if c.cancelSent && code == 487 {
 			reason = "cancelled"
+			if c.sec.failure != "" {
+				reason = c.sec.failure
+			}
 		}
 		c.mu.Unlock()
 		c.finish(code, reason, true)
@@ -335,6 +338,19 @@ func (c *Call) onProvisional(res *siplib.Response) {
 	if sendCancel {
 		c.sendCancel()
 		return
+	}
+	if answer != nil && prack != nil {
+		// A reliable provisional's answer completes the offer/answer
+		// (RFC 3262 §5): one our SRTP policy refuses ends the call now.
+		if _, err := sdp.Accept(offer, answer); errors.Is(err, sdp.ErrInsecure) || errors.Is(err, sdp.ErrCrypto) {
+			reason := negFailure("", err)
+			c.mu.Lock()
+			c.sec.failure = reason
+			c.mu.Unlock()
+			c.log.Warn("early answer refused", "err", err)
+			c.cancel(0, reason)
+			return
+		}
 	}
 	early := false
 	if answer != nil && earlyOK {

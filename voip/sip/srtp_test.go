@@ -257,35 +257,61 @@ func TestSRTPPolicies(t *testing.T) {
 	}
 }
 
-// TestSRTPRequiredPlainAnswerByes: a far end that answers our RTP/SAVP
-// offer with plain RTP gets a BYE, and the call ends with a reason that
-// says why.
-func TestSRTPRequiredPlainAnswerByes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t)
-		an, bn := w.host("10.0.0.2"), w.host("10.0.0.3")
-		w.start()
-		a := newPhone(t, an, func(c *Config) { c.Account.User = "a"; c.SRTP, c.SRTPOverInsecure = sdp.SRTPRequired, true })
-		plain := "v=0\r\no=- 1 1 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-		newPeer(t, bn, "10.0.0.3:5060", func(p *peer, req *siplib.Request, from net.Addr) []*siplib.Response {
-			switch req.Method {
-			case siplib.INVITE:
-				res := siplib.NewResponseFromRequest(req, 200, "OK", []byte(plain))
+// TestSRTPRequiredPlainAnswer: a far end that answers our RTP/SAVP offer
+// with plain RTP gets a BYE (answer in the 200) or a CANCEL (answer in a
+// reliable 183, which completes the offer/answer), and the call ends
+// with a reason that says why, without media.
+func TestSRTPRequiredPlainAnswer(t *testing.T) {
+	for _, in183 := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			w := newWorld(t)
+			an, bn := w.host("10.0.0.2"), w.host("10.0.0.3")
+			w.start()
+			a := newPhone(t, an, func(c *Config) { c.Account.User = "a"; c.SRTP, c.SRTPOverInsecure = sdp.SRTPRequired, true })
+			plain := "v=0\r\no=- 1 1 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\nm=audio 7000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+			answer := func(req *siplib.Request, code int, reason string) *siplib.Response {
+				res := siplib.NewResponseFromRequest(req, code, reason, []byte(plain))
 				res.To().Params.Add("tag", "far")
 				res.AppendHeader(&siplib.ContactHeader{Address: siplib.Uri{Scheme: "sip", User: "b", Host: "10.0.0.3", Port: 5060}})
 				res.AppendHeader(siplib.NewHeader("Content-Type", "application/sdp"))
-				return []*siplib.Response{res}
-			case siplib.BYE:
-				return []*siplib.Response{siplib.NewResponseFromRequest(req, 200, "OK", nil)}
+				return res
 			}
-			return nil
+			far := newPeer(t, bn, "10.0.0.3:5060", func(p *peer, req *siplib.Request, from net.Addr) []*siplib.Response {
+				switch req.Method {
+				case siplib.INVITE:
+					if !in183 {
+						return []*siplib.Response{answer(req, 200, "OK")}
+					}
+					res := answer(req, 183, "Session Progress")
+					res.AppendHeader(siplib.NewHeader("Require", "100rel"))
+					res.AppendHeader(siplib.NewHeader("RSeq", "1"))
+					return []*siplib.Response{res}
+				case siplib.CANCEL:
+					inv := p.requests(siplib.INVITE)[0]
+					t487 := siplib.NewResponseFromRequest(inv, 487, "Request Terminated", nil)
+					t487.To().Params.Add("tag", "far")
+					return []*siplib.Response{siplib.NewResponseFromRequest(req, 200, "OK", nil), t487}
+				case siplib.BYE, siplib.PRACK:
+					return []*siplib.Response{siplib.NewResponseFromRequest(req, 200, "OK", nil)}
+				}
+				return nil
+			})
+			ca := dial(t, a)
+			ev := a.waitCall(t, ca, StateEnded)
+			if !strings.HasPrefix(ev.Reason, "SRTP refused") || ca.Media() != nil {
+				t.Fatalf("183 %v: ended %d %q, media %v", in183, ev.Code, ev.Reason, ca.Media())
+			}
+			time.Sleep(time.Second) // the BYE is sent after the call ended
+			synctest.Wait()
+			want := siplib.BYE
+			if in183 {
+				want = siplib.CANCEL
+			}
+			if len(far.requests(want)) == 0 {
+				t.Fatalf("183 %v: no %s", in183, want)
+			}
 		})
-		ca := dial(t, a)
-		ev := a.waitCall(t, ca, StateEnded)
-		if !strings.HasPrefix(ev.Reason, "SRTP refused") || ca.Media() != nil {
-			t.Fatalf("ended %q, media %v", ev.Reason, ca.Media())
-		}
-	})
+	}
 }
 
 func TestSRTPConfig(t *testing.T) {
