@@ -190,3 +190,72 @@ func TestSRTPForgeryDoesNotLatch(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSendSRTP is BenchmarkSendRTP with SRTP (AES_CM_128_HMAC_SHA1_80).
+func BenchmarkSendSRTP(b *testing.B) {
+	n := newMemNet()
+	p, err := srtp.New(sdp.SRTP{Suite: sdp.SuiteAES128CMSHA1_80, Local: sdp.Crypto{Key: srtpKey(1)}, Remote: sdp.Crypto{Key: srtpKey(2)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Config{Conn: nullConn{n.listen("10.0.0.1:4000")}, Remote: netip.MustParseAddrPort("10.0.0.2:5000"),
+		Codec: codec.PCMU, KeepaliveInterval: -1, Protector: p})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	frame := make([]int16, 160)
+	b.ReportAllocs()
+	b.SetBytes(160)
+	for b.Loop() {
+		if err := s.WriteFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReceiveSRTP is BenchmarkReceiveRTP with SRTP: unprotect in
+// place, then the same path (the copy of the packet is counted too).
+func BenchmarkReceiveSRTP(b *testing.B) {
+	n := newMemNet()
+	far, us := func() (*srtp.Session, *srtp.Session) {
+		a, err := srtp.New(sdp.SRTP{Suite: sdp.SuiteAES128CMSHA1_80, Local: sdp.Crypto{Key: srtpKey(1)}, Remote: sdp.Crypto{Key: srtpKey(2)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := srtp.New(sdp.SRTP{Suite: sdp.SuiteAES128CMSHA1_80, Local: sdp.Crypto{Key: srtpKey(2)}, Remote: sdp.Crypto{Key: srtpKey(1)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return a, c
+	}()
+	s, err := New(Config{Conn: nullConn{n.listen("10.0.0.1:4000")}, Remote: netip.MustParseAddrPort("10.0.0.2:5000"),
+		Codec: codec.PCMU, KeepaliveInterval: -1, Protector: us})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	from := netip.MustParseAddrPort("10.0.0.2:5000")
+	const npkt = 1 << 16
+	pkts := make([][]byte, npkt)
+	for i := range pkts {
+		pkts[i], _ = far.ProtectRTP(nil, rtpBytes(0, uint16(i), uint32(i)*160, 0x1234, false, make([]byte, 160)))
+	}
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	frame := make([]int16, 160)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i == npkt {
+			b.Skip("ran out of pre-protected packets")
+		}
+		m := copy(buf, pkts[i])
+		s.handleDatagram(buf[:m], from, false, &pkt)
+		s.NextFrame(frame)
+		i++
+	}
+	if s.Stats().Received == 0 || s.Stats().Dropped != 0 {
+		b.Fatalf("received %d dropped %d", s.Stats().Received, s.Stats().Dropped)
+	}
+}

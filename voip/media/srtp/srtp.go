@@ -139,29 +139,50 @@ func (s *Session) outbound(k sdp.SRTP) (*pion.Context, error) {
 	return context(k.Suite, local)
 }
 
-// counting wraps a replay detector to count refusals.
+// counting wraps a replay detector to count refusals. It keeps pion's
+// allocation-free CheckAccepter API (a bare ReplayDetector would make
+// pion allocate a closure per packet).
 type counting struct {
-	d replaydetector.ReplayDetector
-	n *uint64
+	d  replaydetector.ReplayDetector
+	ca replaydetector.CheckAccepter
+	n  *uint64 // written under inMu: every Unprotect holds it
 }
 
-func (c counting) Check(seq uint64) (func() bool, bool) {
+func newCounting(window uint, maxSeq uint64, n *uint64) *counting {
+	d := replaydetector.New(window, maxSeq)
+	ca, _ := d.(replaydetector.CheckAccepter) // pion's New implements it
+	return &counting{d: d, ca: ca, n: n}
+}
+
+func (c *counting) Check(seq uint64) (func() bool, bool) {
 	accept, ok := c.d.Check(seq)
 	if !ok {
-		*c.n++ // under inMu: every Unprotect holds it
+		*c.n++
 	}
 	return accept, ok
 }
+
+// CheckSeq implements replaydetector.CheckAccepter.
+func (c *counting) CheckSeq(seq uint64) replaydetector.Token {
+	tok := c.ca.CheckSeq(seq)
+	if !tok.Passed() {
+		*c.n++
+	}
+	return tok
+}
+
+// Accept implements replaydetector.CheckAccepter.
+func (c *counting) Accept(tok replaydetector.Token) bool { return c.ca.Accept(tok) }
 
 func (s *Session) inbound(k sdp.SRTP) (*inbound, error) {
 	const maxIndex = 1<<48 - 1 // 32-bit ROC and 16-bit sequence (RFC 3711 §3.3.1)
 	const maxSRTCP = 1<<31 - 1
 	ctx, err := context(k.Suite, k.Remote,
 		pion.SRTPReplayDetectorFactory(func() replaydetector.ReplayDetector {
-			return counting{replaydetector.New(ReplayWindow, maxIndex), &s.replayed}
+			return newCounting(ReplayWindow, maxIndex, &s.replayed)
 		}),
 		pion.SRTCPReplayDetectorFactory(func() replaydetector.ReplayDetector {
-			return counting{replaydetector.New(ReplayWindow, maxSRTCP), &s.replayed}
+			return newCounting(ReplayWindow, maxSRTCP, &s.replayed)
 		}))
 	if err != nil {
 		return nil, err
