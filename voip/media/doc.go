@@ -142,4 +142,15 @@
 // or some end packets are lost; an event whose end never comes is
 // reported when the next event or later audio arrives. Zero-duration and
 // non-DTMF events are ignored (§2.3.5).
+//
+// # SRTP
+//
+// Config.Protector (protect.go; voip/media/srtp implements it) secures
+// the stream: each RTP packet, keepalives included, and each RTCP
+// compound packet is protected just before it is written, and each
+// datagram with RTP version bits is unprotected just after it is read,
+// before the latch, the counters or the jitter buffer see it. A packet
+// that fails authentication or is a replay is dropped and counted in
+// Stats.Dropped, so forged packets never move the latch. RFC 5761
+// demultiplexing works on the clear SRTP/SRTCP header.
 package media

@@ -82,6 +82,8 @@ type Config struct {
 	CNAME string
 	// Logger receives session events (never per packet); nil discards.
 	Logger *slog.Logger
+	// Protector, when set, secures every packet (SRTP; see Protector).
+	Protector Protector
 
 	// rxHook, when set (by tests), is called after each datagram is handled.
 	rxHook func()
@@ -137,6 +139,7 @@ type Session struct {
 	keepIvl  time.Duration
 	cname    string
 	rxHook   func()
+	sec      protection // SRTP, see protect.go
 	jb       *jitter.Buffer
 	dtmfCh   chan DTMFEvent
 	start    time.Time
@@ -257,6 +260,7 @@ func New(cfg Config) (*Session, error) {
 		keepIvl:  cfg.KeepaliveInterval,
 		cname:    cfg.CNAME,
 		rxHook:   cfg.rxHook,
+		sec:      newProtection(cfg.Protector),
 		jb:       jb,
 		dtmfCh:   make(chan DTMFEvent, 16),
 		start:    time.Now(),
@@ -481,7 +485,11 @@ func (s *Session) sendRTPLocked(pt uint8, marker bool, ts uint32, payload []byte
 	s.sentInIvl = true
 	s.lastSend = now
 	s.lastSentTS, s.lastSentAt = ts, now
-	if err := writeTo(s.conn, s.out[:n], s.sendTo, s.sendAddr); err != nil {
+	b, err := s.sec.rtp(s.out[:n])
+	if err != nil {
+		return fmt.Errorf("media: protect rtp: %w", err)
+	}
+	if err := writeTo(s.conn, b, s.sendTo, s.sendAddr); err != nil {
 		return fmt.Errorf("media: send rtp to %s: %w", s.sendTo, err)
 	}
 	return nil
@@ -740,7 +748,13 @@ func (s *Session) handleDatagram(b []byte, from netip.AddrPort, rtcpSock bool, p
 		return
 	}
 	now := time.Now()
-	if rtcpSock || (s.rtcpConn == nil && isRTCP(b)) {
+	rtcp := rtcpSock || (s.rtcpConn == nil && isRTCP(b))
+	b, ok := s.sec.open(b, rtcp)
+	if !ok {
+		s.drop()
+		return
+	}
+	if rtcp {
 		s.handleRTCP(b, from, now)
 		return
 	}

@@ -174,6 +174,13 @@ func TestLab(t *testing.T) {
 		run("calls/call-waiting/"+kamName(reg), func(t *testing.T) { e.callWaiting(t, reg) })
 	}
 	run("calls/two-lines", func(t *testing.T) { e.twoLines(t) })
+	// SRTP with SDES keys against baresip's srtp module (issue 16).
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		run("srtp/required/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "required", "srtp-mand", true) })
+		run("srtp/optional-best-effort/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "srtp", true) })
+		run("srtp/optional-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "", false) })
+		run("srtp/required-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpRefused(t, reg) })
+	}
 	for _, k := range []NATKind{PortRestricted, Symmetric} {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {
 			run(fmt.Sprintf("early-media/%s/%s", k, kamName(reg)), func(t *testing.T) { e.earlyMedia(t, k, reg) })
