@@ -123,6 +123,51 @@ type Site struct {
 	flushed bool                   // Flush was called: filter with opened
 	opened  map[flushKey]time.Time // since the flush: (local port, remote) -> first packet out
 	flushAt time.Time              // when Flush was called
+
+	idleMu   sync.Mutex
+	idleLife time.Duration        // ExpireIdle's lifetime; 0: off
+	lastOut  map[uint16]time.Time // LAN port -> last packet out
+}
+
+// ExpireIdle models a NAT whose bindings expire after lifetime without
+// outbound traffic and which re-creates an expired binding on the same
+// external port at the next packet out (Linux masquerading does, since it
+// keeps the source port when it is free): an inbound packet to a LAN port
+// that sent nothing for lifetime is dropped, while the underlying vnet
+// NAT (give it a long lifetime) keeps the port. A lifetime probe that
+// compares mapped addresses before and after a wait is fooled by it.
+func (s *Site) ExpireIdle(lifetime time.Duration) {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	s.idleLife = lifetime
+	if s.lastOut == nil {
+		s.lastOut = map[uint16]time.Time{}
+	}
+}
+
+func (s *Site) idleFilter(c vnet.Chunk) bool {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.idleLife == 0 {
+		return true
+	}
+	sa, ok1 := c.SourceAddr().(*net.UDPAddr)
+	da, ok2 := c.DestinationAddr().(*net.UDPAddr)
+	if !ok1 || !ok2 {
+		return true
+	}
+	src, dst := sa.AddrPort().Addr().Unmap(), da.AddrPort().Addr().Unmap()
+	switch {
+	case src == s.LocalIP && dst != s.LocalIP:
+		s.lastOut[sa.AddrPort().Port()] = time.Now()
+	case dst == s.LocalIP && src != s.LocalIP:
+		at, ok := s.lastOut[da.AddrPort().Port()]
+		if !ok || time.Since(at) > s.idleLife {
+			s.Dropped.Add(1)
+			return false
+		}
+	}
+	return true
 }
 
 type flushKey struct {
@@ -271,6 +316,7 @@ func (w *World) AddSite(kind NATKind, lifetime time.Duration) *Site {
 		return true
 	})
 	r.AddChunkFilter(s.flushFilter)
+	r.AddChunkFilter(s.idleFilter)
 	if err := w.WAN.AddRouter(r); err != nil {
 		w.t.Fatal(err)
 	}

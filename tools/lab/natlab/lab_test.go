@@ -168,6 +168,7 @@ func TestLab(t *testing.T) {
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
 	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
 	run("reboot/keep-ports", func(t *testing.T) { e.rebootKeepPorts(t) })
+	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })

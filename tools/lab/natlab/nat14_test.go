@@ -63,3 +63,37 @@ func (e *env) rebootKeepPorts(t *testing.T) {
 	}
 	e.record(t, row, start)
 }
+
+// lifetime reads the binding lifetime phoned measures behind a
+// port-restricted NAT with the lab's 30 s UDP timeout. Linux masquerading
+// re-creates an expired binding on the same port, which fooled the old
+// probe (it said 300 s); the RFC 5780 §4.6 probe (RESPONSE-PORT from
+// another socket) must say at most 30 s.
+func (e *env) lifetime(t *testing.T) {
+	start := time.Now()
+	s := e.site(t, PortRestricted)
+	p := e.startPhoned(t, s, shortName(t), e.user(), KamailioPlain, 700)
+	row := Row{Section: "binding lifetime", Scenario: fmt.Sprintf("port-restricted, %v UDP timeout / coturn", e.udp), Phone: "phoned"}
+	var st *Status
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if x, err := p.Status(); err == nil && x.NAT != nil && x.NAT.Measured {
+			st = x
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	switch {
+	case st == nil:
+		row.Outcome, row.Detail = Fail, "no measured binding lifetime within 90 s"
+	case st.NAT.Lifetime > 0 && st.NAT.Lifetime <= e.udp.Seconds():
+		row.Outcome = Pass
+	default:
+		row.Outcome = Fail
+	}
+	if st != nil {
+		row.Detail = fmt.Sprintf("binding_lifetime_s %v (%s), measured %.0f s after start, keepalive %v s",
+			st.NAT.Lifetime, st.NAT.LifetimeMethod, time.Since(start).Seconds(), st.NAT.Keepalive)
+	}
+	e.record(t, row, start)
+}
