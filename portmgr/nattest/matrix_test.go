@@ -33,14 +33,29 @@ type phone struct {
 
 func newPhone(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, pass string, mods ...func(*portmgr.Config)) *phone {
 	t.Helper()
+	return newPhoneWith(t, w, site, user, pass, nil, nil, mods...)
+}
+
+// newPhoneWith is newPhone with the UA's Mapper made by wrap from the
+// port manager (nil: the manager itself) and its Config changed by uaMod.
+func newPhoneWith(t *testing.T, w *portmgrtest.World, site *portmgrtest.Site, user, pass string, wrap func(*portmgr.Manager) portmgr.Mapper, uaMod func(*sip.Config), mods ...func(*portmgr.Config)) *phone {
+	t.Helper()
 	pm := mappertest.NewManager(t, mappertest.SiteConfig(w, site, mods...))
 	mappertest.Ready(t, pm)
-	ua, err := sip.New(sip.Config{
+	var mapper portmgr.Mapper = pm
+	if wrap != nil {
+		mapper = wrap(pm)
+	}
+	ucfg := sip.Config{
 		Account:    sip.Account{User: user, Password: pass, Domain: "pbx.test", Registrar: pbxAddr.String()},
-		Mapper:     pm,
+		Mapper:     mapper,
 		EarlyMedia: true,
 		Prack:      true,
-	})
+	}
+	if uaMod != nil {
+		uaMod(&ucfg)
+	}
+	ua, err := sip.New(ucfg)
 	if err != nil {
 		t.Fatal(err)
 	}

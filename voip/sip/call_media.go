@@ -29,6 +29,7 @@ type mediaState struct {
 	reinviteOut bool // our re-INVITE is in progress
 	reinviteIn  bool // theirs is in progress (waiting for ACK)
 	lateOffer   bool
+	relayState  // media path, liveness rule (call_relay.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -148,6 +149,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		c.mu.Unlock()
 		m = s
 		c.ua.goFn(func() { c.forwardDTMF(s) })
+		c.ua.goFn(func() { c.watchLiveness(s) })
 	} else if had && (neg.Remote != prev.Remote || neg.RemoteRTCP != prev.RemoteRTCP) {
 		m.SetRemote(neg.Remote, neg.RemoteRTCP)
 	}
