@@ -97,3 +97,19 @@ func (e *env) lifetime(t *testing.T) {
 	}
 	e.record(t, row, start)
 }
+
+// relayFallbackCells are issue 14's first pair: phoned behind a
+// port-restricted cone NAT and baresip (medianat=stun, no latching)
+// behind a symmetric one, both ways. Before the media-liveness rule no
+// audio flowed either way; phoned now moves the call to its TURN relay
+// when nothing arrives 1 s after the answer.
+func relayFallbackCells(run func(string, func(*testing.T)), e *env) {
+	run("relay-fallback/port-restricted-to-symmetric-stun/kamailio-nathelper", func(t *testing.T) {
+		e.call(t, "call phoned-baresip", PortRestricted, Symmetric, KamailioNAT, phonedSpec, baresipSpec("stun"))
+	})
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		run("relay-fallback/symmetric-stun-to-port-restricted/"+kamName(reg), func(t *testing.T) {
+			e.call(t, "call phoned-baresip", Symmetric, PortRestricted, reg, baresipSpec("stun"), phonedSpec)
+		})
+	}
+}
