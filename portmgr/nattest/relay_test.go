@@ -108,14 +108,16 @@ func TestRelayFallback(t *testing.T) {
 		far     portmgrtest.NATKind
 		relay   bool // the call is expected to move to the relay
 		audio   bool
+		noTURN  bool // alice has no relay configured
 	}{
-		{"control-rule-off", -1, portmgrtest.Symmetric, false, false},
-		{"symmetric-no-latch", 0, portmgrtest.Symmetric, true, true},
-		{"direct-full-cone", 0, portmgrtest.FullCone, false, true},
+		{"control-rule-off", -1, portmgrtest.Symmetric, false, false, false},
+		{"symmetric-no-latch", 0, portmgrtest.Symmetric, true, true, false},
+		{"direct-full-cone", 0, portmgrtest.FullCone, false, true, false},
+		{"no-relay-configured", 0, portmgrtest.Symmetric, false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				alice, bob := relaySetup(t, tc.far, tc.timeout)
+				alice, bob := relaySetup(t, tc.far, tc.timeout, tc.noTURN)
 				c, err := bob.ua.Dial(context.Background(), "alice")
 				if err != nil {
 					t.Fatal(err)
@@ -160,7 +162,7 @@ func TestRelayFallback(t *testing.T) {
 // relaySetup is setup for TestRelayFallback: alice port-restricted with
 // the world's relay and the liveness timeout, bob behind far with STUN
 // only (no relay) and no latching.
-func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration) (alice, bob *phone) {
+func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool) (alice, bob *phone) {
 	t.Helper()
 	w := portmgrtest.NewWorld(t, true)
 	sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(far, 0)
@@ -179,7 +181,12 @@ func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration) (a
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	alice = newPhoneWith(t, w, sa, "alice", "a-secret", nil, func(c *sip.Config) { c.MediaTimeout = timeout })
+	alice = newPhoneWith(t, w, sa, "alice", "a-secret", nil, func(c *sip.Config) { c.MediaTimeout = timeout },
+		func(c *portmgr.Config) {
+			if noTURN {
+				c.TURN = portmgr.TURNConfig{}
+			}
+		})
 	bob = newPhoneWith(t, w, sb, "bob", "b-secret", newNoLatch, func(c *sip.Config) { c.MediaTimeout = -1 },
 		func(c *portmgr.Config) { c.TURN = portmgr.TURNConfig{} })
 	for _, p := range []*phone{alice, bob} {

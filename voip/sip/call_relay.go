@@ -21,8 +21,8 @@ import (
 // its STUN server, so our RTP dies in its NAT, and its RTP comes from a
 // fresh port our port-restricted NAT filters), or a far end behind a SIP
 // ALG. So once the call is answered, if nothing from the far end's media
-// (RTP accepted by the session) has arrived within MediaTimeout while we
-// are sending, and the Mapper can relay, the call's media mapping moves
+// (RTP accepted by the session, or RTCP it latched onto) has arrived
+// within MediaTimeout while we are sending (and neither side holds), and the Mapper can relay, the call's media mapping moves
 // onto the relay (an allocation through the mapping's own sockets, with
 // permissions for the far end's SDP IP and the IP its Contact shows), and
 // a re-INVITE offers the relayed address. The far end then sends to the
@@ -119,8 +119,8 @@ func (c *Call) watchLiveness(s *media.Session) {
 			continue
 		}
 		st := s.Stats()
-		if st.Received > 0 {
-			return // the direct path works
+		if st.Received > 0 || st.LatchedRTCP.IsValid() {
+			return // the far end's RTP or RTCP arrives: the direct path works
 		}
 		if st.Sent == 0 {
 			continue // we do not send (yet): no verdict
