@@ -79,8 +79,8 @@ func BenchmarkMapWarm(b *testing.B) {
 }
 
 // BenchmarkKeepaliveSIP runs the SIP flow's refreshes, a CRLF to the
-// registrar (every keepalive interval) and a STUN change check of the
-// external address (every ChangeCheck), and reports what one binding
+// registrar and a STUN change check of the external address, both every
+// ChangeCheck, and reports what one binding
 // costs per hour at the default intervals: payload and wire bytes sent,
 // and the STUN answers received (wire).
 func BenchmarkKeepaliveSIP(b *testing.B) {
@@ -105,7 +105,7 @@ func BenchmarkKeepaliveSIP(b *testing.B) {
 		n++
 	}
 	per := func(v int64) float64 { return float64(v) / float64(n) }
-	pings := float64(time.Hour) / float64(m.keepaliveInterval())
+	pings := float64(time.Hour) / float64(m.changeCheckInterval())
 	checks := float64(time.Hour) / float64(m.changeCheckInterval())
 	b.ReportMetric(per(pingB)*pings+per(checkB)*checks, "payloadB/h")
 	b.ReportMetric((per(pingB)+28*per(pingP))*pings+(per(checkB)+28*per(checkP))*checks, "wireB/h")

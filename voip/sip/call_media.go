@@ -31,6 +31,7 @@ type mediaState struct {
 	reinviteIn  bool // theirs is in progress (waiting for ACK)
 	lateOffer   bool
 	sec         callSec // SRTP (call_srtp.go)
+	relayState          // media path, liveness rule (call_relay.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -175,6 +176,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		c.mu.Unlock()
 		m = s
 		c.ua.goFn(func() { c.forwardDTMF(s) })
+		c.ua.goFn(func() { c.watchLiveness(s) })
 	} else if had && (neg.Remote != prev.Remote || neg.RemoteRTCP != prev.RemoteRTCP) {
 		m.SetRemote(neg.Remote, neg.RemoteRTCP)
 	}

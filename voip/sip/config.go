@@ -59,6 +59,12 @@ type Config struct {
 	// Account is the SIP identity. Required unless the UA is used only
 	// for direct (IP to IP) calls.
 	Account Account
+	// MediaTimeout is the media-liveness rule (call_relay.go): when
+	// nothing from the far end's media arrives within this long after
+	// the answer while we send, and the Mapper can relay (a TURN server
+	// is configured), the call moves to the relay. Zero means
+	// DefaultMediaTimeout; negative turns the rule off.
+	MediaTimeout time.Duration
 	// Mapper gives every socket and every address the UA advertises.
 	// Required.
 	Mapper portmgr.Mapper

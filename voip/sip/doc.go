@@ -252,6 +252,16 @@
 // Events for other UAs' mappings are ignored, so one port manager can
 // serve one UA per line.
 //
+// # Media liveness (call_relay.go)
+//
+// When nothing from the far end's media has arrived Config.MediaTimeout
+// (DefaultMediaTimeout, 1 s) after the answer while we send, and the
+// Mapper is a Relayer with a relay configured, the call's media mapping
+// moves onto the TURN relay (permissions for the far end's SDP and
+// Contact IPs) and a re-INVITE offers the relayed address; the media
+// session latches onto what the relay hands over. MediaPathEvent and
+// Call.MediaPath report it. Calls that get media directly never relay.
+//
 // # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235, 4662)
 //
 // One engine (subscribe.go, subnotify.go) serves every event package. Subscribe sends

@@ -167,6 +167,9 @@ func TestLab(t *testing.T) {
 	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
 	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
+	run("reboot/keep-ports", func(t *testing.T) { e.rebootKeepPorts(t) })
+	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
+	relayFallbackCells(run, e)
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })

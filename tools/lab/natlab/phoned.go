@@ -186,9 +186,12 @@ type NATReport struct {
 	MediaStrategy string  `json:"media_strategy"`
 	Lifetime      float64 `json:"binding_lifetime_s"`
 	Measured      bool    `json:"binding_lifetime_measured"`
-	ALGSeen       bool    `json:"alg_seen"`
-	ALGDetail     string  `json:"alg_detail"`
-	Error         string  `json:"error"`
+	// LifetimeMethod: "response-port" (RFC 5780 §4.6) or "mapped-address".
+	LifetimeMethod string  `json:"binding_lifetime_method"`
+	Keepalive      float64 `json:"keepalive_s"`
+	ALGSeen        bool    `json:"alg_seen"`
+	ALGDetail      string  `json:"alg_detail"`
+	Error          string  `json:"error"`
 }
 
 // String is a one-line summary.
