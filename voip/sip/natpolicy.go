@@ -27,6 +27,9 @@ func (u *UA) HandlePortEvent(ev portmgr.Event) {
 			for _, c := range u.Calls() {
 				u.refreshCall(c)
 			}
+			// The notifiers send to the Contact our SUBSCRIBEs gave:
+			// refresh them so NOTIFYs (MWI, BLF) follow the new address.
+			u.ResubscribeAll()
 			return
 		}
 		if ev.Mapping.Kind != portmgr.KindMedia {

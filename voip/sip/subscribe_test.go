@@ -739,3 +739,26 @@ func TestSubscribeViaOutboundProxy(t *testing.T) {
 		}
 	})
 }
+
+// TestPortEventResubscribes: when the line's SIP mapping moves (a NAT
+// reboot, a new lease), its subscriptions are refreshed at once, so the
+// notifier learns the new Contact (RFC 6665 §4.1.2.1) instead of sending
+// MWI and BLF NOTIFYs to the old address until the next refresh.
+func TestPortEventResubscribes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pw, p := subWorld(t, nil)
+		s, err := p.ua.Subscribe(context.Background(), SubscribeOptions{Event: "message-summary", Target: "alice", Expires: 3600 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.waitSub(t, s, SubActive)
+		first := waitPBXSubs(t, pw.pbx, 1, nil)[0]
+		p.ua.HandlePortEvent(portmgr.Event{Kind: portmgr.EventExternalChanged, Mapping: p.ua.mapping()})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got := pw.pbx.Subscriptions()
+		if len(got) != 1 || got[0].Subscribes != 2 || got[0].CallID != first.CallID {
+			t.Fatalf("after the SIP mapping moved: %+v, want a refresh in dialog %s", got, first.CallID)
+		}
+	})
+}
