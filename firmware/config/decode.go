@@ -563,6 +563,12 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			})
 		},
 		"memory_limit": d.size(&c.MemoryLimit),
+		"calls": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"max_calls":    d.integer(&c.Calls.MaxCalls),
+				"call_waiting": d.boolean(&c.Calls.CallWaiting),
+			})
+		},
 	})
 }
 
@@ -631,6 +637,14 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"expires":        d.duration(&a.Expires),
 		"tls_ca_file":    d.str(&a.TLSCAFile),
 		"enabled":        d.boolean(&a.Enabled),
+
+		"dnd":                     d.boolean(&a.DND),
+		"dnd_code":                d.integer(&a.DNDCode),
+		"forward_always":          d.str(&a.ForwardAlways),
+		"forward_busy":            d.str(&a.ForwardBusy),
+		"forward_no_answer":       d.str(&a.ForwardNoAnswer),
+		"forward_no_answer_after": d.duration(&a.ForwardNoAnswerAfter),
+		"mailbox":                 d.str(&a.Mailbox),
 	})
 	if a.AuthUser == "" {
 		a.AuthUser = a.User

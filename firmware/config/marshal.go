@@ -29,6 +29,11 @@ type (
 		Log             fileLog           `yaml:"log"`
 		SIP             fileSIP           `yaml:"sip"`
 		MemoryLimit     string            `yaml:"memory_limit"`
+		Calls           fileCalls         `yaml:"calls"`
+	}
+	fileCalls struct {
+		MaxCalls    int  `yaml:"max_calls"`
+		CallWaiting bool `yaml:"call_waiting"`
 	}
 	fileSIP struct {
 		AcceptFrom  string   `yaml:"accept_from"`
@@ -47,6 +52,14 @@ type (
 		Expires       string `yaml:"expires"`
 		TLSCAFile     string `yaml:"tls_ca_file"`
 		Enabled       bool   `yaml:"enabled"`
+
+		DND                  bool   `yaml:"dnd"`
+		DNDCode              int    `yaml:"dnd_code"`
+		ForwardAlways        string `yaml:"forward_always"`
+		ForwardBusy          string `yaml:"forward_busy"`
+		ForwardNoAnswer      string `yaml:"forward_no_answer"`
+		ForwardNoAnswerAfter string `yaml:"forward_no_answer_after"`
+		Mailbox              string `yaml:"mailbox"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -162,6 +175,7 @@ func Marshal(c *Config) ([]byte, error) {
 			RingTimeout: formatDuration(c.SIP.RingTimeout),
 		},
 		MemoryLimit: formatSize(c.MemoryLimit),
+		Calls:       fileCalls(c.Calls),
 	}
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
@@ -175,6 +189,9 @@ func Marshal(c *Config) ([]byte, error) {
 			DisplayName: a.DisplayName, Domain: a.Domain, Registrar: a.Registrar,
 			OutboundProxy: a.OutboundProxy, Transport: a.Transport,
 			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
+			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
+			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
+			Mailbox: a.Mailbox,
 		})
 	}
 	out, err := yaml.Marshal(&f)
