@@ -75,7 +75,15 @@ type Config struct {
 	History History
 	// Directory, when set, names callers and resolves speed dials.
 	Directory Directory
+
+	// Volume is the speaker volume at start, 1..100 (the config's
+	// audio.volume, which the daemon also sets on the codec); zero means
+	// 70 and VolumeOff starts silent.
+	Volume int
 }
+
+// VolumeOff is the Config.Volume that starts the phone silent (volume 0).
+const VolumeOff = -1
 
 // Errors returned to API commands.
 var (
@@ -197,6 +205,12 @@ func New(cfg Config) (*Phone, error) {
 		callEvs: make(chan CallEvent, 32),
 		dtmfEvs: make(chan DTMFEvent, 32),
 		volume:  70,
+	}
+	switch {
+	case cfg.Volume > 0:
+		p.volume = min(cfg.Volume, 100)
+	case cfg.Volume < 0:
+		p.volume = 0
 	}
 	p.publish()
 	return p, nil
