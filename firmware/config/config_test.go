@@ -315,6 +315,8 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:6: accounts[0].forward_no_answer_after: 30s must be shorter than sip.ring_timeout 30s`}, ErrInvalid},
 		{"forward_no_answer_after default past ring_timeout", "sip: {ring_timeout: 10s}\naccounts:\n  - user: a\n    domain: example.com\n    forward_no_answer: \"2002\"\n",
 			[]string{`phone.yaml:5: accounts[0].forward_no_answer_after: 20s must be shorter than sip.ring_timeout 10s`}, ErrInvalid},
+		{"more lines than sip ports", "ports: {sip: {min: 6000, max: 6001}}\naccounts:\n  - {user: a, domain: x.example}\n  - {user: b, domain: x.example}\n  - {user: c, domain: x.example, transport: tcp}\n  - {user: d, domain: x.example}\n",
+			[]string{`phone.yaml:1: ports.sip: range 6000-6001 has 2 ports; the 3 enabled UDP accounts (lines) need one each`}, ErrInvalid},
 		{"max_calls", "calls:\n  max_calls: 0\n",
 			[]string{`phone.yaml:2: calls.max_calls: 0 is out of range 1..16`}, ErrInvalid},
 		{"max_calls not int", "calls: {max_calls: many}\n",

@@ -131,6 +131,16 @@ func (c *Config) problems() []*FieldError {
 	}
 
 	v.ports(c.Ports)
+	udpLines := 0
+	for _, a := range c.Lines() {
+		if a.Transport == "udp" {
+			udpLines++
+		}
+	}
+	if size := c.Ports.SIP.Size(); c.Ports.SIP.Min < c.Ports.SIP.Max && udpLines > size {
+		// Each UDP line registers from its own SIP socket.
+		v.fail("ports.sip", "range %s has %d ports; the %d enabled UDP accounts (lines) need one each", c.Ports.SIP, size, udpLines)
+	}
 	v.nat(c.NAT)
 	v.audio(c.Audio)
 
