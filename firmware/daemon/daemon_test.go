@@ -265,11 +265,11 @@ func TestServiceCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.closeParts()
-	c, err := (*line)(d).Dial(phone.OnKeypad(context.Background()), "**73738")
+	c, err := d.lines[0].Dial(phone.OnKeypad(context.Background()), "**73738")
 	if !errors.Is(err, ErrServiceCode) || c != nil || ran != 1 {
 		t.Fatalf("call %v err %v ran %d", c, err, ran)
 	}
-	if len(d.ua.Calls()) != 0 {
+	if len(d.lines[0].ua.Calls()) != 0 {
 		t.Fatal("a call was placed")
 	}
 }
@@ -326,7 +326,7 @@ func TestServiceCodeNotThroughAPI(t *testing.T) {
 	if n := ran.Load(); n != 0 {
 		t.Fatalf("the API ran the service code %d times", n)
 	}
-	if len(d.ua.Calls()) != 0 {
+	if len(d.lines[0].ua.Calls()) != 0 {
 		t.Fatal("a call was placed")
 	}
 
