@@ -1,0 +1,202 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskphone/phone/firmware/config"
+	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/hal/haltest"
+	"github.com/deskphone/phone/hal/tone"
+	"github.com/deskphone/phone/voip/sip"
+)
+
+// TestFarEndResumeIsCallResumed: a call that comes back from hold (by
+// either side) reaches the phone as CallResumed, not as a second
+// CallAnswered; a refresh of a talking call reaches it as nothing.
+func TestFarEndResumeIsCallResumed(t *testing.T) {
+	lc := &lineCall{}
+	steps := []struct {
+		name string
+		ev   sip.CallEvent
+		want phone.CallState
+		sent bool
+	}{
+		{"ringing", sip.CallEvent{State: sip.StateRinging}, phone.CallRinging, true},
+		{"answered", sip.CallEvent{State: sip.StateTalking}, phone.CallAnswered, true},
+		{"refreshed", sip.CallEvent{State: sip.StateTalking}, 0, false},
+		{"far end holds", sip.CallEvent{State: sip.StateTalking, RemoteHold: true}, phone.CallHeld, true},
+		{"far end resumes", sip.CallEvent{State: sip.StateTalking}, phone.CallResumed, true},
+		{"we hold", sip.CallEvent{State: sip.StateHeld, LocalHold: true}, phone.CallHeld, true},
+		{"both hold", sip.CallEvent{State: sip.StateHeld, LocalHold: true, RemoteHold: true}, phone.CallHeld, true},
+		{"we resume, far end still holds", sip.CallEvent{State: sip.StateTalking, RemoteHold: true}, phone.CallHeld, true},
+		{"far end resumes too", sip.CallEvent{State: sip.StateTalking}, phone.CallResumed, true},
+		{"ended", sip.CallEvent{State: sip.StateEnded}, phone.CallEnded, true},
+	}
+	for _, st := range steps {
+		got, sent := lc.track(&st.ev)
+		if sent != st.sent || (sent && got != st.want) {
+			t.Errorf("%s: phone told %v (%v), want %v (%v)", st.name, got, sent, st.want, st.sent)
+		}
+	}
+	failed := &lineCall{}
+	if got, _ := failed.track(&sip.CallEvent{State: sip.StateEnded, Code: 486}); got != phone.CallFailed {
+		t.Errorf("ended 486: %v, want failed", got)
+	}
+}
+
+// TestStatusVolumeFromConfig: the phone's status starts at the volume
+// audio.volume set on the codec, not at a built-in 70; 0 is silent.
+func TestStatusVolumeFromConfig(t *testing.T) {
+	for _, vol := range []int{35, 0, 100} {
+		cfg := config.Default()
+		cfg.API.Listen = ""
+		cfg.NAT.UPnP = false
+		cfg.Audio.Volume = vol
+		b, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+		d, err := New(Options{Config: cfg, Board: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Status().Phone.Volume; got != vol {
+			t.Errorf("audio.volume %d: status volume %d", vol, got)
+		}
+		d.closeParts()
+	}
+}
+
+// TestLinesInConfigOrder: the enabled accounts are the lines, in order;
+// a disabled one is skipped; each line has its own UA, and the status
+// lists them with line 0's registration also at the top.
+func TestLinesInConfigOrder(t *testing.T) {
+	cfg := config.Default()
+	cfg.API.Listen = ""
+	cfg.NAT.UPnP = false
+	mk := func(user string, enabled bool) config.Account {
+		a := config.DefaultAccount()
+		a.User, a.Domain, a.Enabled = user, "example.com", enabled
+		a.Registrar = ""
+		return a
+	}
+	cfg.Accounts = []config.Account{mk("off", false), mk("100", true), mk("200", true)}
+	cfg.Accounts[2].DND, cfg.Accounts[2].DNDCode = true, 480
+	cfg.Accounts[2].ForwardBusy = "300"
+	b, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+	d, err := New(Options{Config: cfg, Board: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.closeParts()
+	if len(d.lines) != 2 || d.lines[0].name != "100@example.com" || d.lines[1].name != "200@example.com" {
+		t.Fatalf("lines %+v", d.lines)
+	}
+	if d.lines[0].ua == d.lines[1].ua || d.lines[0].mp == d.lines[1].mp {
+		t.Fatal("two lines share a UA or a mapper")
+	}
+	if s := lineSettings(cfg.Accounts[2]); !s.DND || s.DNDCode != 480 || s.Forward.Busy != "300" || s.Forward.NoAnswerAfter != 20*time.Second {
+		t.Errorf("settings of line 1: %+v", s)
+	}
+	st := d.Status()
+	if len(st.Lines) != 2 || st.Lines[1].Line != 1 || st.Lines[1].Account != "200@example.com" {
+		t.Fatalf("status lines %+v", st.Lines)
+	}
+	if st.Registration != st.Lines[0].Registration {
+		t.Errorf("top-level registration %+v is not line 0's %+v", st.Registration, st.Lines[0].Registration)
+	}
+	doc, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"lines":[{"line":0,"account":"100@example.com","registration":`, `"sip_transport":`, `{"line":1,"account":"200@example.com"`} {
+		if !strings.Contains(string(doc), key) {
+			t.Errorf("status lacks %s: %s", key, doc)
+		}
+	}
+}
+
+// TestTwoLinesTwoDomains: one phone with two lines registered at two
+// PBXs for two domains, each from its own SIP socket; a call to line 1's
+// number rings the phone on line 1 (and the status says so), and is
+// answered with audio both ways.
+func TestTwoLinesTwoDomains(t *testing.T) {
+	pa := startPBXWith(t, "a.test", map[string]string{"1001": "pw1001", "1002": "pw1002"})
+	pb := startPBXWith(t, "b.test", map[string]string{"2001": "pw2001", "2002": "pw2002"})
+	x := startLines(t, []config.Account{
+		pbxAccount(pa, "1001", "pw1001", "a.test"),
+		pbxAccount(pb, "2001", "pw2001", "b.test"),
+	}, 27260, 700, nil)
+	y := startLines(t, []config.Account{pbxAccount(pb, "2002", "pw2002", "b.test")}, 27460, 1300, nil)
+	waitFor(t, "both lines and the caller registered", 10*time.Second, func() bool {
+		st := x.d.Status()
+		return len(st.Lines) == 2 && st.Lines[0].Registration.State == sip.RegRegistered &&
+			st.Lines[1].Registration.State == sip.RegRegistered && y.registered()
+	})
+	st := x.d.Status()
+	if st.Lines[0].Account != "1001@a.test" || st.Lines[1].Account != "2001@b.test" {
+		t.Errorf("line accounts %q %q", st.Lines[0].Account, st.Lines[1].Account)
+	}
+	if st.Lines[0].ExternalSIP == "" || st.Lines[0].ExternalSIP == st.Lines[1].ExternalSIP {
+		t.Errorf("the lines' SIP flows %q and %q: want two sockets", st.Lines[0].ExternalSIP, st.Lines[1].ExternalSIP)
+	}
+	if len(pa.Bindings("1001")) != 1 || len(pb.Bindings("2001")) != 1 {
+		t.Fatalf("bindings: a.test %v, b.test %v", pa.Bindings("1001"), pb.Bindings("2001"))
+	}
+	if ca, cb := pa.Bindings("1001")[0].Contact, pb.Bindings("2001")[0].Contact; ca.Port == cb.Port {
+		t.Errorf("both lines registered from port %d", ca.Port)
+	}
+
+	ctx := context.Background()
+	if err := y.d.Phone().Call(ctx, "2001"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the phone rings on line 1", 5*time.Second, func() bool {
+		st := x.d.Status()
+		return x.state() == "ringing" && len(st.Calls) == 1 && st.Calls[0].Line == 1
+	})
+	if err := x.d.Phone().Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "talking", 5*time.Second, func() bool { return x.state() == "talking" && y.state() == "talking" })
+	waitFor(t, "the phone hears the caller", 5*time.Second, func() bool { return x.hears(1300) })
+	waitFor(t, "the caller hears the phone", 5*time.Second, func() bool { return y.hears(700) })
+	if err := y.d.Phone().Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the phone idle", 5*time.Second, func() bool { return x.state() == "idle" && len(x.d.Status().Calls) == 0 })
+}
+
+// TestHandsFreeFailedCallGoesIdle: a call placed hands-free (POST
+// /api/call) that fails (603 declined, 404 unknown number) plays the busy
+// (or reorder) tone briefly and goes back to idle with the speaker off,
+// as a desk phone does, instead of staying busy with the speaker on until
+// someone hangs up. (A lifted handset stays busy until it is hung up; see
+// TestTwoPhonesCallWithAudioBothWays.)
+func TestHandsFreeFailedCallGoesIdle(t *testing.T) {
+	p := startPBX(t)
+	a := startPhone(t, p, "1001", "pw1001", 27660, 440)
+	b := startPhone(t, p, "1002", "pw1002", 27860, 1000)
+	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+	ctx := context.Background()
+	for _, tc := range []struct {
+		to, code string
+		refuse   bool
+	}{{"1002", "603", true}, {"1999", "404", false}} {
+		if err := (actions{a.d}).Call(ctx, tc.to); err != nil { // POST /api/call
+			t.Fatal(err)
+		}
+		if tc.refuse {
+			waitFor(t, "B ringing", 5*time.Second, func() bool { return b.state() == "ringing" })
+			if err := b.d.Phone().Hangup(ctx); err != nil { // reject: 603
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "A told "+tc.code, 5*time.Second, func() bool { return strings.HasPrefix(a.d.Status().Phone.Error, tc.code) })
+		waitFor(t, "A idle with the speaker off after "+tc.code, 10*time.Second, func() bool {
+			st := a.d.Status().Phone
+			return st.State == "idle" && !st.Speaker
+		})
+	}
+}
