@@ -43,6 +43,9 @@ type Options struct {
 	// API (its call action or keys it presses) cannot run them: such a
 	// dial fails with ErrServiceCodeRemote, which the API answers 403.
 	ServiceCodes map[string]func()
+	// History, when set, receives an entry for every call that ends
+	// (placed, received, missed, rejected, forwarded).
+	History phone.History
 }
 
 var (
@@ -152,7 +155,7 @@ func New(o Options) (d *Daemon, err error) {
 		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting,
 		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
-		Volume: vol, Logger: log,
+		Volume: vol, History: o.History, Logger: log,
 	})
 	if err != nil {
 		return nil, err

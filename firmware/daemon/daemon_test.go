@@ -89,6 +89,12 @@ func startPhoneWith(t *testing.T, p *pbx.Server, user, pass string, sipPort uint
 // microphone playing micHz.
 func startLines(t *testing.T, accounts []config.Account, sipPort uint16, micHz float64, mut func(*config.Config)) *testPhone {
 	t.Helper()
+	return startLinesHistory(t, accounts, sipPort, micHz, mut, nil)
+}
+
+// startLinesHistory is startLines with a call history (nil: none).
+func startLinesHistory(t *testing.T, accounts []config.Account, sipPort uint16, micHz float64, mut func(*config.Config), h phone.History) *testPhone {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Accounts = accounts
 	cfg.Ports.SIP = config.PortRange{Min: sipPort, Max: sipPort + 1}
@@ -103,7 +109,7 @@ func startLines(t *testing.T, accounts []config.Account, sipPort uint16, micHz f
 		t.Fatal(err)
 	}
 	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
-	d, err := New(Options{Config: cfg, Board: b})
+	d, err := New(Options{Config: cfg, Board: b, History: h})
 	if err != nil {
 		t.Fatal(err)
 	}

