@@ -191,11 +191,11 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		AcceptFrom:      sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
 		Allow:           allow,
 		RingTimeout:     d.cfg.SIP.RingTimeout,
-		// The phone's cap is over all lines (it refuses or forwards the
-		// call beyond it); each UA's cap is the same number, so an INVITE
-		// that can never be taken is refused before a media port is
-		// opened for it.
-		MaxCalls: d.cfg.Calls.MaxCalls,
+		// The phone's cap is over all lines: it refuses the call beyond
+		// it, or forwards it on busy, so each UA lets one more through
+		// to it. An INVITE beyond that can never be taken and is refused
+		// 486 before a media port is opened for it.
+		MaxCalls: d.cfg.Calls.MaxCalls + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: line %d: %w", i, err)
