@@ -3,14 +3,19 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/transport/v4/stdnet"
 
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/hal/haltest"
 	"github.com/deskphone/phone/hal/tone"
+	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sip"
 )
 
@@ -201,5 +206,66 @@ func TestHandsFreeFailedCallGoesIdle(t *testing.T) {
 			st := a.d.Status().Phone
 			return st.State == "idle" && !st.Speaker
 		})
+	}
+}
+
+// TestRegistrarObservationsGoToTheirLine: each line's mapper remembers
+// the SIP flow its UA holds (not its media), and what a line's registrar
+// saw (rport, a rewritten Contact) moves that line's flow only; the port
+// manager's events name it.
+func TestRegistrarObservationsGoToTheirLine(t *testing.T) {
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := portmgr.New(portmgr.Config{Net: n, SIPPorts: portmgr.Range{Min: 28060, Max: 28061},
+		MediaPorts: portmgr.Range{Min: 28100, Max: 28199}, Strategies: []portmgr.Strategy{portmgr.StrategyLocal}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	d := &Daemon{pm: pm, log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	registrar := netip.MustParseAddrPort("127.0.0.1:5060")
+	var lines []*uaLine
+	for i := range 2 {
+		l := &uaLine{d: d, n: i, mp: &lineMapper{pm: pm}, log: d.log}
+		sipMp, err := l.mp.Map(ctx, portmgr.KindSIP, portmgr.UDP, registrar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		media, err := l.mp.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.mp.Release(media); err != nil {
+			t.Fatal(err)
+		}
+		if l.mp.sipMapping() != sipMp {
+			t.Fatalf("line %d: mapper holds %v, want its SIP flow", i, l.mp.sipMapping())
+		}
+		lines = append(lines, l)
+	}
+	l0, l1 := lines[0].mp.sipMapping(), lines[1].mp.sipMapping()
+	before := l1.External()
+	seen := netip.MustParseAddrPort("203.0.113.5:40000")
+	lines[0].registration(sip.RegStatus{State: sip.RegRegistered, Received: seen,
+		ContactAddr: l0.External(), EchoedContact: netip.MustParseAddrPort("203.0.113.250:5060")})
+	if l0.External() != seen || l1.External() != before {
+		t.Fatalf("after line 0's registrar saw %v: line 0 %v, line 1 %v (was %v)", seen, l0.External(), l1.External(), before)
+	}
+	for range 2 {
+		if ev := <-pm.Events(); ev.Mapping != l0 {
+			t.Errorf("event %v names %p, want line 0's flow %p", ev.Kind, ev.Mapping, l0)
+		}
+	}
+	if !pm.Report().ALGSeen {
+		t.Error("the rewritten Contact was not reported as an ALG")
+	}
+	if err := lines[1].mp.Release(l1); err != nil {
+		t.Fatal(err)
+	}
+	if lines[1].mp.sipMapping() != nil {
+		t.Error("a released flow is still the line's")
 	}
 }
