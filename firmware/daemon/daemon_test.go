@@ -84,9 +84,10 @@ func startPhoneWith(t *testing.T, p *pbx.Server, user, pass string, sipPort uint
 	return startLines(t, []config.Account{pbxAccount(p, user, pass, "")}, sipPort, micHz, mut)
 }
 
-// startLines runs a phone with the accounts (its lines), SIP on sipPort
-// and the next port, media on the 100 ports from sipPort+100, and a
-// microphone playing micHz.
+// startLines runs a phone with the accounts (its lines), SIP on the ten
+// ports from sipPort (one per line, and room for a port another process
+// on this shared host holds), media on the 100 ports from sipPort+100,
+// and a microphone playing micHz.
 func startLines(t *testing.T, accounts []config.Account, sipPort uint16, micHz float64, mut func(*config.Config)) *testPhone {
 	t.Helper()
 	return startLinesHistory(t, accounts, sipPort, micHz, mut, nil)
@@ -97,7 +98,7 @@ func startLinesHistory(t *testing.T, accounts []config.Account, sipPort uint16, 
 	t.Helper()
 	cfg := config.Default()
 	cfg.Accounts = accounts
-	cfg.Ports.SIP = config.PortRange{Min: sipPort, Max: sipPort + 1}
+	cfg.Ports.SIP = config.PortRange{Min: sipPort, Max: sipPort + 9}
 	cfg.Ports.Media = config.PortRange{Min: sipPort + 100, Max: sipPort + 199}
 	cfg.API.Listen = ""
 	cfg.NAT.UPnP = false // tests send nothing beyond loopback: no gateway probes

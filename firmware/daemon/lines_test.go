@@ -218,7 +218,7 @@ func TestRegistrarObservationsGoToTheirLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := portmgr.New(portmgr.Config{Net: n, SIPPorts: portmgr.Range{Min: 28060, Max: 28061},
+	pm, err := portmgr.New(portmgr.Config{Net: n, SIPPorts: portmgr.Range{Min: 28060, Max: 28069},
 		MediaPorts: portmgr.Range{Min: 28100, Max: 28199}, Strategies: []portmgr.Strategy{portmgr.StrategyLocal}})
 	if err != nil {
 		t.Fatal(err)
