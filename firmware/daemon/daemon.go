@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -296,19 +297,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // portEvents hands every port-manager event to every line's UA, which
 // acts on those about its own mappings (re-REGISTER and re-INVITE after
-// an address change: the NAT policy lives in voip/sip, which owns the
-// dialogs). A SIP ALG is reported here once, naming the line whose flow
-// showed it. It ends when the manager closes its event channel.
+// an address change, a SIP ALG logged: the NAT policy lives in voip/sip,
+// which owns the dialogs). An ALG on a flow no line holds any more is
+// logged here, so that no report is lost. It ends when the manager
+// closes its event channel.
 func (d *Daemon) portEvents() {
 	for ev := range d.pm.Events() {
-		if ev.Kind == portmgr.EventALG {
-			line := -1
-			for _, l := range d.lines {
-				if ev.Mapping != nil && l.mp.sipMapping() == ev.Mapping {
-					line = l.n
-				}
-			}
-			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New, "line", line)
+		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(d.lines, func(l *uaLine) bool {
+			return ev.Mapping != nil && l.mp.sipMapping() == ev.Mapping
+		}) {
+			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
 		}
 		for _, l := range d.lines {
 			l.ua.HandlePortEvent(ev)

@@ -34,11 +34,14 @@ func startPBX(t *testing.T) *pbx.Server {
 // domain) and users.
 func startPBXWith(t *testing.T, realm string, users map[string]string) *pbx.Server {
 	t.Helper()
-	s, err := pbx.New(pbx.Config{
-		Realm:  realm,
-		Users:  users,
-		Listen: netip.MustParseAddrPort("127.0.0.1:0"),
-	})
+	return startPBXConfig(t, pbx.Config{Realm: realm, Users: users})
+}
+
+// startPBXConfig starts a PBX with cfg on a free loopback port.
+func startPBXConfig(t *testing.T, cfg pbx.Config) *pbx.Server {
+	t.Helper()
+	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
+	s, err := pbx.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

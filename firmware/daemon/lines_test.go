@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/stdnet"
 
 	"github.com/deskphone/phone/firmware/config"
@@ -16,6 +19,7 @@ import (
 	"github.com/deskphone/phone/hal/haltest"
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/sip"
 )
 
@@ -268,4 +272,56 @@ func TestRegistrarObservationsGoToTheirLine(t *testing.T) {
 	if lines[1].mp.sipMapping() != nil {
 		t.Error("a released flow is still the line's")
 	}
+}
+
+// registers records the Contact of every authenticated REGISTER a PBX
+// receives.
+type registers struct {
+	mu       sync.Mutex
+	contacts []string
+}
+
+func (r *registers) hook(req *siplib.Request, authed bool) pbx.Override {
+	if authed {
+		r.mu.Lock()
+		if c := req.Contact(); c != nil {
+			r.contacts = append(r.contacts, c.Address.String())
+		} else {
+			r.contacts = append(r.contacts, "")
+		}
+		r.mu.Unlock()
+	}
+	return pbx.Override{}
+}
+
+func (r *registers) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.contacts...)
+}
+
+// TestNATChangeReregistersItsLineOnly: when the port manager moves line
+// 1's SIP flow (here: its registrar reported another source address),
+// the event reaches every line's UA and line 1, whose flow it is,
+// registers its new address; line 0 sends nothing.
+func TestNATChangeReregistersItsLineOnly(t *testing.T) {
+	var ra, rb registers
+	pa := startPBXConfig(t, pbx.Config{Realm: "a.test", Users: map[string]string{"1001": "pw1001"}, OnRegister: ra.hook})
+	pb := startPBXConfig(t, pbx.Config{Realm: "b.test", Users: map[string]string{"2001": "pw2001"}, OnRegister: rb.hook})
+	x := startLines(t, []config.Account{
+		pbxAccount(pa, "1001", "pw1001", "a.test"),
+		pbxAccount(pb, "2001", "pw2001", "b.test"),
+	}, 28260, hzA, nil)
+	needCallModel(t, x)
+	waitFor(t, "both lines registered", 10*time.Second, func() bool {
+		st := x.d.Status()
+		return st.Lines[0].Registration.State == sip.RegRegistered && st.Lines[1].Registration.State == sip.RegRegistered
+	})
+	before := len(ra.list())
+	moved := netip.MustParseAddrPort("203.0.113.5:40000")
+	x.d.pm.ObserveRportFor(x.d.lines[1].mp.sipMapping(), moved)
+	waitFor(t, "line 1 registers its new address", 10*time.Second, func() bool {
+		return slices.ContainsFunc(rb.list(), func(c string) bool { return strings.Contains(c, moved.String()) })
+	})
+	stays(t, "line 0 sending no REGISTER", 300*time.Millisecond, func() bool { return len(ra.list()) == before })
 }
