@@ -490,7 +490,9 @@ func TestForward(t *testing.T) {
 			c.Accounts[0].ForwardNoAnswer = "1003"
 			c.Accounts[0].ForwardNoAnswerAfter = 2 * time.Second
 			c.Accounts[0].ForwardBusy = "1003"
-			c.Calls.CallWaiting = false
+			// Busy at the cap: the UA lets the call beyond it reach the
+			// phone, which forwards it (rather than the UA's bare 486).
+			c.Calls.MaxCalls = 1
 		}
 	})
 	a, b, c, d := ph[0], ph[1], ph[2], ph[3]
@@ -516,7 +518,7 @@ func TestForward(t *testing.T) {
 	reachC("no answer")
 	waitFor(t, "B no longer rings", 5*time.Second, func() bool { return len(b.d.Status().Phone.Calls) == 0 })
 
-	// Busy: B talks with D (call waiting off); A is sent to C.
+	// Busy: B talks with D (max_calls 1); A is sent to C.
 	connect(t, d, b, "1004", "1002", hzD, hzB)
 	if err := a.d.Phone().Call(ctx, "1002"); err != nil {
 		t.Fatal(err)
