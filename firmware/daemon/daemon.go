@@ -171,7 +171,7 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}}
+	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox}
 	if a.User != "" {
 		l.name = a.User + "@" + a.Domain
 	}
@@ -385,6 +385,8 @@ type LineStatus struct {
 	// ExternalSIP is the address the line's SIP flow advertises (UDP;
 	// empty over TCP and TLS or while the flow is rebuilt).
 	ExternalSIP string `json:"external_sip,omitempty"`
+	// Mailbox is the line's voicemail number (config mailbox).
+	Mailbox string `json:"mailbox,omitempty"`
 }
 
 // RTPStatus is one call's media counters.
@@ -436,7 +438,7 @@ func (d *Daemon) Status() Status {
 	for _, l := range d.lines {
 		ls := LineStatus{
 			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
-			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(),
+			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
 		}
 		if mp := l.mp.sipMapping(); mp != nil {
 			ls.ExternalSIP = mp.External().String()

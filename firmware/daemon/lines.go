@@ -23,6 +23,8 @@ type uaLine struct {
 	d    *Daemon
 	n    int    // line number, 0-based
 	name string // user@domain, "" for the account-less line
+	// mailbox is the line's voicemail number.
+	mailbox string
 	ua   *sip.UA
 	mp   *lineMapper
 	log  *slog.Logger

@@ -93,6 +93,7 @@ func TestLinesInConfigOrder(t *testing.T) {
 	cfg.Accounts = []config.Account{mk("off", false), mk("100", true), mk("200", true)}
 	cfg.Accounts[2].DND, cfg.Accounts[2].DNDCode = true, 480
 	cfg.Accounts[2].ForwardBusy = "300"
+	cfg.Accounts[2].Mailbox = "*97"
 	b, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
 	d, err := New(Options{Config: cfg, Board: b})
 	if err != nil {
@@ -119,7 +120,7 @@ func TestLinesInConfigOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"lines":[{"line":0,"account":"100@example.com","registration":`, `"sip_transport":`, `{"line":1,"account":"200@example.com"`} {
+	for _, key := range []string{`"lines":[{"line":0,"account":"100@example.com","registration":`, `"sip_transport":`, `{"line":1,"account":"200@example.com"`, `"mailbox":"*97"`} {
 		if !strings.Contains(string(doc), key) {
 			t.Errorf("status lacks %s: %s", key, doc)
 		}
