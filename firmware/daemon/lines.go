@@ -25,9 +25,9 @@ type uaLine struct {
 	name string // user@domain, "" for the account-less line
 	// mailbox is the line's voicemail number.
 	mailbox string
-	ua   *sip.UA
-	mp   *lineMapper
-	log  *slog.Logger
+	ua      *sip.UA
+	mp      *lineMapper
+	log     *slog.Logger
 }
 
 // lineMapper is the port manager as one line's UA sees it: every call
