@@ -255,15 +255,26 @@ func allowList(items []string) ([]netip.Prefix, error) {
 
 // Run starts the phone and serves until ctx is done, then shuts down in
 // order: API, phone, UAs (un-REGISTER), port manager, board.
+//
+// A line that cannot start (its registrar's name does not resolve, no
+// SIP port is left) is logged and shown in its status; the phone runs on
+// the others, as a desk phone keeps its working lines. Run fails only
+// when no line starts.
 func (d *Daemon) Run(ctx context.Context) error {
+	var errs []error
 	for _, l := range d.lines {
 		if err := l.ua.Start(ctx); err != nil {
-			d.closeParts()
-			if len(d.lines) > 1 {
-				return fmt.Errorf("daemon: line %d (%s): %w", l.n, l.name, err)
-			}
-			return err
+			l.log.Error("line did not start: it neither registers nor places calls", "account", l.name, "err", err)
+			l.setStartErr(err)
+			errs = append(errs, fmt.Errorf("daemon: line %d (%s): %w", l.n, l.name, err))
 		}
+	}
+	if len(errs) == len(d.lines) {
+		d.closeParts()
+		if len(errs) == 1 {
+			return errors.Unwrap(errs[0])
+		}
+		return errors.Join(errs...)
 	}
 	if d.cfg.API.Listen != "" {
 		s, err := api.Start(api.Config{
@@ -387,6 +398,8 @@ type LineStatus struct {
 	ExternalSIP string `json:"external_sip,omitempty"`
 	// Mailbox is the line's voicemail number (config mailbox).
 	Mailbox string `json:"mailbox,omitempty"`
+	// Error is why the line did not start, if it did not.
+	Error string `json:"error,omitempty"`
 }
 
 // RTPStatus is one call's media counters.
@@ -439,6 +452,7 @@ func (d *Daemon) Status() Status {
 		ls := LineStatus{
 			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
 			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
+			Error: l.startErr(),
 		}
 		if mp := l.mp.sipMapping(); mp != nil {
 			ls.ExternalSIP = mp.External().String()

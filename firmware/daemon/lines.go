@@ -28,6 +28,21 @@ type uaLine struct {
 	ua      *sip.UA
 	mp      *lineMapper
 	log     *slog.Logger
+
+	mu     sync.Mutex // guards failed
+	failed string     // why Start failed; "" when it did not
+}
+
+func (l *uaLine) setStartErr(err error) {
+	l.mu.Lock()
+	l.failed = err.Error()
+	l.mu.Unlock()
+}
+
+func (l *uaLine) startErr() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
 }
 
 // lineMapper is the port manager as one line's UA sees it: every call

@@ -326,3 +326,55 @@ func TestNATChangeReregistersItsLineOnly(t *testing.T) {
 	})
 	stays(t, "line 0 sending no REGISTER", 300*time.Millisecond, func() bool { return len(ra.list()) == before })
 }
+
+// TestLineThatCannotStartLeavesTheOthers: a line that cannot start (here
+// no SIP port is left for it, a config Validate refuses, built in code)
+// is reported in its status and the phone runs on the other lines; with
+// no line at all that starts, Run fails.
+func TestLineThatCannotStartLeavesTheOthers(t *testing.T) {
+	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001", "1002": "pw1002", "1003": "pw1003"})
+	cfg := config.Default()
+	cfg.Accounts = []config.Account{pbxAccount(p, "1001", "pw1001", ""), pbxAccount(p, "1002", "pw1002", ""), pbxAccount(p, "1003", "pw1003", "")}
+	cfg.Ports.SIP = config.PortRange{Min: 28460, Max: 28461}
+	cfg.Ports.Media = config.PortRange{Min: 28500, Max: 28599}
+	cfg.API.Listen = ""
+	cfg.NAT.UPnP = false
+	b, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+	d, err := New(Options{Config: cfg, Board: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "two lines registered, the third failed", 10*time.Second, func() bool {
+		st := d.Status()
+		return st.Lines[0].Registration.State == sip.RegRegistered && st.Lines[1].Registration.State == sip.RegRegistered &&
+			strings.Contains(st.Lines[2].Error, "exhausted")
+	})
+	if err := d.Phone().Call(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a call on line 0", 5*time.Second, func() bool { return d.Status().Phone.State == "talking" })
+
+	// Alone, the line that cannot start fails Run.
+	cfg2 := config.Default()
+	cfg2.Accounts = []config.Account{pbxAccount(p, "1003", "pw1003", "")}
+	cfg2.Ports = config.Ports{SIP: cfg.Ports.SIP, Media: config.PortRange{Min: 28600, Max: 28699}}
+	cfg2.API.Listen = ""
+	cfg2.NAT.UPnP = false
+	b2, _, _, _, _ := haltest.NewBoard(tone.Sine(440, 8000, -10))
+	d2, err := New(Options{Config: cfg2, Board: b2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Run(ctx); err == nil || !strings.Contains(err.Error(), "exhausted") {
+		t.Errorf("Run of a phone whose only line cannot start: %v", err)
+	}
+}
