@@ -45,6 +45,12 @@ func needCallModel(t *testing.T, tp *testPhone) {
 // i's config. It waits until all are registered.
 func office(t *testing.T, n int, mut func(i int, c *config.Config)) (*pbx.Server, []*testPhone) {
 	t.Helper()
+	return officeHistory(t, n, mut, nil)
+}
+
+// officeHistory is office with hist[i] as phone i's call history.
+func officeHistory(t *testing.T, n int, mut func(i int, c *config.Config), hist []phone.History) (*pbx.Server, []*testPhone) {
+	t.Helper()
 	users := map[string]string{}
 	for i := range 4 {
 		u := fmt.Sprintf("100%d", i+1)
@@ -55,12 +61,16 @@ func office(t *testing.T, n int, mut func(i int, c *config.Config)) (*pbx.Server
 	var phones []*testPhone
 	for i := range n {
 		u := fmt.Sprintf("100%d", i+1)
-		phones = append(phones, startPhoneWith(t, p, u, "pw"+u, uint16(30060+200*i), hz[i], func(c *config.Config) {
+		var h phone.History
+		if i < len(hist) {
+			h = hist[i]
+		}
+		phones = append(phones, startLinesHistory(t, []config.Account{pbxAccount(p, u, "pw"+u, "")}, uint16(30060+200*i), hz[i], func(c *config.Config) {
 			c.Audio.Tones = "us"
 			if mut != nil {
 				mut(i, c)
 			}
-		}))
+		}, h))
 	}
 	waitFor(t, "every phone registered", 10*time.Second, func() bool {
 		for _, tp := range phones {
@@ -485,7 +495,8 @@ func TestDND(t *testing.T) {
 // caller to the target (302 with the target as Contact), who hears the
 // caller.
 func TestForward(t *testing.T) {
-	_, ph := office(t, 4, func(i int, c *config.Config) {
+	hb := &history{}
+	_, ph := officeHistory(t, 4, func(i int, c *config.Config) {
 		if i == 1 {
 			c.Accounts[0].ForwardNoAnswer = "1003"
 			c.Accounts[0].ForwardNoAnswerAfter = 2 * time.Second
@@ -494,7 +505,7 @@ func TestForward(t *testing.T) {
 			// phone, which forwards it (rather than the UA's bare 486).
 			c.Calls.MaxCalls = 1
 		}
-	})
+	}, []phone.History{nil, hb})
 	a, b, c, d := ph[0], ph[1], ph[2], ph[3]
 	needCallModel(t, b)
 	ctx := context.Background()
@@ -539,6 +550,21 @@ func TestForward(t *testing.T) {
 	reachC("always")
 	if n := len(b.d.Status().Phone.Calls); n != 0 {
 		t.Errorf("B shows %d calls with forward always", n)
+	}
+	// B's history: each forwarded call from A, with where it went (and
+	// D's answered call).
+	waitFor(t, "B's history", 5*time.Second, func() bool { return len(hb.entries()) == 4 })
+	fwd := 0
+	for _, e := range hb.entries() {
+		if e.Kind == "forwarded" {
+			fwd++
+			if !strings.Contains(e.Remote, "1001") || !strings.Contains(e.ForwardedTo, "1003") {
+				t.Errorf("forwarded entry %+v, want from 1001 to 1003", e)
+			}
+		}
+	}
+	if fwd != 3 {
+		t.Errorf("B's history %+v: want 3 forwarded calls", hb.entries())
 	}
 }
 
