@@ -242,6 +242,9 @@ func TestCallOnSecondLine(t *testing.T) {
 		t.Errorf("status calls %+v, want one on line 1", st.Calls)
 	}
 	in, _ := y.call("2001")
+	if in.Identity.Number != "2001" || in.Line != 0 {
+		t.Errorf("the callee shows %+v, want the caller's number 2001 (its identity) on its line 0", in)
+	}
 	if err := y.d.Phone().AnswerCall(ctx, in.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -378,3 +378,15 @@ func TestLineThatCannotStartLeavesTheOthers(t *testing.T) {
 		t.Errorf("Run of a phone whose only line cannot start: %v", err)
 	}
 }
+
+// TestAttendedTransferNeedsAPhoneCall: TransferReplacing names another
+// call of this phone; anything else is refused before a REFER is sent.
+func TestAttendedTransferNeedsAPhoneCall(t *testing.T) {
+	var lc lineCall
+	if err := lc.TransferReplacing(nil); err == nil {
+		t.Error("attended transfer to no call accepted")
+	}
+	if err := lc.TransferReplacing((*lineCall)(nil)); err == nil {
+		t.Error("attended transfer to a nil call accepted")
+	}
+}
