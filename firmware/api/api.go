@@ -2,13 +2,27 @@
 // "action URLs": a JSON status document and a handful of actions.
 //
 //	GET  /api/status              the status document (see Status)
-//	POST /api/call    {"to": "1002"}
-//	POST /api/answer
+//	POST /api/call    {"to": "1002"}, {"to": "1002", "line": 1}, {"speed_dial": "3"}
+//	POST /api/answer  optional {"call_id": "..."}; so are hangup, hold, resume
 //	POST /api/hangup
-//	POST /api/dtmf    {"digits": "123#"}
 //	POST /api/hold
 //	POST /api/resume
+//	POST /api/reject  {"call_id": "...", "code": 486}
+//	POST /api/swap
+//	POST /api/transfer {"to": "1003"} (blind), {} (attended: held to active),
+//	                   {"call_id": "...", "to_call_id": "..."}
+//	POST /api/conference
+//	POST /api/route   {"route": "handset"|"speaker"|"headset"}
+//	POST /api/dtmf    {"digits": "123#"}
 //	POST /api/key     {"key": "5"} or {"key": "hold"}; {"hook": "off"|"on"}
+//	GET  /api/lines, PUT /api/lines/{n} {"dnd": true, "forward": {...}}
+//	GET  /api/history?kind=missed&limit=20, DELETE /api/history
+//	POST /api/history/{id}/dial
+//	GET, POST /api/phonebook; GET, PUT, DELETE /api/phonebook/{id}
+//
+// Bodies are one JSON object with only the endpoint's fields (anything
+// else is 400). A call, line or entry that does not exist is 404, a state
+// the phone cannot act in 409 (see errStatus and docs/api.md).
 //
 // It listens on 127.0.0.1 by default. Bound to any other address it
 // requires a token, sent as "Authorization: Bearer <token>".
@@ -19,13 +33,14 @@
 // phone, localhost, or the phone's host name; anything else is a DNS
 // rebinding name and gets 421), an Origin header, when present, must be
 // the API's own origin (403), and a POST must say "Content-Type:
-// application/json" (415), which a page cannot send across origins
+// application/json" (415; a PUT too), which a page cannot send across origins
 // without a CORS preflight the API never grants. curl and scripts send no
 // Origin and keep working. Slow clients are bounded by header, body and
 // idle timeouts, header and body size limits, and a cap on connections.
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -43,19 +58,92 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/deskphone/phone/firmware/phonebook"
 )
 
-// Actions are what the API can ask of the phone.
+// Actions are what the API can ask of the phone. A call id is the "id"
+// of a call in the status document's "calls"; a line is its index in
+// "lines" (0 is the default line). An action wraps ErrNotFound when the
+// call, line or entry it is given does not exist, ErrInvalid when the
+// request's content is refused, ErrForbidden when the API may not ask
+// for it, and ErrFailed when it could not be carried out; any other error
+// is a conflict with the phone's state (409).
 type Actions interface {
+	// Call dials to hands-free on the default line.
 	Call(ctx context.Context, to string) error
+	// Answer answers the ringing call hands-free.
 	Answer(ctx context.Context) error
+	// Hangup ends the active call, or rejects a ringing one.
 	Hangup(ctx context.Context) error
 	SendDTMF(ctx context.Context, digits string) error
+	// Hold and Resume hold and resume the active call.
 	Hold(ctx context.Context) error
 	Resume(ctx context.Context) error
 	// Key presses a key by name ("5", "#", "hold", "speaker", ...) or
 	// moves the hook ("hook:off", "hook:on").
 	Key(ctx context.Context, key string) error
+
+	CallActions
+	LineActions
+	HistoryActions
+	PhonebookActions
+}
+
+// CallActions act on one call of several, by id.
+type CallActions interface {
+	// CallOn dials to hands-free on a line.
+	CallOn(ctx context.Context, line int, to string) error
+	// AnswerCall answers a ringing or waiting call (the active one is
+	// held first).
+	AnswerCall(ctx context.Context, id string) error
+	// RejectCall refuses a ringing or waiting call with a SIP status
+	// (486, 603, ...); id "" is the one ringing.
+	RejectCall(ctx context.Context, id string, code int) error
+	HangupCall(ctx context.Context, id string) error
+	HoldCall(ctx context.Context, id string) error
+	// ResumeCall resumes a held call (holding the active one).
+	ResumeCall(ctx context.Context, id string) error
+	// Swap holds the active call and resumes the held one.
+	Swap(ctx context.Context) error
+	// Transfer transfers the active call blind to to.
+	Transfer(ctx context.Context, to string) error
+	// TransferAttended connects the far ends of two calls, the held one
+	// to the active one when both ids are "", and leaves both.
+	TransferAttended(ctx context.Context, id, toID string) error
+	// Conference joins the active and the held call in a three-way call.
+	Conference(ctx context.Context) error
+	// SetRoute moves the active call's audio: "handset", "speaker" or
+	// "headset".
+	SetRoute(ctx context.Context, route string) error
+}
+
+// LineActions read and change the lines' call handling.
+type LineActions interface {
+	Lines(ctx context.Context) ([]Line, error)
+	// SetLine replaces a line's settings.
+	SetLine(ctx context.Context, line int, s LineSettings) error
+}
+
+// HistoryActions read and clear the call history.
+type HistoryActions interface {
+	// History lists the calls newest first: of one kind when kind is not
+	// "", at most limit when limit is positive.
+	History(ctx context.Context, kind string, limit int) ([]HistoryEntry, error)
+	HistoryEntry(ctx context.Context, id uint64) (HistoryEntry, error)
+	ClearHistory(ctx context.Context) error
+}
+
+// PhonebookActions read and edit the phonebook.
+type PhonebookActions interface {
+	Phonebook(ctx context.Context) ([]phonebook.Entry, error)
+	PhonebookEntry(ctx context.Context, id string) (phonebook.Entry, error)
+	// AddPhonebook stores a new entry and returns it with its id.
+	AddPhonebook(ctx context.Context, e phonebook.Entry) (phonebook.Entry, error)
+	UpdatePhonebook(ctx context.Context, id string, e phonebook.Entry) (phonebook.Entry, error)
+	DeletePhonebook(ctx context.Context, id string) error
+	// SpeedDial returns the number stored for a speed-dial digit.
+	SpeedDial(ctx context.Context, key string) (string, error)
 }
 
 // Config configures the API server.
@@ -138,6 +226,20 @@ func (c *Config) setDefaults() {
 
 // ErrTokenRequired is returned when a non-loopback listener has no token.
 var ErrTokenRequired = errors.New("api: a token is required when listening beyond loopback")
+
+// Errors an action wraps to choose the answer's status (see errStatus).
+var (
+	// ErrNotFound: the call, line, history entry, phonebook entry or
+	// speed dial the request names does not exist (404).
+	ErrNotFound = errors.New("api: not found")
+	// ErrInvalid: the request's content is not acceptable, for example a
+	// phonebook entry without a name (400).
+	ErrInvalid = errors.New("api: invalid request")
+	// ErrFailed: the action could not be carried out for a reason other
+	// than the phone's state, for example the data partition refused a
+	// write (500).
+	ErrFailed = errors.New("api: action failed")
+)
 
 // ErrForbidden marks an action the API may not ask for (for example a
 // service code that wipes the phone); actions wrap it, the API answers
@@ -261,19 +363,40 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.cfg.Status())
 	})
-	act := func(path string, f func(ctx context.Context, body map[string]string) error) {
-		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+	s.callRoutes(mux)
+	s.lineRoutes(mux)
+	s.historyRoutes(mux)
+	s.phonebookRoutes(mux)
+	return s.guard(mux)
+}
+
+// handlerFunc serves one endpoint: it gets the request's body (read
+// within the limits, for POST and PUT) and returns the answer's status
+// and document, or an error that errStatus turns into one.
+type handlerFunc func(ctx context.Context, r *http.Request, body []byte) (int, any, error)
+
+// okBody is the answer of an action that has nothing more to say.
+var okBody = map[string]bool{"ok": true}
+
+// handle registers f for pattern ("POST /api/call"). A POST or PUT must
+// be JSON (415 otherwise: only a "simple" cross-origin request, text/plain
+// or a form encoding, reaches us without a CORS preflight), and its body
+// is read with BodyTimeout and MaxBodyBytes (413 beyond). The action gets
+// actionTimeout.
+func (s *Server) handle(mux *http.ServeMux, pattern string, f handlerFunc) {
+	write := strings.HasPrefix(pattern, "POST ") || strings.HasPrefix(pattern, "PUT ")
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if write {
 			if !jsonContent(r.Header.Get("Content-Type")) {
-				// Only a "simple" cross-origin request (text/plain,
-				// form encodings) reaches us without a CORS preflight.
 				writeErr(w, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json"))
 				return
 			}
 			// The body has BodyTimeout from here (the server's
 			// ReadTimeout is only the backstop for the whole request).
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
-			body := map[string]string{}
-			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+			var err error
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 			if err != nil {
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 					writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.cfg.MaxBodyBytes))
@@ -284,62 +407,68 @@ func (s *Server) handler() http.Handler {
 				writeErr(w, http.StatusBadRequest, fmt.Errorf("reading the body: %w", err))
 				return
 			}
-			if len(b) > 0 {
-				if err := json.Unmarshal(b, &body); err != nil {
-					writeErr(w, http.StatusBadRequest, fmt.Errorf("body must be a JSON object of strings: %w", err))
-					return
-				}
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
-			defer cancel()
-			if err := f(ctx, body); err != nil {
-				code := http.StatusConflict
-				var be badRequest
-				switch {
-				case errors.As(err, &be):
-					code = http.StatusBadRequest
-				case errors.Is(err, ErrForbidden):
-					code = http.StatusForbidden
-				}
-				writeErr(w, code, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-		})
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
+		defer cancel()
+		code, doc, err := f(ctx, r, body)
+		if err != nil {
+			writeErr(w, errStatus(err), err)
+			return
+		}
+		writeJSON(w, code, doc)
+	})
+}
+
+// errStatus maps an action's error to the answer's status: the request
+// itself is wrong (400), not allowed (403), names nothing (404), could
+// not be carried out (500); anything else is a conflict with the phone's
+// state (409), such as answering when nothing rings.
+func errStatus(err error) int {
+	var be badRequest
+	switch {
+	case errors.As(err, &be), errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrFailed):
+		return http.StatusInternalServerError
 	}
-	a := s.cfg.Actions
-	act("/api/call", func(ctx context.Context, b map[string]string) error {
-		if b["to"] == "" {
-			return badRequest{errors.New(`"to" is required`)}
+	return http.StatusConflict
+}
+
+// decode reads a JSON object body into v. An empty body (or null) leaves
+// v as it is; anything but one JSON object, or a field v does not have,
+// is a bad request.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest{fmt.Errorf("body: %w", err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest{errors.New("body: more than one JSON value")}
+	}
+	return nil
+}
+
+// action is an endpoint that decodes its body into a T and answers
+// {"ok": true} when f succeeds.
+func action[T any](s *Server, mux *http.ServeMux, pattern string, f func(ctx context.Context, r *http.Request, req T) error) {
+	s.handle(mux, pattern, func(ctx context.Context, r *http.Request, body []byte) (int, any, error) {
+		var req T
+		if err := decode(body, &req); err != nil {
+			return 0, nil, err
 		}
-		return a.Call(ctx, b["to"])
+		if err := f(ctx, r, req); err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, okBody, nil
 	})
-	act("/api/answer", func(ctx context.Context, _ map[string]string) error { return a.Answer(ctx) })
-	act("/api/hangup", func(ctx context.Context, _ map[string]string) error { return a.Hangup(ctx) })
-	act("/api/hold", func(ctx context.Context, _ map[string]string) error { return a.Hold(ctx) })
-	act("/api/resume", func(ctx context.Context, _ map[string]string) error { return a.Resume(ctx) })
-	act("/api/dtmf", func(ctx context.Context, b map[string]string) error {
-		d := b["digits"]
-		if d == "" {
-			return badRequest{errors.New(`"digits" is required`)}
-		}
-		for _, r := range d {
-			if !(r >= '0' && r <= '9' || r == '*' || r == '#' || r >= 'A' && r <= 'D') {
-				return badRequest{fmt.Errorf("%q is not a DTMF digit", r)}
-			}
-		}
-		return a.SendDTMF(ctx, d)
-	})
-	act("/api/key", func(ctx context.Context, b map[string]string) error {
-		switch {
-		case b["hook"] == "off" || b["hook"] == "on":
-			return a.Key(ctx, "hook:"+b["hook"])
-		case b["key"] != "":
-			return a.Key(ctx, b["key"])
-		}
-		return badRequest{errors.New(`"key" or "hook" ("off"/"on") is required`)}
-	})
-	return s.guard(mux)
 }
 
 type badRequest struct{ error }

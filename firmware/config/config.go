@@ -48,6 +48,10 @@ type Config struct {
 	Log Log
 	// SIP says who may reach the phone over SIP (sip).
 	SIP SIP
+	// History configures the call history (history).
+	History History
+	// Phonebook configures the phonebook (phonebook).
+	Phonebook Phonebook
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
 	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
 	// default. Default: 0.
@@ -257,6 +261,25 @@ type SIP struct {
 	RingTimeout time.Duration
 }
 
+// History configures the call history (history).
+type History struct {
+	// File is where the history is kept (file), a file on the data
+	// partition such as /perm/deskphone/history.json; "" keeps the
+	// history in memory only, lost on restart. Default: "".
+	File string
+	// Size is the number of calls kept, the oldest dropped first (size),
+	// 1..10000. Default: 200.
+	Size int
+}
+
+// Phonebook configures the phonebook (phonebook).
+type Phonebook struct {
+	// File is the phonebook file (file), a file on the data partition
+	// such as /perm/deskphone/phonebook.yaml; "" means no phonebook.
+	// Default: "".
+	File string
+}
+
 // Log configures logging (log).
 type Log struct {
 	// Level is debug, info, warn or error (level). Default: info.
@@ -292,6 +315,7 @@ const (
 	DefaultDNDCode         = 486
 	DefaultNoAnswerAfter   = 20 * time.Second
 	DefaultMaxCalls        = 4
+	DefaultHistorySize     = 200
 )
 
 // Default returns a new Config holding every default. It has no account.
@@ -330,6 +354,8 @@ func Default() *Config {
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout},
 		Calls: Calls{MaxCalls: DefaultMaxCalls, CallWaiting: true},
+
+		History: History{Size: DefaultHistorySize},
 	}
 }
 

@@ -292,6 +292,14 @@ func TestParseBad(t *testing.T) {
 				`phone.yaml:5: sip.allow[2]: "10.0.0.1/33" is not an IP address or CIDR prefix`}, ErrInvalid},
 		{"ring_timeout", "sip: {ring_timeout: 1s}\n",
 			[]string{`phone.yaml:1: sip.ring_timeout: 1s is out of range 5s..10m0s`}, ErrInvalid},
+		{"history size", "history:\n  file: /perm/deskphone/history.json\n  size: 0\n",
+			[]string{`phone.yaml:3: history.size: 0 is out of range 1..10000`}, ErrInvalid},
+		{"history file a directory", "history:\n  file: /perm/deskphone/\n",
+			[]string{`phone.yaml:2: history.file: "/perm/deskphone/" names a directory, not a file`}, ErrInvalid},
+		{"phonebook file is the history", "history: {file: /perm/h.json}\nphonebook:\n  file: /perm/./h.json\n",
+			[]string{`phone.yaml:3: phonebook.file: "/perm/./h.json" is also history.file`}, ErrInvalid},
+		{"phonebook unknown key", "phonebook:\n  path: /perm/pb.yaml\n",
+			[]string{`phone.yaml:2: phonebook.path: unknown key (known keys: file)`}, ErrUnknownKey},
 		{"memory_limit unit", "memory_limit: 64\n",
 			[]string{`phone.yaml:1: memory_limit: "64" is not a size (a whole number with a unit`}, ErrInvalid},
 		{"memory_limit small", "memory_limit: 1MiB\n",
@@ -586,6 +594,8 @@ func full() *Config {
 	c.API = API{Listen: "[::]:9000", Token: "null"}
 	c.Log = Log{Level: "debug", Format: "json"}
 	c.SIP = SIP{AcceptFrom: "any", Allow: []string{"192.0.2.7/32", "10.1.0.0/16", "2001:db8::/64"}, RingTimeout: 45 * time.Second}
+	c.History = History{File: "/perm/deskphone/calls.json", Size: 7}
+	c.Phonebook = Phonebook{File: "/perm/deskphone/book: #1.yaml"}
 	c.MemoryLimit = 96 << 20
 	return c
 }

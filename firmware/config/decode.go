@@ -562,6 +562,17 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"ring_timeout": d.duration(&c.SIP.RingTimeout),
 			})
 		},
+		"history": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"file": d.str(&c.History.File),
+				"size": d.integer(&c.History.Size),
+			})
+		},
+		"phonebook": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"file": d.str(&c.Phonebook.File),
+			})
+		},
 		"memory_limit": d.size(&c.MemoryLimit),
 		"calls": func(n *yaml.Node, path string) {
 			d.mapping(n, path, fields{

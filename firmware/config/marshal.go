@@ -28,12 +28,21 @@ type (
 		API             fileAPI           `yaml:"api"`
 		Log             fileLog           `yaml:"log"`
 		SIP             fileSIP           `yaml:"sip"`
+		History         fileHistory       `yaml:"history"`
+		Phonebook       filePhonebook     `yaml:"phonebook"`
 		MemoryLimit     string            `yaml:"memory_limit"`
 		Calls           fileCalls         `yaml:"calls"`
 	}
 	fileCalls struct {
 		MaxCalls    int  `yaml:"max_calls"`
 		CallWaiting bool `yaml:"call_waiting"`
+	}
+	fileHistory struct {
+		File string `yaml:"file"`
+		Size int    `yaml:"size"`
+	}
+	filePhonebook struct {
+		File string `yaml:"file"`
 	}
 	fileSIP struct {
 		AcceptFrom  string   `yaml:"accept_from"`
@@ -174,6 +183,8 @@ func Marshal(c *Config) ([]byte, error) {
 			Allow:       c.SIP.Allow,
 			RingTimeout: formatDuration(c.SIP.RingTimeout),
 		},
+		History:     fileHistory(c.History),
+		Phonebook:   filePhonebook(c.Phonebook),
 		MemoryLimit: formatSize(c.MemoryLimit),
 		Calls:       fileCalls(c.Calls),
 	}

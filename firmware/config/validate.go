@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,10 +168,33 @@ func (c *Config) problems() []*FieldError {
 	v.oneOf("log.format", c.Log.Format, LogFormats)
 	v.sip(c.SIP)
 	v.between("calls.max_calls", c.Calls.MaxCalls, 1, MaxCallsLimit)
+	v.storage(c.History, c.Phonebook)
 	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
 		v.fail("memory_limit", "%d bytes is below the minimum of 16MiB (0 means the board's default)", c.MemoryLimit)
 	}
 	return v.errs
+}
+
+// MaxHistorySize bounds history.size.
+const MaxHistorySize = 10000
+
+// storage checks the history and phonebook files: each a file name (not
+// a directory), and not the same file.
+func (v *validator) storage(h History, p Phonebook) {
+	v.between("history.size", h.Size, 1, MaxHistorySize)
+	for _, f := range []struct{ path, file string }{{"history.file", h.File}, {"phonebook.file", p.File}} {
+		v.text(f.path, f.file)
+		switch {
+		case f.file == "":
+		case strings.HasSuffix(f.file, "/") || filepath.Base(f.file) == "." || filepath.Base(f.file) == "..":
+			v.fail(f.path, "%q names a directory, not a file", f.file)
+		case strings.ContainsFunc(f.file, unicode.IsControl):
+			v.fail(f.path, "%q holds control characters", f.file)
+		}
+	}
+	if h.File != "" && filepath.Clean(h.File) == filepath.Clean(p.File) {
+		v.fail("phonebook.file", "%q is also history.file", p.File)
+	}
 }
 
 func (v *validator) sip(s SIP) {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,12 +45,6 @@ func needCallModel(t *testing.T, tp *testPhone) {
 // i's config. It waits until all are registered.
 func office(t *testing.T, n int, mut func(i int, c *config.Config)) (*pbx.Server, []*testPhone) {
 	t.Helper()
-	return officeHistory(t, n, mut, nil)
-}
-
-// officeHistory is office with hist[i] as phone i's call history.
-func officeHistory(t *testing.T, n int, mut func(i int, c *config.Config), hist []phone.History) (*pbx.Server, []*testPhone) {
-	t.Helper()
 	users := map[string]string{}
 	for i := range 4 {
 		u := fmt.Sprintf("100%d", i+1)
@@ -61,16 +55,12 @@ func officeHistory(t *testing.T, n int, mut func(i int, c *config.Config), hist 
 	var phones []*testPhone
 	for i := range n {
 		u := fmt.Sprintf("100%d", i+1)
-		var h phone.History
-		if i < len(hist) {
-			h = hist[i]
-		}
-		phones = append(phones, startLinesHistory(t, []config.Account{pbxAccount(p, u, "pw"+u, "")}, uint16(30060+200*i), hz[i], func(c *config.Config) {
+		phones = append(phones, startPhoneWith(t, p, u, "pw"+u, uint16(30060+200*i), hz[i], func(c *config.Config) {
 			c.Audio.Tones = "us"
 			if mut != nil {
 				mut(i, c)
 			}
-		}, h))
+		}))
 	}
 	waitFor(t, "every phone registered", 10*time.Second, func() bool {
 		for _, tp := range phones {
@@ -498,8 +488,7 @@ func TestDND(t *testing.T) {
 // caller to the target (302 with the target as Contact), who hears the
 // caller.
 func TestForward(t *testing.T) {
-	hb := &history{}
-	_, ph := officeHistory(t, 4, func(i int, c *config.Config) {
+	_, ph := office(t, 4, func(i int, c *config.Config) {
 		if i == 1 {
 			c.Accounts[0].ForwardNoAnswer = "1003"
 			c.Accounts[0].ForwardNoAnswerAfter = 2 * time.Second
@@ -508,7 +497,7 @@ func TestForward(t *testing.T) {
 			// phone, which forwards it (rather than the UA's bare 486).
 			c.Calls.MaxCalls = 1
 		}
-	}, []phone.History{nil, hb})
+	})
 	a, b, c, d := ph[0], ph[1], ph[2], ph[3]
 	needCallModel(t, b)
 	ctx := context.Background()
@@ -556,9 +545,9 @@ func TestForward(t *testing.T) {
 	}
 	// B's history: each forwarded call from A, with where it went (and
 	// D's answered call).
-	waitFor(t, "B's history", 5*time.Second, func() bool { return len(hb.entries()) == 4 })
+	waitFor(t, "B's history", 5*time.Second, func() bool { return len(b.history()) == 4 })
 	fwd := 0
-	for _, e := range hb.entries() {
+	for _, e := range b.history() {
 		if e.Kind == "forwarded" {
 			fwd++
 			if !strings.Contains(e.Remote, "1001") || !strings.Contains(e.ForwardedTo, "1003") {
@@ -567,26 +556,18 @@ func TestForward(t *testing.T) {
 		}
 	}
 	if fwd != 3 {
-		t.Errorf("B's history %+v: want 3 forwarded calls", hb.entries())
+		t.Errorf("B's history %+v: want 3 forwarded calls", b.history())
 	}
 }
 
-// history records the entries the phone writes.
-type history struct {
-	mu sync.Mutex
-	e  []phone.HistoryEntry
-}
-
-func (h *history) Add(e phone.HistoryEntry) {
-	h.mu.Lock()
-	h.e = append(h.e, e)
-	h.mu.Unlock()
-}
-
-func (h *history) entries() []phone.HistoryEntry {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]phone.HistoryEntry(nil), h.e...)
+// history is the phone's call history (the daemon's store), oldest
+// first.
+func (tp *testPhone) history() []phone.HistoryEntry {
+	var out []phone.HistoryEntry
+	for _, e := range tp.d.store.history.List("", 0) {
+		out = append([]phone.HistoryEntry{e.HistoryEntry}, out...)
+	}
+	return out
 }
 
 // TestHistory: an answered call is "placed" at the caller and "received"
@@ -594,9 +575,12 @@ func (h *history) entries() []phone.HistoryEntry {
 // on is "missed" at the callee (and counted); a refused one "rejected".
 func TestHistory(t *testing.T) {
 	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001", "1002": "pw1002"})
-	ha, hb := &history{}, &history{}
-	a := startHistoryPhone(t, p, "1001", 32060, hzA, ha)
-	b := startHistoryPhone(t, p, "1002", 32260, hzB, hb)
+	dir := t.TempDir()
+	withFile := func(name string) func(*config.Config) {
+		return func(c *config.Config) { c.History.File = filepath.Join(dir, name) }
+	}
+	a := startPhoneWith(t, p, "1001", "pw1001", 32060, hzA, withFile("a.json"))
+	b := startPhoneWith(t, p, "1002", "pw1002", 32260, hzB, withFile("b.json"))
 	waitFor(t, "registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
 	needCallModel(t, b)
 	ctx := context.Background()
@@ -619,8 +603,8 @@ func TestHistory(t *testing.T) {
 	}
 	hangupAll(t, a, b)
 
-	waitFor(t, "three entries each", 5*time.Second, func() bool { return len(ha.entries()) == 3 && len(hb.entries()) == 3 })
-	ea, eb := ha.entries(), hb.entries()
+	waitFor(t, "three entries each", 5*time.Second, func() bool { return len(a.history()) == 3 && len(b.history()) == 3 })
+	ea, eb := a.history(), b.history()
 	for i, want := range []string{"placed", "placed", "placed"} {
 		if ea[i].Kind != want || !strings.Contains(ea[i].Remote, "1002") || ea[i].Line != 0 {
 			t.Errorf("A's entry %d: %+v, want %s to 1002 on line 0", i, ea[i], want)
@@ -637,10 +621,4 @@ func TestHistory(t *testing.T) {
 	if n := b.d.Status().Phone.MissedCalls; n != 1 {
 		t.Errorf("B's missed calls %d, want 1", n)
 	}
-}
-
-// startHistoryPhone is startPhone with a History.
-func startHistoryPhone(t *testing.T, p *pbx.Server, user string, sipPort uint16, micHz float64, h phone.History) *testPhone {
-	t.Helper()
-	return startLinesHistory(t, []config.Account{pbxAccount(p, user, "pw"+user, "")}, sipPort, micHz, nil, h)
 }

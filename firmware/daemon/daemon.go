@@ -44,9 +44,6 @@ type Options struct {
 	// API (its call action or keys it presses) cannot run them: such a
 	// dial fails with ErrServiceCodeRemote, which the API answers 403.
 	ServiceCodes map[string]func()
-	// History, when set, receives an entry for every call that ends
-	// (placed, received, missed, rejected, forwarded).
-	History phone.History
 }
 
 var (
@@ -70,6 +67,7 @@ type Daemon struct {
 	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
+	store *store // history and phonebook (store.go)
 
 	codes map[string]func()
 
@@ -137,6 +135,9 @@ func New(o Options) (d *Daemon, err error) {
 		phoneLines = append(phoneLines, d.lines[i])
 		settings = append(settings, lineSettings(a))
 	}
+	if err := d.openStore(); err != nil {
+		return nil, err
+	}
 	preset, err := tone.PresetFor(cfg.Audio.Tones)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: audio.tones: %w", err)
@@ -156,7 +157,10 @@ func New(o Options) (d *Daemon, err error) {
 		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting,
 		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
-		Volume: vol, History: o.History, Logger: log,
+		Volume: vol, Logger: log,
+		// Every call that ends goes in the history; callers are named
+		// from the phonebook (both on the data partition, store.go).
+		History: d.store.history, Directory: d.store.phonebook,
 	})
 	if err != nil {
 		return nil, err
@@ -358,6 +362,7 @@ func (d *Daemon) closeParts() {
 	if d.board != nil {
 		_ = d.board.Close()
 	}
+	d.closeStore()
 }
 
 // Status is the document GET /api/status returns.

@@ -93,12 +93,6 @@ func startPhoneWith(t *testing.T, p *pbx.Server, user, pass string, sipPort uint
 // and a microphone playing micHz.
 func startLines(t *testing.T, accounts []config.Account, sipPort uint16, micHz float64, mut func(*config.Config)) *testPhone {
 	t.Helper()
-	return startLinesHistory(t, accounts, sipPort, micHz, mut, nil)
-}
-
-// startLinesHistory is startLines with a call history (nil: none).
-func startLinesHistory(t *testing.T, accounts []config.Account, sipPort uint16, micHz float64, mut func(*config.Config), h phone.History) *testPhone {
-	t.Helper()
 	cfg := config.Default()
 	cfg.Accounts = accounts
 	cfg.Ports.SIP = config.PortRange{Min: sipPort, Max: sipPort + 9}
@@ -113,7 +107,7 @@ func startLinesHistory(t *testing.T, accounts []config.Account, sipPort uint16, 
 		t.Fatal(err)
 	}
 	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
-	d, err := New(Options{Config: cfg, Board: b, History: h})
+	d, err := New(Options{Config: cfg, Board: b})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -320,6 +320,41 @@ func (b *Baresip) WaitEvent(d time.Duration, types ...string) (BaresipEvent, boo
 	}
 }
 
+// WaitEvents waits up to d until n events of type typ were seen; it
+// returns false when baresip exits first.
+func (b *Baresip) WaitEvents(d time.Duration, n int, typ string) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		k := 0
+		for _, ev := range b.events {
+			if ev.Type == typ {
+				k++
+			}
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		if k >= n {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-b.Proc.done:
+			return false
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+// Transfer asks baresip to transfer its current call to uri (a blind
+// transfer: REFER, RFC 3515).
+func (b *Baresip) Transfer(uri string) error {
+	_, err := b.Command("transfer", uri)
+	return err
+}
+
 // Events returns the event types seen so far, in order (for reports).
 func (b *Baresip) Events() []string {
 	b.mu.Lock()

@@ -167,6 +167,13 @@ func TestLab(t *testing.T) {
 	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
 	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
+	// Several calls, transfer and lines against baresip (issue 13).
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })
+		run("calls/transfer-of-phoned/"+kamName(reg), func(t *testing.T) { e.transferOfPhoned(t, reg) })
+		run("calls/call-waiting/"+kamName(reg), func(t *testing.T) { e.callWaiting(t, reg) })
+	}
+	run("calls/two-lines", func(t *testing.T) { e.twoLines(t) })
 	for _, k := range []NATKind{PortRestricted, Symmetric} {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {
 			run(fmt.Sprintf("early-media/%s/%s", k, kamName(reg)), func(t *testing.T) { e.earlyMedia(t, k, reg) })

@@ -25,6 +25,18 @@ type PhonedOptions struct {
 	// NAT is the config's nat section, in YAML, indented by two spaces;
 	// empty leaves the defaults.
 	NAT string
+	// User2 and Registrar2, when set, are a second account: the phone's
+	// line 1, registered at its own Kamailio (another domain).
+	User2, Registrar2 string
+}
+
+// line2 is the accounts entry of the second line, or "".
+func line2(o PhonedOptions) string {
+	if o.User2 == "" {
+		return ""
+	}
+	return fmt.Sprintf("  - user: \"%s\"\n    password: \"%s\"\n    domain: \"%s\"\n    registrar: \"%s:5060\"\n    expires: 60s\n",
+		o.User2, SIPPassword, o.Registrar2, o.Registrar2)
 }
 
 // Phoned is a running phoned with its local API reached inside its
@@ -35,6 +47,8 @@ type Phoned struct {
 	WAV  string
 	Site *Site
 	User string
+	// User2 is the second line's account ("" without one).
+	User2 string
 
 	client *http.Client
 }
@@ -45,22 +59,22 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
 	dir := s.lab.Dir
 	wav := filepath.Join(dir, name+".wav")
 	cfg := fmt.Sprintf(`accounts:
-  - user: "%s"
-    password: "%s"
-    domain: "%s"
-    registrar: "%s:5060"
+  - user: "%[1]s"
+    password: "%[2]s"
+    domain: "%[3]s"
+    registrar: "%[4]s:5060"
     expires: 60s
-ports:
+%[7]sports:
   sip: {min: 5060, max: 5069}
   media: {min: 16384, max: 16483}
 audio:
-  input: "tone:%d"
-  output: "wav:%s"
+  input: "tone:%[5]d"
+  output: "wav:%[6]s"
 api:
   listen: "127.0.0.1:8080"
 log:
   level: debug
-`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav)
+`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o))
 	if o.NAT != "" {
 		cfg += "nat:\n" + o.NAT
 	}
@@ -72,7 +86,7 @@ log:
 	if err != nil {
 		return nil, err
 	}
-	ph := &Phoned{Proc: p, WAV: wav, Site: s, User: o.User, client: &http.Client{
+	ph := &Phoned{Proc: p, WAV: wav, Site: s, User: o.User, User2: o.User2, client: &http.Client{
 		Timeout:   3 * time.Second,
 		Transport: &http.Transport{DialContext: DialContext(s.Phone), DisableKeepAlives: true},
 	}}
@@ -92,8 +106,17 @@ log:
 // Status is the part of GET /api/status the lab reads.
 type Status struct {
 	Phone struct {
-		State string `json:"state"`
+		State string      `json:"state"`
+		Calls []PhoneCall `json:"calls"`
 	} `json:"phone"`
+	// Lines are the phone's lines (one per account), each with its own
+	// registration.
+	Lines []struct {
+		Line         int `json:"line"`
+		Registration struct {
+			State string
+		} `json:"registration"`
+	} `json:"lines"`
 	Registration struct {
 		State    string
 		Code     int
@@ -110,6 +133,38 @@ type Status struct {
 			Remote   string `json:"remote"`
 		} `json:"rtp"`
 	} `json:"calls"`
+}
+
+// PhoneCall is one call as the phone's state machine lists it.
+type PhoneCall struct {
+	ID     string `json:"id"`
+	Line   int    `json:"line"`
+	State  string `json:"state"`
+	Remote string `json:"remote"`
+	Active bool   `json:"active"`
+}
+
+// CallIn returns the first of the phone's calls in state, if any.
+func (s *Status) CallIn(state string) (PhoneCall, bool) {
+	for _, c := range s.Phone.Calls {
+		if c.State == state {
+			return c, true
+		}
+	}
+	return PhoneCall{}, false
+}
+
+// LinesRegistered holds once n lines report registered.
+func LinesRegistered(n int) func(*Status) bool {
+	return func(s *Status) bool {
+		k := 0
+		for _, l := range s.Lines {
+			if l.Registration.State == "registered" {
+				k++
+			}
+		}
+		return k >= n
+	}
 }
 
 // NATReport is the part of the port manager's report the lab reads.
