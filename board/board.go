@@ -20,8 +20,9 @@ type Options struct {
 	// Keys is the sim board's terminal.
 	Keys io.Reader
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
-	// unix:PATH) and "serial" (device); rpi "alsa_device", "no_audio",
-	// "no_codec" ("true").
+	// unix:PATH), "screen_listen" (the same, or "none") and "serial"
+	// (device); rpi "alsa_device", "no_audio",
+	// "no_codec" ("true"), "display" ("ssd1306") and "display_bus".
 	Extra map[string]string
 }
 
@@ -39,6 +40,9 @@ func Open(name string, o Options) (*hal.Board, error) {
 			qo.Listen = v
 		}
 		qo.Serial = o.Extra["serial"]
+		if v := o.Extra["screen_listen"]; v != "" {
+			qo.ScreenListen = v
+		}
 		if err := qo.SetAudio(o.Input, o.Output); err != nil {
 			return nil, err
 		}
@@ -50,6 +54,7 @@ func Open(name string, o Options) (*hal.Board, error) {
 		}
 		ro.NoAudio = o.Extra["no_audio"] == "true"
 		ro.NoCodec = o.Extra["no_codec"] == "true"
+		ro.Display, ro.DisplayBus = o.Extra["display"], o.Extra["display_bus"]
 		return rpi.Open(ro)
 	}
 	return nil, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())

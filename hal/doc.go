@@ -1,6 +1,7 @@
 // Package hal defines the hardware the phone logic needs, as small
 // interfaces and value types: a keypad, a hook switch, indicators (LEDs),
-// a ringer, audio in and out, and the audio codec chip's controls.
+// a ringer, audio in and out, the audio codec chip's controls, and the
+// screen (Display).
 //
 // hal is a leaf: it imports nothing of this module. Drivers live in
 // subpackages (hal/keypad, hal/hook, hal/wm8960, ...), boards wire them

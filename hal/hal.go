@@ -278,6 +278,11 @@ type Board struct {
 	AudioIn   AudioIn
 	AudioOut  AudioOut
 	Codec     Codec
+	// Headset is whether the machine has a headset: Codec.SetRoute
+	// (RouteHeadset) then moves the audio to it.
+	Headset bool
+	// Display is the screen; nil on a board without one.
+	Display Display
 	// Closer, when set, releases board-level resources after the devices.
 	Closer func() error
 }
@@ -310,6 +315,9 @@ func (b *Board) Close() error {
 	}
 	if b.Codec != nil {
 		keep(b.Codec.Close())
+	}
+	if b.Display != nil {
+		keep(b.Display.Close())
 	}
 	if b.Closer != nil {
 		keep(b.Closer())

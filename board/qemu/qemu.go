@@ -9,6 +9,7 @@ import (
 
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/serialio"
+	"github.com/deskphone/phone/hal/termpanel"
 )
 
 // Options says where the emulated phone's panel and audio are. Empty
@@ -23,6 +24,12 @@ type Options struct {
 	// Listener, when set, is used instead of Listen (tests, socket
 	// activation).
 	Listener net.Listener
+	// ScreenListen is where the screen is served as text (hal/termpanel:
+	// each client gets every frame, in Braille): "tcp:HOST:PORT" or
+	// "unix:PATH". "" or "none" serves it nowhere (the API's
+	// /api/screen.png still shows it). ScreenListener overrides it.
+	ScreenListen   string
+	ScreenListener net.Listener
 	// Format of the audio streams; zero means hal.Narrowband.
 	Format hal.Format
 	// MicFile is a raw PCM file (s16le mono) played, looping, as the
@@ -38,9 +45,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultOptions serves the panel on TCP port 7000 of every interface
-// (reached from the host through QEMU's hostfwd) and has silent audio.
-var DefaultOptions = Options{Listen: "tcp::7000"}
+// DefaultOptions serves the panel on TCP port 7000 and the screen on
+// 7080 of every interface (reached from the host through QEMU's hostfwd)
+// and has silent audio.
+var DefaultOptions = Options{Listen: "tcp::7000", ScreenListen: "tcp::7080"}
+
+// Screen size: the reference 128×64 panel.
+const (
+	ScreenWidth  = 128
+	ScreenHeight = 64
+)
 
 // Open builds the emulated board. Board.Close releases everything.
 func Open(o Options) (*hal.Board, error) {
@@ -66,22 +80,28 @@ func Open(o Options) (*hal.Board, error) {
 		b.Close()
 		return nil, fmt.Errorf("board qemu: %w", err)
 	}
-	ln := o.Listener
-	if ln == nil && o.Listen != "" && o.Listen != "none" {
-		network, addr, ok := strings.Cut(o.Listen, ":")
-		if !ok || (network != "tcp" && network != "unix") {
-			return fail(fmt.Errorf("listen %q: want tcp:HOST:PORT or unix:PATH", o.Listen))
-		}
-		var err error
-		if ln, err = net.Listen(network, addr); err != nil {
-			return fail(err)
-		}
+	screen := termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Logger: o.Logger})
+	b.Display = screen
+	ln, err := listen(o.Listener, o.Listen)
+	if err != nil {
+		return fail(err)
 	}
 	if ln != nil {
 		if err := p.AttachListener(ln); err != nil {
 			return fail(err)
 		}
 		o.Logger.Info("panel listening", "component", "board-qemu", "laddr", ln.Addr().String())
+	}
+	sln, err := listen(o.ScreenListener, o.ScreenListen)
+	if err != nil {
+		return fail(fmt.Errorf("screen: %w", err))
+	}
+	if sln != nil {
+		if err := screen.Serve(sln); err != nil {
+			sln.Close()
+			return fail(fmt.Errorf("screen: %w", err))
+		}
+		o.Logger.Info("screen listening", "component", "board-qemu", "laddr", sln.Addr().String())
 	}
 	if o.Serial != "" {
 		tty, err := serialio.OpenTTY(o.Serial)
@@ -103,6 +123,19 @@ func Open(o Options) (*hal.Board, error) {
 	}
 	b.AudioOut = out
 	return b, nil
+}
+
+// listen returns ln, or a listener on spec ("tcp:HOST:PORT",
+// "unix:PATH"; "" and "none" mean no listener).
+func listen(ln net.Listener, spec string) (net.Listener, error) {
+	if ln != nil || spec == "" || spec == "none" {
+		return ln, nil
+	}
+	network, addr, ok := strings.Cut(spec, ":")
+	if !ok || (network != "tcp" && network != "unix") {
+		return nil, fmt.Errorf("listen %q: want tcp:HOST:PORT or unix:PATH", spec)
+	}
+	return net.Listen(network, addr)
 }
 
 func openMic(o Options) (hal.AudioIn, error) {

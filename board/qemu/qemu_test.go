@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"image"
+	"image/color"
 	"net"
 	"os"
 	"path/filepath"
@@ -201,5 +203,58 @@ func TestSetAudioConfigWords(t *testing.T) {
 	var o Options
 	if err := o.SetAudio("mic.raw", "udp:127.0.0.1:9"); err != nil || o.MicFile != "mic.raw" || o.SpeakerUDP != "127.0.0.1:9" {
 		t.Fatalf("%+v %v", o, err)
+	}
+}
+
+// TestScreenStream: the board's display is served as text; a client sees
+// each frame drawn, and Close ends the stream.
+func TestScreenStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(Options{Listen: "none", ScreenListener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Display == nil || b.Display.Bounds() != image.Rect(0, 0, 128, 64) {
+		t.Fatalf("display %v", b.Display)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	frame := func() string {
+		var s strings.Builder
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading a frame: %v", err)
+			}
+			s.WriteString(line)
+			if strings.Contains(line, "└") {
+				return s.String()
+			}
+		}
+	}
+	if f := frame(); strings.Contains(f, "\u2801") {
+		t.Fatal("the first frame is not blank")
+	}
+	img := image.NewGray(image.Rect(0, 0, 128, 64))
+	img.SetGray(0, 0, color.Gray{255})
+	if err := b.Display.Draw(img); err != nil {
+		t.Fatal(err)
+	}
+	if f := frame(); !strings.Contains(f, "│\u2801") {
+		t.Fatalf("the drawn pixel is not in the frame:\n%s", f)
+	}
+	b.Close()
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Error("screen stream open after Close")
+	}
+	if _, err := Open(Options{Listen: "none", ScreenListen: "udp:1.2.3.4:5"}); err == nil {
+		t.Error("bad screen_listen accepted")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/deskphone/phone/hal/hook"
 	"github.com/deskphone/phone/hal/keypad"
 	"github.com/deskphone/phone/hal/led"
+	"github.com/deskphone/phone/hal/ssd1306"
 	"github.com/deskphone/phone/hal/wm8960"
 )
 
@@ -45,6 +46,15 @@ type Options struct {
 	NoAudio bool
 	// ALSADevice is the capture PCM; playback uses ALSA's default PCM.
 	ALSADevice string
+	// Display is the screen: DisplaySSD1306 (a 128×64 OLED at 0x3C on
+	// DisplayBus) or "" for none.
+	Display string
+	// DisplayBus is the screen's I²C bus; "" means I2CBus (shared with
+	// the codec: different addresses, one bus).
+	DisplayBus string
+	// DisplayOpts override the panel's options (size, mirroring); nil
+	// means ssd1306.DefaultOpts.
+	DisplayOpts *ssd1306.Opts
 	// Format of the audio streams; zero means hal.Narrowband.
 	Format hal.Format
 	// Keypad, HookOpts, Codec and LED override the drivers' options; nil
@@ -74,6 +84,9 @@ var DefaultOptions = Options{
 	ALSADevice: "default",
 	Format:     hal.Narrowband,
 }
+
+// DisplaySSD1306 is the Display option of the reference panel.
+const DisplaySSD1306 = "ssd1306"
 
 // platform is what the board needs from the machine; tests replace it.
 type platform struct {
@@ -150,13 +163,32 @@ func open(o Options, p platform) (*hal.Board, error) {
 		}
 		return pp, nil
 	}
+	if o.Display != "" && o.Display != DisplaySSD1306 {
+		return nil, fmt.Errorf("board rpi: display %q (want %q or none)", o.Display, DisplaySSD1306)
+	}
 	b := &hal.Board{Name: "rpi"}
-	var bus i2c.BusCloser
-	b.Closer = func() error {
-		if bus != nil {
-			return bus.Close()
+	// buses are the I²C buses opened, by name: the codec and the screen
+	// share one when they name the same.
+	buses := map[string]i2c.BusCloser{}
+	openBus := func(name string) (i2c.BusCloser, error) {
+		if bus, ok := buses[name]; ok {
+			return bus, nil
 		}
-		return nil
+		bus, err := p.i2c(name)
+		if err != nil {
+			return nil, fmt.Errorf("board rpi: I2C bus %q: %w", name, err)
+		}
+		buses[name] = bus
+		return bus, nil
+	}
+	b.Closer = func() error {
+		var first error
+		for _, bus := range buses {
+			if err := bus.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
 	}
 	fail := func(err error) (*hal.Board, error) {
 		b.Close()
@@ -235,9 +267,9 @@ func open(o Options, p platform) (*hal.Board, error) {
 	b.Ringer = rg
 
 	if !o.NoCodec {
-		bus, err = p.i2c(o.I2CBus)
+		bus, err := openBus(o.I2CBus)
 		if err != nil {
-			return fail(fmt.Errorf("board rpi: I2C bus %q: %w", o.I2CBus, err))
+			return fail(err)
 		}
 		copts := wm8960.DefaultOpts
 		if o.Codec != nil {
@@ -250,6 +282,22 @@ func open(o Options, p platform) (*hal.Board, error) {
 			return fail(fmt.Errorf("board rpi: codec: %w", err))
 		}
 		b.Codec = c
+	}
+
+	if o.Display == DisplaySSD1306 {
+		name := o.DisplayBus
+		if name == "" {
+			name = o.I2CBus
+		}
+		bus, err := openBus(name)
+		if err != nil {
+			return fail(err)
+		}
+		disp, err := ssd1306.NewI2C(bus, o.DisplayOpts)
+		if err != nil {
+			return fail(fmt.Errorf("board rpi: display: %w", err))
+		}
+		b.Display = disp
 	}
 
 	if !o.NoAudio {

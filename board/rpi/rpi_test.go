@@ -160,3 +160,46 @@ func TestOpenErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenDisplay: the SSD1306 shares the codec's I²C bus (opened once,
+// closed once, after the panel is switched off).
+func TestOpenDisplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMachine()
+		opened := 0
+		p := m.platform()
+		inner := p.i2c
+		p.i2c = func(n string) (i2c.BusCloser, error) { opened++; return inner(n) }
+		b, err := open(Options{Display: DisplaySSD1306, NoAudio: true}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Display == nil || b.Display.Bounds().Dx() != 128 || b.Display.Bounds().Dy() != 64 {
+			t.Fatalf("display %v", b.Display)
+		}
+		if opened != 1 {
+			t.Errorf("bus opened %d times, want once for codec and display", opened)
+		}
+		var panel []i2ctest.IO
+		for _, op := range m.bus.Ops {
+			if op.Addr == 0x3c {
+				panel = append(panel, op)
+			}
+		}
+		// Initialisation (display on last), then a clear frame: 8 pages.
+		if len(panel) != 1+16 || panel[0].W[1] != 0xAE || panel[0].W[len(panel[0].W)-1] != 0xAF {
+			t.Fatalf("%d panel writes, first %x", len(panel), panel[0].W)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		last := m.bus.Ops[len(m.bus.Ops)-1]
+		if !m.bus.closed || last.Addr != 0x3c || string(last.W) != "\x00\xae" {
+			t.Errorf("bus closed %v, last write %+v; want the panel switched off, then the bus closed", m.bus.closed, last)
+		}
+		if _, err := open(Options{Display: "st7567", NoAudio: true}, newMachine().platform()); err == nil ||
+			!strings.Contains(err.Error(), `display "st7567"`) {
+			t.Errorf("unknown display: %v", err)
+		}
+	})
+}

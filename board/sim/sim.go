@@ -1,7 +1,9 @@
 // Package sim is the host board: a phone on a developer's machine.
 //
 // Keys and the hook come from a terminal (one line at a time, see
-// ParseKeys) and from the local API. The microphone plays a tone, a WAV
+// ParseKeys) and from the local API. The screen (a hal/termpanel) is drawn
+// at the top of the terminal when standard output is one (the logs
+// scroll under it), and is always available as GET /api/screen.png. The microphone plays a tone, a WAV
 // file (looped) or silence, paced like a device clock; the speaker
 // records to a WAV file or discards.
 package sim
@@ -12,12 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/termpanel"
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/hal/wavfile"
 )
@@ -33,7 +37,18 @@ type Options struct {
 	Keys io.Reader
 	// Format is the audio format. Default hal.Narrowband.
 	Format hal.Format
+	// Term is a terminal (ANSI) where the screen is drawn. When nil and
+	// Keys is set (the interactive host demo), standard output is used
+	// if it is a terminal; otherwise the screen is only kept, for
+	// GET /api/screen.png, so tests and logs stay clean.
+	Term io.Writer
 }
+
+// Screen size of the sim board: the reference 128×64 panel.
+const (
+	ScreenWidth  = 128
+	ScreenHeight = 64
+)
 
 // ErrBadOption reports an option the sim board cannot use.
 var ErrBadOption = errors.New("sim: bad option")
@@ -67,6 +82,10 @@ func Open(o Options) (*hal.Board, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: output: %w", err)
 	}
+	term := o.Term
+	if term == nil && o.Keys != nil && isTerminal(os.Stdout) {
+		term = os.Stdout
+	}
 	kp := &Keypad{ch: make(chan hal.KeyEvent, 64)}
 	hook := &Hook{ch: make(chan hal.HookEvent, 8)}
 	b := &hal.Board{
@@ -78,6 +97,7 @@ func Open(o Options) (*hal.Board, error) {
 		AudioIn:   wavfile.NewPacedIn(o.Format, src),
 		AudioOut:  out,
 		Codec:     &Codec{},
+		Display:   termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Term: term}),
 	}
 	if o.Keys != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -119,7 +139,9 @@ func Source(spec string, rate int) (hal.FrameSource, error) {
 // ParseKeys turns one terminal line into key events and hook changes.
 // Dial characters (0-9 * #) are keys; words are function keys or hook
 // commands: "lift"/"off", "hang"/"on", "speaker", "hold", "redial",
-// "mute", "vol+", "vol-", "line". Unknown words are an error.
+// "mute", "vol+", "vol-", "line", and the screen's "up", "down", "left",
+// "right", "ok", "back", "menu", "history", "contacts", "soft1".."soft4".
+// Unknown words are an error.
 func ParseKeys(line string) (keys []hal.Key, hook *bool, err error) {
 	for _, w := range strings.Fields(line) {
 		switch strings.ToLower(w) {
@@ -138,7 +160,7 @@ func ParseKeys(line string) (keys []hal.Key, hook *bool, err error) {
 		}
 		for _, r := range w {
 			if !hal.Key(r).IsDigit() {
-				return nil, nil, fmt.Errorf("sim: %q is not a key (dial 0-9 * #, or lift, hang, speaker, hold, redial, mute, vol+, vol-, line)", w)
+				return nil, nil, fmt.Errorf("sim: %q is not a key (dial 0-9 * #, or lift, hang, speaker, hold, redial, mute, vol+, vol-, line; the screen: menu, up, down, left, right, ok, back, soft1-soft4, history, contacts)", w)
 			}
 			keys = append(keys, hal.Key(r))
 		}

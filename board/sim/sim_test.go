@@ -22,6 +22,9 @@ func TestParseKeys(t *testing.T) {
 	if err != nil || len(keys) != 2 || keys[0] != hal.KeyHold || keys[1] != hal.KeyVolUp {
 		t.Fatalf("keys=%v err=%v", keys, err)
 	}
+	if keys, _, err := ParseKeys("menu down ok soft1"); err != nil || len(keys) != 4 || keys[0] != hal.KeyMenu || keys[3] != hal.KeySoft1 {
+		t.Fatalf("screen keys: %v %v", keys, err)
+	}
 	if _, _, err := ParseKeys("12x"); err == nil {
 		t.Fatal("bad key accepted")
 	}

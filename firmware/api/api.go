@@ -19,6 +19,8 @@
 //	GET  /api/history?kind=missed&limit=20, DELETE /api/history
 //	POST /api/history/{id}/dial
 //	GET, POST /api/phonebook; GET, PUT, DELETE /api/phonebook/{id}
+//	GET  /api/screen.png          the screen as a PNG (Config.Screen)
+//	GET  /api/screen              a page showing the screen, with keys
 //
 // Bodies are one JSON object with only the endpoint's fields (anything
 // else is 400). A call, line or entry that does not exist is 404, a state
@@ -47,6 +49,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"mime"
@@ -159,6 +162,9 @@ type Config struct {
 	// ErrForbidden is answered 403.
 	Actions Actions
 	Logger  *slog.Logger
+	// Screen, when set, returns the phone's current screen for GET
+	// /api/screen.png and the page at GET /api/screen (see screen.go).
+	Screen func() image.Image
 
 	// InterfaceAddrs lists the host's addresses, which a Host header may
 	// name when Listen is an unspecified address (0.0.0.0, [::]). Nil
@@ -367,6 +373,7 @@ func (s *Server) handler() http.Handler {
 	s.lineRoutes(mux)
 	s.historyRoutes(mux)
 	s.phonebookRoutes(mux)
+	s.screenRoutes(mux)
 	return s.guard(mux)
 }
 

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -30,15 +29,6 @@ const (
 	// hzWaiting is the US call-waiting tone (audio.tones: us).
 	hzWaiting = 440
 )
-
-// needCallModel skips a test while the phone's several-call model is
-// still the issue-13 contract stub (its methods answer ErrState).
-func needCallModel(t *testing.T, tp *testPhone) {
-	t.Helper()
-	if err := tp.d.Phone().Swap(context.Background()); errors.Is(err, phone.ErrState) && tp.d.Phone().Status().Lines == nil {
-		t.Skip("the phone's several-call model (issue 13) is not merged yet")
-	}
-}
 
 // office starts a PBX with users 1001..1004 and n phones on it (A, B,
 // C, D in that order), each with its tone; mut, when set, changes phone
@@ -215,7 +205,6 @@ func TestCallOnSecondLine(t *testing.T) {
 		pbxAccount(pb, "2001", "pw2001", "b.test"),
 	}, 31060, hzA, nil)
 	y := startLines(t, []config.Account{pbxAccount(pb, "2002", "pw2002", "b.test")}, 31260, hzB, nil)
-	needCallModel(t, x)
 	waitFor(t, "registered", 10*time.Second, func() bool {
 		st := x.d.Status()
 		return st.Lines[0].Registration.State == "registered" && st.Lines[1].Registration.State == "registered" && y.registered()
@@ -259,7 +248,6 @@ func TestCallOnSecondLine(t *testing.T) {
 func TestCallWaitingHoldAndSwap(t *testing.T) {
 	_, ph := office(t, 3, nil)
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	connect(t, a, b, "1001", "1002", hzA, hzB)
 
@@ -310,7 +298,6 @@ func TestCallWaitingRejectAndOff(t *testing.T) {
 		}
 	})
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	connect(t, a, b, "1001", "1002", hzA, hzB)
 	if err := c.d.Phone().Call(ctx, "1002"); err != nil {
@@ -344,7 +331,6 @@ func TestCallWaitingRejectAndOff(t *testing.T) {
 func TestBlindTransfer(t *testing.T) {
 	_, ph := office(t, 3, nil)
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	connect(t, a, b, "1001", "1002", hzA, hzB)
 	if err := b.d.Phone().Transfer(ctx, "1003"); err != nil {
@@ -373,7 +359,6 @@ func TestBlindTransfer(t *testing.T) {
 func TestAttendedTransfer(t *testing.T) {
 	_, ph := office(t, 3, nil)
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	connect(t, a, b, "1001", "1002", hzA, hzB)
 	held, _ := b.call("1001")
@@ -413,7 +398,6 @@ func TestAttendedTransfer(t *testing.T) {
 func TestConference(t *testing.T) {
 	_, ph := office(t, 3, nil)
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	connect(t, a, b, "1001", "1002", hzA, hzB)
 	held, _ := b.call("1001")
@@ -454,7 +438,6 @@ func TestDND(t *testing.T) {
 		}
 	})
 	a, b, c := ph[0], ph[1], ph[2]
-	needCallModel(t, b)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		callee *testPhone
@@ -499,7 +482,6 @@ func TestForward(t *testing.T) {
 		}
 	})
 	a, b, c, d := ph[0], ph[1], ph[2], ph[3]
-	needCallModel(t, b)
 	ctx := context.Background()
 	reachC := func(what string) {
 		t.Helper()
@@ -582,7 +564,6 @@ func TestHistory(t *testing.T) {
 	a := startPhoneWith(t, p, "1001", "pw1001", 32060, hzA, withFile("a.json"))
 	b := startPhoneWith(t, p, "1002", "pw1002", 32260, hzB, withFile("b.json"))
 	waitFor(t, "registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
-	needCallModel(t, b)
 	ctx := context.Background()
 
 	connect(t, a, b, "1001", "1002", hzA, hzB)

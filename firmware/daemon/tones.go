@@ -16,3 +16,6 @@ func (t tones) Dial() hal.FrameSource       { return tone.NewGenerator(t.p.Dial,
 func (t tones) Ringback() hal.FrameSource   { return tone.NewGenerator(t.p.Ringback, t.rate) }
 func (t tones) Busy() hal.FrameSource       { return tone.NewGenerator(t.p.Busy, t.rate) }
 func (t tones) Congestion() hal.FrameSource { return tone.NewGenerator(t.p.Congestion, t.rate) }
+func (t tones) CallWaiting() hal.FrameSource {
+	return tone.NewGenerator(t.p.CallWaiting, t.rate)
+}

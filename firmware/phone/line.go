@@ -68,6 +68,12 @@ const (
 	CallResumed                   // back from hold: RemoteHold says whether the far end still holds
 	CallEnded                     // ended normally (BYE or our hang-up)
 	CallFailed                    // failed: Code and Reason say why
+	// CallTransferProgress: progress of a transfer we asked for (the
+	// NOTIFY sipfrag status in Code, Reason; Final when it is the last).
+	CallTransferProgress
+	// CallReferred: the far end of Old asked us to call a third party
+	// (REFER); the line already placed that call, which is Call.
+	CallReferred
 )
 
 func (s CallState) String() string {
@@ -88,6 +94,10 @@ func (s CallState) String() string {
 		return "ended"
 	case CallFailed:
 		return "failed"
+	case CallTransferProgress:
+		return "transfer_progress"
+	case CallReferred:
+		return "referred"
 	}
 	return "unknown"
 }
@@ -103,7 +113,6 @@ type CallEvent struct {
 	// answer was sendonly or inactive (RFC 3264 section 8.4).
 	RemoteHold bool
 
-	// Issue 13 contract.
 	// Line is the line (0-based) the call is on.
 	Line int
 	// Replaces, on CallIncoming, is the call an INVITE with Replaces
@@ -121,4 +130,31 @@ type CallEvent struct {
 type DTMFEvent struct {
 	Call  Call
 	Digit rune
+}
+
+// Transferer is what a Call can do beyond the basics (the daemon's
+// adapter implements it; fakes may not). The phone finds it by type
+// assertion on the Call; a call without it cannot be forwarded or
+// transferred.
+type Transferer interface {
+	// Redirect answers an unanswered incoming call 302 Moved Temporarily
+	// with target as Contact (call forward).
+	Redirect(target string) error
+	// Transfer sends REFER to the far end: blind transfer to target.
+	// Progress arrives as CallTransferProgress events; on success the
+	// line ends the call itself (CallEnded).
+	Transfer(target string) error
+	// TransferReplacing sends REFER with Replaces (attended transfer):
+	// the far end of this call is connected to the far end of other.
+	TransferReplacing(other Call) error
+	// Identity is the far end's identity.
+	Identity() Identity
+}
+
+// Identity is who the far end is: the display name and number from
+// P-Asserted-Identity, else From (incoming) or To (outgoing).
+type Identity struct {
+	Name   string `json:"name,omitempty"`
+	Number string `json:"number,omitempty"`
+	URI    string `json:"uri,omitempty"`
 }

@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/mix"
 )
 
-// State is the phone's user-visible state.
+// State is the phone's user-visible state: that of the active call, else
+// of the handset (off hook, dialling, busy tone), else ringing or held
+// calls.
 type State int
 
 const (
@@ -38,14 +40,29 @@ type Tones interface {
 	Ringback() hal.FrameSource
 	Busy() hal.FrameSource
 	Congestion() hal.FrameSource
+	// CallWaiting is the beep laid over a call while another waits; its
+	// cadence carries the pauses (a burst every few seconds).
+	CallWaiting() hal.FrameSource
 }
+
+// Route is where the audio goes: "handset", "speaker", "headset" or ""
+// (nowhere: on hook).
+type Route string
+
+// Audio routes.
+const (
+	RouteHandset Route = "handset"
+	RouteSpeaker Route = "speaker"
+	RouteHeadset Route = "headset"
+)
 
 // Config configures a Phone.
 type Config struct {
 	// Board holds the devices. Keypad, Hook, Indicator, Ringer, Codec may
 	// be nil; AudioIn and AudioOut are required for calls with audio.
 	Board *hal.Board
-	// Line is the SIP user agent. Required.
+	// Line is the SIP user agent of a phone with one line; Lines
+	// replaces it for several.
 	Line Line
 	// Tones makes call-progress tones. Required.
 	Tones Tones
@@ -60,7 +77,7 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Lines are the phone's lines (SIP accounts), line 0 the default.
-	// When set, Line is ignored. (Issue 13 contract.)
+	// When set, Line is ignored.
 	Lines []Line
 	// Settings are each line's initial DND and forwarding (by index;
 	// missing means none).
@@ -85,40 +102,70 @@ type Config struct {
 // VolumeOff is the Config.Volume that starts the phone silent (volume 0).
 const VolumeOff = -1
 
+// DefaultMaxCalls is the number of calls at once when Config.MaxCalls is
+// zero.
+const DefaultMaxCalls = 4
+
 // Errors returned to API commands.
 var (
-	ErrBusy    = errors.New("phone: busy")
-	ErrNoCall  = errors.New("phone: no call")
-	ErrState   = errors.New("phone: not possible in this state")
-	ErrStopped = errors.New("phone: stopped")
+	ErrBusy        = errors.New("phone: busy")
+	ErrNoCall      = errors.New("phone: no call")
+	ErrState       = errors.New("phone: not possible in this state")
+	ErrStopped     = errors.New("phone: stopped")
+	ErrNoLine      = errors.New("phone: no such line")
+	ErrBadSettings = errors.New("phone: bad line settings")
+	// ErrNoTransfer: the call's line cannot forward or transfer (it does
+	// not implement Transferer).
+	ErrNoTransfer = errors.New("phone: call cannot be transferred or forwarded")
 )
 
 // Phone is the state machine. Create it with New and drive it with Run.
 type Phone struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	lines []Line
 
 	cmds    chan command
 	callEvs chan CallEvent
 	dtmfEvs chan DTMFEvent
+	// noAnswer carries the call whose ring time for forward-on-no-answer
+	// is up; stopped closes when Run returns, so a late timer gives up.
+	noAnswer chan string
+	stopped  chan struct{}
 
 	// Owned by the Run goroutine.
-	state    State
+	settings []LineSettings
+	calls    []*callRec // every call, oldest first
+	// cur is the call the handset or speaker carries (possibly held by
+	// us); nil when none is, e.g. off hook for a new call.
+	cur *callRec
+	// mode is the handset's state when no call is current: Idle,
+	// OffHook, Dialing or Busy.
+	mode     State
+	dialLine int // the line the next dial goes on
 	digits   []rune
 	lastDial string
-	handset  bool // handset off the hook
-	speaker  bool // hands-free on
-	muted    bool // the microphone is muted; reset when the call ends
-	volume   int  // the user's setting; kept from call to call
-	// remoteHeld: the far end holds the call (its last offer or answer
-	// was sendonly or inactive).
-	remoteHeld bool
-	call       Call
-	remote     string
+	lastLine int
+	// lastRemote is shown while the busy tone plays.
+	lastRemote string
+	handset    bool // handset off the hook
+	speaker    bool // hands-free on
+	headset    bool // audio on the headset
+	muted      bool // the microphone is muted; reset when the call ends
+	volume     int  // the user's setting; kept from call to call
 	dialTimer  *time.Timer
-	pump       context.CancelFunc
-	pumpDone   chan struct{}
 	lastErr    string
+	missed     int
+	xfer       *xferState
+	ringing    bool // the ringer is on
+
+	// Audio (owned by the Run goroutine).
+	router    *router
+	base      hal.FrameSource // what the speaker plays under any overlay
+	overlay   *mix.Mixer      // base with the call-waiting beep
+	cwTone    hal.FrameSource
+	cwPlaying bool
+	confMix   *mix.Mixer
 
 	// remoteDigits is set when any of digits (or the number redialled)
 	// came from a command (the API) rather than the keypad. Owned by the
@@ -129,7 +176,9 @@ type Phone struct {
 	snap Status
 }
 
-// Status is a snapshot of the phone for the API and the display.
+// Status is a snapshot of the phone for the API and the display. The
+// top-level call fields describe the active call, or the alerting one
+// when none is active; Calls lists every call.
 type Status struct {
 	State    string `json:"state"`
 	Digits   string `json:"digits,omitempty"`
@@ -142,12 +191,15 @@ type Status struct {
 	LastDial string `json:"last_dialled,omitempty"`
 	Error    string `json:"error,omitempty"`
 
-	// Issue 13 contract: every call, every line, the audio route.
 	Calls       []CallStatus `json:"calls"`
 	Lines       []LineStatus `json:"lines"`
 	Route       Route        `json:"route,omitempty"`
 	Conference  bool         `json:"conference"`
 	MissedCalls int          `json:"missed_calls"`
+	// Line is the line the next dial goes on.
+	Line int `json:"line"`
+	// Headset is whether audio is on the headset.
+	Headset bool `json:"headset"`
 }
 
 // commandKind is what a command asks the Run loop to do.
@@ -161,10 +213,11 @@ const (
 	cmdHold                          // put the call on hold
 	cmdResume                        // take the call off hold
 	cmdKey                           // press the key arg (one rune)
+	cmdFunc                          // run fn on the loop (arg names it)
 )
 
 var commandNames = [...]string{cmdCall: "call", cmdAnswer: "answer", cmdHangup: "hangup",
-	cmdDTMF: "dtmf", cmdHold: "hold", cmdResume: "resume", cmdKey: "key"}
+	cmdDTMF: "dtmf", cmdHold: "hold", cmdResume: "resume", cmdKey: "key", cmdFunc: "func"}
 
 func (k commandKind) String() string {
 	if k > 0 && int(k) < len(commandNames) {
@@ -177,13 +230,37 @@ func (k commandKind) String() string {
 type command struct {
 	kind  commandKind
 	arg   string
+	fn    func(ctx context.Context) error
 	reply chan error
 }
 
 // New checks cfg and returns a Phone in Idle.
 func New(cfg Config) (*Phone, error) {
-	if cfg.Board == nil || cfg.Line == nil || cfg.Tones == nil {
-		return nil, errors.New("phone: Board, Line and Tones are required")
+	lines := cfg.Lines
+	if len(lines) == 0 && cfg.Line != nil {
+		lines = []Line{cfg.Line}
+	}
+	if cfg.Board == nil || len(lines) == 0 || cfg.Tones == nil {
+		return nil, errors.New("phone: Board, Line (or Lines) and Tones are required")
+	}
+	for i, l := range lines {
+		if l == nil {
+			return nil, fmt.Errorf("phone: Lines[%d] is nil", i)
+		}
+	}
+	if len(cfg.Settings) > len(lines) {
+		return nil, fmt.Errorf("%w: %d settings for %d lines", ErrBadSettings, len(cfg.Settings), len(lines))
+	}
+	for i, s := range cfg.Settings {
+		if err := s.check(); err != nil {
+			return nil, fmt.Errorf("phone: line %d: %w", i, err)
+		}
+	}
+	if cfg.MaxCalls < 0 {
+		return nil, fmt.Errorf("phone: MaxCalls %d is negative", cfg.MaxCalls)
+	}
+	if cfg.MaxCalls == 0 {
+		cfg.MaxCalls = DefaultMaxCalls
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 4 * time.Second
@@ -199,12 +276,20 @@ func New(cfg Config) (*Phone, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Phone{
-		cfg:     cfg,
-		log:     log.With("component", "phone"),
-		cmds:    make(chan command),
-		callEvs: make(chan CallEvent, 32),
-		dtmfEvs: make(chan DTMFEvent, 32),
-		volume:  70,
+		cfg:      cfg,
+		log:      log.With("component", "phone"),
+		lines:    lines,
+		settings: make([]LineSettings, len(lines)),
+		cmds:     make(chan command),
+		callEvs:  make(chan CallEvent, 32),
+		dtmfEvs:  make(chan DTMFEvent, 32),
+		noAnswer: make(chan string, 8),
+		stopped:  make(chan struct{}),
+		volume:   70,
+	}
+	copy(p.settings, cfg.Settings)
+	if cfg.Board.AudioIn != nil {
+		p.router = &router{in: cfg.Board.AudioIn, log: p.log}
 	}
 	switch {
 	case cfg.Volume > 0:
@@ -235,7 +320,7 @@ func (p *Phone) Status() Status {
 	return p.snap
 }
 
-// Run drives the phone until ctx is done. It hangs up a live call on the
+// Run drives the phone until ctx is done. It hangs up every call on the
 // way out and stops every goroutine it started.
 func (p *Phone) Run(ctx context.Context) error {
 	var keys <-chan hal.KeyEvent
@@ -250,7 +335,7 @@ func (p *Phone) Run(ctx context.Context) error {
 			p.goOffHook()
 		}
 	}
-	p.setIndicators()
+	p.settle()
 	defer p.shutdown()
 	for {
 		var dialC <-chan time.Time
@@ -273,594 +358,148 @@ func (p *Phone) Run(ctx context.Context) error {
 			}
 			p.onHook(ctx, ev.OffHook)
 		case ev := <-p.callEvs:
-			p.onCall(ctx, ev)
+			if ev.Call != nil {
+				p.onCall(ctx, ev)
+			}
 		case ev := <-p.dtmfEvs:
 			p.log.Info("dtmf received", "digit", string(ev.Digit))
 		case c := <-p.cmds:
-			c.reply <- p.onCommand(ctx, c)
+			var err error
+			if c.kind == cmdFunc && c.fn != nil {
+				err = c.fn(ctx)
+			} else {
+				err = p.onCommand(ctx, c)
+			}
+			// The snapshot is current when the caller gets the answer.
+			p.settle()
+			c.reply <- err
+			continue
+		case id := <-p.noAnswer:
+			p.onNoAnswer(id)
 		case <-dialC:
 			p.dialTimer = nil
 			p.sendNumber(ctx)
 		}
-		p.publish()
+		p.settle()
 	}
 }
 
 func (p *Phone) shutdown() {
-	if p.call != nil {
-		_ = p.call.Hangup()
+	close(p.stopped)
+	for _, c := range append([]*callRec(nil), p.calls...) {
+		if c.answered.IsZero() && c.incoming {
+			_ = c.call.Reject(486)
+		} else {
+			_ = c.call.Hangup()
+		}
+		p.drop(c)
 	}
-	p.endCall()
 	p.stopDialTimer()
+	p.xfer = nil
+	p.mode = Idle
 	p.play(nil)
 	if r := p.cfg.Board.Ringer; r != nil {
 		_ = r.Stop()
 	}
-	p.state = Idle
+	p.ringing = false
 	p.publish()
 }
 
-func (p *Phone) publish() {
-	s := Status{
-		State: p.state.String(), Digits: string(p.digits), Remote: p.remote,
-		Handset: p.handset, Speaker: p.speaker, Muted: p.muted, Volume: p.volume,
-		LastDial: p.lastDial, Error: p.lastErr,
+// settle brings everything that follows from the call list up to date
+// after each event: waiting or ringing calls, the ringer, the beep, the
+// calls' microphones, the LEDs and the snapshot.
+func (p *Phone) settle() {
+	engaged := p.engaged()
+	ring := false
+	for _, c := range p.calls {
+		switch c.phase {
+		case phIncoming, phWaiting:
+			// A call rings while the user is free; during a call, or off
+			// hook, it waits (the beep in the ear instead of the bell).
+			if engaged {
+				c.phase = phWaiting
+			} else {
+				c.phase = phIncoming
+				ring = true
+			}
+		}
 	}
-	if p.call != nil {
-		s.CallID = p.call.ID()
+	if r := p.cfg.Board.Ringer; r != nil && ring != p.ringing {
+		if ring {
+			_ = r.Ring()
+		} else {
+			_ = r.Stop()
+		}
+	}
+	p.ringing = ring
+	if (p.waiting() != nil) != p.cwPlaying {
+		p.output()
+	}
+	p.routeAudio()
+	p.setIndicators()
+	p.publish()
+}
+
+// state derives the phone's state from the calls and the handset.
+func (p *Phone) state() State {
+	if c := p.cur; c != nil {
+		return c.phoneState()
+	}
+	if p.mode != Idle {
+		return p.mode
+	}
+	for _, c := range p.calls {
+		if c.phase == phIncoming {
+			return Ringing
+		}
+	}
+	if len(p.calls) > 0 {
+		return Held
+	}
+	return Idle
+}
+
+// engaged reports whether the user is at the phone: handset lifted,
+// speaker or headset on.
+func (p *Phone) engaged() bool { return p.handset || p.speaker || p.headset }
+
+func (p *Phone) routeName() Route {
+	switch {
+	case p.headset:
+		return RouteHeadset
+	case p.speaker && !p.handset:
+		return RouteSpeaker
+	case p.handset:
+		return RouteHandset
+	}
+	return ""
+}
+
+func (p *Phone) publish() {
+	st := p.state()
+	s := Status{
+		State: st.String(), Digits: string(p.digits),
+		Handset: p.handset, Speaker: p.speaker, Muted: p.muted, Volume: p.volume,
+		LastDial: p.lastDial, Error: p.lastErr, Route: p.routeName(), Headset: p.headset,
+		Conference: p.confActive(), MissedCalls: p.missed, Line: p.dialLine,
+		Calls: make([]CallStatus, 0, len(p.calls)), Lines: make([]LineStatus, len(p.settings)),
+	}
+	top := p.cur
+	if top == nil {
+		top = p.alerting()
+	}
+	if top != nil {
+		s.CallID, s.Remote = top.call.ID(), top.remote
+	} else if st == Busy {
+		s.Remote = p.lastRemote
+	}
+	for _, c := range p.calls {
+		s.Calls = append(s.Calls, c.status(c == p.cur))
+	}
+	for i, l := range p.settings {
+		s.Lines[i] = LineStatus{Line: i, LineSettings: l}
 	}
 	p.mu.Lock()
 	p.snap = s
 	p.mu.Unlock()
-}
-
-// do sends a command to the loop and waits for its result.
-func (p *Phone) do(ctx context.Context, kind commandKind, arg string) error {
-	c := command{kind: kind, arg: arg, reply: make(chan error, 1)}
-	select {
-	case p.cmds <- c:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-c.reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Call dials target hands-free (the API's "call" action).
-func (p *Phone) Call(ctx context.Context, target string) error { return p.do(ctx, cmdCall, target) }
-
-// Answer answers the ringing call hands-free.
-func (p *Phone) Answer(ctx context.Context) error { return p.do(ctx, cmdAnswer, "") }
-
-// Hangup ends the current call (or rejects a ringing one) and goes on hook.
-func (p *Phone) Hangup(ctx context.Context) error { return p.do(ctx, cmdHangup, "") }
-
-// SendDTMF sends digits in the current call.
-func (p *Phone) SendDTMF(ctx context.Context, digits string) error {
-	return p.do(ctx, cmdDTMF, digits)
-}
-
-// Hold puts the current call on hold.
-func (p *Phone) Hold(ctx context.Context) error { return p.do(ctx, cmdHold, "") }
-
-// Resume takes the current call off hold.
-func (p *Phone) Resume(ctx context.Context) error { return p.do(ctx, cmdResume, "") }
-
-// Press injects a key press (the API's and the terminal's keys).
-func (p *Phone) Press(ctx context.Context, key hal.Key) error {
-	return p.do(ctx, cmdKey, string(rune(key)))
-}
-
-func (p *Phone) onCommand(ctx context.Context, c command) error {
-	switch c.kind {
-	case cmdCall:
-		if strings.TrimSpace(c.arg) == "" {
-			return fmt.Errorf("%w: empty number", ErrState)
-		}
-		switch p.state {
-		case Idle, OffHook, Dialing, Busy:
-		default:
-			return ErrBusy
-		}
-		if !p.handset {
-			p.speaker = true
-		}
-		p.stopDialTimer()
-		p.digits, p.remoteDigits = []rune(c.arg), true
-		return p.dial(ctx)
-	case cmdAnswer:
-		if p.state != Ringing {
-			return ErrNoCall
-		}
-		if !p.handset {
-			p.speaker = true
-		}
-		return p.answer()
-	case cmdHangup:
-		if p.state == Ringing && p.call != nil {
-			err := p.call.Reject(603)
-			p.endCall()
-			p.toIdleOrBusy(false)
-			return err
-		}
-		p.handset, p.speaker = false, false
-		p.onHookDown()
-		return nil
-	case cmdDTMF:
-		if p.call == nil || (p.state != Talking && p.state != HeldRemote && p.state != Early) {
-			return ErrNoCall
-		}
-		return p.call.SendDTMF(c.arg)
-	case cmdHold:
-		if p.state != Talking && p.state != HeldRemote {
-			return ErrState
-		}
-		return p.hold()
-	case cmdResume:
-		if p.state != Held {
-			return ErrState
-		}
-		return p.resume()
-	case cmdKey:
-		r := []rune(c.arg)
-		if len(r) != 1 {
-			return ErrState
-		}
-		p.onKey(ctx, hal.KeyEvent{Key: hal.Key(r[0]), Down: true, At: time.Now()}, true)
-		return nil
-	}
-	return fmt.Errorf("phone: unknown command %v", c.kind)
-}
-
-func (p *Phone) onHook(ctx context.Context, off bool) {
-	p.handset = off
-	if off {
-		p.speaker = false // lifting the handset takes the call from the speaker
-		p.route()
-		switch p.state {
-		case Idle:
-			p.goOffHook()
-		case Ringing:
-			_ = p.answer()
-		}
-		return
-	}
-	if !p.speaker {
-		p.onHookDown()
-	}
-}
-
-// onKey handles a key press; remote is true for a key the API pressed.
-func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
-	if !ev.Down || ev.Repeat && !(ev.Key == hal.KeyVolUp || ev.Key == hal.KeyVolDown) {
-		return
-	}
-	k := ev.Key
-	switch {
-	case k.IsDigit():
-		p.onDigit(ctx, rune(k), remote)
-	case k == hal.KeySpeaker:
-		if p.speaker {
-			p.speaker = false
-			p.route()
-			if !p.handset {
-				p.onHookDown()
-			}
-			return
-		}
-		p.speaker = true
-		p.route()
-		switch p.state {
-		case Idle:
-			p.goOffHook()
-		case Ringing:
-			_ = p.answer()
-		}
-	case k == hal.KeyLine:
-		if p.state == Ringing {
-			if !p.handset {
-				p.speaker = true
-			}
-			_ = p.answer()
-		} else if p.state == Idle {
-			p.speaker = true
-			p.goOffHook()
-		}
-	case k == hal.KeyHold:
-		switch p.state {
-		case Talking, HeldRemote:
-			_ = p.hold()
-		case Held:
-			_ = p.resume()
-		}
-	case k == hal.KeyRedial:
-		if p.lastDial != "" && (p.state == Idle || p.state == OffHook || p.state == Dialing) {
-			if !p.handset {
-				p.speaker = true
-			}
-			p.digits, p.remoteDigits = []rune(p.lastDial), remote
-			_ = p.dial(ctx)
-		}
-	case k == hal.KeyMute:
-		p.muted = !p.muted
-		if c := p.cfg.Board.Codec; c != nil {
-			_ = c.SetMute(p.muted)
-		}
-		p.setIndicators()
-	case k == hal.KeyVolUp, k == hal.KeyVolDown:
-		step := 10
-		if k == hal.KeyVolDown {
-			step = -10
-		}
-		p.volume = min(100, max(0, p.volume+step))
-		if c := p.cfg.Board.Codec; c != nil {
-			_ = c.SetVolume(p.volume)
-		}
-	}
-}
-
-func (p *Phone) onDigit(ctx context.Context, d rune, remote bool) {
-	switch p.state {
-	case OffHook, Dialing:
-		if d == p.cfg.Terminator && len(p.digits) > 0 {
-			p.remoteDigits = p.remoteDigits || remote
-			p.stopDialTimer()
-			p.sendNumber(ctx)
-			return
-		}
-		if len(p.digits) >= p.cfg.MaxDigits {
-			return
-		}
-		if len(p.digits) == 0 {
-			p.remoteDigits = false
-		}
-		p.digits = append(p.digits, d)
-		p.remoteDigits = p.remoteDigits || remote
-		if p.state == OffHook {
-			p.state = Dialing
-			p.play(nil) // dial tone stops at the first digit
-		}
-		p.stopDialTimer()
-		p.dialTimer = time.NewTimer(p.cfg.DialTimeout)
-	case Talking, HeldRemote, Early:
-		if p.call != nil {
-			if err := p.call.SendDTMF(string(d)); err != nil {
-				p.log.Warn("dtmf send failed", "err", err)
-			}
-		}
-	}
-}
-
-func (p *Phone) sendNumber(ctx context.Context) {
-	if p.state != Dialing || len(p.digits) == 0 {
-		return
-	}
-	if err := p.dial(ctx); err != nil {
-		p.log.Warn("dial failed", "err", err)
-	}
-}
-
-func (p *Phone) dial(ctx context.Context) error {
-	target := string(p.digits)
-	if !p.remoteDigits {
-		ctx = OnKeypad(ctx)
-	}
-	p.digits, p.remoteDigits = nil, false
-	p.lastDial = target
-	p.lastErr = ""
-	call, err := p.cfg.Line.Dial(ctx, target)
-	if err != nil {
-		p.lastErr = err.Error()
-		p.state = Busy
-		p.play(p.cfg.Tones.Congestion())
-		return err
-	}
-	p.call = call
-	p.remote = target
-	p.state = Calling
-	p.play(p.cfg.Tones.Ringback())
-	p.setIndicators()
-	p.log.Info("calling", "to", target, "call_id", call.ID())
-	return nil
-}
-
-func (p *Phone) answer() error {
-	if p.call == nil {
-		return ErrNoCall
-	}
-	if r := p.cfg.Board.Ringer; r != nil {
-		_ = r.Stop()
-	}
-	if err := p.call.Answer(); err != nil {
-		p.lastErr = err.Error()
-		return err
-	}
-	p.startTalking()
-	return nil
-}
-
-func (p *Phone) hold() error {
-	if err := p.call.Hold(); err != nil {
-		return err
-	}
-	p.state = Held
-	p.play(nil)
-	p.setIndicators()
-	return nil
-}
-
-func (p *Phone) resume() error {
-	if err := p.call.Resume(); err != nil {
-		return err
-	}
-	p.state = p.connectedState()
-	p.playMedia()
-	p.setIndicators()
-	return nil
-}
-
-func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
-	if ev.State == CallIncoming {
-		p.onIncoming(ev.Call)
-		return
-	}
-	if p.call == nil || ev.Call.ID() != p.call.ID() {
-		return // an event of a call we no longer track
-	}
-	switch ev.State {
-	case CallRinging:
-		if p.state == Calling {
-			p.play(p.cfg.Tones.Ringback())
-		}
-	case CallEarly:
-		if p.state == Calling || p.state == Early {
-			p.state = Early
-			p.playMedia()
-		}
-	case CallAnswered, CallHeld, CallResumed:
-		if ev.State == CallAnswered && (p.state == Calling || p.state == Early) {
-			p.startTalking()
-		}
-		p.onRemoteHold(ev.RemoteHold)
-	case CallEnded, CallFailed:
-		wasRinging := p.state == Ringing
-		wasConnected := p.state == Talking || p.state == Held || p.state == HeldRemote
-		p.endCall()
-		if ev.State == CallFailed {
-			p.lastErr = fmt.Sprintf("%d %s", ev.Code, ev.Reason)
-		}
-		if wasRinging {
-			p.toIdleOrBusy(false)
-			return
-		}
-		if wasConnected && ev.State == CallEnded && p.speaker && !p.handset {
-			// Hands-free, nobody holds a handset to hang up: the far
-			// end's hang-up ends it all, as on a desk phone, so the
-			// next call rings rather than finding the phone busy.
-			p.speaker = false
-			p.onHookDown()
-			return
-		}
-		busy := ev.Code == 486 || ev.Code == 600 || ev.Code == 603 || ev.State == CallEnded
-		p.toIdleOrBusy(true)
-		if p.state == Busy {
-			if busy {
-				p.play(p.cfg.Tones.Busy())
-			} else {
-				p.play(p.cfg.Tones.Congestion())
-			}
-		}
-	}
-}
-
-// onRemoteHold follows the far end's hold of a connected call. Our own
-// hold (Held) shows until we resume; what the far end sends while it
-// holds (music on hold) keeps playing.
-func (p *Phone) onRemoteHold(held bool) {
-	switch p.state {
-	case Talking, HeldRemote, Held:
-	default:
-		return
-	}
-	p.remoteHeld = held
-	if p.state != Held {
-		p.state = p.connectedState()
-	}
-	p.setIndicators()
-}
-
-// connectedState is the state of a connected call we do not hold.
-func (p *Phone) connectedState() State {
-	if p.remoteHeld {
-		return HeldRemote
-	}
-	return Talking
-}
-
-func (p *Phone) onIncoming(c Call) {
-	if p.state != Idle || p.call != nil {
-		// One line, no call waiting yet: the caller hears busy.
-		p.log.Info("incoming call while busy: 486", "from", c.Remote())
-		_ = c.Reject(486)
-		return
-	}
-	p.call = c
-	p.remote = c.Remote()
-	p.state = Ringing
-	if r := p.cfg.Board.Ringer; r != nil {
-		_ = r.Ring()
-	}
-	p.setIndicators()
-	p.log.Info("ringing", "from", c.Remote(), "call_id", c.ID())
-	if p.handset { // off hook already: a lift is an answer
-		_ = p.answer()
-	}
-}
-
-func (p *Phone) startTalking() {
-	p.state = Talking
-	p.playMedia()
-	p.route()
-	p.setIndicators()
-	p.startPump()
-}
-
-// startPump runs the microphone capture loop of the call's media.
-func (p *Phone) startPump() {
-	if p.pump != nil || p.call == nil || p.cfg.Board.AudioIn == nil {
-		return
-	}
-	m := p.call.Media()
-	if m == nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	p.pump, p.pumpDone = cancel, done
-	in := p.cfg.Board.AudioIn
-	go func() {
-		defer close(done)
-		if err := m.Run(ctx, in); err != nil && !errors.Is(err, context.Canceled) {
-			p.log.Debug("capture loop ended", "err", err)
-		}
-	}()
-}
-
-func (p *Phone) playMedia() {
-	if p.call != nil {
-		if m := p.call.Media(); m != nil {
-			p.play(m)
-			return
-		}
-	}
-	p.play(nil)
-}
-
-func (p *Phone) play(src hal.FrameSource) {
-	if out := p.cfg.Board.AudioOut; out != nil {
-		if err := out.Start(src); err != nil {
-			p.log.Warn("audio out", "err", err)
-		}
-	}
-}
-
-func (p *Phone) endCall() {
-	if p.pump != nil {
-		p.pump()
-		<-p.pumpDone
-		p.pump, p.pumpDone = nil, nil
-	}
-	if r := p.cfg.Board.Ringer; r != nil {
-		_ = r.Stop()
-	}
-	p.call = nil
-	p.remoteHeld = false
-	p.play(nil)
-	p.unmute()
-}
-
-// unmute turns mute off: mute belongs to one call, the next starts with
-// the microphone live (as on Yealink and Polycom desk phones).
-func (p *Phone) unmute() {
-	if !p.muted {
-		return
-	}
-	p.muted = false
-	if c := p.cfg.Board.Codec; c != nil {
-		_ = c.SetMute(false)
-	}
-	p.setIndicators()
-}
-
-// toIdleOrBusy moves to Busy while the user is still off hook (they hear
-// the tone and hang up), to Idle otherwise.
-func (p *Phone) toIdleOrBusy(offHookTone bool) {
-	switch {
-	case (p.handset || p.speaker) && offHookTone:
-		p.state = Busy
-	case p.handset || p.speaker:
-		p.goOffHook()
-	default:
-		p.state = Idle
-		p.remote = ""
-	}
-	p.setIndicators()
-}
-
-func (p *Phone) onHookDown() {
-	p.stopDialTimer()
-	p.digits = nil
-	if p.call != nil {
-		if p.state == Ringing {
-			return // putting down an on-hook handset does not reject a ringing call
-		}
-		if err := p.call.Hangup(); err != nil {
-			p.log.Warn("hangup", "err", err)
-		}
-		p.endCall()
-	}
-	p.play(nil)
-	p.unmute()
-	p.state = Idle
-	p.remote = ""
-	p.route()
-	p.setIndicators()
-}
-
-func (p *Phone) goOffHook() {
-	p.state = OffHook
-	p.digits = nil
-	p.remote = ""
-	p.play(p.cfg.Tones.Dial())
-	p.route()
-	p.setIndicators()
-}
-
-func (p *Phone) stopDialTimer() {
-	if p.dialTimer != nil {
-		p.dialTimer.Stop()
-		p.dialTimer = nil
-	}
-}
-
-func (p *Phone) route() {
-	c := p.cfg.Board.Codec
-	if c == nil {
-		return
-	}
-	r := hal.RouteHandset
-	if p.speaker && !p.handset {
-		r = hal.RouteSpeaker
-	}
-	_ = c.SetRoute(r)
-}
-
-func (p *Phone) setIndicators() {
-	ind := p.cfg.Board.Indicator
-	if ind == nil {
-		return
-	}
-	line := hal.Off
-	switch p.state {
-	case Ringing:
-		line = hal.BlinkFast
-	case Held:
-		line = hal.BlinkSlow
-	case OffHook, Dialing, Calling, Early, Talking, HeldRemote, Busy:
-		line = hal.On
-	}
-	_ = ind.Set(hal.LEDLine, line)
-	sp, mute := hal.Off, hal.Off
-	if p.speaker {
-		sp = hal.On
-	}
-	if p.muted {
-		mute = hal.On
-	}
-	_ = ind.Set(hal.LEDSpeaker, sp)
-	_ = ind.Set(hal.LEDMute, mute)
 }

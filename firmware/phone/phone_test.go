@@ -25,16 +25,18 @@ func (l level) NextFrame(dst []int16) {
 
 type fakeTones struct{}
 
-func (fakeTones) Dial() hal.FrameSource       { return level(1000) }
-func (fakeTones) Ringback() hal.FrameSource   { return level(2000) }
-func (fakeTones) Busy() hal.FrameSource       { return level(3000) }
-func (fakeTones) Congestion() hal.FrameSource { return level(4000) }
+func (fakeTones) Dial() hal.FrameSource        { return level(1000) }
+func (fakeTones) Ringback() hal.FrameSource    { return level(2000) }
+func (fakeTones) Busy() hal.FrameSource        { return level(3000) }
+func (fakeTones) Congestion() hal.FrameSource  { return level(4000) }
+func (fakeTones) CallWaiting() hal.FrameSource { return level(300) }
 
 type fakeMedia struct {
 	level
 	mu     sync.Mutex
 	runs   int
 	frames int
+	last   []int16 // the last frame the capture loop read (what the far end hears)
 }
 
 func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
@@ -48,6 +50,7 @@ func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
 		}
 		m.mu.Lock()
 		m.frames++
+		m.last = append(m.last[:0], buf...)
 		m.mu.Unlock()
 	}
 }
@@ -81,10 +84,12 @@ func (c *fakeCall) Actions() []string {
 }
 
 type fakeLine struct {
-	mu    sync.Mutex
-	dials []string
-	calls []*fakeCall
-	fail  error
+	prefix string // of the call IDs
+	plain  bool   // calls without Transferer
+	mu     sync.Mutex
+	dials  []string
+	calls  []*fakeCall
+	fail   error
 }
 
 func (l *fakeLine) Dial(ctx context.Context, target string) (Call, error) {
@@ -94,9 +99,12 @@ func (l *fakeLine) Dial(ctx context.Context, target string) (Call, error) {
 	if l.fail != nil {
 		return nil, l.fail
 	}
-	c := &fakeCall{id: fmt.Sprintf("out-%d", len(l.dials)), remote: target, media: &fakeMedia{level: 5000}}
+	c := &fakeCall{id: fmt.Sprintf("%sout-%d", l.prefix, len(l.dials)), remote: target, media: &fakeMedia{level: 5000}}
 	l.calls = append(l.calls, c)
-	return c, nil
+	if l.plain {
+		return c, nil
+	}
+	return &xcall{fakeCall: c}, nil
 }
 
 func (l *fakeLine) Dials() []string {
@@ -124,10 +132,17 @@ type rig struct {
 	done   chan struct{}
 }
 
-func newRig(t *testing.T) *rig {
-	board, kp, hk, _, out := haltest.NewBoard(nil)
+func newRig(t *testing.T) *rig { return newRigWith(t, nil) }
+
+// newRigWith is newRig with a Config changed by set.
+func newRigWith(t *testing.T, set func(*Config)) *rig {
+	board, kp, hk, _, out := haltest.NewBoard(level(100)) // the microphone hears 100
 	line := &fakeLine{}
-	p, err := New(Config{Board: board, Line: line, Tones: fakeTones{}})
+	cfg := Config{Board: board, Line: line, Tones: fakeTones{}}
+	if set != nil {
+		set(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +172,7 @@ func (r *rig) wantPlaying(want hal.FrameSource) {
 	r.t.Helper()
 	synctest.Wait()
 	got := r.out.Source()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
+	if !sameSource(got, want) {
 		r.t.Fatalf("speaker plays %v, want %v", got, want)
 	}
 }
@@ -254,9 +269,11 @@ func TestIncomingLiftAnswers(t *testing.T) {
 	})
 }
 
+// TestSecondIncomingGetsBusy: without call waiting, a second call is
+// refused 486 while the first rings.
 func TestSecondIncomingGetsBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newRig(t)
+		r := newRigWith(t, func(c *Config) { c.NoCallWaiting = true })
 		c1 := &fakeCall{id: "in-1", media: &fakeMedia{}}
 		c2 := &fakeCall{id: "in-2", media: &fakeMedia{}}
 		r.p.CallEvent(CallEvent{Call: c1, State: CallIncoming})
@@ -632,4 +649,15 @@ func TestHeldByFarEnd(t *testing.T) {
 		r.wantState(Talking)
 		r.wantPlaying(c.media)
 	})
+}
+
+// sameSource reports whether a and b are the same source: the same
+// pointer, or equal values (a level).
+func sameSource(a, b hal.FrameSource) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }

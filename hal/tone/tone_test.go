@@ -469,3 +469,25 @@ func BenchmarkContains(b *testing.B) {
 		Contains(x, 440, 8000)
 	}
 }
+
+// TestCallWaitingIsABeep: every preset's call-waiting tone is short
+// bursts (at most 500 ms each) followed by a pause of at least 4 s, so
+// that the phone can lay it over a call's audio as a beep every few
+// seconds (firmware/phone mixes it continuously).
+func TestCallWaitingIsABeep(t *testing.T) {
+	for _, p := range allPresets(t) {
+		s := p.CallWaiting
+		if s.Continuous() || len(s.Cadence)%2 != 0 {
+			t.Errorf("%s: call waiting cadence %v, want bursts and pauses", p.Country, s.Cadence)
+			continue
+		}
+		for i, d := range s.Cadence {
+			if i%2 == 0 && d > 500*time.Millisecond {
+				t.Errorf("%s: call waiting burst %v longer than 500 ms", p.Country, d)
+			}
+		}
+		if last := s.Cadence[len(s.Cadence)-1]; last < 4*time.Second {
+			t.Errorf("%s: call waiting pause %v shorter than 4 s", p.Country, last)
+		}
+	}
+}

@@ -52,6 +52,12 @@ type Config struct {
 	// Users maps user names to passwords. A user must be listed to
 	// register or to place authenticated calls.
 	Users map[string]string
+	// Domains are more SIP domains served at once, each with its own
+	// users (name to password) and the domain as its digest realm, as
+	// when one phone registers two lines to two providers. A user of one
+	// is user@domain (Bindings("alice@other.example")); requests for a
+	// domain neither Realm nor listed here are taken as Realm's.
+	Domains map[string]map[string]string
 	// Net is where the UDP socket, media sockets and TCP/TLS listeners
 	// come from: stdnet.NewNet() when nil (the host), vnet in tests.
 	Net transport.Net
@@ -145,12 +151,15 @@ func (c Config) withDefaults() (Config, error) {
 			c.Algorithms[i] = digest.MD5
 		}
 	}
-	for u := range c.Users {
-		if u == "" || strings.ContainsAny(u, "@:; \t\r\n") {
-			return c, fmt.Errorf("%w: user name %q", ErrConfig, u)
+	if err := checkUsers(c.Users); err != nil {
+		return c, err
+	}
+	for d, users := range c.Domains {
+		if d == "" || strings.ContainsAny(d, "@:;/ \t\r\n\"") || strings.EqualFold(d, c.Realm) {
+			return c, fmt.Errorf("%w: domain %q", ErrConfig, d)
 		}
-		if isService(u) {
-			return c, fmt.Errorf("%w: user name %q is a service", ErrConfig, u)
+		if err := checkUsers(users); err != nil {
+			return c, err
 		}
 	}
 	if c.TLS.IsValid() && (c.TLSConfig == nil || (len(c.TLSConfig.Certificates) == 0 && c.TLSConfig.GetCertificate == nil)) {
@@ -190,4 +199,16 @@ func orDefault[T int | time.Duration](v, d T) T {
 		return 0
 	}
 	return v
+}
+
+func checkUsers(users map[string]string) error {
+	for u := range users {
+		if u == "" || strings.ContainsAny(u, "@:; \t\r\n") {
+			return fmt.Errorf("%w: user name %q", ErrConfig, u)
+		}
+		if isService(u) {
+			return fmt.Errorf("%w: user name %q is a service", ErrConfig, u)
+		}
+	}
+	return nil
 }

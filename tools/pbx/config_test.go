@@ -11,11 +11,14 @@ import (
 
 func TestConfigErrors(t *testing.T) {
 	for name, c := range map[string]Config{
-		"algorithm":   {Algorithm: "SHA-1"},
-		"user":        {Users: map[string]string{"a b": "x"}},
-		"service":     {Users: map[string]string{"echo": "x"}},
-		"tls no cert": {TLS: netip.MustParseAddrPort("127.0.0.1:0")},
-		"expires":     {MinExpires: time.Hour, MaxExpires: time.Minute},
+		"algorithm":       {Algorithm: "SHA-1"},
+		"user":            {Users: map[string]string{"a b": "x"}},
+		"service":         {Users: map[string]string{"echo": "x"}},
+		"tls no cert":     {TLS: netip.MustParseAddrPort("127.0.0.1:0")},
+		"expires":         {MinExpires: time.Hour, MaxExpires: time.Minute},
+		"domain name":     {Domains: map[string]map[string]string{"a b": {"x": "y"}}},
+		"domain is realm": {Realm: "pbx.test", Domains: map[string]map[string]string{"PBX.test": {"x": "y"}}},
+		"domain user":     {Domains: map[string]map[string]string{"other.test": {"x@y": "z"}}},
 	} {
 		if _, err := New(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%s: err %v, want ErrConfig", name, err)

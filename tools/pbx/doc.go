@@ -26,6 +26,20 @@
 // Kamailio's nathelper); without it the registered Contact is used as is,
 // and the phone must have put its public address there itself.
 //
+// Transfer and forwarding pass through unchanged: in-dialog REFER and
+// NOTIFY follow the Record-Route set like any in-dialog request, an
+// INVITE with Replaces is proxied like any initial INVITE, and a 3xx
+// (302 Moved Temporarily from a phone that forwards) is relayed to the
+// caller, whose UA follows the Contact itself (the proxy does not
+// recurse). An INVITE whose Request-URI is a registered contact (the
+// Contact a Refer-To names, RFC 5589 §7) goes to that binding.
+//
+// Domains: Realm is the main SIP domain; Config.Domains adds more, each
+// with its own users and its own digest realm, so one phone can register
+// two lines to two domains of one PBX. REGISTER is authenticated in the
+// realm of its To domain, an INVITE in the realm of its From domain, and
+// a Request-URI's domain selects whose user it names.
+//
 // Services, answered by the PBX with its own RTP socket: "echo" reflects
 // every RTP payload to its source, "tone" plays 1 kHz, and "early" sends
 // 183 Session Progress with SDP (reliably with RSeq and retransmissions

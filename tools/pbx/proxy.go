@@ -181,29 +181,38 @@ func (s *Server) handleInitialInvite(req *sip.Request, tx sip.ServerTransaction)
 		s.startService(user, req, tx)
 		return
 	}
-	s.proxyToUser(req, tx, user, true)
+	s.proxyToUser(req, tx, true)
 }
 
 // proxyOutOfDialog forwards a non-INVITE request without To tag
 // (MESSAGE, OPTIONS, SUBSCRIBE...) to a registered user.
 func (s *Server) proxyOutOfDialog(req *sip.Request, tx sip.ServerTransaction) {
-	s.proxyToUser(req, tx, req.Recipient.User, false)
+	s.proxyToUser(req, tx, false)
 }
 
-// proxyToUser looks the user up (404 unknown, 480 not registered) and
-// forwards to the newest binding. Forking to several bindings is not
-// done.
-func (s *Server) proxyToUser(req *sip.Request, tx sip.ServerTransaction, user string, recordRoute bool) {
-	if _, ok := s.cfg.Users[user]; !ok {
-		s.respond(tx, req, sip.StatusNotFound, "")
-		return
+// proxyToUser looks the Request-URI up and forwards to the newest
+// binding: user@domain for one of our domains (404 unknown, 480 not
+// registered); a registered contact itself (the Contact a Refer-To
+// names, RFC 5589 §7) goes to that binding; any other host is taken as
+// Realm's. Forking to several bindings is not done.
+func (s *Server) proxyToUser(req *sip.Request, tx sip.ServerTransaction, recordRoute bool) {
+	var b Binding
+	if c, ok := s.reg.byContact(req.Recipient); ok && !s.isDomain(req.Recipient.Host) && c.Contact.User == req.Recipient.User {
+		b = c
+	} else {
+		dom := s.domain(req.Recipient.Host)
+		user := req.Recipient.User
+		if _, ok := dom.users[user]; !ok {
+			s.respond(tx, req, sip.StatusNotFound, "")
+			return
+		}
+		bs := s.reg.lookup(dom.aor(user))
+		if len(bs) == 0 {
+			s.respond(tx, req, sip.StatusTemporarilyUnavailable, "")
+			return
+		}
+		b = bs[0]
 	}
-	bs := s.reg.lookup(user)
-	if len(bs) == 0 {
-		s.respond(tx, req, sip.StatusTemporarilyUnavailable, "")
-		return
-	}
-	b := bs[0]
 	to, ok := s.hopForBinding(b)
 	if !ok || !s.hasTransport(to.transport) {
 		s.respond(tx, req, sip.StatusTemporarilyUnavailable, "Contact Unreachable")
@@ -228,6 +237,9 @@ func (s *Server) proxyToUser(req *sip.Request, tx sip.ServerTransaction, user st
 // or the Request-URI; with NATFix, or over TCP/TLS, to the other party's
 // recorded address instead.
 func (s *Server) proxyInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if tag, _ := req.To().Params.Get("tag"); req.IsAck() && strings.HasPrefix(tag, ownTagPrefix) {
+		return // the ACK of our own 407 (or other final response)
+	}
 	probe := req.Clone()
 	for r := probe.Route(); r != nil && s.isOurs(r.Address); r = probe.Route() {
 		probe.RemoveHeader("Route")

@@ -124,8 +124,8 @@ func (r *registrar) removeAll(user string) {
 	delete(r.byUser, user)
 }
 
-// Bindings returns the live bindings of user, most recently refreshed
-// first; calls go to the first.
+// Bindings returns the live bindings of user (user@domain for one of
+// Config.Domains), most recently refreshed first; calls go to the first.
 func (s *Server) Bindings(user string) []Binding { return s.reg.lookup(user) }
 
 // handleRegister implements the registrar (RFC 3261 §10.3).
@@ -137,17 +137,19 @@ func (s *Server) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	// Step 3: the To header holds the address-of-record.
-	user := req.To().Address.User
-	if _, ok := s.cfg.Users[user]; !ok {
+	dom := s.domain(req.To().Address.Host)
+	name := req.To().Address.User
+	if _, ok := dom.users[name]; !ok {
 		s.respond(tx, req, sip.StatusNotFound, "")
 		return
 	}
+	user := dom.aor(name)
 	// Steps 4 and 5: authenticate and authorise.
 	authUser, ok := s.authenticate(req, tx, false)
 	if !ok {
 		return
 	}
-	if authUser != user {
+	if authUser != name {
 		s.respond(tx, req, sip.StatusForbidden, "")
 		return
 	}

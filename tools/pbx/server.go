@@ -310,6 +310,10 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	// The server transaction reads the request on its own goroutine (its
+	// 100 Trying timer, RFC 3261 §17.2.1, fires when a busy handler has
+	// not answered within 200 ms): change a copy, never the original.
+	req = req.Clone()
 	fixVia(req)
 	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !req.IsAck() {
 		s.respond(tx, req, 483, "Too Many Hops")
@@ -377,6 +381,13 @@ func (s *Server) respondOptions(req *sip.Request, tx sip.ServerTransaction) {
 		sip.NewHeader("Supported", "100rel"))
 }
 
+// ownTagPrefix starts the To tag of every final response the PBX itself
+// sends to a request without one, so that an ACK for it (RFC 3261
+// §17.1.1.3) that arrives after its transaction ended (over TCP and TLS
+// sipgo ends it as soon as the handler returns) is not taken for an ACK
+// of the dialog and forwarded to the callee.
+const ownTagPrefix = "pbx-"
+
 // respond sends a response built from req with extra headers.
 func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
 	if tx == nil {
@@ -386,6 +397,11 @@ func (s *Server) respond(tx sip.ServerTransaction, req *sip.Request, code int, r
 		reason = reasonPhrase(code)
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil && code > 100 {
+		if _, had := req.To().Params.Get("tag"); !had {
+			to.Params.Add("tag", ownTagPrefix+sip.GenerateTagN(12))
+		}
+	}
 	for _, h := range hdrs {
 		res.AppendHeader(h)
 	}

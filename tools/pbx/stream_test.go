@@ -118,7 +118,11 @@ func TestStreamSlowloris(t *testing.T) {
 	lo := netip.MustParseAddrPort("127.0.0.1:0")
 	s, err := New(Config{Realm: "pbx.test", Users: testUsers, Listen: lo, TCP: lo, Logger: testLogger(),
 		StreamIdleTimeout: 300 * time.Millisecond, StreamMessageTimeout: 300 * time.Millisecond,
-		MaxStreamConnsPerAddr: -1})
+		// A cap far below the 300 connections, so some are refused even
+		// when a loaded machine dials them slowly (with the default 256
+		// the first ones could time out before the cap was reached, and
+		// the listener then showed no refusal).
+		MaxStreamConns: 50, MaxStreamConnsPerAddr: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
+	"net/netip"
 	"sync"
 	"time"
 
-	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/media"
-	"github.com/deskphone/phone/voip/sdp"
 	"github.com/deskphone/phone/voip/sip/digest"
 	siplib "github.com/emiago/sipgo/sip"
 )
@@ -46,6 +44,13 @@ const (
 // Call is one call (one INVITE dialog). Its methods are safe for
 // concurrent use and never wait on the network: requests are sent and
 // progress arrives as CallEvents.
+//
+// Its state is laid out by role, as sipgo lays out its layers: what
+// every call has is here (call.go), the dialog in call_dialog.go, the
+// client side of the initial INVITE in uacState (call_uac.go), the
+// server side of INVITE transactions in uasState (call_uas.go), the
+// offer/answer and media in mediaState (call_media.go), re-INVITEs in
+// call_reinvite.go, DTMF in call_dtmf.go and transfer in call_refer.go.
 type Call struct {
 	ua  *UA
 	id  string
@@ -54,66 +59,42 @@ type Call struct {
 	// done is closed when the call ends.
 	done chan struct{}
 
-	mu     sync.Mutex // guards following
-	state  CallState
-	d      dialog
-	remote string // display form of the far end
-	auth   authState
-	// outgoing INVITE
-	invite       *siplib.Request
-	inviteTx     siplib.ClientTransaction
-	provisional  bool // a provisional arrived: CANCEL may be sent
-	cancelWanted bool
-	cancelSent   bool
-	lastRSeq     uint32
-	haveRSeq     bool
-	confirmed    bool
-	lastAck      *siplib.Request
-	// incoming INVITE
-	inviteReq  *siplib.Request
-	serverTx   siplib.ServerTransaction
-	relOK      bool // the caller supports 100rel and we enabled it
-	rseq       uint32
-	relQueue   []*relProv
-	pending2xx *siplib.Response
-	okRes      *siplib.Response
-	okTimer    *time.Timer
-	okAcked    bool
-	okStarted  time.Time
-	okInterval time.Duration
-	// offer/answer
-	mapping     *portmgr.Mapping
-	localSDP    *sdp.Session // our last description (offer or answer)
-	remoteOffer *sdp.Session // an offer we still have to answer
-	sdpVersion  uint64
-	sessionID   uint64
-	neg         sdp.Negotiated
-	haveNeg     bool
-	media       *media.Session
-	localHold   bool
-	remoteHold  bool
-	reinviteOut bool // our re-INVITE is in progress
-	reinviteIn  bool // theirs is in progress (waiting for ACK)
-	lateOffer   bool
-	setupTimer  *time.Timer
-	dtmfMu      sync.Mutex
-	mediaMu     sync.Mutex
+	mu        sync.Mutex // guards following, and the embedded states
+	state     CallState
+	d         dialog
+	remote    string // display form of the far end
+	auth      authState
+	confirmed bool            // the dialog is confirmed (ACK sent or received)
+	lastAck   *siplib.Request // our ACK for the last 2xx we got
+	identity  Identity        // who the far end is (identity.go)
+	peerAddr  netip.Addr      // where the message that set up the dialog came from
+	uacState
+	uasState
+	mediaState
+	referState
 	// times and outcome
 	started, answered, ended time.Time
 	endCode                  int
 	endReason                string
+
+	dtmfMu  sync.Mutex // orders the digits SendDTMF sends
+	mediaMu sync.Mutex // serialises applyNeg
+
+	// Set before the call is published, then read only.
+	notify    *referIn // a call placed for a REFER: reports its progress
+	viaServer bool     // its INVITEs go to the registrar (see dialOpts)
 }
 
 func newCall(u *UA, dir CallDirection, id string) *Call {
 	c := &Call{
-		ua:        u,
-		id:        id,
-		dir:       dir,
-		log:       u.log.With("call_id", id),
-		done:      make(chan struct{}),
-		started:   time.Now(),
-		sessionID: uint64(time.Now().UnixNano()) & 0x7fffffffffff,
+		ua:      u,
+		id:      id,
+		dir:     dir,
+		log:     u.log.With("call_id", id),
+		done:    make(chan struct{}),
+		started: time.Now(),
 	}
+	c.sessionID = uint64(time.Now().UnixNano()) & 0x7fffffffffff
 	c.d.callID = id
 	return c
 }
@@ -190,6 +171,7 @@ type CallStats struct {
 	Direction  CallDirection `json:"direction"`
 	State      CallState     `json:"state"`
 	Remote     string        `json:"remote"`
+	Identity   Identity      `json:"identity,omitzero"`
 	Codec      string        `json:"codec,omitempty"`
 	DTMF       string        `json:"dtmf,omitempty"` // "rfc4733" or "info"
 	LocalHold  bool          `json:"local_hold"`
@@ -208,7 +190,7 @@ type CallStats struct {
 func (c *Call) Stats() CallStats {
 	c.mu.Lock()
 	s := CallStats{
-		ID: c.id, Direction: c.dir, State: c.state, Remote: c.remote,
+		ID: c.id, Direction: c.dir, State: c.state, Remote: c.remote, Identity: c.identity,
 		LocalHold: c.localHold, RemoteHold: c.remoteHold,
 		Started: c.started, Answered: c.answered, Ended: c.ended,
 		EndCode: c.endCode, EndReason: c.endReason,
@@ -264,6 +246,7 @@ func (c *Call) finish(code int, reason string, emit bool) {
 	c.relQueue = nil
 	m, mp := c.media, c.mapping
 	ev := c.eventLocked(code, reason, false)
+	ro := c.referOut
 	c.mu.Unlock()
 	close(c.done)
 	if m != nil {
@@ -281,113 +264,10 @@ func (c *Call) finish(code int, reason string, emit bool) {
 	if emit {
 		c.ua.emit(ev)
 	}
-}
-
-// matches reports whether an in-dialog request from the far end belongs
-// to this dialog: our tag in To and, once known, theirs in From.
-func (c *Call) matches(req *siplib.Request) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if req.To() == nil || req.From() == nil {
-		return false
+	if ro != nil {
+		// A transfer still open has no dialog left to report on.
+		c.referDone(ro, 487, "call ended before the transfer completed", emit)
 	}
-	if tagOf(req.To().Params) != c.d.localTag {
-		return false
-	}
-	if rt := c.d.remoteTag; rt != "" && tagOf(req.From().Params) != rt {
-		return false
-	}
-	return true
-}
-
-// newRequestLocked builds a request inside the dialog (RFC 3261 §12.2.1.1).
-// ACK and CANCEL take the CSeq number they are given; others increment ours.
-func (c *Call) newRequestLocked(method siplib.RequestMethod, cseq uint32) *siplib.Request {
-	u := c.ua
-	d := &c.d
-	ruri := *d.target.Clone()
-	routes := d.routes
-	if len(routes) > 0 && !isLoose(routes[0]) {
-		// Strict router: it becomes the Request-URI's next hop (§12.2.1.1).
-		ruri = *routes[0].Clone()
-		routes = append(append([]siplib.Uri(nil), routes[1:]...), *d.target.Clone())
-	}
-	req := siplib.NewRequest(method, ruri)
-	req.AppendHeader(u.newVia())
-	mf := siplib.MaxForwardsHeader(70)
-	req.AppendHeader(&mf)
-	from := &siplib.FromHeader{DisplayName: d.localName, Address: *d.local.Clone(), Params: siplib.NewParams()}
-	from.Params.Add("tag", d.localTag)
-	req.AppendHeader(from)
-	to := &siplib.ToHeader{DisplayName: d.remoteName, Address: *d.remote.Clone(), Params: siplib.NewParams()}
-	if d.remoteTag != "" {
-		to.Params.Add("tag", d.remoteTag)
-	}
-	req.AppendHeader(to)
-	cid := siplib.CallIDHeader(d.callID)
-	req.AppendHeader(&cid)
-	if cseq == 0 {
-		d.localSeq++
-		cseq = d.localSeq
-	}
-	req.AppendHeader(&siplib.CSeqHeader{SeqNo: cseq, MethodName: method})
-	for _, r := range routes {
-		req.AppendHeader(&siplib.RouteHeader{Address: *r.Clone()})
-	}
-	if len(routes) == 0 && u.cfg.Account.OutboundProxy != "" {
-		u.mu.Lock()
-		srv := u.server
-		u.mu.Unlock()
-		if srv.IsValid() {
-			req.SetDestination(hostPort(srv))
-		}
-	}
-	req.AppendHeader(siplib.NewHeader("User-Agent", u.cfg.UserAgent))
-	return req
-}
-
-// newResponse builds a response to req inside this dialog, with our tag
-// and Contact.
-func (c *Call) newResponse(req *siplib.Request, code int, reason string) *siplib.Response {
-	res := c.ua.newResponse(req, code, reason)
-	if code > 100 {
-		if to := res.To(); to != nil {
-			to.Params.Add("tag", c.d.localTag)
-		}
-	}
-	if code > 100 && code < 300 && req.IsInvite() {
-		res.AppendHeader(c.ua.contactHeader())
-	}
-	return res
-}
-
-func withSDP(m interface {
-	SetBody([]byte)
-	AppendHeader(siplib.Header)
-}, s *sdp.Session) {
-	if s == nil {
-		return
-	}
-	m.AppendHeader(siplib.NewHeader("Content-Type", "application/sdp"))
-	m.SetBody(s.Marshal())
-}
-
-func isSDP(m interface {
-	Body() []byte
-	ContentType() *siplib.ContentTypeHeader
-}) bool {
-	if len(m.Body()) == 0 {
-		return false
-	}
-	ct := m.ContentType()
-	if ct == nil {
-		return false
-	}
-	v := strings.ToLower(strings.TrimSpace(ct.Value()))
-	if i := strings.IndexByte(v, ';'); i >= 0 {
-		v = strings.TrimSpace(v[:i])
-	}
-	return v == "application/sdp"
 }
 
 // Hangup ends the call: CANCEL before an answer (outgoing), 603 Decline
@@ -489,3 +369,11 @@ func (c *Call) credentials() digest.Credentials {
 }
 
 func (c *Call) String() string { return fmt.Sprintf("call %s (%s)", c.id, c.dir) }
+
+// emitState emits a CallEvent with the current state.
+func (c *Call) emitState(code int, reason string) {
+	c.mu.Lock()
+	ev := c.eventLocked(code, reason, false)
+	c.mu.Unlock()
+	c.ua.emit(ev)
+}

@@ -101,6 +101,105 @@
 // reported as DTMFEvents. An outgoing call without a final response
 // after Config.SetupTimeout is cancelled.
 //
+// Call is laid out by role, as sipgo lays out its layers: call.go holds
+// what every call has, call_dialog.go the dialog (RFC 3261 §12),
+// call_uac.go the client side of our INVITE, call_uas.go the server side
+// of INVITE transactions (incoming calls, the far end's re-INVITEs),
+// call_reinvite.go hold and refresh, call_media.go offer/answer and
+// media, call_dtmf.go digits and call_refer.go transfer.
+//
+// # Caller identity
+//
+// Call.Identity is the far end's display name, number (the user part of
+// a sip URI, the number of a tel URI) and URI: from the first sip, sips
+// or tel URI of P-Asserted-Identity (RFC 3325 §9.1) when the proxy sent
+// one, else From for an incoming call and To for an outgoing one. Display
+// names are parsed as quoted-strings (escapes undone, UTF-8 kept); ours
+// is escaped when sent.
+//
+// # Forwarding (RFC 3261 §8.1.3.4, §21.3.3)
+//
+// Call.Redirect answers a ringing call 302 Moved Temporarily with the
+// target as Contact. An outgoing call that gets a 3xx sends its INVITE
+// again to the first sip, sips or tel Contact (same Call-ID, From and To,
+// a higher CSeq), one hop only, so phones forwarding to each other do not
+// loop:
+//
+//	alice                 proxy                  bob           carol
+//	  | INVITE bob          |                      |              |
+//	  |-------------------->| INVITE               |              |
+//	  |                     |--------------------->|              |
+//	  |                     | 302 Contact: carol   |  Redirect    |
+//	  | 302                 |<---------------------|              |
+//	  |<--------------------| (ACK hop by hop)     |              |
+//	  | INVITE carol (same Call-ID, CSeq+1)        |              |
+//	  |-------------------->|------------------------------------>|
+//
+// # Transfer (RFC 3515, RFC 5589, RFC 3891)
+//
+// As transferor, Call.Transfer sends REFER with Refer-To and Referred-By
+// (RFC 3892); the far end's NOTIFYs (Event: refer, message/sipfrag) in
+// the REFER's dialog are answered 200 and reported as TransferEvents;
+// after the final one (Subscription-State: terminated) with a 2xx the UA
+// ends the call with BYE ("transferred"). A refused or unanswered REFER,
+// or a final failure, is a final TransferEvent and the call stays as it
+// was. Blind transfer, bob transferring alice to carol:
+//
+//	alice (transferee)          bob (transferor)         carol (target)
+//	  |  REFER Refer-To: carol    |                         |
+//	  |<--------------------------|  Transfer("carol")      |
+//	  |  202 Accepted             |                         |
+//	  |-------------------------->|                         |
+//	  |  NOTIFY 100 Trying        |                         |
+//	  |-------------------------->|  TransferEvent 100      |
+//	  |  INVITE carol, Referred-By: bob                     |
+//	  |---------------------------------------------------->|
+//	  |  180 Ringing                                        |
+//	  |<----------------------------------------------------|
+//	  |  NOTIFY 180 Ringing       |                         |
+//	  |-------------------------->|  TransferEvent 180      |
+//	  |  200 OK / ACK                                       |
+//	  |<===================================================>|
+//	  |  NOTIFY 200 OK, Subscription-State: terminated      |
+//	  |-------------------------->|  TransferEvent 200 Final|
+//	  |  BYE                      |  (call ends             |
+//	  |<--------------------------|   "transferred")        |
+//
+// Attended transfer (Call.TransferReplacing): bob has a call with carol
+// too, and his REFER names carol's Contact with an escaped Replaces of
+// that dialog (to-tag carol's, from-tag bob's):
+//
+//	Refer-To: <sip:carol@192.0.2.4:5060?Replaces=cid%40h%3Bto-tag%3Dc1%3Bfrom-tag%3Db1>
+//
+// alice's INVITE then carries "Replaces: cid@h;to-tag=c1;from-tag=b1";
+// carol's UA (the transfer target) matches it to her call with bob
+// (to-tag is her local tag), reports the new call with Replaces() set,
+// and the phone answers it and hangs up the replaced call.
+//
+// As transferee, a REFER in a confirmed dialog from the dialog's peer
+// (the address the dialog came from, its remote target or first route,
+// or the trusted proxy) is answered 202; the UA places the call itself
+// (through the registrar, with Referred-By and any Replaces), reports a
+// ReferredCallEvent, and NOTIFYs the referrer with 100 Trying, the call's
+// provisional responses and its final status, one NOTIFY at a time.
+//
+// Hostile and malformed requests change nothing: a REFER from a stranger
+// is 403 (outside a dialog admission answers it), one with a missing,
+// doubled or malformed Refer-To, or a scheme other than sip, sips or tel,
+// 400; REFER and NOTIFY naming no dialog of ours 481, a NOTIFY with no
+// REFER of ours open 481. An INVITE with a malformed Replaces is 400,
+// one naming no dialog 481, an ended dialog 603, an answered dialog with
+// early-only 486, and an early dialog we did not place 481 (RFC 3891 §3).
+//
+// # NAT changes
+//
+// UA.HandlePortEvent applies the port manager's reports for the UA's own
+// mappings: a new external address or a failed flow on its SIP mapping
+// re-registers and re-INVITEs every live call; a change of a call's media
+// mapping re-INVITEs that call (RFC 3665 §3.7); an ALG report is logged.
+// Events for other UAs' mappings are ignored, so one port manager can
+// serve one UA per line.
+//
 // # Concurrency
 //
 // The UA never blocks its caller on the network: Dial returns once the

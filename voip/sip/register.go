@@ -259,7 +259,7 @@ func (r *registrar) register(ctx context.Context, expires time.Duration) (*sipRe
 func (r *registrar) newRequest(expires time.Duration) *sipRequest {
 	u := r.u
 	r.cseq++
-	to := &siplib.ToHeader{DisplayName: u.cfg.Account.DisplayName, Address: u.aor(), Params: siplib.NewParams()}
+	to := &siplib.ToHeader{DisplayName: wireName(u.cfg.Account.DisplayName), Address: u.aor(), Params: siplib.NewParams()}
 	req := u.baseRequest(siplib.REGISTER, r.ruri, to, u.regCallID, r.cseq)
 	// The From tag of a REGISTER series may change; keep one per request.
 	ct := u.contactHeader()

@@ -29,7 +29,11 @@ type (
 const closeGrace = 50 * time.Millisecond
 
 // allowMethods is what we answer in Allow headers.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, PRACK, REFER, NOTIFY"
+
+// maxEndedDialogs is how many ended dialogs the UA remembers, so that an
+// INVITE with Replaces naming one gets 603 rather than 481 (RFC 3891 §3).
+const maxEndedDialogs = 32
 
 // UA is the phone's SIP user agent: it registers the account, places and
 // receives calls, and owns every goroutine it starts. Sockets and the
@@ -70,6 +74,7 @@ type UA struct {
 	streamConn siplib.Connection // that connection
 	calls      map[string]*Call
 	claims     map[string]bool // Call-IDs of incoming INVITEs being set up
+	ended      []dialogID      // the last maxEndedDialogs dialogs that ended
 	reg        RegStatus
 	regKick    chan struct{}
 	server     netip.AddrPort // resolved registrar/proxy, for the SIP mapping
@@ -346,6 +351,10 @@ func (u *UA) emit(ev Event) {
 		u.adm.markStale() // the proxy may have moved: resolve it again
 	}
 	u.events.push(ev)
+	if ce, ok := ev.(*CallEvent); ok && ce.Call.notify != nil {
+		// A call placed for a REFER: its progress goes to the referrer.
+		ce.Call.notify.progress(ce)
+	}
 }
 
 // go runs f on a goroutine the UA waits for in Close.
@@ -404,11 +413,33 @@ func (u *UA) unclaimCallID(id string) {
 }
 
 func (u *UA) removeCall(c *Call) {
+	c.mu.Lock()
+	id := dialogID{callID: c.id, localTag: c.d.localTag, remoteTag: c.d.remoteTag}
+	c.mu.Unlock()
 	u.mu.Lock()
 	if u.calls[c.id] == c {
 		delete(u.calls, c.id)
 	}
+	if len(u.ended) >= maxEndedDialogs {
+		u.ended = append(u.ended[:0], u.ended[1:]...)
+	}
+	u.ended = append(u.ended, id)
 	u.mu.Unlock()
+}
+
+// dialogID names a dialog (RFC 3261 §12): Call-ID and the two tags.
+type dialogID struct{ callID, localTag, remoteTag string }
+
+// endedRecently reports whether the dialog ended not long ago.
+func (u *UA) endedRecently(callID, localTag, remoteTag string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, d := range u.ended {
+		if d == (dialogID{callID, localTag, remoteTag}) {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *UA) callByID(id string) *Call {
@@ -710,7 +741,7 @@ func (u *UA) baseRequest(method siplib.RequestMethod, ruri siplib.Uri, to *sipli
 	req.AppendHeader(u.newVia())
 	mf := siplib.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	from := &siplib.FromHeader{DisplayName: u.cfg.Account.DisplayName, Address: u.aor(), Params: siplib.NewParams()}
+	from := &siplib.FromHeader{DisplayName: wireName(u.cfg.Account.DisplayName), Address: u.aor(), Params: siplib.NewParams()}
 	from.Params.Add("tag", newTag())
 	req.AppendHeader(from)
 	req.AppendHeader(to)
@@ -771,12 +802,17 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 		u.inDialog(req, tx, (*Call).onInfo)
 	case siplib.PRACK:
 		u.inDialog(req, tx, (*Call).onPrack)
+	case siplib.REFER:
+		// Outside a dialog (no To tag, or one naming no call of ours)
+		// it is 481; admission refused a stranger's with 403 already.
+		u.inDialog(req, tx, (*Call).onRefer)
+	case siplib.NOTIFY:
+		u.inDialog(req, tx, (*Call).onNotify)
 	case siplib.OPTIONS:
 		res := u.newResponse(req, 200, "OK")
 		res.AppendHeader(siplib.NewHeader("Accept", "application/sdp"))
 		u.send(tx, res)
-	case siplib.UPDATE, siplib.REGISTER, siplib.SUBSCRIBE, siplib.NOTIFY,
-		siplib.REFER, siplib.MESSAGE, siplib.PUBLISH:
+	case siplib.UPDATE, siplib.REGISTER, siplib.SUBSCRIBE, siplib.MESSAGE, siplib.PUBLISH:
 		u.respond(tx, req, 405, "Method Not Allowed")
 	default:
 		u.respond(tx, req, 501, "Not Implemented")
@@ -826,7 +862,7 @@ func knownMethod(m siplib.RequestMethod) bool {
 func (u *UA) unsupportedRequire(req *sipRequest) []string {
 	var bad []string
 	for _, tag := range headerTokens(req, "Require") {
-		if tag == "100rel" && u.cfg.Prack {
+		if tag == "100rel" && u.cfg.Prack || tag == "replaces" {
 			continue
 		}
 		bad = append(bad, tag)
@@ -871,7 +907,9 @@ func (u *UA) newResponse(req *sipRequest, code int, reason string) *sipResponse 
 		res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 	}
 	if u.cfg.Prack {
-		res.AppendHeader(siplib.NewHeader("Supported", "100rel"))
+		res.AppendHeader(siplib.NewHeader("Supported", "100rel, replaces"))
+	} else {
+		res.AppendHeader(siplib.NewHeader("Supported", "replaces"))
 	}
 	res.AppendHeader(siplib.NewHeader("User-Agent", u.cfg.UserAgent))
 	return res

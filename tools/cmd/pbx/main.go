@@ -3,6 +3,11 @@
 // It prints one line when it is ready, then serves until SIGINT/SIGTERM.
 //
 //	pbx -listen 127.0.0.1:5060 -realm pbx.local -user alice:secret -user bob:secret
+//
+// A user named name@domain with a domain other than the realm is served
+// in that domain, with the domain as its digest realm (-user
+// alice@other.local:secret): two lines of one phone can register to two
+// domains at once.
 package main
 
 import (
@@ -54,7 +59,7 @@ func run(args []string) error {
 	us := users{}
 	listen := fs.String("listen", "127.0.0.1:5060", "UDP SIP address (ip:port)")
 	realm := fs.String("realm", pbx.DefaultRealm, "digest realm and SIP domain")
-	fs.Var(us, "user", "user as name:password (repeatable)")
+	fs.Var(us, "user", "user as name:password or name@domain:password (repeatable)")
 	tcp := fs.String("tcp", "", "also listen for SIP over TCP on this ip:port")
 	tlsAddr := fs.String("tls", "", "also listen for SIP over TLS on this ip:port (needs -tls-cert, -tls-key)")
 	cert := fs.String("tls-cert", "", "TLS certificate (PEM)")
@@ -77,12 +82,26 @@ func run(args []string) error {
 
 	cfg := pbx.Config{
 		Realm:         *realm,
-		Users:         us,
+		Users:         map[string]string{},
 		NATFix:        *natfix,
 		NoInviteAuth:  *noInviteAuth,
 		MinExpires:    *minExpires,
 		EarlyDuration: *early,
 		Logger:        log,
+	}
+	for name, pass := range us {
+		user, dom, ok := strings.Cut(name, "@")
+		if !ok || strings.EqualFold(dom, *realm) {
+			cfg.Users[user] = pass
+			continue
+		}
+		if cfg.Domains == nil {
+			cfg.Domains = map[string]map[string]string{}
+		}
+		if cfg.Domains[dom] == nil {
+			cfg.Domains[dom] = map[string]string{}
+		}
+		cfg.Domains[dom][user] = pass
 	}
 	for a := range strings.SplitSeq(*algs, ",") {
 		if a = strings.TrimSpace(a); a != "" {

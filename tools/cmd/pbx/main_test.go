@@ -18,6 +18,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"-tcp", "1.2.3.4"}, "-tcp"},
 		{[]string{"-tls", "127.0.0.1:0", "-tls-cert", "/nonexistent", "-tls-key", "/nonexistent"}, "-tls-cert"},
 		{[]string{"-algorithm", "SHA-1", "-listen", "127.0.0.1:0"}, "algorithm"},
+		{[]string{"-user", "alice@bad domain:x", "-listen", "127.0.0.1:0"}, "domain"},
 	} {
 		err := run(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

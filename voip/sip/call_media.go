@@ -2,12 +2,34 @@ package sip
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/codec"
 	"github.com/deskphone/phone/voip/media"
 	"github.com/deskphone/phone/voip/sdp"
+	siplib "github.com/emiago/sipgo/sip"
 )
+
+// mediaState is the offer/answer state (RFC 3264) and the media session
+// it drives. Guarded by Call.mu.
+type mediaState struct {
+	mapping     *portmgr.Mapping
+	localSDP    *sdp.Session // our last description (offer or answer)
+	remoteOffer *sdp.Session // an offer we still have to answer
+	sdpVersion  uint64
+	sessionID   uint64
+	neg         sdp.Negotiated
+	haveNeg     bool
+	media       *media.Session
+	localHold   bool
+	remoteHold  bool
+	reinviteOut bool // our re-INVITE is in progress
+	reinviteIn  bool // theirs is in progress (waiting for ACK)
+	lateOffer   bool
+}
 
 // formats are our codecs in preference order, then telephone-event
 // (RFC 4733 §7.1.1: events 0-16 are the DTMF digits and flash).
@@ -153,4 +175,46 @@ func (c *Call) forwardDTMF(s *media.Session) {
 			return
 		}
 	}
+}
+
+// netipFromSDP is the RTP address of the first media of an offer.
+func netipFromSDP(s *sdp.Session) (ap netip.AddrPort) {
+	m := s.Media[0]
+	ip := m.Conn
+	if !ip.IsValid() {
+		ip = s.Conn
+	}
+	if !ip.IsValid() || m.Port <= 0 || m.Port > 65535 {
+		return ap
+	}
+	return netip.AddrPortFrom(ip, uint16(m.Port))
+}
+
+func withSDP(m interface {
+	SetBody([]byte)
+	AppendHeader(siplib.Header)
+}, s *sdp.Session) {
+	if s == nil {
+		return
+	}
+	m.AppendHeader(siplib.NewHeader("Content-Type", "application/sdp"))
+	m.SetBody(s.Marshal())
+}
+
+func isSDP(m interface {
+	Body() []byte
+	ContentType() *siplib.ContentTypeHeader
+}) bool {
+	if len(m.Body()) == 0 {
+		return false
+	}
+	ct := m.ContentType()
+	if ct == nil {
+		return false
+	}
+	v := strings.ToLower(strings.TrimSpace(ct.Value()))
+	if i := strings.IndexByte(v, ';'); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	return v == "application/sdp"
 }

@@ -14,10 +14,49 @@ import (
 	siplib "github.com/emiago/sipgo/sip"
 )
 
+// uacState is what only an outgoing call keeps: the client side of its
+// initial INVITE (RFC 3261 §13.2), with CANCEL and PRACK bookkeeping.
+// Guarded by Call.mu.
+type uacState struct {
+	invite       *siplib.Request
+	inviteTx     siplib.ClientTransaction
+	provisional  bool // a provisional arrived: CANCEL may be sent
+	cancelWanted bool
+	cancelSent   bool
+	lastRSeq     uint32
+	haveRSeq     bool
+	setupTimer   *time.Timer
+}
+
 // Dial places a call to target ("sip:bob@example.com", "bob@host" or a
 // bare user at the account's domain). It returns once the INVITE is sent;
 // progress (ringing, early media, answer, failure) arrives as CallEvents.
 func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
+	ruri, err := parseTarget(target, u.cfg.Account.Domain)
+	if err != nil {
+		return nil, err
+	}
+	return u.dial(ctx, ruri, dialOpts{})
+}
+
+// dialOpts are what a call placed for a REFER adds to Dial.
+type dialOpts struct {
+	// referredBy and replaces go into the INVITE as Referred-By (RFC
+	// 3892) and Replaces (RFC 3891).
+	referredBy string
+	replaces   *replaces
+	// viaServer sends the INVITE to the registrar whatever the
+	// Request-URI's host (a Refer-To names the target's Contact, which
+	// we reach through the proxy as every other request).
+	viaServer bool
+	// notify receives the call's progress for the referrer.
+	notify *referIn
+	// announce runs once the call exists, before its first CallEvent.
+	announce func(*Call)
+}
+
+// dial places a call to ruri (see Dial).
+func (u *UA) dial(ctx context.Context, ruri siplib.Uri, opts dialOpts) (*Call, error) {
 	u.mu.Lock()
 	started, closed := u.started, u.closed
 	u.mu.Unlock()
@@ -27,13 +66,11 @@ func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
 	if !started {
 		return nil, ErrNotStarted
 	}
-	ruri, err := parseTarget(target, u.cfg.Account.Domain)
-	if err != nil {
-		return nil, err
-	}
 	c := newCall(u, Outgoing, newCallID())
 	c.state = StateCalling
 	c.remote = ruri.String()
+	c.notify = opts.notify
+	c.viaServer = opts.viaServer
 	mp, err := u.cfg.Mapper.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
 	if err != nil {
 		return nil, fmt.Errorf("sip: map media socket: %w", err)
@@ -42,7 +79,7 @@ func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
 	c.mapping = mp
 	d := &c.d
 	d.local = u.aor()
-	d.localName = u.cfg.Account.DisplayName
+	d.localName = wireName(u.cfg.Account.DisplayName)
 	d.localTag = newTag()
 	d.remote = siplib.Uri{Scheme: ruri.Scheme, User: ruri.User, Host: ruri.Host, Port: ruri.Port}
 	d.target = ruri
@@ -50,16 +87,28 @@ func (u *UA) Dial(ctx context.Context, target string) (*Call, error) {
 	offer := sdp.Offer(c.localLocked(sdp.SendRecv))
 	c.localSDP = offer
 	req := c.newInviteLocked(ruri, offer)
+	if opts.referredBy != "" {
+		req.AppendHeader(siplib.NewHeader("Referred-By", opts.referredBy))
+	}
+	if opts.replaces != nil {
+		req.AppendHeader(siplib.NewHeader("Replaces", opts.replaces.String()))
+		req.AppendHeader(siplib.NewHeader("Require", "replaces"))
+	}
 	c.invite = req
+	c.identity, _ = identityOf(req, "To")
 	c.mu.Unlock()
 
 	if !u.addCall(c) {
 		u.cfg.Mapper.Release(mp)
 		return nil, ErrClosed
 	}
+	if opts.announce != nil {
+		opts.announce(c)
+	}
 	tx, err := u.request(ctx, req)
 	if err != nil {
-		c.finish(0, err.Error(), false)
+		// A referred call was announced already: its end is reported.
+		c.finish(0, err.Error(), opts.announce != nil)
 		return nil, err
 	}
 	c.mu.Lock()
@@ -80,17 +129,19 @@ func (c *Call) newInviteLocked(ruri siplib.Uri, offer *sdp.Session) *siplib.Requ
 	req := u.baseRequest(siplib.INVITE, ruri, to, c.id, c.d.localSeq)
 	req.From().Params.Add("tag", c.d.localTag)
 	if u.cfg.Account.DisplayName != "" {
-		req.From().DisplayName = u.cfg.Account.DisplayName
+		req.From().DisplayName = wireName(u.cfg.Account.DisplayName)
 	}
 	req.AppendHeader(u.contactHeader())
 	req.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 	if u.cfg.Prack {
-		req.AppendHeader(siplib.NewHeader("Supported", "100rel"))
+		req.AppendHeader(siplib.NewHeader("Supported", "100rel, replaces"))
+	} else {
+		req.AppendHeader(siplib.NewHeader("Supported", "replaces"))
 	}
 	withSDP(req, offer)
 	// Without an outbound proxy, calls to our own domain go to the
 	// registrar, which routes them (as desk phones do).
-	if u.cfg.Account.OutboundProxy == "" && u.cfg.Account.Registrar != "" && strings.EqualFold(ruri.Host, u.cfg.Account.Domain) {
+	if u.cfg.Account.OutboundProxy == "" && u.cfg.Account.Registrar != "" && (c.viaServer || strings.EqualFold(ruri.Host, u.cfg.Account.Domain)) {
 		u.mu.Lock()
 		srv := u.server
 		u.mu.Unlock()
@@ -182,6 +233,12 @@ func (c *Call) onInviteResponse(tx siplib.ClientTransaction, req *siplib.Request
 		c.invite, c.inviteTx, c.provisional = nreq, ntx, false
 		c.mu.Unlock()
 		return ntx, nreq, false
+	case code >= 300 && code < 400:
+		if ntx, nreq, ok := c.followRedirect(req, res); ok {
+			return ntx, nreq, false
+		}
+		c.finish(code, res.Reason, true)
+		return nil, nil, true
 	default:
 		// The transaction ACKs non-2xx itself (RFC 3261 §17.1.1.3).
 		reason := res.Reason
@@ -221,6 +278,9 @@ func (c *Call) onProvisional(res *siplib.Response) {
 	}
 	c.provisional = true
 	sendCancel := c.cancelWanted && !c.cancelSent
+	if id, ok := identityOf(res, ""); ok {
+		c.identity = id // RFC 3325 §9.1: a P-Asserted-Identity in a response
+	}
 	if tag := tagOf(res.To().Params); tag != "" && !c.confirmed {
 		// Early dialog (RFC 3261 §12.1.2): route set and target from it.
 		if c.d.remoteTag == "" || c.d.remoteTag == tag {
@@ -322,6 +382,10 @@ func (c *Call) onSuccess(tx siplib.ClientTransaction, req *siplib.Request, res *
 		if to := res.To(); to != nil {
 			c.d.remoteName = to.DisplayName
 		}
+		c.peerAddr = sourceAddr(res)
+	}
+	if id, ok := identityOf(res, ""); ok {
+		c.identity = id
 	}
 	ack := c.newAckLocked(res)
 	c.lastAck = ack
@@ -493,4 +557,76 @@ func (c *Call) onSetupTimeout() {
 		tx.Terminate()
 	}
 	c.finish(408, "setup timeout", true)
+}
+
+// maxRedirects is how many 3xx a call follows: one hop, so that two
+// phones forwarding to each other cannot loop.
+const maxRedirects = 1
+
+// followRedirect answers a 3xx (RFC 3261 §8.1.3.4) by sending the INVITE
+// again to the first sip, sips or tel Contact that differs from where the
+// last one went: same Call-ID, From and To, a higher CSeq, a new branch.
+// The early dialog state of the first attempt is dropped. It follows at
+// most maxRedirects hops, none once the caller hung up.
+func (c *Call) followRedirect(old *siplib.Request, res *siplib.Response) (siplib.ClientTransaction, *siplib.Request, bool) {
+	var next siplib.Uri
+	found := false
+	for _, h := range res.GetHeaders("Contact") {
+		nas, err := parseNameAddrs(h.Value())
+		if err != nil {
+			continue
+		}
+		for _, na := range nas {
+			u, _, err := dialable(na.URI)
+			if err != nil {
+				continue
+			}
+			if strings.EqualFold(u.Scheme, "tel") {
+				if u, err = parseTarget(telNumber(na.URI), c.ua.cfg.Account.Domain); err != nil {
+					continue
+				}
+			}
+			if u.String() == old.Recipient.String() {
+				continue
+			}
+			next, found = u, true
+			break
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		return nil, nil, false
+	}
+	c.mu.Lock()
+	if c.cancelWanted || c.state == StateEnded || c.confirmed || c.redirects >= maxRedirects {
+		c.mu.Unlock()
+		return nil, nil, false
+	}
+	c.redirects++
+	c.d.remoteTag, c.d.routes, c.d.target = "", nil, next
+	c.provisional, c.haveRSeq, c.lastRSeq = false, false, 0
+	c.d.localSeq++
+	req := c.newInviteLocked(next, c.localSDP)
+	for _, name := range []string{"Referred-By", "Replaces", "Require"} {
+		for _, h := range old.GetHeaders(name) {
+			req.AppendHeader(siplib.HeaderClone(h))
+		}
+	}
+	c.invite = req
+	c.state = StateCalling
+	ev := c.eventLocked(res.StatusCode, res.Reason, false)
+	c.mu.Unlock()
+	c.log.Info("redirected", "code", res.StatusCode, "to", next.String())
+	tx, err := c.ua.request(c.ua.ctx, req)
+	if err != nil {
+		c.finish(503, err.Error(), true)
+		return nil, nil, false
+	}
+	c.mu.Lock()
+	c.inviteTx = tx
+	c.mu.Unlock()
+	c.ua.emit(ev)
+	return tx, req, true
 }
