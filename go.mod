@@ -6,13 +6,14 @@ require (
 	github.com/emiago/sipgo v1.7.2
 	github.com/hajimehoshi/oto/v2 v2.4.3
 	github.com/huin/goupnp v1.3.0
+	github.com/miekg/dns v1.1.73
 	github.com/pion/logging v0.2.4
 	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
 	github.com/pion/stun/v3 v3.1.7
 	github.com/pion/transport/v4 v4.1.3
 	github.com/pion/turn/v4 v4.1.4
-	golang.org/x/sys v0.41.0
+	golang.org/x/sys v0.47.0
 	gopkg.in/yaml.v3 v3.0.1
 	periph.io/x/conn/v3 v3.7.2
 	periph.io/x/devices/v3 v3.7.4
@@ -31,7 +32,8 @@ require (
 	github.com/pion/dtls/v3 v3.1.5 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/wlynxg/anet v0.0.5 // indirect
-	golang.org/x/crypto v0.48.0 // indirect
-	golang.org/x/sync v0.16.0 // indirect
+	golang.org/x/crypto v0.54.0 // indirect
+	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/time v0.14.0 // indirect
 )

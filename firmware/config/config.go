@@ -82,7 +82,9 @@ type Account struct {
 	// OutboundProxy, when set, receives every request: host[:port] or a
 	// sip:/sips: URI (outbound_proxy). Default: none.
 	OutboundProxy string
-	// Transport is "udp", "tcp" or "tls" (transport). Default: udp.
+	// Transport is "udp", "tcp", "tls" or "auto" (transport): auto takes
+	// it from the registrar's NAPTR/SRV records (RFC 3263), UDP when they
+	// name none. Default: udp.
 	Transport string
 	// Expires is the registration lifetime asked for (expires), at least
 	// 60s, whole seconds. Default: 3600s.
@@ -259,6 +261,14 @@ type SIP struct {
 	// RingTimeout ends an unanswered incoming call with 480 Temporarily
 	// Unavailable (ring_timeout), 5s..10m. Default: 60s.
 	RingTimeout time.Duration
+	// DNSServers are the DNS servers that find the registrar and outbound
+	// proxy (NAPTR, SRV, A; RFC 3263), "ip" or "ip:port" (dns_servers).
+	// Default: none, the nameservers of /etc/resolv.conf (from DHCP).
+	DNSServers []string
+	// FailoverHold is how long a registrar or proxy that timed out,
+	// answered 503 or refused the connection is avoided while the next
+	// one is used (failover_hold), 10s..1h. Default: 5m.
+	FailoverHold time.Duration
 }
 
 // History configures the call history (history).
@@ -316,6 +326,7 @@ const (
 	DefaultNoAnswerAfter   = 20 * time.Second
 	DefaultMaxCalls        = 4
 	DefaultHistorySize     = 200
+	DefaultFailoverHold    = 5 * time.Minute
 )
 
 // Default returns a new Config holding every default. It has no account.
@@ -352,7 +363,7 @@ func Default() *Config {
 		Board: DefaultBoard,
 		API:   API{Listen: DefaultAPIListen},
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout},
+		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout, FailoverHold: DefaultFailoverHold},
 		Calls: Calls{MaxCalls: DefaultMaxCalls, CallWaiting: true},
 
 		History: History{Size: DefaultHistorySize},

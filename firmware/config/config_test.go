@@ -564,7 +564,7 @@ func full() *Config {
 	c := Default()
 	c.Accounts = []Account{
 		{User: "alice", AuthUser: "a1", Password: "p: w # 'x\"", DisplayName: "Alice Ü", Domain: "example.com",
-			Registrar: "sips:reg.example.com:5061;transport=tls", OutboundProxy: "[2001:db8::5]:5070",
+			Registrar: "sips:reg.example.com:5061;transport=tls", OutboundProxy: "proxy.example.com:5070",
 			Transport: "tls", Expires: 120 * time.Second, TLSCAFile: "/etc/ca.pem", Enabled: false,
 			DND: true, DNDCode: 480, ForwardAlways: "sip:desk@example.com;transport=tcp", ForwardBusy: "2001",
 			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97"},
@@ -593,7 +593,8 @@ func full() *Config {
 	c.BoardOptions = map[string]string{"serial": "/dev/ttyAMA0", "n": "007", "t": "true", "empty": ""}
 	c.API = API{Listen: "[::]:9000", Token: "null"}
 	c.Log = Log{Level: "debug", Format: "json"}
-	c.SIP = SIP{AcceptFrom: "any", Allow: []string{"192.0.2.7/32", "10.1.0.0/16", "2001:db8::/64"}, RingTimeout: 45 * time.Second}
+	c.SIP = SIP{AcceptFrom: "any", Allow: []string{"192.0.2.7/32", "10.1.0.0/16", "2001:db8::/64"}, RingTimeout: 45 * time.Second,
+		DNSServers: []string{"192.0.2.53", "[2001:db8::53]:5353"}, FailoverHold: 90 * time.Second}
 	c.History = History{File: "/perm/deskphone/calls.json", Size: 7}
 	c.Phonebook = Phonebook{File: "/perm/deskphone/book: #1.yaml"}
 	c.MemoryLimit = 96 << 20

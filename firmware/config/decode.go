@@ -557,9 +557,11 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		},
 		"sip": func(n *yaml.Node, path string) {
 			d.mapping(n, path, fields{
-				"accept_from":  d.lower(&c.SIP.AcceptFrom),
-				"allow":        d.strings(&c.SIP.Allow, nil),
-				"ring_timeout": d.duration(&c.SIP.RingTimeout),
+				"accept_from":   d.lower(&c.SIP.AcceptFrom),
+				"allow":         d.strings(&c.SIP.Allow, nil),
+				"ring_timeout":  d.duration(&c.SIP.RingTimeout),
+				"dns_servers":   d.strings(&c.SIP.DNSServers, nil),
+				"failover_hold": d.duration(&c.SIP.FailoverHold),
 			})
 		},
 		"history": func(n *yaml.Node, path string) {

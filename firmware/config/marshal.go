@@ -45,9 +45,11 @@ type (
 		File string `yaml:"file"`
 	}
 	fileSIP struct {
-		AcceptFrom  string   `yaml:"accept_from"`
-		Allow       []string `yaml:"allow,flow"`
-		RingTimeout string   `yaml:"ring_timeout"`
+		AcceptFrom   string   `yaml:"accept_from"`
+		Allow        []string `yaml:"allow,flow"`
+		RingTimeout  string   `yaml:"ring_timeout"`
+		DNSServers   []string `yaml:"dns_servers,flow"`
+		FailoverHold string   `yaml:"failover_hold"`
 	}
 	fileAccount struct {
 		User          string `yaml:"user"`
@@ -179,9 +181,11 @@ func Marshal(c *Config) ([]byte, error) {
 		API:          fileAPI(c.API),
 		Log:          fileLog(c.Log),
 		SIP: fileSIP{
-			AcceptFrom:  c.SIP.AcceptFrom,
-			Allow:       c.SIP.Allow,
-			RingTimeout: formatDuration(c.SIP.RingTimeout),
+			AcceptFrom:   c.SIP.AcceptFrom,
+			Allow:        c.SIP.Allow,
+			RingTimeout:  formatDuration(c.SIP.RingTimeout),
+			DNSServers:   c.SIP.DNSServers,
+			FailoverHold: formatDuration(c.SIP.FailoverHold),
 		},
 		History:     fileHistory(c.History),
 		Phonebook:   filePhonebook(c.Phonebook),
@@ -190,6 +194,9 @@ func Marshal(c *Config) ([]byte, error) {
 	}
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
+	}
+	if f.SIP.DNSServers == nil {
+		f.SIP.DNSServers = []string{}
 	}
 	// Empty lists are written as [] rather than left out, because an
 	// absent key would mean the default.

@@ -207,6 +207,57 @@ func (v *validator) sip(s SIP) {
 	if s.RingTimeout < MinRing || s.RingTimeout > MaxRing {
 		v.fail("sip.ring_timeout", "%s is out of range %s..%s", s.RingTimeout, MinRing, MaxRing)
 	}
+	for i, d := range s.DNSServers {
+		if !validDNSServer(d) {
+			v.fail(fmt.Sprintf("sip.dns_servers[%d]", i), "%q is not an IP address or ip:port", d)
+		}
+	}
+	if s.FailoverHold < MinFailoverHold || s.FailoverHold > MaxFailoverHold {
+		v.fail("sip.failover_hold", "%s is out of range %s..%s", s.FailoverHold, MinFailoverHold, MaxFailoverHold)
+	}
+}
+
+// TransportAuto is the transport value that lets the registrar's
+// NAPTR/SRV records choose (RFC 3263).
+const TransportAuto = "auto"
+
+// Bounds of sip.failover_hold.
+const (
+	MinFailoverHold = 10 * time.Second
+	MaxFailoverHold = time.Hour
+)
+
+// validDNSServer reports whether s is an IP address, or ip:port with
+// the IPv6 address in brackets, without a zone.
+func validDNSServer(s string) bool {
+	if ip, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return ip.Zone() == ""
+	}
+	ap, err := netip.ParseAddrPort(s)
+	return err == nil && ap.Port() != 0 && ap.Addr().Zone() == ""
+}
+
+// sipHostIs6 reports whether a registrar or proxy address (host[:port]
+// or a sip:/sips: URI) names an IPv6 literal.
+func sipHostIs6(s string) bool {
+	lower := strings.ToLower(s)
+	for _, p := range []string{"sip:", "sips:"} {
+		if strings.HasPrefix(lower, p) {
+			s = s[len(p):]
+			if i := strings.IndexAny(s, ";?"); i >= 0 {
+				s = s[:i]
+			}
+			if i := strings.LastIndexByte(s, '@'); i >= 0 {
+				s = s[i+1:]
+			}
+		}
+	}
+	host := s
+	if h, _, err := net.SplitHostPort(s); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.Unmap().Is6()
 }
 
 // ParseAllow reads an item of sip.allow: an IP address (a prefix of one
@@ -251,17 +302,24 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	} else if !validHost(a.Domain) {
 		v.fail(p+".domain", "%q is not a host name or IP address (put a port in registrar, not here)", a.Domain)
 	}
+	const no6 = "%q: IPv6 signalling is not supported yet (the phone's SIP and media sockets are IPv4): use an IPv4 address or a name with A records"
 	if a.Registrar != "" {
 		if err := checkSIPAddr(a.Registrar); err != nil {
 			v.fail(p+".registrar", "%q: %v", a.Registrar, err)
+		} else if sipHostIs6(a.Registrar) {
+			v.fail(p+".registrar", no6, a.Registrar)
 		}
 	}
 	if a.OutboundProxy != "" {
 		if err := checkSIPAddr(a.OutboundProxy); err != nil {
 			v.fail(p+".outbound_proxy", "%q: %v", a.OutboundProxy, err)
+		} else if sipHostIs6(a.OutboundProxy) {
+			v.fail(p+".outbound_proxy", no6, a.OutboundProxy)
 		}
 	}
-	v.oneOf(p+".transport", a.Transport, Transports)
+	if a.Transport != TransportAuto {
+		v.oneOf(p+".transport", a.Transport, Transports)
+	}
 	switch {
 	case a.Expires < MinExpires:
 		v.fail(p+".expires", "%s is shorter than the minimum of %s", a.Expires, MinExpires)

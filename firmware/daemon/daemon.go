@@ -196,6 +196,7 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		AcceptFrom:      sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
 		Allow:           allow,
 		RingTimeout:     d.cfg.SIP.RingTimeout,
+		DNS:             sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
 		// The phone's cap is over all lines: it refuses the call beyond
 		// it, or forwards it on busy, so each UA lets one more through
 		// to it. An INVITE beyond that can never be taken and is refused

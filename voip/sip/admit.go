@@ -321,44 +321,18 @@ func (u *UA) fromTrusted(ip netip.Addr) bool {
 }
 
 // resolveTrusted resolves the outbound proxy, or without one the
-// registrar, to every address it names; nil when nothing resolved (the
-// old set stays).
+// registrar, again and returns every address of every target it names
+// (RFC 3263: after a failover, requests come from the second server),
+// and the server in use. A failed resolution keeps the previous answer.
 func (u *UA) resolveTrusted() []netip.Addr {
-	ctx, cancel := context.WithTimeout(u.ctx, resolveTimeout)
-	defer cancel()
-	var out []netip.Addr
-	u.mu.Lock()
-	if u.server.IsValid() {
-		out = append(out, u.server.Addr().Unmap())
+	if t := u.getTargets(); t != nil && t.set != nil {
+		ctx, cancel := context.WithTimeout(u.ctx, resolveTimeout)
+		defer cancel()
+		if err := t.set.Refresh(ctx); err != nil {
+			u.log.Debug("resolve proxy for admission", "host", t.host, "err", err)
+		}
 	}
-	u.mu.Unlock()
-	acct := u.cfg.Account
-	// With an outbound proxy every request goes through it, and so does
-	// everything that reaches us; the registrar is then only a name in
-	// the Request-URI of REGISTER.
-	server := acct.OutboundProxy
-	if server == "" {
-		server = acct.Registrar
-	}
-	if server == "" {
-		return out
-	}
-	uri, err := parseServer(server, acct.Transport)
-	if err != nil {
-		return out
-	}
-	if ap, ok := uriAddrPort(uri, acct.Transport); ok {
-		return append(out, ap.Addr())
-	}
-	ips, err := u.cfg.Resolver.LookupNetIP(ctx, "ip", uri.Host)
-	if err != nil {
-		u.log.Debug("resolve proxy for admission", "host", uri.Host, "err", err)
-		return out
-	}
-	for _, ip := range ips {
-		out = append(out, ip.Unmap())
-	}
-	return out
+	return u.trustedAddrs()
 }
 
 // opensDialog reports whether req asks for a new dialog or is a

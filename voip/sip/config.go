@@ -35,7 +35,9 @@ type Account struct {
 	// (<sip:proxy;lr>, RFC 3261 §8.1.2) and in-dialog requests without a
 	// route set are sent to it as well.
 	OutboundProxy string
-	// Transport is "udp" (default), "tcp" or "tls".
+	// Transport is "udp", "tcp" or "tls"; empty (or "auto") lets the
+	// server's NAPTR/SRV records choose (RFC 3263 §4.1), UDP when they
+	// name none.
 	Transport string
 	// Expires is the registration lifetime we ask for; zero means 3600 s.
 	Expires time.Duration
@@ -102,9 +104,13 @@ type Config struct {
 	// the queue is full the oldest event is dropped (and counted), so
 	// the SIP stack never blocks on a slow reader.
 	EventBuffer int
-	// Resolver resolves registrar and proxy host names; nil means
-	// net.DefaultResolver.
+	// Resolver looks up names DNS does not know (the hosts file) when
+	// DNS.Servers is empty, and the hosts of requests sipgo routes itself;
+	// nil means net.DefaultResolver.
 	Resolver *net.Resolver
+	// DNS says how the registrar and outbound proxy are found (RFC 3263
+	// NAPTR, SRV, A) and how long a failed one is avoided (target.go).
+	DNS DNSConfig
 
 	// AcceptFrom says who may open dialogs with the UA (INVITE and the
 	// other dialog-opening requests outside a dialog); others get 403
@@ -224,14 +230,16 @@ func (c *Config) setDefaults() error {
 		a.AuthUser = a.User
 	}
 	switch strings.ToLower(a.Transport) {
-	case "", "udp":
+	case "", "auto":
+		a.Transport = "" // from NAPTR/SRV (RFC 3263 §4.1), else UDP
+	case "udp":
 		a.Transport = "udp"
 	case "tcp":
 		a.Transport = "tcp"
 	case "tls":
 		a.Transport = "tls"
 	default:
-		return fmt.Errorf("%w: transport %q (want udp, tcp or tls)", ErrBadConfig, a.Transport)
+		return fmt.Errorf("%w: transport %q (want auto, udp, tcp or tls)", ErrBadConfig, a.Transport)
 	}
 	if a.Registrar != "" {
 		if a.User == "" {
@@ -245,6 +253,9 @@ func (c *Config) setDefaults() error {
 		if _, err := parseServer(a.OutboundProxy, a.Transport); err != nil {
 			return fmt.Errorf("%w: outbound proxy: %w", ErrBadConfig, err)
 		}
+	}
+	if err := c.checkServers(); err != nil {
+		return err
 	}
 	if a.Domain == "" && a.Registrar != "" {
 		u, _ := parseServer(a.Registrar, a.Transport)
@@ -321,25 +332,6 @@ func parseTarget(target, domain string) (siplib.Uri, error) {
 		return u, fmt.Errorf("%w: %q has no host", ErrBadTarget, target)
 	}
 	return u, nil
-}
-
-// uriAddrPort is the host:port of u when the host is an IP literal.
-func uriAddrPort(u siplib.Uri, transport string) (netip.AddrPort, bool) {
-	ip, err := netip.ParseAddr(strings.Trim(u.Host, "[]"))
-	if err != nil {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(uriPort(u, transport))), true
-}
-
-func uriPort(u siplib.Uri, transport string) int {
-	if u.Port > 0 {
-		return u.Port
-	}
-	if transport == "tls" || u.Scheme == "sips" {
-		return 5061
-	}
-	return 5060
 }
 
 func hostPort(ap netip.AddrPort) string {

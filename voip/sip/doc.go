@@ -41,6 +41,47 @@
 // (preparse.go); responses too large for 1300 bytes are trimmed and
 // otherwise sent as IP fragments, never dropped.
 //
+// # Finding the server and failover (RFC 3263, RFC 5626 §4.4)
+//
+// The outbound proxy, or without one the registrar, is resolved by
+// package resolve: NAPTR (SIP+D2U, SIP+D2T, SIPS+D2T), then SRV
+// (priority, then RFC 2782 weights), then A records; an IP address or an
+// explicit port skips NAPTR and SRV. Account.Transport "" (or "auto")
+// lets the first answer choose the transport, which the UA then keeps;
+// otherwise it limits every step. Config.DNS names the DNS servers
+// (default: /etc/resolv.conf, read at each lookup) and the hold.
+//
+//	REGISTER --> target 1 (SRV prio 10) --timeout / 503 / refused--+
+//	                                                               |
+//	         avoid target 1 for DNS.Hold (or Retry-After),         |
+//	         resolve again, REGISTER at once --> target 2 <--------+
+//	all targets failed --> state failed, "no server of <domain>
+//	answers (...)", back-off, then the target whose hold ends first
+//
+// Every REGISTER goes to the current target (the first in order not
+// being avoided), re-resolving first when the answer's TTL ran out or a
+// target failed. The current target is also where requests to our
+// domain and requests routed through the outbound proxy go, what the SIP
+// mapping keeps alive, and, with every other address of the answer, the
+// set of trusted sources (so an INVITE from the second server is
+// admitted after a failover). A TCP/TLS flow to the old target is closed
+// and the next request dials the new one; a flow that drops makes the
+// UA register at once, so a dead server over TCP/TLS is left within
+// seconds, over UDP within one refresh interval plus Timer F (32 s).
+// When the first target's hold ends, the next refresh goes back to it.
+// Failover goes once round the list, then backs off. A request to the
+// server's name while no target is known (an outbound proxy without
+// registrar after a boot without DNS) resolves it first, and fails with
+// "cannot resolve ..." rather than going to sipgo's own lookup.
+//
+// Start needs neither DNS nor a network: without a DNS answer the
+// registration shows failed, "cannot resolve <name>: ...", and retries
+// with the back-off below; without a local address (the port manager's
+// ErrNoLocalAddress) it shows "no network: ..." while the SIP socket is
+// mapped again with the same back-off. A DNS outage later keeps the
+// last answer. IPv6 servers are refused by New for now (the SIP and
+// media sockets are IPv4).
+//
 // # Registration (RFC 3261 §10, RFC 3581, RFC 7616/8760)
 //
 // REGISTER goes to the registrar (or through the outbound proxy with a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,12 +117,12 @@ func (f *flow) ensure(ctx context.Context) error {
 	defer cancel()
 	raw, err := f.dial(ctx)
 	if err != nil {
-		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
+		return fmt.Errorf("sip: flow to %s: %w", f.u.currentServer(), err)
 	}
 	c := newFlowConn(raw, f.u.cfg.StreamReadTimeout)
 	if err := f.ln.hand(ctx, c); err != nil {
 		raw.Close()
-		return fmt.Errorf("sip: flow to %s: %w", f.u.server, err)
+		return fmt.Errorf("sip: flow to %s: %w", f.u.currentServer(), err)
 	}
 	f.mu.Lock()
 	f.cur = c
@@ -141,7 +142,11 @@ func (f *flow) ensure(ctx context.Context) error {
 func (f *flow) dialServer(ctx context.Context) (net.Conn, error) {
 	u := f.u
 	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", u.server.String())
+	srv := u.currentServer()
+	if !srv.IsValid() {
+		return nil, errors.New("the server's address is not known yet")
+	}
+	raw, err := d.DialContext(ctx, "tcp", srv.String())
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +197,16 @@ func (f *flow) watch() {
 		if u.closing.Load() {
 			return
 		}
+		if c.retired.Load() {
+			continue // closed by retarget: the next request dials the new server
+		}
 		why := c.err()
 		u.setTransport(TransportDown, fmt.Errorf("flow failed: %w", why))
 		u.regFlowDown(fmt.Errorf("flow failed: %w", why))
+		// Register at once: if the server is gone for good, that
+		// REGISTER fails over to the next one (RFC 5626 §4.4, RFC 3263
+		// §4.3) instead of this loop re-dialling the dead one.
+		u.Reregister()
 		pause := time.Duration(0)
 		for {
 			if pause > 0 {
@@ -272,6 +284,27 @@ func (f *flow) sleep(c *flowConn, d time.Duration) bool {
 	return false
 }
 
+// retarget closes the live connection because the UA's server changed
+// (failover): the next request dials the new one. The watchdog does not
+// count it as a failed flow.
+func (f *flow) retarget() {
+	f.mu.Lock()
+	c := f.cur
+	f.mu.Unlock()
+	if c == nil || c.failed() {
+		return
+	}
+	c.retired.Store(true)
+	c.Close()
+}
+
+// currentServer is the address requests to the server go to now.
+func (u *UA) currentServer() netip.AddrPort {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.server
+}
+
 // flowListener is how the UA hands sipgo its own connections: sipgo
 // serves it as a listener and takes each connection into its pool.
 type flowListener struct {
@@ -332,6 +365,8 @@ func (l *flowListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 type flowConn struct {
 	sipstream.Conn
 	lastRx atomic.Int64 // unix nanoseconds of the last byte read
+	// retired is set when the UA closed the connection to change servers.
+	retired atomic.Bool
 
 	once sync.Once
 	mu   sync.Mutex // guards why

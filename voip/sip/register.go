@@ -12,6 +12,7 @@ import (
 
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sip/digest"
+	"github.com/deskphone/phone/voip/sip/resolve"
 	siplib "github.com/emiago/sipgo/sip"
 )
 
@@ -48,6 +49,9 @@ type RegStatus struct {
 	ContactAddr, EchoedContact netip.AddrPort
 	// Failures counts consecutive failed attempts.
 	Failures int
+	// Server is the target of the last attempt ("udp:192.0.2.1:5060
+	// (pbx1.example.com)"), empty when none could be found.
+	Server string
 	// Since is when the state last changed.
 	Since time.Time
 }
@@ -72,8 +76,8 @@ func (u *UA) setReg(s RegStatus) {
 	// A change of what the registrar saw (Via received/rport) or of our
 	// Contact is news too: the port manager adopts the received address.
 	if s.State != old.State || s.Code != old.Code || s.Expires != old.Expires || s.Reason != old.Reason ||
-		s.Received != old.Received || s.Contact != old.Contact || s.EchoedContact != old.EchoedContact {
-		u.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason, "expires", s.Expires)
+		s.Received != old.Received || s.Contact != old.Contact || s.EchoedContact != old.EchoedContact || s.Server != old.Server {
+		u.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason, "expires", s.Expires, "server", s.Server)
 		u.emit(&RegistrationEvent{Status: s})
 	}
 }
@@ -122,19 +126,46 @@ func (u *UA) regLoop() {
 	expires := u.cfg.Account.Expires
 	failures := 0
 	briefs := 0
+	hops := 0 // failovers in a row without a back-off
 	for {
 		cur := u.Registration()
 		if cur.State != RegRegistered {
 			cur.State = RegRegistering
 			u.setReg(cur)
 		}
-		res, err := r.register(ctx, expires)
+		// RFC 3263 §4.3: the target for this attempt; a timeout, a
+		// transport error or a 503 moves on to the next one at once.
+		tg, _, err := u.regTarget(ctx)
+		var res *sipResponse
+		if err == nil {
+			res, err = r.register(ctx, expires)
+		}
 		if ctx.Err() != nil {
 			return
 		}
 		var wait time.Duration
 		ct := u.contactURI()
-		st := RegStatus{Contact: ct.String(), Failures: failures}
+		st := RegStatus{Contact: ct.String(), Failures: failures, Server: tg.String()}
+		if tg.Addr.IsValid() {
+			if why, hold, ok := failoverCause(res, err); ok {
+				// Move on at once, but once round the list at most: then
+				// back off, even when the first target's hold has ended.
+				if u.targetFailed(tg, hold, why) && hops+1 < u.targetCount() {
+					hops++
+					failures++
+					u.setReg(RegStatus{
+						State: RegFailed, Code: codeOf(res), Failures: failures, Contact: st.Contact, Server: st.Server,
+						Reason: fmt.Sprintf("%s: %s; trying the next server", tg, why),
+					})
+					continue
+				}
+				if err != nil {
+					err = fmt.Errorf("no server of %s answers (last %s: %w)", u.getTargets().host, tg, err)
+				}
+			} else if err == nil {
+				u.targetOK(tg)
+			}
+		}
 		switch {
 		case err != nil:
 			failures++
@@ -183,6 +214,7 @@ func (u *UA) regLoop() {
 				wait = ra
 			}
 		}
+		hops = 0
 		if st.State == RegFailed {
 			st.RefreshIn = wait
 			if cur := u.Registration(); cur.State == RegRegistered {
@@ -419,4 +451,48 @@ func viaReceived(res *sipResponse) netip.AddrPort {
 		p = v.Port
 	}
 	return netip.AddrPortFrom(ip, uint16(p))
+}
+
+// regTarget is where the next REGISTER goes: the server's current
+// target. It fails, saying why, when there is no network yet (no SIP
+// socket) or the server's name does not resolve.
+func (u *UA) regTarget(ctx context.Context) (resolve.Target, bool, error) {
+	if u.mapping() == nil {
+		err := errors.New("no SIP socket")
+		if t := u.getTargets(); t != nil && t.getNetErr() != nil {
+			err = t.getNetErr()
+		}
+		return resolve.Target{}, false, fmt.Errorf("no network: %w", err)
+	}
+	return u.pickTarget(ctx)
+}
+
+// failoverCause says whether a REGISTER outcome means the server is
+// unusable (RFC 3263 §4.3): a transaction timeout, a transport error, or
+// 503 Service Unavailable (whose Retry-After becomes the hold).
+func failoverCause(res *sipResponse, err error) (why string, hold time.Duration, ok bool) {
+	switch {
+	case err != nil:
+		if errors.Is(err, ErrAuthFailed) || errors.Is(err, context.Canceled) || errors.Is(err, errNoSocket) {
+			return "", 0, false
+		}
+		if errors.Is(err, ErrTimeout) {
+			return "no answer", 0, true
+		}
+		return err.Error(), 0, true
+	case res == nil:
+		return "", 0, false
+	case res.StatusCode == 503:
+		return "503 " + res.Reason, retryAfter(res), true
+	case res.StatusCode == 408:
+		return "408 " + res.Reason, 0, true
+	}
+	return "", 0, false
+}
+
+func codeOf(res *sipResponse) int {
+	if res == nil {
+		return 0
+	}
+	return res.StatusCode
 }

@@ -82,6 +82,7 @@ type UA struct {
 	regDone    chan struct{}
 	regr       *registrar
 
+	tgt   *targets   // server resolution and failover (target.go)
 	adm   *admission // incoming-request admission (admit.go)
 	tstat TransportStatus
 	flow  *flow // the TCP/TLS connection to the server (nil over UDP)
@@ -171,76 +172,7 @@ func (u *UA) Start(ctx context.Context) error {
 	u.wg.Add(1)
 	go func() { defer u.wg.Done(); u.events.run() }()
 
-	server, err := u.resolveServer(ctx)
-	if err != nil {
-		return err
-	}
-	mp, err := u.cfg.Mapper.Map(ctx, portmgr.KindSIP, u.tr, server)
-	if err != nil {
-		return fmt.Errorf("sip: map SIP socket: %w", err)
-	}
-	u.mu.Lock()
-	u.sipMap = mp
-	u.server = server
-	u.mu.Unlock()
-	u.adm.setTrusted(u.resolveTrusted())
-	if u.tr == portmgr.UDP {
-		if mp.Conn == nil {
-			return errors.New("sip: port manager gave a UDP mapping without a socket")
-		}
-		// Pool the socket before serving starts, so a request sent right
-		// after Start already finds it (sipgo would otherwise open a socket
-		// of its own for a request whose Laddr is not pooled).
-		if err := u.poolUDP(mp); err != nil {
-			return err
-		}
-		u.wg.Add(1)
-		go func() {
-			defer u.wg.Done()
-			// Returns when the socket is released (in Close); rebuilds the
-			// transport whenever sipgo's reader ends before that.
-			u.serveUDP(mp)
-		}()
-	} else if server.IsValid() {
-		u.flow = newFlow(u)
-		u.flow.start()
-	}
-	u.log.Info("started", "laddr", mp.Local(), "ext", mp.External(), "transport", u.tr, "server", server)
-	if u.cfg.Account.Registrar != "" {
-		u.regDone = make(chan struct{})
-		u.wg.Add(1)
-		go func() {
-			defer u.wg.Done()
-			defer close(u.regDone)
-			u.regLoop()
-		}()
-	}
-	return nil
-}
-
-// resolveServer finds the address requests go to first: the outbound
-// proxy, else the registrar. Zero when neither is configured.
-func (u *UA) resolveServer(ctx context.Context) (netip.AddrPort, error) {
-	a := u.cfg.Account
-	s := a.OutboundProxy
-	if s == "" {
-		s = a.Registrar
-	}
-	if s == "" {
-		return netip.AddrPort{}, nil
-	}
-	uri, err := parseServer(s, a.Transport)
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	if ap, ok := uriAddrPort(uri, a.Transport); ok {
-		return ap, nil
-	}
-	ips, err := u.cfg.Resolver.LookupNetIP(ctx, "ip4", uri.Host)
-	if err != nil || len(ips) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("sip: resolve %s: %w", uri.Host, err)
-	}
-	return netip.AddrPortFrom(ips[0].Unmap(), uint16(uriPort(uri, a.Transport))), nil
+	return u.boot(ctx)
 }
 
 // readFilter drops requests once Close has begun: a request handled after
@@ -597,6 +529,9 @@ func (u *UA) sendRequest(ctx context.Context, req *sipRequest, tx bool) (siplib.
 		// Stream transports frame messages by it (RFC 3261 §20.14): a
 		// BYE without it is never complete at the far end.
 		req.SetBody(req.Body())
+	}
+	if err := u.routeToTarget(req); err != nil {
+		return nil, err
 	}
 	u.sendMu.RLock()
 	defer u.sendMu.RUnlock()
