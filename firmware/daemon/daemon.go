@@ -261,10 +261,11 @@ func allowList(items []string) ([]netip.Prefix, error) {
 // Run starts the phone and serves until ctx is done, then shuts down in
 // order: API, phone, UAs (un-REGISTER), port manager, board.
 //
-// A line that cannot start (its registrar's name does not resolve, no
-// SIP port is left) is logged and shown in its status; the phone runs on
-// the others, as a desk phone keeps its working lines. Run fails only
-// when no line starts.
+// A line that cannot start (no SIP port is left for it) is logged and
+// shown in its status; the phone runs on the others, as a desk phone
+// keeps its working lines. Run fails only when no line starts. (A
+// registrar that does not resolve yet is not a failure to start: the
+// line reports it in its registration and keeps trying.)
 func (d *Daemon) Run(ctx context.Context) error {
 	var errs []error
 	for _, l := range d.lines {
