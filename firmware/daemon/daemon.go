@@ -67,7 +67,8 @@ type Daemon struct {
 	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
-	store *store // history and phonebook (store.go)
+	store *store  // history and phonebook (store.go)
+	scr   *screen // the display and its menus (screen.go)
 
 	codes map[string]func()
 
@@ -138,6 +139,11 @@ func New(o Options) (d *Daemon, err error) {
 	if err := d.openStore(); err != nil {
 		return nil, err
 	}
+	// The screen takes the keys it uses where it is (menus, soft keys);
+	// the phone gets the rest through the screen's keypad.
+	if d.scr, err = newScreen(d); err != nil {
+		return nil, err
+	}
 	preset, err := tone.PresetFor(cfg.Audio.Tones)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: audio.tones: %w", err)
@@ -153,7 +159,7 @@ func New(o Options) (d *Daemon, err error) {
 		vol = phone.VolumeOff
 	}
 	d.ph, err = phone.New(phone.Config{
-		Board: d.board, Line: d.lines[0], Lines: phoneLines, Settings: settings,
+		Board: d.scr.phoneBoard(), Line: d.lines[0], Lines: phoneLines, Settings: settings,
 		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting,
 		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
@@ -286,6 +292,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		s, err := api.Start(api.Config{
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
 			Status: func() any { return d.Status() }, Actions: actions{d}, Logger: d.log,
+			Screen: d.scr.image,
 		})
 		if err != nil {
 			d.closeParts()
@@ -304,6 +311,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer close(floodDone)
 		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
+	d.scr.start()
 	err := d.ph.Run(ctx)
 	stopFlood()
 	<-floodDone
@@ -346,6 +354,9 @@ func (d *Daemon) admissionStats() sip.AdmissionStats {
 }
 
 func (d *Daemon) closeParts() {
+	if d.scr != nil {
+		d.scr.close()
+	}
 	if d.api != nil {
 		_ = d.api.Close()
 	}

@@ -327,6 +327,7 @@ func TestServiceCodeNotThroughAPI(t *testing.T) {
 	defer d.closeParts()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	d.scr.start() // the keypad reaches the phone through the screen
 	go func() { done <- d.ph.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
