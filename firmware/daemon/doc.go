@@ -1,7 +1,7 @@
 // Package daemon wires the phone together: config, board, port manager,
 // SIP user agents, phone state machine, screen, call history and
-// phonebook, and local API. firmware/cmd/phoned
-// is a thin main over it, and whole-phone tests run it in-process.
+// phonebook, and local API. firmware/cmd/phoned is a thin main over it,
+// and whole-phone tests run it in-process.
 //
 // Every enabled account is a line: it gets its own sip.UA, with its own
 // SIP socket from the one port manager (each line's flow is mapped, kept
