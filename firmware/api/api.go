@@ -21,6 +21,11 @@
 //	GET, POST /api/phonebook; GET, PUT, DELETE /api/phonebook/{id}
 //	GET  /api/screen.png          the screen as a PNG (Config.Screen)
 //	GET  /api/screen              a page showing the screen, with keys
+//	GET  /api/config              the config, secrets redacted (config.go)
+//	PUT  /api/config              a whole config, YAML or JSON; saved, applied at restart
+//
+// With Config.Web set, every other path is the web admin page (package
+// firmware/web), which has its own login instead of the token.
 //
 // Bodies are one JSON object with only the endpoint's fields (anything
 // else is 400). A call, line or entry that does not exist is 404, a state
@@ -165,6 +170,13 @@ type Config struct {
 	// Screen, when set, returns the phone's current screen for GET
 	// /api/screen.png and the page at GET /api/screen (see screen.go).
 	Screen func() image.Image
+
+	// ConfigStore, when set, serves GET and PUT /api/config (config.go).
+	ConfigStore ConfigStore
+	// Web, when set, serves every path outside /api/ (the web admin
+	// page, package firmware/web). Requests to it pass the Host and
+	// Origin checks but not the token: the page has its own login.
+	Web http.Handler
 
 	// InterfaceAddrs lists the host's addresses, which a Host header may
 	// name when Listen is an unspecified address (0.0.0.0, [::]). Nil
@@ -374,6 +386,10 @@ func (s *Server) handler() http.Handler {
 	s.historyRoutes(mux)
 	s.phonebookRoutes(mux)
 	s.screenRoutes(mux)
+	s.configRoutes(mux)
+	if s.cfg.Web != nil {
+		mux.Handle("/", s.cfg.Web)
+	}
 	return s.guard(mux)
 }
 
@@ -391,22 +407,28 @@ var okBody = map[string]bool{"ok": true}
 // is read with BodyTimeout and MaxBodyBytes (413 beyond). The action gets
 // actionTimeout.
 func (s *Server) handle(mux *http.ServeMux, pattern string, f handlerFunc) {
+	s.handleBody(mux, pattern, jsonContent, "application/json", s.cfg.MaxBodyBytes, f)
+}
+
+// handleBody is handle with the content types a POST or PUT may have
+// (accept; named for the 415 answer) and its body limit.
+func (s *Server) handleBody(mux *http.ServeMux, pattern string, accept func(string) bool, types string, limit int64, f handlerFunc) {
 	write := strings.HasPrefix(pattern, "POST ") || strings.HasPrefix(pattern, "PUT ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
 		if write {
-			if !jsonContent(r.Header.Get("Content-Type")) {
-				writeErr(w, http.StatusUnsupportedMediaType, errors.New("Content-Type must be application/json"))
+			if !accept(r.Header.Get("Content-Type")) {
+				writeErr(w, http.StatusUnsupportedMediaType, errors.New("Content-Type must be "+types))
 				return
 			}
 			// The body has BodyTimeout from here (the server's
 			// ReadTimeout is only the backstop for the whole request).
 			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
 			var err error
-			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			if err != nil {
 				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-					writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", s.cfg.MaxBodyBytes))
+					writeErr(w, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", limit))
 					return
 				}
 				// Most often the body timeout: the connection is gone.
@@ -501,13 +523,19 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			refuse(http.StatusForbidden, errors.New("cross-origin requests are not allowed"))
 			return
 		}
-		if s.cfg.Token != "" && !s.tokenOK(r) {
+		if s.cfg.Token != "" && !s.webPath(r) && !s.tokenOK(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="phone"`)
 			refuse(http.StatusUnauthorized, errors.New("missing or wrong token"))
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// webPath reports whether r goes to the web page (Config.Web), which
+// checks its own login instead of the token.
+func (s *Server) webPath(r *http.Request) bool {
+	return s.cfg.Web != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/")
 }
 
 // hangUp makes the server close the connection after the answer. The

@@ -52,6 +52,8 @@ type Config struct {
 	History History
 	// Phonebook configures the phonebook (phonebook).
 	Phonebook Phonebook
+	// Web configures the web admin page (web).
+	Web Web
 	// MemoryLimit is the Go runtime's soft memory limit in bytes
 	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
 	// default. Default: 0.
@@ -288,6 +290,17 @@ type Phonebook struct {
 	// such as /perm/deskphone/phonebook.yaml; "" means no phonebook.
 	// Default: "".
 	File string
+}
+
+// Web configures the web admin page, which the API's address serves
+// (web).
+type Web struct {
+	// PasswordHash is the bcrypt hash of the admin password
+	// (password_hash), as the web page's admin form or
+	// `htpasswd -nbB admin PASSWORD` writes it ($2a$, $2b$ or $2y$).
+	// "" means no password: the page answers only on loopback.
+	// Default: "".
+	PasswordHash string
 }
 
 // Log configures logging (log).

@@ -582,6 +582,11 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"call_waiting": d.boolean(&c.Calls.CallWaiting),
 			})
 		},
+		"web": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"password_hash": d.str(&c.Web.PasswordHash),
+			})
+		},
 	})
 }
 

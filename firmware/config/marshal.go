@@ -32,10 +32,14 @@ type (
 		Phonebook       filePhonebook     `yaml:"phonebook"`
 		MemoryLimit     string            `yaml:"memory_limit"`
 		Calls           fileCalls         `yaml:"calls"`
+		Web             fileWeb           `yaml:"web"`
 	}
 	fileCalls struct {
 		MaxCalls    int  `yaml:"max_calls"`
 		CallWaiting bool `yaml:"call_waiting"`
+	}
+	fileWeb struct {
+		PasswordHash string `yaml:"password_hash"`
 	}
 	fileHistory struct {
 		File string `yaml:"file"`
@@ -191,6 +195,7 @@ func Marshal(c *Config) ([]byte, error) {
 		Phonebook:   filePhonebook(c.Phonebook),
 		MemoryLimit: formatSize(c.MemoryLimit),
 		Calls:       fileCalls(c.Calls),
+		Web:         fileWeb(c.Web),
 	}
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -169,11 +170,18 @@ func (c *Config) problems() []*FieldError {
 	v.sip(c.SIP)
 	v.between("calls.max_calls", c.Calls.MaxCalls, 1, MaxCallsLimit)
 	v.storage(c.History, c.Phonebook)
+	if h := c.Web.PasswordHash; h != "" && !bcryptHashRE.MatchString(h) {
+		v.fail("web.password_hash", "is not a bcrypt hash ($2a$, $2b$ or $2y$, a cost 04..31, 53 characters of salt and hash); \"\" means no password")
+	}
 	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
 		v.fail("memory_limit", "%d bytes is below the minimum of 16MiB (0 means the board's default)", c.MemoryLimit)
 	}
 	return v.errs
 }
+
+// bcryptHashRE matches a bcrypt hash in the modular crypt format:
+// $2b$10$ and 53 characters of bcrypt's base64 (22 of salt, 31 of hash).
+var bcryptHashRE = regexp.MustCompile(`^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$`)
 
 // MaxHistorySize bounds history.size.
 const MaxHistorySize = 10000

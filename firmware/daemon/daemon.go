@@ -44,6 +44,9 @@ type Options struct {
 	// API (its call action or keys it presses) cannot run them: such a
 	// dial fails with ErrServiceCodeRemote, which the API answers 403.
 	ServiceCodes map[string]func()
+	// ConfigPath is the file Config was loaded from; PUT /api/config and
+	// the web page save changes there. "" turns both off.
+	ConfigPath string
 }
 
 var (
@@ -67,8 +70,9 @@ type Daemon struct {
 	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
-	store *store  // history and phonebook (store.go)
-	scr   *screen // the display and its menus (screen.go)
+	store *store   // history and phonebook (store.go)
+	scr   *screen  // the display and its menus (screen.go)
+	web   webParts // config store and web page (web.go)
 
 	codes map[string]func()
 
@@ -169,6 +173,9 @@ func New(o Options) (d *Daemon, err error) {
 		History: d.store.history, Directory: d.store.phonebook,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if d.web, err = newWeb(d, cfg, o.ConfigPath, log); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -292,7 +299,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		s, err := api.Start(api.Config{
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
 			Status: func() any { return d.Status() }, Actions: actions{d}, Logger: d.log,
-			Screen: d.scr.image,
+			Screen: d.scr.image, ConfigStore: d.web.store, Web: d.web.page,
 		})
 		if err != nil {
 			d.closeParts()

@@ -50,6 +50,13 @@
 // service gets 488. A re-INVITE or UPDATE with a new offer is answered
 // from the same session (hold stops the service's sending).
 //
+// Event server (events.go): SUBSCRIBE for message-summary (RFC 3842) or
+// dialog (RFC 4235) to one of Users is authenticated (401) and answered
+// by the PBX as notifier (RFC 6665): 200 with Expires, a NOTIFY with the
+// state a test set with Notify, refreshes in the dialog, Expires: 0 ends
+// it. Terminate, ForgetSubscriptions and NotifyUnsolicited let tests
+// play a notifier that ends, forgets (481) or sends MWI unsolicited.
+//
 // What the PBX expects from a phone:
 //
 //   - REGISTER with To = the user's AOR (any host), answered 401 once; the

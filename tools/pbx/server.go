@@ -45,6 +45,8 @@ type Server struct {
 
 	panics atomic.Int64 // recovered handler panics, for the fuzz test
 
+	events events // the event server (events.go)
+
 	mu       sync.Mutex // guards following
 	started  bool
 	closed   bool
@@ -322,6 +324,9 @@ func (s *Server) handle(req *sip.Request, tx sip.ServerTransaction) {
 	s.log.Debug("request", "method", req.Method, "ruri", req.Recipient.String(), "raddr", req.Source(),
 		"call_id", req.CallID().Value())
 	_, inDialog := req.To().Params.Get("tag")
+	if s.handleEvent(req, tx, inDialog) {
+		return // SUBSCRIBE for message-summary or dialog (events.go)
+	}
 	switch {
 	case req.Method == sip.REGISTER:
 		s.handleRegister(req, tx)

@@ -276,8 +276,9 @@ func (c *Call) onNotify(req *siplib.Request, tx *siplib.ServerTx) {
 		c.ua.respond(tx, req, 400, "Bad Request (no Subscription-State)")
 		return
 	}
-	state, expires := parseSubState(ss.Value())
-	if state == "" {
+	sub, ok := parseSubState(ss.Value())
+	state, expires := sub.value, sub.expires
+	if !ok {
 		c.ua.respond(tx, req, 400, "Bad Request (Subscription-State)")
 		return
 	}
@@ -310,7 +311,7 @@ func (c *Call) onNotify(req *siplib.Request, tx *siplib.ServerTx) {
 		ro.accepted = true
 		wait := referExpires
 		if expires > 0 {
-			wait = min(time.Duration(expires)*time.Second, maxReferWait)
+			wait = min(expires, maxReferWait)
 		}
 		if ro.timer != nil {
 			ro.timer.Stop()
@@ -325,29 +326,6 @@ func (c *Call) onNotify(req *siplib.Request, tx *siplib.ServerTx) {
 		// RFC 5589 §6.1: the transfer worked; we leave the call.
 		c.bye(c.ua.ctx, "transferred", false)
 	}
-}
-
-// parseSubState reads a Subscription-State value (RFC 6665 §8.2.3): the
-// state, lower case ("" when malformed), and its expires parameter (0
-// when absent).
-func parseSubState(v string) (string, int) {
-	parts := strings.Split(v, ";")
-	st := strings.ToLower(strings.TrimSpace(parts[0]))
-	if !isToken(st) {
-		return "", 0
-	}
-	exp := 0
-	for _, p := range parts[1:] {
-		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		if strings.EqualFold(strings.TrimSpace(k), "expires") {
-			n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 32)
-			if err != nil {
-				return "", 0
-			}
-			exp = int(min(n, 1<<30))
-		}
-	}
-	return st, exp
 }
 
 // headers returns a header's values under its full and its compact name

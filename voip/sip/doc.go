@@ -241,6 +241,51 @@
 // Events for other UAs' mappings are ignored, so one port manager can
 // serve one UA per line.
 //
+// # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235, 4662)
+//
+// One engine (subscribe.go, subnotify.go) serves every event package. Subscribe sends
+// SUBSCRIBE (Event, Accept, Expires, our Contact) over the same socket or
+// TCP/TLS flow as REGISTER, so the NAT binding and keepalives cover it:
+// to the outbound proxy, or the registrar, whatever the target's host.
+// Digest challenges are answered with the REGISTER code (and kept for
+// the refreshes). A 2xx, or a NOTIFY that arrives first, makes the
+// dialog. Refreshes go in it, still to the server the line's flow
+// reaches (the notifier's Contact is the Request-URI), at the REGISTER
+// schedule (85 % or 30 s before expiry, never before half), earlier when
+// a NOTIFY shortens the expiry. A subscription is made again, in a new
+// dialog, after a 481 to a refresh and after a NOTIFY with
+// Subscription-State terminated and reason deactivated, timeout or none
+// (after the back-off instead when the notifier ended it within 30 s of
+// making it, so the two cannot loop); after probation or giveup when
+// retry-after says; never after rejected, noresource or invariant.
+// UA.ResubscribeAll refreshes every subscription at once (call it when
+// the SIP mapping's external address changed, so notifiers learn the
+// new Contact). Close, and UA.Close within Config.CloseTimeout, send
+// SUBSCRIBE with Expires: 0. State changes are SubscriptionEvents.
+//
+// NOTIFY: in one of our dialogs it must come from the proxy (or
+// Config.Allow) under AcceptProxy, else 403; CSeq must rise (a
+// retransmission gets 200 again, an older one 500); Subscription-State
+// is required (400); the body is parsed (voip/msgsummary,
+// voip/dialoginfo) before anything changes, so a malformed body gets 400
+// and a body of the wrong type 415, with no event and no state change.
+// Outside a dialog, Event: message-summary is unsolicited MWI (Asterisk
+// sends it to registered contacts): admission checks its source like an
+// INVITE (403 for strangers) and it is reported as an MWIEvent with a
+// nil Sub. Any other NOTIFY for no subscription gets 481; Event: refer
+// is left to the transfer code.
+//
+// WatchMWI subscribes to message-summary for a mailbox and reports
+// MWIEvents (waiting, new, old, urgent, account). WatchBLF subscribes to
+// the dialog package of each user and reports DialogStateEvents: the
+// lamp state (idle, ringing, busy; dialoginfo.LampState) and the live
+// dialogs, whose Replaces gives the header a directed pickup (INVITE
+// with Replaces, RFC 3891) needs. WatchBLFList subscribes once to a
+// resource list (Supported: eventlist; multipart/related NOTIFYs with an
+// RLMI root, RFC 4662) and reports one DialogStateEvent per resource.
+// Partial state out of sequence makes the subscription refresh for full
+// state.
+//
 // # Concurrency
 //
 // The UA never blocks its caller on the network: Dial returns once the

@@ -85,7 +85,8 @@ type UA struct {
 	tgt   *targets   // server resolution and failover (target.go)
 	adm   *admission // incoming-request admission (admit.go)
 	tstat TransportStatus
-	flow  *flow // the TCP/TLS connection to the server (nil over UDP)
+	flow  *flow         // the TCP/TLS connection to the server (nil over UDP)
+	subs  subscriptions // SUBSCRIBE/NOTIFY (subscribe.go)
 }
 
 // New validates cfg and returns an idle UA; Start makes it work.
@@ -217,6 +218,8 @@ func (u *UA) Close() error {
 			wg.Add(1)
 			go func() { defer wg.Done(); c.hangupAndWait(ctx) }()
 		}
+		wg.Add(1)
+		go func() { defer wg.Done(); u.subs.closeAll(ctx) }() // un-SUBSCRIBE
 		// Stop the registration loop, then un-REGISTER on its Call-ID.
 		u.cancel()
 		if regDone != nil {
@@ -724,6 +727,9 @@ func (u *UA) onRequest(req *sipRequest, tx *siplib.ServerTx) {
 			return
 		}
 	}
+	if req.Method == siplib.NOTIFY && u.handleNotify(req, tx) {
+		return // subscriptions and MWI (subnotify.go); Event: refer falls through
+	}
 	switch req.Method {
 	case siplib.INVITE:
 		u.onInvite(req, tx)
@@ -799,6 +805,9 @@ func (u *UA) unsupportedRequire(req *sipRequest) []string {
 	for _, tag := range headerTokens(req, "Require") {
 		if tag == "100rel" && u.cfg.Prack || tag == "replaces" {
 			continue
+		}
+		if tag == "eventlist" && req.Method == siplib.NOTIFY {
+			continue // resource lists, RFC 4662 §5 (blf.go)
 		}
 		bad = append(bad, tag)
 	}

@@ -71,7 +71,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := daemon.Options{Config: cfg, Logger: log}
+	opts := daemon.Options{Config: cfg, Logger: log, ConfigPath: *cfgPath}
 	if keys != nil {
 		opts.Keys = keys
 	}
