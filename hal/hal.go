@@ -42,7 +42,19 @@ const (
 	KeySoft2
 	KeySoft3
 	KeySoft4
+	KeyBLF1 // busy lamp keys: call the watched user, or pick up its ringing call
+	KeyBLF2
+	KeyBLF3
+	KeyBLF4
+	KeyBLF5
+	KeyBLF6
+	KeyBLF7
+	KeyBLF8
 )
+
+// BLFKeys is how many busy lamp keys (KeyBLF1..KeyBLF8, LEDBLF1..LEDBLF8)
+// there are.
+const BLFKeys = 8
 
 var keyNames = map[Key]string{
 	KeySpeaker: "speaker", KeyHold: "hold", KeyTransfer: "transfer", KeyRedial: "redial",
@@ -52,6 +64,8 @@ var keyNames = map[Key]string{
 	KeyVoicemail: "voicemail", KeyHistory: "history", KeyContacts: "contacts", KeyMenu: "menu",
 	KeyUp: "up", KeyDown: "down", KeyLeft: "left", KeyRight: "right", KeyOK: "ok", KeyBack: "back",
 	KeySoft1: "soft1", KeySoft2: "soft2", KeySoft3: "soft3", KeySoft4: "soft4",
+	KeyBLF1: "blf1", KeyBLF2: "blf2", KeyBLF3: "blf3", KeyBLF4: "blf4",
+	KeyBLF5: "blf5", KeyBLF6: "blf6", KeyBLF7: "blf7", KeyBLF8: "blf8",
 }
 
 // LineKey returns the line key for line n (0-based) and whether there is one.
@@ -68,6 +82,22 @@ func (k Key) LineOf() (int, bool) {
 		return 0, false
 	}
 	return int(k - KeyLine1), true
+}
+
+// BLFOf returns the index (0-based) of a busy lamp key.
+func (k Key) BLFOf() (int, bool) {
+	if k < KeyBLF1 || k > KeyBLF8 {
+		return 0, false
+	}
+	return int(k - KeyBLF1), true
+}
+
+// BLFKey returns busy lamp key n (0-based) and whether there is one.
+func BLFKey(n int) (Key, bool) {
+	if n < 0 || n >= BLFKeys {
+		return 0, false
+	}
+	return KeyBLF1 + Key(n), true
 }
 
 // String returns the dial character or the function key's name.
@@ -136,7 +166,23 @@ const (
 	LEDMessage            // message waiting
 	LEDMute               // microphone muted
 	LEDSpeaker            // speakerphone on
+	LEDBLF1               // busy lamps, one per BLF key: off idle, blinking ringing, on busy
+	LEDBLF2
+	LEDBLF3
+	LEDBLF4
+	LEDBLF5
+	LEDBLF6
+	LEDBLF7
+	LEDBLF8
 )
+
+// BLFLED returns the lamp of busy lamp key n (0-based).
+func BLFLED(n int) (LED, bool) {
+	if n < 0 || n >= BLFKeys {
+		return 0, false
+	}
+	return LEDBLF1 + LED(n), true
+}
 
 func (l LED) String() string {
 	switch l {
@@ -148,6 +194,9 @@ func (l LED) String() string {
 		return "mute"
 	case LEDSpeaker:
 		return "speaker"
+	}
+	if l >= LEDBLF1 && l <= LEDBLF8 {
+		return "blf" + string(rune('1'+l-LEDBLF1))
 	}
 	return "led?"
 }

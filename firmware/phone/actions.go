@@ -19,7 +19,11 @@ func (p *Phone) sendNumber(ctx context.Context) {
 
 // dial places a call to the collected digits on the selected line. A
 // connected call is held first; the new call becomes the current one.
-func (p *Phone) dial(ctx context.Context) error {
+func (p *Phone) dial(ctx context.Context) error { return p.dialVia(ctx, nil) }
+
+// dialVia is dial with the call placed by place instead of the line's
+// Dial when place is set (a directed pickup).
+func (p *Phone) dialVia(ctx context.Context, place func(ctx context.Context, target string) (Call, error)) error {
 	target := string(p.digits)
 	if !p.remoteDigits {
 		ctx = OnKeypad(ctx)
@@ -45,7 +49,10 @@ func (p *Phone) dial(ctx context.Context) error {
 			return err
 		}
 	}
-	call, err := p.lines[line].Dial(ctx, target)
+	if place == nil {
+		place = p.lines[line].Dial
+	}
+	call, err := place(ctx, target)
 	if err != nil {
 		p.lastErr = err.Error()
 		p.cur = nil
@@ -317,10 +324,9 @@ func (p *Phone) setIndicators() {
 	if p.muted {
 		mute = hal.On
 	}
-	if p.missed > 0 {
-		msg = hal.BlinkSlow
-	}
+	msg = p.messageLamp()
 	_ = ind.Set(hal.LEDSpeaker, sp)
 	_ = ind.Set(hal.LEDMute, mute)
 	_ = ind.Set(hal.LEDMessage, msg)
+	p.setLamps(ind)
 }

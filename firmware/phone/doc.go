@@ -114,6 +114,35 @@
 // ClearMissed. The Directory names callers that give no display name and
 // resolves speed dials (a long press of a digit while idle or off hook).
 //
+// # Voicemail and busy lamps
+//
+// SetMessages records what the PBX says of a line's mailbox (the
+// daemon feeds it from the SIP side's message-summary events);
+// Status.Lines shows messages_waiting, new_messages and old_messages.
+// The message LED (hal.LEDMessage) follows one rule for both things it
+// shows: it blinks slowly (hal.BlinkSlow) while voicemail waits on any
+// line, is steadily on while only missed calls are unseen, and is off
+// otherwise. The voicemail key (hal.KeyVoicemail) dials Config.Voicemail
+// of the line the next call goes on (line 0 unless a line key chose
+// another), hands-free, holding a connected call first; a line without
+// a number ignores it.
+//
+// Config.BLF are the busy lamp keys (hal.KeyBLF1..KeyBLF8, each with its
+// lamp hal.LEDBLF1..LEDBLF8), each watching a user on a line. SetLamp
+// (fed from the dialog event package) sets every key watching the user:
+// a bare "201" matches "sip:201@any-domain". The lamp is off while the
+// user is idle or the state is unknown (before the server's first
+// report), blinks fast while a call rings the user, and is on while the
+// user is in a call; Status.Lamps lists them. Pressing a key calls the
+// user on the key's line; while the user's phone rings it picks the call
+// up instead: with the key's PickupCode followed by the user (e.g.
+// "*8201") when one is configured, else with an INVITE with Replaces
+// (Picker, on lines that implement it) when the server identified the
+// ringing dialog (PickupInfo), else it calls the user. The code wins
+// because a pickup by Replaces needs a PBX that takes it over itself: a
+// ringing phone behind a proxy refuses it (481, RFC 3891 §3). Like the
+// redial key, a lamp key does nothing while a call is being set up.
+//
 // Mute belongs to one call: it is turned off when the call ends (or the
 // phone goes on hook), so the next call starts with the microphone live.
 // The volume is the user's setting, as on Yealink and Polycom desk

@@ -62,6 +62,10 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
 		p.onLineKey(ctx, n)
 		return
 	}
+	if n, ok := k.BLFOf(); ok {
+		p.onBLFKey(ctx, n, remote)
+		return
+	}
 	switch {
 	case k.IsDigit():
 		p.onDigit(ctx, rune(k), remote)
@@ -118,6 +122,8 @@ func (p *Phone) onKey(ctx context.Context, ev hal.KeyEvent, remote bool) {
 			p.settings[0].DND = !p.settings[0].DND
 			p.log.Info("do not disturb", "line", 0, "on", p.settings[0].DND)
 		}
+	case k == hal.KeyVoicemail:
+		p.onVoicemailKey(ctx, remote)
 	case k == hal.KeyHistory:
 		p.missed = 0
 	case k == hal.KeyRedial:

@@ -97,6 +97,11 @@ type Config struct {
 	// audio.volume, which the daemon also sets on the codec); zero means
 	// 70 and VolumeOff starts silent.
 	Volume int
+	// Voicemail are the numbers the voicemail key dials, by line
+	// (e.g. "*97"); a line without one (or "") has no voicemail key.
+	Voicemail []string
+	// BLF are the busy lamp keys (at most hal.BLFKeys, each key once).
+	BLF []BLFKey
 }
 
 // VolumeOff is the Config.Volume that starts the phone silent (volume 0).
@@ -172,6 +177,11 @@ type Phone struct {
 	// Run goroutine.
 	remoteDigits bool
 
+	// mwi is each line's mailbox (SetMessages), lamps each BLF key's
+	// state (SetLamp, by index of Config.BLF). Owned by the Run goroutine.
+	mwi   []Messages
+	lamps []lamp
+
 	mu   sync.Mutex // guards snap
 	snap Status
 }
@@ -200,6 +210,8 @@ type Status struct {
 	Line int `json:"line"`
 	// Headset is whether audio is on the headset.
 	Headset bool `json:"headset"`
+	// Lamps are the busy lamp keys, in Config.BLF's order.
+	Lamps []LampStatus `json:"lamps"`
 }
 
 // commandKind is what a command asks the Run loop to do.
@@ -256,6 +268,12 @@ func New(cfg Config) (*Phone, error) {
 			return nil, fmt.Errorf("phone: line %d: %w", i, err)
 		}
 	}
+	if err := checkVoicemail(cfg.Voicemail, len(lines)); err != nil {
+		return nil, err
+	}
+	if err := checkBLF(cfg.BLF, len(lines)); err != nil {
+		return nil, err
+	}
 	if cfg.MaxCalls < 0 {
 		return nil, fmt.Errorf("phone: MaxCalls %d is negative", cfg.MaxCalls)
 	}
@@ -286,6 +304,11 @@ func New(cfg Config) (*Phone, error) {
 		noAnswer: make(chan string, 8),
 		stopped:  make(chan struct{}),
 		volume:   70,
+		mwi:      make([]Messages, len(lines)),
+		lamps:    make([]lamp, len(cfg.BLF)),
+	}
+	for i := range p.lamps {
+		p.lamps[i].state = LampUnknown
 	}
 	copy(p.settings, cfg.Settings)
 	if cfg.Board.AudioIn != nil {
@@ -483,6 +506,7 @@ func (p *Phone) publish() {
 		LastDial: p.lastDial, Error: p.lastErr, Route: p.routeName(), Headset: p.headset,
 		Conference: p.confActive(), MissedCalls: p.missed, Line: p.dialLine,
 		Calls: make([]CallStatus, 0, len(p.calls)), Lines: make([]LineStatus, len(p.settings)),
+		Lamps: p.lampStatus(),
 	}
 	top := p.cur
 	if top == nil {
@@ -497,7 +521,7 @@ func (p *Phone) publish() {
 		s.Calls = append(s.Calls, c.status(c == p.cur))
 	}
 	for i, l := range p.settings {
-		s.Lines[i] = LineStatus{Line: i, LineSettings: l}
+		s.Lines[i] = LineStatus{Line: i, LineSettings: l, Messages: p.mwi[i], Voicemail: p.voicemailNumber(i)}
 	}
 	p.mu.Lock()
 	p.snap = s

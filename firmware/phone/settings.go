@@ -27,6 +27,10 @@ type Forward struct {
 type LineStatus struct {
 	Line int `json:"line"`
 	LineSettings
+	// Messages is the line's mailbox as the PBX last reported it.
+	Messages
+	// Voicemail is the number the voicemail key dials on this line.
+	Voicemail string `json:"voicemail,omitempty"`
 }
 
 // DefaultNoAnswerAfter is the ringing time before Forward.NoAnswer
