@@ -118,8 +118,13 @@ type Account struct {
 	// sip.ring_timeout. Default: 20s.
 	ForwardNoAnswerAfter time.Duration
 	// Mailbox is the line's voicemail number (mailbox): a number, user,
-	// user@host or sip: URI. Default: none.
+	// user@host or sip: URI, dialled by the voicemail key. Default: none.
 	Mailbox string
+	// SubscribeMWI subscribes to the line's message summary (RFC 3842)
+	// for its own address (subscribe_mwi), as Kamailio's presence_mwi
+	// needs; without it the phone still takes the unsolicited NOTIFYs
+	// Asterisk sends. Default: false.
+	SubscribeMWI bool
 }
 
 // Calls configures several calls at once (calls).

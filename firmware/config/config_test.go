@@ -308,6 +308,8 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:4: accounts[1]: duplicate account a@example.com (same as accounts[0])`}, ErrInvalid},
 		{"dnd_code", "accounts:\n  - user: a\n    domain: example.com\n    dnd: yes\n    dnd_code: 603\n",
 			[]string{`phone.yaml:5: accounts[0].dnd_code: 603 is not one of 486 (Busy Here), 480 (Temporarily Unavailable)`}, ErrInvalid},
+		{"subscribe_mwi not bool", "accounts:\n  - user: a\n    domain: example.com\n    subscribe_mwi: please\n",
+			[]string{`phone.yaml:4: accounts[0].subscribe_mwi: "please" is not a boolean`}, ErrInvalid},
 		{"dnd not bool", "accounts:\n  - user: a\n    domain: example.com\n    dnd: sometimes\n",
 			[]string{`phone.yaml:4: accounts[0].dnd: "sometimes" is not a boolean`}, ErrInvalid},
 		{"forward targets", "accounts:\n  - user: a\n    domain: example.com\n    forward_always: \"bob smith\"\n    forward_busy: http://x/y\n    forward_no_answer: sip:host.example\n    mailbox: \"@pbx\"\n",
@@ -567,7 +569,7 @@ func full() *Config {
 			Registrar: "sips:reg.example.com:5061;transport=tls", OutboundProxy: "proxy.example.com:5070",
 			Transport: "tls", Expires: 120 * time.Second, TLSCAFile: "/etc/ca.pem", Enabled: false,
 			DND: true, DNDCode: 480, ForwardAlways: "sip:desk@example.com;transport=tcp", ForwardBusy: "2001",
-			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97"},
+			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97", SubscribeMWI: true},
 		{User: "0042", AuthUser: "0042", Domain: "10.0.0.1", Registrar: "10.0.0.1", Transport: "tcp", Expires: 61 * time.Second, Enabled: true,
 			DNDCode: 486, ForwardNoAnswerAfter: 1500 * time.Millisecond, Mailbox: "tel:+441234"},
 	}

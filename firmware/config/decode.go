@@ -663,6 +663,7 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"forward_no_answer":       d.str(&a.ForwardNoAnswer),
 		"forward_no_answer_after": d.duration(&a.ForwardNoAnswerAfter),
 		"mailbox":                 d.str(&a.Mailbox),
+		"subscribe_mwi":           d.boolean(&a.SubscribeMWI),
 	})
 	if a.AuthUser == "" {
 		a.AuthUser = a.User

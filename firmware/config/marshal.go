@@ -75,6 +75,7 @@ type (
 		ForwardNoAnswer      string `yaml:"forward_no_answer"`
 		ForwardNoAnswerAfter string `yaml:"forward_no_answer_after"`
 		Mailbox              string `yaml:"mailbox"`
+		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -214,7 +215,7 @@ func Marshal(c *Config) ([]byte, error) {
 			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
 			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
-			Mailbox: a.Mailbox,
+			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
 		})
 	}
 	out, err := yaml.Marshal(&f)

@@ -133,12 +133,14 @@ func New(o Options) (d *Daemon, err error) {
 	}
 	var phoneLines []phone.Line
 	var settings []phone.LineSettings
+	var voicemail []string
 	for i, a := range accounts {
 		if err := d.addLine(i, a, allow); err != nil {
 			return nil, err
 		}
 		phoneLines = append(phoneLines, d.lines[i])
 		settings = append(settings, lineSettings(a))
+		voicemail = append(voicemail, a.Mailbox)
 	}
 	if err := d.openStore(); err != nil {
 		return nil, err
@@ -164,7 +166,7 @@ func New(o Options) (d *Daemon, err error) {
 	}
 	d.ph, err = phone.New(phone.Config{
 		Board: d.scr.phoneBoard(), Line: d.lines[0], Lines: phoneLines, Settings: settings,
-		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting,
+		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting, Voicemail: voicemail,
 		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
 		Volume: vol, Logger: log,
@@ -188,7 +190,7 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox}
+	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
 	if a.User != "" {
 		l.name = a.User + "@" + a.Domain
 	}
@@ -286,6 +288,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			l.log.Error("line did not start: it neither registers nor places calls", "account", l.name, "err", err)
 			l.setStartErr(err)
 			errs = append(errs, fmt.Errorf("daemon: line %d (%s): %w", l.n, l.name, err))
+			continue
+		}
+		if l.mwi {
+			// The subscription lives until the UA closes; it retries on
+			// its own when the server ends or refuses it for a while.
+			if _, err := l.ua.WatchMWI(""); err != nil {
+				l.log.Warn("message-waiting subscription", "err", err)
+			}
 		}
 	}
 	if len(errs) == len(d.lines) {

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
@@ -23,8 +24,10 @@ type uaLine struct {
 	d    *Daemon
 	n    int    // line number, 0-based
 	name string // user@domain, "" for the account-less line
-	// mailbox is the line's voicemail number.
+	// mailbox is the line's voicemail number; mwi says to subscribe to
+	// its message summary.
 	mailbox string
+	mwi     bool
 	ua      *sip.UA
 	mp      *lineMapper
 	log     *slog.Logger
@@ -142,6 +145,10 @@ func (l *uaLine) Dial(ctx context.Context, target string) (phone.Call, error) {
 	return d.wrap(c, l.n), nil
 }
 
+// phoneTimeout bounds a pump's wait for the phone's loop (which applies
+// SetMessages before returning); it only matters when the phone stops.
+const phoneTimeout = 5 * time.Second
+
 // pump turns the line's UA events into phone events, tagged with the
 // line, until the UA closes its channel.
 func (l *uaLine) pump() {
@@ -173,6 +180,15 @@ func (l *uaLine) pump() {
 			l.log.Info("transfer asked by the far end", "target", e.Target)
 			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call, l.n), State: phone.CallReferred,
 				Old: d.wrap(e.Referrer, l.n), Line: l.n})
+		case *sip.MWIEvent:
+			// Subscribed or unsolicited (Asterisk), it is this line's
+			// mailbox: the phone lights the message lamp and shows the
+			// counts.
+			ctx, cancel := context.WithTimeout(context.Background(), phoneTimeout)
+			if err := d.ph.SetMessages(ctx, l.n, e.Waiting, e.New, e.Old); err != nil {
+				l.log.Warn("message waiting not shown", "err", err)
+			}
+			cancel()
 		case *sip.DTMFEvent:
 			l.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
 			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call, l.n), Digit: e.Digit})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/haltest"
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
@@ -385,4 +386,48 @@ func TestAttendedTransferNeedsAPhoneCall(t *testing.T) {
 	if err := lc.TransferReplacing((*lineCall)(nil)); err == nil {
 		t.Error("attended transfer to a nil call accepted")
 	}
+}
+
+// TestMessageWaitingPerLine: line 0 subscribes to its message summary
+// (subscribe_mwi) and line 1 does not; a NOTIFY in line 0's subscription
+// and an unsolicited one to line 1 (as Asterisk sends) each show on their
+// own line, and the voicemail key dials line 0's mailbox.
+func TestMessageWaitingPerLine(t *testing.T) {
+	pa := startPBXWith(t, "a.test", map[string]string{"1001": "pw1001"})
+	pb := startPBXWith(t, "b.test", map[string]string{"2001": "pw2001"})
+	a0 := pbxAccount(pa, "1001", "pw1001", "a.test")
+	a0.SubscribeMWI, a0.Mailbox = true, "echo"
+	a1 := pbxAccount(pb, "2001", "pw2001", "b.test")
+	a1.Mailbox = "*97"
+	x := startLines(t, []config.Account{a0, a1}, 28860, hzA, nil)
+	waitFor(t, "both lines registered, line 0 subscribed", 10*time.Second, func() bool {
+		st := x.d.Status()
+		return st.Lines[0].Registration.State == sip.RegRegistered && st.Lines[1].Registration.State == sip.RegRegistered &&
+			slices.ContainsFunc(pa.Subscriptions(), func(s pbx.EventSub) bool { return s.Event == "message-summary" && s.User == "1001" })
+	})
+	if subs := pb.Subscriptions(); len(subs) != 0 {
+		t.Errorf("line 1 subscribed without subscribe_mwi: %+v", subs)
+	}
+	ctx := context.Background()
+	const mt = "application/simple-message-summary"
+	if _, err := pa.Notify(ctx, "message-summary", "1001", mt, []byte("Messages-Waiting: yes\r\nMessage-Account: sip:1001@a.test\r\nVoice-Message: 2/8 (0/0)\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := pb.NotifyUnsolicited(ctx, "2001", mt, []byte("Messages-Waiting: yes\r\nVoice-Message: 1/0 (0/0)\r\n")); err != nil || code != 200 {
+		t.Fatalf("unsolicited NOTIFY: %d %v", code, err)
+	}
+	waitFor(t, "each line's messages", 5*time.Second, func() bool {
+		ls := x.d.Status().Phone.Lines
+		return len(ls) == 2 && ls[0].Messages == phone.Messages{Waiting: true, New: 2, Old: 8} &&
+			ls[1].Messages == phone.Messages{Waiting: true, New: 1}
+	})
+	if ls := x.d.Status().Phone.Lines; ls[0].Voicemail != "echo" || ls[1].Voicemail != "*97" {
+		t.Errorf("voicemail numbers %q %q", ls[0].Voicemail, ls[1].Voicemail)
+	}
+	x.keys.Press(hal.KeyVoicemail)
+	waitFor(t, "the voicemail key calls line 0's mailbox", 5*time.Second, func() bool {
+		c, ok := x.call("echo")
+		return ok && c.Line == 0 && c.State == "talking"
+	})
+	hangupAll(t, x)
 }
