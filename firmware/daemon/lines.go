@@ -149,6 +149,16 @@ func (l *uaLine) Dial(ctx context.Context, target string) (phone.Call, error) {
 // SetMessages before returning); it only matters when the phone stops.
 const phoneTimeout = 5 * time.Second
 
+// Pickup implements phone.Picker: an INVITE to target with Replaces,
+// taking over the call ringing there (directed pickup from a busy lamp).
+func (l *uaLine) Pickup(ctx context.Context, target, replaces string) (phone.Call, error) {
+	c, err := l.ua.DialReplacing(ctx, target, replaces)
+	if err != nil {
+		return nil, err
+	}
+	return l.d.wrap(c, l.n), nil
+}
+
 // pump turns the line's UA events into phone events, tagged with the
 // line, until the UA closes its channel.
 func (l *uaLine) pump() {
@@ -299,6 +309,7 @@ var (
 	_ phone.Call       = (*lineCall)(nil)
 	_ phone.Transferer = (*lineCall)(nil)
 	_ phone.Line       = (*uaLine)(nil)
+	_ phone.Picker     = (*uaLine)(nil)
 )
 
 // wrap returns the phone's handle of c, the same one for every event of

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -423,6 +424,11 @@ func TestMessageWaitingPerLine(t *testing.T) {
 	})
 	if ls := x.d.Status().Phone.Lines; ls[0].Voicemail != "echo" || ls[1].Voicemail != "*97" {
 		t.Errorf("voicemail numbers %q %q", ls[0].Voicemail, ls[1].Voicemail)
+	}
+	// The line picks up through the UA (the phone's busy lamp keys use
+	// it); a malformed Replaces is refused before anything is sent.
+	if c, err := x.d.lines[0].Pickup(ctx, "1002", "no-tags-here"); !errors.Is(err, sip.ErrBadReplaces) || c != nil {
+		t.Errorf("Pickup with a bad Replaces: %v %v", c, err)
 	}
 	x.keys.Press(hal.KeyVoicemail)
 	waitFor(t, "the voicemail key calls line 0's mailbox", 5*time.Second, func() bool {
