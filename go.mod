@@ -11,8 +11,10 @@ require (
 	github.com/pion/logging v0.2.4
 	github.com/pion/rtcp v1.2.20
 	github.com/pion/rtp v1.10.6
+	github.com/pion/srtp/v3 v3.1.3
 	github.com/pion/stun/v3 v3.1.7
 	github.com/pion/transport/v4 v4.1.3
+	github.com/pion/transport/v5 v5.1.1
 	github.com/pion/turn/v4 v4.1.4
 	golang.org/x/crypto v0.54.0
 	golang.org/x/sys v0.47.0

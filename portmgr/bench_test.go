@@ -2,6 +2,7 @@ package portmgr
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -78,8 +79,8 @@ func BenchmarkMapWarm(b *testing.B) {
 }
 
 // BenchmarkKeepaliveSIP runs the SIP flow's refreshes, a CRLF to the
-// registrar (every keepalive interval) and a STUN change check of the
-// external address (every ChangeCheck), and reports what one binding
+// registrar and a STUN change check of the external address, both every
+// ChangeCheck, and reports what one binding
 // costs per hour at the default intervals: payload and wire bytes sent,
 // and the STUN answers received (wire).
 func BenchmarkKeepaliveSIP(b *testing.B) {
@@ -104,7 +105,7 @@ func BenchmarkKeepaliveSIP(b *testing.B) {
 		n++
 	}
 	per := func(v int64) float64 { return float64(v) / float64(n) }
-	pings := float64(time.Hour) / float64(m.keepaliveInterval())
+	pings := float64(time.Hour) / float64(m.changeCheckInterval())
 	checks := float64(time.Hour) / float64(m.changeCheckInterval())
 	b.ReportMetric(per(pingB)*pings+per(checkB)*checks, "payloadB/h")
 	b.ReportMetric((per(pingB)+28*per(pingP))*pings+(per(checkB)+28*per(checkP))*checks, "wireB/h")
@@ -145,4 +146,54 @@ func reportKAEvery(b *testing.B, m *Manager, every time.Duration, run func()) {
 	b.ReportMetric(perTick, "payloadB/tick")
 	b.ReportMetric(perTick*ticks, "payloadB/h")
 	b.ReportMetric((perTick+28*pktsPerTick)*ticks, "wireB/h")
+}
+
+// demuxMapping is a media mapping of a benchManager and an RTP-sized
+// datagram from its far end.
+func demuxMapping(b *testing.B) (*Mapping, []byte, netip.AddrPort) {
+	m, _ := benchManager(b, -1)
+	far := netip.MustParseAddrPort("198.51.100.60:30000")
+	mp, err := m.Map(context.Background(), KindMedia, UDP, far)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.stopEarly(mp)
+	pkt := make([]byte, 172) // PCMU 20 ms: 12 bytes of header, 160 of payload
+	pkt[0] = 0x80
+	return mp, pkt, far
+}
+
+// BenchmarkDemuxReceive is one RTP datagram through the demultiplexer to
+// a receiver installed with Receive (voip/media's path): handled in the
+// reader's goroutine, no copy, no channel. Allocations per packet: 0.
+func BenchmarkDemuxReceive(b *testing.B) {
+	mp, pkt, far := demuxMapping(b)
+	var got int
+	stop := mp.rtp.user.Receive(func(p []byte, _ netip.AddrPort) { got += len(p) }, nil)
+	defer stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		mp.rtp.handleFrom(pkt, far, nil)
+	}
+	if got == 0 {
+		b.Fatal("nothing delivered")
+	}
+}
+
+// BenchmarkDemuxReadFrom is the same datagram through the queue that
+// ReadFrom drains (sipgo's path, and every RTP packet's before Receive):
+// a copy, a net.Addr and a channel send and receive per datagram. It
+// uses handle, with the net.Addr the socket's ReadFrom returns, as the
+// reader did before it read with ReadFromUDPAddrPort.
+func BenchmarkDemuxReadFrom(b *testing.B) {
+	mp, pkt, far := demuxMapping(b)
+	from := net.UDPAddrFromAddrPort(far)
+	buf := make([]byte, 1500)
+	b.ReportAllocs()
+	for b.Loop() {
+		mp.rtp.handle(pkt, from)
+		if _, _, err := mp.Conn.ReadFrom(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -406,21 +406,25 @@ func (m *Manager) measureLifetime(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	listen, release, err := m.probeSockets(ip, len(natcheck.DefaultProbes))
+	listen, release, err := m.probeSockets(ip, natcheck.LifetimeSockets(len(natcheck.DefaultProbes)))
 	if err != nil {
 		m.log.Debug("binding lifetime not measured", "err", err)
 		return
 	}
 	defer release()
-	lt, bounded, err := natcheck.Lifetime(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Listen: listen, Server: server, RTO: m.cfg.STUNRTO}, nil)
+	lt, bounded, rport, err := natcheck.LifetimeRFC5780(ctx, natcheck.Config{Net: m.cfg.Net, Local: ip, Listen: listen, Server: server, RTO: m.cfg.STUNRTO}, nil)
 	if err != nil || lt == 0 {
 		m.log.Debug("binding lifetime unknown", "err", err)
 		return
 	}
+	method := "response-port"
+	if !rport {
+		method = "mapped-address"
+	}
 	m.mu.Lock()
-	m.lifetime, m.measured = lt, true
+	m.lifetime, m.measured, m.lifetimeMethod = lt, true, method
 	m.mu.Unlock()
-	m.log.Info("binding lifetime", "at_least", lt, "bounded", bounded, "keepalive", m.keepaliveInterval())
+	m.log.Info("binding lifetime", "at_least", lt, "bounded", bounded, "method", method, "keepalive", m.keepaliveInterval())
 }
 
 // knownPublicLocked is the best known public IP: the SIP socket's STUN

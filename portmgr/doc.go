@@ -11,7 +11,11 @@
 // the far end answers to. One reader goroutine per socket demultiplexes
 // (RFC 7983: first byte 0..3 and stun.IsMessage): STUN goes to the
 // manager, TURN traffic from the relay server to the TURN client, and
-// everything else to the Mapping's Conn.
+// everything else to the Mapping's Conn: queued (a copy) for its
+// ReadFrom, or, when the user installed a receiver with the Conn's
+// Receive method (voip/media does), handed to it in the reader goroutine
+// itself, without a copy, a channel or an allocation
+// (BenchmarkDemuxReceive).
 //
 // A Mapping tells its user the local address, the external address to
 // advertise in Via, Contact and SDP, the socket, and the strategy that
@@ -22,7 +26,8 @@
 // mapping's own socket (RFC 8489, several servers with failover); and a
 // TURN relay (RFC 8656, pion/turn) through the mapping's own socket when
 // RFC 5780 discovery (package natcheck) finds endpoint-dependent
-// (symmetric) mapping.
+// (symmetric) mapping, or when the UA's media-liveness rule asks for it
+// in a call (Relay: the far end's media never arrived directly).
 //
 // Map never waits on the network for media: a pool of media pairs is kept
 // warm with their external addresses learnt, and when it is empty Map
@@ -32,7 +37,9 @@
 //
 // One scheduler drives every refresh: SIP flow keepalives (CRLF or STUN
 // to the next hop, plus a STUN re-check of the external address that
-// detects NAT reboots), idle media keepalives (RFC 6263 STUN
+// detects NAT reboots; the CRLF goes out at the re-check's interval, so
+// a NAT that flushed its state but kept the port hears the registrar
+// again within it), idle media keepalives (RFC 6263 STUN
 // indications), and gateway lease renewals, at an interval derived from
 // the configured or measured binding lifetime. UpdateRemote on a media
 // mapping sends early UDP (RTC's EnableEarlyUDPPackets) so early media

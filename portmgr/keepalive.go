@@ -195,7 +195,15 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 			return
 		}
 		if m.cfg.SIPKeepalive == KeepaliveCRLF {
-			m.sched.add(mp, every(), every, func(context.Context) { m.sipPing(mp) })
+			// The ping follows the change check, not the keepalive
+			// interval: a NAT that flushed its state but hands out the
+			// same port again (a reboot, a conntrack flush) looks
+			// unchanged to the STUN server, while its filter drops the
+			// registrar's requests until something goes out to the
+			// registrar. A 4-byte CRLF every change check bounds that
+			// deafness to the check interval.
+			ping := m.changeCheckInterval
+			m.sched.add(mp, ping(), ping, func(context.Context) { m.sipPing(mp) })
 		}
 		// The change check: while the flow does not answer, every
 		// RecoveryInterval, so a NAT that was down is noticed within

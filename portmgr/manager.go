@@ -63,8 +63,10 @@ type Manager struct {
 	gwExt    netip.Addr
 	lifetime time.Duration // configured or measured; 0 unknown
 	measured bool
-	algSeen  bool
-	algWhy   string
+	// lifetimeMethod is Report.LifetimeMethod.
+	lifetimeMethod string
+	algSeen        bool
+	algWhy         string
 
 	// noRoute is set while the route gives no usable source address
 	// (localIP falls back; logged once per episode).

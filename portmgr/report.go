@@ -27,6 +27,13 @@ type Report struct {
 	// seconds (0: unknown); Measured says which.
 	BindingLifetime float64 `json:"binding_lifetime_s"`
 	Measured        bool    `json:"binding_lifetime_measured"`
+	// LifetimeMethod says how a measured lifetime was found:
+	// "response-port" (RFC 5780 §4.6: the server answered an idle
+	// binding from another socket's request) or "mapped-address" (the
+	// server refused RESPONSE-PORT; the idle socket asked again and the
+	// mapped addresses were compared, which a NAT that re-creates an
+	// expired binding on the same port fools: a lifetime too long).
+	LifetimeMethod string `json:"binding_lifetime_method,omitempty"`
 	// Keepalive is the refresh interval in use, in seconds.
 	Keepalive float64 `json:"keepalive_s"`
 	// GatewayFound names the port-mapping protocol found ("" when none).
@@ -53,7 +60,7 @@ func (m *Manager) Report() Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := Report{Type: m.nat.Type(), Keepalive: ka.Seconds(), ALGSeen: m.algSeen, ALGDetail: m.algWhy,
-		BindingLifetime: m.lifetime.Seconds(), Measured: m.measured,
+		BindingLifetime: m.lifetime.Seconds(), Measured: m.measured, LifetimeMethod: m.lifetimeMethod,
 		DroppedOversize: m.oversize.Load(), ReadErrors: m.readErrs.Load()}
 	if m.nat != nil {
 		r.Mapping, r.Filtering, r.Hairpinning = m.nat.Mapping, m.nat.Filtering, m.nat.Hairpinning

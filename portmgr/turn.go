@@ -125,7 +125,7 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 				continue
 			}
 			s.mp.rxAny.Store(true)
-			s.user.deliver(append([]byte(nil), buf[:n]...), from)
+			s.user.deliver(buf[:n], stunc.ToAddrPort(from), from)
 		}
 	}()
 	// Drain the write queue into the relay.

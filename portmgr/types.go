@@ -164,7 +164,12 @@ func (mp *Mapping) markLearnt() { mp.learnOnce.Do(func() { close(mp.learnt) }) }
 
 // noteRx records the source of a datagram read off one of the sockets.
 func (mp *Mapping) noteRx(from netip.AddrPort) {
-	mp.rxFrom.Store(&from)
+	// Stored only when it changes: a new pointer per datagram is an
+	// allocation per RTP packet.
+	if p := mp.rxFrom.Load(); p == nil || *p != from {
+		f := from // escapes only here, not on every call
+		mp.rxFrom.Store(&f)
+	}
 }
 
 // Addrs returns all the addresses at once, under one lock: External and

@@ -86,6 +86,10 @@ func Open(o Options) (*hal.Board, error) {
 	if term == nil && o.Keys != nil && isTerminal(os.Stdout) {
 		term = os.Stdout
 	}
+	in := wavfile.NewPacedIn(o.Format, src)
+	if wo, ok := out.(*wavfile.Out); ok {
+		in.SetClock(wo.Clock()) // one device clock for both directions
+	}
 	kp := &Keypad{ch: make(chan hal.KeyEvent, 64)}
 	hook := &Hook{ch: make(chan hal.HookEvent, 8)}
 	b := &hal.Board{
@@ -94,7 +98,7 @@ func Open(o Options) (*hal.Board, error) {
 		Hook:      hook,
 		Indicator: &Indicator{state: map[hal.LED]hal.Pattern{}},
 		Ringer:    &Ringer{},
-		AudioIn:   wavfile.NewPacedIn(o.Format, src),
+		AudioIn:   in,
 		AudioOut:  out,
 		Codec:     &Codec{},
 		Display:   termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Term: term}),

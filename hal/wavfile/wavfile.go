@@ -180,8 +180,18 @@ type PacedIn struct {
 	src  hal.FrameSource
 	mu   sync.Mutex
 	next time.Time
+	clk  *pace.Clock
 	done chan struct{}
 	once sync.Once
+}
+
+// SetClock makes the microphone capture on c's ticks (a speaker's, see
+// Out.Clock) while c runs, so that one wake-up per frame serves both
+// directions; while c does not run it keeps its own time.
+func (p *PacedIn) SetClock(c *pace.Clock) {
+	p.mu.Lock()
+	p.clk = c
+	p.mu.Unlock()
 }
 
 // NewPacedIn returns a paced microphone.
@@ -193,6 +203,23 @@ func (p *PacedIn) Format() hal.Format { return p.fmt }
 
 // ReadFrame waits for the next frame time and fills dst.
 func (p *PacedIn) ReadFrame(ctx context.Context, dst []int16) error {
+	p.mu.Lock()
+	clk := p.clk
+	p.mu.Unlock()
+	if tick := clk.Next(); tick != nil {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return io.EOF
+		case <-tick:
+		}
+		p.mu.Lock()
+		p.next = time.Now() // its own time goes on from here if the clock stops
+		p.mu.Unlock()
+		p.fill(dst)
+		return nil
+	}
 	p.mu.Lock()
 	now := time.Now()
 	if p.next.IsZero() || p.next.Before(now.Add(-p.fmt.Frame)) {
@@ -210,12 +237,16 @@ func (p *PacedIn) ReadFrame(ctx context.Context, dst []int16) error {
 		return io.EOF
 	case <-t.C:
 	}
+	p.fill(dst)
+	return nil
+}
+
+func (p *PacedIn) fill(dst []int16) {
 	if p.src == nil {
 		clear(dst)
 	} else {
 		p.src.NextFrame(dst)
 	}
-	return nil
 }
 
 // Close ends pending and future reads with io.EOF.
@@ -239,12 +270,14 @@ type Out struct {
 	started bool
 	stop    chan struct{}
 	done    chan struct{}
+	wake    chan struct{} // a source was set (the idle clock restarts)
+	clock   *pace.Clock   // ticks with every frame played (Clock)
 	err     error
 }
 
 // NewOut returns a speaker writing to path ("" discards).
 func NewOut(f hal.Format, path string) (*Out, error) {
-	o := &Out{fmt: f, stop: make(chan struct{}), done: make(chan struct{})}
+	o := &Out{fmt: f, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), clock: pace.NewClock()}
 	if path != "" {
 		file, err := os.Create(path)
 		if err != nil {
@@ -261,11 +294,20 @@ func NewOut(f hal.Format, path string) (*Out, error) {
 
 func (o *Out) Format() hal.Format { return o.fmt }
 
+// Clock ticks with every frame the speaker plays (it does not run while
+// the speaker's clock does not): a PacedIn given it with SetClock
+// captures on the same ticks, as one codec chip clocks both directions.
+func (o *Out) Clock() *pace.Clock { return o.clock }
+
 // Start sets the source; the first call starts the device clock.
 func (o *Out) Start(src hal.FrameSource) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.src = src
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
 	if !o.started {
 		o.started = true
 		go o.run()
@@ -276,11 +318,18 @@ func (o *Out) Start(src hal.FrameSource) error {
 func (o *Out) run() {
 	defer close(o.done)
 	frames := 0
-	pace.Play(o.stop, o.fmt, func() hal.FrameSource {
+	source := func() hal.FrameSource {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return o.src
-	}, func(le []byte, pcm []int16) {
+	}
+	opts := pace.Options{Clock: o.clock}
+	if o.w == nil {
+		// Discarding: with nothing to play the clock stops, so an idle
+		// phone is not woken every frame. A file keeps its timeline.
+		opts.Wake = o.wake
+	}
+	pace.Run(o.stop, o.fmt, source, func(le []byte, pcm []int16) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if o.w == nil || o.err != nil {
@@ -292,7 +341,7 @@ func (o *Out) run() {
 		if frames%50 == 0 { // once a second
 			o.err = o.flushLocked()
 		}
-	})
+	}, opts)
 }
 
 func (o *Out) flushLocked() error {

@@ -118,3 +118,46 @@ func TestReadFileMissing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestPacedInFollowsClock: a microphone given a speaker's clock captures
+// on the speaker's frame ticks while it plays, and on its own time while
+// it does not.
+func TestPacedInFollowsClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := hal.Narrowband
+		out, err := NewOut(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := NewPacedIn(f, NewLoop([]int16{1, 2, 3}))
+		in.SetClock(out.Clock())
+		buf := make([]int16, f.FrameSamples())
+		// The speaker does not run: the microphone keeps its own time.
+		t0 := time.Now()
+		if err := in.ReadFrame(t.Context(), buf); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t0); d != f.Frame {
+			t.Fatalf("first frame after %v, want %v", d, f.Frame)
+		}
+		// The speaker starts 5 ms later: its ticks pace the microphone.
+		time.Sleep(5 * time.Millisecond)
+		start := time.Now()
+		if err := out.Start(NewLoop(nil)); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		for i := 1; i <= 3; i++ {
+			if err := in.ReadFrame(t.Context(), buf); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d != time.Duration(i)*f.Frame {
+				t.Fatalf("frame %d at %v after the speaker started, want its tick at %v", i, d, time.Duration(i)*f.Frame)
+			}
+		}
+		if err := out.Close(); err != nil {
+			t.Fatal(err)
+		}
+		in.Close()
+	})
+}

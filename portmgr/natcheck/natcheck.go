@@ -148,6 +148,43 @@ type probe struct {
 	cl   *stunc.Client
 	wg   sync.WaitGroup
 	reqs chan [stun.TransactionIDSize]byte // Binding requests received (hairpin)
+
+	mu    sync.Mutex                                          // guards stray
+	stray map[[stun.TransactionIDSize]byte]chan *stun.Message // expected responses to requests sent elsewhere
+}
+
+// expect returns a channel that gets the STUN response with transaction
+// id if it arrives on this socket (sent from another one, RESPONSE-PORT),
+// and a function that stops expecting it.
+func (p *probe) expect(id [stun.TransactionIDSize]byte) (<-chan *stun.Message, func()) {
+	ch := make(chan *stun.Message, 1)
+	p.mu.Lock()
+	if p.stray == nil {
+		p.stray = map[[stun.TransactionIDSize]byte]chan *stun.Message{}
+	}
+	p.stray[id] = ch
+	p.mu.Unlock()
+	return ch, func() {
+		p.mu.Lock()
+		delete(p.stray, id)
+		p.mu.Unlock()
+	}
+}
+
+// deliver hands a response no transaction of this socket's client
+// claimed to whoever expects it; it reports whether someone did.
+func (p *probe) deliver(m *stun.Message) bool {
+	if m.Type.Class != stun.ClassSuccessResponse && m.Type.Class != stun.ClassErrorResponse {
+		return false
+	}
+	p.mu.Lock()
+	ch, ok := p.stray[m.TransactionID]
+	delete(p.stray, m.TransactionID)
+	p.mu.Unlock()
+	if ok {
+		ch <- m
+	}
+	return ok
 }
 
 func (cfg *Config) listen() (net.PacketConn, error) {
@@ -188,7 +225,10 @@ func (cfg *Config) open() (*probe, error) {
 				continue
 			}
 			m := &stun.Message{Raw: append([]byte(nil), b...)}
-			if stun.IsMessage(b) && m.Decode() == nil && m.Type == stun.BindingRequest {
+			if !stun.IsMessage(b) || m.Decode() != nil || p.deliver(m) {
+				continue
+			}
+			if m.Type == stun.BindingRequest {
 				select {
 				case p.reqs <- m.TransactionID:
 				default: // a flood: the hairpin test has what it needs
@@ -392,71 +432,176 @@ func hairpin(ctx context.Context, p, h *probe, mapped netip.AddrPort, quiet time
 var DefaultProbes = []time.Duration{15 * time.Second, 25 * time.Second, 45 * time.Second,
 	90 * time.Second, 180 * time.Second, 300 * time.Second}
 
-// Lifetime estimates the NAT binding lifetime (RFC 5780 §4.6, simplified
-// so that it needs no RESPONSE-PORT support): for each probe time T, in
-// parallel, a fresh socket makes a binding, stays silent for T, then asks
-// again; the binding survived when the mapped address is unchanged. It
-// returns the longest T that survived (a lower bound on the lifetime; 0
-// when none did) and whether some longer T failed (bounded).
+// LifetimeSockets is how many sockets Lifetime opens for n probes: one
+// per probe and one that asks the server about the others' bindings.
+func LifetimeSockets(n int) int { return n + 1 }
+
+// Lifetime measures the NAT binding lifetime the RFC 5780 §4.6 way. For
+// each probe time T, in parallel, a fresh socket X makes a binding with a
+// Binding request to the server and then stays silent for T. After T,
+// another socket Y (one for all probes) sends the server a Binding
+// request with RESPONSE-PORT set to X's mapped port (RFC 5780 §7.5): the
+// server answers to that port on the NAT's public IP, from the address X
+// talked to. If X receives it, X's binding survived T: nothing was sent
+// from X after the wait, so a NAT that re-creates an expired binding on
+// the same port at the next packet out cannot pass for a live one (the
+// old probe asked again from X and compared the mapped addresses, and
+// such a NAT fooled it). If the answer reaches Y instead, the NAT gave
+// X's expired port to Y: expired too. A server that refuses RESPONSE-PORT
+// (420, RFC 8489 §14) makes the probe fall back to comparing the mapped
+// addresses, which Lifetime then reports with viaResponsePort false.
+//
+// It returns the longest T that survived (a lower bound on the lifetime;
+// 0 when none did) and whether some longer T failed (bounded).
 func Lifetime(ctx context.Context, cfg Config, probes []time.Duration) (lifetime time.Duration, bounded bool, err error) {
+	lifetime, bounded, _, err = LifetimeRFC5780(ctx, cfg, probes)
+	return lifetime, bounded, err
+}
+
+// LifetimeRFC5780 is Lifetime; it also says whether every probe was
+// answered through RESPONSE-PORT (false: the server refused it and the
+// result may be too long behind a NAT that re-creates bindings on the
+// same port).
+func LifetimeRFC5780(ctx context.Context, cfg Config, probes []time.Duration) (lifetime time.Duration, bounded, viaResponsePort bool, err error) {
 	if len(probes) == 0 {
 		probes = DefaultProbes
 	}
 	probes = append([]time.Duration(nil), probes...)
 	sort.Slice(probes, func(i, j int) bool { return probes[i] < probes[j] })
-	alive := make([]bool, len(probes))
-	errs := make([]error, len(probes))
+	y, err := cfg.open()
+	if err != nil {
+		return 0, false, false, err
+	}
+	defer y.close()
+	type result struct {
+		i            int
+		alive, rport bool
+		err          error
+	}
+	// Once a probe finds its binding expired and every shorter one has
+	// finished, the longer ones cannot change the answer: they stop, so
+	// behind a 30 s NAT the answer comes after 45 s, not 300.
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan result, len(probes))
 	var wg sync.WaitGroup
 	for i, T := range probes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			alive[i], errs[i] = lifetimeProbe(ctx, cfg, T)
-		}()
+		wg.Go(func() {
+			r := result{i: i}
+			r.alive, r.rport, r.err = lifetimeProbe(pctx, &cfg, T, y)
+			results <- r
+		})
 	}
-	wg.Wait()
+	defer wg.Wait()
+	got := make([]*result, len(probes))
+	// final: all results are in, or some probe found its binding expired
+	// and every shorter one is in.
+	final := func() bool {
+		for _, r := range got {
+			if r == nil {
+				return false
+			}
+			if r.err == nil && !r.alive {
+				return true
+			}
+		}
+		return true
+	}
+	for range probes {
+		r := <-results
+		got[r.i] = &r
+		if final() {
+			break
+		}
+	}
+	cancel()
 	if err := ctx.Err(); err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
-	for i := range probes {
-		if errs[i] != nil {
+	var errs []error
+	viaResponsePort = true
+	for _, r := range got {
+		if r == nil {
+			break // after the first expired one
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
 			continue
 		}
-		if alive[i] {
-			lifetime = probes[i]
+		viaResponsePort = viaResponsePort && r.rport
+		if r.alive {
+			lifetime = probes[r.i]
 		} else {
 			bounded = true
 			break
 		}
 	}
 	if lifetime == 0 && !bounded {
-		return 0, false, errors.Join(errs...)
+		return 0, false, false, errors.Join(errs...)
 	}
-	return lifetime, bounded, nil
+	return lifetime, bounded, viaResponsePort, nil
 }
 
-func lifetimeProbe(ctx context.Context, cfg Config, idle time.Duration) (bool, error) {
-	p, err := cfg.open()
+// lifetimeProbe is one probe of Lifetime: X binds, waits idle, and y asks
+// the server to answer to X's mapped port.
+func lifetimeProbe(ctx context.Context, cfg *Config, idle time.Duration, y *probe) (alive, viaResponsePort bool, err error) {
+	x, err := cfg.open()
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	defer p.close()
-	r1, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server})
+	defer x.close()
+	r1, err := x.cl.Binding(ctx, stunc.Request{To: cfg.Server})
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	t := time.NewTimer(idle)
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 		t.Stop()
-		return false, ctx.Err()
+		return false, false, ctx.Err()
 	}
-	r2, err := p.cl.Binding(ctx, stunc.Request{To: cfg.Server})
+	req, err := stun.Build(stun.TransactionID, stun.BindingRequest, stunc.ResponsePort(r1.Mapped.Port()), stun.Fingerprint)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return r2.Mapped == r1.Mapped, nil
+	onX, stopX := x.expect(req.TransactionID)
+	defer stopX()
+	onY, stopY := y.expect(req.TransactionID)
+	defer stopY()
+	// Three requests inside the quiet window, as for the other tests that
+	// may rightly get no answer.
+	quiet := cfg.quiet(r1.RTT)
+	end := time.NewTimer(quiet)
+	defer end.Stop()
+	resend := time.NewTimer(0)
+	defer resend.Stop()
+	gap := quiet / 4
+	for {
+		select {
+		case m := <-onX:
+			return m.Type.Class == stun.ClassSuccessResponse, true, nil
+		case m := <-onY:
+			if m.Type.Class == stun.ClassSuccessResponse {
+				return false, true, nil // X's port now belongs to Y's binding
+			}
+			// No RESPONSE-PORT at this server: ask again from X and
+			// compare (fooled by a NAT that reuses the port).
+			r2, err := x.cl.Binding(ctx, stunc.Request{To: cfg.Server})
+			if err != nil {
+				return false, false, err
+			}
+			return r2.Mapped == r1.Mapped, false, nil
+		case <-resend.C:
+			_, _ = y.c.WriteTo(req.Raw, net.UDPAddrFromAddrPort(cfg.Server))
+			resend.Reset(gap)
+			gap *= 2
+		case <-end.C:
+			return false, true, nil
+		case <-ctx.Done():
+			return false, false, ctx.Err()
+		}
+	}
 }
 
 // HasIP reports whether one of the Net's interfaces has ip.

@@ -157,9 +157,59 @@ func TestLifetime(t *testing.T) {
 	})
 }
 
+// TestLifetimeSamePortNAT: a NAT whose bindings expire after 30 s idle
+// but which re-creates an expired binding on the same external port (as
+// Linux masquerading does) fooled the old probe, which asked again from
+// the idle socket and compared mapped addresses: it reported the longest
+// probe (300 s). The RFC 5780 §4.6 probe asks from another socket with
+// RESPONSE-PORT, sends nothing from the idle one, and finds 25 s, as soon
+// as the 45 s probe has expired.
+func TestLifetimeSamePortNAT(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, time.Hour) // keeps every port
+		site.ExpireIdle(30 * time.Second)
+		w.Start()
+		start := time.Now()
+		lt, bounded, rport, err := natcheck.LifetimeRFC5780(context.Background(),
+			natcheck.Config{Net: site.Net, Local: site.LocalIP, Server: w.STUNServer()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lt != 25*time.Second || !bounded || !rport {
+			t.Errorf("lifetime %v bounded %v via RESPONSE-PORT %v, want 25s bounded via RESPONSE-PORT", lt, bounded, rport)
+		}
+		// The 45 s probe decides it; the 90..300 s ones stop.
+		if d := time.Since(start); d > 50*time.Second {
+			t.Errorf("answer after %v, want once the 45 s probe expired", d)
+		}
+	})
+}
+
+// TestLifetimePlainServer: a server that refuses RESPONSE-PORT (420)
+// leaves the probe comparing mapped addresses, and says so.
+func TestLifetimePlainServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		w.STUN.Plain = true
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+		w.Start()
+		lt, bounded, rport, err := natcheck.LifetimeRFC5780(context.Background(),
+			natcheck.Config{Net: site.Net, Local: site.LocalIP, Server: w.STUNServer()},
+			[]time.Duration{15 * time.Second, 25 * time.Second, 45 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lt != 25*time.Second || !bounded || rport {
+			t.Errorf("lifetime %v bounded %v via RESPONSE-PORT %v, want 25s bounded, not via RESPONSE-PORT", lt, bounded, rport)
+		}
+	})
+}
+
 // TestListen: with Config.Listen (the port manager's allocator inside its
 // ranges) every test socket of Run and Lifetime comes from it: three for
-// Run behind a NAT (filtering, mapping, hairpin), one per lifetime probe.
+// Run behind a NAT (filtering, mapping, hairpin), one per lifetime probe
+// and one that asks for the others (RESPONSE-PORT).
 func TestListen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := portmgrtest.NewWorld(t, false)
@@ -187,8 +237,8 @@ func TestListen(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := log.Listened()
-		if len(got) != 3+2 {
-			t.Errorf("%d sockets, want 5: %v", len(got), got)
+		if len(got) != 3+natcheck.LifetimeSockets(2) {
+			t.Errorf("%d sockets, want 6: %v", len(got), got)
 		}
 		for _, a := range got {
 			if a.Port() < 30000 || a.Port() >= next {

@@ -101,11 +101,21 @@ func (s *STUNServer) handle(local netip.AddrPort, b []byte, from netip.AddrPort)
 		return
 	}
 	change := stunc.ChangeRequestOf(req)
-	if s.Plain && change != 0 {
-		// RFC 5780 §6: no alternate address => 420 to CHANGE-REQUEST.
+	rport, hasRport := stunc.ResponsePortOf(req)
+	if s.Plain && (change != 0 || hasRport) {
+		// RFC 5780 §6: no alternate address => 420 to CHANGE-REQUEST;
+		// a server without the discovery usage knows no RESPONSE-PORT
+		// either (comprehension-required, RFC 8489 §14).
+		var unknown stun.UnknownAttributes
+		if change != 0 {
+			unknown = append(unknown, stun.AttrChangeRequest)
+		}
+		if hasRport {
+			unknown = append(unknown, stun.AttrResponsePort)
+		}
 		resp, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingError,
 			stun.ErrorCodeAttribute{Code: stun.CodeUnknownAttribute, Reason: []byte("Unknown Attribute")},
-			stun.UnknownAttributes{stun.AttrChangeRequest}, stun.Fingerprint)
+			unknown, stun.Fingerprint)
 		if err == nil {
 			_, _ = s.socks[local].WriteTo(resp.Raw, udpAddr(from))
 		}
@@ -132,7 +142,12 @@ func (s *STUNServer) handle(local netip.AddrPort, b []byte, from netip.AddrPort)
 	if err != nil {
 		return
 	}
-	_, _ = s.socks[src].WriteTo(resp, udpAddr(from))
+	to := from
+	if hasRport {
+		// RFC 5780 §6.1: the answer goes to the source IP and this port.
+		to = netip.AddrPortFrom(from.Addr(), rport)
+	}
+	_, _ = s.socks[src].WriteTo(resp, udpAddr(to))
 }
 
 func other(ip, a, b netip.Addr) netip.Addr {

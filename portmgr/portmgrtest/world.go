@@ -118,6 +118,125 @@ type Site struct {
 
 	down    atomic.Bool
 	Dropped atomic.Int64
+
+	flushMu sync.Mutex
+	flushed bool                   // Flush was called: filter with opened
+	opened  map[flushKey]time.Time // since the flush: (local port, remote) -> first packet out
+	flushAt time.Time              // when Flush was called
+
+	idleMu   sync.Mutex
+	idleLife time.Duration        // ExpireIdle's lifetime; 0: off
+	lastOut  map[uint16]time.Time // LAN port -> last packet out
+}
+
+// ExpireIdle models a NAT whose bindings expire after lifetime without
+// outbound traffic and which re-creates an expired binding on the same
+// external port at the next packet out (Linux masquerading does, since it
+// keeps the source port when it is free): an inbound packet to a LAN port
+// that sent nothing for lifetime is dropped, while the underlying vnet
+// NAT (give it a long lifetime) keeps the port. A lifetime probe that
+// compares mapped addresses before and after a wait is fooled by it.
+func (s *Site) ExpireIdle(lifetime time.Duration) {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	s.idleLife = lifetime
+	if s.lastOut == nil {
+		s.lastOut = map[uint16]time.Time{}
+	}
+}
+
+func (s *Site) idleFilter(c vnet.Chunk) bool {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
+	if s.idleLife == 0 {
+		return true
+	}
+	sa, ok1 := c.SourceAddr().(*net.UDPAddr)
+	da, ok2 := c.DestinationAddr().(*net.UDPAddr)
+	if !ok1 || !ok2 {
+		return true
+	}
+	src, dst := sa.AddrPort().Addr().Unmap(), da.AddrPort().Addr().Unmap()
+	switch {
+	case src == s.LocalIP && dst != s.LocalIP:
+		s.lastOut[sa.AddrPort().Port()] = time.Now()
+	case dst == s.LocalIP && src != s.LocalIP:
+		at, ok := s.lastOut[da.AddrPort().Port()]
+		if !ok || time.Since(at) > s.idleLife {
+			s.Dropped.Add(1)
+			return false
+		}
+	}
+	return true
+}
+
+type flushKey struct {
+	local  uint16
+	remote netip.AddrPort
+}
+
+// Flush models a NAT that lost its connection state but hands out the
+// same external ports again (a reboot that keeps ports, `conntrack -F`):
+// from now on an inbound packet reaches the LAN only if the LAN host sent
+// something from that port to that remote address and port since the
+// flush (address-and-port-dependent filtering, as a port-restricted
+// cone; the mappings themselves are kept, so STUN sees no change).
+func (s *Site) Flush() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.flushed = true
+	s.opened = map[flushKey]time.Time{}
+	s.flushAt = time.Now()
+}
+
+// ReopenedAfter reports how long after the last Flush the LAN host first
+// sent something to remote (from any port), or false if it has not since.
+func (s *Site) ReopenedAfter(remote netip.AddrPort) (time.Duration, bool) {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	var first time.Time
+	for k, at := range s.opened {
+		if k.remote == remote && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+	}
+	if first.IsZero() {
+		return 0, false
+	}
+	return first.Sub(s.flushAt), true
+}
+
+// flushFilter passes a chunk unless a Flush closed the filter toward its
+// remote end (see Flush). Inbound chunks reach the filter translated to
+// the LAN address.
+func (s *Site) flushFilter(c vnet.Chunk) bool {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	if !s.flushed {
+		return true
+	}
+	sa, ok1 := c.SourceAddr().(*net.UDPAddr)
+	da, ok2 := c.DestinationAddr().(*net.UDPAddr)
+	if !ok1 || !ok2 {
+		return true
+	}
+	src, dst := sa.AddrPort().Addr().Unmap(), da.AddrPort().Addr().Unmap()
+	sp, dp := sa.AddrPort().Port(), da.AddrPort().Port()
+	switch {
+	case src == s.LocalIP && dst != s.LocalIP:
+		k := flushKey{sp, netip.AddrPortFrom(dst, dp)}
+		if _, ok := s.opened[k]; !ok {
+			s.opened[k] = time.Now()
+		}
+		return true
+	case dst == s.LocalIP && src != s.LocalIP:
+		if _, ok := s.opened[flushKey{dp, netip.AddrPortFrom(src, sp)}]; ok {
+			return true
+		}
+		s.Dropped.Add(1)
+		return false
+	}
+	return true
 }
 
 // Down makes the site's NAT drop every packet in both directions (an
@@ -196,6 +315,8 @@ func (w *World) AddSite(kind NATKind, lifetime time.Duration) *Site {
 		}
 		return true
 	})
+	r.AddChunkFilter(s.flushFilter)
+	r.AddChunkFilter(s.idleFilter)
 	if err := w.WAN.AddRouter(r); err != nil {
 		w.t.Fatal(err)
 	}

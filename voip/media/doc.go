@@ -7,10 +7,31 @@
 // # Sockets
 //
 // A Session never opens a socket: it is given Conn (RTP) and optionally
-// RTCPConn by the port manager, which owns them. Close does not close
-// them; it wakes the reader with a read deadline in the past, waits for
-// it, and clears the deadline again. A reader also ends when its socket is
-// closed underneath it (portmgr Release).
+// RTCPConn by the port manager, which owns them, and never closes them.
+//
+// The port manager's sockets push their datagrams (their Receive method):
+// the socket's own reader goroutine hands each RTP or RTCP datagram to
+// the session, which parses it, latches, counts it and puts the payload
+// in the jitter buffer there and then, with no copy, no channel and no
+// goroutine of the session's in between (no allocation per packet:
+// BenchmarkPacketPathPush). Close removes the receivers, waiting for a
+// datagram being handled; a socket closed underneath (portmgr Release)
+// removes them too. Any other net.PacketConn is read by a goroutine of
+// the session; Close wakes it with a read deadline in the past, waits for
+// it and clears the deadline again, and it also ends when its socket is
+// closed underneath it.
+//
+// # Timers and the send loop
+//
+// Run is the only send loop: it sends one packet per frame the capture
+// device delivers, paced by the device's clock, and sends the first
+// packet (a frame of silence) the moment it starts, so the stream begins
+// as soon as the call is answered rather than a frame time later. Besides
+// the packets, one goroutine per session waits on two timers: the next
+// RTCP report, and the moment a keepalive could be due (KeepaliveInterval
+// after the last RTP sent). While audio flows the keepalive timer wakes
+// once per KeepaliveInterval, and it is off while there is nowhere to
+// send.
 //
 // # RTP (RFC 3550 §5.1)
 //
@@ -121,4 +142,15 @@
 // or some end packets are lost; an event whose end never comes is
 // reported when the next event or later audio arrives. Zero-duration and
 // non-DTMF events are ignored (§2.3.5).
+//
+// # SRTP
+//
+// Config.Protector (protect.go; voip/media/srtp implements it) secures
+// the stream: each RTP packet, keepalives included, and each RTCP
+// compound packet is protected just before it is written, and each
+// datagram with RTP version bits is unprotected just after it is read,
+// before the latch, the counters or the jitter buffer see it. A packet
+// that fails authentication or is a replay is dropped and counted in
+// Stats.Dropped, so forged packets never move the latch. RFC 5761
+// demultiplexing works on the clear SRTP/SRTCP header.
 package media

@@ -190,6 +190,9 @@ func (s *Session) sendReport(bye bool) {
 	to, addr := s.rtcpTo, s.rtcpAddr
 	s.mu.Unlock()
 	b, err := rtcp.Marshal(pkts)
+	if err == nil {
+		b, err = s.sec.rtcp(b)
+	}
 	if err != nil {
 		s.log.Debug("rtcp marshal failed", "err", err)
 		return

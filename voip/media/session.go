@@ -82,6 +82,8 @@ type Config struct {
 	CNAME string
 	// Logger receives session events (never per packet); nil discards.
 	Logger *slog.Logger
+	// Protector, when set, secures every packet (SRTP; see Protector).
+	Protector Protector
 
 	// rxHook, when set (by tests), is called after each datagram is handled.
 	rxHook func()
@@ -137,17 +139,21 @@ type Session struct {
 	keepIvl  time.Duration
 	cname    string
 	rxHook   func()
+	sec      protection // SRTP, see protect.go
 	jb       *jitter.Buffer
 	dtmfCh   chan DTMFEvent
 	start    time.Time
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	readers sync.WaitGroup // reader goroutines
-	timers  sync.WaitGroup // RTCP / keepalive goroutine
-	once    sync.Once
-	closing atomic.Bool
-	dtmfMu  sync.Mutex // one SendDTMF at a time
+	ctx      context.Context
+	cancel   context.CancelFunc
+	readers  sync.WaitGroup // reader goroutines (sockets without Receive)
+	stopRx   []func()       // removes the receivers of sockets with Receive
+	timers   sync.WaitGroup // RTCP / keepalive goroutine
+	once     sync.Once
+	dtmfOnce sync.Once // closes dtmfCh
+	closing  atomic.Bool
+	dtmfMu   sync.Mutex    // one SendDTMF at a time
+	kick     chan struct{} // wakes the timer loop when the keepalive is re-armed
 
 	mu         sync.Mutex // guards everything below
 	closed     bool
@@ -254,6 +260,7 @@ func New(cfg Config) (*Session, error) {
 		keepIvl:  cfg.KeepaliveInterval,
 		cname:    cfg.CNAME,
 		rxHook:   cfg.rxHook,
+		sec:      newProtection(cfg.Protector),
 		jb:       jb,
 		dtmfCh:   make(chan DTMFEvent, 16),
 		start:    time.Now(),
@@ -265,19 +272,51 @@ func New(cfg Config) (*Session, error) {
 		payload:  make([]byte, 0, maxDatagram),
 		silence:  make([]int16, frame),
 	}
+	s.kick = make(chan struct{}, 1)
 	s.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.readers.Add(1)
-	go s.readLoop(s.conn, false)
+	s.startReader(s.conn, false)
 	if s.rtcpConn != nil {
-		s.readers.Add(1)
-		go s.readLoop(s.rtcpConn, true)
+		s.startReader(s.rtcpConn, true)
 	}
 	s.timers.Add(1)
 	go s.timerLoop()
 	s.log.Debug("session started", "raddr", cfg.Remote, "ssrc", s.ssrc, "pt", pt, "dtmf_pt", s.dtmfPT, "mux", s.rtcpConn == nil)
 	return s, nil
 }
+
+// receiver is implemented by the port manager's mapping sockets: the
+// socket's own reader goroutine calls fn with each datagram for us (see
+// portmgr's mconn.Receive), so a packet reaches the jitter buffer without
+// a copy, a channel or a goroutine of ours in between.
+type receiver interface {
+	Receive(fn func(b []byte, from netip.AddrPort), closed func()) (stop func())
+}
+
+// startReader has the datagrams of c handled: pushed to us by a socket
+// that can (receiver), else read by a goroutine of ours.
+func (s *Session) startReader(c net.PacketConn, rtcpSock bool) {
+	if r, ok := c.(receiver); ok {
+		closed := func() {}
+		if !rtcpSock {
+			closed = s.closeDTMF
+		}
+		s.stopRx = append(s.stopRx, r.Receive(func(b []byte, from netip.AddrPort) {
+			var pkt rtp.Packet
+			s.handleDatagram(b, unmap(from), rtcpSock, &pkt)
+			if s.rxHook != nil {
+				s.rxHook()
+			}
+		}, closed))
+		return
+	}
+	s.readers.Add(1)
+	go s.readLoop(c, rtcpSock)
+}
+
+// closeDTMF closes the DTMF channel once: the session's RTP reader is
+// gone.
+func (s *Session) closeDTMF() { s.dtmfOnce.Do(func() { close(s.dtmfCh) }) }
 
 // samples converts a duration to RTP clock ticks.
 func (s *Session) samples(d time.Duration) int {
@@ -330,6 +369,14 @@ func (s *Session) updateTargetsLocked() {
 	if to != s.sendTo {
 		s.sendTo = to
 		s.sendAddr = udpAddr(to)
+		if to.IsValid() {
+			// A new target: the keepalive clock, idle while there was
+			// none, looks again.
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		}
 	}
 	rto := to
 	if s.rtcpConn != nil {
@@ -438,7 +485,11 @@ func (s *Session) sendRTPLocked(pt uint8, marker bool, ts uint32, payload []byte
 	s.sentInIvl = true
 	s.lastSend = now
 	s.lastSentTS, s.lastSentAt = ts, now
-	if err := writeTo(s.conn, s.out[:n], s.sendTo, s.sendAddr); err != nil {
+	b, err := s.sec.rtp(s.out[:n])
+	if err != nil {
+		return fmt.Errorf("media: protect rtp: %w", err)
+	}
+	if err := writeTo(s.conn, b, s.sendTo, s.sendAddr); err != nil {
 		return fmt.Errorf("media: send rtp to %s: %w", s.sendTo, err)
 	}
 	return nil
@@ -504,6 +555,16 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 	}
 	buf := make([]int16, n)
 	logged := false
+	if s.firstWrite() {
+		// The stream starts at once, not a frame time later when the
+		// device has captured its first frame: a frame of silence now
+		// (it also opens the far end's NAT binding and latch), the
+		// device's frames from the next frame time on, on the same
+		// timestamp grid.
+		if err := s.WriteFrame(buf); errors.Is(err, ErrClosed) {
+			return nil
+		}
+	}
 	for {
 		if err := in.ReadFrame(ctx, buf); err != nil {
 			if s.ctx.Err() != nil {
@@ -524,6 +585,13 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 			}
 		}
 	}
+}
+
+// firstWrite reports whether no audio frame was written yet.
+func (s *Session) firstWrite() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastWrite.IsZero()
 }
 
 // DTMF returns the channel of received digits, one event per digit when
@@ -642,7 +710,7 @@ func (s *Session) sendDTMFLocked(ev uint8, ts uint32, dur int, end, marker bool)
 func (s *Session) readLoop(c net.PacketConn, rtcpSock bool) {
 	defer s.readers.Done()
 	if !rtcpSock {
-		defer close(s.dtmfCh)
+		defer s.closeDTMF()
 	}
 	buf := make([]byte, maxDatagram)
 	var pkt rtp.Packet
@@ -680,7 +748,13 @@ func (s *Session) handleDatagram(b []byte, from netip.AddrPort, rtcpSock bool, p
 		return
 	}
 	now := time.Now()
-	if rtcpSock || (s.rtcpConn == nil && isRTCP(b)) {
+	rtcp := rtcpSock || (s.rtcpConn == nil && isRTCP(b))
+	b, ok := s.sec.open(b, rtcp)
+	if !ok {
+		s.drop()
+		return
+	}
+	if rtcp {
 		s.handleRTCP(b, from, now)
 		return
 	}
@@ -786,16 +860,24 @@ func (s *Session) latchLocked(src netip.AddrPort, ssrc uint32, seq uint16, now t
 }
 
 // timerLoop sends RTCP reports at randomised intervals and RTP keepalives
-// when nothing else was sent for a while.
+// when nothing else was sent for a while. It wakes only when one of them
+// is due: the keepalive timer is set to the moment the keepalive interval
+// since the last RTP sent ends (never while audio flows), and is off
+// while there is nowhere to send (a new target kicks it).
 func (s *Session) timerLoop() {
 	defer s.timers.Done()
 	rtcpT := time.NewTimer(s.rtcpDelay())
 	defer rtcpT.Stop()
 	var keepC <-chan time.Time
+	var keepT *time.Timer
+	// The first look soon after the start (or a new target), so that a
+	// session that sends nothing (on hold, recvonly) opens its NAT
+	// binding early.
+	firstLook := min(s.keepIvl/4, time.Second)
 	if s.keepIvl > 0 {
-		k := time.NewTicker(min(s.keepIvl/4, time.Second))
-		defer k.Stop()
-		keepC = k.C
+		keepT = time.NewTimer(firstLook)
+		defer keepT.Stop()
+		keepC = keepT.C
 	}
 	for {
 		select {
@@ -805,7 +887,13 @@ func (s *Session) timerLoop() {
 			s.sendReport(false)
 			rtcpT.Reset(s.rtcpDelay())
 		case now := <-keepC:
-			s.keepalive(now)
+			if d := s.keepalive(now); d > 0 {
+				keepT.Reset(d)
+			}
+		case <-s.kick:
+			if keepT != nil {
+				keepT.Reset(firstLook)
+			}
 		}
 	}
 }
@@ -818,16 +906,22 @@ func (s *Session) rtcpDelay() time.Duration {
 
 // keepalive sends an RTP comfort-noise packet if no RTP was sent for the
 // keepalive interval (RFC 6263 §4.2 / §4.6, see the package documentation).
-func (s *Session) keepalive(now time.Time) {
+// It returns how long until the next keepalive may be due, or 0 when there
+// is nowhere to send.
+func (s *Session) keepalive(now time.Time) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || !s.sendTo.IsValid() || now.Sub(s.lastSend) < s.keepIvl {
-		return
+	if s.closed || !s.sendTo.IsValid() {
+		return 0
+	}
+	if since := now.Sub(s.lastSend); since < s.keepIvl {
+		return s.keepIvl - since
 	}
 	if err := s.sendRTPLocked(ptCN, false, s.ts, cnSilence, now); err != nil {
 		s.log.Debug("keepalive failed", "err", err)
 	}
 	s.keepalives++
+	return s.keepIvl
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -869,16 +963,30 @@ func (s *Session) Close() error {
 		s.closing.Store(true)
 		s.cancel()
 		s.timers.Wait()
+		for _, stop := range s.stopRx {
+			stop() // waits for a datagram being handled
+		}
+		// Readers of our own, for sockets that cannot push.
+		var pull []net.PacketConn
+		for _, c := range []net.PacketConn{s.conn, s.rtcpConn} {
+			if _, ok := c.(receiver); c != nil && !ok {
+				pull = append(pull, c)
+			}
+		}
+		if _, ok := s.conn.(receiver); ok {
+			s.closeDTMF()
+		}
 		past := time.Now().Add(-time.Second)
-		wait := s.conn.SetReadDeadline(past) == nil
-		if s.rtcpConn != nil && s.rtcpConn.SetReadDeadline(past) != nil {
-			wait = false
+		wait := true
+		for _, c := range pull {
+			if c.SetReadDeadline(past) != nil {
+				wait = false
+			}
 		}
 		if wait {
 			s.readers.Wait()
-			_ = s.conn.SetReadDeadline(time.Time{})
-			if s.rtcpConn != nil {
-				_ = s.rtcpConn.SetReadDeadline(time.Time{})
+			for _, c := range pull {
+				_ = c.SetReadDeadline(time.Time{})
 			}
 		}
 		s.log.Debug("session closed")

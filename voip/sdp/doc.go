@@ -20,4 +20,16 @@
 // media session needs. Hold is a direction (sendonly or inactive, RFC 3264
 // §8.4); the older c=0.0.0.0 form (RFC 2543) is read as "do not send to
 // me".
+//
+// SDES keying of SRTP (RFC 4568, crypto.go): ParseCrypto reads an
+// a=crypto line of the suites we support (AES_CM_128_HMAC_SHA1_80 and _32,
+// AEAD_AES_128_GCM of RFC 7714) and refuses, with a *CryptoError that
+// never shows the key, what we cannot honour. Local.SRTP is the policy:
+// SRTPOff, SRTPOptional (RTP/AVP with a=crypto, best effort) or
+// SRTPRequired (RTP/SAVP); Local.Crypto are our keys, one per suite.
+// Answer takes the first offered line of a suite we have and answers
+// under its tag with our key; Accept checks that the answer's line is one
+// we offered. A stream the policy refuses makes them return ErrInsecure
+// (a UAS answers 488). Negotiated.SRTP holds the suite and both keys;
+// Crypto and SRTP print and log only the suite (docs/srtp.md).
 package sdp

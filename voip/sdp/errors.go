@@ -17,6 +17,16 @@ var (
 	// ErrNoAddress means the chosen stream has no usable IP connection
 	// address (no c= line, or a host name).
 	ErrNoAddress = errors.New("sdp: no connection address")
+	// ErrCrypto is wrapped by a *CryptoError for an a=crypto line that is
+	// malformed or asks for what we do not implement (RFC 4568).
+	ErrCrypto = errors.New("sdp: bad crypto attribute")
+	// ErrUnknownSuite is wrapped by a *CryptoError for a crypto suite we
+	// do not support; such a line is skipped in favour of another.
+	ErrUnknownSuite = errors.New("sdp: unsupported crypto suite")
+	// ErrInsecure means the SRTP policy refuses the description: a plain
+	// offer or answer where SRTP is required, an RTP/SAVP offer with SRTP
+	// off, or no a=crypto line we can use. A UAS answers 488.
+	ErrInsecure = errors.New("sdp: media security refused")
 )
 
 // ParseError reports a bad line.

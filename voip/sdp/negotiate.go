@@ -34,6 +34,13 @@ type Local struct {
 	SessionID, Version uint64
 	// User is the o= username; "-" when empty.
 	User string
+	// SRTP is the media security policy (RFC 4568 SDES keying).
+	SRTP Policy
+	// Crypto are our sending keys, one per suite we offer, in order of
+	// preference (see Suites); required unless SRTP is SRTPOff. Offer
+	// numbers them 1..n; Answer uses the one of the chosen line's suite
+	// under that line's tag. Their Tag fields are ignored.
+	Crypto []Crypto
 }
 
 // Negotiated is the outcome of an offer/answer exchange: what the media
@@ -58,6 +65,9 @@ type Negotiated struct {
 	RTCPMux bool
 	// Index is the m-line of the negotiated stream.
 	Index int
+	// SRTP holds the suite and keys when the stream is SRTP; zero for
+	// plain RTP.
+	SRTP SRTP
 }
 
 const telephoneEvent = "telephone-event"
@@ -133,15 +143,68 @@ func (l Local) media(formats []Format, dir Direction, mux bool) Media {
 	return m
 }
 
-// Offer builds an SDP offer (RFC 3264 §5) with one audio stream.
+// Offer builds an SDP offer (RFC 3264 §5) with one audio stream. With
+// SRTPOptional it is RTP/AVP with our a=crypto lines (best-effort SRTP,
+// which an answerer without SRTP answers plain); with SRTPRequired it is
+// RTP/SAVP (RFC 3711 §12, RFC 4568 §3.1).
 func Offer(l Local) *Session {
 	a := l.Addr.Addr()
+	m := l.media(localFormats(l), l.Direction, l.RTCPMux)
+	if l.SRTP != SRTPOff {
+		if l.SRTP == SRTPRequired {
+			m.Proto = "RTP/SAVP"
+		}
+		for i, c := range l.Crypto {
+			c.Tag = uint32(i + 1)
+			m.Attrs = append(m.Attrs, c.Attr())
+		}
+	}
 	return &Session{
 		Origin: origin(l, a),
 		Name:   "-",
 		Conn:   a,
-		Media:  []Media{l.media(localFormats(l), l.Direction, l.RTCPMux)},
+		Media:  []Media{m},
 	}
+}
+
+// answerCrypto chooses the keying of an offered stream under our policy:
+// the first offered a=crypto line of a suite we have a key for (RFC 4568
+// §7.1.1, the offerer's preference), or plain RTP where the policy
+// allows it. A refused stream gets an error wrapping ErrInsecure.
+func (l Local) answerCrypto(om *Media) (SRTP, error) {
+	savp := isSAVP(om.Proto)
+	if l.SRTP == SRTPOff {
+		if savp {
+			return SRTP{}, fmt.Errorf("%s offered with srtp off: %w", om.Proto, ErrInsecure)
+		}
+		return SRTP{}, nil
+	}
+	offered, errs := om.Cryptos()
+	for _, c := range offered {
+		for _, ours := range l.Crypto {
+			if ours.Suite == c.Suite {
+				ours.Tag = c.Tag
+				ours.Lifetime, ours.MKI, ours.Params = 0, nil, nil
+				return SRTP{Suite: c.Suite, Local: ours, Remote: c}, nil
+			}
+		}
+	}
+	switch {
+	case len(offered) > 0 || len(errs) > 0:
+		why := "no a=crypto line with a suite we have"
+		if len(errs) > 0 {
+			why = errs[0].Error()
+		}
+		if !savp && l.SRTP == SRTPOptional {
+			return SRTP{}, nil // best effort: answer plain, without crypto
+		}
+		return SRTP{}, fmt.Errorf("%s: %w", why, ErrInsecure)
+	case savp:
+		return SRTP{}, fmt.Errorf("%s offered without a=crypto: %w", om.Proto, ErrInsecure)
+	case l.SRTP == SRTPRequired:
+		return SRTP{}, fmt.Errorf("plain RTP offered and srtp is required: %w", ErrInsecure)
+	}
+	return SRTP{}, nil
 }
 
 // streamConn returns the connection address of media i: media-level c=,
@@ -204,7 +267,7 @@ func acceptable(m *Media) bool {
 		return false
 	}
 	switch strings.ToUpper(m.Proto) {
-	case "RTP/AVP", "RTP/AVPF":
+	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF":
 		return true
 	}
 	return false
@@ -255,10 +318,16 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 	ans := &Session{Origin: origin(l, a), Name: "-", Conn: a}
 	var neg Negotiated
 	chosen := -1
-	var addrErr error
+	var addrErr, secErr error
 	for i := range offer.Media {
 		om := &offer.Media[i]
 		if chosen >= 0 || !acceptable(om) {
+			ans.Media = append(ans.Media, rejected(om))
+			continue
+		}
+		sec, err := l.answerCrypto(om)
+		if err != nil {
+			secErr = fmt.Errorf("answer: m-line %d: %w", i+1, err)
 			ans.Media = append(ans.Media, rejected(om))
 			continue
 		}
@@ -295,17 +364,24 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		dir := intersect(l.Direction, peerDirection(om, conn).Reverse())
 		am := l.media(formats, dir, mux)
 		am.Proto = om.Proto
+		if sec.Enabled() {
+			am.Attrs = append(am.Attrs, sec.Local.Attr())
+		}
 		ans.Media = append(ans.Media, am)
 		rtp, rtcp := remotes(om, conn, mux)
 		neg = Negotiated{
 			Codec: codec, DTMF: dtmf, Remote: rtp, RemoteRTCP: rtcp,
 			Direction: dir, Ptime: sendPtime(om, l.Ptime), RTCPMux: mux, Index: i,
+			SRTP: sec,
 		}
 		chosen = i
 	}
 	if chosen < 0 {
 		if addrErr != nil {
 			return ans, Negotiated{}, addrErr
+		}
+		if secErr != nil {
+			return ans, Negotiated{}, secErr
 		}
 		return ans, Negotiated{}, fmt.Errorf("answer: %w", ErrNoCommonCodec)
 	}
@@ -326,6 +402,34 @@ func pickCodec(theirs, ours []Format) (Format, Format, bool) {
 		}
 	}
 	return Format{}, Format{}, false
+}
+
+// acceptCrypto reads the keying of an answered stream: the answer's
+// a=crypto must name a tag and suite we offered (RFC 4568 §7.1.2). A
+// plain answer is accepted only to a best-effort (RTP/AVP) offer.
+func acceptCrypto(om, am *Media) (SRTP, error) {
+	offered, _ := om.Cryptos()
+	if len(offered) == 0 {
+		return SRTP{}, nil // we did not offer SRTP: crypto in the answer is ignored
+	}
+	got, errs := am.Cryptos()
+	switch {
+	case len(got) == 1:
+		c := got[0]
+		for _, o := range offered {
+			if o.Tag == c.Tag && o.Suite == c.Suite {
+				return SRTP{Suite: c.Suite, Local: o, Remote: c}, nil
+			}
+		}
+		return SRTP{}, fmt.Errorf("answer a=crypto tag %d %s was not offered: %w", c.Tag, c.Suite, ErrInsecure)
+	case len(got) > 1:
+		return SRTP{}, fmt.Errorf("answer has %d a=crypto lines: %w", len(got), ErrInsecure)
+	case len(errs) > 0:
+		return SRTP{}, fmt.Errorf("answer: %w", errs[0])
+	case isSAVP(om.Proto) || isSAVP(am.Proto):
+		return SRTP{}, fmt.Errorf("plain answer to an %s offer: %w", om.Proto, ErrInsecure)
+	}
+	return SRTP{}, nil
 }
 
 // Accept reads the answer to our offer (RFC 3264 §7), as the UAC. The
@@ -364,6 +468,10 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			addrErr = fmt.Errorf("accept: m-line %d: %w", i+1, ErrNoAddress)
 			continue
 		}
+		sec, err := acceptCrypto(om, am)
+		if err != nil {
+			return Negotiated{}, fmt.Errorf("accept: m-line %d: %w", i+1, err)
+		}
 		var dtmf Format
 		for _, f := range am.Formats {
 			if isDTMF(f) && f.Rate == codec.Rate {
@@ -386,6 +494,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			Ptime:      sendPtime(am, om.Ptime),
 			RTCPMux:    mux,
 			Index:      i,
+			SRTP:       sec,
 		}, nil
 	}
 	if addrErr != nil {

@@ -184,6 +184,8 @@ type CallStats struct {
 	EndCode    int           `json:"end_code,omitempty"`
 	EndReason  string        `json:"end_reason,omitempty"`
 	RTP        *media.Stats  `json:"rtp,omitempty"`
+	// SRTP is the media security; nil for plain RTP.
+	SRTP *CallSecurity `json:"srtp,omitempty"`
 }
 
 // Stats returns a snapshot of the call, with RTP counters once media runs.
@@ -206,6 +208,7 @@ func (c *Call) Stats() CallStats {
 	if c.mapping != nil {
 		s.MediaLocal = c.mapping.External().String()
 	}
+	s.SRTP = c.securityLocked()
 	m := c.media
 	c.mu.Unlock()
 	if m != nil {

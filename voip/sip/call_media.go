@@ -9,6 +9,7 @@ import (
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/codec"
 	"github.com/deskphone/phone/voip/media"
+	msrtp "github.com/deskphone/phone/voip/media/srtp"
 	"github.com/deskphone/phone/voip/sdp"
 	siplib "github.com/emiago/sipgo/sip"
 )
@@ -29,6 +30,8 @@ type mediaState struct {
 	reinviteOut bool // our re-INVITE is in progress
 	reinviteIn  bool // theirs is in progress (waiting for ACK)
 	lateOffer   bool
+	sec         callSec // SRTP (call_srtp.go)
+	relayState          // media path, liveness rule (call_relay.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -73,6 +76,8 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 		SessionID: c.sessionID,
 		Version:   c.sdpVersion,
 		User:      "-",
+		SRTP:      c.policyLocked(),
+		Crypto:    c.cryptoLocked(),
 	}
 }
 
@@ -99,6 +104,10 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		c.mu.Unlock()
 		return nil
 	}
+	if err := c.checkSecLocked(neg); err != nil {
+		c.mu.Unlock()
+		return err
+	}
 	prev, had := c.neg, c.haveNeg
 	if !neg.Remote.Addr().IsValid() || neg.Remote.Addr().IsUnspecified() {
 		// c=0.0.0.0 (RFC 2543 hold): keep sending nowhere new.
@@ -113,6 +122,12 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		c.remoteHold = neg.Direction == sdp.RecvOnly || neg.Direction == sdp.Inactive
 	}
 	m, mp, mute := c.media, c.mapping, c.localHold
+	if m != nil {
+		if err := c.applySecLocked(neg, nil); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
 	c.mu.Unlock()
 
 	if m == nil {
@@ -134,6 +149,14 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		if neg.RTCPMux {
 			cfg.RTCPConn = nil
 		}
+		var prot *msrtp.Session
+		if neg.SRTP.Enabled() {
+			p, err := msrtp.New(neg.SRTP)
+			if err != nil {
+				return fmt.Errorf("sip: start srtp: %w", err)
+			}
+			prot, cfg.Protector = p, p
+		}
 		s, err := media.New(cfg)
 		if err != nil {
 			return fmt.Errorf("sip: start media: %w", err)
@@ -144,10 +167,16 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			s.Close()
 			return nil
 		}
+		if err := c.applySecLocked(neg, prot); err != nil {
+			c.mu.Unlock()
+			s.Close()
+			return err
+		}
 		c.media = s
 		c.mu.Unlock()
 		m = s
 		c.ua.goFn(func() { c.forwardDTMF(s) })
+		c.ua.goFn(func() { c.watchLiveness(s) })
 	} else if had && (neg.Remote != prev.Remote || neg.RemoteRTCP != prev.RemoteRTCP) {
 		m.SetRemote(neg.Remote, neg.RemoteRTCP)
 	}

@@ -67,9 +67,14 @@ func (c *Call) onReinvite(req *siplib.Request, tx *siplib.ServerTx) {
 			c.ua.respond(tx, req, 488, "Not Acceptable Here")
 			return
 		}
+		c.rekeyForOfferLocked(offer)
 		ans, n, err := sdp.Answer(offer, c.localLocked(c.wantDirLocked()))
+		if err == nil {
+			err = c.checkSecLocked(n)
+		}
 		if err != nil {
 			c.mu.Unlock()
+			c.log.Info("re-INVITE refused", "err", err)
 			c.ua.send(tx, c.newResponse(req, 488, "Not Acceptable Here"))
 			return
 		}
@@ -249,10 +254,17 @@ func (c *Call) runReinvite(tx siplib.ClientTransaction, req *siplib.Request, off
 		tx.OnRetransmission(func(r *siplib.Response) { c.resendAck(r) })
 		if isSDP(res) {
 			if ans, err := sdp.Parse(res.Body()); err == nil {
-				if neg, err := sdp.Accept(offer, ans); err == nil {
-					if err := c.applyNeg(neg); err != nil {
-						c.log.Warn("media", "err", err)
-					}
+				neg, err := sdp.Accept(offer, ans)
+				if err == nil {
+					err = c.applyNeg(neg)
+				}
+				if errors.Is(err, sdp.ErrInsecure) || errors.Is(err, sdp.ErrCrypto) {
+					// The answer drops or breaks SRTP: the call cannot go on.
+					c.log.Warn("re-INVITE answer", "err", err)
+					c.bye(c.ua.ctx, negFailure("", err), false)
+					return
+				} else if err != nil {
+					c.log.Warn("media", "err", err)
 				}
 			}
 		}

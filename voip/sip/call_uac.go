@@ -245,6 +245,9 @@ func (c *Call) onInviteResponse(tx siplib.ClientTransaction, req *siplib.Request
 		c.mu.Lock()
 		if c.cancelSent && code == 487 {
 			reason = "cancelled"
+			if c.sec.failure != "" {
+				reason = c.sec.failure
+			}
 		}
 		c.mu.Unlock()
 		c.finish(code, reason, true)
@@ -336,6 +339,19 @@ func (c *Call) onProvisional(res *siplib.Response) {
 		c.sendCancel()
 		return
 	}
+	if answer != nil && prack != nil {
+		// A reliable provisional's answer completes the offer/answer
+		// (RFC 3262 §5): one our SRTP policy refuses ends the call now.
+		if _, err := sdp.Accept(offer, answer); errors.Is(err, sdp.ErrInsecure) || errors.Is(err, sdp.ErrCrypto) {
+			reason := negFailure("", err)
+			c.mu.Lock()
+			c.sec.failure = reason
+			c.mu.Unlock()
+			c.log.Warn("early answer refused", "err", err)
+			c.cancel(0, reason)
+			return
+		}
+	}
 	early := false
 	if answer != nil && earlyOK {
 		neg, err := sdp.Accept(offer, answer)
@@ -420,11 +436,11 @@ func (c *Call) onSuccess(tx siplib.ClientTransaction, req *siplib.Request, res *
 		}
 	} else if neg, err := sdp.Accept(offer, answer); err != nil {
 		c.log.Warn("bad SDP answer", "err", err)
-		c.bye(c.ua.ctx, "bad SDP answer", false)
+		c.bye(c.ua.ctx, negFailure("bad SDP answer", err), false)
 		return
 	} else if err := c.applyNeg(neg); err != nil {
 		c.log.Warn("media", "err", err)
-		c.bye(c.ua.ctx, "media failed", false)
+		c.bye(c.ua.ctx, negFailure("media failed", err), false)
 		return
 	}
 	c.mu.Lock()

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -161,7 +162,14 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 		if err != nil {
 			u.cfg.Mapper.Release(mp)
 			res := u.newResponse(req, 488, "Not Acceptable Here")
-			res.AppendHeader(siplib.NewHeader("Warning", `304 deskphone "Media type not available"`))
+			warn := `304 deskphone "Media type not available"`
+			if errors.Is(err, sdp.ErrInsecure) {
+				// RFC 3261 §20.43: the offer's RTP profile (plain, or
+				// SRTP we cannot key) is not one our policy accepts.
+				warn = `302 deskphone "Incompatible transport protocol (SRTP policy)"`
+				u.log.Info("offer refused by the SRTP policy", "err", err)
+			}
+			res.AppendHeader(siplib.NewHeader("Warning", warn))
 			u.send(tx, res)
 			return
 		}

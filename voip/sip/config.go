@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/sdp"
 	siplib "github.com/emiago/sipgo/sip"
 )
 
@@ -58,6 +59,12 @@ type Config struct {
 	// Account is the SIP identity. Required unless the UA is used only
 	// for direct (IP to IP) calls.
 	Account Account
+	// MediaTimeout is the media-liveness rule (call_relay.go): when
+	// nothing from the far end's media arrives within this long after
+	// the answer while we send, and the Mapper can relay (a TURN server
+	// is configured), the call moves to the relay. Zero means
+	// DefaultMediaTimeout; negative turns the rule off.
+	MediaTimeout time.Duration
 	// Mapper gives every socket and every address the UA advertises.
 	// Required.
 	Mapper portmgr.Mapper
@@ -139,6 +146,20 @@ type Config struct {
 	// once; an INVITE beyond it gets 486 Busy Here before any media port
 	// is mapped. Zero means 4.
 	MaxCalls int
+
+	// SRTP is the media security policy (RFC 4568 SDES keys, RFC 3711):
+	// sdp.SRTPOff (the zero value) offers plain RTP and refuses RTP/SAVP
+	// offers; sdp.SRTPOptional offers RTP/AVP with a=crypto and accepts a
+	// plain answer or offer; sdp.SRTPRequired offers RTP/SAVP, ends a call
+	// whose answer is plain and answers a plain offer with 488. A call's
+	// security is fixed by its first offer/answer: a re-INVITE may change
+	// the keys but not turn SRTP off (or on).
+	SRTP sdp.Policy
+	// SRTPOverInsecure allows SDES keys in SDP over signalling that is not
+	// TLS (Account.Transport udp, tcp or auto). Without it, an SRTP
+	// policy other than off needs Transport "tls": the keys would travel
+	// in the clear. With it, such calls show KeysInClear in CallStats.
+	SRTPOverInsecure bool
 }
 
 const (
@@ -222,6 +243,11 @@ func (c *Config) setDefaults() error {
 	if c.MaxCalls <= 0 {
 		c.MaxCalls = defaultMaxCalls
 	}
+	switch c.SRTP {
+	case sdp.SRTPOff, sdp.SRTPOptional, sdp.SRTPRequired:
+	default:
+		return fmt.Errorf("%w: SRTP policy %d", ErrBadConfig, c.SRTP)
+	}
 	a := &c.Account
 	if a.Expires <= 0 {
 		a.Expires = defaultExpires
@@ -240,6 +266,9 @@ func (c *Config) setDefaults() error {
 		a.Transport = "tls"
 	default:
 		return fmt.Errorf("%w: transport %q (want auto, udp, tcp or tls)", ErrBadConfig, a.Transport)
+	}
+	if c.SRTP != sdp.SRTPOff && a.Transport != "tls" && !c.SRTPOverInsecure {
+		return fmt.Errorf("%w: SRTP %s with SDES keys needs transport tls (the keys would travel in the clear), or SRTPOverInsecure", ErrBadConfig, c.SRTP)
 	}
 	if a.Registrar != "" {
 		if a.User == "" {

@@ -132,6 +132,17 @@
 // transaction layer) and ends the call; Reject sends 486 or 603; no
 // common codec is 488 before ringing.
 //
+// SRTP with SDES keys (call_srtp.go, docs/srtp.md): Config.SRTP is the
+// policy (off, optional: RTP/AVP with a=crypto, required: RTP/SAVP). Keys
+// are drawn per call from crypto/rand. An offer the policy refuses gets
+// 488 before ringing (Warning 302); a plain answer to our required offer
+// ends the call with a BYE and an EndReason starting "SRTP refused". The
+// first offer/answer fixes whether the call is secure; a re-INVITE that
+// brings a new key of the peer's is answered with a fresh key of ours, one
+// that keeps the keys keeps the SRTP contexts. SDES over signalling other
+// than TLS needs Config.SRTPOverInsecure and shows KeysInClear in
+// CallStats.SRTP. Keys are never logged or shown.
+//
 // Hold and resume are re-INVITEs offering sendonly / sendrecv (RFC 3264
 // §8.4); the far end's re-INVITE updates our direction and its media
 // address. Glare is answered 491 and our own re-INVITE is retried after
@@ -240,6 +251,16 @@
 // mapping re-INVITEs that call (RFC 3665 §3.7); an ALG report is logged.
 // Events for other UAs' mappings are ignored, so one port manager can
 // serve one UA per line.
+//
+// # Media liveness (call_relay.go)
+//
+// When nothing from the far end's media has arrived Config.MediaTimeout
+// (DefaultMediaTimeout, 1 s) after the answer while we send, and the
+// Mapper is a Relayer with a relay configured, the call's media mapping
+// moves onto the TURN relay (permissions for the far end's SDP and
+// Contact IPs) and a re-INVITE offers the relayed address; the media
+// session latches onto what the relay hands over. MediaPathEvent and
+// Call.MediaPath report it. Calls that get media directly never relay.
 //
 // # Subscriptions, message waiting and busy lamps (RFC 6665, 3842, 4235, 4662)
 //

@@ -339,3 +339,25 @@ func AnswerBinding(b []byte, from netip.AddrPort) ([]byte, bool) {
 	resp, err := BindingResponse(m, from)
 	return resp, err == nil
 }
+
+// responsePort is the RESPONSE-PORT attribute (RFC 5780 §7.5): the port
+// the server sends its answer to, on the request's source IP; 16 bits of
+// port and 16 of padding.
+type responsePort uint16
+
+func (p responsePort) AddTo(m *stun.Message) error {
+	m.Add(stun.AttrResponsePort, []byte{byte(p >> 8), byte(p), 0, 0})
+	return nil
+}
+
+// ResponsePort returns a setter adding RESPONSE-PORT with port.
+func ResponsePort(port uint16) stun.Setter { return responsePort(port) }
+
+// ResponsePortOf returns the RESPONSE-PORT of m, if it has a valid one.
+func ResponsePortOf(m *stun.Message) (uint16, bool) {
+	v, err := m.Get(stun.AttrResponsePort)
+	if err != nil || len(v) != 4 {
+		return 0, false
+	}
+	return uint16(v[0])<<8 | uint16(v[1]), true
+}

@@ -257,6 +257,33 @@ func FuzzHandle(f *testing.F) {
 		m := &stun.Message{Raw: b}
 		if m.Decode() == nil {
 			_ = ChangeRequestOf(m)
+			_, _ = ResponsePortOf(m)
 		}
 	})
+}
+
+// TestResponsePort: RESPONSE-PORT (RFC 5780 §7.5) round-trips, and a
+// malformed one (wrong length) is not taken.
+func TestResponsePort(t *testing.T) {
+	m, err := stun.Build(stun.TransactionID, stun.BindingRequest, ResponsePort(40123), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &stun.Message{Raw: m.Raw}
+	if err := d.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := ResponsePortOf(d); !ok || p != 40123 {
+		t.Errorf("RESPONSE-PORT %d %v, want 40123", p, ok)
+	}
+	bad := stun.New()
+	bad.Type = stun.BindingRequest
+	bad.Add(stun.AttrResponsePort, []byte{1, 2})
+	bad.WriteHeader()
+	if _, ok := ResponsePortOf(bad); ok {
+		t.Error("a 2-byte RESPONSE-PORT was taken")
+	}
+	if _, ok := ResponsePortOf(stun.New()); ok {
+		t.Error("RESPONSE-PORT found in a message without one")
+	}
 }

@@ -19,7 +19,8 @@ import (
 )
 
 // baresipConfig is a baresip 1.0 configuration as Debian ships it: G.711,
-// the STUN, TURN and ICE modules, a sine source (ausine takes 48 kHz
+// the STUN, TURN and ICE modules, SRTP (used only by an account with
+// mediaenc), a sine source (ausine takes 48 kHz
 // stereo, baresip resamples to the codec), no sound card (the player is
 // an unconnected aubridge device), the sndfile filter recording what is
 // received (Debian's 1.0 aufile is a source only, so it cannot record),
@@ -34,6 +35,7 @@ module			sndfile.so
 module			stun.so
 module			turn.so
 module			ice.so
+module			srtp.so
 module_app		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
@@ -62,6 +64,9 @@ type BaresipOptions struct {
 	MediaNAT string
 	// ToneHz is the tone baresip sends.
 	ToneHz int
+	// MediaEnc is baresip's mediaenc: "" (plain RTP), "srtp" (best
+	// effort: RTP/AVP with a=crypto) or "srtp-mand" (RTP/SAVP).
+	MediaEnc string
 	// AnswerMode is baresip's answermode for incoming calls: "auto"
 	// (default), "manual" or "early" (183 with SDP and media at once, 200
 	// on Accept).
@@ -105,6 +110,9 @@ func BaresipAccount(o BaresipOptions) string {
 		mode = "auto"
 	}
 	acct := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;regint=60;answermode=%s", o.User, o.Registrar, SIPPassword, mode)
+	if o.MediaEnc != "" {
+		acct += ";mediaenc=" + o.MediaEnc
+	}
 	switch o.MediaNAT {
 	case "stun", "ice":
 		acct += fmt.Sprintf(";medianat=%s;stunserver=stun:%s:3478", o.MediaNAT, STUN1)

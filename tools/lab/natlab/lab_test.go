@@ -167,6 +167,9 @@ func TestLab(t *testing.T) {
 	run("keepalive/port-restricted-5s-timeout", func(t *testing.T) { e.keepalive(t) })
 	run("reboot/registration", func(t *testing.T) { e.rebootRegistration(t) })
 	run("reboot/mid-call", func(t *testing.T) { e.rebootCall(t) })
+	run("reboot/keep-ports", func(t *testing.T) { e.rebootKeepPorts(t) })
+	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
+	relayFallbackCells(run, e)
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })
@@ -174,6 +177,13 @@ func TestLab(t *testing.T) {
 		run("calls/call-waiting/"+kamName(reg), func(t *testing.T) { e.callWaiting(t, reg) })
 	}
 	run("calls/two-lines", func(t *testing.T) { e.twoLines(t) })
+	// SRTP with SDES keys against baresip's srtp module (issue 16).
+	for _, reg := range []string{KamailioPlain, KamailioNAT} {
+		run("srtp/required/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "required", "srtp-mand", true) })
+		run("srtp/optional-best-effort/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "srtp", true) })
+		run("srtp/optional-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "", false) })
+		run("srtp/required-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpRefused(t, reg) })
+	}
 	for _, k := range []NATKind{PortRestricted, Symmetric} {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {
 			run(fmt.Sprintf("early-media/%s/%s", k, kamName(reg)), func(t *testing.T) { e.earlyMedia(t, k, reg) })

@@ -28,6 +28,9 @@ type PhonedOptions struct {
 	// User2 and Registrar2, when set, are a second account: the phone's
 	// line 1, registered at its own Kamailio (another domain).
 	User2, Registrar2 string
+	// SRTP, when set, is the first account's srtp policy (off, optional,
+	// required), with srtp_over_insecure: the lab signals over UDP.
+	SRTP string
 }
 
 // line2 is the accounts entry of the second line, or "".
@@ -37,6 +40,14 @@ func line2(o PhonedOptions) string {
 	}
 	return fmt.Sprintf("  - user: \"%s\"\n    password: \"%s\"\n    domain: \"%s\"\n    registrar: \"%s:5060\"\n    expires: 60s\n",
 		o.User2, SIPPassword, o.Registrar2, o.Registrar2)
+}
+
+// srtpYAML is the first account's srtp keys, or "".
+func srtpYAML(o PhonedOptions) string {
+	if o.SRTP == "" {
+		return ""
+	}
+	return fmt.Sprintf("    srtp: %s\n    srtp_over_insecure: true\n", o.SRTP)
 }
 
 // Phoned is a running phoned with its local API reached inside its
@@ -64,7 +75,7 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
     domain: "%[3]s"
     registrar: "%[4]s:5060"
     expires: 60s
-%[7]sports:
+%[8]s%[7]sports:
   sip: {min: 5060, max: 5069}
   media: {min: 16384, max: 16483}
 audio:
@@ -74,7 +85,7 @@ api:
   listen: "127.0.0.1:8080"
 log:
   level: debug
-`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o))
+`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o), srtpYAML(o))
 	if o.NAT != "" {
 		cfg += "nat:\n" + o.NAT
 	}
@@ -175,9 +186,12 @@ type NATReport struct {
 	MediaStrategy string  `json:"media_strategy"`
 	Lifetime      float64 `json:"binding_lifetime_s"`
 	Measured      bool    `json:"binding_lifetime_measured"`
-	ALGSeen       bool    `json:"alg_seen"`
-	ALGDetail     string  `json:"alg_detail"`
-	Error         string  `json:"error"`
+	// LifetimeMethod: "response-port" (RFC 5780 §4.6) or "mapped-address".
+	LifetimeMethod string  `json:"binding_lifetime_method"`
+	Keepalive      float64 `json:"keepalive_s"`
+	ALGSeen        bool    `json:"alg_seen"`
+	ALGDetail      string  `json:"alg_detail"`
+	Error          string  `json:"error"`
 }
 
 // String is a one-line summary.

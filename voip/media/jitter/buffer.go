@@ -144,9 +144,10 @@ func New(cfg Config) (*Buffer, error) {
 	if b.maxPkt <= 0 {
 		b.maxPkt = b.samples(240 * time.Millisecond)
 	}
-	for i := range b.slots {
-		b.slots[i].pcm = make([]int16, 0, b.maxPkt)
-	}
+	// Each slot's buffer is made by its first decode, the size of the
+	// packets that arrive (320 bytes for 20 ms at 8 kHz), and reused from
+	// then on: allocating every slot for the largest packet allowed up
+	// front was 240 KB a call for 64 slots of 240 ms.
 	b.target = b.minT
 	b.plc = newPLC(b.rate)
 	return b, nil

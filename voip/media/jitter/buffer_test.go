@@ -2,6 +2,7 @@ package jitter
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -398,4 +399,47 @@ func BenchmarkPushPop(b *testing.B) {
 		ts += 160
 		at = at.Add(20 * time.Millisecond)
 	}
+}
+
+// TestSmallFootprint: a buffer for 20 ms PCMU packets holds slot buffers
+// the size of those packets, not of the largest packet allowed, and
+// once every slot was used a packet costs no allocation.
+func TestSmallFootprint(t *testing.T) {
+	dec := func(dst []int16, p []byte) []int16 { // grows once, as voip/codec's do
+		dst = slices.Grow(dst, len(p))
+		for _, v := range p {
+			dst = append(dst, int16(v))
+		}
+		return dst
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	b, err := New(Config{ClockRate: 8000, Decode: dec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 160)
+	now := time.Unix(0, 0)
+	out := make([]int16, 160)
+	var seq uint16
+	var ts uint32
+	step := func() {
+		b.Push(seq, ts, seq == 0, payload, now)
+		b.NextFrame(out)
+		seq++
+		ts += 160
+		now = now.Add(20 * time.Millisecond)
+	}
+	for range 2 * nSlots {
+		step()
+	}
+	runtime.ReadMemStats(&ms1)
+	if grown := ms1.TotalAlloc - ms0.TotalAlloc; grown > 64<<10 {
+		t.Fatalf("a buffer and %d packets allocated %d bytes, want under 64 KB", 2*nSlots, grown)
+	}
+	if n := testing.AllocsPerRun(200, step); n != 0 {
+		t.Fatalf("%.1f allocations per packet once every slot was used", n)
+	}
+	runtime.KeepAlive(b)
 }

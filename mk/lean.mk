@@ -1,0 +1,36 @@
+# Lean tier (tools/lab/lean, issue 19): phoned and baresip side by side
+# through tools/pbx on loopback, interleaved runs, each phone calling the
+# PBX's tone service; reports CPU per call (/proc/PID/stat), RSS, RssAnon
+# and Pss in a call, context switches per idle minute and 200 OK -> first
+# RTP (an AF_PACKET capture on lo: run as root). A report, not a timed
+# test: it fails only when a phone cannot register or call. Bounded: at
+# most 8 runs of at most 60 s calls (defaults: 3 runs, 20 s calls, 12 s
+# idle windows, about 4 minutes; LEAN_BASE adds a third phone, half as
+# long again).
+#
+#   make bench-lean   install baresip if missing, build, run the tier;
+#                     the table goes to $(BIN)/lean-report.md
+#   make test-lean    the same, as .ci/run's tier
+
+.PHONY: bench-lean test-lean lean-tools
+
+LEAN_RUNS ?= 3
+LEAN_CALL ?= 20s
+LEAN_IDLE ?= 12s
+LEAN_SERVICE ?= tone
+# Go runtime settings for phoned, e.g. "GOMAXPROCS=1 GOGC=50" (a
+# single-core board such as the Pi Zero runs with GOMAXPROCS=1).
+LEAN_ENV ?=
+# A directory with a baseline phoned (e.g. built from main) to run
+# interleaved with the one under test; empty runs none.
+LEAN_BASE ?=
+
+lean-tools:
+	$(call apt_install,baresip)
+
+bench-lean: lean-tools build
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
+	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
+
+test-lean: bench-lean

@@ -1,0 +1,18 @@
+// Package lean is the slow tier that measures phoned side by side with
+// baresip (issue 19): tools/pbx on loopback, a phoned and a baresip
+// registered with it, each calling the PBX's tone service in turn
+// (interleaved runs), and a report of CPU (utime+stime from
+// /proc/PID/stat) per call, RSS and RssAnon in a call (/proc/PID/status,
+// smaps_rollup), context switches per idle minute (summed over
+// /proc/PID/task/*/status) and the time from the 200 OK reaching the
+// phone to its first RTP packet (a loopback capture with kernel
+// timestamps, AF_PACKET, which needs root).
+//
+// A baseline phoned (another build, DESKPHONE_LEAN_BASE) may run
+// interleaved with the two, for before/after figures from the same runs.
+//
+// It is a report, not a timed test: it fails only when a phone does not
+// register or a call does not connect. Run it with `make test-lean` (or
+// `make bench-lean`); every run is bounded (at most 8 runs of at most
+// 60 s calls). docs/lean.md has the figures and how to read them.
+package lean

@@ -1,0 +1,372 @@
+package lean
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskphone/phone/tools/lab/tier"
+)
+
+// params are the tier's knobs (DESKPHONE_LEAN_*), bounded so one run of
+// the tier stays within a few minutes.
+type params struct {
+	runs    int           // interleaved runs (each: one idle window and one call per phone)
+	call    time.Duration // call length
+	idle    time.Duration // idle window for the context switch count
+	service string        // the PBX service called: tone or echo
+	env     []string      // KEY=VALUE added to phoned's environment (GOMAXPROCS, GOGC, ...)
+	bin     string        // directory with phoned and pbx; empty builds them
+	base    string        // directory with a baseline phoned to run alongside; empty runs none
+	out     string        // markdown report; empty writes none
+}
+
+func loadParams(t *testing.T) params {
+	p := params{runs: 3, call: 20 * time.Second, idle: 12 * time.Second, service: "tone",
+		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out")}
+	if v := tier.Param("lean", "runs"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 8 {
+			t.Fatalf("DESKPHONE_LEAN_RUNS=%q: want 1..8", v)
+		}
+		p.runs = n
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+	}{{"call", &p.call}, {"idle", &p.idle}} {
+		if v := tier.Param("lean", d.name); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < time.Second || x > time.Minute {
+				t.Fatalf("%s=%q: want 1s..60s", tier.ParamName("lean", d.name), v)
+			}
+			*d.v = x
+		}
+	}
+	for _, kv := range strings.Fields(tier.Param("lean", "env")) {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "GO") {
+			t.Fatalf("DESKPHONE_LEAN_ENV: %q is not a GO...=value setting", kv)
+		}
+		p.env = append(p.env, kv)
+	}
+	if v := tier.Param("lean", "service"); v != "" {
+		if v != "tone" && v != "echo" {
+			t.Fatalf("DESKPHONE_LEAN_SERVICE=%q: want tone or echo", v)
+		}
+		p.service = v
+	}
+	return p
+}
+
+// sample is one phone's figures in one run.
+type sample struct {
+	cpu       time.Duration // utime+stime over the call, setup to teardown
+	packets   int           // RTP packets the phone sent and received in the call (from the capture)
+	idleSw    float64       // context switches per idle minute
+	callSw    float64       // context switches per second in the established call
+	idleMem   memory        // before the call
+	callMem   memory        // the largest VmRSS seen in the call (with its RssAnon, Pss)
+	afterMem  memory        // idle again after the call
+	firstRTP  time.Duration // 200 OK reaching the phone -> its first RTP packet; <0 unknown
+	callSetup time.Duration // dial -> established, as the driver saw it
+}
+
+// TestLeanSideBySide runs the side-by-side comparison of issue 19 and
+// reports it. It fails only when a phone cannot register or call.
+func TestLeanSideBySide(t *testing.T) {
+	tier.Require(t, "lean", "bench-lean")
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc and captures on lo")
+	}
+	if _, err := exec.LookPath("baresip"); err != nil {
+		t.Fatal("baresip not found: `make bench-lean` installs it")
+	}
+	p := loadParams(t)
+	budget := time.Duration(p.runs)*3*(p.call+p.idle+10*time.Second) + time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	dir := t.TempDir()
+	bin := p.bin
+	if bin == "" {
+		bin = dir
+		build := exec.CommandContext(ctx, "go", "build", "-o", dir+"/",
+			"github.com/deskphone/phone/firmware/cmd/phoned", "github.com/deskphone/phone/tools/cmd/pbx")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build: %v\n%s", err, out)
+		}
+	}
+	cp, err := startCapture()
+	if err != nil {
+		t.Logf("no capture, so no first-RTP figure: %v", err)
+	} else {
+		defer cp.close()
+	}
+
+	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
+		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-user", "2003:pw2003", "-log-level", "warn")
+	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
+	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir)}
+	if p.base != "" {
+		phones = append(phones, startPhoned(t, ctx, dir, p.base, "baseline", "2003", baseOffset, p.env))
+	}
+
+	// One short warm-up call each: a phone's normal is idle after calls.
+	for _, ph := range phones {
+		if err := ph.call(ctx, p.service); err != nil {
+			t.Fatalf("warm-up: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		if err := ph.hangup(ctx); err != nil {
+			t.Fatalf("warm-up: %v", err)
+		}
+	}
+
+	res := map[string][]sample{}
+	for run := range p.runs {
+		order := slices.Clone(phones)
+		if run%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, ph := range order {
+			s, err := measure(ctx, ph, cp, p)
+			if err != nil {
+				t.Fatalf("run %d, %s: %v", run+1, ph.name(), err)
+			}
+			t.Logf("run %d %-8s cpu %v, %d packets, %.0f sw/s in call, idle %.0f sw/min, RSS idle %d/in call %d/after %d kB (anon %d/%d/%d), first RTP %v, setup %v",
+				run+1, ph.name(), s.cpu, s.packets, s.callSw, s.idleSw, s.idleMem.rss, s.callMem.rss, s.afterMem.rss,
+				s.idleMem.anon, s.callMem.anon, s.afterMem.anon, s.firstRTP, s.callSetup)
+			res[ph.name()] = append(res[ph.name()], s)
+		}
+	}
+	rep := report(p, res)
+	t.Logf("\n%s", rep)
+	if p.out != "" {
+		if err := os.WriteFile(p.out, []byte(rep), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// measure takes one phone through an idle window and one call.
+func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, error) {
+	var s sample
+	pid := ph.pid()
+	var err error
+	if s.idleMem, err = readMemory(pid); err != nil {
+		return s, err
+	}
+	sw0, err := ctxSwitches(pid)
+	if err != nil {
+		return s, err
+	}
+	time.Sleep(p.idle) // the measurement itself: nothing touches the phones
+	sw1, err := ctxSwitches(pid)
+	if err != nil {
+		return s, err
+	}
+	s.idleSw = float64(sw1-sw0) * float64(time.Minute) / float64(p.idle)
+
+	if cp != nil {
+		cp.reset()
+	}
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	t0 := time.Now()
+	if err := ph.call(ctx, p.service); err != nil {
+		return s, err
+	}
+	s.callSetup = time.Since(t0)
+	// Context switches are counted per thread, and a thread's count goes
+	// with it: the window runs while the call's threads (baresip's audio
+	// source) live, from just after the call is up to just before the
+	// hangup.
+	csw0, err := ctxSwitches(pid)
+	if err != nil {
+		return s, err
+	}
+	tsw := time.Now()
+	end := time.Now().Add(p.call - s.callSetup)
+	for time.Now().Before(end) {
+		if m, err := readMemory(pid); err == nil && m.rss > s.callMem.rss {
+			s.callMem = m
+		}
+		time.Sleep(min(500*time.Millisecond, time.Until(end)))
+	}
+	if csw1, err := ctxSwitches(pid); err == nil {
+		s.callSw = float64(csw1-csw0) / time.Since(tsw).Seconds()
+	}
+	if err := ph.hangup(ctx); err != nil {
+		return s, err
+	}
+	time.Sleep(500 * time.Millisecond) // let the teardown's work land in the count
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return s, err
+	}
+	s.cpu = cpu1 - cpu0
+	s.afterMem, _ = readMemory(pid)
+	s.firstRTP = -1
+	if cp != nil {
+		s.firstRTP, s.packets = firstRTP(cp.snapshot(), ph)
+	}
+	return s, nil
+}
+
+// firstRTP finds the 2xx to the phone's INVITE and the phone's first
+// audio RTP packet after it; it also counts the RTP packets the phone
+// sent and received (each seen once).
+func firstRTP(evs []udpEvent, ph phone) (time.Duration, int) {
+	lo, hi := ph.mediaPorts()
+	inRange := func(port uint16) bool { return port >= lo && port <= hi }
+	var ok time.Time
+	var first time.Time
+	seen := map[string]bool{}
+	packets := 0
+	for _, e := range evs {
+		if e.dst == ph.sipPort() && e.src == pbxPort && bytes.HasPrefix(e.head, []byte("SIP/2.0 200")) &&
+			bytes.Contains(bytes.ToUpper(e.head), []byte(" INVITE\r\n")) && ok.IsZero() {
+			ok = e.at
+		}
+		if len(e.head) < 12 || e.head[0]>>6 != 2 {
+			continue
+		}
+		if pt := e.head[1] & 0x7F; pt >= 64 && pt <= 95 {
+			continue // RTCP
+		}
+		if !inRange(e.src) && !inRange(e.dst) {
+			continue
+		}
+		// Loopback shows each datagram twice: count it once.
+		key := fmt.Sprintf("%d>%d:%x", e.src, e.dst, e.head[2:12])
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		packets++
+		if inRange(e.src) && !ok.IsZero() && first.IsZero() && e.head[1]&0x7F == 0 {
+			first = e.at
+		}
+	}
+	if ok.IsZero() || first.IsZero() {
+		return -1, packets
+	}
+	return first.Sub(ok), packets
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func pick[T any](ss []sample, f func(sample) T) []T {
+	out := make([]T, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// report is the markdown table: medians and ranges, phoned against
+// baresip, and against the baseline phoned when one ran.
+func report(p params, res map[string][]sample) string {
+	var b strings.Builder
+	env := "none"
+	if len(p.env) > 0 {
+		env = strings.Join(p.env, " ")
+	}
+	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's extra environment: %s; %d CPUs\n\n",
+		p.runs, p.call, p.service, p.idle, env, runtime.NumCPU())
+	cols := []string{"phoned", "baresip"}
+	_, withBase := res["baseline"]
+	if withBase {
+		cols = []string{"baseline", "phoned", "baresip"}
+	}
+	b.WriteString("| figure (median, range) |")
+	for _, c := range cols {
+		fmt.Fprintf(&b, " %s |", c)
+	}
+	b.WriteString(" phoned / baresip |")
+	if withBase {
+		b.WriteString(" phoned / baseline |")
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(cols)+1))
+	if withBase {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	ratio := func(a, c float64) string {
+		switch {
+		case c == 0 && a > 0:
+			return "∞"
+		case c > 0:
+			return fmt.Sprintf("%.2f×", a/c)
+		}
+		return "–"
+	}
+	row := func(name string, f func(sample) float64, unit string, prec int) {
+		fmt.Fprintf(&b, "| %s |", name)
+		med := map[string]float64{}
+		for _, c := range cols {
+			xs := pick(res[c], f)
+			med[c] = median(xs)
+			fmt.Fprintf(&b, " %.*f %s (%.*f–%.*f) |", prec, median(xs), unit, prec, slices.Min(xs), prec, slices.Max(xs))
+		}
+		fmt.Fprintf(&b, " %s |", ratio(med["phoned"], med["baresip"]))
+		if withBase {
+			fmt.Fprintf(&b, " %s |", ratio(med["phoned"], med["baseline"]))
+		}
+		b.WriteString("\n")
+	}
+	row("CPU per call (utime+stime)", func(s sample) float64 { return s.cpu.Seconds() }, "s", 2)
+	counted := true
+	for _, c := range cols {
+		for _, x := range res[c] {
+			counted = counted && x.packets > 0
+		}
+	}
+	if counted {
+		row("CPU per RTP packet (sent+received, as captured)", func(s sample) float64 {
+			return float64(s.cpu.Microseconds()) / float64(s.packets)
+		}, "µs", 0)
+	}
+	row("context switches per second in a call", func(s sample) float64 { return s.callSw }, "", 0)
+	row("context switches per idle minute", func(s sample) float64 { return s.idleSw }, "", 0)
+	row("VmRSS idle", func(s sample) float64 { return float64(s.idleMem.rss) / 1024 }, "MB", 1)
+	row("VmRSS in call (max)", func(s sample) float64 { return float64(s.callMem.rss) / 1024 }, "MB", 1)
+	row("RssAnon in call", func(s sample) float64 { return float64(s.callMem.anon) / 1024 }, "MB", 2)
+	row("Pss in call", func(s sample) float64 { return float64(s.callMem.pss) / 1024 }, "MB", 1)
+	captured := true
+	for _, c := range cols {
+		for _, x := range res[c] {
+			captured = captured && x.firstRTP >= 0
+		}
+	}
+	if captured { // not without root (no capture), nor when a 2xx or RTP went unseen
+		row("200 OK → first RTP", func(s sample) float64 { return float64(s.firstRTP.Microseconds()) / 1000 }, "ms", 1)
+	} else {
+		b.WriteString("| 200 OK → first RTP | not captured (needs root) or not seen in every run | | | |\n")
+	}
+	b.WriteString("\nRssAnon after each call (growth call to call), kB:\n\n")
+	for _, name := range cols {
+		fmt.Fprintf(&b, "- %s: %v\n", name, pick(res[name], func(s sample) int64 { return s.afterMem.anon }))
+	}
+	return b.String()
+}

@@ -1,0 +1,107 @@
+package lean
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat
+// (100 on every Linux this runs on).
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is utime+stime of pid (all its threads, live and exited).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: fields count from the
+	// last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(ut+st) * clockTick, nil
+}
+
+// statusFields reads the named "Key:  value kB" fields of a /proc
+// status-like file, in kB (or plain counts).
+func statusFields(path string, keys ...string) (map[string]int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		for _, want := range keys {
+			if k == want {
+				fs := strings.Fields(v)
+				if len(fs) > 0 {
+					n, err := strconv.ParseInt(fs[0], 10, 64)
+					if err == nil {
+						out[k] = n
+					}
+				}
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// memory is a process's resident memory, in kB.
+type memory struct {
+	rss, anon, pss int64
+}
+
+func readMemory(pid int) (memory, error) {
+	st, err := statusFields(fmt.Sprintf("/proc/%d/status", pid), "VmRSS", "RssAnon")
+	if err != nil {
+		return memory{}, err
+	}
+	m := memory{rss: st["VmRSS"], anon: st["RssAnon"]}
+	if r, err := statusFields(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss"); err == nil {
+		m.pss = r["Pss"]
+	}
+	return m, nil
+}
+
+// ctxSwitches is voluntary + involuntary context switches summed over
+// pid's live threads (/proc/PID/status counts the main thread only, and
+// a thread that ended took its count with it).
+func ctxSwitches(pid int) (int64, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no tasks of %d: %v", pid, err)
+	}
+	var n int64
+	for _, t := range tasks {
+		st, err := statusFields(t, "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		n += st["voluntary_ctxt_switches"] + st["nonvoluntary_ctxt_switches"]
+	}
+	return n, nil
+}

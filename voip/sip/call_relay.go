@@ -1,0 +1,183 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/media"
+)
+
+// Media liveness: a call whose far end's media never arrives on the
+// direct path moves to our TURN relay.
+//
+// Our NAT's type decides at mapping time whether media is relayed (only
+// when it maps per destination). That misses the pairs where the far end
+// is the problem: a far end behind a symmetric NAT that advertises its
+// STUN address and does not latch (its STUN port is valid only towards
+// its STUN server, so our RTP dies in its NAT, and its RTP comes from a
+// fresh port our port-restricted NAT filters), or a far end behind a SIP
+// ALG. So once the call is answered, if nothing from the far end's media
+// (RTP accepted by the session, or RTCP it latched onto) has arrived
+// within MediaTimeout while we are sending (and neither side holds), and the Mapper can relay, the call's media mapping moves
+// onto the relay (an allocation through the mapping's own sockets, with
+// permissions for the far end's SDP IP and the IP its Contact shows), and
+// a re-INVITE offers the relayed address. The far end then sends to the
+// relay from whatever port its NAT picks; the relay hands that to us with
+// the far end's IP, the media session latches onto it (same IP as the
+// SDP, RFC 4961 latching) and our RTP goes back through the relay to the
+// port the far end's NAT opened towards it. Calls that get media directly
+// never relay. The switch is reported as a MediaPathEvent and by
+// Call.MediaPath.
+
+// DefaultMediaTimeout is how long after the answer the far end's media
+// may take before the call moves to the relay: long enough for a far end
+// that starts its RTP with the 200 OK or ACK and for the session's latch
+// probation (200 ms), short enough that the relayed audio starts within
+// about 1.5 s of the answer.
+const DefaultMediaTimeout = time.Second
+
+// livenessTick is how often the liveness watcher looks at the call.
+const livenessTick = 100 * time.Millisecond
+
+// Media paths reported by Call.MediaPath and MediaPathEvent.
+const (
+	MediaPathDirect = "direct"
+	MediaPathRelay  = "relay"
+)
+
+// Relayer is a Mapper that can move a media mapping in use onto a TURN
+// relay (portmgr.Manager). Relay returns portmgr.ErrNoRelay when no relay
+// is configured.
+type Relayer interface {
+	Relay(ctx context.Context, mp *portmgr.Mapping, peers ...netip.Addr) error
+}
+
+// MediaPathEvent reports that a call's media moved to another path.
+type MediaPathEvent struct {
+	Call *Call
+	// Path is MediaPathDirect or MediaPathRelay.
+	Path string
+	// Reason says why (for the relay: the liveness rule that fired).
+	Reason string
+}
+
+func (*MediaPathEvent) event() {}
+
+// relayState is the call's media path. Guarded by Call.mu.
+type relayState struct {
+	relayed     bool
+	relayReason string
+}
+
+// MediaPath returns the call's media path (MediaPathDirect or
+// MediaPathRelay) and, for the relay, why it was chosen.
+func (c *Call) MediaPath() (path, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.relayed {
+		return MediaPathRelay, c.relayReason
+	}
+	return MediaPathDirect, ""
+}
+
+func (u *UA) mediaTimeout() time.Duration {
+	if u.cfg.MediaTimeout == 0 {
+		return DefaultMediaTimeout
+	}
+	return u.cfg.MediaTimeout
+}
+
+// watchLiveness applies the liveness rule to the media session s of the
+// call: it looks every livenessTick until the call has been answered for
+// MediaTimeout, then either finds the far end's media (done) or moves the
+// call to the relay. It ends with the call or when s is replaced.
+func (c *Call) watchLiveness(s *media.Session) {
+	timeout := c.ua.mediaTimeout()
+	r, ok := c.ua.cfg.Mapper.(Relayer)
+	if timeout < 0 || !ok {
+		return
+	}
+	tk := time.NewTicker(livenessTick)
+	defer tk.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-tk.C:
+		}
+		c.mu.Lock()
+		state, answered, cur, held := c.state, c.answered, c.media, c.localHold || c.remoteHold
+		c.mu.Unlock()
+		switch {
+		case cur != s || state == StateEnded:
+			return
+		case state != StateTalking || held || answered.IsZero() || time.Since(answered) < timeout:
+			continue
+		}
+		st := s.Stats()
+		if st.Received > 0 || st.LatchedRTCP.IsValid() {
+			return // the far end's RTP or RTCP arrives: the direct path works
+		}
+		if st.Sent == 0 {
+			continue // we do not send (yet): no verdict
+		}
+		c.switchToRelay(r, fmt.Sprintf("no media from the far end %v after the answer", timeout))
+		return
+	}
+}
+
+// switchToRelay moves the call's media mapping onto the relay and
+// re-INVITEs with the relayed address.
+func (c *Call) switchToRelay(r Relayer, reason string) {
+	c.mu.Lock()
+	mp := c.mapping
+	peers := []netip.Addr{c.neg.Remote.Addr(), c.neg.RemoteRTCP.Addr()}
+	if ip, err := netip.ParseAddr(c.d.target.Host); err == nil {
+		peers = append(peers, ip.Unmap()) // the far end's Contact, as a registrar may have rewritten it
+	}
+	c.mu.Unlock()
+	if mp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() { // the call's end cancels the allocation
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	start := time.Now()
+	if err := r.Relay(ctx, mp, peers...); err != nil {
+		if !errors.Is(err, portmgr.ErrNoRelay) {
+			c.log.Warn("media liveness: relay failed; the call stays on the direct path", "reason", reason, "err", err)
+		}
+		return
+	}
+	c.mu.Lock()
+	c.relayed, c.relayReason = true, reason
+	c.mu.Unlock()
+	c.log.Info("media liveness: call moved to the relay", "reason", reason, "relay", mp.External(), "peers", peers, "took", time.Since(start))
+	c.ua.emit(&MediaPathEvent{Call: c, Path: MediaPathRelay, Reason: reason})
+	// The re-INVITE offers the relayed address. While another re-INVITE
+	// is open, try again a little later.
+	for range 20 {
+		err := c.Refresh()
+		if !errors.Is(err, ErrPending) {
+			if err != nil && !errors.Is(err, ErrCallState) {
+				c.log.Warn("media liveness: re-INVITE", "err", err)
+			}
+			return
+		}
+		select {
+		case <-c.done:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
