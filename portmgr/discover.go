@@ -430,7 +430,7 @@ func (m *Manager) measureLifetime(ctx context.Context) {
 // knownPublicLocked is the best known public IP: the SIP socket's STUN
 // or rport address, the gateway's external IP.
 func (m *Manager) knownPublicLocked() netip.Addr {
-	for _, mp := range []*Mapping{m.lastSIP, m.sipWarm} {
+	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
 		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() {
 			return mp.external.Addr()
 		}

@@ -71,7 +71,7 @@ func usableLocal(ip netip.Addr) bool {
 func (m *Manager) fallbackIP(remote netip.AddrPort) (ip netip.Addr, from string) {
 	loop := remote.IsValid() && remote.Addr().Unmap().IsLoopback()
 	m.mu.Lock()
-	for _, mp := range []*Mapping{m.lastSIP, m.sipWarm} {
+	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
 		if mp != nil && !mp.released && usableLocal(mp.local.Addr()) && mp.local.Addr().IsLoopback() == loop {
 			ip = mp.local.Addr()
 			break

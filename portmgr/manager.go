@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,9 @@ type Manager struct {
 	mappings map[*Mapping]struct{}
 	pool     []*Mapping // warm media mappings not handed out
 	sipWarm  *Mapping   // warm SIP mapping not handed out
-	lastSIP  *Mapping   // most recent SIP UDP mapping handed out
+	// sips are the SIP UDP mappings handed out and not released, oldest
+	// first: one per line when the UA runs several (see lastSIPLocked).
+	sips     []*Mapping
 	stunH    func(m *Mapping, msg []byte, from net.Addr)
 	events   chan Event
 	closed   bool
@@ -234,7 +237,7 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	mp.remote = remote
 	m.mappings[mp] = struct{}{}
 	if kind == KindSIP {
-		m.lastSIP = mp
+		m.sips = append(m.sips, mp)
 	}
 	m.mu.Unlock()
 	m.startKeepalive(mp)
@@ -443,8 +446,8 @@ func (m *Manager) Release(mp *Mapping) error {
 	}
 	delete(m.mappings, mp)
 	mp.released = true
-	if m.lastSIP == mp {
-		m.lastSIP = nil
+	if i := slices.Index(m.sips, mp); i >= 0 {
+		m.sips = slices.Delete(m.sips, i, i+1)
 	}
 	m.mu.Unlock()
 	return m.closeMapping(mp)
@@ -508,6 +511,18 @@ func (m *Manager) Close() error {
 	close(m.events)
 	m.mu.Unlock()
 	return first
+}
+
+// lastSIPLocked is the most recent SIP UDP mapping handed out that is
+// still held: the one ObserveRport and ObserveContact apply to when no
+// mapping is named. When it is released the one before it takes over, so
+// with several lines the report and the fallbacks keep a live flow.
+// Called with m.mu held.
+func (m *Manager) lastSIPLocked() *Mapping {
+	if len(m.sips) == 0 {
+		return nil
+	}
+	return m.sips[len(m.sips)-1]
 }
 
 // emit sends an event without blocking; a full channel drops it (logged).

@@ -819,6 +819,64 @@ func TestRelayedCallSurvivesOutage(t *testing.T) {
 	}
 }
 
+// TestSeveralSIPMappings: a phone with two lines holds two SIP flows from
+// one manager, each with its own socket, external address, observations
+// and events; releasing the newer one leaves the report, ObserveRport and
+// ObserveContact on the one still held rather than on nothing.
+func TestSeveralSIPMappings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.FullCone, 0)
+		w.Start()
+		m := quietPhone(t, w, site)
+		a := mapSIP(t, m)
+		b, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.AddrPortFrom(registrarAddr.Addr(), registrarAddr.Port()+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		drain(m)
+		if a.Local() == b.Local() || a.Conn == b.Conn {
+			t.Fatalf("two lines share a SIP socket: %v %v", a.Local(), b.Local())
+		}
+		if b.External().Addr() != site.Public {
+			t.Errorf("second flow external %v, want the public IP %v", b.External(), site.Public)
+		}
+
+		rewritten := netip.MustParseAddrPort("203.0.113.250:5060")
+		m.ObserveContactFor(a, a.External(), rewritten)
+		if ev := <-m.Events(); ev.Kind != portmgr.EventALG || ev.Mapping != a {
+			t.Errorf("ALG event %+v, want one naming the first flow", ev)
+		}
+
+		bExt := b.External()
+		seen := netip.AddrPortFrom(site.Public, 1234)
+		m.ObserveRportFor(a, seen)
+		// On this endpoint-independent NAT the registrar disagreeing with
+		// STUN is an ALG too: both events name the first flow.
+		for range 2 {
+			ev := <-m.Events()
+			if ev.Mapping != a || (ev.Kind == portmgr.EventExternalChanged && ev.New != seen) {
+				t.Errorf("event %+v, want one of the first flow (external now %v)", ev, seen)
+			}
+		}
+		if a.External() != seen || b.External() != bExt {
+			t.Errorf("externals %v %v, want %v and unchanged %v", a.External(), b.External(), seen, bExt)
+		}
+
+		if err := m.Release(b); err != nil {
+			t.Fatal(err)
+		}
+		if r := m.Report(); r.ExternalSIP != seen || r.Strategy != portmgr.StrategyRport {
+			t.Errorf("report after releasing the newer flow: %v via %v, want the held flow's %v via rport", r.ExternalSIP, r.Strategy, seen)
+		}
+		again := netip.AddrPortFrom(site.Public, 4321)
+		m.ObserveRport(again)
+		if a.External() != again {
+			t.Errorf("ObserveRport after the newer flow's release: first flow %v, want %v", a.External(), again)
+		}
+	})
+}
+
 // TestLifetimeReport: behind a NAT that forgets idle bindings after 30 s
 // but re-creates them on the same port (the lab's Linux NAT), the report
 // says 25 s, measured through RESPONSE-PORT, once the 45 s probe has

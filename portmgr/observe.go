@@ -9,10 +9,10 @@ import (
 // ObserveRport tells the manager the address the registrar saw the SIP
 // flow come from (the received and rport parameters of the top Via in
 // its response, RFC 3581 §4). It applies to the most recent SIP UDP
-// mapping; see ObserveRportFor.
+// mapping still held; with several (one per line), use ObserveRportFor.
 func (m *Manager) ObserveRport(received netip.AddrPort) {
 	m.mu.Lock()
-	mp := m.lastSIP
+	mp := m.lastSIPLocked()
 	m.mu.Unlock()
 	if mp != nil {
 		m.ObserveRportFor(mp, received)
@@ -141,14 +141,26 @@ func (m *Manager) ownAddr(ip netip.Addr) bool { return natcheck.HasIP(m.cfg.Net,
 // docs/nat.md applies: we keep advertising our own addresses, which
 // keeps calls working through ALGs that only rewrite private addresses,
 // and tell the user to turn the ALG off.
+//
+// It applies to the most recent SIP UDP mapping still held; with several
+// (one per line), use ObserveContactFor.
 func (m *Manager) ObserveContact(sent, echoed netip.AddrPort) {
+	m.mu.Lock()
+	mp := m.lastSIPLocked()
+	m.mu.Unlock()
+	m.ObserveContactFor(mp, sent, echoed)
+}
+
+// ObserveContactFor is ObserveContact for one SIP mapping: the EventALG
+// names mp, so the line that owns it can tell the report is about it. A
+// nil mp reports the ALG without naming a mapping.
+func (m *Manager) ObserveContactFor(mp *Mapping, sent, echoed netip.AddrPort) {
 	if !sent.IsValid() || !echoed.IsValid() || sent == echoed {
 		return
 	}
 	m.mu.Lock()
 	first := !m.algSeen
 	m.algSeen, m.algWhy = true, "Contact "+sent.String()+" came back as "+echoed.String()
-	mp := m.lastSIP
 	m.mu.Unlock()
 	m.log.Warn("SIP ALG rewrote the Contact", "sent", sent, "echoed", echoed)
 	if first {

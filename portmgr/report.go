@@ -68,7 +68,7 @@ func (m *Manager) Report() Report {
 	if m.natErr != nil {
 		r.Error = m.natErr.Error()
 	}
-	for _, mp := range []*Mapping{m.lastSIP, m.sipWarm} {
+	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
 		if mp != nil {
 			r.ExternalSIP, r.Strategy = mp.external, mp.via
 			break

@@ -10,9 +10,13 @@ import (
 // not useful; start from Default or Parse. Field comments give the YAML
 // key and the default.
 type Config struct {
-	// Accounts are the SIP lines (accounts). The first enabled account is
-	// the default line. Default: none.
+	// Accounts are the SIP lines (accounts): every enabled account
+	// registers as its own line, numbered 0, 1, ... in the order of the
+	// enabled accounts; line 0 is the default line. Default: none.
 	Accounts []Account
+	// Calls configures how many calls the phone carries at once and call
+	// waiting (calls).
+	Calls Calls
 	// Codecs lists audio codecs in order of preference (codecs). Only
 	// "PCMU" and "PCMA" exist for now. Default: [PCMU, PCMA].
 	Codecs []string
@@ -92,6 +96,47 @@ type Account struct {
 	TLSCAFile string
 	// Enabled says whether the account registers (enabled). Default: true.
 	Enabled bool
+
+	// DND (do not disturb) refuses every incoming call on the line with
+	// DNDCode (dnd). Default: false.
+	DND bool
+	// DNDCode is the response DND gives (dnd_code): 486 (Busy Here) or
+	// 480 (Temporarily Unavailable). Default: 486.
+	DNDCode int
+	// ForwardAlways forwards every incoming call on the line
+	// (forward_always): a number, user, user@host or sip: URI, answered
+	// 302 with it as Contact. Default: none.
+	ForwardAlways string
+	// ForwardBusy forwards an incoming call the phone would refuse as
+	// busy (forward_busy). Default: none.
+	ForwardBusy string
+	// ForwardNoAnswer forwards an incoming call nobody answered within
+	// ForwardNoAnswerAfter (forward_no_answer). Default: none.
+	ForwardNoAnswer string
+	// ForwardNoAnswerAfter is the ringing time before ForwardNoAnswer
+	// applies (forward_no_answer_after), 1s..10m and shorter than
+	// sip.ring_timeout. Default: 20s.
+	ForwardNoAnswerAfter time.Duration
+	// Mailbox is the line's voicemail number (mailbox): a number, user,
+	// user@host or sip: URI, dialled by the voicemail key. Default: none.
+	Mailbox string
+	// SubscribeMWI subscribes to the line's message summary (RFC 3842)
+	// for its own address (subscribe_mwi), as Kamailio's presence_mwi
+	// needs; without it the phone still takes the unsolicited NOTIFYs
+	// Asterisk sends. Default: false.
+	SubscribeMWI bool
+}
+
+// Calls configures several calls at once (calls).
+type Calls struct {
+	// MaxCalls caps the calls the phone holds at once, ringing ones
+	// included (max_calls), 1..16; beyond it an incoming call is refused
+	// 486 (or forwarded on busy). Default: 4.
+	MaxCalls int
+	// CallWaiting lets a second incoming call ring (with the call-waiting
+	// tone) during a call (call_waiting); off, it is refused 486 (or
+	// forwarded on busy). Default: true.
+	CallWaiting bool
 }
 
 // Ports holds the UDP port ranges (ports), validated by the port
@@ -295,6 +340,9 @@ const (
 	DefaultLogFormat       = "text"
 	DefaultAcceptFrom      = "proxy"
 	DefaultRingTimeout     = 60 * time.Second
+	DefaultDNDCode         = 486
+	DefaultNoAnswerAfter   = 20 * time.Second
+	DefaultMaxCalls        = 4
 	DefaultHistorySize     = 200
 	DefaultFailoverHold    = 5 * time.Minute
 )
@@ -334,15 +382,30 @@ func Default() *Config {
 		API:   API{Listen: DefaultAPIListen},
 		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout, FailoverHold: DefaultFailoverHold},
+		Calls: Calls{MaxCalls: DefaultMaxCalls, CallWaiting: true},
 
 		History: History{Size: DefaultHistorySize},
 	}
 }
 
 // DefaultAccount returns an Account holding the per-account defaults
-// (transport udp, expires 3600s, enabled); User and Domain are empty.
+// (transport udp, expires 3600s, enabled, DND answers 486, no-answer
+// forwarding after 20s); User and Domain are empty.
 func DefaultAccount() Account {
-	return Account{Transport: DefaultTransport, Expires: DefaultExpires, Enabled: true}
+	return Account{Transport: DefaultTransport, Expires: DefaultExpires, Enabled: true,
+		DNDCode: DefaultDNDCode, ForwardNoAnswerAfter: DefaultNoAnswerAfter}
+}
+
+// Lines returns the enabled accounts in order: the phone's lines, line 0
+// first.
+func (c *Config) Lines() []Account {
+	var out []Account
+	for _, a := range c.Accounts {
+		if a.Enabled {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Primary returns the default line: the first enabled account.

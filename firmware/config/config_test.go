@@ -97,7 +97,7 @@ func TestParseAccountDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Account{User: "bob", AuthUser: "bob", Domain: "example.com", Registrar: "example.com",
-		Transport: "udp", Expires: time.Hour, Enabled: true}
+		Transport: "udp", Expires: time.Hour, Enabled: true, DNDCode: 486, ForwardNoAnswerAfter: 20 * time.Second}
 	if len(c.Accounts) != 1 || c.Accounts[0] != want {
 		t.Fatalf("accounts = %+v, want [%+v]", c.Accounts, want)
 	}
@@ -157,6 +157,49 @@ dial_plan: {terminator: ""}
 	}
 	if c.API.Listen != "" || c.DialPlan.Terminator != "" {
 		t.Errorf("api.listen %q terminator %q, want both empty", c.API.Listen, c.DialPlan.Terminator)
+	}
+}
+
+// TestParseLines: every enabled account is a line, in order, with its
+// call handling; the calls section and its defaults.
+func TestParseLines(t *testing.T) {
+	in := `accounts:
+  - user: off
+    domain: a.example
+    enabled: false
+  - user: "100"
+    domain: a.example
+    dnd: true
+    dnd_code: 480
+    mailbox: "*97"
+  - user: "200"
+    domain: b.example
+    forward_always: sip:desk@b.example
+    forward_busy: "300"
+    forward_no_answer: vm@b.example
+    forward_no_answer_after: 15
+calls: {max_calls: 2, call_waiting: off}
+`
+	c, err := Parse("phone.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := c.Lines()
+	if len(lines) != 2 || lines[0].User != "100" || lines[1].User != "200" {
+		t.Fatalf("Lines() = %+v, want 100 then 200", lines)
+	}
+	if a := lines[0]; !a.DND || a.DNDCode != 480 || a.Mailbox != "*97" || a.ForwardNoAnswerAfter != DefaultNoAnswerAfter {
+		t.Errorf("line 0 = %+v", a)
+	}
+	if a := lines[1]; a.DND || a.DNDCode != 486 || a.ForwardAlways != "sip:desk@b.example" || a.ForwardBusy != "300" ||
+		a.ForwardNoAnswer != "vm@b.example" || a.ForwardNoAnswerAfter != 15*time.Second {
+		t.Errorf("line 1 = %+v", a)
+	}
+	if c.Calls != (Calls{MaxCalls: 2, CallWaiting: false}) {
+		t.Errorf("calls = %+v", c.Calls)
+	}
+	if d := Default().Calls; d != (Calls{MaxCalls: 4, CallWaiting: true}) {
+		t.Errorf("default calls = %+v", d)
 	}
 }
 
@@ -263,6 +306,35 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:1: memory_limit: 1048576 bytes is below the minimum of 16MiB`}, ErrInvalid},
 		{"duplicate account", "accounts:\n  - user: a\n    domain: example.com\n  - user: a\n    domain: EXAMPLE.com\n",
 			[]string{`phone.yaml:4: accounts[1]: duplicate account a@example.com (same as accounts[0])`}, ErrInvalid},
+		{"dnd_code", "accounts:\n  - user: a\n    domain: example.com\n    dnd: yes\n    dnd_code: 603\n",
+			[]string{`phone.yaml:5: accounts[0].dnd_code: 603 is not one of 486 (Busy Here), 480 (Temporarily Unavailable)`}, ErrInvalid},
+		{"subscribe_mwi not bool", "accounts:\n  - user: a\n    domain: example.com\n    subscribe_mwi: please\n",
+			[]string{`phone.yaml:4: accounts[0].subscribe_mwi: "please" is not a boolean`}, ErrInvalid},
+		{"dnd not bool", "accounts:\n  - user: a\n    domain: example.com\n    dnd: sometimes\n",
+			[]string{`phone.yaml:4: accounts[0].dnd: "sometimes" is not a boolean`}, ErrInvalid},
+		{"forward targets", "accounts:\n  - user: a\n    domain: example.com\n    forward_always: \"bob smith\"\n    forward_busy: http://x/y\n    forward_no_answer: sip:host.example\n    mailbox: \"@pbx\"\n",
+			[]string{`phone.yaml:4: accounts[0].forward_always: "bob smith": must not contain spaces`,
+				`phone.yaml:5: accounts[0].forward_busy: "http://x/y": only a number, user, user@host or a sip:/sips:/tel: URI`,
+				`phone.yaml:6: accounts[0].forward_no_answer: "sip:host.example": a SIP URI target needs a user part`,
+				`phone.yaml:7: accounts[0].mailbox: "@pbx": no user before '@'`}, ErrInvalid},
+		{"forward bad host", "accounts:\n  - user: a\n    domain: example.com\n    forward_busy: bob@bad_host!\n",
+			[]string{`phone.yaml:4: accounts[0].forward_busy: "bob@bad_host!": "bad_host!" is not a host name or IP address`}, ErrInvalid},
+		{"forward_no_answer_after range", "accounts:\n  - user: a\n    domain: example.com\n    forward_no_answer_after: 0s\n",
+			[]string{`phone.yaml:4: accounts[0].forward_no_answer_after: 0s is out of range 1s..10m0s`}, ErrInvalid},
+		{"forward_no_answer_after past ring_timeout", "sip: {ring_timeout: 30s}\naccounts:\n  - user: a\n    domain: example.com\n    forward_no_answer: \"2002\"\n    forward_no_answer_after: 30s\n",
+			[]string{`phone.yaml:6: accounts[0].forward_no_answer_after: 30s must be shorter than sip.ring_timeout 30s`}, ErrInvalid},
+		{"forward_no_answer_after default past ring_timeout", "sip: {ring_timeout: 10s}\naccounts:\n  - user: a\n    domain: example.com\n    forward_no_answer: \"2002\"\n",
+			[]string{`phone.yaml:5: accounts[0].forward_no_answer_after: 20s must be shorter than sip.ring_timeout 10s`}, ErrInvalid},
+		{"more lines than sip ports", "ports: {sip: {min: 6000, max: 6001}}\naccounts:\n  - {user: a, domain: x.example}\n  - {user: b, domain: x.example}\n  - {user: c, domain: x.example, transport: tcp}\n  - {user: d, domain: x.example}\n",
+			[]string{`phone.yaml:1: ports.sip: range 6000-6001 has 2 ports; the 3 enabled UDP accounts (lines) need one each`}, ErrInvalid},
+		{"max_calls", "calls:\n  max_calls: 0\n",
+			[]string{`phone.yaml:2: calls.max_calls: 0 is out of range 1..16`}, ErrInvalid},
+		{"max_calls not int", "calls: {max_calls: many}\n",
+			[]string{`phone.yaml:1: calls.max_calls: "many" is not an integer`}, ErrInvalid},
+		{"call_waiting", "calls:\n  call_waiting: perhaps\n",
+			[]string{`phone.yaml:2: calls.call_waiting: "perhaps" is not a boolean`}, ErrInvalid},
+		{"calls unknown key", "calls:\n  waiting: false\n",
+			[]string{`phone.yaml:2: calls.waiting: unknown key (known keys: call_waiting, max_calls)`}, ErrUnknownKey},
 		{"account not a mapping", "accounts:\n  - alice\n",
 			[]string{`phone.yaml:2: accounts[0]: expected a mapping, got "alice"`, `phone.yaml:2: accounts[0].user: required`, `phone.yaml:2: accounts[0].domain: required`}, ErrInvalid},
 		{"accounts not a list", "accounts: alice\n",
@@ -430,7 +502,8 @@ func TestAliasBomb(t *testing.T) {
 
 func TestValidateWithoutFile(t *testing.T) {
 	c := Default()
-	c.Accounts = []Account{{User: "u", Domain: "example.com", Transport: "smtp", Expires: time.Hour}}
+	c.Accounts = []Account{{User: "u", Domain: "example.com", Transport: "smtp", Expires: time.Hour,
+		DNDCode: 486, ForwardNoAnswerAfter: DefaultNoAnswerAfter}}
 	c.Audio.Volume = 200
 	err := c.Validate()
 	want := "accounts[0].transport: \"smtp\" is not one of udp, tcp, tls\naudio.volume: 200 is out of range 0..100"
@@ -494,9 +567,13 @@ func full() *Config {
 	c.Accounts = []Account{
 		{User: "alice", AuthUser: "a1", Password: "p: w # 'x\"", DisplayName: "Alice Ü", Domain: "example.com",
 			Registrar: "sips:reg.example.com:5061;transport=tls", OutboundProxy: "proxy.example.com:5070",
-			Transport: "tls", Expires: 120 * time.Second, TLSCAFile: "/etc/ca.pem", Enabled: false},
-		{User: "0042", AuthUser: "0042", Domain: "10.0.0.1", Registrar: "10.0.0.1", Transport: "tcp", Expires: 61 * time.Second, Enabled: true},
+			Transport: "tls", Expires: 120 * time.Second, TLSCAFile: "/etc/ca.pem", Enabled: false,
+			DND: true, DNDCode: 480, ForwardAlways: "sip:desk@example.com;transport=tcp", ForwardBusy: "2001",
+			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97", SubscribeMWI: true},
+		{User: "0042", AuthUser: "0042", Domain: "10.0.0.1", Registrar: "10.0.0.1", Transport: "tcp", Expires: 61 * time.Second, Enabled: true,
+			DNDCode: 486, ForwardNoAnswerAfter: 1500 * time.Millisecond, Mailbox: "tel:+441234"},
 	}
+	c.Calls = Calls{MaxCalls: 7, CallWaiting: false}
 	c.Codecs = []string{"PCMA"}
 	c.DTMF = "info"
 	c.DTMFPayloadType = 96

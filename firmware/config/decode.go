@@ -576,6 +576,12 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			})
 		},
 		"memory_limit": d.size(&c.MemoryLimit),
+		"calls": func(n *yaml.Node, path string) {
+			d.mapping(n, path, fields{
+				"max_calls":    d.integer(&c.Calls.MaxCalls),
+				"call_waiting": d.boolean(&c.Calls.CallWaiting),
+			})
+		},
 		"web": func(n *yaml.Node, path string) {
 			d.mapping(n, path, fields{
 				"password_hash": d.str(&c.Web.PasswordHash),
@@ -649,6 +655,15 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"expires":        d.duration(&a.Expires),
 		"tls_ca_file":    d.str(&a.TLSCAFile),
 		"enabled":        d.boolean(&a.Enabled),
+
+		"dnd":                     d.boolean(&a.DND),
+		"dnd_code":                d.integer(&a.DNDCode),
+		"forward_always":          d.str(&a.ForwardAlways),
+		"forward_busy":            d.str(&a.ForwardBusy),
+		"forward_no_answer":       d.str(&a.ForwardNoAnswer),
+		"forward_no_answer_after": d.duration(&a.ForwardNoAnswerAfter),
+		"mailbox":                 d.str(&a.Mailbox),
+		"subscribe_mwi":           d.boolean(&a.SubscribeMWI),
 	})
 	if a.AuthUser == "" {
 		a.AuthUser = a.User

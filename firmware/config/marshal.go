@@ -31,7 +31,12 @@ type (
 		History         fileHistory       `yaml:"history"`
 		Phonebook       filePhonebook     `yaml:"phonebook"`
 		MemoryLimit     string            `yaml:"memory_limit"`
+		Calls           fileCalls         `yaml:"calls"`
 		Web             fileWeb           `yaml:"web"`
+	}
+	fileCalls struct {
+		MaxCalls    int  `yaml:"max_calls"`
+		CallWaiting bool `yaml:"call_waiting"`
 	}
 	fileWeb struct {
 		PasswordHash string `yaml:"password_hash"`
@@ -62,6 +67,15 @@ type (
 		Expires       string `yaml:"expires"`
 		TLSCAFile     string `yaml:"tls_ca_file"`
 		Enabled       bool   `yaml:"enabled"`
+
+		DND                  bool   `yaml:"dnd"`
+		DNDCode              int    `yaml:"dnd_code"`
+		ForwardAlways        string `yaml:"forward_always"`
+		ForwardBusy          string `yaml:"forward_busy"`
+		ForwardNoAnswer      string `yaml:"forward_no_answer"`
+		ForwardNoAnswerAfter string `yaml:"forward_no_answer_after"`
+		Mailbox              string `yaml:"mailbox"`
+		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -181,6 +195,7 @@ func Marshal(c *Config) ([]byte, error) {
 		History:     fileHistory(c.History),
 		Phonebook:   filePhonebook(c.Phonebook),
 		MemoryLimit: formatSize(c.MemoryLimit),
+		Calls:       fileCalls(c.Calls),
 		Web:         fileWeb(c.Web),
 	}
 	if f.SIP.Allow == nil {
@@ -198,6 +213,9 @@ func Marshal(c *Config) ([]byte, error) {
 			DisplayName: a.DisplayName, Domain: a.Domain, Registrar: a.Registrar,
 			OutboundProxy: a.OutboundProxy, Transport: a.Transport,
 			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
+			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
+			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
+			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
 		})
 	}
 	out, err := yaml.Marshal(&f)

@@ -26,6 +26,7 @@ var (
 	LogFormats    = []string{"text", "json"}
 	Terminators   = []string{"#", "*", ""}
 	AcceptFroms   = []string{"proxy", "any"}
+	DNDCodes      = []int{486, 480}
 )
 
 // Limits of the checked ranges.
@@ -40,6 +41,10 @@ const (
 	// MinMemoryLimit is the smallest memory_limit other than 0: below it
 	// the runtime would collect garbage without pause.
 	MinMemoryLimit = 16 << 20
+	// MaxCallsLimit is the most calls.max_calls allows.
+	MaxCallsLimit    = 16
+	MinNoAnswerAfter = time.Second
+	MaxNoAnswerAfter = 10 * time.Minute
 )
 
 // Validate checks every field and returns all problems joined with
@@ -101,7 +106,7 @@ func (c *Config) problems() []*FieldError {
 	seenAcct := map[string]int{}
 	for i, a := range c.Accounts {
 		p := fmt.Sprintf("accounts[%d]", i)
-		v.account(p, a)
+		v.account(p, a, c.SIP.RingTimeout)
 		key := strings.ToLower(a.User + "@" + a.Domain)
 		if j, dup := seenAcct[key]; dup && a.User != "" && a.Domain != "" {
 			v.fail(p, "duplicate account %s (same as accounts[%d])", key, j)
@@ -128,6 +133,16 @@ func (c *Config) problems() []*FieldError {
 	}
 
 	v.ports(c.Ports)
+	udpLines := 0
+	for _, a := range c.Lines() {
+		if a.Transport == "udp" {
+			udpLines++
+		}
+	}
+	if size := c.Ports.SIP.Size(); c.Ports.SIP.Min < c.Ports.SIP.Max && udpLines > size {
+		// Each UDP line registers from its own SIP socket.
+		v.fail("ports.sip", "range %s has %d ports; the %d enabled UDP accounts (lines) need one each", c.Ports.SIP, size, udpLines)
+	}
 	v.nat(c.NAT)
 	v.audio(c.Audio)
 
@@ -153,6 +168,7 @@ func (c *Config) problems() []*FieldError {
 	v.oneOf("log.level", c.Log.Level, LogLevels)
 	v.oneOf("log.format", c.Log.Format, LogFormats)
 	v.sip(c.SIP)
+	v.between("calls.max_calls", c.Calls.MaxCalls, 1, MaxCallsLimit)
 	v.storage(c.History, c.Phonebook)
 	if h := c.Web.PasswordHash; h != "" && !bcryptHashRE.MatchString(h) {
 		v.fail("web.password_hash", "is not a bcrypt hash ($2a$, $2b$ or $2y$, a cost 04..31, 53 characters of salt and hash); \"\" means no password")
@@ -269,7 +285,7 @@ func ParseAllow(s string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-func (v *validator) account(p string, a Account) {
+func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	v.text(p+".user", a.User)
 	v.text(p+".auth_user", a.AuthUser)
 	v.text(p+".password", a.Password)
@@ -320,6 +336,65 @@ func (v *validator) account(p string, a Account) {
 	case a.Expires > (1<<32-1)*time.Second:
 		v.fail(p+".expires", "%s is longer than the maximum of %ds", a.Expires, uint32(1<<32-1))
 	}
+	if !slices.Contains(DNDCodes, a.DNDCode) {
+		v.fail(p+".dnd_code", "%d is not one of 486 (Busy Here), 480 (Temporarily Unavailable)", a.DNDCode)
+	}
+	for _, f := range []struct{ key, val string }{
+		{"forward_always", a.ForwardAlways}, {"forward_busy", a.ForwardBusy},
+		{"forward_no_answer", a.ForwardNoAnswer}, {"mailbox", a.Mailbox},
+	} {
+		if f.val == "" {
+			continue
+		}
+		if err := checkTarget(f.val); err != nil {
+			v.fail(p+"."+f.key, "%q: %v", f.val, err)
+		}
+	}
+	after := p + ".forward_no_answer_after"
+	switch {
+	case a.ForwardNoAnswerAfter < MinNoAnswerAfter || a.ForwardNoAnswerAfter > MaxNoAnswerAfter:
+		v.fail(after, "%s is out of range %s..%s", a.ForwardNoAnswerAfter, MinNoAnswerAfter, MaxNoAnswerAfter)
+	case a.ForwardNoAnswer != "" && a.ForwardNoAnswerAfter >= ringTimeout:
+		// The unanswered call would end 480 before it is forwarded.
+		v.failNear(after, p+".forward_no_answer", "%s must be shorter than sip.ring_timeout %s", a.ForwardNoAnswerAfter, ringTimeout)
+	}
+}
+
+// checkTarget checks a call-forward or voicemail target as the phone
+// dials it: a number or user (at the line's domain), user@host, or a
+// sip:, sips: or tel: URI.
+func checkTarget(s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("not valid UTF-8")
+	}
+	if strings.ContainsAny(s, " \t\r\n<>\"") || strings.ContainsFunc(s, unicode.IsControl) {
+		return fmt.Errorf("must not contain spaces, line breaks, '<', '>' or quotes")
+	}
+	lower := strings.ToLower(s)
+	switch {
+	case strings.HasPrefix(lower, "sip:") || strings.HasPrefix(lower, "sips:"):
+		if i := strings.IndexByte(s, '@'); i < 0 || i == strings.IndexByte(s, ':')+1 {
+			return fmt.Errorf("a SIP URI target needs a user part (sip:user@host)")
+		}
+		return checkSIPAddr(s)
+	case strings.HasPrefix(lower, "tel:"):
+		if len(s) == len("tel:") {
+			return fmt.Errorf("tel: URI has no number")
+		}
+		return nil
+	case strings.Contains(s, "://"):
+		return fmt.Errorf("only a number, user, user@host or a sip:/sips:/tel: URI")
+	case strings.Contains(s, "@"):
+		user, _, _ := strings.Cut(s, "@")
+		if user == "" {
+			return fmt.Errorf("no user before '@'")
+		}
+		return checkSIPAddr("sip:" + s)
+	}
+	if strings.ContainsAny(s, ":;?") {
+		return fmt.Errorf("only a number, user, user@host or a sip:/sips:/tel: URI")
+	}
+	return nil
 }
 
 func (v *validator) ports(ps Ports) {

@@ -51,6 +51,13 @@ func (a actions) Key(ctx context.Context, key string) error {
 	if !ok {
 		return fmt.Errorf("daemon: unknown key %q", key)
 	}
+	if a.d.scr != nil {
+		// The screen takes the keys it uses where it is (a menu's
+		// arrows, soft keys); the rest are the phone's.
+		if taken, err := a.d.scr.press(ctx, k); err != nil || taken {
+			return err
+		}
+	}
 	return a.d.ph.Press(ctx, k)
 }
 

@@ -2,15 +2,13 @@ package daemon
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,10 +64,14 @@ type Daemon struct {
 	log   *slog.Logger
 	board *hal.Board
 	pm    *portmgr.Manager
-	ua    *sip.UA
+	// lines are the phone's lines, one per enabled account in order
+	// (line 0 first); without any enabled account, one line without an
+	// account, for direct calls.
+	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
 	store *store   // history and phonebook (store.go)
+	scr   *screen  // the display and its menus (screen.go)
 	web   webParts // config store and web page (web.go)
 
 	codes map[string]func()
@@ -121,36 +123,31 @@ func New(o Options) (d *Daemon, err error) {
 	if d.pm, err = portmgr.New(pcfg); err != nil {
 		return nil, err
 	}
-	acct, err := account(cfg)
-	if err != nil {
-		return nil, err
-	}
 	allow, err := allowList(cfg.SIP.Allow)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
-		log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
+	accounts := cfg.Lines()
+	if len(accounts) == 0 {
+		accounts = []config.Account{{}} // no account: direct calls only
 	}
-	d.ua, err = sip.New(sip.Config{
-		Account:         acct,
-		Mapper:          d.pm,
-		Codecs:          cfg.Codecs,
-		DTMFPayloadType: uint8(cfg.DTMFPayloadType),
-		Ptime:           cfg.Ptime,
-		UserAgent:       "deskphone/" + version.Version,
-		Logger:          log,
-		EarlyMedia:      true,
-		Prack:           true,
-		AcceptFrom:      sip.AcceptPolicy(cfg.SIP.AcceptFrom),
-		Allow:           allow,
-		RingTimeout:     cfg.SIP.RingTimeout,
-		DNS:             sip.DNSConfig{Servers: cfg.SIP.DNSServers, Hold: cfg.SIP.FailoverHold},
-		// One line without call waiting: a second INVITE is busy, and is
-		// answered so before a media port is opened for it.
-		MaxCalls: 1,
-	})
-	if err != nil {
+	var phoneLines []phone.Line
+	var settings []phone.LineSettings
+	var voicemail []string
+	for i, a := range accounts {
+		if err := d.addLine(i, a, allow); err != nil {
+			return nil, err
+		}
+		phoneLines = append(phoneLines, d.lines[i])
+		settings = append(settings, lineSettings(a))
+		voicemail = append(voicemail, a.Mailbox)
+	}
+	if err := d.openStore(); err != nil {
+		return nil, err
+	}
+	// The screen takes the keys it uses where it is (menus, soft keys);
+	// the phone gets the rest through the screen's keypad.
+	if d.scr, err = newScreen(d); err != nil {
 		return nil, err
 	}
 	preset, err := tone.PresetFor(cfg.Audio.Tones)
@@ -163,10 +160,19 @@ func New(o Options) (d *Daemon, err error) {
 	} else if cfg.DialPlan.Terminator == "" {
 		term = -1 // no terminator key
 	}
+	vol := cfg.Audio.Volume
+	if vol == 0 {
+		vol = phone.VolumeOff
+	}
 	d.ph, err = phone.New(phone.Config{
-		Board: d.board, Line: (*line)(d), Tones: tones{p: preset, rate: cfg.Audio.SampleRate},
+		Board: d.scr.phoneBoard(), Line: d.lines[0], Lines: phoneLines, Settings: settings,
+		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting, Voicemail: voicemail,
+		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
-		Logger: log,
+		Volume: vol, Logger: log,
+		// Every call that ends goes in the history; callers are named
+		// from the phonebook (both on the data partition, store.go).
+		History: d.store.history, Directory: d.store.phonebook,
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +181,48 @@ func New(o Options) (d *Daemon, err error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// addLine builds line i's user agent for account a (the zero Account:
+// the line without an account).
+func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
+	acct, err := sipAccount(a)
+	if err != nil {
+		return fmt.Errorf("daemon: line %d: %w", i, err)
+	}
+	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
+	if a.User != "" {
+		l.name = a.User + "@" + a.Domain
+	}
+	l.log = d.log.With("line", i)
+	if d.cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
+		l.log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
+	}
+	l.ua, err = sip.New(sip.Config{
+		Account:         acct,
+		Mapper:          l.mp,
+		Codecs:          d.cfg.Codecs,
+		DTMFPayloadType: uint8(d.cfg.DTMFPayloadType),
+		Ptime:           d.cfg.Ptime,
+		UserAgent:       "deskphone/" + version.Version,
+		Logger:          l.log,
+		EarlyMedia:      true,
+		Prack:           true,
+		AcceptFrom:      sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
+		Allow:           allow,
+		RingTimeout:     d.cfg.SIP.RingTimeout,
+		DNS:             sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
+		// The phone's cap is over all lines: it refuses the call beyond
+		// it, or forwards it on busy, so each UA lets one more through
+		// to it. An INVITE beyond that can never be taken and is refused
+		// 486 before a media port is opened for it.
+		MaxCalls: d.cfg.Calls.MaxCalls + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("daemon: line %d: %w", i, err)
+	}
+	d.lines = append(d.lines, l)
+	return nil
 }
 
 // portConfig maps the config's ports and nat sections onto the port
@@ -212,33 +260,6 @@ func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.
 	return pc, nil
 }
 
-// account turns the first enabled config account into the UA's.
-func account(cfg *config.Config) (sip.Account, error) {
-	for _, a := range cfg.Accounts {
-		if !a.Enabled {
-			continue
-		}
-		sa := sip.Account{
-			User: a.User, AuthUser: a.AuthUser, Password: a.Password, Domain: a.Domain,
-			DisplayName: a.DisplayName, Registrar: a.Registrar, OutboundProxy: a.OutboundProxy,
-			Transport: a.Transport, Expires: a.Expires,
-		}
-		if a.TLSCAFile != "" {
-			pem, err := os.ReadFile(a.TLSCAFile)
-			if err != nil {
-				return sa, fmt.Errorf("daemon: tls_ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return sa, fmt.Errorf("daemon: tls_ca_file %s: no PEM certificate found", a.TLSCAFile)
-			}
-			sa.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		}
-		return sa, nil
-	}
-	return sip.Account{}, nil // no account: direct calls only
-}
-
 // allowList parses sip.allow.
 func allowList(items []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
@@ -253,17 +274,42 @@ func allowList(items []string) ([]netip.Prefix, error) {
 }
 
 // Run starts the phone and serves until ctx is done, then shuts down in
-// order: API, phone, UA (un-REGISTER), port manager, board.
+// order: API, phone, UAs (un-REGISTER), port manager, board.
+//
+// A line that cannot start (no SIP port is left for it) is logged and
+// shown in its status; the phone runs on the others, as a desk phone
+// keeps its working lines. Run fails only when no line starts. (A
+// registrar that does not resolve yet is not a failure to start: the
+// line reports it in its registration and keeps trying.)
 func (d *Daemon) Run(ctx context.Context) error {
-	if err := d.ua.Start(ctx); err != nil {
+	var errs []error
+	for _, l := range d.lines {
+		if err := l.ua.Start(ctx); err != nil {
+			l.log.Error("line did not start: it neither registers nor places calls", "account", l.name, "err", err)
+			l.setStartErr(err)
+			errs = append(errs, fmt.Errorf("daemon: line %d (%s): %w", l.n, l.name, err))
+			continue
+		}
+		if l.mwi {
+			// The subscription lives until the UA closes; it retries on
+			// its own when the server ends or refuses it for a while.
+			if _, err := l.ua.WatchMWI(""); err != nil {
+				l.log.Warn("message-waiting subscription", "err", err)
+			}
+		}
+	}
+	if len(errs) == len(d.lines) {
 		d.closeParts()
-		return err
+		if len(errs) == 1 {
+			return errors.Unwrap(errs[0])
+		}
+		return errors.Join(errs...)
 	}
 	if d.cfg.API.Listen != "" {
 		s, err := api.Start(api.Config{
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
 			Status: func() any { return d.Status() }, Actions: actions{d}, Logger: d.log,
-			ConfigStore: d.web.store, Web: d.web.page,
+			Screen: d.scr.image, ConfigStore: d.web.store, Web: d.web.page,
 		})
 		if err != nil {
 			d.closeParts()
@@ -271,161 +317,124 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		d.api = s
 	}
-	pumpDone := make(chan struct{})
-	go func() {
-		defer close(pumpDone)
-		d.pump()
-	}()
-	natDone := make(chan struct{})
-	go func() {
-		defer close(natDone)
-		d.natEvents()
-	}()
+	var wg sync.WaitGroup
+	for _, l := range d.lines {
+		wg.Go(l.pump)
+	}
+	wg.Go(d.portEvents)
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
-		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.ua.AdmissionStats, debug.FreeOSMemory, d.log)
+		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
+	d.scr.start()
 	err := d.ph.Run(ctx)
 	stopFlood()
 	<-floodDone
 	d.closeParts()
-	<-pumpDone
-	<-natDone
+	wg.Wait()
 	return err
 }
 
-// natEvents acts on the port manager's reports. When the SIP flow's
-// external address changed or its binding was lost, it re-registers (so
-// the registrar reaches the phone at its new address) and re-INVITEs every
-// live call (so in-dialog requests follow the new Contact); when a call's
-// media mapping changed, it re-INVITEs that call with the new c=/m=. It
-// ends when the manager closes its event channel.
-func (d *Daemon) natEvents() {
+// portEvents hands every port-manager event to every line's UA, which
+// acts on those about its own mappings (re-REGISTER and re-INVITE after
+// an address change, a SIP ALG logged: the NAT policy lives in voip/sip,
+// which owns the dialogs). An ALG on a flow no line holds any more is
+// logged here, so that no report is lost. It ends when the manager
+// closes its event channel.
+func (d *Daemon) portEvents() {
 	for ev := range d.pm.Events() {
-		switch ev.Kind {
-		case portmgr.EventExternalChanged, portmgr.EventFlowFailed:
-			if ev.Mapping != nil && ev.Mapping.Kind == portmgr.KindMedia {
-				for _, c := range d.ua.Calls() {
-					if c.UsesMapping(ev.Mapping) {
-						d.log.Info("media address changed: re-INVITE", "call_id", c.ID(), "old", ev.Old, "new", ev.New)
-						d.refresh(c)
-					}
-				}
-				continue
-			}
-			d.log.Info("external address changed: re-registering", "old", ev.Old, "new", ev.New)
-			d.ua.Reregister()
-			for _, c := range d.ua.Calls() {
-				d.refresh(c)
-			}
-		case portmgr.EventALG:
+		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(d.lines, func(l *uaLine) bool {
+			return ev.Mapping != nil && l.mp.sipMapping() == ev.Mapping
+		}) {
 			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
+		}
+		for _, l := range d.lines {
+			l.ua.HandlePortEvent(ev)
 		}
 	}
 }
 
-// refresh re-INVITEs a live call; calls not yet answered, ended, or with a
-// re-INVITE already open are left alone.
-func (d *Daemon) refresh(c *sip.Call) {
-	if err := c.Refresh(); err != nil && !errors.Is(err, sip.ErrCallState) {
-		d.log.Warn("re-INVITE after address change", "call_id", c.ID(), "err", err)
+// admissionStats is what admission control turned away, over all lines.
+func (d *Daemon) admissionStats() sip.AdmissionStats {
+	var s sip.AdmissionStats
+	for _, l := range d.lines {
+		a := l.ua.AdmissionStats()
+		s.RateLimited += a.RateLimited
+		s.Forbidden += a.Forbidden
+		s.NotFound += a.NotFound
+		s.Overloaded += a.Overloaded
+		s.Busy += a.Busy
 	}
+	return s
 }
 
 func (d *Daemon) closeParts() {
+	if d.scr != nil {
+		d.scr.close()
+	}
 	if d.api != nil {
 		_ = d.api.Close()
 	}
-	if d.ua != nil {
-		_ = d.ua.Close()
+	// The lines close together: each un-REGISTERs and ends its calls
+	// within its own CloseTimeout, not one after the other.
+	var wg sync.WaitGroup
+	for _, l := range d.lines {
+		if l.ua != nil {
+			wg.Go(func() { _ = l.ua.Close() })
+		}
 	}
+	wg.Wait()
 	if d.pm != nil {
 		_ = d.pm.Close()
 	}
 	if d.board != nil {
 		_ = d.board.Close()
 	}
-}
-
-// pump turns UA events into phone events until the UA closes its channel.
-func (d *Daemon) pump() {
-	for ev := range d.ua.Events() {
-		switch e := ev.(type) {
-		case *sip.RegistrationEvent:
-			s := e.Status
-			d.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
-			if s.State == sip.RegRegistered && s.Received.IsValid() {
-				// What the registrar saw is the truth about the SIP flow
-				// (RFC 3581): the port manager adopts it and reports a
-				// change, which brings us back here to re-register.
-				d.pm.ObserveRport(s.Received)
-			}
-			if s.State == sip.RegRegistered && s.EchoedContact.IsValid() && s.EchoedContact != s.ContactAddr {
-				// The registrar holds a Contact we did not send: a SIP
-				// ALG rewrote it. The port manager reports it (nat.alg).
-				d.pm.ObserveContact(s.ContactAddr, s.EchoedContact)
-			}
-		case *sip.IncomingCallEvent:
-			d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: phone.CallIncoming})
-		case *sip.CallEvent:
-			if st, ok := mapState(e); ok {
-				d.ph.CallEvent(phone.CallEvent{Call: d.wrap(e.Call), State: st, Code: e.Code, Reason: e.Reason, RemoteHold: e.RemoteHold})
-			}
-			if e.State == sip.StateEnded {
-				d.mu.Lock()
-				delete(d.calls, e.Call)
-				d.mu.Unlock()
-			}
-		case *sip.DTMFEvent:
-			d.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
-			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call), Digit: e.Digit})
-		}
-	}
-}
-
-func mapState(e *sip.CallEvent) (phone.CallState, bool) {
-	switch e.State {
-	case sip.StateRinging:
-		if e.EarlyMedia {
-			return phone.CallEarly, true
-		}
-		return phone.CallRinging, true
-	case sip.StateEarly:
-		return phone.CallEarly, true
-	case sip.StateTalking:
-		if e.LocalHold || e.RemoteHold {
-			return phone.CallHeld, true
-		}
-		return phone.CallAnswered, true
-	case sip.StateHeld:
-		return phone.CallHeld, true
-	case sip.StateEnded:
-		if e.Code >= 300 {
-			return phone.CallFailed, true
-		}
-		return phone.CallEnded, true
-	}
-	return 0, false
+	d.closeStore()
 }
 
 // Status is the document GET /api/status returns.
 type Status struct {
-	Version      string        `json:"version"`
-	Board        string        `json:"board"`
-	Phone        phone.Status  `json:"phone"`
+	Version string       `json:"version"`
+	Board   string       `json:"board"`
+	Phone   phone.Status `json:"phone"`
+	// Lines are the phone's lines, line 0 first: each enabled account's
+	// registration, SIP transport and admission counters.
+	Lines []LineStatus `json:"lines"`
+	// Registration is line 0's (kept from when the phone had one line,
+	// for clients that read it there).
 	Registration sip.RegStatus `json:"registration"`
 	NAT          any           `json:"nat"`
-	Calls        []CallStatus  `json:"calls"`
+	// Calls are the calls of every line.
+	Calls []CallStatus `json:"calls"`
 	// Admission counts the SIP requests turned away (rate limited,
-	// forbidden, not found, overloaded, busy).
+	// forbidden, not found, overloaded, busy), over all lines.
 	Admission sip.AdmissionStats  `json:"admission"`
 	Uptime    string              `json:"uptime,omitempty"`
 	Extra     map[string]struct{} `json:"-"`
 
-	// Transport is the SIP transport's health (down while rebuilt).
+	// Transport is line 0's SIP transport health (down while rebuilt),
+	// kept for compatibility like Registration.
 	Transport sip.TransportStatus `json:"sip_transport"`
+}
+
+// LineStatus is one line in the status document.
+type LineStatus struct {
+	Line int `json:"line"`
+	// Account is user@domain; empty for the line without an account.
+	Account      string              `json:"account"`
+	Registration sip.RegStatus       `json:"registration"`
+	Transport    sip.TransportStatus `json:"sip_transport"`
+	Admission    sip.AdmissionStats  `json:"admission"`
+	// ExternalSIP is the address the line's SIP flow advertises (UDP;
+	// empty over TCP and TLS or while the flow is rebuilt).
+	ExternalSIP string `json:"external_sip,omitempty"`
+	// Mailbox is the line's voicemail number (config mailbox).
+	Mailbox string `json:"mailbox,omitempty"`
+	// Error is why the line did not start, if it did not.
+	Error string `json:"error,omitempty"`
 }
 
 // RTPStatus is one call's media counters.
@@ -444,7 +453,9 @@ type RTPStatus struct {
 
 // CallStatus is one call in the status document.
 type CallStatus struct {
-	ID        string    `json:"id"`
+	ID string `json:"id"`
+	// Line is the line the call is on.
+	Line      int       `json:"line"`
 	Direction string    `json:"direction"`
 	State     string    `json:"state"`
 	Remote    string    `json:"remote"`
@@ -470,83 +481,47 @@ func (d *Daemon) Phone() *phone.Phone { return d.ph }
 func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
-		Registration: d.ua.Registration(), NAT: d.pm.Report(), Calls: []CallStatus{},
-		Admission: d.ua.AdmissionStats(), Transport: d.ua.Transport(),
+		NAT: d.pm.Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
 	}
-	for _, c := range d.ua.Calls() {
-		cs := CallStatus{
-			ID: c.ID(), Direction: string(c.Direction()), State: callState(c),
-			Remote: c.Remote(), Codec: c.Codec(),
+	for _, l := range d.lines {
+		ls := LineStatus{
+			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
+			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
+			Error: l.startErr(),
 		}
-		if t := c.Answered(); !t.IsZero() {
-			cs.Duration = time.Since(t).Round(time.Millisecond).Seconds()
+		if mp := l.mp.sipMapping(); mp != nil {
+			ls.ExternalSIP = mp.External().String()
 		}
-		if m := c.Media(); m != nil {
-			st := m.Stats()
-			cs.RTP = RTPStatus{
-				Sent: st.Sent, Received: st.Received, Lost: st.Lost,
-				JitterMS:  float64(st.Jitter) / float64(time.Millisecond),
-				Relatches: st.Relatches, Strangers: st.Strangers,
-			}
-			if st.Relatches > 0 {
-				cs.RTP.LastRelatch = st.RelatchFrom.String() + " -> " + st.RelatchTo.String()
-			}
-			if st.Latched.IsValid() {
-				cs.RTP.Remote = st.Latched.String()
-			}
+		s.Lines = append(s.Lines, ls)
+		for _, c := range l.ua.Calls() {
+			s.Calls = append(s.Calls, callStatus(l.n, c))
 		}
-		s.Calls = append(s.Calls, cs)
 	}
+	s.Registration, s.Transport = s.Lines[0].Registration, s.Lines[0].Transport
 	return s
 }
 
-// line adapts the UA to phone.Line.
-type line Daemon
-
-func (l *line) Dial(ctx context.Context, target string) (phone.Call, error) {
-	d := (*Daemon)(l)
-	if f, ok := d.codes[target]; ok {
-		if !phone.DialledOnKeypad(ctx) {
-			// A web page or a token holder must not wipe the phone.
-			d.log.Warn("service code refused: not dialled on the keypad")
-			return nil, ErrServiceCodeRemote
+func callStatus(line int, c *sip.Call) CallStatus {
+	cs := CallStatus{
+		ID: c.ID(), Line: line, Direction: string(c.Direction()), State: callState(c),
+		Remote: c.Remote(), Codec: c.Codec(),
+	}
+	if t := c.Answered(); !t.IsZero() {
+		cs.Duration = time.Since(t).Round(time.Millisecond).Seconds()
+	}
+	if m := c.Media(); m != nil {
+		st := m.Stats()
+		cs.RTP = RTPStatus{
+			Sent: st.Sent, Received: st.Received, Lost: st.Lost,
+			JitterMS:  float64(st.Jitter) / float64(time.Millisecond),
+			Relatches: st.Relatches, Strangers: st.Strangers,
 		}
-		d.log.Info("service code dialled", "code", target)
-		f()
-		return nil, ErrServiceCode
+		if st.Relatches > 0 {
+			cs.RTP.LastRelatch = st.RelatchFrom.String() + " -> " + st.RelatchTo.String()
+		}
+		if st.Latched.IsValid() {
+			cs.RTP.Remote = st.Latched.String()
+		}
 	}
-	c, err := d.ua.Dial(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	return d.wrap(c), nil
-}
-
-func (d *Daemon) wrap(c *sip.Call) *lineCall {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	lc, ok := d.calls[c]
-	if !ok {
-		lc = &lineCall{c: c}
-		d.calls[c] = lc
-	}
-	return lc
-}
-
-// lineCall adapts a *sip.Call to phone.Call.
-type lineCall struct{ c *sip.Call }
-
-func (l *lineCall) ID() string                   { return l.c.ID() }
-func (l *lineCall) Remote() string               { return l.c.Remote() }
-func (l *lineCall) Answer() error                { return l.c.Answer() }
-func (l *lineCall) Reject(code int) error        { return l.c.Reject(code) }
-func (l *lineCall) Hangup() error                { return l.c.Hangup() }
-func (l *lineCall) Hold() error                  { return l.c.Hold() }
-func (l *lineCall) Resume() error                { return l.c.Resume() }
-func (l *lineCall) SendDTMF(digits string) error { return l.c.SendDTMF(digits) }
-func (l *lineCall) Media() phone.Media {
-	if m := l.c.Media(); m != nil {
-		return m
-	}
-	return nil
+	return cs
 }

@@ -1,4 +1,20 @@
 // Package daemon wires the phone together: config, board, port manager,
-// SIP user agent, phone state machine and local API. firmware/cmd/phoned
-// is a thin main over it, and whole-phone tests run it in-process.
+// SIP user agents, phone state machine, screen, call history and
+// phonebook, and local API. firmware/cmd/phoned is a thin main over it,
+// and whole-phone tests run it in-process.
+//
+// Every enabled account is a line: it gets its own sip.UA, with its own
+// SIP socket from the one port manager (each line's flow is mapped, kept
+// alive and watched on its own), registration and transport. Line n is
+// the n-th enabled account; line 0 is the default. Each line's UA feeds
+// the phone through its own event pump, which tags every call event with
+// the line. The port manager's events go to every line's UA
+// (sip.UA.HandlePortEvent), which acts on those about its own mappings:
+// the NAT-change policy lives in voip/sip, which owns the dialogs. What a
+// line's registrar saw of its flow (Via received/rport, the echoed
+// Contact) is handed to the port manager for that line's mapping.
+//
+// The status document (GET /api/status) lists the lines under "lines";
+// its top-level "registration" and "sip_transport" are line 0's, as they
+// were when the phone had one line.
 package daemon

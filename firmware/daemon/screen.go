@@ -108,9 +108,12 @@ func (s *screen) press(ctx context.Context, k hal.Key) (taken bool, err error) {
 func (s *screen) view() ui.View {
 	d := s.d
 	in := viewInput{
-		Now: time.Now(), Phone: d.ph.Status(), Regs: []sip.RegStatus{d.ua.Registration()},
-		NAT: d.pm.Report(), Transport: d.ua.Transport(), Codecs: map[string]string{},
+		Now: time.Now(), Phone: d.ph.Status(),
+		NAT: d.pm.Report(), Transport: d.lines[0].ua.Transport(), Codecs: map[string]string{},
 		Version: version.Version, Board: d.board.Name,
+	}
+	for _, l := range d.lines {
+		in.Regs = append(in.Regs, l.ua.Registration())
 	}
 	for _, a := range d.cfg.Accounts {
 		if !a.Enabled {
@@ -124,13 +127,15 @@ func (s *screen) view() ui.View {
 		in.Registrar = append(in.Registrar, a.Registrar != "")
 		in.TLS = in.TLS || strings.EqualFold(a.Transport, "tls")
 	}
-	for _, c := range d.ua.Calls() {
-		in.Codecs[c.ID()] = c.Codec()
-		if t := c.Answered(); !t.IsZero() {
-			if in.Answered == nil {
-				in.Answered = map[string]time.Time{}
+	for _, l := range d.lines {
+		for _, c := range l.ua.Calls() {
+			in.Codecs[c.ID()] = c.Codec()
+			if t := c.Answered(); !t.IsZero() {
+				if in.Answered == nil {
+					in.Answered = map[string]time.Time{}
+				}
+				in.Answered[c.ID()] = t
 			}
-			in.Answered[c.ID()] = t
 		}
 	}
 	return buildView(in)

@@ -92,12 +92,20 @@ type Config struct {
 	History History
 	// Directory, when set, names callers and resolves speed dials.
 	Directory Directory
+
+	// Volume is the speaker volume at start, 1..100 (the config's
+	// audio.volume, which the daemon also sets on the codec); zero means
+	// 70 and VolumeOff starts silent.
+	Volume int
 	// Voicemail are the numbers the voicemail key dials, by line
 	// (e.g. "*97"); a line without one (or "") has no voicemail key.
 	Voicemail []string
 	// BLF are the busy lamp keys (at most hal.BLFKeys, each key once).
 	BLF []BLFKey
 }
+
+// VolumeOff is the Config.Volume that starts the phone silent (volume 0).
+const VolumeOff = -1
 
 // DefaultMaxCalls is the number of calls at once when Config.MaxCalls is
 // zero.
@@ -305,6 +313,12 @@ func New(cfg Config) (*Phone, error) {
 	copy(p.settings, cfg.Settings)
 	if cfg.Board.AudioIn != nil {
 		p.router = &router{in: cfg.Board.AudioIn, log: p.log}
+	}
+	switch {
+	case cfg.Volume > 0:
+		p.volume = min(cfg.Volume, 100)
+	case cfg.Volume < 0:
+		p.volume = 0
 	}
 	p.publish()
 	return p, nil

@@ -88,7 +88,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log.Info("phoned starting", "version", version.Version, "board", cfg.Board, "config", *cfgPath)
+	log.Info("phoned starting", "version", version.Version, "board", cfg.Board, "config", *cfgPath, "lines", len(cfg.Lines()))
 	if *demoCall == "" {
 		err := d.Run(ctx)
 		if reset.Load() {
