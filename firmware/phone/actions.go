@@ -271,6 +271,30 @@ func (p *Phone) stopDialTimer() {
 	}
 }
 
+func (p *Phone) stopBusyTimer() {
+	if p.busyTimer != nil {
+		p.busyTimer.Stop()
+		p.busyTimer = nil
+	}
+}
+
+// BusyHandsFree is how long a hands-free call that failed (busy,
+// declined, not found) plays its busy or congestion tone before the phone
+// goes back to idle with the speaker off, as Polycom and Yealink phones
+// do: with the handset on its hook nobody would hang up, and the next
+// call must ring rather than find the phone busy.
+const BusyHandsFree = 3 * time.Second
+
+// endHandsFreeBusy ends the busy tone of a failed hands-free call, unless
+// the user has since lifted the handset or moved on.
+func (p *Phone) endHandsFreeBusy() {
+	if p.mode != Busy || p.handset || !(p.speaker || p.headset) || p.live() != nil {
+		return
+	}
+	p.speaker, p.headset = false, false
+	p.onHookDown()
+}
+
 // route sets the codec's acoustic path.
 func (p *Phone) route() {
 	c := p.cfg.Board.Codec

@@ -57,7 +57,9 @@
 // speaker on, the handset on its hook: answered or placed through the API
 // or the speaker key) that the far end ends goes straight back to Idle
 // with the speaker off: there is no handset to put down, and the next
-// call must ring rather than find the phone busy. Going on hook ends the
+// call must ring rather than find the phone busy; a hands-free call that
+// fails plays its busy or congestion tone for BusyHandsFree (3 s) and
+// then goes back to Idle the same way. Going on hook ends the
 // live call only: calls we hold stay held (the hold key or the call's
 // line key resumes one), as on Yealink and Polycom desk phones.
 //

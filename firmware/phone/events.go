@@ -93,6 +93,10 @@ func (p *Phone) onEnded(c *callRec, ev CallEvent) {
 	busy := ev.Code == 486 || ev.Code == 600 || ev.Code == 603 || ev.State == CallEnded
 	if p.engaged() {
 		p.toBusy(c.remote, busy)
+		if (p.speaker || p.headset) && !p.handset {
+			p.stopBusyTimer()
+			p.busyTimer = time.NewTimer(BusyHandsFree)
+		}
 		return
 	}
 	p.toIdleOrBusy(false)

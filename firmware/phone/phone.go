@@ -159,10 +159,13 @@ type Phone struct {
 	muted      bool // the microphone is muted; reset when the call ends
 	volume     int  // the user's setting; kept from call to call
 	dialTimer  *time.Timer
-	lastErr    string
-	missed     int
-	xfer       *xferState
-	ringing    bool // the ringer is on
+	// busyTimer ends the busy tone of a hands-free call that failed
+	// (BusyHandsFree): nobody holds a handset to put down.
+	busyTimer *time.Timer
+	lastErr   string
+	missed    int
+	xfer      *xferState
+	ringing   bool // the ringer is on
 
 	// Audio (owned by the Run goroutine).
 	router    *router
@@ -361,9 +364,12 @@ func (p *Phone) Run(ctx context.Context) error {
 	p.settle()
 	defer p.shutdown()
 	for {
-		var dialC <-chan time.Time
+		var dialC, busyC <-chan time.Time
 		if p.dialTimer != nil {
 			dialC = p.dialTimer.C
+		}
+		if p.busyTimer != nil {
+			busyC = p.busyTimer.C
 		}
 		select {
 		case <-ctx.Done():
@@ -402,6 +408,9 @@ func (p *Phone) Run(ctx context.Context) error {
 		case <-dialC:
 			p.dialTimer = nil
 			p.sendNumber(ctx)
+		case <-busyC:
+			p.busyTimer = nil
+			p.endHandsFreeBusy()
 		}
 		p.settle()
 	}
@@ -418,6 +427,7 @@ func (p *Phone) shutdown() {
 		p.drop(c)
 	}
 	p.stopDialTimer()
+	p.stopBusyTimer()
 	p.xfer = nil
 	p.mode = Idle
 	p.play(nil)

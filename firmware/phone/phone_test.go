@@ -661,3 +661,58 @@ func sameSource(a, b hal.FrameSource) (same bool) {
 	}()
 	return a == b
 }
+
+// TestFailedHandsFreeGoesIdle: a call placed hands-free (the API's call,
+// the handset on its hook) that fails plays the busy or congestion tone
+// for BusyHandsFree, then the phone is idle with the speaker off, so the
+// next call rings. With the handset lifted the tone stays until it goes
+// down, as before.
+func TestFailedHandsFreeGoesIdle(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		tone func(Tones) hal.FrameSource
+	}{{486, Tones.Busy}, {404, Tones.Congestion}} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t)
+				if err := r.p.Call(context.Background(), "1002"); err != nil {
+					t.Fatal(err)
+				}
+				r.wantState(Calling)
+				c := r.line.last()
+				r.p.CallEvent(CallEvent{Call: c, State: CallFailed, Code: tc.code, Reason: "no"})
+				r.wantState(Busy)
+				r.wantPlaying(tc.tone(r.p.cfg.Tones))
+				time.Sleep(BusyHandsFree - time.Millisecond)
+				synctest.Wait()
+				if st := r.p.Status(); st.State != Busy.String() || !st.Speaker {
+					t.Fatalf("before %v: %+v, want busy on the speaker", BusyHandsFree, st)
+				}
+				time.Sleep(time.Millisecond)
+				r.wantState(Idle)
+				r.wantPlaying(nil)
+				if st := r.p.Status(); st.Speaker {
+					t.Fatalf("speaker still on after the busy tone: %+v", st)
+				}
+				c2 := &fakeCall{id: "in-2", media: &fakeMedia{}}
+				r.p.CallEvent(CallEvent{Call: c2, State: CallIncoming})
+				r.wantState(Ringing)
+			})
+		})
+	}
+	t.Run("handset", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			r := newRig(t)
+			r.hook.Lift()
+			r.wantState(OffHook)
+			for _, d := range "1002#" {
+				r.keys.Press(hal.Key(d))
+			}
+			r.wantState(Calling)
+			r.p.CallEvent(CallEvent{Call: r.line.last(), State: CallFailed, Code: 486})
+			r.wantState(Busy)
+			time.Sleep(10 * BusyHandsFree)
+			r.wantState(Busy)
+		})
+	})
+}
