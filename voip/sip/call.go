@@ -325,6 +325,12 @@ func (c *Call) bye(ctx context.Context, reason string, wait bool) {
 	req := c.newRequestLocked(siplib.BYE, 0)
 	c.mu.Unlock()
 	c.finish(0, reason, true)
+	c.sendBye(ctx, req, wait)
+}
+
+// sendBye sends req (a BYE) and drains its transaction, waiting for it
+// when wait is set.
+func (c *Call) sendBye(ctx context.Context, req *siplib.Request, wait bool) {
 	tx, err := c.ua.request(ctx, req)
 	if err != nil {
 		c.log.Debug("send BYE", "err", err)

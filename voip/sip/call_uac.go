@@ -420,6 +420,15 @@ func (c *Call) onSuccess(tx siplib.ClientTransaction, req *siplib.Request, res *
 	if cancelled {
 		// The 2xx crossed our CANCEL: confirm, then end with BYE (§9.1).
 		c.mu.Lock()
+		if c.state == StateEnded {
+			// Already ended here (a CANCEL or the setup timer got there
+			// first): close the dialog the 2xx made, without ending the
+			// call a second time.
+			req := c.newRequestLocked(siplib.BYE, 0)
+			c.mu.Unlock()
+			c.sendBye(c.ua.ctx, req, false)
+			return
+		}
 		c.state = StateTalking
 		c.mu.Unlock()
 		c.bye(c.ua.ctx, "cancelled", false)
