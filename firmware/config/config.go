@@ -125,6 +125,14 @@ type Account struct {
 	// needs; without it the phone still takes the unsolicited NOTIFYs
 	// Asterisk sends. Default: false.
 	SubscribeMWI bool
+	// SRTP is the media security policy (srtp): "off", "optional" (offer
+	// SRTP with SDES keys on RTP/AVP, accept a plain answer or offer) or
+	// "required" (RTP/SAVP; a plain call is refused). Default: off.
+	SRTP string
+	// SRTPOverInsecure allows SDES keys over signalling that is not TLS
+	// (srtp_over_insecure): without it, srtp other than off needs
+	// transport tls, because the keys travel in the SDP. Default: false.
+	SRTPOverInsecure bool
 }
 
 // Calls configures several calls at once (calls).
@@ -319,6 +327,7 @@ type Log struct {
 // Defaults of the fields whose default is not the zero value.
 const (
 	DefaultTransport       = "udp"
+	DefaultSRTP            = "off"
 	DefaultExpires         = 3600 * time.Second
 	DefaultDTMF            = "rfc4733"
 	DefaultDTMFPayloadType = 101
@@ -393,7 +402,7 @@ func Default() *Config {
 // forwarding after 20s); User and Domain are empty.
 func DefaultAccount() Account {
 	return Account{Transport: DefaultTransport, Expires: DefaultExpires, Enabled: true,
-		DNDCode: DefaultDNDCode, ForwardNoAnswerAfter: DefaultNoAnswerAfter}
+		DNDCode: DefaultDNDCode, ForwardNoAnswerAfter: DefaultNoAnswerAfter, SRTP: DefaultSRTP}
 }
 
 // Lines returns the enabled accounts in order: the phone's lines, line 0

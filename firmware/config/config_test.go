@@ -97,7 +97,7 @@ func TestParseAccountDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Account{User: "bob", AuthUser: "bob", Domain: "example.com", Registrar: "example.com",
-		Transport: "udp", Expires: time.Hour, Enabled: true, DNDCode: 486, ForwardNoAnswerAfter: 20 * time.Second}
+		Transport: "udp", Expires: time.Hour, Enabled: true, DNDCode: 486, ForwardNoAnswerAfter: 20 * time.Second, SRTP: "off"}
 	if len(c.Accounts) != 1 || c.Accounts[0] != want {
 		t.Fatalf("accounts = %+v, want [%+v]", c.Accounts, want)
 	}
@@ -257,6 +257,10 @@ func TestParseBad(t *testing.T) {
 	}{
 		{"bad transport", "accounts:\n  - user: a\n    domain: example.com\n    transport: udpx\n",
 			[]string{`phone.yaml:4: accounts[0].transport: "udpx" is not one of udp, tcp, tls`}, ErrInvalid},
+		{"bad srtp", "accounts:\n  - user: a\n    domain: example.com\n    srtp: on\n",
+			[]string{`phone.yaml:4: accounts[0].srtp: "on" is not one of off, optional, required`}, ErrInvalid},
+		{"srtp keys in the clear", "accounts:\n  - user: a\n    domain: example.com\n    srtp: required\n",
+			[]string{`phone.yaml:4: accounts[0].srtp: required needs transport tls: SDES keys travel in the SDP, in the clear over udp`}, ErrInvalid},
 		{"unknown top-level key", "board: sim\nboadr: rpi\n",
 			[]string{`phone.yaml:2: boadr: unknown key (known keys: accounts, api, audio,`}, ErrUnknownKey},
 		{"unknown nested key", "nat:\n  keepalive: 20s\n  stun: x\n",
@@ -569,9 +573,9 @@ func full() *Config {
 			Registrar: "sips:reg.example.com:5061;transport=tls", OutboundProxy: "proxy.example.com:5070",
 			Transport: "tls", Expires: 120 * time.Second, TLSCAFile: "/etc/ca.pem", Enabled: false,
 			DND: true, DNDCode: 480, ForwardAlways: "sip:desk@example.com;transport=tcp", ForwardBusy: "2001",
-			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97", SubscribeMWI: true},
+			ForwardNoAnswer: "vm@10.0.0.9", ForwardNoAnswerAfter: 12 * time.Second, Mailbox: "*97", SubscribeMWI: true, SRTP: "required"},
 		{User: "0042", AuthUser: "0042", Domain: "10.0.0.1", Registrar: "10.0.0.1", Transport: "tcp", Expires: 61 * time.Second, Enabled: true,
-			DNDCode: 486, ForwardNoAnswerAfter: 1500 * time.Millisecond, Mailbox: "tel:+441234"},
+			DNDCode: 486, ForwardNoAnswerAfter: 1500 * time.Millisecond, Mailbox: "tel:+441234", SRTP: "optional", SRTPOverInsecure: true},
 	}
 	c.Calls = Calls{MaxCalls: 7, CallWaiting: false}
 	c.Codecs = []string{"PCMA"}

@@ -76,6 +76,8 @@ type (
 		ForwardNoAnswerAfter string `yaml:"forward_no_answer_after"`
 		Mailbox              string `yaml:"mailbox"`
 		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
+		SRTP             string `yaml:"srtp"`
+		SRTPOverInsecure bool   `yaml:"srtp_over_insecure"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -216,6 +218,7 @@ func Marshal(c *Config) ([]byte, error) {
 			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
+			SRTP: a.SRTP, SRTPOverInsecure: a.SRTPOverInsecure,
 		})
 	}
 	out, err := yaml.Marshal(&f)

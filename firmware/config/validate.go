@@ -17,6 +17,7 @@ import (
 // Allowed values of the enumerated fields.
 var (
 	Transports    = []string{"udp", "tcp", "tls"}
+	SRTPPolicies  = []string{"off", "optional", "required"}
 	CodecNames    = []string{"PCMU", "PCMA"}
 	DTMFModes     = []string{"rfc4733", "info"}
 	Strategies    = []string{"static", "stun", "gateway", "turn"}
@@ -327,6 +328,12 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	}
 	if a.Transport != TransportAuto {
 		v.oneOf(p+".transport", a.Transport, Transports)
+	}
+	if a.SRTP != "" { // "" is off, as in a Config built in code
+		v.oneOf(p+".srtp", a.SRTP, SRTPPolicies)
+	}
+	if a.SRTP != "off" && slices.Contains(SRTPPolicies, a.SRTP) && a.Transport != "tls" && !a.SRTPOverInsecure {
+		v.fail(p+".srtp", "%s needs transport tls: SDES keys travel in the SDP, in the clear over %s (set srtp_over_insecure: true to allow it)", a.SRTP, a.Transport)
 	}
 	switch {
 	case a.Expires < MinExpires:

@@ -23,6 +23,7 @@ import (
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/sdp"
 	"github.com/deskphone/phone/voip/sip"
 )
 
@@ -198,20 +199,28 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 	if d.cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
 		l.log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
 	}
+	srtp := sdp.SRTPOff
+	if a.SRTP != "" {
+		if srtp, err = sdp.ParsePolicy(a.SRTP); err != nil {
+			return fmt.Errorf("daemon: line %d: %w", i, err)
+		}
+	}
 	l.ua, err = sip.New(sip.Config{
-		Account:         acct,
-		Mapper:          l.mp,
-		Codecs:          d.cfg.Codecs,
-		DTMFPayloadType: uint8(d.cfg.DTMFPayloadType),
-		Ptime:           d.cfg.Ptime,
-		UserAgent:       "deskphone/" + version.Version,
-		Logger:          l.log,
-		EarlyMedia:      true,
-		Prack:           true,
-		AcceptFrom:      sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
-		Allow:           allow,
-		RingTimeout:     d.cfg.SIP.RingTimeout,
-		DNS:             sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
+		Account:          acct,
+		SRTP:             srtp,
+		SRTPOverInsecure: a.SRTPOverInsecure,
+		Mapper:           l.mp,
+		Codecs:           d.cfg.Codecs,
+		DTMFPayloadType:  uint8(d.cfg.DTMFPayloadType),
+		Ptime:            d.cfg.Ptime,
+		UserAgent:        "deskphone/" + version.Version,
+		Logger:           l.log,
+		EarlyMedia:       true,
+		Prack:            true,
+		AcceptFrom:       sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
+		Allow:            allow,
+		RingTimeout:      d.cfg.SIP.RingTimeout,
+		DNS:              sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
 		// The phone's cap is over all lines: it refuses the call beyond
 		// it, or forwards it on busy, so each UA lets one more through
 		// to it. An INVITE beyond that can never be taken and is refused
@@ -462,6 +471,9 @@ type CallStatus struct {
 	Codec     string    `json:"codec,omitempty"`
 	Duration  float64   `json:"duration_s"`
 	RTP       RTPStatus `json:"rtp"`
+	// SRTP is the call's media security (suite, keying, counters,
+	// tls_signalling, keys_in_clear); absent for plain RTP. Never keys.
+	SRTP *sip.CallSecurity `json:"srtp,omitempty"`
 }
 
 // callState is a call's state for the status document: the UA's, but
@@ -504,7 +516,7 @@ func (d *Daemon) Status() Status {
 func callStatus(line int, c *sip.Call) CallStatus {
 	cs := CallStatus{
 		ID: c.ID(), Line: line, Direction: string(c.Direction()), State: callState(c),
-		Remote: c.Remote(), Codec: c.Codec(),
+		Remote: c.Remote(), Codec: c.Codec(), SRTP: c.Stats().SRTP,
 	}
 	if t := c.Answered(); !t.IsZero() {
 		cs.Duration = time.Since(t).Round(time.Millisecond).Seconds()
