@@ -664,8 +664,8 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"forward_no_answer_after": d.duration(&a.ForwardNoAnswerAfter),
 		"mailbox":                 d.str(&a.Mailbox),
 		"subscribe_mwi":           d.boolean(&a.SubscribeMWI),
-		"srtp":               d.lower(&a.SRTP),
-		"srtp_over_insecure": d.boolean(&a.SRTPOverInsecure),
+		"srtp":                    d.lower(&a.SRTP),
+		"srtp_over_insecure":      d.boolean(&a.SRTPOverInsecure),
 	})
 	if a.AuthUser == "" {
 		a.AuthUser = a.User

@@ -76,8 +76,8 @@ type (
 		ForwardNoAnswerAfter string `yaml:"forward_no_answer_after"`
 		Mailbox              string `yaml:"mailbox"`
 		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
-		SRTP             string `yaml:"srtp"`
-		SRTPOverInsecure bool   `yaml:"srtp_over_insecure"`
+		SRTP                 string `yaml:"srtp"`
+		SRTPOverInsecure     bool   `yaml:"srtp_over_insecure"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
