@@ -209,6 +209,11 @@ type NAT struct {
 	// re-registers. At least 1s; a value longer than Keepalive checks at
 	// the keepalive interval, as 0 does. Default: 5s.
 	ChangeCheck time.Duration
+	// MediaTimeout is the media-liveness rule (media_timeout): when
+	// nothing from the far end's media arrives this long after the answer
+	// while we send, and a TURN server is configured, the call moves to
+	// the relay. At least 300ms; 0 turns the rule off. Default: 1s.
+	MediaTimeout time.Duration
 	// UPnP allows UPnP IGD / NAT-PMP / PCP port mappings on the gateway
 	// (upnp). Default: true.
 	UPnP bool
@@ -334,6 +339,7 @@ const (
 	DefaultPtime           = 20 * time.Millisecond
 	DefaultKeepalive       = 25 * time.Second
 	DefaultChangeCheck     = 5 * time.Second
+	DefaultMediaTimeout    = time.Second
 	DefaultAudioInput      = "silence"
 	DefaultAudioOutput     = "null"
 	DefaultSampleRate      = 8000
@@ -368,11 +374,12 @@ func Default() *Config {
 			Media: DefaultMediaPorts,
 		},
 		NAT: NAT{
-			Strategies:  []string{"static", "gateway", "stun", "turn"},
-			Keepalive:   DefaultKeepalive,
-			ChangeCheck: DefaultChangeCheck,
-			EarlyUDP:    true,
-			UPnP:        true,
+			Strategies:   []string{"static", "gateway", "stun", "turn"},
+			Keepalive:    DefaultKeepalive,
+			ChangeCheck:  DefaultChangeCheck,
+			MediaTimeout: DefaultMediaTimeout,
+			EarlyUDP:     true,
+			UPnP:         true,
 		},
 		Audio: Audio{
 			Input:      DefaultAudioInput,

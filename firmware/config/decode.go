@@ -519,6 +519,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"early_udp":        d.boolean(&t.EarlyUDP),
 				"binding_lifetime": d.duration(&t.BindingLifetime),
 				"change_check":     d.duration(&t.ChangeCheck),
+				"media_timeout":    d.duration(&t.MediaTimeout),
 				"upnp":             d.boolean(&t.UPnP),
 			})
 		},

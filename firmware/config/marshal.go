@@ -96,6 +96,7 @@ type (
 		EarlyUDP        bool     `yaml:"early_udp"`
 		BindingLifetime string   `yaml:"binding_lifetime"`
 		ChangeCheck     string   `yaml:"change_check"`
+		MediaTimeout    string   `yaml:"media_timeout"`
 		UPnP            bool     `yaml:"upnp"`
 	}
 	fileTURN struct {
@@ -175,6 +176,7 @@ func Marshal(c *Config) ([]byte, error) {
 			EarlyUDP:        c.NAT.EarlyUDP,
 			BindingLifetime: formatDuration(c.NAT.BindingLifetime),
 			ChangeCheck:     formatDuration(c.NAT.ChangeCheck),
+			MediaTimeout:    formatDuration(c.NAT.MediaTimeout),
 			UPnP:            c.NAT.UPnP,
 		},
 		Audio: fileAudio(c.Audio),

@@ -480,6 +480,12 @@ func (v *validator) nat(n NAT) {
 	case n.ChangeCheck > 0 && n.ChangeCheck < MinKeepalive:
 		v.fail("nat.change_check", "%s is shorter than the minimum of %s", n.ChangeCheck, MinKeepalive)
 	}
+	switch {
+	case n.MediaTimeout < 0:
+		v.fail("nat.media_timeout", "%s is negative (0 turns the rule off)", n.MediaTimeout)
+	case n.MediaTimeout > 0 && n.MediaTimeout < 300*time.Millisecond:
+		v.fail("nat.media_timeout", "%s is shorter than the minimum of 300ms", n.MediaTimeout)
+	}
 }
 
 func (v *validator) audio(a Audio) {

@@ -225,7 +225,8 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		// it, or forwards it on busy, so each UA lets one more through
 		// to it. An INVITE beyond that can never be taken and is refused
 		// 486 before a media port is opened for it.
-		MaxCalls: d.cfg.Calls.MaxCalls + 1,
+		MaxCalls:     d.cfg.Calls.MaxCalls + 1,
+		MediaTimeout: mediaTimeout(d.cfg.NAT.MediaTimeout),
 	})
 	if err != nil {
 		return fmt.Errorf("daemon: line %d: %w", i, err)
@@ -471,6 +472,10 @@ type CallStatus struct {
 	Codec     string    `json:"codec,omitempty"`
 	Duration  float64   `json:"duration_s"`
 	RTP       RTPStatus `json:"rtp"`
+	// MediaPath is "direct" or "relay" (the media-liveness rule moved the
+	// call to the TURN relay); RelayReason says why.
+	MediaPath   string `json:"media_path"`
+	RelayReason string `json:"relay_reason,omitempty"`
 	// SRTP is the call's media security (suite, keying, counters,
 	// tls_signalling, keys_in_clear); absent for plain RTP. Never keys.
 	SRTP *sip.CallSecurity `json:"srtp,omitempty"`
@@ -518,6 +523,7 @@ func callStatus(line int, c *sip.Call) CallStatus {
 		ID: c.ID(), Line: line, Direction: string(c.Direction()), State: callState(c),
 		Remote: c.Remote(), Codec: c.Codec(), SRTP: c.Stats().SRTP,
 	}
+	cs.MediaPath, cs.RelayReason = c.MediaPath()
 	if t := c.Answered(); !t.IsZero() {
 		cs.Duration = time.Since(t).Round(time.Millisecond).Seconds()
 	}
@@ -536,4 +542,13 @@ func callStatus(line int, c *sip.Call) CallStatus {
 		}
 	}
 	return cs
+}
+
+// mediaTimeout is the UA's media-liveness timeout for nat.media_timeout:
+// the config's 0 turns the rule off (the UA's is negative).
+func mediaTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
