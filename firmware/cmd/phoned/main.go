@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -77,6 +78,16 @@ func run() error {
 	}
 	var reset atomic.Bool
 	if os.Getenv(initd.EnvChild) == "1" {
+		// On the device the config lives on the data partition: the call
+		// history and the phonebook go beside it unless the config says
+		// where, so they survive restarts and a factory reset clears them.
+		dir := filepath.Dir(*cfgPath)
+		if cfg.History.File == "" {
+			cfg.History.File = filepath.Join(dir, "history.json")
+		}
+		if cfg.Phonebook.File == "" {
+			cfg.Phonebook.File = filepath.Join(dir, "phonebook.yaml")
+		}
 		// Under initd the factory reset code ends the phone (it
 		// un-registers first) with the exit code initd acts on.
 		opts.ServiceCodes = map[string]func(){initd.FactoryResetCode: func() {
