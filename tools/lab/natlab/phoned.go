@@ -137,6 +137,7 @@ type Status struct {
 	} `json:"registration"`
 	NAT   *NATReport `json:"nat"`
 	Calls []struct {
+		ID    string `json:"id"`
 		State string `json:"state"`
 		RTP   struct {
 			Sent     uint64 `json:"sent"`
@@ -144,6 +145,17 @@ type Status struct {
 			Remote   string `json:"remote"`
 		} `json:"rtp"`
 	} `json:"calls"`
+}
+
+// Sent is how many RTP packets the phone has sent in call id (false when
+// the call is not listed).
+func (s *Status) Sent(id string) (uint64, bool) {
+	for _, c := range s.Calls {
+		if c.ID == id {
+			return c.RTP.Sent, true
+		}
+	}
+	return 0, false
 }
 
 // PhoneCall is one call as the phone's state machine lists it.
