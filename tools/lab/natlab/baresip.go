@@ -356,6 +356,21 @@ func (b *Baresip) WaitEvents(d time.Duration, n int, typ string) bool {
 	}
 }
 
+// LastEvent returns the newest event of type typ and how many of that
+// type were seen.
+func (b *Baresip) LastEvent(typ string) (BaresipEvent, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var last BaresipEvent
+	n := 0
+	for _, ev := range b.events {
+		if ev.Type == typ {
+			last, n = ev, n+1
+		}
+	}
+	return last, n
+}
+
 // Transfer asks baresip to transfer its current call to uri (a blind
 // transfer: REFER, RFC 3515).
 func (b *Baresip) Transfer(uri string) error {

@@ -76,7 +76,10 @@ func (e *env) srtpCalls(t *testing.T, reg, policy, mediaenc string, secure bool)
 			switch {
 			case secure && (sec == nil || sec.Suite == "" || sec.Keying != "sdes" || !sec.KeysInClear):
 				return fmt.Errorf("%s: call not shown as SRTP over insecure signalling: %+v", dir, sec)
-			case secure && (sec.Unprotected == 0 || sec.AuthFailed != 0):
+			// baresip 1.0 sends one RTCP APP ("PING") in the clear at
+			// the start of every call (docs/srtp.md): one packet that
+			// fails authentication is baresip's, more are ours.
+			case secure && (sec.Unprotected == 0 || sec.AuthFailed > 1):
 				return fmt.Errorf("%s: SRTP packets: %+v", dir, sec)
 			case !secure && sec != nil:
 				return fmt.Errorf("%s: plain call shown as SRTP: %+v", dir, sec)
@@ -155,10 +158,12 @@ func (e *env) srtpRefused(t *testing.T, reg string) {
 		if _, ok := p.WaitFor(ctx, 5*time.Second, PhoneState("idle")); !ok {
 			return "", fmt.Errorf("phone not idle after the refused call")
 		}
+		_, closed := b.LastEvent("CALL_CLOSED") // baresip's end of the refused call above
 		if err := b.Dial("sip:" + p.User + "@" + reg); err != nil {
 			return "", err
 		}
-		ev, ok := b.WaitEvent(8*time.Second, "CALL_CLOSED")
+		ok := b.WaitEvents(8*time.Second, closed+1, "CALL_CLOSED")
+		ev, _ := b.LastEvent("CALL_CLOSED")
 		if !ok || !strings.Contains(ev.Param, "488") {
 			return "", fmt.Errorf("baresip's plain call not refused with 488: %+v %v", ev, b.Events())
 		}
