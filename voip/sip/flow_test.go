@@ -222,7 +222,10 @@ func TestFlowKeepalive(t *testing.T) {
 		t.Skip("uses loopback sockets")
 	}
 	oldKA, oldPong := flowKeepalive, flowPongWait
-	flowKeepalive, flowPongWait = 50*time.Millisecond, 20*time.Millisecond
+	// A pong may take a while on a loaded machine (a 20 ms wait failed
+	// about once in sixty runs under load): the wait is generous, the
+	// ping period (about 400 ms) still well inside the idle timeout.
+	flowKeepalive, flowPongWait = 100*time.Millisecond, 400*time.Millisecond
 	// Registered first, so it runs last: after the UA's keepalives stopped.
 	t.Cleanup(func() { flowKeepalive, flowPongWait = oldKA, oldPong })
 	n, err := stdnet.NewNet()
@@ -231,7 +234,7 @@ func TestFlowKeepalive(t *testing.T) {
 	}
 	srv, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
 		Listen: netip.MustParseAddrPort("127.0.0.1:0"), TCP: netip.MustParseAddrPort("127.0.0.1:0"),
-		StreamIdleTimeout: 500 * time.Millisecond})
+		StreamIdleTimeout: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +251,7 @@ func TestFlowKeepalive(t *testing.T) {
 	p.wait = 20 * time.Second
 	p.waitReg(t, RegRegistered)
 	// Three idle timeouts pass; the flow is the same one.
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(4500 * time.Millisecond)
 	if ts := p.ua.Transport(); ts.State != TransportUp || ts.Restarts != 0 {
 		t.Errorf("transport %+v: the idle flow was closed despite keepalives", ts)
 	}
