@@ -94,6 +94,12 @@ type Account struct {
 	// TLSCAFile is a PEM file of CA certificates trusted for TLS
 	// (tls_ca_file). Default: none (the system roots).
 	TLSCAFile string
+	// TLSCertFile and TLSKeyFile are a PEM client certificate (with any
+	// intermediates) and its private key, presented to the server when
+	// it asks (mutual TLS, tls_cert_file and tls_key_file). Both or
+	// neither; only with transport tls or auto. Default: none.
+	TLSCertFile string
+	TLSKeyFile  string
 	// Enabled says whether the account registers (enabled). Default: true.
 	Enabled bool
 

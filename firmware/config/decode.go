@@ -655,6 +655,8 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"transport":      d.lower(&a.Transport),
 		"expires":        d.duration(&a.Expires),
 		"tls_ca_file":    d.str(&a.TLSCAFile),
+		"tls_cert_file":  d.str(&a.TLSCertFile),
+		"tls_key_file":   d.str(&a.TLSKeyFile),
 		"enabled":        d.boolean(&a.Enabled),
 
 		"dnd":                     d.boolean(&a.DND),

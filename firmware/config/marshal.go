@@ -66,6 +66,8 @@ type (
 		Transport     string `yaml:"transport"`
 		Expires       string `yaml:"expires"`
 		TLSCAFile     string `yaml:"tls_ca_file"`
+		TLSCertFile   string `yaml:"tls_cert_file,omitempty"`
+		TLSKeyFile    string `yaml:"tls_key_file,omitempty"`
 		Enabled       bool   `yaml:"enabled"`
 
 		DND                  bool   `yaml:"dnd"`
@@ -217,6 +219,7 @@ func Marshal(c *Config) ([]byte, error) {
 			DisplayName: a.DisplayName, Domain: a.Domain, Registrar: a.Registrar,
 			OutboundProxy: a.OutboundProxy, Transport: a.Transport,
 			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
+			TLSCertFile: a.TLSCertFile, TLSKeyFile: a.TLSKeyFile,
 			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,

@@ -292,6 +292,7 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	v.text(p+".password", a.Password)
 	v.text(p+".display_name", a.DisplayName)
 	v.text(p+".tls_ca_file", a.TLSCAFile)
+	v.clientCert(p, a)
 	if a.User == "" {
 		v.fail(p+".user", "required")
 	} else if strings.ContainsAny(a.User, " \t\r\n@:<>\"") {

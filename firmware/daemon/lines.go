@@ -110,6 +110,16 @@ func sipAccount(a config.Account) (sip.Account, error) {
 		}
 		sa.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
+	if a.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(a.TLSCertFile, a.TLSKeyFile)
+		if err != nil {
+			return sa, fmt.Errorf("daemon: tls_cert_file %s / tls_key_file %s: %w", a.TLSCertFile, a.TLSKeyFile, err)
+		}
+		if sa.TLS == nil {
+			sa.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		sa.TLS.Certificates = []tls.Certificate{cert}
+	}
 	return sa, nil
 }
 

@@ -171,6 +171,9 @@ func (u *UA) regLoop() {
 			failures++
 			st.State, st.Failures = RegFailed, failures
 			st.Reason = err.Error()
+			if u.transportName() == "TLS" {
+				st.Reason += tlsHint(u.cfg.Account.TLS, err, time.Now())
+			}
 			if errors.Is(err, ErrAuthFailed) {
 				st.Reason = "authentication failed"
 				if res != nil {
