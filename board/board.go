@@ -19,6 +19,10 @@ type Options struct {
 	Input, Output string
 	// Keys is the sim board's terminal.
 	Keys io.Reader
+	// SampleRate is the audio sample rate of the sim and qemu boards
+	// (config audio.sample_rate): 8000, or 16000 for wideband; 0 means
+	// 8000. The rpi board's codec runs at 8000 Hz.
+	SampleRate int
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
 	// unix:PATH), "screen_listen" (the same, or "none") and "serial"
 	// (device); rpi "alsa_device", "no_audio",
@@ -33,13 +37,14 @@ func Names() []string { return []string{"sim", "qemu", "rpi"} }
 func Open(name string, o Options) (*hal.Board, error) {
 	switch name {
 	case "", "sim":
-		return sim.Open(sim.Options{Input: o.Input, Output: o.Output, Keys: o.Keys})
+		return sim.Open(sim.Options{Input: o.Input, Output: o.Output, Keys: o.Keys, Format: format(o.SampleRate)})
 	case "qemu":
 		qo := qemu.DefaultOptions
 		if v := o.Extra["listen"]; v != "" {
 			qo.Listen = v
 		}
 		qo.Serial = o.Extra["serial"]
+		qo.Format = format(o.SampleRate)
 		if v := o.Extra["screen_listen"]; v != "" {
 			qo.ScreenListen = v
 		}
@@ -58,4 +63,14 @@ func Open(name string, o Options) (*hal.Board, error) {
 		return rpi.Open(ro)
 	}
 	return nil, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())
+}
+
+// format is the audio format at rate (20 ms mono frames); zero rate means
+// narrowband.
+func format(rate int) hal.Format {
+	f := hal.Narrowband
+	if rate > 0 {
+		f.SampleRate = rate
+	}
+	return f
 }

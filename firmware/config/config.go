@@ -241,7 +241,8 @@ type Audio struct {
 	Input string
 	// Output is "wav:<path>", "speaker" or "null" (output). Default: null.
 	Output string
-	// SampleRate in Hz (sample_rate); only 8000 for now. Default: 8000.
+	// SampleRate in Hz (sample_rate): 8000, or 16000 on the sim and qemu
+	// boards (wideband audio for G.722 calls). Default: 8000.
 	SampleRate int
 	// Volume is the output volume, 0..100 (volume). Default: 70.
 	Volume int

@@ -18,7 +18,7 @@ import (
 var (
 	Transports    = []string{"udp", "tcp", "tls"}
 	SRTPPolicies  = []string{"off", "optional", "required"}
-	CodecNames    = []string{"PCMU", "PCMA"}
+	CodecNames    = []string{"G722", "PCMU", "PCMA"}
 	DTMFModes     = []string{"rfc4733", "info"}
 	Strategies    = []string{"static", "stun", "gateway", "turn"}
 	ToneCountries = []string{"us", "uk", "de", "fr", "eu", "au", "jp"}
@@ -146,6 +146,7 @@ func (c *Config) problems() []*FieldError {
 	}
 	v.nat(c.NAT)
 	v.audio(c.Audio)
+	v.sampleRate(c.Board, c.Audio.SampleRate)
 
 	dp := c.DialPlan
 	if dp.Timeout < MinDialPause || dp.Timeout > MaxDialPause {
@@ -492,7 +493,6 @@ func (v *validator) nat(n NAT) {
 func (v *validator) audio(a Audio) {
 	v.text("audio.input", a.Input)
 	v.text("audio.output", a.Output)
-	v.between("audio.sample_rate", a.SampleRate, DefaultSampleRate, DefaultSampleRate)
 	kind, arg, hasArg := strings.Cut(a.Input, ":")
 	switch {
 	case a.Input == "silence" || a.Input == "device":

@@ -108,6 +108,7 @@ func New(o Options) (d *Daemon, err error) {
 	if d.board == nil {
 		d.board, err = board.Open(cfg.Board, board.Options{
 			Input: cfg.Audio.Input, Output: cfg.Audio.Output, Keys: o.Keys, Extra: cfg.BoardOptions,
+			SampleRate: cfg.Audio.SampleRate,
 		})
 		if err != nil {
 			return nil, err
@@ -168,7 +169,7 @@ func New(o Options) (d *Daemon, err error) {
 	d.ph, err = phone.New(phone.Config{
 		Board: d.scr.phoneBoard(), Line: d.lines[0], Lines: phoneLines, Settings: settings,
 		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting, Voicemail: voicemail,
-		Tones:       tones{p: preset, rate: cfg.Audio.SampleRate},
+		Tones:       tones{p: preset, rate: d.audioRate()},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
 		Volume: vol, Logger: log,
 		// Every call that ends goes in the history; callers are named
@@ -211,6 +212,7 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		SRTPOverInsecure: a.SRTPOverInsecure,
 		Mapper:           l.mp,
 		Codecs:           d.cfg.Codecs,
+		AudioRate:        d.audioRate(),
 		DTMFPayloadType:  uint8(d.cfg.DTMFPayloadType),
 		Ptime:            d.cfg.Ptime,
 		UserAgent:        "deskphone/" + version.Version,

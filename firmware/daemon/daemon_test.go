@@ -106,7 +106,14 @@ func startLines(t *testing.T, accounts []config.Account, sipPort uint16, micHz f
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, 8000, -10))
+	b, kp, hk, _, out := haltest.NewBoard(tone.Sine(micHz, cfg.Audio.SampleRate, -10))
+	if r := cfg.Audio.SampleRate; r != 8000 {
+		// A wideband handset: microphone and speaker at r.
+		f := hal.Narrowband
+		f.SampleRate = r
+		out = haltest.NewAudioOut(f)
+		b.AudioIn, b.AudioOut = haltest.NewAudioIn(f, tone.Sine(micHz, r, -10)), out
+	}
 	d, err := New(Options{Config: cfg, Board: b})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
-// Package codec implements the ITU-T G.711 companding codecs used by the
-// phone's RTP media: µ-law (PCMU, static RTP payload type 0) and A-law
-// (PCMA, static RTP payload type 8), both at 8000 Hz (RFC 3551 §4.5.14).
+// Package codec implements the audio codecs of the phone's RTP media: the
+// ITU-T G.711 companding codecs µ-law (PCMU, static RTP payload type 0)
+// and A-law (PCMA, static RTP payload type 8), both at 8000 Hz (RFC 3551
+// §4.5.14), and wideband G.722 (payload type 9, 16 kHz audio on an 8000
+// Hz RTP clock, RFC 3551 §4.5.2; the codec itself is in package g722).
 //
 // The conversions are bit-exact with the ITU-T G.191 Software Tool Library
 // (STL) reference implementation of G.711 (module g711.c, version 3.01),

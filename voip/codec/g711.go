@@ -11,8 +11,13 @@ type Codec interface {
 	Name() string
 	// PayloadType is the static RTP payload type (RFC 3551 §6).
 	PayloadType() uint8
-	// ClockRate is the RTP clock rate in Hz.
+	// ClockRate is the RTP clock rate in Hz: the unit of RTP timestamps
+	// and of the rate in SDP a=rtpmap.
 	ClockRate() int
+	// SampleRate is the rate of the audio the codec takes and gives, in
+	// Hz. It equals ClockRate except for G.722 (16000 Hz audio on an
+	// 8000 Hz RTP clock, RFC 3551 §4.5.2).
+	SampleRate() int
 	// Encode appends the encoding of pcm to dst (one byte per sample for
 	// G.711) and returns the extended slice.
 	Encode(dst []byte, pcm []int16) []byte
@@ -27,23 +32,31 @@ var PCMU Codec = ulawCodec{}
 // PCMA is G.711 A-law, RTP payload type 8.
 var PCMA Codec = alawCodec{}
 
-var all = []Codec{PCMU, PCMA}
+// all makes each codec: G.711 is stateless and shared, G.722 keeps the
+// ADPCM state of one call, so every lookup gets a fresh one.
+var all = []func() Codec{
+	func() Codec { return NewG722() },
+	func() Codec { return PCMU },
+	func() Codec { return PCMA },
+}
 
 // ByName returns the codec whose RTP encoding name is name, compared
-// case-insensitively as SDP requires (RFC 4855 §3).
+// case-insensitively as SDP requires (RFC 4855 §3). A stateful codec
+// (G.722) is new on each call: use one for one call's media.
 func ByName(name string) (Codec, bool) {
-	for _, c := range all {
-		if strings.EqualFold(c.Name(), name) {
+	for _, mk := range all {
+		if c := mk(); strings.EqualFold(c.Name(), name) {
 			return c, true
 		}
 	}
 	return nil, false
 }
 
-// ByPayloadType returns the codec with the static RTP payload type pt.
+// ByPayloadType returns the codec with the static RTP payload type pt,
+// new for a stateful codec as ByName.
 func ByPayloadType(pt uint8) (Codec, bool) {
-	for _, c := range all {
-		if c.PayloadType() == pt {
+	for _, mk := range all {
+		if c := mk(); c.PayloadType() == pt {
 			return c, true
 		}
 	}
@@ -100,6 +113,7 @@ type ulawCodec struct{}
 func (ulawCodec) Name() string       { return "PCMU" }
 func (ulawCodec) PayloadType() uint8 { return 0 }
 func (ulawCodec) ClockRate() int     { return 8000 }
+func (ulawCodec) SampleRate() int    { return 8000 }
 
 func (ulawCodec) Encode(dst []byte, pcm []int16) []byte {
 	n := len(dst)
@@ -126,6 +140,7 @@ type alawCodec struct{}
 func (alawCodec) Name() string       { return "PCMA" }
 func (alawCodec) PayloadType() uint8 { return 8 }
 func (alawCodec) ClockRate() int     { return 8000 }
+func (alawCodec) SampleRate() int    { return 8000 }
 
 func (alawCodec) Encode(dst []byte, pcm []int16) []byte {
 	n := len(dst)

@@ -266,12 +266,18 @@ func TestLookup(t *testing.T) {
 			t.Errorf("ByPayloadType(%d) = %v, %v", c.pt, got, ok)
 		}
 	}
-	for _, n := range []string{"", "G722", "PCM", "telephone-event"} {
+	// G.722 is stateful: each lookup is a codec of its own.
+	a, ok1 := ByName("g722")
+	b, ok2 := ByPayloadType(9)
+	if !ok1 || !ok2 || a == b || a.Name() != "G722" || a.ClockRate() != 8000 || a.SampleRate() != 16000 || b.PayloadType() != 9 {
+		t.Errorf("G722 lookups: %v %v, %v %v", a, ok1, b, ok2)
+	}
+	for _, n := range []string{"", "G7221", "PCM", "telephone-event"} {
 		if c, ok := ByName(n); ok {
 			t.Errorf("ByName(%q) = %v, want none", n, c)
 		}
 	}
-	for _, pt := range []uint8{1, 3, 9, 18, 101, 255} {
+	for _, pt := range []uint8{1, 3, 18, 101, 255} {
 		if c, ok := ByPayloadType(pt); ok {
 			t.Errorf("ByPayloadType(%d) = %v, want none", pt, c)
 		}

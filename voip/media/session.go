@@ -84,6 +84,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Protector, when set, secures every packet (SRTP; see Protector).
 	Protector Protector
+	// DeviceRate is the sample rate of the audio device that plays what
+	// NextFrame gives (8000 or 16000 Hz); 0 means the codec's. Where it
+	// differs from the codec's (a wideband call on a narrowband device,
+	// or the reverse) NextFrame converts. Capture in Run converts by the
+	// input's own Format.
+	DeviceRate int
 
 	// rxHook, when set (by tests), is called after each datagram is handled.
 	rxHook func()
@@ -132,8 +138,10 @@ type Session struct {
 	codec    codec.Codec
 	pt       uint8
 	dtmfPT   uint8
-	rate     int
-	frame    int // samples per Ptime
+	rate     int // the RTP clock rate
+	frame    int // RTP clock ticks per Ptime
+	spt      int // audio samples per RTP clock tick: 1, or 2 for G.722
+	devRate  int // the playback device's sample rate (DeviceRate)
 	ptime    time.Duration
 	rtcpIvl  time.Duration
 	keepIvl  time.Duration
@@ -188,6 +196,10 @@ type Session struct {
 	silence     []int16
 	dtmfPayload [DTMFPayloadLen]byte
 
+	// playback at another rate (NextFrame's goroutine only)
+	play    resampler
+	playPCM []int16
+
 	// receiving
 	rx        rxStats
 	sr        lastSR
@@ -219,10 +231,19 @@ func New(cfg Config) (*Session, error) {
 	if cfg.Ptime == 0 {
 		cfg.Ptime = DefaultPtime
 	}
-	rate := cfg.Codec.ClockRate()
+	rate, srate := cfg.Codec.ClockRate(), cfg.Codec.SampleRate()
 	frame := int(int64(rate) * int64(cfg.Ptime) / int64(time.Second))
 	if rate <= 0 || frame <= 0 || frame > maxDatagram-12 {
 		return nil, fmt.Errorf("%w: ptime %v at %d Hz", ErrBadConfig, cfg.Ptime, rate)
+	}
+	if srate != rate && srate != 2*rate {
+		return nil, fmt.Errorf("%w: codec samples at %d Hz on a %d Hz clock", ErrBadConfig, srate, rate)
+	}
+	if cfg.DeviceRate == 0 {
+		cfg.DeviceRate = srate
+	}
+	if cfg.DeviceRate != srate && (cfg.DeviceRate != 8000 && cfg.DeviceRate != 16000 || srate != 8000 && srate != 16000) {
+		return nil, fmt.Errorf("%w: a %d Hz device for a %d Hz codec", ErrBadConfig, cfg.DeviceRate, srate)
 	}
 	if cfg.Direction < SendRecv || cfg.Direction > Inactive {
 		return nil, fmt.Errorf("%w: direction %d", ErrBadConfig, cfg.Direction)
@@ -241,7 +262,7 @@ func New(cfg Config) (*Session, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	jb, err := jitter.New(jitter.Config{
-		ClockRate: rate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: cfg.Codec.Decode,
+		ClockRate: srate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: cfg.Codec.Decode,
 	})
 	if err != nil {
 		return nil, err
@@ -255,6 +276,8 @@ func New(cfg Config) (*Session, error) {
 		dtmfPT:   cfg.DTMFPayloadType,
 		rate:     rate,
 		frame:    frame,
+		spt:      srate / rate,
+		devRate:  cfg.DeviceRate,
 		ptime:    cfg.Ptime,
 		rtcpIvl:  cfg.RTCPInterval,
 		keepIvl:  cfg.KeepaliveInterval,
@@ -270,7 +293,7 @@ func New(cfg Config) (*Session, error) {
 		ts:       rand.Uint32(),
 		marker:   true,
 		payload:  make([]byte, 0, maxDatagram),
-		silence:  make([]int16, frame),
+		silence:  make([]int16, frame*(srate/rate)),
 	}
 	s.kick = make(chan struct{}, 1)
 	s.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
@@ -427,13 +450,16 @@ func (s *Session) SetMute(m bool) {
 	s.muted = m
 }
 
-// WriteFrame encodes one frame of captured audio and sends it as one RTP
-// packet, if the direction allows sending. The RTP timestamp advances by
-// len(pcm) whether or not a packet is sent (RFC 3550 §5.1).
+// WriteFrame encodes one frame of captured audio, at the codec's sample
+// rate, and sends it as one RTP packet, if the direction allows sending.
+// The RTP timestamp advances by the frame's length in clock ticks
+// (len(pcm), or half that for G.722) whether or not a packet is sent
+// (RFC 3550 §5.1).
 func (s *Session) WriteFrame(pcm []int16) error {
-	if len(pcm) == 0 {
+	if len(pcm) < s.spt {
 		return nil
 	}
+	ticks := len(pcm) / s.spt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -444,14 +470,14 @@ func (s *Session) WriteFrame(pcm []int16) error {
 		// Keep the timestamp on the sampling clock across pauses in
 		// capture (e.g. between two Run calls): frames not written still
 		// count. Shorter gaps are device scheduling jitter, not a pause.
-		if extra := s.samples(now.Sub(s.lastWrite)) - len(pcm); extra >= max(len(pcm), s.samples(captureGap)) {
-			s.ts += uint32(extra / len(pcm) * len(pcm))
+		if extra := s.samples(now.Sub(s.lastWrite)) - ticks; extra >= max(ticks, s.samples(captureGap)) {
+			s.ts += uint32(extra / ticks * ticks)
 			s.marker = true
 		}
 	}
 	s.lastWrite = now
 	ts := s.ts
-	s.ts += uint32(len(pcm))
+	s.ts += uint32(ticks)
 	if !s.dir.CanSend() || s.dtmfActive || !s.sendTo.IsValid() {
 		return nil
 	}
@@ -534,10 +560,31 @@ func readFrom(c net.PacketConn, b []byte) (int, netip.AddrPort, error) {
 }
 
 // NextFrame fills dst with received audio from the jitter buffer, with
-// loss concealment or silence where nothing is due. It implements
-// hal.FrameSource and is called at the audio device's pace.
+// loss concealment or silence where nothing is due, at the device's rate
+// (Config.DeviceRate). It implements hal.FrameSource and is called at the
+// audio device's pace, from one goroutine at a time.
 func (s *Session) NextFrame(dst []int16) {
-	s.jb.NextFrame(dst)
+	srate := s.rate * s.spt
+	switch {
+	case s.devRate == srate:
+		s.jb.NextFrame(dst)
+	case s.devRate < srate: // a wideband call on a narrowband device
+		buf := s.playBuf(2 * len(dst))
+		s.jb.NextFrame(buf)
+		s.play.down(dst, buf)
+	default: // a narrowband call on a wideband device
+		buf := s.playBuf(len(dst) / 2)
+		s.jb.NextFrame(buf)
+		s.play.up(dst[:2*len(buf)], buf)
+	}
+}
+
+// playBuf returns NextFrame's scratch frame of n samples.
+func (s *Session) playBuf(n int) []int16 {
+	if cap(s.playPCM) < n {
+		s.playPCM = make([]int16, n)
+	}
+	return s.playPCM[:n]
 }
 
 // Run captures from in and sends each frame until ctx is done (it then
@@ -551,9 +598,34 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 	defer stop()
 	n := in.Format().FrameSamples()
 	if n <= 0 {
-		n = s.frame
+		n = s.frame * s.spt
 	}
 	buf := make([]int16, n)
+	// A device at another rate than the codec's: each frame converted
+	// (the codec's frame is in conv).
+	var conv []int16
+	var rs resampler
+	srate, devRate := s.rate*s.spt, in.Format().SampleRate
+	switch {
+	case devRate == 0 || devRate == srate:
+	case 2*devRate == srate:
+		conv = make([]int16, 2*n)
+	case devRate == 2*srate:
+		conv = make([]int16, n/2)
+	default:
+		return fmt.Errorf("%w: a %d Hz microphone for a %d Hz codec", ErrBadConfig, devRate, srate)
+	}
+	write := func(buf []int16) error {
+		switch {
+		case conv == nil:
+			return s.WriteFrame(buf)
+		case len(conv) > len(buf):
+			rs.up(conv, buf)
+		default:
+			rs.down(conv, buf)
+		}
+		return s.WriteFrame(conv)
+	}
 	logged := false
 	if s.firstWrite() {
 		// The stream starts at once, not a frame time later when the
@@ -561,7 +633,7 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 		// (it also opens the far end's NAT binding and latch), the
 		// device's frames from the next frame time on, on the same
 		// timestamp grid.
-		if err := s.WriteFrame(buf); errors.Is(err, ErrClosed) {
+		if err := write(buf); errors.Is(err, ErrClosed) {
 			return nil
 		}
 	}
@@ -575,7 +647,7 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 			}
 			return fmt.Errorf("media: capture: %w", err)
 		}
-		if err := s.WriteFrame(buf); err != nil {
+		if err := write(buf); err != nil {
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
@@ -828,7 +900,10 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 		s.jb.Reset()
 	}
 	if play {
-		s.jb.Push(pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.Payload, now)
+		// The jitter buffer counts in samples: G.722's clock ticks
+		// twice as slowly as its samples (differences stay exact mod
+		// 2^32).
+		s.jb.Push(pkt.SequenceNumber, pkt.Timestamp*uint32(s.spt), pkt.Marker, pkt.Payload, now)
 	}
 	for _, e := range evs[:nev] {
 		select {

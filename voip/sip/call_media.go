@@ -145,6 +145,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			DTMFPayloadType: neg.DTMF.PT,
 			Ptime:           time.Duration(neg.Ptime) * time.Millisecond,
 			Logger:          c.log,
+			DeviceRate:      c.ua.cfg.AudioRate,
 		}
 		if neg.RTCPMux {
 			cfg.RTCPConn = nil

@@ -80,6 +80,11 @@ type Config struct {
 	DTMFInfo bool
 	// Ptime is the packet time; zero means 20 ms.
 	Ptime time.Duration
+	// AudioRate is the sample rate of the phone's audio devices (8000 or
+	// 16000 Hz); zero means each call's codec's rate. A call whose codec
+	// samples at another rate is converted at the device (media
+	// Config.DeviceRate): G.722 on an 8 kHz handset, G.711 on a 16 kHz one.
+	AudioRate int
 	// UserAgent is the User-Agent header value; empty means "deskphone".
 	UserAgent string
 	// Logger receives the UA's logs; nil discards.
