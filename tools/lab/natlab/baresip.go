@@ -18,7 +18,8 @@ import (
 	"time"
 )
 
-// baresipConfig is a baresip 1.0 configuration as Debian ships it: G.711,
+// baresipConfig is a baresip 1.0 configuration as Debian ships it: G.711
+// (offered first) and G.722,
 // the STUN, TURN and ICE modules, SRTP (used only by an account with
 // mediaenc), a sine source (ausine takes 48 kHz
 // stereo, baresip resamples to the codec), no sound card (the player is
@@ -29,6 +30,7 @@ const baresipConfig = `poll_method		epoll
 sip_listen		%[1]s:5060
 module_path		/usr/lib/baresip/modules
 module			g711.so
+module			g722.so
 module			ausine.so
 module			aubridge.so
 module			sndfile.so

@@ -183,6 +183,7 @@ func TestLab(t *testing.T) {
 		run("srtp/optional-best-effort/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "srtp", true) })
 		run("srtp/optional-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "optional", "", false) })
 		run("srtp/required-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpRefused(t, reg) })
+		run("g722/"+kamName(reg), func(t *testing.T) { e.widebandCalls(t, reg) })
 	}
 	for _, k := range []NATKind{PortRestricted, Symmetric} {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {

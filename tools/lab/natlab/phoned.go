@@ -31,6 +31,22 @@ type PhonedOptions struct {
 	// SRTP, when set, is the first account's srtp policy (off, optional,
 	// required), with srtp_over_insecure: the lab signals over UDP.
 	SRTP string
+	// Codecs, when set, is the codecs list ("[G722, PCMU]"); SampleRate,
+	// when set, is audio.sample_rate.
+	Codecs     string
+	SampleRate int
+}
+
+// audioYAML is what PhonedOptions add to the top level: codecs and the
+// audio section's sample rate.
+func audioYAML(o PhonedOptions) (top, audio string) {
+	if o.Codecs != "" {
+		top = "codecs: " + o.Codecs + "\n"
+	}
+	if o.SampleRate != 0 {
+		audio = fmt.Sprintf("  sample_rate: %d\n", o.SampleRate)
+	}
+	return top, audio
 }
 
 // line2 is the accounts entry of the second line, or "".
@@ -69,6 +85,7 @@ type Phoned struct {
 func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
 	dir := s.lab.Dir
 	wav := filepath.Join(dir, name+".wav")
+	top, audio := audioYAML(o)
 	cfg := fmt.Sprintf(`accounts:
   - user: "%[1]s"
     password: "%[2]s"
@@ -78,14 +95,14 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
 %[8]s%[7]sports:
   sip: {min: 5060, max: 5069}
   media: {min: 16384, max: 16483}
-audio:
+%[9]saudio:
   input: "tone:%[5]d"
   output: "wav:%[6]s"
-api:
+%[10]sapi:
   listen: "127.0.0.1:8080"
 log:
   level: debug
-`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o), srtpYAML(o))
+`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o), srtpYAML(o), top, audio)
 	if o.NAT != "" {
 		cfg += "nat:\n" + o.NAT
 	}
