@@ -17,13 +17,15 @@ import (
 )
 
 // ConfigStore reads and replaces the phone's configuration for
-// GET and PUT /api/config and the web page.
+// GET, PUT and PATCH /api/config, the web page and provisioning.
 type ConfigStore interface {
 	// Config returns the configuration as saved, secrets included. The
 	// caller must not change it (Clone it first).
 	Config() *config.Config
-	// SaveConfig validates c and saves it (atomically). It reports
-	// whether the change takes effect only after phoned restarts.
+	// SaveConfig validates c and saves it (atomically), then applies
+	// what it can while the phone runs. It reports whether some of the
+	// change takes effect only after phoned restarts. A config with
+	// problems changes nothing.
 	SaveConfig(c *config.Config) (restartRequired bool, err error)
 }
 
@@ -158,6 +160,18 @@ func (s *Server) configRoutes(mux *http.ServeMux) {
 	s.handleBody(mux, "PUT /api/config", configContent, "application/json or application/yaml", MaxConfigBytes,
 		func(_ context.Context, _ *http.Request, body []byte) (int, any, error) {
 			c, err := ParseConfigUpdate(body, st.Config())
+			if err != nil {
+				return problemsAnswer(err)
+			}
+			restart, err := st.SaveConfig(c)
+			if err != nil {
+				return problemsAnswer(err)
+			}
+			return http.StatusOK, map[string]any{"ok": true, "restart_required": restart}, nil
+		})
+	s.handleBody(mux, "PATCH /api/config", configContent, "application/json or application/yaml", MaxConfigBytes,
+		func(_ context.Context, _ *http.Request, body []byte) (int, any, error) {
+			c, err := ParseConfigPatch(body, st.Config())
 			if err != nil {
 				return problemsAnswer(err)
 			}

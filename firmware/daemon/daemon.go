@@ -71,9 +71,10 @@ type Daemon struct {
 	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
-	store *store   // history and phonebook (store.go)
-	scr   *screen  // the display and its menus (screen.go)
-	web   webParts // config store and web page (web.go)
+	store *store    // history and phonebook (store.go)
+	scr   *screen   // the display and its menus (screen.go)
+	web   webParts  // config store and web page (web.go)
+	live  liveState // config applied while running (apply.go)
 
 	codes map[string]func()
 
@@ -104,6 +105,7 @@ func New(o Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("daemon: host network: %w", err)
 		}
 	}
+	d.live.net = n
 	d.board = o.Board
 	if d.board == nil {
 		d.board, err = board.Open(cfg.Board, board.Options{
@@ -187,22 +189,33 @@ func New(o Options) (d *Daemon, err error) {
 // addLine builds line i's user agent for account a (the zero Account:
 // the line without an account).
 func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
+	l, err := d.buildLine(d.cfg, d.pm, i, a, allow)
+	if err != nil {
+		return err
+	}
+	d.lines = append(d.lines, l)
+	return nil
+}
+
+// buildLine builds line i's user agent for account a with cfg's
+// settings, its sockets from pm (New, and apply for a changed config).
+func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a config.Account, allow []netip.Prefix) (*uaLine, error) {
 	acct, err := sipAccount(a)
 	if err != nil {
-		return fmt.Errorf("daemon: line %d: %w", i, err)
+		return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
+	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
 	if a.User != "" {
 		l.name = a.User + "@" + a.Domain
 	}
 	l.log = d.log.With("line", i)
-	if d.cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
+	if cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
 		l.log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
 	}
 	srtp := sdp.SRTPOff
 	if a.SRTP != "" {
 		if srtp, err = sdp.ParsePolicy(a.SRTP); err != nil {
-			return fmt.Errorf("daemon: line %d: %w", i, err)
+			return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 		}
 	}
 	l.ua, err = sip.New(sip.Config{
@@ -210,29 +223,29 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		SRTP:             srtp,
 		SRTPOverInsecure: a.SRTPOverInsecure,
 		Mapper:           l.mp,
-		Codecs:           d.cfg.Codecs,
-		DTMFPayloadType:  uint8(d.cfg.DTMFPayloadType),
-		Ptime:            d.cfg.Ptime,
+		Codecs:           cfg.Codecs,
+		DTMFPayloadType:  uint8(cfg.DTMFPayloadType),
+		DTMFInfo:         cfg.DTMF == "info",
+		Ptime:            cfg.Ptime,
 		UserAgent:        "deskphone/" + version.Version,
 		Logger:           l.log,
 		EarlyMedia:       true,
 		Prack:            true,
-		AcceptFrom:       sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
+		AcceptFrom:       sip.AcceptPolicy(cfg.SIP.AcceptFrom),
 		Allow:            allow,
-		RingTimeout:      d.cfg.SIP.RingTimeout,
-		DNS:              sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
+		RingTimeout:      cfg.SIP.RingTimeout,
+		DNS:              sip.DNSConfig{Servers: cfg.SIP.DNSServers, Hold: cfg.SIP.FailoverHold},
 		// The phone's cap is over all lines: it refuses the call beyond
 		// it, or forwards it on busy, so each UA lets one more through
 		// to it. An INVITE beyond that can never be taken and is refused
 		// 486 before a media port is opened for it.
-		MaxCalls:     d.cfg.Calls.MaxCalls + 1,
-		MediaTimeout: mediaTimeout(d.cfg.NAT.MediaTimeout),
+		MaxCalls:     cfg.Calls.MaxCalls + 1,
+		MediaTimeout: mediaTimeout(cfg.NAT.MediaTimeout),
 	})
 	if err != nil {
-		return fmt.Errorf("daemon: line %d: %w", i, err)
+		return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	d.lines = append(d.lines, l)
-	return nil
+	return l, nil
 }
 
 // portConfig maps the config's ports and nat sections onto the port
@@ -315,6 +328,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	}
+	var wg sync.WaitGroup
+	for _, l := range d.lines {
+		wg.Go(l.pump)
+	}
+	pm := d.pm // apply replaces d.pm (and starts its own event loop)
+	d.beginLive()
 	if d.cfg.API.Listen != "" {
 		s, err := api.Start(api.Config{
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
@@ -323,15 +342,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		})
 		if err != nil {
 			d.closeParts()
+			wg.Wait()
 			return err
 		}
 		d.api = s
 	}
-	var wg sync.WaitGroup
-	for _, l := range d.lines {
-		wg.Go(l.pump)
-	}
-	wg.Go(d.portEvents)
+	wg.Go(func() { d.portEvents(pm) })
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	floodDone := make(chan struct{})
 	go func() {
@@ -344,6 +360,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-floodDone
 	d.closeParts()
 	wg.Wait()
+	d.live.wg.Wait()
 	return err
 }
 
@@ -353,14 +370,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 // which owns the dialogs). An ALG on a flow no line holds any more is
 // logged here, so that no report is lost. It ends when the manager
 // closes its event channel.
-func (d *Daemon) portEvents() {
-	for ev := range d.pm.Events() {
-		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(d.lines, func(l *uaLine) bool {
+func (d *Daemon) portEvents(pm *portmgr.Manager) {
+	for ev := range pm.Events() {
+		lines := d.linesNow()
+		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(lines, func(l *uaLine) bool {
 			return ev.Mapping != nil && l.mp.sipMapping() == ev.Mapping
 		}) {
 			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
 		}
-		for _, l := range d.lines {
+		for _, l := range lines {
 			l.ua.HandlePortEvent(ev)
 		}
 	}
@@ -369,7 +387,7 @@ func (d *Daemon) portEvents() {
 // admissionStats is what admission control turned away, over all lines.
 func (d *Daemon) admissionStats() sip.AdmissionStats {
 	var s sip.AdmissionStats
-	for _, l := range d.lines {
+	for _, l := range d.linesNow() {
 		a := l.ua.AdmissionStats()
 		s.RateLimited += a.RateLimited
 		s.Forbidden += a.Forbidden
@@ -387,17 +405,12 @@ func (d *Daemon) closeParts() {
 	if d.api != nil {
 		_ = d.api.Close()
 	}
+	d.endLive()
 	// The lines close together: each un-REGISTERs and ends its calls
 	// within its own CloseTimeout, not one after the other.
-	var wg sync.WaitGroup
-	for _, l := range d.lines {
-		if l.ua != nil {
-			wg.Go(func() { _ = l.ua.Close() })
-		}
-	}
-	wg.Wait()
-	if d.pm != nil {
-		_ = d.pm.Close()
+	closeLines(d.linesNow())
+	if pm := d.ports(); pm != nil {
+		_ = pm.Close()
 	}
 	if d.board != nil {
 		_ = d.board.Close()
@@ -498,9 +511,9 @@ func (d *Daemon) Phone() *phone.Phone { return d.ph }
 func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
-		NAT: d.pm.Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
+		NAT: d.ports().Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
 	}
-	for _, l := range d.lines {
+	for _, l := range d.linesNow() {
 		ls := LineStatus{
 			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
 			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,

@@ -218,12 +218,12 @@ func (l *uaLine) registration(s sip.RegStatus) {
 		// What the registrar saw is the truth about the SIP flow (RFC
 		// 3581): the port manager adopts it and reports a change, which
 		// the line's UA acts on (HandlePortEvent).
-		l.d.pm.ObserveRportFor(mp, s.Received)
+		l.mp.pm.ObserveRportFor(mp, s.Received)
 	}
 	if s.EchoedContact.IsValid() && s.EchoedContact != s.ContactAddr {
 		// The registrar holds a Contact we did not send: a SIP ALG
 		// rewrote it. The port manager reports it (nat.alg).
-		l.d.pm.ObserveContactFor(mp, s.ContactAddr, s.EchoedContact)
+		l.mp.pm.ObserveContactFor(mp, s.ContactAddr, s.EchoedContact)
 	}
 }
 
