@@ -71,12 +71,14 @@ type Daemon struct {
 	lines []*uaLine
 	ph    *phone.Phone
 	api   *api.Server
-	store *store    // history and phonebook (store.go)
-	scr   *screen   // the display and its menus (screen.go)
-	web   webParts  // config store and web page (web.go)
-	live  liveState // config applied while running (apply.go)
+	store *store   // history and phonebook (store.go)
+	scr   *screen  // the display and its menus (screen.go)
+	web   webParts // config store and web page (web.go)
 
 	codes map[string]func()
+
+	// live is what a config applied while running replaces (apply.go).
+	live liveState
 
 	mu    sync.Mutex // guards calls
 	calls map[*sip.Call]*lineCall
