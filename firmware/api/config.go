@@ -42,9 +42,10 @@ const MaxConfigBytes = 64 << 10
 // "body:3: accounts[0].domain: required".
 const configFile = "body"
 
-// FileConfig is a ConfigStore over a config file. Changes apply when
-// phoned restarts (SaveConfig always reports restartRequired): the
-// daemon has no live apply yet.
+// FileConfig is a ConfigStore over a config file that applies nothing:
+// SaveConfig always reports restartRequired. phoned uses its own store,
+// which applies a saved config while it runs (firmware/daemon/apply.go);
+// FileConfig is for tools and tests with no phone behind them.
 type FileConfig struct {
 	path string
 

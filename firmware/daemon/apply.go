@@ -11,6 +11,7 @@ import (
 
 	"github.com/pion/transport/v4"
 
+	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
@@ -39,7 +40,8 @@ import (
 // liveState is the part of the Daemon a config applied while running
 // replaces.
 type liveState struct {
-	net transport.Net // where the port manager's sockets come from
+	net     transport.Net // where the port manager's sockets come from
+	started time.Time     // when New ran: the status document's uptime
 
 	mu  sync.RWMutex   // guards the Daemon's lines and pm, and cfg
 	cfg *config.Config // the running config: live parts as applied
@@ -353,7 +355,8 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 	return s.d.apply(c)
 }
 
-// ValidateConfig checks c as a config file is checked (config.Validate).
+// ValidateConfig checks c as phoned checks its config file at start:
+// config.Validate and the board's own fields (board.Validate).
 func ValidateConfig(c *config.Config) error {
-	return c.Validate()
+	return board.Validate(c)
 }

@@ -107,7 +107,7 @@ func New(o Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("daemon: host network: %w", err)
 		}
 	}
-	d.live.net = n
+	d.live.net, d.live.started = n, time.Now()
 	d.board = o.Board
 	if d.board == nil {
 		d.board, err = board.Open(cfg.Board, board.Options{
@@ -420,8 +420,10 @@ func (d *Daemon) closeParts() {
 	d.closeStore()
 }
 
-// Status is the document GET /api/status returns.
+// Status is the document GET /api/status returns (docs/api.md).
 type Status struct {
+	// Schema is the document's version (StatusSchema).
+	Schema  int          `json:"schema"`
 	Version string       `json:"version"`
 	Board   string       `json:"board"`
 	Phone   phone.Status `json:"phone"`
@@ -430,15 +432,16 @@ type Status struct {
 	Lines []LineStatus `json:"lines"`
 	// Registration is line 0's (kept from when the phone had one line,
 	// for clients that read it there).
-	Registration sip.RegStatus `json:"registration"`
-	NAT          any           `json:"nat"`
+	Registration RegStatus `json:"registration"`
+	NAT          any       `json:"nat"`
 	// Calls are the calls of every line.
 	Calls []CallStatus `json:"calls"`
 	// Admission counts the SIP requests turned away (rate limited,
 	// forbidden, not found, overloaded, busy), over all lines.
-	Admission sip.AdmissionStats  `json:"admission"`
-	Uptime    string              `json:"uptime,omitempty"`
-	Extra     map[string]struct{} `json:"-"`
+	Admission sip.AdmissionStats `json:"admission"`
+	// UptimeS is the seconds since phoned started.
+	UptimeS float64             `json:"uptime_s"`
+	Extra   map[string]struct{} `json:"-"`
 
 	// Transport is line 0's SIP transport health (down while rebuilt),
 	// kept for compatibility like Registration.
@@ -450,7 +453,7 @@ type LineStatus struct {
 	Line int `json:"line"`
 	// Account is user@domain; empty for the line without an account.
 	Account      string              `json:"account"`
-	Registration sip.RegStatus       `json:"registration"`
+	Registration RegStatus           `json:"registration"`
 	Transport    sip.TransportStatus `json:"sip_transport"`
 	Admission    sip.AdmissionStats  `json:"admission"`
 	// ExternalSIP is the address the line's SIP flow advertises (UDP;
@@ -511,13 +514,15 @@ func (d *Daemon) Phone() *phone.Phone { return d.ph }
 
 // Status assembles the status document.
 func (d *Daemon) Status() Status {
+	now := time.Now()
 	s := Status{
+		Schema: StatusSchema, UptimeS: seconds(now.Sub(d.live.started)),
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		NAT: d.ports().Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
 	}
 	for _, l := range d.linesNow() {
 		ls := LineStatus{
-			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
+			Line: l.n, Account: l.name, Registration: regStatus(l.ua.Registration(), now, d.live.started),
 			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
 			Error: l.startErr(),
 		}

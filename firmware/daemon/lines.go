@@ -32,6 +32,10 @@ type uaLine struct {
 	mp      *lineMapper
 	log     *slog.Logger
 
+	// warned is the registration failure last logged at WARN (regWhy);
+	// only the pump touches it.
+	warned string
+
 	mu     sync.Mutex // guards failed
 	failed string     // why Start failed; "" when it did not
 }
@@ -209,7 +213,7 @@ func (l *uaLine) pump() {
 // registration logs a registration change and hands what the registrar
 // saw of the line's flow to the port manager, for the line's own mapping.
 func (l *uaLine) registration(s sip.RegStatus) {
-	l.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
+	l.logRegistration(s)
 	if s.State != sip.RegRegistered {
 		return
 	}

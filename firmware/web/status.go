@@ -13,7 +13,7 @@ import (
 type statusView struct {
 	Version      string     `json:"version"`
 	Board        string     `json:"board"`
-	Uptime       any        `json:"uptime"`
+	UptimeS      float64    `json:"uptime_s"`
 	Phone        phoneView  `json:"phone"`
 	Registration regView    `json:"registration"`
 	Lines        []lineView `json:"lines"`
