@@ -241,3 +241,70 @@ func TestApplyBadPatchChangesNothing(t *testing.T) {
 		t.Error("a refused PATCH changed the store or the lines")
 	}
 }
+
+// TestApplyPortsAndRestartRequired: a new SIP port range rebuilds the
+// port manager and the line, which registers again from a port in the
+// new range; a change of the log level is saved and needs a restart,
+// and rebuilds nothing.
+func TestApplyPortsAndRestartRequired(t *testing.T) {
+	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001"})
+	lp := startLive(t, []config.Account{pbxAccount(p, "1001", "pw1001", "")}, 33460, hzA)
+	waitFor(t, "registered", 10*time.Second, func() bool { return lp.lineState(0) == "registered" })
+	pm := lp.d.ports()
+
+	code, doc := lp.send(t, "PATCH", `{"ports": {"sip": {"min": 33480, "max": 33489}}, "nat": {"keepalive": "20s"}}`)
+	if code != http.StatusOK || doc["restart_required"] != false {
+		t.Fatalf("PATCH ports = %d %v", code, doc)
+	}
+	if lp.d.ports() == pm {
+		t.Fatal("the port manager was not rebuilt")
+	}
+	waitFor(t, "registered from the new range", 10*time.Second, func() bool {
+		st := lp.d.Status()
+		return st.Registration.State == "registered" && strings.Contains(st.Registration.Contact, ":3348")
+	})
+
+	lines := lp.d.linesNow()
+	code, doc = lp.send(t, "PATCH", `{"log": {"level": "debug"}}`)
+	if code != http.StatusOK || doc["restart_required"] != true {
+		t.Fatalf("PATCH log = %d %v, want restart_required", code, doc)
+	}
+	if lp.d.linesNow()[0] != lines[0] {
+		t.Error("a log change rebuilt the line")
+	}
+	if saved, err := config.Load(lp.path); err != nil || saved.Log.Level != "debug" {
+		t.Errorf("saved: %v %+v", err, saved.Log)
+	}
+	// Back as it was: nothing is pending any more.
+	if code, doc = lp.send(t, "PATCH", `{"log": {"level": "info"}}`); code != http.StatusOK || doc["restart_required"] != false {
+		t.Errorf("PATCH log back = %d %v, want no restart", code, doc)
+	}
+}
+
+// TestForeignPageCannotDial: a text/plain POST from another origin (a
+// "simple" request a page sends without a preflight) never dials.
+func TestForeignPageCannotDial(t *testing.T) {
+	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001"})
+	lp := startLive(t, []config.Account{pbxAccount(p, "1001", "pw1001", "")}, 33660, hzA)
+	waitFor(t, "registered", 10*time.Second, func() bool { return lp.lineState(0) == "registered" })
+	h := api.Handler(api.Config{Listen: "127.0.0.1:8080", Status: func() any { return lp.d.Status() }, Actions: actions{lp.d}})
+	for _, hdr := range []map[string]string{
+		{"Content-Type": "text/plain", "Origin": "http://evil.example"},
+		{"Content-Type": "text/plain"},
+		{"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"},
+		{"Content-Type": "application/json", "Origin": "http://evil.example"},
+	} {
+		r := httptest.NewRequest("POST", "http://127.0.0.1:8080/api/call", strings.NewReader(`{"to":"echo"}`))
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code < 400 {
+			t.Errorf("POST %v: %d", hdr, w.Code)
+		}
+	}
+	if st := lp.d.Status(); len(st.Calls) != 0 || st.Phone.State != "idle" {
+		t.Fatalf("a refused request dialled: %+v", st.Phone)
+	}
+}

@@ -41,6 +41,8 @@ type regView struct {
 	Code    int    `json:"code"`
 	Reason  string `json:"reason"`
 	Contact string `json:"contact"`
+	// Why is a failure in words a person acts on (status schema 2).
+	Why string `json:"why"`
 }
 
 // lineView is a line as the status document lists it (phone.lines, or
