@@ -360,3 +360,9 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 func ValidateConfig(c *config.Config) error {
 	return board.Validate(c)
 }
+
+// ConfigStore is the store behind /api/config and the web page (nil
+// when the daemon was given no config file): provisioning saves a
+// fetched config through it, which checks, saves and applies it like a
+// PUT.
+func (d *Daemon) ConfigStore() api.ConfigStore { return d.web.store }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -81,8 +82,11 @@ func regStatus(s sip.RegStatus, now, started time.Time) RegStatus {
 	return r
 }
 
-// seconds rounds a duration to milliseconds, in seconds.
-func seconds(d time.Duration) float64 { return d.Round(time.Millisecond).Seconds() }
+// seconds is a duration in seconds, to the millisecond (no binary
+// fraction noise such as 1.9340000000000002 in the JSON).
+func seconds(d time.Duration) float64 {
+	return math.Round(d.Seconds()*1000) / 1000
+}
 
 // regWhy explains a failed registration in words a person acts on.
 func regWhy(s sip.RegStatus) string {
