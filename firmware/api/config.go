@@ -178,7 +178,7 @@ func (s *Server) configRoutes(mux *http.ServeMux) {
 			}
 			restart, err := st.SaveConfig(c)
 			if err != nil {
-				return problemsAnswer(err)
+				return problemsAnswer(PatchProblems(body, err))
 			}
 			return http.StatusOK, map[string]any{"ok": true, "restart_required": restart}, nil
 		})

@@ -45,14 +45,25 @@ func ParseConfigPatch(body []byte, cur *config.Config) (*config.Config, error) {
 		return nil, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
 	c, err := ParseConfigUpdate(merged, cur)
-	if err == nil {
-		return c, nil
+	if err != nil {
+		return nil, PatchProblems(body, err)
 	}
-	// The problems name lines of the merged document, which the client
-	// never saw: name the body's line of the field instead, or none.
+	return c, nil
+}
+
+// PatchProblems renames the lines of the problems found in a config
+// merged from a PATCH body (by ParseConfigPatch, or by the store's own
+// checks of the result): the merged document's lines mean nothing to
+// the client, so each problem gets the body's line of its field, or
+// none when the body does not hold it. Other errors pass unchanged.
+func PatchProblems(body []byte, err error) error {
 	ps := config.Problems(err)
 	if len(ps) == 0 {
-		return nil, err
+		return err
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(body, &root) != nil || root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return err
 	}
 	errs := make([]error, len(ps))
 	for i, p := range ps {
@@ -63,7 +74,7 @@ func ParseConfigPatch(body []byte, cur *config.Config) (*config.Config, error) {
 		}
 		errs[i] = &q
 	}
-	return nil, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // mergePatch applies patch to target (RFC 7396 section 2) and returns

@@ -225,6 +225,15 @@ func TestApplyBadPatchChangesNothing(t *testing.T) {
 			t.Errorf("problems %s lack %q", got, want)
 		}
 	}
+	// The board's checks (the store's) name the body's lines too.
+	body = "{\"audio\": {\"volume\": 10,\n  \"input\": \"device\"},\n \"board_options\": {\"i2c_bus\": \"1\"}}"
+	code, doc = lp.send(t, "PATCH", body)
+	got, _ = json.Marshal(doc["problems"])
+	for _, want := range []string{"body:2: audio.input: the sim board cannot use", "body:3: board_options.i2c_bus: unknown key"} {
+		if code != http.StatusBadRequest || !strings.Contains(string(got), want) {
+			t.Errorf("PATCH = %d, problems %s lack %q", code, got, want)
+		}
+	}
 	for _, bad := range []string{"[1, 2]", "not json {", `{"accounts": "x"}`} {
 		if code, doc := lp.send(t, "PATCH", bad); code != http.StatusBadRequest {
 			t.Errorf("PATCH %s = %d %v, want 400", bad, code, doc)
