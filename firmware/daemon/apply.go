@@ -319,7 +319,9 @@ type liveStore struct {
 	d    *Daemon
 	path string
 
-	mu    sync.Mutex // serialises saves; guards saved
+	saveMu sync.Mutex // serialises saves (and their applies)
+
+	mu    sync.Mutex // guards saved; never held while applying
 	saved *config.Config
 }
 
@@ -340,8 +342,8 @@ func (s *liveStore) Config() *config.Config {
 // with config.Save and applies it. A config with problems changes
 // nothing.
 func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	if err := ValidateConfig(c); err != nil {
 		return false, err
 	}
@@ -351,7 +353,10 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 		}
 		return false, fmt.Errorf("%w: %w", api.ErrFailed, err)
 	}
+	s.mu.Lock()
 	s.saved = c
+	s.mu.Unlock()
+	// GET /api/config answers the saved config while this applies it.
 	return s.d.apply(c)
 }
 
