@@ -26,8 +26,10 @@ deps:
 	@command -v $(GO) >/dev/null || { echo "Go is required: install Go 1.26 at /usr/local/go"; exit 1; }
 	$(GO) mod download
 
+# build: the status document and the SIP User-Agent name the version
+# (git describe), as the image's build does.
 build: deps
-	$(GO) build -o $(BIN)/ ./firmware/cmd/phoned ./tools/cmd/pbx
+	$(GO) build -ldflags '-X $(PKG)/firmware/version.Version=$(VERSION)' -o $(BIN)/ ./firmware/cmd/phoned ./tools/cmd/pbx
 
 # run: start the local PBX and a phone on the sim board, register, call the
 # echo extension, print status every second for ~10 s, hang up, exit 0.

@@ -25,8 +25,9 @@ type Options struct {
 	SampleRate int
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
 	// unix:PATH), "screen_listen" (the same, or "none") and "serial"
-	// (device); rpi "alsa_device", "no_audio",
+	// (device); rpi "alsa_device", "i2c_bus", "no_audio",
 	// "no_codec" ("true"), "display" ("ssd1306") and "display_bus".
+	// Spec lists them; Validate refuses any other.
 	Extra map[string]string
 }
 
@@ -56,6 +57,9 @@ func Open(name string, o Options) (*hal.Board, error) {
 		ro := rpi.DefaultOptions
 		if v := o.Extra["alsa_device"]; v != "" {
 			ro.ALSADevice = v
+		}
+		if v := o.Extra["i2c_bus"]; v != "" {
+			ro.I2CBus = v
 		}
 		ro.NoAudio = o.Extra["no_audio"] == "true"
 		ro.NoCodec = o.Extra["no_codec"] == "true"

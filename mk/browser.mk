@@ -1,6 +1,6 @@
 # Browser tier: headless Chromium drives the web admin page of a real
 # phoned (tools/pbx as its registrar, all on loopback): login, an
-# account's password from wrong to right, registration after a restart,
+# account's password from wrong to right, registration without a restart,
 # a call to echo from the calls page, a screenshot of every page.
 # Bounded: under three minutes.
 #

@@ -22,7 +22,8 @@
 //	GET  /api/screen.png          the screen as a PNG (Config.Screen)
 //	GET  /api/screen              a page showing the screen, with keys
 //	GET  /api/config              the config, secrets redacted (config.go)
-//	PUT  /api/config              a whole config, YAML or JSON; saved, applied at restart
+//	PUT  /api/config              a whole config, YAML or JSON; saved and applied
+//	PATCH /api/config             a partial config merged into it (RFC 7396)
 //
 // With Config.Web set, every other path is the web admin page (package
 // firmware/web), which has its own login instead of the token.
@@ -413,7 +414,7 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, f handlerFunc) {
 // handleBody is handle with the content types a POST or PUT may have
 // (accept; named for the 415 answer) and its body limit.
 func (s *Server) handleBody(mux *http.ServeMux, pattern string, accept func(string) bool, types string, limit int64, f handlerFunc) {
-	write := strings.HasPrefix(pattern, "POST ") || strings.HasPrefix(pattern, "PUT ")
+	write := strings.HasPrefix(pattern, "POST ") || strings.HasPrefix(pattern, "PUT ") || strings.HasPrefix(pattern, "PATCH ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
 		if write {

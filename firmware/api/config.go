@@ -17,13 +17,15 @@ import (
 )
 
 // ConfigStore reads and replaces the phone's configuration for
-// GET and PUT /api/config and the web page.
+// GET, PUT and PATCH /api/config, the web page and provisioning.
 type ConfigStore interface {
 	// Config returns the configuration as saved, secrets included. The
 	// caller must not change it (Clone it first).
 	Config() *config.Config
-	// SaveConfig validates c and saves it (atomically). It reports
-	// whether the change takes effect only after phoned restarts.
+	// SaveConfig validates c and saves it (atomically), then applies
+	// what it can while the phone runs. It reports whether some of the
+	// change takes effect only after phoned restarts. A config with
+	// problems changes nothing.
 	SaveConfig(c *config.Config) (restartRequired bool, err error)
 }
 
@@ -40,9 +42,10 @@ const MaxConfigBytes = 64 << 10
 // "body:3: accounts[0].domain: required".
 const configFile = "body"
 
-// FileConfig is a ConfigStore over a config file. Changes apply when
-// phoned restarts (SaveConfig always reports restartRequired): the
-// daemon has no live apply yet.
+// FileConfig is a ConfigStore over a config file that applies nothing:
+// SaveConfig always reports restartRequired. phoned uses its own store,
+// which applies a saved config while it runs (firmware/daemon/apply.go);
+// FileConfig is for tools and tests with no phone behind them.
 type FileConfig struct {
 	path string
 
@@ -164,6 +167,18 @@ func (s *Server) configRoutes(mux *http.ServeMux) {
 			restart, err := st.SaveConfig(c)
 			if err != nil {
 				return problemsAnswer(err)
+			}
+			return http.StatusOK, map[string]any{"ok": true, "restart_required": restart}, nil
+		})
+	s.handleBody(mux, "PATCH /api/config", configContent, "application/json or application/yaml", MaxConfigBytes,
+		func(_ context.Context, _ *http.Request, body []byte) (int, any, error) {
+			c, err := ParseConfigPatch(body, st.Config())
+			if err != nil {
+				return problemsAnswer(err)
+			}
+			restart, err := st.SaveConfig(c)
+			if err != nil {
+				return problemsAnswer(PatchProblems(body, err))
 			}
 			return http.StatusOK, map[string]any{"ok": true, "restart_required": restart}, nil
 		})

@@ -134,7 +134,7 @@ func TestPutConfigProblems(t *testing.T) {
 		{"json lines", "application/json", "{\n \"log\": {\"level\": \"loud\"}\n}", 400, `body:2: log.level: \"loud\" is not one of`},
 		{"redacted new account", "application/yaml", "accounts:\n  - user: \"1009\"\n    domain: pbx.example.com\n    password: (redacted)\n", 400, "body:4: accounts[0].password: (redacted), but the phone has no account 1009@pbx.example.com"},
 		{"redacted alias", "application/yaml", "x: &a \"(redacted)\"\n", 400, "body:1: x: unknown key"},
-		{"redacted escaped", "application/yaml", "api:\n  token: \"\\x28redacted)\"\n", 400, "api.token: (redacted) where the phone could not tell"},
+		{"redacted escaped", "application/yaml", "nat:\n  turn:\n    server: turn.example.net:3478\n    username: u\n    password: \"\\x28redacted)\"\n", 400, "nat.turn.password: (redacted) where the phone could not tell"},
 		{"bad hash", "application/yaml", "web:\n  password_hash: secret\n", 400, "body:2: web.password_hash: is not a bcrypt hash"},
 		{"text/plain", "text/plain", "log:\n  level: info\n", 415, "application/json or application/yaml"},
 		{"form", "application/x-www-form-urlencoded", "a=b", 415, ""},

@@ -386,7 +386,7 @@ func Default() *Config {
 			ChangeCheck:  DefaultChangeCheck,
 			MediaTimeout: DefaultMediaTimeout,
 			EarlyUDP:     true,
-			UPnP:         true,
+			UPnP:         DefaultUPnP(DefaultBoard),
 		},
 		Audio: Audio{
 			Input:      DefaultAudioInput,

@@ -89,6 +89,9 @@ func Parse(filename string, data []byte) (*Config, error) {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		d.config(doc.Content[0], c)
 	}
+	if _, set := d.src.lines["nat.upnp"]; !set {
+		c.NAT.UPnP = DefaultUPnP(c.Board) // board.go
+	}
 	errs := d.errs
 	if len(errs) < maxProblems {
 		errs = append(errs, c.problems()...)

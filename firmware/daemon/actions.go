@@ -49,7 +49,8 @@ func (a actions) Key(ctx context.Context, key string) error {
 	}
 	k, ok := hal.KeyByName(strings.ToLower(key))
 	if !ok {
-		return fmt.Errorf("daemon: unknown key %q", key)
+		// A malformed request, not a state of the phone: 400.
+		return fmt.Errorf("%w: unknown key %q", api.ErrInvalid, key)
 	}
 	if a.d.scr != nil {
 		// The screen takes the keys it uses where it is (a menu's

@@ -77,6 +77,9 @@ type Daemon struct {
 
 	codes map[string]func()
 
+	// live is what a config applied while running replaces (apply.go).
+	live liveState
+
 	mu    sync.Mutex // guards calls
 	calls map[*sip.Call]*lineCall
 }
@@ -104,6 +107,7 @@ func New(o Options) (d *Daemon, err error) {
 			return nil, fmt.Errorf("daemon: host network: %w", err)
 		}
 	}
+	d.live.net, d.live.started = n, time.Now()
 	d.board = o.Board
 	if d.board == nil {
 		d.board, err = board.Open(cfg.Board, board.Options{
@@ -188,22 +192,33 @@ func New(o Options) (d *Daemon, err error) {
 // addLine builds line i's user agent for account a (the zero Account:
 // the line without an account).
 func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
+	l, err := d.buildLine(d.cfg, d.pm, i, a, allow)
+	if err != nil {
+		return err
+	}
+	d.lines = append(d.lines, l)
+	return nil
+}
+
+// buildLine builds line i's user agent for account a with cfg's
+// settings, its sockets from pm (New, and apply for a changed config).
+func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a config.Account, allow []netip.Prefix) (*uaLine, error) {
 	acct, err := sipAccount(a)
 	if err != nil {
-		return fmt.Errorf("daemon: line %d: %w", i, err)
+		return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: d.pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
+	l := &uaLine{d: d, n: i, mp: &lineMapper{pm: pm}, mailbox: a.Mailbox, mwi: a.SubscribeMWI}
 	if a.User != "" {
 		l.name = a.User + "@" + a.Domain
 	}
 	l.log = d.log.With("line", i)
-	if d.cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
+	if cfg.SIP.AcceptFrom == "proxy" && acct.Registrar == "" && acct.OutboundProxy == "" && len(allow) == 0 {
 		l.log.Warn("sip.accept_from is proxy but there is no registrar, outbound proxy or sip.allow: no incoming call can ring")
 	}
 	srtp := sdp.SRTPOff
 	if a.SRTP != "" {
 		if srtp, err = sdp.ParsePolicy(a.SRTP); err != nil {
-			return fmt.Errorf("daemon: line %d: %w", i, err)
+			return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 		}
 	}
 	l.ua, err = sip.New(sip.Config{
@@ -211,30 +226,30 @@ func (d *Daemon) addLine(i int, a config.Account, allow []netip.Prefix) error {
 		SRTP:             srtp,
 		SRTPOverInsecure: a.SRTPOverInsecure,
 		Mapper:           l.mp,
-		Codecs:           d.cfg.Codecs,
+		Codecs:           cfg.Codecs,
 		AudioRate:        d.audioRate(),
-		DTMFPayloadType:  uint8(d.cfg.DTMFPayloadType),
-		Ptime:            d.cfg.Ptime,
+		DTMFPayloadType:  uint8(cfg.DTMFPayloadType),
+		DTMFInfo:         cfg.DTMF == "info",
+		Ptime:            cfg.Ptime,
 		UserAgent:        "deskphone/" + version.Version,
 		Logger:           l.log,
 		EarlyMedia:       true,
 		Prack:            true,
-		AcceptFrom:       sip.AcceptPolicy(d.cfg.SIP.AcceptFrom),
+		AcceptFrom:       sip.AcceptPolicy(cfg.SIP.AcceptFrom),
 		Allow:            allow,
-		RingTimeout:      d.cfg.SIP.RingTimeout,
-		DNS:              sip.DNSConfig{Servers: d.cfg.SIP.DNSServers, Hold: d.cfg.SIP.FailoverHold},
+		RingTimeout:      cfg.SIP.RingTimeout,
+		DNS:              sip.DNSConfig{Servers: cfg.SIP.DNSServers, Hold: cfg.SIP.FailoverHold},
 		// The phone's cap is over all lines: it refuses the call beyond
 		// it, or forwards it on busy, so each UA lets one more through
 		// to it. An INVITE beyond that can never be taken and is refused
 		// 486 before a media port is opened for it.
-		MaxCalls:     d.cfg.Calls.MaxCalls + 1,
-		MediaTimeout: mediaTimeout(d.cfg.NAT.MediaTimeout),
+		MaxCalls:     cfg.Calls.MaxCalls + 1,
+		MediaTimeout: mediaTimeout(cfg.NAT.MediaTimeout),
 	})
 	if err != nil {
-		return fmt.Errorf("daemon: line %d: %w", i, err)
+		return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 	}
-	d.lines = append(d.lines, l)
-	return nil
+	return l, nil
 }
 
 // portConfig maps the config's ports and nat sections onto the port
@@ -317,6 +332,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 		return errors.Join(errs...)
 	}
+	var wg sync.WaitGroup
+	for _, l := range d.lines {
+		wg.Go(l.pump)
+	}
+	pm := d.pm // apply replaces d.pm (and starts its own event loop)
+	d.beginLive()
 	if d.cfg.API.Listen != "" {
 		s, err := api.Start(api.Config{
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
@@ -325,15 +346,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		})
 		if err != nil {
 			d.closeParts()
+			wg.Wait()
 			return err
 		}
 		d.api = s
 	}
-	var wg sync.WaitGroup
-	for _, l := range d.lines {
-		wg.Go(l.pump)
-	}
-	wg.Go(d.portEvents)
+	wg.Go(func() { d.portEvents(pm) })
 	floodCtx, stopFlood := context.WithCancel(ctx)
 	floodDone := make(chan struct{})
 	go func() {
@@ -346,6 +364,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	<-floodDone
 	d.closeParts()
 	wg.Wait()
+	d.live.wg.Wait()
 	return err
 }
 
@@ -355,14 +374,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 // which owns the dialogs). An ALG on a flow no line holds any more is
 // logged here, so that no report is lost. It ends when the manager
 // closes its event channel.
-func (d *Daemon) portEvents() {
-	for ev := range d.pm.Events() {
-		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(d.lines, func(l *uaLine) bool {
+func (d *Daemon) portEvents(pm *portmgr.Manager) {
+	for ev := range pm.Events() {
+		lines := d.linesNow()
+		if ev.Kind == portmgr.EventALG && !slices.ContainsFunc(lines, func(l *uaLine) bool {
 			return ev.Mapping != nil && l.mp.sipMapping() == ev.Mapping
 		}) {
 			d.log.Warn("a SIP ALG rewrote our signalling", "sent", ev.Old, "seen", ev.New)
 		}
-		for _, l := range d.lines {
+		for _, l := range lines {
 			l.ua.HandlePortEvent(ev)
 		}
 	}
@@ -371,7 +391,7 @@ func (d *Daemon) portEvents() {
 // admissionStats is what admission control turned away, over all lines.
 func (d *Daemon) admissionStats() sip.AdmissionStats {
 	var s sip.AdmissionStats
-	for _, l := range d.lines {
+	for _, l := range d.linesNow() {
 		a := l.ua.AdmissionStats()
 		s.RateLimited += a.RateLimited
 		s.Forbidden += a.Forbidden
@@ -389,17 +409,12 @@ func (d *Daemon) closeParts() {
 	if d.api != nil {
 		_ = d.api.Close()
 	}
+	d.endLive()
 	// The lines close together: each un-REGISTERs and ends its calls
 	// within its own CloseTimeout, not one after the other.
-	var wg sync.WaitGroup
-	for _, l := range d.lines {
-		if l.ua != nil {
-			wg.Go(func() { _ = l.ua.Close() })
-		}
-	}
-	wg.Wait()
-	if d.pm != nil {
-		_ = d.pm.Close()
+	closeLines(d.linesNow())
+	if pm := d.ports(); pm != nil {
+		_ = pm.Close()
 	}
 	if d.board != nil {
 		_ = d.board.Close()
@@ -407,8 +422,10 @@ func (d *Daemon) closeParts() {
 	d.closeStore()
 }
 
-// Status is the document GET /api/status returns.
+// Status is the document GET /api/status returns (docs/api.md).
 type Status struct {
+	// Schema is the document's version (StatusSchema).
+	Schema  int          `json:"schema"`
 	Version string       `json:"version"`
 	Board   string       `json:"board"`
 	Phone   phone.Status `json:"phone"`
@@ -417,15 +434,16 @@ type Status struct {
 	Lines []LineStatus `json:"lines"`
 	// Registration is line 0's (kept from when the phone had one line,
 	// for clients that read it there).
-	Registration sip.RegStatus `json:"registration"`
-	NAT          any           `json:"nat"`
+	Registration RegStatus `json:"registration"`
+	NAT          any       `json:"nat"`
 	// Calls are the calls of every line.
 	Calls []CallStatus `json:"calls"`
 	// Admission counts the SIP requests turned away (rate limited,
 	// forbidden, not found, overloaded, busy), over all lines.
-	Admission sip.AdmissionStats  `json:"admission"`
-	Uptime    string              `json:"uptime,omitempty"`
-	Extra     map[string]struct{} `json:"-"`
+	Admission sip.AdmissionStats `json:"admission"`
+	// UptimeS is the seconds since phoned started.
+	UptimeS float64             `json:"uptime_s"`
+	Extra   map[string]struct{} `json:"-"`
 
 	// Transport is line 0's SIP transport health (down while rebuilt),
 	// kept for compatibility like Registration.
@@ -437,7 +455,7 @@ type LineStatus struct {
 	Line int `json:"line"`
 	// Account is user@domain; empty for the line without an account.
 	Account      string              `json:"account"`
-	Registration sip.RegStatus       `json:"registration"`
+	Registration RegStatus           `json:"registration"`
 	Transport    sip.TransportStatus `json:"sip_transport"`
 	Admission    sip.AdmissionStats  `json:"admission"`
 	// ExternalSIP is the address the line's SIP flow advertises (UDP;
@@ -498,13 +516,15 @@ func (d *Daemon) Phone() *phone.Phone { return d.ph }
 
 // Status assembles the status document.
 func (d *Daemon) Status() Status {
+	now := time.Now()
 	s := Status{
+		Schema: StatusSchema, UptimeS: seconds(now.Sub(d.live.started)),
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
-		NAT: d.pm.Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
+		NAT: d.ports().Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
 	}
-	for _, l := range d.lines {
+	for _, l := range d.linesNow() {
 		ls := LineStatus{
-			Line: l.n, Account: l.name, Registration: l.ua.Registration(),
+			Line: l.n, Account: l.name, Registration: regStatus(l.ua.Registration(), now, d.live.started),
 			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
 			Error: l.startErr(),
 		}

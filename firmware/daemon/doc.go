@@ -16,5 +16,15 @@
 //
 // The status document (GET /api/status) lists the lines under "lines";
 // its top-level "registration" and "sip_transport" are line 0's, as they
-// were when the phone had one line.
+// were when the phone had one line. It is versioned (StatusSchema),
+// snake_case, with durations in seconds (status.go).
+//
+// A config saved through the API, the web page or provisioning goes
+// through the daemon's config store (apply.go, Daemon.ConfigStore): it
+// is checked as at start (board.Validate), saved atomically and applied
+// while the phone runs. A changed account's line gets a new UA, lines
+// come and go with accounts, port or NAT changes rebuild the port
+// manager and every line; lines a change does not touch keep their UA
+// and their calls. What only a restart applies is reported
+// (restart_required).
 package daemon

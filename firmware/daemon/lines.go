@@ -32,6 +32,10 @@ type uaLine struct {
 	mp      *lineMapper
 	log     *slog.Logger
 
+	// warned is the registration failure last logged at WARN (regWhy);
+	// only the pump touches it.
+	warned string
+
 	mu     sync.Mutex // guards failed
 	failed string     // why Start failed; "" when it did not
 }
@@ -219,7 +223,7 @@ func (l *uaLine) pump() {
 // registration logs a registration change and hands what the registrar
 // saw of the line's flow to the port manager, for the line's own mapping.
 func (l *uaLine) registration(s sip.RegStatus) {
-	l.log.Info("registration", "state", s.State, "code", s.Code, "reason", s.Reason)
+	l.logRegistration(s)
 	if s.State != sip.RegRegistered {
 		return
 	}
@@ -228,12 +232,12 @@ func (l *uaLine) registration(s sip.RegStatus) {
 		// What the registrar saw is the truth about the SIP flow (RFC
 		// 3581): the port manager adopts it and reports a change, which
 		// the line's UA acts on (HandlePortEvent).
-		l.d.pm.ObserveRportFor(mp, s.Received)
+		l.mp.pm.ObserveRportFor(mp, s.Received)
 	}
 	if s.EchoedContact.IsValid() && s.EchoedContact != s.ContactAddr {
 		// The registrar holds a Contact we did not send: a SIP ALG
 		// rewrote it. The port manager reports it (nat.alg).
-		l.d.pm.ObserveContactFor(mp, s.ContactAddr, s.EchoedContact)
+		l.mp.pm.ObserveContactFor(mp, s.ContactAddr, s.EchoedContact)
 	}
 }
 

@@ -109,13 +109,15 @@ func (s *screen) view() ui.View {
 	d := s.d
 	in := viewInput{
 		Now: time.Now(), Phone: d.ph.Status(),
-		NAT: d.pm.Report(), Transport: d.lines[0].ua.Transport(), Codecs: map[string]string{},
+		NAT: d.ports().Report(), Codecs: map[string]string{},
 		Version: version.Version, Board: d.board.Name,
 	}
-	for _, l := range d.lines {
+	lines := d.linesNow()
+	in.Transport = lines[0].ua.Transport()
+	for _, l := range lines {
 		in.Regs = append(in.Regs, l.ua.Registration())
 	}
-	for _, a := range d.cfg.Accounts {
+	for _, a := range d.running().Accounts {
 		if !a.Enabled {
 			continue
 		}
@@ -127,7 +129,7 @@ func (s *screen) view() ui.View {
 		in.Registrar = append(in.Registrar, a.Registrar != "")
 		in.TLS = in.TLS || strings.EqualFold(a.Transport, "tls")
 	}
-	for _, l := range d.lines {
+	for _, l := range lines {
 		for _, c := range l.ua.Calls() {
 			in.Codecs[c.ID()] = c.Codec()
 			if t := c.Answered(); !t.IsZero() {

@@ -27,14 +27,14 @@ type webParts struct {
 // A phone whose API is reachable from the network and has no admin
 // password gets a random one now: its hash is saved in the config and
 // the password logged once, at WARN, for the installer to read on the
-// console. Changes take effect when phoned restarts (api.FileConfig).
+// console. Saved changes are applied while the phone runs (apply.go).
 // Under initd (a device) the firmware page hands uploads, reboots and
 // factory resets to initd's update agent on its default port.
 func newWeb(d *Daemon, cfg *config.Config, path string, log *slog.Logger) (webParts, error) {
 	if path == "" {
 		return webParts{}, nil
 	}
-	store := api.NewFileConfig(path, cfg)
+	store := newLiveStore(d, path, cfg)
 	switch pw, err := web.FirstPassword(store, cfg.API.Listen, rand.Reader); {
 	case err != nil:
 		log.Warn("no web admin password, and none could be saved: the web page answers only on loopback", "config", path, "err", err)

@@ -32,8 +32,8 @@
 // up to 5 minutes), answered 429 without checking the password. The API's
 // Host and Origin checks (package api) run before any of this.
 //
-// A config change made here is saved at once with config.Save (atomic)
-// and, like PUT /api/config, takes effect when phoned restarts; the page
-// says so. The password is the exception: a new one is used from the
-// next login on.
+// A config change made here is saved at once through the store (atomic)
+// and, like PUT /api/config, applied while phoned runs; what needs a
+// restart (the store says) the page says so. A new password is used
+// from the next login on.
 package web

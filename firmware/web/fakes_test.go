@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phonebook"
@@ -142,7 +143,8 @@ func (m *memStore) Config() *config.Config {
 }
 
 func (m *memStore) SaveConfig(c *config.Config) (bool, error) {
-	if err := c.Validate(); err != nil {
+	// As phoned's store: the file's checks and the board's.
+	if err := board.Validate(c); err != nil {
 		return false, err
 	}
 	m.mu.Lock()
@@ -167,8 +169,9 @@ web:
 // testStatus is a status document as the daemon's (its JSON).
 var testStatus = map[string]any{
 	"version": "v0.9.0", "board": "sim",
-	"phone":        map[string]any{"state": "talking", "remote": "echo", "lines": []any{map[string]any{"line": 0, "dnd": false, "forward": map[string]any{"busy": "1003"}}}},
-	"registration": map[string]any{"State": "failed", "Code": 403, "Reason": "authentication failed", "Contact": "<sip:1001@127.0.0.1:5060>"},
+	"phone": map[string]any{"state": "talking", "remote": "echo", "lines": []any{map[string]any{"line": 0, "dnd": false, "forward": map[string]any{"busy": "1003"}}}},
+	"registration": map[string]any{"state": "failed", "code": 403, "reason": "authentication failed", "contact": "<sip:1001@127.0.0.1:5060>",
+		"why": "the registrar refused the credentials: check the account's user, auth_user and password"},
 	"nat": map[string]any{"type": "port-restricted-cone", "external_sip": "203.0.113.7:5060", "strategy": "stun", "media_strategy": "stun",
 		"alg_seen": true, "alg_detail": "Contact rewritten to 203.0.113.7:5060", "keepalive_s": 25.0},
 	"calls": []any{map[string]any{"id": "c1", "direction": "outgoing", "state": "talking", "remote": "sip:echo@127.0.0.1", "codec": "PCMU",

@@ -13,7 +13,7 @@ import (
 type statusView struct {
 	Version      string     `json:"version"`
 	Board        string     `json:"board"`
-	Uptime       any        `json:"uptime"`
+	UptimeS      float64    `json:"uptime_s"`
 	Phone        phoneView  `json:"phone"`
 	Registration regView    `json:"registration"`
 	Lines        []lineView `json:"lines"`
@@ -41,6 +41,8 @@ type regView struct {
 	Code    int    `json:"code"`
 	Reason  string `json:"reason"`
 	Contact string `json:"contact"`
+	// Why is a failure in words a person acts on (status schema 2).
+	Why string `json:"why"`
 }
 
 // lineView is a line as the status document lists it (phone.lines, or

@@ -54,6 +54,9 @@ type RegStatus struct {
 	Server string
 	// Since is when the state last changed.
 	Since time.Time
+	// RefreshAt is when the next REGISTER goes out (RefreshIn from the
+	// attempt that set it); zero when none is due.
+	RefreshAt time.Time
 }
 
 // Registration returns the current registration status.
@@ -66,6 +69,10 @@ func (u *UA) Registration() RegStatus {
 func (u *UA) setReg(s RegStatus) {
 	u.mu.Lock()
 	old := u.reg
+	s.RefreshAt = time.Time{}
+	if s.RefreshIn > 0 {
+		s.RefreshAt = time.Now().Add(s.RefreshIn)
+	}
 	if s.State != old.State {
 		s.Since = time.Now()
 	} else {

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/daemon"
 	"github.com/deskphone/phone/firmware/initd"
@@ -63,6 +64,11 @@ func run() error {
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("-board: %w", err)
 		}
+	}
+	// The board's own fields (board_options, audio) against what the
+	// board and this build can do.
+	if err := board.Validate(cfg); err != nil {
+		return err
 	}
 	log := newLogger(cfg.Log)
 	daemon.ApplyMemoryLimit(cfg, log)
@@ -147,7 +153,7 @@ func demo(ctx context.Context, d *daemon.Daemon, target string, dur time.Duratio
 		}
 	}
 	r := d.Status().Registration
-	fmt.Printf("registered: contact %s, expires in %v\n", r.Contact, r.Expires)
+	fmt.Printf("registered: contact %s, expires in %vs\n", r.Contact, r.ExpiresS)
 	if err := d.Phone().Call(ctx, target); err != nil {
 		return fmt.Errorf("demo: call %s: %w", target, err)
 	}

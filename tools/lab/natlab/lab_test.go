@@ -177,6 +177,7 @@ func TestLab(t *testing.T) {
 		run("calls/call-waiting/"+kamName(reg), func(t *testing.T) { e.callWaiting(t, reg) })
 	}
 	run("calls/two-lines", func(t *testing.T) { e.twoLines(t) })
+	run("config/live-password", func(t *testing.T) { e.liveConfig(t) }) // live15_test.go
 	// SRTP with SDES keys against baresip's srtp module (issue 16).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("srtp/required/"+kamName(reg), func(t *testing.T) { e.srtpCalls(t, reg, "required", "srtp-mand", true) })
