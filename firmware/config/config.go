@@ -372,7 +372,7 @@ const (
 // Default returns a new Config holding every default. It has no account.
 func Default() *Config {
 	return &Config{
-		Codecs:          []string{"PCMU", "PCMA"},
+		Codecs:          []string{"G722", "PCMU", "PCMA"},
 		DTMF:            DefaultDTMF,
 		DTMFPayloadType: DefaultDTMFPayloadType,
 		Ptime:           DefaultPtime,

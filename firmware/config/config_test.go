@@ -32,7 +32,7 @@ func TestDefaultIsValid(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"codecs", c.Codecs, []string{"PCMU", "PCMA"}},
+		{"codecs", c.Codecs, []string{"G722", "PCMU", "PCMA"}},
 		{"dtmf", c.DTMF, "rfc4733"},
 		{"dtmf_payload_type", c.DTMFPayloadType, 101},
 		{"ptime", c.Ptime, 20 * time.Millisecond},
@@ -74,7 +74,7 @@ func TestDefaultIsValid(t *testing.T) {
 	}
 	// Default returns a fresh value each time.
 	c.Codecs[0] = "X"
-	if Default().Codecs[0] != "PCMU" {
+	if Default().Codecs[0] != "G722" {
 		t.Error("Default shares its slices between calls")
 	}
 }

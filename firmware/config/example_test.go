@@ -27,5 +27,5 @@ nat:
 func ExampleDefault() {
 	c := config.Default()
 	fmt.Println(c.Codecs, c.Ptime, c.Ports.SIP, c.Ports.Media, c.API.Listen)
-	// Output: [PCMU PCMA] 20ms 5060-5069 16384-16483 127.0.0.1:8080
+	// Output: [G722 PCMU PCMA] 20ms 5060-5069 16384-16483 127.0.0.1:8080
 }

@@ -178,7 +178,7 @@ func TestTwoPhonesCallWithAudioBothWays(t *testing.T) {
 		t.Fatal("a phone hears its own tone: audio is looped, not carried")
 	}
 	st := a.d.Status()
-	if len(st.Calls) != 1 || st.Calls[0].Codec != "PCMU" || st.Calls[0].RTP.Sent == 0 || st.Calls[0].RTP.Received == 0 {
+	if len(st.Calls) != 1 || st.Calls[0].Codec != "G722" || st.Calls[0].RTP.Sent == 0 || st.Calls[0].RTP.Received == 0 {
 		t.Fatalf("A's status calls = %+v", st.Calls)
 	}
 	// The port manager's report is the status document's "nat" section.
