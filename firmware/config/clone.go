@@ -11,6 +11,9 @@ import (
 func (c *Config) Clone() *Config {
 	n := *c
 	n.Accounts = slices.Clone(c.Accounts)
+	for i := range n.Accounts {
+		n.Accounts[i].Codecs = slices.Clone(c.Accounts[i].Codecs)
+	}
 	n.Codecs = slices.Clone(c.Codecs)
 	n.BoardOptions = maps.Clone(c.BoardOptions)
 	n.NAT.STUNServers = slices.Clone(c.NAT.STUNServers)

@@ -100,6 +100,9 @@ type Account struct {
 	// neither; only with transport tls or auto. Default: none.
 	TLSCertFile string
 	TLSKeyFile  string
+	// Codecs, when set, is this line's codec preference (codecs), in
+	// place of the top-level codecs list. Default: none (the top level's).
+	Codecs []string
 	// Enabled says whether the account registers (enabled). Default: true.
 	Enabled bool
 

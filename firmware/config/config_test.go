@@ -98,7 +98,7 @@ func TestParseAccountDefaults(t *testing.T) {
 	}
 	want := Account{User: "bob", AuthUser: "bob", Domain: "example.com", Registrar: "example.com",
 		Transport: "udp", Expires: time.Hour, Enabled: true, DNDCode: 486, ForwardNoAnswerAfter: 20 * time.Second, SRTP: "off"}
-	if len(c.Accounts) != 1 || c.Accounts[0] != want {
+	if len(c.Accounts) != 1 || !reflect.DeepEqual(c.Accounts[0], want) {
 		t.Fatalf("accounts = %+v, want [%+v]", c.Accounts, want)
 	}
 	if p, ok := c.Primary(); !ok || p.User != "bob" {

@@ -660,6 +660,7 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"tls_ca_file":    d.str(&a.TLSCAFile),
 		"tls_cert_file":  d.str(&a.TLSCertFile),
 		"tls_key_file":   d.str(&a.TLSKeyFile),
+		"codecs":         d.strings(&a.Codecs, strings.ToUpper),
 		"enabled":        d.boolean(&a.Enabled),
 
 		"dnd":                     d.boolean(&a.DND),

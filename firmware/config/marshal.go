@@ -56,19 +56,20 @@ type (
 		FailoverHold string   `yaml:"failover_hold"`
 	}
 	fileAccount struct {
-		User          string `yaml:"user"`
-		AuthUser      string `yaml:"auth_user"`
-		Password      string `yaml:"password"`
-		DisplayName   string `yaml:"display_name"`
-		Domain        string `yaml:"domain"`
-		Registrar     string `yaml:"registrar"`
-		OutboundProxy string `yaml:"outbound_proxy"`
-		Transport     string `yaml:"transport"`
-		Expires       string `yaml:"expires"`
-		TLSCAFile     string `yaml:"tls_ca_file"`
-		TLSCertFile   string `yaml:"tls_cert_file,omitempty"`
-		TLSKeyFile    string `yaml:"tls_key_file,omitempty"`
-		Enabled       bool   `yaml:"enabled"`
+		User          string   `yaml:"user"`
+		AuthUser      string   `yaml:"auth_user"`
+		Password      string   `yaml:"password"`
+		DisplayName   string   `yaml:"display_name"`
+		Domain        string   `yaml:"domain"`
+		Registrar     string   `yaml:"registrar"`
+		OutboundProxy string   `yaml:"outbound_proxy"`
+		Transport     string   `yaml:"transport"`
+		Expires       string   `yaml:"expires"`
+		TLSCAFile     string   `yaml:"tls_ca_file"`
+		TLSCertFile   string   `yaml:"tls_cert_file,omitempty"`
+		TLSKeyFile    string   `yaml:"tls_key_file,omitempty"`
+		Codecs        []string `yaml:"codecs,omitempty,flow"`
+		Enabled       bool     `yaml:"enabled"`
 
 		DND                  bool   `yaml:"dnd"`
 		DNDCode              int    `yaml:"dnd_code"`
@@ -219,7 +220,7 @@ func Marshal(c *Config) ([]byte, error) {
 			DisplayName: a.DisplayName, Domain: a.Domain, Registrar: a.Registrar,
 			OutboundProxy: a.OutboundProxy, Transport: a.Transport,
 			Expires: formatDuration(a.Expires), TLSCAFile: a.TLSCAFile, Enabled: a.Enabled,
-			TLSCertFile: a.TLSCertFile, TLSKeyFile: a.TLSKeyFile,
+			TLSCertFile: a.TLSCertFile, TLSKeyFile: a.TLSKeyFile, Codecs: a.Codecs,
 			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,

@@ -38,3 +38,37 @@ func TestClientCertFields(t *testing.T) {
 		}
 	}
 }
+
+// TestLineCodecsField: accounts[].codecs parses, survives a save, is
+// checked like the top level's list, and LineCodecs prefers it.
+func TestLineCodecsField(t *testing.T) {
+	c, err := Parse("phone.yaml", []byte("accounts:\n  - {user: a, domain: b.example, codecs: [pcma]}\n  - {user: c, domain: b.example}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.LineCodecs(c.Accounts[0]); len(got) != 1 || got[0] != "PCMA" {
+		t.Errorf("line 0 codecs %v", got)
+	}
+	if got := c.LineCodecs(c.Accounts[1]); len(got) != 3 || got[0] != "G722" {
+		t.Errorf("line 1 codecs %v, want the default", got)
+	}
+	out, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("saved.yaml", out)
+	if err != nil || len(back.Accounts[0].Codecs) != 1 || back.Accounts[1].Codecs != nil {
+		t.Errorf("after a save: %v %+v", err, back.Accounts)
+	}
+	n := c.Clone()
+	n.Accounts[0].Codecs[0] = "PCMU"
+	if c.Accounts[0].Codecs[0] != "PCMA" {
+		t.Error("Clone shares an account's codecs")
+	}
+	_, err = Parse("phone.yaml", []byte("accounts:\n  - {user: a, domain: b.example, codecs: [G729, PCMA, pcma]}\n"))
+	for _, want := range []string{`phone.yaml:2: accounts[0].codecs[0]: "G729" is not one of G722, PCMU, PCMA`, `accounts[0].codecs[2]: "PCMA" is listed twice`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad line codecs: %v, want %s", err, want)
+		}
+	}
+}

@@ -123,14 +123,7 @@ func (c *Config) problems() []*FieldError {
 	if len(c.Codecs) == 0 {
 		v.fail("codecs", "at least one codec is needed (%s)", strings.Join(CodecNames, ", "))
 	}
-	for i, name := range c.Codecs {
-		p := fmt.Sprintf("codecs[%d]", i)
-		if !slices.Contains(CodecNames, name) {
-			v.fail(p, "%q is not one of %s", name, strings.Join(CodecNames, ", "))
-		} else if slices.Index(c.Codecs, name) < i {
-			v.fail(p, "%q is listed twice", name)
-		}
-	}
+	v.codecs("codecs", c.Codecs)
 	v.oneOf("dtmf", c.DTMF, DTMFModes)
 	v.between("dtmf_payload_type", c.DTMFPayloadType, 96, 127)
 	if c.Ptime < 10*time.Millisecond || c.Ptime > 120*time.Millisecond || c.Ptime%(10*time.Millisecond) != 0 {
@@ -298,6 +291,7 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	v.text(p+".display_name", a.DisplayName)
 	v.text(p+".tls_ca_file", a.TLSCAFile)
 	v.clientCert(p, a)
+	v.codecs(p+".codecs", a.Codecs)
 	if a.User == "" {
 		v.fail(p+".user", "required")
 	} else if strings.ContainsAny(a.User, " \t\r\n@:<>\"") {
@@ -621,4 +615,25 @@ func checkSIPAddr(s string) error {
 		return fmt.Errorf("URI has no host")
 	}
 	return checkHostPort(rest, false)
+}
+
+// codecs checks a codec preference list: known names, none twice.
+func (v *validator) codecs(path string, list []string) {
+	for i, name := range list {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if !slices.Contains(CodecNames, name) {
+			v.fail(p, "%q is not one of %s", name, strings.Join(CodecNames, ", "))
+		} else if slices.Index(list, name) < i {
+			v.fail(p, "%q is listed twice", name)
+		}
+	}
+}
+
+// LineCodecs is the codec preference of account a: its own list, or the
+// config's.
+func (c *Config) LineCodecs(a Account) []string {
+	if len(a.Codecs) > 0 {
+		return a.Codecs
+	}
+	return c.Codecs
 }

@@ -226,7 +226,7 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 		SRTP:             srtp,
 		SRTPOverInsecure: a.SRTPOverInsecure,
 		Mapper:           l.mp,
-		Codecs:           cfg.Codecs,
+		Codecs:           cfg.LineCodecs(a),
 		AudioRate:        d.audioRate(),
 		DTMFPayloadType:  uint8(cfg.DTMFPayloadType),
 		DTMFInfo:         cfg.DTMF == "info",

@@ -77,3 +77,26 @@ func codecOf(tp *testPhone, user string) string {
 	}
 	return ""
 }
+
+// TestLineCodecs: an account's own codecs list wins over the top level's
+// (wideband first by default): a line set to PCMA calls in PCMA.
+func TestLineCodecs(t *testing.T) {
+	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001", "1002": "pw1002"})
+	a := startPhoneWith(t, p, "1001", "pw1001", 31660, 700, func(c *config.Config) { c.Accounts[0].Codecs = []string{"PCMA"} })
+	b := startPhoneWith(t, p, "1002", "pw1002", 31860, 1000, nil)
+	waitFor(t, "both registered", 10*time.Second, func() bool { return a.registered() && b.registered() })
+	ctx := context.Background()
+	if err := a.d.Phone().Call(ctx, "1002"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "1002 rings", 5*time.Second, func() bool { return b.callIn("1001", "incoming") })
+	in, _ := b.call("1001")
+	if err := b.d.Phone().AnswerCall(ctx, in.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "1002 hears 1001", 5*time.Second, func() bool { return b.hears(700) })
+	if got := codecOf(a, "1002"); got != "PCMA" {
+		t.Errorf("1001's call is in %q, want its line's PCMA", got)
+	}
+	hangupAll(t, a, b)
+}
