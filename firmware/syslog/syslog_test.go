@@ -59,8 +59,10 @@ func TestUDP(t *testing.T) {
 			t.Errorf("no timestamp in %q", buf[:n])
 		}
 	}
-	if s := h.Stats(); s.Sent != 3 || s.Dropped != 0 {
-		t.Errorf("stats %+v, want 3 sent", s)
+	// Sent counts after the write returns, which may be after the
+	// datagram arrived: only what cannot change is checked.
+	if s := h.Stats(); s.Dropped != 0 || s.Errors != 0 {
+		t.Errorf("stats %+v, want none dropped or failed", s)
 	}
 }
 
