@@ -41,8 +41,9 @@ type TraceEntry struct {
 	Out           bool
 	Transport     string
 	Local, Remote string
-	// Size is the message's length on the wire; Msg holds at most
-	// TraceMessageMax bytes of it, redacted.
+	// Size is the message's length on the wire; Msg holds its first
+	// TraceMessageMax bytes at most, redacted (so Msg may be shorter
+	// than Size when nothing was cut).
 	Size int
 	Msg  []byte
 }
@@ -165,8 +166,8 @@ func (t *Trace) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(bw, "==== %s %s %s %s %s %s (%d bytes", e.Time.UTC().Format("2006-01-02T15:04:05.000000Z"),
 			dir, e.Transport, e.Local, arrow, e.Remote, e.Size)
-		if e.Size > len(e.Msg) {
-			fmt.Fprintf(bw, ", first %d shown", len(e.Msg))
+		if e.Size > TraceMessageMax {
+			fmt.Fprintf(bw, ", the first %d shown", TraceMessageMax)
 		}
 		fmt.Fprintf(bw, ")\n")
 		bw.Write(bytes.ReplaceAll(e.Msg, []byte("\r\n"), []byte("\n")))
