@@ -24,6 +24,8 @@
 //	GET  /api/config              the config, secrets redacted (config.go)
 //	PUT  /api/config              a whole config, YAML or JSON; saved and applied
 //	PATCH /api/config             a partial config merged into it (RFC 7396)
+//	GET  /metrics                 Prometheus text format (Config.Metrics; diag.go)
+//	GET, PUT, DELETE /api/trace; GET /api/trace.txt  the SIP message trace (diag.go)
 //
 // With Config.Web set, every other path is the web admin page (package
 // firmware/web), which has its own login instead of the token.
@@ -178,6 +180,11 @@ type Config struct {
 	// page, package firmware/web). Requests to it pass the Host and
 	// Origin checks but not the token: the page has its own login.
 	Web http.Handler
+
+	// Metrics, when set, writes GET /metrics; Trace, when set, serves
+	// the SIP trace (diag.go).
+	Metrics func(w io.Writer) error
+	Trace   Trace
 
 	// InterfaceAddrs lists the host's addresses, which a Host header may
 	// name when Listen is an unspecified address (0.0.0.0, [::]). Nil
@@ -388,6 +395,7 @@ func (s *Server) handler() http.Handler {
 	s.phonebookRoutes(mux)
 	s.screenRoutes(mux)
 	s.configRoutes(mux)
+	s.diagRoutes(mux)
 	if s.cfg.Web != nil {
 		mux.Handle("/", s.cfg.Web)
 	}
@@ -536,7 +544,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 // webPath reports whether r goes to the web page (Config.Web), which
 // checks its own login instead of the token.
 func (s *Server) webPath(r *http.Request) bool {
-	return s.cfg.Web != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/")
+	return s.cfg.Web != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/metrics"
 }
 
 // hangUp makes the server close the connection after the answer. The

@@ -337,6 +337,8 @@ type Log struct {
 	Level string
 	// Format is text or json (format). Default: text.
 	Format string
+	// Syslog sends the log to a syslog server too (syslog, syslog.go).
+	Syslog Syslog
 }
 
 // Defaults of the fields whose default is not the zero value.
@@ -406,7 +408,7 @@ func Default() *Config {
 		},
 		Board: DefaultBoard,
 		API:   API{Listen: DefaultAPIListen},
-		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log:   Log{Level: DefaultLogLevel, Format: DefaultLogFormat, Syslog: DefaultSyslog},
 		SIP:   SIP{AcceptFrom: DefaultAcceptFrom, RingTimeout: DefaultRingTimeout, FailoverHold: DefaultFailoverHold},
 		Calls: Calls{MaxCalls: DefaultMaxCalls, CallWaiting: true},
 

@@ -557,6 +557,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 			d.mapping(n, path, fields{
 				"level":  d.lower(&c.Log.Level),
 				"format": d.lower(&c.Log.Format),
+				"syslog": d.syslog(&c.Log.Syslog),
 			})
 		},
 		"sip": func(n *yaml.Node, path string) {

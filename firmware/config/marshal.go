@@ -125,8 +125,9 @@ type (
 		Token  string `yaml:"token"`
 	}
 	fileLog struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
+		Level  string     `yaml:"level"`
+		Format string     `yaml:"format"`
+		Syslog fileSyslog `yaml:"syslog"`
 	}
 )
 
@@ -191,7 +192,7 @@ func Marshal(c *Config) ([]byte, error) {
 		Board:        c.Board,
 		BoardOptions: c.BoardOptions,
 		API:          fileAPI(c.API),
-		Log:          fileLog(c.Log),
+		Log:          fileLog{Level: c.Log.Level, Format: c.Log.Format, Syslog: fileSyslog(c.Log.Syslog)},
 		SIP: fileSIP{
 			AcceptFrom:   c.SIP.AcceptFrom,
 			Allow:        c.SIP.Allow,

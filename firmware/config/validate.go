@@ -166,6 +166,7 @@ func (c *Config) problems() []*FieldError {
 	v.api(c.API)
 	v.oneOf("log.level", c.Log.Level, LogLevels)
 	v.oneOf("log.format", c.Log.Format, LogFormats)
+	v.syslog(c.Log.Syslog)
 	v.sip(c.SIP)
 	v.between("calls.max_calls", c.Calls.MaxCalls, 1, MaxCallsLimit)
 	v.storage(c.History, c.Phonebook)

@@ -10,5 +10,5 @@ func (d *Daemon) audioRate() int {
 			return r
 		}
 	}
-	return d.cfg.Audio.SampleRate
+	return d.cfg.Audio.SampleRate // the board is opened once: a change waits for a restart
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/firmware/syslog"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/tone"
@@ -48,6 +49,9 @@ type Options struct {
 	// ConfigPath is the file Config was loaded from; PUT /api/config and
 	// the web page save changes there. "" turns both off.
 	ConfigPath string
+	// Syslog is the syslog handler the Logger tees to (TeeSyslog), for
+	// /metrics; nil for none.
+	Syslog *syslog.Handler
 }
 
 var (
@@ -75,6 +79,8 @@ type Daemon struct {
 	scr   *screen  // the display and its menus (screen.go)
 	web   webParts // config store and web page (web.go)
 
+	diag diagParts // metrics and syslog counters (diag.go)
+
 	codes map[string]func()
 
 	// live is what a config applied while running replaces (apply.go).
@@ -94,7 +100,7 @@ func New(o Options) (d *Daemon, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}, codes: o.ServiceCodes}
+	d = &Daemon{cfg: cfg, log: log, calls: map[*sip.Call]*lineCall{}, codes: o.ServiceCodes, diag: newDiag(o)}
 	built := d // d is nil once an error is returned
 	defer func() {
 		if err != nil {
@@ -343,6 +349,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			Listen: d.cfg.API.Listen, Token: d.cfg.API.Token,
 			Status: func() any { return d.Status() }, Actions: actions{d}, Logger: d.log,
 			Screen: d.scr.image, ConfigStore: d.web.store, Web: d.web.page,
+			Metrics: d.writeMetrics, Trace: traceAPI{},
 		})
 		if err != nil {
 			d.closeParts()

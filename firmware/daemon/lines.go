@@ -335,6 +335,7 @@ func (d *Daemon) wrap(c *sip.Call, line int) *lineCall {
 	if !ok {
 		lc = &lineCall{c: c, line: line}
 		d.calls[c] = lc
+		d.countCall(c)
 	}
 	return lc
 }

@@ -50,6 +50,7 @@ func newWeb(d *Daemon, cfg *config.Config, path string, log *slog.Logger) (webPa
 	}
 	page, err := web.New(web.Config{
 		Status: func() any { return d.Status() }, Actions: actions{d}, Store: store, System: sys, Logger: log,
+		Trace: traceAPI{},
 	})
 	if err != nil {
 		return webParts{}, err

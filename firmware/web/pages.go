@@ -48,6 +48,7 @@ func (h *Handler) routes() {
 	h.configRoutes()
 	h.bookRoutes()
 	h.systemRoutes()
+	h.diagRoutes()
 }
 
 // fill loads what a page shows.

@@ -43,6 +43,9 @@ type Config struct {
 	// resets (the update agent in initd); nil leaves them off.
 	System System
 	Logger *slog.Logger
+	// Trace, when set, is the SIP message trace the Diagnostics page
+	// switches and downloads (diag.go).
+	Trace api.Trace
 
 	// Now is the clock (nil: time.Now) and Rand the source of session ids,
 	// CSRF tokens and passwords (nil: crypto/rand); tests set both.
@@ -113,7 +116,7 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-var pageNames = []string{"login", "nopassword", "status", "calls", "accounts", "network", "audio", "phonebook", "history", "firmware", "admin", "error"}
+var pageNames = []string{"login", "nopassword", "status", "calls", "accounts", "network", "audio", "phonebook", "history", "firmware", "admin", "error", "diagnostics"}
 
 var funcs = template.FuncMap{
 	"secs": func(d time.Duration) int64 { return int64(d / time.Second) },
@@ -150,7 +153,8 @@ var funcs = template.FuncMap{
 type navItem struct{ Page, Label string }
 
 var navItems = []navItem{{"status", "Status"}, {"calls", "Calls"}, {"accounts", "Accounts"}, {"network", "NAT & ports"},
-	{"audio", "Audio"}, {"phonebook", "Phonebook"}, {"history", "History"}, {"firmware", "Firmware"}, {"admin", "Admin"}}
+	{"audio", "Audio"}, {"phonebook", "Phonebook"}, {"history", "History"}, {"firmware", "Firmware"}, {"admin", "Admin"},
+	{"diagnostics", "Diagnostics"}}
 
 // ServeHTTP serves the page. Requests reach it after the API's Host and
 // Origin checks.
@@ -216,6 +220,8 @@ type pageData struct {
 	Retry    int
 	// HasSystem: the firmware page can upload, reboot and reset.
 	HasSystem bool
+	// Trace is the SIP trace's state (the Diagnostics page).
+	Trace *api.TraceState
 	// FormAccount is 1 + the index of the account whose form Form holds
 	// (0: none), so a refused form shows what was typed.
 	FormAccount int

@@ -642,6 +642,13 @@ func TestSubscribeMWIOverTCP(t *testing.T) {
 		t.Fatalf("event server holds %+v", subs)
 	}
 	codes, err := srv.Notify(context.Background(), "message-summary", "alice", mwiType, mwiBody(true, 1, 2, 0))
+	if err == nil && len(codes) == 1 && codes[0] == 500 {
+		// The PBX sends its first NOTIFY from a goroutine: it can take
+		// the CSeq after this one's and still reach the phone first,
+		// which then rightly refuses this one as out of order (RFC 3261
+		// §12.2.2). The next one is in order.
+		codes, err = srv.Notify(context.Background(), "message-summary", "alice", mwiType, mwiBody(true, 1, 2, 0))
+	}
 	codesAre(t, "tcp", codes, err, 200)
 	if ev := p.waitMWI(t); !ev.Waiting || ev.New != 1 || ev.Old != 2 {
 		t.Errorf("MWI %+v", ev)

@@ -70,7 +70,15 @@ func run() error {
 	if err := board.Validate(cfg); err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log)
+	// log.syslog: the log goes to a syslog server too (closed last, so
+	// the shutdown's messages are sent).
+	log, syslogH, err := daemon.TeeSyslog(cfg.Log, newLogger(cfg.Log))
+	if err != nil {
+		return err
+	}
+	if syslogH != nil {
+		defer syslogH.Close()
+	}
 	daemon.ApplyMemoryLimit(cfg, log)
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
@@ -78,7 +86,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := daemon.Options{Config: cfg, Logger: log, ConfigPath: *cfgPath}
+	opts := daemon.Options{Config: cfg, Logger: log, ConfigPath: *cfgPath, Syslog: syslogH}
 	if keys != nil {
 		opts.Keys = keys
 	}

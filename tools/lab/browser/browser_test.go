@@ -136,6 +136,14 @@ func TestWebAdmin(t *testing.T) {
 		b.do(p+" page", chromedp.Navigate(base+"/"+p), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		b.shot(p)
 	}
+	// Diagnostics: the SIP trace switched on from the page, then off.
+	b.do("diagnostics page", chromedp.Navigate(base+"/diagnostics"), chromedp.WaitVisible(chromedp.CSS("#trace-state")))
+	b.contains("#trace-state", "Trace is off")
+	b.do("start the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.contains("#trace-state", "Trace is on")
+	b.shot("diagnostics")
+	b.do("stop the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.contains("#trace-state", "Trace is off")
 	t.Logf("browser tier: %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), shots)
 }
 
