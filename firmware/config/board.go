@@ -9,7 +9,7 @@ import (
 // BoardSpec is what a board accepts beyond the fields every board has:
 // its board_options keys and its audio.input and audio.output specs.
 // Each board package declares its own (package board assembles them:
-// board.Spec); CheckBoard checks a config against one.
+// boardspec.Spec); CheckBoard checks a config against one.
 type BoardSpec struct {
 	// Name is the board's name (config board).
 	Name string

@@ -394,7 +394,7 @@ func TestParseBad(t *testing.T) {
 		{"keepalive zero", "nat:\n  keepalive: 0\n",
 			[]string{`phone.yaml:2: nat.keepalive: 0s is shorter than the minimum of 1s`}, ErrInvalid},
 		// audio.input and audio.output are the board's to check
-		// (board.Validate; board/spec_test.go).
+		// (boardspec.Validate; firmware/boardspec/spec_test.go).
 		{"volume", "audio:\n  volume: 101\n  mic_gain: -1\n",
 			[]string{`phone.yaml:2: audio.volume: 101 is out of range 0..100`, `phone.yaml:3: audio.mic_gain: -1 is out of range 0..100`}, ErrInvalid},
 		{"sample rate", "audio:\n  sample_rate: 11025\n",

@@ -11,8 +11,8 @@ import (
 
 	"github.com/pion/transport/v4"
 
-	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/firmware/api"
+	"github.com/deskphone/phone/firmware/boardspec"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/portmgr"
@@ -361,9 +361,9 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 }
 
 // ValidateConfig checks c as phoned checks its config file at start:
-// config.Validate and the board's own fields (board.Validate).
+// config.Validate and the board's own fields (boardspec.Validate).
 func ValidateConfig(c *config.Config) error {
-	return board.Validate(c)
+	return boardspec.Validate(c)
 }
 
 // ConfigStore is the store behind /api/config and the web page (nil

@@ -21,7 +21,7 @@
 //
 // A config saved through the API, the web page or provisioning goes
 // through the daemon's config store (apply.go, Daemon.ConfigStore): it
-// is checked as at start (board.Validate), saved atomically and applied
+// is checked as at start (boardspec.Validate), saved atomically and applied
 // while the phone runs. A changed account's line gets a new UA, lines
 // come and go with accounts, port or NAT changes rebuild the port
 // manager and every line; lines a change does not touch keep their UA

@@ -16,8 +16,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/firmware/api"
+	"github.com/deskphone/phone/firmware/boardspec"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phonebook"
 )
@@ -144,7 +144,7 @@ func (m *memStore) Config() *config.Config {
 
 func (m *memStore) SaveConfig(c *config.Config) (bool, error) {
 	// As phoned's store: the file's checks and the board's.
-	if err := board.Validate(c); err != nil {
+	if err := boardspec.Validate(c); err != nil {
 		return false, err
 	}
 	m.mu.Lock()

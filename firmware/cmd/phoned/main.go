@@ -27,7 +27,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/deskphone/phone/board"
+	"github.com/deskphone/phone/firmware/boardspec"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/daemon"
 	"github.com/deskphone/phone/firmware/initd"
@@ -67,7 +67,7 @@ func run() error {
 	}
 	// The board's own fields (board_options, audio) against what the
 	// board and this build can do.
-	if err := board.Validate(cfg); err != nil {
+	if err := boardspec.Validate(cfg); err != nil {
 		return err
 	}
 	// log.syslog: the log goes to a syslog server too (closed last, so

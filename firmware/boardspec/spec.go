@@ -1,8 +1,13 @@
-package board
+// Package boardspec checks a config against its board: the board_options
+// keys and audio specs each board package declares (board/sim, board/qemu,
+// board/rpi). It lives apart from package board because boards import only
+// hal and board (internal/importrules), and this needs firmware/config.
+package boardspec
 
 import (
 	"fmt"
 
+	"github.com/deskphone/phone/board"
 	"github.com/deskphone/phone/board/qemu"
 	"github.com/deskphone/phone/board/rpi"
 	"github.com/deskphone/phone/board/sim"
@@ -25,7 +30,7 @@ func Spec(name string) (config.BoardSpec, error) {
 	case "rpi":
 		return config.BoardSpec{Name: "rpi", Options: rpi.OptionKeys, Input: rpi.CheckInput, Output: rpi.CheckOutput}, nil
 	}
-	return config.BoardSpec{}, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())
+	return config.BoardSpec{}, fmt.Errorf("board: unknown board %q (known: %v)", name, board.Names())
 }
 
 // Validate checks c as a config file is checked (config.Validate), and

@@ -1,4 +1,4 @@
-package board
+package boardspec
 
 import (
 	"errors"
@@ -70,7 +70,7 @@ func TestValidateBoardFields(t *testing.T) {
 // TestDocsExampleValid: the example config docs/config.md shows (kept
 // verbatim in firmware/config/testdata) passes the board's checks too.
 func TestDocsExampleValid(t *testing.T) {
-	c, err := config.Load("../firmware/config/testdata/example.yaml")
+	c, err := config.Load("../config/testdata/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
