@@ -21,16 +21,22 @@ import (
 
 // Prefix starts the name of every namespace a Lab creates; `make
 // lab-clean` deletes the namespaces whose names start with "dpl-".
-// DESKPHONE_NATLAB_PREFIX (which must also start with "dpl-"; make's
+// DESKPHONE_NATLAB_PREFIX (which must also start with "dpl-" and be at
+// most 6 characters, e.g. dpl-b-, for interface names to fit; make's
 // LAB_PREFIX sets it) lets two labs run side by side on one machine, e.g.
-// while developing.
-var Prefix = labPrefix()
+// while developing. A prefix that breaks these rules is refused: falling
+// back to the shared "dpl-" would let two labs tear down each other's
+// namespaces.
+var Prefix, prefixErr = labPrefix(os.Getenv("DESKPHONE_NATLAB_PREFIX"))
 
-func labPrefix() string {
-	if p := os.Getenv("DESKPHONE_NATLAB_PREFIX"); strings.HasPrefix(p, "dpl-") && len(p) <= 6 {
-		return p
+func labPrefix(p string) (string, error) {
+	switch {
+	case p == "":
+		return "dpl-", nil
+	case strings.HasPrefix(p, "dpl-") && len(p) <= 6:
+		return p, nil
 	}
-	return "dpl-"
+	return "dpl-", fmt.Errorf("DESKPHONE_NATLAB_PREFIX %q: want dpl- and at most two more characters (e.g. dpl-b-)", p)
 }
 
 // Lab owns the namespaces and processes of one run.
@@ -46,6 +52,9 @@ type Lab struct {
 
 // New returns a Lab working in dir (created if needed).
 func New(dir string) (*Lab, error) {
+	if prefixErr != nil {
+		return nil, prefixErr
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

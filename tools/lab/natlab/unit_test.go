@@ -126,3 +126,16 @@ func FuzzNetstring(f *testing.F) {
 		}
 	})
 }
+
+func TestLabPrefix(t *testing.T) {
+	for in, want := range map[string]string{"": "dpl-", "dpl-b-": "dpl-b-", "dpl-x": "dpl-x"} {
+		if got, err := labPrefix(in); err != nil || got != want {
+			t.Errorf("labPrefix(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"dpl-lead-", "lab-", "dpl"} {
+		if _, err := labPrefix(bad); err == nil {
+			t.Errorf("labPrefix(%q) accepted: it would fall back to the shared prefix", bad)
+		}
+	}
+}
