@@ -336,7 +336,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
-		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.admissionStats, debug.FreeOSMemory, d.log)
+		gcs := make(chan struct{}, 1)
+		gcSignals(floodCtx, gcs)
+		reclaimAfterFloods(floodCtx, gcs, d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
 	d.scr.start()
 	err := d.ph.Run(ctx)
@@ -363,6 +365,7 @@ func (d *Daemon) portEvents() {
 		for _, l := range d.lines {
 			l.ua.HandlePortEvent(ev)
 		}
+		d.scr.poke()
 	}
 }
 
