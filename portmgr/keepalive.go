@@ -184,6 +184,15 @@ func (m *Manager) changeCheckInterval() time.Duration {
 	return ka
 }
 
+// poolKeepalive reports whether a warm media pair in the pool has a
+// binding to refresh: only what a STUN server or a TURN relay learnt
+// needs it. Without either a pooled pair (no far end yet) has nothing to
+// send, and an idle phone should not wake for it; Map starts the pair's
+// keepalive when a call takes it.
+func (m *Manager) poolKeepalive() bool {
+	return len(m.cfg.STUNServers) > 0 || m.cfg.TURN.Server != ""
+}
+
 // startKeepalive schedules the refresh jobs of a mapping.
 func (m *Manager) startKeepalive(mp *Mapping) {
 	if mp.rtp == nil || mp.kaStarted.Swap(true) {
