@@ -12,7 +12,7 @@
 #                     the table goes to $(BIN)/lean-report.md
 #   make test-lean    the same, as .ci/run's tier
 
-.PHONY: bench-lean test-lean lean-tools
+.PHONY: bench-lean test-lean lean-tools lean-build
 
 LEAN_RUNS ?= 3
 LEAN_CALL ?= 20s
@@ -28,8 +28,13 @@ LEAN_BASE ?=
 lean-tools:
 	$(call apt_install,baresip)
 
-bench-lean: lean-tools build
-	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN) DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
+# The phoned measured is built as a device image's is (static, stripped:
+# the flags `make cross` uses), so its file-backed pages are what ships.
+lean-build: deps
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
+
+bench-lean: lean-tools lean-build
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
 	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
 

@@ -73,10 +73,11 @@ type Config struct {
 	// re-checked with a STUN Binding request from the SIP socket (to the
 	// STUN servers, or to the next hop with KeepaliveSTUN), so that a NAT
 	// reboot without an outage (bindings flushed, new external ports) is
-	// noticed and the UA re-registers. With KeepaliveCRLF the CRLF ping to
-	// the next hop goes out at this interval too, so a reboot that keeps
-	// the ports (the STUN server sees no change, but the NAT's filter
-	// forgot the registrar) costs at most this long of deafness.
+	// noticed and the UA re-registers. With KeepaliveCRLF and a NAT in
+	// the path the CRLF ping to the next hop goes out at this interval
+	// too, so a reboot that keeps the ports (the STUN server sees no
+	// change, but the NAT's filter forgot the registrar) costs at most
+	// this long of deafness (see Manager.sipPingEvery).
 	// Zero means DefaultChangeCheck;
 	// negative checks only at the keepalive interval. Never longer than
 	// the keepalive interval.

@@ -161,7 +161,9 @@ func (m *Manager) fillPool(ctx context.Context) {
 		case m.poolSig <- struct{}{}:
 		default:
 		}
-		m.startKeepalive(mp)
+		if m.poolKeepalive() {
+			m.startKeepalive(mp)
+		} // else Map starts it when the pair leaves the pool
 	}
 }
 

@@ -37,9 +37,10 @@
 //
 // One scheduler drives every refresh: SIP flow keepalives (CRLF or STUN
 // to the next hop, plus a STUN re-check of the external address that
-// detects NAT reboots; the CRLF goes out at the re-check's interval, so
-// a NAT that flushed its state but kept the port hears the registrar
-// again within it), idle media keepalives (RFC 6263 STUN
+// detects NAT reboots; behind a NAT the CRLF goes out at the re-check's
+// interval, so a NAT that flushed its state but kept the port hears the
+// registrar again within it, with no NAT at the keepalive interval, and
+// to a registrar on loopback not at all), idle media keepalives (RFC 6263 STUN
 // indications), and gateway lease renewals, at an interval derived from
 // the configured or measured binding lifetime. UpdateRemote on a media
 // mapping sends early UDP (RTC's EnableEarlyUDPPackets) so early media

@@ -184,6 +184,15 @@ func (m *Manager) changeCheckInterval() time.Duration {
 	return ka
 }
 
+// poolKeepalive reports whether a warm media pair in the pool has a
+// binding to refresh: only what a STUN server or a TURN relay learnt
+// needs it. Without either a pooled pair (no far end yet) has nothing to
+// send, and an idle phone should not wake for it; Map starts the pair's
+// keepalive when a call takes it.
+func (m *Manager) poolKeepalive() bool {
+	return len(m.cfg.STUNServers) > 0 || m.cfg.TURN.Server != ""
+}
+
 // startKeepalive schedules the refresh jobs of a mapping.
 func (m *Manager) startKeepalive(mp *Mapping) {
 	if mp.rtp == nil || mp.kaStarted.Swap(true) {
@@ -195,15 +204,24 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 			return
 		}
 		if m.cfg.SIPKeepalive == KeepaliveCRLF {
-			// The ping follows the change check, not the keepalive
-			// interval: a NAT that flushed its state but hands out the
-			// same port again (a reboot, a conntrack flush) looks
-			// unchanged to the STUN server, while its filter drops the
-			// registrar's requests until something goes out to the
-			// registrar. A 4-byte CRLF every change check bounds that
-			// deafness to the check interval.
-			ping := m.changeCheckInterval
+			// Behind a NAT the ping follows the change check, not the
+			// keepalive interval: a NAT that flushed its state but
+			// hands out the same port again (a reboot, a conntrack
+			// flush) looks unchanged to the STUN server, while its
+			// filter drops the registrar's requests until something
+			// goes out to the registrar. A 4-byte CRLF every change
+			// check bounds that deafness to the check interval. With
+			// no NAT in the path it only refreshes a stateful
+			// firewall's entry, at the keepalive interval; to a
+			// registrar on loopback it is not sent (sipPingEvery).
+			ping := func() time.Duration { return m.sipPingEvery(mp) }
 			m.sched.add(mp, ping(), ping, func(context.Context) { m.sipPing(mp) })
+		}
+		if m.cfg.SIPKeepalive != KeepaliveSTUN && len(m.cfg.STUNServers) == 0 {
+			// No STUN server to re-check with: the check would do
+			// nothing (sipCheck), and an idle phone should not wake
+			// for it.
+			return
 		}
 		// The change check: while the flow does not answer, every
 		// RecoveryInterval, so a NAT that was down is noticed within
@@ -249,13 +267,47 @@ func mediaCadence(every time.Duration) (tick, gap time.Duration) {
 // crlf is the RFC 5626 §4.4.1 keepalive ping.
 var crlf = []byte("\r\n\r\n")
 
+// pingIdle is the CRLF job's interval while there is nothing to ping
+// (no next hop yet, or one on loopback): it only looks again.
+const pingIdle = 5 * time.Minute
+
+// sipPingEvery is the CRLF ping's interval for the SIP flow mp, decided
+// afresh before each ping from what is known of the path to the next
+// hop:
+//   - next hop on loopback, or none yet: no ping (looked at again
+//     every pingIdle);
+//   - a NAT in the path (the registrar or STUN saw another address or
+//     port than the socket's, or the flow's external address came
+//     from STUN, a gateway, a relay or a static port forward), or
+//     nothing seen yet: every change check (5 s by default; issue 14);
+//   - no NAT (seen as our own address and port: a public address, or
+//     IPv6): every keepalive interval (20 s), for a stateful firewall.
+func (m *Manager) sipPingEvery(mp *Mapping) time.Duration {
+	m.mu.Lock()
+	remote, seen, local, via := mp.remote, mp.rport, mp.local, mp.via
+	if !seen.IsValid() {
+		seen = mp.stunMapped
+	}
+	m.mu.Unlock()
+	switch {
+	case !remote.IsValid() || remote.Addr().Unmap().IsLoopback():
+		return pingIdle
+	case via != StrategyLocal || m.cfg.StaticExternal.IsValid() || !seen.IsValid() || seen.Port() != local.Port():
+		return m.changeCheckInterval()
+	case !m.ownAddr(seen.Addr()):
+		return m.changeCheckInterval()
+	}
+	return m.keepaliveInterval()
+}
+
 // sipPing refreshes the SIP flow's binding toward the next hop with a
-// double CRLF (RFC 5626 §4.4.1).
+// double CRLF (RFC 5626 §4.4.1). Not to a next hop on loopback: there
+// is no binding to keep.
 func (m *Manager) sipPing(mp *Mapping) {
 	m.mu.Lock()
 	remote := mp.remote
 	m.mu.Unlock()
-	if remote.IsValid() {
+	if remote.IsValid() && !remote.Addr().Unmap().IsLoopback() {
 		if err := mp.rtp.write(crlf, remote); err == nil {
 			m.countKA(len(crlf))
 		}

@@ -363,7 +363,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
-		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.admissionStats, debug.FreeOSMemory, d.log)
+		gcs := make(chan struct{}, 1)
+		gcSignals(floodCtx, gcs)
+		reclaimAfterFloods(floodCtx, gcs, d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
 	d.scr.start()
 	err := d.ph.Run(ctx)
@@ -392,6 +394,7 @@ func (d *Daemon) portEvents(pm *portmgr.Manager) {
 		for _, l := range lines {
 			l.ua.HandlePortEvent(ev)
 		}
+		d.scr.poke()
 	}
 }
 

@@ -181,6 +181,7 @@ func (l *uaLine) pump() {
 		switch e := ev.(type) {
 		case *sip.RegistrationEvent:
 			l.registration(e.Status)
+			d.scr.poke()
 		case *sip.IncomingCallEvent:
 			pe := phone.CallEvent{Call: d.wrap(e.Call, l.n), State: phone.CallIncoming, Line: l.n}
 			if r := e.Call.Replaces(); r != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -71,10 +72,12 @@ func memTotal() int64 {
 }
 
 const (
-	// floodCheck is how often the daemon looks whether a flood ended.
+	// floodCheck is how often, during a flood, the daemon looks whether
+	// it ended.
 	floodCheck = 5 * time.Second
-	// floodMin is how many requests turned away in one check make a
-	// flood; floodQuiet is at most how many in the next mean it ended.
+	// floodMin is how many requests turned away between two looks make
+	// a flood; floodQuiet is at most how many in the next floodCheck
+	// mean it ended.
 	floodMin, floodQuiet = 500, 10
 )
 
@@ -85,30 +88,78 @@ func turnedAway(s sip.AdmissionStats) uint64 {
 // reclaimAfterFloods returns memory to the system once a flood of
 // requests has ended: after a burst the runtime would keep the heap it
 // grew into until its next forced collection (two minutes away on an
-// idle phone), so when a check interval saw at least floodMin requests
-// turned away and the next one almost none, it calls free (the
-// runtime's debug.FreeOSMemory) once. It returns when ctx ends and
-// stops tick.
-func reclaimAfterFloods(ctx context.Context, tick *time.Ticker, stats func() sip.AdmissionStats, free func(), log *slog.Logger) {
-	defer tick.Stop()
-	last := turnedAway(stats())
-	flooding := false
+// idle phone), so once at least floodMin requests were turned away
+// between two looks and then almost none for floodCheck, it calls free
+// (the runtime's debug.FreeOSMemory) once.
+//
+// It looks at the counters on each signal on look (the daemon sends one
+// after every garbage collection: gcSignals), not on a timer, so an
+// idle phone is not woken for it; a flood that grows the heap makes
+// collections, and so looks. Only during a flood does it tick, every
+// floodCheck, to see the flood end. Between looks more than floodCheck
+// apart the count starts afresh, so strays that add up over hours are
+// no flood. It returns when ctx ends.
+func reclaimAfterFloods(ctx context.Context, look <-chan struct{}, stats func() sip.AdmissionStats, free func(), log *slog.Logger) {
+	last, since := turnedAway(stats()), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-look:
+		}
+		n, now := turnedAway(stats()), time.Now()
+		if n-last < floodMin {
+			if now.Sub(since) > floodCheck {
+				last, since = n, now
+			}
+			continue
+		}
+		if !floodEnds(ctx, stats, n) {
+			return
+		}
+		log.Info("request flood over: returning memory to the system")
+		free()
+		last, since = turnedAway(stats()), time.Now()
+	}
+}
+
+// floodEnds waits, looking every floodCheck, until a check interval saw
+// at most floodQuiet requests turned away (true) or ctx ends (false).
+func floodEnds(ctx context.Context, stats func() sip.AdmissionStats, last uint64) bool {
+	tick := time.NewTicker(floodCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
 		case <-tick.C:
 		}
 		n := turnedAway(stats())
-		delta := n - last
-		last = n
-		switch {
-		case delta >= floodMin:
-			flooding = true
-		case flooding && delta <= floodQuiet:
-			flooding = false
-			log.Info("request flood over: returning memory to the system")
-			free()
+		if n-last <= floodQuiet {
+			return true
 		}
+		last = n
 	}
 }
+
+// gcSignals sends on c, without blocking, after every garbage collection
+// until ctx ends (a finalizer re-armed at each collection: no goroutine,
+// no timer; the runtime runs it on its finalizer goroutine).
+func gcSignals(ctx context.Context, c chan<- struct{}) {
+	s := &gcSentinel{}
+	runtime.SetFinalizer(s, func(*gcSentinel) {
+		if ctx.Err() != nil {
+			return
+		}
+		gcSignals(ctx, c) // armed before the signal, for the next collection
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// gcSentinel is garbage from birth; its finalizer marks a collection. It
+// holds a pointer so that it is not a tiny allocation (those share a
+// block, and their finalizers may wait for their neighbours).
+type gcSentinel struct{ _ *byte }

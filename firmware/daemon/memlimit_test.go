@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -31,31 +32,45 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 // TestReclaimAfterFloods: memory is handed back once, when a flood of
-// turned-away requests stops; not during it, not without one.
+// turned-away requests stops; not during it, not without one, and
+// nothing ticks while there is no flood.
 func TestReclaimAfterFloods(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var away atomic.Uint64
 		var freed atomic.Int32
 		ctx, cancel := context.WithCancel(context.Background())
+		look := make(chan struct{})
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			reclaimAfterFloods(ctx, time.NewTicker(floodCheck),
+			reclaimAfterFloods(ctx, look,
 				func() sip.AdmissionStats { return sip.AdmissionStats{RateLimited: away.Load()} },
 				func() { freed.Add(1) }, slog.New(slog.DiscardHandler))
 		}()
+		// gc is a garbage collection after add more were turned away
+		// over wait.
+		gc := func(add uint64, wait time.Duration) {
+			away.Add(add)
+			time.Sleep(wait)
+			look <- struct{}{}
+			synctest.Wait()
+		}
 		step := func(add uint64) {
 			away.Add(add)
 			time.Sleep(floodCheck)
 			synctest.Wait()
 		}
-		step(3) // a few strays: no flood
-		step(0)
+		gc(3, time.Minute) // a few strays: no flood
+		gc(400, 2*time.Minute)
+		gc(400, 2*time.Minute) // 800 strays in 4 minutes: no flood either
 		if freed.Load() != 0 {
 			t.Fatal("freed memory without a flood")
 		}
-		step(5000) // flood
-		step(9000) // still flooding
+		// Idle: no timer runs, so the bubble's clock has nothing to
+		// wake and the goroutine stays blocked on look.
+		gc(300, time.Second)
+		gc(300, time.Second) // 600 in 2 s: a flood
+		step(5000)           // still flooding
 		if freed.Load() != 0 {
 			t.Fatal("freed memory during the flood")
 		}
@@ -68,4 +83,16 @@ func TestReclaimAfterFloods(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+// TestGCSignals: a garbage collection signals the channel.
+func TestGCSignals(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := make(chan struct{}, 1)
+	gcSignals(ctx, c)
+	for range 2 { // the finalizer re-arms
+		runtime.GC()
+		<-c
+	}
 }

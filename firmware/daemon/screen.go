@@ -34,9 +34,12 @@ import (
 //	it is, e.g. arrows, soft keys, digits in a menu; the rest go on):
 //	                        if taken, err := a.d.scr.press(ctx, k); err != nil || taken { return err }
 //
-// Until the phone offers a change signal (a method Changed() <-chan
-// struct{}, coalesced, sent after every publish) the screen re-reads the
-// status every 40 ms; with it, it renders on each change at once.
+// The screen renders on change, never by polling: the phone signals
+// every snapshot it publishes (phone.Notify), and the daemon pokes the
+// screen when a registration or the port manager's report changes
+// (lines.go pump, daemon.go portEvents). Between changes a panel is
+// redrawn only when the time it shows changes; a board with no panel
+// renders nothing until GET /api/screen.png asks.
 
 // factoryResetCode is initd.FactoryResetCode, the service code the menu's
 // factory reset runs (the daemon does not import initd).
@@ -54,14 +57,17 @@ type screen struct {
 	cancel context.CancelFunc
 	// board is the board the phone gets: the keypad is the screen's.
 	board hal.Board
+	// changed wakes the screen for a new view (buffer of one: signals
+	// coalesce); the phone and poke send on it.
+	changed chan struct{}
 }
 
 // newScreen builds the screen for d's board (which may have no display:
 // the frames then serve only GET /api/screen.png).
 func newScreen(d *Daemon) (*screen, error) {
-	s := &screen{d: d, board: *d.board}
+	s := &screen{d: d, board: *d.board, changed: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	cfg := ui.ScreenConfig{View: s.view, Display: d.board.Display, Do: s.do, Logger: d.log,
+	cfg := ui.ScreenConfig{View: s.view, Display: d.board.Display, Do: s.do, Logger: d.log, Changed: s.changed,
 		// As desk phones do: the backlight dims after a minute idle.
 		DimAfter: time.Minute, DimLevel: 30}
 	if d.board.Keypad != nil {
@@ -83,10 +89,30 @@ func newScreen(d *Daemon) (*screen, error) {
 // keys the screen does not use.
 func (s *screen) phoneBoard() *hal.Board { return &s.board }
 
-func (s *screen) start() { s.ui.Start() }
+func (s *screen) start() {
+	s.d.ph.Notify(s.changed)
+	s.ui.Start()
+}
+
 func (s *screen) close() {
 	s.cancel()
+	if s.d.ph != nil { // nil when New failed before making the phone
+		s.d.ph.Stop(s.changed)
+	}
 	_ = s.ui.Close()
+}
+
+// poke tells the screen that something it shows besides the phone's
+// status changed (a registration, the NAT report). It never blocks and
+// is safe on a nil screen.
+func (s *screen) poke() {
+	if s == nil {
+		return
+	}
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
 }
 
 // image is the current frame, for the API.

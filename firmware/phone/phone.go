@@ -187,6 +187,8 @@ type Phone struct {
 
 	mu   sync.Mutex // guards snap
 	snap Status
+	// notify signals Status readers after each publish (notify.go).
+	notify notifier
 }
 
 // Status is a snapshot of the phone for the API and the display. The
@@ -536,4 +538,5 @@ func (p *Phone) publish() {
 	p.mu.Lock()
 	p.snap = s
 	p.mu.Unlock()
+	p.notify.signal()
 }

@@ -39,9 +39,10 @@
 //
 // Screen runs a UI against a hal.Display: it renders on every change (a
 // key, a signal on ScreenConfig.Changed or, without one, a 40 ms re-read
-// of the view, a clock or marquee tick), sends a frame to the panel only
-// when it differs from the last, keeps the last frame for GET
-// /api/screen.png, and dims the panel after ScreenConfig.DimAfter without
+// of the view, a clock tick when the time shown changes, a marquee
+// tick), sends a frame to the panel only when it differs from the last,
+// keeps the last frame for GET /api/screen.png (with no panel it renders
+// nothing until that asks), and dims the panel after ScreenConfig.DimAfter without
 // a key or a call. It splits the keypad: the keys the UI takes stay, the
 // others go on to the phone through Screen.Keypad. Keys pressed through
 // the API go through Screen.Press, which says whether the UI took them;

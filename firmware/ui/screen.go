@@ -15,21 +15,25 @@ import (
 // ScreenConfig wires a Screen.
 type ScreenConfig struct {
 	// View returns what to show now; it is called on the Screen's
-	// goroutine for every frame and must be cheap. Required.
+	// goroutine for every frame and every key, and by Image. Required.
 	View func() View
-	// Display is the panel; nil renders frames only for Image.
+	// Display is the panel. Nil means no panel: the screen then renders
+	// nothing by itself (no frames, no clock, no marquee, no dimming)
+	// and Image renders the view when asked.
 	Display hal.Display
 	// Keys are the keypad's events. The screen takes the keys it uses
 	// and passes the others on through Keypad. Nil means no keys.
 	Keys <-chan hal.KeyEvent
 	// Changed, when set, is signalled whenever the view may have
 	// changed (the phone's state, a registration, the NAT report): the
-	// next frame is rendered at once. Without it the view is re-read
-	// every Poll.
+	// next frame is rendered at once. Between signals the panel is
+	// redrawn only when the time it shows changes: once a second while
+	// a call's timer shows, else once a minute for the idle clock.
+	// Without Changed the view is re-read every Poll.
 	Changed <-chan struct{}
-	// Poll is how often the view is re-read when Changed is nil
+	// Poll is how often a panel's view is re-read when Changed is nil
 	// (default 40 ms, so a change shows within one 50 ms frame budget).
-	// With Changed it is the clock's refresh, default 1 s.
+	// Unused with Changed.
 	Poll time.Duration
 	// Do carries out an action the screen asks for (the daemon maps it
 	// onto the phone). It runs on the Screen's goroutine: it should not
@@ -50,7 +54,9 @@ const ScrollEvery = 100 * time.Millisecond
 // Screen runs a UI: it renders a frame for every change (a key, a
 // signal on Changed, a poll that found a new view, a clock or marquee
 // tick), sends the frames that differ from the last one to the display,
-// and splits the keypad between the UI and the phone.
+// and splits the keypad between the UI and the phone. Without a display
+// it renders only for Image, so an idle phone with no panel never wakes
+// for the screen.
 type Screen struct {
 	cfg  ScreenConfig
 	log  *slog.Logger
@@ -62,9 +68,10 @@ type Screen struct {
 	wake   func()
 	dimmed bool
 
-	out    chan hal.KeyEvent // keys for the phone
-	inject chan pressed      // keys pressed through Press (not the keypad)
-	kept   map[hal.Key]bool  // keys whose press the UI took: their release is dropped too
+	out    chan hal.KeyEvent         // keys for the phone
+	inject chan pressed              // keys pressed through Press (not the keypad)
+	shots  chan chan *image.Paletted // Image's requests, with no display
+	kept   map[hal.Key]bool          // keys whose press the UI took: their release is dropped too
 
 	mu     sync.Mutex // guards following
 	last   *image.Paletted
@@ -95,7 +102,7 @@ func NewScreen(cfg ScreenConfig) (*Screen, error) {
 	}
 	s := &Screen{
 		cfg: cfg, log: log.With("component", "screen"), ui: New(), work: NewFrame(), last: NewFrame(),
-		out: make(chan hal.KeyEvent, 64), inject: make(chan pressed), kept: map[hal.Key]bool{}, done: make(chan struct{}), started: make(chan struct{}),
+		out: make(chan hal.KeyEvent, 64), inject: make(chan pressed), shots: make(chan chan *image.Paletted), kept: map[hal.Key]bool{}, done: make(chan struct{}), started: make(chan struct{}),
 	}
 	if cfg.Display != nil {
 		if b := cfg.Display.Bounds(); b.Dx() > 0 && b.Dy() > 0 && b != s.work.Rect {
@@ -146,13 +153,13 @@ func (s *Screen) Close() error {
 	return nil
 }
 
-// Image returns a copy of the last frame.
+// Image returns a copy of the last frame; with no display, a frame
+// rendered now.
 func (s *Screen) Image() *image.Paletted {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	img := image.NewPaletted(s.last.Rect, Palette)
-	copy(img.Pix, s.last.Pix)
-	return img
+	if s.cfg.Display == nil {
+		return s.shot()
+	}
+	return s.copyLast()
 }
 
 // Frames returns the number of distinct frames shown so far.
@@ -164,8 +171,22 @@ func (s *Screen) Frames() uint64 {
 
 func (s *Screen) run(ctx context.Context) {
 	keys, changed := s.cfg.Keys, s.cfg.Changed
-	poll := time.NewTicker(s.cfg.Poll)
-	defer poll.Stop()
+	// shown: there is a panel to draw on. Without one nothing below
+	// ticks, and frames are rendered only when Image asks (shot).
+	shown := s.cfg.Display != nil
+	var pollC <-chan time.Time
+	if shown && changed == nil {
+		poll := time.NewTicker(s.cfg.Poll)
+		defer poll.Stop()
+		pollC = poll.C
+	}
+	// clock wakes the screen when the time it shows changes (Changed
+	// brings every other change).
+	var clock *time.Timer
+	if shown && changed != nil {
+		clock = time.NewTimer(time.Hour)
+		defer clock.Stop()
+	}
 	var scroll *time.Ticker
 	defer func() {
 		if scroll != nil {
@@ -174,7 +195,7 @@ func (s *Screen) run(ctx context.Context) {
 	}()
 	s.brightness(100)
 	var dimC <-chan time.Time
-	if s.cfg.DimAfter > 0 {
+	if shown && s.cfg.DimAfter > 0 {
 		dim := time.NewTimer(s.cfg.DimAfter)
 		defer dim.Stop()
 		dimC = dim.C
@@ -186,15 +207,21 @@ func (s *Screen) run(ctx context.Context) {
 			dim.Reset(s.cfg.DimAfter)
 		}
 	}
-	first := true
+	first, render := true, shown
 	for {
-		if s.frame(first) && s.wake != nil {
-			s.wake() // a call keeps the panel lit
+		if render {
+			if s.frame(first) && s.wake != nil {
+				s.wake() // a call keeps the panel lit
+			}
+			first = false
+			if clock != nil {
+				clock.Reset(untilClock(s.ui.View(), time.Now()))
+			}
 		}
-		first = false
-		// The marquee ticks only while some text scrolls.
+		render = shown
+		// The marquee ticks only while some text scrolls on a panel.
 		var scrollC <-chan time.Time
-		if s.ui.Animating() {
+		if shown && s.ui.Animating() {
 			if scroll == nil {
 				scroll = time.NewTicker(ScrollEvery)
 			}
@@ -202,6 +229,10 @@ func (s *Screen) run(ctx context.Context) {
 		} else if scroll != nil {
 			scroll.Stop()
 			scroll = nil
+		}
+		var clockC <-chan time.Time
+		if clock != nil {
+			clockC = clock.C
 		}
 		select {
 		case <-ctx.Done():
@@ -216,6 +247,7 @@ func (s *Screen) run(ctx context.Context) {
 			}
 			s.key(ev)
 		case <-dimC:
+			render = false
 			if len(s.ui.View().Calls) > 0 {
 				s.wake() // re-arms the timer: the panel dims after the call
 				continue
@@ -231,11 +263,65 @@ func (s *Screen) run(ctx context.Context) {
 				s.wake()
 			}
 			p.taken <- s.uiKey(hal.KeyEvent{Key: p.key, Down: true, At: time.Now()}, true)
-		case <-poll.C:
+		case r := <-s.shots:
+			s.frame(false)
+			r <- s.copyLast()
+		case <-pollC:
+		case <-clockC:
 		case <-scrollC:
 			s.ui.Tick()
 		}
 	}
+}
+
+// untilClock is how long from now until what v shows of the time
+// changes: the next whole second of an answered call's timer, else the
+// next minute of the idle clock (the history's dates change with it).
+func untilClock(v View, now time.Time) time.Duration {
+	d := now.Truncate(time.Minute).Add(time.Minute).Sub(now)
+	for _, c := range v.Calls {
+		if c.Answered.IsZero() || c.State.ringing() {
+			continue
+		}
+		if e := now.Sub(c.Answered); e >= 0 {
+			d = min(d, time.Second-e%time.Second)
+		}
+	}
+	return d
+}
+
+// shot renders the view for Image when there is no display: on the
+// screen's goroutine while it runs (the UI's menus belong to it), else
+// with a fresh UI.
+func (s *Screen) shot() *image.Paletted {
+	running := false
+	select {
+	case <-s.started:
+		running = true
+	default:
+	}
+	if running {
+		r := make(chan *image.Paletted, 1)
+		select {
+		case s.shots <- r:
+			return <-r
+		case <-s.done:
+		}
+	}
+	u := New()
+	u.SetView(s.cfg.View())
+	img := image.NewPaletted(s.work.Rect, Palette)
+	u.Render(img)
+	return img
+}
+
+// copyLast returns a copy of the last frame.
+func (s *Screen) copyLast() *image.Paletted {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img := image.NewPaletted(s.last.Rect, Palette)
+	copy(img.Pix, s.last.Pix)
+	return img
 }
 
 // key gives a key event to the UI, or to the phone when the UI has no
