@@ -1,0 +1,68 @@
+package sip
+
+import (
+	"net/netip"
+
+	"github.com/deskphone/phone/portmgr"
+)
+
+// IPv6 and IPv4 (dual stack). The UA has one SIP socket, of one family:
+// the family of the server target in use. The resolver asks AAAA and A
+// records and orders a name's addresses IPv6 first, alternating (RFC
+// 8305 §4); a target of a family the phone has no source address for
+// (the Mapper's Reachable) is passed over, so on an IPv4-only network
+// the IPv4 target is used at once. When failover moves to a target of
+// the other family, the SIP socket is released and the transport's
+// watchdog maps a new one toward the new target (and registers again).
+// Media sockets take the family of the far end's SDP address, or, before
+// it is known, the SIP socket's.
+
+// reacher is implemented by a Mapper that can tell whether the phone has
+// a source address toward an address (*portmgr.Manager).
+type reacher interface {
+	Reachable(ip netip.Addr) bool
+}
+
+// reachable reports whether the phone can send to ip: true when the
+// Mapper cannot tell.
+func (u *UA) reachable(ip netip.Addr) bool {
+	if r, ok := u.cfg.Mapper.(reacher); ok {
+		return r.Reachable(ip)
+	}
+	return true
+}
+
+// mediaHint is the address whose route picks a new media socket's family
+// and local address before the far end's SDP is known: the SIP socket's
+// local address, with port 0 (a hint, not a destination: see
+// portmgr.Mapper).
+func (u *UA) mediaHint() netip.AddrPort {
+	mp := u.mapping()
+	if mp == nil {
+		return netip.AddrPort{}
+	}
+	ip := mp.Local().Addr()
+	if !ip.IsValid() || ip.IsUnspecified() {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip, 0)
+}
+
+// switchFamily releases the UDP SIP mapping when target is of the other
+// family (a socket sends to one family only); the watchdog (serveUDP)
+// sees the socket closed and maps a new one toward the server in use.
+// It reports whether it released mp.
+func (u *UA) switchFamily(mp *portmgr.Mapping, target netip.AddrPort) bool {
+	if mp == nil || u.tr != portmgr.UDP || !target.IsValid() {
+		return false
+	}
+	local := mp.Local().Addr()
+	if !local.IsValid() || local.Unmap().Is4() == target.Addr().Unmap().Is4() {
+		return false
+	}
+	u.log.Info("server target is of the other IP family: new SIP socket", "laddr", mp.Local(), "target", target)
+	if err := u.cfg.Mapper.Release(mp); err != nil {
+		u.log.Debug("release SIP mapping", "err", err)
+	}
+	return true
+}

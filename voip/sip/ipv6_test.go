@@ -1,0 +1,109 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deskphone/phone/hal/tone"
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/tools/pbx"
+	"github.com/pion/transport/v4/stdnet"
+)
+
+// loopback6 skips the test when the host has no IPv6 loopback.
+func loopback6(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	c, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	c.Close()
+}
+
+// TestPBXOverIPv6 registers alice and bob to tools/pbx on [::1] over
+// SIP/UDP and alice calls bob through it: the port manager picks IPv6
+// sockets from the route toward the registrar (no bind address is
+// configured), Via and Contact carry [::1], both SDPs say c=IN IP6, and
+// each hears the other's tone.
+func TestPBXOverIPv6(t *testing.T) {
+	loopback6(t)
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pbx.New(pbx.Config{
+		Realm:  "pbx.test",
+		Users:  map[string]string{"alice": "a-secret", "bob": "b-secret"},
+		Net:    n,
+		Listen: netip.MustParseAddrPort("[::1]:0"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	mk := func(user, pass string, base uint16) *phone {
+		p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1,
+			SIPPorts:   portmgr.Range{Min: base, Max: base + 9},
+			MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
+			func(c *Config) {
+				c.Account = Account{User: user, Password: pass, Domain: "pbx.test",
+					Registrar: srv.Addr().String()}
+			})
+		p.wait = 20 * time.Second
+		return p
+	}
+	a := mk("alice", "a-secret", 45360)
+	b := mk("bob", "b-secret", 45460)
+	for _, p := range []*phone{a, b} {
+		st := p.waitReg(t, RegRegistered)
+		if !strings.Contains(st.Contact, "@[::1]:") {
+			t.Errorf("contact %q: want [::1]", st.Contact)
+		}
+		if l := p.ua.mapping().Local(); !l.Addr().Is6() {
+			t.Errorf("SIP socket %v: want IPv6", l)
+		}
+	}
+
+	ca, err := a.ua.Dial(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := b.waitIncoming(t)
+	inv := cb.inviteRequest()
+	if v := inv.Via(); v == nil || !strings.Contains(v.String(), "[::1]") {
+		t.Errorf("INVITE Via %v: want [::1]", v)
+	}
+	if body := string(inv.Body()); !strings.Contains(body, "c=IN IP6 ::1\r\n") || !strings.Contains(body, " IN IP6 ::1\r\n") {
+		t.Errorf("offer without IN IP6:\n%s", body)
+	}
+	if err := cb.Answer(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(t, ca, StateTalking)
+	gotA, gotB := talkBoth(t, ca, cb, 440, 1000, time.Second)
+	if !tone.Contains(tail(gotA, 0.5), 1000, 8000) {
+		t.Error("alice does not hear bob's 1 kHz")
+	}
+	if !tone.Contains(tail(gotB, 0.5), 440, 8000) {
+		t.Error("bob does not hear alice's 440 Hz")
+	}
+	for _, c := range []*Call{ca, cb} {
+		if mp := c.mapping; mp == nil || !mp.Local().Addr().Is6() {
+			t.Errorf("%s: media socket not IPv6", c)
+		}
+	}
+	cb.Hangup()
+	if ev := a.waitCall(t, ca, StateEnded); ev.Reason != "remote hangup" {
+		t.Errorf("alice's call ended with %q, want remote hangup", ev.Reason)
+	}
+}
