@@ -313,6 +313,9 @@ func parseServer(s, transport string) (siplib.Uri, error) {
 		return u, fmt.Errorf("empty address")
 	}
 	ls := strings.ToLower(s)
+	if ip, err := netip.ParseAddr(s); err == nil && ip.Is6() {
+		s = "[" + s + "]" // a bare IPv6 literal: its colons are not a port
+	}
 	if !strings.HasPrefix(ls, "sip:") && !strings.HasPrefix(ls, "sips:") {
 		scheme := "sip:"
 		if transport == "tls" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +29,18 @@ func loopback6(t *testing.T) {
 }
 
 // TestPBXOverIPv6 registers alice and bob to tools/pbx on [::1] over
-// SIP/UDP and alice calls bob through it: the port manager picks IPv6
-// sockets from the route toward the registrar (no bind address is
-// configured), Via and Contact carry [::1], both SDPs say c=IN IP6, and
+// SIP/UDP, then SIP/TCP, and alice calls bob through it: the port manager
+// picks IPv6 sockets from the route toward the registrar (no bind address
+// is configured), Via and Contact carry [::1], the SDPs say c=IN IP6, and
 // each hears the other's tone.
 func TestPBXOverIPv6(t *testing.T) {
 	loopback6(t)
+	for i, tr := range []string{"udp", "tcp"} {
+		t.Run(tr, func(t *testing.T) { pbxOverIPv6(t, tr, uint16(45360+400*i)) })
+	}
+}
+
+func pbxOverIPv6(t *testing.T, tr string, base uint16) {
 	n, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +50,7 @@ func TestPBXOverIPv6(t *testing.T) {
 		Users:  map[string]string{"alice": "a-secret", "bob": "b-secret"},
 		Net:    n,
 		Listen: netip.MustParseAddrPort("[::1]:0"),
+		TCP:    netip.MustParseAddrPort("[::1]:0"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,25 +59,29 @@ func TestPBXOverIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	registrar := srv.Addr().String()
+	if tr == "tcp" {
+		registrar = srv.TCPAddr().String()
+	}
 	mk := func(user, pass string, base uint16) *phone {
 		p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1,
 			SIPPorts:   portmgr.Range{Min: base, Max: base + 9},
 			MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
 			func(c *Config) {
-				c.Account = Account{User: user, Password: pass, Domain: "pbx.test",
-					Registrar: srv.Addr().String()}
+				c.Account = Account{User: user, Password: pass, Domain: "pbx.test", Transport: tr,
+					Registrar: registrar}
 			})
 		p.wait = 20 * time.Second
 		return p
 	}
-	a := mk("alice", "a-secret", 45360)
-	b := mk("bob", "b-secret", 45460)
+	a := mk("alice", "a-secret", base)
+	b := mk("bob", "b-secret", base+100)
 	for _, p := range []*phone{a, b} {
 		st := p.waitReg(t, RegRegistered)
 		if !strings.Contains(st.Contact, "@[::1]:") {
 			t.Errorf("contact %q: want [::1]", st.Contact)
 		}
-		if l := p.ua.mapping().Local(); !l.Addr().Is6() {
+		if l := p.ua.mapping().Local(); tr == "udp" && !l.Addr().Is6() {
 			t.Errorf("SIP socket %v: want IPv6", l)
 		}
 	}
@@ -105,5 +117,35 @@ func TestPBXOverIPv6(t *testing.T) {
 	cb.Hangup()
 	if ev := a.waitCall(t, ca, StateEnded); ev.Reason != "remote hangup" {
 		t.Errorf("alice's call ended with %q, want remote hangup", ev.Reason)
+	}
+}
+
+// TestParseServerIPv6: IPv6 registrars in every form a config may hold
+// give the bracketed host and the port.
+func TestParseServerIPv6(t *testing.T) {
+	for in, want := range map[string]string{
+		"2001:db8::5":             "[2001:db8::5]:0",
+		"[2001:db8::5]":           "[2001:db8::5]:0",
+		"[2001:db8::5]:5070":      "[2001:db8::5]:5070",
+		"sip:[2001:db8::5]:5070":  "[2001:db8::5]:5070",
+		"sip:[2001:db8::5];lr":    "[2001:db8::5]:0",
+		"sips:[fd00::1]:5061":     "[fd00::1]:5061",
+		"sip:pbx@[2001:db8::5]":   "[2001:db8::5]:0",
+		"pbx.example.com:5060":    "pbx.example.com:5060",
+		"sip:192.0.2.1:5060;lr":   "192.0.2.1:5060",
+		"[::ffff:192.0.2.1]:5060": "[::ffff:192.0.2.1]:5060",
+	} {
+		u, err := parseServer(in, "")
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		host := strings.Trim(u.Host, "[]")
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		if got := host + ":" + strconv.Itoa(u.Port); got != want {
+			t.Errorf("%q: host %q port %d, want %s", in, u.Host, u.Port, want)
+		}
 	}
 }
