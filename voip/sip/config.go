@@ -342,6 +342,7 @@ func parseTarget(target, domain string) (siplib.Uri, error) {
 		return u, fmt.Errorf("%w: empty", ErrBadTarget)
 	}
 	lt := strings.ToLower(t)
+	domain = uriHost(domain)
 	switch {
 	case strings.HasPrefix(lt, "sip:") || strings.HasPrefix(lt, "sips:"):
 	case strings.HasPrefix(lt, "tel:"):

@@ -66,3 +66,13 @@ func (u *UA) switchFamily(mp *portmgr.Mapping, target netip.AddrPort) bool {
 	}
 	return true
 }
+
+// uriHost is h as the host of a SIP URI: a bare IPv6 literal (a domain
+// configured as fd00::1) in brackets (RFC 3261 §25.1 IPv6reference),
+// anything else as it is.
+func uriHost(h string) string {
+	if ip, err := netip.ParseAddr(h); err == nil && ip.Is6() {
+		return "[" + h + "]"
+	}
+	return h
+}
