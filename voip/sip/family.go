@@ -1,9 +1,13 @@
 package sip
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/voip/sip/resolve"
 )
 
 // IPv6 and IPv4 (dual stack). The UA has one SIP socket, of one family:
@@ -61,6 +65,11 @@ func (u *UA) switchFamily(mp *portmgr.Mapping, target netip.AddrPort) bool {
 		return false
 	}
 	u.log.Info("server target is of the other IP family: new SIP socket", "laddr", mp.Local(), "target", target)
+	u.mu.Lock()
+	if u.sipMap == mp {
+		u.sipMap = nil // no socket until the watchdog maps one (regTarget waits)
+	}
+	u.mu.Unlock()
 	if err := u.cfg.Mapper.Release(mp); err != nil {
 		u.log.Debug("release SIP mapping", "err", err)
 	}
@@ -75,4 +84,49 @@ func uriHost(h string) string {
 		return "[" + h + "]"
 	}
 	return h
+}
+
+// FamilyFallback is how long a REGISTER to an IPv6 target that has not
+// answered before waits for an answer when the server also has an IPv4
+// target: then the IPv6 target counts as failed and the IPv4 one is
+// used (RFC 8305's preference for IPv6 with a quick fallback, for UDP
+// where no connection attempt can fail fast). 2 s lets the request go
+// out four times at the default T1 (0, 0.5, 1.5 s).
+const FamilyFallback = 2 * time.Second
+
+// familyCtx bounds one REGISTER to tg by FamilyFallback when tg is an
+// IPv6 target that never answered and the server has an IPv4 target not
+// being avoided; otherwise it returns ctx. done turns the bound's expiry
+// into a timeout (a failover cause) and releases the bound.
+func (u *UA) familyCtx(ctx context.Context, tg resolve.Target) (context.Context, func(error) error) {
+	none := func(err error) error { return err }
+	t := u.getTargets()
+	if t == nil || t.set == nil || !tg.Addr.Addr().Unmap().Is6() {
+		return ctx, none
+	}
+	t.mu.Lock()
+	heard := t.answered[tg.Addr]
+	t.mu.Unlock()
+	if heard {
+		return ctx, none
+	}
+	has4 := false
+	for _, ts := range t.set.State().Targets {
+		if ts.Addr.Addr().Unmap().Is4() && ts.AvoidUntil.IsZero() {
+			has4 = true
+			break
+		}
+	}
+	if !has4 {
+		return ctx, none
+	}
+	rctx, cancel := context.WithTimeout(ctx, FamilyFallback)
+	return rctx, func(err error) error {
+		expired := rctx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if err != nil && expired {
+			return fmt.Errorf("%w: no answer over IPv6 within %s: trying IPv4", ErrTimeout, FamilyFallback)
+		}
+		return err
+	}
 }

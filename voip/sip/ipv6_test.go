@@ -12,6 +12,7 @@ import (
 	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/sip/resolve/resolvetest"
 	"github.com/pion/transport/v4/stdnet"
 )
 
@@ -36,7 +37,7 @@ func loopback6(t *testing.T) {
 func TestPBXOverIPv6(t *testing.T) {
 	loopback6(t)
 	for i, tr := range []string{"udp", "tcp"} {
-		t.Run(tr, func(t *testing.T) { pbxOverIPv6(t, tr, uint16(45360+400*i)) })
+		t.Run(tr, func(t *testing.T) { pbxOverIPv6(t, tr, uint16(52160+200*i)) })
 	}
 }
 
@@ -177,5 +178,98 @@ func TestParseTargetIPv6Domain(t *testing.T) {
 		if u.User != tc.user || strings.Trim(u.Host, "[]") != tc.host {
 			t.Errorf("%q at %q: user %q host %q, want %q %q", tc.in, tc.domain, u.User, u.Host, tc.user, tc.host)
 		}
+	}
+}
+
+// dualStackPBX starts tools/pbx on each of addrs (one server per
+// address, all on one port number) and a DNS server that gives
+// pbx.test both an AAAA ::1 and an A 127.0.0.1 record. It returns the
+// port.
+func dualStackPBX(t *testing.T, addrs ...string) (port uint16, dnsAddr string) {
+	t.Helper()
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp6", "[::1]:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port = uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+		pc.Close()
+		var srvs []*pbx.Server
+		ok := true
+		for _, a := range addrs {
+			s, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret"}, Net: n,
+				Listen: netip.AddrPortFrom(netip.MustParseAddr(a), port)})
+			if err == nil {
+				err = s.Start()
+			}
+			if err != nil {
+				ok = false
+				break
+			}
+			srvs = append(srvs, s)
+		}
+		for _, s := range srvs {
+			t.Cleanup(func() { s.Close() })
+		}
+		if ok {
+			break
+		}
+		if try == 10 {
+			t.Fatal("no port free on both loopbacks")
+		}
+	}
+	dns := resolvetest.New(t, "pbx.test. 60 IN AAAA ::1", "pbx.test. 60 IN A 127.0.0.1")
+	return port, dns.Addr()
+}
+
+func dualStackPhone(t *testing.T, port uint16, dnsAddr string, base uint16) *phone {
+	t.Helper()
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1,
+		SIPPorts:   portmgr.Range{Min: base, Max: base + 9},
+		MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
+		func(c *Config) {
+			c.Account = Account{User: "alice", Password: "a-secret", Domain: "pbx.test",
+				Registrar: "pbx.test:" + strconv.Itoa(int(port))}
+			c.DNS = DNSConfig{Servers: []string{dnsAddr}}
+		})
+	p.wait = 20 * time.Second
+	return p
+}
+
+// TestDualStackPrefersIPv6: a registrar name with both AAAA and A
+// records, served on both families, is registered over IPv6 (RFC 8305
+// §4: IPv6 first).
+func TestDualStackPrefersIPv6(t *testing.T) {
+	loopback6(t)
+	port, dnsAddr := dualStackPBX(t, "::1", "127.0.0.1")
+	p := dualStackPhone(t, port, dnsAddr, 52560)
+	st := p.waitReg(t, RegRegistered)
+	if !strings.Contains(st.Server, "[::1]") || !strings.Contains(st.Contact, "@[::1]:") {
+		t.Errorf("registered to %s with contact %s: want IPv6", st.Server, st.Contact)
+	}
+}
+
+// TestDualStackFallsBackToIPv4: the same name, but nothing answers on
+// IPv6: after FamilyFallback without an answer the phone takes a new SIP
+// socket of the other family and registers over IPv4, without waiting
+// for the transaction timeout (32 s).
+func TestDualStackFallsBackToIPv4(t *testing.T) {
+	loopback6(t)
+	port, dnsAddr := dualStackPBX(t, "127.0.0.1")
+	p := dualStackPhone(t, port, dnsAddr, 52660)
+	st := p.waitReg(t, RegRegistered)
+	if !strings.Contains(st.Server, "127.0.0.1") || !strings.Contains(st.Contact, "@127.0.0.1:") {
+		t.Errorf("registered to %s with contact %s: want IPv4", st.Server, st.Contact)
+	}
+	if l := p.ua.mapping().Local(); !l.Addr().Is4() {
+		t.Errorf("SIP socket %v: want IPv4", l)
 	}
 }

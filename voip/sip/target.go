@@ -45,8 +45,9 @@ type targets struct {
 	set  *resolve.Set // nil without registrar and proxy
 	host string       // the server's host as configured (a name or an IP)
 
-	mu     sync.Mutex // guards following
-	netErr error      // why the SIP socket could not be mapped (no network)
+	mu       sync.Mutex              // guards following
+	netErr   error                   // why the SIP socket could not be mapped (no network)
+	answered map[netip.AddrPort]bool // targets that answered a REGISTER (see familyCtx)
 }
 
 // checkServers checks the DNS settings. Registrar and proxy may be
@@ -235,6 +236,12 @@ func (u *UA) targetCount() int {
 func (u *UA) targetOK(tg resolve.Target) {
 	if t := u.getTargets(); t != nil && t.set != nil {
 		t.set.Succeeded(tg)
+		t.mu.Lock()
+		if t.answered == nil {
+			t.answered = map[netip.AddrPort]bool{}
+		}
+		t.answered[tg.Addr] = true
+		t.mu.Unlock()
 	}
 }
 
