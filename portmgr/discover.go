@@ -223,7 +223,7 @@ func (m *Manager) learn(mp *Mapping) {
 		ok := false
 		switch s {
 		case StrategyStatic:
-			ok = m.cfg.StaticExternal.IsValid()
+			ok = m.cfg.StaticExternal.IsValid() && sameFamily(mp.local.Addr(), m.cfg.StaticExternal)
 		case StrategyGateway:
 			ok = m.learnGateway(ctx, mp)
 		case StrategySTUN:
@@ -501,15 +501,16 @@ func (m *Manager) measureLifetime(ctx context.Context) {
 	m.log.Info("binding lifetime", "at_least", lt, "bounded", bounded, "method", method, "keepalive", m.keepaliveInterval())
 }
 
-// knownPublicLocked is the best known public IP: the SIP socket's STUN
-// or rport address, the gateway's external IP.
-func (m *Manager) knownPublicLocked() netip.Addr {
+// knownPublicForLocked is the best known public IP for a socket on
+// local: the SIP socket's STUN or rport address, the gateway's external
+// IP; only an address of local's family (any, with local invalid).
+func (m *Manager) knownPublicForLocked(local netip.Addr) netip.Addr {
 	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
-		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() {
+		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() && sameFamily(local, mp.external.Addr()) {
 			return mp.external.Addr()
 		}
 	}
-	if m.gwExt.IsValid() {
+	if m.gwExt.IsValid() && sameFamily(local, m.gwExt) {
 		return m.gwExt
 	}
 	return netip.Addr{}
@@ -557,8 +558,8 @@ func (m *Manager) learnGateway(ctx context.Context, mp *Mapping) bool {
 	m.mu.Lock()
 	gw := m.gw
 	m.mu.Unlock()
-	if gw == nil {
-		return false
+	if gw == nil || !mp.local.Addr().Unmap().Is4() {
+		return false // the gateways are IPv4 NATs: an IPv6 socket is not translated
 	}
 	socks := []*sock{mp.rtp}
 	if mp.rtcp != nil {

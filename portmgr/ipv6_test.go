@@ -233,3 +233,32 @@ func stunServer(t *testing.T, network, addr string) (string, func() int) {
 	t.Cleanup(func() { pc.Close(); <-done })
 	return pc.LocalAddr().String(), func() int { return len(hits) }
 }
+
+// TestStaticExternalKeepsFamily: a static public IPv4 address is
+// advertised for IPv4 sockets only; an IPv6 socket keeps its own address
+// rather than advertise an address of the other family.
+func TestStaticExternalKeepsFamily(t *testing.T) {
+	n := loopbackNet(t)
+	static := netip.MustParseAddr("203.0.113.5")
+	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1, StaticExternal: static,
+		SIPPorts: portmgr.Range{Min: 54760, Max: 54769}, MediaPorts: portmgr.Range{Min: 54800, Max: 54899}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	mp6 := learnt(t, m, netip.AddrPortFrom(netip.IPv6Loopback(), 0))
+	if ext := mp6.External(); ext != mp6.Local() || mp6.ExternalRTCP().Addr() != netip.IPv6Loopback() {
+		t.Errorf("IPv6 mapping advertises %v / %v (local %v)", ext, mp6.ExternalRTCP(), mp6.Local())
+	}
+	mp4 := learnt(t, m, netip.MustParseAddrPort("127.0.0.1:0"))
+	if ext := mp4.External(); ext.Addr() != static || mp4.Via() != portmgr.StrategyStatic {
+		t.Errorf("IPv4 mapping advertises %v via %v", ext, mp4.Via())
+	}
+	sip6, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.TCP, netip.MustParseAddrPort("[::1]:5060"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext := sip6.External(); ext.Addr() != netip.IPv6Loopback() {
+		t.Errorf("IPv6 TCP SIP mapping advertises %v", ext)
+	}
+}

@@ -184,7 +184,7 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 		mp.local = netip.AddrPortFrom(ip, 0)
 		mp.external = mp.local
 		m.mu.Lock()
-		if ext := m.knownPublicLocked(); ext.IsValid() {
+		if ext := m.knownPublicForLocked(ip); ext.IsValid() {
 			mp.external = netip.AddrPortFrom(ext, 0)
 			mp.via = StrategySTUN
 		}
@@ -336,7 +336,9 @@ func (m *Manager) bindNew(kind Kind, remote netip.AddrPort) (*Mapping, error) {
 }
 
 func (m *Manager) applyStaticLocked(mp *Mapping) {
-	if s := m.cfg.StaticExternal; s.IsValid() {
+	// A static address is of one family: it does not apply to a socket
+	// of the other (an IPv6 socket on a phone with a static IPv4).
+	if s := m.cfg.StaticExternal; s.IsValid() && sameFamily(mp.local.Addr(), s) {
 		mp.external = netip.AddrPortFrom(s, mp.local.Port())
 		mp.via = StrategyStatic
 		if mp.RTCPConn != nil {
