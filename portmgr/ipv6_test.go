@@ -2,6 +2,7 @@ package portmgr_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -260,5 +261,81 @@ func TestStaticExternalKeepsFamily(t *testing.T) {
 	}
 	if ext := sip6.External(); ext.Addr() != netip.IPv6Loopback() {
 		t.Errorf("IPv6 TCP SIP mapping advertises %v", ext)
+	}
+}
+
+// TestEarlyUDPAndKeepaliveIPv6: on IPv6, UpdateRemote sends early UDP
+// (STUN Binding requests) from the media socket to the far end at once,
+// and the SIP flow's CRLF keepalive reaches its next hop, from the
+// mapping's own socket (symmetric UDP).
+func TestEarlyUDPAndKeepaliveIPv6(t *testing.T) {
+	n := loopbackNet(t)
+	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1, Keepalive: time.Second, ChangeCheck: time.Second,
+		SIPPorts: portmgr.Range{Min: 54960, Max: 54969}, MediaPorts: portmgr.Range{Min: 55000, Max: 55099}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	far, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer far.Close()
+	farAP := netip.MustParseAddrPort(far.LocalAddr().String())
+	// waitFrom reads until a datagram from src that match accepts.
+	waitFrom := func(what string, src netip.AddrPort, match func([]byte) bool) {
+		t.Helper()
+		buf := make([]byte, 1500)
+		_ = far.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for {
+			k, from, err := far.ReadFrom(buf)
+			if err != nil {
+				t.Fatalf("%s from %v never arrived: %v", what, src, err)
+			}
+			if from.String() == src.String() && match(buf[:k]) {
+				return
+			}
+		}
+	}
+	med, err := m.Map(context.Background(), portmgr.KindMedia, portmgr.UDP, netip.AddrPortFrom(netip.IPv6Loopback(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.UpdateRemote(med, farAP); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom("early UDP", med.Local(), stun.IsMessage)
+	if err := m.Release(med); err != nil {
+		t.Fatal(err)
+	}
+	sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, farAP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFrom("CRLF keepalive", sip.Local(), func(b []byte) bool { return string(b) == "\r\n\r\n" })
+}
+
+// TestRelayOtherFamily: the media-liveness fallback on an IPv6 call with
+// an IPv4 TURN server says at once that there is no relay for it
+// (ErrNoRelay, which the UA takes quietly) instead of trying an
+// allocation the socket cannot send.
+func TestRelayOtherFamily(t *testing.T) {
+	n := loopbackNet(t)
+	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1,
+		TURN:     portmgr.TURNConfig{Server: "127.0.0.1:9", Username: "u", Password: "p"},
+		SIPPorts: portmgr.Range{Min: 55160, Max: 55169}, MediaPorts: portmgr.Range{Min: 55200, Max: 55299}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mp := learnt(t, m, netip.AddrPortFrom(netip.IPv6Loopback(), 0))
+	if mp.Via() == portmgr.StrategyTURN {
+		t.Fatalf("IPv6 mapping relayed through an IPv4 TURN server")
+	}
+	if err := m.Relay(context.Background(), mp, netip.MustParseAddr("::1")); !errors.Is(err, portmgr.ErrNoRelay) {
+		t.Errorf("Relay: %v, want ErrNoRelay", err)
 	}
 }

@@ -33,7 +33,8 @@ func loopback6(t *testing.T) {
 // SIP/UDP, then SIP/TCP, and alice calls bob through it: the port manager
 // picks IPv6 sockets from the route toward the registrar (no bind address
 // is configured), Via and Contact carry [::1], the SDPs say c=IN IP6, and
-// each hears the other's tone.
+// each hears the other's tone; then alice calls the PBX's echo service
+// and hears her own tone back over IPv6.
 func TestPBXOverIPv6(t *testing.T) {
 	loopback6(t)
 	for i, tr := range []string{"udp", "tcp"} {
@@ -127,6 +128,23 @@ func pbxOverIPv6(t *testing.T, tr string, base uint16) {
 	if ev := a.waitCall(t, ca, StateEnded); ev.Reason != "remote hangup" {
 		t.Errorf("alice's call ended with %q, want remote hangup", ev.Reason)
 	}
+
+	// tools/pbx's own media over IPv6: its echo service returns alice's
+	// tone.
+	ce, err := a.ua.Dial(context.Background(), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(t, ce, StateTalking)
+	echoed := false
+	for round := 0; round < 10 && !echoed; round++ {
+		echoed = tone.Contains(tail(talk(t, ce, 440, time.Second), 0.5), 440, 8000)
+	}
+	if !echoed {
+		t.Error("echo over IPv6 did not return alice's 440 Hz")
+	}
+	ce.Hangup()
+	a.waitCall(t, ce, StateEnded)
 }
 
 // TestParseServerIPv6: IPv6 registrars in every form a config may hold
