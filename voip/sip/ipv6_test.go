@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"strconv"
@@ -30,14 +31,14 @@ func loopback6(t *testing.T) {
 }
 
 // TestPBXOverIPv6 registers alice and bob to tools/pbx on [::1] over
-// SIP/UDP, then SIP/TCP, and alice calls bob through it: the port manager
+// SIP/UDP, then SIP/TCP, then SIP/TLS, and alice calls bob through it: the port manager
 // picks IPv6 sockets from the route toward the registrar (no bind address
 // is configured), Via and Contact carry [::1], the SDPs say c=IN IP6, and
 // each hears the other's tone; then alice calls the PBX's echo service
 // and hears her own tone back over IPv6.
 func TestPBXOverIPv6(t *testing.T) {
 	loopback6(t)
-	for i, tr := range []string{"udp", "tcp"} {
+	for i, tr := range []string{"udp", "tcp", "tls"} {
 		t.Run(tr, func(t *testing.T) { pbxOverIPv6(t, tr, uint16(52160+200*i)) })
 	}
 }
@@ -47,12 +48,15 @@ func pbxOverIPv6(t *testing.T, tr string, base uint16) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cert, pool := selfSigned(t)
 	srv, err := pbx.New(pbx.Config{
-		Realm:  "pbx.test",
-		Users:  map[string]string{"alice": "a-secret", "bob": "b-secret"},
-		Net:    n,
-		Listen: netip.MustParseAddrPort("[::1]:0"),
-		TCP:    netip.MustParseAddrPort("[::1]:0"),
+		Realm:     "pbx.test",
+		Users:     map[string]string{"alice": "a-secret", "bob": "b-secret"},
+		Net:       n,
+		Listen:    netip.MustParseAddrPort("[::1]:0"),
+		TCP:       netip.MustParseAddrPort("[::1]:0"),
+		TLS:       netip.MustParseAddrPort("[::1]:0"),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +66,11 @@ func pbxOverIPv6(t *testing.T, tr string, base uint16) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	registrar := srv.Addr().String()
-	if tr == "tcp" {
+	switch tr {
+	case "tcp":
 		registrar = srv.TCPAddr().String()
+	case "tls":
+		registrar = srv.TLSAddr().String()
 	}
 	mk := func(user, pass string, base uint16) *phone {
 		p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1,
@@ -71,7 +78,7 @@ func pbxOverIPv6(t *testing.T, tr string, base uint16) {
 			MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
 			func(c *Config) {
 				c.Account = Account{User: user, Password: pass, Domain: "pbx.test", Transport: tr,
-					Registrar: registrar}
+					Registrar: registrar, TLS: &tls.Config{RootCAs: pool}}
 			})
 		p.wait = 20 * time.Second
 		return p
@@ -268,7 +275,7 @@ func dualStackPhone(t *testing.T, port uint16, dnsAddr string, base uint16) *pho
 func TestDualStackPrefersIPv6(t *testing.T) {
 	loopback6(t)
 	port, dnsAddr := dualStackPBX(t, "::1", "127.0.0.1")
-	p := dualStackPhone(t, port, dnsAddr, 52560)
+	p := dualStackPhone(t, port, dnsAddr, 52760)
 	st := p.waitReg(t, RegRegistered)
 	if !strings.Contains(st.Server, "[::1]") || !strings.Contains(st.Contact, "@[::1]:") {
 		t.Errorf("registered to %s with contact %s: want IPv6", st.Server, st.Contact)
@@ -282,7 +289,7 @@ func TestDualStackPrefersIPv6(t *testing.T) {
 func TestDualStackFallsBackToIPv4(t *testing.T) {
 	loopback6(t)
 	port, dnsAddr := dualStackPBX(t, "127.0.0.1")
-	p := dualStackPhone(t, port, dnsAddr, 52660)
+	p := dualStackPhone(t, port, dnsAddr, 52860)
 	st := p.waitReg(t, RegRegistered)
 	if !strings.Contains(st.Server, "127.0.0.1") || !strings.Contains(st.Contact, "@127.0.0.1:") {
 		t.Errorf("registered to %s with contact %s: want IPv4", st.Server, st.Contact)
