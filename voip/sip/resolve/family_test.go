@@ -52,3 +52,24 @@ func TestSetPrefersIPv6PassesOverUnusable(t *testing.T) {
 		t.Fatalf("nothing usable: %s %v", got, all)
 	}
 }
+
+// TestAAAAFailureKeepsA: a server that answers AAAA queries with
+// SERVFAIL (or drops them) does not hide the name's A records; a name
+// whose AAAA and A both fail still fails.
+func TestAAAAFailureKeepsA(t *testing.T) {
+	srv := resolvetest.New(t, "ds.test. 300 IN AAAA 2001:db8::5", "ds.test. 300 IN A 192.0.2.5")
+	r := newResolver(t, srv, func(c *Config) { c.IPv6 = true; c.Transports = []Transport{UDP} })
+	srv.SetServFail("AAAA")
+	res, err := r.Resolve(context.Background(), Query{Host: "ds.test", Port: 5060})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrs(res.Targets); len(got) != 1 || got[0] != "udp 192.0.2.5:5060" {
+		t.Errorf("targets %v, want the A record only", got)
+	}
+	srv.SetServFail("A")
+	srv.Remove("ds.test", "AAAA")
+	if _, err := r.Resolve(context.Background(), Query{Host: "ds.test", Port: 5060}); err == nil {
+		t.Error("A failing: resolved anyway")
+	}
+}
