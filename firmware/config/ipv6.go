@@ -30,6 +30,16 @@ func sipHost6Problem(s string) string {
 	return ""
 }
 
+// turnHost6Problem says why a TURN server address cannot work: an IPv6
+// literal (the TURN client resolves and allocates over IPv4 only; an IPv6
+// call is normally not translated and needs no relay). "" otherwise.
+func turnHost6Problem(s string) string {
+	if sipHostIs6(s) {
+		return "an IPv6 TURN server is not supported (the relay is IPv4 only; IPv6 media is not relayed): use an IPv4 address or a name with A records"
+	}
+	return ""
+}
+
 // sipHostOf is the host of host[:port] or of a sip:/sips: URI, as
 // sipHostIs6 reads it.
 func sipHostOf(s string) string {

@@ -438,6 +438,8 @@ func (v *validator) nat(n NAT) {
 	if t.Server != "" {
 		if err := checkHostPort(t.Server, true); err != nil {
 			v.fail("nat.turn.server", "%q: %v", t.Server, err)
+		} else if why := turnHost6Problem(t.Server); why != "" {
+			v.fail("nat.turn.server", "%q: %s", t.Server, why)
 		}
 		if t.Username == "" {
 			v.failNear("nat.turn.username", "nat.turn.server", "required when nat.turn.server is set")
