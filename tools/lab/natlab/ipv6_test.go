@@ -17,7 +17,8 @@ import (
 // NAT: the addresses are unique-local (fd64:<site>::/64), as global
 // IPv6 addresses would be used, without translation.
 //
-//	s<i>-nat: bridge br6, fd64:<i>::1/64, Kamailio on udp:[fd64:<i>::1]:5060
+//	s<i>-nat: bridge br6, fd64:<i>::1/64, Kamailio on udp:[fd64:<i>::1]:5060,
+//	          coturn (STUN only) on [fd64:<i>::1]:3478
 //	   |-- s<i>-ph: phoned,  fd64:<i>::2/64
 //	   `-- s<j>-ph: baresip, fd64:<i>::3/64
 func ipv6Cells(run func(string, func(*testing.T)), e *env) {
@@ -107,6 +108,18 @@ func (e *env) ipv6Segment(t *testing.T) *v6Segment {
 	if _, err := e.kamailio6(t, router, "kamailio6-"+shortName(t), seg.registrar); err != nil {
 		t.Fatal(err)
 	}
+	// coturn as the segment's STUN server, on IPv6 only: phoned's IPv6
+	// sockets ask it (and find no translation).
+	p, err := l.Start(router, "coturn6-"+shortName(t), nil, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+		"--stun-only", "--listening-ip="+seg.registrar, "--listening-port=3478",
+		"--log-file=stdout", "--simple-log", "--pidfile="+filepath.Join(l.Dir, "coturn6-"+shortName(t)+".pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	if err := l.waitUDP(router, "["+seg.registrar+"]:3478", p); err != nil {
+		t.Fatal(err)
+	}
 	return seg
 }
 
@@ -144,7 +157,7 @@ func (e *env) ipv6Call(t *testing.T, reverse bool) {
 	name := shortName(t)
 	seg := e.ipv6Segment(t)
 	p, err := seg.phoned.StartPhoned(name+"-p", PhonedOptions{Binary: e.phoned, User: e.user(), Registrar: seg.registrar,
-		ToneHz: 700, NAT: "  upnp: false\n"})
+		ToneHz: 700, NAT: fmt.Sprintf("  upnp: false\n  stun_servers: [\"[%s]:3478\"]\n", seg.registrar)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +177,10 @@ func (e *env) ipv6Call(t *testing.T, reverse bool) {
 	var contact string
 	if st, ok := p.WaitFor(t.Context(), 10*time.Second, Registered); ok {
 		contact = st.Registration.Contact
+		if st.NAT != nil {
+			contact += fmt.Sprintf(" (nat report: type %q, external sip %s via %s, media via %s)",
+				st.NAT.Type, st.NAT.ExternalSIP, st.NAT.Strategy, st.NAT.MediaStrategy)
+		}
 	}
 	res := Call(caller, callee, "["+seg.registrar+"]", e.timing)
 	row.Outcome, row.Detail, row.FirstAudio = Fail, res.Detail, res.FirstAudio
