@@ -1,6 +1,7 @@
 package portmgr
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
@@ -24,7 +25,8 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 	}
 	target, toward := "192.0.2.1:9", "the default route" // documentation address: routed but never sent to
 	if remote.IsValid() {
-		target = remote.String()
+		// A family hint has port 0; the route lookup dials a real port.
+		target = netip.AddrPortFrom(remote.Addr(), cmp.Or(remote.Port(), 9)).String()
 		toward = target
 	}
 	ip, err := m.routeSource(target)
