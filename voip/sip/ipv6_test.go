@@ -298,3 +298,16 @@ func TestDualStackFallsBackToIPv4(t *testing.T) {
 		t.Errorf("SIP socket %v: want IPv4", l)
 	}
 }
+
+// FuzzParseServerTarget: parseServer and parseTarget (with IPv6 hosts
+// and domains bracketed) never panic, and what they accept has a host.
+func FuzzParseServerTarget(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s, domain string) {
+		if u, err := parseServer(s, ""); err == nil && u.Host == "" {
+			t.Fatalf("parseServer(%q): no host", s)
+		}
+		if u, err := parseTarget(s, domain); err == nil && u.Host == "" {
+			t.Fatalf("parseTarget(%q, %q): no host", s, domain)
+		}
+	})
+}
