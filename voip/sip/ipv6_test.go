@@ -253,11 +253,18 @@ func dualStackPBX(t *testing.T, addrs ...string) (port uint16, dnsAddr string) {
 
 func dualStackPhone(t *testing.T, port uint16, dnsAddr string, base uint16) *phone {
 	t.Helper()
+	return dualStackPhoneBind(t, port, dnsAddr, base, netip.Addr{})
+}
+
+// dualStackPhoneBind is dualStackPhone with the port manager's sockets
+// bound to bind (zero: the route's source address).
+func dualStackPhoneBind(t *testing.T, port uint16, dnsAddr string, base uint16, bind netip.Addr) *phone {
+	t.Helper()
 	n, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1,
+	p := newPhoneWith(t, portmgr.Config{Net: n, PoolSize: -1, BindAddr: bind,
 		SIPPorts:   portmgr.Range{Min: base, Max: base + 9},
 		MediaPorts: portmgr.Range{Min: base + 1000, Max: base + 1099}},
 		func(c *Config) {
@@ -279,6 +286,20 @@ func TestDualStackPrefersIPv6(t *testing.T) {
 	st := p.waitReg(t, RegRegistered)
 	if !strings.Contains(st.Server, "[::1]") || !strings.Contains(st.Contact, "@[::1]:") {
 		t.Errorf("registered to %s with contact %s: want IPv6", st.Server, st.Contact)
+	}
+}
+
+// TestDualStackSkipsUnreachableFamily: a phone whose sockets are all
+// IPv4 (bound to 127.0.0.1, as on a network without IPv6) passes over
+// the name's AAAA address at once and registers over IPv4, although a
+// server answers on IPv6 too.
+func TestDualStackSkipsUnreachableFamily(t *testing.T) {
+	loopback6(t)
+	port, dnsAddr := dualStackPBX(t, "::1", "127.0.0.1")
+	p := dualStackPhoneBind(t, port, dnsAddr, 52960, netip.MustParseAddr("127.0.0.1"))
+	st := p.waitReg(t, RegRegistered)
+	if !strings.Contains(st.Server, "127.0.0.1") || st.Failures != 0 {
+		t.Errorf("registered to %s after %d failures: want IPv4 at the first attempt", st.Server, st.Failures)
 	}
 }
 
