@@ -77,11 +77,18 @@ func (m *Manager) resolveServers() {
 	var servers []netip.AddrPort
 	for _, s := range m.cfg.STUNServers {
 		a, err := m.resolve(s)
-		if err != nil {
+		a6, err6 := m.resolve6(s)
+		if err != nil && err6 != nil {
 			m.log.Warn("stun server", "server", s, "err", err)
 			continue
 		}
-		servers = append(servers, a)
+		if err == nil {
+			servers = append(servers, a)
+		}
+		if err6 == nil && a6 != a {
+			// The IPv6 sockets' server (sockets ask their own family).
+			servers = append(servers, a6)
+		}
 	}
 	var turnAddr netip.AddrPort
 	if m.cfg.TURN.Server != "" {
@@ -103,11 +110,34 @@ func (m *Manager) resolve(hostport string) (netip.AddrPort, error) {
 	}
 	ua, err := m.cfg.Net.ResolveUDPAddr("udp4", hostport)
 	if err != nil {
+		if ap, err6 := m.resolve6(hostport); err6 == nil {
+			return ap, nil // a name with only AAAA records
+		}
 		return netip.AddrPort{}, err
 	}
 	ap := stunc.ToAddrPort(ua)
 	if !ap.IsValid() {
 		return ap, fmt.Errorf("portmgr: cannot resolve %q", hostport)
+	}
+	return ap, nil
+}
+
+// resolve6 is the IPv6 address of a STUN server name (AAAA); an IPv6
+// literal is itself, an IPv4 literal has none.
+func (m *Manager) resolve6(hostport string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(hostport); err == nil {
+		if ap.Addr().Unmap().Is4() {
+			return netip.AddrPort{}, errors.New("portmgr: an IPv4 address")
+		}
+		return ap, nil
+	}
+	ua, err := m.cfg.Net.ResolveUDPAddr("udp6", hostport)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ap := stunc.ToAddrPort(ua)
+	if !ap.IsValid() || ap.Addr().Is4() {
+		return netip.AddrPort{}, fmt.Errorf("portmgr: no IPv6 address for %q", hostport)
 	}
 	return ap, nil
 }
@@ -195,13 +225,13 @@ func (m *Manager) learn(mp *Mapping) {
 		ok := false
 		switch s {
 		case StrategyStatic:
-			ok = m.cfg.StaticExternal.IsValid()
+			ok = m.cfg.StaticExternal.IsValid() && sameFamily(mp.local.Addr(), m.cfg.StaticExternal)
 		case StrategyGateway:
 			ok = m.learnGateway(ctx, mp)
 		case StrategySTUN:
 			ok = m.learnSTUN(ctx, mp)
 		case StrategyTURN:
-			ok = mp.Kind == KindMedia && m.turnWanted() && m.learnTURN(ctx, mp) == nil
+			ok = mp.Kind == KindMedia && m.turnWanted() && m.turnFits(mp) && m.learnTURN(ctx, mp) == nil
 		case StrategyLocal:
 			ok = true
 		}
@@ -216,6 +246,15 @@ func (m *Manager) learn(mp *Mapping) {
 		m.log.Info("external address learnt", "kind", mp.Kind, "old", old, "ext", now, "via", mp.Via())
 		m.emit(Event{Kind: EventExternalChanged, Mapping: mp, Old: old, New: now})
 	}
+}
+
+// turnFits reports whether the TURN server is of the mapping's family:
+// the allocation is made from the mapping's own socket. An IPv6 mapping
+// with an IPv4 TURN server is not relayed (IPv6 is rarely translated).
+func (m *Manager) turnFits(mp *Mapping) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return sameFamily(m.turnAddr.Addr(), mp.local.Addr())
 }
 
 func (m *Manager) isMappedLocked(mp *Mapping) bool {
@@ -256,7 +295,7 @@ func (m *Manager) turnWantedLocked() bool {
 // their mapped addresses. Media skips STUN when the NAT is known to map
 // per destination and a relay is available.
 func (m *Manager) learnSTUN(ctx context.Context, mp *Mapping) bool {
-	if mp.Kind == KindMedia && m.turnWanted() {
+	if mp.Kind == KindMedia && m.turnWanted() && m.turnFits(mp) {
 		return false
 	}
 	ext, err := m.stunMapped(ctx, mp.rtp)
@@ -299,11 +338,26 @@ func (m *Manager) stunMappedTries(ctx context.Context, s *sock, quick bool) (net
 	if len(servers) == 0 {
 		return netip.AddrPort{}, errNoSTUN
 	}
+	// Only servers of the socket's family: an IPv6 socket asks IPv6
+	// servers (a global IPv6 address needs none: without one it stays
+	// the local address), an IPv4 socket IPv4 ones.
+	last := -1
+	for i := range servers {
+		if sameFamily(servers[(good+i)%len(servers)].Addr(), s.local.Addr()) {
+			last = i
+		}
+	}
+	if last < 0 {
+		return netip.AddrPort{}, errNoSTUN
+	}
 	var errs []error
 	for i := range servers {
 		idx := (good + i) % len(servers)
+		if !sameFamily(servers[idx].Addr(), s.local.Addr()) {
+			continue
+		}
 		req := stunc.Request{To: servers[idx]}
-		if quick || i < len(servers)-1 {
+		if quick || i < last {
 			req.Tries, req.Rm = 4, 4
 		}
 		r, err := s.cl.Binding(ctx, req)
@@ -331,8 +385,7 @@ var errNoSTUN = errors.New("portmgr: no STUN server configured")
 // earlier result (a re-run after a network change).
 func (m *Manager) classify(ctx context.Context) {
 	m.mu.Lock()
-	servers := append([]netip.AddrPort(nil), m.servers...)
-	good := m.good
+	servers, good := classifyServers(m.servers, m.good)
 	m.mu.Unlock()
 	if len(servers) == 0 {
 		return
@@ -397,12 +450,33 @@ func (m *Manager) classify(ctx context.Context) {
 	}
 }
 
+// classifyServers is the STUN servers NAT discovery asks, and the index
+// of the one to ask first: the IPv4 ones when there are any (the NAT
+// that matters is the IPv4 one; IPv6 is usually not translated), else
+// all.
+func classifyServers(all []netip.AddrPort, good int) ([]netip.AddrPort, int) {
+	var v4 []netip.AddrPort
+	first := 0
+	for i, s := range all {
+		if s.Addr().Unmap().Is4() {
+			if i == good {
+				first = len(v4)
+			}
+			v4 = append(v4, s)
+		}
+	}
+	if len(v4) == 0 || len(v4) == len(all) {
+		return append([]netip.AddrPort(nil), all...), good
+	}
+	return v4, first
+}
+
 // measureLifetime estimates the NAT binding lifetime in the background and
 // shortens the keepalive interval when needed.
 func (m *Manager) measureLifetime(ctx context.Context) {
 	m.mu.Lock()
-	servers := m.servers
-	server := servers[m.good]
+	servers, good := classifyServers(m.servers, m.good)
+	server := servers[good]
 	m.mu.Unlock()
 	ip, err := m.localIP(server)
 	if err != nil {
@@ -429,15 +503,16 @@ func (m *Manager) measureLifetime(ctx context.Context) {
 	m.log.Info("binding lifetime", "at_least", lt, "bounded", bounded, "method", method, "keepalive", m.keepaliveInterval())
 }
 
-// knownPublicLocked is the best known public IP: the SIP socket's STUN
-// or rport address, the gateway's external IP.
-func (m *Manager) knownPublicLocked() netip.Addr {
+// knownPublicForLocked is the best known public IP for a socket on
+// local: the SIP socket's STUN or rport address, the gateway's external
+// IP; only an address of local's family (any, with local invalid).
+func (m *Manager) knownPublicForLocked(local netip.Addr) netip.Addr {
 	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
-		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() {
+		if mp != nil && mp.via != StrategyLocal && mp.external.IsValid() && sameFamily(local, mp.external.Addr()) {
 			return mp.external.Addr()
 		}
 	}
-	if m.gwExt.IsValid() {
+	if m.gwExt.IsValid() && sameFamily(local, m.gwExt) {
 		return m.gwExt
 	}
 	return netip.Addr{}
@@ -485,8 +560,8 @@ func (m *Manager) learnGateway(ctx context.Context, mp *Mapping) bool {
 	m.mu.Lock()
 	gw := m.gw
 	m.mu.Unlock()
-	if gw == nil {
-		return false
+	if gw == nil || !mp.local.Addr().Unmap().Is4() {
+		return false // the gateways are IPv4 NATs: an IPv6 socket is not translated
 	}
 	socks := []*sock{mp.rtp}
 	if mp.rtcp != nil {

@@ -47,6 +47,13 @@
 // passes the caller's NAT. Changes of external addresses are reported on
 // Events; Report summarises the NAT for the status page.
 //
+// IPv6: each socket has the family of the route toward the far end Map
+// is given (an IPv6 far end gets an IPv6 socket in the same ranges; a far
+// end with port 0 only chooses the family), STUN asks servers of the
+// socket's family only, and the gateway, static and TURN strategies apply
+// to sockets of their own family (docs/nat.md, "IPv6 (dual stack)").
+// Reachable tells whether the phone has a source address of a family.
+//
 // All sockets come from a transport.Net, so the same code runs on the
 // host network (stdnet) and on pion's emulated networks (vnet) in tests;
 // see package portmgrtest and docs/nat.md.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -322,7 +323,7 @@ func (m *Manager) sipPing(mp *Mapping) {
 func (m *Manager) sipCheck(ctx context.Context, mp *Mapping) {
 	m.mu.Lock()
 	remote := mp.remote
-	useSTUN := len(m.servers) > 0
+	useSTUN := slices.ContainsFunc(m.servers, func(s netip.AddrPort) bool { return sameFamily(s.Addr(), mp.local.Addr()) })
 	m.mu.Unlock()
 	var ext netip.AddrPort
 	var err error

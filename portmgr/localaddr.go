@@ -1,6 +1,7 @@
 package portmgr
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/netip"
@@ -24,13 +25,21 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 	}
 	target, toward := "192.0.2.1:9", "the default route" // documentation address: routed but never sent to
 	if remote.IsValid() {
-		target = remote.String()
+		// A family hint has port 0; the route lookup dials a real port.
+		target = netip.AddrPortFrom(remote.Addr(), cmp.Or(remote.Port(), 9)).String()
 		toward = target
 	}
 	ip, err := m.routeSource(target)
 	if err == nil && usableLocal(ip) {
 		m.noRoute.Store(false)
 		return ip, nil
+	}
+	if !remote.IsValid() {
+		// No IPv4 default route: an IPv6-only network's.
+		if ip6, err6 := m.routeSource(defaultRoute6); err6 == nil && usableLocal(ip6) {
+			m.noRoute.Store(false)
+			return ip6, nil
+		}
 	}
 	if err == nil {
 		err = fmt.Errorf("the route's source address is %v", ip)
@@ -46,9 +55,17 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 	return alt, nil
 }
 
+// defaultRoute6 is an IPv6 documentation address (RFC 3849): routed by
+// a default route but never sent to.
+const defaultRoute6 = "[2001:db8::1]:9"
+
 // routeSource is the source address the system picks toward target.
 func (m *Manager) routeSource(target string) (netip.Addr, error) {
-	c, err := m.cfg.Net.Dial("udp4", target)
+	network := "udp4"
+	if ap, err := netip.ParseAddrPort(target); err == nil {
+		network = udpNet(ap.Addr())
+	}
+	c, err := m.cfg.Net.Dial(network, target)
 	if err != nil {
 		return netip.Addr{}, err
 	}
@@ -60,9 +77,20 @@ func (m *Manager) routeSource(target string) (netip.Addr, error) {
 	return ap.Addr().Unmap(), nil
 }
 
-// usableLocal reports whether ip can be bound and advertised.
+// usableLocal reports whether ip can be bound and advertised: an IPv4
+// address, or an IPv6 one that is not link-local (fe80::/10 needs a zone,
+// which neither SDP nor a Via can carry).
 func usableLocal(ip netip.Addr) bool {
-	return ip.IsValid() && ip.Is4() && !ip.IsUnspecified() && !ip.IsMulticast() && !ip.IsLinkLocalMulticast()
+	if !ip.IsValid() || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.Is4In6() {
+		return false
+	}
+	return ip.Is4() || !ip.IsLinkLocalUnicast()
+}
+
+// sameFamily reports whether a and b are both IPv4 or both IPv6; an
+// invalid a (no far end) fits any b.
+func sameFamily(a, b netip.Addr) bool {
+	return !a.IsValid() || a.Unmap().Is4() == b.Unmap().Is4()
 }
 
 // fallbackIP is the local IP to use when the route gives none: the SIP
@@ -72,7 +100,7 @@ func (m *Manager) fallbackIP(remote netip.AddrPort) (ip netip.Addr, from string)
 	loop := remote.IsValid() && remote.Addr().Unmap().IsLoopback()
 	m.mu.Lock()
 	for _, mp := range []*Mapping{m.lastSIPLocked(), m.sipWarm} {
-		if mp != nil && !mp.released && usableLocal(mp.local.Addr()) && mp.local.Addr().IsLoopback() == loop {
+		if mp != nil && !mp.released && usableLocal(mp.local.Addr()) && mp.local.Addr().IsLoopback() == loop && sameFamily(remote.Addr(), mp.local.Addr()) {
 			ip = mp.local.Addr()
 			break
 		}
@@ -104,7 +132,7 @@ func (m *Manager) fallbackIP(remote netip.AddrPort) (ip netip.Addr, from string)
 				pfx = netip.PrefixFrom(x, x.BitLen())
 			}
 			ip := pfx.Addr().Unmap()
-			if !usableLocal(ip) || ip.IsLoopback() != loop || ip.IsLinkLocalUnicast() {
+			if !usableLocal(ip) || ip.IsLoopback() != loop || ip.IsLinkLocalUnicast() || !sameFamily(remote.Addr(), ip) {
 				continue
 			}
 			if remote.IsValid() && pfx.Masked().Contains(remote.Addr().Unmap()) {
@@ -119,4 +147,23 @@ func (m *Manager) fallbackIP(remote netip.AddrPort) (ip netip.Addr, from string)
 		return first, "interface"
 	}
 	return netip.Addr{}, ""
+}
+
+// Reachable reports whether the phone has a source address of ip's
+// family toward ip: the configured bind address is of that family, or
+// the route toward ip gives a usable one. The SIP stack asks it before
+// using a server's IPv6 (or IPv4) address, so a name with both AAAA and
+// A records on a network without IPv6 goes to IPv4 at once (RFC 8305
+// §4-5 in spirit: the family that cannot work is not tried). It sends
+// nothing.
+func (m *Manager) Reachable(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsValid() {
+		return false
+	}
+	if b := m.cfg.BindAddr; b.IsValid() && !b.IsUnspecified() {
+		return sameFamily(ip, b)
+	}
+	src, err := m.routeSource(netip.AddrPortFrom(ip, 9).String())
+	return err == nil && usableLocal(src) && sameFamily(ip, src)
 }

@@ -160,6 +160,12 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	if kind != KindSIP && kind != KindMedia {
 		return nil, fmt.Errorf("portmgr: unknown kind %v", kind)
 	}
+	// A remote without a port only chooses the family and the local
+	// address (the route toward it); it is not a destination.
+	hint := remote
+	if remote.Port() == 0 {
+		remote = netip.AddrPort{}
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -169,7 +175,7 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	if kind == KindSIP && tr != UDP {
 		// Stream transports are dialled by the SIP stack; the manager only
 		// reports the addresses to advertise.
-		ip, err := m.localIP(remote)
+		ip, err := m.localIP(hint)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +184,7 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 		mp.local = netip.AddrPortFrom(ip, 0)
 		mp.external = mp.local
 		m.mu.Lock()
-		if ext := m.knownPublicLocked(); ext.IsValid() {
+		if ext := m.knownPublicForLocked(ip); ext.IsValid() {
 			mp.external = netip.AddrPortFrom(ext, 0)
 			mp.via = StrategySTUN
 		}
@@ -191,14 +197,14 @@ func (m *Manager) Map(ctx context.Context, kind Kind, tr Transport, remote netip
 	// bindMu makes "take a warm one, else bind" atomic with the pool's
 	// "bind, then join the pool": a pair is always in one or the other.
 	m.bindMu.Lock()
-	mp := m.takeWarm(kind, remote)
+	mp := m.takeWarm(kind, hint)
 	if mp != nil {
 		m.bindMu.Unlock()
 		m.warmHits.Add(1)
 	} else {
 		m.cold.Add(1)
 		var err error
-		mp, err = m.bindNew(kind, remote)
+		mp, err = m.bindNew(kind, hint)
 		m.bindMu.Unlock()
 		if err != nil {
 			m.log.Warn("map failed", "kind", kind, "err", err)
@@ -330,7 +336,9 @@ func (m *Manager) bindNew(kind Kind, remote netip.AddrPort) (*Mapping, error) {
 }
 
 func (m *Manager) applyStaticLocked(mp *Mapping) {
-	if s := m.cfg.StaticExternal; s.IsValid() {
+	// A static address is of one family: it does not apply to a socket
+	// of the other (an IPv6 socket on a phone with a static IPv4).
+	if s := m.cfg.StaticExternal; s.IsValid() && sameFamily(mp.local.Addr(), s) {
 		mp.external = netip.AddrPortFrom(s, mp.local.Port())
 		mp.via = StrategyStatic
 		if mp.RTCPConn != nil {
@@ -344,7 +352,17 @@ func (m *Manager) listen(ip netip.Addr, port uint16) (net.PacketConn, error) {
 	if m.cfg.BindAddr.IsValid() {
 		bind = m.cfg.BindAddr
 	}
-	return m.cfg.Net.ListenPacket("udp4", net.JoinHostPort(bind.String(), strconv.Itoa(int(port))))
+	return m.cfg.Net.ListenPacket(udpNet(bind), net.JoinHostPort(bind.String(), strconv.Itoa(int(port))))
+}
+
+// udpNet is the network a socket on ip binds: "udp6" for an IPv6 address,
+// else "udp4" (an IPv4-mapped address is IPv4). Each socket has one
+// family; a dual-stack phone holds sockets of both, in the same ranges.
+func udpNet(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		return "udp6"
+	}
+	return "udp4"
 }
 
 func (m *Manager) bindSIP(mp *Mapping, ip netip.Addr) error {

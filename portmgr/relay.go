@@ -38,6 +38,9 @@ func (m *Manager) Relay(ctx context.Context, mp *Mapping, peers ...netip.Addr) e
 	if mp.Kind != KindMedia || mp.rtp == nil {
 		return fmt.Errorf("portmgr: relay: not a media mapping")
 	}
+	if !sameFamily(server.Addr(), mp.local.Addr()) { // IPv6 media, IPv4 TURN server (ipv6)
+		return fmt.Errorf("%w for %s: the TURN server %s is of the other IP family", ErrNoRelay, mp.local, server)
+	}
 	if via != StrategyTURN {
 		m.stopEarly(mp)
 		if err := m.learnTURN(ctx, mp); err != nil {

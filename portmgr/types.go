@@ -218,7 +218,11 @@ type Mapper interface {
 	// Map returns a mapping of the kind for traffic to remote (which may
 	// be the zero value when the far end is not known yet). It returns
 	// within a bounded time; it never waits on the network when a warm
-	// mapping is available.
+	// mapping is available. The socket's family and local address are
+	// those of the route toward remote (an IPv6 remote gets an IPv6
+	// socket in the same ranges); a remote with port 0 only says that
+	// (no early UDP, no keepalives to it): a call's media before the far
+	// end's SDP, in the SIP flow's family.
 	Map(ctx context.Context, kind Kind, tr Transport, remote netip.AddrPort) (*Mapping, error)
 	// UpdateRemote tells the manager the far end of a mapping became known
 	// or changed (an SDP in 183/200, a re-INVITE).

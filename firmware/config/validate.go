@@ -312,19 +312,18 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	} else if !validHost(a.Domain) {
 		v.fail(p+".domain", "%q is not a host name or IP address (put a port in registrar, not here)", a.Domain)
 	}
-	const no6 = "%q: IPv6 signalling is not supported yet (the phone's SIP and media sockets are IPv4): use an IPv4 address or a name with A records"
 	if a.Registrar != "" {
 		if err := checkSIPAddr(a.Registrar); err != nil {
 			v.fail(p+".registrar", "%q: %v", a.Registrar, err)
-		} else if sipHostIs6(a.Registrar) {
-			v.fail(p+".registrar", no6, a.Registrar)
+		} else if why := sipHost6Problem(a.Registrar); why != "" {
+			v.fail(p+".registrar", "%q: %s", a.Registrar, why)
 		}
 	}
 	if a.OutboundProxy != "" {
 		if err := checkSIPAddr(a.OutboundProxy); err != nil {
 			v.fail(p+".outbound_proxy", "%q: %v", a.OutboundProxy, err)
-		} else if sipHostIs6(a.OutboundProxy) {
-			v.fail(p+".outbound_proxy", no6, a.OutboundProxy)
+		} else if why := sipHost6Problem(a.OutboundProxy); why != "" {
+			v.fail(p+".outbound_proxy", "%q: %s", a.OutboundProxy, why)
 		}
 	}
 	if a.Transport != TransportAuto {
@@ -440,6 +439,8 @@ func (v *validator) nat(n NAT) {
 	if t.Server != "" {
 		if err := checkHostPort(t.Server, true); err != nil {
 			v.fail("nat.turn.server", "%q: %v", t.Server, err)
+		} else if why := turnHost6Problem(t.Server); why != "" {
+			v.fail("nat.turn.server", "%q: %s", t.Server, why)
 		}
 		if t.Username == "" {
 			v.failNear("nat.turn.username", "nat.turn.server", "required when nat.turn.server is set")

@@ -73,6 +73,9 @@ func (m *lineMapper) Map(ctx context.Context, kind portmgr.Kind, tr portmgr.Tran
 	return mp, err
 }
 
+// Reachable is the manager's (the UA's IPv6/IPv4 choice asks it).
+func (m *lineMapper) Reachable(ip netip.Addr) bool { return m.pm.Reachable(ip) }
+
 func (m *lineMapper) UpdateRemote(mp *portmgr.Mapping, remote netip.AddrPort) error {
 	return m.pm.UpdateRemote(mp, remote)
 }

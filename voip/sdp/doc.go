@@ -11,6 +11,13 @@
 // a=sendrecv/sendonly/recvonly/inactive (RFC 8866 §6.7), a=rtcp
 // (RFC 3605) and a=rtcp-mux (RFC 5761).
 //
+// IPv6: c=IN IP6 and o=... IN IP6 are read and written like IP4 (RFC
+// 8866 §5.2, §5.7). A c= or a=rtcp address that is an IP literal decides
+// the family whatever the address type says, and an IPv4-mapped IPv6
+// address is read as the IPv4 address; Marshal writes the type that fits
+// the address. Offer and Answer advertise Local.Addr in its own family:
+// the port manager gives an IPv6 media socket for an IPv6 far end.
+//
 // Offer builds an offer from a Local description. Answer answers an offer
 // (RFC 3264 §6): it takes the first of the offerer's codecs that we also
 // have, adds telephone-event (RFC 4733) when both sides have it, derives

@@ -370,8 +370,11 @@ func (p *parser) conn(val string) (netip.Addr, string, error) {
 	if len(f) != 3 {
 		return netip.Addr{}, "", p.fail("c= needs 3 fields")
 	}
+	// The address decides the family, whatever <addrtype> says (IP4 or
+	// IP6, RFC 8866 §5.7): a literal is what media is sent to. An
+	// IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address.
 	if a, err := netip.ParseAddr(f[2]); err == nil && a.Zone() == "" {
-		return a, "", nil
+		return a.Unmap(), "", nil
 	}
 	return netip.Addr{}, f[2], nil
 }
@@ -466,7 +469,7 @@ func (p *parser) mediaAttr(m *Media, key, value string) error {
 		var a netip.Addr
 		if len(f) == 4 {
 			if pa, err := netip.ParseAddr(f[3]); err == nil && pa.Zone() == "" {
-				a = pa
+				a = pa.Unmap()
 			}
 		}
 		m.RTCP = netip.AddrPortFrom(a, uint16(port))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +70,7 @@ func (u *UA) dial(ctx context.Context, ruri siplib.Uri, opts dialOpts) (*Call, e
 	c.remote = ruri.String()
 	c.notify = opts.notify
 	c.viaServer = opts.viaServer
-	mp, err := u.cfg.Mapper.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPort{})
+	mp, err := u.cfg.Mapper.Map(ctx, portmgr.KindMedia, portmgr.UDP, u.mediaHint())
 	if err != nil {
 		return nil, fmt.Errorf("sip: map media socket: %w", err)
 	}

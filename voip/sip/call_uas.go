@@ -148,6 +148,9 @@ func (u *UA) onInvite(req *siplib.Request, tx *siplib.ServerTx) {
 	if offer != nil && len(offer.Media) > 0 {
 		remote = netipFromSDP(offer)
 	}
+	if !remote.IsValid() {
+		remote = u.mediaHint() // an INVITE without offer
+	}
 	mp, err := u.cfg.Mapper.Map(u.ctx, portmgr.KindMedia, portmgr.UDP, remote)
 	if err != nil {
 		u.log.Warn("map media socket", "err", err)

@@ -318,6 +318,9 @@ func parseServer(s, transport string) (siplib.Uri, error) {
 		return u, fmt.Errorf("empty address")
 	}
 	ls := strings.ToLower(s)
+	if ip, err := netip.ParseAddr(s); err == nil && ip.Is6() {
+		s = "[" + s + "]" // a bare IPv6 literal: its colons are not a port
+	}
 	if !strings.HasPrefix(ls, "sip:") && !strings.HasPrefix(ls, "sips:") {
 		scheme := "sip:"
 		if transport == "tls" {
@@ -344,6 +347,7 @@ func parseTarget(target, domain string) (siplib.Uri, error) {
 		return u, fmt.Errorf("%w: empty", ErrBadTarget)
 	}
 	lt := strings.ToLower(t)
+	domain = uriHost(domain)
 	switch {
 	case strings.HasPrefix(lt, "sip:") || strings.HasPrefix(lt, "sips:"):
 	case strings.HasPrefix(lt, "tel:"):

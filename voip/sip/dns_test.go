@@ -425,19 +425,27 @@ func TestSRVRecordsMove(t *testing.T) {
 	})
 }
 
-// TestConfigRefusesIPv6Server: an IPv6 registrar or proxy cannot work
-// yet (the SIP socket is IPv4), so New says so instead of failing every
-// REGISTER; a bad DNS server address is refused too; "auto" is a
-// transport.
-func TestConfigRefusesIPv6Server(t *testing.T) {
+// TestConfigDNSAndIPv6Servers: a bad DNS server address is refused, a
+// negative hold too; "auto" is a transport; IPv6 registrars and proxies
+// are accepted (the SIP socket takes the target's family).
+func TestConfigDNSAndIPv6Servers(t *testing.T) {
 	mp := &mappertest.FakeMapper{}
+	for _, acct := range []Account{
+		{User: "a", Registrar: "[2001:db8::1]:5060"},
+		{User: "a", Registrar: "pbx.test", OutboundProxy: "sip:[::1];lr"},
+	} {
+		ua, err := New(Config{Mapper: mp, Account: acct})
+		if err != nil {
+			t.Errorf("%+v: %v", acct, err)
+			continue
+		}
+		ua.Close()
+	}
 	for _, tc := range []struct {
 		acct Account
 		dns  DNSConfig
 		want string
 	}{
-		{Account{User: "a", Registrar: "[2001:db8::1]:5060"}, DNSConfig{}, "IPv6 signalling is not supported yet"},
-		{Account{User: "a", Registrar: "pbx.test", OutboundProxy: "sip:[::1];lr"}, DNSConfig{}, "IPv6 signalling is not supported yet"},
 		{Account{User: "a", Registrar: "pbx.test"}, DNSConfig{Servers: []string{"dns.example"}}, "DNS server"},
 		{Account{User: "a", Registrar: "pbx.test"}, DNSConfig{Hold: -time.Second}, "must not be negative"},
 	} {

@@ -79,8 +79,19 @@
 // with the back-off below; without a local address (the port manager's
 // ErrNoLocalAddress) it shows "no network: ..." while the SIP socket is
 // mapped again with the same back-off. A DNS outage later keeps the
-// last answer. IPv6 servers are refused by New for now (the SIP and
-// media sockets are IPv4).
+// last answer.
+//
+// # IPv6
+//
+// Servers may be IPv6 or IPv4, literals or names with AAAA and A records
+// (tried IPv6 first, alternating: RFC 8305 §4). The UA's SIP socket has
+// the family of the target in use; a target of a family the phone cannot
+// reach (the Mapper's Reachable) is passed over, and an IPv6 target that
+// never answered gets FamilyFallback (2 s) before the IPv4 one is tried,
+// the socket then re-made in that family. Via and Contact carry [addr];
+// an IPv6 domain is bracketed in the URIs dialled at it. Media sockets
+// take the family of the far end's SDP, or, for our offer, the SIP
+// socket's (see family.go).
 //
 // # Registration (RFC 3261 §10, RFC 3581, RFC 7616/8760)
 //

@@ -145,7 +145,9 @@ func (u *UA) regLoop() {
 		tg, _, err := u.regTarget(ctx)
 		var res *sipResponse
 		if err == nil {
-			res, err = r.register(ctx, expires)
+			rctx, done := u.familyCtx(ctx, tg)
+			res, err = r.register(rctx, expires)
+			err = done(err)
 		}
 		if ctx.Err() != nil {
 			return
@@ -474,7 +476,13 @@ func (u *UA) regTarget(ctx context.Context) (resolve.Target, bool, error) {
 		}
 		return resolve.Target{}, false, fmt.Errorf("no network: %w", err)
 	}
-	return u.pickTarget(ctx)
+	tg, all, err := u.pickTarget(ctx)
+	if err == nil && u.mapping() == nil {
+		// The target is of the other IP family: its socket is being made
+		// (switchFamily); the rebuild registers at once.
+		return resolve.Target{}, false, fmt.Errorf("new SIP socket for %s", tg)
+	}
+	return tg, all, err
 }
 
 // failoverCause says whether a REGISTER outcome means the server is

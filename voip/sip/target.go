@@ -45,26 +45,15 @@ type targets struct {
 	set  *resolve.Set // nil without registrar and proxy
 	host string       // the server's host as configured (a name or an IP)
 
-	mu     sync.Mutex // guards following
-	netErr error      // why the SIP socket could not be mapped (no network)
+	mu       sync.Mutex              // guards following
+	netErr   error                   // why the SIP socket could not be mapped (no network)
+	answered map[netip.AddrPort]bool // targets that answered a REGISTER (see familyCtx)
 }
 
-// checkServers refuses server addresses the UA cannot use (a UDP or
-// TCP socket is IPv4 only for now) and checks the DNS settings.
+// checkServers checks the DNS settings. Registrar and proxy may be
+// IPv4 or IPv6 (literals or names): the SIP socket takes the family of
+// the target in use (see pickTarget).
 func (c *Config) checkServers() error {
-	a := c.Account
-	for _, s := range []struct{ what, v string }{{"registrar", a.Registrar}, {"outbound proxy", a.OutboundProxy}} {
-		if s.v == "" {
-			continue
-		}
-		uri, err := parseServer(s.v, a.Transport)
-		if err != nil {
-			continue // reported by the caller
-		}
-		if ip, err := netip.ParseAddr(strings.Trim(uri.Host, "[]")); err == nil && ip.Unmap().Is6() {
-			return fmt.Errorf("%w: %s %s is an IPv6 address: IPv6 signalling is not supported yet (use an IPv4 address or a name with A records)", ErrBadConfig, s.what, s.v)
-		}
-	}
 	for _, s := range c.DNS.Servers {
 		if _, err := resolve.ParseServer(s); err != nil {
 			return fmt.Errorf("%w: DNS server: %w", ErrBadConfig, err)
@@ -100,6 +89,7 @@ func (u *UA) startTargets(ctx context.Context) netip.AddrPort {
 	res, err := resolve.New(resolve.Config{
 		Servers: u.cfg.DNS.Servers, ResolvConf: u.cfg.DNS.ResolvConf, Timeout: u.cfg.DNS.Timeout,
 		Dial: u.cfg.DNS.Dial, Fallback: u.cfg.Resolver, Logger: u.log,
+		IPv6: true,
 	})
 	if err != nil { // checked in New already
 		u.log.Error("DNS resolver", "err", err)
@@ -146,7 +136,7 @@ func (u *UA) startTargets(ctx context.Context) netip.AddrPort {
 		u.tr = trOf(q.Transport)
 		u.log.Info("transport from DNS", "server", name, "transport", q.Transport)
 	}
-	t.set = res.NewSet(q, resolve.SetConfig{Hold: u.cfg.DNS.Hold})
+	t.set = res.NewSet(q, resolve.SetConfig{Hold: u.cfg.DNS.Hold, Usable: u.reachable})
 	tg, _, err := t.set.Pick(ctx)
 	if err != nil {
 		u.log.Warn("cannot resolve the server yet; registering once DNS answers", "server", name, "err", err)
@@ -200,6 +190,9 @@ func (u *UA) useTarget(tg resolve.Target) {
 		return
 	}
 	u.log.Info("server target", "target", tg.String(), "old", old)
+	if u.switchFamily(mp, tg.Addr) {
+		mp = nil // released: the transport's watchdog maps one toward tg
+	}
 	if mp != nil {
 		if err := u.cfg.Mapper.UpdateRemote(mp, tg.Addr); err != nil {
 			u.log.Debug("update SIP mapping remote", "err", err)
@@ -243,6 +236,12 @@ func (u *UA) targetCount() int {
 func (u *UA) targetOK(tg resolve.Target) {
 	if t := u.getTargets(); t != nil && t.set != nil {
 		t.set.Succeeded(tg)
+		t.mu.Lock()
+		if t.answered == nil {
+			t.answered = map[netip.AddrPort]bool{}
+		}
+		t.answered[tg.Addr] = true
+		t.mu.Unlock()
 	}
 }
 

@@ -20,8 +20,8 @@ import (
 	"github.com/pion/transport/v4/stdnet"
 )
 
-// selfSigned makes a server certificate for 127.0.0.1 that no system
-// root trusts.
+// selfSigned makes a server certificate for 127.0.0.1 and ::1 that no
+// system root trusts.
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -32,7 +32,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 		Subject:               pkix.Name{CommonName: "test pbx"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:                  true,

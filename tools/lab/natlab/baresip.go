@@ -402,7 +402,7 @@ func (b *Baresip) Recording() string {
 	return m[len(m)-1]
 }
 
-var baresipRegOK = regexp.MustCompile(`\{\d+/UDP/v4\} 200 OK`)
+var baresipRegOK = regexp.MustCompile(`\{\d+/UDP/v[46]\} 200 OK`)
 
 // WaitRegistered waits up to d for baresip to log a 200 OK to its
 // REGISTER and returns the matching log line, or the log tail.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +19,8 @@ type PhonedOptions struct {
 	Binary string
 	// User is the account; the password is SIPPassword.
 	User string
-	// Registrar is the Kamailio address (KamailioPlain or KamailioNAT).
+	// Registrar is the Kamailio address (KamailioPlain or KamailioNAT; a
+	// bare IPv6 address on the IPv6-only segment).
 	Registrar string
 	// ToneHz is the tone the phone sends.
 	ToneHz int
@@ -90,7 +92,7 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
   - user: "%[1]s"
     password: "%[2]s"
     domain: "%[3]s"
-    registrar: "%[4]s:5060"
+    registrar: "%[4]s"
     expires: 60s
 %[8]s%[7]sports:
   sip: {min: 5060, max: 5069}
@@ -102,7 +104,7 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
   listen: "127.0.0.1:8080"
 log:
   level: debug
-`, o.User, SIPPassword, o.Registrar, o.Registrar, o.ToneHz, wav, line2(o), srtpYAML(o), top, audio)
+`, o.User, SIPPassword, o.Registrar, net.JoinHostPort(o.Registrar, "5060"), o.ToneHz, wav, line2(o), srtpYAML(o), top, audio)
 	if o.NAT != "" {
 		cfg += "nat:\n" + o.NAT
 	}

@@ -27,7 +27,9 @@
 // that named the target. SIP+D2S (SCTP) is not supported and ignored.
 // With Config.IPv6 AAAA records are asked too and a name with both
 // families yields IPv6 and IPv4 addresses alternately, IPv6 first (RFC
-// 8305 §4).
+// 8305 §4); an AAAA query that fails (SERVFAIL, no answer) does not hide
+// the A records. SetConfig.Usable lets Pick pass over addresses of a
+// family the caller cannot reach.
 //
 // Queries go to Config.Servers, or to the nameservers of
 // /etc/resolv.conf read at each resolution (with its search list), over

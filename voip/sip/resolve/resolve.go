@@ -611,10 +611,17 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 		}
 	}
 	collect(name, extra)
+	var aaaaErr error
 	if len(v4)+len(v6) == 0 {
 		for _, qt := range types {
 			m, err := r.exchange(ctx, name, qt)
 			if err != nil {
+				if qt == dns.TypeAAAA && ctx.Err() == nil {
+					// A server (or middlebox) that fails AAAA queries
+					// must not hide the name's A records (RFC 8305 §3).
+					aaaaErr = err
+					continue
+				}
 				return nil, err
 			}
 			// A CNAME chain: the server answers with the CNAMEs, in
@@ -629,6 +636,9 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 			}
 			collect(owner, m.Answer)
 		}
+	}
+	if len(v4)+len(v6) == 0 && aaaaErr != nil {
+		return nil, aaaaErr
 	}
 	return r.order(append(dedup(v6), dedup(v4)...)), nil
 }

@@ -26,6 +26,12 @@ type SetConfig struct {
 	RetryResolve time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Usable, when set, says whether the phone can reach an address at
+	// all (it has a source address of its family). Pick passes over the
+	// targets it refuses while another is available: with IPv6 first in
+	// the answer (RFC 8305 §4), a network without IPv6 goes to the IPv4
+	// target at once instead of after a timeout.
+	Usable func(netip.Addr) bool
 }
 
 // Set is the failover state of one server name (RFC 3263 §4.3): its
@@ -97,6 +103,14 @@ func (s *Set) Pick(ctx context.Context) (t Target, allFailed bool, err error) {
 	}
 	if len(s.targets) == 0 {
 		return Target{}, false, s.lastErr
+	}
+	if s.cfg.Usable != nil {
+		for _, t := range s.targets {
+			if _, avoided := s.avoid[t.key()]; !avoided && s.cfg.Usable(t.Addr.Addr()) {
+				s.cur = t
+				return t, false, nil
+			}
+		}
 	}
 	var soonest Target
 	var soonestAt time.Time

@@ -26,6 +26,7 @@ type Server struct {
 	extra    bool
 
 	down    atomic.Bool
+	failT   atomic.Uint32 // a query type answered SERVFAIL (0: none)
 	queries atomic.Int64
 	wg      sync.WaitGroup
 }
@@ -126,6 +127,10 @@ func (s *Server) Remove(name, typ string) {
 // SetDown makes the server drop every query (true) or answer again.
 func (s *Server) SetDown(down bool) { s.down.Store(down) }
 
+// SetServFail makes every query of type typ ("AAAA", ...) get SERVFAIL,
+// as a broken server or middlebox does; "" answers every type again.
+func (s *Server) SetServFail(typ string) { s.failT.Store(uint32(dns.StringToType[typ])) }
+
 // SetTruncate makes UDP answers empty with the TC bit, so clients must
 // ask again over TCP.
 func (s *Server) SetTruncate(on bool) {
@@ -173,6 +178,11 @@ func (s *Server) answer(w dns.ResponseWriter, q *dns.Msg, udp bool) {
 		return
 	}
 	qn, qt := q.Question[0].Name, q.Question[0].Qtype
+	if ft := s.failT.Load(); ft != 0 && uint32(qt) == ft {
+		m.Rcode = dns.RcodeServerFailure
+		_ = w.WriteMsg(m)
+		return
+	}
 	s.mu.Lock()
 	known := false
 	for _, rr := range s.rrs {
