@@ -464,6 +464,24 @@ func (e *env) blfMWI(t *testing.T) {
 	if st, _ := pa.status17(); st != nil && len(st.Phone.Lamps) > 0 && st.Phone.Lamps[0].Pickup {
 		steps[len(steps)-1] += " (dialog identified for a pickup)"
 	}
+	// Directed pickup by Replaces from the lamp: behind a proxy the INVITE
+	// reaches B, which did not initiate the early dialog and refuses it
+	// 481 (RFC 3891 §3, docs/mwi-blf.md); B's call keeps ringing.
+	if err := pa.Post("/api/key", map[string]string{"key": "blf1"}); err != nil {
+		fail("A presses blf1: %v", err)
+		return
+	}
+	code, ok := pa.placedCode(b, 10*time.Second)
+	if !ok {
+		fail("%s; A's pickup attempt did not end within 10 s", strings.Join(steps, ", "))
+		return
+	}
+	_ = pa.Post("/api/hangup", nil)
+	if _, ok := pb.WaitFor(context.Background(), time.Second, PhoneState("ringing")); !ok {
+		fail("%s; B stopped ringing after A's pickup attempt (answered %d)", strings.Join(steps, ", "), code)
+		return
+	}
+	steps = append(steps, fmt.Sprintf("A presses blf1 (pickup by Replaces): answered %d, B still rings", code))
 	if err := pb.Post("/api/answer", nil); err != nil {
 		fail("B answers: %v", err)
 		return
@@ -605,4 +623,30 @@ func (e *env) dnsLate(t *testing.T) {
 	row.Outcome = Pass
 	row.Detail = fmt.Sprintf("status before DNS: %s; registered %.1f s after dnsmasq started: %s", said, time.Since(dnsUp).Seconds(), st.reg())
 	e.record(t, row, start)
+}
+
+// placedCode waits up to d for a placed call to user in p's history and
+// returns its final code (0 for a call that was answered).
+func (p *Phoned) placedCode(user string, d time.Duration) (int, bool) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		res, err := p.client.Get("http://127.0.0.1:8080/api/history?kind=placed")
+		if err == nil {
+			var h struct {
+				History []struct {
+					Remote string `json:"remote"`
+					Code   int    `json:"code"`
+				} `json:"history"`
+			}
+			err = json.NewDecoder(res.Body).Decode(&h)
+			res.Body.Close()
+			for _, e := range h.History {
+				if err == nil && strings.Contains(e.Remote, user) {
+					return e.Code, true
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return 0, false
 }
