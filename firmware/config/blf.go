@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -161,4 +162,26 @@ func marshalBLF(keys []BLFKey) []fileBLF {
 		out = append(out, fileBLF(k))
 	}
 	return out
+}
+
+// DeleteAccount removes accounts[i] and keeps the busy lamp keys on the
+// accounts they watched: the keys of account i go with it, and those of
+// the accounts after it follow their account's new index. An i out of
+// range changes nothing.
+func (c *Config) DeleteAccount(i int) {
+	if i < 0 || i >= len(c.Accounts) {
+		return
+	}
+	c.Accounts = slices.Delete(slices.Clone(c.Accounts), i, i+1)
+	var keys []BLFKey
+	for _, k := range c.BLF {
+		switch {
+		case k.Line == i:
+			continue
+		case k.Line > i:
+			k.Line--
+		}
+		keys = append(keys, k)
+	}
+	c.BLF = keys
 }

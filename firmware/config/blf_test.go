@@ -156,3 +156,31 @@ func TestValidateBLFInCode(t *testing.T) {
 		t.Errorf("Validate = %v\nwant %s", err, want)
 	}
 }
+
+// TestDeleteAccountKeepsKeys: deleting an account drops its busy lamp
+// keys and renumbers those of the accounts after it.
+func TestDeleteAccountKeepsKeys(t *testing.T) {
+	c := Default()
+	for _, u := range []string{"a", "b", "c"} {
+		a := DefaultAccount()
+		a.User, a.Domain, a.Registrar = u, "example.com", "example.com"
+		c.Accounts = append(c.Accounts, a)
+	}
+	c.BLF = []BLFKey{{Key: "blf1", Line: 0, User: "1"}, {Key: "blf2", Line: 1, User: "2"}, {Key: "blf3", Line: 2, User: "3"}}
+	orig := c.Clone()
+	c.DeleteAccount(1)
+	want := []BLFKey{{Key: "blf1", Line: 0, User: "1"}, {Key: "blf3", Line: 1, User: "3"}}
+	if len(c.Accounts) != 2 || c.Accounts[1].User != "c" || !reflect.DeepEqual(c.BLF, want) {
+		t.Errorf("after DeleteAccount(1): accounts %v, blf %+v", c.Accounts, c.BLF)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	if len(orig.Accounts) != 3 || orig.Accounts[1].User != "b" {
+		t.Error("DeleteAccount changed the config it was cloned from")
+	}
+	c.DeleteAccount(5)
+	if len(c.Accounts) != 2 || len(c.BLF) != 2 {
+		t.Error("DeleteAccount out of range changed something")
+	}
+}
