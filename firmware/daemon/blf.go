@@ -40,7 +40,7 @@ func (d *Daemon) setupBLF() []phone.BLFKey {
 	for i, k := range d.cfg.BLF {
 		n, ok := d.accountLine(k.Line)
 		if !ok {
-			d.log.Warn("busy lamp key left out: its account is disabled", "key", k.Key, "account", k.Line, "user", k.User)
+			d.log.Warn("busy lamp key left out: its account is disabled (no line)", "key", k.Key, "account", k.Line, "user", k.User)
 			continue
 		}
 		key, ok := hal.KeyByName(k.Key)
