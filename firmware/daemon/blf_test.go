@@ -12,6 +12,7 @@ import (
 	"github.com/deskphone/phone/firmware/history"
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/hal/haltest"
 	"github.com/deskphone/phone/tools/pbx"
 	"github.com/deskphone/phone/voip/dialoginfo"
 )
@@ -87,12 +88,18 @@ func TestBLFKeys(t *testing.T) {
 		}
 	}
 	v := 1
-	for _, st := range []struct{ dialog, lamp string }{
-		{dialoginfo.Early, phone.LampRinging}, {dialoginfo.Confirmed, phone.LampBusy}, {"", phone.LampIdle},
+	led := a.d.board.Indicator.(*haltest.Indicator)
+	for _, st := range []struct {
+		dialog, lamp string
+		led          hal.Pattern
+	}{
+		{dialoginfo.Early, phone.LampRinging, hal.BlinkFast}, {dialoginfo.Confirmed, phone.LampBusy, hal.On}, {"", phone.LampIdle, hal.Off},
 	} {
 		notify("1002", dialogInfo(v, "1002", st.dialog), 200)
 		v++
-		waitFor(t, "blf1 "+st.lamp, 5*time.Second, func() bool { return a.lamp("blf1").State == st.lamp })
+		waitFor(t, "blf1 "+st.lamp, 5*time.Second, func() bool {
+			return a.lamp("blf1").State == st.lamp && led.Get(hal.LEDBLF1) == st.led
+		})
 	}
 	notify("1003", dialogInfo(1, "1003", dialoginfo.Confirmed), 200)
 	waitFor(t, "blf2 busy", 5*time.Second, func() bool { return a.lamp("blf2").State == phone.LampBusy })
