@@ -31,6 +31,11 @@ func param(name string) string { return tier.Param(tierName, name) }
 func needLab(t *testing.T) {
 	t.Helper()
 	tier.Require(t, tierName, tierTarget)
+	if p := os.Getenv("DESKPHONE_NATLAB_PREFIX"); p != "" && p != Prefix {
+		// A prefix the lab cannot use would fall back to the default lab's
+		// (Check below already makes its probe namespace).
+		t.Fatalf("DESKPHONE_NATLAB_PREFIX=%q: a prefix is \"dpl-\" and at most two more characters (e.g. dpl-b-); refusing to run as %q", p, Prefix)
+	}
 	if err := Check(); err != nil {
 		t.Fatalf("%s=%s but the lab cannot run: %v", tier.Env, tierName, err)
 	}

@@ -293,6 +293,9 @@ type status17 struct {
 
 // lamp is the state of busy lamp key, "" when there is none.
 func (s *status17) lamp(key string) string {
+	if s == nil {
+		return ""
+	}
 	for _, l := range s.Phone.Lamps {
 		if l.Key == key {
 			return l.State
@@ -315,6 +318,9 @@ func (s *status17) subscribed(event string) bool {
 
 // reg is line 0's registration as one line of text.
 func (s *status17) reg() string {
+	if s == nil {
+		return "no status"
+	}
 	if len(s.Lines) == 0 {
 		return "no lines"
 	}
@@ -506,7 +512,11 @@ func (e *env) blfMWI(t *testing.T) {
 		return len(s.Phone.Lines) > 0 && s.Phone.Lines[0].Waiting && s.Phone.Lines[0].New == 2 && s.Phone.Lines[0].Old == 5
 	})
 	if !ok {
-		fail("%s; message waiting not shown within 10 s: %+v", strings.Join(steps, ", "), st.Phone.Lines)
+		shown := "no status"
+		if st != nil {
+			shown = fmt.Sprintf("%+v", st.Phone.Lines)
+		}
+		fail("%s; message waiting not shown within 10 s: %s", strings.Join(steps, ", "), shown)
 		return
 	}
 	steps = append(steps, fmt.Sprintf("voicemail PUBLISH 2/5: message waiting 2 new 5 old after %.1f s", time.Since(t0).Seconds()))
