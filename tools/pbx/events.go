@@ -51,7 +51,12 @@ type eventSub struct {
 	to        hop            // where NOTIFYs go
 	cseq      uint32
 	remoteSeq uint32
-	mu        sync.Mutex // serialises the NOTIFYs of this dialog
+	mu        sync.Mutex // guards cseq and the fields above
+	// sending is held from a NOTIFY's CSeq to its final response, so the
+	// NOTIFYs of the dialog go out one at a time in CSeq order (a second
+	// one overtaking the first would be refused 500 by the subscriber,
+	// RFC 3261 §12.2.2).
+	sending sync.Mutex
 }
 
 // events is the event server's state.
@@ -230,6 +235,8 @@ func (s *Server) notifyCurrent(es *eventSub, exp time.Duration) {
 // sendNotify sends one NOTIFY in es's dialog and returns the status of
 // the final response.
 func (s *Server) sendNotify(ctx context.Context, es *eventSub, state, contentType string, body []byte) (int, error) {
+	es.sending.Lock()
+	defer es.sending.Unlock()
 	es.mu.Lock()
 	es.cseq++
 	req := sip.NewRequest(sip.NOTIFY, *es.contact.Clone())
