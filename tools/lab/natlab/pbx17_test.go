@@ -495,9 +495,9 @@ func (e *env) blfMWI(t *testing.T) {
 	if !lampIs("B answers", "busy", 10*time.Second) {
 		return
 	}
-	// C hangs up once its own call is up. (A hangup racing B's 200 OK
-	// can leave C's call up: voip/sip sends CANCEL after taking the 2xx
-	// and no BYE, seen here once; not what this cell is about.)
+	// C hangs up once its own call is up, so the cell reads the lamp after
+	// a BYE. (A hangup racing B's 200 OK once left C's call up here:
+	// CANCEL after the 2xx, no BYE; voip/sip TestCancelAfterAnswerSendsBye.)
 	if _, ok := pc.WaitFor(context.Background(), 5*time.Second, PhoneState("talking")); !ok {
 		fail("%s; C's call not talking within 5 s", strings.Join(steps, ", "))
 		return
