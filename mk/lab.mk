@@ -16,7 +16,11 @@
 
 .PHONY: test-lab lab-clean lab-tools
 
-LAB_PKGS := kamailio coturn baresip sip-tester iproute2 iptables nftables sox tshark conntrack
+# kamailio-presence-modules: busy lamps and message waiting (pbx17 cells);
+# dnsmasq-base: dnsmasq without the Debian service that would start on the
+# host (the pbx17 DNS cells run it in the server namespace).
+LAB_PKGS := kamailio coturn baresip sip-tester iproute2 iptables nftables sox tshark conntrack \
+  kamailio-presence-modules dnsmasq-base
 LAB_OWN_PREFIX := $(or $(LAB_PREFIX),dpl-)
 # Each prefix has its own work directory, so two labs never share one.
 LAB_DIR ?= $(CURDIR)/$(BIN)/lab$(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),-$(LAB_OWN_PREFIX:dpl-%=%))

@@ -19,5 +19,6 @@ func (c *Config) Clone() *Config {
 	n.NAT.STUNServers = slices.Clone(c.NAT.STUNServers)
 	n.NAT.Strategies = slices.Clone(c.NAT.Strategies)
 	n.SIP.Allow = slices.Clone(c.SIP.Allow)
+	n.BLF = slices.Clone(c.BLF)
 	return &n
 }

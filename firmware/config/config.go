@@ -58,6 +58,9 @@ type Config struct {
 	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
 	// default. Default: 0.
 	MemoryLimit int64
+	// BLF are the busy lamp keys (blf), each watching a user through an
+	// account (blf.go). Default: none.
+	BLF []BLFKey
 
 	// src remembers where each field came from, so Validate can name the
 	// line. Nil for a Config built in code.
@@ -142,6 +145,11 @@ type Account struct {
 	// (srtp_over_insecure): without it, srtp other than off needs
 	// transport tls, because the keys travel in the SDP. Default: false.
 	SRTPOverInsecure bool
+	// BLFList is a resource list URI (blf_list, RFC 4662): one
+	// subscription to it brings the dialog state of every user the
+	// server's list names, instead of one subscription per busy lamp key
+	// of the line. Default: none.
+	BLFList string
 }
 
 // Calls configures several calls at once (calls).

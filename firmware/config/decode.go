@@ -592,6 +592,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"password_hash": d.str(&c.Web.PasswordHash),
 			})
 		},
+		"blf": d.blf(&c.BLF),
 	})
 }
 
@@ -674,6 +675,7 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"subscribe_mwi":           d.boolean(&a.SubscribeMWI),
 		"srtp":                    d.lower(&a.SRTP),
 		"srtp_over_insecure":      d.boolean(&a.SRTPOverInsecure),
+		"blf_list":                d.str(&a.BLFList),
 	})
 	if a.AuthUser == "" {
 		a.AuthUser = a.User

@@ -33,6 +33,7 @@ type (
 		MemoryLimit     string            `yaml:"memory_limit"`
 		Calls           fileCalls         `yaml:"calls"`
 		Web             fileWeb           `yaml:"web"`
+		BLF             []fileBLF         `yaml:"blf"`
 	}
 	fileCalls struct {
 		MaxCalls    int  `yaml:"max_calls"`
@@ -81,6 +82,7 @@ type (
 		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
 		SRTP                 string `yaml:"srtp"`
 		SRTPOverInsecure     bool   `yaml:"srtp_over_insecure"`
+		BLFList              string `yaml:"blf_list"`
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -205,6 +207,7 @@ func Marshal(c *Config) ([]byte, error) {
 		MemoryLimit: formatSize(c.MemoryLimit),
 		Calls:       fileCalls(c.Calls),
 		Web:         fileWeb(c.Web),
+		BLF:         marshalBLF(c.BLF),
 	}
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
@@ -226,6 +229,7 @@ func Marshal(c *Config) ([]byte, error) {
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
 			SRTP: a.SRTP, SRTPOverInsecure: a.SRTPOverInsecure,
+			BLFList: a.BLFList,
 		})
 	}
 	out, err := yaml.Marshal(&f)

@@ -176,6 +176,7 @@ func (c *Config) problems() []*FieldError {
 	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
 		v.fail("memory_limit", "%d bytes is below the minimum of 16MiB (0 means the board's default)", c.MemoryLimit)
 	}
+	v.blf(c)
 	return v.errs
 }
 

@@ -246,6 +246,13 @@ func (d *Daemon) apply(next *config.Config) (restart bool, err error) {
 			}
 			l.setStartErr(err)
 		}
+		// Busy lamps: the keys (config blf) are the phone's from start,
+		// so a rebuilt line watches the users its predecessor watched,
+		// and its own account's resource list.
+		if i < len(old) && old[i] != nil {
+			l.blf.users = old[i].blf.users
+		}
+		l.blf.list = a.BLFList
 		d.startLine(ctx, l)
 		lines[i] = l
 	}
@@ -293,10 +300,13 @@ func (d *Daemon) startLine(ctx context.Context, l *uaLine) {
 		if err := l.ua.Start(ctx); err != nil {
 			l.log.Error("line did not start: it neither registers nor places calls", "account", l.name, "err", err)
 			l.setStartErr(err)
-		} else if l.mwi {
-			if _, err := l.ua.WatchMWI(""); err != nil {
-				l.log.Warn("message-waiting subscription", "err", err)
+		} else {
+			if l.mwi {
+				if _, err := l.ua.WatchMWI(""); err != nil {
+					l.log.Warn("message-waiting subscription", "err", err)
+				}
 			}
+			l.watchBLF() // busy lamp subscriptions (blf.go)
 		}
 	}
 	d.live.wg.Go(l.pump)

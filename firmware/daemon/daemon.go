@@ -179,6 +179,7 @@ func New(o Options) (d *Daemon, err error) {
 	d.ph, err = phone.New(phone.Config{
 		Board: d.scr.phoneBoard(), Line: d.lines[0], Lines: phoneLines, Settings: settings,
 		MaxCalls: cfg.Calls.MaxCalls, NoCallWaiting: !cfg.Calls.CallWaiting, Voicemail: voicemail,
+		BLF:         d.setupBLF(), // busy lamp keys (blf.go)
 		Tones:       tones{p: preset, rate: d.audioRate()},
 		DialTimeout: cfg.DialPlan.Timeout, Terminator: term, MaxDigits: cfg.DialPlan.MaxDigits,
 		Volume: vol, Logger: log,
@@ -330,6 +331,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 				l.log.Warn("message-waiting subscription", "err", err)
 			}
 		}
+		l.watchBLF() // busy lamp subscriptions (blf.go)
 	}
 	if len(errs) == len(d.lines) {
 		d.closeParts()
@@ -475,6 +477,9 @@ type LineStatus struct {
 	Mailbox string `json:"mailbox,omitempty"`
 	// Error is why the line did not start, if it did not.
 	Error string `json:"error,omitempty"`
+	// Subscriptions are the line's event subscriptions (message
+	// waiting, busy lamps: blf.go).
+	Subscriptions []SubscriptionStatus `json:"subscriptions,omitempty"`
 }
 
 // RTPStatus is one call's media counters.
@@ -536,7 +541,7 @@ func (d *Daemon) Status() Status {
 		ls := LineStatus{
 			Line: l.n, Account: l.name, Registration: regStatus(l.ua.Registration(), now, d.live.started),
 			Transport: l.ua.Transport(), Admission: l.ua.AdmissionStats(), Mailbox: l.mailbox,
-			Error: l.startErr(),
+			Error: l.startErr(), Subscriptions: l.subscriptionStatus(),
 		}
 		if mp := l.mp.sipMapping(); mp != nil {
 			ls.ExternalSIP = mp.External().String()

@@ -28,6 +28,7 @@ type uaLine struct {
 	// its message summary.
 	mailbox string
 	mwi     bool
+	blf     lineBLF // busy lamp subscriptions (blf.go)
 	ua      *sip.UA
 	mp      *lineMapper
 	log     *slog.Logger
@@ -217,6 +218,8 @@ func (l *uaLine) pump() {
 				l.log.Warn("message waiting not shown", "err", err)
 			}
 			cancel()
+		case *sip.DialogStateEvent, *sip.SubscriptionEvent:
+			l.blfEvent(ev) // busy lamps (blf.go)
 		case *sip.DTMFEvent:
 			l.log.Info("dtmf", "digit", string(e.Digit), "source", e.Source)
 			d.ph.DTMF(phone.DTMFEvent{Call: d.wrap(e.Call, l.n), Digit: e.Digit})

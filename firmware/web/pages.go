@@ -322,7 +322,7 @@ func (h *Handler) configRoutes() {
 		if err != nil || i < 0 || i >= len(c.Accounts) {
 			return "accounts", nil, fmt.Errorf("%w: no account %q", api.ErrNotFound, r.PathValue("i"))
 		}
-		c.Accounts = slices.Delete(c.Accounts, i, i+1)
+		c.DeleteAccount(i) // its busy lamp keys go too, the later ones follow their accounts
 		msg, err := h.save(c)
 		if err != nil {
 			return "accounts", nil, err

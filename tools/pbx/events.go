@@ -51,7 +51,13 @@ type eventSub struct {
 	to        hop            // where NOTIFYs go
 	cseq      uint32
 	remoteSeq uint32
-	mu        sync.Mutex // serialises the NOTIFYs of this dialog
+	mu        sync.Mutex // guards cseq and the fields above
+	// sending is held (a token in the channel) from a NOTIFY's CSeq to
+	// its final response, so the NOTIFYs of the dialog go out one at a
+	// time in CSeq order (one overtaking another would be refused 500 by
+	// the subscriber, RFC 3261 §12.2.2). A channel, not a mutex: a
+	// goroutine waiting on it is durably blocked in a synctest bubble.
+	sending chan struct{}
 }
 
 // events is the event server's state.
@@ -144,6 +150,7 @@ func (s *Server) newSubscription(req *sip.Request, tx sip.ServerTransaction) {
 		contact:   *ct.Address.Clone(),
 		to:        hop{dest: source(req), transport: strings.ToUpper(req.Transport())},
 		remoteSeq: req.CSeq().SeqNo,
+		sending:   make(chan struct{}, 1),
 	}
 	if exp > 0 {
 		s.events.mu.Lock()
@@ -230,6 +237,12 @@ func (s *Server) notifyCurrent(es *eventSub, exp time.Duration) {
 // sendNotify sends one NOTIFY in es's dialog and returns the status of
 // the final response.
 func (s *Server) sendNotify(ctx context.Context, es *eventSub, state, contentType string, body []byte) (int, error) {
+	select {
+	case es.sending <- struct{}{}:
+		defer func() { <-es.sending }()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	es.mu.Lock()
 	es.cseq++
 	req := sip.NewRequest(sip.NOTIFY, *es.contact.Clone())

@@ -459,9 +459,16 @@ func (c *Call) onSuccess(tx siplib.ClientTransaction, req *siplib.Request, res *
 	c.state = StateTalking
 	c.answered = time.Now()
 	ev := c.eventLocked(res.StatusCode, res.Reason, false)
+	// A hangup that came while the 2xx was being taken (after the check
+	// above) could only CANCEL, which the answered INVITE ignores: end
+	// the call with BYE now (RFC 3261 §9.1).
+	hungUp := c.cancelWanted
 	c.mu.Unlock()
 	c.log.Info("answered", "codec", c.Codec())
 	c.ua.emit(ev)
+	if hungUp {
+		c.bye(c.ua.ctx, "cancelled", false)
+	}
 }
 
 // newAckLocked builds the ACK for a 2xx: same CSeq number, new branch,
@@ -496,6 +503,13 @@ func (c *Call) cancel(code int, reason string) {
 	c.mu.Lock()
 	if c.state == StateEnded || c.cancelWanted {
 		c.mu.Unlock()
+		return
+	}
+	if c.state == StateTalking || c.state == StateHeld {
+		// Answered since the caller looked (Hangup reads the state
+		// before calling here): a CANCEL would be ignored, so BYE.
+		c.mu.Unlock()
+		c.bye(context.Background(), reason, false)
 		return
 	}
 	c.cancelWanted = true

@@ -31,6 +31,11 @@ func param(name string) string { return tier.Param(tierName, name) }
 func needLab(t *testing.T) {
 	t.Helper()
 	tier.Require(t, tierName, tierTarget)
+	if p := os.Getenv("DESKPHONE_NATLAB_PREFIX"); p != "" && p != Prefix {
+		// A prefix the lab cannot use would fall back to the default lab's
+		// (Check below already makes its probe namespace).
+		t.Fatalf("DESKPHONE_NATLAB_PREFIX=%q: a prefix is \"dpl-\" and at most two more characters (e.g. dpl-b-); refusing to run as %q", p, Prefix)
+	}
 	if err := Check(); err != nil {
 		t.Fatalf("%s=%s but the lab cannot run: %v", tier.Env, tierName, err)
 	}
@@ -171,6 +176,7 @@ func TestLab(t *testing.T) {
 	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
 	relayFallbackCells(run, e)
 	ipv6Cells(run, e)
+	pbx17Cells(run, e) // issue 17: presence, DNS (pbx17_test.go)
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })

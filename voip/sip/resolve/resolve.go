@@ -79,6 +79,9 @@ type Target struct {
 }
 
 func (t Target) String() string {
+	if !t.Addr.IsValid() {
+		return "" // none yet: a registration that could not resolve shows no server
+	}
 	s := string(t.Transport) + ":" + t.Addr.String()
 	if t.Name != "" {
 		s += " (" + t.Name + ")"
