@@ -120,6 +120,9 @@ type TURNConfig struct {
 	Server             string // "host:port", UDP
 	Username, Password string
 	Realm              string // optional: learnt from the 401
+	// NoWarm turns off the warm standby allocations on direct media
+	// pairs (relay.go); the liveness switch then allocates on demand.
+	NoWarm bool
 }
 
 // KeepaliveMode selects the SIP flow keepalive.

@@ -207,6 +207,7 @@ func (m *Manager) learn(mp *Mapping) {
 			break
 		}
 	}
+	m.startWarmRelay(mp)
 	m.mu.Lock()
 	now, handed := mp.external, !mp.pooled && !mp.released && m.isMappedLocked(mp)
 	m.mu.Unlock()
@@ -648,15 +649,9 @@ func (m *Manager) relearn(mp *Mapping) {
 	switch via {
 	case StrategyStatic, StrategyGateway:
 		return // not tied to the NAT's bindings
-	case StrategyTURN:
-		for _, s := range []*sock{mp.rtp, mp.rtcp} {
-			if s == nil {
-				continue
-			}
-			if t := s.turn.Swap(nil); t != nil {
-				t.close()
-			}
-		}
 	}
+	// A relayed mapping gets a new allocation, and so does a warm
+	// standby one: both are tied to the lost binding.
+	m.dropAllocs(mp)
 	m.learn(mp)
 }

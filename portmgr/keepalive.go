@@ -369,7 +369,9 @@ func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
 		s.lastKA.Store(time.Now().UnixNano())
 		if t := s.turn.Load(); t != nil {
 			m.sendIndication(s, t.server)
-			continue
+			if !t.standby.Load() {
+				continue
+			} // a warm standby allocation: the direct path needs its keepalive too
 		}
 		if remote.IsValid() {
 			to := remote

@@ -20,6 +20,14 @@ import (
 // the channel bindings; the keepalive scheduler keeps the NAT binding to
 // the TURN server open.
 func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
+	mp.relayMu.Lock()
+	defer mp.relayMu.Unlock()
+	return m.learnTURNLocked(ctx, mp)
+}
+
+// learnTURNLocked is learnTURN with mp.relayMu held.
+func (m *Manager) learnTURNLocked(ctx context.Context, mp *Mapping) error {
+	m.dropAllocs(mp) // a warm standby one is replaced
 	m.mu.Lock()
 	server := m.turnAddr
 	m.mu.Unlock()
@@ -29,7 +37,7 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 	}
 	var relayed []netip.AddrPort
 	for _, s := range socks {
-		a, err := m.allocate(ctx, s, server)
+		a, err := m.allocate(ctx, s, server, false)
 		if err != nil {
 			m.log.Warn("turn allocate", "server", server, "laddr", s.local, "err", err)
 			for _, s := range socks {
@@ -51,7 +59,10 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 	return nil
 }
 
-func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) (netip.AddrPort, error) {
+// allocate makes an allocation through s. A standby one (relay.go) is
+// kept warm but not used: direct media still flows on s until Relay
+// activates it.
+func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, standby bool) (netip.AddrPort, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
 	c, err := turn.NewClient(&turn.ClientConfig{
@@ -69,6 +80,7 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 	}
 	t := &turnAlloc{client: c, server: server, out: make(chan packet, inQueue),
 		quit: make(chan struct{}), done: make(chan struct{})}
+	t.standby.Store(standby)
 	s.turn.Store(t) // from now on the reader hands the server's packets to c
 	type result struct {
 		conn net.PacketConn
