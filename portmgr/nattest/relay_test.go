@@ -169,7 +169,7 @@ func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, no
 
 // relaySetupWith is relaySetup with a WAN delay per hop and a change to
 // alice's TURN configuration.
-func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool, delay time.Duration, turnMod func(*portmgr.TURNConfig)) (alice, bob *phone) {
+func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool, delay time.Duration, mod func(*portmgr.Config)) (alice, bob *phone) {
 	t.Helper()
 	w := portmgrtest.NewWorldDelay(t, true, delay)
 	sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(far, 0)
@@ -193,8 +193,8 @@ func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration
 			if noTURN {
 				c.TURN = portmgr.TURNConfig{}
 			}
-			if turnMod != nil {
-				turnMod(&c.TURN)
+			if mod != nil {
+				mod(c)
 			}
 		})
 	bob = newPhoneWith(t, w, sb, "bob", "b-secret", newNoLatch, func(c *sip.Config) { c.MediaTimeout = -1 },

@@ -32,21 +32,30 @@ func TestRelaySwitchWarm(t *testing.T) {
 		noWarm bool
 		early  bool // alice calls, bob sends 183 with SDP and answers 2 s later
 		relay  bool
+		noPool bool // alice has no warm pool: the call's pair is bound and warmed during the call
 	}{
-		{"warm", portmgrtest.Symmetric, false, false, true},
-		{"cold", portmgrtest.Symmetric, true, false, true},
-		{"warm-early-media", portmgrtest.Symmetric, false, true, true},
-		{"cold-early-media", portmgrtest.Symmetric, true, true, true},
-		{"direct-full-cone", portmgrtest.FullCone, false, false, false},
-		{"direct-full-cone-early-media", portmgrtest.FullCone, false, true, false},
+		{"warm", portmgrtest.Symmetric, false, false, true, false},
+		{"cold", portmgrtest.Symmetric, true, false, true, false},
+		{"warm-early-media", portmgrtest.Symmetric, false, true, true, false},
+		{"cold-early-media", portmgrtest.Symmetric, true, true, true, false},
+		{"warm-no-pool", portmgrtest.Symmetric, false, false, true, true},
+		{"direct-full-cone", portmgrtest.FullCone, false, false, false, false},
+		{"direct-full-cone-early-media", portmgrtest.FullCone, false, true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				alice, bob := relaySetupWith(t, tc.far, 0, false, 20*time.Millisecond,
-					func(c *portmgr.TURNConfig) { c.NoWarm = tc.noWarm })
-				// Let the warm pool's standby allocations settle.
-				time.Sleep(3 * time.Second)
-				synctest.Wait()
+					func(c *portmgr.Config) {
+						c.TURN.NoWarm = tc.noWarm
+						if tc.noPool {
+							c.PoolSize = -1
+						}
+					})
+				if !tc.noPool {
+					// Let the warm pool's standby allocations settle.
+					time.Sleep(3 * time.Second)
+					synctest.Wait()
+				}
 				var ca, cb *sip.Call // alice's and bob's call
 				var err error
 				if tc.early {

@@ -32,6 +32,7 @@ type mediaState struct {
 	lateOffer   bool
 	sec         callSec // SRTP (call_srtp.go)
 	relayState          // media path, liveness rule (call_relay.go)
+	mediaHint           // far ends with a private SDP address (mediahint.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -99,6 +100,7 @@ func mediaDir(d sdp.Direction) media.Direction {
 func (c *Call) applyNeg(neg sdp.Negotiated) error {
 	c.mediaMu.Lock()
 	defer c.mediaMu.Unlock()
+	own := c.ua.ownPublicIPs()
 	c.mu.Lock()
 	if c.state == StateEnded {
 		c.mu.Unlock()
@@ -115,6 +117,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			neg.Remote, neg.RemoteRTCP = prev.Remote, prev.RemoteRTCP
 		}
 	}
+	neg = c.hintLocked(neg, own) // mediahint.go
 	c.neg, c.haveNeg = neg, true
 	if c.localHold {
 		c.remoteHold = neg.Direction == sdp.Inactive
