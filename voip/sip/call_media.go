@@ -68,6 +68,12 @@ func (c *Call) wantDirLocked() sdp.Direction {
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
 	a := c.mapping.Addrs()
+	if c.sameNATLocked(a) { // mediahint.go
+		a.External = a.Local
+		if a.ExternalRTCP.IsValid() {
+			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
+		}
+	}
 	return sdp.Local{
 		Addr:      a.External,
 		RTCP:      a.ExternalRTCP,

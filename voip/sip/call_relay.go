@@ -71,6 +71,7 @@ func (*MediaPathEvent) event() {}
 type relayState struct {
 	relayed     bool
 	relayReason string
+	lanOffered  bool // offerLANOnce re-INVITEd with our LAN address
 }
 
 // MediaPath returns the call's media path (MediaPathDirect or
@@ -125,7 +126,7 @@ func (c *Call) watchLiveness(s *media.Session) {
 	}
 	tk := time.NewTicker(livenessTick)
 	defer tk.Stop()
-	var earlySince time.Time
+	var earlySince, restart time.Time
 	earlyDead := false
 	for {
 		select {
@@ -164,11 +165,15 @@ func (c *Call) watchLiveness(s *media.Session) {
 		if earlyDead {
 			wait = min(timeout, earlyDeadGrace)
 		}
-		if state != StateTalking || held || answered.IsZero() || time.Since(answered) < wait {
+		if state != StateTalking || held || answered.IsZero() || time.Since(answered) < wait || time.Since(restart) < timeout {
 			continue
 		}
 		if st.Sent == 0 {
 			continue // we do not send (yet): no verdict
+		}
+		if c.offerLANOnce() {
+			restart = time.Now() // the verdict waits for media on the LAN path
+			continue             // the relay if that fails too
 		}
 		reason := fmt.Sprintf("no media from the far end %v after the answer", timeout)
 		if earlyDead {
@@ -177,6 +182,36 @@ func (c *Call) watchLiveness(s *media.Session) {
 		c.switchToRelay(r, reason)
 		return
 	}
+}
+
+// offerLANOnce: when the far end is behind our own NAT with a private
+// address (mediahint.go) and our description still carries the NAT's
+// public address (we made the offer before we knew), a re-INVITE offers
+// our LAN address instead of the relay: its media then comes over the
+// LAN even when the NAT does not hairpin and it does not latch. It
+// reports whether it sent one; it does so once per call, and the
+// liveness timer runs again from the re-INVITE's answer.
+func (c *Call) offerLANOnce() bool {
+	c.mu.Lock()
+	if c.lanOffered || c.mapping == nil || c.localSDP == nil {
+		c.mu.Unlock()
+		return false
+	}
+	a := c.mapping.Addrs()
+	same := c.sameNATLocked(a) && offerAddr(c.localSDP) != a.Local.Addr()
+	if same {
+		c.lanOffered = true
+	}
+	c.mu.Unlock()
+	if !same {
+		return false
+	}
+	c.log.Info("media liveness: far end behind our NAT; re-INVITE with our LAN address", "lan", a.Local)
+	if err := c.Refresh(); err != nil {
+		c.log.Warn("media liveness: re-INVITE with our LAN address", "err", err)
+		return false
+	}
+	return true
 }
 
 // directProven says whether the far end's media arrives on the direct

@@ -3,6 +3,7 @@ package sip
 import (
 	"net/netip"
 
+	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sdp"
 	siplib "github.com/emiago/sipgo/sip"
 )
@@ -136,6 +137,44 @@ func (c *Call) hintLocked(neg sdp.Negotiated, own []netip.Addr) sdp.Negotiated {
 		neg.RemoteRTCP = netip.AddrPortFrom(pub, neg.RemoteRTCP.Port())
 	}
 	return neg
+}
+
+// offerAddr is the connection address of an SDP's first audio stream.
+func offerAddr(s *sdp.Session) netip.Addr {
+	if s == nil {
+		return netip.Addr{}
+	}
+	for _, m := range s.Media {
+		if m.Type != "audio" {
+			continue
+		}
+		if m.Conn.IsValid() {
+			return m.Conn.Unmap()
+		}
+		break
+	}
+	return s.Conn.Unmap()
+}
+
+// sameNATLocked says whether the far end is behind our own NAT and
+// advertises a private address: then our description carries our LAN
+// address (the mapping's local one) instead of the NAT's public one, so
+// its media comes straight over the LAN even from a far end that does
+// not latch and a NAT that does not hairpin. Known once its SDP arrived:
+// an offer we answer (remoteOffer) or an answer already applied (hint).
+func (c *Call) sameNATLocked(a portmgr.Addrs) bool {
+	if c.ua.cfg.NoMediaHint || a.Via == portmgr.StrategyTURN || !a.Local.IsValid() || !a.External.IsValid() || a.Local.Addr() == a.External.Addr() {
+		return false
+	}
+	if c.hintFrom == "same-nat" {
+		return true
+	}
+	ra := offerAddr(c.remoteOffer)
+	if !ra.IsValid() || !privateIP(ra) {
+		return false
+	}
+	pub, _ := c.signalledPublicLocked()
+	return pub.IsValid() && pub == a.External.Addr().Unmap()
 }
 
 // MediaHint reports the public address media was sent to in place of

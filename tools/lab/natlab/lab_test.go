@@ -170,6 +170,7 @@ func TestLab(t *testing.T) {
 	run("reboot/keep-ports", func(t *testing.T) { e.rebootKeepPorts(t) })
 	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
 	relayFallbackCells(run, e)
+	privateSDPCells(run, e) // nat14b_test.go
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })
