@@ -120,6 +120,10 @@ type TURNConfig struct {
 	Server             string // "host:port", UDP
 	Username, Password string
 	Realm              string // optional: learnt from the 401
+	// Fallbacks are further TURN servers ("host:port", UDP, the same
+	// credentials), tried in order when the current one does not answer
+	// an Allocate; the one that does becomes current (relay.go).
+	Fallbacks []string
 	// NoWarm turns off the warm standby allocations on direct media
 	// pairs (relay.go); the liveness switch then allocates on demand.
 	NoWarm bool

@@ -95,6 +95,7 @@ func (m *Manager) resolveServers() {
 	m.servers = servers
 	m.turnAddr = turnAddr
 	m.mu.Unlock()
+	m.resolveTURNFallbacks() // relay.go
 }
 
 func (m *Manager) resolve(hostport string) (netip.AddrPort, error) {

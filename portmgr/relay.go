@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -37,9 +38,88 @@ var ErrNoRelay = errors.New("portmgr: no TURN relay configured")
 // drops its standby (DropStandby). Measured by TestWarmRelayCost in
 // portmgr/nattest (docs/nat.md has the figure).
 
-// relayCounters count Relay's switches by how they were made.
+// relayCounters count Relay's switches by how they were made, and hold
+// the TURN servers to fail over to.
 type relayCounters struct {
 	warm, cold atomic.Int64
+	primary    netip.AddrPort   // TURNConfig.Server, resolved; guarded by Manager.mu
+	alts       []netip.AddrPort // TURNConfig.Fallbacks, resolved; guarded by Manager.mu
+}
+
+// turnTry bounds one TURN server's attempt when another one is left to
+// try: a server that does not answer costs this, not the whole of pion's
+// retransmissions (about 40 s).
+const turnTry = 3 * time.Second
+
+// resolveTURNFallbacks resolves TURNConfig.Fallbacks; when the primary
+// server did not resolve, the first fallback that does becomes current.
+func (m *Manager) resolveTURNFallbacks() {
+	var alts []netip.AddrPort
+	for _, h := range m.cfg.TURN.Fallbacks {
+		a, err := m.resolve(h)
+		if err != nil {
+			m.log.Warn("turn fallback server", "server", h, "err", err)
+			continue
+		}
+		alts = append(alts, a)
+	}
+	m.mu.Lock()
+	m.relays.primary, m.relays.alts = m.turnAddr, alts
+	if !m.turnAddr.IsValid() && len(alts) > 0 {
+		m.turnAddr = alts[0]
+	}
+	m.mu.Unlock()
+}
+
+// turnServers are the TURN servers in the order to try: the current
+// one, then the others as configured.
+func (m *Manager) turnServers() []netip.AddrPort {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []netip.AddrPort{m.turnAddr}
+	for _, a := range append([]netip.AddrPort{m.relays.primary}, m.relays.alts...) {
+		if a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// eachTURN runs f with each TURN server in turn until one succeeds
+// (several TURN servers with failover): a server that fails while
+// another is left gets turnTry, and the one that works becomes current,
+// so the next allocation goes there first.
+func (m *Manager) eachTURN(ctx context.Context, f func(context.Context, netip.AddrPort) error) error {
+	servers := m.turnServers()
+	var err error
+	for i, server := range servers {
+		if !server.IsValid() {
+			continue
+		}
+		try, cancel := ctx, context.CancelFunc(func() {})
+		if i < len(servers)-1 {
+			try, cancel = context.WithTimeout(ctx, turnTry)
+		}
+		err = f(try, server)
+		cancel()
+		if err == nil {
+			m.mu.Lock()
+			was := m.turnAddr
+			m.turnAddr = server
+			m.mu.Unlock()
+			if was != server {
+				m.log.Warn("turn failover", "from", was, "to", server)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+	if err == nil {
+		err = ErrNoRelay
+	}
+	return err
 }
 
 // RelaySwitches returns how many media mappings Relay moved onto the
@@ -80,17 +160,23 @@ func (m *Manager) warmRelay(ctx context.Context, mp *Mapping) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for _, s := range []*sock{mp.rtp, mp.rtcp} {
-		if s == nil || s.closed.Load() || s.turn.Load() != nil {
-			continue
+	err := m.eachTURN(ctx, func(ctx context.Context, server netip.AddrPort) error {
+		for _, s := range []*sock{mp.rtp, mp.rtcp} {
+			if s == nil || s.closed.Load() || s.turn.Load() != nil {
+				continue
+			}
+			if _, err := m.allocate(ctx, s, server, true); err != nil {
+				m.log.Debug("warm relay allocation", "laddr", s.local, "server", server, "err", err)
+				m.dropAllocs(mp)
+				return err
+			}
 		}
-		if _, err := m.allocate(ctx, s, server, true); err != nil {
-			m.log.Debug("warm relay allocation", "laddr", s.local, "server", server, "err", err)
-			m.dropAllocs(mp)
-			return
-		}
+		m.log.Debug("warm relay allocation ready", "laddr", mp.rtp.local, "server", server)
+		return nil
+	})
+	if err != nil {
+		m.dropAllocs(mp)
 	}
-	m.log.Debug("warm relay allocation ready", "laddr", mp.rtp.local, "server", server)
 }
 
 // dropAllocs closes the allocations on mp's sockets (relayed or standby).

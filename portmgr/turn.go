@@ -28,9 +28,13 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 // learnTURNLocked is learnTURN with mp.relayMu held.
 func (m *Manager) learnTURNLocked(ctx context.Context, mp *Mapping) error {
 	m.dropAllocs(mp) // a warm standby one is replaced
-	m.mu.Lock()
-	server := m.turnAddr
-	m.mu.Unlock()
+	return m.eachTURN(ctx, func(ctx context.Context, server netip.AddrPort) error {
+		return m.learnTURNOn(ctx, mp, server)
+	})
+}
+
+// learnTURNOn allocates on mp's sockets at server.
+func (m *Manager) learnTURNOn(ctx context.Context, mp *Mapping, server netip.AddrPort) error {
 	socks := []*sock{mp.rtp}
 	if mp.rtcp != nil {
 		socks = append(socks, mp.rtcp)

@@ -226,6 +226,10 @@ type TURN struct {
 	// Username and Password are required when Server is set.
 	Username string
 	Password string
+	// Fallbacks are further TURN servers, host:port, with the same
+	// credentials, tried in order when the current one does not answer
+	// (fallbacks). Default: none.
+	Fallbacks []string
 }
 
 // Audio configures where audio comes from and goes (audio).

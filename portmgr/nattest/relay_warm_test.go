@@ -171,3 +171,49 @@ func TestWarmRelayCost(t *testing.T) {
 		t.Errorf("warm allocations cost nothing (%d vs %d bytes): were they made?", wb, cb)
 	}
 }
+
+// TestTURNFailover: alice's first TURN server does not answer (no host
+// at its address); the second, in TURNConfig.Fallbacks, does. The warm
+// allocation fails over to it and TestRelayFallback's pair gets two-way
+// audio through it.
+func TestTURNFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		alice, bob := relaySetupWith(t, portmgrtest.Symmetric, 0, false, 0, func(c *portmgr.Config) {
+			c.TURN.Fallbacks = []string{c.TURN.Server}
+			c.TURN.Server = "198.51.100.99:3478"
+		})
+		time.Sleep(10 * time.Second) // the pool's allocations fail over
+		synctest.Wait()
+		cb, err := bob.ua.Dial(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := alice.incoming()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ca.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.state(cb, sip.StateTalking); err != nil {
+			t.Fatal(err)
+		}
+		var gotA, gotB []int16
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
+		go func() { defer wg.Done(); gotB, _ = talk(cb, 1000, 4*time.Second) }()
+		wg.Wait()
+		path, reason := ca.MediaPath()
+		warm, cold := alice.pm.RelaySwitches()
+		t.Logf("path %s (%s); switches warm %d cold %d; alice's first audio %v after the answer", path, reason, warm, cold, ca.Media().Stats().FirstRx.Sub(ca.Answered()))
+		if path != sip.MediaPathRelay || !hears(gotA, 1000) || !hears(gotB, 440) {
+			t.Errorf("path %s, alice hears %v, bob hears %v: want two-way through the fallback relay", path, hears(gotA, 1000), hears(gotB, 440))
+		}
+		if ext := ca.Media().Stats(); !ext.Latched.IsValid() {
+			t.Errorf("alice latched onto nothing")
+		}
+		_ = cb.Hangup()
+		_ = bob.state(cb, sip.StateEnded)
+	})
+}
