@@ -53,3 +53,27 @@ func TestPrivateIP(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBottomViaReceived feeds arbitrary Via values through sipgo's parser
+// and bottomViaReceived: no panic, and a result only when it is a public
+// IP.
+func FuzzBottomViaReceived(f *testing.F) {
+	f.Add("SIP/2.0/UDP 192.168.1.10:5060;received=203.0.113.7;rport=40000;branch=z9hG4bKa")
+	f.Add("SIP/2.0/UDP 198.51.100.20;branch=z9hG4bKp, SIP/2.0/UDP 10.0.0.2;received=203.0.113.8")
+	f.Add("SIP/2.0/UDP [fd00::1];received=2001:db8::7")
+	f.Add("SIP/2.0/UDP x;received=")
+	f.Fuzz(func(t *testing.T, via string) {
+		raw := "INVITE sip:a@b SIP/2.0\r\nVia: " + via + "\r\nFrom: <sip:b@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+		m, err := siplib.ParseMessage([]byte(raw))
+		if err != nil {
+			return
+		}
+		req, ok := m.(*siplib.Request)
+		if !ok {
+			return
+		}
+		if ip := bottomViaReceived(req); ip.IsValid() && (privateIP(ip) || !ip.IsGlobalUnicast()) {
+			t.Fatalf("non-public hint %v from %q", ip, via)
+		}
+	})
+}
