@@ -367,7 +367,7 @@ func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
 			continue
 		}
 		s.lastKA.Store(time.Now().UnixNano())
-		if t := s.turn.Load(); t != nil {
+		if t := s.turn.Load(); t != nil && t.stream == nil {
 			m.sendIndication(s, t.server)
 			if !t.standby.Load() {
 				continue

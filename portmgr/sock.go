@@ -417,6 +417,8 @@ type turnAlloc struct {
 	out         chan packet // writes queued for the relay
 	drops       atomic.Int64
 
+	stream net.Conn // the TCP or TLS leg to the server (turnstream.go), nil over UDP
+
 	once      sync.Once
 	relayOnce sync.Once
 	quit      chan struct{} // stops the writer
@@ -470,6 +472,9 @@ func (t *turnAlloc) close() {
 	t.once.Do(func() {
 		t.closeRelay()
 		t.client.Close()
+		if t.stream != nil {
+			_ = t.stream.Close()
+		}
 		close(t.quit)
 		if t.done != nil {
 			<-t.done

@@ -69,21 +69,39 @@ func (m *Manager) learnTURNOn(ctx context.Context, mp *Mapping, server netip.Add
 func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, standby bool) (netip.AddrPort, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
+	var conn net.PacketConn = &closingConn{PacketConn: s.raw, closed: &s.closed}
+	stream, err := m.dialTURN(ctx, server) // turnstream.go; nil over UDP
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, err)
+	}
+	if stream != nil {
+		conn = turn.NewSTUNConn(stream)
+	}
 	c, err := turn.NewClient(&turn.ClientConfig{
 		TURNServerAddr: server.String(),
 		Username:       m.cfg.TURN.Username,
 		Password:       m.cfg.TURN.Password,
 		Realm:          m.cfg.TURN.Realm,
-		Conn:           &closingConn{PacketConn: s.raw, closed: &s.closed},
+		Conn:           conn,
 		Net:            m.cfg.Net,
 		LoggerFactory:  lf,
 		RTO:            m.cfg.STUNRTO,
 	})
 	if err != nil {
+		if stream != nil {
+			_ = stream.Close()
+		}
 		return netip.AddrPort{}, err
 	}
 	t := &turnAlloc{client: c, server: server, out: make(chan packet, inQueue),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), stream: stream}
+	if stream != nil {
+		if err := c.Listen(); err != nil { // reads the stream itself
+			c.Close()
+			_ = stream.Close()
+			return netip.AddrPort{}, err
+		}
+	}
 	t.standby.Store(standby)
 	s.turn.Store(t) // from now on the reader hands the server's packets to c
 	type result struct {
@@ -110,10 +128,16 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, 
 		close(t.done)
 		s.turn.Store(nil)
 		c.Close()
+		if stream != nil {
+			_ = stream.Close()
+		}
 		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, r.err)
 	}
 	if !t.setRelay(r.conn) {
 		_ = r.conn.Close()
+		if stream != nil {
+			_ = stream.Close()
+		}
 		close(t.done)
 		return netip.AddrPort{}, net.ErrClosed
 	}

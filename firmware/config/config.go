@@ -230,6 +230,10 @@ type TURN struct {
 	// credentials, tried in order when the current one does not answer
 	// (fallbacks). Default: none.
 	Fallbacks []string
+	// Transport is the leg to the TURN servers: udp, tcp or tls
+	// (transport; TLS checks the system roots and the server's host
+	// name). Default: udp.
+	Transport string
 }
 
 // Audio configures where audio comes from and goes (audio).

@@ -512,6 +512,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 						"username":  d.str(&t.TURN.Username),
 						"password":  d.str(&t.TURN.Password),
 						"fallbacks": d.strings(&t.TURN.Fallbacks, nil),
+						"transport": d.str(&t.TURN.Transport),
 					})
 				},
 				"static_external":  d.str(&t.StaticExternal),

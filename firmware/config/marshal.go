@@ -104,6 +104,7 @@ type (
 		Username  string   `yaml:"username"`
 		Password  string   `yaml:"password"`
 		Fallbacks []string `yaml:"fallbacks,omitempty"`
+		Transport string   `yaml:"transport,omitempty"`
 	}
 	fileAudio struct {
 		Input      string `yaml:"input"`

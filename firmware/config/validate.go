@@ -454,6 +454,11 @@ func (v *validator) nat(n NAT) {
 			v.fail(fmt.Sprintf("nat.turn.fallbacks[%d]", i), "%q: %v", s, err)
 		}
 	}
+	switch t.Transport {
+	case "", "udp", "tcp", "tls":
+	default:
+		v.fail("nat.turn.transport", "%q: want udp, tcp or tls", t.Transport)
+	}
 	if len(t.Fallbacks) > 0 && t.Server == "" {
 		v.failNear("nat.turn.server", "nat.turn.fallbacks", "required when nat.turn.fallbacks is set")
 	}
