@@ -205,13 +205,24 @@ func (m *Manager) DropStandby(mp *Mapping) {
 		if s == nil {
 			continue
 		}
-		if t := s.turn.Load(); t != nil && t.standby.Load() && s.turn.CompareAndSwap(t, nil) {
-			m.wg.Add(1)
-			go func() { // the deallocation is a round trip: not on the caller's time
-				defer m.wg.Done()
-				t.close()
-			}()
+		t := s.turn.Load()
+		if t == nil || !t.standby.Load() || !s.turn.CompareAndSwap(t, nil) {
+			continue
 		}
+		m.mu.Lock()
+		closed := m.closed
+		if !closed {
+			m.wg.Add(1) // under m.mu: Close's Wait has not begun
+		}
+		m.mu.Unlock()
+		if closed {
+			t.close() // Close is tearing the sockets down anyway
+			continue
+		}
+		go func() { // the deallocation is a round trip: not on the caller's time
+			defer m.wg.Done()
+			t.close()
+		}()
 	}
 }
 

@@ -71,7 +71,11 @@ func (u *UA) ownPublicIPs() []netip.Addr {
 // it) when that is a public IP, else received= of the bottom Via of the
 // last request it sent us.
 func (c *Call) signalledPublicLocked() (netip.Addr, string) {
-	if ip, err := netip.ParseAddr(c.d.target.Host); err == nil && ip.IsGlobalUnicast() && !privateIP(ip) {
+	// The remote target is the far end's Contact only once it sent one:
+	// before, an outgoing call's target is still our Request-URI (the
+	// PBX's address, often), which says nothing about the far end.
+	fromFarEnd := c.dir == Incoming || c.invite == nil || c.d.target.Host != c.invite.Recipient.Host
+	if ip, err := netip.ParseAddr(c.d.target.Host); err == nil && fromFarEnd && ip.IsGlobalUnicast() && !privateIP(ip) {
 		return ip.Unmap(), "contact"
 	}
 	if c.inviteReq != nil {
