@@ -1,6 +1,7 @@
 package portmgr
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -121,6 +122,20 @@ type TURNConfig struct {
 	Server             string // "host:port", UDP
 	Username, Password string
 	Realm              string // optional: learnt from the 401
+	// Fallbacks are further TURN servers ("host:port", UDP, the same
+	// credentials), tried in order when the current one does not answer
+	// an Allocate; the one that does becomes current (relay.go).
+	Fallbacks []string
+	// Transport is the client-to-server leg: "udp" (default), "tcp" or
+	// "tls" (RFC 8656 §3.1; e.g. port 443 on a network that lets only
+	// TCP 443 out). Media to and from the peer stays UDP at the server.
+	Transport string
+	// TLSConfig is used for "tls" (roots, server name); nil: the system
+	// roots and the server's host name.
+	TLSConfig *tls.Config
+	// NoWarm turns off the warm standby allocations on direct media
+	// pairs (relay.go); the liveness switch then allocates on demand.
+	NoWarm bool
 }
 
 // KeepaliveMode selects the SIP flow keepalive.
@@ -220,6 +235,11 @@ func (c *Config) validate() error {
 	if s := c.StaticExternal; s.IsValid() && (s.IsUnspecified() || s.IsMulticast()) {
 		// 0.0.0.0 in SDP's c= means hold (RFC 2543): one-way audio.
 		return fmt.Errorf("portmgr: static external address %v is not an address to advertise", s)
+	}
+	switch c.TURN.Transport {
+	case "", "udp", "tcp", "tls":
+	default:
+		return fmt.Errorf("portmgr: TURN transport %q: want udp, tcp or tls", c.TURN.Transport)
 	}
 	if c.TURN.Server != "" && c.TURN.Username == "" {
 		return fmt.Errorf("portmgr: TURN server %s needs a username", c.TURN.Server)

@@ -102,6 +102,7 @@ func (m *Manager) resolveServers() {
 	m.servers = servers
 	m.turnAddr = turnAddr
 	m.mu.Unlock()
+	m.resolveTURNFallbacks() // relay.go
 }
 
 func (m *Manager) resolve(hostport string) (netip.AddrPort, error) {
@@ -239,6 +240,7 @@ func (m *Manager) learn(mp *Mapping) {
 			break
 		}
 	}
+	m.startWarmRelay(mp)
 	m.mu.Lock()
 	now, handed := mp.external, !mp.pooled && !mp.released && m.isMappedLocked(mp)
 	m.mu.Unlock()
@@ -725,15 +727,9 @@ func (m *Manager) relearn(mp *Mapping) {
 	switch via {
 	case StrategyStatic, StrategyGateway:
 		return // not tied to the NAT's bindings
-	case StrategyTURN:
-		for _, s := range []*sock{mp.rtp, mp.rtcp} {
-			if s == nil {
-				continue
-			}
-			if t := s.turn.Swap(nil); t != nil {
-				t.close()
-			}
-		}
 	}
+	// A relayed mapping gets a new allocation, and so does a warm
+	// standby one: both are tied to the lost binding.
+	m.dropAllocs(mp)
 	m.learn(mp)
 }

@@ -420,9 +420,11 @@ func (m *Manager) mediaKeepalive(ctx context.Context, mp *Mapping) {
 			continue
 		}
 		s.lastKA.Store(time.Now().UnixNano())
-		if t := s.turn.Load(); t != nil {
+		if t := s.turn.Load(); t != nil && t.stream == nil {
 			m.sendIndication(s, t.server)
-			continue
+			if !t.standby.Load() {
+				continue
+			} // a warm standby allocation: the direct path needs its keepalive too
 		}
 		if remote.IsValid() {
 			to := remote

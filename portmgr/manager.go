@@ -71,6 +71,8 @@ type Manager struct {
 	// noRoute is set while the route gives no usable source address
 	// (localIP falls back; logged once per episode).
 	noRoute atomic.Bool
+
+	relays relayCounters // relay.go
 }
 
 // New validates cfg and returns a Manager. It binds the SIP socket at

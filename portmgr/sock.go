@@ -187,7 +187,7 @@ func (s *sock) handleFrom(b []byte, ap netip.AddrPort, from net.Addr) {
 		s.m.onSTUN(s, b, ap)
 		return
 	}
-	if s.turn.Load() != nil {
+	if t := s.turn.Load(); t != nil && !t.standby.Load() {
 		// Media of a relayed mapping arrives through the relay.
 		return
 	}
@@ -413,8 +413,11 @@ type turnAlloc struct {
 	mu          sync.Mutex // guards relay, relayClosed
 	relay       net.PacketConn
 	relayClosed bool
+	standby     atomic.Bool // a warm allocation the mapping does not use yet (relay.go)
 	out         chan packet // writes queued for the relay
 	drops       atomic.Int64
+
+	stream net.Conn // the TCP or TLS leg to the server (turnstream.go), nil over UDP
 
 	once      sync.Once
 	relayOnce sync.Once
@@ -437,7 +440,7 @@ func (t *turnAlloc) setRelay(conn net.PacketConn) bool {
 func (t *turnAlloc) ready() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.relay != nil && !t.relayClosed
+	return t.relay != nil && !t.relayClosed && !t.standby.Load()
 }
 
 // send queues a datagram for the relay. pion's relayed WriteTo can block
@@ -469,6 +472,9 @@ func (t *turnAlloc) close() {
 	t.once.Do(func() {
 		t.closeRelay()
 		t.client.Close()
+		if t.stream != nil {
+			_ = t.stream.Close()
+		}
 		close(t.quit)
 		if t.done != nil {
 			<-t.done

@@ -20,16 +20,28 @@ import (
 // the channel bindings; the keepalive scheduler keeps the NAT binding to
 // the TURN server open.
 func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
-	m.mu.Lock()
-	server := m.turnAddr
-	m.mu.Unlock()
+	mp.relayMu.Lock()
+	defer mp.relayMu.Unlock()
+	return m.learnTURNLocked(ctx, mp)
+}
+
+// learnTURNLocked is learnTURN with mp.relayMu held.
+func (m *Manager) learnTURNLocked(ctx context.Context, mp *Mapping) error {
+	m.dropAllocs(mp) // a warm standby one is replaced
+	return m.eachTURN(ctx, func(ctx context.Context, server netip.AddrPort) error {
+		return m.learnTURNOn(ctx, mp, server)
+	})
+}
+
+// learnTURNOn allocates on mp's sockets at server.
+func (m *Manager) learnTURNOn(ctx context.Context, mp *Mapping, server netip.AddrPort) error {
 	socks := []*sock{mp.rtp}
 	if mp.rtcp != nil {
 		socks = append(socks, mp.rtcp)
 	}
 	var relayed []netip.AddrPort
 	for _, s := range socks {
-		a, err := m.allocate(ctx, s, server)
+		a, err := m.allocate(ctx, s, server, false)
 		if err != nil {
 			m.log.Warn("turn allocate", "server", server, "laddr", s.local, "err", err)
 			for _, s := range socks {
@@ -51,24 +63,46 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 	return nil
 }
 
-func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) (netip.AddrPort, error) {
+// allocate makes an allocation through s. A standby one (relay.go) is
+// kept warm but not used: direct media still flows on s until Relay
+// activates it.
+func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, standby bool) (netip.AddrPort, error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
+	var conn net.PacketConn = &closingConn{PacketConn: s.raw, closed: &s.closed}
+	stream, err := m.dialTURN(ctx, server) // turnstream.go; nil over UDP
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, err)
+	}
+	if stream != nil {
+		conn = turn.NewSTUNConn(stream)
+	}
 	c, err := turn.NewClient(&turn.ClientConfig{
 		TURNServerAddr: server.String(),
 		Username:       m.cfg.TURN.Username,
 		Password:       m.cfg.TURN.Password,
 		Realm:          m.cfg.TURN.Realm,
-		Conn:           &closingConn{PacketConn: s.raw, closed: &s.closed},
+		Conn:           conn,
 		Net:            m.cfg.Net,
 		LoggerFactory:  lf,
 		RTO:            m.cfg.STUNRTO,
 	})
 	if err != nil {
+		if stream != nil {
+			_ = stream.Close()
+		}
 		return netip.AddrPort{}, err
 	}
 	t := &turnAlloc{client: c, server: server, out: make(chan packet, inQueue),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), stream: stream}
+	if stream != nil {
+		if err := c.Listen(); err != nil { // reads the stream itself
+			c.Close()
+			_ = stream.Close()
+			return netip.AddrPort{}, err
+		}
+	}
+	t.standby.Store(standby)
 	s.turn.Store(t) // from now on the reader hands the server's packets to c
 	type result struct {
 		conn net.PacketConn
@@ -94,10 +128,16 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort) 
 		close(t.done)
 		s.turn.Store(nil)
 		c.Close()
+		if stream != nil {
+			_ = stream.Close()
+		}
 		return netip.AddrPort{}, fmt.Errorf("turn %s: %w", server, r.err)
 	}
 	if !t.setRelay(r.conn) {
 		_ = r.conn.Close()
+		if stream != nil {
+			_ = stream.Close()
+		}
 		close(t.done)
 		return netip.AddrPort{}, net.ErrClosed
 	}

@@ -87,7 +87,8 @@ type Mapping struct {
 	// learnt is closed when the first strategy run has finished.
 	learnt    chan struct{}
 	learnOnce sync.Once
-	slot      int // index in the range bitmap
+	slot      int        // index in the range bitmap
+	relayMu   sync.Mutex // serialises allocations on the sockets (relay.go)
 
 	rxFrom    atomic.Pointer[netip.AddrPort] // last source seen (early UDP stop)
 	rxAny     atomic.Bool                    // any non-keepalive datagram seen since early UDP began

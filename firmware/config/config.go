@@ -243,6 +243,14 @@ type TURN struct {
 	// Username and Password are required when Server is set.
 	Username string
 	Password string
+	// Fallbacks are further TURN servers, host:port, with the same
+	// credentials, tried in order when the current one does not answer
+	// (fallbacks). Default: none.
+	Fallbacks []string
+	// Transport is the leg to the TURN servers: udp, tcp or tls
+	// (transport; TLS checks the system roots and the server's host
+	// name). Default: udp.
+	Transport string
 }
 
 // Audio configures where audio comes from and goes (audio).

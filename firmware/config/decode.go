@@ -511,9 +511,11 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"stun_servers": d.strings(&t.STUNServers, nil),
 				"turn": func(n *yaml.Node, path string) {
 					d.mapping(n, path, fields{
-						"server":   d.str(&t.TURN.Server),
-						"username": d.str(&t.TURN.Username),
-						"password": d.str(&t.TURN.Password),
+						"server":    d.str(&t.TURN.Server),
+						"username":  d.str(&t.TURN.Username),
+						"password":  d.str(&t.TURN.Password),
+						"fallbacks": d.strings(&t.TURN.Fallbacks, nil),
+						"transport": d.str(&t.TURN.Transport),
 					})
 				},
 				"static_external":  d.str(&t.StaticExternal),

@@ -105,9 +105,11 @@ type (
 		UPnP            bool     `yaml:"upnp"`
 	}
 	fileTURN struct {
-		Server   string `yaml:"server"`
-		Username string `yaml:"username"`
-		Password string `yaml:"password"`
+		Server    string   `yaml:"server"`
+		Username  string   `yaml:"username"`
+		Password  string   `yaml:"password"`
+		Fallbacks []string `yaml:"fallbacks,omitempty"`
+		Transport string   `yaml:"transport,omitempty"`
 	}
 	fileAudio struct {
 		Input      string `yaml:"input"`

@@ -452,6 +452,19 @@ func (v *validator) nat(n NAT) {
 	} else if t.Username != "" || t.Password != "" {
 		v.failNear("nat.turn.server", "nat.turn", "required when a TURN username or password is set")
 	}
+	for i, s := range t.Fallbacks {
+		if err := checkHostPort(s, true); err != nil {
+			v.fail(fmt.Sprintf("nat.turn.fallbacks[%d]", i), "%q: %v", s, err)
+		}
+	}
+	switch t.Transport {
+	case "", "udp", "tcp", "tls":
+	default:
+		v.fail("nat.turn.transport", "%q: want udp, tcp or tls", t.Transport)
+	}
+	if len(t.Fallbacks) > 0 && t.Server == "" {
+		v.failNear("nat.turn.server", "nat.turn.fallbacks", "required when nat.turn.fallbacks is set")
+	}
 	if n.StaticExternal != "" {
 		ip, err := netip.ParseAddr(n.StaticExternal)
 		switch {

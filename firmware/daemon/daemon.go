@@ -266,7 +266,7 @@ func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.
 	pc := portmgr.Config{
 		Net: n, SIPPorts: portmgr.Range(cfg.Ports.SIP), MediaPorts: portmgr.Range(cfg.Ports.Media), Logger: log,
 		STUNServers:     nat.STUNServers,
-		TURN:            portmgr.TURNConfig{Server: nat.TURN.Server, Username: nat.TURN.Username, Password: nat.TURN.Password},
+		TURN:            portmgr.TURNConfig{Server: nat.TURN.Server, Username: nat.TURN.Username, Password: nat.TURN.Password, Fallbacks: nat.TURN.Fallbacks, Transport: nat.TURN.Transport},
 		Keepalive:       nat.Keepalive,
 		BindingLifetime: nat.BindingLifetime,
 		ChangeCheck:     nat.ChangeCheck,

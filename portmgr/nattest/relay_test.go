@@ -164,7 +164,14 @@ func TestRelayFallback(t *testing.T) {
 // only (no relay) and no latching.
 func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool) (alice, bob *phone) {
 	t.Helper()
-	w := portmgrtest.NewWorld(t, true)
+	return relaySetupWith(t, far, timeout, noTURN, 0, nil)
+}
+
+// relaySetupWith is relaySetup with a WAN delay per hop and a change to
+// alice's TURN configuration.
+func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool, delay time.Duration, mod func(*portmgr.Config)) (alice, bob *phone) {
+	t.Helper()
+	w := portmgrtest.NewWorldDelay(t, true, delay)
 	sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(far, 0)
 	pn := w.PublicNet(pbxAddr.Addr().String())
 	srv, err := pbx.New(pbx.Config{
@@ -185,6 +192,9 @@ func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, no
 		func(c *portmgr.Config) {
 			if noTURN {
 				c.TURN = portmgr.TURNConfig{}
+			}
+			if mod != nil {
+				mod(c)
 			}
 		})
 	bob = newPhoneWith(t, w, sb, "bob", "b-secret", newNoLatch, func(c *sip.Config) { c.MediaTimeout = -1 },

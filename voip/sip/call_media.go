@@ -32,6 +32,7 @@ type mediaState struct {
 	lateOffer   bool
 	sec         callSec // SRTP (call_srtp.go)
 	relayState          // media path, liveness rule (call_relay.go)
+	mediaHint           // far ends with a private SDP address (mediahint.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -67,6 +68,12 @@ func (c *Call) wantDirLocked() sdp.Direction {
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
 	a := c.mapping.Addrs()
+	if c.sameNATLocked(a) { // mediahint.go
+		a.External = a.Local
+		if a.ExternalRTCP.IsValid() {
+			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
+		}
+	}
 	return sdp.Local{
 		Addr:      a.External,
 		RTCP:      a.ExternalRTCP,
@@ -99,6 +106,7 @@ func mediaDir(d sdp.Direction) media.Direction {
 func (c *Call) applyNeg(neg sdp.Negotiated) error {
 	c.mediaMu.Lock()
 	defer c.mediaMu.Unlock()
+	own := c.ua.ownPublicIPs()
 	c.mu.Lock()
 	if c.state == StateEnded {
 		c.mu.Unlock()
@@ -115,6 +123,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			neg.Remote, neg.RemoteRTCP = prev.Remote, prev.RemoteRTCP
 		}
 	}
+	neg = c.hintLocked(neg, own) // mediahint.go
 	c.neg, c.haveNeg = neg, true
 	if c.localHold {
 		c.remoteHold = neg.Direction == sdp.Inactive

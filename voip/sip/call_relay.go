@@ -71,6 +71,7 @@ func (*MediaPathEvent) event() {}
 type relayState struct {
 	relayed     bool
 	relayReason string
+	lanOffered  bool // offerLANOnce re-INVITEd with our LAN address
 }
 
 // MediaPath returns the call's media path (MediaPathDirect or
@@ -91,10 +92,32 @@ func (u *UA) mediaTimeout() time.Duration {
 	return u.cfg.MediaTimeout
 }
 
+// earlyDeadGrace is how long after the answer the far end's media may
+// take when its early media (183 with SDP) already stayed silent for
+// MediaTimeout while we sent: far ends start their RTP with the 200 OK,
+// so a short wait after the answer suffices before the relay, and the
+// relayed audio starts well within 1.5 s of the answer.
+const earlyDeadGrace = 300 * time.Millisecond
+
+// StandbyDropper is a Mapper that keeps warm standby relay allocations
+// on media mappings (portmgr.Manager): the liveness watcher gives a
+// call's back once its direct path is proven.
+type StandbyDropper interface {
+	DropStandby(mp *portmgr.Mapping)
+}
+
 // watchLiveness applies the liveness rule to the media session s of the
 // call: it looks every livenessTick until the call has been answered for
 // MediaTimeout, then either finds the far end's media (done) or moves the
-// call to the relay. It ends with the call or when s is replaced.
+// call to the relay. During early media on an outgoing call (183 with
+// SDP) the rule runs too: early media that stays silent for
+// MediaTimeout while we send gives the verdict ahead, and the call moves
+// to the relay earlyDeadGrace after the answer unless media arrives by
+// then; early media that flows settles nothing (it may come from a PBX's
+// announcement, not the answering phone): after it, RTP since the answer
+// proves the direct path. A proven direct path gives the warm standby
+// allocation back (StandbyDropper). It ends with the call or when s is
+// replaced.
 func (c *Call) watchLiveness(s *media.Session) {
 	timeout := c.ua.mediaTimeout()
 	r, ok := c.ua.cfg.Mapper.(Relayer)
@@ -103,6 +126,8 @@ func (c *Call) watchLiveness(s *media.Session) {
 	}
 	tk := time.NewTicker(livenessTick)
 	defer tk.Stop()
+	var earlySince, restart time.Time
+	earlyDead := false
 	for {
 		select {
 		case <-c.done:
@@ -110,24 +135,93 @@ func (c *Call) watchLiveness(s *media.Session) {
 		case <-tk.C:
 		}
 		c.mu.Lock()
-		state, answered, cur, held := c.state, c.answered, c.media, c.localHold || c.remoteHold
+		state, answered, cur, held, mp := c.state, c.answered, c.media, c.localHold || c.remoteHold, c.mapping
 		c.mu.Unlock()
-		switch {
-		case cur != s || state == StateEnded:
+		if cur != s || state == StateEnded {
 			return
-		case state != StateTalking || held || answered.IsZero() || time.Since(answered) < timeout:
-			continue
 		}
 		st := s.Stats()
-		if st.Received > 0 || st.LatchedRTCP.IsValid() {
-			return // the far end's RTP or RTCP arrives: the direct path works
+		if state == StateEarly && c.dir == Outgoing && !held {
+			if earlySince.IsZero() {
+				earlySince = time.Now()
+			}
+			if st.Received > 0 || st.LatchedRTCP.IsValid() {
+				continue // early media flows; the verdict comes after the answer
+			}
+			if !earlyDead && st.Sent > 0 && time.Since(earlySince) >= timeout {
+				earlyDead = true
+				c.log.Info("media liveness: early media silent; relay at the answer unless media arrives", "after", timeout)
+			}
+			continue
+		}
+		if directProven(st, !earlySince.IsZero(), answered) {
+			// The far end's RTP or RTCP arrives: the direct path works.
+			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && mp != nil {
+				d.DropStandby(mp)
+			}
+			return
+		}
+		wait := timeout
+		if earlyDead {
+			wait = min(timeout, earlyDeadGrace)
+		}
+		if state != StateTalking || held || answered.IsZero() || time.Since(answered) < wait || time.Since(restart) < timeout {
+			continue
 		}
 		if st.Sent == 0 {
 			continue // we do not send (yet): no verdict
 		}
-		c.switchToRelay(r, fmt.Sprintf("no media from the far end %v after the answer", timeout))
+		if c.offerLANOnce() {
+			restart = time.Now() // the verdict waits for media on the LAN path
+			continue             // the relay if that fails too
+		}
+		reason := fmt.Sprintf("no media from the far end %v after the answer", timeout)
+		if earlyDead {
+			reason = fmt.Sprintf("no early media from the far end in %v, none %v after the answer", timeout, wait)
+		}
+		c.switchToRelay(r, reason)
 		return
 	}
+}
+
+// offerLANOnce: when the far end is behind our own NAT with a private
+// address (mediahint.go) and our description still carries the NAT's
+// public address (we made the offer before we knew), a re-INVITE offers
+// our LAN address instead of the relay: its media then comes over the
+// LAN even when the NAT does not hairpin and it does not latch. It
+// reports whether it sent one; it does so once per call, and the
+// liveness timer runs again from the re-INVITE's answer.
+func (c *Call) offerLANOnce() bool {
+	c.mu.Lock()
+	if c.lanOffered || c.mapping == nil || c.localSDP == nil {
+		c.mu.Unlock()
+		return false
+	}
+	a := c.mapping.Addrs()
+	same := c.sameNATLocked(a) && offerAddr(c.localSDP) != a.Local.Addr()
+	if same {
+		c.lanOffered = true
+	}
+	c.mu.Unlock()
+	if !same {
+		return false
+	}
+	c.log.Info("media liveness: far end behind our NAT; re-INVITE with our LAN address", "lan", a.Local)
+	if err := c.Refresh(); err != nil {
+		c.log.Warn("media liveness: re-INVITE with our LAN address", "err", err)
+		return false
+	}
+	return true
+}
+
+// directProven says whether the far end's media arrives on the direct
+// path: any RTP or RTCP from it, or, after early media (which may come
+// from another source than the answering phone), RTP since the answer.
+func directProven(st media.Stats, hadEarly bool, answered time.Time) bool {
+	if !hadEarly {
+		return st.Received > 0 || st.LatchedRTCP.IsValid()
+	}
+	return !answered.IsZero() && st.LastRx.After(answered)
 }
 
 // switchToRelay moves the call's media mapping onto the relay and

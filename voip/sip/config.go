@@ -65,6 +65,9 @@ type Config struct {
 	// is configured), the call moves to the relay. Zero means
 	// DefaultMediaTimeout; negative turns the rule off.
 	MediaTimeout time.Duration
+	// NoMediaHint turns off the use of the far end's signalled public
+	// address in place of a private SDP address (mediahint.go).
+	NoMediaHint bool
 	// Mapper gives every socket and every address the UA advertises.
 	// Required.
 	Mapper portmgr.Mapper
