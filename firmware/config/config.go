@@ -58,6 +58,12 @@ type Config struct {
 	// (memory_limit, written with a unit: "64MiB"); 0 means the board's
 	// default. Default: 0.
 	MemoryLimit int64
+	// Provision configures zero-touch provisioning (provision; see
+	// provision.go and docs/provisioning.md).
+	Provision Provision
+	// Firmware names the firmware the phone should run (firmware), as a
+	// provisioning server sets it; empty: no pull.
+	Firmware Firmware
 
 	// src remembers where each field came from, so Validate can name the
 	// line. Nil for a Config built in code.

@@ -31,6 +31,9 @@ const maxProblems = 200
 type source struct {
 	file  string
 	lines map[string]int // field path -> line
+	// files, when set (Overlay), names the file of a path and its
+	// descendants where it differs from file.
+	files map[string]string
 }
 
 // line returns the line of path, or of its nearest ancestor that has one.
@@ -159,10 +162,12 @@ func (d *decoder) syntaxError(err error) error {
 
 // decoder walks the node tree by the schema, recording lines and problems.
 type decoder struct {
-	src   *source
-	errs  []*FieldError
-	nodes int
-	stop  bool // budget exceeded or too many problems: visit nothing more
+	src *source
+	// origin names the file of nodes merged from several (Overlay).
+	origin map[*yaml.Node]string
+	errs   []*FieldError
+	nodes  int
+	stop   bool // budget exceeded or too many problems: visit nothing more
 }
 
 func (d *decoder) fail(line int, path string, sentinel error, format string, args ...any) {
@@ -174,7 +179,7 @@ func (d *decoder) fail(line int, path string, sentinel error, format string, arg
 		d.stop = true
 		return
 	}
-	d.errs = append(d.errs, &FieldError{File: d.src.file, Line: line, Field: path, Problem: fmt.Sprintf(format, args...), Err: sentinel})
+	d.errs = append(d.errs, &FieldError{File: d.src.fileOf(path), Line: line, Field: path, Problem: fmt.Sprintf(format, args...), Err: sentinel})
 }
 
 // resolve follows aliases and counts the node against the budget. It
@@ -259,6 +264,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fs fields) {
 			continue
 		}
 		p := join(path, k.Value)
+		d.noteOrigin(k, p)
 		fn, ok := fs[k.Value]
 		if !ok {
 			d.fail(k.Line, p, ErrUnknownKey, "unknown key (known keys: %s)", strings.Join(sortedKeys(fs), ", "))
@@ -416,6 +422,7 @@ func (d *decoder) sequence(n *yaml.Node, path string, reset func(), item func(n 
 		}
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.src.lines[p] = e.Line
+		d.noteOrigin(e, p)
 		item(e, p)
 	}
 }
@@ -588,6 +595,8 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"password_hash": d.str(&c.Web.PasswordHash),
 			})
 		},
+		"provision": d.provision(&c.Provision),
+		"firmware":  d.firmware(&c.Firmware),
 	})
 }
 

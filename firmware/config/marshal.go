@@ -33,6 +33,8 @@ type (
 		MemoryLimit     string            `yaml:"memory_limit"`
 		Calls           fileCalls         `yaml:"calls"`
 		Web             fileWeb           `yaml:"web"`
+		Provision       *fileProvision    `yaml:"provision,omitempty"`
+		Firmware        *fileFirmware     `yaml:"firmware,omitempty"`
 	}
 	fileCalls struct {
 		MaxCalls    int  `yaml:"max_calls"`
@@ -202,6 +204,7 @@ func Marshal(c *Config) ([]byte, error) {
 		Calls:       fileCalls(c.Calls),
 		Web:         fileWeb(c.Web),
 	}
+	f.Provision, f.Firmware = marshalProvision(c.Provision, c.Firmware)
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
 	}
