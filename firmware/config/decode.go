@@ -162,12 +162,13 @@ func (d *decoder) syntaxError(err error) error {
 
 // decoder walks the node tree by the schema, recording lines and problems.
 type decoder struct {
-	src *source
+	src   *source
+	errs  []*FieldError
+	nodes int
+	stop  bool // budget exceeded or too many problems: visit nothing more
+
 	// origin names the file of nodes merged from several (Overlay).
 	origin map[*yaml.Node]string
-	errs   []*FieldError
-	nodes  int
-	stop   bool // budget exceeded or too many problems: visit nothing more
 }
 
 func (d *decoder) fail(line int, path string, sentinel error, format string, args ...any) {
