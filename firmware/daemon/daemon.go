@@ -19,6 +19,7 @@ import (
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/firmware/provision"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/tone"
@@ -74,6 +75,8 @@ type Daemon struct {
 	store *store   // history and phonebook (store.go)
 	scr   *screen  // the display and its menus (screen.go)
 	web   webParts // config store and web page (web.go)
+
+	prov *provisioner // zero-touch provisioning (provision.go)
 
 	codes map[string]func()
 
@@ -181,6 +184,7 @@ func New(o Options) (d *Daemon, err error) {
 	if d.web, err = newWeb(d, cfg, o.ConfigPath, log); err != nil {
 		return nil, err
 	}
+	d.prov = newProvisioner(d, cfg, log)
 	return d, nil
 }
 
@@ -339,6 +343,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		reclaimAfterFloods(floodCtx, time.NewTicker(floodCheck), d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
 	d.scr.start()
+	d.prov.start()
 	err := d.ph.Run(ctx)
 	stopFlood()
 	<-floodDone
@@ -381,6 +386,7 @@ func (d *Daemon) admissionStats() sip.AdmissionStats {
 }
 
 func (d *Daemon) closeParts() {
+	d.prov.close()
 	if d.scr != nil {
 		d.scr.close()
 	}
@@ -428,6 +434,8 @@ type Status struct {
 	// Transport is line 0's SIP transport health (down while rebuilt),
 	// kept for compatibility like Registration.
 	Transport sip.TransportStatus `json:"sip_transport"`
+	// Provision is zero-touch provisioning's state; absent when off.
+	Provision *provision.Status `json:"provision,omitempty"`
 }
 
 // LineStatus is one line in the status document.
@@ -499,6 +507,7 @@ func (d *Daemon) Status() Status {
 	s := Status{
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		NAT: d.pm.Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
+		Provision: d.prov.status(),
 	}
 	for _, l := range d.lines {
 		ls := LineStatus{
