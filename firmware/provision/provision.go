@@ -331,13 +331,18 @@ func (p *Provisioner) checkLocked(ctx context.Context, server string) (changed b
 		}
 		changed = true
 		p.log.Info("provisioned config applied", "url", server, "restart_required", restart)
-		if restart {
+		defer func() {
+			// After the firmware pull: a new firmware reboots the phone
+			// anyway, and a restart must not cut the pull short.
+			if !restart {
+				return
+			}
 			if p.cfg.Restart != nil {
 				p.cfg.Restart()
 			} else {
 				p.log.Warn("the provisioned config takes effect when phoned restarts")
 			}
-		}
+		}()
 	}
 	// Only a check that went through remembers its answers: after a bad
 	// file the next check asks again in full.
