@@ -235,7 +235,7 @@ exec qemu-system-aarch64 "$@"
 		}
 	}()
 
-	line, mark, err := m.WaitFor(ctx, 0, "deskphone: device token ")
+	line, _, err := m.WaitFor(ctx, 0, "deskphone: device token ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,9 +262,10 @@ exec qemu-system-aarch64 "$@"
 	if err := poll(ctx, 4*time.Minute, 2*time.Second, func(ctx context.Context) (bool, error) {
 		var err error
 		st, err = status(ctx)
-		return err == nil && len(st.Lines) == 1 && st.Lines[0].Account == "2001@"+provHost && st.Lines[0].Registration.State == "registered", err
+		return err == nil && len(st.Lines) == 1 && st.Lines[0].Account == "2001@"+provHost && st.Lines[0].Registration.State == "registered" &&
+			st.Provision != nil && st.Provision.State == "ok", err
 	}); err != nil {
-		t.Fatalf("not registered with the provisioned account: %v (status %+v)", err, st)
+		t.Fatalf("not registered with the provisioned account, or provisioning not ok: %v (status %+v, provision %+v)", err, st, st.Provision)
 	}
 	if len(srv.Bindings("2001")) == 0 {
 		t.Fatal("the PBX has no binding for 2001")
@@ -306,7 +307,7 @@ exec qemu-system-aarch64 "$@"
 	setBundleEnv(t)
 	u := copyTo(bundle(t, dir, "v1.0.1", bt, next), "v1.0.1.upd")
 	pullStart := time.Now()
-	mark = m.Mark()
+	mark := m.Mark()
 	writeFile(t, filepath.Join(www, "p", "phone.yaml"), common+"firmware:\n  url: "+u+"\n  version: v1.0.1\n")
 	if _, mark, err = m.WaitFor(ctx, mark, "deskphone: slot B committed"); err != nil {
 		t.Fatal(err)
@@ -326,7 +327,7 @@ exec qemu-system-aarch64 "$@"
 	u = copyTo(bundle(t, dir, "v1.0.2", bt+1, broken), "v1.0.2.upd")
 	pullStart = time.Now()
 	writeFile(t, filepath.Join(www, "p", "phone.yaml"), common+"firmware:\n  url: "+u+"\n  version: v1.0.2\n")
-	if _, mark, err = m.WaitFor(ctx, mark, "trial boot not healthy in time"); err != nil {
+	if _, _, err = m.WaitFor(ctx, mark, "trial boot not healthy in time"); err != nil {
 		t.Fatal(err)
 	}
 	if err := poll(ctx, 4*time.Minute, 2*time.Second, func(ctx context.Context) (bool, error) {
@@ -344,6 +345,30 @@ exec qemu-system-aarch64 "$@"
 	if st.Lines[0].Registration.State != "registered" {
 		t.Fatalf("not registered after the rollback: %+v", st)
 	}
+
+	// Unchanged files cost a 304 each (If-None-Match / If-Modified-Since).
+	if err := poll(ctx, 3*time.Minute, 2*time.Second, func(context.Context) (bool, error) {
+		b, err := os.ReadFile(filepath.Join(logDir, "nginx-access.log"))
+		return err == nil && strings.Contains(string(b), `"GET /p/phone.yaml HTTP/1.1" 304`), err
+	}); err != nil {
+		t.Fatalf("no conditional request answered 304: %v", err)
+	}
+
+	// A bad per-phone file changes nothing and is reported with its URL
+	// and line; the phone stays registered as before.
+	writeFile(t, filepath.Join(www, "p", provMAC+".yaml"), "accounts:\n  - user: \"2001\"\n    transport: pigeon\n")
+	want := "http://" + provHTTP + "/p/" + provMAC + ".yaml:3: accounts[0].transport"
+	if err := poll(ctx, 3*time.Minute, 2*time.Second, func(ctx context.Context) (bool, error) {
+		var err error
+		st, err = status(ctx)
+		return err == nil && st.Provision != nil && st.Provision.State == "error" && strings.Contains(st.Provision.Error, want), err
+	}); err != nil {
+		t.Fatalf("bad file not reported: %v (%+v)", err, st.Provision)
+	}
+	if len(st.Lines) != 1 || st.Lines[0].Account != "2001@"+provHost || st.Lines[0].Registration.State != "registered" || st.Version != "v1.0.1" {
+		t.Fatalf("a bad file changed the phone: %+v", st)
+	}
+	t.Logf("bad provisioned file refused, phone unchanged: %q", st.Provision.Error)
 }
 
 // setBundleEnv lets bundle() (qemu_test.go) find the signing key under
