@@ -190,3 +190,45 @@ func TestFirmwareSameVersionNotFetched(t *testing.T) {
 		t.Error("the running version was fetched")
 	}
 }
+
+// A bundle download that fails (the file is not there yet) is tried
+// again at the next check, even when the config files did not change.
+func TestFirmwareDownloadRetried(t *testing.T) {
+	privPEM, pubPEM, err := update.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := update.ParsePrivateKey(privPEM)
+	pub, _ := update.ParsePublicKey(pubPEM)
+	var ready atomic.Bool
+	b := signedBundle(t, priv, "v2.0.0", []byte("root v2"))
+	fs := newFiles()
+	mux := http.NewServeMux()
+	mux.Handle("/p/", fs)
+	mux.HandleFunc("/fw", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	fs.set("phone.yaml", common+"firmware: {url: "+srv.URL+"/fw, version: v2.0.0}\n")
+	fs.set("0011223344aa.yaml", perPhone)
+	d := newDevice(t, pub)
+	p := newProv(t, newMemStore(), srv.URL+"/p", func(c *Config) { c.Installer = d.inst })
+	if err := p.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d.reboots.Load() != 0 || !strings.Contains(p.Status().Firmware, "404") {
+		t.Fatalf("status %q", p.Status().Firmware)
+	}
+	ready.Store(true)
+	if err := p.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d.reboots.Load() != 1 || d.abState(t).Trial != update.SlotB {
+		t.Fatalf("not installed at the next check: %q", p.Status().Firmware)
+	}
+}

@@ -316,7 +316,10 @@ func (p *Provisioner) checkLocked(ctx context.Context, server string) (changed b
 		return false, fmt.Errorf("%w: %s, %s", ErrNoFiles, urls[0], urls[1])
 	}
 	if !anyChanged {
-		return false, nil // as applied last time
+		// As applied last time; a firmware pull that failed on the way
+		// (not refused) is tried again.
+		p.firmware(ctx, cur.Firmware)
+		return false, nil
 	}
 	merged, err := config.Overlay(cur, layers...)
 	if err != nil {
