@@ -28,8 +28,8 @@
 // asking in the same second, and drifts further apart with every
 // check. A failed fetch is retried sooner: after a minute, doubling up
 // to the interval. Each file is asked for with If-None-Match and
-// If-Modified-Since from its last answer, so a check where nothing
-// changed costs two 304 answers without bodies.
+// If-Modified-Since from its last answer (kept in memory), so a check
+// where nothing changed costs two 304 answers without bodies.
 //
 // # Security
 //
