@@ -21,7 +21,7 @@
 //
 // # When
 //
-// Check runs once: at boot after a random delay of up to BootJitter
+// A Provisioner checks at boot after a random delay of up to BootJitter
 // (30 s by default), then every provision.interval (24 h by default)
 // plus or minus a random tenth of it (at most an hour), so that a fleet
 // that booted together (a power cut) spreads over the window instead of

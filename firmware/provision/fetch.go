@@ -84,12 +84,13 @@ type fetched struct {
 
 // get fetches url, conditionally on c (nil: unconditionally), with the
 // body bounded by config.MaxFileSize.
-func get(ctx context.Context, hc *http.Client, url string, c *cached) (fetched, *cached, error) {
+func get(ctx context.Context, hc *http.Client, url, userAgent string, c *cached) (fetched, *cached, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fetched{}, nil, fmt.Errorf("%s: %w", url, err)
 	}
 	req.Header.Set("Accept", "application/yaml, text/yaml, text/plain, */*")
+	req.Header.Set("User-Agent", userAgent)
 	if c != nil && c.body != nil {
 		if c.etag != "" {
 			req.Header.Set("If-None-Match", c.etag)

@@ -66,6 +66,7 @@ func (p *Provisioner) pull(ctx context.Context, f config.Firmware) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("User-Agent", p.userAgent())
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

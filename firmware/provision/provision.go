@@ -302,7 +302,7 @@ func (p *Provisioner) checkLocked(ctx context.Context, server string) (changed b
 	fresh := map[string]*cached{}
 	anyChanged := false
 	for _, u := range urls {
-		f, c, err := get(ctx, hc, u, p.cache[u])
+		f, c, err := get(ctx, hc, u, p.userAgent(), p.cache[u])
 		if err != nil {
 			return false, err
 		}
@@ -352,4 +352,13 @@ func (p *Provisioner) checkLocked(ctx context.Context, server string) (changed b
 	p.cache = fresh
 	p.firmware(ctx, merged.Firmware)
 	return changed, nil
+}
+
+// userAgent names the phone in the server's logs: "deskphone/<version>".
+func (p *Provisioner) userAgent() string {
+	v := p.cfg.Version
+	if v == "" {
+		v = "dev"
+	}
+	return "deskphone/" + v
 }

@@ -77,6 +77,7 @@ type files struct {
 	etag     map[string]int
 	requests int
 	bodies   int // 200 answers
+	ua       string
 	auth     func(w http.ResponseWriter, r *http.Request) bool
 }
 
@@ -96,6 +97,7 @@ func (f *files) set(name, body string) {
 func (f *files) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests++
+	f.ua = r.Header.Get("User-Agent")
 	auth := f.auth
 	f.mu.Unlock()
 	if auth != nil && !auth(w, r) {
@@ -175,6 +177,9 @@ func TestMergeApplyAndConditional(t *testing.T) {
 	}
 	if c.API.Token != "device-token-0123456789abcdef" {
 		t.Error("the phone's own api.token was lost")
+	}
+	if fs.ua != "deskphone/v1.0.0" {
+		t.Errorf("User-Agent %q", fs.ua)
 	}
 	s := p.Status()
 	if s.State != StateOK || s.Source != "dhcp" || s.LastChange.IsZero() || st.count() != 1 {
