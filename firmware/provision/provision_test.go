@@ -178,9 +178,11 @@ func TestMergeApplyAndConditional(t *testing.T) {
 	if c.API.Token != "device-token-0123456789abcdef" {
 		t.Error("the phone's own api.token was lost")
 	}
+	fs.mu.Lock()
 	if fs.ua != "deskphone/v1.0.0" {
 		t.Errorf("User-Agent %q", fs.ua)
 	}
+	fs.mu.Unlock()
 	s := p.Status()
 	if s.State != StateOK || s.Source != "dhcp" || s.LastChange.IsZero() || st.count() != 1 {
 		t.Fatalf("status %+v, saves %d", s, st.count())
