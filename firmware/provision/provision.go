@@ -192,20 +192,13 @@ func (p *Provisioner) spread(d time.Duration) time.Duration {
 func (p *Provisioner) run() {
 	wait := p.jitter(p.cfg.BootJitter)
 	retry := FirstRetry
+	last := "" // the server of the last check
 	for {
-		p.mu.Lock()
-		p.st.NextCheck = time.Now().Add(wait)
-		p.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-p.ctx.Done():
-			t.Stop()
+		if !p.sleep(wait, last) {
 			return
-		case <-t.C:
-		case <-p.kick:
-			t.Stop()
 		}
 		err := p.Check(p.ctx)
+		last = p.Status().URL
 		interval := p.cfg.Store.Config().Provision.EffectiveInterval()
 		switch {
 		case p.ctx.Err() != nil:
@@ -217,6 +210,39 @@ func (p *Provisioner) run() {
 			retry = min(2*retry, interval)
 		default:
 			wait, retry = p.spread(interval), FirstRetry
+		}
+	}
+}
+
+// sleep waits d, or less when kicked or when the server URL changes
+// from last (provision.url set, a new DHCP lease): while a server is
+// known it looks every NoServerPoll. It returns false once closed.
+func (p *Provisioner) sleep(d time.Duration, last string) bool {
+	deadline := time.Now().Add(d)
+	p.mu.Lock()
+	p.st.NextCheck = deadline
+	p.mu.Unlock()
+	for {
+		step := time.Until(deadline)
+		if last != "" {
+			step = min(step, NoServerPoll)
+		}
+		t := time.NewTimer(step)
+		select {
+		case <-p.ctx.Done():
+			t.Stop()
+			return false
+		case <-p.kick:
+			t.Stop()
+			return true
+		case <-t.C:
+		}
+		if !time.Now().Before(deadline) {
+			return true
+		}
+		if u, _ := p.Server(); u != last {
+			p.log.Info("provisioning server changed: checking now", "url", u)
+			return true
 		}
 	}
 }

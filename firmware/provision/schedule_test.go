@@ -20,6 +20,7 @@ func TestScheduleBootJitterAndPoll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer p.Close()
 		p.Start()
 		time.Sleep(30*time.Second - time.Millisecond)
 		synctest.Wait()
@@ -49,6 +50,38 @@ func TestScheduleBootJitterAndPoll(t *testing.T) {
 		}
 		p.Close()
 		p.Close()
+	})
+}
+
+// A new server URL (provision.url set on the web page, a new lease) is
+// used within NoServerPoll, not at the end of a day's interval.
+func TestScheduleServerChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st := newMemStore()
+		c := st.cur.Clone()
+		c.Provision.URL = "http://127.0.0.1:1/a" // refused at once: the check fails, retried in a minute
+		st.cur = c
+		p, err := New(Config{Store: st, MAC: testMAC, BootJitter: time.Second, Rand: func(int64) int64 { return 0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.Start()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if s := p.Status(); s.State != StateError || s.URL != "http://127.0.0.1:1/a" {
+			t.Fatalf("first check: %+v", s)
+		}
+		st.mu.Lock()
+		c = st.cur.Clone()
+		c.Provision.URL = "http://127.0.0.1:1/b"
+		st.cur = c
+		st.mu.Unlock()
+		time.Sleep(NoServerPoll)
+		synctest.Wait()
+		if s := p.Status(); s.URL != "http://127.0.0.1:1/b" {
+			t.Fatalf("the new URL was not checked within %s: %+v", NoServerPoll, s)
+		}
 	})
 }
 
