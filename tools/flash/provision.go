@@ -18,8 +18,7 @@ import (
 // goes back to the URL DHCP names) and writes it back (PUT /api/config;
 // the redacted secrets are kept by the phone). host is the API's
 // host:port or base URL; token the device token. The phone checks the
-// server at once when the change is applied live, else after phoned
-// restarts.
+// new server within 15 s (docs/provisioning.md).
 func Provision(ctx context.Context, c *http.Client, host, token, server string) error {
 	if server != "" {
 		if err := config.CheckHTTPURL(server); err != nil {
