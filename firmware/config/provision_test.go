@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,17 @@ func FuzzOverlay(f *testing.F) {
 			t.Fatal("base changed")
 		}
 	})
+}
+
+func ExampleOverlay() {
+	common := Layer{Name: "http://prov/p/phone.yaml", Data: []byte("accounts:\n  - domain: pbx.example.net\ncodecs: [PCMA]\n")}
+	phone := Layer{Name: "http://prov/p/0011223344aa.yaml", Data: []byte("accounts:\n  - user: \"2001\"\n    transport: pigeon\n")}
+	_, err := Overlay(Default(), common, phone)
+	fmt.Println(err)
+	phone.Data = []byte("accounts:\n  - user: \"2001\"\n")
+	c, _ := Overlay(Default(), common, phone)
+	fmt.Println(c.Accounts[0].User, c.Accounts[0].Domain, c.Codecs)
+	// Output:
+	// http://prov/p/0011223344aa.yaml:3: accounts[0].transport: "pigeon" is not one of udp, tcp, tls
+	// 2001 pbx.example.net [PCMA]
 }
