@@ -61,6 +61,12 @@ type Config struct {
 	// BLF are the busy lamp keys (blf), each watching a user through an
 	// account (blf.go). Default: none.
 	BLF []BLFKey
+	// Provision configures zero-touch provisioning (provision; see
+	// provision.go and docs/provisioning.md).
+	Provision Provision
+	// Firmware names the firmware the phone should run (firmware), as a
+	// provisioning server sets it; empty: no pull.
+	Firmware Firmware
 
 	// src remembers where each field came from, so Validate can name the
 	// line. Nil for a Config built in code.

@@ -31,6 +31,9 @@ const maxProblems = 200
 type source struct {
 	file  string
 	lines map[string]int // field path -> line
+	// files, when set (Overlay), names the file of a path and its
+	// descendants where it differs from file.
+	files map[string]string
 }
 
 // line returns the line of path, or of its nearest ancestor that has one.
@@ -166,6 +169,9 @@ type decoder struct {
 	errs  []*FieldError
 	nodes int
 	stop  bool // budget exceeded or too many problems: visit nothing more
+
+	// origin names the file of nodes merged from several (Overlay).
+	origin map[*yaml.Node]string
 }
 
 func (d *decoder) fail(line int, path string, sentinel error, format string, args ...any) {
@@ -177,7 +183,7 @@ func (d *decoder) fail(line int, path string, sentinel error, format string, arg
 		d.stop = true
 		return
 	}
-	d.errs = append(d.errs, &FieldError{File: d.src.file, Line: line, Field: path, Problem: fmt.Sprintf(format, args...), Err: sentinel})
+	d.errs = append(d.errs, &FieldError{File: d.src.fileOf(path), Line: line, Field: path, Problem: fmt.Sprintf(format, args...), Err: sentinel})
 }
 
 // resolve follows aliases and counts the node against the budget. It
@@ -262,6 +268,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fs fields) {
 			continue
 		}
 		p := join(path, k.Value)
+		d.noteOrigin(k, p)
 		fn, ok := fs[k.Value]
 		if !ok {
 			d.fail(k.Line, p, ErrUnknownKey, "unknown key (known keys: %s)", strings.Join(sortedKeys(fs), ", "))
@@ -419,6 +426,7 @@ func (d *decoder) sequence(n *yaml.Node, path string, reset func(), item func(n 
 		}
 		p := fmt.Sprintf("%s[%d]", path, i)
 		d.src.lines[p] = e.Line
+		d.noteOrigin(e, p)
 		item(e, p)
 	}
 }
@@ -594,7 +602,9 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"password_hash": d.str(&c.Web.PasswordHash),
 			})
 		},
-		"blf": d.blf(&c.BLF),
+		"blf":       d.blf(&c.BLF),
+		"provision": d.provision(&c.Provision),
+		"firmware":  d.firmware(&c.Firmware),
 	})
 }
 

@@ -34,6 +34,8 @@ type (
 		Calls           fileCalls         `yaml:"calls"`
 		Web             fileWeb           `yaml:"web"`
 		BLF             []fileBLF         `yaml:"blf"`
+		Provision       *fileProvision    `yaml:"provision,omitempty"`
+		Firmware        *fileFirmware     `yaml:"firmware,omitempty"`
 	}
 	fileCalls struct {
 		MaxCalls    int  `yaml:"max_calls"`
@@ -211,6 +213,7 @@ func Marshal(c *Config) ([]byte, error) {
 		Web:         fileWeb(c.Web),
 		BLF:         marshalBLF(c.BLF),
 	}
+	f.Provision, f.Firmware = marshalProvision(c.Provision, c.Firmware)
 	if f.SIP.Allow == nil {
 		f.SIP.Allow = []string{}
 	}

@@ -77,10 +77,10 @@ func (v *validator) fail(path, format string, args ...any) {
 func (v *validator) failNear(path, near, format string, args ...any) {
 	fe := &FieldError{Field: path, Problem: fmt.Sprintf(format, args...), Err: ErrInvalid}
 	if v.src != nil {
-		fe.File = v.src.file
+		fe.File = v.src.fileOf(path)
 		fe.Line = v.src.line(path)
 		if _, ok := v.src.lines[path]; !ok {
-			fe.Line = v.src.line(near)
+			fe.File, fe.Line = v.src.fileOf(near), v.src.line(near)
 		}
 	}
 	v.errs = append(v.errs, fe)
@@ -177,6 +177,7 @@ func (c *Config) problems() []*FieldError {
 		v.fail("memory_limit", "%d bytes is below the minimum of 16MiB (0 means the board's default)", c.MemoryLimit)
 	}
 	v.blf(c)
+	v.provision(c.Provision, c.Firmware)
 	return v.errs
 }
 

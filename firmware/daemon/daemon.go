@@ -19,6 +19,7 @@ import (
 	"github.com/deskphone/phone/firmware/api"
 	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
+	"github.com/deskphone/phone/firmware/provision"
 	"github.com/deskphone/phone/firmware/syslog"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal"
@@ -79,7 +80,8 @@ type Daemon struct {
 	scr   *screen  // the display and its menus (screen.go)
 	web   webParts // config store and web page (web.go)
 
-	diag diagParts // metrics and syslog counters (diag.go)
+	diag diagParts    // metrics and syslog counters (diag.go)
+	prov *provisioner // zero-touch provisioning (provision.go)
 
 	codes map[string]func()
 
@@ -193,6 +195,7 @@ func New(o Options) (d *Daemon, err error) {
 	if d.web, err = newWeb(d, cfg, o.ConfigPath, log); err != nil {
 		return nil, err
 	}
+	d.prov = newProvisioner(d, cfg, log)
 	return d, nil
 }
 
@@ -370,6 +373,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		reclaimAfterFloods(floodCtx, gcs, d.admissionStats, debug.FreeOSMemory, d.log)
 	}()
 	d.scr.start()
+	d.prov.start()
 	err := d.ph.Run(ctx)
 	stopFlood()
 	<-floodDone
@@ -415,6 +419,7 @@ func (d *Daemon) admissionStats() sip.AdmissionStats {
 }
 
 func (d *Daemon) closeParts() {
+	d.prov.close()
 	if d.scr != nil {
 		d.scr.close()
 	}
@@ -460,6 +465,8 @@ type Status struct {
 	// Transport is line 0's SIP transport health (down while rebuilt),
 	// kept for compatibility like Registration.
 	Transport sip.TransportStatus `json:"sip_transport"`
+	// Provision is zero-touch provisioning's state; absent when off.
+	Provision *provision.Status `json:"provision,omitempty"`
 }
 
 // LineStatus is one line in the status document.
@@ -536,6 +543,7 @@ func (d *Daemon) Status() Status {
 		Schema: StatusSchema, UptimeS: seconds(now.Sub(d.live.started)),
 		Version: version.Version, Board: d.board.Name, Phone: d.ph.Status(),
 		NAT: d.ports().Report(), Calls: []CallStatus{}, Admission: d.admissionStats(),
+		Provision: d.prov.status(),
 	}
 	for _, l := range d.linesNow() {
 		ls := LineStatus{

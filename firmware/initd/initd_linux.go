@@ -301,7 +301,10 @@ func (d *initd) network(ctx context.Context) {
 		d.mu.Lock()
 		d.addr = l.Addr.Addr()
 		d.mu.Unlock()
-		log.Info("network up", "iface", ifi.Name, "addr", l.Addr, "gw", l.Router, "dns", l.DNS, "via", how, "uptime", uptime().Round(time.Millisecond))
+		log.Info("network up", "iface", ifi.Name, "addr", l.Addr, "gw", l.Router, "dns", l.DNS, "via", how, "provision", l.ProvisionURL, "uptime", uptime().Round(time.Millisecond))
+		if err := WriteProvisionURL(DHCPProvisionFile, l.ProvisionURL); err != nil {
+			log.Warn("provisioning URL from DHCP not passed on", "err", err)
+		}
 		d.netOnce.Do(func() { close(d.netUp) })
 	}
 	if s := d.prov.System.Static; s != "" {
@@ -341,7 +344,7 @@ func (d *initd) network(ctx context.Context) {
 		}
 		// Keep it: renew at T1, rebind at T2 (RFC 2131 section 4.4.5).
 		last, err := c.Keep(ctx, l, func(nl *dhcp.Lease) {
-			if nl.Addr == l.Addr && nl.Router == l.Router && slices.Equal(nl.DNS, l.DNS) {
+			if nl.Addr == l.Addr && nl.Router == l.Router && slices.Equal(nl.DNS, l.DNS) && nl.ProvisionURL == l.ProvisionURL {
 				return
 			}
 			if nl.Addr != l.Addr {

@@ -261,6 +261,7 @@ func parseNetwork(f url.Values, cfg *config.Config) error {
 	port("sip_max", &cfg.Ports.SIP.Max)
 	port("media_min", &cfg.Ports.Media.Min)
 	port("media_max", &cfg.Ports.Media.Max)
+	cfg.Provision.URL = c.text(f, "provision_url") // docs/provisioning.md
 	return c.err()
 }
 

@@ -24,6 +24,10 @@ type statusView struct {
 		Restarts  int    `json:"restarts"`
 		LastError string `json:"last_error"`
 	} `json:"sip_transport"`
+	// Provision is zero-touch provisioning (docs/provisioning.md).
+	Provision *struct {
+		State, URL, Source, Error, Firmware string
+	} `json:"provision"`
 }
 
 type phoneView struct {

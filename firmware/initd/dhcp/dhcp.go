@@ -201,6 +201,9 @@ type Lease struct {
 	// Start is when the REQUEST that got this lease was sent (RFC 2131
 	// section 4.4.1: the lease runs from then).
 	Start time.Time
+	// ProvisionURL is the provisioning server the answer named (options
+	// 43, 66, 150: ProvisionURL), "" when none.
+	ProvisionURL string
 }
 
 // leaseFromAck reads a lease from an ACK.
@@ -216,7 +219,7 @@ func leaseFromAck(m *Message) (*Lease, error) {
 		}
 		bits = ones
 	}
-	l := &Lease{Addr: netip.PrefixFrom(m.YIAddr, bits)}
+	l := &Lease{Addr: netip.PrefixFrom(m.YIAddr, bits), ProvisionURL: ProvisionURL(m)}
 	if r := m.Options[optRouter]; len(r) >= 4 {
 		l.Router = addr4(r[:4])
 	}
@@ -294,6 +297,7 @@ func (c *Client) request(typ byte, extra map[byte][]byte) []byte {
 // RELEASE) the server answers to that address, so no broadcast flag.
 func (c *Client) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte) []byte {
 	params := []byte{optSubnetMask, optRouter, optDNS, optLeaseTime, optRenewal, optRebinding, optServerID}
+	params = append(params, provisionParams...)
 	flags := uint16(dhcpBroadcast)
 	if ciaddr.IsValid() {
 		flags = 0
@@ -303,6 +307,7 @@ func (c *Client) message(typ byte, ciaddr netip.Addr, extra map[byte][]byte) []b
 		optParamList: params,
 		optMaxSize:   {0x05, 0xdc}, // 1500
 	}}
+	m.Options[optVendorClass] = []byte(VendorClass)
 	if c.Hostname != "" {
 		m.Options[optHostname] = []byte(c.Hostname)
 	}

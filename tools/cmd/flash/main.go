@@ -23,7 +23,7 @@ import (
 	"github.com/deskphone/phone/tools/flash"
 )
 
-const usage = `usage: flash keygen|sign|verify|write|push|discover [flags] ARGS (flash CMD -h for flags)`
+const usage = `usage: flash keygen|sign|verify|write|push|provision|discover [flags] ARGS (flash CMD -h for flags)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -125,6 +125,19 @@ func run(ctx context.Context, args []string) error {
 		} else {
 			fmt.Printf("updated: %s now runs %s from slot %s\n", *to, res.After.Version, res.After.Slot)
 		}
+	case "provision":
+		// flash provision URL --to HOST[:8080]: point a running phone at
+		// a provisioning server ("" removes the URL).
+		if err := need(1, "URL --to HOST (the phone's API, host:8080)"); err != nil {
+			return err
+		}
+		if *to == "" {
+			return errors.New("flash provision: --to HOST is required")
+		}
+		if err := flash.Provision(ctx, nil, *to, *token, pos[0]); err != nil {
+			return err
+		}
+		fmt.Printf("%s: provision.url set to %q\n", *to, pos[0])
 	case "discover":
 		phones, err := flash.Discover(ctx, flash.DiscoverOptions{Timeout: *timeout})
 		if err != nil {

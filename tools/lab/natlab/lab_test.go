@@ -176,7 +176,7 @@ func TestLab(t *testing.T) {
 	run("lifetime/port-restricted", func(t *testing.T) { e.lifetime(t) })
 	relayFallbackCells(run, e)
 	ipv6Cells(run, e)
-	pbx17Cells(run, e) // issue 17: presence, DNS (pbx17_test.go)
+	pbx17Cells(run, e)      // issue 17: presence, DNS (pbx17_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
