@@ -13,7 +13,7 @@
 # 10.0.2.2:5060 (the namespace's 127.0.0.1:5060) and nothing it sends can
 # leave the machine. The guest's API (8080), update agent (8081) and front
 # panel (7000, board/qemu line protocol) are forwarded to the namespace's
-# 127.0.0.1:18080, 18081 and 17000.
+# 127.0.0.1:18080, 18081, 17000 and the screen stream 17080.
 
 .PHONY: qemu test-qemu qemu-tools qemu-image
 
@@ -22,7 +22,7 @@ QEMU_DIR ?= $(BIN)/qemu
 QEMU_VERSION ?= v1.0.0
 QEMU_IMG := $(QEMU_DIR)/image
 QEMU_DISK := $(QEMU_DIR)/phone.img
-QEMU_FWD := hostfwd=tcp:127.0.0.1:18080-:8080,hostfwd=tcp:127.0.0.1:18081-:8081,hostfwd=tcp:127.0.0.1:17000-:7000
+QEMU_FWD := hostfwd=tcp:127.0.0.1:18080-:8080,hostfwd=tcp:127.0.0.1:18081-:8081,hostfwd=tcp:127.0.0.1:17000-:7000,hostfwd=tcp:127.0.0.1:17080-:7080
 
 # qemu-tools: Debian's packages for QEMU (and the kernel fetch's tools).
 qemu-tools:
@@ -35,7 +35,7 @@ qemu-image: qemu-tools
 qemu: qemu-image build
 	@cp $(QEMU_IMG)/phone.img $(QEMU_DISK)
 	@echo "== booting the emulated phone (console below; Ctrl-A X quits)."
-	@echo "== PBX 10.0.2.2:5060 (user 1001); API http://127.0.0.1:18080, update agent :18081, panel :17000 inside the namespace."
+	@echo "== PBX 10.0.2.2:5060 (user 1001); API http://127.0.0.1:18080, update agent :18081, panel :17000, screen :17080 inside the namespace."
 	unshare -rn bash -c 'set -e; ip link set lo up; \
 	  ./$(BIN)/pbx -listen 127.0.0.1:5060 -realm pbx.local -user 1001:1001pass -natfix -advertise 10.0.2.2 -log-level warn > $(QEMU_DIR)/pbx.log 2>&1 & \
 	  trap "kill $$! 2>/dev/null" EXIT; \

@@ -135,7 +135,7 @@ func (s *screen) view() ui.View {
 	d := s.d
 	in := viewInput{
 		Now: time.Now(), Phone: d.ph.Status(),
-		NAT: d.ports().Report(), Codecs: map[string]string{},
+		NAT: d.ports().Report(), Codecs: map[string]string{}, Secure: map[string]bool{},
 		Version: version.Version, Board: d.board.Name,
 	}
 	lines := d.linesNow()
@@ -158,6 +158,11 @@ func (s *screen) view() ui.View {
 	for _, l := range lines {
 		for _, c := range l.ua.Calls() {
 			in.Codecs[c.ID()] = c.Codec()
+			// The lock: SRTP whose keys went only over TLS (SDES keys
+			// sent in the clear protect nothing from who saw them).
+			if sec := c.Stats().SRTP; sec != nil && sec.Suite != "" && sec.TLSSignalling && !sec.KeysInClear {
+				in.Secure[c.ID()] = true
+			}
 			if t := c.Answered(); !t.IsZero() {
 				if in.Answered == nil {
 					in.Answered = map[string]time.Time{}
@@ -179,6 +184,7 @@ type viewInput struct {
 	NAT       portmgr.Report
 	Transport sip.TransportStatus
 	Codecs    map[string]string    // call ID → codec
+	Secure    map[string]bool      // call ID → SRTP with keys sent over TLS only (the lock)
 	Answered  map[string]time.Time // call ID → when the UA saw it answered
 	TLS       bool
 	Version   string
@@ -270,9 +276,7 @@ func uiCall(c phone.CallStatus, in viewInput) ui.Call {
 	out := ui.Call{
 		ID: c.ID, Line: c.Line, Name: c.Identity.Name, Number: c.Identity.Number, Active: c.Active,
 		Since: c.Since, Answered: c.Answered, Codec: in.Codecs[c.ID],
-		// Signalling over TLS is not enough for the lock: the media
-		// would have to be SRTP, which this phone does not do yet.
-		Secure: false,
+		Secure: in.Secure[c.ID],
 	}
 	if out.Number == "" {
 		out.Number = numberOf(c.Remote)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"net"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deskphone/phone/firmware/ui"
 	"github.com/deskphone/phone/firmware/update"
+	"github.com/deskphone/phone/hal/termpanel"
 	"github.com/deskphone/phone/tools/flash"
 	"github.com/deskphone/phone/tools/lab/tier"
 	"github.com/deskphone/phone/tools/mkimage"
@@ -33,6 +36,7 @@ const (
 	apiPort    = 18080
 	updatePort = 18081
 	panelPort  = 17000
+	screenPort = 17080 // board/qemu's screen stream (hal/termpanel)
 )
 
 // The tier's name and make target: the test runs only when DESKPHONE_TIER
@@ -213,7 +217,7 @@ func TestQEMU(t *testing.T) {
 		// A short trial deadline keeps the rollback case quick; a good
 		// update is healthy within seconds.
 		Cmdline:  strings.TrimSpace(string(cmdline)) + " deskphone.trial_deadline=60s",
-		Forwards: []Forward{{apiPort, 8080}, {updatePort, 8081}, {panelPort, 7000}},
+		Forwards: []Forward{{apiPort, 8080}, {updatePort, 8081}, {panelPort, 7000}, {screenPort, 7080}},
 		Console:  console,
 	}
 	start := time.Now()
@@ -253,6 +257,11 @@ func TestQEMU(t *testing.T) {
 		return err == nil && st.Registration.State == "registered", err
 	}); err != nil {
 		t.Fatalf("API status: %v", err)
+	}
+	// The screen stream (what a person watching the emulated phone sees)
+	// shows the idle screen with the line registered (issue 18).
+	if err := idleScreen(ctx, fmt.Sprintf("127.0.0.1:%d", screenPort)); err != nil {
+		t.Fatal(err)
 	}
 
 	// A call to echo: RTP both ways.
@@ -446,4 +455,51 @@ func panel(ctx context.Context, addr string, cmds ...string) error {
 		}
 	}
 	return nil
+}
+
+// idleScreen reads the screen stream at addr until a frame shows the
+// status bar's registered-line icon and not the failed one (15 s at
+// most): the registered idle screen.
+func idleScreen(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("screen stream: %w", err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	r := bufio.NewReader(c)
+	var last *image.Gray
+	for {
+		f, err := termpanel.ReadFrame(r)
+		if err != nil {
+			if last != nil {
+				return fmt.Errorf("screen stream: no registered idle screen; the last frame:\n%s", dumpGray(last))
+			}
+			return fmt.Errorf("screen stream: %w", err)
+		}
+		last = f
+		if ui.Shows(f, string(ui.IconRegistered)) && !ui.Shows(f, string(ui.IconRegFailed)) {
+			return nil
+		}
+	}
+}
+
+// dumpGray draws a frame as text, '#' lit.
+func dumpGray(img *image.Gray) string {
+	var b strings.Builder
+	for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
+		for x := img.Rect.Min.X; x < img.Rect.Max.X; x++ {
+			if img.GrayAt(x, y).Y != 0 {
+				b.WriteByte('#')
+			} else {
+				b.WriteByte('.')
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
