@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -308,7 +309,15 @@ func keepSecrets(body []byte, cur *config.Config) ([]byte, error) {
 		return nil, errors.Join(errs...)
 	}
 	lines := bytes.SplitAfter(body, []byte("\n"))
-	// Right to left within a line, so earlier columns stay put.
+	// In document order, then right to left within a line, so earlier
+	// columns stay put (the secrets were found in a fixed order: in
+	// compact JSON they all sit on one line, in any order).
+	slices.SortFunc(spots, func(a, b secretSpot) int {
+		if a.line != b.line {
+			return a.line - b.line
+		}
+		return a.col - b.col
+	})
 	for i := len(spots) - 1; i >= 0; i-- {
 		sp := spots[i]
 		if sp.line < 1 || sp.line > len(lines) {

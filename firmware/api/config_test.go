@@ -222,3 +222,34 @@ func FuzzParseConfigUpdate(f *testing.F) {
 		}
 	})
 }
+
+// TestPutConfigCompactJSON: a config sent back as compact JSON, every
+// redacted secret on one line (as a script's json.dumps writes it), keeps
+// each secret: they are put back in document order whatever order they
+// were found in.
+func TestPutConfigCompactJSON(t *testing.T) {
+	h, path, _ := configServer(t)
+	var doc any
+	if err := json.Unmarshal(doCfg(h, "GET", "/api/config", "", "").Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	compact, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(compact), Redacted); n < 4 {
+		t.Fatalf("%d redacted secrets in %s", n, compact)
+	}
+	changed := strings.Replace(string(compact), "pbx.example.com", "pbx2.example.com", 1)
+	if w := doCfg(h, "PUT", "/api/config", "application/json", changed); w.Code != 200 {
+		t.Fatalf("PUT compact JSON: %d %s", w.Code, w.Body)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Accounts[0].Password != "s3cret" || c.Accounts[1].Password != "other" || c.NAT.TURN.Password != "turnpw" ||
+		c.API.Token != "tok-0123456789abcdef" || c.Web.PasswordHash != hashA {
+		t.Errorf("secrets not kept: %+v", c)
+	}
+}
