@@ -201,6 +201,9 @@ func buildView(in viewInput) ui.View {
 		Now: in.Now, MissedCalls: st.MissedCalls, Muted: st.Muted, Volume: st.Volume,
 		Route: string(st.Route), Conference: st.Conference, Version: in.Version, Board: in.Board,
 	}
+	for _, l := range st.Lamps {
+		v.Lamps = append(v.Lamps, uiLamp(l))
+	}
 	if v.Route == "" {
 		switch {
 		case st.Speaker:
@@ -553,4 +556,21 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// uiLamp converts a busy lamp key's status for the idle screen.
+func uiLamp(l phone.LampStatus) ui.Lamp {
+	out := ui.Lamp{Label: l.Label}
+	if out.Label == "" {
+		out.Label = numberOf(l.User)
+	}
+	switch l.State {
+	case phone.LampIdle:
+		out.State = ui.LampIdle
+	case phone.LampRinging:
+		out.State = ui.LampRinging
+	case phone.LampBusy:
+		out.State = ui.LampBusy
+	}
+	return out
 }

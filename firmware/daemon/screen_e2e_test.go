@@ -79,3 +79,22 @@ func TestScreenLock(t *testing.T) {
 		t.Error("plain call with the lock")
 	}
 }
+
+// TestScreenLamps: the busy lamp keys reach the idle screen, each with
+// its state and its label (or the watched user's number).
+func TestScreenLamps(t *testing.T) {
+	v := buildView(viewInput{Phone: phone.Status{Lamps: []phone.LampStatus{
+		{Key: "blf1", User: "sip:1002@pbx.example.com", State: phone.LampBusy},
+		{Key: "blf2", User: "1003", Label: "Reception", State: phone.LampRinging},
+		{Key: "blf3", User: "1004", State: phone.LampUnknown},
+	}}})
+	want := []ui.Lamp{{Label: "1002", State: ui.LampBusy}, {Label: "Reception", State: ui.LampRinging}, {Label: "1004", State: ui.LampUnknown}}
+	if len(v.Lamps) != len(want) {
+		t.Fatalf("lamps %+v", v.Lamps)
+	}
+	for i := range want {
+		if v.Lamps[i] != want[i] {
+			t.Errorf("lamp %d: %+v, want %+v", i, v.Lamps[i], want[i])
+		}
+	}
+}

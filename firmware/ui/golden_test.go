@@ -76,6 +76,10 @@ var screens = map[string]func(t *testing.T) *UI{
 		return withView(View{Now: now, Lines: []Line{{Label: "1001", Reg: RegRegistered}, {Label: "2001", Reg: RegRegistering},
 			{Label: "3001", Reg: RegFailed}, {Label: "direct", Reg: RegNone}}, Voicemail: 120})
 	},
+	"idle_lamps": func(t *testing.T) *UI {
+		return withView(View{Now: now, Lines: oneLine(), MissedCalls: 1, Lamps: []Lamp{{"Bob", LampIdle}, {"Reception", LampBusy},
+			{"Çağla", LampRinging}, {"1004", LampUnknown}}})
+	},
 	"dialing": func(t *testing.T) *UI { return withView(View{Now: now, Lines: oneLine(), Dialing: "0612345"}) },
 	"offhook": func(t *testing.T) *UI { return withView(View{Now: now, Lines: oneLine(), OffHook: true}) },
 	"busy": func(t *testing.T) *UI {

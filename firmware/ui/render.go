@@ -161,7 +161,11 @@ func (u *UI) renderIdle(c *canvas, w int) {
 	tw := TextWidth(t) * 2
 	c.textScaled((w-tw)/2, contentY, t, w, 2, true)
 	y := contentY + 2*LineHeight + 1
-	c.text((w-TextWidth(u.dateText))/2, y, u.dateText, w, true)
+	if len(u.v.Lamps) > 0 {
+		u.renderLamps(c, y, w)
+	} else {
+		c.text((w-TextWidth(u.dateText))/2, y, u.dateText, w, true)
+	}
 	y += rowH + 1
 	var msg string
 	switch {
@@ -684,4 +688,25 @@ func wrap(s string, w int) []string {
 		out = append(out, line)
 	}
 	return out
+}
+
+// renderLamps draws the busy lamps in one row at y: each an icon for the
+// colleague's state and the key's label, cut to its share of the width.
+func (u *UI) renderLamps(c *canvas, y, w int) {
+	n := len(u.v.Lamps)
+	slot := w / n
+	for i, l := range u.v.Lamps {
+		x := i * slot
+		icon := iconLampUnk
+		switch l.State {
+		case LampIdle:
+			icon = iconLampOff
+		case LampRinging:
+			icon = iconLampRng
+		case LampBusy:
+			icon = iconLampOn
+		}
+		x = c.icon(x, y, icon, true)
+		c.fitText(x, y, l.Label, (i+1)*slot-2, -1, true)
+	}
 }

@@ -25,6 +25,9 @@ type View struct {
 	// (registration refused, network down, a SIP ALG); "" when all is
 	// well. The idle screen shows it instead of the date line.
 	Trouble string
+	// Lamps are the busy lamp keys, in key order: the idle screen shows
+	// each colleague's state in place of the date.
+	Lamps []Lamp
 	// MissedCalls and Voicemail are the counters of the idle screen.
 	MissedCalls int
 	Voicemail   int
@@ -143,3 +146,19 @@ type Contact struct {
 type Item struct {
 	Label, Value string
 }
+
+// Lamp is one busy lamp key: whom it watches and what they do.
+type Lamp struct {
+	Label string // the key's label, or the user
+	State LampState
+}
+
+// LampState is a watched colleague's state.
+type LampState int
+
+const (
+	LampUnknown LampState = iota // no news from the server
+	LampIdle                     // not on the phone
+	LampRinging                  // a call rings them
+	LampBusy                     // in a call
+)
