@@ -66,7 +66,6 @@ func (e *env) srtpCalls(t *testing.T, reg, policy, mediaenc string, secure bool)
 		if err := registered(p, 1, b); err != nil {
 			return "", err
 		}
-		ctx := context.Background()
 		var detail string
 		check := func(dir string) error {
 			sec, err := security(p)
@@ -89,38 +88,7 @@ func (e *env) srtpCalls(t *testing.T, reg, policy, mediaenc string, secure bool)
 			}
 			return nil
 		}
-		// phoned calls baresip (auto answer).
-		if err := p.Post("/api/call", map[string]any{"to": b.User}); err != nil {
-			return "", err
-		}
-		if !b.WaitEvents(8*time.Second, 1, "CALL_ESTABLISHED") {
-			return "", fmt.Errorf("phoned's call not established: %v", b.Events())
-		}
-		time.Sleep(callsTalk)
-		if err := check("out"); err != nil {
-			return detail, err
-		}
-		if err := p.Post("/api/hangup", nil); err != nil {
-			return detail, err
-		}
-		if _, ok := p.WaitFor(ctx, 5*time.Second, PhoneState("idle")); !ok {
-			return detail, fmt.Errorf("phone not idle after the first call")
-		}
-		// baresip calls phoned.
-		if err := b.Dial("sip:" + p.User + "@" + reg); err != nil {
-			return detail, err
-		}
-		if _, ok := p.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
-			return detail, fmt.Errorf("phoned never rang: %v", b.Events())
-		}
-		if err := p.Post("/api/answer", nil); err != nil {
-			return detail, err
-		}
-		if !b.WaitEvents(8*time.Second, 2, "CALL_ESTABLISHED") {
-			return detail, fmt.Errorf("baresip's call not established: %v", b.Events())
-		}
-		time.Sleep(callsTalk)
-		if err := check("in"); err != nil {
+		if err := talkBothWays(p, b, reg, check); err != nil {
 			return detail, err
 		}
 		p.Proc.Stop()
@@ -172,4 +140,42 @@ func (e *env) srtpRefused(t *testing.T, reg string) {
 		}
 		return "488 " + ev.Param, nil
 	})
+}
+
+// talkBothWays has phoned call baresip (which answers by itself), talk,
+// check("out") and hang up; then baresip calls phoned, which answers,
+// talk and check("in"). The callers then stop both and compare what each
+// heard.
+func talkBothWays(p *Phoned, b *Baresip, reg string, check func(dir string) error) error {
+	ctx := context.Background()
+	if err := p.Post("/api/call", map[string]any{"to": b.User}); err != nil {
+		return err
+	}
+	if !b.WaitEvents(8*time.Second, 1, "CALL_ESTABLISHED") {
+		return fmt.Errorf("phoned's call not established: %v", b.Events())
+	}
+	time.Sleep(callsTalk)
+	if err := check("out"); err != nil {
+		return err
+	}
+	if err := p.Post("/api/hangup", nil); err != nil {
+		return err
+	}
+	if _, ok := p.WaitFor(ctx, 5*time.Second, PhoneState("idle")); !ok {
+		return fmt.Errorf("phone not idle after the first call")
+	}
+	if err := b.Dial("sip:" + p.User + "@" + reg); err != nil {
+		return err
+	}
+	if _, ok := p.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
+		return fmt.Errorf("phoned never rang: %v", b.Events())
+	}
+	if err := p.Post("/api/answer", nil); err != nil {
+		return err
+	}
+	if !b.WaitEvents(8*time.Second, 2, "CALL_ESTABLISHED") {
+		return fmt.Errorf("baresip's call not established: %v", b.Events())
+	}
+	time.Sleep(callsTalk)
+	return check("in")
 }

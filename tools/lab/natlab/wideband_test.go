@@ -1,11 +1,9 @@
 package natlab
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
-	"time"
 )
 
 // Wideband (issue 16): phoned offering G.722 only, on a 16 kHz sim board,
@@ -52,7 +50,6 @@ func (e *env) widebandCalls(t *testing.T, reg string) {
 		if err := registered(p, 1, b); err != nil {
 			return "", err
 		}
-		ctx := context.Background()
 		var detail string
 		check := func(dir string) error {
 			c, err := callCodec(p)
@@ -65,36 +62,7 @@ func (e *env) widebandCalls(t *testing.T, reg string) {
 			detail += dir + ": G722; "
 			return nil
 		}
-		if err := p.Post("/api/call", map[string]any{"to": b.User}); err != nil {
-			return "", err
-		}
-		if !b.WaitEvents(8*time.Second, 1, "CALL_ESTABLISHED") {
-			return "", fmt.Errorf("phoned's call not established: %v", b.Events())
-		}
-		time.Sleep(callsTalk)
-		if err := check("out"); err != nil {
-			return detail, err
-		}
-		if err := p.Post("/api/hangup", nil); err != nil {
-			return detail, err
-		}
-		if _, ok := p.WaitFor(ctx, 5*time.Second, PhoneState("idle")); !ok {
-			return detail, fmt.Errorf("phone not idle after the first call")
-		}
-		if err := b.Dial("sip:" + p.User + "@" + reg); err != nil {
-			return detail, err
-		}
-		if _, ok := p.WaitFor(ctx, 6*time.Second, PhoneState("ringing")); !ok {
-			return detail, fmt.Errorf("phoned never rang: %v", b.Events())
-		}
-		if err := p.Post("/api/answer", nil); err != nil {
-			return detail, err
-		}
-		if !b.WaitEvents(8*time.Second, 2, "CALL_ESTABLISHED") {
-			return detail, fmt.Errorf("baresip's call not established: %v", b.Events())
-		}
-		time.Sleep(callsTalk)
-		if err := check("in"); err != nil {
+		if err := talkBothWays(p, b, reg, check); err != nil {
 			return detail, err
 		}
 		p.Proc.Stop()
