@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -88,34 +87,8 @@ func TestRegisterMutualTLS(t *testing.T) {
 	}
 	defer srv.Close()
 	run := func(certs []tls.Certificate) RegStatus {
-		pm, err := portmgr.New(portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
-			SIPPorts: portmgr.Range{Min: 45070, Max: 45079}, MediaPorts: portmgr.Range{Min: 46100, Max: 46199}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pm.Close()
-		ua, err := New(Config{Mapper: pm, Account: Account{
-			User: "alice", Password: "secret", Domain: "pbx.test", Transport: "tls",
-			Registrar: srv.TLSAddr().String(), TLS: &tls.Config{RootCAs: srvPool, Certificates: certs},
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ua.Close()
-		if err := ua.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		timeout := time.After(20 * time.Second)
-		for {
-			select {
-			case ev := <-ua.Events():
-				if r, ok := ev.(*RegistrationEvent); ok && (r.Status.State == RegRegistered || r.Status.State == RegFailed) {
-					return r.Status
-				}
-			case <-timeout:
-				t.Fatal("no registration result")
-			}
-		}
+		return registerTLS(t, n, srv.TLSAddr().String(), portmgr.Range{Min: 45070, Max: 45079}, portmgr.Range{Min: 46100, Max: 46199},
+			&tls.Config{RootCAs: srvPool, Certificates: certs})
 	}
 	for name, certs := range map[string][]tls.Certificate{"no certificate": nil, "expired": {expired}} {
 		st := run(certs)

@@ -77,34 +77,7 @@ func TestRegisterTLS(t *testing.T) {
 	}
 	defer srv.Close()
 	run := func(tc *tls.Config) RegStatus {
-		pm, err := portmgr.New(portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
-			SIPPorts: portmgr.Range{Min: 45060, Max: 45069}, MediaPorts: portmgr.Range{Min: 46000, Max: 46099}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pm.Close()
-		ua, err := New(Config{Mapper: pm, Account: Account{
-			User: "alice", Password: "secret", Domain: "pbx.test", Transport: "tls",
-			Registrar: srv.TLSAddr().String(), TLS: tc,
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ua.Close()
-		if err := ua.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		timeout := time.After(20 * time.Second)
-		for {
-			select {
-			case ev := <-ua.Events():
-				if r, ok := ev.(*RegistrationEvent); ok && (r.Status.State == RegRegistered || r.Status.State == RegFailed) {
-					return r.Status
-				}
-			case <-timeout:
-				t.Fatal("no registration result")
-			}
-		}
+		return registerTLS(t, n, srv.TLSAddr().String(), portmgr.Range{Min: 45060, Max: 45069}, portmgr.Range{Min: 46000, Max: 46099}, tc)
 	}
 	st := run(nil)
 	if st.State != RegFailed || !strings.Contains(st.Reason, "x509") {
@@ -116,5 +89,39 @@ func TestRegisterTLS(t *testing.T) {
 	}
 	if !strings.Contains(st.Contact, "transport=tls") {
 		t.Errorf("contact %q lacks transport=tls", st.Contact)
+	}
+}
+
+// registerTLS registers alice once over TLS at registrar with tc, on the
+// SIP and media port ranges, and returns the first final registration
+// state (registered or failed).
+func registerTLS(t *testing.T, n *stdnet.Net, registrar string, sipPorts, mediaPorts portmgr.Range, tc *tls.Config) RegStatus {
+	t.Helper()
+	pm, err := portmgr.New(portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
+		SIPPorts: sipPorts, MediaPorts: mediaPorts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	ua, err := New(Config{Mapper: pm, Account: Account{
+		User: "alice", Password: "secret", Domain: "pbx.test", Transport: "tls", Registrar: registrar, TLS: tc,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	if err := ua.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-ua.Events():
+			if r, ok := ev.(*RegistrationEvent); ok && (r.Status.State == RegRegistered || r.Status.State == RegFailed) {
+				return r.Status
+			}
+		case <-timeout:
+			t.Fatal("no registration result")
+		}
 	}
 }
