@@ -139,11 +139,16 @@ func TestWebAdmin(t *testing.T) {
 	// Diagnostics: the SIP trace switched on from the page, then off.
 	b.do("diagnostics page", chromedp.Navigate(base+"/diagnostics"), chromedp.WaitVisible(chromedp.CSS("#trace-state")))
 	b.contains("#trace-state", "Trace is off")
-	b.do("start the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	b.contains("#trace-state", "Trace is on")
+	// Each click posts and loads the page again; the page before it may
+	// show a flash already, so wait for the state text itself.
+	traceIs := func(state string) string {
+		return `(e => e !== null && e.textContent.includes('` + state + `'))(document.querySelector('#trace-state'))`
+	}
+	b.do("start the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")))
+	b.waitLoaded("the trace on", traceIs("Trace is on"))
 	b.shot("diagnostics")
-	b.do("stop the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	b.contains("#trace-state", "Trace is off")
+	b.do("stop the SIP trace", chromedp.Click(chromedp.CSS("#trace-toggle")))
+	b.waitLoaded("the trace off", traceIs("Trace is off"))
 	t.Logf("browser tier: %s; screenshots in %s", time.Since(start).Round(100*time.Millisecond), shots)
 }
 
@@ -188,6 +193,28 @@ func (b *browser) waitJS(what, expr string) {
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(200*time.Millisecond))); err != nil {
 		b.t.Fatalf("waiting for %s: %v (page: %s)", what, err, b.page())
+	}
+}
+
+// waitLoaded polls expr until it is true, across the navigation a form's
+// post starts (a poll that meets the navigation fails and is tried
+// again), for at most 20 s.
+func (b *browser) waitLoaded(what, expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waiting for %s: %v (page: %s)", what, err, b.page())
+		}
+		<-tick.C
 	}
 }
 
