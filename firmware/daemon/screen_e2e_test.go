@@ -46,13 +46,11 @@ func TestScreenEndToEnd(t *testing.T) {
 	waitFor(t, "B's screen: talking to Alice (Hold, End)", 5*time.Second, func() bool {
 		return b.shows("Alice") && b.shows("Hold") && b.shows("End") && !b.shows("Answer")
 	})
-	if err := b.d.Phone().Hold(ctx); err != nil {
-		t.Fatal(err)
-	}
+	// Hold is refused while the answer's ACK is on its way (the screen
+	// already shows the call talking): try until the call takes it.
+	waitFor(t, "B holds", 5*time.Second, func() bool { return b.d.Phone().Hold(ctx) == nil })
 	waitFor(t, "B's screen: held (Resume)", 5*time.Second, func() bool { return b.shows("Resume") && !b.shows("Hold") })
-	if err := b.d.Phone().Resume(ctx); err != nil {
-		t.Fatal(err)
-	}
+	waitFor(t, "B resumes", 5*time.Second, func() bool { return b.d.Phone().Resume(ctx) == nil })
 	waitFor(t, "B's screen: talking again", 5*time.Second, func() bool { return b.shows("Hold") })
 	hangupAll(t, a, b)
 	waitFor(t, "B's screen: idle, no missed call", 5*time.Second, func() bool {
