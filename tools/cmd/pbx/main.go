@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,7 @@ func run(args []string) error {
 	tlsAddr := fs.String("tls", "", "also listen for SIP over TLS on this ip:port (needs -tls-cert, -tls-key)")
 	cert := fs.String("tls-cert", "", "TLS certificate (PEM)")
 	key := fs.String("tls-key", "", "TLS private key (PEM)")
+	clientCA := fs.String("tls-client-ca", "", "require TLS clients to present a certificate signed by a CA in this PEM file (mutual TLS)")
 	natfix := fs.Bool("natfix", false, "route to where REGISTERs come from (received/rport), like nathelper")
 	algs := fs.String("algorithm", "MD5", "digest algorithms to offer, most preferred first (MD5,SHA-256,...)")
 	noInviteAuth := fs.Bool("no-invite-auth", false, "do not challenge INVITEs with 407")
@@ -126,6 +128,17 @@ func run(args []string) error {
 			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
 		}
 		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+		if *clientCA != "" {
+			pem, err := os.ReadFile(*clientCA)
+			if err != nil {
+				return fmt.Errorf("-tls-client-ca: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("-tls-client-ca %s: no PEM certificate found", *clientCA)
+			}
+			cfg.TLSConfig.ClientAuth, cfg.TLSConfig.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		}
 	}
 	if *advertise != "" {
 		if cfg.Advertise, err = netip.ParseAddr(*advertise); err != nil {
