@@ -33,6 +33,10 @@ const (
 	defaultStreamReadTimeout = 10 * time.Second
 	flowDialTimeout          = 10 * time.Second
 	flowRetryMax             = 30 * time.Second
+	// flowShortLived: a flow that dies sooner than this after the
+	// watchdog brought it up, without a byte from the server, counts as
+	// refused, and the next one waits.
+	flowShortLived = 5 * time.Second
 )
 
 // flowKeepalive is the base interval of the CRLF keepalives on the flow
@@ -179,6 +183,13 @@ func (f *flow) dialServer(ctx context.Context) (net.Conn, error) {
 // (at once, then backing off to flowRetryMax) and registers again.
 func (f *flow) watch() {
 	u := f.u
+	// short counts flows in a row that died within flowShortLived of
+	// coming up, the server having sent nothing on them: a server that takes each connection and closes it at
+	// once (a TLS 1.3 server refusing our client certificate, a proxy
+	// shedding load) would otherwise get a REGISTER storm, a new
+	// connection and a REGISTER per round trip.
+	short := 0
+	var upAt time.Time
 	for {
 		c := f.live()
 		if c == nil {
@@ -203,11 +214,21 @@ func (f *flow) watch() {
 		why := c.err()
 		u.setTransport(TransportDown, fmt.Errorf("flow failed: %w", why))
 		u.regFlowDown(fmt.Errorf("flow failed: %w", why))
-		// Register at once: if the server is gone for good, that
-		// REGISTER fails over to the next one (RFC 5626 §4.4, RFC 3263
-		// §4.3) instead of this loop re-dialling the dead one.
-		u.Reregister()
+		if !upAt.IsZero() && time.Since(upAt) < flowShortLived && c.lastRx.Load() == 0 {
+			short++
+		} else {
+			short = 0
+		}
 		pause := time.Duration(0)
+		if short == 0 {
+			// Register at once: if the server is gone for good, that
+			// REGISTER fails over to the next one (RFC 5626 §4.4, RFC
+			// 3263 §4.3) instead of this loop re-dialling the dead one.
+			u.Reregister()
+		} else {
+			pause = min(time.Second<<min(short-1, 5), flowRetryMax)
+			u.log.Warn("flow: the server closed the connection soon after it came up; backing off", "short_lived", short, "pause", pause)
+		}
 		for {
 			if pause > 0 {
 				t := time.NewTimer(pause)
@@ -228,6 +249,7 @@ func (f *flow) watch() {
 			u.log.Warn("flow: reconnect failed", "err", err)
 			pause = min(max(2*pause, time.Second), flowRetryMax)
 		}
+		upAt = time.Now()
 		u.Reregister()
 	}
 }

@@ -143,3 +143,62 @@ func TestTLSHint(t *testing.T) {
 		t.Errorf("no config, no error: %q", got)
 	}
 }
+
+// TestRefusedTLSBacksOff: a registrar that takes each TLS connection and
+// closes it (TLS 1.3 refusing a client without a certificate) gets a
+// few REGISTER attempts backing off, not a storm of one per round trip
+// (over a thousand in 4 s before, which then crashed inside sipgo).
+func TestRefusedTLSBacksOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses loopback sockets")
+	}
+	srvCert, srvPool := selfSigned(t)
+	_, clientPool := clientCert(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	n, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := pbx.New(pbx.Config{
+		Realm: "pbx.test", Users: map[string]string{"alice": "secret"}, Net: n,
+		Listen: netip.MustParseAddrPort("127.0.0.1:0"), TLS: netip.MustParseAddrPort("127.0.0.1:0"),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{srvCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: clientPool},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	pm, err := portmgr.New(portmgr.Config{Net: n, BindAddr: netip.MustParseAddr("127.0.0.1"),
+		SIPPorts: portmgr.Range{Min: 45080, Max: 45089}, MediaPorts: portmgr.Range{Min: 46200, Max: 46299}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	ua, err := New(Config{Mapper: pm, Account: Account{User: "alice", Password: "secret", Domain: "pbx.test",
+		Transport: "tls", Registrar: srv.TLSAddr().String(), TLS: &tls.Config{RootCAs: srvPool}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	if err := ua.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	end := time.After(4 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-ua.Events():
+			if r, ok := ev.(*RegistrationEvent); ok && r.Status.State == RegFailed {
+				failed++
+			}
+		case <-end:
+			done = true
+		}
+	}
+	if failed == 0 || failed > 12 {
+		t.Errorf("%d failed registrations in 4 s against a registrar refusing every connection, want a few (backing off)", failed)
+	}
+	t.Logf("%d failed registrations in 4 s", failed)
+}
