@@ -128,10 +128,6 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentTransactionLayerOptions(
 			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
 			siplib.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
-			// A transaction on a TCP/TLS flow that closed fails at once
-			// instead of after Timer F, so the UA registers again on the
-			// new flow within seconds.
-			siplib.WithTransactionLayerTerminateOnConnClose(),
 		),
 	)
 	if err != nil {
@@ -554,7 +550,14 @@ func (u *UA) sendRequest(ctx context.Context, req *sipRequest, tx bool) (siplib.
 	if !tx {
 		return nil, u.tpl.WriteMsg(req)
 	}
-	return u.txl.Request(ctx, req)
+	ct, err := u.txl.Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	// A transaction on a TCP/TLS flow that closed fails at once instead
+	// of after Timer F, so the UA registers again on the new flow within
+	// seconds (flowtx.go).
+	return u.watchFlow(ct), nil
 }
 
 // request starts a client transaction for req.
@@ -583,6 +586,9 @@ func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
 		return fmt.Errorf("sip: connect %s: %w", req.Destination(), err)
 	}
 	defer conn.TryClose()
+	if tc, ok := conn.(*siplib.TCPConnection); ok && u.foreignToServer(tc) {
+		return fmt.Errorf("sip: connect %s: %w", req.Destination(), errFlowClosed)
+	}
 	_, p, err := net.SplitHostPort(conn.LocalAddr().String())
 	if err != nil {
 		return err
