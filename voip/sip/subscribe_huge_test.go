@@ -87,8 +87,12 @@ func TestHugeNotifyBodies(t *testing.T) {
 	// A dialog-info document over 64 KiB makes a SIP message beyond what
 	// the SIP parser reads (sipgo's 65535 bytes): it is never answered,
 	// the stream cannot be resynchronised and the connection is closed.
-	// The lamp keeps its state. (How soon the line notices the closed
-	// connection is the TCP flow's business, not tested here.)
+	// The lamp keeps its state, and the line registers again on a new
+	// connection within seconds.
+	before := srv.Bindings("alice")
+	if len(before) != 1 {
+		t.Fatalf("bindings before: %+v", before)
+	}
 	pad := strings.Repeat("<!-- padding padding padding -->", (dialoginfo.MaxSize/32)+64)
 	short, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
@@ -100,5 +104,17 @@ func TestHugeNotifyBodies(t *testing.T) {
 		if _, ok := e.(*DialogStateEvent); ok {
 			t.Errorf("a huge NOTIFY was reported: %+v", e)
 		}
+	}
+	start := time.Now()
+	for {
+		b := srv.Bindings("alice")
+		if len(b) == 1 && b[0].Source != before[0].Source {
+			t.Logf("registered again from %v (was %v) %.1f s after the huge NOTIFY failed", b[0].Source, before[0].Source, time.Since(start).Seconds())
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("not registered again on a new connection 20 s after the connection closed: %+v", b)
+		}
+		time.Sleep(20 * time.Millisecond) // polling real time: loopback sockets
 	}
 }
