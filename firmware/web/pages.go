@@ -27,7 +27,7 @@ func (h *Handler) routes() {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return "", nil, nil
 	})
-	for _, p := range []string{"status", "calls", "accounts", "network", "audio", "phonebook", "history", "firmware", "admin"} {
+	for _, p := range []string{"status", "calls", "accounts", "network", "audio", "keys", "phonebook", "history", "firmware", "admin"} {
 		h.page("/"+p, func(w http.ResponseWriter, r *http.Request, s *session) {
 			d := &pageData{Kind: r.URL.Query().Get("kind")}
 			if id := r.URL.Query().Get("edit"); id != "" && p == "phonebook" {
@@ -47,6 +47,7 @@ func (h *Handler) routes() {
 	h.callRoutes()
 	h.configRoutes()
 	h.bookRoutes()
+	h.keyRoutes()
 	h.systemRoutes()
 	h.diagRoutes()
 }
@@ -60,7 +61,7 @@ func (h *Handler) fill(ctx context.Context, page string, d *pageData) {
 		d.Title = titles[page]
 	}
 	switch page {
-	case "status", "calls", "network", "accounts":
+	case "status", "calls", "network", "accounts", "keys":
 		st, err := readStatus(h.cfg.Status())
 		if err != nil && d.Error == "" {
 			d.Error = err.Error()
@@ -69,7 +70,7 @@ func (h *Handler) fill(ctx context.Context, page string, d *pageData) {
 		d.Refresh = page == "status" || page == "calls"
 	}
 	switch page {
-	case "accounts", "network", "audio":
+	case "accounts", "network", "audio", "keys":
 		d.Cfg = api.RedactConfig(h.cfg.Store.Config())
 		d.Tones = config.ToneCountries
 	}
@@ -80,6 +81,14 @@ func (h *Handler) fill(ctx context.Context, page string, d *pageData) {
 		if err != nil {
 			d.LinesErr = err.Error()
 		}
+	case "keys":
+		lamps := map[string]string{}
+		if d.Status != nil {
+			for _, l := range d.Status.Phone.Lamps {
+				lamps[l.Key] = l.State
+			}
+		}
+		d.Keys = keyRows(d.Cfg, d.Form, lamps) // d.Form: a refused form
 	case "phonebook":
 		b, err := a.Phonebook(ctx)
 		d.Book = b
@@ -101,7 +110,7 @@ func (h *Handler) fill(ctx context.Context, page string, d *pageData) {
 
 var titles = map[string]string{
 	"status": "Status", "calls": "Calls", "accounts": "Accounts and lines", "network": "NAT and ports",
-	"audio": "Audio", "phonebook": "Phonebook", "history": "Call history", "firmware": "Firmware",
+	"audio": "Audio", "keys": "Busy lamp keys", "phonebook": "Phonebook", "history": "Call history", "firmware": "Firmware",
 	"admin": "Admin password", "login": "Log in",
 }
 

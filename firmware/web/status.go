@@ -38,6 +38,9 @@ type phoneView struct {
 	Route       string     `json:"route"`
 	MissedCalls int        `json:"missed_calls"`
 	Lines       []lineView `json:"lines"`
+	Lamps       []struct {
+		Key, State string
+	} `json:"lamps"`
 }
 
 type regView struct {

@@ -116,7 +116,7 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-var pageNames = []string{"login", "nopassword", "status", "calls", "accounts", "network", "audio", "phonebook", "history", "firmware", "admin", "error", "diagnostics"}
+var pageNames = []string{"login", "nopassword", "status", "calls", "accounts", "network", "audio", "phonebook", "history", "firmware", "admin", "error", "diagnostics", "keys"}
 
 var funcs = template.FuncMap{
 	"secs": func(d time.Duration) int64 { return int64(d / time.Second) },
@@ -153,7 +153,7 @@ var funcs = template.FuncMap{
 type navItem struct{ Page, Label string }
 
 var navItems = []navItem{{"status", "Status"}, {"calls", "Calls"}, {"accounts", "Accounts"}, {"network", "NAT & ports"},
-	{"audio", "Audio"}, {"phonebook", "Phonebook"}, {"history", "History"}, {"firmware", "Firmware"}, {"admin", "Admin"},
+	{"audio", "Audio"}, {"keys", "Keys"}, {"phonebook", "Phonebook"}, {"history", "History"}, {"firmware", "Firmware"}, {"admin", "Admin"},
 	{"diagnostics", "Diagnostics"}}
 
 // ServeHTTP serves the page. Requests reach it after the API's Host and
@@ -225,6 +225,8 @@ type pageData struct {
 	// FormAccount is 1 + the index of the account whose form Form holds
 	// (0: none), so a refused form shows what was typed.
 	FormAccount int
+	// Keys are the busy lamp keys (the Keys page).
+	Keys []keyRow
 }
 
 // Val is an account form field's value: what was typed into account i's

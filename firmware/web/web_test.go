@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden HTML in testdata/")
 func TestNoSessionRedirects(t *testing.T) {
 	e := newEnv(t, testHash)
 	b := e.browser(t)
-	for _, p := range []string{"/status", "/calls", "/accounts", "/network", "/audio", "/phonebook", "/history", "/firmware", "/admin"} {
+	for _, p := range []string{"/status", "/calls", "/accounts", "/network", "/audio", "/keys", "/phonebook", "/history", "/firmware", "/admin"} {
 		w := b.get(p)
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next="+url.QueryEscape(p) {
 			t.Errorf("GET %s: %d %q", p, w.Code, w.Header().Get("Location"))
@@ -31,7 +31,7 @@ func TestNoSessionRedirects(t *testing.T) {
 		t.Errorf("GET /: %d %q", w.Code, w.Header().Get("Location"))
 	}
 	// A token from the login page does not make a session.
-	for _, p := range []string{"/calls/dial", "/calls/hangup", "/accounts/0", "/history/clear", "/phonebook/b1/delete", "/admin/password", "/logout"} {
+	for _, p := range []string{"/calls/dial", "/calls/hangup", "/accounts/0", "/keys", "/history/clear", "/phonebook/b1/delete", "/admin/password", "/logout"} {
 		w := b.post("/login", p, url.Values{"to": {"1002"}})
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login" {
 			t.Errorf("POST %s: %d %q", p, w.Code, w.Header().Get("Location"))
@@ -176,7 +176,7 @@ func TestBadCSRF(t *testing.T) {
 	other.mustLogin()
 	foreign := other.csrf("/calls")
 	for _, tok := range []string{"", "nope", foreign} {
-		for _, p := range []string{"/calls/dial", "/calls/hangup", "/accounts/0", "/history/clear", "/admin/password", "/logout", "/network"} {
+		for _, p := range []string{"/calls/dial", "/calls/hangup", "/accounts/0", "/keys", "/history/clear", "/admin/password", "/logout", "/network"} {
 			form := url.Values{"to": {"1002"}}
 			if tok != "" {
 				form.Set("csrf", tok)
