@@ -319,9 +319,13 @@ func (c *Call) onNotify(req *siplib.Request, tx *siplib.ServerTx) {
 		ro.timer = time.AfterFunc(wait, func() { c.referExpired(ro) })
 	}
 	c.mu.Unlock()
-	c.ua.send(tx, c.newResponse(req, 200, "OK"))
+	// The event goes out before the 200: the transferee sends its next
+	// NOTIFY only on this answer, and sipgo hands each request to its
+	// own goroutine, so emitting after the answer let a 180 overtake
+	// the 100 before it (TestBlindTransfer saw [180 100 200] once).
 	c.log.Info("transfer: NOTIFY", "code", frag.code, "reason", frag.reason, "final", final)
 	c.ua.emit(&TransferEvent{Call: c, Code: frag.code, Reason: frag.reason, Final: final})
+	c.ua.send(tx, c.newResponse(req, 200, "OK"))
 	if final && frag.code >= 200 && frag.code < 300 {
 		// RFC 5589 §6.1: the transfer worked; we leave the call.
 		c.bye(c.ua.ctx, "transferred", false)
