@@ -39,6 +39,18 @@ const (
 	flowShortLived = 5 * time.Second
 )
 
+// flowReaderStall is how long a flow connection may go without sipgo
+// coming back to read it after a read returned data. sipgo's reader
+// stops on a message it cannot parse and closes the socket only when its
+// reference count says so; with the count off by one the socket stayed
+// open and unread, so neither the UA nor the registrar noticed, and the
+// line was deaf until the next keepalive (TestHostileCorpusTCP, about 1
+// run in 40). The next read normally starts within microseconds.
+var flowReaderStall = 3 * time.Second
+
+// errReaderGone fails a flow whose reader stopped.
+var errReaderGone = errors.New("the SIP stack stopped reading the connection (a message it could not parse)")
+
 // flowKeepalive is the base interval of the CRLF keepalives on the flow
 // (RFC 5626 §4.4.1: 95 to 120 s on a stream without a Flow-Timer); each
 // wait adds up to a quarter more at random. They keep the flow open
@@ -128,12 +140,15 @@ func (f *flow) ensure(ctx context.Context) error {
 		raw.Close()
 		return fmt.Errorf("sip: flow to %s: %w", f.u.currentServer(), err)
 	}
+	// Up before the connection is published: a request that finds it
+	// live may register before this goroutine goes on, and a status
+	// read then must not say down.
+	f.u.setTransport(TransportUp, nil)
 	f.mu.Lock()
 	f.cur = c
 	f.mu.Unlock()
 	f.u.log.Info("flow connected", "laddr", raw.LocalAddr(), "raddr", raw.RemoteAddr())
 	f.u.goFn(func() { f.keepalive(c) })
-	f.u.setTransport(TransportUp, nil)
 	select {
 	case f.up <- struct{}{}:
 	default:
@@ -390,6 +405,10 @@ type flowConn struct {
 	// retired is set when the UA closed the connection to change servers.
 	retired atomic.Bool
 
+	// stall fires when sipgo has not come back to Read flowReaderStall
+	// after a read returned data: its reader has stopped.
+	stall *time.Timer
+
 	once sync.Once
 	mu   sync.Mutex // guards why
 	why  error
@@ -397,11 +416,18 @@ type flowConn struct {
 }
 
 func newFlowConn(c net.Conn, msgTimeout time.Duration) *flowConn {
-	return &flowConn{Conn: sipstream.Conn{Conn: c, MessageTimeout: msgTimeout}, dead: make(chan struct{})}
+	fc := &flowConn{Conn: sipstream.Conn{Conn: c, MessageTimeout: msgTimeout}, dead: make(chan struct{})}
+	fc.stall = time.AfterFunc(time.Hour, func() {
+		fc.fail(errReaderGone)
+		fc.Conn.Close()
+	})
+	fc.stall.Stop()
+	return fc
 }
 
 func (c *flowConn) fail(err error) {
 	c.once.Do(func() {
+		c.stall.Stop()
 		c.mu.Lock()
 		c.why = err
 		c.mu.Unlock()
@@ -426,6 +452,7 @@ func (c *flowConn) err() error {
 
 // Read is called by sipgo's one reader goroutine only.
 func (c *flowConn) Read(p []byte) (int, error) {
+	c.stall.Stop()
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.lastRx.Store(time.Now().UnixNano())
@@ -435,6 +462,10 @@ func (c *flowConn) Read(p []byte) (int, error) {
 		// Whatever sipgo makes of it, the flow is over: close it so a
 		// timeout does not leave a half-read stream behind.
 		c.Conn.Close()
+		return n, err
+	}
+	if !c.failed() {
+		c.stall.Reset(flowReaderStall)
 	}
 	return n, err
 }

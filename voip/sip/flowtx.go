@@ -1,9 +1,12 @@
 package sip
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 
 	siplib "github.com/emiago/sipgo/sip"
 )
@@ -34,43 +37,46 @@ func (t *flowTx) Err() error {
 }
 
 // flowConnOf is the flow connection a client transaction writes on, or
-// nil when it is not one of ours (UDP, or a connection sipgo dialled),
-// with sipgo's connection (nil for UDP).
-func flowConnOf(tx siplib.ClientTransaction) (*flowConn, *siplib.TCPConnection) {
+// nil when it is not one of ours (UDP, or a connection sipgo dialled to
+// another destination).
+func flowConnOf(tx siplib.ClientTransaction) *flowConn {
 	ct, ok := tx.(*siplib.ClientTx)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	tc, ok := ct.Connection().(*siplib.TCPConnection)
 	if !ok || tc == nil {
-		return nil, nil
+		return nil
 	}
 	fc, _ := tc.Conn.(*flowConn)
-	return fc, tc
+	return fc
 }
 
-// foreignToServer reports whether tc is a connection sipgo dialled on its
-// own to the flow's server: that happens when the flow died between our
-// ensure and sipgo's pool lookup. Nothing would notice its end (only the
-// flow's connections are watched), so it is closed and the request fails
-// as on a dead flow; the flow's watchdog dials again.
-func (u *UA) foreignToServer(tc *siplib.TCPConnection) bool {
-	if u.flow == nil || tc == nil {
-		return false
+// flowDialer is sipgo's dialer for TCP and TLS: it refuses to dial the
+// flow's server, which only the flow dials (flow.ensure). When the flow
+// died between our ensure and sipgo's pool lookup, sipgo used to dial a
+// connection of its own there: nothing watched its end, and it took the
+// server's key in sipgo's pool, so later requests missed the flow's new
+// connection and dialled again. Refused, the request fails like one on a
+// dead flow and the watchdog's re-REGISTER goes out on the new flow.
+// Other destinations (a far end's Contact without a proxy) dial as
+// before.
+func (u *UA) flowDialer(laddr net.Addr) net.Dialer {
+	return net.Dialer{
+		Timeout:   flowDialTimeout,
+		LocalAddr: laddr,
+		ControlContext: func(_ context.Context, _, address string, _ syscall.RawConn) error {
+			if u.flow == nil {
+				return nil
+			}
+			ap, err := netip.ParseAddrPort(address)
+			srv := u.currentServer()
+			if err == nil && srv.IsValid() && ap.Addr().Unmap() == srv.Addr().Unmap() && ap.Port() == srv.Port() {
+				return errFlowClosed
+			}
+			return nil
+		},
 	}
-	if _, ours := tc.Conn.(*flowConn); ours {
-		return false
-	}
-	ra, err := netip.ParseAddrPort(tc.RemoteAddr().String())
-	if err != nil {
-		return false
-	}
-	srv := u.currentServer()
-	if !srv.IsValid() || ra.Addr().Unmap() != srv.Addr().Unmap() || ra.Port() != srv.Port() {
-		return false
-	}
-	tc.Conn.Close() // its reader ends and leaves the pool
-	return true
 }
 
 // errFlowClosed fails a request whose flow connection is gone.
@@ -80,13 +86,8 @@ var errFlowClosed = fmt.Errorf("connection closed: %w", siplib.ErrTransactionTra
 // it with a transport error. The watcher is one of the UA's goroutines
 // and ends with the transaction.
 func (u *UA) watchFlow(tx siplib.ClientTransaction) siplib.ClientTransaction {
-	fc, tc := flowConnOf(tx)
+	fc := flowConnOf(tx)
 	if fc == nil {
-		if u.foreignToServer(tc) {
-			w := &flowTx{ClientTransaction: tx, why: errFlowClosed}
-			tx.Terminate()
-			return w
-		}
 		return tx
 	}
 	w := &flowTx{ClientTransaction: tx}

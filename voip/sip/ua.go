@@ -124,6 +124,11 @@ func New(cfg Config) (*UA, error) {
 				onUDP: u.onOwnSocket,
 			})),
 			siplib.WithTransportLayerReadFilter(u.readFilter),
+			// After the read filter: the transports copy it.
+			siplib.WithTransportLayerTransports(siplib.TransportsConfig{
+				TCP: &siplib.TransportTCP{DialerCreate: u.flowDialer},
+				TLS: &siplib.TransportTLS{TransportTCP: &siplib.TransportTCP{DialerCreate: u.flowDialer}},
+			}),
 		),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			siplib.WithTransactionLayerLogger(log.With("layer", "transaction")),
@@ -586,9 +591,6 @@ func (u *UA) learnStreamPort(ctx context.Context, req *sipRequest) error {
 		return fmt.Errorf("sip: connect %s: %w", req.Destination(), err)
 	}
 	defer conn.TryClose()
-	if tc, ok := conn.(*siplib.TCPConnection); ok && u.foreignToServer(tc) {
-		return fmt.Errorf("sip: connect %s: %w", req.Destination(), errFlowClosed)
-	}
 	_, p, err := net.SplitHostPort(conn.LocalAddr().String())
 	if err != nil {
 		return err
