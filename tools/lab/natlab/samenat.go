@@ -76,6 +76,15 @@ func (in *Internet) AddSameNATSite(name string, udpTimeout time.Duration, hairpi
 		if err := l.Run(a.NAT, "ip", "link", "set", port, "master", "lan"); err != nil {
 			return out, err
 		}
+		// A router has one LAN interface: what it routes back to the
+		// host it came from leaves where it came in. A bridge port
+		// does not send a frame back out the port it arrived on
+		// unless in hairpin mode, which dropped a phone's packet to
+		// its own public address (the phone's hairpinning test, socket
+		// to socket on the same host) even behind the hairpinning NAT.
+		if err := l.Run(a.NAT, "ip", "link", "set", port, "type", "bridge_slave", "hairpin", "on"); err != nil {
+			return out, err
+		}
 		if err := l.ipSetup(s.Phone, "eth0", s.PhoneIP+"/24", lan+".1"); err != nil {
 			return out, err
 		}
