@@ -29,10 +29,11 @@ import (
 // and one that does not. Each cell starts what it needs on addresses of
 // its own in the server namespace.
 
-// Server addresses of the fw443 cells (the server namespace's /24).
-const (
-	kamTLS  = "203.0.113.143" // Kamailio (nathelper) on udp:5060 and tls:443
-	turnTLS = "203.0.113.144" // coturn with TLS only, on 443
+// Server addresses of the fw443 cells (the server namespace's /24):
+// each TCP-443 cell has its own pair, as the cells run side by side.
+var (
+	fw443Kam  = [2]string{"203.0.113.143", "203.0.113.145"} // Kamailio (nathelper) on udp:5060 and tls:443
+	fw443Turn = [2]string{"203.0.113.144", "203.0.113.146"} // coturn with TLS only, on 443
 )
 
 func fw443Cells(run func(string, func(*testing.T)), e *env) {
@@ -157,6 +158,10 @@ func fwCounters(s *Site) string {
 func (e *env) tcp443Call(t *testing.T, stun bool) {
 	start := time.Now()
 	name := shortName(t)
+	kamTLS, turnTLS := fw443Kam[0], fw443Turn[0]
+	if stun {
+		kamTLS, turnTLS = fw443Kam[1], fw443Turn[1]
+	}
 	scenario := "TCP 443 only: TLS to kamailio, TURN over TLS -> public phoned"
 	if stun {
 		scenario = "TCP 443 only, STUN configured: TLS to kamailio, TURN over TLS -> public phoned"
@@ -300,7 +305,7 @@ func classify(remote string, s *Site) string {
 		return "direct on the LAN"
 	case ip == s.WANIP:
 		return "hairpin through the NAT"
-	case ip == STUN1 || ip == STUN2 || ip == turnTLS:
+	case ip == STUN1 || ip == STUN2 || ip == fw443Turn[0] || ip == fw443Turn[1]:
 		return "TURN relay"
 	}
 	return "direct to " + ip
