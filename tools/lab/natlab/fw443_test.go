@@ -219,7 +219,7 @@ func (e *env) tcp443Call(t *testing.T, stun bool) {
 	pp, qp := wp(), wq()
 	row.Outcome, row.FirstAudio = Fail, res.FirstAudio
 	row.Detail = fmt.Sprintf("behind the firewall: %s; public: %s; media %s; %s", pp, qp, res.Detail, fwCounters(s))
-	if res.OK && strings.HasPrefix(qp, "path TURN relay") {
+	if res.OK && strings.HasPrefix(qp, "path the far end's TURN relay") && strings.HasPrefix(pp, "path own TURN relay") {
 		row.Outcome = Pass
 	}
 	if !res.OK {
@@ -238,19 +238,26 @@ type pathStatus struct {
 		RTP struct {
 			Remote string `json:"remote"`
 		} `json:"rtp"`
+		MediaPath   string `json:"media_path"`
+		RelayReason string `json:"relay_reason"`
 	} `json:"calls"`
 }
 
 // watchPath samples p's status every 200 ms until the returned function
 // is called, and then says which media path the phone's last call used:
-// its RTP remote classified as the LAN (direct), the NAT's public
-// address (a hairpin through the NAT), a TURN relay, or another host.
+// the relay when the call moved there (media_path relay) or its media
+// mappings are relayed from the start (media strategy turn), else its
+// RTP remote classified as the LAN (direct), the NAT's public address
+// (a hairpin through the NAT), a TURN relay (the far end's relayed
+// address), or another host.
 func watchPath(p *Phoned, s *Site) func() string {
 	var (
 		mu     sync.Mutex // guards following
 		remote string
 		hp     *bool
 		media  string
+		path   string // media_path of the call
+		why    string // relay_reason
 	)
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -262,6 +269,7 @@ func watchPath(p *Phoned, s *Site) func() string {
 					mu.Lock()
 					if len(st.Calls) > 0 && st.Calls[0].RTP.Remote != "" {
 						remote = st.Calls[0].RTP.Remote
+						path, why = st.Calls[0].MediaPath, st.Calls[0].RelayReason
 					}
 					if st.NAT != nil {
 						h := st.NAT.Hairpinning
@@ -283,7 +291,16 @@ func watchPath(p *Phoned, s *Site) func() string {
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		out := "path " + classify(remote, s) + " (" + p.User + "'s rtp remote " + remote + ")"
+		var how string
+		switch {
+		case path == "relay":
+			how = "own TURN relay (moved by the liveness rule: " + why + ")"
+		case media == "turn":
+			how = "own TURN relay (media strategy turn, relayed from the start)"
+		default:
+			how = classify(remote, s)
+		}
+		out := "path " + how + " (" + p.User + "'s rtp remote " + remote + ")"
 		if hp != nil {
 			out += fmt.Sprintf(", phone reports hairpinning %v, media strategy %s", *hp, media)
 		}
@@ -306,7 +323,7 @@ func classify(remote string, s *Site) string {
 	case ip == s.WANIP:
 		return "hairpin through the NAT"
 	case ip == STUN1 || ip == STUN2 || ip == fw443Turn[0] || ip == fw443Turn[1]:
-		return "TURN relay"
+		return "the far end's TURN relay"
 	}
 	return "direct to " + ip
 }
