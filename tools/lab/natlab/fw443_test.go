@@ -392,7 +392,7 @@ func (e *env) sameNATCall(t *testing.T, hairpin bool) {
 		kind = "hairpin"
 	}
 	row := Row{Section: "same nat", Scenario: fmt.Sprintf("two phones behind one port-restricted NAT, %s / kamailio-nathelper", kind), Phone: "phoned"}
-	sites, err := e.in.AddSameNATSite(fmt.Sprintf("s%d", e.n.Add(1)), e.udp, hairpin)
+	sites, err := e.in.AddSameNATSite(fmt.Sprintf("s%d", e.n.Add(1)), fmt.Sprintf("s%d", e.n.Add(1)), e.udp, hairpin)
 	t.Cleanup(func() { // registered first: runs after the phones stop
 		for _, s := range sites {
 			if s != nil {

@@ -12,8 +12,9 @@ import (
 // bridge as to a single phone's link.
 //
 //	s<i>-nat: wan 198.18.x.y, bridge lan 10.X.Y.1/24 (ports l1, l2)
-//	   |-- s<i>-ph:  phone A, 10.X.Y.2
-//	   `-- s<i>-ph2: phone B, 10.X.Y.3
+//	   |-- s<i>-ph: phone A, 10.X.Y.2
+//	   `-- s<j>-ph: phone B, 10.X.Y.3 (a site name of its own, so the
+//	                namespace has a name make lab-clean knows)
 //
 // Masquerading keeps a source port when it is free, so the two phones
 // get distinct port ranges (SameNATPorts) and each keeps its ports on
@@ -30,12 +31,12 @@ var SameNATPorts = [2]struct{ SIP, Media [2]int }{
 }
 
 // AddSameNATSite builds a port-restricted NAT with two phones on its LAN
-// and returns a Site per phone. The first owns the NAT namespace (its
+// and returns a Site per phone, named name and nameB. The first owns the NAT namespace (its
 // Close deletes it); the second only its phone namespace. With hairpin,
 // the NAT loops packets from the LAN to its own public address back to
 // the phone that holds the mapping of the destination port, with the
 // source rewritten to the public address (hairpinRules).
-func (in *Internet) AddSameNATSite(name string, udpTimeout time.Duration, hairpin bool) ([2]*Site, error) {
+func (in *Internet) AddSameNATSite(name, nameB string, udpTimeout time.Duration, hairpin bool) ([2]*Site, error) {
 	l := in.lab
 	var out [2]*Site
 	idx, err := in.takeIndex()
@@ -45,7 +46,7 @@ func (in *Internet) AddSameNATSite(name string, udpTimeout time.Duration, hairpi
 	wan := fmt.Sprintf("198.18.%d.%d", 1+idx/250, 1+idx%250)
 	lan := fmt.Sprintf("10.%d.%d", idx/256, idx%256)
 	a := &Site{Kind: PortRestricted, Name: name, WANIP: wan, PhoneIP: lan + ".2", lab: l, in: in, idx: idx}
-	b := &Site{Kind: PortRestricted, Name: name + "b", WANIP: wan, PhoneIP: lan + ".3", lab: l, in: in, idx: idx}
+	b := &Site{Kind: PortRestricted, Name: nameB, WANIP: wan, PhoneIP: lan + ".3", lab: l, in: in, idx: idx}
 	out = [2]*Site{a, b}
 	if a.NAT, err = l.AddNS(name + "-nat"); err != nil {
 		return out, err
@@ -66,7 +67,7 @@ func (in *Internet) AddSameNATSite(name string, udpTimeout time.Duration, hairpi
 		}
 	}
 	for i, s := range out {
-		if s.Phone, err = l.AddNS(fmt.Sprintf("%s-ph%s", name, map[int]string{0: "", 1: "2"}[i])); err != nil {
+		if s.Phone, err = l.AddNS(s.Name + "-ph"); err != nil {
 			return out, err
 		}
 		port := fmt.Sprintf("l%d", i+1)
