@@ -18,9 +18,10 @@
 
 # kamailio-presence-modules: busy lamps and message waiting (pbx17 cells);
 # dnsmasq-base: dnsmasq without the Debian service that would start on the
-# host (the pbx17 DNS cells run it in the server namespace).
+# host (the pbx17 DNS cells run it in the server namespace);
+# kamailio-tls-modules: SIP over TLS on 443 (fw443 cells).
 LAB_PKGS := kamailio coturn baresip sip-tester iproute2 iptables nftables sox tshark conntrack \
-  kamailio-presence-modules dnsmasq-base
+  kamailio-presence-modules dnsmasq-base kamailio-tls-modules
 LAB_OWN_PREFIX := $(or $(LAB_PREFIX),dpl-)
 # Each prefix has its own work directory, so two labs never share one.
 LAB_DIR ?= $(CURDIR)/$(BIN)/lab$(if $(filter-out dpl-,$(LAB_OWN_PREFIX)),-$(LAB_OWN_PREFIX:dpl-%=%))

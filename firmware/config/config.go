@@ -257,6 +257,9 @@ type TURN struct {
 	// (transport; TLS checks the system roots and the server's host
 	// name). Default: udp.
 	Transport string
+	// CAFile is a PEM file of CA certificates trusted for transport tls
+	// instead of the system roots (ca_file; turnca.go). Default: none.
+	CAFile string
 }
 
 // Audio configures where audio comes from and goes (audio).

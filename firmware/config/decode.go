@@ -524,6 +524,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 						"password":  d.str(&t.TURN.Password),
 						"fallbacks": d.strings(&t.TURN.Fallbacks, nil),
 						"transport": d.str(&t.TURN.Transport),
+						"ca_file":   d.str(&t.TURN.CAFile),
 					})
 				},
 				"static_external":  d.str(&t.StaticExternal),

@@ -112,6 +112,7 @@ type (
 		Password  string   `yaml:"password"`
 		Fallbacks []string `yaml:"fallbacks,omitempty"`
 		Transport string   `yaml:"transport,omitempty"`
+		CAFile    string   `yaml:"ca_file,omitempty"`
 	}
 	fileAudio struct {
 		Input      string `yaml:"input"`

@@ -463,6 +463,7 @@ func (v *validator) nat(n NAT) {
 	default:
 		v.fail("nat.turn.transport", "%q: want udp, tcp or tls", t.Transport)
 	}
+	v.turnCA(t) // turnca.go
 	if len(t.Fallbacks) > 0 && t.Server == "" {
 		v.failNear("nat.turn.server", "nat.turn.fallbacks", "required when nat.turn.fallbacks is set")
 	}

@@ -294,6 +294,10 @@ func portConfig(cfg *config.Config, n transport.Net, log *slog.Logger) (portmgr.
 		}
 		pc.StaticExternal = ip
 	}
+	var err error
+	if pc.TURN.TLSConfig, err = turnTLS(nat.TURN.CAFile); err != nil { // turnca.go
+		return pc, err
+	}
 	return pc, nil
 }
 
