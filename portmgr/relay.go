@@ -46,6 +46,10 @@ type relayCounters struct {
 	alts       []netip.AddrPort // TURNConfig.Fallbacks, resolved; guarded by Manager.mu
 	v6         []netip.AddrPort // the AAAA records of Server and Fallbacks (turn6.go); guarded by Manager.mu
 	cur6       netip.AddrPort   // the current IPv6 server when Manager.turnAddr is IPv4; guarded by Manager.mu
+	// wrongFamily holds the servers that gave a relayed address of the
+	// other family than the socket's, and when (turn6.go); guarded by
+	// Manager.mu.
+	wrongFamily map[netip.AddrPort]wrongFamily
 }
 
 // turnTry bounds one TURN server's attempt when another one is left to
@@ -87,7 +91,7 @@ func (m *Manager) turnServersLocked(local netip.Addr) []netip.AddrPort {
 	cands := append([]netip.AddrPort{m.turnAddr, m.relays.cur6, m.relays.primary}, m.relays.alts...)
 	var out []netip.AddrPort
 	for _, a := range append(cands, m.relays.v6...) {
-		if a.IsValid() && (!local.IsValid() || sameFamily(a.Addr(), local)) && !slices.Contains(out, a) {
+		if a.IsValid() && (!local.IsValid() || sameFamily(a.Addr(), local)) && !slices.Contains(out, a) && !m.wrongFamilyLocked(a) {
 			out = append(out, a)
 		}
 	}
@@ -290,7 +294,10 @@ func (m *Manager) Relay(ctx context.Context, mp *Mapping, peers ...netip.Addr) e
 	if mp.Kind != KindMedia || mp.rtp == nil {
 		return fmt.Errorf("portmgr: relay: not a media mapping")
 	}
-	if !server.IsValid() { // IPv6 media, a TURN server with no IPv6 address (turn6.go)
+	if !server.IsValid() { // IPv6 media, a TURN server with no IPv6 address or a wrong-family relay (turn6.go)
+		if err := m.familyErr(mp.local.Addr()); err != nil {
+			return fmt.Errorf("%w for %s: %w", ErrNoRelay, mp.local, err)
+		}
 		return fmt.Errorf("%w for %s: the TURN server %s is of the other IP family", ErrNoRelay, mp.local, anyServer)
 	}
 	var addrs []net.Addr

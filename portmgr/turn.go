@@ -146,7 +146,9 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, 
 		s.turn.Store(nil)
 		close(t.done) // no pumps to wait for
 		t.close()     // the relayed conn (freeing the allocation), the client, the stream
-		return netip.AddrPort{}, errRelayFamily(server, relayed, s.local)
+		err := errRelayFamily(server, relayed, s.local)
+		m.markWrongFamily(server, err)
+		return netip.AddrPort{}, err
 	}
 	var pumps sync.WaitGroup
 	pumps.Add(2)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/pion/transport/v4"
 )
@@ -42,6 +43,51 @@ func errRelayFamily(server, relayed, local netip.AddrPort) error {
 	return fmt.Errorf("portmgr: TURN server %s gave a relayed address %s of the other IP family than the call's %s "+
 		"(the client cannot ask for REQUESTED-ADDRESS-FAMILY; coturn: allocation-default-address-family=keep)",
 		server, relayed, local.Addr())
+}
+
+// wrongFamilyHold is how long a TURN server that gave a relayed address
+// of the other family is not asked again for that family: every media
+// pair of the family would otherwise allocate (and release) in vain.
+const wrongFamilyHold = 10 * time.Minute
+
+// wrongFamily is a server's wrong-family answer.
+type wrongFamily struct {
+	at  time.Time
+	err error
+}
+
+// markWrongFamily notes that server gave a relayed address of the other
+// family (logged once per hold).
+func (m *Manager) markWrongFamily(server netip.AddrPort, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.relays.wrongFamily == nil {
+		m.relays.wrongFamily = map[netip.AddrPort]wrongFamily{}
+	}
+	if !m.wrongFamilyLocked(server) {
+		m.log.Warn("turn server skipped for its family", "server", server, "for", wrongFamilyHold, "err", err)
+	}
+	m.relays.wrongFamily[server] = wrongFamily{at: time.Now(), err: err}
+}
+
+// wrongFamilyLocked reports whether server gave a relayed address of the
+// other family within wrongFamilyHold. m.mu held.
+func (m *Manager) wrongFamilyLocked(server netip.AddrPort) bool {
+	w, ok := m.relays.wrongFamily[server]
+	return ok && time.Since(w.at) < wrongFamilyHold
+}
+
+// familyErr is why local's family has no TURN server: the error of one
+// that gave a relayed address of the other family, nil when none did.
+func (m *Manager) familyErr(local netip.Addr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for a, w := range m.relays.wrongFamily {
+		if sameFamily(a.Addr(), local) && m.wrongFamilyLocked(a) {
+			return w.err
+		}
+	}
+	return nil
 }
 
 // turnForLocked is the current TURN server of local's family, zero when

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,10 @@ import (
 // "udp4"): ::1 plays a server that allocates in the family of the
 // client's leg (coturn's allocation-default-address-family=keep),
 // 127.0.0.1 one that allocates IPv4 as RFC 6156 §4.2's default says.
-type familyRelays struct{ ip netip.Addr }
+type familyRelays struct {
+	ip netip.Addr
+	n  *atomic.Int32 // allocations made
+}
 
 func (g familyRelays) Validate() error { return nil }
 
@@ -34,6 +38,7 @@ func (g familyRelays) AllocatePacketConn(_ string, port int) (net.PacketConn, ne
 	if err != nil {
 		return nil, nil, err
 	}
+	g.n.Add(1)
 	return c, c.LocalAddr(), nil
 }
 
@@ -45,6 +50,13 @@ func (g familyRelays) AllocateConn(string, int) (net.Conn, net.Addr, error) {
 // relay; it returns the server's address.
 func turnServer6(t *testing.T, listen, relay netip.Addr) netip.AddrPort {
 	t.Helper()
+	a, _ := turnServer6n(t, listen, relay)
+	return a
+}
+
+// turnServer6n is turnServer6 that also counts the allocations.
+func turnServer6n(t *testing.T, listen, relay netip.Addr) (netip.AddrPort, *atomic.Int32) {
+	t.Helper()
 	nw := "udp4"
 	if listen.Is6() {
 		nw = "udp6"
@@ -54,19 +66,20 @@ func turnServer6(t *testing.T, listen, relay netip.Addr) netip.AddrPort {
 		t.Fatal(err)
 	}
 	key := turn.GenerateAuthKey("u", "r", "p")
+	n := new(atomic.Int32)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm: "r",
 		AuthHandler: func(user, _ string, _ net.Addr) ([]byte, bool) {
 			return key, user == "u"
 		},
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: pc, RelayAddressGenerator: familyRelays{relay}}},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: pc, RelayAddressGenerator: familyRelays{relay, n}}},
 	})
 	if err != nil {
 		pc.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+	return netip.MustParseAddrPort(pc.LocalAddr().String()), n
 }
 
 // dualNet is the host network with one name, turn.test, that has an A
@@ -136,19 +149,46 @@ func relayEcho(t *testing.T, m *portmgr.Manager, hint netip.Addr, peerIP netip.A
 // TestTURNOverIPv6: a TURN server given as an IPv6 literal relays an
 // IPv6 call (pion/turn's client resolves its server over IPv4 only; the
 // port manager hands it the address itself), with an IPv6 relayed
-// address from a server that allocates in the client's family.
+// address from a server that allocates in the client's family, over UDP
+// and over TCP.
 func TestTURNOverIPv6(t *testing.T) {
 	n := loopbackNet(t)
-	srv := turnServer6(t, netip.IPv6Loopback(), netip.IPv6Loopback())
-	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1,
-		SIPPorts: portmgr.Range{Min: 47260, Max: 47269}, MediaPorts: portmgr.Range{Min: 47270, Max: 47299},
-		Strategies: []portmgr.Strategy{portmgr.StrategyTURN},
-		TURN:       portmgr.TURNConfig{Server: srv.String(), Username: "u", Password: "p", NoWarm: true}})
-	if err != nil {
-		t.Fatal(err)
+	for i, tr := range []string{"udp", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			var srv netip.AddrPort
+			if tr == "udp" {
+				srv = turnServer6(t, netip.IPv6Loopback(), netip.IPv6Loopback())
+			} else {
+				ln, err := net.Listen("tcp6", "[::1]:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				key := turn.GenerateAuthKey("u", "r", "p")
+				s, err := turn.NewServer(turn.ServerConfig{
+					Realm:       "r",
+					AuthHandler: func(user, _ string, _ net.Addr) ([]byte, bool) { return key, user == "u" },
+					ListenerConfigs: []turn.ListenerConfig{{Listener: ln,
+						RelayAddressGenerator: familyRelays{netip.IPv6Loopback(), new(atomic.Int32)}}},
+				})
+				if err != nil {
+					ln.Close()
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				srv = netip.MustParseAddrPort(ln.Addr().String())
+			}
+			base := uint16(47260 + 20*i)
+			m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1,
+				SIPPorts: portmgr.Range{Min: base, Max: base + 1}, MediaPorts: portmgr.Range{Min: base + 2, Max: base + 19},
+				Strategies: []portmgr.Strategy{portmgr.StrategyTURN},
+				TURN:       portmgr.TURNConfig{Server: srv.String(), Username: "u", Password: "p", NoWarm: true, Transport: tr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			relayEcho(t, m, netip.IPv6Loopback(), netip.IPv6Loopback())
+		})
 	}
-	defer m.Close()
-	relayEcho(t, m, netip.IPv6Loopback(), netip.IPv6Loopback())
 }
 
 // TestTURNDualStackName: a TURN server name with A and AAAA records
@@ -174,10 +214,11 @@ func TestTURNDualStackName(t *testing.T) {
 // out an IPv4 relayed address (RFC 6156's default when the client does
 // not send REQUESTED-ADDRESS-FAMILY, which pion/turn's client cannot)
 // does not relay an IPv6 call: Relay fails and says why, and the
-// mapping keeps its own address.
+// mapping keeps its own address. The server is not asked again for the
+// next IPv6 call (every call would allocate in vain).
 func TestTURNIPv6WrongFamilyRelay(t *testing.T) {
 	n := loopbackNet(t)
-	srv := turnServer6(t, netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1"))
+	srv, allocs := turnServer6n(t, netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1"))
 	m, err := portmgr.New(portmgr.Config{Net: n, PoolSize: -1,
 		SIPPorts: portmgr.Range{Min: 47340, Max: 47349}, MediaPorts: portmgr.Range{Min: 47350, Max: 47379},
 		Strategies: []portmgr.Strategy{portmgr.StrategyTURN},
@@ -199,5 +240,17 @@ func TestTURNIPv6WrongFamilyRelay(t *testing.T) {
 	}
 	if mp.Via() == portmgr.StrategyTURN || !mp.External().Addr().Is6() {
 		t.Errorf("after the failed relay: via %v, external %v", mp.Via(), mp.External())
+	}
+	mp2, err := m.Map(ctx, portmgr.KindMedia, portmgr.UDP, netip.AddrPortFrom(netip.IPv6Loopback(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(mp2)
+	err = m.Relay(ctx, mp2, netip.IPv6Loopback())
+	if !errors.Is(err, portmgr.ErrNoRelay) || !strings.Contains(err.Error(), "family") {
+		t.Fatalf("second Relay: %v; want ErrNoRelay saying why", err)
+	}
+	if got := allocs.Load(); got != 1 {
+		t.Errorf("the server made %d allocations; want 1 (not asked again)", got)
 	}
 }
