@@ -27,6 +27,7 @@ func v6turn17Cells(run func(string, func(*testing.T)), e *env) {
 	run("dual-stack/phoned-to-baresip-v6/kamailio-dual", func(t *testing.T) { e.dualCall(t, dualV6) })
 	run("dual-stack/phoned-to-baresip-v4/kamailio-dual-v6-dead", func(t *testing.T) { e.dualCall(t, dualV6Dead) })
 	run("dual-stack/phoned-to-baresip-v6/coturn-v6-relay", func(t *testing.T) { e.dualCall(t, dualTURN6) })
+	run("dual-stack/phoned-to-baresip-v6/coturn-v6-ipv4-relay", func(t *testing.T) { e.dualCall(t, dualTURN6Default) })
 }
 
 // dualCase is what a dual-stack cell varies.
@@ -36,6 +37,10 @@ const (
 	dualV6     dualCase = iota // the AAAA record answers: phoned on IPv6, baresip IPv6-only
 	dualV6Dead                 // the AAAA record names a silent address: phoned falls back to IPv4, baresip IPv4-only
 	dualTURN6                  // as dualV6, phoned relays its media through coturn over IPv6
+	// dualTURN6Default: as dualTURN6, but coturn keeps RFC 6156's default
+	// (an IPv4 relay when the client asks for no family): phoned refuses
+	// it for the IPv6 call, whose media stays direct.
+	dualTURN6Default
 )
 
 // dualDomain is the name of the dual-stack segment's Kamailio.
@@ -154,16 +159,22 @@ func (e *env) dualSeg(t *testing.T, c dualCase) *dualSegment {
 	if err := l.waitUDP(router, seg.v4+":53", dns); err != nil {
 		t.Fatal(err)
 	}
-	if c == dualTURN6 {
-		// coturn on IPv6 only, allocating in the family the client
-		// reached it over (pion/turn's client sends no
-		// REQUESTED-ADDRESS-FAMILY, RFC 6156's default would be IPv4).
-		p, err := l.Start(router, "coturndual-"+name, nil, "turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
-			"--listening-ip="+seg.v6, "--relay-ip="+seg.v6, "--listening-port=3478",
-			"--min-port=49152", "--max-port=65535", "--allocation-default-address-family=keep",
+	if c == dualTURN6 || c == dualTURN6Default {
+		// coturn listening on IPv6 only. dualTURN6: allocating in the
+		// family the client reached it over (pion/turn's client sends no
+		// REQUESTED-ADDRESS-FAMILY); dualTURN6Default: RFC 6156's
+		// default, IPv4, from an IPv4 relay address.
+		family, relays := "keep", []string{"--relay-ip=" + seg.v6}
+		if c == dualTURN6Default {
+			family, relays = "ipv4", append(relays, "--relay-ip="+seg.v4)
+		}
+		args := append([]string{"turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls",
+			"--listening-ip=" + seg.v6, "--listening-port=3478"}, relays...)
+		p, err := l.Start(router, "coturndual-"+name, nil, append(args,
+			"--min-port=49152", "--max-port=65535", "--allocation-default-address-family="+family,
 			"--lt-cred-mech", "--user="+TURNUser+":"+TURNPassword, "--realm="+Realm,
 			"--fingerprint", "--no-multicast-peers", "--log-file=stdout", "--simple-log",
-			"--pidfile="+filepath.Join(l.Dir, "coturndual-"+name+".pid"))
+			"--pidfile="+filepath.Join(l.Dir, "coturndual-"+name+".pid"))...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +251,7 @@ func (e *env) dualCall(t *testing.T, c dualCase) {
 	accounts := fmt.Sprintf("  - {user: %q, password: %q, domain: %q, registrar: %q, expires: 60s}\n",
 		user, SIPPassword, dualDomain, dualDomain+":5060")
 	extra := ""
-	if c == dualTURN6 {
+	if c == dualTURN6 || c == dualTURN6Default {
 		extra = fmt.Sprintf("  strategies: [turn]\n  turn: {server: \"[%s]:3478\", username: %s, password: %s}\n",
 			seg.v6, TURNUser, TURNPassword)
 	}
@@ -256,9 +267,10 @@ func (e *env) dualCall(t *testing.T, c dualCase) {
 	}
 	t.Cleanup(b.Close)
 	scenario := map[dualCase]string{
-		dualV6:     "dual-stack: phoned (A+AAAA name) -> baresip IPv6-only / kamailio on both",
-		dualV6Dead: "dual-stack: phoned (AAAA silent) -> baresip IPv4-only / kamailio on both",
-		dualTURN6:  "dual-stack: phoned -> baresip IPv6-only, media relayed by coturn over IPv6",
+		dualV6:           "dual-stack: phoned (A+AAAA name) -> baresip IPv6-only / kamailio on both",
+		dualV6Dead:       "dual-stack: phoned (AAAA silent) -> baresip IPv4-only / kamailio on both",
+		dualTURN6:        "dual-stack: phoned -> baresip IPv6-only, media relayed by coturn over IPv6",
+		dualTURN6Default: "dual-stack: phoned -> baresip IPv6-only, coturn over IPv6 gives an IPv4 relay: refused, media direct",
 	}[c]
 	row := Row{Section: "ipv6", Scenario: scenario, Phone: "phoned+baresip", Outcome: Fail}
 	st, ok := p.WaitFor(t.Context(), 15*time.Second, Registered)
@@ -288,6 +300,9 @@ func (e *env) dualCall(t *testing.T, c dualCase) {
 	case dualTURN6:
 		proofs = append(proofs, logLine(p.Proc, "msg=relayed", "ext=["+seg.v6+"]:"),
 			logLine(b.Proc, "receiving from ["+seg.v6+"]:"))
+	case dualTURN6Default:
+		proofs = append(proofs, logLine(p.Proc, "turn server skipped for its family", "server=["+seg.v6+"]:3478"),
+			logLine(b.Proc, "receiving from ["+strings.TrimSuffix(seg.v6, "1")+"2]:"))
 	}
 	for _, pr := range proofs {
 		if strings.HasPrefix(pr, "missing: ") {
