@@ -256,7 +256,7 @@ func (m *Manager) learn(mp *Mapping) {
 func (m *Manager) turnFits(mp *Mapping) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return sameFamily(m.turnAddr.Addr(), mp.local.Addr())
+	return m.turnForLocked(mp.local.Addr()).IsValid() // turn6.go
 }
 
 func (m *Manager) isMappedLocked(mp *Mapping) bool {

@@ -44,6 +44,12 @@ type relayCounters struct {
 	warm, cold atomic.Int64
 	primary    netip.AddrPort   // TURNConfig.Server, resolved; guarded by Manager.mu
 	alts       []netip.AddrPort // TURNConfig.Fallbacks, resolved; guarded by Manager.mu
+	v6         []netip.AddrPort // the AAAA records of Server and Fallbacks (turn6.go); guarded by Manager.mu
+	cur6       netip.AddrPort   // the current IPv6 server when Manager.turnAddr is IPv4; guarded by Manager.mu
+	// wrongFamily holds the servers that gave a relayed address of the
+	// other family than the socket's, and when (turn6.go); guarded by
+	// Manager.mu.
+	wrongFamily map[netip.AddrPort]wrongFamily
 }
 
 // turnTry bounds one TURN server's attempt when another one is left to
@@ -63,22 +69,29 @@ func (m *Manager) resolveTURNFallbacks() {
 		}
 		alts = append(alts, a)
 	}
+	v6 := m.resolveTURN6() // turn6.go
 	m.mu.Lock()
-	m.relays.primary, m.relays.alts = m.turnAddr, alts
+	m.relays.primary, m.relays.alts, m.relays.v6 = m.turnAddr, alts, v6
 	if !m.turnAddr.IsValid() && len(alts) > 0 {
 		m.turnAddr = alts[0]
 	}
 	m.mu.Unlock()
 }
 
-// turnServers are the TURN servers in the order to try: the current
-// one, then the others as configured.
-func (m *Manager) turnServers() []netip.AddrPort {
+// turnServers are the TURN servers of local's family in the order to
+// try: the current one, then the others as configured (IPv4 addresses
+// before IPv6 ones, which only an IPv6 local address takes).
+func (m *Manager) turnServers(local netip.Addr) []netip.AddrPort {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := []netip.AddrPort{m.turnAddr}
-	for _, a := range append([]netip.AddrPort{m.relays.primary}, m.relays.alts...) {
-		if a.IsValid() && !slices.Contains(out, a) {
+	return m.turnServersLocked(local)
+}
+
+func (m *Manager) turnServersLocked(local netip.Addr) []netip.AddrPort {
+	cands := append([]netip.AddrPort{m.turnAddr, m.relays.cur6, m.relays.primary}, m.relays.alts...)
+	var out []netip.AddrPort
+	for _, a := range append(cands, m.relays.v6...) {
+		if a.IsValid() && (!local.IsValid() || sameFamily(a.Addr(), local)) && !slices.Contains(out, a) && !m.wrongFamilyLocked(a) {
 			out = append(out, a)
 		}
 	}
@@ -89,8 +102,8 @@ func (m *Manager) turnServers() []netip.AddrPort {
 // (several TURN servers with failover): a server that fails while
 // another is left gets turnTry, and the one that works becomes current,
 // so the next allocation goes there first.
-func (m *Manager) eachTURN(ctx context.Context, f func(context.Context, netip.AddrPort) error) error {
-	servers := m.turnServers()
+func (m *Manager) eachTURN(ctx context.Context, local netip.Addr, f func(context.Context, netip.AddrPort) error) error {
+	servers := m.turnServers(local)
 	var err error
 	for i, server := range servers {
 		if !server.IsValid() {
@@ -104,8 +117,15 @@ func (m *Manager) eachTURN(ctx context.Context, f func(context.Context, netip.Ad
 		cancel()
 		if err == nil {
 			m.mu.Lock()
-			was := m.turnAddr
-			m.turnAddr = server
+			was := m.turnForLocked(local)
+			switch six := server.Addr().Is6(); {
+			case six && m.turnAddr.Addr().Is4():
+				m.relays.cur6 = server
+			case !six && m.turnAddr.Addr().Is6():
+				m.relays.cur6, m.turnAddr = m.turnAddr, server
+			default:
+				m.turnAddr = server
+			}
 			m.mu.Unlock()
 			if was != server {
 				m.log.Warn("turn failover", "from", was, "to", server)
@@ -133,8 +153,8 @@ func (m *Manager) RelaySwitches() (warm, cold int64) {
 // background, when a relay is configured and mp is not relayed already.
 func (m *Manager) startWarmRelay(mp *Mapping) {
 	m.mu.Lock()
-	ok := m.turnAddr.IsValid() && mp.Kind == KindMedia && mp.rtp != nil && mp.via != StrategyTURN && !m.closed && !m.cfg.TURN.NoWarm &&
-		sameFamily(m.turnAddr.Addr(), mp.local.Addr()) // no IPv4 relay for an IPv6 pair
+	ok := m.turnForLocked(mp.local.Addr()).IsValid() && // a server of the pair's family
+		mp.Kind == KindMedia && mp.rtp != nil && mp.via != StrategyTURN && !m.closed && !m.cfg.TURN.NoWarm
 	if ok {
 		m.wg.Add(1)
 	}
@@ -154,14 +174,14 @@ func (m *Manager) warmRelay(ctx context.Context, mp *Mapping) {
 	mp.relayMu.Lock()
 	defer mp.relayMu.Unlock()
 	m.mu.Lock()
-	server, via := m.turnAddr, mp.via
+	server, via := m.turnForLocked(mp.local.Addr()), mp.via
 	m.mu.Unlock()
 	if via == StrategyTURN || !server.IsValid() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := m.eachTURN(ctx, func(ctx context.Context, server netip.AddrPort) error {
+	err := m.eachTURN(ctx, mp.local.Addr(), func(ctx context.Context, server netip.AddrPort) error {
 		for _, s := range []*sock{mp.rtp, mp.rtcp} {
 			if s == nil || s.closed.Load() || s.turn.Load() != nil {
 				continue
@@ -264,17 +284,21 @@ func (m *Manager) HasStandby(mp *Mapping) bool {
 // challenge) and the permission.
 func (m *Manager) Relay(ctx context.Context, mp *Mapping, peers ...netip.Addr) error {
 	m.mu.Lock()
-	server := m.turnAddr
+	anyServer := m.turnAddr
+	server := m.turnForLocked(mp.local.Addr())
 	via := mp.via
 	m.mu.Unlock()
-	if !server.IsValid() {
+	if !anyServer.IsValid() {
 		return ErrNoRelay
 	}
 	if mp.Kind != KindMedia || mp.rtp == nil {
 		return fmt.Errorf("portmgr: relay: not a media mapping")
 	}
-	if !sameFamily(server.Addr(), mp.local.Addr()) { // IPv6 media, IPv4 TURN server (ipv6)
-		return fmt.Errorf("%w for %s: the TURN server %s is of the other IP family", ErrNoRelay, mp.local, server)
+	if !server.IsValid() { // IPv6 media, a TURN server with no IPv6 address or a wrong-family relay (turn6.go)
+		if err := m.familyErr(mp.local.Addr()); err != nil {
+			return fmt.Errorf("%w for %s: %w", ErrNoRelay, mp.local, err)
+		}
+		return fmt.Errorf("%w for %s: the TURN server %s is of the other IP family", ErrNoRelay, mp.local, anyServer)
 	}
 	var addrs []net.Addr
 	for _, ip := range peers {

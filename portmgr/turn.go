@@ -28,7 +28,7 @@ func (m *Manager) learnTURN(ctx context.Context, mp *Mapping) error {
 // learnTURNLocked is learnTURN with mp.relayMu held.
 func (m *Manager) learnTURNLocked(ctx context.Context, mp *Mapping) error {
 	m.dropAllocs(mp) // a warm standby one is replaced
-	return m.eachTURN(ctx, func(ctx context.Context, server netip.AddrPort) error {
+	return m.eachTURN(ctx, mp.local.Addr(), func(ctx context.Context, server netip.AddrPort) error {
 		return m.learnTURNOn(ctx, mp, server)
 	})
 }
@@ -83,7 +83,7 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, 
 		Password:       m.cfg.TURN.Password,
 		Realm:          m.cfg.TURN.Realm,
 		Conn:           conn,
-		Net:            m.cfg.Net,
+		Net:            literalNet{m.cfg.Net}, // turn6.go: pion resolves over IPv4 only
 		LoggerFactory:  lf,
 		RTO:            m.cfg.STUNRTO,
 	})
@@ -142,6 +142,14 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, 
 		return netip.AddrPort{}, net.ErrClosed
 	}
 	relayed := stunc.ToAddrPort(r.conn.LocalAddr())
+	if !sameFamily(relayed.Addr(), s.local.Addr()) { // turn6.go
+		s.turn.Store(nil)
+		close(t.done) // no pumps to wait for
+		t.close()     // the relayed conn (freeing the allocation), the client, the stream
+		err := errRelayFamily(server, relayed, s.local)
+		m.markWrongFamily(server, err)
+		return netip.AddrPort{}, err
+	}
 	var pumps sync.WaitGroup
 	pumps.Add(2)
 	m.wg.Add(1)

@@ -30,12 +30,26 @@ func sipHost6Problem(s string) string {
 	return ""
 }
 
-// turnHost6Problem says why a TURN server address cannot work: an IPv6
-// literal (the TURN client resolves and allocates over IPv4 only; an IPv6
-// call is normally not translated and needs no relay). "" otherwise.
+// turnHost6Problem says why a TURN server address cannot work, or ""
+// when it can. An IPv6 TURN server relays IPv6 calls (the port manager
+// resolves it and hands pion/turn the address; portmgr/turn6.go), with
+// an IPv6 relayed address from a server that allocates in the client's
+// family (coturn: allocation-default-address-family=keep). A link-local
+// address (no zone to say which link), a multicast or an unspecified
+// one is no server.
 func turnHost6Problem(s string) string {
-	if sipHostIs6(s) {
-		return "an IPv6 TURN server is not supported (the relay is IPv4 only; IPv6 media is not relayed): use an IPv4 address or a name with A records"
+	if !sipHostIs6(s) {
+		return ""
+	}
+	ip, err := netip.ParseAddr(strings.Trim(sipHostOf(s), "[]"))
+	if err != nil {
+		return ""
+	}
+	switch {
+	case ip.Zone() != "" || ip.IsLinkLocalUnicast():
+		return "an IPv6 link-local address cannot be used: use a global or unique-local address, or a name with AAAA records"
+	case ip.IsUnspecified() || ip.IsMulticast():
+		return "not a server's address"
 	}
 	return ""
 }

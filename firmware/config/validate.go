@@ -456,6 +456,8 @@ func (v *validator) nat(n NAT) {
 	for i, s := range t.Fallbacks {
 		if err := checkHostPort(s, true); err != nil {
 			v.fail(fmt.Sprintf("nat.turn.fallbacks[%d]", i), "%q: %v", s, err)
+		} else if why := turnHost6Problem(s); why != "" {
+			v.fail(fmt.Sprintf("nat.turn.fallbacks[%d]", i), "%q: %s", s, why)
 		}
 	}
 	switch t.Transport {

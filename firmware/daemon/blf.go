@@ -139,12 +139,13 @@ func (l *uaLine) blfEvent(ev sip.Event) {
 	}
 }
 
-// setLamp hands a lamp state to the phone. A user no key watches (an
-// entry of a resource list beyond the keys) is not a problem.
+// setLamp hands a lamp state to the phone, for the keys of this line
+// only. A user no key of the line watches (an entry of a resource list
+// beyond the keys) is not a problem.
 func (l *uaLine) setLamp(user, state string, pick phone.PickupInfo) {
 	ctx, cancel := context.WithTimeout(context.Background(), phoneTimeout)
 	defer cancel()
-	switch err := l.d.ph.SetLamp(ctx, user, state, pick); {
+	switch err := l.d.ph.SetLamp(ctx, l.n, user, state, pick); { // only this line's keys
 	case errors.Is(err, phone.ErrNoLamp):
 		l.log.Debug("dialog state of a user no key watches", "user", user, "state", state)
 	case err != nil:

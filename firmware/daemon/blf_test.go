@@ -216,3 +216,34 @@ func TestBLFResourceList(t *testing.T) {
 		t.Error("pickup offered without the dialog's ids")
 	}
 }
+
+// TestBLFLampsPerLine: two lines at two PBXs, each with a key watching
+// user 1002: a PBX's dialog report lights only the key of the line that
+// subscribed there (the 1002 of one PBX is not the other's).
+func TestBLFLampsPerLine(t *testing.T) {
+	users := map[string]string{"1001": "pw1001", "1002": "pw1002"}
+	p1, p2 := startPBXWith(t, "test", users), startPBXWith(t, "pbx2.test", users)
+	a := startLines(t, []config.Account{pbxAccount(p1, "1001", "pw1001", ""), pbxAccount(p2, "1001", "pw1001", "pbx2.test")}, 33660, hzA,
+		func(c *config.Config) {
+			c.BLF = []config.BLFKey{{Key: "blf1", Line: 0, User: "1002"}, {Key: "blf2", Line: 1, User: "1002"}}
+		})
+	subscribed := func(p *pbx.Server) bool {
+		return slices.ContainsFunc(p.Subscriptions(), func(s pbx.EventSub) bool { return s.Event == "dialog" && s.User == "1002" })
+	}
+	waitFor(t, "both lines subscribed to 1002", 10*time.Second, func() bool { return subscribed(p1) && subscribed(p2) })
+	ctx := context.Background()
+	if codes, err := p2.Notify(ctx, "dialog", "1002", dialoginfo.MediaType, dialogInfo(1, "1002", dialoginfo.Confirmed)); err != nil || len(codes) != 1 || codes[0] != 200 {
+		t.Fatalf("NOTIFY from the second PBX: %v %v", codes, err)
+	}
+	waitFor(t, "blf2 busy", 5*time.Second, func() bool { return a.lamp("blf2").State == phone.LampBusy })
+	if l := a.lamp("blf1"); l.State != phone.LampUnknown {
+		t.Fatalf("line 1's report lit line 0's key: %+v", l)
+	}
+	if codes, err := p1.Notify(ctx, "dialog", "1002", dialoginfo.MediaType, dialogInfo(1, "1002", dialoginfo.Early)); err != nil || len(codes) != 1 || codes[0] != 200 {
+		t.Fatalf("NOTIFY from the first PBX: %v %v", codes, err)
+	}
+	waitFor(t, "blf1 ringing", 5*time.Second, func() bool { return a.lamp("blf1").State == phone.LampRinging })
+	if l := a.lamp("blf2"); l.State != phone.LampBusy {
+		t.Fatalf("line 0's report changed line 1's key: %+v", l)
+	}
+}

@@ -140,13 +140,16 @@ func sameUser(key, named string) bool {
 	return a == b
 }
 
-// SetLamp shows what the server says of user: state is LampIdle,
+// SetLamp shows what line's server says of user: state is LampIdle,
 // LampRinging, LampBusy or LampUnknown, pickup identifies the ringing
-// call (kept only while ringing). Every key watching user changes. It is
-// safe from any goroutine and applied on the phone's loop before it
-// returns. An unknown state is an error and changes nothing; a user no
-// key watches is ErrNoLamp.
-func (p *Phone) SetLamp(ctx context.Context, user, state string, pickup PickupInfo) error {
+// call (kept only while ringing). Every key of that line watching user
+// changes; a key watching the same user on another line does not (its
+// own line's subscription reports for it: another PBX, or another
+// account, may see that user otherwise). It is safe from any goroutine
+// and applied on the phone's loop before it returns. An unknown state is
+// an error and changes nothing; a user no key of line watches is
+// ErrNoLamp.
+func (p *Phone) SetLamp(ctx context.Context, line int, user, state string, pickup PickupInfo) error {
 	switch state {
 	case LampIdle, LampRinging, LampBusy, LampUnknown:
 	default:
@@ -158,7 +161,7 @@ func (p *Phone) SetLamp(ctx context.Context, user, state string, pickup PickupIn
 	return p.exec(ctx, "set lamp", func(context.Context) error {
 		found := false
 		for i, k := range p.cfg.BLF {
-			if !sameUser(k.User, user) {
+			if k.Line != line || !sameUser(k.User, user) {
 				continue
 			}
 			found = true
@@ -170,7 +173,7 @@ func (p *Phone) SetLamp(ctx context.Context, user, state string, pickup PickupIn
 			p.lamps[i] = l
 		}
 		if !found {
-			return fmt.Errorf("%w: %q", ErrNoLamp, user)
+			return fmt.Errorf("%w: %q on line %d", ErrNoLamp, user, line)
 		}
 		return nil
 	})

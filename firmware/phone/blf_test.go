@@ -66,10 +66,10 @@ func TestLamps(t *testing.T) {
 		if got := lampStates(r.p.Status()); got != "blf1:201:unknown:false blf3:sip:carol@pbx.example.com:unknown:false blf4:201:unknown:false " {
 			t.Fatalf("lamps at start: %s", got)
 		}
-		if err := r.p.SetLamp(ctx, "sip:201@pbx.example.com", LampRinging, PickupInfo{Replaces: "c1;to-tag=a;from-tag=b"}); err != nil {
+		if err := r.p.SetLamp(ctx, 0, "sip:201@pbx.example.com", LampRinging, PickupInfo{Replaces: "c1;to-tag=a;from-tag=b"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.p.SetLamp(ctx, "carol@PBX.example.com", LampBusy, PickupInfo{Replaces: "ignored;to-tag=a;from-tag=b"}); err != nil {
+		if err := r.p.SetLamp(ctx, 1, "carol@PBX.example.com", LampBusy, PickupInfo{Replaces: "ignored;to-tag=a;from-tag=b"}); err != nil {
 			t.Fatal(err)
 		}
 		st := r.p.Status()
@@ -84,22 +84,63 @@ func TestLamps(t *testing.T) {
 				t.Fatalf("%v = %v, want %v", led, got, want)
 			}
 		}
-		if err := r.p.SetLamp(ctx, "201", LampIdle, PickupInfo{}); err != nil {
+		if err := r.p.SetLamp(ctx, 0, "201", LampIdle, PickupInfo{}); err != nil {
 			t.Fatal(err)
 		}
 		if ind.Get(hal.LEDBLF1) != hal.Off || r.p.Status().Lamps[0].State != LampIdle {
 			t.Fatalf("idle lamp: %v %+v", ind.Get(hal.LEDBLF1), r.p.Status().Lamps[0])
 		}
-		if err := r.p.SetLamp(ctx, "201", "on-the-phone", PickupInfo{}); !errors.Is(err, ErrBadSettings) {
+		if err := r.p.SetLamp(ctx, 0, "201", "on-the-phone", PickupInfo{}); !errors.Is(err, ErrBadSettings) {
 			t.Fatalf("bad state: %v", err)
 		}
 		for _, u := range []string{"2011", "sip:2011@pbx.example.com", "", "20"} {
-			if err := r.p.SetLamp(ctx, u, LampBusy, PickupInfo{}); !errors.Is(err, ErrNoLamp) {
+			if err := r.p.SetLamp(ctx, 0, u, LampBusy, PickupInfo{}); !errors.Is(err, ErrNoLamp) {
 				t.Fatalf("SetLamp(%q) = %v, want ErrNoLamp", u, err)
 			}
 		}
 		if got := lampStates(r.p.Status()); got != "blf1:201:idle:false blf3:sip:carol@pbx.example.com:busy:false blf4:201:idle:false " {
 			t.Fatalf("bad input changed the lamps: %s", got)
+		}
+	})
+}
+
+// TestLampsPerLine: a report lights only the keys of the line whose
+// subscription made it: the same user watched on two lines (two PBXs,
+// or two accounts on one) has a lamp per line, and a user watched on
+// no key of the line is ErrNoLamp, though another line's key watches it.
+func TestLampsPerLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, _, _, ind := blfRig(t, []BLFKey{
+			{Key: hal.KeyBLF1, User: "201"},
+			{Key: hal.KeyBLF2, Line: 1, User: "201"},
+			{Key: hal.KeyBLF3, Line: 1, User: "202"},
+		})
+		ctx := context.Background()
+		if err := r.p.SetLamp(ctx, 1, "sip:201@pbx2.example.com", LampBusy, PickupInfo{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lampStates(r.p.Status()); got != "blf1:201:unknown:false blf2:201:busy:false blf3:202:unknown:false " {
+			t.Fatalf("line 1's report on 201: %s", got)
+		}
+		if ind.Get(hal.LEDBLF1) != hal.Off || ind.Get(hal.LEDBLF2) != hal.On {
+			t.Fatalf("LEDs: blf1 %v blf2 %v", ind.Get(hal.LEDBLF1), ind.Get(hal.LEDBLF2))
+		}
+		if err := r.p.SetLamp(ctx, 0, "201", LampRinging, PickupInfo{Replaces: "c;to-tag=a;from-tag=b"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lampStates(r.p.Status()); got != "blf1:201:ringing:true blf2:201:busy:false blf3:202:unknown:false " {
+			t.Fatalf("line 0's report on 201: %s", got)
+		}
+		for _, bad := range []struct {
+			line int
+			user string
+		}{{0, "202"}, {2, "201"}, {-1, "201"}} {
+			if err := r.p.SetLamp(ctx, bad.line, bad.user, LampIdle, PickupInfo{}); !errors.Is(err, ErrNoLamp) {
+				t.Fatalf("SetLamp(line %d, %q) = %v, want ErrNoLamp", bad.line, bad.user, err)
+			}
+		}
+		if got := lampStates(r.p.Status()); got != "blf1:201:ringing:true blf2:201:busy:false blf3:202:unknown:false " {
+			t.Fatalf("reports for no key of their line changed the lamps: %s", got)
 		}
 	})
 }
@@ -131,7 +172,7 @@ func TestBLFKeyCalls(t *testing.T) {
 		}
 		hangup()
 
-		_ = r.p.SetLamp(ctx, "201", LampRinging, PickupInfo{Replaces: "abc@h;to-tag=t1;from-tag=f1;early-only"})
+		_ = r.p.SetLamp(ctx, 0, "201", LampRinging, PickupInfo{Replaces: "abc@h;to-tag=t1;from-tag=f1;early-only"})
 		r.keys.Press(hal.KeyBLF1)
 		r.wantState(Calling)
 		if p := a.Pickups(); fmt.Sprint(p) != "[201|abc@h;to-tag=t1;from-tag=f1;early-only]" {
@@ -142,7 +183,7 @@ func TestBLFKeyCalls(t *testing.T) {
 		}
 		hangup()
 
-		_ = r.p.SetLamp(ctx, "202", LampRinging, PickupInfo{Replaces: "x;to-tag=t;from-tag=f"})
+		_ = r.p.SetLamp(ctx, 0, "202", LampRinging, PickupInfo{Replaces: "x;to-tag=t;from-tag=f"})
 		r.keys.Press(hal.KeyBLF2)
 		r.wantState(Calling)
 		if d := a.Dials(); fmt.Sprint(d) != "[201 *8202]" || len(a.Pickups()) != 1 {
@@ -151,7 +192,7 @@ func TestBLFKeyCalls(t *testing.T) {
 		hangup()
 
 		// Line 1 cannot pick up by Replaces: the key calls the user.
-		_ = r.p.SetLamp(ctx, "203", LampRinging, PickupInfo{Replaces: "y;to-tag=t;from-tag=f"})
+		_ = r.p.SetLamp(ctx, 1, "203", LampRinging, PickupInfo{Replaces: "y;to-tag=t;from-tag=f"})
 		if st := r.p.Status(); st.Lamps[2].Pickup {
 			t.Fatalf("lamp offers a pickup its line cannot make: %+v", st.Lamps[2])
 		}
@@ -170,7 +211,7 @@ func TestBLFKeyCalls(t *testing.T) {
 		c := b.last()
 		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered, Line: 1})
 		r.wantState(Talking)
-		_ = r.p.SetLamp(ctx, "201", LampBusy, PickupInfo{})
+		_ = r.p.SetLamp(ctx, 0, "201", LampBusy, PickupInfo{})
 		if err := r.p.Press(ctx, hal.KeyBLF1); err != nil {
 			t.Fatal(err)
 		}

@@ -131,8 +131,9 @@
 //
 // Config.BLF are the busy lamp keys (hal.KeyBLF1..KeyBLF8, each with its
 // lamp hal.LEDBLF1..LEDBLF8), each watching a user on a line. SetLamp
-// (fed from the dialog event package) sets every key watching the user:
-// a bare "201" matches "sip:201@any-domain". The lamp is off while the
+// (fed from each line's dialog event subscriptions) sets the keys of
+// that line watching the user, not another line's: a bare "201" matches
+// "sip:201@any-domain". The lamp is off while the
 // user is idle or the state is unknown (before the server's first
 // report), blinks fast while a call rings the user, and is on while the
 // user is in a call; Status.Lamps lists them. Pressing a key calls the

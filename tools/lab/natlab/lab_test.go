@@ -177,6 +177,7 @@ func TestLab(t *testing.T) {
 	relayFallbackCells(run, e)
 	ipv6Cells(run, e)
 	pbx17Cells(run, e)      // issue 17: presence, DNS (pbx17_test.go)
+	v6turn17Cells(run, e)   // issue 17: dual stack, TURN over IPv6 (v6turn17_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
 	fw443Cells(run, e)      // issue 14 item 5: TCP 443 only, two phones behind one NAT (fw443_test.go)
 	// Several calls, transfer and lines against baresip (issue 13).
