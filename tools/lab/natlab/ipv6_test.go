@@ -56,7 +56,11 @@ func (e *env) ipv6Segment(t *testing.T) *v6Segment {
 			}
 		}
 	})
-	router, err := l.AddNS(fmt.Sprintf("s%d-nat", i))
+	// Namespace names come from the site counter, like every other
+	// site's: the address index (i, j) is a different sequence, and
+	// "s<i>" could name another cell's live site.
+	names := map[int]int64{i: e.n.Add(1), j: e.n.Add(1)}
+	router, err := l.AddNS(fmt.Sprintf("s%d-nat", names[i]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func (e *env) ipv6Segment(t *testing.T) *v6Segment {
 	}
 	seg := &v6Segment{registrar: prefix + "1"}
 	for k, idx := range []int{i, j} {
-		ns, err := l.AddNS(fmt.Sprintf("s%d-ph", idx))
+		ns, err := l.AddNS(fmt.Sprintf("s%d-ph", names[idx]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +102,7 @@ func (e *env) ipv6Segment(t *testing.T) *v6Segment {
 			}
 		}
 		// The interface has no IPv4 address and there is no IPv4 route.
-		site := &Site{Kind: "ipv6-only", Name: fmt.Sprintf("s%d", idx), Phone: ns, PhoneIP: "[" + ip + "]", WANIP: ip, lab: l, in: e.in, idx: idx}
+		site := &Site{Kind: "ipv6-only", Name: fmt.Sprintf("s%d", names[idx]), Phone: ns, PhoneIP: "[" + ip + "]", WANIP: ip, lab: l, in: e.in, idx: idx}
 		if k == 0 {
 			seg.phoned = site
 		} else {

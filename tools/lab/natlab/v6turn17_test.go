@@ -77,7 +77,11 @@ func (e *env) dualSeg(t *testing.T, c dualCase) *dualSegment {
 			}
 		}
 	})
-	router, err := l.AddNS(fmt.Sprintf("s%d-nat", i))
+	// Namespace names come from the site counter, like every other
+	// site's: the address index (i, j) is a different sequence, and
+	// "s<i>" could name another cell's live site.
+	names := map[int]int64{i: e.n.Add(1), j: e.n.Add(1)}
+	router, err := l.AddNS(fmt.Sprintf("s%d-nat", names[i]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,7 @@ func (e *env) dualSeg(t *testing.T, c dualCase) *dualSegment {
 		}
 	}
 	for k, idx := range []int{i, j} {
-		ns, err := l.AddNS(fmt.Sprintf("s%d-ph", idx))
+		ns, err := l.AddNS(fmt.Sprintf("s%d-ph", names[idx]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +129,7 @@ func (e *env) dualSeg(t *testing.T, c dualCase) *dualSegment {
 				t.Fatal(err)
 			}
 		}
-		site := &Site{Kind: "dual-stack", Name: fmt.Sprintf("s%d", idx), Phone: ns, PhoneIP: ip4, WANIP: ip4, lab: l, in: e.in, idx: idx}
+		site := &Site{Kind: "dual-stack", Name: fmt.Sprintf("s%d", names[idx]), Phone: ns, PhoneIP: ip4, WANIP: ip4, lab: l, in: e.in, idx: idx}
 		if !with4 {
 			site.PhoneIP, site.WANIP = "["+ip6+"]", ip6
 		}
