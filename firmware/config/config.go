@@ -276,6 +276,12 @@ type Audio struct {
 	// Tones is the country preset of call-progress tones (tones): us, uk,
 	// de, fr, eu, au or jp. Default: us.
 	Tones string
+	// VAD sends silence as RFC 3389 comfort noise (vad): in calls where
+	// the far end accepted CN, a CN packet every 200 ms replaces voice
+	// frames while nobody speaks. Default: false, because a phone that
+	// sends no RTP in silence lets NAT bindings expire and trips
+	// media-liveness checks (the far end's, and ours via keepalives).
+	VAD bool
 }
 
 // DialPlan says when dialled digits are sent (dial_plan).
