@@ -266,8 +266,9 @@ type Audio struct {
 	Input string
 	// Output is "wav:<path>", "speaker" or "null" (output). Default: null.
 	Output string
-	// SampleRate in Hz (sample_rate): 8000, or 16000 on the sim and qemu
-	// boards (wideband audio for G.722 calls). Default: 8000.
+	// SampleRate in Hz (sample_rate): 8000, or 16000 (wideband audio for
+	// G.722 calls; on the rpi board the WM8960 and ALSA run at it).
+	// Default: 8000.
 	SampleRate int
 	// Volume is the output volume, 0..100 (volume). Default: 70.
 	Volume int
