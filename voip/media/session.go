@@ -28,7 +28,8 @@ const (
 )
 
 // Payload type 13 is comfort noise (RFC 3551 §6, RFC 3389); it is used for
-// keepalives and accepted (but not played) from the far end.
+// keepalives and accepted from the far end, played only when negotiated
+// (Config.CNPayloadType, cn.go).
 const ptCN = 13
 
 // cnSilence is an RFC 3389 §3 comfort-noise payload: one byte, the noise
