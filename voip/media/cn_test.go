@@ -288,3 +288,26 @@ func TestVADOffOrWithoutCN(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkComfortNoise is the receive side of a silence: one CN packet
+// with a 10th-order spectrum handled, then 20 ms frames of noise played.
+func BenchmarkComfortNoise(b *testing.B) {
+	n := newMemNet()
+	far := n.listen("10.0.0.2:5000")
+	s, err := New(Config{Conn: n.listen("10.0.0.1:4000"), Remote: far.addr, Codec: codec.PCMU, CNPayloadType: 13, KeepaliveInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	pkt := rtpBytes(13, 1, 160, 7, false, []byte{50, 30, 220, 100, 150, 127, 140, 110, 130, 120, 127})
+	var p rtp.Packet
+	frame := make([]int16, 160)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%10 == 0 { // a SID update every 200 ms
+			pkt[3]++ // next sequence number
+			s.handleDatagram(pkt, far.addr, false, &p)
+		}
+		s.NextFrame(frame)
+	}
+}
