@@ -110,7 +110,8 @@ type cnSender struct {
 	lastTS uint32 // timestamp of the last CN packet
 	every  uint32 // RTP clock ticks between CN packets
 	sent   uint64
-	buf    [1]byte
+	acf    [cnOrder + 1]float64 // autocorrelation of the silence since the last CN
+	buf    [1 + cnOrder]byte
 }
 
 func newCNSender(on bool, sampleRate, clockRate int) cnSender {
@@ -127,13 +128,74 @@ func (s *Session) silenceLocked(pcm []int16, ts uint32, now time.Time) (bool, er
 			s.marker = true
 			c.silent = false
 		}
+		c.acf = [cnOrder + 1]float64{}
 		return true, nil
 	}
+	autocorrelate(&c.acf, pcm)
 	if c.silent && ts-c.lastTS < c.every {
 		return false, nil
 	}
 	c.silent, c.lastTS = true, ts
 	c.sent++
-	b := CNPayload{Level: c.vad.noiseLevel()}.AppendTo(c.buf[:0])
+	p := CNPayload{Level: c.vad.noiseLevel()}
+	var q [cnOrder]byte
+	if k, ok := reflection(&c.acf); ok {
+		for i, ki := range k {
+			q[i] = byte(max(0, min(255, math.Round(ki*128+127))))
+		}
+		p.Coeffs = q[:]
+	}
+	c.acf = [cnOrder + 1]float64{}
+	b := p.AppendTo(c.buf[:0])
 	return false, s.sendRTPLocked(s.cnPT, false, ts, b, now)
+}
+
+// cnOrder is the order of the noise spectrum we send, as in G.711
+// Appendix II (RFC 3389 §3.2).
+const cnOrder = 10
+
+// autocorrelate adds the autocorrelation of pcm at lags 0..cnOrder to r.
+func autocorrelate(r *[cnOrder + 1]float64, pcm []int16) {
+	for lag := range r {
+		var sum float64
+		for i := lag; i < len(pcm); i++ {
+			sum += float64(pcm[i]) * float64(pcm[i-lag])
+		}
+		r[lag] += sum
+	}
+}
+
+// reflection runs the Levinson-Durbin recursion on the autocorrelation
+// r and returns the reflection coefficients of the all-pole model in the
+// convention of RFC 3389 (and of the generator in package jitter): the
+// prediction error filter A(z) = 1 + a1 z^-1 + ..., built by the step-up
+// recursion, has a_i = k_i at order i, so positively correlated (low
+// frequency) noise gives a negative k1. It reports false for silence or
+// a model that is not stable.
+func reflection(r *[cnOrder + 1]float64) ([cnOrder]float64, bool) {
+	var k [cnOrder]float64
+	e := r[0] * 1.0001 // a -40 dB noise floor keeps the recursion well conditioned
+	if e <= 0 {
+		return k, false
+	}
+	var a, prev [cnOrder + 1]float64
+	a[0] = 1
+	for i := 1; i <= cnOrder; i++ {
+		acc := r[i]
+		for j := 1; j < i; j++ {
+			acc += a[j] * r[i-j]
+		}
+		ki := -acc / e
+		if math.Abs(ki) >= 1 || math.IsNaN(ki) {
+			return k, false
+		}
+		prev = a
+		for j := 1; j < i; j++ {
+			a[j] = prev[j] + ki*prev[i-j]
+		}
+		a[i] = ki
+		k[i-1] = ki
+		e *= 1 - ki*ki
+	}
+	return k, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"net/netip"
 	"testing"
 	"testing/synctest"
 
@@ -241,8 +242,8 @@ func TestVADSendsComfortNoise(t *testing.T) {
 		for i, p := range ps {
 			if p.PayloadType == 13 {
 				cn++
-				if len(p.Payload) != 1 || p.Payload[0] < 55 || p.Payload[0] > 65 {
-					t.Fatalf("CN payload %x, want the hiss's level (about 60 -dBov)", p.Payload)
+				if len(p.Payload) != 1+cnOrder || p.Payload[0] < 55 || p.Payload[0] > 65 {
+					t.Fatalf("CN payload %x, want the hiss's level (about 60 -dBov) and %d coefficients", p.Payload, cnOrder)
 				}
 				if next := ps[i+1]; next.PayloadType == 0 {
 					resumed++
@@ -309,5 +310,90 @@ func BenchmarkComfortNoise(b *testing.B) {
 			s.handleDatagram(pkt, far.addr, false, &p)
 		}
 		s.NextFrame(frame)
+	}
+}
+
+// goertzelAt is the power of freq (Hz at rate) in s, per sample.
+func goertzelAt(s []int16, freq, rate float64) float64 {
+	k := 2 * math.Cos(2*math.Pi*freq/rate)
+	var s1, s2 float64
+	for _, v := range s {
+		s0 := float64(v) + k*s1 - s2
+		s2, s1 = s1, s0
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(s))
+}
+
+// TestVADSendsSpectrum: the CN we send carries the background's spectrum
+// (10 reflection coefficients), so a rumbling room comes out of the far
+// end as rumble, not hiss: low-pass noise at -60 dBov in, noise out whose
+// 300 Hz band is far stronger than its 3 kHz band, at about the level
+// sent.
+func TestVADSendsSpectrum(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, b, _, _ := newPair(t, n, func(a, b *Config) {
+			a.CNPayloadType, a.VAD, a.KeepaliveInterval = 13, true, -1
+			b.CNPayloadType, b.KeepaliveInterval = 13, -1
+		})
+		defer a.Close()
+		defer b.Close()
+		rng := uint32(1)
+		var y float64
+		rumble := make([]int16, 160)
+		var sent []int16
+		for range 60 { // 1.2 s: 300 ms of hangover, then CN
+			for i := range rumble {
+				rng ^= rng << 13
+				rng ^= rng >> 17
+				rng ^= rng << 5
+				y = 0.95*y + (float64(rng)/(1<<31)-1)*17
+				rumble[i] = int16(y)
+			}
+			sent = append(sent, rumble...)
+			if err := a.WriteFrame(rumble); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if st := b.Stats(); st.CNReceived < 3 {
+			t.Fatalf("far end got %d CN packets", st.CNReceived)
+		}
+		frame := make([]int16, 160)
+		var out []int16
+		for range 100 {
+			b.NextFrame(frame)
+			out = append(out, frame...)
+		}
+		out = out[len(out)/2:] // noise only
+		lo, hi := goertzelAt(out, 300, 8000), goertzelAt(out, 3000, 8000)
+		if db(math.Sqrt(lo/hi)) < 10 {
+			t.Fatalf("far end's noise: 300 Hz %.0f, 3 kHz %.0f: not low-pass", lo, hi)
+		}
+		t.Logf("far end's noise: 300 Hz %.1f dB above 3 kHz; RMS %.1f, background %.1f", db(math.Sqrt(lo/hi)), rms(out), rms(sent[len(sent)/2:]))
+		in := sent[len(sent)/2:]
+		if d := db(rms(out)) - db(rms(in)); math.Abs(d) > 3 {
+			t.Fatalf("noise RMS %.1f, background RMS %.1f (%.1f dB)", rms(out), rms(in), d)
+		}
+	})
+}
+
+// BenchmarkVADSilence is the send side of a silence with VAD on: each
+// 20 ms frame classified and analysed, a CN packet with its spectrum
+// every 200 ms.
+func BenchmarkVADSilence(b *testing.B) {
+	s, err := New(Config{Conn: nullConn{newMemNet().listen("10.0.0.1:4000")}, Remote: netip.MustParseAddrPort("10.0.0.2:5000"), Codec: codec.PCMU,
+		CNPayloadType: 13, VAD: true, KeepaliveInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	hiss := make([]int16, 160)
+	for i := range hiss {
+		hiss[i] = int16(20 * math.Sin(float64(i)*1.3))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.WriteFrame(hiss)
 	}
 }

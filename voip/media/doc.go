@@ -132,8 +132,9 @@
 // voice from after it plays; a malformed one is dropped and counted
 // (Stats.CNBad). Without it, payload type 13 is a keepalive: accepted,
 // never played. With Config.VAD as well, WriteFrame sends a silent frame
-// as a CN packet at the start of the silence and every 200 ms, nothing in
-// between, and marks the first voice packet after it (cn.go, vad.go).
+// as a CN packet (level and a 10th-order spectrum) at the start of the
+// silence and every 200 ms, nothing in between, and marks the first voice
+// packet after it (cn.go, vad.go).
 // VAD is off by default: silence suppression stops the steady RTP that
 // keeps NAT bindings open.
 //
