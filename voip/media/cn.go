@@ -1,7 +1,6 @@
 package media
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -24,12 +23,6 @@ type CNPayload struct {
 	Level  uint8   // noise level, 0..127 -dBov
 	Coeffs []uint8 // quantised reflection coefficients N1..NM; may be empty
 }
-
-// Errors from ParseCN.
-var (
-	// ErrBadCN is wrapped by ParseCN for a payload that is not RFC 3389.
-	ErrBadCN = errors.New("media: bad comfort-noise payload")
-)
 
 // cnFullScale is 0 dBov in 16-bit samples: RFC 3389 §3.1 refers the
 // level to a square wave at the overload point, ±8031 in µ-law's 14-bit
