@@ -21,7 +21,7 @@ type Options struct {
 	Keys io.Reader
 	// SampleRate is the audio sample rate of the sim and qemu boards
 	// (config audio.sample_rate): 8000, or 16000 for wideband; 0 means
-	// 8000. The rpi board's codec runs at 8000 Hz.
+	// 8000. The rpi board sets its WM8960 and opens ALSA at this rate.
 	SampleRate int
 	// Extra holds board_options: qemu "listen" (tcp:HOST:PORT or
 	// unix:PATH), "screen_listen" (the same, or "none") and "serial"
@@ -64,6 +64,7 @@ func Open(name string, o Options) (*hal.Board, error) {
 		ro.NoAudio = o.Extra["no_audio"] == "true"
 		ro.NoCodec = o.Extra["no_codec"] == "true"
 		ro.Display, ro.DisplayBus = o.Extra["display"], o.Extra["display_bus"]
+		ro.Format = format(o.SampleRate)
 		return rpi.Open(ro)
 	}
 	return nil, fmt.Errorf("board: unknown board %q (known: %v)", name, Names())

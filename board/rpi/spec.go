@@ -7,6 +7,11 @@ import (
 
 // The rpi board's facts for config validation (package board's Spec).
 
+// SampleRates are the audio rates the board runs at: the WM8960's ADC
+// and DAC at 8 kHz (SYSCLK/1536) or 16 kHz (SYSCLK/768), ALSA opened at
+// the same rate (audio.sample_rate).
+var SampleRates = []int{8000, 16000}
+
 // OptionKeys are the board_options the rpi board reads (board.Open maps
 // them onto Options), each with a check of its value.
 var OptionKeys = map[string]func(string) error{

@@ -28,7 +28,8 @@ func Spec(name string) (config.BoardSpec, error) {
 		}
 		return config.BoardSpec{Name: "qemu", Options: opts, Input: qemu.CheckAudio, Output: qemu.CheckAudio}, nil
 	case "rpi":
-		return config.BoardSpec{Name: "rpi", Options: rpi.OptionKeys, Input: rpi.CheckInput, Output: rpi.CheckOutput}, nil
+		return config.BoardSpec{Name: "rpi", Options: rpi.OptionKeys, Input: rpi.CheckInput, Output: rpi.CheckOutput,
+			SampleRates: rpi.SampleRates}, nil
 	}
 	return config.BoardSpec{}, fmt.Errorf("board: unknown board %q (known: %v)", name, board.Names())
 }

@@ -37,6 +37,7 @@ func TestValidateBoardFields(t *testing.T) {
 		{"rpi bad values", "board: rpi\nboard_options:\n  no_audio: yes please\n  display: lcd\n",
 			[]string{`phone.yaml:3: board_options.no_audio: "yes please" is not true or false`,
 				`phone.yaml:4: board_options.display: "lcd" is not a display this board drives`}},
+		{"rpi wideband", "board: rpi\naudio:\n  sample_rate: 16000\n", nil},
 		{"rpi tone", "board: rpi\naudio:\n  input: tone:440\n",
 			[]string{`phone.yaml:3: audio.input: the rpi board cannot use "tone:440": the rpi board records from its sound card`}},
 		{"qemu", "board: qemu\nboard_options:\n  listen: tcp:127.0.0.1:7000\naudio:\n  input: udp:127.0.0.1:4000\n  output: file:/tmp/spk.raw\n", nil},

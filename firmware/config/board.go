@@ -19,6 +19,9 @@ type BoardSpec struct {
 	// Input and Output check audio.input and audio.output; nil accepts
 	// anything.
 	Input, Output func(spec string) error
+	// SampleRates are the audio.sample_rate values the board's audio runs
+	// at; nil accepts every rate Validate does.
+	SampleRates []int
 }
 
 // CheckBoard checks the board-specific fields of c against s: every
@@ -52,6 +55,9 @@ func (c *Config) CheckBoard(s BoardSpec) error {
 		if err := s.Output(c.Audio.Output); err != nil {
 			v.fail("audio.output", "the %s board cannot use %q: %v", s.Name, c.Audio.Output, err)
 		}
+	}
+	if s.SampleRates != nil && !slices.Contains(s.SampleRates, c.Audio.SampleRate) {
+		v.fail("audio.sample_rate", "the %s board's audio runs at %v Hz, not %d", s.Name, s.SampleRates, c.Audio.SampleRate)
 	}
 	if len(v.errs) > 0 {
 		return joinProblems(v.errs)

@@ -269,8 +269,9 @@ type Audio struct {
 	Input string
 	// Output is "wav:<path>", "speaker" or "null" (output). Default: null.
 	Output string
-	// SampleRate in Hz (sample_rate): 8000, or 16000 on the sim and qemu
-	// boards (wideband audio for G.722 calls). Default: 8000.
+	// SampleRate in Hz (sample_rate): 8000, or 16000 (wideband audio for
+	// G.722 calls; on the rpi board the WM8960 and ALSA run at it).
+	// Default: 8000.
 	SampleRate int
 	// Volume is the output volume, 0..100 (volume). Default: 70.
 	Volume int
@@ -279,6 +280,12 @@ type Audio struct {
 	// Tones is the country preset of call-progress tones (tones): us, uk,
 	// de, fr, eu, au or jp. Default: us.
 	Tones string
+	// VAD sends silence as RFC 3389 comfort noise (vad): in calls where
+	// the far end accepted CN, a CN packet every 200 ms replaces voice
+	// frames while nobody speaks. Default: false, because a phone that
+	// sends no RTP in silence lets NAT bindings expire and trips
+	// media-liveness checks (the far end's, and ours via keepalives).
+	VAD bool
 }
 
 // DialPlan says when dialled digits are sent (dial_plan).

@@ -399,8 +399,6 @@ func TestParseBad(t *testing.T) {
 			[]string{`phone.yaml:2: audio.volume: 101 is out of range 0..100`, `phone.yaml:3: audio.mic_gain: -1 is out of range 0..100`}, ErrInvalid},
 		{"sample rate", "audio:\n  sample_rate: 11025\n",
 			[]string{`phone.yaml:2: audio.sample_rate: 11025 is not 8000 or 16000`}, ErrInvalid},
-		{"sample rate of the board", "board: rpi\naudio:\n  sample_rate: 16000\n",
-			[]string{`phone.yaml:3: audio.sample_rate: the rpi board's audio runs at 8000 Hz only`}, ErrInvalid},
 		{"tones", "audio:\n  tones: xx\n",
 			[]string{`phone.yaml:2: audio.tones: "xx" is not one of us, uk, de, fr, eu, au, jp`}, ErrInvalid},
 		{"audio not a mapping", "audio: [1]\n",

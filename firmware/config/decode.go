@@ -546,6 +546,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"volume":      d.integer(&a.Volume),
 				"mic_gain":    d.integer(&a.MicGain),
 				"tones":       d.lower(&a.Tones),
+				"vad":         d.boolean(&a.VAD),
 			})
 		},
 		"dial_plan": func(n *yaml.Node, path string) {

@@ -121,6 +121,7 @@ type (
 		Volume     int    `yaml:"volume"`
 		MicGain    int    `yaml:"mic_gain"`
 		Tones      string `yaml:"tones"`
+		VAD        bool   `yaml:"vad,omitempty"`
 	}
 	fileDialPlan struct {
 		Timeout    string `yaml:"timeout"`

@@ -238,6 +238,7 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 		Mapper:           l.mp,
 		Codecs:           cfg.LineCodecs(a),
 		AudioRate:        d.audioRate(),
+		VAD:              cfg.Audio.VAD,
 		DTMFPayloadType:  uint8(cfg.DTMFPayloadType),
 		DTMFInfo:         cfg.DTMF == "info",
 		Ptime:            cfg.Ptime,

@@ -123,6 +123,21 @@
 // silence frames instead of the microphone, which keeps the timestamps,
 // the far end's jitter buffer and the NAT binding all running.
 //
+// # Comfort noise (RFC 3389) and VAD
+//
+// With Config.CNPayloadType set (CN negotiated), a received CN packet
+// (ParseCN: the level in -dBov, then optional reflection coefficients)
+// makes the jitter buffer fill every gap from its timestamp on with noise
+// at that level and spectrum, instead of concealment and silence, until
+// voice from after it plays; a malformed one is dropped and counted
+// (Stats.CNBad). Without it, payload type 13 is a keepalive: accepted,
+// never played. With Config.VAD as well, WriteFrame sends a silent frame
+// as a CN packet (level and a 10th-order spectrum) at the start of the
+// silence and every 200 ms, nothing in between, and marks the first voice
+// packet after it (cn.go, vad.go).
+// VAD is off by default: silence suppression stops the steady RTP that
+// keeps NAT bindings open.
+//
 // # DTMF (RFC 4733)
 //
 // Named events use the payload below (§2.3, Figure 1):

@@ -22,4 +22,7 @@ var (
 	ErrNotSending = errors.New("media: direction does not allow sending")
 	// ErrShortDTMF is returned for an RFC 4733 payload under 4 bytes.
 	ErrShortDTMF = errors.New("media: short telephone-event payload")
+	// ErrBadCN is wrapped by ParseCN for a payload that is not RFC 3389
+	// comfort noise.
+	ErrBadCN = errors.New("media: bad comfort-noise payload")
 )

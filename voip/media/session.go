@@ -28,7 +28,8 @@ const (
 )
 
 // Payload type 13 is comfort noise (RFC 3551 §6, RFC 3389); it is used for
-// keepalives and accepted (but not played) from the far end.
+// keepalives and accepted from the far end, played only when negotiated
+// (Config.CNPayloadType, cn.go).
 const ptCN = 13
 
 // cnSilence is an RFC 3389 §3 comfort-noise payload: one byte, the noise
@@ -90,6 +91,16 @@ type Config struct {
 	// or the reverse) NextFrame converts. Capture in Run converts by the
 	// input's own Format.
 	DeviceRate int
+	// CNPayloadType is the negotiated comfort-noise payload type (RFC
+	// 3389; 13 for CN/8000); 0 means none. Received CN then plays noise
+	// at its level in the silence that follows (cn.go); without it, CN
+	// packets (keepalives) are accepted but not played.
+	CNPayloadType uint8
+	// VAD turns on voice activity detection (vad.go): with CN negotiated,
+	// silence is sent as a CN packet every 200 ms instead of voice
+	// frames. Off by default: it stops the steady RTP that keeps NAT
+	// bindings open and the far end's media-liveness checks happy.
+	VAD bool
 
 	// rxHook, when set (by tests), is called after each datagram is handled.
 	rxHook func()
@@ -125,6 +136,9 @@ type Stats struct {
 	FirstRx     time.Time      // first accepted RTP packet
 	LastRx      time.Time      // last accepted RTP packet
 	RemoteBye   bool           // the far end sent an RTCP BYE
+	CNReceived  uint64         // comfort-noise packets played (RFC 3389)
+	CNBad       uint64         // malformed comfort-noise packets (also in Dropped)
+	CNSent      uint64         // comfort-noise packets sent for silence (VAD)
 
 	Jitterbuf jitter.Stats // the receive jitter buffer's counters
 }
@@ -195,6 +209,8 @@ type Session struct {
 	payload     []byte
 	silence     []int16
 	dtmfPayload [DTMFPayloadLen]byte
+	cnTx        cnSender // VAD and comfort noise sending (cn.go)
+	cnPT        uint8    // negotiated comfort noise, 0 none
 
 	// playback at another rate (NextFrame's goroutine only)
 	play    resampler
@@ -210,6 +226,8 @@ type Session struct {
 	remoteBye bool
 	rtt       time.Duration
 	remoteRR  rtcpReport
+	cnRx      uint64
+	cnBad     uint64
 }
 
 // New starts a session: its reader goroutine(s) and its RTCP/keepalive
@@ -227,6 +245,9 @@ func New(cfg Config) (*Session, error) {
 	}
 	if pt > 127 || cfg.DTMFPayloadType > 127 || (cfg.DTMFPayloadType != 0 && cfg.DTMFPayloadType == pt) {
 		return nil, fmt.Errorf("%w: payload types %d/%d", ErrBadConfig, pt, cfg.DTMFPayloadType)
+	}
+	if cfg.CNPayloadType > 127 || cfg.CNPayloadType != 0 && (cfg.CNPayloadType == pt || cfg.CNPayloadType == cfg.DTMFPayloadType) {
+		return nil, fmt.Errorf("%w: comfort-noise payload type %d", ErrBadConfig, cfg.CNPayloadType)
 	}
 	if cfg.Ptime == 0 {
 		cfg.Ptime = DefaultPtime
@@ -274,6 +295,7 @@ func New(cfg Config) (*Session, error) {
 		codec:    cfg.Codec,
 		pt:       pt,
 		dtmfPT:   cfg.DTMFPayloadType,
+		cnPT:     cfg.CNPayloadType,
 		rate:     rate,
 		frame:    frame,
 		spt:      srate / rate,
@@ -296,6 +318,7 @@ func New(cfg Config) (*Session, error) {
 		silence:  make([]int16, frame*(srate/rate)),
 	}
 	s.kick = make(chan struct{}, 1)
+	s.cnTx = newCNSender(cfg.VAD && cfg.CNPayloadType != 0, srate, rate)
 	s.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.startReader(s.conn, false)
@@ -487,6 +510,11 @@ func (s *Session) WriteFrame(pcm []int16) error {
 			s.silence = make([]int16, len(pcm))
 		}
 		src = s.silence[:len(pcm)]
+	}
+	if s.cnTx.on {
+		if send, err := s.silenceLocked(src, ts, now); !send {
+			return err
+		}
 	}
 	s.payload = s.codec.Encode(s.payload[:0], src)
 	err := s.sendRTPLocked(s.pt, s.marker, ts, s.payload, now)
@@ -848,9 +876,19 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	pt := pkt.PayloadType
 	audio := pt == s.pt
 	dtmf := s.dtmfPT != 0 && pt == s.dtmfPT
-	if !audio && !dtmf && pt != ptCN {
+	cn := s.cnPT != 0 && pt == s.cnPT
+	if !audio && !dtmf && !cn && pt != ptCN {
 		s.drop()
 		return
+	}
+	if cn {
+		if _, err := ParseCN(pkt.Payload); err != nil {
+			s.mu.Lock()
+			s.dropped++
+			s.cnBad++
+			s.mu.Unlock()
+			return
+		}
 	}
 	var evs [2]DTMFEvent
 	nev := 0
@@ -886,6 +924,10 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	}
 	s.lastRx = now
 	play := audio && s.dir.CanReceive() && len(pkt.Payload) > 0
+	noise := cn && s.dir.CanReceive()
+	if noise {
+		s.cnRx++
+	}
 	if audio {
 		s.dtmfRx.audio(pkt.Timestamp, s.rate, now, emit)
 	}
@@ -898,6 +940,9 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 
 	if newStream {
 		s.jb.Reset()
+	}
+	if noise {
+		s.handleCN(pkt.Payload, pkt.Timestamp)
 	}
 	if play {
 		// The jitter buffer counts in samples: G.722's clock ticks
@@ -1009,6 +1054,7 @@ func (s *Session) Stats() Stats {
 		Remote: s.sendTo, Latched: s.lt.cur, LatchedRTCP: s.rtcpLatch,
 		Relatches: s.lt.moves, RelatchFrom: s.lt.from, RelatchTo: s.lt.to, Strangers: s.lt.strangers,
 		FirstRx: s.firstRx, LastRx: s.lastRx, RemoteBye: s.remoteBye, RTT: s.rtt,
+		CNReceived: s.cnRx, CNBad: s.cnBad, CNSent: s.cnTx.sent,
 		RemoteLost:         int64(s.remoteRR.lost),
 		RemoteFractionLost: float64(s.remoteRR.fraction) / 256,
 		RemoteJitter:       time.Duration(int64(s.remoteRR.jitter) * int64(time.Second) / int64(s.rate)),

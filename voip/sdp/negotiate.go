@@ -51,6 +51,9 @@ type Negotiated struct {
 	// DTMF is telephone-event (RFC 4733); PT 0 and Name "" when not
 	// negotiated.
 	DTMF Format
+	// CN is comfort noise (RFC 3389) at the codec's clock rate; PT 0
+	// and Name "" when not negotiated (cn.go).
+	CN Format
 	// Remote is where to send RTP.
 	Remote netip.AddrPort
 	// RemoteRTCP is where to send RTCP: Remote with rtcp-mux, else the
@@ -360,6 +363,10 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 				}
 			}
 		}
+		cn, haveCN := matchCN(om.Formats, ours, codec.Rate)
+		if haveCN {
+			formats = append(formats, cn)
+		}
 		mux := l.RTCPMux && om.RTCPMux
 		dir := intersect(l.Direction, peerDirection(om, conn).Reverse())
 		am := l.media(formats, dir, mux)
@@ -370,7 +377,7 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		ans.Media = append(ans.Media, am)
 		rtp, rtcp := remotes(om, conn, mux)
 		neg = Negotiated{
-			Codec: codec, DTMF: dtmf, Remote: rtp, RemoteRTCP: rtcp,
+			Codec: codec, DTMF: dtmf, CN: cn, Remote: rtp, RemoteRTCP: rtcp,
 			Direction: dir, Ptime: sendPtime(om, l.Ptime), RTCPMux: mux, Index: i,
 			SRTP: sec,
 		}
@@ -392,11 +399,11 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 // unnamed formats skipped) that is among ours, and our matching entry.
 func pickCodec(theirs, ours []Format) (Format, Format, bool) {
 	for _, t := range theirs {
-		if t.Name == "" || isDTMF(t) {
+		if t.Name == "" || isExtra(t) {
 			continue
 		}
 		for _, o := range ours {
-			if !isDTMF(o) && sameCodec(t, o) {
+			if !isExtra(o) && sameCodec(t, o) {
 				return t, o, true
 			}
 		}
@@ -483,11 +490,13 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 				break
 			}
 		}
+		cn, _ := matchCN(am.Formats, offered, codec.Rate)
 		mux := om.RTCPMux && am.RTCPMux
 		rtp, rtcp := remotes(am, conn, mux)
 		return Negotiated{
 			Codec:      codec,
 			DTMF:       dtmf,
+			CN:         cn,
 			Remote:     rtp,
 			RemoteRTCP: rtcp,
 			Direction:  intersect(om.Direction, peerDirection(am, conn).Reverse()),

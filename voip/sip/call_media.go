@@ -46,11 +46,10 @@ func (u *UA) formats() []sdp.Format {
 		}
 		out = append(out, sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(), Channels: 1})
 	}
-	if u.cfg.DTMFInfo {
-		return out
+	if !u.cfg.DTMFInfo {
+		out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
 	}
-	out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
-	return out
+	return append(out, cnFormat) // call_cn.go
 }
 
 // wantDirLocked is the direction we want: sendonly while we hold
@@ -152,6 +151,8 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			Codec:           cod,
 			PayloadType:     neg.Codec.PT,
 			DTMFPayloadType: neg.DTMF.PT,
+			CNPayloadType:   neg.CN.PT,
+			VAD:             c.ua.cfg.VAD,
 			Ptime:           time.Duration(neg.Ptime) * time.Millisecond,
 			Logger:          c.log,
 			DeviceRate:      c.ua.cfg.AudioRate,

@@ -88,6 +88,11 @@ type Config struct {
 	// samples at another rate is converted at the device (media
 	// Config.DeviceRate): G.722 on an 8 kHz handset, G.711 on a 16 kHz one.
 	AudioRate int
+	// VAD turns on voice activity detection: in calls where comfort
+	// noise (RFC 3389) was negotiated, silence is sent as a CN packet
+	// every 200 ms instead of voice (media Config.VAD). Off by default:
+	// it stops the steady RTP that keeps NAT bindings open.
+	VAD bool
 	// UserAgent is the User-Agent header value; empty means "deskphone".
 	UserAgent string
 	// Logger receives the UA's logs; nil discards.

@@ -69,6 +69,7 @@ type Stats struct {
 	Resyncs    uint64        // times the playout point was re-anchored on a jump
 	Concealed  uint64        // samples synthesised by loss concealment
 	Silence    uint64        // samples of plain silence played (nothing to conceal from)
+	Noise      uint64        // samples of comfort noise played (RFC 3389, SetNoise)
 	Played     uint64        // samples played from received packets
 	Skipped    uint64        // samples dropped to shrink the delay
 	Stretched  uint64        // samples inserted to grow the delay
@@ -116,8 +117,9 @@ type Buffer struct {
 	stable    int // consecutive windows without a late packet
 	lateRun   int // consecutive late packets
 
-	plc plc
-	st  Stats
+	plc   plc
+	noise noiseGen // comfort noise (noise.go)
+	st    Stats
 }
 
 // New returns an empty buffer.
@@ -172,6 +174,7 @@ func (b *Buffer) Reset() {
 	b.jitter = 0
 	b.target = b.minT
 	b.plc.reset()
+	b.noise.on = false
 }
 
 func (b *Buffer) clearLocked() {
@@ -333,6 +336,10 @@ func (b *Buffer) NextFrame(dst []int16) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.started {
+		if b.noise.on {
+			b.noiseLocked(dst)
+			return
+		}
 		clear(dst)
 		b.st.Silence += uint64(len(dst))
 		return
@@ -340,7 +347,7 @@ func (b *Buffer) NextFrame(dst []int16) {
 	pos := 0
 	if b.stretch > 0 {
 		k := min(b.stretch, len(dst))
-		b.concealLocked(dst[:k])
+		b.concealLocked(b.playTS, dst[:k])
 		b.stretch -= k
 		b.st.Stretched += uint64(k)
 		pos = k
@@ -406,7 +413,7 @@ func (b *Buffer) fillLocked(out []int16) {
 		s := &b.slots[i]
 		rel := int(int32(s.ts - start))
 		if rel > p {
-			b.concealLocked(out[p:rel])
+			b.concealLocked(start+uint32(p), out[p:rel])
 			p = rel
 		}
 		off := p - rel
@@ -415,12 +422,13 @@ func (b *Buffer) fillLocked(out []int16) {
 			continue
 		}
 		copy(out[p:p+k], s.pcm[off:off+k])
+		b.voiceLocked(s.ts)
 		b.plc.good(out[p : p+k])
 		b.st.Played += uint64(k)
 		p += k
 	}
 	if p < L {
-		b.concealLocked(out[p:])
+		b.concealLocked(start+uint32(p), out[p:])
 	}
 	b.playTS += uint32(L)
 	for _, i := range b.order[:m] {
@@ -431,10 +439,16 @@ func (b *Buffer) fillLocked(out []int16) {
 	}
 }
 
-func (b *Buffer) concealLocked(out []int16) {
-	syn := b.plc.conceal(out)
-	b.st.Concealed += uint64(syn)
-	b.st.Silence += uint64(len(out) - syn)
+// concealLocked fills out, the gap starting at sample timestamp ts:
+// loss concealment, or comfort noise where it is due (noise.go).
+func (b *Buffer) concealLocked(ts uint32, out []int16) {
+	k := b.noiseFromLocked(ts, len(out))
+	if k > 0 {
+		syn := b.plc.conceal(out[:k])
+		b.st.Concealed += uint64(syn)
+		b.st.Silence += uint64(k - syn)
+	}
+	b.noiseLocked(out[k:])
 }
 
 // adaptLocked tracks the smallest cushion over one-second windows and,
