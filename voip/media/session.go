@@ -140,7 +140,7 @@ type Session struct {
 	dtmfPT   uint8
 	rate     int // the RTP clock rate
 	frame    int // RTP clock ticks per Ptime
-	spt      int // audio samples per RTP clock tick: 1, or 2 for G.722
+	srate    int // the codec's audio sample rate (rate.go: ratio to rate)
 	devRate  int // the playback device's sample rate (DeviceRate)
 	ptime    time.Duration
 	rtcpIvl  time.Duration
@@ -196,6 +196,8 @@ type Session struct {
 	silence     []int16
 	dtmfPayload [DTMFPayloadLen]byte
 
+	rxAnchor tsAnchor // received timestamps to samples (rate.go)
+
 	// playback at another rate (NextFrame's goroutine only)
 	play    resampler
 	playPCM []int16
@@ -236,7 +238,7 @@ func New(cfg Config) (*Session, error) {
 	if rate <= 0 || frame <= 0 || frame > maxDatagram-12 {
 		return nil, fmt.Errorf("%w: ptime %v at %d Hz", ErrBadConfig, cfg.Ptime, rate)
 	}
-	if srate != rate && srate != 2*rate {
+	if !rateRatioOK(srate, rate) {
 		return nil, fmt.Errorf("%w: codec samples at %d Hz on a %d Hz clock", ErrBadConfig, srate, rate)
 	}
 	if cfg.DeviceRate == 0 {
@@ -276,7 +278,7 @@ func New(cfg Config) (*Session, error) {
 		dtmfPT:   cfg.DTMFPayloadType,
 		rate:     rate,
 		frame:    frame,
-		spt:      srate / rate,
+		srate:    srate,
 		devRate:  cfg.DeviceRate,
 		ptime:    cfg.Ptime,
 		rtcpIvl:  cfg.RTCPInterval,
@@ -293,7 +295,7 @@ func New(cfg Config) (*Session, error) {
 		ts:       rand.Uint32(),
 		marker:   true,
 		payload:  make([]byte, 0, maxDatagram),
-		silence:  make([]int16, frame*(srate/rate)),
+		silence:  make([]int16, int(int64(frame)*int64(srate)/int64(rate))),
 	}
 	s.kick = make(chan struct{}, 1)
 	s.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
@@ -453,13 +455,13 @@ func (s *Session) SetMute(m bool) {
 // WriteFrame encodes one frame of captured audio, at the codec's sample
 // rate, and sends it as one RTP packet, if the direction allows sending.
 // The RTP timestamp advances by the frame's length in clock ticks
-// (len(pcm), or half that for G.722) whether or not a packet is sent
-// (RFC 3550 §5.1).
+// (len(pcm); half that for G.722, three times it for Opus) whether or
+// not a packet is sent (RFC 3550 §5.1).
 func (s *Session) WriteFrame(pcm []int16) error {
-	if len(pcm) < s.spt {
+	ticks := s.ticksOf(len(pcm))
+	if ticks == 0 {
 		return nil
 	}
-	ticks := len(pcm) / s.spt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -564,7 +566,7 @@ func readFrom(c net.PacketConn, b []byte) (int, netip.AddrPort, error) {
 // (Config.DeviceRate). It implements hal.FrameSource and is called at the
 // audio device's pace, from one goroutine at a time.
 func (s *Session) NextFrame(dst []int16) {
-	srate := s.rate * s.spt
+	srate := s.srate
 	switch {
 	case s.devRate == srate:
 		s.jb.NextFrame(dst)
@@ -598,14 +600,14 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 	defer stop()
 	n := in.Format().FrameSamples()
 	if n <= 0 {
-		n = s.frame * s.spt
+		n = s.samplesOf(s.frame)
 	}
 	buf := make([]int16, n)
 	// A device at another rate than the codec's: each frame converted
 	// (the codec's frame is in conv).
 	var conv []int16
 	var rs resampler
-	srate, devRate := s.rate*s.spt, in.Format().SampleRate
+	srate, devRate := s.srate, in.Format().SampleRate
 	switch {
 	case devRate == 0 || devRate == srate:
 	case 2*devRate == srate:
@@ -886,6 +888,10 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	}
 	s.lastRx = now
 	play := audio && s.dir.CanReceive() && len(pkt.Payload) > 0
+	var sampleTS uint32
+	if play {
+		sampleTS = s.rxSampleLocked(pkt.Timestamp, newStream) // rate.go
+	}
 	if audio {
 		s.dtmfRx.audio(pkt.Timestamp, s.rate, now, emit)
 	}
@@ -901,9 +907,8 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	}
 	if play {
 		// The jitter buffer counts in samples: G.722's clock ticks
-		// twice as slowly as its samples (differences stay exact mod
-		// 2^32).
-		s.jb.Push(pkt.SequenceNumber, pkt.Timestamp*uint32(s.spt), pkt.Marker, pkt.Payload, now)
+		// twice as slowly as its samples, Opus's three times as fast.
+		s.jb.Push(pkt.SequenceNumber, sampleTS, pkt.Marker, pkt.Payload, now)
 	}
 	for _, e := range evs[:nev] {
 		select {

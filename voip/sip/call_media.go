@@ -44,13 +44,13 @@ func (u *UA) formats() []sdp.Format {
 		if !ok {
 			continue
 		}
-		out = append(out, sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(), Channels: 1})
+		out = append(out, codecFormat(cod)) // opus.go
 	}
 	if u.cfg.DTMFInfo {
 		return out
 	}
 	out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
-	return out
+	return append(out, extraDTMF(out, u.cfg.DTMFPayloadType)...)
 }
 
 // wantDirLocked is the direction we want: sendonly while we hold
@@ -144,6 +144,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		if !ok {
 			return fmt.Errorf("sip: negotiated codec %q is not available", neg.Codec.Name)
 		}
+		c.setRemoteFmtp(cod, neg) // opus.go
 		cfg := media.Config{
 			Conn:            mp.Conn,
 			RTCPConn:        mp.RTCPConn,

@@ -1,0 +1,101 @@
+//go:build cgo && opus
+
+package media
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/hal"
+	"github.com/deskphone/phone/voip/codec"
+)
+
+func opusCodec(t *testing.T) codec.Codec {
+	t.Helper()
+	c, ok := codec.ByName("opus")
+	if !ok {
+		t.Fatal("no Opus in an opus build")
+	}
+	return c
+}
+
+// TestOpusCall: an Opus session carries a 6 kHz tone one way and 1 kHz
+// the other; its RTP clock is 48000 Hz (a 20 ms packet advances the
+// timestamp by 960) while the audio is 16 kHz (320 samples a frame).
+func TestOpusCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, b, ca, _ := newPair(t, n, func(a, b *Config) {
+			a.Codec, b.Codec = opusCodec(t), opusCodec(t)
+			a.PayloadType, b.PayloadType = 111, 111
+		})
+		defer a.Close()
+		defer b.Close()
+		outA, outB := call(t, a, b, wideband, wideband, wideband, wideband, 6000, 1000, 2*time.Second)
+		heard(t, "b", outB, 16000, 6000, 2000)
+		heard(t, "a", outA, 16000, 1000, 6000)
+		ps := rtpSent(t, ca)
+		if len(ps) < 50 {
+			t.Fatalf("%d packets sent", len(ps))
+		}
+		for i := 1; i < len(ps); i++ {
+			if p := ps[i]; p.PayloadType != 111 || len(p.Payload) == 0 || len(p.Payload) > 120 || p.Timestamp-ps[i-1].Timestamp != 960 {
+				t.Fatalf("packet %d: PT %d, %d octets, timestamp step %d; want 111, 1..120, 960",
+					i, p.PayloadType, len(p.Payload), p.Timestamp-ps[i-1].Timestamp)
+			}
+		}
+		if st := b.Stats(); st.Jitterbuf.Concealed > 0 || st.Dropped > 0 {
+			t.Errorf("b concealed %d samples, dropped %d packets on a clean path", st.Jitterbuf.Concealed, st.Dropped)
+		}
+	})
+}
+
+// TestOpusCallNarrowbandDevice: an Opus call where one phone's devices run
+// at 8 kHz still carries a 1 kHz tone both ways.
+func TestOpusCallNarrowbandDevice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, b, _, _ := newPair(t, n, func(a, b *Config) {
+			a.Codec, b.Codec = opusCodec(t), opusCodec(t)
+			a.PayloadType, b.PayloadType = 111, 111
+			a.DeviceRate = 8000
+		})
+		defer a.Close()
+		defer b.Close()
+		outA, outB := call(t, a, b, hal.Narrowband, wideband, hal.Narrowband, wideband, 1000, 1500, 2*time.Second)
+		heard(t, "b (wideband)", outB, 16000, 1000, 1500)
+		heard(t, "a (narrowband)", outA, 8000, 1500, 1000)
+	})
+}
+
+// TestOpusDTMF: RFC 4733 events ride the codec's 48 kHz clock and keep
+// their durations.
+func TestOpusDTMF(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, b, ca, _ := newPair(t, n, func(a, b *Config) {
+			a.Codec, b.Codec = opusCodec(t), opusCodec(t)
+			a.PayloadType, b.PayloadType = 111, 111
+		})
+		defer a.Close()
+		defer b.Close()
+		if err := a.SendDTMF(t.Context(), '5', 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case e := <-b.DTMF():
+			if e.Digit != '5' || e.Duration != 200*time.Millisecond {
+				t.Fatalf("got %q %v, want '5' 200ms", e.Digit, e.Duration)
+			}
+		default:
+			t.Fatal("no event")
+		}
+		ps := rtpSent(t, ca)
+		last, err := ParseDTMFPayload(ps[len(ps)-1].Payload)
+		if err != nil || last.Duration != 9600 {
+			t.Errorf("end packet duration %d ticks (%v), want 9600 (200 ms at 48 kHz)", last.Duration, err)
+		}
+	})
+}
