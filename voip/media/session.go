@@ -126,7 +126,8 @@ type Stats struct {
 	LastRx      time.Time      // last accepted RTP packet
 	RemoteBye   bool           // the far end sent an RTCP BYE
 
-	Jitterbuf jitter.Stats // the receive jitter buffer's counters
+	Jitterbuf    jitter.Stats // the receive jitter buffer's counters
+	FECRecovered uint64       // lost frames recovered from in-band FEC (Opus)
 }
 
 // Session is one RTP/RTCP audio stream; see the package documentation.
@@ -149,6 +150,7 @@ type Session struct {
 	rxHook   func()
 	sec      protection // SRTP, see protect.go
 	jb       *jitter.Buffer
+	rxd      *rxDecoder // the jitter buffer's decoder, with FEC (fec.go)
 	dtmfCh   chan DTMFEvent
 	start    time.Time
 
@@ -263,8 +265,9 @@ func New(cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	rxd := newRxDecoder(cfg.Codec) // fec.go
 	jb, err := jitter.New(jitter.Config{
-		ClockRate: srate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: cfg.Codec.Decode,
+		ClockRate: srate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: rxd.decode,
 	})
 	if err != nil {
 		return nil, err
@@ -287,6 +290,7 @@ func New(cfg Config) (*Session, error) {
 		rxHook:   cfg.rxHook,
 		sec:      newProtection(cfg.Protector),
 		jb:       jb,
+		rxd:      rxd,
 		dtmfCh:   make(chan DTMFEvent, 16),
 		start:    time.Now(),
 		dir:      cfg.Direction,
@@ -908,7 +912,9 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	if play {
 		// The jitter buffer counts in samples: G.722's clock ticks
 		// twice as slowly as its samples, Opus's three times as fast.
-		s.jb.Push(pkt.SequenceNumber, sampleTS, pkt.Marker, pkt.Payload, now)
+		s.pushAudio(pkt.SequenceNumber, sampleTS, pkt.Marker, pkt.Payload, newStream, now) // fec.go
+	} else {
+		s.sawPacket(pkt.SequenceNumber)
 	}
 	for _, e := range evs[:nev] {
 		select {
@@ -1025,6 +1031,7 @@ func (s *Session) Stats() Stats {
 	}
 	s.mu.Unlock()
 	st.Jitterbuf = s.jb.Stats()
+	st.FECRecovered = s.fecRecovered()
 	return st
 }
 
