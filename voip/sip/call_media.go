@@ -44,7 +44,7 @@ func (u *UA) formats() []sdp.Format {
 		if !ok {
 			continue
 		}
-		out = append(out, codecFormat(cod)) // opus.go
+		out = append(out, codecFormat(cod, out, u.cfg.DTMFPayloadType)) // opus.go
 	}
 	if u.cfg.DTMFInfo {
 		return out

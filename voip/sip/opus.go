@@ -7,10 +7,26 @@ import (
 
 // codecFormat is the SDP format of one of our codecs: its name, clock,
 // channel count and a=fmtp (Opus: "opus/48000/2" with its parameters,
-// RFC 7587 §7).
-func codecFormat(cod codec.Codec) sdp.Format {
-	return sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(),
+// RFC 7587 §7). A dynamic payload type (Opus's 111) that the formats
+// before it or telephone-event (dtmfPT) already use is moved to a free
+// one.
+func codecFormat(cod codec.Codec, before []sdp.Format, dtmfPT uint8) sdp.Format {
+	f := sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(),
 		Channels: codec.Channels(cod), Fmtp: codec.Fmtp(cod)}
+	if f.PT < 96 {
+		return f
+	}
+	used := map[uint8]bool{dtmfPT: true}
+	for _, o := range before {
+		used[o.PT] = true
+	}
+	for pt := f.PT; used[f.PT] && pt <= 127; pt++ {
+		f.PT = pt
+	}
+	for pt := uint8(96); used[f.PT] && pt < f.PT; pt++ {
+		f.PT = pt
+	}
+	return f
 }
 
 // extraDTMF returns telephone-event at each clock rate of codecs other

@@ -22,12 +22,15 @@ func TestExtraDTMF(t *testing.T) {
 	if got := extraDTMF(ours[1:], 96); len(got) != 0 {
 		t.Errorf("narrowband clocks only: %+v", got)
 	}
-	if f := codecFormat(codec.PCMU); f.Channels != 1 || f.Fmtp != "" || f.Rate != 8000 {
+	if f := codecFormat(codec.PCMU, nil, 111); f.PT != 0 || f.Channels != 1 || f.Fmtp != "" || f.Rate != 8000 {
 		t.Errorf("PCMU: %+v", f)
 	}
 	if cod, ok := codec.ByName("opus"); ok {
-		if f := codecFormat(cod); f.Name != "opus" || f.Rate != 48000 || f.Channels != 2 || f.Fmtp == "" {
+		if f := codecFormat(cod, nil, 101); f.PT != 111 || f.Name != "opus" || f.Rate != 48000 || f.Channels != 2 || f.Fmtp == "" {
 			t.Errorf("opus: %+v", f)
+		}
+		if f := codecFormat(cod, nil, 111); f.PT != 112 {
+			t.Errorf("opus with telephone-event on 111: PT %d, want 112", f.PT)
 		}
 	}
 }
