@@ -140,3 +140,44 @@ func TestOpusFEC(t *testing.T) {
 		}
 	})
 }
+
+// TestOpusBurstLoss: with three packets in a row lost now and then, the
+// first two are concealed by libopus and the third rebuilt from FEC, all
+// on arrival of the next packet: the jitter buffer conceals nothing.
+func TestOpusBurstLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet()
+		a, b, ca, _ := newPair(t, n, func(a, b *Config) {
+			a.Codec, b.Codec = opusCodec(t), opusCodec(t)
+			a.PayloadType, b.PayloadType = 111, 111
+			b.MinDelay = 100 * time.Millisecond // the gap is 60 ms: it must not be due before the next packet
+		})
+		defer a.Close()
+		defer b.Close()
+		var gaps int
+		k := 0
+		n.mu.Lock()
+		n.filter = func(from, to netip.AddrPort, p []byte) bool {
+			if from != ca.addr || isRTCP(p) {
+				return true
+			}
+			k++
+			if k > 20 && k%15 == 0 {
+				gaps++
+			}
+			return k <= 20 || k%15 > 2
+		}
+		n.mu.Unlock()
+		_, outB := call(t, a, b, wideband, wideband, wideband, wideband, 1000, 3000, 2*time.Second)
+		heard(t, "b", outB, 16000, 1000, 3000)
+		st := b.Stats()
+		t.Logf("%d gaps of 3: recovered %d, codec concealed %d, jitter buffer concealed %d samples",
+			gaps, st.FECRecovered, st.CodecConcealed, st.Jitterbuf.Concealed)
+		if gaps == 0 || st.FECRecovered != uint64(gaps) || st.CodecConcealed != uint64(2*gaps) {
+			t.Errorf("%d gaps: %d recovered, %d concealed by the codec; want %d, %d", gaps, st.FECRecovered, st.CodecConcealed, gaps, 2*gaps)
+		}
+		if st.Jitterbuf.Concealed > 0 {
+			t.Errorf("the jitter buffer concealed %d samples", st.Jitterbuf.Concealed)
+		}
+	})
+}

@@ -126,8 +126,9 @@ type Stats struct {
 	LastRx      time.Time      // last accepted RTP packet
 	RemoteBye   bool           // the far end sent an RTCP BYE
 
-	Jitterbuf    jitter.Stats // the receive jitter buffer's counters
-	FECRecovered uint64       // lost frames recovered from in-band FEC (Opus)
+	Jitterbuf      jitter.Stats // the receive jitter buffer's counters
+	FECRecovered   uint64       // lost frames recovered from in-band FEC (Opus)
+	CodecConcealed uint64       // lost frames the codec concealed (Opus), before an FEC-recovered one
 }
 
 // Session is one RTP/RTCP audio stream; see the package documentation.
@@ -1031,7 +1032,7 @@ func (s *Session) Stats() Stats {
 	}
 	s.mu.Unlock()
 	st.Jitterbuf = s.jb.Stats()
-	st.FECRecovered = s.fecRecovered()
+	st.FECRecovered, st.CodecConcealed = s.lossStats() // fec.go
 	return st
 }
 
