@@ -496,6 +496,9 @@ func (s *Session) WriteFrame(pcm []int16) error {
 		src = s.silence[:len(pcm)]
 	}
 	s.payload = s.codec.Encode(s.payload[:0], src)
+	if len(s.payload) == 0 {
+		return nil // a frame the codec cannot code (Opus: not 2.5..120 ms): nothing worth sending
+	}
 	err := s.sendRTPLocked(s.pt, s.marker, ts, s.payload, now)
 	s.marker = false
 	return err
