@@ -3,7 +3,7 @@
 # and the ALSA package's own tests. Each target installs what it needs with
 # apt-get (as root, unattended) and is safe to run again.
 #
-#   make cross-rpi   bin/rpi-arm64/phoned and bin/rpi-armhf/phoned, cgo + oto/ALSA
+#   make cross-rpi   bin/rpi-arm64/phoned and bin/rpi-armhf/phoned, cgo + oto/ALSA + libopus
 #   make test-arm64  go test ./hal/... ./board/... for arm64 under qemu-aarch64-static
 #   make test-alsa   go vet + go test -race of hal/alsa and board/rpi with -tags alsa
 #
@@ -41,6 +41,18 @@ $(HW_SYSROOT)/%/.done: | hw-tools-cross
 	test -f $$root/usr/include/alsa/asoundlib.h; \
 	touch $$root/.done
 
+# $(HW_SYSROOT)/ARCH/.opus: libopus0 + libopus-dev for ARCH unpacked into
+# the same sysroot, so the Pi phoned carries Opus (issue 16, -tags opus).
+$(HW_SYSROOT)/%/.opus: $(HW_SYSROOT)/%/.done
+	@set -e; arch=$*; root=$(HW_SYSROOT)/$$arch; \
+	echo "sysroot $$arch: fetching libopus0, libopus-dev"; \
+	$(call private_apt,$(HW_SYSROOT)/apt-opus-$$arch,$$arch); \
+	$(call private_apt_download,libopus0 libopus-dev) || { echo "sysroot $$arch: cannot download libopus-dev"; exit 1; }; \
+	chmod -R a+rX $$apt 2>/dev/null || true; \
+	for d in $$apt/debs/*.deb; do dpkg -x $$d $$root; done; \
+	test -f $$root/usr/include/opus/opus.h; \
+	touch $$root/.opus
+
 # hw_build GOARCH GOARM TRIPLET DEBARCH OUTDIR
 define hw_build
 	@set -e; root=$(HW_SYSROOT)/$(4); out=$(BIN)/$(5); mkdir -p $$out; \
@@ -48,16 +60,16 @@ define hw_build
 	  PKG_CONFIG_SYSROOT_DIR=$$root \
 	  PKG_CONFIG_LIBDIR=$$root/usr/lib/$(3)/pkgconfig:$$root/usr/share/pkgconfig \
 	  CGO_LDFLAGS="-Wl,-rpath-link,$$root/usr/lib/$(3)"; \
-	echo "== $(5): $$(pkg-config --cflags --libs alsa)"; \
+	echo "== $(5): $$(pkg-config --cflags --libs alsa opus)"; \
 	if [ -d $(HW_PHONED) ]; then \
-	  $(GO) build -tags alsa -trimpath -ldflags '$(LDFLAGS)' -o $$out/phoned $(HW_PHONED); \
+	  $(GO) build -tags 'alsa opus' -trimpath -ldflags '$(LDFLAGS)' -o $$out/phoned $(HW_PHONED); \
 	else echo "$(HW_PHONED) missing: checking the Pi packages only"; fi; \
 	$(GO) build -tags alsa ./board/rpi/... ./hal/alsa; \
 	$(GO) test -c -tags alsa -o $$out/alsa.test ./hal/alsa; \
 	ls -l $$out
 endef
 
-cross-rpi: deps hw-tools-cross $(HW_SYSROOT)/arm64/.done $(HW_SYSROOT)/armhf/.done
+cross-rpi: deps hw-tools-cross $(HW_SYSROOT)/arm64/.done $(HW_SYSROOT)/armhf/.done $(HW_SYSROOT)/arm64/.opus $(HW_SYSROOT)/armhf/.opus
 	$(call hw_build,arm64,,aarch64-linux-gnu,arm64,rpi-arm64)
 	$(call hw_build,arm,7,arm-linux-gnueabihf,armhf,rpi-armhf)
 

@@ -36,7 +36,7 @@ lab-tools:
 	@# The packaged services must not run in the host namespace.
 	@-systemctl disable --now kamailio coturn >/dev/null 2>&1 || true
 
-test-lab: lab-tools build
+test-lab: lab-tools build build-opus
 	@test "$$(id -u)" = 0 || { echo "test-lab needs root (network namespaces)"; exit 1; }
 	@# One run per prefix at a time (a second one would wipe the first's
 	@# work directory and namespaces); the namespaces of this prefix go at
@@ -48,6 +48,7 @@ test-lab: lab-tools build
 	trap '$(MAKE) --no-print-directory lab-clean LAB_PREFIX=$(LAB_OWN_PREFIX)' EXIT; \
 	DESKPHONE_TIER=natlab DESKPHONE_NATLAB_PREFIX=$(LAB_OWN_PREFIX) DESKPHONE_NATLAB_DIR=$(LAB_DIR) DESKPHONE_NATLAB_MATRIX=$(LAB_MATRIX) \
 	  DESKPHONE_NATLAB_PHONED=$(CURDIR)/$(BIN)/phoned DESKPHONE_NATLAB_PBX=$(CURDIR)/$(BIN)/pbx \
+	  DESKPHONE_NATLAB_PHONED_OPUS=$(CURDIR)/$(BIN)/opus/phoned \
 	  DESKPHONE_NATLAB_ONLY='$(LAB_ONLY)' DESKPHONE_NATLAB_PCAP=$(LAB_PCAP) DESKPHONE_NATLAB_TALK=$(LAB_TALK) \
 	  $(GO) test -count=1 -timeout $(LAB_TIMEOUT) -parallel $(LAB_PARALLEL) -run '^TestLab$$' -v ./tools/lab/natlab 2>&1 | tee $(LAB_DIR)/test.log; \
 	  exit $${PIPESTATUS[0]}

@@ -66,7 +66,7 @@ func TestLineCodecsField(t *testing.T) {
 		t.Error("Clone shares an account's codecs")
 	}
 	_, err = Parse("phone.yaml", []byte("accounts:\n  - {user: a, domain: b.example, codecs: [G729, PCMA, pcma]}\n"))
-	for _, want := range []string{`phone.yaml:2: accounts[0].codecs[0]: "G729" is not one of G722, PCMU, PCMA`, `accounts[0].codecs[2]: "PCMA" is listed twice`} {
+	for _, want := range []string{`phone.yaml:2: accounts[0].codecs[0]: "G729" is not one of G722, PCMU, PCMA, OPUS`, `accounts[0].codecs[2]: "PCMA" is listed twice`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad line codecs: %v, want %s", err, want)
 		}

@@ -18,7 +18,7 @@ import (
 var (
 	Transports    = []string{"udp", "tcp", "tls"}
 	SRTPPolicies  = []string{"off", "optional", "required"}
-	CodecNames    = []string{"G722", "PCMU", "PCMA"}
+	CodecNames    = []string{"G722", "PCMU", "PCMA", "OPUS"}
 	DTMFModes     = []string{"rfc4733", "info"}
 	Strategies    = []string{"static", "stun", "gateway", "turn"}
 	ToneCountries = []string{"us", "uk", "de", "fr", "eu", "au", "jp"}

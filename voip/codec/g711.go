@@ -42,8 +42,12 @@ var all = []func() Codec{
 
 // ByName returns the codec whose RTP encoding name is name, compared
 // case-insensitively as SDP requires (RFC 4855 §3). A stateful codec
-// (G.722) is new on each call: use one for one call's media.
+// (G.722, Opus) is new on each call: use one for one call's media. Opus
+// is found only in builds that have it (OpusAvailable).
 func ByName(name string) (Codec, bool) {
+	if strings.EqualFold(name, "opus") {
+		return newOpus() // opus.go: made only when asked for (libopus state)
+	}
 	for _, mk := range all {
 		if c := mk(); strings.EqualFold(c.Name(), name) {
 			return c, true

@@ -83,13 +83,13 @@ const cnInterval = 200 // ms
 // accepted: gaps in playout from its timestamp on are filled with noise
 // at its level until voice resumes (or the next CN updates the level).
 // Called on the receive path, outside s.mu.
-func (s *Session) handleCN(payload []byte, ts uint32) {
+func (s *Session) handleCN(payload []byte, sampleTS uint32) {
 	p, err := ParseCN(payload)
 	if err != nil {
 		return
 	}
 	var k [jitter.MaxNoiseOrder]float64
-	s.jb.SetNoise(ts*uint32(s.spt), p.noise(k[:]))
+	s.jb.SetNoise(sampleTS, p.noise(k[:]))
 }
 
 // cnSender is the sending side of silence suppression: the VAD decides,

@@ -140,7 +140,9 @@ type Stats struct {
 	CNBad       uint64         // malformed comfort-noise packets (also in Dropped)
 	CNSent      uint64         // comfort-noise packets sent for silence (VAD)
 
-	Jitterbuf jitter.Stats // the receive jitter buffer's counters
+	Jitterbuf      jitter.Stats // the receive jitter buffer's counters
+	FECRecovered   uint64       // lost frames recovered from in-band FEC (Opus)
+	CodecConcealed uint64       // lost frames the codec concealed (Opus), before an FEC-recovered one
 }
 
 // Session is one RTP/RTCP audio stream; see the package documentation.
@@ -154,7 +156,7 @@ type Session struct {
 	dtmfPT   uint8
 	rate     int // the RTP clock rate
 	frame    int // RTP clock ticks per Ptime
-	spt      int // audio samples per RTP clock tick: 1, or 2 for G.722
+	srate    int // the codec's audio sample rate (rate.go: ratio to rate)
 	devRate  int // the playback device's sample rate (DeviceRate)
 	ptime    time.Duration
 	rtcpIvl  time.Duration
@@ -163,6 +165,7 @@ type Session struct {
 	rxHook   func()
 	sec      protection // SRTP, see protect.go
 	jb       *jitter.Buffer
+	rxd      *rxDecoder // the jitter buffer's decoder, with FEC (fec.go)
 	dtmfCh   chan DTMFEvent
 	start    time.Time
 
@@ -212,6 +215,8 @@ type Session struct {
 	cnTx        cnSender // VAD and comfort noise sending (cn.go)
 	cnPT        uint8    // negotiated comfort noise, 0 none
 
+	rxAnchor tsAnchor // received timestamps to samples (rate.go)
+
 	// playback at another rate (NextFrame's goroutine only)
 	play    resampler
 	playPCM []int16
@@ -257,7 +262,7 @@ func New(cfg Config) (*Session, error) {
 	if rate <= 0 || frame <= 0 || frame > maxDatagram-12 {
 		return nil, fmt.Errorf("%w: ptime %v at %d Hz", ErrBadConfig, cfg.Ptime, rate)
 	}
-	if srate != rate && srate != 2*rate {
+	if !rateRatioOK(srate, rate) {
 		return nil, fmt.Errorf("%w: codec samples at %d Hz on a %d Hz clock", ErrBadConfig, srate, rate)
 	}
 	if cfg.DeviceRate == 0 {
@@ -282,8 +287,9 @@ func New(cfg Config) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	rxd := newRxDecoder(cfg.Codec) // fec.go
 	jb, err := jitter.New(jitter.Config{
-		ClockRate: srate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: cfg.Codec.Decode,
+		ClockRate: srate, MinDelay: cfg.MinDelay, MaxDelay: cfg.MaxDelay, Decode: rxd.decode,
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +304,7 @@ func New(cfg Config) (*Session, error) {
 		cnPT:     cfg.CNPayloadType,
 		rate:     rate,
 		frame:    frame,
-		spt:      srate / rate,
+		srate:    srate,
 		devRate:  cfg.DeviceRate,
 		ptime:    cfg.Ptime,
 		rtcpIvl:  cfg.RTCPInterval,
@@ -307,6 +313,7 @@ func New(cfg Config) (*Session, error) {
 		rxHook:   cfg.rxHook,
 		sec:      newProtection(cfg.Protector),
 		jb:       jb,
+		rxd:      rxd,
 		dtmfCh:   make(chan DTMFEvent, 16),
 		start:    time.Now(),
 		dir:      cfg.Direction,
@@ -315,7 +322,7 @@ func New(cfg Config) (*Session, error) {
 		ts:       rand.Uint32(),
 		marker:   true,
 		payload:  make([]byte, 0, maxDatagram),
-		silence:  make([]int16, frame*(srate/rate)),
+		silence:  make([]int16, int(int64(frame)*int64(srate)/int64(rate))),
 	}
 	s.kick = make(chan struct{}, 1)
 	s.cnTx = newCNSender(cfg.VAD && cfg.CNPayloadType != 0, srate, rate)
@@ -476,13 +483,13 @@ func (s *Session) SetMute(m bool) {
 // WriteFrame encodes one frame of captured audio, at the codec's sample
 // rate, and sends it as one RTP packet, if the direction allows sending.
 // The RTP timestamp advances by the frame's length in clock ticks
-// (len(pcm), or half that for G.722) whether or not a packet is sent
-// (RFC 3550 §5.1).
+// (len(pcm); half that for G.722, three times it for Opus) whether or
+// not a packet is sent (RFC 3550 §5.1).
 func (s *Session) WriteFrame(pcm []int16) error {
-	if len(pcm) < s.spt {
+	ticks := s.ticksOf(len(pcm))
+	if ticks == 0 {
 		return nil
 	}
-	ticks := len(pcm) / s.spt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -517,6 +524,9 @@ func (s *Session) WriteFrame(pcm []int16) error {
 		}
 	}
 	s.payload = s.codec.Encode(s.payload[:0], src)
+	if len(s.payload) == 0 {
+		return nil // a frame the codec cannot code (Opus: not 2.5..120 ms): nothing worth sending
+	}
 	err := s.sendRTPLocked(s.pt, s.marker, ts, s.payload, now)
 	s.marker = false
 	return err
@@ -592,7 +602,7 @@ func readFrom(c net.PacketConn, b []byte) (int, netip.AddrPort, error) {
 // (Config.DeviceRate). It implements hal.FrameSource and is called at the
 // audio device's pace, from one goroutine at a time.
 func (s *Session) NextFrame(dst []int16) {
-	srate := s.rate * s.spt
+	srate := s.srate
 	switch {
 	case s.devRate == srate:
 		s.jb.NextFrame(dst)
@@ -626,14 +636,14 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 	defer stop()
 	n := in.Format().FrameSamples()
 	if n <= 0 {
-		n = s.frame * s.spt
+		n = s.samplesOf(s.frame)
 	}
 	buf := make([]int16, n)
 	// A device at another rate than the codec's: each frame converted
 	// (the codec's frame is in conv).
 	var conv []int16
 	var rs resampler
-	srate, devRate := s.rate*s.spt, in.Format().SampleRate
+	srate, devRate := s.srate, in.Format().SampleRate
 	switch {
 	case devRate == 0 || devRate == srate:
 	case 2*devRate == srate:
@@ -925,8 +935,13 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	s.lastRx = now
 	play := audio && s.dir.CanReceive() && len(pkt.Payload) > 0
 	noise := cn && s.dir.CanReceive()
+	var sampleTS, noiseTS uint32
 	if noise {
 		s.cnRx++
+		noiseTS = s.rxSampleLocked(pkt.Timestamp, newStream) // rate.go
+	}
+	if play {
+		sampleTS = s.rxSampleLocked(pkt.Timestamp, newStream) // rate.go
 	}
 	if audio {
 		s.dtmfRx.audio(pkt.Timestamp, s.rate, now, emit)
@@ -942,13 +957,14 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 		s.jb.Reset()
 	}
 	if noise {
-		s.handleCN(pkt.Payload, pkt.Timestamp)
+		s.handleCN(pkt.Payload, noiseTS)
 	}
 	if play {
 		// The jitter buffer counts in samples: G.722's clock ticks
-		// twice as slowly as its samples (differences stay exact mod
-		// 2^32).
-		s.jb.Push(pkt.SequenceNumber, pkt.Timestamp*uint32(s.spt), pkt.Marker, pkt.Payload, now)
+		// twice as slowly as its samples, Opus's three times as fast.
+		s.pushAudio(pkt.SequenceNumber, sampleTS, pkt.Marker, pkt.Payload, newStream, now) // fec.go
+	} else {
+		s.sawPacket(pkt.SequenceNumber)
 	}
 	for _, e := range evs[:nev] {
 		select {
@@ -1066,6 +1082,7 @@ func (s *Session) Stats() Stats {
 	}
 	s.mu.Unlock()
 	st.Jitterbuf = s.jb.Stats()
+	st.FECRecovered, st.CodecConcealed = s.lossStats() // fec.go
 	return st
 }
 

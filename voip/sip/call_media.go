@@ -44,10 +44,11 @@ func (u *UA) formats() []sdp.Format {
 		if !ok {
 			continue
 		}
-		out = append(out, sdp.Format{PT: cod.PayloadType(), Name: cod.Name(), Rate: cod.ClockRate(), Channels: 1})
+		out = append(out, codecFormat(cod, out, u.cfg.DTMFPayloadType)) // opus.go
 	}
 	if !u.cfg.DTMFInfo {
 		out = append(out, sdp.Format{PT: u.cfg.DTMFPayloadType, Name: "telephone-event", Rate: 8000, Channels: 1, Fmtp: "0-16"})
+		out = append(out, extraDTMF(out, u.cfg.DTMFPayloadType)...) // opus.go
 	}
 	return append(out, cnFormat) // call_cn.go
 }
@@ -143,6 +144,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 		if !ok {
 			return fmt.Errorf("sip: negotiated codec %q is not available", neg.Codec.Name)
 		}
+		c.setRemoteFmtp(cod, neg) // opus.go
 		cfg := media.Config{
 			Conn:            mp.Conn,
 			RTCPConn:        mp.RTCPConn,

@@ -73,6 +73,9 @@ type BaresipOptions struct {
 	// (default), "manual" or "early" (183 with SDP and media at once, 200
 	// on Accept).
 	AnswerMode string
+	// Config holds extra configuration lines, appended (e.g. "module
+	// opus.so" and its opus_* settings).
+	Config string
 }
 
 // BaresipEvent is one ctrl_tcp event.
@@ -134,7 +137,7 @@ func (s *Site) StartBaresip(name string, o BaresipOptions) (*Baresip, error) {
 	}
 	// sndfile cuts file names at 128 bytes: the recordings go to a path
 	// relative to baresip's working directory.
-	cfg := fmt.Sprintf(baresipConfig, s.PhoneIP, o.ToneHz, "rec")
+	cfg := fmt.Sprintf(baresipConfig, s.PhoneIP, o.ToneHz, "rec") + o.Config
 	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}

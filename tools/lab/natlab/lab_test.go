@@ -196,6 +196,7 @@ func TestLab(t *testing.T) {
 		run("srtp/required-vs-plain/"+kamName(reg), func(t *testing.T) { e.srtpRefused(t, reg) })
 		run("g722/"+kamName(reg), func(t *testing.T) { e.widebandCalls(t, reg) })
 	}
+	opusCells(run, e) // issue 16: opus16_test.go
 	for _, k := range []NATKind{PortRestricted, Symmetric} {
 		for _, reg := range []string{KamailioPlain, KamailioNAT} {
 			run(fmt.Sprintf("early-media/%s/%s", k, kamName(reg)), func(t *testing.T) { e.earlyMedia(t, k, reg) })
