@@ -21,7 +21,7 @@ const (
 	DefaultTa        = 20 * time.Millisecond  // RFC 8445 §14.2: one check per Ta
 	DefaultRTO       = 200 * time.Millisecond // first retransmission of a check
 	DefaultKeepalive = 5 * time.Second        // RFC 7675 §5.1: consent every ~5 s
-	DefaultGiveUp    = 15 * time.Second       // checks end; media stays where it is
+	DefaultGiveUp    = 8 * time.Second        // checks end; media stays where it is
 	// nominateGrace is how long the controlling agent waits, after the
 	// first valid pair, for a better pair's check to finish before it
 	// nominates the best valid one (RFC 8445 §8.1.1 leaves this to us).
@@ -45,9 +45,12 @@ type Config struct {
 	Write func(b []byte, to netip.AddrPort) error
 	// LocalUfrag and LocalPwd are ours, as advertised in SDP.
 	LocalUfrag, LocalPwd string
-	// Remote is the peer's ICE description; only its component 1 UDP
-	// candidates of Default's address family are checked.
+	// Remote is the peer's ICE description; only its UDP candidates of Component
+	// and of Default's address family are checked.
 	Remote sdp.ICE
+	// Component is the ICE component the agent checks: 1 (RTP, the
+	// default) or 2 (RTCP on its own socket).
+	Component int
 	// Controlling is our role (RFC 8445 §6.1.1: the offerer, or the full
 	// agent facing a lite one).
 	Controlling bool
@@ -115,6 +118,7 @@ type Agent struct {
 
 	mu          sync.Mutex // guards following
 	selected    netip.AddrPort
+	gaveUp      bool
 	checks      int // checks sent
 	controlling bool
 
@@ -124,13 +128,15 @@ type Agent struct {
 	firstValid time.Time
 	started    time.Time
 	nextKA     time.Time
-	gaveUp     bool
 }
 
 // New starts an agent: its goroutine sends the first check at once.
 func New(cfg Config) (*Agent, error) {
 	if cfg.Write == nil || cfg.LocalUfrag == "" || cfg.LocalPwd == "" || cfg.Remote.Ufrag == "" || cfg.Remote.Pwd == "" {
 		return nil, ErrConfig
+	}
+	if cfg.Component <= 0 {
+		cfg.Component = 1
 	}
 	if cfg.Ta <= 0 {
 		cfg.Ta = DefaultTa
@@ -156,9 +162,9 @@ func New(cfg Config) (*Agent, error) {
 		in: make(chan datagram, 64), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		txs: map[[stun.TransactionIDSize]byte]bool{}, controlling: cfg.Controlling || cfg.Remote.Lite,
 	}
-	local := LocalPriority(sdp.CandPrflx, 1)
+	local := LocalPriority(sdp.CandPrflx, cfg.Component)
 	for _, c := range cfg.Remote.Candidates {
-		if c.Component != 1 || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
+		if c.Component != cfg.Component || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
 			continue
 		}
 		if cfg.Default.IsValid() && c.Addr.Addr().Is4() != cfg.Default.Addr().Is4() {
@@ -236,6 +242,20 @@ func (a *Agent) Selected() netip.AddrPort {
 	return a.selected
 }
 
+// Checking reports whether the agent is still looking for a pair: it
+// has neither selected one nor given up (Config.GiveUp).
+func (a *Agent) Checking() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.selected.IsValid() && !a.gaveUp
+}
+
+func (a *Agent) givenUp() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gaveUp
+}
+
 // Checks is how many connectivity checks (requests) the agent sent.
 func (a *Agent) Checks() int {
 	a.mu.Lock()
@@ -311,7 +331,7 @@ func (a *Agent) loop() {
 	pace := func() {
 		// Idle (selected and settled, or given up): tick only for the
 		// keepalive; back to Ta as soon as there is a check to send.
-		idle := len(a.triggered) == 0 && (a.gaveUp || a.Selected().IsValid() && !a.busy())
+		idle := len(a.triggered) == 0 && (a.givenUp() || a.Selected().IsValid() && !a.busy())
 		if idle != slow {
 			slow = idle
 			if idle {
@@ -350,11 +370,15 @@ func (a *Agent) busy() bool {
 // a consent keepalive on the selected pair.
 func (a *Agent) tick(now time.Time) {
 	sel := a.Selected()
-	if !a.gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp {
+	gaveUp := a.givenUp()
+	if !gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp {
+		gaveUp = true
+		a.mu.Lock()
 		a.gaveUp = true
-		a.log.Info("ice: no pair selected; media stays on the default address", "default", a.cfg.Default, "pairs", len(a.pairs))
+		a.mu.Unlock()
+		a.log.Info("ice: no pair selected; media stays on the default address", "ice_component", a.cfg.Component, "default", a.cfg.Default, "pairs", len(a.pairs))
 	}
-	active := !a.gaveUp && (!sel.IsValid() || !a.isControlling() || a.hasPending())
+	active := !gaveUp && (!sel.IsValid() || !a.isControlling() || a.hasPending())
 	if active {
 		for len(a.triggered) > 0 {
 			p := a.triggered[0]
@@ -476,7 +500,7 @@ func (a *Agent) request(p *pair, useCand bool) {
 	a.txs[p.tx] = true
 	a.txMu.Unlock()
 	var prio [4]byte
-	binary.BigEndian.PutUint32(prio[:], LocalPriority(sdp.CandPrflx, 1))
+	binary.BigEndian.PutUint32(prio[:], LocalPriority(sdp.CandPrflx, a.cfg.Component))
 	var tb [8]byte
 	binary.BigEndian.PutUint64(tb[:], a.tieb)
 	role := stun.AttrICEControlled
@@ -564,7 +588,7 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 	if a.cfg.Default.IsValid() && from.Addr().Is4() != a.cfg.Default.Addr().Is4() {
 		return
 	}
-	p := a.addPair(from, max(rprio, 1), LocalPriority(sdp.CandPrflx, 1))
+	p := a.addPair(from, max(rprio, 1), LocalPriority(sdp.CandPrflx, a.cfg.Component))
 	if p == nil {
 		return
 	}
@@ -656,7 +680,7 @@ func (a *Agent) selectPair(p *pair) {
 		return
 	}
 	a.nextKA = time.Now().Add(a.cfg.Keepalive)
-	a.log.Info("ice: pair selected", "raddr", p.remote, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
+	a.log.Info("ice: pair selected", "ice_component", a.cfg.Component, "raddr", p.remote, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
 	if a.cfg.OnSelect != nil {
 		a.cfg.OnSelect(p.remote)
 	}

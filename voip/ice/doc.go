@@ -22,6 +22,8 @@
 // The port manager's demultiplexer hands them over through
 // portmgr.Mapping.SetSTUNHook; RTP never reaches the agent.
 //
-// Not done: component 2 (RTCP stays where SDP says), ICE restarts,
+// One Agent checks one component; a call without rtcp-mux runs two.
+//
+// Not done: ICE restarts on our side,
 // several local bases, lite mode.
 package ice

@@ -178,6 +178,7 @@ func TestLab(t *testing.T) {
 	ipv6Cells(run, e)
 	pbx17Cells(run, e)      // issue 17: presence, DNS (pbx17_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
+	iceCells(run, e)        // ice14_test.go
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })
