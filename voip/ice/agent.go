@@ -51,6 +51,10 @@ type Config struct {
 	// Component is the ICE component the agent checks: 1 (RTP, the
 	// default) or 2 (RTCP on its own socket).
 	Component int
+	// Tiebreaker is our ICE-CONTROLLING/ICE-CONTROLLED value (RFC 8445
+	// §7.1.1); the agents of one session's components share one. 0
+	// draws a random one.
+	Tiebreaker uint64
 	// Controlling is our role (RFC 8445 §6.1.1: the offerer, or the full
 	// agent facing a lite one).
 	Controlling bool
@@ -154,11 +158,13 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var tb [8]byte
-	_, _ = rand.Read(tb[:])
+	tieb := cfg.Tiebreaker
+	if tieb == 0 {
+		tieb = NewTiebreaker()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg: cfg, log: log.With("component", "ice"), tieb: binary.BigEndian.Uint64(tb[:]),
+		cfg: cfg, log: log.With("component", "ice"), tieb: tieb,
 		in: make(chan datagram, 64), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		txs: map[[stun.TransactionIDSize]byte]bool{}, controlling: cfg.Controlling || cfg.Remote.Lite,
 	}
@@ -394,6 +400,7 @@ func (a *Agent) tick(now time.Time) {
 				continue
 			}
 			if p.tries >= maxTries {
+				a.log.Debug("ice: check failed", "ice_component", a.cfg.Component, "raddr", p.remote, "nominating", p.useCand)
 				p.state = failed
 				a.forget(p.tx)
 				continue
@@ -592,6 +599,7 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 	if p == nil {
 		return
 	}
+	a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
 	if m.Contains(stun.AttrUseCandidate) && !a.isControlling() {
 		p.nominated = true
 		if p.state == succeeded {
@@ -599,9 +607,16 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 			return
 		}
 	}
-	if p.state == waiting || p.state == failed {
+	switch p.state {
+	case waiting, failed:
 		p.state = waiting
 		a.triggered = append(a.triggered, p)
+	case inProgress:
+		// §7.3.1.4: the peer's check shows the path may be open now
+		// (its NAT had been dropping ours): retransmit at once instead
+		// of after the backed-off timeout.
+		p.next = now
+		p.tries = min(p.tries, maxTries-2)
 	}
 }
 
@@ -644,6 +659,7 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, now time.Time) 
 		return
 	}
 	a.forget(p.tx)
+	a.log.Debug("ice: check answered", "ice_component", a.cfg.Component, "raddr", p.remote, "from", from, "class", m.Type.Class, "nominating", p.useCand)
 	if from != p.remote { // §7.2.5.2.1: not symmetric
 		p.state = failed
 		return
@@ -684,6 +700,13 @@ func (a *Agent) selectPair(p *pair) {
 	if a.cfg.OnSelect != nil {
 		a.cfg.OnSelect(p.remote)
 	}
+}
+
+// NewTiebreaker returns a random non-zero tie-breaker.
+func NewTiebreaker() uint64 {
+	var tb [8]byte
+	_, _ = rand.Read(tb[:])
+	return binary.BigEndian.Uint64(tb[:]) | 1
 }
 
 // NewCredentials returns a fresh ufrag (8 ice-chars, 48 bits) and

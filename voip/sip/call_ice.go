@@ -3,7 +3,6 @@ package sip
 import (
 	"net"
 	"net/netip"
-	"time"
 
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/ice"
@@ -39,7 +38,6 @@ type iceState struct {
 	iceAgent2        *ice.Agent     // component 2 (RTCP without mux), or nil
 	iceRemote        string         // ufrag:pwd of the peer the agents check
 	iceRTP, iceRTCP  netip.AddrPort // the selected pairs' far ends
-	iceSelectedAt    time.Time      // when the RTP pair was last selected
 }
 
 // iceLocalLocked is our ICE description for a description with
@@ -114,6 +112,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	base := ice.Config{
 		LocalUfrag: c.iceUfrag, LocalPwd: c.icePwd, Remote: r,
 		Controlling: c.dir == Outgoing,
+		Tiebreaker:  ice.NewTiebreaker(),
 		Logger:      c.log,
 	}
 	c.mu.Unlock()
@@ -148,7 +147,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		cfg.OnSelect = func(remote netip.AddrPort) {
 			c.mu.Lock()
 			if comp == 1 {
-				c.iceRTP, c.iceSelectedAt = remote, time.Now()
+				c.iceRTP = remote
 			} else {
 				c.iceRTCP = remote
 			}
@@ -224,17 +223,16 @@ func (c *Call) ICESelected() netip.AddrPort {
 	return ag.Selected()
 }
 
-// iceChecking reports whether the call's RTP agent still looks for a
-// pair, or selected one less than the media timeout ago: the liveness
-// rule waits for it rather than move the sockets to the relay under the
-// checks, and gives the far end (which may send only once its own
-// checks end, as baresip does) the usual time on the new pair.
+// iceChecking reports whether ICE owns the call's media path: its RTP
+// agent still looks for a pair, or selected one. The liveness rule then
+// stays out: moving the sockets to the relay under the checks breaks
+// them (our answers would come from the relay), and a selected pair has
+// been proven both ways by the checks themselves, while the far end may
+// send media only once all its components are done (baresip: about
+// 4.6 s after the answer). When the agent gives up, the rule applies.
 func (c *Call) iceChecking() bool {
 	c.mu.Lock()
-	ag, at := c.iceAgent, c.iceSelectedAt
+	ag := c.iceAgent
 	c.mu.Unlock()
-	if ag == nil {
-		return false
-	}
-	return ag.Checking() || !at.IsZero() && time.Since(at) < c.ua.mediaTimeout()
+	return ag != nil && (ag.Checking() || ag.Selected().IsValid())
 }
