@@ -599,7 +599,9 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 	if p == nil {
 		return
 	}
-	a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
+	if p.state != succeeded { // not the peer's consent checks every few seconds
+		a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
+	}
 	if m.Contains(stun.AttrUseCandidate) && !a.isControlling() {
 		p.nominated = true
 		if p.state == succeeded {
@@ -659,7 +661,9 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, now time.Time) 
 		return
 	}
 	a.forget(p.tx)
-	a.log.Debug("ice: check answered", "ice_component", a.cfg.Component, "raddr", p.remote, "from", from, "class", m.Type.Class, "nominating", p.useCand)
+	if p.state == inProgress { // not our consent checks' answers
+		a.log.Debug("ice: check answered", "ice_component", a.cfg.Component, "raddr", p.remote, "from", from, "class", m.Type.Class, "nominating", p.useCand)
+	}
 	if from != p.remote { // §7.2.5.2.1: not symmetric
 		p.state = failed
 		return
