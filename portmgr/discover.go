@@ -625,6 +625,9 @@ func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
 		m.stunRx.Add(int64(len(b)))
 		return
 	}
+	if s.mp.hookSTUN(b, from, s.rtcp) { // ice.go
+		return
+	}
 	msg := &stun.Message{Raw: append([]byte(nil), b...)}
 	if err := msg.Decode(); err != nil {
 		return

@@ -240,6 +240,11 @@ type NAT struct {
 	// UPnP allows UPnP IGD / NAT-PMP / PCP port mappings on the gateway
 	// (upnp). Default: true.
 	UPnP bool
+	// ICE offers ICE (RFC 8445, SDP per RFC 8839) in our offers and
+	// answers it in the far end's (ice): checks on the media socket move
+	// the call's media to the best working pair; peers without ICE are
+	// unaffected. Default: false.
+	ICE bool
 }
 
 // TURN is a TURN relay server with long-term credentials (nat.turn).

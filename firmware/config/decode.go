@@ -535,6 +535,7 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 				"change_check":     d.duration(&t.ChangeCheck),
 				"media_timeout":    d.duration(&t.MediaTimeout),
 				"upnp":             d.boolean(&t.UPnP),
+				"ice":              d.boolean(&t.ICE),
 			})
 		},
 		"audio": func(n *yaml.Node, path string) {

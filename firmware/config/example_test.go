@@ -21,7 +21,7 @@ nat:
 	// Output:
 	// phone.yaml:4: accounts[0].transport: "udpx" is not one of udp, tcp, tls
 	// phone.yaml:5: codecs[1]: "G729" is not one of G722, PCMU, PCMA, OPUS
-	// phone.yaml:8: nat.stun: unknown key (known keys: binding_lifetime, change_check, early_udp, keepalive, media_timeout, static_external, strategies, stun_servers, turn, upnp)
+	// phone.yaml:8: nat.stun: unknown key (known keys: binding_lifetime, change_check, early_udp, ice, keepalive, media_timeout, static_external, strategies, stun_servers, turn, upnp)
 }
 
 func ExampleDefault() {

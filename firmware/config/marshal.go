@@ -105,6 +105,7 @@ type (
 		ChangeCheck     string   `yaml:"change_check"`
 		MediaTimeout    string   `yaml:"media_timeout"`
 		UPnP            bool     `yaml:"upnp"`
+		ICE             bool     `yaml:"ice,omitempty"`
 	}
 	fileTURN struct {
 		Server    string   `yaml:"server"`
@@ -190,6 +191,7 @@ func Marshal(c *Config) ([]byte, error) {
 			ChangeCheck:     formatDuration(c.NAT.ChangeCheck),
 			MediaTimeout:    formatDuration(c.NAT.MediaTimeout),
 			UPnP:            c.NAT.UPnP,
+			ICE:             c.NAT.ICE,
 		},
 		Audio: fileAudio(c.Audio),
 		DialPlan: fileDialPlan{

@@ -256,6 +256,7 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 		// 486 before a media port is opened for it.
 		MaxCalls:     cfg.Calls.MaxCalls + 1,
 		MediaTimeout: mediaTimeout(cfg.NAT.MediaTimeout),
+		ICE:          cfg.NAT.ICE,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: line %d: %w", i, err)

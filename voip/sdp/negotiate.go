@@ -41,6 +41,9 @@ type Local struct {
 	// numbers them 1..n; Answer uses the one of the chosen line's suite
 	// under that line's tag. Their Tag fields are ignored.
 	Crypto []Crypto
+	// ICE, when not nil, is offered, and answered to an ICE offer
+	// (RFC 8839; ice.go).
+	ICE *ICE
 }
 
 // Negotiated is the outcome of an offer/answer exchange: what the media
@@ -71,6 +74,9 @@ type Negotiated struct {
 	// SRTP holds the suite and keys when the stream is SRTP; zero for
 	// plain RTP.
 	SRTP SRTP
+	// RemoteICE is the peer's ICE description when both sides do ICE
+	// (ice.go); nil otherwise.
+	RemoteICE *ICE
 }
 
 const telephoneEvent = "telephone-event"
@@ -161,6 +167,9 @@ func Offer(l Local) *Session {
 			c.Tag = uint32(i + 1)
 			m.Attrs = append(m.Attrs, c.Attr())
 		}
+	}
+	if l.ICE != nil {
+		m.Attrs = append(m.Attrs, l.ICE.Attrs()...)
 	}
 	return &Session{
 		Origin: origin(l, a),
@@ -374,12 +383,13 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		if sec.Enabled() {
 			am.Attrs = append(am.Attrs, sec.Local.Attr())
 		}
+		rice := answerICE(offer, om, l.ICE, &am)
 		ans.Media = append(ans.Media, am)
 		rtp, rtcp := remotes(om, conn, mux)
 		neg = Negotiated{
 			Codec: codec, DTMF: dtmf, CN: cn, Remote: rtp, RemoteRTCP: rtcp,
 			Direction: dir, Ptime: sendPtime(om, l.Ptime), RTCPMux: mux, Index: i,
-			SRTP: sec,
+			SRTP: sec, RemoteICE: rice,
 		}
 		chosen = i
 	}
@@ -504,6 +514,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			RTCPMux:    mux,
 			Index:      i,
 			SRTP:       sec,
+			RemoteICE:  acceptICE(offer, om, answer, am),
 		}, nil
 	}
 	if addrErr != nil {

@@ -33,6 +33,7 @@ type mediaState struct {
 	sec         callSec // SRTP (call_srtp.go)
 	relayState          // media path, liveness rule (call_relay.go)
 	mediaHint           // far ends with a private SDP address (mediahint.go)
+	iceState            // ICE (call_ice.go)
 }
 
 // formats are our codecs in preference order, then telephone-event
@@ -85,6 +86,7 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 		User:      "-",
 		SRTP:      c.policyLocked(),
 		Crypto:    c.cryptoLocked(),
+		ICE:       c.iceLocalLocked(a), // call_ice.go
 	}
 }
 
@@ -200,6 +202,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 	}
 	m.SetDirection(mediaDir(neg.Direction))
 	m.SetMute(mute)
+	c.startICE(neg, mp, m) // call_ice.go
 	return nil
 }
 

@@ -171,6 +171,9 @@ func (c *Call) watchLiveness(s *media.Session) {
 		if st.Sent == 0 {
 			continue // we do not send (yet): no verdict
 		}
+		if c.iceChecking() { // call_ice.go
+			continue // ICE finds the path, or gives up first
+		}
 		if c.offerLANOnce() {
 			restart = time.Now() // the verdict waits for media on the LAN path
 			continue             // the relay if that fails too

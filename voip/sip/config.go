@@ -68,6 +68,8 @@ type Config struct {
 	// NoMediaHint turns off the use of the far end's signalled public
 	// address in place of a private SDP address (mediahint.go).
 	NoMediaHint bool
+	// ICE offers ICE and answers ICE offers (call_ice.go).
+	ICE bool
 	// Mapper gives every socket and every address the UA advertises.
 	// Required.
 	Mapper portmgr.Mapper

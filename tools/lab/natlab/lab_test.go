@@ -180,6 +180,7 @@ func TestLab(t *testing.T) {
 	v6turn17Cells(run, e)   // issue 17: dual stack, TURN over IPv6 (v6turn17_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
 	fw443Cells(run, e)      // issue 14 item 5: TCP 443 only, two phones behind one NAT (fw443_test.go)
+	iceCells(run, e)        // ice14_test.go
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {
 		run("calls/transfer-by-phoned/"+kamName(reg), func(t *testing.T) { e.transferByPhoned(t, reg) })

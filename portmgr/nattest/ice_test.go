@@ -1,0 +1,141 @@
+package nattest
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/portmgr/portmgrtest"
+	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/sip"
+	"github.com/pion/transport/v4/vnet"
+)
+
+// TestICE is issue 14's ICE item on the in-process matrix: our phone
+// against our phone with nat.ice on both sides (or on one, the control).
+//
+//   - same-nat: alice and bob behind one port-restricted NAT that does
+//     not hairpin. Without ICE the c= addresses (the NAT's public one)
+//     carry nothing and the liveness rule relays the call (TestSameNAT);
+//     with ICE the host candidates on the LAN are checked, the pair is
+//     selected, and media moves there: direct, no relay.
+//   - cross: alice and bob behind different NATs where STUN works; ICE
+//     selects the server-reflexive pair and audio flows from the first
+//     packet (media starts on c= at once).
+//   - one-sided: only alice does ICE; bob sees attributes he ignores and
+//     the call is today's call.
+func TestICE(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		sameNAT    bool
+		ka, kb     portmgrtest.NATKind
+		iceA, iceB bool
+		aliceCalls bool
+	}{
+		{"same-nat-bob-calls", true, portmgrtest.PortRestrictedCone, portmgrtest.PortRestrictedCone, true, true, false},
+		{"same-nat-alice-calls", true, portmgrtest.PortRestrictedCone, portmgrtest.PortRestrictedCone, true, true, true},
+		{"cross-alice-calls", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, true, true},
+		{"cross-bob-calls", false, portmgrtest.RestrictedCone, portmgrtest.PortRestrictedCone, true, true, false},
+		{"one-sided", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, true)
+				sa := w.AddSite(tc.ka, 0)
+				var sb *portmgrtest.Site
+				var bobMod func(*portmgr.Config)
+				if tc.sameNAT {
+					w.WAN.AddChunkFilter(func(c vnet.Chunk) bool { // no hairpin
+						src, dst := c.SourceAddr().(*net.UDPAddr), c.DestinationAddr().(*net.UDPAddr)
+						return src == nil || dst == nil || !(src.IP.Equal(sa.Public.AsSlice()) && dst.IP.Equal(sa.Public.AsSlice()))
+					})
+					bobNet := sa.AddLANHost(t, sa.LocalIP.Next())
+					sb = sa
+					bobMod = func(c *portmgr.Config) { c.Net = bobNet }
+				} else {
+					sb = w.AddSite(tc.kb, 0)
+				}
+				pn := w.PublicNet(pbxAddr.Addr().String())
+				srv, err := pbx.New(pbx.Config{
+					Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
+					Net: pn, Listen: pbxAddr,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Start()
+				if err := srv.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { srv.Close() })
+				iceOn := func(on bool) func(*sip.Config) { return func(c *sip.Config) { c.ICE = on } }
+				alice := newPhoneWith(t, w, sa, "alice", "a-secret", nil, iceOn(tc.iceA))
+				var bob *phone
+				if bobMod != nil {
+					bob = newPhoneWith(t, w, sb, "bob", "b-secret", nil, iceOn(tc.iceB), bobMod)
+				} else {
+					bob = newPhoneWith(t, w, sb, "bob", "b-secret", nil, iceOn(tc.iceB))
+				}
+				for _, p := range []*phone{alice, bob} {
+					if err := p.registered(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				caller, callee, user := bob, alice, "alice"
+				if tc.aliceCalls {
+					caller, callee, user = alice, bob, "bob"
+				}
+				cr, err := caller.ua.Dial(context.Background(), user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ce, err := callee.incoming()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ce.Answer(); err != nil {
+					t.Fatal(err)
+				}
+				if err := caller.state(cr, sip.StateTalking); err != nil {
+					t.Fatal(err)
+				}
+				var gotR, gotE []int16
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() { defer wg.Done(); gotR, _ = talk(cr, 440, 4*time.Second) }()
+				go func() { defer wg.Done(); gotE, _ = talk(ce, 1000, 4*time.Second) }()
+				wg.Wait()
+				selR, selE := cr.ICESelected(), ce.ICESelected()
+				pr, _ := cr.MediaPath()
+				pe, _ := ce.MediaPath()
+				ans := answeredAt(cr, ce)
+				t.Logf("%s: caller selected %v, callee %v; paths %s/%s; caller hears %v, callee hears %v; first audio after the answer: caller %v, callee %v",
+					tc.name, selR, selE, pr, pe, hears(gotR, 1000), hears(gotE, 440),
+					cr.Media().Stats().FirstRx.Sub(ans), ce.Media().Stats().FirstRx.Sub(ans))
+				if !hears(gotR, 1000) || !hears(gotE, 440) {
+					t.Errorf("no two-way audio: caller hears %v, callee hears %v", hears(gotR, 1000), hears(gotE, 440))
+				}
+				both := tc.iceA && tc.iceB
+				if both != selR.IsValid() || both != selE.IsValid() {
+					t.Errorf("selected %v / %v with ICE on alice %v, bob %v", selR, selE, tc.iceA, tc.iceB)
+				}
+				if tc.sameNAT {
+					if pr != sip.MediaPathDirect || pe != sip.MediaPathDirect {
+						t.Errorf("paths %s/%s, want direct on the LAN", pr, pe)
+					}
+					lan := func(a netip.AddrPort) bool { return a.Addr() == sa.LocalIP || a.Addr() == sa.LocalIP.Next() }
+					if !lan(selR) || !lan(selE) {
+						t.Errorf("selected %v / %v, want LAN host addresses", selR, selE)
+					}
+				}
+				_ = cr.Hangup()
+				_ = caller.state(cr, sip.StateEnded)
+			})
+		})
+	}
+}

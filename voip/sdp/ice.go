@@ -1,0 +1,288 @@
+package sdp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// ErrICE is wrapped by every error about an ICE attribute (RFC 8839 §5).
+var ErrICE = errors.New("sdp: bad ice attribute")
+
+// Candidate types (RFC 8445 §5.1.1).
+const (
+	CandHost  = "host"
+	CandSrflx = "srflx"
+	CandPrflx = "prflx"
+	CandRelay = "relay"
+)
+
+// Candidate is one a=candidate line (RFC 8839 §5.1):
+//
+//	candidate:<foundation> <component> <transport> <priority>
+//	          <address> <port> typ <type> [raddr <addr>] [rport <port>]
+//	          *(<extension name> <extension value>)
+//
+// Only IP addresses are kept: a candidate with an FQDN (mDNS ".local"
+// names included) is an error, and the caller skips it.
+type Candidate struct {
+	Foundation string
+	Component  int    // 1 RTP, 2 RTCP
+	Transport  string // "UDP" (upper case); others are kept but unused
+	Priority   uint32
+	Addr       netip.AddrPort
+	Type       string         // CandHost, CandSrflx, CandPrflx, CandRelay, or an unknown token
+	Related    netip.AddrPort // raddr/rport, invalid when absent
+	Ext        []string       // extension name/value tokens, in order
+}
+
+// ICE is the ICE description of one media stream: credentials and
+// candidates (RFC 8839 §5.4, §5.1), and whether the agent is lite
+// (a=ice-lite, §5.3).
+type ICE struct {
+	Ufrag, Pwd string
+	Lite       bool
+	Candidates []Candidate
+}
+
+// isICEChar reports whether c is an ice-char (RFC 8839 §5.1: ALPHA /
+// DIGIT / "+" / "/").
+func isICEChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/'
+}
+
+func iceChars(s string, lo, hi int) bool {
+	if len(s) < lo || len(s) > hi {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isICEChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseCandidate parses the value of an a=candidate attribute (without
+// the "candidate:" key).
+func ParseCandidate(v string) (Candidate, error) {
+	bad := func(msg string) (Candidate, error) {
+		if len(v) > 80 {
+			v = v[:80]
+		}
+		return Candidate{}, fmt.Errorf("candidate %q: %s: %w", v, msg, ErrICE)
+	}
+	f := strings.Fields(v)
+	if len(f) < 8 {
+		return bad("too few fields")
+	}
+	if len(f)%2 != 0 {
+		return bad("odd number of fields")
+	}
+	var c Candidate
+	if !iceChars(f[0], 1, 32) {
+		return bad("foundation")
+	}
+	c.Foundation = f[0]
+	comp, err := strconv.Atoi(f[1])
+	if err != nil || comp < 1 || comp > 256 || len(f[1]) > 3 {
+		return bad("component")
+	}
+	c.Component = comp
+	if !isToken(f[2]) {
+		return bad("transport")
+	}
+	c.Transport = strings.ToUpper(f[2])
+	if len(f[3]) > 10 || !isDigits(f[3]) {
+		return bad("priority")
+	}
+	pr, err := strconv.ParseUint(f[3], 10, 32)
+	if err != nil || pr == 0 {
+		return bad("priority")
+	}
+	c.Priority = uint32(pr)
+	ip, err := netip.ParseAddr(f[4])
+	if err != nil || ip.Zone() != "" {
+		return bad("address is not an IP address")
+	}
+	port, ok := atoi(f[5], 65535)
+	if !ok {
+		return bad("port")
+	}
+	c.Addr = netip.AddrPortFrom(ip.Unmap(), uint16(port))
+	if f[6] != "typ" || !isToken(f[7]) {
+		return bad("typ")
+	}
+	c.Type = strings.ToLower(f[7])
+	var raddr netip.Addr
+	rport, haveRport := 0, false
+	for i := 8; i+1 < len(f); i += 2 {
+		k, val := f[i], f[i+1]
+		switch k {
+		case "raddr":
+			a, err := netip.ParseAddr(val)
+			if err != nil || a.Zone() != "" {
+				return bad("raddr")
+			}
+			raddr = a.Unmap()
+		case "rport":
+			p, ok := atoi(val, 65535)
+			if !ok {
+				return bad("rport")
+			}
+			rport, haveRport = p, true
+		default:
+			if !isToken(k) || !isToken(val) {
+				return bad("extension")
+			}
+			c.Ext = append(c.Ext, k, val)
+		}
+	}
+	if raddr.IsValid() && haveRport {
+		c.Related = netip.AddrPortFrom(raddr, uint16(rport))
+	}
+	return c, nil
+}
+
+// Value is the candidate as an a=candidate value (without the key).
+func (c Candidate) Value() string {
+	var b strings.Builder
+	tr := c.Transport
+	if tr == "" {
+		tr = "UDP"
+	}
+	fmt.Fprintf(&b, "%s %d %s %d %s %d typ %s", c.Foundation, c.Component, tr, c.Priority,
+		c.Addr.Addr(), c.Addr.Port(), c.Type)
+	if c.Related.IsValid() {
+		fmt.Fprintf(&b, " raddr %s rport %d", c.Related.Addr(), c.Related.Port())
+	}
+	for _, e := range c.Ext {
+		b.WriteByte(' ')
+		b.WriteString(e)
+	}
+	return b.String()
+}
+
+// Attrs are the ICE attributes of a media description: a=ice-lite (if
+// Lite), a=ice-ufrag, a=ice-pwd and one a=candidate per candidate.
+func (ice *ICE) Attrs() []Attr {
+	var out []Attr
+	if ice.Lite {
+		out = append(out, Attr{Key: "ice-lite"})
+	}
+	out = append(out, Attr{Key: "ice-ufrag", Value: ice.Ufrag}, Attr{Key: "ice-pwd", Value: ice.Pwd})
+	for _, c := range ice.Candidates {
+		out = append(out, Attr{Key: "candidate", Value: c.Value()})
+	}
+	return out
+}
+
+// ICE reads the ICE description of media m of session s: credentials at
+// media level, else session level (RFC 8839 §5.4); a=ice-lite at
+// session level; the candidates of m. ok is false when m has no valid
+// credentials (the peer does no ICE for it). Candidates that do not
+// parse, or are not UDP, are skipped (RFC 8839 §5.1: unknown transports
+// are ignored); their errors are returned for logging.
+//
+// An ICE description whose candidates do not include the default
+// destination c=/m= (an SBC or SIP ALG rewrote the address, RFC 8839
+// §3.2.4: ice-mismatch) is returned with ok false: the caller falls back
+// to plain offer/answer.
+func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
+	if m == nil {
+		return ICE{}, false, nil
+	}
+	get := func(key string) string {
+		for _, a := range m.Attrs {
+			if a.Key == key {
+				return a.Value
+			}
+		}
+		for _, a := range s.Attrs {
+			if a.Key == key {
+				return a.Value
+			}
+		}
+		return ""
+	}
+	ice.Ufrag, ice.Pwd = get("ice-ufrag"), get("ice-pwd")
+	if !iceChars(ice.Ufrag, 4, 256) || !iceChars(ice.Pwd, 22, 256) {
+		return ICE{}, false, nil
+	}
+	for _, a := range s.Attrs {
+		if a.Key == "ice-lite" {
+			ice.Lite = true
+		}
+	}
+	for _, a := range m.Attrs {
+		if a.Key == "ice-mismatch" {
+			return ICE{}, false, nil
+		}
+		if a.Key != "candidate" {
+			continue
+		}
+		c, err := ParseCandidate(a.Value)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if c.Transport != "UDP" {
+			continue
+		}
+		ice.Candidates = append(ice.Candidates, c)
+	}
+	conn, cok := streamConn(s, m)
+	if !cok || m.Port <= 0 || m.Port > 65535 {
+		return ICE{}, false, errs
+	}
+	def := netip.AddrPortFrom(conn.Unmap(), uint16(m.Port))
+	for _, c := range ice.Candidates {
+		if c.Component == 1 && c.Addr == def {
+			return ice, true, errs
+		}
+	}
+	return ICE{}, false, errs
+}
+
+// answerICE adds our ICE attributes to the answer's media am when we do
+// ICE and the offered stream om does, and returns the offerer's
+// description (nil when either side does not).
+func answerICE(offer *Session, om *Media, ours *ICE, am *Media) *ICE {
+	if ours == nil {
+		return nil
+	}
+	theirs, ok, _ := offer.ICE(om)
+	if !ok {
+		return nil
+	}
+	am.Attrs = append(am.Attrs, ours.Attrs()...)
+	return &theirs
+}
+
+// acceptICE is the answerer's ICE description when we offered ICE on om
+// and the answer's am has it.
+func acceptICE(offer *Session, om *Media, answer *Session, am *Media) *ICE {
+	if _, ok, _ := offer.ICE(om); !ok {
+		return nil
+	}
+	theirs, ok, _ := answer.ICE(am)
+	if !ok {
+		return nil
+	}
+	return &theirs
+}

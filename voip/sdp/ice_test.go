@@ -1,0 +1,153 @@
+package sdp
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParseCandidate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Candidate
+	}{
+		{"1 1 UDP 2130706431 10.0.1.2 16384 typ host", Candidate{Foundation: "1", Component: 1, Transport: "UDP", Priority: 2130706431,
+			Addr: netip.MustParseAddrPort("10.0.1.2:16384"), Type: CandHost}},
+		// baresip's form: lower-case transport, raddr/rport.
+		{"7f0000a 1 udp 1694498815 203.0.113.9 40000 typ srflx raddr 192.168.1.5 rport 5004", Candidate{Foundation: "7f0000a", Component: 1, Transport: "UDP",
+			Priority: 1694498815, Addr: netip.MustParseAddrPort("203.0.113.9:40000"), Type: CandSrflx, Related: netip.MustParseAddrPort("192.168.1.5:5004")}},
+		// pion/Chrome extensions are kept.
+		{"3 2 UDP 16777214 198.51.100.7 3478 typ relay raddr 0.0.0.0 rport 0 generation 0 network-id 1", Candidate{Foundation: "3", Component: 2, Transport: "UDP",
+			Priority: 16777214, Addr: netip.MustParseAddrPort("198.51.100.7:3478"), Type: CandRelay, Related: netip.MustParseAddrPort("0.0.0.0:0"),
+			Ext: []string{"generation", "0", "network-id", "1"}}},
+		{"a+/b 1 UDP 1 2001:db8::1 5000 typ host", Candidate{Foundation: "a+/b", Component: 1, Transport: "UDP", Priority: 1,
+			Addr: netip.MustParseAddrPort("[2001:db8::1]:5000"), Type: CandHost}},
+	} {
+		got, err := ParseCandidate(tc.in)
+		if err != nil {
+			t.Errorf("%q: %v", tc.in, err)
+			continue
+		}
+		if got.Value() != tc.want.Value() || got.Related != tc.want.Related {
+			t.Errorf("%q:\n got %+v\nwant %+v", tc.in, got, tc.want)
+		}
+		back, err := ParseCandidate(got.Value())
+		if err != nil || back.Value() != got.Value() {
+			t.Errorf("%q: round trip %q: %v", tc.in, got.Value(), err)
+		}
+	}
+	for _, bad := range []string{
+		"", "1 1 UDP 1 10.0.0.1 5000 typ", "1 1 UDP 1 10.0.0.1 5000 host x",
+		"1 0 UDP 1 10.0.0.1 5000 typ host", "1 1 UDP 0 10.0.0.1 5000 typ host",
+		"1 1 UDP 4294967296 10.0.0.1 5000 typ host", "1 1 UDP 1 abc.local 5000 typ host",
+		"1 1 UDP 1 10.0.0.1 70000 typ host", "f!o 1 UDP 1 10.0.0.1 5000 typ host",
+		"1 1 UDP 1 10.0.0.1 5000 typ host raddr", "1 1 UDP 1 10.0.0.1 5000 typ srflx raddr x rport 1",
+		"1 1 UDP 1 fe80::1%eth0 5000 typ host",
+	} {
+		if _, err := ParseCandidate(bad); !errors.Is(err, ErrICE) {
+			t.Errorf("%q: err %v, want ErrICE", bad, err)
+		}
+	}
+}
+
+const iceOffer = "v=0\r\no=- 1 1 IN IP4 203.0.113.9\r\ns=-\r\nc=IN IP4 203.0.113.9\r\nt=0 0\r\n" +
+	"a=ice-ufrag:abcd\r\n" +
+	"m=audio 40000 RTP/AVP 0\r\n" +
+	"a=ice-pwd:0123456789abcdefghijklmn\r\n" +
+	"a=candidate:1 1 UDP 2130706431 192.168.1.5 5004 typ host\r\n" +
+	"a=candidate:2 1 UDP 1694498815 203.0.113.9 40000 typ srflx raddr 192.168.1.5 rport 5004\r\n" +
+	"a=candidate:3 1 TCP 1 203.0.113.9 9 typ host\r\n" +
+	"a=candidate:x 1 UDP 1 host.local 9 typ host\r\n"
+
+func TestICEOfferAnswer(t *testing.T) {
+	offer, err := Parse([]byte(iceOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ice, ok, errs := offer.ICE(&offer.Media[0])
+	if !ok || ice.Ufrag != "abcd" || len(ice.Candidates) != 2 || len(errs) != 1 {
+		t.Fatalf("ICE %+v ok %v errs %v", ice, ok, errs)
+	}
+	ours := &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+		{Foundation: "1", Component: 1, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+	}}
+	l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), ICE: ours}
+	ans, neg, err := Answer(offer, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if neg.RemoteICE == nil || neg.RemoteICE.Pwd != ice.Pwd {
+		t.Fatalf("RemoteICE %+v", neg.RemoteICE)
+	}
+	if !strings.Contains(string(ans.Marshal()), "a=candidate:1 1 UDP 1 192.0.2.1 4000 typ host\r\n") {
+		t.Errorf("answer lacks our candidate:\n%s", ans.Marshal())
+	}
+	// The offerer reads the answerer's ICE back.
+	back, _ := Parse(ans.Marshal())
+	n, err := Accept(offer, back)
+	if err != nil || n.RemoteICE == nil || n.RemoteICE.Ufrag != "wxyz" {
+		t.Fatalf("Accept: %+v %v", n.RemoteICE, err)
+	}
+	// Without ICE on our side the answer is today's.
+	plain, neg2, _ := Answer(offer, Local{Addr: l.Addr})
+	if neg2.RemoteICE != nil || strings.Contains(string(plain.Marshal()), "ice-") {
+		t.Errorf("ICE in a plain answer:\n%s", plain.Marshal())
+	}
+	// A peer whose c= is not among its candidates (an ALG rewrote it):
+	// ice-mismatch, no ICE.
+	mis, _ := Parse([]byte(strings.Replace(iceOffer, "c=IN IP4 203.0.113.9", "c=IN IP4 198.51.100.1", 1)))
+	if _, ok, _ := mis.ICE(&mis.Media[0]); ok {
+		t.Error("ICE accepted although c= is not a candidate")
+	}
+	if _, neg3, _ := Answer(mis, l); neg3.RemoteICE != nil {
+		t.Error("RemoteICE on a mismatched offer")
+	}
+}
+
+// FuzzParseCandidate: no panic; what parses survives Value and parsing
+// again unchanged.
+func FuzzParseCandidate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCandidate(s)
+		if err != nil {
+			if !errors.Is(err, ErrICE) {
+				t.Fatalf("error %v does not wrap ErrICE", err)
+			}
+			return
+		}
+		v := c.Value()
+		c2, err := ParseCandidate(v)
+		if err != nil {
+			t.Fatalf("reparse of %q: %v (from %q)", v, err, s)
+		}
+		if c2.Value() != v {
+			t.Fatalf("unstable: %q then %q", v, c2.Value())
+		}
+	})
+}
+
+// FuzzICE: reading the ICE of any parsable description never panics,
+// and what it returns has usable credentials and UDP candidates only.
+func FuzzICE(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b)
+		if err != nil {
+			return
+		}
+		for i := range s.Media {
+			ice, ok, _ := s.ICE(&s.Media[i])
+			if !ok {
+				continue
+			}
+			if len(ice.Ufrag) < 4 || len(ice.Pwd) < 22 {
+				t.Fatalf("credentials %q %q", ice.Ufrag, ice.Pwd)
+			}
+			for _, c := range ice.Candidates {
+				if c.Transport != "UDP" || !c.Addr.IsValid() {
+					t.Fatalf("candidate %+v", c)
+				}
+			}
+		}
+	})
+}
