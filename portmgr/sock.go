@@ -34,6 +34,7 @@ type sock struct {
 	mp    *Mapping
 	rtcp  bool
 	raw   net.PacketConn
+	rio   *rawUDP // raw system calls on raw (IPv4 UDP on Linux); nil: raw's methods
 	local netip.AddrPort
 	cl    *stunc.Client
 	user  *mconn
@@ -57,7 +58,7 @@ func (s *sock) quietSince() time.Duration {
 }
 
 func (m *Manager) newSock(mp *Mapping, raw net.PacketConn, local netip.AddrPort, rtcp bool) *sock {
-	s := &sock{m: m, mp: mp, rtcp: rtcp, raw: raw, local: local, done: make(chan struct{})}
+	s := &sock{m: m, mp: mp, rtcp: rtcp, raw: raw, rio: newRawUDP(raw), local: local, done: make(chan struct{})}
 	s.cl = &stunc.Client{RTO: m.cfg.STUNRTO, Write: s.write}
 	s.user = newMconn(s)
 	m.wg.Add(1)
@@ -66,6 +67,10 @@ func (m *Manager) newSock(mp *Mapping, raw net.PacketConn, local netip.AddrPort,
 }
 
 func (s *sock) write(b []byte, to netip.AddrPort) error {
+	if s.rio != nil {
+		_, err := s.rio.writeTo(b, to)
+		return err
+	}
 	_, err := s.raw.WriteTo(b, net.UDPAddrFromAddrPort(to))
 	return err
 }
@@ -110,7 +115,9 @@ func (s *sock) read() {
 			from net.Addr
 			err  error
 		)
-		if apr != nil {
+		if s.rio != nil {
+			n, ap, err = s.rio.readFrom(buf)
+		} else if apr != nil {
 			n, ap, err = apr.ReadFromUDPAddrPort(buf)
 			ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 		} else {
@@ -349,6 +356,9 @@ func (c *mconn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if t := c.s.turn.Load(); t != nil && t.ready() {
 		return t.send(p, addr)
 	}
+	if ua, ok := addr.(*net.UDPAddr); ok && c.s.rio != nil {
+		return c.s.rio.writeTo(p, ua.AddrPort())
+	}
 	return c.s.raw.WriteTo(p, addr)
 }
 
@@ -364,6 +374,9 @@ func (c *mconn) WriteToUDPAddrPort(p []byte, addr netip.AddrPort) (int, error) {
 	c.lastTx.Store(time.Now().UnixNano())
 	if t := c.s.turn.Load(); t != nil && t.ready() {
 		return t.send(p, net.UDPAddrFromAddrPort(addr))
+	}
+	if c.s.rio != nil {
+		return c.s.rio.writeTo(p, addr)
 	}
 	if w, ok := c.s.raw.(addrPortWriter); ok {
 		return w.WriteToUDPAddrPort(p, addr)

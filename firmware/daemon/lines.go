@@ -83,11 +83,16 @@ func (m *lineMapper) UpdateRemote(mp *portmgr.Mapping, remote netip.AddrPort) er
 
 func (m *lineMapper) Release(mp *portmgr.Mapping) error {
 	m.mu.Lock()
-	if m.sip == mp {
+	wasSIP := m.sip == mp
+	if wasSIP {
 		m.sip = nil
 	}
 	m.mu.Unlock()
-	return m.pm.Release(mp)
+	err := m.pm.Release(mp)
+	if !wasSIP && mp.Kind != portmgr.KindSIP {
+		reclaimAfterCall() // a call's media pair: the call ended
+	}
+	return err
 }
 
 // sipMapping is the line's SIP UDP mapping, nil when it holds none (TCP,

@@ -96,3 +96,18 @@ func TestGCSignals(t *testing.T) {
 		<-c
 	}
 }
+
+// TestReclaimAfterCallRateLimited: one reclaim per reclaimEvery, however
+// many calls end.
+func TestReclaimAfterCallRateLimited(t *testing.T) {
+	lastReclaim.Store(0)
+	reclaimAfterCall()
+	first := lastReclaim.Load()
+	if first == 0 {
+		t.Fatal("no reclaim after the first call")
+	}
+	reclaimAfterCall()
+	if got := lastReclaim.Load(); got != first {
+		t.Fatalf("second reclaim within %v", reclaimEvery)
+	}
+}

@@ -80,6 +80,7 @@ func run() error {
 		defer syslogH.Close()
 	}
 	daemon.ApplyMemoryLimit(cfg, log)
+	daemon.ApplyProcs(log)
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
 		keys = os.Stdin
