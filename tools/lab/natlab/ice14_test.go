@@ -11,7 +11,8 @@ import (
 
 // iceCells are issue 14's ICE item against a real far end: phoned with
 // nat.ice on and baresip with its ice module (medianat=ice: host and
-// STUN candidates, no TURN), both ways, for a few NAT pairs. Media
+// STUN candidates, no TURN), both ways, for every pair of the NAT
+// matrix (phoned behind one kind, baresip behind another). Media
 // starts on the c= addresses at once; phoned's agent checks baresip's
 // candidates from its media socket and moves the media to the selected
 // pair. A cell passes with audio both ways and a pair selected by
@@ -19,7 +20,13 @@ import (
 // (ice-off/) is the port-restricted pair with phoned's nat.ice off:
 // today's phoned against baresip's ICE.
 func iceCells(run func(string, func(*testing.T)), e *env) {
-	for _, p := range [][2]NATKind{{PortRestricted, PortRestricted}, {FullCone, Symmetric}, {Symmetric, PortRestricted}} {
+	var pairs [][2]NATKind
+	for _, pk := range matrixKinds {
+		for _, bk := range matrixKinds {
+			pairs = append(pairs, [2]NATKind{pk, bk})
+		}
+	}
+	for _, p := range pairs {
 		run(fmt.Sprintf("ice/phoned-%s-to-baresip-ice-%s/%s", p[0], p[1], kamName(KamailioNAT)), func(t *testing.T) {
 			e.iceCall(t, p[0], p[1], true, true)
 		})
