@@ -41,6 +41,15 @@ type Local struct {
 	// numbers them 1..n; Answer uses the one of the chosen line's suite
 	// under that line's tag. Their Tag fields are ignored.
 	Crypto []Crypto
+	// Keying says whether SRTP is keyed by SDES, DTLS-SRTP or either
+	// (dtls.go); DTLS needs Fingerprint.
+	Keying Keying
+	// Fingerprint is our DTLS certificate's (RFC 8122), offered with
+	// a=setup:actpass when Keying allows DTLS.
+	Fingerprint Fingerprint
+	// DTLSRole is our role in a DTLS association already running (a
+	// re-offer's answer keeps it); SetupNone when there is none.
+	DTLSRole Setup
 }
 
 // Negotiated is the outcome of an offer/answer exchange: what the media
@@ -68,6 +77,9 @@ type Negotiated struct {
 	// SRTP holds the suite and keys when the stream is SRTP; zero for
 	// plain RTP.
 	SRTP SRTP
+	// DTLS holds our role and the peer's fingerprints when the stream is
+	// keyed by DTLS-SRTP (RFC 5763); zero otherwise.
+	DTLS DTLS
 }
 
 const telephoneEvent = "telephone-event"
@@ -153,10 +165,18 @@ func Offer(l Local) *Session {
 	if l.SRTP != SRTPOff {
 		if l.SRTP == SRTPRequired {
 			m.Proto = "RTP/SAVP"
+			if l.Keying == KeyingDTLS && l.offersDTLS() {
+				m.Proto = "UDP/TLS/RTP/SAVP" // RFC 5764 §8
+			}
 		}
-		for i, c := range l.Crypto {
-			c.Tag = uint32(i + 1)
-			m.Attrs = append(m.Attrs, c.Attr())
+		if l.Keying.sdes() {
+			for i, c := range l.Crypto {
+				c.Tag = uint32(i + 1)
+				m.Attrs = append(m.Attrs, c.Attr())
+			}
+		}
+		if l.offersDTLS() {
+			m.Attrs = append(m.Attrs, l.dtlsLines(SetupActPass)...)
 		}
 	}
 	return &Session{
@@ -267,7 +287,7 @@ func acceptable(m *Media) bool {
 		return false
 	}
 	switch strings.ToUpper(m.Proto) {
-	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF":
+	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
 		return true
 	}
 	return false
@@ -321,11 +341,11 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 	var addrErr, secErr error
 	for i := range offer.Media {
 		om := &offer.Media[i]
-		if chosen >= 0 || !acceptable(om) {
+		if chosen >= 0 || !l.takes(om) {
 			ans.Media = append(ans.Media, rejected(om))
 			continue
 		}
-		sec, err := l.answerCrypto(om)
+		sec, dt, err := l.answerKeying(offer, om)
 		if err != nil {
 			secErr = fmt.Errorf("answer: m-line %d: %w", i+1, err)
 			ans.Media = append(ans.Media, rejected(om))
@@ -367,12 +387,15 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		if sec.Enabled() {
 			am.Attrs = append(am.Attrs, sec.Local.Attr())
 		}
+		if dt.Enabled() {
+			am.Attrs = append(am.Attrs, l.dtlsLines(dt.Role)...)
+		}
 		ans.Media = append(ans.Media, am)
 		rtp, rtcp := remotes(om, conn, mux)
 		neg = Negotiated{
 			Codec: codec, DTMF: dtmf, Remote: rtp, RemoteRTCP: rtcp,
 			Direction: dir, Ptime: sendPtime(om, l.Ptime), RTCPMux: mux, Index: i,
-			SRTP: sec,
+			SRTP: sec, DTLS: dt,
 		}
 		chosen = i
 	}
@@ -468,7 +491,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			addrErr = fmt.Errorf("accept: m-line %d: %w", i+1, ErrNoAddress)
 			continue
 		}
-		sec, err := acceptCrypto(om, am)
+		sec, dt, err := acceptKeying(answer, om, am)
 		if err != nil {
 			return Negotiated{}, fmt.Errorf("accept: m-line %d: %w", i+1, err)
 		}
@@ -495,6 +518,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			RTCPMux:    mux,
 			Index:      i,
 			SRTP:       sec,
+			DTLS:       dt,
 		}, nil
 	}
 	if addrErr != nil {
