@@ -271,7 +271,7 @@ func (t *Transport) run() {
 	if err == nil {
 		err = t.install(conn)
 	}
-	if err != nil && t.closing.Load() {
+	if err != nil && t.closing.Load() && !errors.Is(err, ErrFingerprint) {
 		err = ErrClosed
 	}
 	t.errMu.Lock()
