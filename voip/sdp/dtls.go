@@ -422,7 +422,10 @@ func acceptKeying(answer *Session, om, am *Media) (SRTP, DTLS, error) {
 		if derr == nil && len(fps) > 0 {
 			var role Setup
 			switch setup {
-			case SetupActive, SetupNone:
+			case SetupActive, SetupNone, SetupActPass:
+				// actpass is not an answer's (RFC 5763 §5), but baresip
+				// 1.0 answers re-INVITEs with it: read it as the
+				// answerer's default, active.
 				role = SetupPassive
 			case SetupPassive:
 				role = SetupActive

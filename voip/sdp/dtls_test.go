@@ -127,17 +127,22 @@ func TestDTLSRefused(t *testing.T) {
 		}
 	}
 	// An answer to our DTLS offer that is plain, has a bad fingerprint,
-	// or says actpass is refused.
+	// or says holdconn is refused; actpass (baresip 1.0's answer to a
+	// re-INVITE) is read as active.
 	off := dtlsLocal(t, 4000, SRTPOptional, KeyingDTLS, fpA)
 	o, _ := Parse(Offer(off).Marshal())
 	for name, a := range map[string]string{
-		"actpass":         "a=setup:actpass\r\na=fingerprint:" + fpB.String() + "\r\n",
+		"holdconn":        "a=setup:holdconn\r\na=fingerprint:" + fpB.String() + "\r\n",
 		"bad fingerprint": "a=setup:active\r\na=fingerprint:sha-256 zz\r\n",
 	} {
 		ans := mustParse(t, []byte("v=0\r\nc=IN IP4 192.0.2.2\r\nm=audio 2000 RTP/AVP 0\r\n"+a))
 		if _, err := Accept(o, ans); !errors.Is(err, ErrInsecure) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	ap := mustParse(t, []byte("v=0\r\nc=IN IP4 192.0.2.2\r\nm=audio 2000 RTP/AVP 0\r\na=setup:actpass\r\na=fingerprint:"+fpB.String()+"\r\n"))
+	if n, err := Accept(o, ap); err != nil || n.DTLS.Role != SetupPassive {
+		t.Errorf("actpass answer: %v %v", n.DTLS, err)
 	}
 	req := dtlsLocal(t, 4000, SRTPRequired, KeyingDTLS, fpA)
 	ro, _ := Parse(Offer(req).Marshal())

@@ -2,8 +2,10 @@ package sip
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/deskphone/phone/voip/media"
 	"github.com/deskphone/phone/voip/media/dtlssrtp"
@@ -158,7 +160,7 @@ func (c *Call) startDTLS(neg sdp.Negotiated, cfg *media.Config) (*dtlsMedia, err
 		Conn: cfg.Conn, Remote: neg.Remote, Role: neg.DTLS.Role, Fingerprints: neg.DTLS.Fingerprints,
 		Certificate: cert, Logger: c.log, Timeout: c.ua.cfg.dtlsTimeout,
 		OnDone: func(err error) {
-			if err != nil {
+			if err != nil && !errors.Is(err, dtlssrtp.ErrClosed) {
 				c.ua.goFn(func() { c.dtlsFailed(err) })
 			}
 		},
@@ -203,6 +205,33 @@ func (c *Call) dtlsFailed(err error) {
 	default:
 		c.bye(c.ua.ctx, reason, false)
 	}
+}
+
+// dtlsHandshakeGrace is how much longer the media-liveness rule waits
+// for the far end's media while the DTLS handshake runs: the far end's
+// first records may have met our NAT before our own packets opened it,
+// and DTLS retransmits after 1 s (RFC 6347 §4.2.4.1). Moving the call to
+// the relay mid-handshake would break the handshake.
+const dtlsHandshakeGrace = 3 * time.Second
+
+// dtlsHeard reports whether the far end's DTLS records reach the call's
+// RTP socket directly: the direct path works, as when its media does.
+func (c *Call) dtlsHeard() bool {
+	c.mu.Lock()
+	d := c.sec.dtls
+	c.mu.Unlock()
+	return d != nil && d.rtp.Heard()
+}
+
+// dtlsGrace is the liveness rule's extra wait while a handshake runs.
+func (c *Call) dtlsGrace() time.Duration {
+	c.mu.Lock()
+	d := c.sec.dtls
+	c.mu.Unlock()
+	if d == nil || d.rtp.Secured() {
+		return 0
+	}
+	return dtlsHandshakeGrace
 }
 
 // closeDTLS stops the call's DTLS Transports (after its media session).

@@ -177,6 +177,7 @@ func TestLab(t *testing.T) {
 	relayFallbackCells(run, e)
 	ipv6Cells(run, e)
 	pbx17Cells(run, e)      // issue 17: presence, DNS (pbx17_test.go)
+	dtls16Cells(run, e)     // issue 16: DTLS-SRTP against baresip (dtls16_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
 	// Several calls, transfer and lines against baresip (issue 13).
 	for _, reg := range []string{KamailioPlain, KamailioNAT} {

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/transport/v4/deadline"
 
+	"github.com/deskphone/phone/voip/media"
 	msrtp "github.com/deskphone/phone/voip/media/srtp"
 	"github.com/deskphone/phone/voip/sdp"
 )
@@ -30,7 +31,7 @@ const DefaultTimeout = 15 * time.Second
 var (
 	// ErrNotReady is returned by the Protector methods until the
 	// handshake has finished: the packet is not sent, or dropped.
-	ErrNotReady = errors.New("dtlssrtp: handshake not finished")
+	ErrNotReady = fmt.Errorf("dtlssrtp: handshake not finished: %w", media.ErrNotKeyed)
 	// ErrFingerprint means the peer's certificate matches none of the
 	// fingerprints its SDP carried.
 	ErrFingerprint = errors.New("dtlssrtp: peer certificate matches no SDP fingerprint")
@@ -42,6 +43,10 @@ var (
 	// ErrClosed means the Transport was closed before the handshake ended.
 	ErrClosed = errors.New("dtlssrtp: closed")
 )
+
+// flightInterval is the first handshake retransmission timeout (it
+// doubles on each retry).
+const flightInterval = 250 * time.Millisecond
 
 // exporterLabel is RFC 5764 §4.2's key exporter label.
 const exporterLabel = "EXTRACTOR-dtls_srtp"
@@ -108,6 +113,7 @@ type Transport struct {
 	ready  chan struct{} // closed when the handshake ended, either way
 	sess   atomic.Pointer[msrtp.Session]
 	early  atomic.Uint64 // datagrams dropped before the keys were in place
+	heard  atomic.Bool   // a DTLS record arrived
 
 	errMu sync.Mutex
 	err   error
@@ -178,6 +184,10 @@ func (t *Transport) Err() error {
 	return t.err
 }
 
+// Heard reports whether a DTLS record arrived on the socket: the far end
+// reaches it.
+func (t *Transport) Heard() bool { return t.heard.Load() }
+
 // Secured reports whether the SRTP keys are in place.
 func (t *Transport) Secured() bool { return t.sess.Load() != nil }
 
@@ -201,6 +211,9 @@ func isDTLS(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
 // onDatagram demultiplexes one datagram of the socket.
 func (t *Transport) onDatagram(b []byte, from netip.AddrPort) {
 	if isDTLS(b) {
+		if !t.heard.Load() {
+			t.heard.Store(true)
+		}
 		if t.sess.Load() == nil && from.IsValid() {
 			// Until the handshake is done, answer where the peer's
 			// records come from (its NAT's mapping, not its SDP).
@@ -278,9 +291,12 @@ func (t *Transport) run() {
 	t.err = err
 	t.errMu.Unlock()
 	close(t.ready)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrClosed):
+		t.log.Debug("closed before the handshake ended", "role", t.cfg.Role.String(), "raddr", t.peerAddr())
+	case err != nil:
 		t.log.Warn("handshake failed", "role", t.cfg.Role.String(), "raddr", t.peerAddr(), "err", err)
-	} else {
+	default:
 		s := t.sess.Load().Stats()
 		t.log.Info("srtp keyed by dtls", "role", t.cfg.Role.String(), "raddr", t.peerAddr(), "suite", s.Suite)
 	}
@@ -322,6 +338,10 @@ func (t *Transport) handshake() (*dtls.Conn, error) {
 		dtls.WithVerifyPeerCertificate(verify),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
 		dtls.WithLoggerFactory(quiet),
+		// A first flight lost to a NAT not yet open, or reaching a peer
+		// that has not read our answer yet, is sent again after 250 ms,
+		// not pion's 1 s: the call's first words are not clipped.
+		dtls.WithFlightInterval(flightInterval),
 	}
 	var conn *dtls.Conn
 	var err error
