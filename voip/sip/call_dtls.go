@@ -191,6 +191,9 @@ func (c *Call) dtlsFailed(err error) {
 	reason := "SRTP refused: DTLS-SRTP: " + err.Error()
 	c.mu.Lock()
 	st := c.state
+	// A 2xx received or sent: the dialog is up, though the state may
+	// not say talking yet (it does once applyNeg returns).
+	answered := c.confirmed || c.okRes != nil
 	if st != StateEnded {
 		c.sec.failure = reason
 	}
@@ -198,12 +201,12 @@ func (c *Call) dtlsFailed(err error) {
 	c.log.Warn("dtls-srtp failed: ending the call", "err", err)
 	switch {
 	case st == StateEnded:
-	case c.dir == Outgoing && (st == StateCalling || st == StateRinging || st == StateEarly):
-		c.cancel(0, reason)
-	case c.dir == Incoming && (st == StateIncoming || st == StateEarly):
-		_ = c.Reject(488)
-	default:
+	case answered:
 		c.bye(c.ua.ctx, reason, false)
+	case c.dir == Outgoing: // early media (183)
+		c.cancel(0, reason)
+	default: // our early media, before we answered
+		_ = c.Reject(488)
 	}
 }
 

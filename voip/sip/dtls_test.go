@@ -108,6 +108,7 @@ func TestDTLSSRTPCall(t *testing.T) {
 		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) || !tone.Contains(tail(gotB, 0.5), 440, 8000) {
 			t.Fatal("no audio after hold and resume")
 		}
+		dtls2, _, _ := tap.counts()
 		ca.Hangup()
 		b.waitCall(t, cb, StateEnded)
 		dtls, plain, srtp := tap.counts()
@@ -115,10 +116,10 @@ func TestDTLSSRTPCall(t *testing.T) {
 		if dtls < 4 || plain != 0 || srtp < 200 {
 			t.Fatalf("wire: %d DTLS records, %d plain RTP, %d SRTP", dtls, plain, srtp)
 		}
-		// Hold and resume ran no new handshake (the close_notify at the
-		// hangup may add one record per component).
-		if dtls > dtls1+4 {
-			t.Fatalf("%d DTLS records after the resume, %d before", dtls, dtls1)
+		// Hold and resume ran no new handshake: no DTLS while talking
+		// after the resume.
+		if dtls2 != dtls1 {
+			t.Fatalf("%d DTLS records after the resume, %d before", dtls2, dtls1)
 		}
 	})
 }
@@ -162,7 +163,9 @@ func TestDTLSFingerprintMismatch(t *testing.T) {
 		}
 		for who, c := range map[string]*Call{"alice": ca, "bob": cb} {
 			st := c.Stats()
-			if st.SRTP == nil || st.SRTP.Keying != "dtls" || st.SRTP.Unprotected != 0 || st.SRTP.Suite != "" {
+			// Alice's media may never have started: bob's BYE can beat
+			// her reading his 200.
+			if st.SRTP != nil && (st.SRTP.Keying != "dtls" || st.SRTP.Unprotected != 0 || st.SRTP.Suite != "") {
 				t.Fatalf("%s: %+v", who, st.SRTP)
 			}
 			if st.RTP != nil && st.RTP.Received != 0 {
