@@ -8,6 +8,7 @@ require (
 	github.com/hajimehoshi/oto/v2 v2.4.3
 	github.com/huin/goupnp v1.3.0
 	github.com/miekg/dns v1.1.73
+	github.com/pion/dtls/v3 v3.1.9
 	github.com/pion/ice/v4 v4.4.9
 	github.com/pion/logging v0.2.4
 	github.com/pion/rtcp v1.2.20
@@ -36,7 +37,6 @@ require (
 	github.com/icholy/digest v1.2.0 // indirect
 	github.com/jonboulle/clockwork v0.5.0 // indirect
 	github.com/kr/text v0.2.0 // indirect
-	github.com/pion/dtls/v3 v3.1.9 // indirect
 	github.com/pion/mdns/v2 v2.2.2 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/pion/stun/v4 v4.0.1 // indirect

@@ -151,6 +151,12 @@ type Account struct {
 	// (srtp_over_insecure): without it, srtp other than off needs
 	// transport tls, because the keys travel in the SDP. Default: false.
 	SRTPOverInsecure bool
+	// SRTPKeying is how SRTP is keyed when srtp is not off (srtp_keying):
+	// "sdes" (a=crypto keys in the SDP), "dtls" (DTLS-SRTP, RFC 5763:
+	// only certificate fingerprints in the SDP, keys from a handshake on
+	// the media port; needs no TLS signalling) or "both" (offer both,
+	// accept either). Default: sdes.
+	SRTPKeying string
 	// BLFList is a resource list URI (blf_list, RFC 4662): one
 	// subscription to it brings the dialog state of every user the
 	// server's list names, instead of one subscription per busy lamp key

@@ -690,6 +690,7 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"subscribe_mwi":           d.boolean(&a.SubscribeMWI),
 		"srtp":                    d.lower(&a.SRTP),
 		"srtp_over_insecure":      d.boolean(&a.SRTPOverInsecure),
+		"srtp_keying":             d.lower(&a.SRTPKeying),
 		"blf_list":                d.str(&a.BLFList),
 	})
 	if a.AuthUser == "" {

@@ -84,6 +84,7 @@ type (
 		SubscribeMWI         bool   `yaml:"subscribe_mwi"`
 		SRTP                 string `yaml:"srtp"`
 		SRTPOverInsecure     bool   `yaml:"srtp_over_insecure"`
+		SRTPKeying           string `yaml:"srtp_keying,omitempty"`
 		BLFList              string `yaml:"blf_list"`
 	}
 	fileRange struct {
@@ -237,7 +238,7 @@ func Marshal(c *Config) ([]byte, error) {
 			DND: a.DND, DNDCode: a.DNDCode, ForwardAlways: a.ForwardAlways, ForwardBusy: a.ForwardBusy,
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
-			SRTP: a.SRTP, SRTPOverInsecure: a.SRTPOverInsecure,
+			SRTP: a.SRTP, SRTPOverInsecure: a.SRTPOverInsecure, SRTPKeying: a.SRTPKeying,
 			BLFList: a.BLFList,
 		})
 	}

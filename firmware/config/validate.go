@@ -18,6 +18,7 @@ import (
 var (
 	Transports    = []string{"udp", "tcp", "tls"}
 	SRTPPolicies  = []string{"off", "optional", "required"}
+	SRTPKeyings   = []string{"sdes", "dtls", "both"}
 	CodecNames    = []string{"G722", "PCMU", "PCMA", "OPUS"}
 	DTMFModes     = []string{"rfc4733", "info"}
 	Strategies    = []string{"static", "stun", "gateway", "turn"}
@@ -334,7 +335,10 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	if a.SRTP != "" { // "" is off, as in a Config built in code
 		v.oneOf(p+".srtp", a.SRTP, SRTPPolicies)
 	}
-	if a.SRTP != "off" && slices.Contains(SRTPPolicies, a.SRTP) && a.Transport != "tls" && !a.SRTPOverInsecure {
+	if a.SRTPKeying != "" {
+		v.oneOf(p+".srtp_keying", a.SRTPKeying, SRTPKeyings)
+	}
+	if a.SRTP != "off" && slices.Contains(SRTPPolicies, a.SRTP) && a.SRTPKeying != "dtls" && a.Transport != "tls" && !a.SRTPOverInsecure {
 		v.fail(p+".srtp", "%s needs transport tls: SDES keys travel in the SDP, in the clear over %s (set srtp_over_insecure: true to allow it)", a.SRTP, a.Transport)
 	}
 	switch {

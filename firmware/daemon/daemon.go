@@ -231,10 +231,15 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 			return nil, fmt.Errorf("daemon: line %d: %w", i, err)
 		}
 	}
+	keying, err := sdp.ParseKeying(a.SRTPKeying)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: line %d: %w", i, err)
+	}
 	l.ua, err = sip.New(sip.Config{
 		Account:          acct,
 		SRTP:             srtp,
 		SRTPOverInsecure: a.SRTPOverInsecure,
+		SRTPKeying:       keying,
 		Mapper:           l.mp,
 		Codecs:           cfg.LineCodecs(a),
 		AudioRate:        d.audioRate(),

@@ -1,5 +1,12 @@
 package media
 
+import "errors"
+
+// ErrNotKeyed is wrapped by a Protector's error for a packet it cannot
+// protect yet (DTLS-SRTP before its handshake ended): the packet is not
+// sent, and Run does not log it as a send failure.
+var ErrNotKeyed = errors.New("media: srtp keys not agreed yet")
+
 // Protector secures the session's packets (SRTP and SRTCP, RFC 3711):
 // voip/media/srtp implements it. With a Protector every RTP and RTCP
 // packet is protected just before it is written, and every datagram that

@@ -689,7 +689,7 @@ func (s *Session) Run(ctx context.Context, in hal.AudioIn) error {
 			if errors.Is(err, ErrClosed) {
 				return nil
 			}
-			if !logged {
+			if !logged && !errors.Is(err, ErrNotKeyed) {
 				s.log.Warn("send failed", "err", err)
 				logged = true
 			}

@@ -327,5 +327,5 @@ func (s SRTP) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // isSAVP reports whether proto is a secure RTP profile.
 func isSAVP(proto string) bool {
 	p := strings.ToUpper(proto)
-	return p == "RTP/SAVP" || p == "RTP/SAVPF"
+	return p == "RTP/SAVP" || p == "RTP/SAVPF" || isDTLSProto(p)
 }

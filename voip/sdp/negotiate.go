@@ -44,6 +44,15 @@ type Local struct {
 	// ICE, when not nil, is offered, and answered to an ICE offer
 	// (RFC 8839; ice.go).
 	ICE *ICE
+	// Keying says whether SRTP is keyed by SDES, DTLS-SRTP or either
+	// (dtls.go); DTLS needs Fingerprint.
+	Keying Keying
+	// Fingerprint is our DTLS certificate's (RFC 8122), offered with
+	// a=setup:actpass when Keying allows DTLS.
+	Fingerprint Fingerprint
+	// DTLSRole is our role in a DTLS association already running (a
+	// re-offer's answer keeps it); SetupNone when there is none.
+	DTLSRole Setup
 }
 
 // Negotiated is the outcome of an offer/answer exchange: what the media
@@ -77,6 +86,9 @@ type Negotiated struct {
 	// RemoteICE is the peer's ICE description when both sides do ICE
 	// (ice.go); nil otherwise.
 	RemoteICE *ICE
+	// DTLS holds our role and the peer's fingerprints when the stream is
+	// keyed by DTLS-SRTP (RFC 5763); zero otherwise.
+	DTLS DTLS
 }
 
 const telephoneEvent = "telephone-event"
@@ -162,10 +174,18 @@ func Offer(l Local) *Session {
 	if l.SRTP != SRTPOff {
 		if l.SRTP == SRTPRequired {
 			m.Proto = "RTP/SAVP"
+			if l.Keying == KeyingDTLS && l.offersDTLS() {
+				m.Proto = "UDP/TLS/RTP/SAVP" // RFC 5764 §8
+			}
 		}
-		for i, c := range l.Crypto {
-			c.Tag = uint32(i + 1)
-			m.Attrs = append(m.Attrs, c.Attr())
+		if l.Keying.sdes() {
+			for i, c := range l.Crypto {
+				c.Tag = uint32(i + 1)
+				m.Attrs = append(m.Attrs, c.Attr())
+			}
+		}
+		if l.offersDTLS() {
+			m.Attrs = append(m.Attrs, l.dtlsLines(SetupActPass)...)
 		}
 	}
 	if l.ICE != nil {
@@ -279,7 +299,7 @@ func acceptable(m *Media) bool {
 		return false
 	}
 	switch strings.ToUpper(m.Proto) {
-	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF":
+	case "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
 		return true
 	}
 	return false
@@ -333,11 +353,11 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 	var addrErr, secErr error
 	for i := range offer.Media {
 		om := &offer.Media[i]
-		if chosen >= 0 || !acceptable(om) {
+		if chosen >= 0 || !l.takes(om) {
 			ans.Media = append(ans.Media, rejected(om))
 			continue
 		}
-		sec, err := l.answerCrypto(om)
+		sec, dt, err := l.answerKeying(offer, om)
 		if err != nil {
 			secErr = fmt.Errorf("answer: m-line %d: %w", i+1, err)
 			ans.Media = append(ans.Media, rejected(om))
@@ -384,12 +404,15 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 			am.Attrs = append(am.Attrs, sec.Local.Attr())
 		}
 		rice := answerICE(offer, om, l.ICE, &am)
+		if dt.Enabled() {
+			am.Attrs = append(am.Attrs, l.dtlsLines(dt.Role)...)
+		}
 		ans.Media = append(ans.Media, am)
 		rtp, rtcp := remotes(om, conn, mux)
 		neg = Negotiated{
 			Codec: codec, DTMF: dtmf, CN: cn, Remote: rtp, RemoteRTCP: rtcp,
 			Direction: dir, Ptime: sendPtime(om, l.Ptime), RTCPMux: mux, Index: i,
-			SRTP: sec, RemoteICE: rice,
+			SRTP: sec, RemoteICE: rice, DTLS: dt,
 		}
 		chosen = i
 	}
@@ -485,7 +508,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			addrErr = fmt.Errorf("accept: m-line %d: %w", i+1, ErrNoAddress)
 			continue
 		}
-		sec, err := acceptCrypto(om, am)
+		sec, dt, err := acceptKeying(answer, om, am)
 		if err != nil {
 			return Negotiated{}, fmt.Errorf("accept: m-line %d: %w", i+1, err)
 		}
@@ -515,6 +538,7 @@ func Accept(offer, answer *Session) (Negotiated, error) {
 			Index:      i,
 			SRTP:       sec,
 			RemoteICE:  acceptICE(offer, om, answer, am),
+			DTLS:       dt,
 		}, nil
 	}
 	if addrErr != nil {

@@ -257,6 +257,7 @@ func (c *Call) finish(code int, reason string, emit bool) {
 			c.log.Debug("media close", "err", err)
 		}
 	}
+	c.closeDTLS() // call_dtls.go: after the media session, before the sockets go
 	if mp != nil {
 		if err := c.ua.cfg.Mapper.Release(mp); err != nil {
 			c.log.Debug("release media mapping", "err", err)

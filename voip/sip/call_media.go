@@ -87,6 +87,8 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 		SRTP:      c.policyLocked(),
 		Crypto:    c.cryptoLocked(),
 		ICE:       c.iceLocalLocked(a), // call_ice.go
+		// DTLS-SRTP (call_dtls.go)
+		Keying: c.keyingLocked(), Fingerprint: c.dtlsFingerprintLocked(), DTLSRole: c.dtlsRoleLocked(),
 	}
 }
 
@@ -172,16 +174,27 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			}
 			prot, cfg.Protector = p, p
 		}
+		dt, err := c.startDTLS(neg, &cfg) // call_dtls.go
+		if err != nil {
+			return err
+		}
 		s, err := media.New(cfg)
 		if err != nil {
+			if dt != nil {
+				dt.Close()
+			}
 			return fmt.Errorf("sip: start media: %w", err)
 		}
 		c.mu.Lock()
 		if c.state == StateEnded {
 			c.mu.Unlock()
 			s.Close()
+			if dt != nil {
+				dt.Close()
+			}
 			return nil
 		}
+		c.sec.dtls, c.sec.dtlsNeg = dt, neg.DTLS
 		if err := c.applySecLocked(neg, prot); err != nil {
 			c.mu.Unlock()
 			s.Close()

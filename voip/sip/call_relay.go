@@ -154,7 +154,7 @@ func (c *Call) watchLiveness(s *media.Session) {
 			}
 			continue
 		}
-		if directProven(st, !earlySince.IsZero(), answered) {
+		if directProven(st, !earlySince.IsZero(), answered) || c.dtlsHeard() {
 			// The far end's RTP or RTCP arrives: the direct path works.
 			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && mp != nil {
 				d.DropStandby(mp)
@@ -165,6 +165,7 @@ func (c *Call) watchLiveness(s *media.Session) {
 		if earlyDead {
 			wait = min(timeout, earlyDeadGrace)
 		}
+		wait += c.dtlsGrace() // call_dtls.go
 		if state != StateTalking || held || answered.IsZero() || time.Since(answered) < wait || time.Since(restart) < timeout {
 			continue
 		}

@@ -22,7 +22,9 @@ type callSec struct {
 	savp    bool     // negotiated on RTP/SAVP (our re-offers keep it)
 	current sdp.SRTP // the keys in effect
 	prot    *msrtp.Session
-	failure string // why our SRTP policy ended the call (EndReason)
+	failure string     // why our SRTP policy ended the call (EndReason)
+	dtls    *dtlsMedia // DTLS-SRTP keying (call_dtls.go); nil with SDES
+	dtlsNeg sdp.DTLS   // its role and the peer's fingerprints
 }
 
 // CallSecurity is the media security of a call in CallStats: the SRTP
@@ -95,8 +97,8 @@ func (c *Call) rekeyForOfferLocked(offer *sdp.Session) {
 // checkSecLocked refuses an offer/answer that would turn a secure call
 // plain (or a plain call secure) after the first one fixed it.
 func (c *Call) checkSecLocked(n sdp.Negotiated) error {
-	if !c.sec.fixed || c.sec.secure == n.SRTP.Enabled() {
-		return nil
+	if !c.sec.fixed || c.sec.secure == n.Secure() {
+		return c.checkDTLSLocked(n)
 	}
 	if c.sec.secure {
 		return fmt.Errorf("sip: SRTP call re-negotiated to plain RTP: %w", sdp.ErrInsecure)
@@ -110,10 +112,10 @@ func (c *Call) checkSecLocked(n sdp.Negotiated) error {
 // the session exists).
 func (c *Call) applySecLocked(n sdp.Negotiated, prot *msrtp.Session) error {
 	if !c.sec.fixed {
-		c.sec.fixed, c.sec.secure = true, n.SRTP.Enabled()
+		c.sec.fixed, c.sec.secure = true, n.Secure()
 		if ls := c.localSDP; ls != nil && n.Index < len(ls.Media) {
 			p := strings.ToUpper(ls.Media[n.Index].Proto)
-			c.sec.savp = p == "RTP/SAVP" || p == "RTP/SAVPF"
+			c.sec.savp = strings.HasSuffix(p, "RTP/SAVP") || strings.HasSuffix(p, "RTP/SAVPF")
 		}
 	}
 	if !c.sec.secure {
@@ -137,19 +139,23 @@ func (c *Call) applySecLocked(n sdp.Negotiated, prot *msrtp.Session) error {
 // securityLocked is the CallStats view of the call's SRTP; nil for a
 // plain call.
 func (c *Call) securityLocked() *CallSecurity {
-	if c.sec.prot == nil {
+	if c.sec.prot == nil && c.sec.dtls == nil {
 		return nil
 	}
 	tls := strings.EqualFold(c.ua.cfg.Account.Transport, "tls")
 	if c.dir == Incoming && c.inviteReq != nil {
 		tls = strings.EqualFold(c.inviteReq.Transport(), "TLS")
 	}
+	if c.sec.dtls != nil {
+		// DTLS-SRTP keys never travel in the signalling.
+		return &CallSecurity{Stats: c.sec.dtls.Stats(), TLSSignalling: tls}
+	}
 	return &CallSecurity{Stats: c.sec.prot.Stats(), TLSSignalling: tls, KeysInClear: !tls}
 }
 
 // negFailure is the EndReason of a call whose offer/answer failed.
 func negFailure(what string, err error) string {
-	if errors.Is(err, sdp.ErrInsecure) || errors.Is(err, sdp.ErrCrypto) {
+	if errors.Is(err, sdp.ErrInsecure) || errors.Is(err, sdp.ErrCrypto) || errors.Is(err, sdp.ErrDTLS) {
 		return "SRTP refused: " + err.Error()
 	}
 	return what

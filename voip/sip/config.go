@@ -175,6 +175,15 @@ type Config struct {
 	// policy other than off needs Transport "tls": the keys would travel
 	// in the clear. With it, such calls show KeysInClear in CallStats.
 	SRTPOverInsecure bool
+	// SRTPKeying says how SRTP is keyed when SRTP is not off:
+	// sdp.KeyingSDES (the zero value, a=crypto), sdp.KeyingDTLS
+	// (DTLS-SRTP, RFC 5763/5764: fingerprints in the SDP, keys from a
+	// handshake on the media port; needs no TLS signalling) or
+	// sdp.KeyingBoth (offer both on the SDES profile, accept either).
+	SRTPKeying sdp.Keying
+
+	// dtlsTimeout bounds a DTLS handshake (tests); 0 is dtlssrtp's default.
+	dtlsTimeout time.Duration
 }
 
 const (
@@ -282,7 +291,12 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("%w: transport %q (want auto, udp, tcp or tls)", ErrBadConfig, a.Transport)
 	}
-	if c.SRTP != sdp.SRTPOff && a.Transport != "tls" && !c.SRTPOverInsecure {
+	switch c.SRTPKeying {
+	case sdp.KeyingSDES, sdp.KeyingDTLS, sdp.KeyingBoth:
+	default:
+		return fmt.Errorf("%w: SRTP keying %d", ErrBadConfig, c.SRTPKeying)
+	}
+	if c.SRTP != sdp.SRTPOff && c.SRTPKeying != sdp.KeyingDTLS && a.Transport != "tls" && !c.SRTPOverInsecure {
 		return fmt.Errorf("%w: SRTP %s with SDES keys needs transport tls (the keys would travel in the clear), or SRTPOverInsecure", ErrBadConfig, c.SRTP)
 	}
 	if a.Registrar != "" {

@@ -154,6 +154,14 @@
 // than TLS needs Config.SRTPOverInsecure and shows KeysInClear in
 // CallStats.SRTP. Keys are never logged or shown.
 //
+// DTLS-SRTP (call_dtls.go, RFC 5763/5764): with Config.SRTPKeying dtls
+// (or both) the SDP carries the UA's certificate fingerprint and a=setup,
+// and after the offer/answer a DTLS handshake on each media socket
+// (voip/media/dtlssrtp) agrees the SRTP keys. The media session sends
+// nothing before them; a failed handshake or a certificate that matches
+// none of the peer's fingerprints ends the call ("SRTP refused:
+// DTLS-SRTP: ..."), never falling back to plain RTP.
+//
 // Hold and resume are re-INVITEs offering sendonly / sendrecv (RFC 3264
 // §8.4); the far end's re-INVITE updates our direction and its media
 // address. Glare is answered 491 and our own re-INVITE is retried after

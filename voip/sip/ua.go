@@ -66,6 +66,8 @@ type UA struct {
 	udpKey   string      // sipgo's pool key of the UDP listener
 	udpLaddr siplib.Addr // Laddr that makes sipgo send from it
 
+	dtls dtlsIdentity // the DTLS-SRTP certificate (call_dtls.go)
+
 	mu         sync.Mutex // guards following
 	started    bool
 	closed     bool

@@ -38,6 +38,7 @@ module			stun.so
 module			turn.so
 module			ice.so
 module			srtp.so
+module			dtls_srtp.so
 module_app		account.so
 module_app		menu.so
 module_app		ctrl_tcp.so
@@ -67,7 +68,8 @@ type BaresipOptions struct {
 	// ToneHz is the tone baresip sends.
 	ToneHz int
 	// MediaEnc is baresip's mediaenc: "" (plain RTP), "srtp" (best
-	// effort: RTP/AVP with a=crypto) or "srtp-mand" (RTP/SAVP).
+	// effort: RTP/AVP with a=crypto), "srtp-mand" (RTP/SAVP) or
+	// "dtls_srtp" (UDP/TLS/RTP/SAVPF, dtls_srtp.so).
 	MediaEnc string
 	// AnswerMode is baresip's answermode for incoming calls: "auto"
 	// (default), "manual" or "early" (183 with SDP and media at once, 200

@@ -33,6 +33,9 @@ type PhonedOptions struct {
 	// SRTP, when set, is the first account's srtp policy (off, optional,
 	// required), with srtp_over_insecure: the lab signals over UDP.
 	SRTP string
+	// SRTPKeying, when set, is the first account's srtp_keying (sdes,
+	// dtls, both).
+	SRTPKeying string
 	// Codecs, when set, is the codecs list ("[G722, PCMU]"); SampleRate,
 	// when set, is audio.sample_rate.
 	Codecs     string
@@ -65,7 +68,11 @@ func srtpYAML(o PhonedOptions) string {
 	if o.SRTP == "" {
 		return ""
 	}
-	return fmt.Sprintf("    srtp: %s\n    srtp_over_insecure: true\n", o.SRTP)
+	s := fmt.Sprintf("    srtp: %s\n    srtp_over_insecure: true\n", o.SRTP)
+	if o.SRTPKeying != "" {
+		s += "    srtp_keying: " + o.SRTPKeying + "\n"
+	}
+	return s
 }
 
 // Phoned is a running phoned with its local API reached inside its
