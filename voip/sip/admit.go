@@ -89,7 +89,10 @@ type admission struct {
 	stale      bool
 	resolving  chan struct{} // closed when the resolve under way ends
 	// resolve replaces UA.resolveTrusted when set (tests).
-	resolve    func() []netip.Addr
+	resolve func() []netip.Addr
+	// now replaces time.Now for the rate buckets when set (tests: a
+	// frozen clock, so a slow machine refills no tokens mid-test).
+	now        func() time.Time
 	lastLog    time.Time
 	suppressed int
 }
@@ -166,6 +169,9 @@ func (a *admission) admitDatagram(p siplib.TransportReadProps, data []byte) bool
 		return true
 	}
 	now := time.Now()
+	if a.now != nil {
+		now = a.now()
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.trustedLocked(ip) {

@@ -427,6 +427,8 @@ func TestServerTxCap(t *testing.T) {
 // stranger then shares a bucket with every new legitimate source).
 func TestRateLimitIPv6Prefix(t *testing.T) {
 	a := newAdmission(&Config{RateLimit: 10})
+	frozen := time.Now()
+	a.now = func() time.Time { return frozen }
 	req := []byte("OPTIONS sip:x@[2001:db8::1] SIP/2.0\r\n\r\n")
 	passed := 0
 	for i := range 200 {
@@ -497,6 +499,8 @@ func TestTrustedWaitsForResolve(t *testing.T) {
 // the same limit; the proxy's responses still always pass.
 func TestRateLimitCountsResponses(t *testing.T) {
 	a := newAdmission(&Config{RateLimit: 10})
+	frozen := time.Now()
+	a.now = func() time.Time { return frozen }
 	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
 	res := []byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKx\r\n\r\n")
 	from := func(s string) siplib.TransportReadProps {
@@ -524,6 +528,8 @@ func TestRateLimitCountsResponses(t *testing.T) {
 // is still bounded, while the proxy's traffic passes.
 func TestRateLimitAggregate(t *testing.T) {
 	a := newAdmission(&Config{RateLimit: 1})
+	frozen := time.Now()
+	a.now = func() time.Time { return frozen }
 	a.setTrusted([]netip.Addr{netip.MustParseAddr("10.0.0.1")})
 	req := []byte("OPTIONS sip:alice@10.0.0.2 SIP/2.0\r\n\r\n")
 	passed := 0
