@@ -79,7 +79,10 @@ func TestToneInputAndWavOutput(t *testing.T) {
 			t.Fatal("microphone frame has no 440 Hz")
 		}
 		b.AudioOut.Start(tone.Sine(1000, 8000, -10))
-		time.Sleep(time.Second)
+		// Half a frame past the 50th tick: at exactly one second the
+		// sleep and the speaker's 50th tick are due together, and Close
+		// may win, leaving 49 frames (7840 samples).
+		time.Sleep(time.Second + 10*time.Millisecond)
 		b.Close()
 		s, _, err := wavfile.ReadFile(path)
 		if err != nil {
