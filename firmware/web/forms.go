@@ -254,6 +254,14 @@ func parseNetwork(f url.Values, cfg *config.Config) error {
 	if pw := f.Get("turn_password"); pw != "" {
 		n.TURN.Password = c.text(f, "turn_password")
 	}
+	n.TURN.Fallbacks = list(c.text(f, "turn_fallbacks"))
+	n.TURN.Transport = strings.ToLower(c.text(f, "turn_transport"))
+	if n.TURN.Transport == "" {
+		n.TURN.Transport = "udp"
+	}
+	n.TURN.CAFile = c.text(f, "turn_ca_file")
+	n.ChangeCheck = c.duration(f, "change_check", config.DefaultChangeCheck)
+	n.ICE = checkbox(f, "ice")
 	port := func(field string, dst *uint16) {
 		*dst = uint16(c.number(f, field, 1, 65535, int(*dst)))
 	}

@@ -507,7 +507,29 @@ func TestNetworkAndAudio(t *testing.T) {
 	if !slices.Equal(c.NAT.Strategies, []string{"stun", "static"}) || c.NAT.Keepalive != 20*time.Second || !c.NAT.UPnP || c.NAT.EarlyUDP || c.Ports.SIP.Min != 5070 || c.Ports.Media.Max != 20099 {
 		t.Errorf("saved %+v %+v", c.NAT, c.Ports)
 	}
+	// TURN over TLS with a fallback and a private CA, the change check and ICE.
+	w = b.post("/network", "/network", url.Values{"strategies": {"stun, turn"}, "stun_servers": {"stun.example.net:3478"},
+		"turn_server": {"turn.example.net:443"}, "turn_username": {"u"}, "turn_password": {"p"}, "turn_fallbacks": {"turn2.example.net:443, turn3.example.net:443"},
+		"turn_transport": {"TLS"}, "turn_ca_file": {"/data/turn-ca.pem"}, "change_check": {"10s"}, "ice": {"on"},
+		"sip_min": {"5070"}, "sip_max": {"5079"}, "media_min": {"20000"}, "media_max": {"20099"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("network with TURN over TLS: %d\n%s", w.Code, w.Body)
+	}
+	c = e.store.Config()
+	if tu := c.NAT.TURN; tu.Transport != "tls" || tu.CAFile != "/data/turn-ca.pem" || !slices.Equal(tu.Fallbacks, []string{"turn2.example.net:443", "turn3.example.net:443"}) ||
+		c.NAT.ChangeCheck != 10*time.Second || !c.NAT.ICE {
+		t.Errorf("saved %+v", c.NAT)
+	}
+	page := b.get("/network").Body.String()
+	for _, want := range []string{`<option selected>tls</option>`, `value="turn2.example.net:443, turn3.example.net:443"`, `value="/data/turn-ca.pem"`, `name="ice" checked`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("network page lacks %s", want)
+		}
+	}
 	for _, f := range []url.Values{
+		{"turn_server": {"turn.example.net:3478"}, "turn_username": {"u"}, "turn_password": {"p"}, "turn_transport": {"sctp"}, "sip_min": {"5070"}, "sip_max": {"5079"}, "media_min": {"20000"}, "media_max": {"20099"}},
+		{"turn_server": {"turn.example.net:3478"}, "turn_username": {"u"}, "turn_password": {"p"}, "turn_transport": {"udp"}, "turn_ca_file": {"/data/ca.pem"}, "sip_min": {"5070"}, "sip_max": {"5079"}, "media_min": {"20000"}, "media_max": {"20099"}},
+		{"change_check": {"later"}},
 		{"strategies": {"magic"}, "sip_min": {"5070"}, "sip_max": {"5079"}, "media_min": {"20000"}, "media_max": {"20099"}},
 		{"keepalive": {"soon"}},
 		{"sip_min": {"20000"}, "sip_max": {"20010"}, "media_min": {"20000"}, "media_max": {"20099"}},
