@@ -75,10 +75,15 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
 		}
 	}
+	formats := c.ua.formats()
+	if c.haveNeg && c.media != nil {
+		// Later offers and answers keep the running codec (sdp.KeepCodec).
+		formats = sdp.KeepCodec(formats, c.neg.Codec)
+	}
 	return sdp.Local{
 		Addr:      a.External,
 		RTCP:      a.ExternalRTCP,
-		Formats:   c.ua.formats(),
+		Formats:   formats,
 		Direction: dir,
 		Ptime:     int(c.ua.cfg.Ptime / time.Millisecond),
 		SessionID: c.sessionID,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -443,5 +444,59 @@ func TestReinviteOvertakingAck(t *testing.T) {
 		if cb.State() == StateEnded {
 			t.Fatal("B ended the call over the late ACK")
 		}
+	})
+}
+
+// TestReofferKeepsCodec: B prefers G.722 but answered A's offer with
+// PCMU (A listed it first). B's later offers (a refresh, as the NAT
+// change and the move to a relay send; hold) list PCMU alone, and A's
+// answers keep it too, so the far end is never invited to switch codec
+// under a media session that cannot: baresip switched to G.722 on a
+// relay re-INVITE that listed G.722 first, and the call went silent.
+func TestReofferKeepsCodec(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, a, b := pair(t, func(c *Config) { c.Codecs = []string{"PCMU", "G722"} }, func(c *Config) { c.Codecs = []string{"G722", "PCMU"} })
+		ca := dial(t, a)
+		cb := b.waitIncoming(t)
+		cb.Answer()
+		a.waitCall(t, ca, StateTalking)
+		b.waitCall(t, cb, StateTalking)
+		codecs := func(c *Call) (names []string) {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			for _, f := range c.localSDP.Media[0].Formats {
+				names = append(names, f.Name)
+			}
+			return names
+		}
+		if got := codecs(cb); len(got) == 0 || got[0] != "PCMU" {
+			t.Fatalf("B's answer: %v, want PCMU first", got)
+		}
+		synctest.Wait() // A's ACK confirms B's dialog
+		if err := cb.Refresh(); err != nil {
+			t.Fatal(err)
+		}
+		b.next(t, "re-INVITE answered", func(e Event) bool {
+			ce, ok := e.(*CallEvent)
+			return ok && ce.Call == cb && ce.State == StateTalking && ce.Code == 200
+		})
+		for _, c := range []*Call{cb, ca} { // B's offer, A's answer
+			if got := codecs(c); slices.Contains(got, "G722") || !slices.Contains(got, "PCMU") || !slices.Contains(got, "telephone-event") {
+				t.Errorf("later SDP of %s lists %v, want PCMU (and telephone-event, CN) only", c.ua.cfg.Account.User, got)
+			}
+		}
+		gotA, gotB := talkBoth(t, ca, cb, 440, 1000, 2*time.Second)
+		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) || !tone.Contains(tail(gotB, 0.5), 440, 8000) {
+			t.Fatal("no two-way audio after the re-INVITE")
+		}
+		if err := cb.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		b.waitCall(t, cb, StateHeld)
+		if got := codecs(cb); slices.Contains(got, "G722") {
+			t.Errorf("hold offer lists %v", got)
+		}
+		ca.Hangup()
+		b.waitCall(t, cb, StateEnded)
 	})
 }
