@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,9 @@ import (
 //   - ports and nat: the port manager is rebuilt, and every line with it.
 //   - audio.volume and audio.mic_gain: set on the codec.
 //   - web: the web page reads it from the store at each request.
+//   - blf: the phone's busy lamp keys are replaced (a kept key keeps its
+//     lamp); a line whose watched users or blf_list changed ends its
+//     dialog subscriptions and subscribes anew.
 //
 // A line that is rebuilt ends its calls; the calls of the other lines go
 // on. Everything else (board, board_options, the rest of audio, the
@@ -105,6 +109,7 @@ func copyLive(dst, src *config.Config) {
 	dst.Ports, dst.NAT, dst.SIP = src.Ports, src.NAT, src.SIP
 	dst.Audio.Volume, dst.Audio.MicGain = src.Audio.Volume, src.Audio.MicGain
 	dst.Web = src.Web
+	dst.BLF = src.BLF
 }
 
 // needsRestart reports whether next differs from cur (the running
@@ -158,7 +163,7 @@ func (d *Daemon) apply(next *config.Config) (restart bool, err error) {
 		// Before Run (the first admin password saved in New): the lines
 		// are built but not started. Only what touches no line is taken.
 		if !reflect.DeepEqual(accountsOf(cur), accountsOf(r)) || uaGlobal(cur, r) ||
-			!reflect.DeepEqual(cur.Ports, r.Ports) || !reflect.DeepEqual(cur.NAT, r.NAT) {
+			!reflect.DeepEqual(cur.Ports, r.Ports) || !reflect.DeepEqual(cur.NAT, r.NAT) || !reflect.DeepEqual(cur.BLF, r.BLF) {
 			return true, nil
 		}
 		d.setRunning(r)
@@ -246,15 +251,24 @@ func (d *Daemon) apply(next *config.Config) (restart bool, err error) {
 			}
 			l.setStartErr(err)
 		}
-		// Busy lamps: the keys (config blf) are the phone's from start,
-		// so a rebuilt line watches the users its predecessor watched,
-		// and its own account's resource list.
-		if i < len(old) && old[i] != nil {
-			l.blf.users = old[i].blf.users
-		}
-		l.blf.list = a.BLFList
-		d.startLine(ctx, l)
 		lines[i] = l
+	}
+	// Busy lamps (blf.go): a new line watches what the keys ask of it;
+	// a kept line whose users or resource list changed subscribes anew.
+	keys, users, lists := blfPlan(r, lines, d.log)
+	for i, l := range lines {
+		if rebuild[i] {
+			l.blf.users, l.blf.list = users[i], lists[i]
+			d.startLine(ctx, l)
+			continue
+		}
+		l.blf.mu.Lock()
+		same := slices.Equal(l.blf.users, users[i]) && l.blf.list == lists[i]
+		l.blf.mu.Unlock()
+		if !same {
+			log.Info("config applied: busy lamp subscriptions renewed", "line", i)
+			l.rewatchBLF(users[i], lists[i])
+		}
 	}
 	d.live.mu.Lock()
 	d.lines = lines
@@ -277,9 +291,29 @@ func (d *Daemon) apply(next *config.Config) (restart bool, err error) {
 		voicemail[i] = a.Mailbox
 	}
 	if d.ph != nil {
+		// The keys name lines, and each set is checked against the lines
+		// the phone has: the keys go first when there are fewer lines,
+		// last when there are as many or more. A kept key keeps its lamp.
+		setKeys := func() error {
+			if err := d.ph.SetBLF(ctx, keys); err != nil && !errors.Is(err, phone.ErrStopped) {
+				log.Error("config applied: the phone did not take the busy lamp keys", "err", err)
+				return fmt.Errorf("%w: %w", api.ErrFailed, err)
+			}
+			return nil
+		}
+		if len(lines) < len(old) {
+			if err := setKeys(); err != nil {
+				return restart, err
+			}
+		}
 		if err := d.ph.SetLines(ctx, pls, settings, voicemail); err != nil && !errors.Is(err, phone.ErrStopped) {
 			log.Error("config applied: the phone did not take the lines", "err", err)
 			return restart, fmt.Errorf("%w: %w", api.ErrFailed, err)
+		}
+		if len(lines) >= len(old) {
+			if err := setKeys(); err != nil {
+				return restart, err
+			}
 		}
 	}
 	return restart, nil

@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
+	"github.com/deskphone/phone/firmware/config"
 	"github.com/deskphone/phone/firmware/phone"
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/voip/dialoginfo"
@@ -22,54 +25,64 @@ import (
 
 // lineBLF is what one line watches for the busy lamp keys.
 type lineBLF struct {
+	mu sync.Mutex // guards following
 	// users are the users the line's keys watch, in key order, each once;
-	// list is the line's blf_list. Set by New, read-only after.
+	// list is the line's blf_list. Set by New, and by a config applied
+	// live (rewatchBLF).
 	users []string
 	list  string
-
-	mu   sync.Mutex                     // guards subs
-	subs map[*sip.Subscription][]string // the users each subscription reports
+	subs  map[*sip.Subscription][]string // the users each subscription reports
 }
 
-// setupBLF turns config blf into the phone's busy lamp keys, with the
-// line number of each key's account, and tells each line which users to
-// watch. A key whose account is disabled, or whose line has no account,
-// is left out (logged).
+// setupBLF turns config blf into the phone's busy lamp keys and tells
+// each line which users to watch (blfPlan).
 func (d *Daemon) setupBLF() []phone.BLFKey {
-	var keys []phone.BLFKey
-	for i, k := range d.cfg.BLF {
-		n, ok := d.accountLine(k.Line)
-		if !ok {
-			d.log.Warn("busy lamp key left out: its account is disabled (no line)", "key", k.Key, "account", k.Line, "user", k.User)
-			continue
-		}
-		key, ok := hal.KeyByName(k.Key)
-		if _, isBLF := key.BLFOf(); !ok || !isBLF {
-			d.log.Warn("busy lamp key left out: not a busy lamp key", "item", i, "key", k.Key)
-			continue
-		}
-		keys = append(keys, phone.BLFKey{Key: key, Line: n, User: k.User, Label: k.Label, PickupCode: k.PickupCode})
-		l := d.lines[n]
-		if !slices.Contains(l.blf.users, k.User) {
-			l.blf.users = append(l.blf.users, k.User)
-		}
-	}
-	for i, a := range d.cfg.Accounts {
-		if n, ok := d.accountLine(i); ok && a.BLFList != "" {
-			d.lines[n].blf.list = a.BLFList
-		}
+	keys, users, lists := blfPlan(d.cfg, d.lines, d.log)
+	for n, l := range d.lines {
+		l.blf.users, l.blf.list = users[n], lists[n]
 	}
 	return keys
 }
 
-// accountLine is the line number of accounts[i]: its index among the
+// blfPlan turns c's blf into the phone's busy lamp keys, with the line
+// number of each key's account, and lists per line the users its keys
+// watch (each once, in key order) and its account's blf_list. A key
+// whose account is disabled, or whose line has no account, is left out
+// (logged).
+func blfPlan(c *config.Config, lines []*uaLine, log *slog.Logger) (keys []phone.BLFKey, users [][]string, lists []string) {
+	users, lists = make([][]string, len(lines)), make([]string, len(lines))
+	for i, k := range c.BLF {
+		n, ok := accountLine(c, lines, k.Line)
+		if !ok {
+			log.Warn("busy lamp key left out: its account is disabled (no line)", "key", k.Key, "account", k.Line, "user", k.User)
+			continue
+		}
+		key, ok := hal.KeyByName(k.Key)
+		if _, isBLF := key.BLFOf(); !ok || !isBLF {
+			log.Warn("busy lamp key left out: not a busy lamp key", "item", i, "key", k.Key)
+			continue
+		}
+		keys = append(keys, phone.BLFKey{Key: key, Line: n, User: k.User, Label: k.Label, PickupCode: k.PickupCode})
+		if !slices.Contains(users[n], k.User) {
+			users[n] = append(users[n], k.User)
+		}
+	}
+	for i, a := range c.Accounts {
+		if n, ok := accountLine(c, lines, i); ok && a.BLFList != "" {
+			lists[n] = a.BLFList
+		}
+	}
+	return keys, users, lists
+}
+
+// accountLine is the line number of c.Accounts[i]: its index among the
 // enabled accounts. ok is false when it is disabled or does not exist,
 // or the lines are not the accounts' (no account enabled).
-func (d *Daemon) accountLine(i int) (int, bool) {
+func accountLine(c *config.Config, lines []*uaLine, i int) (int, bool) {
 	n := 0
-	for j, a := range d.cfg.Accounts {
+	for j, a := range c.Accounts {
 		if j == i {
-			return n, a.Enabled && n < len(d.lines) && d.lines[n].name != ""
+			return n, a.Enabled && n < len(lines) && lines[n] != nil && lines[n].name != ""
 		}
 		if a.Enabled {
 			n++
@@ -78,17 +91,68 @@ func (d *Daemon) accountLine(i int) (int, bool) {
 	return 0, false
 }
 
+// rewatchBLF replaces what a running line's busy lamps watch (a config
+// applied live changed its keys or its blf_list). Subscriptions to users
+// still watched go on (their lamps keep their state); those to users no
+// key watches end (un-SUBSCRIBE); new users are subscribed. A changed
+// resource list starts over.
+func (l *uaLine) rewatchBLF(users []string, list string) {
+	b := &l.blf
+	var closing []*sip.Subscription
+	b.mu.Lock()
+	switch {
+	case b.list != list || b.subs == nil:
+		for s := range b.subs {
+			closing = append(closing, s)
+		}
+		b.subs = nil
+		b.users, b.list = users, list
+	case list != "":
+		b.users = users
+		for s := range b.subs {
+			b.subs[s] = users // the list reports for every key
+		}
+	default:
+		for s, us := range b.subs {
+			if !slices.Contains(users, us[0]) {
+				closing = append(closing, s)
+				delete(b.subs, s)
+			}
+		}
+		b.users = users
+		for _, u := range users {
+			if slices.ContainsFunc(slices.Collect(maps.Values(b.subs)), func(us []string) bool { return us[0] == u }) {
+				continue
+			}
+			ss, err := l.ua.WatchBLF([]string{u})
+			if err != nil {
+				l.log.Warn("busy lamp subscription", "user", u, "err", err)
+				continue
+			}
+			b.subs[ss[0]] = []string{u}
+		}
+	}
+	fresh := b.subs == nil
+	b.mu.Unlock()
+	for _, s := range closing {
+		_ = s.Close()
+	}
+	if fresh && l.startErr() == "" {
+		l.watchBLF()
+	}
+}
+
 // watchBLF subscribes the line's busy lamps once its UA has started:
 // to the resource list when the line has one, else to each user. The
 // subscriptions live until the UA closes; each retries on its own when
 // the server refuses or ends it for a while.
 func (l *uaLine) watchBLF() {
 	b := &l.blf
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if len(b.users) == 0 && b.list == "" {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.subs = map[*sip.Subscription][]string{}
 	if b.list != "" {
 		s, err := l.ua.WatchBLFList(b.list)

@@ -247,3 +247,61 @@ func TestBLFLampsPerLine(t *testing.T) {
 		t.Fatalf("line 0's report changed line 1's key: %+v", l)
 	}
 }
+
+// TestApplyBLFLive: busy lamp keys saved while the phone runs take
+// effect without a restart. A key added subscribes to its user and
+// lights; a key removed un-SUBSCRIBEs and leaves the status; a key that
+// stays keeps its lamp.
+func TestApplyBLFLive(t *testing.T) {
+	p := startPBXWith(t, "test", map[string]string{"1001": "pw1001", "1002": "pw1002", "1003": "pw1003"})
+	lp := startLiveWith(t, []config.Account{pbxAccount(p, "1001", "pw1001", "")}, 31460, hzA, func(c *config.Config) {
+		c.BLF = []config.BLFKey{{Key: "blf1", User: "1002"}}
+	}, nil)
+	waitFor(t, "registered", 10*time.Second, func() bool { return lp.lineState(0) == "registered" })
+	subscribed := func(user string) bool {
+		return slices.ContainsFunc(p.Subscriptions(), func(s pbx.EventSub) bool { return s.Event == "dialog" && s.User == user })
+	}
+	waitFor(t, "subscribed to 1002", 10*time.Second, func() bool { return subscribed("1002") })
+	ctx := context.Background()
+	notify := func(user string, version int, state string) {
+		t.Helper()
+		codes, err := p.Notify(ctx, "dialog", user, dialoginfo.MediaType, dialogInfo(version, user, state))
+		if err != nil || len(codes) != 1 || codes[0] != 200 {
+			t.Fatalf("NOTIFY %s: %v %v", user, codes, err)
+		}
+	}
+
+	code, doc := lp.send(t, "PATCH", `{"blf":[{"key":"blf1","user":"1002"},{"key":"blf2","user":"1003","label":"Carol"}]}`)
+	if code != 200 || doc["restart_required"] != false {
+		t.Fatalf("PATCH adding blf2 = %d %v, want 200 without restart", code, doc)
+	}
+	waitFor(t, "subscribed to 1003", 10*time.Second, func() bool { return subscribed("1003") })
+	if l := lp.lamp("blf2"); l.User != "1003" || l.Label != "Carol" || l.State != phone.LampUnknown {
+		t.Fatalf("blf2 after the PATCH: %+v", l)
+	}
+	notify("1003", 1, dialoginfo.Confirmed)
+	led := lp.d.board.Indicator.(*haltest.Indicator)
+	waitFor(t, "blf2 busy", 5*time.Second, func() bool {
+		return lp.lamp("blf2").State == phone.LampBusy && led.Get(hal.LEDBLF2) == hal.On
+	})
+	notify("1002", 1, dialoginfo.Confirmed)
+	waitFor(t, "blf1 busy", 5*time.Second, func() bool { return led.Get(hal.LEDBLF1) == hal.On })
+
+	code, doc = lp.send(t, "PATCH", `{"blf":[{"key":"blf2","user":"1003","label":"Carol"}]}`)
+	if code != 200 || doc["restart_required"] != false {
+		t.Fatalf("PATCH removing blf1 = %d %v", code, doc)
+	}
+	waitFor(t, "1002 unsubscribed", 10*time.Second, func() bool { return !subscribed("1002") })
+	if l := lp.lamp("blf1"); l.Key != "" {
+		t.Errorf("blf1 still in the status: %+v", l)
+	}
+	if led.Get(hal.LEDBLF1) != hal.Off {
+		t.Error("the removed key's lamp is still on")
+	}
+	if l := lp.lamp("blf2"); l.State != phone.LampBusy {
+		t.Errorf("blf2 lost its lamp: %+v", l)
+	}
+	if !subscribed("1003") {
+		t.Error("1003's subscription went with the other key")
+	}
+}

@@ -330,3 +330,61 @@ func FuzzSameUser(f *testing.F) {
 		}
 	})
 }
+
+// TestSetBLF: keys applied while the phone runs. A key that stays keeps
+// its lamp, a changed one starts unknown, a removed key's LED goes off
+// and the key no longer calls; a key on a line the phone lacks, or a
+// key used twice, is refused and changes nothing.
+func TestSetBLF(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, _, _, ind := blfRig(t, []BLFKey{
+			{Key: hal.KeyBLF1, User: "201"},
+			{Key: hal.KeyBLF2, User: "202"},
+			{Key: hal.KeyBLF3, Line: 1, User: "203"},
+		})
+		ctx := context.Background()
+		for _, u := range []struct {
+			line int
+			user string
+		}{{0, "201"}, {0, "202"}, {1, "203"}} {
+			if err := r.p.SetLamp(ctx, u.line, u.user, LampBusy, PickupInfo{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := lampStates(r.p.Status())
+		for _, bad := range [][]BLFKey{
+			{{Key: hal.KeyBLF1, Line: 2, User: "201"}},
+			{{Key: hal.KeyBLF1, User: "201"}, {Key: hal.KeyBLF1, User: "202"}},
+			{{Key: hal.KeyBLF1, User: "two words"}},
+		} {
+			if err := r.p.SetBLF(ctx, bad); err == nil {
+				t.Errorf("SetBLF(%+v) accepted", bad)
+			}
+		}
+		if got := lampStates(r.p.Status()); got != before {
+			t.Fatalf("refused keys changed the lamps: %s, was %s", got, before)
+		}
+		// blf1 stays, blf2 now watches 204, blf3 goes, blf5 is new.
+		if err := r.p.SetBLF(ctx, []BLFKey{
+			{Key: hal.KeyBLF1, User: "201"},
+			{Key: hal.KeyBLF2, User: "204"},
+			{Key: hal.KeyBLF5, Line: 1, User: "205"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := lampStates(r.p.Status()); got != "blf1:201:busy:false blf2:204:unknown:false blf5:205:unknown:false " {
+			t.Fatalf("lamps after SetBLF: %s", got)
+		}
+		for led, want := range map[hal.LED]hal.Pattern{hal.LEDBLF1: hal.On, hal.LEDBLF2: hal.Off, hal.LEDBLF3: hal.Off, hal.LEDBLF5: hal.Off} {
+			if got := ind.Get(led); got != want {
+				t.Errorf("%v = %v, want %v", led, got, want)
+			}
+		}
+		if err := r.p.SetLamp(ctx, 1, "203", LampBusy, PickupInfo{}); !errors.Is(err, ErrNoLamp) {
+			t.Errorf("removed key's user still has a lamp: %v", err)
+		}
+		if err := r.p.SetLamp(ctx, 1, "205", LampRinging, PickupInfo{}); err != nil || ind.Get(hal.LEDBLF5) != hal.BlinkFast {
+			t.Errorf("new key's lamp: %v %v", err, ind.Get(hal.LEDBLF5))
+		}
+	})
+}
