@@ -13,6 +13,7 @@ func (c *Config) Clone() *Config {
 	n.Accounts = slices.Clone(c.Accounts)
 	for i := range n.Accounts {
 		n.Accounts[i].Codecs = slices.Clone(c.Accounts[i].Codecs)
+		n.Accounts[i].SRTPSuites = slices.Clone(c.Accounts[i].SRTPSuites)
 	}
 	n.Codecs = slices.Clone(c.Codecs)
 	n.BoardOptions = maps.Clone(c.BoardOptions)

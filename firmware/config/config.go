@@ -157,6 +157,11 @@ type Account struct {
 	// the media port; needs no TLS signalling) or "both" (offer both,
 	// accept either). Default: sdes.
 	SRTPKeying string
+	// SRTPSuites are the SRTP suites the line offers and accepts, in
+	// order of preference (srtp_suites): AEAD_AES_128_GCM,
+	// AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32. They also limit
+	// the DTLS-SRTP profiles. Default: none (all three, in that order).
+	SRTPSuites []string
 	// BLFList is a resource list URI (blf_list, RFC 4662): one
 	// subscription to it brings the dialog state of every user the
 	// server's list names, instead of one subscription per busy lamp key

@@ -691,6 +691,7 @@ func (d *decoder) account(n *yaml.Node, path string, a *Account) {
 		"srtp":                    d.lower(&a.SRTP),
 		"srtp_over_insecure":      d.boolean(&a.SRTPOverInsecure),
 		"srtp_keying":             d.lower(&a.SRTPKeying),
+		"srtp_suites":             d.strings(&a.SRTPSuites, strings.ToUpper),
 		"blf_list":                d.str(&a.BLFList),
 	})
 	if a.AuthUser == "" {

@@ -86,6 +86,8 @@ type (
 		SRTPOverInsecure     bool   `yaml:"srtp_over_insecure"`
 		SRTPKeying           string `yaml:"srtp_keying,omitempty"`
 		BLFList              string `yaml:"blf_list"`
+
+		SRTPSuites []string `yaml:"srtp_suites,omitempty,flow"` // srtpsuites.go
 	}
 	fileRange struct {
 		Min uint16 `yaml:"min"`
@@ -239,7 +241,7 @@ func Marshal(c *Config) ([]byte, error) {
 			ForwardNoAnswer: a.ForwardNoAnswer, ForwardNoAnswerAfter: formatDuration(a.ForwardNoAnswerAfter),
 			Mailbox: a.Mailbox, SubscribeMWI: a.SubscribeMWI,
 			SRTP: a.SRTP, SRTPOverInsecure: a.SRTPOverInsecure, SRTPKeying: a.SRTPKeying,
-			BLFList: a.BLFList,
+			BLFList: a.BLFList, SRTPSuites: a.SRTPSuites,
 		})
 	}
 	out, err := yaml.Marshal(&f)

@@ -338,6 +338,7 @@ func (v *validator) account(p string, a Account, ringTimeout time.Duration) {
 	if a.SRTPKeying != "" {
 		v.oneOf(p+".srtp_keying", a.SRTPKeying, SRTPKeyings)
 	}
+	v.srtpSuites(p+".srtp_suites", a.SRTPSuites) // srtpsuites.go
 	if a.SRTP != "off" && slices.Contains(SRTPPolicies, a.SRTP) && a.SRTPKeying != "dtls" && a.Transport != "tls" && !a.SRTPOverInsecure {
 		v.fail(p+".srtp", "%s needs transport tls: SDES keys travel in the SDP, in the clear over %s (set srtp_over_insecure: true to allow it)", a.SRTP, a.Transport)
 	}

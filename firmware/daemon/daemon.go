@@ -240,6 +240,7 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 		SRTP:             srtp,
 		SRTPOverInsecure: a.SRTPOverInsecure,
 		SRTPKeying:       keying,
+		SRTPSuites:       a.SRTPSuites,
 		Mapper:           l.mp,
 		Codecs:           cfg.LineCodecs(a),
 		AudioRate:        d.audioRate(),

@@ -32,37 +32,46 @@ const maxConceal = 4
 // maxFEC is the longest frame recovered: 120 ms at 48 kHz, in samples.
 const maxFEC = 5760
 
-// rxDecoder is the jitter buffer's Decode: the codec's, or its FEC decoder
-// while a recovered frame is pushed.
+// rxDecoder is the jitter buffer's Decode (the codec's), and the FEC
+// decoder of the frames recovered for lost packets (PushFrame). The
+// buffer calls both under its own lock, in sequence order, so the codec
+// is never used by two goroutines at once.
 type rxDecoder struct {
 	mu       sync.Mutex // held across a push; guards following
 	codec    codec.Codec
-	fec      fecDecoder // nil: the codec has no FEC
-	n        int        // > 0 while a recovery is pushed: FEC for n samples
-	conceal  bool       // with n: the codec's concealment instead of FEC
-	ok       bool       // the fields below are set
-	lastSeq  uint16     // of the last accepted RTP packet (audio or not)
-	audioSeq uint16     // of the last audio packet pushed
-	audioTS  uint32     // its sample timestamp
-	recov    uint64     // frames recovered from FEC
-	conc     uint64     // frames concealed by the codec
+	fec      fecDecoder            // nil: the codec has no FEC
+	frameFn  func([]int16) []int16 // d.frame, made once (no allocation per loss)
+	n        int                   // while a recovery is pushed: FEC for n samples
+	conceal  bool                  // with n: the codec's concealment instead of FEC
+	next     []byte                // with n: the arrived packet, which carries the FEC
+	ok       bool                  // the fields below are set
+	lastSeq  uint16                // of the last accepted RTP packet (audio or not)
+	audioSeq uint16                // of the last audio packet pushed
+	audioTS  uint32                // its sample timestamp
+	recov    uint64                // frames recovered from FEC
+	conc     uint64                // frames concealed by the codec
 }
 
 func newRxDecoder(c codec.Codec) *rxDecoder {
 	d := &rxDecoder{codec: c}
 	d.fec, _ = c.(fecDecoder)
+	d.frameFn = d.frame
 	return d
 }
 
-// decode is called by the jitter buffer inside Push, under d.mu.
+// decode is the jitter buffer's Decode: the codec's, called under the
+// buffer's lock in sequence order, on arrival or at playout.
 func (d *rxDecoder) decode(dst []int16, payload []byte) []int16 {
-	switch {
-	case d.n > 0 && d.conceal:
-		return d.fec.Conceal(dst, d.n)
-	case d.n > 0:
-		return d.fec.DecodeFEC(dst, payload, d.n)
-	}
 	return d.codec.Decode(dst, payload)
+}
+
+// frame is PushFrame's decode while pushAudio recovers a lost frame
+// (under d.mu, called at once inside PushFrame).
+func (d *rxDecoder) frame(dst []int16) []int16 {
+	if d.conceal {
+		return d.fec.Conceal(dst, d.n)
+	}
+	return d.fec.DecodeFEC(dst, d.next, d.n)
 }
 
 // pushAudio puts one received audio packet into the jitter buffer, after
@@ -72,20 +81,20 @@ func (s *Session) pushAudio(seq uint16, sampleTS uint32, marker bool, payload []
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if k := int(seq - d.lastSeq); d.fec != nil && d.ok && !newStream && !marker &&
-		k >= 2 && k <= maxConceal+2 && d.audioSeq == d.lastSeq {
+		k >= 2 && k <= maxConceal+2 && d.audioSeq == d.lastSeq && s.jb.InOrder(d.lastSeq+1) {
 		// k-1 packets missing between two audio packets: conceal all but
 		// the last, recover that one, as long as the gap is k equal
-		// frames.
+		// frames, and the decoder has had every packet before the gap.
 		gap := int(int32(sampleTS - d.audioTS))
 		if n := gap / k; gap > 0 && gap%k == 0 && n <= maxFEC {
 			for i := 1; i < k; i++ {
-				d.n, d.conceal = n, i < k-1
+				d.n, d.conceal, d.next = n, i < k-1, payload
 				if d.conceal {
 					d.conc++
 				}
-				s.jb.Push(d.lastSeq+uint16(i), d.audioTS+uint32(i*n), false, payload, now)
+				s.jb.PushFrame(d.lastSeq+uint16(i), d.audioTS+uint32(i*n), now, d.frameFn)
 			}
-			d.n, d.conceal = 0, false
+			d.n, d.conceal, d.next = 0, false, nil
 			d.recov++
 		}
 	}

@@ -158,7 +158,7 @@ func (c *Call) startDTLS(neg sdp.Negotiated, cfg *media.Config) (*dtlsMedia, err
 	d := &dtlsMedia{}
 	d.rtp, err = dtlssrtp.New(dtlssrtp.Config{
 		Conn: cfg.Conn, Remote: neg.Remote, Role: neg.DTLS.Role, Fingerprints: neg.DTLS.Fingerprints,
-		Certificate: cert, Logger: c.log, Timeout: c.ua.cfg.dtlsTimeout,
+		Certificate: cert, Logger: c.log, Timeout: c.ua.cfg.dtlsTimeout, Suites: c.ua.cfg.SRTPSuites,
 		OnDone: func(err error) {
 			if err != nil && !errors.Is(err, dtlssrtp.ErrClosed) {
 				c.ua.goFn(func() { c.dtlsFailed(err) })
@@ -172,7 +172,7 @@ func (c *Call) startDTLS(neg sdp.Negotiated, cfg *media.Config) (*dtlsMedia, err
 	if cfg.RTCPConn != nil {
 		d.rtcp, err = dtlssrtp.New(dtlssrtp.Config{
 			Conn: cfg.RTCPConn, Remote: neg.RemoteRTCP, Role: neg.DTLS.Role, Fingerprints: neg.DTLS.Fingerprints,
-			Certificate: cert, Logger: c.log.With("component_id", 2), Timeout: c.ua.cfg.dtlsTimeout,
+			Certificate: cert, Logger: c.log.With("component_id", 2), Timeout: c.ua.cfg.dtlsTimeout, Suites: c.ua.cfg.SRTPSuites,
 			// RTCP's own association failing leaves RTCP unsent and
 			// dropped (never plain); the call goes on on RTP's.
 		})

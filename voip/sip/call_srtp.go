@@ -37,11 +37,11 @@ type CallSecurity struct {
 	KeysInClear   bool `json:"keys_in_clear,omitempty"`
 }
 
-// newKeys draws a fresh master key and salt for every suite we offer,
-// from crypto/rand.
-func newKeys() []sdp.Crypto {
-	out := make([]sdp.Crypto, 0, len(sdp.Suites))
-	for _, s := range sdp.Suites {
+// newKeys draws a fresh master key and salt for every suite we offer
+// (the line's SRTPSuites, in its order), from crypto/rand.
+func newKeys(suites []string) []sdp.Crypto {
+	out := make([]sdp.Crypto, 0, len(suites))
+	for _, s := range suites {
 		k, sl, _ := sdp.SuiteKeyLen(s)
 		key := make([]byte, k+sl)
 		rand.Read(key) // never fails (crypto/rand, Go 1.24+)
@@ -71,7 +71,7 @@ func (c *Call) cryptoLocked() []sdp.Crypto {
 		return nil
 	}
 	if c.sec.keys == nil {
-		c.sec.keys = newKeys()
+		c.sec.keys = newKeys(c.ua.cfg.SRTPSuites)
 	}
 	return c.sec.keys
 }
@@ -91,7 +91,7 @@ func (c *Call) rekeyForOfferLocked(offer *sdp.Session) {
 			}
 		}
 	}
-	c.sec.keys = newKeys()
+	c.sec.keys = newKeys(c.ua.cfg.SRTPSuites)
 }
 
 // checkSecLocked refuses an offer/answer that would turn a secure call

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -181,6 +182,13 @@ type Config struct {
 	// handshake on the media port; needs no TLS signalling) or
 	// sdp.KeyingBoth (offer both on the SDES profile, accept either).
 	SRTPKeying sdp.Keying
+	// SRTPSuites are the SRTP suites offered and accepted, in order of
+	// preference (sdp.SuiteAEADAES128GCM, ...): offers carry only these,
+	// in this order; an answer takes the first of the offer's a=crypto
+	// lines whose suite is listed (none: a plain answer where the policy
+	// allows it, else 488). They also limit the DTLS-SRTP protection
+	// profiles (use_srtp, RFC 5764 §4.1.2). Empty means sdp.Suites.
+	SRTPSuites []string
 
 	// dtlsTimeout bounds a DTLS handshake (tests); 0 is dtlssrtp's default.
 	dtlsTimeout time.Duration
@@ -291,6 +299,10 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("%w: transport %q (want auto, udp, tcp or tls)", ErrBadConfig, a.Transport)
 	}
+	if err := sdp.CheckSuites(c.SRTPSuites); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	c.SRTPSuites = sdp.SuitesOr(slices.Clone(c.SRTPSuites))
 	switch c.SRTPKeying {
 	case sdp.KeyingSDES, sdp.KeyingDTLS, sdp.KeyingBoth:
 	default:

@@ -139,7 +139,7 @@ func TestSRTPThroughPBX(t *testing.T) {
 		// Alice re-offers with a fresh key (as a peer that rekeys on
 		// every re-INVITE would): bob answers with a fresh key of his own.
 		ca.mu.Lock()
-		ca.sec.keys = newKeys()
+		ca.sec.keys = newKeys(sdp.Suites)
 		ca.mu.Unlock()
 		if err := ca.Refresh(); err != nil {
 			t.Fatal(err)

@@ -97,6 +97,7 @@ func New(cfg Config) (*UA, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "sip")
+	warnMissingCodecs(log, cfg.Codecs) // codecwarn.go
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UA{
 		cfg:       cfg,

@@ -24,7 +24,8 @@ func dtls16Cells(run func(string, func(*testing.T)), e *env) {
 // wireCount is what a capture shows, for packets from one address (ours)
 // and from everyone else (theirs): DTLS records, and RTP packets by
 // whether their payload has audio's plain size (20 ms of G.711 or G.722:
-// 160 bytes; comfort noise: 1) or that size plus an SRTP tag (10 or 16).
+// 160 bytes; comfort noise: 1) or that size plus an SRTP tag (4, 10 or
+// 16).
 // TURN ChannelData (first byte 64..79, RFC 8656 §12.4) is unwrapped.
 type wireCount struct {
 	DTLS, Plain, SRTP int
@@ -57,7 +58,7 @@ func countWire(pcap, ours string) (us, them wireCount, err error) {
 			switch len(b) - 12 {
 			case 160, 1:
 				w.Plain++
-			case 170, 176, 11, 17:
+			case 164, 170, 176, 5, 11, 17:
 				w.SRTP++
 			}
 		}

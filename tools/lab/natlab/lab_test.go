@@ -179,6 +179,7 @@ func TestLab(t *testing.T) {
 	pbx17Cells(run, e)      // issue 17: presence, DNS (pbx17_test.go)
 	v6turn17Cells(run, e)   // issue 17: dual stack, TURN over IPv6 (v6turn17_test.go)
 	dtls16Cells(run, e)     // issue 16: DTLS-SRTP against baresip (dtls16_test.go)
+	srtp16bCells(run, e)    // issue 16: each SRTP suite against baresip (srtp16b_test.go)
 	privateSDPCells(run, e) // nat14b_test.go
 	fw443Cells(run, e)      // issue 14 item 5: TCP 443 only, two phones behind one NAT (fw443_test.go)
 	iceCells(run, e)        // ice14_test.go

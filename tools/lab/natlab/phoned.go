@@ -36,6 +36,9 @@ type PhonedOptions struct {
 	// SRTPKeying, when set, is the first account's srtp_keying (sdes,
 	// dtls, both).
 	SRTPKeying string
+	// SRTPSuites, when set, is the first account's srtp_suites
+	// ("[AES_CM_128_HMAC_SHA1_32]").
+	SRTPSuites string
 	// Codecs, when set, is the codecs list ("[G722, PCMU]"); SampleRate,
 	// when set, is audio.sample_rate.
 	Codecs     string
@@ -71,6 +74,9 @@ func srtpYAML(o PhonedOptions) string {
 	s := fmt.Sprintf("    srtp: %s\n    srtp_over_insecure: true\n", o.SRTP)
 	if o.SRTPKeying != "" {
 		s += "    srtp_keying: " + o.SRTPKeying + "\n"
+	}
+	if o.SRTPSuites != "" {
+		s += "    srtp_suites: " + o.SRTPSuites + "\n"
 	}
 	return s
 }

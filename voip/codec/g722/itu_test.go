@@ -19,6 +19,7 @@ import (
 // little-endian binary form (00readme-g.722-testvectors-le.txt), so a
 // damaged copy fails loudly rather than testing nothing.
 var ituCRC = map[string]uint32{
+	"T1C1.XMT": 0x0C3BFCA7,
 	"T1C2.XMT": 0x2D604685,
 	"T2R2.COD": 0x344EA5D0,
 	"T3H2.RC0": 0x5330AE2E,

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,17 +52,42 @@ const flightInterval = 250 * time.Millisecond
 // exporterLabel is RFC 5764 §4.2's key exporter label.
 const exporterLabel = "EXTRACTOR-dtls_srtp"
 
-// profiles are the SRTP protection profiles we offer in use_srtp, in our
-// order of preference (RFC 7714 §14.2, RFC 5764 §4.1.2).
-var profiles = []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80}
+// profileSuites maps the DTLS-SRTP protection profiles we support to
+// their SDES suite names (RFC 5764 §4.1.2, RFC 7714 §14.2; both give
+// SRTCP an 80-bit tag under AES_CM_128_HMAC_SHA1_32).
+var profileSuites = []struct {
+	p     dtls.SRTPProtectionProfile
+	suite string
+}{
+	{dtls.SRTP_AEAD_AES_128_GCM, sdp.SuiteAEADAES128GCM},
+	{dtls.SRTP_AES128_CM_HMAC_SHA1_80, sdp.SuiteAES128CMSHA1_80},
+	{dtls.SRTP_AES128_CM_HMAC_SHA1_32, sdp.SuiteAES128CMSHA1_32},
+}
 
-// suiteOf is the SDES name of a DTLS-SRTP protection profile.
-func suiteOf(p dtls.SRTPProtectionProfile) (string, bool) {
-	switch p {
-	case dtls.SRTP_AEAD_AES_128_GCM:
-		return sdp.SuiteAEADAES128GCM, true
-	case dtls.SRTP_AES128_CM_HMAC_SHA1_80:
-		return sdp.SuiteAES128CMSHA1_80, true
+// profilesFor returns the protection profiles we offer in use_srtp for
+// a suite list, in its order: the suites that map to a profile.
+func profilesFor(suites []string) []dtls.SRTPProtectionProfile {
+	var out []dtls.SRTPProtectionProfile
+	for _, s := range suites {
+		for _, ps := range profileSuites {
+			if ps.suite == s {
+				out = append(out, ps.p)
+			}
+		}
+	}
+	return out
+}
+
+// suiteOf is the SDES name of a DTLS-SRTP protection profile, if it is
+// one of ours.
+func suiteOf(p dtls.SRTPProtectionProfile, ours []dtls.SRTPProtectionProfile) (string, bool) {
+	if !slices.Contains(ours, p) {
+		return "", false
+	}
+	for _, ps := range profileSuites {
+		if ps.p == p {
+			return ps.suite, true
+		}
 	}
 	return "", false
 }
@@ -83,6 +109,11 @@ type Config struct {
 	Fingerprints []sdp.Fingerprint
 	// Certificate is ours.
 	Certificate *Certificate
+	// Suites limit the SRTP protection profiles offered and accepted
+	// (use_srtp) to those of these SDES suites, in this order; empty
+	// means sdp.Suites. A list with no suite that maps to a profile is
+	// refused (ErrBadConfig).
+	Suites []string
 	// Timeout bounds the handshake; DefaultTimeout when zero.
 	Timeout time.Duration
 	// Logger receives handshake events; nil discards.
@@ -102,10 +133,11 @@ type receiver interface {
 // Transport is one DTLS-SRTP association on one media socket; see the
 // package documentation. Its methods are safe for concurrent use.
 type Transport struct {
-	cfg  Config
-	log  *slog.Logger
-	side *side
-	conn *Conn
+	cfg      Config
+	log      *slog.Logger
+	side     *side
+	conn     *Conn
+	profiles []dtls.SRTPProtectionProfile // use_srtp, from cfg.Suites
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -140,6 +172,13 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.Role != sdp.SetupActive && cfg.Role != sdp.SetupPassive {
 		return nil, fmt.Errorf("%w: role %q", ErrBadConfig, cfg.Role)
 	}
+	if err := sdp.CheckSuites(cfg.Suites); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	profiles := profilesFor(sdp.SuitesOr(cfg.Suites))
+	if len(profiles) == 0 {
+		return nil, fmt.Errorf("%w: no DTLS-SRTP profile for suites %v", ErrBadConfig, cfg.Suites)
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -148,11 +187,12 @@ func New(cfg Config) (*Transport, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Transport{
-		cfg:   cfg,
-		log:   log.With("component", "dtls-srtp"),
-		done:  make(chan struct{}),
-		ready: make(chan struct{}),
-		peer:  cfg.Remote,
+		cfg:      cfg,
+		log:      log.With("component", "dtls-srtp"),
+		profiles: profiles,
+		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
+		peer:     cfg.Remote,
 	}
 	t.side = &side{t: t, in: make(chan []byte, 32), closed: make(chan struct{}), rd: deadline.New(),
 		raddr: &net.UDPAddr{IP: net.IPv4zero}}
@@ -333,7 +373,7 @@ func (t *Transport) handshake() (*dtls.Conn, error) {
 	}
 	shared := []dtls.Option{
 		dtls.WithCertificates(t.cfg.Certificate.tls),
-		dtls.WithSRTPProtectionProfiles(profiles...),
+		dtls.WithSRTPProtectionProfiles(t.profiles...),
 		dtls.WithInsecureSkipVerify(true), // no CA: the fingerprint is the check
 		dtls.WithVerifyPeerCertificate(verify),
 		dtls.WithExtendedMasterSecret(dtls.RequestExtendedMasterSecret),
@@ -386,7 +426,7 @@ func (t *Transport) install(conn *dtls.Conn) error {
 		_ = conn.Close()
 		return fmt.Errorf("%w: the peer agreed no SRTP profile (use_srtp)", ErrHandshake)
 	}
-	suite, ok := suiteOf(prof)
+	suite, ok := suiteOf(prof, t.profiles)
 	if !ok {
 		_ = conn.Close()
 		return fmt.Errorf("%w: SRTP profile %#04x was not offered", ErrHandshake, uint16(prof))

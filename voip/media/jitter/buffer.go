@@ -81,9 +81,14 @@ type Stats struct {
 type slot struct {
 	used   bool
 	played bool // freed after playout; seq and ts still name it (duplicate check)
-	seq    uint16
-	ts     uint32
-	pcm    []int16
+	// held: enc is the packet's payload, not decoded yet, because it
+	// arrived ahead of a gap in the sequence (decode.go).
+	held bool
+	seq  uint16
+	ts   uint32
+	n    int // samples: len(pcm), or the estimate (the last packet's) while held
+	pcm  []int16
+	enc  []byte // the held payload; its buffer is reused
 }
 
 // Buffer is an adaptive jitter buffer; see the package documentation.
@@ -103,6 +108,8 @@ type Buffer struct {
 	stretch int    // samples of delay still to insert
 	skip    int    // samples of delay still to remove
 	skipAge int    // samples played since skip became pending
+	decSeq  uint16 // sequence number of the last packet decoded (decode.go)
+	decOK   bool   // decSeq is set
 
 	// RFC 3550 A.8 jitter, in samples
 	epoch       time.Time
@@ -175,6 +182,7 @@ func (b *Buffer) Reset() {
 	b.target = b.minT
 	b.plc.reset()
 	b.noise.on = false
+	b.decOK = false
 }
 
 func (b *Buffer) clearLocked() {
@@ -218,7 +226,7 @@ func (b *Buffer) growLocked(n int) {
 func (b *Buffer) emptyLocked() bool {
 	for i := range b.slots {
 		s := &b.slots[i]
-		if s.used && int32(s.ts-b.playTS)+int32(len(s.pcm)) > 0 {
+		if s.used && int32(s.ts-b.playTS)+int32(s.n) > 0 {
 			return false
 		}
 	}
@@ -227,7 +235,12 @@ func (b *Buffer) emptyLocked() bool {
 
 // Push offers one received RTP packet: its sequence number, timestamp,
 // marker bit and payload, and its arrival time (used only for the jitter
-// estimate). The payload is decoded at once and not retained.
+// estimate). The payload is decoded at once when it is the next packet in
+// sequence after the last one decoded (then any held packets that follow
+// it are decoded too); a packet that arrives ahead of a gap is held,
+// encoded (a copy), and decoded when the gap fills or when it is due for
+// playout, so a stateful decoder (G.722, Opus) always sees its packets in
+// order (decode.go). Push does not retain payload.
 func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arrival time.Time) Result {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -235,6 +248,11 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 		b.st.Invalid++
 		return Invalid
 	}
+	return b.pushLocked(seq, ts, marker, payload, nil, arrival)
+}
+
+// pushLocked is Push, or PushFrame when frame is not nil.
+func (b *Buffer) pushLocked(seq uint16, ts uint32, marker bool, payload []byte, frame func([]int16) []int16, arrival time.Time) Result {
 	idx := int(seq % nSlots)
 	s := &b.slots[idx]
 	if (s.used || s.played) && s.seq == seq && s.ts == ts {
@@ -258,8 +276,6 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 	}
 	b.lastTransit, b.haveTransit = transit, true
 
-	// Decode into a free slot's buffer (it is reused), or a scratch one.
-	var pcm []int16
 	var victim bool
 	if s.used {
 		// A different packet sits in the slot: keep the newer one.
@@ -269,19 +285,36 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 		}
 		victim = true
 	}
-	pcm = b.decode(s.pcm[:0], payload)
-	n := len(pcm)
-	if n == 0 || n > b.maxPkt {
-		b.st.Invalid++
-		return Invalid
+	// Decode into the slot's buffer (it is reused), or hold the payload
+	// when packets before it are missing: then its length is taken to be
+	// the last packet's until it is decoded.
+	hold := frame == nil && b.holdsLocked(seq)
+	n := b.pkt
+	if n == 0 {
+		n = b.minT
+	}
+	if !hold {
+		var pcm []int16
+		if frame != nil {
+			pcm = frame(s.pcm[:0])
+		} else {
+			pcm = b.decode(s.pcm[:0], payload)
+		}
+		b.decSeq, b.decOK = seq, true
+		defer b.chainLocked(seq + 1)
+		n = len(pcm)
+		if n == 0 || n > b.maxPkt {
+			b.st.Invalid++
+			return Invalid
+		}
+		s.pcm = pcm
+		b.pkt = n
 	}
 	if victim {
 		b.st.Overflow++
-		s.used = false
+		s.used, s.held = false, false
 	}
-	s.pcm = pcm
 	s.played = false
-	b.pkt = n
 
 	resyncWin := max(2*b.maxT, 2*b.rate) // two seconds, or twice the maximum delay
 	switch {
@@ -322,7 +355,10 @@ func (b *Buffer) Push(seq uint16, ts uint32, marker bool, payload []byte, arriva
 	// A higher jitter estimate raises the target at once; the delay itself
 	// follows at the next talkspurt, or now if a packet turns out late.
 	b.target = max(b.target, b.desiredLocked())
-	s.used, s.seq, s.ts = true, seq, ts
+	s.used, s.seq, s.ts, s.n, s.held = true, seq, ts, n, hold
+	if hold {
+		s.enc = append(s.enc[:0], payload...)
+	}
 	if end := ts + uint32(n); int32(end-b.newest) > 0 {
 		b.newest = end
 	}
@@ -373,7 +409,10 @@ func (b *Buffer) quietLocked(ts uint32, n int) bool {
 			continue
 		}
 		rel := int(int32(s.ts - ts))
-		lo, hi := max(0, -rel), min(len(s.pcm), n-rel)
+		lo, hi := max(0, -rel), min(s.n, n-rel)
+		if s.held && lo < hi {
+			return false // not decoded yet: not known to be quiet
+		}
 		for j := lo; j < hi; j++ {
 			if v := s.pcm[j]; v > quiet || v < -quiet {
 				return false
@@ -393,8 +432,8 @@ func (b *Buffer) fillLocked(out []int16) {
 			continue
 		}
 		rel := int(int32(s.ts - start))
-		if rel+len(s.pcm) <= 0 {
-			s.used, s.played = false, true // played, or overtaken by a skip
+		if rel+s.n <= 0 {
+			s.used, s.played, s.held = false, true, false // played, or overtaken by a skip
 			continue
 		}
 		if rel < L {
@@ -411,6 +450,14 @@ func (b *Buffer) fillLocked(out []int16) {
 	p := 0
 	for _, i := range b.order[:m] {
 		s := &b.slots[i]
+		if s.held {
+			// Due for playout with packets before it still missing:
+			// they are lost to the decoder.
+			if !b.decodeHeldLocked(s) {
+				continue
+			}
+			b.chainLocked(s.seq + 1)
+		}
 		rel := int(int32(s.ts - start))
 		if rel > p {
 			b.concealLocked(start+uint32(p), out[p:rel])
@@ -433,7 +480,7 @@ func (b *Buffer) fillLocked(out []int16) {
 	b.playTS += uint32(L)
 	for _, i := range b.order[:m] {
 		s := &b.slots[i]
-		if int32(s.ts-b.playTS)+int32(len(s.pcm)) <= 0 {
+		if s.used && int32(s.ts-b.playTS)+int32(s.n) <= 0 {
 			s.used, s.played = false, true
 		}
 	}

@@ -45,6 +45,17 @@
 // by 20 % per 10 ms to silence after 60 ms; when real audio resumes, the
 // first 4 ms are cross-faded from the synthetic signal into it.
 //
+// Decoding follows the sequence, not arrival (decode.go): G.722 and Opus
+// decoders carry state from packet to packet. A packet is decoded when it
+// arrives only if it is the next after the last one decoded; one that
+// arrives ahead of a gap is held as its payload (copied into its slot)
+// and decoded when the missing packets arrive, right after them, or when
+// playout reaches it with the gap still open (the missing ones are then
+// lost to the decoder too). While held its length is taken to be the
+// last packet's. PushFrame stores a frame the caller decodes at once in a
+// lost packet's place (Opus in-band FEC); InOrder says whether that would
+// keep the decoder in order.
+//
 // The buffer drops its contents and re-anchors on the new packet when the
 // sender's timestamps jump by more than two seconds (a restart without a
 // marker), when five packets in a row arrive late (a stalled sender clock:
