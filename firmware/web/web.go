@@ -101,7 +101,7 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg: cfg, log: log.With("component", "web"),
 		sess: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Rand), lim: newLimiter(),
-		mux: http.NewServeMux(),
+		mux:    http.NewServeMux(),
 		checks: make(chan struct{}, maxChecks),
 	}
 	h.routes()
