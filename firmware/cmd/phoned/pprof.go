@@ -1,7 +1,7 @@
 //go:build pprof
 
 // Profiling, only in builds with the pprof tag (go build -tags pprof):
-// with PHONED_PPROF set to a loopback address (127.0.0.1:6060) phoned
+// with DESKPHONE_PPROF set to a loopback address (127.0.0.1:6060) phoned
 // serves net/http/pprof there, for heap and CPU profiles of a phone in
 // a call (docs/performance.md). Devices are built without it: the
 // profiler and its handlers cost about 0.5 MB of binary.
@@ -17,13 +17,13 @@ import (
 )
 
 func init() {
-	addr := os.Getenv("PHONED_PPROF")
+	addr := os.Getenv("DESKPHONE_PPROF")
 	if addr == "" {
 		return
 	}
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil || !ap.Addr().IsLoopback() {
-		fmt.Fprintf(os.Stderr, "phoned: PHONED_PPROF=%q: want a loopback address and port\n", addr)
+		fmt.Fprintf(os.Stderr, "phoned: DESKPHONE_PPROF=%q: want a loopback address and port\n", addr)
 		os.Exit(2)
 	}
 	ln, err := net.Listen("tcp", addr)
