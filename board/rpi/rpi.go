@@ -10,7 +10,6 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
-	"periph.io/x/host/v3"
 
 	"github.com/deskphone/phone/hal"
 	"github.com/deskphone/phone/hal/alsa"
@@ -98,7 +97,7 @@ type platform struct {
 }
 
 var real = platform{
-	init: func() error { _, err := host.Init(); return err },
+	init: initDrivers,
 	pin:  gpioreg.ByName,
 	i2c:  i2creg.Open,
 	openOut: func(o *alsa.Opts) (hal.AudioOut, error) {

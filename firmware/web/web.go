@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -63,7 +62,7 @@ type Handler struct {
 	sess  *sessions
 	lim   *limiter
 	mux   *http.ServeMux
-	pages map[string]*template.Template
+	pages pageSet // parsed on first use (lazy.go)
 	// checks bounds the password checks running at once: bcrypt is meant
 	// to be slow, and many sources at once must not take every core.
 	checks chan struct{}
@@ -102,15 +101,8 @@ func New(cfg Config) (*Handler, error) {
 	h := &Handler{
 		cfg: cfg, log: log.With("component", "web"),
 		sess: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Rand), lim: newLimiter(),
-		mux: http.NewServeMux(), pages: map[string]*template.Template{},
+		mux:    http.NewServeMux(),
 		checks: make(chan struct{}, maxChecks),
-	}
-	for _, p := range pageNames {
-		t, err := template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/base.html", "templates/"+p+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: template %s: %w", p, err)
-		}
-		h.pages[p] = t
 	}
 	h.routes()
 	return h, nil
@@ -257,7 +249,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, cod
 		}
 	}
 	var buf bytes.Buffer
-	if err := h.pages[page].ExecuteTemplate(&buf, "base", d); err != nil {
+	t, err := h.pages.get(page)
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, "base", d)
+	}
+	if err != nil {
 		h.log.Error("rendering a page", "page", page, "err", err)
 		http.Error(w, "page error", http.StatusInternalServerError)
 		return

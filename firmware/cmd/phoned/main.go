@@ -81,6 +81,7 @@ func run() error {
 	}
 	daemon.ApplyMemoryLimit(cfg, log)
 	daemon.ApplyProcs(log)
+	daemon.SchedulePageOut(log)
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
 		keys = os.Stdin
