@@ -39,8 +39,9 @@ type Options struct {
 	Format hal.Format
 	// Term is a terminal (ANSI) where the screen is drawn. When nil and
 	// Keys is set (the interactive host demo), standard output is used
-	// if it is a terminal; otherwise the screen is only kept, for
-	// GET /api/screen.png, so tests and logs stay clean.
+	// if it is a terminal; otherwise the board has no panel (Display is
+	// nil) and the screen is rendered only for GET /api/screen.png, so
+	// tests and logs stay clean and an idle phone is not woken for it.
 	Term io.Writer
 }
 
@@ -101,7 +102,12 @@ func Open(o Options) (*hal.Board, error) {
 		AudioIn:   in,
 		AudioOut:  out,
 		Codec:     &Codec{},
-		Display:   termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Term: term}),
+	}
+	if term != nil {
+		// Without a terminal nobody sees a panel: the board has none,
+		// so the screen renders only when GET /api/screen.png asks and
+		// an idle phone is not woken each minute for its clock.
+		b.Display = termpanel.New(ScreenWidth, ScreenHeight, &termpanel.Opts{Term: term})
 	}
 	if o.Keys != nil {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -401,6 +401,7 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 	s.saved = c
 	s.mu.Unlock()
 	// GET /api/config answers the saved config while this applies it.
+	defer s.d.prov.look() // provision.url may be new (provisioning waits for it)
 	return s.d.apply(c)
 }
 

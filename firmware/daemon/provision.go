@@ -73,6 +73,13 @@ func (p *provisioner) start() {
 	}
 }
 
+// look tells the provisioner the config changed.
+func (p *provisioner) look() {
+	if p != nil {
+		p.p.Look()
+	}
+}
+
 func (p *provisioner) close() {
 	if p != nil {
 		_ = p.p.Close()

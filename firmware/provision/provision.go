@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -107,6 +108,7 @@ type Provisioner struct {
 	cfg  Config
 	log  *slog.Logger
 	kick chan struct{}
+	look chan struct{} // Look: the config changed, see whether the server did
 
 	ctx    context.Context // lifetime: Close cancels it
 	cancel context.CancelFunc
@@ -137,7 +139,7 @@ func New(cfg Config) (*Provisioner, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Int64N
 	}
-	p := &Provisioner{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), cache: map[string]*cached{}}
+	p := &Provisioner{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), look: make(chan struct{}, 1), cache: map[string]*cached{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,6 +159,17 @@ func (p *Provisioner) Start() {
 func (p *Provisioner) Kick() {
 	select {
 	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Look tells the provisioner the config changed (provision.url may be
+// new): a changed server is checked at once. Without a DHCP source
+// this is the only way a server appears, so an idle phone with none
+// does not wake to look for one. It never blocks.
+func (p *Provisioner) Look() {
+	select {
+	case p.look <- struct{}{}:
 	default:
 	}
 }
@@ -203,6 +216,8 @@ func (p *Provisioner) run() {
 		switch {
 		case p.ctx.Err() != nil:
 			return
+		case errors.Is(err, ErrNoServer) && p.cfg.DHCP == nil:
+			wait = never // only the config can name one: Look
 		case errors.Is(err, ErrNoServer):
 			wait = p.spread(NoServerPoll)
 		case err != nil:
@@ -214,30 +229,50 @@ func (p *Provisioner) run() {
 	}
 }
 
+// never is a wait with no end: only Kick, Look or Close end it.
+const never = time.Duration(math.MaxInt64)
+
 // sleep waits d, or less when kicked or when the server URL changes
-// from last (provision.url set, a new DHCP lease): while a server is
-// known it looks every NoServerPoll. It returns false once closed.
+// from last: Look says the config changed (provision.url set), and
+// while a server is known from a DHCP source (a new lease may name
+// another) it looks every NoServerPoll. It returns false once closed.
 func (p *Provisioner) sleep(d time.Duration, last string) bool {
-	deadline := time.Now().Add(d)
+	var deadline time.Time
+	if d != never {
+		deadline = time.Now().Add(d)
+	}
 	p.mu.Lock()
-	p.st.NextCheck = deadline
+	p.st.NextCheck = deadline // zero (not shown): none planned
 	p.mu.Unlock()
 	for {
-		step := time.Until(deadline)
-		if last != "" {
-			step = min(step, NoServerPoll)
+		var (
+			t  *time.Timer
+			tc <-chan time.Time
+		)
+		if !deadline.IsZero() {
+			step := time.Until(deadline)
+			if last != "" && p.cfg.DHCP != nil {
+				step = min(step, NoServerPoll)
+			}
+			t = time.NewTimer(step)
+			tc = t.C
 		}
-		t := time.NewTimer(step)
+		closed, kicked := false, false
 		select {
 		case <-p.ctx.Done():
-			t.Stop()
-			return false
+			closed = true
 		case <-p.kick:
-			t.Stop()
-			return true
-		case <-t.C:
+			kicked = true
+		case <-p.look:
+		case <-tc:
 		}
-		if !time.Now().Before(deadline) {
+		if t != nil {
+			t.Stop()
+		}
+		if closed || kicked {
+			return kicked
+		}
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return true
 		}
 		if u, _ := p.Server(); u != last {

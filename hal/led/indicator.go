@@ -29,6 +29,7 @@ type Indicator struct {
 	pins map[hal.LED]gpio.PinOut
 	o    Opts
 	done chan struct{}
+	wake chan struct{} // Set: the blink clock may start or stop
 	wg   sync.WaitGroup
 	once sync.Once
 
@@ -41,8 +42,9 @@ type Indicator struct {
 
 var _ hal.Indicator = (*Indicator)(nil)
 
-// NewIndicator turns every LED off and starts the blink clock. A nil o
-// means the zero Opts (active high).
+// NewIndicator turns every LED off. A nil o means the zero Opts (active
+// high). The blink clock ticks only while an LED blinks, so LEDs that
+// are off or steady do not wake an idle phone.
 func NewIndicator(pins map[hal.LED]gpio.PinOut, o *Opts) (*Indicator, error) {
 	var op Opts
 	if o != nil {
@@ -51,7 +53,7 @@ func NewIndicator(pins map[hal.LED]gpio.PinOut, o *Opts) (*Indicator, error) {
 	if op.Logger == nil {
 		op.Logger = slog.New(slog.DiscardHandler)
 	}
-	in := &Indicator{pins: map[hal.LED]gpio.PinOut{}, o: op, done: make(chan struct{}),
+	in := &Indicator{pins: map[hal.LED]gpio.PinOut{}, o: op, done: make(chan struct{}), wake: make(chan struct{}, 1),
 		pat: map[hal.LED]hal.Pattern{}, lit: map[hal.LED]bool{}}
 	for led, p := range pins {
 		if p == nil {
@@ -82,7 +84,21 @@ func (in *Indicator) Set(led hal.LED, p hal.Pattern) error {
 		return nil
 	}
 	in.pat[led] = p
+	select { // the clock starts or stops with the blinking
+	case in.wake <- struct{}{}:
+	default:
+	}
 	return in.writeLocked(led, litAt(p, in.n))
+}
+
+// blinkingLocked says whether any LED blinks (the clock must tick).
+func (in *Indicator) blinkingLocked() bool {
+	for _, p := range in.pat {
+		if p == hal.BlinkSlow || p == hal.BlinkFast {
+			return true
+		}
+	}
+	return false
 }
 
 // Pattern reports what led shows.
@@ -120,27 +136,48 @@ func (in *Indicator) writeLocked(led hal.LED, on bool) error {
 func (in *Indicator) run() {
 	defer in.wg.Done()
 	t := time.NewTicker(tick)
+	t.Stop() // started by the first blinking pattern
 	defer t.Stop()
-	failing := false
+	running, failing := false, false
 	for {
+		var tc <-chan time.Time
+		if running {
+			tc = t.C
+		}
+		ticked := false
 		select {
 		case <-in.done:
 			return
-		case <-t.C:
+		case <-in.wake:
+		case <-tc:
+			ticked = true
 		}
 		in.mu.Lock()
-		in.n++
 		var err error
-		for led, p := range in.pat {
-			if e := in.writeLocked(led, litAt(p, in.n)); e != nil && err == nil {
-				err = e
+		if ticked {
+			in.n++
+			for led, p := range in.pat {
+				if e := in.writeLocked(led, litAt(p, in.n)); e != nil && err == nil {
+					err = e
+				}
 			}
 		}
+		blinking := in.blinkingLocked()
 		in.mu.Unlock()
-		if err != nil && !failing {
-			in.o.Logger.Error("led write failed", "component", "led", "err", err)
+		switch {
+		case blinking && !running:
+			t.Reset(tick)
+			running = true
+		case !blinking && running:
+			t.Stop()
+			running = false
 		}
-		failing = err != nil
+		if ticked {
+			if err != nil && !failing {
+				in.o.Logger.Error("led write failed", "component", "led", "err", err)
+			}
+			failing = err != nil
+		}
 	}
 }
 

@@ -173,3 +173,41 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// The blink clock ticks only while an LED blinks: steady and dark LEDs
+// do not wake an idle phone ten times a second (issue 19), and blinking
+// after a quiet spell still toggles every tick.
+func TestIndicatorClockOnlyWhileBlinking(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &gpiotest.Pin{N: "LINE"}
+		in, err := NewIndicator(map[hal.LED]gpio.PinOut{hal.LEDLine: p}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		ticks := func() int {
+			synctest.Wait()
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			return in.n
+		}
+		must(t, in.Set(hal.LEDLine, hal.On))
+		time.Sleep(10 * time.Second)
+		if n := ticks(); n != 0 {
+			t.Fatalf("%d ticks with no LED blinking", n)
+		}
+		must(t, in.Set(hal.LEDLine, hal.BlinkFast))
+		if got := sampleLevels(p, 8); got != "##__##__" {
+			t.Errorf("fast blink after a quiet spell: %s", got)
+		}
+		must(t, in.Set(hal.LEDLine, hal.Off))
+		before := ticks()
+		time.Sleep(10 * time.Second)
+		if n := ticks(); n != before {
+			t.Fatalf("the clock ran on after blinking ended: %d ticks", n-before)
+		}
+		if p.Read() != gpio.Low {
+			t.Error("LED not off")
+		}
+	})
+}
