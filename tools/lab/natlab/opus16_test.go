@@ -72,19 +72,9 @@ func (e *env) opusCalls(t *testing.T, reg string) {
 		t.Skip(err)
 	}
 	e.callsRow(t, scenario, func() (string, error) {
-		s := e.site(t, PortRestricted)
-		p, err := s.StartPhoned(name+"-p", PhonedOptions{Binary: bin, User: e.user(), Registrar: reg, ToneHz: toneOpus,
-			NAT: e.natYAML(), Codecs: "[OPUS]", SampleRate: 16000})
+		_, p, b, err := e.phonedAndBaresip(t, name, reg, PhonedOptions{Binary: bin, ToneHz: toneOpus, Codecs: "[OPUS]", SampleRate: 16000},
+			BaresipOptions{Config: baresipOpus})
 		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Proc.Stop)
-		b, err := e.site(t, NoNAT).StartBaresip(name+"-b", BaresipOptions{User: e.user(), Registrar: reg, ToneHz: toneB, Config: baresipOpus})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
-		if err := registered(p, 1, b); err != nil {
 			return "", err
 		}
 		var detail string

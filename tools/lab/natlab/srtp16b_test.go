@@ -46,19 +46,8 @@ func (e *env) srtpSuiteCalls(t *testing.T, reg, policy, suite string) {
 	name := shortName(t)
 	mediaenc := map[string]string{"required": "srtp-mand", "optional": "srtp"}[policy]
 	e.callsRow(t, fmt.Sprintf("srtp %s phoned with srtp_suites [%s], baresip mediaenc=%s, both directions / %s", policy, suite, mediaenc, kamName(reg)), func() (string, error) {
-		s := e.site(t, PortRestricted)
-		p, err := s.StartPhoned(name+"-p", PhonedOptions{Binary: e.phoned, User: e.user(), Registrar: reg, ToneHz: toneP,
-			NAT: e.natYAML(), SRTP: policy, SRTPSuites: "[" + suite + "]"})
+		s, p, b, err := e.phonedAndBaresip(t, name, reg, PhonedOptions{SRTP: policy, SRTPSuites: "[" + suite + "]"}, BaresipOptions{MediaEnc: mediaenc})
 		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Proc.Stop)
-		b, err := e.site(t, NoNAT).StartBaresip(name+"-b", BaresipOptions{User: e.user(), Registrar: reg, ToneHz: toneB, MediaEnc: mediaenc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
-		if err := registered(p, 1, b); err != nil {
 			return "", err
 		}
 		ctx := context.Background()

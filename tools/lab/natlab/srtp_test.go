@@ -52,18 +52,8 @@ func security(p *Phoned) (*callSecurity, error) {
 func (e *env) srtpCalls(t *testing.T, reg, policy, mediaenc string, secure bool) {
 	name := shortName(t)
 	e.callsRow(t, fmt.Sprintf("srtp %s phoned, baresip mediaenc=%q, both directions / %s", policy, mediaenc, kamName(reg)), func() (string, error) {
-		s := e.site(t, PortRestricted)
-		p, err := s.StartPhoned(name+"-p", PhonedOptions{Binary: e.phoned, User: e.user(), Registrar: reg, ToneHz: toneP, NAT: e.natYAML(), SRTP: policy})
+		_, p, b, err := e.phonedAndBaresip(t, name, reg, PhonedOptions{SRTP: policy}, BaresipOptions{MediaEnc: mediaenc})
 		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Proc.Stop)
-		b, err := e.site(t, NoNAT).StartBaresip(name+"-b", BaresipOptions{User: e.user(), Registrar: reg, ToneHz: toneB, MediaEnc: mediaenc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Close)
-		if err := registered(p, 1, b); err != nil {
 			return "", err
 		}
 		var detail string
@@ -178,4 +168,37 @@ func talkBothWays(p *Phoned, b *Baresip, reg string, check func(dir string) erro
 	}
 	time.Sleep(callsTalk)
 	return check("in")
+}
+
+// phonedAndBaresip starts phoned behind a port-restricted NAT and
+// baresip on no NAT, each as its own user on reg, and waits until both
+// are registered. po and bo need only what the cell sets itself: the
+// user, the registrar, phoned's NAT section, and the binary and tones
+// when left empty, are filled in. A process that does not start ends the
+// test; the error is the registration's.
+func (e *env) phonedAndBaresip(t *testing.T, name, reg string, po PhonedOptions, bo BaresipOptions) (*Site, *Phoned, *Baresip, error) {
+	t.Helper()
+	s := e.site(t, PortRestricted)
+	po.User, po.Registrar, po.NAT = e.user(), reg, e.natYAML()
+	if po.Binary == "" {
+		po.Binary = e.phoned
+	}
+	if po.ToneHz == 0 {
+		po.ToneHz = toneP
+	}
+	p, err := s.StartPhoned(name+"-p", po)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Proc.Stop)
+	bo.User, bo.Registrar = e.user(), reg
+	if bo.ToneHz == 0 {
+		bo.ToneHz = toneB
+	}
+	b, err := e.site(t, NoNAT).StartBaresip(name+"-b", bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return s, p, b, registered(p, 1, b)
 }
