@@ -643,11 +643,14 @@ func checkSIPAddr(s string) error {
 }
 
 // codecs checks a codec preference list: known names, none twice.
-func (v *validator) codecs(path string, list []string) {
+func (v *validator) codecs(path string, list []string) { v.names(path, list, CodecNames) }
+
+// names checks a preference list of names: each one of known, none twice.
+func (v *validator) names(path string, list, known []string) {
 	for i, name := range list {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		if !slices.Contains(CodecNames, name) {
-			v.fail(p, "%q is not one of %s", name, strings.Join(CodecNames, ", "))
+		if !slices.Contains(known, name) {
+			v.fail(p, "%q is not one of %s", name, strings.Join(known, ", "))
 		} else if slices.Index(list, name) < i {
 			v.fail(p, "%q is listed twice", name)
 		}
