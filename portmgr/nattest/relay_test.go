@@ -12,6 +12,7 @@ import (
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
 	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/sdp"
 	"github.com/deskphone/phone/voip/sip"
 )
 
@@ -171,6 +172,18 @@ func relaySetup(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, no
 // alice's TURN configuration.
 func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool, delay time.Duration, mod func(*portmgr.Config)) (alice, bob *phone) {
 	t.Helper()
+	return relaySetupSIP(t, far, timeout, noTURN, delay, mod, nil)
+}
+
+// relaySetupSIP is relaySetupWith with a change to both phones' UA
+// configuration (SRTP, say).
+func relaySetupSIP(t *testing.T, far portmgrtest.NATKind, timeout time.Duration, noTURN bool, delay time.Duration, mod func(*portmgr.Config), sipMod func(*sip.Config)) (alice, bob *phone) {
+	t.Helper()
+	both := func(c *sip.Config) {
+		if sipMod != nil {
+			sipMod(c)
+		}
+	}
 	w := portmgrtest.NewWorldDelay(t, true, delay)
 	sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(far, 0)
 	pn := w.PublicNet(pbxAddr.Addr().String())
@@ -188,7 +201,7 @@ func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	alice = newPhoneWith(t, w, sa, "alice", "a-secret", nil, func(c *sip.Config) { c.MediaTimeout = timeout },
+	alice = newPhoneWith(t, w, sa, "alice", "a-secret", nil, func(c *sip.Config) { both(c); c.MediaTimeout = timeout },
 		func(c *portmgr.Config) {
 			if noTURN {
 				c.TURN = portmgr.TURNConfig{}
@@ -197,7 +210,7 @@ func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration
 				mod(c)
 			}
 		})
-	bob = newPhoneWith(t, w, sb, "bob", "b-secret", newNoLatch, func(c *sip.Config) { c.MediaTimeout = -1 },
+	bob = newPhoneWith(t, w, sb, "bob", "b-secret", newNoLatch, func(c *sip.Config) { both(c); c.MediaTimeout = -1 },
 		func(c *portmgr.Config) { c.TURN = portmgr.TURNConfig{} })
 	for _, p := range []*phone{alice, bob} {
 		if err := p.registered(); err != nil {
@@ -205,4 +218,55 @@ func relaySetupWith(t *testing.T, far portmgrtest.NATKind, timeout time.Duration
 		}
 	}
 	return alice, bob
+}
+
+// TestRelayFallbackSRTP: the relay move of TestRelayFallback with SRTP
+// required on both phones (SDES over UDP, allowed for the test): the
+// re-INVITE to the relay keeps the call's security (a new offer may
+// change keys, never turn SRTP off), the media through the relay is
+// SRTP both ways with nothing failing authentication, and both hear
+// each other.
+func TestRelayFallbackSRTP(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		alice, bob := relaySetupSIP(t, portmgrtest.Symmetric, 0, false, 0, nil, func(c *sip.Config) {
+			c.SRTP, c.SRTPOverInsecure = sdp.SRTPRequired, true
+		})
+		c, err := bob.ua.Dial(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca, err := alice.incoming()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ca.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.state(c, sip.StateTalking); err != nil {
+			t.Fatal(err)
+		}
+		var gotA, gotB []int16
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
+		go func() { defer wg.Done(); gotB, _ = talk(c, 1000, 4*time.Second) }()
+		wg.Wait()
+		if path, reason := ca.MediaPath(); path != sip.MediaPathRelay {
+			t.Errorf("alice's media path %q (%s), want relay", path, reason)
+		}
+		if !hears(gotA, 1000) || !hears(gotB, 440) {
+			t.Errorf("alice hears bob %v, bob hears alice %v, want both", hears(gotA, 1000), hears(gotB, 440))
+		}
+		for who, call := range map[string]*sip.Call{"alice": ca, "bob": c} {
+			sec := call.Stats().SRTP
+			switch {
+			case sec == nil || sec.Suite == "":
+				t.Errorf("%s: no SRTP in the call's stats after the relay move", who)
+			case sec.Protected < 100 || sec.Unprotected < 50 || sec.AuthFailed > 1:
+				t.Errorf("%s: SRTP %+v, want both ways protected and no authentication failures", who, sec.Stats)
+			}
+		}
+		_ = c.Hangup()
+		_ = bob.state(c, sip.StateEnded)
+	})
 }
