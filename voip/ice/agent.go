@@ -143,6 +143,7 @@ type Agent struct {
 	triggered  []*pair
 	firstValid time.Time
 	started    time.Time
+	peerNew    time.Time // the peer's last check on a pair not yet valid
 	nextKA     time.Time
 }
 
@@ -421,7 +422,11 @@ func (a *Agent) busy() bool {
 func (a *Agent) tick(now time.Time) {
 	sel, selRelayed := a.Selected(), a.SelectedRelayed()
 	gaveUp := a.givenUp()
-	if !gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp {
+	// GiveUp runs from the start, or from the peer's last check on a
+	// pair not yet valid: a peer that is still checking (baresip reaches
+	// relayed candidates, last in its list, seconds after the answer) is
+	// not given up on.
+	if !gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp && now.Sub(a.peerNew) >= a.cfg.GiveUp {
 		gaveUp = true
 		a.mu.Lock()
 		a.gaveUp = true
@@ -652,6 +657,14 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 		return
 	}
 	if p.state != succeeded { // not the peer's consent checks every few seconds
+		a.peerNew = now
+		a.mu.Lock()
+		resumed := a.gaveUp && !a.selected.IsValid()
+		a.gaveUp = false // the peer checks on: so do we, for GiveUp more
+		a.mu.Unlock()
+		if resumed {
+			a.log.Info("ice: the peer checks again; checks resume", "ice_component", a.cfg.Component, "raddr", from, "relayed", relayed)
+		}
 		a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "relayed", relayed, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
 	}
 	if m.Contains(stun.AttrUseCandidate) && !a.isControlling() {
