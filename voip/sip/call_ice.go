@@ -62,7 +62,7 @@ type iceState struct {
 	iceUfrag, icePwd string         // ours, made at the first description
 	iceAgent         *ice.Agent     // component 1 (RTP)
 	iceAgent2        *ice.Agent     // component 2 (RTCP without mux), or nil
-	iceRemote        string         // ufrag:pwd of the peer the agents check
+	iceRemote        string         // our ufrag|ufrag:pwd of the peer, as the agents check
 	iceRTP, iceRTCP  netip.AddrPort // the selected pairs' far ends
 	// iceRelay and iceRelayRTCP are the relayed candidates we offered
 	// (the standby allocation's addresses), invalid when none.
@@ -152,8 +152,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		return
 	}
 	r := *neg.RemoteICE
-	key := r.Ufrag + ":" + r.Pwd
 	c.mu.Lock()
+	// Either side's new credentials are an ICE restart (ours: refreshICE).
+	key := c.iceUfrag + "|" + r.Ufrag + ":" + r.Pwd
 	if c.state == StateEnded || c.iceUfrag == "" || (c.iceAgent != nil && c.iceRemote == key) {
 		c.mu.Unlock()
 		return
@@ -377,4 +378,35 @@ func (c *Call) iceChecking() bool {
 	ag := c.iceAgent
 	c.mu.Unlock()
 	return ag != nil && (ag.Checking() || ag.Selected().IsValid())
+}
+
+// refreshICE is Refresh after a NAT or network change (natpolicy.go):
+// when the call does ICE, the re-INVITE restarts it (RFC 8839
+// §4.4.1.1.1: fresh ice-ufrag and ice-pwd in the offer), so the
+// candidates are gathered again from what the port manager knows now
+// (the new mapping, the standby relay) and the pairs checked again once
+// the answer arrives (startICE sees new credentials). A re-INVITE that
+// is not sent (another one open, the call not talking) keeps the old
+// credentials.
+func (c *Call) refreshICE() error {
+	c.mu.Lock()
+	u, p := c.iceUfrag, c.icePwd
+	restart := c.ua.cfg.ICE && u != "" && c.iceAgent != nil
+	if restart {
+		c.iceUfrag, c.icePwd = "", ""
+	}
+	c.mu.Unlock()
+	err := c.Refresh()
+	if restart {
+		c.mu.Lock()
+		if err != nil && c.iceUfrag == "" {
+			c.iceUfrag, c.icePwd = u, p
+		}
+		nu := c.iceUfrag
+		c.mu.Unlock()
+		if err == nil {
+			c.log.Info("ice: restart with the re-INVITE after the address change", "old_ufrag", u, "ufrag", nu)
+		}
+	}
+	return err
 }
