@@ -29,6 +29,8 @@ import (
 //     packet (media starts on c= at once).
 //   - one-sided: only alice does ICE; bob sees attributes he ignores and
 //     the call is today's call.
+//   - relayed-mapping: alice behind a symmetric NAT, her media mapping on
+//     her TURN relay from the start; ICE runs through it.
 func TestICE(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -42,6 +44,10 @@ func TestICE(t *testing.T) {
 		{"cross-alice-calls", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, true, true},
 		{"cross-bob-calls", false, portmgrtest.RestrictedCone, portmgrtest.PortRestrictedCone, true, true, false},
 		{"one-sided", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, false, true},
+		// Alice's own mapping is relayed (a symmetric NAT maps per
+		// destination): her checks arrive through the relay she uses.
+		{"relayed-mapping-alice-calls", false, portmgrtest.Symmetric, portmgrtest.PortRestrictedCone, true, true, true},
+		{"relayed-mapping-bob-calls", false, portmgrtest.Symmetric, portmgrtest.PortRestrictedCone, true, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

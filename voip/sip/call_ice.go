@@ -262,16 +262,18 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	c.iceAgent, c.iceAgent2 = ag, ag2
 	c.mu.Unlock()
 	mp.SetSTUNHook(func(b []byte, from netip.AddrPort, rtcp, relayed bool) bool {
-		a := ag
+		a, base := ag, relay
 		if rtcp {
-			a = ag2
+			a, base = ag2, relayRTCP
 		}
 		switch {
 		case a == nil:
 			return false
-		case relayed:
+		case relayed && base.IsValid():
 			return a.HandleRelayedSTUN(b, from)
 		}
+		// Direct, or through the relay the mapping itself uses (its
+		// External is the relay: the agent's one base).
 		return a.HandleSTUN(b, from)
 	})
 	if !c.ua.goFn(func() { <-c.done; stop() }) {

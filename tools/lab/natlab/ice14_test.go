@@ -74,7 +74,9 @@ func (e *env) iceCall(t *testing.T, pk, bk NATKind, phonedCalls, ice bool) {
 	// the call may run longer before it is judged. Cells that get audio
 	// sooner end 3 s after it as before.
 	tm := e.timing
-	tm.MaxTalk = max(tm.MaxTalk, iceMaxTalk)
+	if ice {
+		tm.MaxTalk = max(tm.MaxTalk, iceMaxTalk)
+	}
 	var res CallResult
 	if phonedCalls {
 		row.Scenario = fmt.Sprintf("%s (%s) -> baresip ice (%s) / %s", label, pk, bk, kamName(reg))
