@@ -155,8 +155,29 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	c.mu.Lock()
 	// Either side's new credentials are an ICE restart (ours: refreshICE).
 	key := c.iceUfrag + "|" + r.Ufrag + ":" + r.Pwd
-	if c.state == StateEnded || c.iceUfrag == "" || (c.iceAgent != nil && c.iceRemote == key) {
+	if c.state == StateEnded || c.iceUfrag == "" {
 		c.mu.Unlock()
+		return
+	}
+	if c.iceAgent != nil && c.iceRemote == key {
+		// Same credentials: no restart. A re-INVITE (the controlling
+		// peer's updated offer after nomination, RFC 8445 §8.1.2: baresip
+		// sends one with its selected candidate as c=) must not take
+		// media off the selected pairs: applyNeg just moved it to c=.
+		rtp, rtcp := c.iceRTP, c.iceRTCP
+		c.mu.Unlock()
+		if rtp.IsValid() {
+			switch {
+			case neg.RTCPMux:
+				rtcp = rtp
+			case !rtcp.IsValid():
+				rtcp = neg.RemoteRTCP
+			}
+			m.SetRemote(rtp, rtcp)
+			if err := c.ua.cfg.Mapper.UpdateRemote(mp, rtp); err != nil {
+				c.log.Debug("update remote", "err", err)
+			}
+		}
 		return
 	}
 	old, old2 := c.iceAgent, c.iceAgent2

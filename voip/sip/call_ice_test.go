@@ -65,6 +65,20 @@ func TestICERestart(t *testing.T) {
 		au, ap, _, _ := iceCreds(ab)
 		bu, bp, _, _ := iceCreds(ba)
 
+		// A re-INVITE with the same credentials and another c= (baresip's
+		// updated offer after nomination) keeps media on the selected pair.
+		sel := ab.ICESelected()
+		ab.mu.Lock()
+		neg := ab.neg
+		ab.mu.Unlock()
+		neg.Remote = netip.AddrPortFrom(neg.Remote.Addr(), neg.Remote.Port()+100)
+		if err := ab.applyNeg(neg); err != nil {
+			t.Fatal(err)
+		}
+		if r := ab.Media().Stats().Remote; r != sel {
+			t.Errorf("media goes to %v after a same-credentials re-INVITE, want the selected %v", r, sel)
+		}
+
 		// Alice's media mapping changed address: her re-INVITE restarts ICE.
 		ab.mu.Lock()
 		mp := ab.mapping
