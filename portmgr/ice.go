@@ -113,3 +113,23 @@ func (m *Manager) PermitRelay(mp *Mapping, peers ...netip.Addr) error {
 	}
 	return err
 }
+
+// StandbyExpected reports whether a warm standby allocation is wanted
+// on mp (a TURN server of its family is configured, warm allocations are
+// on, mp is a direct media mapping) but not ready yet: it is being made
+// in the background (relay.go), or it failed. An ICE agent about to
+// offer candidates may wait a little for it (the first call right after
+// boot).
+func (m *Manager) StandbyExpected(mp *Mapping) bool {
+	if mp == nil || mp.rtp == nil || mp.Kind != KindMedia {
+		return false
+	}
+	m.mu.Lock()
+	want := m.turnForLocked(mp.local.Addr()).IsValid() && mp.via != StrategyTURN && !m.closed && !m.cfg.TURN.NoWarm
+	m.mu.Unlock()
+	if !want {
+		return false
+	}
+	rtp, _ := m.StandbyRelay(mp)
+	return !rtp.IsValid()
+}

@@ -28,3 +28,7 @@ func (m *lineMapper) PermitRelay(mp *portmgr.Mapping, peers ...netip.Addr) error
 }
 
 var _ sip.ICERelayer = (*lineMapper)(nil)
+
+// StandbyExpected implements the optional wait of sip's ICE for the
+// standby allocation.
+func (m *lineMapper) StandbyExpected(mp *portmgr.Mapping) bool { return m.pm.StandbyExpected(mp) }

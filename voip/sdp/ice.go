@@ -212,7 +212,7 @@ func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
 // credentials but its default destination (c=/m=) is none of its
 // component-1 candidates: something on the way (an SBC, a SIP ALG,
 // Kamailio's nathelper fix_nated_sdp) rewrote the address. RFC 8839
-// §4.2.3 (and RFC 5245 §5.1's ice-mismatch): the answerer does no ICE
+// (ice-mismatch, as in RFC 5245 §5.1): the answerer does no ICE
 // for it and says so with a=ice-mismatch.
 func (s *Session) ICEMismatch(m *Media) bool {
 	_, _, mis, _ := s.iceMismatch(m)
@@ -279,7 +279,7 @@ func (s *Session) iceMismatch(m *Media) (ice ICE, ok, mismatch bool, errs []erro
 // ICE and the offered stream om does, and returns the offerer's
 // description (nil when either side does not). An offer whose default
 // destination is none of its candidates gets a=ice-mismatch and no
-// other ICE attribute (RFC 8839 §4.2.3): the call is a plain one.
+// other ICE attribute (RFC 8839 ice-mismatch, as in RFC 5245 §5.1): the call is a plain one.
 func answerICE(offer *Session, om *Media, ours *ICE, am *Media) *ICE {
 	if ours == nil {
 		return nil

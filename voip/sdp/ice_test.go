@@ -108,7 +108,7 @@ func TestICEOfferAnswer(t *testing.T) {
 		t.Error("RemoteICE on a mismatched offer")
 	}
 	// The answer says ice-mismatch and carries no other ICE attribute
-	// (RFC 8839 §4.2.3); the offerer reading it back does no ICE.
+	// (RFC 8839 ice-mismatch, as in RFC 5245 §5.1); the offerer reading it back does no ICE.
 	ma := string(misAns.Marshal())
 	if !strings.Contains(ma, "a=ice-mismatch") || strings.Contains(ma, "ice-ufrag") || strings.Contains(ma, "candidate") {
 		t.Errorf("answer to a mismatched offer:\n%s", ma)

@@ -433,3 +433,45 @@ func (c *Call) refreshICE() error {
 	}
 	return err
 }
+
+// standbyWaiter is an ICERelayer that says when a media mapping's standby
+// allocation is still being made (portmgr.Manager.StandbyExpected).
+type standbyWaiter interface {
+	StandbyExpected(mp *portmgr.Mapping) bool
+}
+
+// iceRelayWait bounds how long an offer waits for the mapping's standby
+// relay allocation (the first call right after boot: the pool's
+// allocations are made in the background once it learnt its addresses;
+// in the lab they take about 0.1 s).
+const iceRelayWait = time.Second
+
+// iceWaitRelay waits, up to iceRelayWait, for mp's standby relay
+// allocation before the first offer, so it carries the relayed candidate
+// (a peer for which only the relay works gets no other chance without
+// a restart). It returns at once when ICE is off, no relay is
+// configured, or the allocation is ready.
+func (u *UA) iceWaitRelay(ctx context.Context, mp *portmgr.Mapping) {
+	w, ok := u.cfg.Mapper.(standbyWaiter)
+	if !u.cfg.ICE || !ok || !w.StandbyExpected(mp) {
+		return
+	}
+	start := time.Now()
+	tk := time.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(iceRelayWait)
+	defer deadline.Stop()
+	for w.StandbyExpected(mp) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.ctx.Done():
+			return
+		case <-deadline.C:
+			u.log.Info("ice: no standby relay allocation yet; offering without a relayed candidate", "waited", iceRelayWait)
+			return
+		case <-tk.C:
+		}
+	}
+	u.log.Debug("ice: waited for the standby relay allocation", "took", time.Since(start).Round(time.Millisecond))
+}
