@@ -10,9 +10,12 @@ import (
 )
 
 // iceCells are issue 14's ICE item against a real far end: phoned with
-// nat.ice on and baresip with its ice module (medianat=ice: host and
-// STUN candidates, no TURN), both ways, for every pair of the NAT
-// matrix (phoned behind one kind, baresip behind another). Media
+// nat.ice on (and the lab's TURN relay, offered as a relayed candidate)
+// and baresip with its ice module (medianat=ice: host and STUN
+// candidates, no TURN), both ways, for every pair of the NAT matrix
+// (phoned behind one kind, baresip behind another). Phoned
+// port-restricted against baresip symmetric needs phoned's relayed
+// candidate. Media
 // starts on the c= addresses at once; phoned's agent checks baresip's
 // candidates from its media socket and moves the media to the selected
 // pair. A cell passes with audio both ways and a pair selected by
