@@ -625,7 +625,7 @@ func (m *Manager) onSTUN(s *sock, b []byte, from netip.AddrPort) {
 		m.stunRx.Add(int64(len(b)))
 		return
 	}
-	if s.mp.hookSTUN(b, from, s.rtcp) { // ice.go
+	if s.mp.hookSTUN(b, from, s.rtcp, false) { // ice.go
 		return
 	}
 	msg := &stun.Message{Raw: append([]byte(nil), b...)}

@@ -169,7 +169,7 @@ func (m *Manager) allocate(ctx context.Context, s *sock, server netip.AddrPort, 
 			}
 			s.mp.noteRx(stunc.ToAddrPort(from))
 			if n >= 20 && buf[0] < 4 && stunc.IsSTUN(buf[:n]) {
-				if s.mp.hookSTUN(buf[:n], stunc.ToAddrPort(from), s.rtcp) { // ice.go
+				if s.mp.hookSTUN(buf[:n], stunc.ToAddrPort(from), s.rtcp, true) { // ice.go
 					continue
 				}
 				m.onSTUNRelayed(t, buf[:n], stunc.ToAddrPort(from))

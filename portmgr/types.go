@@ -95,7 +95,7 @@ type Mapping struct {
 	kaStarted atomic.Bool                    // the keepalive job is scheduled
 	flowDown  atomic.Bool                    // the last SIP keepalive check went unanswered
 
-	stunHook atomic.Pointer[func(b []byte, from netip.AddrPort, rtcp bool) bool] // ice.go
+	stunHook atomic.Pointer[func(b []byte, from netip.AddrPort, rtcp, relayed bool) bool] // ice.go
 
 	// The following are guarded by m.mu (by own when m is nil).
 	local      netip.AddrPort

@@ -29,6 +29,8 @@ import (
 //     packet (media starts on c= at once).
 //   - one-sided: only alice does ICE; bob sees attributes he ignores and
 //     the call is today's call.
+//   - relayed-mapping: alice behind a symmetric NAT, her media mapping on
+//     her TURN relay from the start; ICE runs through it.
 func TestICE(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -42,6 +44,10 @@ func TestICE(t *testing.T) {
 		{"cross-alice-calls", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, true, true},
 		{"cross-bob-calls", false, portmgrtest.RestrictedCone, portmgrtest.PortRestrictedCone, true, true, false},
 		{"one-sided", false, portmgrtest.PortRestrictedCone, portmgrtest.FullCone, true, false, true},
+		// Alice's own mapping is relayed (a symmetric NAT maps per
+		// destination): her checks arrive through the relay she uses.
+		{"relayed-mapping-alice-calls", false, portmgrtest.Symmetric, portmgrtest.PortRestrictedCone, true, true, true},
+		{"relayed-mapping-bob-calls", false, portmgrtest.Symmetric, portmgrtest.PortRestrictedCone, true, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -132,6 +138,96 @@ func TestICE(t *testing.T) {
 					if !lan(selR) || !lan(selE) {
 						t.Errorf("selected %v / %v, want LAN host addresses", selR, selE)
 					}
+				}
+				_ = cr.Hangup()
+				_ = caller.state(cr, sip.StateEnded)
+			})
+		})
+	}
+}
+
+// TestICERelay is the pair no direct ICE pair serves: alice behind a
+// port-restricted cone NAT with a TURN relay configured, bob behind a
+// symmetric NAT with STUN only (no relay), both doing ICE, the liveness
+// rule off on both so only ICE can find the path. Bob's STUN port is
+// valid only towards his STUN server and his checks to alice's
+// addresses come from fresh ports her NAT filters; alice offers her
+// warm standby allocation as a relayed candidate, bob's checks reach it,
+// alice checks his new port back through the relay, the relayed pair is
+// selected, alice's media moves onto the relay, and audio flows both
+// ways, whoever calls.
+func TestICERelay(t *testing.T) {
+	for _, aliceCalls := range []bool{true, false} {
+		name := "bob-calls"
+		if aliceCalls {
+			name = "alice-calls"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := portmgrtest.NewWorld(t, true)
+				sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(portmgrtest.Symmetric, 0)
+				pn := w.PublicNet(pbxAddr.Addr().String())
+				srv, err := pbx.New(pbx.Config{
+					Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
+					Net: pn, Listen: pbxAddr,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Start()
+				if err := srv.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { srv.Close() })
+				ua := func(c *sip.Config) { c.ICE, c.MediaTimeout = true, -1 }
+				alice := newPhoneWith(t, w, sa, "alice", "a-secret", nil, ua)
+				bob := newPhoneWith(t, w, sb, "bob", "b-secret", nil, ua, func(c *portmgr.Config) { c.TURN = portmgr.TURNConfig{} })
+				for _, p := range []*phone{alice, bob} {
+					if err := p.registered(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				caller, callee, user := bob, alice, "alice"
+				if aliceCalls {
+					caller, callee, user = alice, bob, "bob"
+				}
+				cr, err := caller.ua.Dial(context.Background(), user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ce, err := callee.incoming()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ce.Answer(); err != nil {
+					t.Fatal(err)
+				}
+				if err := caller.state(cr, sip.StateTalking); err != nil {
+					t.Fatal(err)
+				}
+				var gotR, gotE []int16
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() { defer wg.Done(); gotR, _ = talk(cr, 440, 6*time.Second) }()
+				go func() { defer wg.Done(); gotE, _ = talk(ce, 1000, 6*time.Second) }()
+				wg.Wait()
+				ca, cb := cr, ce
+				if !aliceCalls {
+					ca, cb = ce, cr
+				}
+				path, reason := ca.MediaPath()
+				ans := answeredAt(cr, ce)
+				t.Logf("%s: alice selected %v (path %s: %s), bob selected %v; caller hears %v, callee hears %v; first audio after the answer: alice %v, bob %v",
+					name, ca.ICESelected(), path, reason, cb.ICESelected(), hears(gotR, 1000), hears(gotE, 440),
+					ca.Media().Stats().FirstRx.Sub(ans), cb.Media().Stats().FirstRx.Sub(ans))
+				if !hears(gotR, 1000) || !hears(gotE, 440) {
+					t.Errorf("no two-way audio: caller hears %v, callee hears %v", hears(gotR, 1000), hears(gotE, 440))
+				}
+				if path != sip.MediaPathRelay {
+					t.Errorf("alice's media path %s, want the relay ICE selected", path)
+				}
+				if !ca.ICESelected().IsValid() || !cb.ICESelected().IsValid() {
+					t.Errorf("selected %v / %v, want a pair on both sides", ca.ICESelected(), cb.ICESelected())
 				}
 				_ = cr.Hangup()
 				_ = caller.state(cr, sip.StateEnded)

@@ -61,10 +61,19 @@ type Config struct {
 	// Default is where media goes before a pair is selected (the peer's
 	// c=/m= address).
 	Default netip.AddrPort
+	// Relay is our relayed candidate (RFC 8445 §5.1.1.2: the TURN
+	// allocation made through the same socket), invalid when we offer
+	// none. With it each remote candidate is checked from the relay too
+	// (through WriteRelay), and checks that arrive through the relay are
+	// answered through it.
+	Relay netip.AddrPort
+	// WriteRelay sends b to to through the relay; required with Relay.
+	WriteRelay func(b []byte, to netip.AddrPort) error
 	// OnSelect is called, on the agent's goroutine, each time the
-	// selected pair's remote address changes. It must not block long and
-	// must not call Close.
-	OnSelect func(remote netip.AddrPort)
+	// selected pair changes: its remote address, and whether its local
+	// candidate is the relay. It must not block long and must not call
+	// Close.
+	OnSelect func(remote netip.AddrPort, relayed bool)
 	// Logger receives agent events (never per check); nil discards.
 	Logger *slog.Logger
 	// Ta, RTO, Keepalive and GiveUp: see the Default constants.
@@ -81,10 +90,11 @@ const (
 	failed
 )
 
-// pair is a candidate pair: our one base (the media socket) and a
-// remote candidate.
+// pair is a candidate pair: one of our two bases (the media socket, or
+// its TURN allocation when relayed) and a remote candidate.
 type pair struct {
 	remote    netip.AddrPort
+	relayed   bool // our base is the relay (Config.Relay)
 	prio      uint64
 	state     pairState
 	tx        [stun.TransactionIDSize]byte
@@ -95,8 +105,9 @@ type pair struct {
 }
 
 type datagram struct {
-	b    []byte
-	from netip.AddrPort
+	b       []byte
+	from    netip.AddrPort
+	relayed bool
 }
 
 // Agent is a full ICE agent (RFC 8445) for one component on one socket:
@@ -122,6 +133,7 @@ type Agent struct {
 
 	mu          sync.Mutex // guards following
 	selected    netip.AddrPort
+	selRelayed  bool // the selected pair's base is the relay
 	gaveUp      bool
 	checks      int // checks sent
 	controlling bool
@@ -131,11 +143,15 @@ type Agent struct {
 	triggered  []*pair
 	firstValid time.Time
 	started    time.Time
+	peerNew    time.Time // the peer's last check on a pair not yet valid
 	nextKA     time.Time
 }
 
 // New starts an agent: its goroutine sends the first check at once.
 func New(cfg Config) (*Agent, error) {
+	if cfg.Relay.IsValid() && cfg.WriteRelay == nil {
+		return nil, ErrConfig
+	}
 	if cfg.Write == nil || cfg.LocalUfrag == "" || cfg.LocalPwd == "" || cfg.Remote.Ufrag == "" || cfg.Remote.Pwd == "" {
 		return nil, ErrConfig
 	}
@@ -168,7 +184,6 @@ func New(cfg Config) (*Agent, error) {
 		in: make(chan datagram, 64), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		txs: map[[stun.TransactionIDSize]byte]bool{}, controlling: cfg.Controlling || cfg.Remote.Lite,
 	}
-	local := LocalPriority(sdp.CandPrflx, cfg.Component)
 	for _, c := range cfg.Remote.Candidates {
 		if c.Component != cfg.Component || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
 			continue
@@ -176,23 +191,33 @@ func New(cfg Config) (*Agent, error) {
 		if cfg.Default.IsValid() && c.Addr.Addr().Is4() != cfg.Default.Addr().Is4() {
 			continue
 		}
-		a.addPair(c.Addr, c.Priority, local)
+		a.addPair(c.Addr, false, c.Priority)
+		if cfg.Relay.IsValid() && c.Addr.Addr().Is4() == cfg.Relay.Addr().Is4() {
+			a.addPair(c.Addr, true, c.Priority)
+		}
 	}
 	go a.loop()
 	return a, nil
 }
 
-// addPair adds a pair for remote unless there is one; it returns it.
-func (a *Agent) addPair(remote netip.AddrPort, rprio, lprio uint32) *pair {
+// addPair adds a pair for remote on our direct or relayed base unless
+// there is one; it returns it. Our candidate's priority is the host's
+// (the direct base's best) or the relay's (RFC 8445 §5.1.2.2: type
+// preference 0), so relayed pairs come last.
+func (a *Agent) addPair(remote netip.AddrPort, relayed bool, rprio uint32) *pair {
 	for _, p := range a.pairs {
-		if p.remote == remote {
+		if p.remote == remote && p.relayed == relayed {
 			return p
 		}
 	}
 	if len(a.pairs) >= 64 {
 		return nil
 	}
-	p := &pair{remote: remote, prio: pairPriority(a.isControlling(), lprio, rprio)}
+	lprio := LocalPriority(sdp.CandPrflx, a.cfg.Component)
+	if relayed {
+		lprio = LocalPriority(sdp.CandRelay, a.cfg.Component)
+	}
+	p := &pair{remote: remote, relayed: relayed, prio: pairPriority(a.isControlling(), lprio, rprio)}
 	a.pairs = append(a.pairs, p)
 	slices.SortStableFunc(a.pairs, func(x, y *pair) int {
 		switch {
@@ -217,6 +242,8 @@ func LocalPriority(typ string, component int) uint32 {
 		tp = 110
 	case sdp.CandSrflx:
 		tp = 100
+	case sdp.CandRelay:
+		tp = 0
 	}
 	return tp<<24 | 65535<<8 | uint32(256-component)
 }
@@ -248,6 +275,14 @@ func (a *Agent) Selected() netip.AddrPort {
 	return a.selected
 }
 
+// SelectedRelayed reports whether the selected pair's local candidate
+// is the relay (Config.Relay): media must then go through it.
+func (a *Agent) SelectedRelayed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.selected.IsValid() && a.selRelayed
+}
+
 // Checking reports whether the agent is still looking for a pair: it
 // has neither selected one nor given up (Config.GiveUp).
 func (a *Agent) Checking() bool {
@@ -274,6 +309,16 @@ func (a *Agent) Checks() int {
 // one of our checks. It copies what it keeps and never blocks (a full
 // queue drops, as the network may). It is the portmgr mapping's hook.
 func (a *Agent) HandleSTUN(b []byte, from netip.AddrPort) bool {
+	return a.handleSTUN(b, from, false)
+}
+
+// HandleRelayedSTUN is HandleSTUN for a message that came through our
+// relay (Config.Relay) from the peer's address from.
+func (a *Agent) HandleRelayedSTUN(b []byte, from netip.AddrPort) bool {
+	return a.cfg.Relay.IsValid() && a.handleSTUN(b, from, true)
+}
+
+func (a *Agent) handleSTUN(b []byte, from netip.AddrPort, relayed bool) bool {
 	if len(b) < 20 {
 		return false
 	}
@@ -296,7 +341,7 @@ func (a *Agent) HandleSTUN(b []byte, from netip.AddrPort) bool {
 		return false
 	}
 	select {
-	case a.in <- datagram{b: append([]byte(nil), b...), from: from}:
+	case a.in <- datagram{b: append([]byte(nil), b...), from: from, relayed: relayed}:
 	case <-a.done:
 	default:
 	}
@@ -353,7 +398,7 @@ func (a *Agent) loop() {
 		case <-a.ctx.Done():
 			return
 		case d := <-a.in:
-			a.handle(d.b, d.from, time.Now())
+			a.handle(d.b, d.from, d.relayed, time.Now())
 		case now := <-t.C:
 			a.tick(now)
 		}
@@ -375,9 +420,13 @@ func (a *Agent) busy() bool {
 // check, a due retransmission, the next waiting check, a nomination, or
 // a consent keepalive on the selected pair.
 func (a *Agent) tick(now time.Time) {
-	sel := a.Selected()
+	sel, selRelayed := a.Selected(), a.SelectedRelayed()
 	gaveUp := a.givenUp()
-	if !gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp {
+	// GiveUp runs from the start, or from the peer's last check on a
+	// pair not yet valid: a peer that is still checking (baresip reaches
+	// relayed candidates, last in its list, seconds after the answer) is
+	// not given up on.
+	if !gaveUp && !sel.IsValid() && now.Sub(a.started) >= a.cfg.GiveUp && now.Sub(a.peerNew) >= a.cfg.GiveUp {
 		gaveUp = true
 		a.mu.Lock()
 		a.gaveUp = true
@@ -421,7 +470,7 @@ func (a *Agent) tick(now time.Time) {
 	if sel.IsValid() && !now.Before(a.nextKA) {
 		a.nextKA = now.Add(a.cfg.Keepalive)
 		for _, p := range a.pairs {
-			if p.remote == sel && p.state != inProgress {
+			if p.remote == sel && p.relayed == selRelayed && p.state != inProgress {
 				a.forget(p.tx)
 				p.tx = stun.NewTransactionID()
 				a.request(p, false)
@@ -530,9 +579,17 @@ func (a *Agent) request(p *pair, useCand bool) {
 	a.mu.Lock()
 	a.checks++
 	a.mu.Unlock()
-	if err := a.cfg.Write(m.Raw, p.remote); err != nil {
-		a.log.Debug("ice: check not sent", "raddr", p.remote, "err", err)
+	if err := a.write(m.Raw, p.remote, p.relayed); err != nil {
+		a.log.Debug("ice: check not sent", "raddr", p.remote, "relayed", p.relayed, "err", err)
 	}
+}
+
+// write sends b to to from our direct base or through the relay.
+func (a *Agent) write(b []byte, to netip.AddrPort, relayed bool) error {
+	if relayed {
+		return a.cfg.WriteRelay(b, to)
+	}
+	return a.cfg.Write(b, to)
 }
 
 type rawAttr struct {
@@ -546,7 +603,7 @@ func (r rawAttr) AddTo(m *stun.Message) error {
 }
 
 // handle processes one ICE STUN message on the loop goroutine.
-func (a *Agent) handle(b []byte, from netip.AddrPort, now time.Time) {
+func (a *Agent) handle(b []byte, from netip.AddrPort, relayed bool, now time.Time) {
 	m := &stun.Message{Raw: b}
 	if err := m.Decode(); err != nil {
 		return
@@ -556,15 +613,15 @@ func (a *Agent) handle(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	switch m.Type.Class {
 	case stun.ClassRequest:
-		a.onRequest(m, from, now)
+		a.onRequest(m, from, relayed, now)
 	case stun.ClassSuccessResponse, stun.ClassErrorResponse:
-		a.onResponse(m, from, now)
+		a.onResponse(m, from, relayed, now)
 	}
 }
 
 // onRequest answers a peer's check (RFC 8445 §7.3) and triggers ours on
 // the same pair.
-func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
+func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, now time.Time) {
 	if stun.NewShortTermIntegrity(a.cfg.LocalPwd).Check(m) != nil {
 		return // RFC 8445 §7.3: 401, or silently dropped; we drop
 	}
@@ -574,7 +631,7 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 	if v, err := m.Get(stun.AttrICEControlling); err == nil && len(v) == 8 && controlling {
 		theirs = binary.BigEndian.Uint64(v)
 		if a.tieb >= theirs {
-			a.respond(m, from, 487)
+			a.respond(m, from, relayed, 487)
 			return
 		}
 		a.setControlling(false)
@@ -583,11 +640,11 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 		if a.tieb >= theirs {
 			a.setControlling(true)
 		} else {
-			a.respond(m, from, 487)
+			a.respond(m, from, relayed, 487)
 			return
 		}
 	}
-	a.respond(m, from, 0)
+	a.respond(m, from, relayed, 0)
 	var rprio uint32
 	if v, err := m.Get(stun.AttrPriority); err == nil && len(v) == 4 {
 		rprio = binary.BigEndian.Uint32(v)
@@ -595,12 +652,20 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, now time.Time) {
 	if a.cfg.Default.IsValid() && from.Addr().Is4() != a.cfg.Default.Addr().Is4() {
 		return
 	}
-	p := a.addPair(from, max(rprio, 1), LocalPriority(sdp.CandPrflx, a.cfg.Component))
+	p := a.addPair(from, relayed, max(rprio, 1))
 	if p == nil {
 		return
 	}
 	if p.state != succeeded { // not the peer's consent checks every few seconds
-		a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
+		a.peerNew = now
+		a.mu.Lock()
+		resumed := a.gaveUp && !a.selected.IsValid()
+		a.gaveUp = false // the peer checks on: so do we, for GiveUp more
+		a.mu.Unlock()
+		if resumed {
+			a.log.Info("ice: the peer checks again; checks resume", "ice_component", a.cfg.Component, "raddr", from, "relayed", relayed)
+		}
+		a.log.Debug("ice: check from the peer", "ice_component", a.cfg.Component, "raddr", from, "relayed", relayed, "state", p.state, "use_candidate", m.Contains(stun.AttrUseCandidate))
 	}
 	if m.Contains(stun.AttrUseCandidate) && !a.isControlling() {
 		p.nominated = true
@@ -631,7 +696,7 @@ func (a *Agent) setControlling(c bool) {
 
 // respond answers request m: success with XOR-MAPPED-ADDRESS, or error
 // code, signed with our password.
-func (a *Agent) respond(m *stun.Message, from netip.AddrPort, code int) {
+func (a *Agent) respond(m *stun.Message, from netip.AddrPort, relayed bool, code int) {
 	setters := []stun.Setter{stun.NewTransactionIDSetter(m.TransactionID)}
 	if code == 0 {
 		setters = append(setters, stun.BindingSuccess,
@@ -645,11 +710,11 @@ func (a *Agent) respond(m *stun.Message, from netip.AddrPort, code int) {
 	if err != nil {
 		return
 	}
-	_ = a.cfg.Write(r.Raw, from)
+	_ = a.write(r.Raw, from, relayed)
 }
 
 // onResponse completes one of our checks (RFC 8445 §7.2.5).
-func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, now time.Time) {
+func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, relayed bool, now time.Time) {
 	var p *pair
 	for _, q := range a.pairs {
 		if q.tx == m.TransactionID {
@@ -664,7 +729,7 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, now time.Time) 
 	if p.state == inProgress { // not our consent checks' answers
 		a.log.Debug("ice: check answered", "ice_component", a.cfg.Component, "raddr", p.remote, "from", from, "class", m.Type.Class, "nominating", p.useCand)
 	}
-	if from != p.remote { // §7.2.5.2.1: not symmetric
+	if from != p.remote || relayed != p.relayed { // §7.2.5.2.1: not symmetric
 		p.state = failed
 		return
 	}
@@ -693,16 +758,16 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, now time.Time) 
 
 func (a *Agent) selectPair(p *pair) {
 	a.mu.Lock()
-	changed := a.selected != p.remote
-	a.selected = p.remote
+	changed := a.selected != p.remote || a.selRelayed != p.relayed
+	a.selected, a.selRelayed = p.remote, p.relayed
 	a.mu.Unlock()
 	if !changed {
 		return
 	}
 	a.nextKA = time.Now().Add(a.cfg.Keepalive)
-	a.log.Info("ice: pair selected", "ice_component", a.cfg.Component, "raddr", p.remote, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
+	a.log.Info("ice: pair selected", "ice_component", a.cfg.Component, "raddr", p.remote, "relayed", p.relayed, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
 	if a.cfg.OnSelect != nil {
-		a.cfg.OnSelect(p.remote)
+		a.cfg.OnSelect(p.remote, p.relayed)
 	}
 }
 

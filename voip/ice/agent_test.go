@@ -63,7 +63,7 @@ func agents(t *testing.T, w *wire, aCtl, bCtl bool, aCands, bCands []sdp.Candida
 	var err error
 	a.ag, err = New(Config{Write: w.writer(aAddr), LocalUfrag: a.ufrag, LocalPwd: a.pwd, Controlling: aCtl,
 		Remote: sdp.ICE{Ufrag: b.ufrag, Pwd: bpwd, Candidates: bCands}, Default: bCands[0].Addr,
-		OnSelect: func(r netip.AddrPort) { a.sel <- r }})
+		OnSelect: func(r netip.AddrPort, _ bool) { a.sel <- r }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func agents(t *testing.T, w *wire, aCtl, bCtl bool, aCands, bCands []sdp.Candida
 	w.mu.Unlock()
 	b.ag, err = New(Config{Write: w.writer(bAddr), LocalUfrag: b.ufrag, LocalPwd: b.pwd, Controlling: bCtl,
 		Remote: sdp.ICE{Ufrag: a.ufrag, Pwd: a.pwd, Candidates: aCands}, Default: aCands[0].Addr,
-		OnSelect: func(r netip.AddrPort) { b.sel <- r }})
+		OnSelect: func(r netip.AddrPort, _ bool) { b.sel <- r }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,4 +164,97 @@ func FuzzHandleSTUN(f *testing.F) {
 			ag.Close()
 		})
 	})
+}
+
+// TestRelayPair: A offers a relayed candidate (its TURN allocation on
+// the same socket); B is behind a symmetric NAT that gives its packets
+// to the relay a fresh port (bSym) and filters everything else, and A's
+// direct path is filtered too. Only the relay works: B's check to A's
+// relay arrives through it from bSym, A answers through the relay and
+// checks bSym back from the relay (a peer-reflexive pair); both sides
+// select it, whichever is controlling, and A's selection says relayed.
+func TestRelayPair(t *testing.T) {
+	rAddr := netip.MustParseAddrPort("198.51.100.7:50000")
+	bSym := netip.MustParseAddrPort("203.0.113.2:61001")
+	for _, aCtl := range []bool{true, false} {
+		t.Run("", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				var a, b *Agent
+				var relayedSent int
+				get := func() (*Agent, *Agent) { mu.Lock(); defer mu.Unlock(); return a, b }
+				// A's direct sends are filtered; its relayed ones reach B
+				// only at bSym, the port B's NAT opened towards the relay.
+				aWrite := func([]byte, netip.AddrPort) error { return nil }
+				aRelay := func(p []byte, to netip.AddrPort) error {
+					mu.Lock()
+					relayedSent++
+					mu.Unlock()
+					if _, b := get(); to == bSym && b != nil {
+						b.HandleSTUN(p, rAddr)
+					}
+					return nil
+				}
+				// B's sends reach A only through the relay.
+				bWrite := func(p []byte, to netip.AddrPort) error {
+					if a, _ := get(); to == rAddr && a != nil {
+						a.HandleRelayedSTUN(p, bSym)
+					}
+					return nil
+				}
+				au, ap := NewCredentials()
+				bu, bp := NewCredentials()
+				bc := []sdp.Candidate{cand("1", sdp.CandHost, bAddr)}
+				ac := []sdp.Candidate{cand("1", sdp.CandHost, aAddr),
+					{Foundation: "3", Component: 1, Transport: "UDP", Priority: LocalPriority(sdp.CandRelay, 1), Addr: rAddr, Type: sdp.CandRelay}}
+				type sel struct {
+					r       netip.AddrPort
+					relayed bool
+				}
+				aSel, bSel := make(chan sel, 8), make(chan sel, 8)
+				na, err := New(Config{Write: aWrite, Relay: rAddr, WriteRelay: aRelay, LocalUfrag: au, LocalPwd: ap, Controlling: aCtl,
+					Remote: sdp.ICE{Ufrag: bu, Pwd: bp, Candidates: bc}, Default: bAddr,
+					OnSelect: func(r netip.AddrPort, rel bool) { aSel <- sel{r, rel} }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				nb, err := New(Config{Write: bWrite, LocalUfrag: bu, LocalPwd: bp, Controlling: !aCtl,
+					Remote: sdp.ICE{Ufrag: au, Pwd: ap, Candidates: ac}, Default: aAddr,
+					OnSelect: func(r netip.AddrPort, rel bool) { bSel <- sel{r, rel} }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				a, b = na, nb
+				mu.Unlock()
+				defer na.Close()
+				defer nb.Close()
+				if got := <-aSel; got != (sel{bSym, true}) {
+					t.Errorf("A selected %+v, want %v through the relay", got, bSym)
+				}
+				if got := <-bSel; got != (sel{rAddr, false}) {
+					t.Errorf("B selected %+v, want A's relay %v", got, rAddr)
+				}
+				if !na.SelectedRelayed() || na.Selected() != bSym {
+					t.Errorf("A: Selected %v relayed %v", na.Selected(), na.SelectedRelayed())
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if relayedSent == 0 {
+					t.Error("nothing sent through the relay")
+				}
+			})
+		})
+	}
+}
+
+// TestRelayNeedsWriter: a relayed candidate without WriteRelay is a
+// config error, not a panic at the first relayed check.
+func TestRelayNeedsWriter(t *testing.T) {
+	_, err := New(Config{Write: func([]byte, netip.AddrPort) error { return nil }, LocalUfrag: "abcd", LocalPwd: "0123456789abcdefghijklmn",
+		Relay:  netip.MustParseAddrPort("198.51.100.7:50000"),
+		Remote: sdp.ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba"}})
+	if err == nil {
+		t.Error("New accepted Relay without WriteRelay")
+	}
 }

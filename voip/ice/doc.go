@@ -24,6 +24,12 @@
 //
 // One Agent checks one component; a call without rtcp-mux runs two.
 //
-// Not done: ICE restarts on our side,
-// several local bases, lite mode.
+// With Config.Relay the agent has a second base, the TURN allocation
+// on the same socket (a relayed candidate, RFC 8445 §5.1.1.2): every
+// remote candidate is checked from it too, through Config.WriteRelay,
+// and checks that arrive through it (HandleRelayedSTUN) are answered
+// through it. Restarts are new agents with new credentials (the
+// caller's job).
+//
+// Not done: more than these two bases, lite mode.
 package ice

@@ -204,8 +204,24 @@ func (ice *ICE) Attrs() []Attr {
 // §3.2.4: ice-mismatch) is returned with ok false: the caller falls back
 // to plain offer/answer.
 func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
+	ice, ok, _, errs = s.iceMismatch(m)
+	return ice, ok, errs
+}
+
+// ICEMismatch reports whether media m of session s carries valid ICE
+// credentials but its default destination (c=/m=) is none of its
+// component-1 candidates: something on the way (an SBC, a SIP ALG,
+// Kamailio's nathelper fix_nated_sdp) rewrote the address. RFC 8839
+// (ice-mismatch, as in RFC 5245 §5.1): the answerer does no ICE
+// for it and says so with a=ice-mismatch.
+func (s *Session) ICEMismatch(m *Media) bool {
+	_, _, mis, _ := s.iceMismatch(m)
+	return mis
+}
+
+func (s *Session) iceMismatch(m *Media) (ice ICE, ok, mismatch bool, errs []error) {
 	if m == nil {
-		return ICE{}, false, nil
+		return ICE{}, false, false, nil
 	}
 	get := func(key string) string {
 		for _, a := range m.Attrs {
@@ -222,7 +238,7 @@ func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
 	}
 	ice.Ufrag, ice.Pwd = get("ice-ufrag"), get("ice-pwd")
 	if !iceChars(ice.Ufrag, 4, 256) || !iceChars(ice.Pwd, 22, 256) {
-		return ICE{}, false, nil
+		return ICE{}, false, false, nil
 	}
 	for _, a := range s.Attrs {
 		if a.Key == "ice-lite" {
@@ -231,7 +247,7 @@ func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
 	}
 	for _, a := range m.Attrs {
 		if a.Key == "ice-mismatch" {
-			return ICE{}, false, nil
+			return ICE{}, false, false, nil
 		}
 		if a.Key != "candidate" {
 			continue
@@ -248,25 +264,30 @@ func (s *Session) ICE(m *Media) (ice ICE, ok bool, errs []error) {
 	}
 	conn, cok := streamConn(s, m)
 	if !cok || m.Port <= 0 || m.Port > 65535 {
-		return ICE{}, false, errs
+		return ICE{}, false, false, errs
 	}
 	def := netip.AddrPortFrom(conn.Unmap(), uint16(m.Port))
 	for _, c := range ice.Candidates {
 		if c.Component == 1 && c.Addr == def {
-			return ice, true, errs
+			return ice, true, false, errs
 		}
 	}
-	return ICE{}, false, errs
+	return ICE{}, false, true, errs
 }
 
 // answerICE adds our ICE attributes to the answer's media am when we do
 // ICE and the offered stream om does, and returns the offerer's
-// description (nil when either side does not).
+// description (nil when either side does not). An offer whose default
+// destination is none of its candidates gets a=ice-mismatch and no
+// other ICE attribute (RFC 8839 ice-mismatch, as in RFC 5245 §5.1): the call is a plain one.
 func answerICE(offer *Session, om *Media, ours *ICE, am *Media) *ICE {
 	if ours == nil {
 		return nil
 	}
-	theirs, ok, _ := offer.ICE(om)
+	theirs, ok, mismatch, _ := offer.iceMismatch(om)
+	if mismatch {
+		am.Attrs = append(am.Attrs, Attr{Key: "ice-mismatch"})
+	}
 	if !ok {
 		return nil
 	}

@@ -100,8 +100,31 @@ func TestICEOfferAnswer(t *testing.T) {
 	if _, ok, _ := mis.ICE(&mis.Media[0]); ok {
 		t.Error("ICE accepted although c= is not a candidate")
 	}
-	if _, neg3, _ := Answer(mis, l); neg3.RemoteICE != nil {
+	if !mis.ICEMismatch(&mis.Media[0]) || offer.ICEMismatch(&offer.Media[0]) {
+		t.Error("ICEMismatch wrong")
+	}
+	misAns, neg3, _ := Answer(mis, l)
+	if neg3.RemoteICE != nil {
 		t.Error("RemoteICE on a mismatched offer")
+	}
+	// The answer says ice-mismatch and carries no other ICE attribute
+	// (RFC 8839 ice-mismatch, as in RFC 5245 §5.1); the offerer reading it back does no ICE.
+	ma := string(misAns.Marshal())
+	if !strings.Contains(ma, "a=ice-mismatch") || strings.Contains(ma, "ice-ufrag") || strings.Contains(ma, "candidate") {
+		t.Errorf("answer to a mismatched offer:\n%s", ma)
+	}
+	back2, _ := Parse([]byte(ma))
+	if n, err := Accept(mis, back2); err != nil || n.RemoteICE != nil {
+		t.Errorf("Accept of the ice-mismatch answer: %+v %v", n.RemoteICE, err)
+	}
+	// A peer without ICE at all gets no ice-mismatch.
+	plainOffer, _ := Parse([]byte(strings.Replace(strings.Replace(iceOffer, "a=ice-ufrag:abcd\r\n", "", 1), "a=ice-pwd:0123456789abcdefghijklmn\r\n", "", 1)))
+	if plainOffer.ICEMismatch(&plainOffer.Media[0]) {
+		t.Error("ICEMismatch without ICE credentials")
+	}
+	pa, _, _ := Answer(plainOffer, l)
+	if strings.Contains(string(pa.Marshal()), "ice-") {
+		t.Errorf("ICE attributes in the answer to a plain offer:\n%s", pa.Marshal())
 	}
 }
 

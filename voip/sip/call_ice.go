@@ -1,8 +1,12 @@
 package sip
 
 import (
+	"context"
 	"net"
 	"net/netip"
+	"time"
+
+	"slices"
 
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/ice"
@@ -30,14 +34,39 @@ import (
 // §7.3.1.1). The agents of a call live until the call ends, or until a
 // re-INVITE brings new credentials (an ICE restart), when new ones
 // start.
+//
+// Relayed candidate: when the port manager keeps a warm standby TURN
+// allocation on the call's sockets (a relay is configured, media is
+// direct), its relayed address is offered too (typ relay, RFC 8445
+// §5.1.2.2 type preference 0, raddr/rport the mapped address), and the
+// agents check each peer candidate from it as well, through the
+// allocation (ICERelayer.SendRelayed), with TURN permissions for the
+// peer's candidate IPs installed when the checks start. Direct pairs
+// rank above relayed ones, so the relay is selected only where no
+// direct pair works (a port-restricted NAT here and a symmetric one
+// there). When the RTP pair selected is relayed, the mapping moves onto
+// its allocation (Relayer.Relay: media then goes through the relay) and
+// the call reports the relay path; a direct selection gives the standby
+// allocation back.
+
+// ICERelayer is a Mapper that can offer a media mapping's warm standby
+// TURN allocation as an ICE relayed candidate (portmgr.Manager).
+type ICERelayer interface {
+	StandbyRelay(mp *portmgr.Mapping) (rtp, rtcp netip.AddrPort)
+	SendRelayed(mp *portmgr.Mapping, rtcp bool, b []byte, to netip.AddrPort) error
+	PermitRelay(mp *portmgr.Mapping, peers ...netip.Addr) error
+}
 
 // iceState is the call's ICE. Guarded by Call.mu.
 type iceState struct {
 	iceUfrag, icePwd string         // ours, made at the first description
 	iceAgent         *ice.Agent     // component 1 (RTP)
 	iceAgent2        *ice.Agent     // component 2 (RTCP without mux), or nil
-	iceRemote        string         // ufrag:pwd of the peer the agents check
+	iceRemote        string         // our ufrag|ufrag:pwd of the peer, as the agents check
 	iceRTP, iceRTCP  netip.AddrPort // the selected pairs' far ends
+	// iceRelay and iceRelayRTCP are the relayed candidates we offered
+	// (the standby allocation's addresses), invalid when none.
+	iceRelay, iceRelayRTCP netip.AddrPort
 }
 
 // iceLocalLocked is our ICE description for a description with
@@ -50,11 +79,34 @@ func (c *Call) iceLocalLocked(a portmgr.Addrs) *sdp.ICE {
 		c.iceUfrag, c.icePwd = ice.NewCredentials()
 	}
 	l := &sdp.ICE{Ufrag: c.iceUfrag, Pwd: c.icePwd}
+	c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
+	if r, ok := c.ua.cfg.Mapper.(ICERelayer); ok && c.mapping != nil && a.Via != portmgr.StrategyTURN {
+		c.iceRelay, c.iceRelayRTCP = r.StandbyRelay(c.mapping)
+		if !c.iceRelay.IsValid() || c.iceRelay.Addr().Is4() != a.External.Addr().Is4() {
+			c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
+		}
+	}
 	l.Candidates = iceCandidates(1, a.Local, a.External, a.Via)
+	if c.iceRelay.IsValid() {
+		l.Candidates = append(l.Candidates, relayCandidate(1, c.iceRelay, a.External))
+	}
 	if a.ExternalRTCP.IsValid() && a.Local.IsValid() {
 		l.Candidates = append(l.Candidates, iceCandidates(2, netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1), a.ExternalRTCP, a.Via)...)
+		if c.iceRelay.IsValid() && c.iceRelayRTCP.IsValid() {
+			l.Candidates = append(l.Candidates, relayCandidate(2, c.iceRelayRTCP, a.ExternalRTCP))
+		}
 	}
 	return l
+}
+
+// relayCandidate is our relayed candidate for a component: the standby
+// allocation's address, related to the mapped address the allocation
+// was made from (RFC 8839 §5.1: raddr/rport of a relayed candidate).
+func relayCandidate(comp int, relay, mapped netip.AddrPort) sdp.Candidate {
+	return sdp.Candidate{
+		Foundation: "3", Component: comp, Transport: "UDP",
+		Priority: ice.LocalPriority(sdp.CandRelay, comp), Addr: relay, Type: sdp.CandRelay, Related: mapped,
+	}
 }
 
 // iceCandidates are our candidates for one component: its socket's
@@ -100,15 +152,42 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		return
 	}
 	r := *neg.RemoteICE
-	key := r.Ufrag + ":" + r.Pwd
 	c.mu.Lock()
-	if c.state == StateEnded || c.iceUfrag == "" || (c.iceAgent != nil && c.iceRemote == key) {
+	// Either side's new credentials are an ICE restart (ours: refreshICE).
+	key := c.iceUfrag + "|" + r.Ufrag + ":" + r.Pwd
+	if c.state == StateEnded || c.iceUfrag == "" {
 		c.mu.Unlock()
+		return
+	}
+	if c.iceAgent != nil && c.iceRemote == key {
+		// Same credentials: no restart. A re-INVITE (the controlling
+		// peer's updated offer after nomination, RFC 8445 §8.1.2: baresip
+		// sends one with its selected candidate as c=) must not take
+		// media off the selected pairs: applyNeg just moved it to c=.
+		rtp, rtcp := c.iceRTP, c.iceRTCP
+		c.mu.Unlock()
+		if rtp.IsValid() {
+			switch {
+			case neg.RTCPMux:
+				rtcp = rtp
+			case !rtcp.IsValid():
+				rtcp = neg.RemoteRTCP
+			}
+			m.SetRemote(rtp, rtcp)
+			if err := c.ua.cfg.Mapper.UpdateRemote(mp, rtp); err != nil {
+				c.log.Debug("update remote", "err", err)
+			}
+		}
 		return
 	}
 	old, old2 := c.iceAgent, c.iceAgent2
 	c.iceAgent, c.iceAgent2, c.iceRemote = nil, nil, key
 	c.iceRTP, c.iceRTCP = netip.AddrPort{}, netip.AddrPort{}
+	relay, relayRTCP := c.iceRelay, c.iceRelayRTCP
+	rel, _ := c.ua.cfg.Mapper.(ICERelayer)
+	if rel == nil {
+		relay, relayRTCP = netip.AddrPort{}, netip.AddrPort{}
+	}
 	base := ice.Config{
 		LocalUfrag: c.iceUfrag, LocalPwd: c.icePwd, Remote: r,
 		Controlling: c.dir == Outgoing,
@@ -137,14 +216,20 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		}
 		m.SetRemote(rtp, rtcp)
 	}
-	newAgent := func(comp int, conn net.PacketConn, def netip.AddrPort) *ice.Agent {
+	newAgent := func(comp int, conn net.PacketConn, def, relayAddr netip.AddrPort) *ice.Agent {
 		cfg := base
 		cfg.Component, cfg.Default = comp, def
 		cfg.Write = func(b []byte, to netip.AddrPort) error {
 			_, err := conn.WriteTo(b, net.UDPAddrFromAddrPort(to))
 			return err
 		}
-		cfg.OnSelect = func(remote netip.AddrPort) {
+		if relayAddr.IsValid() {
+			cfg.Relay = relayAddr
+			cfg.WriteRelay = func(b []byte, to netip.AddrPort) error {
+				return rel.SendRelayed(mp, comp == 2, b, to)
+			}
+		}
+		cfg.OnSelect = func(remote netip.AddrPort, relayed bool) {
 			c.mu.Lock()
 			if comp == 1 {
 				c.iceRTP = remote
@@ -153,10 +238,18 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 			}
 			c.mu.Unlock()
 			move()
-			if comp == 1 {
-				if err := c.ua.cfg.Mapper.UpdateRemote(mp, remote); err != nil {
-					c.log.Debug("update remote", "err", err)
-				}
+			if comp != 1 {
+				return
+			}
+			if relayed {
+				c.iceUseRelay(mp, remote)
+				return
+			}
+			if err := c.ua.cfg.Mapper.UpdateRemote(mp, remote); err != nil {
+				c.log.Debug("update remote", "err", err)
+			}
+			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && relay.IsValid() {
+				d.DropStandby(mp) // a direct pair works: the relay is not needed
 			}
 		}
 		ag, err := ice.New(cfg)
@@ -166,13 +259,13 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		}
 		return ag
 	}
-	ag := newAgent(1, mp.Conn, neg.Remote)
+	ag := newAgent(1, mp.Conn, neg.Remote, relay)
 	if ag == nil {
 		return
 	}
 	var ag2 *ice.Agent
 	if !neg.RTCPMux && mp.RTCPConn != nil && hasComponent(r, 2) {
-		ag2 = newAgent(2, mp.RTCPConn, neg.RemoteRTCP)
+		ag2 = newAgent(2, mp.RTCPConn, neg.RemoteRTCP, relayRTCP)
 	}
 	stop := func() {
 		mp.SetSTUNHook(nil)
@@ -189,16 +282,89 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	c.iceAgent, c.iceAgent2 = ag, ag2
 	c.mu.Unlock()
-	mp.SetSTUNHook(func(b []byte, from netip.AddrPort, rtcp bool) bool {
+	mp.SetSTUNHook(func(b []byte, from netip.AddrPort, rtcp, relayed bool) bool {
+		a, base := ag, relay
 		if rtcp {
-			return ag2 != nil && ag2.HandleSTUN(b, from)
+			a, base = ag2, relayRTCP
 		}
-		return ag.HandleSTUN(b, from)
+		switch {
+		case a == nil:
+			return false
+		case relayed && base.IsValid():
+			return a.HandleRelayedSTUN(b, from)
+		}
+		// Direct, or through the relay the mapping itself uses (its
+		// External is the relay: the agent's one base).
+		return a.HandleSTUN(b, from)
 	})
 	if !c.ua.goFn(func() { <-c.done; stop() }) {
 		stop()
 	}
-	c.log.Info("ice: checks started", "candidates", len(r.Candidates), "controlling", base.Controlling, "default", neg.Remote, "rtcp_component", ag2 != nil)
+	if relay.IsValid() {
+		// The peer's checks to our relay come from its candidates' IPs
+		// (or its NAT's, the srflx one's): let them in before we have
+		// sent them anything ourselves.
+		peers := []netip.Addr{neg.Remote.Addr()}
+		for _, cd := range r.Candidates {
+			if !slices.Contains(peers, cd.Addr.Addr()) && cd.Addr.Addr().Is4() == relay.Addr().Is4() && len(peers) < 16 {
+				peers = append(peers, cd.Addr.Addr())
+			}
+		}
+		c.ua.goFn(func() {
+			if err := rel.PermitRelay(mp, peers...); err != nil {
+				c.log.Debug("ice: relay permissions", "peers", peers, "err", err)
+			}
+		})
+	}
+	c.log.Info("ice: checks started", "candidates", len(r.Candidates), "controlling", base.Controlling, "default", neg.Remote, "rtcp_component", ag2 != nil, "relay", relay)
+}
+
+// iceUseRelay moves the call's media onto the relay whose pair ICE
+// selected: the standby allocation becomes the mapping's (Relayer.Relay,
+// one CreatePermission round trip), so the media session's packets go
+// through it to remote, and the call reports the relay path. It runs
+// off the agent's goroutine.
+func (c *Call) iceUseRelay(mp *portmgr.Mapping, remote netip.AddrPort) {
+	r, ok := c.ua.cfg.Mapper.(Relayer)
+	if !ok {
+		return
+	}
+	c.ua.goFn(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		go func() {
+			select {
+			case <-c.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := r.Relay(ctx, mp, remote.Addr()); err != nil {
+			c.log.Warn("ice: relayed pair selected but the relay failed", "raddr", remote, "err", err)
+			return
+		}
+		const reason = "ice selected the relayed pair"
+		c.mu.Lock()
+		was := c.relayed
+		c.relayed, c.relayReason = true, reason
+		c.mu.Unlock()
+		c.log.Info("ice: media moved to the relay", "raddr", remote, "relay", mp.External())
+		if !was {
+			c.ua.emit(&MediaPathEvent{Call: c, Path: MediaPathRelay, Reason: reason})
+		}
+	})
+}
+
+// iceKeepsStandby reports whether the call's ICE may still select its
+// relayed pair: it offered the standby allocation and still checks. The
+// liveness watcher then leaves the standby allocation alone although
+// media arrives (it may arrive on the default address while the checks
+// find that only the relay works both ways).
+func (c *Call) iceKeepsStandby() bool {
+	c.mu.Lock()
+	ag, relay := c.iceAgent, c.iceRelay
+	c.mu.Unlock()
+	return ag != nil && relay.IsValid() && ag.Checking()
 }
 
 // hasComponent reports whether ice lists a candidate for component comp.
@@ -235,4 +401,77 @@ func (c *Call) iceChecking() bool {
 	ag := c.iceAgent
 	c.mu.Unlock()
 	return ag != nil && (ag.Checking() || ag.Selected().IsValid())
+}
+
+// refreshICE is Refresh after a NAT or network change (natpolicy.go):
+// when the call does ICE, the re-INVITE restarts it (RFC 8839
+// §4.4.1.1.1: fresh ice-ufrag and ice-pwd in the offer), so the
+// candidates are gathered again from what the port manager knows now
+// (the new mapping, the standby relay) and the pairs checked again once
+// the answer arrives (startICE sees new credentials). A re-INVITE that
+// is not sent (another one open, the call not talking) keeps the old
+// credentials.
+func (c *Call) refreshICE() error {
+	c.mu.Lock()
+	u, p := c.iceUfrag, c.icePwd
+	restart := c.ua.cfg.ICE && u != "" && c.iceAgent != nil
+	if restart {
+		c.iceUfrag, c.icePwd = "", ""
+	}
+	c.mu.Unlock()
+	err := c.Refresh()
+	if restart {
+		c.mu.Lock()
+		if err != nil && c.iceUfrag == "" {
+			c.iceUfrag, c.icePwd = u, p
+		}
+		nu := c.iceUfrag
+		c.mu.Unlock()
+		if err == nil {
+			c.log.Info("ice: restart with the re-INVITE after the address change", "old_ufrag", u, "ufrag", nu)
+		}
+	}
+	return err
+}
+
+// standbyWaiter is an ICERelayer that says when a media mapping's standby
+// allocation is still being made (portmgr.Manager.StandbyExpected).
+type standbyWaiter interface {
+	StandbyExpected(mp *portmgr.Mapping) bool
+}
+
+// iceRelayWait bounds how long an offer waits for the mapping's standby
+// relay allocation (the first call right after boot: the pool's
+// allocations are made in the background once it learnt its addresses;
+// in the lab they take about 0.1 s).
+const iceRelayWait = time.Second
+
+// iceWaitRelay waits, up to iceRelayWait, for mp's standby relay
+// allocation before the first offer, so it carries the relayed candidate
+// (a peer for which only the relay works gets no other chance without
+// a restart). It returns at once when ICE is off, no relay is
+// configured, or the allocation is ready.
+func (u *UA) iceWaitRelay(ctx context.Context, mp *portmgr.Mapping) {
+	w, ok := u.cfg.Mapper.(standbyWaiter)
+	if !u.cfg.ICE || !ok || !w.StandbyExpected(mp) {
+		return
+	}
+	start := time.Now()
+	tk := time.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(iceRelayWait)
+	defer deadline.Stop()
+	for w.StandbyExpected(mp) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.ctx.Done():
+			return
+		case <-deadline.C:
+			u.log.Info("ice: no standby relay allocation yet; offering without a relayed candidate", "waited", iceRelayWait)
+			return
+		case <-tk.C:
+		}
+	}
+	u.log.Debug("ice: waited for the standby relay allocation", "took", time.Since(start).Round(time.Millisecond))
 }

@@ -156,7 +156,7 @@ func (c *Call) watchLiveness(s *media.Session) {
 		}
 		if directProven(st, !earlySince.IsZero(), answered) || c.dtlsHeard() {
 			// The far end's RTP or RTCP arrives: the direct path works.
-			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && mp != nil {
+			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && mp != nil && !c.iceKeepsStandby() { // call_ice.go
 				d.DropStandby(mp)
 			}
 			return

@@ -74,6 +74,7 @@ func (u *UA) dial(ctx context.Context, ruri siplib.Uri, opts dialOpts) (*Call, e
 	if err != nil {
 		return nil, fmt.Errorf("sip: map media socket: %w", err)
 	}
+	u.iceWaitRelay(ctx, mp) // call_ice.go
 	c.mu.Lock()
 	c.mapping = mp
 	d := &c.d

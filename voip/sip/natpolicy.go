@@ -51,7 +51,7 @@ func (u *UA) HandlePortEvent(ev portmgr.Event) {
 // refreshCall re-INVITEs a live call; calls not yet answered, ended, or
 // with a re-INVITE already open are left alone.
 func (u *UA) refreshCall(c *Call) {
-	if err := c.Refresh(); err != nil && !errors.Is(err, ErrCallState) {
+	if err := c.refreshICE(); err != nil && !errors.Is(err, ErrCallState) { // call_ice.go: Refresh, restarting ICE
 		c.log.Warn("re-INVITE after address change", "err", err)
 	}
 }
