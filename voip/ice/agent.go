@@ -58,6 +58,11 @@ type Config struct {
 	// Controlling is our role (RFC 8445 §6.1.1: the offerer, or the full
 	// agent facing a lite one).
 	Controlling bool
+	// Lite makes the agent an ICE-lite one (RFC 8445 §2.5, for a phone
+	// with a public address: its host candidate is all a peer needs): it
+	// sends no checks, answers the peer's, and selects the pair on which
+	// the peer's check carries USE-CANDIDATE. It is always controlled.
+	Lite bool
 	// Default is where media goes before a pair is selected (the peer's
 	// c=/m= address).
 	Default netip.AddrPort
@@ -182,7 +187,11 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: log.With("component", "ice"), tieb: tieb,
 		in: make(chan datagram, 64), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		txs: map[[stun.TransactionIDSize]byte]bool{}, controlling: cfg.Controlling || cfg.Remote.Lite,
+		txs: map[[stun.TransactionIDSize]byte]bool{}, controlling: !cfg.Lite && (cfg.Controlling || cfg.Remote.Lite),
+	}
+	if cfg.Lite {
+		go a.loop() // answers checks only: no pairs of our own
+		return a, nil
 	}
 	for _, c := range cfg.Remote.Candidates {
 		if c.Component != cfg.Component || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
@@ -433,6 +442,9 @@ func (a *Agent) tick(now time.Time) {
 		a.mu.Unlock()
 		a.log.Info("ice: no pair selected; media stays on the default address", "ice_component", a.cfg.Component, "default", a.cfg.Default, "pairs", len(a.pairs))
 	}
+	if a.cfg.Lite {
+		return // §2.5: a lite agent sends no checks, nor consent (RFC 7675 §1)
+	}
 	active := !gaveUp && (!sel.IsValid() || !a.isControlling() || a.hasPending())
 	if active {
 		for len(a.triggered) > 0 {
@@ -637,6 +649,12 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 		a.setControlling(false)
 	} else if v, err := m.Get(stun.AttrICEControlled); err == nil && len(v) == 8 && !controlling {
 		theirs = binary.BigEndian.Uint64(v)
+		if a.cfg.Lite {
+			// §6.1.1: the full agent facing a lite one controls; its
+			// ICE-CONTROLLED is a mistake we cannot fix by switching.
+			a.respond(m, from, relayed, 487)
+			return
+		}
 		if a.tieb >= theirs {
 			a.setControlling(true)
 		} else {
@@ -654,6 +672,15 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 	}
 	p := a.addPair(from, relayed, max(rprio, 1))
 	if p == nil {
+		return
+	}
+	if a.cfg.Lite {
+		// §7.3.1.5 (lite): the pair is valid as the peer's check arrived;
+		// USE-CANDIDATE selects it. No triggered check.
+		p.state = succeeded
+		if m.Contains(stun.AttrUseCandidate) {
+			a.selectPair(p)
+		}
 		return
 	}
 	if p.state != succeeded { // not the peer's consent checks every few seconds

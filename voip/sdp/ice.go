@@ -178,18 +178,24 @@ func (c Candidate) Value() string {
 	return b.String()
 }
 
-// Attrs are the ICE attributes of a media description: a=ice-lite (if
-// Lite), a=ice-ufrag, a=ice-pwd and one a=candidate per candidate.
+// Attrs are the ICE attributes of a media description: a=ice-ufrag,
+// a=ice-pwd and one a=candidate per candidate. a=ice-lite is a session
+// attribute (RFC 8839 §5.3), added by Offer and Answer.
 func (ice *ICE) Attrs() []Attr {
-	var out []Attr
-	if ice.Lite {
-		out = append(out, Attr{Key: "ice-lite"})
-	}
-	out = append(out, Attr{Key: "ice-ufrag", Value: ice.Ufrag}, Attr{Key: "ice-pwd", Value: ice.Pwd})
+	out := []Attr{{Key: "ice-ufrag", Value: ice.Ufrag}, {Key: "ice-pwd", Value: ice.Pwd}}
 	for _, c := range ice.Candidates {
 		out = append(out, Attr{Key: "candidate", Value: c.Value()})
 	}
 	return out
+}
+
+// sessionAttrs are the session-level ICE attributes: a=ice-lite for a
+// lite agent (RFC 8839 §5.3), none otherwise or without ICE.
+func (ice *ICE) sessionAttrs() []Attr {
+	if ice == nil || !ice.Lite {
+		return nil
+	}
+	return []Attr{{Key: "ice-lite"}}
 }
 
 // ICE reads the ICE description of media m of session s: credentials at
@@ -280,7 +286,7 @@ func (s *Session) iceMismatch(m *Media) (ice ICE, ok, mismatch bool, errs []erro
 // description (nil when either side does not). An offer whose default
 // destination is none of its candidates gets a=ice-mismatch and no
 // other ICE attribute (RFC 8839 ice-mismatch, as in RFC 5245 §5.1): the call is a plain one.
-func answerICE(offer *Session, om *Media, ours *ICE, am *Media) *ICE {
+func answerICE(offer *Session, om *Media, ours *ICE, ans *Session, am *Media) *ICE {
 	if ours == nil {
 		return nil
 	}
@@ -291,8 +297,23 @@ func answerICE(offer *Session, om *Media, ours *ICE, am *Media) *ICE {
 	if !ok {
 		return nil
 	}
+	if theirs.Lite && ours.Lite {
+		return nil // RFC 8445 §6.1.1: two lite agents do no ICE
+	}
 	am.Attrs = append(am.Attrs, ours.Attrs()...)
+	if ours.Lite && !hasAttr(ans.Attrs, "ice-lite") {
+		ans.Attrs = append(ans.Attrs, ours.sessionAttrs()...)
+	}
 	return &theirs
+}
+
+func hasAttr(as []Attr, key string) bool {
+	for _, a := range as {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // acceptICE is the answerer's ICE description when we offered ICE on om

@@ -196,6 +196,7 @@ func Offer(l Local) *Session {
 		Name:   "-",
 		Conn:   a,
 		Media:  []Media{m},
+		Attrs:  l.ICE.sessionAttrs(), // ice.go: a=ice-lite
 	}
 }
 
@@ -403,7 +404,7 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		if sec.Enabled() {
 			am.Attrs = append(am.Attrs, sec.Local.Attr())
 		}
-		rice := answerICE(offer, om, l.ICE, &am)
+		rice := answerICE(offer, om, l.ICE, ans, &am)
 		if dt.Enabled() {
 			am.Attrs = append(am.Attrs, l.dtlsLines(dt.Role)...)
 		}

@@ -67,6 +67,7 @@ type iceState struct {
 	// iceRelay and iceRelayRTCP are the relayed candidates we offered
 	// (the standby allocation's addresses), invalid when none.
 	iceRelay, iceRelayRTCP netip.AddrPort
+	iceLite                bool // we are an ICE-lite agent (public, answering)
 }
 
 // iceLocalLocked is our ICE description for a description with
@@ -76,11 +77,16 @@ func (c *Call) iceLocalLocked(a portmgr.Addrs) *sdp.ICE {
 		return nil
 	}
 	if c.iceUfrag == "" {
+		// ICE-lite (RFC 8445 §2.5) when we answer and the port manager
+		// sees no NAT (STUN maps our socket to itself): our host
+		// candidate is all a peer needs, and the peer's checks do the
+		// rest. A lite agent sends no checks and keeps no pairs.
+		c.iceLite = c.dir == Incoming && a.Via == portmgr.StrategySTUN && a.External == a.Local
 		c.iceUfrag, c.icePwd = ice.NewCredentials()
 	}
-	l := &sdp.ICE{Ufrag: c.iceUfrag, Pwd: c.icePwd}
+	l := &sdp.ICE{Ufrag: c.iceUfrag, Pwd: c.icePwd, Lite: c.iceLite}
 	c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
-	if r, ok := c.ua.cfg.Mapper.(ICERelayer); ok && c.mapping != nil && a.Via != portmgr.StrategyTURN {
+	if r, ok := c.ua.cfg.Mapper.(ICERelayer); ok && c.mapping != nil && a.Via != portmgr.StrategyTURN && !c.iceLite {
 		c.iceRelay, c.iceRelayRTCP = r.StandbyRelay(c.mapping)
 		if !c.iceRelay.IsValid() || c.iceRelay.Addr().Is4() != a.External.Addr().Is4() {
 			c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
@@ -190,7 +196,8 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	base := ice.Config{
 		LocalUfrag: c.iceUfrag, LocalPwd: c.icePwd, Remote: r,
-		Controlling: c.dir == Outgoing,
+		Controlling: c.dir == Outgoing && !c.iceLite,
+		Lite:        c.iceLite,
 		Tiebreaker:  ice.NewTiebreaker(),
 		Logger:      c.log,
 	}
