@@ -366,6 +366,7 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 	s.mu.Lock()
 	s.saved = c
 	s.mu.Unlock()
+	s.d.prov.serverChanged() // provision.url may have changed
 	// GET /api/config answers the saved config while this applies it.
 	return s.d.apply(c)
 }
