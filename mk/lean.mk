@@ -24,6 +24,11 @@ LEAN_ENV ?=
 # A directory with a baseline phoned (e.g. built from main) to run
 # interleaved with the one under test; empty runs none.
 LEAN_BASE ?=
+# Calls each phone holds at once (1..4; the earlier ones held): the
+# 4-call load is LEAN_CALLS=4. LEAN_PORTS moves the tier's ports up by
+# a multiple of 1000, so that two runs on one host do not meet.
+LEAN_CALLS ?= 1
+LEAN_PORTS ?= 0
 
 lean-tools:
 	$(call apt_install,baresip)
@@ -36,6 +41,7 @@ lean-build: deps
 bench-lean: lean-tools lean-build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
 	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
+	DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
 
 test-lean: bench-lean

@@ -209,7 +209,10 @@ func (p *phoned) call(ctx context.Context, service string) error {
 	// phone CPU, so nothing polls it during the call itself.
 	if !poll(ctx, 10*time.Second, 50*time.Millisecond, func() bool {
 		s := p.status()
-		return len(s.Calls) == k+1 && s.Calls[k].State == "talking" && s.Calls[k].RTP.Received > 0
+		// The phone's own state too: it takes the next call only once
+		// it has seen this one answered (409 busy before).
+		return len(s.Calls) == k+1 && s.Calls[k].State == "talking" && s.Calls[k].RTP.Received > 0 &&
+			s.Phone.State == "talking"
 	}) {
 		return fmt.Errorf("phoned: no call with audio: %+v", p.status())
 	}
