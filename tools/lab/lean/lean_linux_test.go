@@ -28,12 +28,17 @@ type params struct {
 	env     []string      // KEY=VALUE added to phoned's environment (GOMAXPROCS, GOGC, ...)
 	bin     string        // directory with phoned and pbx; empty builds them
 	base    string        // directory with a baseline phoned to run alongside; empty runs none
+	baresip string        // the baresip program (another build, or a wrapper that runs one under QEMU)
 	out     string        // markdown report; empty writes none
 }
 
 func loadParams(t *testing.T) params {
 	p := params{runs: 3, calls: 1, call: 20 * time.Second, idle: 12 * time.Second, service: "tone",
-		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out")}
+		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out"),
+		baresip: tier.Param("lean", "baresip")}
+	if p.baresip == "" {
+		p.baresip = "baresip"
+	}
 	if v := tier.Param("lean", "runs"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 8 {
@@ -102,10 +107,10 @@ func TestLeanSideBySide(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc and captures on lo")
 	}
-	if _, err := exec.LookPath("baresip"); err != nil {
-		t.Fatal("baresip not found: `make bench-lean` installs it")
-	}
 	p := loadParams(t)
+	if _, err := exec.LookPath(p.baresip); err != nil {
+		t.Fatalf("%s not found: `make bench-lean` installs baresip", p.baresip)
+	}
 	budget := time.Duration(p.runs)*3*(p.call+p.idle+time.Duration(p.calls)*10*time.Second) + time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
@@ -129,7 +134,7 @@ func TestLeanSideBySide(t *testing.T) {
 	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
 		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-user", "2003:pw2003", "-log-level", "warn")
 	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
-	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir)}
+	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir, p.baresip)}
 	if p.base != "" {
 		phones = append(phones, startPhoned(t, ctx, dir, p.base, "baseline", "2003", baseOffset, p.env))
 	}

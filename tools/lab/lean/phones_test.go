@@ -267,7 +267,7 @@ type baresip struct {
 	token   int
 }
 
-func startBaresip(t *testing.T, ctx context.Context, dir string) *baresip {
+func startBaresip(t *testing.T, ctx context.Context, dir, prog string) *baresip {
 	bdir := filepath.Join(dir, "baresip")
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func startBaresip(t *testing.T, ctx context.Context, dir string) *baresip {
 		t.Fatal(err)
 	}
 	b := &baresip{resps: map[string]string{}, changed: make(chan struct{})}
-	b.cmd = startProc(t, ctx, dir, nil, "baresip", "baresip", "-f", bdir)
+	b.cmd = startProc(t, ctx, dir, nil, "baresip", prog, "-f", bdir)
 	if !poll(ctx, 10*time.Second, 100*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", baresipCtrl, time.Second)
 		if err != nil {
