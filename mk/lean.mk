@@ -24,6 +24,11 @@ LEAN_ENV ?=
 # A directory with a baseline phoned (e.g. built from main) to run
 # interleaved with the one under test; empty runs none.
 LEAN_BASE ?=
+# Calls each phone holds at once (1..4; the earlier ones held): the
+# 4-call load is LEAN_CALLS=4. LEAN_PORTS moves the tier's ports up by
+# a multiple of 1000, so that two runs on one host do not meet.
+LEAN_CALLS ?= 1
+LEAN_PORTS ?= 0
 
 lean-tools:
 	$(call apt_install,baresip)
@@ -36,6 +41,37 @@ lean-build: deps
 bench-lean: lean-tools lean-build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
 	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
+	DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
 
 test-lean: bench-lean
+
+# make bench-lean-arm64: the same tier with phoned and baresip both built
+# for arm64 and run under qemu-aarch64-static, as a proxy for a Pi's
+# relative costs (QEMU user mode translates the instructions and runs
+# the system calls on the host: read the ratios, not the times; RSS
+# includes QEMU's own). baresip is Debian's arm64 build, fetched with an
+# apt state of its own and unpacked with dpkg -x into
+# $(BIN)/lean-arm64/sysroot, never installed. LEAN_BASE works as above
+# with a directory whose phoned is such a wrapper.
+LEAN_ARM64 := $(CURDIR)/$(BIN)/lean-arm64
+
+.PHONY: bench-lean-arm64
+bench-lean-arm64: lean-tools lean-build
+	$(call apt_install,qemu-user-static)
+	@set -e; root=$(LEAN_ARM64)/sysroot; mkdir -p $(LEAN_ARM64); \
+	if [ ! -x $$root/usr/bin/baresip ]; then \
+	  rm -rf $$root; mkdir -p $$root; \
+	  $(call private_apt,$(LEAN_ARM64)/apt,arm64); \
+	  $(call private_apt_download,baresip-core libre0 librem0 libc6 libssl3 zlib1g) || { echo "lean-arm64: cannot download baresip"; exit 1; }; \
+	  for d in $$apt/debs/*.deb; do dpkg -x $$d $$root; done; \
+	fi; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LEAN_ARM64)/phoned.arm64 ./firmware/cmd/phoned; \
+	cp $(BIN)/lean/pbx $(LEAN_ARM64)/pbx; \
+	printf '#!/bin/sh\nexec qemu-aarch64-static %s "$$@"\n' $(LEAN_ARM64)/phoned.arm64 > $(LEAN_ARM64)/phoned; \
+	printf '#!/bin/sh\nexec qemu-aarch64-static -L %s %s/usr/bin/baresip "$$@"\n' $$root $$root > $(LEAN_ARM64)/baresip; \
+	chmod +x $(LEAN_ARM64)/phoned $(LEAN_ARM64)/baresip
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(LEAN_ARM64) DESKPHONE_LEAN_BARESIP=$(LEAN_ARM64)/baresip DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-arm64-report.md \
+	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
+	DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
+	  $(GO) test -count=1 -v -timeout 15m ./tools/lab/lean/

@@ -34,7 +34,7 @@ type sock struct {
 	mp    *Mapping
 	rtcp  bool
 	raw   net.PacketConn
-	rio   *rawUDP // raw system calls on raw (IPv4 UDP on Linux); nil: raw's methods
+	rio   *rawUDP // raw system calls on raw (UDP, IPv4 or IPv6, on Linux); nil: raw's methods
 	local netip.AddrPort
 	cl    *stunc.Client
 	user  *mconn

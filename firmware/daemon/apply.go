@@ -400,8 +400,8 @@ func (s *liveStore) SaveConfig(c *config.Config) (bool, error) {
 	s.mu.Lock()
 	s.saved = c
 	s.mu.Unlock()
+	s.d.prov.serverChanged() // provision.url may have changed
 	// GET /api/config answers the saved config while this applies it.
-	defer s.d.prov.look() // provision.url may be new (provisioning waits for it)
 	return s.d.apply(c)
 }
 

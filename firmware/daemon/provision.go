@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/deskphone/phone/firmware/config"
@@ -18,7 +19,8 @@ import (
 // initd's update agent for firmware pulls. Nil (all methods are safe)
 // when the phone has no config file to save to or no MAC to be known by.
 type provisioner struct {
-	p *provision.Provisioner
+	p         *provision.Provisioner
+	stopWatch func() // the DHCP file's watch (nil: none)
 }
 
 // newProvisioner builds the provisioner; it starts with start.
@@ -32,11 +34,29 @@ func newProvisioner(d *Daemon, cfg *config.Config, log *slog.Logger) *provisione
 		return nil
 	}
 	pc := provision.Config{Store: d.web.store, MAC: mac, Version: version.Version, Logger: log}
+	// Whatever can change the server URL says so (issue 19: an idle
+	// phone is woken only by its keepalives): the config store on every
+	// save (liveStore.SaveConfig), on a device also inotify on initd's
+	// DHCP file. Only when that watch cannot be set up does the
+	// provisioner look again every 15 s.
+	pc.ChangeNotified = true
+	var prov atomic.Pointer[provision.Provisioner]
+	var stopWatch func()
 	if os.Getenv(initd.EnvChild) == "1" {
 		// On a device: initd's DHCP client leaves the URL its lease
 		// named; initd's update agent installs firmware; a config that
 		// needs a restart restarts phoned (initd starts it again).
 		pc.DHCP = func() string { return initd.ReadProvisionURL(initd.DHCPProvisionFile) }
+		var err error
+		stopWatch, err = watchFile(initd.DHCPProvisionFile, func() {
+			if p := prov.Load(); p != nil {
+				p.ServerChanged()
+			}
+		})
+		if err != nil {
+			log.Info("the DHCP provisioning URL is looked at every 15 s", "err", err)
+			pc.ChangeNotified = false
+		}
 		_, port, _ := net.SplitHostPort(initd.DefaultUpdateListen)
 		pc.Installer = &provision.AgentInstaller{URL: "http://" + net.JoinHostPort("127.0.0.1", port), Token: cfg.API.Token}
 		pc.Restart = func() {
@@ -46,10 +66,14 @@ func newProvisioner(d *Daemon, cfg *config.Config, log *slog.Logger) *provisione
 	}
 	p, err := provision.New(pc)
 	if err != nil {
+		if stopWatch != nil {
+			stopWatch()
+		}
 		log.Warn("provisioning is off", "err", err)
 		return nil
 	}
-	return &provisioner{p: p}
+	prov.Store(p)
+	return &provisioner{p: p, stopWatch: stopWatch}
 }
 
 // firstMAC returns the hardware address of the first interface that has
@@ -73,16 +97,20 @@ func (p *provisioner) start() {
 	}
 }
 
-// look tells the provisioner the config changed.
-func (p *provisioner) look() {
+func (p *provisioner) close() {
 	if p != nil {
-		p.p.Look()
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		_ = p.p.Close()
 	}
 }
 
-func (p *provisioner) close() {
+// serverChanged tells the provisioner the config was saved: its server
+// URL may have changed.
+func (p *provisioner) serverChanged() {
 	if p != nil {
-		_ = p.p.Close()
+		p.p.ServerChanged()
 	}
 }
 

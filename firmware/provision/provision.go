@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -59,6 +58,12 @@ type Config struct {
 	// BootJitter bounds the random delay before the first check; default
 	// DefaultBootJitter.
 	BootJitter time.Duration
+	// ChangeNotified says the caller calls ServerChanged whenever the
+	// server URL may have changed (the config store saved a config, the
+	// DHCP client left a new URL): the provisioner then waits for that
+	// instead of looking again every NoServerPoll, so an idle phone is
+	// not woken for it. False keeps the poll.
+	ChangeNotified bool
 	// Rand returns a random number in [0, n); default math/rand/v2.
 	Rand   func(n int64) int64
 	Logger *slog.Logger
@@ -105,10 +110,10 @@ type Status struct {
 // Provisioner checks the server at boot and then periodically (see the
 // package documentation).
 type Provisioner struct {
-	cfg  Config
-	log  *slog.Logger
-	kick chan struct{}
-	look chan struct{} // Look: the config changed, see whether the server did
+	cfg     Config
+	log     *slog.Logger
+	kick    chan struct{}
+	changed chan struct{} // ServerChanged
 
 	ctx    context.Context // lifetime: Close cancels it
 	cancel context.CancelFunc
@@ -139,7 +144,7 @@ func New(cfg Config) (*Provisioner, error) {
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Int64N
 	}
-	p := &Provisioner{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), look: make(chan struct{}, 1), cache: map[string]*cached{}}
+	p := &Provisioner{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{}, 1), cache: map[string]*cached{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,13 +168,12 @@ func (p *Provisioner) Kick() {
 	}
 }
 
-// Look tells the provisioner the config changed (provision.url may be
-// new): a changed server is checked at once. Without a DHCP source
-// this is the only way a server appears, so an idle phone with none
-// does not wake to look for one. It never blocks.
-func (p *Provisioner) Look() {
+// ServerChanged tells the provisioner that the server URL may have
+// changed: it looks at once and checks a changed one. It never blocks.
+// Callers that set Config.ChangeNotified call it on every change.
+func (p *Provisioner) ServerChanged() {
 	select {
-	case p.look <- struct{}{}:
+	case p.changed <- struct{}{}:
 	default:
 	}
 }
@@ -216,8 +220,8 @@ func (p *Provisioner) run() {
 		switch {
 		case p.ctx.Err() != nil:
 			return
-		case errors.Is(err, ErrNoServer) && p.cfg.DHCP == nil:
-			wait = never // only the config can name one: Look
+		case errors.Is(err, ErrNoServer) && p.cfg.ChangeNotified:
+			wait = waitForServer
 		case errors.Is(err, ErrNoServer):
 			wait = p.spread(NoServerPoll)
 		case err != nil:
@@ -229,56 +233,58 @@ func (p *Provisioner) run() {
 	}
 }
 
-// never is a wait with no end: only Kick, Look or Close end it.
-const never = time.Duration(math.MaxInt64)
+// waitForServer is sleep's "no deadline": with no server and
+// Config.ChangeNotified, only ServerChanged ends the wait.
+const waitForServer time.Duration = -1
 
-// sleep waits d, or less when kicked or when the server URL changes
-// from last: Look says the config changed (provision.url set), and
-// while a server is known from a DHCP source (a new lease may name
-// another) it looks every NoServerPoll. It returns false once closed.
+// sleep waits d (waitForServer: without end), or less when kicked or
+// when the server URL changes from last (provision.url set, a new DHCP
+// lease). Without Config.ChangeNotified it looks for a change every
+// NoServerPoll while a server is known; with it, when ServerChanged
+// says so. It returns false once closed.
 func (p *Provisioner) sleep(d time.Duration, last string) bool {
 	var deadline time.Time
-	if d != never {
+	if d != waitForServer {
 		deadline = time.Now().Add(d)
 	}
 	p.mu.Lock()
-	p.st.NextCheck = deadline // zero (not shown): none planned
+	p.st.NextCheck = deadline
 	p.mu.Unlock()
 	for {
-		var (
-			t  *time.Timer
-			tc <-chan time.Time
-		)
+		var timer <-chan time.Time
+		var t *time.Timer
 		if !deadline.IsZero() {
 			step := time.Until(deadline)
-			if last != "" && p.cfg.DHCP != nil {
+			if last != "" && !p.cfg.ChangeNotified {
 				step = min(step, NoServerPoll)
 			}
 			t = time.NewTimer(step)
-			tc = t.C
+			timer = t.C
 		}
-		closed, kicked := false, false
 		select {
 		case <-p.ctx.Done():
-			closed = true
+			stopTimer(t)
+			return false
 		case <-p.kick:
-			kicked = true
-		case <-p.look:
-		case <-tc:
-		}
-		if t != nil {
-			t.Stop()
-		}
-		if closed || kicked {
-			return kicked
-		}
-		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			stopTimer(t)
 			return true
+		case <-p.changed:
+			stopTimer(t)
+		case <-timer:
+			if !time.Now().Before(deadline) {
+				return true
+			}
 		}
 		if u, _ := p.Server(); u != last {
 			p.log.Info("provisioning server changed: checking now", "url", u)
 			return true
 		}
+	}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
 	}
 }
 

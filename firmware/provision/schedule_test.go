@@ -53,8 +53,8 @@ func TestScheduleBootJitterAndPoll(t *testing.T) {
 	})
 }
 
-// A new server URL (provision.url set on the web page, which calls
-// Look) is used at once, not at the end of a day's interval.
+// A new server URL (provision.url set on the web page, a new lease) is
+// used within NoServerPoll, not at the end of a day's interval.
 func TestScheduleServerChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := newMemStore()
@@ -77,52 +77,10 @@ func TestScheduleServerChange(t *testing.T) {
 		c.Provision.URL = "http://127.0.0.1:1/b"
 		st.cur = c
 		st.mu.Unlock()
-		p.Look()
+		time.Sleep(NoServerPoll)
 		synctest.Wait()
 		if s := p.Status(); s.URL != "http://127.0.0.1:1/b" {
-			t.Fatalf("the new URL was not checked on Look: %+v", s)
-		}
-	})
-}
-
-// With no server and no DHCP source only the config can name one: the
-// provisioner does not wake until Look (an idle phone's wake-ups, issue
-// 19), and a Look with no new server checks nothing.
-func TestScheduleNoServerNoDHCPSleeps(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		st := newMemStore()
-		p, err := New(Config{Store: st, MAC: testMAC, BootJitter: time.Second, Rand: func(int64) int64 { return 0 }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		p.Start()
-		time.Sleep(time.Second)
-		synctest.Wait()
-		first := p.Status()
-		if first.State != StateOff || !first.NextCheck.IsZero() {
-			t.Fatalf("first check: %+v", first)
-		}
-		start := time.Now()
-		time.Sleep(48 * time.Hour)
-		synctest.Wait()
-		if s := p.Status(); s != first {
-			t.Fatalf("woke without a server: %+v", s)
-		}
-		p.Look() // a config saved without provision.url
-		synctest.Wait()
-		if s := p.Status(); s != first {
-			t.Fatalf("checked on a Look with no server: %+v", s)
-		}
-		st.mu.Lock()
-		c := st.cur.Clone()
-		c.Provision.URL = "http://127.0.0.1:1/a"
-		st.cur = c
-		st.mu.Unlock()
-		p.Look()
-		synctest.Wait()
-		if s := p.Status(); s.URL != "http://127.0.0.1:1/a" || !s.LastCheck.After(start) {
-			t.Fatalf("the new URL was not checked on Look: %+v", s)
+			t.Fatalf("the new URL was not checked within %s: %+v", NoServerPoll, s)
 		}
 	})
 }

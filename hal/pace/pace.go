@@ -16,7 +16,6 @@ package pace
 import (
 	"encoding/binary"
 	"sync"
-	"time"
 
 	"github.com/deskphone/phone/hal"
 )
@@ -56,19 +55,17 @@ type Options struct {
 func Run(stop <-chan struct{}, f hal.Format, source func() hal.FrameSource, write func(le []byte, pcm []int16), o Options) {
 	pcm := make([]int16, f.FrameSamples())
 	le := make([]byte, 2*len(pcm))
-	t := time.NewTicker(f.Frame)
-	defer t.Stop()
+	t := newTicker(f.Frame, stop)
+	defer t.close()
 	o.Clock.setRunning(true)
 	defer o.Clock.setRunning(false)
 	for {
-		select {
-		case <-stop:
+		if !t.wait() {
 			return
-		case <-t.C:
 		}
 		src := source()
 		if src == nil && o.Wake != nil {
-			t.Stop()
+			t.pause()
 			o.Clock.setRunning(false)
 			for src == nil {
 				select {
@@ -78,7 +75,7 @@ func Run(stop <-chan struct{}, f hal.Format, source func() hal.FrameSource, writ
 				}
 				src = source()
 			}
-			t.Reset(f.Frame)
+			t.resume(f.Frame)
 			o.Clock.setRunning(true)
 			continue
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/deskphone/phone/firmware/daemon"
 	"github.com/deskphone/phone/firmware/initd"
 	"github.com/deskphone/phone/firmware/version"
+	"github.com/deskphone/phone/hal/pace"
 )
 
 func main() {
@@ -82,6 +83,8 @@ func run() error {
 	daemon.ApplyMemoryLimit(cfg, log)
 	daemon.ApplyProcs(log)
 	daemon.SchedulePageOut(log)
+	pace.UseFDClock(true) // emulated speakers' clocks wait in the poller (issue 19)
+	defer startProfiles(log)()
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
 		keys = os.Stdin

@@ -10,6 +10,10 @@
 //
 // A baseline phoned (another build, DESKPHONE_LEAN_BASE) may run
 // interleaved with the two, for before/after figures from the same runs.
+// DESKPHONE_LEAN_CALLS=N has each phone hold N calls at once (each new
+// call holding the one before: the 4-call load), DESKPHONE_LEAN_BARESIP
+// runs another baresip program (arm64 under QEMU: make bench-lean-arm64)
+// and DESKPHONE_LEAN_PORTS moves every port of the tier.
 //
 // It is a report, not a timed test: it fails only when a phone does not
 // register or a call does not connect. Run it with `make test-lean` (or

@@ -21,24 +21,44 @@ import (
 // the tier stays within a few minutes.
 type params struct {
 	runs    int           // interleaved runs (each: one idle window and one call per phone)
+	calls   int           // simultaneous calls per phone in a run (the earlier ones held)
 	call    time.Duration // call length
 	idle    time.Duration // idle window for the context switch count
 	service string        // the PBX service called: tone or echo
 	env     []string      // KEY=VALUE added to phoned's environment (GOMAXPROCS, GOGC, ...)
 	bin     string        // directory with phoned and pbx; empty builds them
 	base    string        // directory with a baseline phoned to run alongside; empty runs none
+	baresip string        // the baresip program (another build, or a wrapper that runs one under QEMU)
 	out     string        // markdown report; empty writes none
 }
 
 func loadParams(t *testing.T) params {
-	p := params{runs: 3, call: 20 * time.Second, idle: 12 * time.Second, service: "tone",
-		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out")}
+	p := params{runs: 3, calls: 1, call: 20 * time.Second, idle: 12 * time.Second, service: "tone",
+		bin: tier.Param("lean", "bin"), base: tier.Param("lean", "base"), out: tier.Param("lean", "out"),
+		baresip: tier.Param("lean", "baresip")}
+	if p.baresip == "" {
+		p.baresip = "baresip"
+	}
 	if v := tier.Param("lean", "runs"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 8 {
 			t.Fatalf("DESKPHONE_LEAN_RUNS=%q: want 1..8", v)
 		}
 		p.runs = n
+	}
+	if v := tier.Param("lean", "ports"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 20000 || n%1000 != 0 {
+			t.Fatalf("DESKPHONE_LEAN_PORTS=%q: want an offset 0..20000 in thousands", v)
+		}
+		setPorts(uint16(n))
+	}
+	if v := tier.Param("lean", "calls"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxCalls {
+			t.Fatalf("DESKPHONE_LEAN_CALLS=%q: want 1..%d", v, maxCalls)
+		}
+		p.calls = n
 	}
 	for _, d := range []struct {
 		name string
@@ -87,11 +107,11 @@ func TestLeanSideBySide(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc and captures on lo")
 	}
-	if _, err := exec.LookPath("baresip"); err != nil {
-		t.Fatal("baresip not found: `make bench-lean` installs it")
-	}
 	p := loadParams(t)
-	budget := time.Duration(p.runs)*3*(p.call+p.idle+10*time.Second) + time.Minute
+	if _, err := exec.LookPath(p.baresip); err != nil {
+		t.Fatalf("%s not found: `make bench-lean` installs baresip", p.baresip)
+	}
+	budget := time.Duration(p.runs)*3*(p.call+p.idle+time.Duration(p.calls)*10*time.Second) + time.Minute
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	dir := t.TempDir()
@@ -114,7 +134,7 @@ func TestLeanSideBySide(t *testing.T) {
 	startProc(t, ctx, dir, nil, "pbx", filepath.Join(bin, "pbx"), "-listen", fmt.Sprintf("127.0.0.1:%d", pbxPort),
 		"-realm", "lean", "-user", "2001:pw2001", "-user", "2002:pw2002", "-user", "2003:pw2003", "-log-level", "warn")
 	time.Sleep(300 * time.Millisecond) // the PBX binds; bounded, and the phones retry anyway
-	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir)}
+	phones := []phone{startPhoned(t, ctx, dir, bin, "phoned", "2001", 0, p.env), startBaresip(t, ctx, dir, p.baresip)}
 	if p.base != "" {
 		phones = append(phones, startPhoned(t, ctx, dir, p.base, "baseline", "2003", baseOffset, p.env))
 	}
@@ -183,8 +203,10 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 		return s, err
 	}
 	t0 := time.Now()
-	if err := ph.call(ctx, p.service); err != nil {
-		return s, err
+	for range p.calls {
+		if err := ph.call(ctx, p.service); err != nil {
+			return s, err
+		}
 	}
 	s.callSetup = time.Since(t0)
 	// Context switches are counted per thread, and a thread's count goes
@@ -294,6 +316,12 @@ func report(p params, res map[string][]sample) string {
 	}
 	fmt.Fprintf(&b, "%d interleaved runs, %s calls to the PBX's %s service, %s idle windows, PCMU 20 ms, loopback; phoned's extra environment: %s; %d CPUs\n\n",
 		p.runs, p.call, p.service, p.idle, env, runtime.NumCPU())
+	per := "call"
+	if p.calls > 1 {
+		per = fmt.Sprintf("%d calls", p.calls)
+		fmt.Fprintf(&b, "Each phone holds %d calls at once: it places them one after another, each new call holding the one before (phoned does so itself; baresip is told `hold` before each `dial`), so in the window one call talks and %d are held; \"per %s\" is the whole window, set-up to teardown.\n\n",
+			p.calls, p.calls-1, per)
+	}
 	cols := []string{"phoned", "baresip"}
 	_, withBase := res["baseline"]
 	if withBase {
@@ -335,7 +363,7 @@ func report(p params, res map[string][]sample) string {
 		}
 		b.WriteString("\n")
 	}
-	row("CPU per call (utime+stime)", func(s sample) float64 { return s.cpu.Seconds() }, "s", 2)
+	row("CPU per "+per+" (utime+stime)", func(s sample) float64 { return s.cpu.Seconds() }, "s", 2)
 	counted := true
 	for _, c := range cols {
 		for _, x := range res[c] {
@@ -343,6 +371,7 @@ func report(p params, res map[string][]sample) string {
 		}
 	}
 	if counted {
+		row("RTP packets per "+per+" (sent+received, as captured)", func(s sample) float64 { return float64(s.packets) }, "", 0)
 		row("CPU per RTP packet (sent+received, as captured)", func(s sample) float64 {
 			return float64(s.cpu.Microseconds()) / float64(s.packets)
 		}, "µs", 0)

@@ -20,17 +20,30 @@ import (
 	"time"
 )
 
-// Ports of the tier, all on 127.0.0.1.
-const (
-	pbxPort      = 28000
-	phonedSIP    = 28060 // the phoned under test; the baseline's ports are these + baseOffset
-	phonedMedia  = 28100 // .. +99
-	phonedAPI    = 28080
-	baseOffset   = 500
-	baresipSIP   = 28260
-	baresipMedia = 28300 // .. +99
-	baresipCtrl  = "127.0.0.1:28444"
+// Ports of the tier, all on 127.0.0.1; DESKPHONE_LEAN_PORTS moves them
+// all (setPorts), so that two runs on one host do not meet.
+var (
+	pbxPort      uint16 = 28000
+	phonedSIP    uint16 = 28060 // the phoned under test; the baseline's ports are these + baseOffset
+	phonedMedia  uint16 = 28100 // .. +99
+	phonedAPI    uint16 = 28080
+	baresipSIP   uint16 = 28260
+	baresipMedia uint16 = 28300 // .. +99
+	baresipCtrl         = "127.0.0.1:28444"
 )
+
+const baseOffset = 500
+
+// setPorts moves every port of the tier up by off.
+func setPorts(off uint16) {
+	for _, p := range []*uint16{&pbxPort, &phonedSIP, &phonedMedia, &phonedAPI, &baresipSIP, &baresipMedia} {
+		*p += off
+	}
+	baresipCtrl = fmt.Sprintf("127.0.0.1:%d", 28444+int(off))
+}
+
+// maxCalls bounds DESKPHONE_LEAN_CALLS: phoned's default calls.max_calls.
+const maxCalls = 4
 
 // phone is one of the two phones under test.
 type phone interface {
@@ -39,9 +52,10 @@ type phone interface {
 	sipPort() uint16
 	mediaPorts() (lo, hi uint16)
 	// call dials the PBX's service and returns once the call is
-	// established with media flowing.
+	// established with media flowing; a call already up is held first
+	// (DESKPHONE_LEAN_CALLS).
 	call(ctx context.Context, service string) error
-	// hangup ends the call and returns once the phone is idle again.
+	// hangup ends every call and returns once the phone is idle again.
 	hangup(ctx context.Context) error
 }
 
@@ -107,7 +121,7 @@ type phoned struct {
 // startPhoned starts phoned from bin as user (2001, or 2003 for the
 // baseline, whose ports are off higher).
 func startPhoned(t *testing.T, ctx context.Context, dir, bin, label, user string, off uint16, env []string) *phoned {
-	p := &phoned{label: label, off: off, api: fmt.Sprintf("127.0.0.1:%d", phonedAPI+int(off))}
+	p := &phoned{label: label, off: off, api: fmt.Sprintf("127.0.0.1:%d", int(phonedAPI)+int(off))}
 	cfg := fmt.Sprintf(`accounts:
   - user: "%[7]s"
     password: "pw%[7]s"
@@ -151,6 +165,7 @@ type phonedStatus struct {
 		State string `json:"state"`
 	} `json:"registration"`
 	Calls []struct {
+		ID    string `json:"id"`
 		State string `json:"state"`
 		RTP   struct {
 			Sent     uint64 `json:"sent"`
@@ -186,6 +201,7 @@ func (p *phoned) post(path, body string) error {
 }
 
 func (p *phoned) call(ctx context.Context, service string) error {
+	k := len(p.status().Calls) // up already: the new call holds the active one
 	if err := p.post("/api/call", fmt.Sprintf(`{"to":%q}`, service)); err != nil {
 		return err
 	}
@@ -193,7 +209,10 @@ func (p *phoned) call(ctx context.Context, service string) error {
 	// phone CPU, so nothing polls it during the call itself.
 	if !poll(ctx, 10*time.Second, 50*time.Millisecond, func() bool {
 		s := p.status()
-		return len(s.Calls) == 1 && s.Calls[0].State == "talking" && s.Calls[0].RTP.Received > 0
+		// The phone's own state too: it takes the next call only once
+		// it has seen this one answered (409 busy before).
+		return len(s.Calls) == k+1 && s.Calls[k].State == "talking" && s.Calls[k].RTP.Received > 0 &&
+			s.Phone.State == "talking"
 	}) {
 		return fmt.Errorf("phoned: no call with audio: %+v", p.status())
 	}
@@ -201,8 +220,10 @@ func (p *phoned) call(ctx context.Context, service string) error {
 }
 
 func (p *phoned) hangup(ctx context.Context) error {
-	if err := p.post("/api/hangup", ""); err != nil {
-		return err
+	for _, c := range p.status().Calls {
+		if err := p.post("/api/hangup", fmt.Sprintf(`{"call_id":%q}`, c.ID)); err != nil {
+			return err
+		}
 	}
 	if !poll(ctx, 5*time.Second, 50*time.Millisecond, func() bool { return p.status().Phone.State == "idle" }) {
 		return fmt.Errorf("phoned: not idle after hangup: %+v", p.status())
@@ -237,6 +258,8 @@ type baresip struct {
 	cmd  *exec.Cmd
 	conn net.Conn
 
+	calls int // calls up (call and hangup only)
+
 	mu      sync.Mutex // guards following
 	events  []string
 	resps   map[string]string
@@ -244,7 +267,7 @@ type baresip struct {
 	token   int
 }
 
-func startBaresip(t *testing.T, ctx context.Context, dir string) *baresip {
+func startBaresip(t *testing.T, ctx context.Context, dir, prog string) *baresip {
 	bdir := filepath.Join(dir, "baresip")
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
 		t.Fatal(err)
@@ -258,7 +281,7 @@ func startBaresip(t *testing.T, ctx context.Context, dir string) *baresip {
 		t.Fatal(err)
 	}
 	b := &baresip{resps: map[string]string{}, changed: make(chan struct{})}
-	b.cmd = startProc(t, ctx, dir, nil, "baresip", "baresip", "-f", bdir)
+	b.cmd = startProc(t, ctx, dir, nil, "baresip", prog, "-f", bdir)
 	if !poll(ctx, 10*time.Second, 100*time.Millisecond, func() bool {
 		c, err := net.DialTimeout("tcp", baresipCtrl, time.Second)
 		if err != nil {
@@ -397,6 +420,19 @@ func (b *baresip) nevents() int {
 }
 
 func (b *baresip) call(ctx context.Context, service string) error {
+	if b.calls > 0 {
+		// A desk phone holds the active call for a new one; baresip
+		// would keep both talking.
+		n := b.nevents()
+		if _, err := b.command("hold", ""); err != nil {
+			return err
+		}
+		// baresip 1.0 has no event for its own hold: the answer to
+		// the re-INVITE (sendonly) is a CALL_REMOTE_SDP.
+		if !b.waitEvent(5*time.Second, n, "CALL_REMOTE_SDP") {
+			return errors.New("baresip: the active call was not held")
+		}
+	}
 	n := b.nevents()
 	if _, err := b.command("dial", fmt.Sprintf("sip:%s@127.0.0.1:%d", service, pbxPort)); err != nil {
 		return err
@@ -404,16 +440,20 @@ func (b *baresip) call(ctx context.Context, service string) error {
 	if !b.waitEvent(10*time.Second, n, "CALL_ESTABLISHED") {
 		return errors.New("baresip: call not established")
 	}
+	b.calls++
 	return nil
 }
 
 func (b *baresip) hangup(ctx context.Context) error {
-	n := b.nevents()
-	if _, err := b.command("hangup", ""); err != nil {
-		return err
-	}
-	if !b.waitEvent(5*time.Second, n, "CALL_CLOSED") {
-		return errors.New("baresip: no CALL_CLOSED after hangup")
+	for b.calls > 0 {
+		n := b.nevents()
+		if _, err := b.command("hangup", ""); err != nil {
+			return err
+		}
+		if !b.waitEvent(5*time.Second, n, "CALL_CLOSED") {
+			return errors.New("baresip: no CALL_CLOSED after hangup")
+		}
+		b.calls--
 	}
 	return nil
 }
