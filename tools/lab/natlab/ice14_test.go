@@ -64,6 +64,8 @@ func (e *env) iceCall(t *testing.T, pk, bk NATKind, phonedCalls, ice bool) {
 	nat := e.natYAML()
 	if ice {
 		nat += "  ice: true\n"
+	} else if os.Getenv(ForceICEEnv) == "1" {
+		nat += "  ice: false\n" // the ice-off control stays off
 	}
 	ph := &PhonedEndpoint{P: e.startPhonedNAT(t, sp, name+"-p", e.user(), reg, 700, nat), Hz: 700}
 	bs := e.start(t, sb, baresipSpec("ice"), name+"-b", e.user(), reg, 1300)

@@ -118,9 +118,7 @@ func (s *Site) StartPhoned(name string, o PhonedOptions) (*Phoned, error) {
 log:
   level: debug
 `, o.User, SIPPassword, o.Registrar, net.JoinHostPort(o.Registrar, "5060"), o.ToneHz, wav, line2(o), srtpYAML(o), top, audio)
-	if o.NAT != "" {
-		cfg += "nat:\n" + o.NAT
-	}
+	cfg += natSection(o.NAT) // iceforce.go
 	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
