@@ -75,14 +75,33 @@ type Config struct {
 	// WriteRelay sends b to to through the relay; required with Relay.
 	WriteRelay func(b []byte, to netip.AddrPort) error
 	// OnSelect is called, on the agent's goroutine, each time the
-	// selected pair changes: its remote address, and whether its local
-	// candidate is the relay. It must not block long and must not call
+	// selected pair changes. It must not block long and must not call
 	// Close.
-	OnSelect func(remote netip.AddrPort, relayed bool)
+	OnSelect func(Selection)
 	// Logger receives agent events (never per check); nil discards.
 	Logger *slog.Logger
 	// Ta, RTO, Keepalive and GiveUp: see the Default constants.
 	Ta, RTO, Keepalive, GiveUp time.Duration
+}
+
+// Selection is a selected candidate pair, as Config.OnSelect reports it.
+type Selection struct {
+	// Remote is the peer's candidate: where media goes.
+	Remote netip.AddrPort
+	// Local is our candidate as the peer saw our check (the
+	// XOR-MAPPED-ADDRESS of its answer, RFC 8445 §7.2.5.3.1): our host
+	// address on a LAN, the server-reflexive one across NATs, the relayed
+	// one through the relay, or a peer-reflexive one we never advertised.
+	// Invalid when the answer carried none (a lite agent's selection,
+	// made on the peer's check, has none either).
+	Local netip.AddrPort
+	// Relayed is true when our side of the pair is the relay
+	// (Config.Relay) rather than the media socket itself.
+	Relayed bool
+	// Controlling is our role when the pair was selected (after any
+	// role conflict): the controlling agent owes the updated offer of
+	// RFC 8445 §8.1.2 when Local is not its default.
+	Controlling bool
 }
 
 // pair states (RFC 8445 §6.1.2.6).
@@ -99,7 +118,8 @@ const (
 // its TURN allocation when relayed) and a remote candidate.
 type pair struct {
 	remote    netip.AddrPort
-	relayed   bool // our base is the relay (Config.Relay)
+	relayed   bool           // our base is the relay (Config.Relay)
+	mapped    netip.AddrPort // our address as the peer saw our check (XOR-MAPPED-ADDRESS)
 	prio      uint64
 	state     pairState
 	tx        [stun.TransactionIDSize]byte
@@ -138,7 +158,8 @@ type Agent struct {
 
 	mu          sync.Mutex // guards following
 	selected    netip.AddrPort
-	selRelayed  bool // the selected pair's base is the relay
+	selRelayed  bool           // the selected pair's base is the relay
+	selLocal    netip.AddrPort // the selected pair's local candidate, as the peer saw it
 	gaveUp      bool
 	checks      int // checks sent
 	controlling bool
@@ -282,6 +303,15 @@ func (a *Agent) Selected() netip.AddrPort {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.selected
+}
+
+// SelectedLocal is the selected pair's local candidate as the peer saw
+// our check (Selection.Local); invalid before a pair is selected or
+// when the peer's answer carried no XOR-MAPPED-ADDRESS.
+func (a *Agent) SelectedLocal() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.selLocal
 }
 
 // SelectedRelayed reports whether the selected pair's local candidate
@@ -775,6 +805,12 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, relayed bool, n
 		return // a keepalive's answer
 	}
 	p.state = succeeded
+	var xa stun.XORMappedAddress
+	if xa.GetFrom(m) == nil {
+		if ip, ok := netip.AddrFromSlice(xa.IP); ok && xa.Port > 0 && xa.Port < 65536 {
+			p.mapped = netip.AddrPortFrom(ip.Unmap(), uint16(xa.Port))
+		}
+	}
 	if a.firstValid.IsZero() {
 		a.firstValid = now
 	}
@@ -786,7 +822,8 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, relayed bool, n
 func (a *Agent) selectPair(p *pair) {
 	a.mu.Lock()
 	changed := a.selected != p.remote || a.selRelayed != p.relayed
-	a.selected, a.selRelayed = p.remote, p.relayed
+	a.selected, a.selRelayed, a.selLocal = p.remote, p.relayed, p.mapped
+	controlling := a.controlling
 	a.mu.Unlock()
 	if !changed {
 		return
@@ -794,7 +831,7 @@ func (a *Agent) selectPair(p *pair) {
 	a.nextKA = time.Now().Add(a.cfg.Keepalive)
 	a.log.Info("ice: pair selected", "ice_component", a.cfg.Component, "raddr", p.remote, "relayed", p.relayed, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
 	if a.cfg.OnSelect != nil {
-		a.cfg.OnSelect(p.remote, p.relayed)
+		a.cfg.OnSelect(Selection{Remote: p.remote, Local: p.mapped, Relayed: p.relayed, Controlling: controlling})
 	}
 }
 

@@ -69,7 +69,9 @@ func (c *Call) wantDirLocked() sdp.Direction {
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
 	a := c.mapping.Addrs()
-	if c.sameNATLocked(a) { // mediahint.go
+	if d, ok := c.iceDefaultLocked(a); ok { // call_ice.go: the updated offer's default
+		a = d
+	} else if c.sameNATLocked(a) { // mediahint.go
 		a.External = a.Local
 		if a.ExternalRTCP.IsValid() {
 			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)

@@ -1,0 +1,121 @@
+package sip
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/deskphone/phone/portmgr"
+	"github.com/deskphone/phone/tools/pbx"
+)
+
+// lastDefault is the RTP address (c=/m=) of the call's last description,
+// and the description.
+func lastDefault(c *Call) (def netip.AddrPort, desc string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.localSDP == nil {
+		return def, ""
+	}
+	return netipFromSDP(c.localSDP), string(c.localSDP.Marshal())
+}
+
+// negRemote is where the call's negotiated description says the far
+// end's RTP goes.
+func negRemote(c *Call) netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.neg.Remote
+}
+
+// TestICEUpdatedOffer: RFC 8445 §8.1.2, RFC 8839 §4.4.1.2.2. Alice and
+// bob are on one LAN, but alice advertises a public address in c= (a
+// static external one nothing answers on, as behind a NAT that does not
+// hairpin; bob's requests would not reach her either, so she calls).
+// ICE selects the host pair; alice, the offerer, controls: since the
+// pair's local candidate (her host address) is not her c=, she
+// re-INVITEs once with it as the default and only its candidate, and
+// bob's media goes there by SDP as well as by ICE. Nothing more is sent
+// for the same selection, nor after the call ended.
+func TestICEUpdatedOffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
+			Net: w.host("10.0.0.1"), Listen: netip.MustParseAddrPort("10.0.0.1:5060")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := &pbxWorld{w: w, pbx: s}
+		acct := func(user, pass string) func(*Config) {
+			return func(c *Config) {
+				c.Account = Account{User: user, Password: pass, Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
+				c.ICE, c.MediaTimeout = true, -1
+			}
+		}
+		an, bn := w.host("10.0.0.2"), w.host("10.0.0.3")
+		pw.start(t)
+		a := newPhoneWith(t, portmgr.Config{Net: an, StaticExternal: netip.MustParseAddr("203.0.113.2")}, acct("alice", "a-secret"))
+		// Bob takes alice's SDP as it is: her Contact's public address
+		// would otherwise stand in for her private c= (mediahint.go).
+		b := newPhone(t, bn, func(c *Config) { acct("bob", "b-secret")(c); c.NoMediaHint = true })
+		for _, p := range []*phone{a, b} {
+			p.waitReg(t, RegRegistered)
+		}
+		ab, ba := connect(t, a, b, "bob")
+		invites := countStarts(w, "INVITE ")
+		first, _ := lastDefault(ab)
+		if first.Addr() != netip.MustParseAddr("203.0.113.2") {
+			t.Fatalf("alice's offer c=/m= %v, want the static external address", first)
+		}
+		waitSelected(t, ab, ba)
+		if !reinvited(t, b, ba) {
+			t.Fatal("bob got no updated offer from alice")
+		}
+		synctest.Wait()
+		def, desc := lastDefault(ab)
+		if def.Addr() != netip.MustParseAddr("10.0.0.2") {
+			t.Errorf("alice's default after the updated offer %v, want her host address", def)
+		}
+		if got := negRemote(ba); got != def {
+			t.Errorf("bob's negotiated remote %v, want alice's updated default %v", got, def)
+		}
+		if strings.Contains(desc, "typ srflx") || strings.Contains(desc, "203.0.113.2") {
+			t.Errorf("updated offer still lists other candidates:\n%s", desc)
+		}
+		if !strings.Contains(desc, "typ host") {
+			t.Errorf("updated offer lists no host candidate:\n%s", desc)
+		}
+		if r := ba.Media().Stats().Remote; r != ba.ICESelected() {
+			t.Errorf("bob's media goes to %v, selected %v", r, ba.ICESelected())
+		}
+		hears(t, ab, ba, "after the updated offer")
+		// Once per selection: no further re-INVITE, even when the agent
+		// reports the same selection again.
+		ab.mu.Lock()
+		mp := ab.mapping
+		ab.mu.Unlock()
+		ab.iceUpdateDefault(mp, def)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		want := invites + 2 // the updated offer, relayed by the pbx
+		if n := countStarts(w, "INVITE "); n != want {
+			t.Errorf("%d INVITEs on the wire, want %d", n, want)
+		}
+		// Never once the call ended.
+		if err := ab.Hangup(); err != nil {
+			t.Fatal(err)
+		}
+		a.waitCall(t, ab, StateEnded)
+		ab.mu.Lock()
+		ab.iceUpdated = netip.AddrPort{}
+		ab.mu.Unlock()
+		ab.iceUpdateDefault(mp, def)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := countStarts(w, "INVITE "); n != want {
+			t.Errorf("%d INVITEs on the wire after the hang-up, want %d", n, want)
+		}
+	})
+}
