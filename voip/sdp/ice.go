@@ -307,6 +307,32 @@ func answerICE(offer *Session, om *Media, ours *ICE, ans *Session, am *Media) *I
 	return &theirs
 }
 
+// doesICE reports whether answering stream om of offer with our ICE
+// description ours runs ICE (answerICE returns the offerer's).
+func doesICE(offer *Session, om *Media, ours *ICE) bool {
+	if ours == nil {
+		return false
+	}
+	theirs, ok, _, _ := offer.iceMismatch(om)
+	return ok && !(theirs.Lite && ours.Lite)
+}
+
+// component1 is ice with its component-1 candidates only (rtcp-mux);
+// nil stays nil.
+func (ice *ICE) component1() *ICE {
+	if ice == nil {
+		return nil
+	}
+	c := *ice
+	c.Candidates = nil
+	for _, cd := range ice.Candidates {
+		if cd.Component == 1 {
+			c.Candidates = append(c.Candidates, cd)
+		}
+	}
+	return &c
+}
+
 func hasAttr(as []Attr, key string) bool {
 	for _, a := range as {
 		if a.Key == key {

@@ -150,6 +150,16 @@ func (c *Call) iceDefaultLocked(a portmgr.Addrs) (portmgr.Addrs, bool) {
 	return a, false
 }
 
+// rtcpMuxLocked reports whether our description offers (or keeps)
+// a=rtcp-mux (RFC 5761): once a call negotiated it (we accept it in an
+// answer to an ICE offer, sdp.Local.RTCPMuxICE; we do not offer it
+// first), every later description keeps it (§5.1.3), without a=rtcp
+// and without ICE component 2 (RFC 8839 §4.2; localLocked): only
+// component 1 runs.
+func (c *Call) rtcpMuxLocked() bool {
+	return c.ua.cfg.offerRTCPMux || c.ua.cfg.ICE && c.haveNeg && c.neg.RTCPMux
+}
+
 // relayCandidate is our relayed candidate for a component: the standby
 // allocation's address, related to the mapped address the allocation
 // was made from (RFC 8839 §5.1: raddr/rport of a relayed candidate).

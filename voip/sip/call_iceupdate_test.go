@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/deskphone/phone/hal/tone"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
 )
@@ -116,6 +117,73 @@ func TestICEUpdatedOffer(t *testing.T) {
 		synctest.Wait()
 		if n := countStarts(w, "INVITE "); n != want {
 			t.Errorf("%d INVITEs on the wire after the hang-up, want %d", n, want)
+		}
+	})
+}
+
+// TestICERTCPMux: an ICE offer with a=rtcp-mux (as WebRTC gateways and
+// pion send) is accepted: RTCP shares the RTP port (RFC 5761), so only
+// ICE component 1 runs on either side (no component-2 agent), the answer
+// and every later description (alice's updated offer here) carry no
+// component-2 candidate and no a=rtcp but keep a=rtcp-mux, and audio and
+// RTCP (round-trip times from the reception reports) flow both ways on
+// the one port.
+func TestICERTCPMux(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorldDelay(t, 5*time.Millisecond) // RTT > 0
+		s, err := pbx.New(pbx.Config{Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
+			Net: w.host("10.0.0.1"), Listen: netip.MustParseAddrPort("10.0.0.1:5060")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := &pbxWorld{w: w, pbx: s}
+		acct := func(user, pass string) func(*Config) {
+			return func(c *Config) {
+				c.Account = Account{User: user, Password: pass, Domain: "pbx.test", Registrar: "10.0.0.1:5060"}
+				c.ICE, c.MediaTimeout, c.NoMediaHint = true, -1, true
+			}
+		}
+		an, bn := w.host("10.0.0.2"), w.host("10.0.0.3")
+		pw.start(t)
+		// Alice offers rtcp-mux, and advertises an address in c= that is
+		// not her host one, so that she sends an updated offer too.
+		a := newPhoneWith(t, portmgr.Config{Net: an, StaticExternal: netip.MustParseAddr("203.0.113.2")},
+			func(c *Config) { acct("alice", "a-secret")(c); c.offerRTCPMux = true })
+		b := newPhone(t, bn, acct("bob", "b-secret"))
+		for _, p := range []*phone{a, b} {
+			p.waitReg(t, RegRegistered)
+		}
+		ab, ba := connect(t, a, b, "bob")
+		_, answer := lastDefault(ba)
+		waitSelected(t, ab, ba)
+		if !reinvited(t, b, ba) {
+			t.Fatal("bob got no updated offer from alice")
+		}
+		synctest.Wait()
+		_, updated := lastDefault(ab)
+		for what, d := range map[string]string{"bob's answer": answer, "alice's updated offer": updated} {
+			if !strings.Contains(d, "a=rtcp-mux") || strings.Contains(d, "a=rtcp:") || strings.Contains(d, " 2 UDP ") {
+				t.Errorf("%s: want a=rtcp-mux, no a=rtcp and no component-2 candidate:\n%s", what, d)
+			}
+		}
+		for _, c := range []*Call{ab, ba} {
+			c.mu.Lock()
+			mux, ag, ag2 := c.neg.RTCPMux, c.iceAgent, c.iceAgent2
+			c.mu.Unlock()
+			if !mux || ag == nil || ag2 != nil {
+				t.Errorf("%s: rtcp-mux %v, component-1 agent %v, component-2 agent %v; want mux and component 1 only", c, mux, ag != nil, ag2 != nil)
+			}
+		}
+		// Both send for long enough that each gets reception reports of
+		// its sender reports (RTCP every few seconds).
+		gotA, gotB := talkBoth(t, ab, ba, 440, 1000, 15*time.Second)
+		if !tone.Contains(tail(gotA, 0.5), 1000, 8000) || !tone.Contains(tail(gotB, 0.5), 440, 8000) {
+			t.Error("no two-way audio with rtcp-mux")
+		}
+		for _, c := range []*Call{ab, ba} {
+			if st := c.Media().Stats(); st.RTT == 0 || st.Remote != c.ICESelected() {
+				t.Errorf("%s: RTT %v (no reception reports on the muxed port?), media to %v, selected %v", c, st.RTT, st.Remote, c.ICESelected())
+			}
 		}
 	})
 }

@@ -77,6 +77,10 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
 		}
 	}
+	mux := c.rtcpMuxLocked() // call_ice.go
+	if c.haveNeg && c.neg.RTCPMux {
+		a.ExternalRTCP = netip.AddrPort{} // RTCP on the RTP port: no a=rtcp, no ICE component 2
+	}
 	formats := c.ua.formats()
 	if c.haveNeg && c.media != nil {
 		// Later offers and answers keep the running codec (sdp.KeepCodec).
@@ -96,6 +100,8 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 		ICE:       c.iceLocalLocked(a), // call_ice.go
 		// DTLS-SRTP (call_dtls.go)
 		Keying: c.keyingLocked(), Fingerprint: c.dtlsFingerprintLocked(), DTLSRole: c.dtlsRoleLocked(),
+		// rtcp-mux (call_ice.go)
+		RTCPMux: mux, RTCPMuxICE: c.ua.cfg.ICE,
 	}
 }
 
