@@ -45,9 +45,15 @@ type Config struct {
 	Write func(b []byte, to netip.AddrPort) error
 	// LocalUfrag and LocalPwd are ours, as advertised in SDP.
 	LocalUfrag, LocalPwd string
-	// Remote is the peer's ICE description; only its UDP candidates of Component
-	// and of Default's address family are checked.
+	// Remote is the peer's ICE description; only its UDP candidates of
+	// Component and of our base's address family (Base's, else
+	// Default's) are checked: a dual-stack peer lists IPv4 and IPv6
+	// candidates, and our one socket sends to one family.
 	Remote sdp.ICE
+	// Base is our media socket's local address (the base of our
+	// candidates, RFC 8445 §5.1.1.1); only its family matters. Invalid:
+	// Default's family is taken as ours.
+	Base netip.AddrPort
 	// Component is the ICE component the agent checks: 1 (RTP, the
 	// default) or 2 (RTCP on its own socket).
 	Component int
@@ -218,8 +224,8 @@ func New(cfg Config) (*Agent, error) {
 		if c.Component != cfg.Component || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
 			continue
 		}
-		if cfg.Default.IsValid() && c.Addr.Addr().Is4() != cfg.Default.Addr().Is4() {
-			continue
+		if !a.ourFamily(c.Addr) {
+			continue // the other IP family: no pair with our base
 		}
 		a.addPair(c.Addr, false, c.Priority)
 		if cfg.Relay.IsValid() && c.Addr.Addr().Is4() == cfg.Relay.Addr().Is4() {
@@ -228,6 +234,16 @@ func New(cfg Config) (*Agent, error) {
 	}
 	go a.loop()
 	return a, nil
+}
+
+// ourFamily reports whether remote is of our base's IP family (Base's,
+// else Default's; any when neither is known).
+func (a *Agent) ourFamily(remote netip.AddrPort) bool {
+	ours := a.cfg.Base
+	if !ours.IsValid() {
+		ours = a.cfg.Default
+	}
+	return !ours.IsValid() || remote.Addr().Unmap().Is4() == ours.Addr().Unmap().Is4()
 }
 
 // addPair adds a pair for remote on our direct or relayed base unless
@@ -667,6 +683,9 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 	if stun.NewShortTermIntegrity(a.cfg.LocalPwd).Check(m) != nil {
 		return // RFC 8445 §7.3: 401, or silently dropped; we drop
 	}
+	if !a.ourFamily(from) {
+		return // not from a candidate our base can pair with
+	}
 	// Role conflict (§7.3.1.1).
 	controlling := a.isControlling()
 	var theirs uint64
@@ -696,9 +715,6 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 	var rprio uint32
 	if v, err := m.Get(stun.AttrPriority); err == nil && len(v) == 4 {
 		rprio = binary.BigEndian.Uint32(v)
-	}
-	if a.cfg.Default.IsValid() && from.Addr().Is4() != a.cfg.Default.Addr().Is4() {
-		return
 	}
 	p := a.addPair(from, relayed, max(rprio, 1))
 	if p == nil {

@@ -281,7 +281,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	newAgent := func(comp int, conn net.PacketConn, def, relayAddr netip.AddrPort) *ice.Agent {
 		cfg := base
-		cfg.Component, cfg.Default = comp, def
+		cfg.Component, cfg.Default, cfg.Base = comp, def, mp.Local()
 		cfg.Write = func(b []byte, to netip.AddrPort) error {
 			_, err := conn.WriteTo(b, net.UDPAddrFromAddrPort(to))
 			return err
