@@ -148,10 +148,10 @@ func TestICE(t *testing.T) {
 					if !tc.aliceCalls {
 						callerIP, calleeIP = calleeIP, callerIP
 					}
-					if n := inv.count("c=IN IP4 "+callerIP.String()+"\r\n", "typ srflx"); n != 1 {
-						t.Errorf("%d updated offers with c=%v from the caller, want 1 (INVITEs: %d)", n, callerIP, inv.count("", ""))
+					if n := inv.count("typ srflx", "c=IN IP4 "+callerIP.String()+"\r\n", "a=remote-candidates:1 "+calleeIP.String()+" "); n != 1 {
+						t.Errorf("%d updated offers with c=%v and a=remote-candidates from the caller, want 1 (INVITEs: %d)", n, callerIP, inv.count(""))
 					}
-					if n := inv.count("c=IN IP4 "+calleeIP.String()+"\r\n", ""); n != 0 {
+					if n := inv.count("", "c=IN IP4 "+calleeIP.String()+"\r\n"); n != 0 {
 						t.Errorf("%d INVITEs with c=%v from the controlled callee, want none", n, calleeIP)
 					}
 				}
@@ -248,12 +248,13 @@ func TestICERelay(t *testing.T) {
 				}
 				// Alice calling controls: her selected pair's local
 				// candidate is the relay, her offer's c= her NAT's: the
-				// updated offer makes the relayed address the default.
+				// updated offer makes the relayed address the default
+				// and names bob's end (a=remote-candidates).
 				// Called, she is controlled and sends none (bob's own
 				// local candidate is peer-reflexive: nothing to offer).
-				n := inv.count(" typ relay", " typ host")
+				n := inv.count(" typ host", "a=remote-candidates:1 ", " typ relay")
 				if want := map[bool]int{true: 1, false: 0}[aliceCalls]; n != want {
-					t.Errorf("%d updated offers with only a relayed candidate, want %d", n, want)
+					t.Errorf("%d updated offers with only relayed candidates and a=remote-candidates, want %d", n, want)
 				}
 				_ = cr.Hangup()
 				_ = caller.state(cr, sip.StateEnded)
@@ -283,15 +284,22 @@ func watchInvites(w *portmgrtest.World) *invites {
 }
 
 // count is how many INVITEs the WAN carried from a phone to the pbx
-// contain with and not without.
-func (inv *invites) count(with, without string) int {
+// contain each of with and not without (unless empty).
+func (inv *invites) count(without string, with ...string) int {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	n := 0
+next:
 	for _, b := range inv.bodies {
-		if strings.Contains(b, with) && (without == "" || !strings.Contains(b, without)) {
-			n++
+		if without != "" && strings.Contains(b, without) {
+			continue
 		}
+		for _, w := range with {
+			if !strings.Contains(b, w) {
+				continue next
+			}
+		}
+		n++
 	}
 	return n
 }

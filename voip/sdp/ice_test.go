@@ -227,3 +227,31 @@ func TestICERTCPMuxAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteCandidates: a=remote-candidates (RFC 8839 §5.2) is written
+// in an offer as "component address port" per component, never in an
+// answer (§4.4.2), and a peer's is not taken for anything.
+func TestRemoteCandidates(t *testing.T) {
+	ours := &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+		{Foundation: "1", Component: 1, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+	}, Remote: []Candidate{{Component: 1, Addr: netip.MustParseAddrPort("203.0.113.9:40000")}, {Component: 2, Addr: netip.MustParseAddrPort("[2001:db8::9]:40001")}}}
+	l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), ICE: ours}
+	o := string(Offer(l).Marshal())
+	if !strings.Contains(o, "a=remote-candidates:1 203.0.113.9 40000 2 2001:db8::9 40001\r\n") {
+		t.Errorf("offer:\n%s", o)
+	}
+	offer, err := Parse([]byte(iceOffer + "a=remote-candidates:1 192.0.2.1 4000\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, neg, err := Answer(offer, l)
+	if err != nil || neg.RemoteICE == nil {
+		t.Fatalf("answer: %v, ICE %v", err, neg.RemoteICE)
+	}
+	if a := string(ans.Marshal()); strings.Contains(a, "remote-candidates") || !strings.Contains(a, "a=candidate:1 1 UDP") {
+		t.Errorf("answer:\n%s", a)
+	}
+	if len(neg.RemoteICE.Remote) != 0 || len(ours.Remote) != 2 {
+		t.Errorf("peer's remote candidates read %v; ours %v", neg.RemoteICE.Remote, ours.Remote)
+	}
+}

@@ -122,6 +122,15 @@ func (c *Call) iceLocalLocked(a portmgr.Addrs) *sdp.ICE {
 		l.Candidates = slices.DeleteFunc(l.Candidates, func(cd sdp.Candidate) bool {
 			return cd.Component == 1 && cd.Addr != a.External || cd.Component == 2 && cd.Addr != a.ExternalRTCP
 		})
+		if c.iceUpdated.IsValid() && c.iceRTP.IsValid() {
+			// We control (iceUpdateDefault): a=remote-candidates, the
+			// selected pairs' remote ends (RFC 8839 §4.4.1.2.2; answers
+			// leave it out).
+			l.Remote = []sdp.Candidate{{Component: 1, Addr: c.iceRTP}}
+			if a.ExternalRTCP.IsValid() && c.iceRTCP.IsValid() {
+				l.Remote = append(l.Remote, sdp.Candidate{Component: 2, Addr: c.iceRTCP})
+			}
+		}
 	}
 	return l
 }

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -87,6 +88,15 @@ func TestICEUpdatedOffer(t *testing.T) {
 		}
 		if !strings.Contains(desc, "typ host") {
 			t.Errorf("updated offer lists no host candidate:\n%s", desc)
+		}
+		sel := ab.ICESelected()
+		// Component 2's pair may be selected later: its remote end is
+		// named only when it is.
+		if want := fmt.Sprintf("a=remote-candidates:1 %s %d", sel.Addr(), sel.Port()); !strings.Contains(desc, want) {
+			t.Errorf("updated offer lacks %q:\n%s", want, desc)
+		}
+		if _, bd := lastDefault(ba); strings.Contains(bd, "remote-candidates") {
+			t.Errorf("bob's answer carries a=remote-candidates:\n%s", bd)
 		}
 		if r := ba.Media().Stats().Remote; r != ba.ICESelected() {
 			t.Errorf("bob's media goes to %v, selected %v", r, ba.ICESelected())
