@@ -70,13 +70,14 @@ type iceState struct {
 	iceRelay, iceRelayRTCP netip.AddrPort
 	iceLite                bool // we are an ICE-lite agent (public, answering)
 	// iceDefault is the selected RTP pair's local candidate that our
-	// descriptions carry as the default (c=/m=) since the updated offer
-	// (iceUpdateDefault, RFC 8445 §8.1.2): our host address, the mapped
-	// one, or the relay's once the mapping moved onto it; invalid before
-	// one and after an ICE restart of ours.
+	// descriptions carry as the default (c=/m=) once we, controlling,
+	// selected it (iceUpdateDefault, RFC 8445 §8.1.2): our host address,
+	// the mapped one, or the relay's once the mapping moved onto it;
+	// invalid before and after an ICE restart.
 	iceDefault netip.AddrPort
-	// iceUpdated is the local candidate the last updated offer was made
-	// for: one re-INVITE per selection.
+	// iceUpdated is the local candidate iceUpdateDefault last took (and
+	// sent the updated offer for, when it was not the default already):
+	// one re-INVITE per selection.
 	iceUpdated netip.AddrPort
 }
 
@@ -252,7 +253,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	old, old2 := c.iceAgent, c.iceAgent2
 	c.iceAgent, c.iceAgent2, c.iceRemote = nil, nil, key
-	c.iceUpdated = netip.AddrPort{} // new agents, new selections
+	// New agents, new selections: an updated offer's default was of the
+	// old pairs (a peer's restart; ours cleared it in refreshICE).
+	c.iceUpdated, c.iceDefault = netip.AddrPort{}, netip.AddrPort{}
 	c.iceRTP, c.iceRTCP = netip.AddrPort{}, netip.AddrPort{}
 	relay, relayRTCP := c.iceRelay, c.iceRelayRTCP
 	rel, _ := c.ua.cfg.Mapper.(ICERelayer)
@@ -450,7 +453,9 @@ const iceUpdateRetry = 250 * time.Millisecond
 // relay's once the mapping moved onto it (iceUseRelay); a peer-reflexive
 // address we never advertised stays out of the SDP. Once per selection,
 // never after the call ended; the controlled agent (and an ICE-lite
-// one) sends none.
+// one) sends none. When local is our default already no re-INVITE is
+// needed, but our later descriptions follow the same rules (its
+// candidates only, a=remote-candidates: iceLocalLocked).
 func (c *Call) iceUpdateDefault(mp *portmgr.Mapping, local netip.AddrPort) {
 	c.mu.Lock()
 	a := mp.Addrs()
@@ -460,12 +465,14 @@ func (c *Call) iceUpdateDefault(mp *portmgr.Mapping, local netip.AddrPort) {
 	}
 	ours := local == a.External || local == a.Local && a.Via != portmgr.StrategyTURN
 	update := c.state != StateEnded && c.mapping == mp && !c.iceLite &&
-		local.IsValid() && ours && def.IsValid() && def != local && c.iceUpdated != local
+		local.IsValid() && ours && def.IsValid() && c.iceUpdated != local
 	if update {
+		// Our descriptions from now on: this default, its candidates
+		// only, a=remote-candidates; a re-INVITE when it is new.
 		c.iceUpdated, c.iceDefault = local, local
 	}
 	c.mu.Unlock()
-	if !update {
+	if !update || def == local {
 		return
 	}
 	c.log.Info("ice: updated offer: the selected pair's local candidate becomes the default", "local", local, "default", def)

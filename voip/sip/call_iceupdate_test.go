@@ -114,6 +114,30 @@ func TestICEUpdatedOffer(t *testing.T) {
 		if n := countStarts(w, "INVITE "); n != want {
 			t.Errorf("%d INVITEs on the wire, want %d", n, want)
 		}
+		// Alice's ICE restart (her NAT changed): the restart offers her
+		// usual default (the static address) and all candidates again;
+		// the new agents select the host pair, and a new updated offer
+		// makes it the default again.
+		_, _, oldKey, _ := iceCreds(ab)
+		a.ua.HandlePortEvent(portmgr.Event{Kind: portmgr.EventExternalChanged, Mapping: mp})
+		if !reinvited(t, b, ba) {
+			t.Fatal("no re-INVITE after alice's media address change")
+		}
+		waitSelected(t, ab, ba)
+		if _, _, key, _ := iceCreds(ab); key == oldKey {
+			t.Fatal("alice's agents not restarted")
+		}
+		if !reinvited(t, b, ba) {
+			t.Fatal("no updated offer after alice's restart")
+		}
+		synctest.Wait()
+		want += 4 // the restart and the new updated offer
+		if n := countStarts(w, "INVITE "); n != want {
+			t.Errorf("%d INVITEs on the wire after alice's restart, want %d", n, want)
+		}
+		if d, desc := lastDefault(ab); d != def || strings.Contains(desc, "typ srflx") {
+			t.Errorf("alice's default after the restart %v, want %v, host candidate only:\n%s", d, def, desc)
+		}
 		// Never once the call ended.
 		if err := ab.Hangup(); err != nil {
 			t.Fatal(err)
