@@ -172,6 +172,24 @@ func FuzzICE(f *testing.F) {
 				}
 			}
 		}
+		// Answered by an ICE agent that accepts rtcp-mux from ICE
+		// offers: with mux, no a=rtcp and no component-2 candidate.
+		l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), RTCP: netip.MustParseAddrPort("192.0.2.1:4001"), RTCPMuxICE: true,
+			ICE: &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+				{Foundation: "1", Component: 1, Transport: "UDP", Priority: 2, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+				{Foundation: "1", Component: 2, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4001"), Type: CandHost},
+			}, Remote: []Candidate{{Component: 1, Addr: netip.MustParseAddrPort("192.0.2.9:9")}}}}
+		ans, neg, err := Answer(s, l)
+		if err != nil {
+			return
+		}
+		a := string(ans.Marshal())
+		if strings.Contains(a, "remote-candidates") {
+			t.Fatalf("a=remote-candidates in an answer:\n%s", a)
+		}
+		if neg.RTCPMux && (neg.RemoteICE == nil || strings.Contains(a, "a=rtcp:") || strings.Contains(a, "a=candidate:1 2 ")) {
+			t.Fatalf("mux answer (ICE %v):\n%s", neg.RemoteICE != nil, a)
+		}
 	})
 }
 
