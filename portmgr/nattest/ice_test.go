@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -53,6 +54,7 @@ func TestICE(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := portmgrtest.NewWorld(t, true)
 				sa := w.AddSite(tc.ka, 0)
+				inv := watchInvites(w)
 				var sb *portmgrtest.Site
 				var bobMod func(*portmgr.Config)
 				if tc.sameNAT {
@@ -138,6 +140,20 @@ func TestICE(t *testing.T) {
 					if !lan(selR) || !lan(selE) {
 						t.Errorf("selected %v / %v, want LAN host addresses", selR, selE)
 					}
+					// The caller controls: its pair's local candidate is
+					// its host address, its offer's c= the NAT's: the
+					// updated offer (RFC 8445 §8.1.2) makes the host
+					// address the default. The callee sends none.
+					callerIP, calleeIP := sa.LocalIP, sa.LocalIP.Next()
+					if !tc.aliceCalls {
+						callerIP, calleeIP = calleeIP, callerIP
+					}
+					if n := inv.count("typ srflx", "c=IN IP4 "+callerIP.String()+"\r\n", "a=remote-candidates:1 "+calleeIP.String()+" "); n != 1 {
+						t.Errorf("%d updated offers with c=%v and a=remote-candidates from the caller, want 1 (INVITEs: %d)", n, callerIP, inv.count(""))
+					}
+					if n := inv.count("", "c=IN IP4 "+calleeIP.String()+"\r\n"); n != 0 {
+						t.Errorf("%d INVITEs with c=%v from the controlled callee, want none", n, calleeIP)
+					}
 				}
 				_ = cr.Hangup()
 				_ = caller.state(cr, sip.StateEnded)
@@ -166,6 +182,7 @@ func TestICERelay(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				w := portmgrtest.NewWorld(t, true)
 				sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(portmgrtest.Symmetric, 0)
+				inv := watchInvites(w)
 				pn := w.PublicNet(pbxAddr.Addr().String())
 				srv, err := pbx.New(pbx.Config{
 					Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
@@ -229,9 +246,60 @@ func TestICERelay(t *testing.T) {
 				if !ca.ICESelected().IsValid() || !cb.ICESelected().IsValid() {
 					t.Errorf("selected %v / %v, want a pair on both sides", ca.ICESelected(), cb.ICESelected())
 				}
+				// Alice calling controls: her selected pair's local
+				// candidate is the relay, her offer's c= her NAT's: the
+				// updated offer makes the relayed address the default
+				// and names bob's end (a=remote-candidates).
+				// Called, she is controlled and sends none (bob's own
+				// local candidate is peer-reflexive: nothing to offer).
+				n := inv.count(" typ host", "a=remote-candidates:1 ", " typ relay")
+				if want := map[bool]int{true: 1, false: 0}[aliceCalls]; n != want {
+					t.Errorf("%d updated offers with only relayed candidates and a=remote-candidates, want %d", n, want)
+				}
 				_ = cr.Hangup()
 				_ = caller.state(cr, sip.StateEnded)
 			})
 		})
 	}
+}
+
+// invites records the INVITEs (initial and re-INVITEs) the WAN carries.
+type invites struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func watchInvites(w *portmgrtest.World) *invites {
+	inv := &invites{}
+	w.WAN.AddChunkFilter(func(c vnet.Chunk) bool {
+		dst, ok := c.DestinationAddr().(*net.UDPAddr)
+		if d := string(c.UserData()); ok && dst.IP.Equal(pbxAddr.Addr().AsSlice()) && strings.HasPrefix(d, "INVITE ") {
+			inv.mu.Lock()
+			inv.bodies = append(inv.bodies, d)
+			inv.mu.Unlock()
+		}
+		return true
+	})
+	return inv
+}
+
+// count is how many INVITEs the WAN carried from a phone to the pbx
+// contain each of with and not without (unless empty).
+func (inv *invites) count(without string, with ...string) int {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	n := 0
+next:
+	for _, b := range inv.bodies {
+		if without != "" && strings.Contains(b, without) {
+			continue
+		}
+		for _, w := range with {
+			if !strings.Contains(b, w) {
+				continue next
+			}
+		}
+		n++
+	}
+	return n
 }

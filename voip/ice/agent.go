@@ -45,9 +45,15 @@ type Config struct {
 	Write func(b []byte, to netip.AddrPort) error
 	// LocalUfrag and LocalPwd are ours, as advertised in SDP.
 	LocalUfrag, LocalPwd string
-	// Remote is the peer's ICE description; only its UDP candidates of Component
-	// and of Default's address family are checked.
+	// Remote is the peer's ICE description; only its UDP candidates of
+	// Component and of our base's address family (Base's, else
+	// Default's) are checked: a dual-stack peer lists IPv4 and IPv6
+	// candidates, and our one socket sends to one family.
 	Remote sdp.ICE
+	// Base is our media socket's local address (the base of our
+	// candidates, RFC 8445 §5.1.1.1); only its family matters. Invalid:
+	// Default's family is taken as ours.
+	Base netip.AddrPort
 	// Component is the ICE component the agent checks: 1 (RTP, the
 	// default) or 2 (RTCP on its own socket).
 	Component int
@@ -75,14 +81,33 @@ type Config struct {
 	// WriteRelay sends b to to through the relay; required with Relay.
 	WriteRelay func(b []byte, to netip.AddrPort) error
 	// OnSelect is called, on the agent's goroutine, each time the
-	// selected pair changes: its remote address, and whether its local
-	// candidate is the relay. It must not block long and must not call
+	// selected pair changes. It must not block long and must not call
 	// Close.
-	OnSelect func(remote netip.AddrPort, relayed bool)
+	OnSelect func(Selection)
 	// Logger receives agent events (never per check); nil discards.
 	Logger *slog.Logger
 	// Ta, RTO, Keepalive and GiveUp: see the Default constants.
 	Ta, RTO, Keepalive, GiveUp time.Duration
+}
+
+// Selection is a selected candidate pair, as Config.OnSelect reports it.
+type Selection struct {
+	// Remote is the peer's candidate: where media goes.
+	Remote netip.AddrPort
+	// Local is our candidate as the peer saw our check (the
+	// XOR-MAPPED-ADDRESS of its answer, RFC 8445 §7.2.5.3.1): our host
+	// address on a LAN, the server-reflexive one across NATs, the relayed
+	// one through the relay, or a peer-reflexive one we never advertised.
+	// Invalid when the answer carried none (a lite agent's selection,
+	// made on the peer's check, has none either).
+	Local netip.AddrPort
+	// Relayed is true when our side of the pair is the relay
+	// (Config.Relay) rather than the media socket itself.
+	Relayed bool
+	// Controlling is our role when the pair was selected (after any
+	// role conflict): the controlling agent owes the updated offer of
+	// RFC 8445 §8.1.2 when Local is not its default.
+	Controlling bool
 }
 
 // pair states (RFC 8445 §6.1.2.6).
@@ -99,7 +124,8 @@ const (
 // its TURN allocation when relayed) and a remote candidate.
 type pair struct {
 	remote    netip.AddrPort
-	relayed   bool // our base is the relay (Config.Relay)
+	relayed   bool           // our base is the relay (Config.Relay)
+	mapped    netip.AddrPort // our address as the peer saw our check (XOR-MAPPED-ADDRESS)
 	prio      uint64
 	state     pairState
 	tx        [stun.TransactionIDSize]byte
@@ -138,7 +164,8 @@ type Agent struct {
 
 	mu          sync.Mutex // guards following
 	selected    netip.AddrPort
-	selRelayed  bool // the selected pair's base is the relay
+	selRelayed  bool           // the selected pair's base is the relay
+	selLocal    netip.AddrPort // the selected pair's local candidate, as the peer saw it
 	gaveUp      bool
 	checks      int // checks sent
 	controlling bool
@@ -197,8 +224,8 @@ func New(cfg Config) (*Agent, error) {
 		if c.Component != cfg.Component || c.Transport != "UDP" || !c.Addr.IsValid() || c.Addr.Port() == 0 {
 			continue
 		}
-		if cfg.Default.IsValid() && c.Addr.Addr().Is4() != cfg.Default.Addr().Is4() {
-			continue
+		if !a.ourFamily(c.Addr) {
+			continue // the other IP family: no pair with our base
 		}
 		a.addPair(c.Addr, false, c.Priority)
 		if cfg.Relay.IsValid() && c.Addr.Addr().Is4() == cfg.Relay.Addr().Is4() {
@@ -207,6 +234,16 @@ func New(cfg Config) (*Agent, error) {
 	}
 	go a.loop()
 	return a, nil
+}
+
+// ourFamily reports whether remote is of our base's IP family (Base's,
+// else Default's; any when neither is known).
+func (a *Agent) ourFamily(remote netip.AddrPort) bool {
+	ours := a.cfg.Base
+	if !ours.IsValid() {
+		ours = a.cfg.Default
+	}
+	return !ours.IsValid() || remote.Addr().Unmap().Is4() == ours.Addr().Unmap().Is4()
 }
 
 // addPair adds a pair for remote on our direct or relayed base unless
@@ -282,6 +319,15 @@ func (a *Agent) Selected() netip.AddrPort {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.selected
+}
+
+// SelectedLocal is the selected pair's local candidate as the peer saw
+// our check (Selection.Local); invalid before a pair is selected or
+// when the peer's answer carried no XOR-MAPPED-ADDRESS.
+func (a *Agent) SelectedLocal() netip.AddrPort {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.selLocal
 }
 
 // SelectedRelayed reports whether the selected pair's local candidate
@@ -637,6 +683,9 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 	if stun.NewShortTermIntegrity(a.cfg.LocalPwd).Check(m) != nil {
 		return // RFC 8445 §7.3: 401, or silently dropped; we drop
 	}
+	if !a.ourFamily(from) {
+		return // not from a candidate our base can pair with
+	}
 	// Role conflict (§7.3.1.1).
 	controlling := a.isControlling()
 	var theirs uint64
@@ -666,9 +715,6 @@ func (a *Agent) onRequest(m *stun.Message, from netip.AddrPort, relayed bool, no
 	var rprio uint32
 	if v, err := m.Get(stun.AttrPriority); err == nil && len(v) == 4 {
 		rprio = binary.BigEndian.Uint32(v)
-	}
-	if a.cfg.Default.IsValid() && from.Addr().Is4() != a.cfg.Default.Addr().Is4() {
-		return
 	}
 	p := a.addPair(from, relayed, max(rprio, 1))
 	if p == nil {
@@ -775,6 +821,12 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, relayed bool, n
 		return // a keepalive's answer
 	}
 	p.state = succeeded
+	var xa stun.XORMappedAddress
+	if xa.GetFrom(m) == nil {
+		if ip, ok := netip.AddrFromSlice(xa.IP); ok && xa.Port > 0 && xa.Port < 65536 {
+			p.mapped = netip.AddrPortFrom(ip.Unmap(), uint16(xa.Port))
+		}
+	}
 	if a.firstValid.IsZero() {
 		a.firstValid = now
 	}
@@ -786,7 +838,8 @@ func (a *Agent) onResponse(m *stun.Message, from netip.AddrPort, relayed bool, n
 func (a *Agent) selectPair(p *pair) {
 	a.mu.Lock()
 	changed := a.selected != p.remote || a.selRelayed != p.relayed
-	a.selected, a.selRelayed = p.remote, p.relayed
+	a.selected, a.selRelayed, a.selLocal = p.remote, p.relayed, p.mapped
+	controlling := a.controlling
 	a.mu.Unlock()
 	if !changed {
 		return
@@ -794,7 +847,7 @@ func (a *Agent) selectPair(p *pair) {
 	a.nextKA = time.Now().Add(a.cfg.Keepalive)
 	a.log.Info("ice: pair selected", "ice_component", a.cfg.Component, "raddr", p.remote, "relayed", p.relayed, "default", a.cfg.Default, "after", time.Since(a.started).Round(time.Millisecond))
 	if a.cfg.OnSelect != nil {
-		a.cfg.OnSelect(p.remote, p.relayed)
+		a.cfg.OnSelect(Selection{Remote: p.remote, Local: p.mapped, Relayed: p.relayed, Controlling: controlling})
 	}
 }
 

@@ -63,7 +63,7 @@ func agents(t *testing.T, w *wire, aCtl, bCtl bool, aCands, bCands []sdp.Candida
 	var err error
 	a.ag, err = New(Config{Write: w.writer(aAddr), LocalUfrag: a.ufrag, LocalPwd: a.pwd, Controlling: aCtl,
 		Remote: sdp.ICE{Ufrag: b.ufrag, Pwd: bpwd, Candidates: bCands}, Default: bCands[0].Addr,
-		OnSelect: func(r netip.AddrPort, _ bool) { a.sel <- r }})
+		OnSelect: func(s Selection) { a.sel <- s.Remote }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func agents(t *testing.T, w *wire, aCtl, bCtl bool, aCands, bCands []sdp.Candida
 	w.mu.Unlock()
 	b.ag, err = New(Config{Write: w.writer(bAddr), LocalUfrag: b.ufrag, LocalPwd: b.pwd, Controlling: bCtl,
 		Remote: sdp.ICE{Ufrag: a.ufrag, Pwd: a.pwd, Candidates: aCands}, Default: aCands[0].Addr,
-		OnSelect: func(r netip.AddrPort, _ bool) { b.sel <- r }})
+		OnSelect: func(s Selection) { b.sel <- s.Remote }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,13 +214,13 @@ func TestRelayPair(t *testing.T) {
 				aSel, bSel := make(chan sel, 8), make(chan sel, 8)
 				na, err := New(Config{Write: aWrite, Relay: rAddr, WriteRelay: aRelay, LocalUfrag: au, LocalPwd: ap, Controlling: aCtl,
 					Remote: sdp.ICE{Ufrag: bu, Pwd: bp, Candidates: bc}, Default: bAddr,
-					OnSelect: func(r netip.AddrPort, rel bool) { aSel <- sel{r, rel} }})
+					OnSelect: func(s Selection) { aSel <- sel{s.Remote, s.Relayed} }})
 				if err != nil {
 					t.Fatal(err)
 				}
 				nb, err := New(Config{Write: bWrite, LocalUfrag: bu, LocalPwd: bp, Controlling: !aCtl,
 					Remote: sdp.ICE{Ufrag: au, Pwd: ap, Candidates: ac}, Default: aAddr,
-					OnSelect: func(r netip.AddrPort, rel bool) { bSel <- sel{r, rel} }})
+					OnSelect: func(s Selection) { bSel <- sel{s.Remote, s.Relayed} }})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -27,13 +27,13 @@ func ExampleNew() {
 		LocalUfrag: au, LocalPwd: ap, Controlling: true,
 		Remote: sdp.ICE{Ufrag: bu, Pwd: bp, Candidates: host(b)}, Default: b,
 		Write:    func(p []byte, to netip.AddrPort) error { <-ready; agentB.HandleSTUN(p, a); return nil },
-		OnSelect: func(r netip.AddrPort, _ bool) { selA <- r },
+		OnSelect: func(s ice.Selection) { selA <- s.Remote },
 	})
 	agentB, _ = ice.New(ice.Config{
 		LocalUfrag: bu, LocalPwd: bp,
 		Remote: sdp.ICE{Ufrag: au, Pwd: ap, Candidates: host(a)}, Default: a,
 		Write:    func(p []byte, to netip.AddrPort) error { <-ready; agentA.HandleSTUN(p, b); return nil },
-		OnSelect: func(r netip.AddrPort, _ bool) { selB <- r },
+		OnSelect: func(s ice.Selection) { selB <- s.Remote },
 	})
 	close(ready)
 	fmt.Println("A sends media to", <-selA)

@@ -25,14 +25,14 @@ func TestLite(t *testing.T) {
 				a, err := New(Config{Write: w.writer(aAddr), LocalUfrag: au, LocalPwd: ap, Controlling: aCtl,
 					Remote:   sdp.ICE{Ufrag: bu, Pwd: bp, Lite: true, Candidates: []sdp.Candidate{cand("1", sdp.CandHost, bAddr)}},
 					Default:  bAddr,
-					OnSelect: func(r netip.AddrPort, _ bool) { aSel <- r }})
+					OnSelect: func(s Selection) { aSel <- s.Remote }})
 				if err != nil {
 					t.Fatal(err)
 				}
 				b, err := New(Config{Write: w.writer(bAddr), LocalUfrag: bu, LocalPwd: bp, Lite: true, Controlling: true,
 					Remote:   sdp.ICE{Ufrag: au, Pwd: ap, Candidates: []sdp.Candidate{cand("9", sdp.CandSrflx, dead), cand("1", sdp.CandHost, aAddr)}},
 					Default:  dead,
-					OnSelect: func(r netip.AddrPort, _ bool) { bSel <- r }})
+					OnSelect: func(s Selection) { bSel <- s.Remote }})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -87,7 +87,7 @@ func pionPeer(t *testing.T, weControl bool) {
 		LocalUfrag: ufrag, LocalPwd: pwd, Controlling: weControl,
 		Remote:   sdp.ICE{Ufrag: rufrag, Pwd: rpwd, Candidates: []sdp.Candidate{theirs}},
 		Default:  theirs.Addr,
-		OnSelect: func(r netip.AddrPort, _ bool) { selected <- r },
+		OnSelect: func(s ice.Selection) { selected <- s.Remote },
 	})
 	if err != nil {
 		t.Fatal(err)

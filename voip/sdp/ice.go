@@ -45,6 +45,13 @@ type ICE struct {
 	Ufrag, Pwd string
 	Lite       bool
 	Candidates []Candidate
+	// Remote is a=remote-candidates (RFC 8839 §5.2), written in an
+	// offer only: the controlling agent's subsequent offer after
+	// nomination names the remote candidate of each component's selected
+	// pair (§4.4.1.2.2), so that a controlled agent its checks have not
+	// reached yet knows the pair. Only Component and Addr are used.
+	// Answers never carry it; it is not read from a peer's description.
+	Remote []Candidate
 }
 
 // isICEChar reports whether c is an ice-char (RFC 8839 §5.1: ALPHA /
@@ -186,6 +193,17 @@ func (ice *ICE) Attrs() []Attr {
 	for _, c := range ice.Candidates {
 		out = append(out, Attr{Key: "candidate", Value: c.Value()})
 	}
+	if len(ice.Remote) > 0 {
+		// remote-candidate = component-ID SP connection-address SP port
+		var b strings.Builder
+		for i, c := range ice.Remote {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%d %s %d", c.Component, c.Addr.Addr(), c.Addr.Port())
+		}
+		out = append(out, Attr{Key: "remote-candidates", Value: b.String()})
+	}
 	return out
 }
 
@@ -300,11 +318,39 @@ func answerICE(offer *Session, om *Media, ours *ICE, ans *Session, am *Media) *I
 	if theirs.Lite && ours.Lite {
 		return nil // RFC 8445 §6.1.1: two lite agents do no ICE
 	}
-	am.Attrs = append(am.Attrs, ours.Attrs()...)
+	oa := *ours
+	oa.Remote = nil // RFC 8839 §4.4.2: never in an answer
+	am.Attrs = append(am.Attrs, oa.Attrs()...)
 	if ours.Lite && !hasAttr(ans.Attrs, "ice-lite") {
 		ans.Attrs = append(ans.Attrs, ours.sessionAttrs()...)
 	}
 	return &theirs
+}
+
+// doesICE reports whether answering stream om of offer with our ICE
+// description ours runs ICE (answerICE returns the offerer's).
+func doesICE(offer *Session, om *Media, ours *ICE) bool {
+	if ours == nil {
+		return false
+	}
+	theirs, ok, _, _ := offer.iceMismatch(om)
+	return ok && !(theirs.Lite && ours.Lite)
+}
+
+// component1 is ice with its component-1 candidates only (rtcp-mux);
+// nil stays nil.
+func (ice *ICE) component1() *ICE {
+	if ice == nil {
+		return nil
+	}
+	c := *ice
+	c.Candidates = nil
+	for _, cd := range ice.Candidates {
+		if cd.Component == 1 {
+			c.Candidates = append(c.Candidates, cd)
+		}
+	}
+	return &c
 }
 
 func hasAttr(as []Attr, key string) bool {

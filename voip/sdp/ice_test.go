@@ -172,5 +172,104 @@ func FuzzICE(f *testing.F) {
 				}
 			}
 		}
+		// Answered by an ICE agent that accepts rtcp-mux from ICE
+		// offers: with mux, no a=rtcp and no component-2 candidate.
+		l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), RTCP: netip.MustParseAddrPort("192.0.2.1:4001"), RTCPMuxICE: true,
+			ICE: &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+				{Foundation: "1", Component: 1, Transport: "UDP", Priority: 2, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+				{Foundation: "1", Component: 2, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4001"), Type: CandHost},
+			}, Remote: []Candidate{{Component: 1, Addr: netip.MustParseAddrPort("192.0.2.9:9")}}}}
+		ans, neg, err := Answer(s, l)
+		if err != nil {
+			return
+		}
+		a := string(ans.Marshal())
+		if strings.Contains(a, "remote-candidates") {
+			t.Fatalf("a=remote-candidates in an answer:\n%s", a)
+		}
+		if neg.RTCPMux && (neg.RemoteICE == nil || strings.Contains(a, "a=rtcp:") || strings.Contains(a, "a=candidate:1 2 ")) {
+			t.Fatalf("mux answer (ICE %v):\n%s", neg.RemoteICE != nil, a)
+		}
 	})
+}
+
+// TestICERTCPMuxAnswer: with RTCPMuxICE an ICE offer's a=rtcp-mux is
+// accepted (RFC 5761 §5.1.1), and the answer carries no a=rtcp and no
+// component-2 candidate (RFC 8839 §4.2): ICE runs on component 1 only.
+// A plain offer with rtcp-mux, an ICE offer without it, and an offer
+// answered without ICE on our side keep today's answer (both ports).
+func TestICERTCPMuxAnswer(t *testing.T) {
+	muxOffer := strings.Replace(iceOffer, "a=ice-pwd:", "a=rtcp-mux\r\na=ice-pwd:", 1)
+	ours := &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+		{Foundation: "1", Component: 1, Transport: "UDP", Priority: 2, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+		{Foundation: "1", Component: 2, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4001"), Type: CandHost},
+	}}
+	l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), RTCP: netip.MustParseAddrPort("192.0.2.1:4001"), ICE: ours, RTCPMuxICE: true}
+	plainMux := strings.Replace(strings.Replace(muxOffer, "a=ice-ufrag:abcd\r\n", "", 1), "a=ice-pwd:0123456789abcdefghijklmn\r\n", "", 1)
+	for _, tc := range []struct {
+		name, offer string
+		l           Local
+		mux         bool
+	}{
+		{"ice-mux", muxOffer, l, true},
+		{"ice-no-mux", iceOffer, l, false},
+		{"plain-mux", plainMux, l, false},
+		{"ice-mux-we-plain", muxOffer, Local{Addr: l.Addr, RTCP: l.RTCP, RTCPMuxICE: true}, false},
+		{"ice-mux-not-accepted", muxOffer, Local{Addr: l.Addr, RTCP: l.RTCP, ICE: ours}, false},
+	} {
+		offer, err := Parse([]byte(tc.offer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans, neg, err := Answer(offer, tc.l)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		a := string(ans.Marshal())
+		if neg.RTCPMux != tc.mux || strings.Contains(a, "a=rtcp-mux") != tc.mux {
+			t.Errorf("%s: mux %v, want %v:\n%s", tc.name, neg.RTCPMux, tc.mux, a)
+		}
+		if strings.Contains(a, "a=rtcp:") == tc.mux {
+			t.Errorf("%s: a=rtcp with mux %v:\n%s", tc.name, tc.mux, a)
+		}
+		if comp2 := strings.Contains(a, "a=candidate:1 2 "); comp2 && tc.mux || !comp2 && strings.Contains(a, "a=ice-ufrag") && !tc.mux {
+			t.Errorf("%s: component-2 candidate %v with mux %v:\n%s", tc.name, comp2, tc.mux, a)
+		}
+		if tc.mux && neg.RemoteRTCP != neg.Remote {
+			t.Errorf("%s: RTCP to %v, RTP to %v", tc.name, neg.RemoteRTCP, neg.Remote)
+		}
+		// The offerer reads the answer back the same way.
+		back, _ := Parse(ans.Marshal())
+		if n, err := Accept(offer, back); err != nil || n.RTCPMux != tc.mux {
+			t.Errorf("%s: Accept mux %v, %v", tc.name, n.RTCPMux, err)
+		}
+	}
+}
+
+// TestRemoteCandidates: a=remote-candidates (RFC 8839 §5.2) is written
+// in an offer as "component address port" per component, never in an
+// answer (§4.4.2), and a peer's is not taken for anything.
+func TestRemoteCandidates(t *testing.T) {
+	ours := &ICE{Ufrag: "wxyz", Pwd: "zyxwvutsrqponmlkjihgfedcba", Candidates: []Candidate{
+		{Foundation: "1", Component: 1, Transport: "UDP", Priority: 1, Addr: netip.MustParseAddrPort("192.0.2.1:4000"), Type: CandHost},
+	}, Remote: []Candidate{{Component: 1, Addr: netip.MustParseAddrPort("203.0.113.9:40000")}, {Component: 2, Addr: netip.MustParseAddrPort("[2001:db8::9]:40001")}}}
+	l := Local{Addr: netip.MustParseAddrPort("192.0.2.1:4000"), ICE: ours}
+	o := string(Offer(l).Marshal())
+	if !strings.Contains(o, "a=remote-candidates:1 203.0.113.9 40000 2 2001:db8::9 40001\r\n") {
+		t.Errorf("offer:\n%s", o)
+	}
+	offer, err := Parse([]byte(iceOffer + "a=remote-candidates:1 192.0.2.1 4000\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, neg, err := Answer(offer, l)
+	if err != nil || neg.RemoteICE == nil {
+		t.Fatalf("answer: %v, ICE %v", err, neg.RemoteICE)
+	}
+	if a := string(ans.Marshal()); strings.Contains(a, "remote-candidates") || !strings.Contains(a, "a=candidate:1 1 UDP") {
+		t.Errorf("answer:\n%s", a)
+	}
+	if len(neg.RemoteICE.Remote) != 0 || len(ours.Remote) != 2 {
+		t.Errorf("peer's remote candidates read %v; ours %v", neg.RemoteICE.Remote, ours.Remote)
+	}
 }

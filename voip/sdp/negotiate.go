@@ -18,6 +18,12 @@ type Local struct {
 	RTCP netip.AddrPort
 	// RTCPMux offers or accepts RTP and RTCP on one port (RFC 5761).
 	RTCPMux bool
+	// RTCPMuxICE accepts a=rtcp-mux in an answer to an offer whose
+	// stream does ICE with us (RFC 8839 peers such as WebRTC gateways
+	// offer it), without offering it: ICE then runs on component 1 only.
+	// An answer that accepts rtcp-mux has no a=rtcp and no component-2
+	// candidates.
+	RTCPMuxICE bool
 	// Formats are our codecs in order of preference, plus
 	// telephone-event if we do RFC 4733 DTMF. Name and Rate may be left
 	// empty for static payload types; Rate defaults to 8000. When empty,
@@ -397,14 +403,20 @@ func Answer(offer *Session, l Local) (*Session, Negotiated, error) {
 		if haveCN {
 			formats = append(formats, cn)
 		}
-		mux := l.RTCPMux && om.RTCPMux
+		mux := om.RTCPMux && (l.RTCPMux || l.RTCPMuxICE && doesICE(offer, om, l.ICE))
+		lm := l
+		if mux {
+			// RFC 5761 §5.1.3: RTCP on the RTP port; RFC 8839 §4.2: no
+			// candidates for component 2.
+			lm.RTCP, lm.ICE = netip.AddrPort{}, l.ICE.component1()
+		}
 		dir := intersect(l.Direction, peerDirection(om, conn).Reverse())
-		am := l.media(formats, dir, mux)
+		am := lm.media(formats, dir, mux)
 		am.Proto = om.Proto
 		if sec.Enabled() {
 			am.Attrs = append(am.Attrs, sec.Local.Attr())
 		}
-		rice := answerICE(offer, om, l.ICE, ans, &am)
+		rice := answerICE(offer, om, lm.ICE, ans, &am)
 		if dt.Enabled() {
 			am.Attrs = append(am.Attrs, l.dtlsLines(dt.Role)...)
 		}

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -68,6 +69,16 @@ type iceState struct {
 	// (the standby allocation's addresses), invalid when none.
 	iceRelay, iceRelayRTCP netip.AddrPort
 	iceLite                bool // we are an ICE-lite agent (public, answering)
+	// iceDefault is the selected RTP pair's local candidate that our
+	// descriptions carry as the default (c=/m=) once we, controlling,
+	// selected it (iceUpdateDefault, RFC 8445 §8.1.2): our host address,
+	// the mapped one, or the relay's once the mapping moved onto it;
+	// invalid before and after an ICE restart.
+	iceDefault netip.AddrPort
+	// iceUpdated is the local candidate iceUpdateDefault last took (and
+	// sent the updated offer for, when it was not the default already):
+	// one re-INVITE per selection.
+	iceUpdated netip.AddrPort
 }
 
 // iceLocalLocked is our ICE description for a description with
@@ -92,6 +103,12 @@ func (c *Call) iceLocalLocked(a portmgr.Addrs) *sdp.ICE {
 			c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
 		}
 	}
+	completed := c.iceDefault.IsValid() && c.iceDefault == a.External
+	if completed {
+		// After the updated offer (RFC 8839 §4.4.1.2.2, ICE completed):
+		// the candidates of the default destinations only.
+		c.iceRelay, c.iceRelayRTCP = netip.AddrPort{}, netip.AddrPort{}
+	}
 	l.Candidates = iceCandidates(1, a.Local, a.External, a.Via)
 	if c.iceRelay.IsValid() {
 		l.Candidates = append(l.Candidates, relayCandidate(1, c.iceRelay, a.External))
@@ -102,7 +119,55 @@ func (c *Call) iceLocalLocked(a portmgr.Addrs) *sdp.ICE {
 			l.Candidates = append(l.Candidates, relayCandidate(2, c.iceRelayRTCP, a.ExternalRTCP))
 		}
 	}
+	if completed {
+		l.Candidates = slices.DeleteFunc(l.Candidates, func(cd sdp.Candidate) bool {
+			return cd.Component == 1 && cd.Addr != a.External || cd.Component == 2 && cd.Addr != a.ExternalRTCP
+		})
+		if c.iceUpdated.IsValid() && c.iceRTP.IsValid() {
+			// We control (iceUpdateDefault): a=remote-candidates, the
+			// selected pairs' remote ends (RFC 8839 §4.4.1.2.2; answers
+			// leave it out).
+			l.Remote = []sdp.Candidate{{Component: 1, Addr: c.iceRTP}}
+			if a.ExternalRTCP.IsValid() && c.iceRTCP.IsValid() {
+				l.Remote = append(l.Remote, sdp.Candidate{Component: 2, Addr: c.iceRTCP})
+			}
+		}
+	}
 	return l
+}
+
+// iceDefaultLocked is the mapping's addresses a with the default our
+// descriptions carry since the updated offer (iceDefault): the host
+// address as External (and the RTCP socket's as ExternalRTCP) when the
+// selected pair's local candidate is our host address; a itself when
+// it is the mapped or relayed address. ok is false when there is no
+// such default, or it is none of a's addresses any more (the mapping
+// moved since: an ICE restart follows).
+func (c *Call) iceDefaultLocked(a portmgr.Addrs) (portmgr.Addrs, bool) {
+	d := c.iceDefault
+	switch {
+	case !d.IsValid() || c.iceUfrag == "":
+		return a, false
+	case d == a.External:
+		return a, true
+	case d == a.Local && a.Via != portmgr.StrategyTURN:
+		a.External = a.Local
+		if a.ExternalRTCP.IsValid() {
+			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
+		}
+		return a, true
+	}
+	return a, false
+}
+
+// rtcpMuxLocked reports whether our description offers (or keeps)
+// a=rtcp-mux (RFC 5761): once a call negotiated it (we accept it in an
+// answer to an ICE offer, sdp.Local.RTCPMuxICE; we do not offer it
+// first), every later description keeps it (§5.1.3), without a=rtcp
+// and without ICE component 2 (RFC 8839 §4.2; localLocked): only
+// component 1 runs.
+func (c *Call) rtcpMuxLocked() bool {
+	return c.ua.cfg.offerRTCPMux || c.ua.cfg.ICE && c.haveNeg && c.neg.RTCPMux
 }
 
 // relayCandidate is our relayed candidate for a component: the standby
@@ -188,6 +253,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	old, old2 := c.iceAgent, c.iceAgent2
 	c.iceAgent, c.iceAgent2, c.iceRemote = nil, nil, key
+	// New agents, new selections: an updated offer's default was of the
+	// old pairs (a peer's restart; ours cleared it in refreshICE).
+	c.iceUpdated, c.iceDefault = netip.AddrPort{}, netip.AddrPort{}
 	c.iceRTP, c.iceRTCP = netip.AddrPort{}, netip.AddrPort{}
 	relay, relayRTCP := c.iceRelay, c.iceRelayRTCP
 	rel, _ := c.ua.cfg.Mapper.(ICERelayer)
@@ -225,7 +293,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 	}
 	newAgent := func(comp int, conn net.PacketConn, def, relayAddr netip.AddrPort) *ice.Agent {
 		cfg := base
-		cfg.Component, cfg.Default = comp, def
+		cfg.Component, cfg.Default, cfg.Base = comp, def, mp.Local()
 		cfg.Write = func(b []byte, to netip.AddrPort) error {
 			_, err := conn.WriteTo(b, net.UDPAddrFromAddrPort(to))
 			return err
@@ -236,7 +304,8 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 				return rel.SendRelayed(mp, comp == 2, b, to)
 			}
 		}
-		cfg.OnSelect = func(remote netip.AddrPort, relayed bool) {
+		cfg.OnSelect = func(sel ice.Selection) {
+			remote := sel.Remote
 			c.mu.Lock()
 			if comp == 1 {
 				c.iceRTP = remote
@@ -248,8 +317,8 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 			if comp != 1 {
 				return
 			}
-			if relayed {
-				c.iceUseRelay(mp, remote)
+			if sel.Relayed {
+				c.iceUseRelay(mp, remote, sel.Controlling)
 				return
 			}
 			if err := c.ua.cfg.Mapper.UpdateRemote(mp, remote); err != nil {
@@ -257,6 +326,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 			}
 			if d, ok := c.ua.cfg.Mapper.(StandbyDropper); ok && relay.IsValid() {
 				d.DropStandby(mp) // a direct pair works: the relay is not needed
+			}
+			if sel.Controlling {
+				c.ua.goFn(func() { c.iceUpdateDefault(mp, sel.Local) })
 			}
 		}
 		ag, err := ice.New(cfg)
@@ -330,8 +402,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 // selected: the standby allocation becomes the mapping's (Relayer.Relay,
 // one CreatePermission round trip), so the media session's packets go
 // through it to remote, and the call reports the relay path. It runs
-// off the agent's goroutine.
-func (c *Call) iceUseRelay(mp *portmgr.Mapping, remote netip.AddrPort) {
+// off the agent's goroutine. The controlling agent then owes the updated
+// offer with the relayed address as the default (iceUpdateDefault).
+func (c *Call) iceUseRelay(mp *portmgr.Mapping, remote netip.AddrPort, controlling bool) {
 	r, ok := c.ua.cfg.Mapper.(Relayer)
 	if !ok {
 		return
@@ -359,7 +432,74 @@ func (c *Call) iceUseRelay(mp *portmgr.Mapping, remote netip.AddrPort) {
 		if !was {
 			c.ua.emit(&MediaPathEvent{Call: c, Path: MediaPathRelay, Reason: reason})
 		}
+		if controlling {
+			c.iceUpdateDefault(mp, mp.External())
+		}
 	})
+}
+
+// iceUpdateRetry spaces the re-INVITE retries of the updated offer while
+// another re-INVITE is open or the dialog not yet confirmed (the pair
+// may be selected before our ACK): 20 of iceUpdateRetry.
+const iceUpdateRetry = 250 * time.Millisecond
+
+// iceUpdateDefault is the controlling agent's updated offer (RFC 8445
+// §8.1.2, RFC 8839 §4.4.1.2.2): when the selected RTP pair's local
+// candidate local is not the default (c=/m=) of our last description, a
+// re-INVITE makes it the default, with only the default candidates, so
+// that a far end or an intermediary that goes by c=/m= rather than by
+// ICE's pairs sends there. local is our host address (a peer on our LAN,
+// behind our NAT), the mapped one (our c= was the LAN address), or the
+// relay's once the mapping moved onto it (iceUseRelay); a peer-reflexive
+// address we never advertised stays out of the SDP. Once per selection,
+// never after the call ended; the controlled agent (and an ICE-lite
+// one) sends none. When local is our default already no re-INVITE is
+// needed, but our later descriptions follow the same rules (its
+// candidates only, a=remote-candidates: iceLocalLocked).
+func (c *Call) iceUpdateDefault(mp *portmgr.Mapping, local netip.AddrPort) {
+	c.mu.Lock()
+	a := mp.Addrs()
+	var def netip.AddrPort
+	if c.localSDP != nil && len(c.localSDP.Media) > 0 {
+		def = netipFromSDP(c.localSDP)
+	}
+	ours := local == a.External || local == a.Local && a.Via != portmgr.StrategyTURN
+	update := c.state != StateEnded && c.mapping == mp && !c.iceLite &&
+		local.IsValid() && ours && def.IsValid() && c.iceUpdated != local
+	if update {
+		// Our descriptions from now on: this default, its candidates
+		// only, a=remote-candidates; a re-INVITE when it is new.
+		c.iceUpdated, c.iceDefault = local, local
+	}
+	c.mu.Unlock()
+	if !update || def == local {
+		return
+	}
+	c.log.Info("ice: updated offer: the selected pair's local candidate becomes the default", "local", local, "default", def)
+	for range 20 {
+		err := c.Refresh()
+		switch {
+		case err == nil:
+			return
+		case !errors.Is(err, ErrPending) && !errors.Is(err, ErrCallState):
+			c.log.Warn("ice: updated offer", "err", err)
+			return
+		}
+		c.mu.Lock()
+		ended, cur := c.state == StateEnded, c.iceUpdated
+		c.mu.Unlock()
+		if ended || cur != local {
+			return
+		}
+		t := time.NewTimer(iceUpdateRetry)
+		select {
+		case <-c.done:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	c.log.Warn("ice: updated offer not sent", "local", local)
 }
 
 // iceKeepsStandby reports whether the call's ICE may still select its
@@ -422,8 +562,12 @@ func (c *Call) refreshICE() error {
 	c.mu.Lock()
 	u, p := c.iceUfrag, c.icePwd
 	restart := c.ua.cfg.ICE && u != "" && c.iceAgent != nil
+	def, upd := c.iceDefault, c.iceUpdated
 	if restart {
+		// The restart offers the usual default again (RFC 8839
+		// §4.4.1.1.1): the updated offer's is of the old pairs.
 		c.iceUfrag, c.icePwd = "", ""
+		c.iceDefault, c.iceUpdated = netip.AddrPort{}, netip.AddrPort{}
 	}
 	c.mu.Unlock()
 	err := c.Refresh()
@@ -431,6 +575,7 @@ func (c *Call) refreshICE() error {
 		c.mu.Lock()
 		if err != nil && c.iceUfrag == "" {
 			c.iceUfrag, c.icePwd = u, p
+			c.iceDefault, c.iceUpdated = def, upd
 		}
 		nu := c.iceUfrag
 		c.mu.Unlock()

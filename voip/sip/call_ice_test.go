@@ -8,6 +8,7 @@ import (
 
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/tools/pbx"
+	"github.com/deskphone/phone/voip/sdp"
 )
 
 // iceCreds returns the call's ICE credentials and the key its agents
@@ -110,6 +111,25 @@ func TestICERestart(t *testing.T) {
 		_, _, akey3, _ := iceCreds(ab)
 		if bu3 == bu || akey3 != au2+"|"+bu3+":"+bp3 {
 			t.Errorf("bob's restart: his ufrag %q (was %q), alice's agents keyed %q", bu3, bu, akey3)
+		}
+
+		// Alice controls and her selected pair's local candidate is her
+		// c= already (one LAN): no updated offer, but her descriptions
+		// follow the after-nomination rules from the new selection on
+		// (RFC 8839 §4.4.1.2.2: a=remote-candidates); bob's, controlled,
+		// do not.
+		synctest.Wait()
+		ab.mu.Lock()
+		al := ab.localLocked(sdp.SendRecv)
+		ab.mu.Unlock()
+		ba.mu.Lock()
+		bl := ba.localLocked(sdp.SendRecv)
+		ba.mu.Unlock()
+		if al.ICE == nil || len(al.ICE.Remote) == 0 || al.ICE.Remote[0].Addr != ab.ICESelected() || al.Addr.Addr() != netip.MustParseAddr("10.0.0.2") {
+			t.Errorf("alice's description after bob's restart: default %v, ICE %+v", al.Addr, al.ICE)
+		}
+		if bl.ICE == nil || len(bl.ICE.Remote) != 0 {
+			t.Errorf("bob's (controlled) description: ICE %+v", bl.ICE)
 		}
 
 		// Refresh refused (the call is held by nobody but a re-INVITE is

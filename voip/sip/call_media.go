@@ -69,11 +69,17 @@ func (c *Call) wantDirLocked() sdp.Direction {
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
 	a := c.mapping.Addrs()
-	if c.sameNATLocked(a) { // mediahint.go
+	if d, ok := c.iceDefaultLocked(a); ok { // call_ice.go: the updated offer's default
+		a = d
+	} else if c.sameNATLocked(a) { // mediahint.go
 		a.External = a.Local
 		if a.ExternalRTCP.IsValid() {
 			a.ExternalRTCP = netip.AddrPortFrom(a.Local.Addr(), a.Local.Port()+1)
 		}
+	}
+	mux := c.rtcpMuxLocked() // call_ice.go
+	if c.haveNeg && c.neg.RTCPMux {
+		a.ExternalRTCP = netip.AddrPort{} // RTCP on the RTP port: no a=rtcp, no ICE component 2
 	}
 	formats := c.ua.formats()
 	if c.haveNeg && c.media != nil {
@@ -94,6 +100,8 @@ func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 		ICE:       c.iceLocalLocked(a), // call_ice.go
 		// DTLS-SRTP (call_dtls.go)
 		Keying: c.keyingLocked(), Fingerprint: c.dtlsFingerprintLocked(), DTLSRole: c.dtlsRoleLocked(),
+		// rtcp-mux (call_ice.go)
+		RTCPMux: mux, RTCPMuxICE: c.ua.cfg.ICE,
 	}
 }
 

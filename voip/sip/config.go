@@ -71,6 +71,9 @@ type Config struct {
 	NoMediaHint bool
 	// ICE offers ICE and answers ICE offers (call_ice.go).
 	ICE bool
+	// offerRTCPMux makes our offers carry a=rtcp-mux (tests: the peer
+	// that offers it); we otherwise only accept it (call_ice.go).
+	offerRTCPMux bool
 	// Mapper gives every socket and every address the UA advertises.
 	// Required.
 	Mapper portmgr.Mapper
