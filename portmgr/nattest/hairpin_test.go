@@ -3,7 +3,6 @@ package nattest
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -121,12 +120,7 @@ func TestSameNAT(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				var gotA, gotB []int16
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 5*time.Second) }()
-				go func() { defer wg.Done(); gotB, _ = talk(cb, 1000, 5*time.Second) }()
-				wg.Wait()
+				gotA, gotB := talkBoth(ca, cb, 440, 1000, 5*time.Second)
 				pa, ra := ca.MediaPath()
 				pb, rb := cb.MediaPath()
 				hp := alice.pm.Report().Hairpinning

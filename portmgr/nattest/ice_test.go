@@ -1,7 +1,6 @@
 package nattest
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -98,26 +97,8 @@ func TestICE(t *testing.T) {
 				if tc.aliceCalls {
 					caller, callee, user = alice, bob, "bob"
 				}
-				cr, err := caller.ua.Dial(context.Background(), user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ce, err := callee.incoming()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ce.Answer(); err != nil {
-					t.Fatal(err)
-				}
-				if err := caller.state(cr, sip.StateTalking); err != nil {
-					t.Fatal(err)
-				}
-				var gotR, gotE []int16
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gotR, _ = talk(cr, 440, 4*time.Second) }()
-				go func() { defer wg.Done(); gotE, _ = talk(ce, 1000, 4*time.Second) }()
-				wg.Wait()
+				cr, ce := answered(t, caller, callee, user)
+				gotR, gotE := talkBoth(cr, ce, 440, 1000, 4*time.Second)
 				selR, selE := cr.ICESelected(), ce.ICESelected()
 				pr, _ := cr.MediaPath()
 				pe, _ := ce.MediaPath()
@@ -208,26 +189,8 @@ func TestICERelay(t *testing.T) {
 				if aliceCalls {
 					caller, callee, user = alice, bob, "bob"
 				}
-				cr, err := caller.ua.Dial(context.Background(), user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ce, err := callee.incoming()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ce.Answer(); err != nil {
-					t.Fatal(err)
-				}
-				if err := caller.state(cr, sip.StateTalking); err != nil {
-					t.Fatal(err)
-				}
-				var gotR, gotE []int16
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gotR, _ = talk(cr, 440, 6*time.Second) }()
-				go func() { defer wg.Done(); gotE, _ = talk(ce, 1000, 6*time.Second) }()
-				wg.Wait()
+				cr, ce := answered(t, caller, callee, user)
+				gotR, gotE := talkBoth(cr, ce, 440, 1000, 6*time.Second)
 				ca, cb := cr, ce
 				if !aliceCalls {
 					ca, cb = ce, cr

@@ -1,7 +1,6 @@
 package nattest
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -59,26 +58,8 @@ func TestICELite(t *testing.T) {
 				if aliceCalls {
 					caller, callee, user = alice, bob, "bob"
 				}
-				cr, err := caller.ua.Dial(context.Background(), user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ce, err := callee.incoming()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ce.Answer(); err != nil {
-					t.Fatal(err)
-				}
-				if err := caller.state(cr, sip.StateTalking); err != nil {
-					t.Fatal(err)
-				}
-				var gotR, gotE []int16
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gotR, _ = talk(cr, 440, 3*time.Second) }()
-				go func() { defer wg.Done(); gotE, _ = talk(ce, 1000, 3*time.Second) }()
-				wg.Wait()
+				cr, ce := answered(t, caller, callee, user)
+				gotR, gotE := talkBoth(cr, ce, 440, 1000, 3*time.Second)
 				if !hears(gotR, 1000) || !hears(gotE, 440) {
 					t.Errorf("no two-way audio: caller hears %v, callee hears %v", hears(gotR, 1000), hears(gotE, 440))
 				}

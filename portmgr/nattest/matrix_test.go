@@ -475,3 +475,34 @@ func TestNATFlushKeepsPorts(t *testing.T) {
 		t.Logf("registrar path re-opened at most %v after a flush", worst)
 	})
 }
+
+// answered dials user from caller, answers the call on callee and waits
+// until the caller talks: the set-up the call tests share.
+func answered(t *testing.T, caller, callee *phone, user string) (cr, ce *sip.Call) {
+	t.Helper()
+	cr, err := caller.ua.Dial(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ce, err = callee.incoming(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ce.Answer(); err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.state(cr, sip.StateTalking); err != nil {
+		t.Fatal(err)
+	}
+	return cr, ce
+}
+
+// talkBoth has a send a tone of ha Hz and b one of hb Hz for d, both at
+// once, and returns what each heard.
+func talkBoth(a, b *sip.Call, ha, hb float64, d time.Duration) (gotA, gotB []int16) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); gotA, _ = talk(a, ha, d) }()
+	go func() { defer wg.Done(); gotB, _ = talk(b, hb, d) }()
+	wg.Wait()
+	return gotA, gotB
+}

@@ -1,7 +1,6 @@
 package nattest
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -38,26 +37,8 @@ func TestPrivateSDPFarEnd(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					synctest.Test(t, func(t *testing.T) {
 						alice, bob := privateSetup(t, ak, bk, noHint)
-						cb, err := bob.ua.Dial(context.Background(), "alice")
-						if err != nil {
-							t.Fatal(err)
-						}
-						ca, err := alice.incoming()
-						if err != nil {
-							t.Fatal(err)
-						}
-						if err := ca.Answer(); err != nil {
-							t.Fatal(err)
-						}
-						if err := bob.state(cb, sip.StateTalking); err != nil {
-							t.Fatal(err)
-						}
-						var gotA, gotB []int16
-						var wg sync.WaitGroup
-						wg.Add(2)
-						go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
-						go func() { defer wg.Done(); gotB, _ = talk(cb, 1000, 4*time.Second) }()
-						wg.Wait()
+						cb, ca := answered(t, bob, alice, "alice")
+						gotA, gotB := talkBoth(ca, cb, 440, 1000, 4*time.Second)
 						path, reason := ca.MediaPath()
 						from, ip := ca.MediaHint()
 						st := ca.Media().Stats()

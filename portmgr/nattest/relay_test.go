@@ -119,26 +119,8 @@ func TestRelayFallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				alice, bob := relaySetup(t, tc.far, tc.timeout, tc.noTURN)
-				c, err := bob.ua.Dial(context.Background(), "alice")
-				if err != nil {
-					t.Fatal(err)
-				}
-				ca, err := alice.incoming()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := ca.Answer(); err != nil {
-					t.Fatal(err)
-				}
-				if err := bob.state(c, sip.StateTalking); err != nil {
-					t.Fatal(err)
-				}
-				var gotA, gotB []int16
-				var wg sync.WaitGroup
-				wg.Add(2)
-				go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
-				go func() { defer wg.Done(); gotB, _ = talk(c, 1000, 4*time.Second) }()
-				wg.Wait()
+				c, ca := answered(t, bob, alice, "alice")
+				gotA, gotB := talkBoth(ca, c, 440, 1000, 4*time.Second)
 				path, reason := ca.MediaPath()
 				if (path == sip.MediaPathRelay) != tc.relay {
 					t.Errorf("alice's media path %q (%s), want relay=%v", path, reason, tc.relay)
@@ -231,26 +213,8 @@ func TestRelayFallbackSRTP(t *testing.T) {
 		alice, bob := relaySetupSIP(t, portmgrtest.Symmetric, 0, false, 0, nil, func(c *sip.Config) {
 			c.SRTP, c.SRTPOverInsecure = sdp.SRTPRequired, true
 		})
-		c, err := bob.ua.Dial(context.Background(), "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ca, err := alice.incoming()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ca.Answer(); err != nil {
-			t.Fatal(err)
-		}
-		if err := bob.state(c, sip.StateTalking); err != nil {
-			t.Fatal(err)
-		}
-		var gotA, gotB []int16
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
-		go func() { defer wg.Done(); gotB, _ = talk(c, 1000, 4*time.Second) }()
-		wg.Wait()
+		c, ca := answered(t, bob, alice, "alice")
+		gotA, gotB := talkBoth(ca, c, 440, 1000, 4*time.Second)
 		if path, reason := ca.MediaPath(); path != sip.MediaPathRelay {
 			t.Errorf("alice's media path %q (%s), want relay", path, reason)
 		}

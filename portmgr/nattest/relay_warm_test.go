@@ -184,26 +184,8 @@ func TestTURNFailover(t *testing.T) {
 		})
 		time.Sleep(10 * time.Second) // the pool's allocations fail over
 		synctest.Wait()
-		cb, err := bob.ua.Dial(context.Background(), "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ca, err := alice.incoming()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ca.Answer(); err != nil {
-			t.Fatal(err)
-		}
-		if err := bob.state(cb, sip.StateTalking); err != nil {
-			t.Fatal(err)
-		}
-		var gotA, gotB []int16
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); gotA, _ = talk(ca, 440, 4*time.Second) }()
-		go func() { defer wg.Done(); gotB, _ = talk(cb, 1000, 4*time.Second) }()
-		wg.Wait()
+		cb, ca := answered(t, bob, alice, "alice")
+		gotA, gotB := talkBoth(ca, cb, 440, 1000, 4*time.Second)
 		path, reason := ca.MediaPath()
 		warm, cold := alice.pm.RelaySwitches()
 		t.Logf("path %s (%s); switches warm %d cold %d; alice's first audio %v after the answer", path, reason, warm, cold, ca.Media().Stats().FirstRx.Sub(ca.Answered()))
