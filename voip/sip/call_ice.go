@@ -238,13 +238,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		rtp, rtcp := c.iceRTP, c.iceRTCP
 		c.mu.Unlock()
 		if rtp.IsValid() {
-			switch {
-			case neg.RTCPMux:
-				rtcp = rtp
-			case !rtcp.IsValid():
-				rtcp = neg.RemoteRTCP
-			}
-			m.SetRemote(rtp, rtcp)
+			m.SetRemote(rtp, rtcpFor(neg, rtp, rtcp))
 			if err := c.ua.cfg.Mapper.UpdateRemote(mp, rtp); err != nil {
 				c.log.Debug("update remote", "err", err)
 			}
@@ -283,13 +277,7 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 		if !rtp.IsValid() {
 			rtp = neg.Remote
 		}
-		switch {
-		case neg.RTCPMux:
-			rtcp = rtp
-		case !rtcp.IsValid():
-			rtcp = neg.RemoteRTCP
-		}
-		m.SetRemote(rtp, rtcp)
+		m.SetRemote(rtp, rtcpFor(neg, rtp, rtcp))
 	}
 	newAgent := func(comp int, conn net.PacketConn, def, relayAddr netip.AddrPort) *ice.Agent {
 		cfg := base
@@ -626,4 +614,16 @@ func (u *UA) iceWaitRelay(ctx context.Context, mp *portmgr.Mapping) {
 		}
 	}
 	u.log.Debug("ice: waited for the standby relay allocation", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// rtcpFor is where RTCP goes when RTP goes to rtp: there too with
+// rtcp-mux, else the RTCP pair selected (rtcp), else the SDP's.
+func rtcpFor(neg sdp.Negotiated, rtp, rtcp netip.AddrPort) netip.AddrPort {
+	switch {
+	case neg.RTCPMux:
+		return rtp
+	case !rtcp.IsValid():
+		return neg.RemoteRTCP
+	}
+	return rtcp
 }
