@@ -62,8 +62,9 @@ var DefaultLayout = [][]hal.Key{
 	{hal.KeyHold, hal.KeyTransfer, hal.KeyRedial, hal.KeyLine},
 }
 
-// DefaultOpts scans DefaultLayout at 200 Hz with a 20 ms debounce; the
-// function keys report long presses and the volume keys repeat.
+// DefaultOpts scans DefaultLayout at 200 Hz while a key is down, with a
+// 20 ms debounce; the function keys report long presses and the volume
+// keys repeat.
 var DefaultOpts = Opts{
 	Map:            DefaultLayout,
 	ScanInterval:   5 * time.Millisecond,
