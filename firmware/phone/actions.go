@@ -155,6 +155,11 @@ func (p *Phone) holdRec(c *callRec) error {
 			return err
 		}
 		x.localHold = true
+		// A held call sends no audio (voip/sip call_hold.go): no capture
+		// loop to wake the phone 50 times a second for nothing. The RTP
+		// timestamp keeps to the clock across the pause; resumeRec starts
+		// the loop again.
+		p.stopPump(x)
 	}
 	if c == p.cur || c.conf && p.cur != nil && p.cur.conf {
 		p.play(nil)

@@ -15,9 +15,12 @@ import (
 // calls' received audio; a call with the call-waiting beep laid over it).
 // One goroutine, the router, reads the microphone and hands every call's
 // capture loop (Media.Run) its own virtual microphone (a vin): the real
-// microphone for the active call, silence for a held one, and in a
+// microphone for the active call, silence for one not current, and in a
 // conference the microphone plus the other party's received audio, which
-// a tap copies as the speaker pulls it.
+// a tap copies as the speaker pulls it. A call that cannot send (we hold
+// it, or the far end holds us) has no capture loop (holdRec and
+// pumpWhileSending stop it, resumeRec and pumpWhileSending start it), and
+// with no loop left the router stops reading the microphone.
 
 // cwGain is the level of the call-waiting beep over the call's audio.
 var cwGain = mix.DB(-6)

@@ -110,15 +110,22 @@ func (r *rig) heard() int16 {
 }
 
 // sent returns what call c's far end hears (the newest frame its capture
-// loop read), and fails when that is not one constant value.
+// loop read; 0 when the loop read nothing in the last 100 ms: a held
+// call's loop is stopped), and fails when that is not one constant value.
 func sent(t *testing.T, c *fakeCall) int16 {
 	t.Helper()
+	c.media.mu.Lock()
+	before := c.media.frames
+	c.media.mu.Unlock()
 	time.Sleep(100 * time.Millisecond)
 	synctest.Wait()
 	c.media.mu.Lock()
 	defer c.media.mu.Unlock()
 	if len(c.media.last) == 0 {
 		t.Fatalf("%s: capture loop read nothing", c.id)
+	}
+	if c.media.frames == before {
+		return 0
 	}
 	for _, v := range c.media.last {
 		if v != c.media.last[0] {

@@ -98,8 +98,9 @@
 // Conference joins the current call and the newest held one in a local
 // mix (hal/mix). One goroutine reads the microphone and gives each call's
 // capture loop (Media.Run) a virtual microphone: the current call hears
-// the microphone, a held call silence, a conference party the microphone
-// and the other party's received audio. The speaker plays the current
+// the microphone, a held call none (its capture loop stops while either
+// side holds it), a conference party the microphone and the other
+// party's received audio. The speaker plays the current
 // call, or in a conference both parties. The hold key holds both
 // parties; Split (or the conference key) holds the other one; when one
 // party hangs up, the other stays as a normal call.

@@ -53,6 +53,7 @@ func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
 			// What the far end sends while it holds (music on hold)
 			// keeps playing; our own hold shows whatever it does.
 			c.remoteHold = ev.RemoteHold
+			p.pumpWhileSending(c) // hold.go
 		}
 	case CallTransferProgress:
 		p.onTransferProgress(c, ev)

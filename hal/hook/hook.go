@@ -24,8 +24,10 @@ type Opts struct {
 	// Poll is the sampling interval when edges are not available
 	// (default 5 ms).
 	Poll time.Duration
-	// EdgeTimeout bounds one WaitForEdge so that Close is noticed
-	// (default 100 ms).
+	// EdgeTimeout bounds one WaitForEdge (default 1 min). Close ends a
+	// pending wait with the pin's Halt; the bound matters only where Halt
+	// cannot end it (periph's sysfs driver), and as a look at the pin
+	// once a timeout, should an edge ever be lost. See halt.go.
 	EdgeTimeout time.Duration
 	// NoEdges forces polling even where the pin has edge detection.
 	NoEdges bool
@@ -39,7 +41,7 @@ var DefaultOpts = Opts{
 	Pull:        gpio.PullUp,
 	Debounce:    30 * time.Millisecond,
 	Poll:        5 * time.Millisecond,
-	EdgeTimeout: 100 * time.Millisecond,
+	EdgeTimeout: time.Minute,
 }
 
 // Switch is a debounced hook switch. It implements hal.Hook.
@@ -131,15 +133,20 @@ func (s *Switch) run() {
 			wait = s.o.Poll
 		}
 		if cand != state {
-			wait = min(wait, max(time.Until(since.Add(s.o.Debounce)), 0))
+			// At least 1 ms: gpioioctl's WaitForEdge(0) waits forever.
+			wait = min(wait, max(time.Until(since.Add(s.o.Debounce)), time.Millisecond))
 		}
 		edge := false
 		if s.edges {
+			start := time.Now()
 			edge = s.pin.WaitForEdge(wait)
 			select {
 			case <-s.done:
 				return
 			default:
+			}
+			if !edge && wait >= time.Second && time.Since(start) < wait/2 && !s.pause() {
+				return
 			}
 		} else {
 			timer.Reset(wait)
@@ -168,11 +175,17 @@ func (s *Switch) run() {
 	}
 }
 
-// Close stops watching, waits for the goroutine (at most one
-// EdgeTimeout) and closes Events. It is idempotent.
+// Close stops watching, ends a pending wait for an edge (Halt; on a pin
+// that cannot be halted, it waits at most EdgeTimeout), waits for the
+// goroutine and closes Events. It leaves the pin an input without edge
+// detection. It is idempotent.
 func (s *Switch) Close() error {
 	s.once.Do(func() {
 		close(s.done)
+		if s.edges {
+			s.halt()
+			_ = s.pin.In(s.o.Pull, gpio.NoEdge)
+		}
 		s.wg.Wait()
 		close(s.ch)
 	})

@@ -23,5 +23,10 @@
 // (hal.KeyEvent.Long) and auto-repeat (hal.KeyEvent.Repeat).
 //
 // Scanner does one scan per call and is driven by the caller's clock;
-// Matrix runs a Scanner on a ticker in its own goroutine.
+// Matrix runs a Scanner in its own goroutine. Where the columns have edge
+// detection (gpio.PinIn.WaitForEdge), Matrix scans only while a key is
+// down: with every key up it drives all the rows Low and waits for a
+// falling edge on a column, so an idle keypad wakes nothing (idle.go says
+// how Close ends the waits). Elsewhere, or with Opts.NoEdges, it scans
+// every Opts.ScanInterval.
 package keypad

@@ -20,8 +20,20 @@ type Opts struct {
 	// Map names the key at each crossing: Map[row][col]. A zero Key marks
 	// a crossing with no key. Its size must match the pins.
 	Map [][]hal.Key
-	// ScanInterval is the time between scans (default 5 ms, 200 Hz).
+	// ScanInterval is the time between scans while a key is down, or
+	// always when the columns have no edge detection (default 5 ms,
+	// 200 Hz).
 	ScanInterval time.Duration
+	// EdgeTimeout bounds one wait for an edge on a column while no key is
+	// down (default 1 min). Close ends a pending wait with the pin's Halt;
+	// the bound matters only where Halt cannot end it (periph's sysfs
+	// driver), and as a look at the matrix once a timeout, should an
+	// edge ever be lost. Never 0 or negative: periph's drivers disagree on
+	// what those mean (gpioioctl: forever; sysfs, gpiotest: at once).
+	EdgeTimeout time.Duration
+	// NoEdges scans every ScanInterval even while no key is down, as on
+	// columns without edge detection.
+	NoEdges bool
 	// Debounce is how long a contact must read the same before a change
 	// is accepted (default 20 ms).
 	Debounce time.Duration
@@ -50,11 +62,13 @@ var DefaultLayout = [][]hal.Key{
 	{hal.KeyHold, hal.KeyTransfer, hal.KeyRedial, hal.KeyLine},
 }
 
-// DefaultOpts scans DefaultLayout at 200 Hz with a 20 ms debounce; the
-// function keys report long presses and the volume keys repeat.
+// DefaultOpts scans DefaultLayout at 200 Hz while a key is down, with a
+// 20 ms debounce; the function keys report long presses and the volume
+// keys repeat.
 var DefaultOpts = Opts{
 	Map:            DefaultLayout,
 	ScanInterval:   5 * time.Millisecond,
+	EdgeTimeout:    time.Minute,
 	Debounce:       20 * time.Millisecond,
 	LongPress:      time.Second,
 	RepeatDelay:    500 * time.Millisecond,
@@ -138,6 +152,9 @@ func fill(o *Opts) {
 	}
 	if o.ScanInterval <= 0 {
 		o.ScanInterval = d.ScanInterval
+	}
+	if o.EdgeTimeout <= 0 {
+		o.EdgeTimeout = d.EdgeTimeout
 	}
 	if o.Debounce <= 0 {
 		o.Debounce = d.Debounce
@@ -248,35 +265,54 @@ func (s *Scanner) step(k *keyState, raw bool, now time.Time, emit func(hal.KeyEv
 	}
 }
 
-// Matrix is a hal.Keypad: a Scanner run every Opts.ScanInterval by its
-// own goroutine.
+// Matrix is a hal.Keypad: a Scanner run by its own goroutine. While no
+// key is down it waits for an edge on a column (idle.go); while one is, or
+// on columns without edge detection, it scans every Opts.ScanInterval.
 type Matrix struct {
-	s    *Scanner
-	ch   chan hal.KeyEvent
-	done chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	s     *Scanner
+	ch    chan hal.KeyEvent
+	done  chan struct{}
+	edges bool          // the columns have edge detection: scan only while a key is down
+	edge  chan struct{} // a column watcher woke (cap 1)
+	log   *slog.Logger
+	wg    sync.WaitGroup
+	once  sync.Once
 }
 
 var _ hal.Keypad = (*Matrix)(nil)
 
 // New sets the pins up and starts scanning. A nil o means DefaultOpts.
+// Where every column offers edge detection (and Opts.NoEdges is false),
+// the matrix is scanned only while a key is down.
 func New(rows []gpio.PinIO, cols []gpio.PinIn, o *Opts) (*Matrix, error) {
 	s, err := NewScanner(rows, cols, o)
 	if err != nil {
 		return nil, err
 	}
-	m := &Matrix{s: s, ch: make(chan hal.KeyEvent, 32), done: make(chan struct{})}
+	m := &Matrix{
+		s: s, ch: make(chan hal.KeyEvent, 32), done: make(chan struct{}),
+		edge: make(chan struct{}, 1), log: s.o.Logger.With("component", "keypad"),
+	}
+	if !s.o.NoEdges {
+		m.edges = m.armEdges()
+	}
 	m.wg.Add(1)
 	go m.run()
+	if m.edges {
+		for _, c := range cols {
+			m.wg.Add(1)
+			go m.watch(c)
+		}
+	}
 	return m, nil
 }
 
+// Polling reports whether the matrix is scanned all the time rather than
+// only while a key is down.
+func (m *Matrix) Polling() bool { return !m.edges }
+
 func (m *Matrix) run() {
 	defer m.wg.Done()
-	t := time.NewTicker(m.s.o.ScanInterval)
-	defer t.Stop()
-	log := m.s.o.Logger.With("component", "keypad")
 	failing := false
 	emit := func(ev hal.KeyEvent) {
 		select {
@@ -284,16 +320,25 @@ func (m *Matrix) run() {
 		case <-m.done:
 		}
 	}
+	scan := func(now time.Time) {
+		err := m.s.Scan(now, emit)
+		if err != nil && !failing {
+			m.log.Error("scan failed", "err", err)
+		}
+		failing = err != nil
+	}
+	if m.edges {
+		m.runEdges(scan, &failing)
+		return
+	}
+	t := time.NewTicker(m.s.o.ScanInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-m.done:
 			return
 		case now := <-t.C:
-			err := m.s.Scan(now, emit)
-			if err != nil && !failing {
-				log.Error("scan failed", "err", err)
-			}
-			failing = err != nil
+			scan(now)
 		}
 	}
 }
@@ -301,12 +346,19 @@ func (m *Matrix) run() {
 // Events delivers key events; it is closed by Close.
 func (m *Matrix) Events() <-chan hal.KeyEvent { return m.ch }
 
-// Close stops scanning, waits for the goroutine and closes Events. It
-// leaves every row floating.
+// Close stops scanning, ends the waits for edges (Halt), waits for the
+// goroutines and closes Events. It leaves every row floating and the
+// columns pulled up without edge detection.
 func (m *Matrix) Close() error {
 	m.once.Do(func() {
 		close(m.done)
+		if m.edges {
+			m.haltWatchers()
+		}
 		m.wg.Wait()
+		if m.edges {
+			m.disarmEdges()
+		}
 		close(m.ch)
 	})
 	return nil

@@ -25,7 +25,10 @@ type fakeMatrix struct {
 	pressed map[[2]int]bool
 	rows    []*rowPin
 	cols    []*colPin
-	drives  int // row drive operations, to count scans
+	drives  int    // row drive operations, to count scans
+	reads   int    // column reads
+	waits   int    // WaitForEdge calls (idle_test.go)
+	lows    []bool // column levels as last notified (edge fakes only)
 }
 
 type rowPin struct {
@@ -38,6 +41,7 @@ func (p *rowPin) Out(l gpio.Level) error {
 	p.m.mu.Lock()
 	p.driven = l == gpio.Low
 	p.m.drives++
+	p.m.notifyLocked()
 	p.m.mu.Unlock()
 	return p.Pin.Out(l)
 }
@@ -45,17 +49,25 @@ func (p *rowPin) Out(l gpio.Level) error {
 func (p *rowPin) In(pull gpio.Pull, e gpio.Edge) error {
 	p.m.mu.Lock()
 	p.driven = false
+	p.m.notifyLocked()
 	p.m.mu.Unlock()
 	return p.Pin.In(pull, e)
 }
 
 type colPin struct {
 	gpiotest.Pin
-	m *fakeMatrix
-	c int
+	m      *fakeMatrix
+	c      int
+	halt   chan struct{} // Halt ends a pending WaitForEdge (edge fakes only)
+	noHalt bool          // Halt does nothing, as with periph's sysfs driver
 }
 
-func (p *colPin) Read() gpio.Level { return p.m.level(p.c) }
+func (p *colPin) Read() gpio.Level {
+	p.m.mu.Lock()
+	defer p.m.mu.Unlock()
+	p.m.reads++
+	return p.m.levelLocked(p.c)
+}
 
 func newFake(nrows, ncols int, diodes bool) *fakeMatrix {
 	m := &fakeMatrix{diodes: diodes, pressed: map[[2]int]bool{}}
@@ -88,12 +100,11 @@ func (m *fakeMatrix) set(r, c int, down bool) {
 	} else {
 		delete(m.pressed, [2]int{r, c})
 	}
+	m.notifyLocked()
 }
 
-// level is what column c reads: Low when connected to a driven row.
-func (m *fakeMatrix) level(c int) gpio.Level {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// levelLocked is what column c reads: Low when connected to a driven row.
+func (m *fakeMatrix) levelLocked(c int) gpio.Level {
 	rowSeen := make([]bool, len(m.rows))
 	colSeen := make([]bool, len(m.cols))
 	var queue []int // rows to expand

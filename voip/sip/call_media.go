@@ -226,7 +226,7 @@ func (c *Call) applyNeg(neg sdp.Negotiated) error {
 			c.log.Debug("update remote", "err", err)
 		}
 	}
-	m.SetDirection(mediaDir(neg.Direction))
+	m.SetDirection(runDir(mediaDir(neg.Direction), mute)) // call_hold.go
 	m.SetMute(mute)
 	c.startICE(neg, mp, m) // call_ice.go
 	return nil

@@ -164,7 +164,9 @@
 //
 // Hold and resume are re-INVITEs offering sendonly / sendrecv (RFC 3264
 // §8.4); the far end's re-INVITE updates our direction and its media
-// address. Glare is answered 491 and our own re-INVITE is retried after
+// address. While we hold, the media session sends no audio (no music on
+// hold: sendonly permits sending, it does not require it), only its
+// keepalives and RTCP, as when the far end holds us (call_hold.go). Glare is answered 491 and our own re-INVITE is retried after
 // the random delay of RFC 3261 §14.1. Requests for unknown dialogs get
 // 481. DTMF is sent as RFC 4733 events when telephone-event was
 // negotiated, else as INFO application/dtmf-relay; INFO DTMF
