@@ -1,8 +1,10 @@
 package nattest
 
 import (
+	"context"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -161,30 +163,7 @@ func TestICERelay(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := portmgrtest.NewWorld(t, true)
-				sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(portmgrtest.Symmetric, 0)
-				inv := watchInvites(w)
-				pn := w.PublicNet(pbxAddr.Addr().String())
-				srv, err := pbx.New(pbx.Config{
-					Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
-					Net: pn, Listen: pbxAddr,
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				w.Start()
-				if err := srv.Start(); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { srv.Close() })
-				ua := func(c *sip.Config) { c.ICE, c.MediaTimeout = true, -1 }
-				alice := newPhoneWith(t, w, sa, "alice", "a-secret", nil, ua)
-				bob := newPhoneWith(t, w, sb, "bob", "b-secret", nil, ua, func(c *portmgr.Config) { c.TURN = portmgr.TURNConfig{} })
-				for _, p := range []*phone{alice, bob} {
-					if err := p.registered(); err != nil {
-						t.Fatal(err)
-					}
-				}
+				inv, alice, bob, _ := iceRelaySetup(t, nil)
 				caller, callee, user := bob, alice, "alice"
 				if aliceCalls {
 					caller, callee, user = alice, bob, "bob"
@@ -226,19 +205,136 @@ func TestICERelay(t *testing.T) {
 	}
 }
 
+// iceRelaySetup is TestICERelay's world: alice behind a port-restricted
+// NAT with TURN (her Mapper made by wrap, when not nil), bob behind a
+// symmetric one without, both with ICE, registered to the pbx.
+func iceRelaySetup(t *testing.T, wrap func(*portmgr.Manager) portmgr.Mapper) (inv *invites, alice, bob *phone, aliceSite *portmgrtest.Site) {
+	w := portmgrtest.NewWorld(t, true)
+	sa, sb := w.AddSite(portmgrtest.PortRestrictedCone, 0), w.AddSite(portmgrtest.Symmetric, 0)
+	inv = watchInvites(w)
+	srv, err := pbx.New(pbx.Config{
+		Realm: "pbx.test", Users: map[string]string{"alice": "a-secret", "bob": "b-secret"},
+		Net: w.PublicNet(pbxAddr.Addr().String()), Listen: pbxAddr,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ua := func(c *sip.Config) { c.ICE, c.MediaTimeout = true, -1 }
+	alice = newPhoneWith(t, w, sa, "alice", "a-secret", wrap, ua)
+	bob = newPhoneWith(t, w, sb, "bob", "b-secret", nil, ua, func(c *portmgr.Config) { c.TURN = portmgr.TURNConfig{} })
+	for _, p := range []*phone{alice, bob} {
+		if err := p.registered(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return inv, alice, bob, sa
+}
+
+// slowRelay is a port manager whose Relay (the move of a media mapping
+// onto its relay) starts only after delay: the window in which a
+// controlling peer's re-INVITE reaches a phone whose selected relayed
+// pair is not yet its mapping's.
+type slowRelay struct {
+	*portmgr.Manager
+	delay time.Duration
+}
+
+func (s slowRelay) Relay(ctx context.Context, mp *portmgr.Mapping, peers ...netip.Addr) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Manager.Relay(ctx, mp, peers...)
+}
+
+// TestICERelayAnswerDuringMove: bob calls and controls; alice selects
+// the relayed pair and her mapping moves onto the relay slowly (2 s).
+// A re-INVITE from bob inside that window (baresip sends its updated
+// offer the instant it nominated) is answered with the relay as c=/m=,
+// as it will be once the move is done: an answer naming alice's mapped
+// address took baresip's media off the relay, onto alice's
+// port-restricted NAT, which filtered it (lab cell
+// ice/baresip-ice-symmetric-to-phoned-port-restricted, 2 of 4 runs
+// with no audio to phoned before the fix). Audio flows both ways after.
+func TestICERelayAnswerDuringMove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		inv, alice, bob, sa := iceRelaySetup(t, func(m *portmgr.Manager) portmgr.Mapper { return slowRelay{m, 2 * time.Second} })
+		cb, ca := answered(t, bob, alice, "alice")
+		for i := 0; !ca.ICESelected().IsValid() && i < 150; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !ca.ICESelected().IsValid() {
+			t.Fatal("alice selected no pair")
+		}
+		if p, _ := ca.MediaPath(); p == sip.MediaPathRelay {
+			t.Fatal("alice's media is on the relay already: the move is not slow")
+		}
+		if err := cb.Refresh(); err != nil {
+			t.Fatalf("bob's re-INVITE: %v", err)
+		}
+		var as []string
+		for i := 0; len(as) < 2 && i < 100; i++ { // Refresh returns once the re-INVITE is sent
+			time.Sleep(10 * time.Millisecond)
+			inv.mu.Lock()
+			as = inv.answers[sa.Public]
+			inv.mu.Unlock()
+		}
+		if p, _ := ca.MediaPath(); p == sip.MediaPathRelay {
+			t.Error("alice's move ended before bob's re-INVITE was answered: the test proves nothing")
+		}
+		if len(as) < 2 {
+			t.Fatalf("%d answers from alice, want the first and the re-INVITE's", len(as))
+		}
+		def, relay := answerDefault(as[len(as)-1])
+		if !relay.IsValid() || def != relay {
+			t.Errorf("alice's answer during the move: c=/m= %v, her relayed candidate %v; want the relay as the default", def, relay)
+		}
+		gotB, gotA := talkBoth(cb, ca, 440, 1000, 4*time.Second)
+		if p, _ := ca.MediaPath(); p != sip.MediaPathRelay {
+			t.Errorf("alice's media path %s, want relay", p)
+		}
+		if !hears(gotB, 1000) || !hears(gotA, 440) {
+			t.Errorf("no two-way audio: bob hears %v, alice hears %v", hears(gotB, 1000), hears(gotA, 440))
+		}
+		_ = cb.Hangup()
+		_ = bob.state(cb, sip.StateEnded)
+	})
+}
+
 // invites records the INVITEs (initial and re-INVITEs) the WAN carries.
 type invites struct {
 	mu     sync.Mutex
 	bodies []string
+	// answers are the 200 OKs with SDP the WAN carried (to the pbx, or
+	// to the far end for a re-INVITE it sent directly), keyed by the
+	// public IP they came from.
+	answers map[netip.Addr][]string
 }
 
 func watchInvites(w *portmgrtest.World) *invites {
-	inv := &invites{}
+	inv := &invites{answers: map[netip.Addr][]string{}}
 	w.WAN.AddChunkFilter(func(c vnet.Chunk) bool {
 		dst, ok := c.DestinationAddr().(*net.UDPAddr)
-		if d := string(c.UserData()); ok && dst.IP.Equal(pbxAddr.Addr().AsSlice()) && strings.HasPrefix(d, "INVITE ") {
+		src, _ := c.SourceAddr().(*net.UDPAddr)
+		d := string(c.UserData())
+		switch {
+		case strings.HasPrefix(d, "INVITE "):
+			if !ok || !dst.IP.Equal(pbxAddr.Addr().AsSlice()) {
+				break
+			}
 			inv.mu.Lock()
 			inv.bodies = append(inv.bodies, d)
+			inv.mu.Unlock()
+		case strings.HasPrefix(d, "SIP/2.0 200 ") && strings.Contains(d, "\r\nm=audio ") && src != nil:
+			ip, _ := netip.AddrFromSlice(src.IP)
+			inv.mu.Lock()
+			inv.answers[ip.Unmap()] = append(inv.answers[ip.Unmap()], d)
 			inv.mu.Unlock()
 		}
 		return true
@@ -265,4 +361,25 @@ next:
 		n++
 	}
 	return n
+}
+
+var (
+	sdpConn  = regexp.MustCompile(`(?m)^c=IN IP[46] (\S+)\r?$`)
+	sdpAudio = regexp.MustCompile(`(?m)^m=audio (\d+) `)
+	sdpRelay = regexp.MustCompile(`(?m)^a=candidate:\S+ 1 UDP \d+ (\S+) (\d+) typ relay`)
+)
+
+// answerDefault reads a SIP message's SDP: its default RTP destination
+// (the last c= and the audio m= port) and its component-1 relayed
+// candidate (invalid when it has none).
+func answerDefault(msg string) (def, relay netip.AddrPort) {
+	if cs := sdpConn.FindAllStringSubmatch(msg, -1); len(cs) > 0 {
+		if m := sdpAudio.FindStringSubmatch(msg); m != nil {
+			def, _ = netip.ParseAddrPort(net.JoinHostPort(cs[len(cs)-1][1], m[1]))
+		}
+	}
+	if m := sdpRelay.FindStringSubmatch(msg); m != nil {
+		relay, _ = netip.ParseAddrPort(net.JoinHostPort(m[1], m[2]))
+	}
+	return def, relay
 }

@@ -79,6 +79,28 @@ type iceState struct {
 	// sent the updated offer for, when it was not the default already):
 	// one re-INVITE per selection.
 	iceUpdated netip.AddrPort
+	// iceMoving and iceMovingRTCP are the standby relay's addresses from
+	// the moment the RTP pair on them is selected until iceUseRelay has
+	// moved the mapping onto them (one CreatePermission round trip).
+	// Descriptions made meanwhile already carry them (relayedLocked): a
+	// controlling peer re-INVITEs the instant it nominated, and an
+	// answer with our mapped address as c= took its media off the relay
+	// (baresip then sent to our port-restricted NAT, which filtered it).
+	iceMoving, iceMovingRTCP netip.AddrPort
+}
+
+// relayedLocked is a with the standby relay's addresses as External
+// while the mapping moves onto them (iceMoving): what a.Addrs() reads
+// once the move is done.
+func (c *Call) relayedLocked(a portmgr.Addrs) portmgr.Addrs {
+	if !c.iceMoving.IsValid() || a.Via == portmgr.StrategyTURN {
+		return a
+	}
+	a.External, a.Via = c.iceMoving, portmgr.StrategyTURN
+	if a.ExternalRTCP.IsValid() && c.iceMovingRTCP.IsValid() {
+		a.ExternalRTCP = c.iceMovingRTCP
+	}
+	return a
 }
 
 // iceLocalLocked is our ICE description for a description with
@@ -297,6 +319,9 @@ func (c *Call) startICE(neg sdp.Negotiated, mp *portmgr.Mapping, m *media.Sessio
 			c.mu.Lock()
 			if comp == 1 {
 				c.iceRTP = remote
+				if sel.Relayed && relay.IsValid() {
+					c.iceMoving, c.iceMovingRTCP = relay, relayRTCP // until iceUseRelay is done
+				}
 			} else {
 				c.iceRTCP = remote
 			}
@@ -407,7 +432,11 @@ func (c *Call) iceUseRelay(mp *portmgr.Mapping, remote netip.AddrPort, controlli
 			case <-ctx.Done():
 			}
 		}()
-		if err := r.Relay(ctx, mp, remote.Addr()); err != nil {
+		err := r.Relay(ctx, mp, remote.Addr())
+		c.mu.Lock()
+		c.iceMoving, c.iceMovingRTCP = netip.AddrPort{}, netip.AddrPort{}
+		c.mu.Unlock()
+		if err != nil {
 			c.log.Warn("ice: relayed pair selected but the relay failed", "raddr", remote, "err", err)
 			return
 		}

@@ -68,7 +68,7 @@ func (c *Call) wantDirLocked() sdp.Direction {
 // come from the same learn, and a new version for every description.
 func (c *Call) localLocked(dir sdp.Direction) sdp.Local {
 	c.sdpVersion++
-	a := c.mapping.Addrs()
+	a := c.relayedLocked(c.mapping.Addrs()) // call_ice.go: a relayed ICE pair's move under way
 	if d, ok := c.iceDefaultLocked(a); ok { // call_ice.go: the updated offer's default
 		a = d
 	} else if c.sameNATLocked(a) { // mediahint.go
