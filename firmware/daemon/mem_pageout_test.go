@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,35 @@ func TestPageOutCode(t *testing.T) {
 		t.Fatal(got)
 	}
 	runtime.GC()
+	// Every read-only mapping of the binary is marked for random reads
+	// (VmFlags "rr"): no read-around when its pages fault back in.
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours, random int
+	inExe := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			inExe = len(f) >= 6 && f[5] == exe && !strings.Contains(f[1], "w")
+			if inExe {
+				ours++
+			}
+		case inExe && len(f) > 0 && f[0] == "VmFlags:":
+			if slices.Contains(f[1:], "rr") {
+				random++
+			}
+		}
+	}
+	if ours == 0 || random != ours {
+		t.Fatalf("%d of the binary's %d read-only mappings marked MADV_RANDOM", random, ours)
+	}
 }
 
 // TestSchedulePageOutOff: DESKPHONE_PAGEOUT=0 keeps the pages.
