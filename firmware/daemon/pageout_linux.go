@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // madvPageout is MADV_PAGEOUT (Linux 5.4).
@@ -41,6 +43,7 @@ func pageOutCode() int64 {
 	if err != nil {
 		return 0
 	}
+	defer dropCache(exe)
 	var total int64
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -66,4 +69,19 @@ func pageOutCode() int64 {
 		total += int64(end - start)
 	}
 	return total
+}
+
+// dropCache drops from the page cache the pages of the file at path
+// that no process maps (posix_fadvise POSIX_FADV_DONTNEED). The
+// page-out evicts only the pages it unmaps; those that start-up's
+// read-around brought in but nothing mapped stayed cached, and a later
+// fault next to one mapped it too (fault-around). By hand (cold page
+// cache, in the third call): VmRSS 7.7 MB with this, 8.2 MB without.
+func dropCache(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 }
