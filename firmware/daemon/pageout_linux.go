@@ -19,21 +19,28 @@ const madvPageout = 21
 // (code, read-only data, the symbol tables) from the process
 // (madvise MADV_PAGEOUT): what start-up alone ran (every package's init,
 // the config parse, the web and TLS set-up) stops counting in the
-// phone's RSS, and whatever runs again comes back on its next use. It returns the bytes of the ranges advised; a kernel
-// without MADV_PAGEOUT refuses and nothing changes.
+// phone's RSS, and whatever runs again comes back on its next use. It
+// returns the bytes of the ranges advised; a kernel without
+// MADV_PAGEOUT refuses and nothing changes.
 //
-// Each mapping is first marked MADV_RANDOM. Without it the kernel
-// counted the pages as referenced and kept them in the page cache
-// (unmapped from the process only), and every later fault on the
-// mapping (the collector's and tracebacks' walks of the function
-// tables in the read-only data, a call's code) mapped in the cached
-// pages around it too (fault-around, 64 kB), or read 128 kB about it
-// (read-around): about 3 MB of neighbours that nothing ran, VmRSS in a
-// call 11.2 MB against 8.2 MB with it (docs/performance.md). With it the
-// page-out evicts the pages from the page cache and each one that is
-// used again is read alone: about 300 reads from storage in the first
-// call after the page-out where there were next to none; later calls
-// find their pages resident.
+// The read-only data mapping (not the code) is first marked
+// MADV_RANDOM, and its range of the file dropped from the page cache
+// (dropCache). Without that the kernel counted its pages as referenced
+// and kept them cached (unmapped from the process only), and each later
+// fault in it (the collector's and tracebacks' walks of the function
+// tables, the JSON encoder's type data) mapped the cached pages around
+// it too (fault-around, 64 kB) or read 128 kB about it (read-around):
+// about 3 MB that nothing used. With it the pages leave the page cache
+// and come back one by one, about 300 reads from storage after the
+// page-out (most in the first call); later calls find them resident.
+// The code mapping is only paged out: marked MADV_RANDOM its resident
+// size in a call did not change (3.2-3.3 MB by hand either way; Linux
+// 6.18 seems to read around a faulting code page whatever the advice),
+// and its
+// evicted pages cost a read from storage each on the first call's path
+// (200 OK to first RTP 1.5 ms -> 11.7 ms in the tier's first call);
+// paged out alone they stay cached and come back without I/O.
+// Measured in docs/performance.md.
 func pageOutCode() int64 {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
@@ -43,7 +50,6 @@ func pageOutCode() int64 {
 	if err != nil {
 		return 0
 	}
-	defer dropCache(exe)
 	var total int64
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -58,13 +64,20 @@ func pageOutCode() int64 {
 		}
 		start, err1 := strconv.ParseUint(string(lo), 16, 64)
 		end, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
+		off, err3 := strconv.ParseUint(string(f[2]), 16, 64)
+		if err1 != nil || err2 != nil || err3 != nil || end <= start {
 			continue
 		}
-		syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), syscall.MADV_RANDOM)
+		data := bytes.IndexByte(f[1], 'x') < 0
+		if data {
+			syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), syscall.MADV_RANDOM)
+		}
 		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), madvPageout)
 		if errno != 0 {
 			return total
+		}
+		if data {
+			dropCache(exe, int64(off), int64(end-start))
 		}
 		total += int64(end - start)
 	}
@@ -72,16 +85,17 @@ func pageOutCode() int64 {
 }
 
 // dropCache drops from the page cache the pages of the file at path
-// that no process maps (posix_fadvise POSIX_FADV_DONTNEED). The
-// page-out evicts only the pages it unmaps; those that start-up's
-// read-around brought in but nothing mapped stayed cached, and a later
-// fault next to one mapped it too (fault-around). By hand (cold page
-// cache, in the third call): VmRSS 7.7 MB with this, 8.2 MB without.
-func dropCache(path string) {
+// in [off, off+n) that no process maps (posix_fadvise
+// POSIX_FADV_DONTNEED): the page-out evicts only the pages it unmapped,
+// and those that start-up's read-around brought in but nothing mapped
+// stayed cached for a later fault to map with its own (fault-around).
+// By hand (cold page cache, in the third call) dropping the whole file
+// gave VmRSS 7.7 MB against 8.2 MB without.
+func dropCache(path string, off, n int64) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
