@@ -30,17 +30,14 @@ const madvPageout = 21
 // fault in it (the collector's and tracebacks' walks of the function
 // tables, the JSON encoder's type data) mapped the cached pages around
 // it too (fault-around, 64 kB) or read 128 kB about it (read-around):
-// about 3 MB that nothing used. With it the pages leave the page cache
-// and come back one by one, about 300 reads from storage after the
-// page-out (most in the first call); later calls find them resident.
-// The code mapping is only paged out: marked MADV_RANDOM its resident
-// size in a call did not change (3.2-3.3 MB by hand either way; Linux
-// 6.18 seems to read around a faulting code page whatever the advice),
-// and its
-// evicted pages cost a read from storage each on the first call's path
-// (200 OK to first RTP 1.5 ms -> 11.7 ms in the tier's first call);
-// paged out alone they stay cached and come back without I/O.
-// Measured in docs/performance.md.
+// 7.2 MB of it resident in a call, 2.9 MB with this. The pages leave
+// the page cache and come back one by one: about 700 reads from storage
+// after the page-out, most in the first call; later calls find them
+// resident. The code mapping is only paged out: advised too, its
+// resident size in a call did not change (5.0 MB either way; Linux 6.18
+// seems to read around a faulting code page whatever the advice), so
+// its pages stay cached and come back without I/O. Measured in
+// docs/performance.md.
 func pageOutCode() int64 {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
@@ -89,8 +86,8 @@ func pageOutCode() int64 {
 // POSIX_FADV_DONTNEED): the page-out evicts only the pages it unmapped,
 // and those that start-up's read-around brought in but nothing mapped
 // stayed cached for a later fault to map with its own (fault-around).
-// By hand (cold page cache, in the third call) dropping the whole file
-// gave VmRSS 7.7 MB against 8.2 MB without.
+// By hand (cold page cache, in the third call) the read-only data was
+// 2.9 MB resident with the drop, 3.4 MB without.
 func dropCache(path string, off, n int64) {
 	f, err := os.Open(path)
 	if err != nil {
