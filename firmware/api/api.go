@@ -664,9 +664,11 @@ func interfaceAddrs() ([]netip.Addr, error) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	b, done, err := encodeJSON(v)
+	if err == nil {
+		w.Write(b)
+	}
+	done()
 }
 
 func writeErr(w http.ResponseWriter, code int, err error) {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -27,6 +28,43 @@ func TestPageOutCode(t *testing.T) {
 		t.Fatal(got)
 	}
 	runtime.GC()
+	// The binary's read-only data is marked for random reads (VmFlags
+	// "rr": no read-around when its pages fault back in), its code not.
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data, code, dataRandom, codeRandom int
+	kind := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			kind = ""
+			if len(f) >= 6 && f[5] == exe && !strings.Contains(f[1], "w") {
+				kind = "data"
+				data++
+				if strings.Contains(f[1], "x") {
+					kind = "code"
+					code++
+					data--
+				}
+			}
+		case kind != "" && len(f) > 0 && f[0] == "VmFlags:" && slices.Contains(f[1:], "rr"):
+			if kind == "code" {
+				codeRandom++
+			} else {
+				dataRandom++
+			}
+		}
+	}
+	if data == 0 || code == 0 || dataRandom != data || codeRandom != 0 {
+		t.Fatalf("MADV_RANDOM on %d of %d read-only data and %d of %d code mappings; want all data, no code", dataRandom, data, codeRandom, code)
+	}
 }
 
 // TestSchedulePageOutOff: DESKPHONE_PAGEOUT=0 keeps the pages.

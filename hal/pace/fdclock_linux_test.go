@@ -82,3 +82,22 @@ func TestPlayIdleFDClock(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// A tick of the timerfd clock allocates nothing (it did a buffer and a
+// closure per frame). Counts allocations, not time.
+func TestFDTickerNoAllocs(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	tk, err := newFDTicker(time.Millisecond, stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.close()
+	if n := testing.AllocsPerRun(20, func() {
+		if !tk.wait() {
+			t.Fatal("wait ended without a tick")
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per tick", n)
+	}
+}

@@ -124,6 +124,12 @@ func TestLeanSideBySide(t *testing.T) {
 			t.Fatalf("build: %v\n%s", err, out)
 		}
 	}
+	// As a device's: the phoned binaries clean on storage and out of the
+	// page cache (bootBinary), for both phoned and the baseline.
+	bootBinary(t, filepath.Join(bin, "phoned"))
+	if p.base != "" {
+		bootBinary(t, filepath.Join(p.base, "phoned"))
+	}
 	cp, err := startCapture()
 	if err != nil {
 		t.Logf("no capture, so no first-RTP figure: %v", err)

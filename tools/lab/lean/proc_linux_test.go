@@ -7,8 +7,35 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
+
+// bootBinary puts the file at path in the state a device's binary is in
+// when the device boots: written back to storage (fsync) and not in the
+// page cache (posix_fadvise POSIX_FADV_DONTNEED), so that start-up reads
+// it from storage. A binary built just before the run was dirty in the
+// page cache instead (this host holds hundreds of MB of dirty pages for
+// minutes), and the kernel does not evict dirty pages: phoned's page-out
+// (firmware/daemon/pageout_linux.go) could then only unmap its start-up
+// pages, never drop them, as it does on a device. It changes nothing of
+// baresip's (its libraries are shared with the rest of the host).
+func bootBinary(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync %s: %v", path, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		t.Logf("fadvise %s: %v", path, err)
+	}
+}
 
 // clockTick is USER_HZ, the unit of utime and stime in /proc/PID/stat
 // (100 on every Linux this runs on).
