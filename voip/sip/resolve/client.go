@@ -140,8 +140,8 @@ func (r *Resolver) servers() ([]string, error) {
 // (a late answer to an earlier query, or a spoof) is ignored and the
 // wait goes on. Over TCP a message has a 2-byte length prefix (RFC 1035
 // §4.2.2). The answer must repeat the question.
-func (r *Resolver) ask(ctx context.Context, network, server, name string, qtype uint16) (*message, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+func (r *Resolver) ask(parent context.Context, network, server, name string, qtype uint16) (*message, error) {
+	ctx, cancel := context.WithTimeout(parent, r.cfg.Timeout)
 	defer cancel()
 	id := uint16(rand.N(1 << 16))
 	q, err := packQuery(id, name, qtype)
@@ -173,8 +173,10 @@ func (r *Resolver) ask(ctx context.Context, network, server, name string, qtype 
 		m, err = exchangeUDP(conn, q, id)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		if parent.Err() != nil {
+			// The caller gave up; the per-server timeout alone stays
+			// the read's own timeout error.
+			err = fmt.Errorf("%w (%w)", parent.Err(), err)
 		}
 		return nil, fmt.Errorf("%s %s: %w", network, server, err)
 	}
