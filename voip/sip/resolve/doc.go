@@ -35,6 +35,15 @@
 // /etc/resolv.conf read at each resolution (with its search list), over
 // UDP with a retry over TCP for a truncated answer; a name DNS does not
 // know is then looked up with the fallback resolver (the hosts file).
+// The client is our own (client.go): one try per server within
+// Config.Timeout (resolv.conf's timeout: and attempts: are not used), a
+// random ID per query, a connected UDP socket (only the server's
+// datagrams arrive; one with another ID is ignored), TCP framed with a
+// 2-byte length (RFC 1035 §4.2.2), and the answer must repeat the
+// question. Messages are built and parsed with
+// golang.org/x/net/dns/dnsmessage, which bounds every read and refuses
+// compression loops; NAPTR RDATA (RFC 3403 §4.1) has a parser of its own
+// (wire.go). Bad answers are errors that say why, never a panic.
 // Answers are bounded (32 targets, 8 NAPTR records) and the TTL of an
 // answer is the smallest TTL of its records, at least 5 s.
 //

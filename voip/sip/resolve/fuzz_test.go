@@ -37,15 +37,17 @@ func FuzzResolveAnswer(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.exchange = func(_ context.Context, name string, qtype uint16) (*dns.Msg, error) {
-			m := new(dns.Msg)
-			if err := m.Unpack(answer); err != nil {
+		r.exchange = func(_ context.Context, name string, qtype uint16) (*message, error) {
+			m, err := parseMessage(answer)
+			if err != nil {
 				return nil, err
 			}
-			m.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: dns.ClassINET}}
 			// Every owner name is the question's, so records match.
-			for _, rr := range append(m.Answer, m.Extra...) {
-				rr.Header().Name = name
+			for i := range m.Answer {
+				m.Answer[i].Name = name
+			}
+			for i := range m.Extra {
+				m.Extra[i].Name = name
 			}
 			return m, nil
 		}

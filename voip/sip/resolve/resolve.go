@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/miekg/dns"
 )
 
 // Transport is a SIP transport a target is reached over.
@@ -171,7 +169,7 @@ type Resolver struct {
 	log *slog.Logger
 	// exchange sends one query and returns the answer; replaced by the
 	// fuzz test.
-	exchange func(ctx context.Context, name string, qtype uint16) (*dns.Msg, error)
+	exchange func(ctx context.Context, name string, qtype uint16) (*message, error)
 	// rand returns a number in [0, n) for SRV weights (tests pin it).
 	rand func(n int) int
 }
@@ -280,7 +278,7 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) (Result, error) {
 		}
 		return Result{Targets: []Target{{Addr: netip.AddrPortFrom(ip, port), Transport: tr}}}, nil
 	}
-	if _, ok := dns.IsDomainName(host); !ok || strings.ContainsAny(host, " \t\\") {
+	if !isDomainName(host) || strings.ContainsAny(host, " \t\\") {
 		return Result{}, fmt.Errorf("%w: %q is not a host name", ErrBadQuery, q.Host)
 	}
 	names, err := r.nameList(host)
@@ -332,18 +330,18 @@ func (r *Resolver) fallback(ctx context.Context, host string, tr Transport, port
 // configuration's search list applies when DNS comes from it.
 func (r *Resolver) nameList(host string) ([]string, error) {
 	if len(r.cfg.Servers) > 0 {
-		return []string{dns.Fqdn(host)}, nil
+		return []string{fqdn(host)}, nil
 	}
-	cc, err := dns.ClientConfigFromFile(r.cfg.ResolvConf)
-	if err != nil || len(cc.Servers) == 0 {
+	cc, err := readResolvConf(r.cfg.ResolvConf)
+	if err != nil || len(cc.servers) == 0 {
 		return nil, ErrNoServer
 	}
 	if strings.Contains(host, ".") {
 		// A name with a dot is asked as is first, as the system does
 		// with the default ndots of 1.
-		cc.Ndots = min(cc.Ndots, strings.Count(host, "."))
+		cc.ndots = min(cc.ndots, strings.Count(host, "."))
 	}
-	return cc.NameList(host), nil
+	return cc.nameList(host), nil
 }
 
 // ttlAcc accumulates the smallest TTL seen.
@@ -413,7 +411,7 @@ func (r *Resolver) allowed(q Query) []Transport {
 // those for the allowed transports with the "s" flag, by order then
 // preference, each to its SRV records. Nil when there are none.
 func (r *Resolver) viaNAPTR(ctx context.Context, name string, q Query, ttl *ttlAcc) ([]Target, error) {
-	m, err := r.exchange(ctx, name, dns.TypeNAPTR)
+	m, err := r.exchange(ctx, name, typeNAPTR)
 	if err != nil {
 		var re *rcodeError
 		if errors.As(err, &re) {
@@ -425,29 +423,28 @@ func (r *Resolver) viaNAPTR(ctx context.Context, name string, q Query, ttl *ttlA
 		return nil, err
 	}
 	allowed := r.allowed(q)
-	var recs []*dns.NAPTR
+	var recs []record
 	for _, rr := range m.Answer {
-		n, ok := rr.(*dns.NAPTR)
-		if !ok || !strings.EqualFold(n.Hdr.Name, name) {
+		if rr.Type != typeNAPTR || !strings.EqualFold(rr.Name, name) {
 			continue
 		}
-		t, ok := naptrTransport(n)
+		t, ok := naptrTransport(rr.NAPTR)
 		if !ok || !slices.Contains(allowed, t) {
 			continue
 		}
-		recs = append(recs, n)
+		recs = append(recs, rr)
 	}
-	slices.SortStableFunc(recs, func(a, b *dns.NAPTR) int {
-		return cmp.Or(cmp.Compare(a.Order, b.Order), cmp.Compare(a.Preference, b.Preference))
+	slices.SortStableFunc(recs, func(a, b record) int {
+		return cmp.Or(cmp.Compare(a.NAPTR.Order, b.NAPTR.Order), cmp.Compare(a.NAPTR.Preference, b.NAPTR.Preference))
 	})
 	var out []Target
 	for i, n := range recs {
 		if i == maxNAPTR {
 			break
 		}
-		ttl.add(n.Hdr.Ttl)
-		t, _ := naptrTransport(n)
-		got, err := r.srvTargets(ctx, strings.ToLower(dns.Fqdn(n.Replacement)), t, ttl)
+		ttl.add(n.TTL)
+		t, _ := naptrTransport(n.NAPTR)
+		got, err := r.srvTargets(ctx, strings.ToLower(fqdn(n.NAPTR.Replacement)), t, ttl)
 		if err != nil {
 			return nil, err
 		}
@@ -460,11 +457,11 @@ func (r *Resolver) viaNAPTR(ctx context.Context, name string, q Query, ttl *ttlA
 // services SIP+D2U, SIP+D2T and SIPS+D2T with the terminal "s" flag and
 // a replacement (RFC 3263 §4.1). SIP+D2S (SCTP) and the rest are not
 // ours.
-func naptrTransport(n *dns.NAPTR) (Transport, bool) {
+func naptrTransport(n naptr) (Transport, bool) {
 	if !strings.EqualFold(n.Flags, "s") || n.Replacement == "" || n.Replacement == "." {
 		return "", false
 	}
-	if _, ok := dns.IsDomainName(n.Replacement); !ok {
+	if !isDomainName(n.Replacement) {
 		return "", false
 	}
 	for _, t := range []Transport{UDP, TCP, TLS} {
@@ -505,31 +502,30 @@ func appendTargets(out, more []Target) []Target {
 // then each record's addresses, from the additional section when the
 // server sent them.
 func (r *Resolver) srvTargets(ctx context.Context, name string, t Transport, ttl *ttlAcc) ([]Target, error) {
-	m, err := r.exchange(ctx, name, dns.TypeSRV)
+	m, err := r.exchange(ctx, name, typeSRV)
 	if err != nil {
 		return nil, err
 	}
-	var recs []*dns.SRV
-	for _, rr := range m.Answer {
-		s, ok := rr.(*dns.SRV)
-		if !ok || !strings.EqualFold(s.Hdr.Name, name) {
+	var recs []record
+	for _, s := range m.Answer {
+		if s.Type != typeSRV || !strings.EqualFold(s.Name, name) {
 			continue
 		}
 		if s.Target == "." || s.Target == "" || s.Port == 0 {
 			continue // RFC 2782: "." means the service is not offered here
 		}
-		if _, ok := dns.IsDomainName(s.Target); !ok {
+		if !isDomainName(s.Target) {
 			continue
 		}
 		recs = append(recs, s)
-		ttl.add(s.Hdr.Ttl)
+		ttl.add(s.TTL)
 		if len(recs) == maxTargets {
 			break
 		}
 	}
 	var out []Target
 	for _, s := range r.orderSRV(recs) {
-		target := strings.ToLower(dns.Fqdn(s.Target))
+		target := strings.ToLower(fqdn(s.Target))
 		addrs, err := r.addresses(ctx, target, m.Extra, ttl)
 		if err != nil {
 			r.log.Debug("SRV target has no address", "srv", name, "target", target, "err", err)
@@ -552,12 +548,12 @@ func (r *Resolver) srvTargets(ctx context.Context, name string, t Transport, ttl
 // one priority, repeatedly pick at random with probability proportional
 // to weight, zero-weight records having a small chance (they go first in
 // the running sum).
-func (r *Resolver) orderSRV(recs []*dns.SRV) []*dns.SRV {
+func (r *Resolver) orderSRV(recs []record) []record {
 	recs = slices.Clone(recs)
-	slices.SortStableFunc(recs, func(a, b *dns.SRV) int {
+	slices.SortStableFunc(recs, func(a, b record) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(min(a.Weight, 1), min(b.Weight, 1)))
 	})
-	out := make([]*dns.SRV, 0, len(recs))
+	out := make([]record, 0, len(recs))
 	for len(recs) > 0 {
 		j := 1
 		for j < len(recs) && recs[j].Priority == recs[0].Priority {
@@ -591,24 +587,24 @@ func (r *Resolver) orderSRV(recs []*dns.SRV) []*dns.SRV {
 
 // addresses returns name's A (and AAAA) records, from extra when it
 // holds them, else asked for.
-func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, ttl *ttlAcc) ([]netip.Addr, error) {
-	types := []uint16{dns.TypeA}
+func (r *Resolver) addresses(ctx context.Context, name string, extra []record, ttl *ttlAcc) ([]netip.Addr, error) {
+	types := []uint16{typeA}
 	if r.cfg.IPv6 {
-		types = []uint16{dns.TypeAAAA, dns.TypeA}
+		types = []uint16{typeAAAA, typeA}
 	}
 	var v4, v6 []netip.Addr
-	collect := func(owner string, rrs []dns.RR) {
-		for _, rr := range rrs {
-			switch a := rr.(type) {
-			case *dns.A:
-				if ip, ok := netip.AddrFromSlice(a.A.To4()); ok && usable(ip) && strings.EqualFold(a.Hdr.Name, owner) {
+	collect := func(owner string, rrs []record) {
+		for _, a := range rrs {
+			switch a.Type {
+			case typeA:
+				if ip := a.Addr; usable(ip) && strings.EqualFold(a.Name, owner) {
 					v4 = append(v4, ip)
-					ttl.add(a.Hdr.Ttl)
+					ttl.add(a.TTL)
 				}
-			case *dns.AAAA:
-				if ip, ok := netip.AddrFromSlice(a.AAAA.To16()); ok && r.cfg.IPv6 && !ip.Is4In6() && usable(ip) && strings.EqualFold(a.Hdr.Name, owner) {
+			case typeAAAA:
+				if ip := a.Addr; r.cfg.IPv6 && !ip.Is4In6() && usable(ip) && strings.EqualFold(a.Name, owner) {
 					v6 = append(v6, ip)
-					ttl.add(a.Hdr.Ttl)
+					ttl.add(a.TTL)
 				}
 			}
 		}
@@ -619,7 +615,7 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 		for _, qt := range types {
 			m, err := r.exchange(ctx, name, qt)
 			if err != nil {
-				if qt == dns.TypeAAAA && ctx.Err() == nil {
+				if qt == typeAAAA && ctx.Err() == nil {
 					// A server (or middlebox) that fails AAAA queries
 					// must not hide the name's A records (RFC 8305 §3).
 					aaaaErr = err
@@ -631,10 +627,10 @@ func (r *Resolver) addresses(ctx context.Context, name string, extra []dns.RR, t
 			// order, and the final records, whose owner is the chain's
 			// last name. One pass: a loop in the chain ends it.
 			owner := name
-			for _, rr := range m.Answer {
-				if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, owner) {
+			for _, c := range m.Answer {
+				if c.Type == typeCNAME && strings.EqualFold(c.Name, owner) {
 					owner = c.Target
-					ttl.add(c.Hdr.Ttl)
+					ttl.add(c.TTL)
 				}
 			}
 			collect(owner, m.Answer)
@@ -685,89 +681,6 @@ func (r *Resolver) order(ips []netip.Addr) []netip.Addr {
 	return out
 }
 
-// servers is the DNS servers to ask now.
-func (r *Resolver) servers() ([]string, error) {
-	if len(r.cfg.Servers) > 0 {
-		return r.cfg.Servers, nil
-	}
-	cc, err := dns.ClientConfigFromFile(r.cfg.ResolvConf)
-	if err != nil || len(cc.Servers) == 0 {
-		return nil, ErrNoServer
-	}
-	var out []string
-	for _, s := range cc.Servers {
-		ip, err := netip.ParseAddr(s)
-		if err != nil {
-			continue
-		}
-		out = append(out, net.JoinHostPort(ip.String(), cc.Port))
-	}
-	if len(out) == 0 {
-		return nil, ErrNoServer
-	}
-	return out, nil
-}
-
-// exchangeDNS asks each server in turn until one answers NOERROR or
-// NXDOMAIN; a truncated UDP answer is asked again over TCP.
-func (r *Resolver) exchangeDNS(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
-	servers, err := r.servers()
-	if err != nil {
-		return nil, err
-	}
-	q := new(dns.Msg)
-	q.SetQuestion(name, qtype)
-	q.RecursionDesired = true
-	q.SetEdns0(1232, false)
-	var last error
-	for _, s := range servers {
-		m, err := r.ask(ctx, "udp", s, q)
-		if err == nil && m.Truncated {
-			m, err = r.ask(ctx, "tcp", s, q)
-		}
-		if err != nil {
-			last = err
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		switch m.Rcode {
-		case dns.RcodeSuccess, dns.RcodeNameError:
-			return m, nil
-		}
-		last = &rcodeError{rcode: m.Rcode, server: s}
-	}
-	return nil, fmt.Errorf("%s %s: %w", dns.TypeToString[qtype], strings.TrimSuffix(name, "."), last)
-}
-
-func (r *Resolver) ask(ctx context.Context, network, server string, q *dns.Msg) (*dns.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	dial := r.cfg.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	conn, err := dial(ctx, network, server)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	c := &dns.Client{Net: network, Timeout: r.cfg.Timeout}
-	m := q.Copy()
-	m.Id = dns.Id()
-	resp, _, err := c.ExchangeWithConnContext(ctx, m, &dns.Conn{Conn: conn})
-	if err != nil {
-		return nil, err
-	}
-	if !resp.Response || len(resp.Question) != 1 || !strings.EqualFold(resp.Question[0].Name, m.Question[0].Name) ||
-		resp.Question[0].Qtype != m.Question[0].Qtype {
-		return nil, fmt.Errorf("answer from %s does not match the question", server)
-	}
-	return resp, nil
-}
-
 // String renders a query for logs and errors.
 func (q Query) String() string {
 	s := q.Host
@@ -778,14 +691,4 @@ func (q Query) String() string {
 		s += ";transport=" + string(q.Transport)
 	}
 	return s
-}
-
-// rcodeError is a server's answer other than NOERROR and NXDOMAIN.
-type rcodeError struct {
-	rcode  int
-	server string
-}
-
-func (e *rcodeError) Error() string {
-	return dns.RcodeToString[e.rcode] + " from " + e.server
 }
