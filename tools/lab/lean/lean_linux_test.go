@@ -92,6 +92,8 @@ type sample struct {
 	cpu       time.Duration // utime+stime over the call, setup to teardown
 	packets   int           // RTP packets the phone sent and received in the call (from the capture)
 	idleSw    float64       // context switches per idle minute
+	idleMaj   float64       // major page faults per idle minute
+	callMaj   int64         // major page faults over the call, setup to teardown
 	callSw    float64       // context switches per second in the established call
 	idleMem   memory        // before the call
 	callMem   memory        // the largest VmRSS seen in the call (with its RssAnon, Pss)
@@ -167,8 +169,8 @@ func TestLeanSideBySide(t *testing.T) {
 			if err != nil {
 				t.Fatalf("run %d, %s: %v", run+1, ph.name(), err)
 			}
-			t.Logf("run %d %-8s cpu %v, %d packets, %.0f sw/s in call, idle %.0f sw/min, RSS idle %d/in call %d/after %d kB (anon %d/%d/%d), first RTP %v, setup %v",
-				run+1, ph.name(), s.cpu, s.packets, s.callSw, s.idleSw, s.idleMem.rss, s.callMem.rss, s.afterMem.rss,
+			t.Logf("run %d %-8s cpu %v, %d packets, %.0f sw/s in call, idle %.0f sw/min %.0f majflt/min, majflt in call %d, RSS idle %d/in call %d/after %d kB (anon %d/%d/%d), first RTP %v, setup %v",
+				run+1, ph.name(), s.cpu, s.packets, s.callSw, s.idleSw, s.idleMaj, s.callMaj, s.idleMem.rss, s.callMem.rss, s.afterMem.rss,
 				s.idleMem.anon, s.callMem.anon, s.afterMem.anon, s.firstRTP, s.callSetup)
 			res[ph.name()] = append(res[ph.name()], s)
 		}
@@ -194,12 +196,21 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 	if err != nil {
 		return s, err
 	}
+	maj0, err := majorFaults(pid)
+	if err != nil {
+		return s, err
+	}
 	time.Sleep(p.idle) // the measurement itself: nothing touches the phones
 	sw1, err := ctxSwitches(pid)
 	if err != nil {
 		return s, err
 	}
+	maj1, err := majorFaults(pid)
+	if err != nil {
+		return s, err
+	}
 	s.idleSw = float64(sw1-sw0) * float64(time.Minute) / float64(p.idle)
+	s.idleMaj = float64(maj1-maj0) * float64(time.Minute) / float64(p.idle)
 
 	if cp != nil {
 		cp.reset()
@@ -243,6 +254,9 @@ func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, erro
 		return s, err
 	}
 	s.cpu = cpu1 - cpu0
+	if maj2, err := majorFaults(pid); err == nil {
+		s.callMaj = maj2 - maj1
+	}
 	s.afterMem, _ = readMemory(pid)
 	s.firstRTP = -1
 	if cp != nil {
@@ -384,6 +398,8 @@ func report(p params, res map[string][]sample) string {
 	}
 	row("context switches per second in a call", func(s sample) float64 { return s.callSw }, "", 0)
 	row("context switches per idle minute", func(s sample) float64 { return s.idleSw }, "", 0)
+	row("major page faults per idle minute", func(s sample) float64 { return s.idleMaj }, "", 0)
+	row("major page faults per "+per, func(s sample) float64 { return float64(s.callMaj) }, "", 0)
 	row("VmRSS idle", func(s sample) float64 { return float64(s.idleMem.rss) / 1024 }, "MB", 1)
 	row("VmRSS in call (max)", func(s sample) float64 { return float64(s.callMem.rss) / 1024 }, "MB", 1)
 	row("RssAnon in call", func(s sample) float64 { return float64(s.callMem.anon) / 1024 }, "MB", 2)

@@ -67,6 +67,26 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * clockTick, nil
 }
 
+// majorFaults is pid's major page faults so far (field 12 of
+// /proc/PID/stat): the faults that waited for storage. phoned's own
+// binary pages come back through them after its page-out.
+func majorFaults(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 10 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return strconv.ParseInt(f[9], 10, 64) // f[0] is field 3
+}
+
 // statusFields reads the named "Key:  value kB" fields of a /proc
 // status-like file, in kB (or plain counts).
 func statusFields(path string, keys ...string) (map[string]int64, error) {
