@@ -3,6 +3,8 @@ package daemon
 import (
 	"log/slog"
 	"os"
+	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +28,63 @@ func SchedulePageOut(log *slog.Logger) *time.Timer {
 		log.Info("start-up pages kept (DESKPHONE_PAGEOUT=0)")
 		return nil
 	}
+	pin := os.Getenv("DESKPHONE_PIN") != "0"
 	return time.AfterFunc(PageOutAfter, func() {
 		n := pageOutCode()
 		log.Debug("start-up pages dropped", "bytes", n)
+		if n == 0 || !pin {
+			return
+		}
+		// Pin what the idle phone maps now, after each call what the call
+		// used (reclaimAfterCall), and after later collections what ran
+		// since (the collection's own walk of the function tables, a
+		// registration refresh, a feature used for the first time).
+		pinAfterPageOut.Store(log)
+		pinNow()
+		pinAfterCollections()
 	})
+}
+
+// pinEvery is the least time between two pins after collections: the
+// runtime forces one every 2 minutes on an idle phone; a flood makes
+// many.
+const pinEvery = time.Minute
+
+var lastPin atomic.Int64 // unix nanoseconds of the last pin
+
+// pinAfterCollections pins the working set after every garbage
+// collection, at most once per pinEvery, for the life of the process: a
+// finalizer re-armed at each collection (as gcSignals), so no goroutine
+// or timer wakes an idle phone for it; it runs when a collection has
+// woken it anyway.
+func pinAfterCollections() {
+	s := &gcSentinel{}
+	runtime.SetFinalizer(s, func(*gcSentinel) {
+		pinAfterCollections()
+		if time.Now().UnixNano()-lastPin.Load() >= int64(pinEvery) {
+			pinNow()
+		}
+	})
+}
+
+// pinAfterPageOut holds the logger once the start-up pages have been
+// dropped and pinning is on; until then (and in tests) nothing is
+// pinned: locked pages cannot be paged out.
+var pinAfterPageOut atomic.Pointer[slog.Logger]
+
+// pinNow locks the binary's pages the phone has mapped now
+// (pinWorkingSet), once the page-out has been done.
+func pinNow() {
+	log := pinAfterPageOut.Load()
+	if log == nil {
+		return
+	}
+	lastPin.Store(time.Now().UnixNano())
+	n, err := pinWorkingSet()
+	if err != nil {
+		// Past RLIMIT_MEMLOCK, or no /proc: the pages stay reclaimable.
+		log.Debug("working set not pinned", "locked_bytes", n, "err", err)
+		return
+	}
+	log.Debug("working set pinned", "bytes", n)
 }

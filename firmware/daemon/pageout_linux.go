@@ -39,15 +39,43 @@ const madvPageout = 21
 // its pages stay cached and come back without I/O. Measured in
 // docs/performance.md.
 func pageOutCode() int64 {
+	exe, maps := exeMappings()
+	var total int64
+	for _, m := range maps {
+		if !m.code {
+			syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), syscall.MADV_RANDOM)
+		}
+		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), madvPageout)
+		if errno != 0 {
+			return total
+		}
+		if !m.code {
+			dropCache(exe, int64(m.off), int64(m.end-m.start))
+		}
+		total += int64(m.end - m.start)
+	}
+	return total
+}
+
+// exeMapping is one of phoned's read-only mappings of its own binary.
+type exeMapping struct {
+	start, end, off uint64 // addresses, and the file offset of start
+	code            bool   // r-xp: code; r--p: read-only data, symbol tables
+}
+
+// exeMappings returns the path of the running binary and its read-only
+// mappings, data before code (pinWorkingSet locks the data first), or
+// nothing when /proc is not there.
+func exeMappings() (string, []exeMapping) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return 0
+		return "", nil
 	}
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return 0
+		return "", nil
 	}
-	var total int64
+	var data, code []exeMapping
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		// 00400000-0040b000 r-xp 00000000 fe:00 1234   /path/to/phoned
@@ -65,20 +93,14 @@ func pageOutCode() int64 {
 		if err1 != nil || err2 != nil || err3 != nil || end <= start {
 			continue
 		}
-		data := bytes.IndexByte(f[1], 'x') < 0
-		if data {
-			syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), syscall.MADV_RANDOM)
+		m := exeMapping{start: start, end: end, off: off, code: bytes.IndexByte(f[1], 'x') >= 0}
+		if m.code {
+			code = append(code, m)
+		} else {
+			data = append(data, m)
 		}
-		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(start), uintptr(end-start), madvPageout)
-		if errno != 0 {
-			return total
-		}
-		if data {
-			dropCache(exe, int64(off), int64(end-start))
-		}
-		total += int64(end - start)
 	}
-	return total
+	return exe, append(data, code...)
 }
 
 // dropCache drops from the page cache the pages of the file at path

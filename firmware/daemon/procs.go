@@ -52,5 +52,8 @@ func reclaimAfterCall() {
 	if now-last < int64(reclaimEvery) || !lastReclaim.CompareAndSwap(last, now) {
 		return
 	}
-	go debug.FreeOSMemory()
+	go func() {
+		debug.FreeOSMemory()
+		pinNow() // what the call and this collection used stays resident
+	}()
 }

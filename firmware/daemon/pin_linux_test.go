@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestPresentRuns(t *testing.T) {
+	entry := func(present ...bool) []byte {
+		b := make([]byte, 8*len(present))
+		for i, p := range present {
+			v := uint64(0x1234) // a PFN or swap bits: only bit 63 counts
+			if p {
+				v |= 1 << 63
+			}
+			binary.LittleEndian.PutUint64(b[i*8:], v)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		in   []bool
+		want [][2]int
+	}{
+		{nil, nil},
+		{[]bool{false, false}, nil},
+		{[]bool{true}, [][2]int{{0, 1}}},
+		{[]bool{true, true, false, true, false, false, true, true}, [][2]int{{0, 2}, {3, 4}, {6, 8}}},
+		{[]bool{false, true, true}, [][2]int{{1, 3}}},
+	} {
+		if got := presentRuns(entry(c.in...)); !slices.Equal(got, c.want) {
+			t.Errorf("presentRuns(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	// A short tail (not a whole entry) is ignored.
+	if got := presentRuns(append(entry(true), 0xff, 0xff)); !slices.Equal(got, [][2]int{{0, 1}}) {
+		t.Errorf("short tail: %v", got)
+	}
+}
+
+// binaryRSS sums Rss and Locked (kB) over the test binary's read-only
+// mappings in /proc/self/smaps.
+func binaryRSS(t *testing.T) (rss, locked int64) {
+	t.Helper()
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			in = len(f) >= 6 && f[5] == exe && !strings.Contains(f[1], "w")
+		case in && len(f) >= 2 && (f[0] == "Rss:" || f[0] == "Locked:"):
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			if f[0] == "Rss:" {
+				rss += n
+			} else {
+				locked += n
+			}
+		}
+	}
+	return rss, locked
+}
+
+// TestPinWorkingSet locks the pages of the binary that are mapped and
+// only those: the binary's resident size does not grow to the whole
+// mapping (as locking whole ranges, or ranges mincore calls resident,
+// would make it), and what is mapped is locked.
+func TestPinWorkingSet(t *testing.T) {
+	_, maps := exeMappings()
+	if len(maps) == 0 {
+		t.Fatal("no read-only mappings of the test binary")
+	}
+	var size int64
+	for _, m := range maps {
+		size += int64(m.end-m.start) >> 10
+	}
+	t.Cleanup(func() {
+		for _, m := range maps { // TestPageOutCode cannot page out locked pages
+			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
+		}
+	})
+	rss0, _ := binaryRSS(t)
+	n, err := pinWorkingSet()
+	if err != nil {
+		if os.Geteuid() != 0 && (strings.Contains(err.Error(), "cannot allocate memory") || strings.Contains(err.Error(), "not permitted")) {
+			t.Skipf("over RLIMIT_MEMLOCK without root after %d kB: %v", n>>10, err)
+		}
+		t.Fatal(err)
+	}
+	rss1, locked := binaryRSS(t)
+	t.Logf("read-only mappings %d kB, resident %d kB before, %d kB after, %d kB locked (pin says %d kB)", size, rss0, rss1, locked, n>>10)
+	if n == 0 || locked == 0 {
+		t.Fatalf("nothing locked (pin says %d bytes, smaps %d kB)", n, locked)
+	}
+	if rss1 > rss0+1024 {
+		t.Errorf("resident size of the binary grew from %d to %d kB: pages that were not mapped got locked", rss0, rss1)
+	}
+	if locked < rss0/2 {
+		t.Errorf("%d kB locked of %d kB resident", locked, rss0)
+	}
+}
+
+// TestPinAfterCollections: once the page-out has been done, a garbage
+// collection pins the working set (through a finalizer, no goroutine of
+// ours), at most once per pinEvery.
+func TestPinAfterCollections(t *testing.T) {
+	_, maps := exeMappings()
+	t.Cleanup(func() {
+		pinAfterPageOut.Store(nil)
+		for _, m := range maps {
+			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
+		}
+	})
+	pinAfterPageOut.Store(slog.New(slog.DiscardHandler))
+	lastPin.Store(0)
+	pinAfterCollections()
+	deadline := time.Now().Add(10 * time.Second) // finalizers run after the collection, on the runtime's goroutine
+	for lastPin.Load() == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	first := lastPin.Load()
+	if first == 0 {
+		t.Fatal("no pin after collections")
+	}
+	if _, locked := binaryRSS(t); locked == 0 && os.Geteuid() == 0 {
+		t.Fatal("pinned, but nothing locked")
+	}
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := lastPin.Load(); got != first {
+		t.Errorf("pinned again %v later, want at most once per %v", time.Duration(got-first), pinEvery)
+	}
+}
