@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -31,54 +32,106 @@ import (
 // Locking needs no privilege for the first RLIMIT_MEMLOCK bytes (8 MB
 // on current kernels; phoned runs as root on a device, which has no
 // limit); past it the kernel refuses and pinWorkingSet stops there.
-func pinWorkingSet() (int64, error) {
-	_, maps := exeMappings()
-	if len(maps) == 0 {
-		return 0, errors.New("no mappings of the binary in /proc/self/maps")
+//
+// It allocates nothing once it has run (the mappings, the pagemap file and
+// a chunk buffer are kept): it runs after collections, and garbage it made
+// would grow the heap it just collected.
+func pinWorkingSet() (int64, error) { return thePinner.pin() }
+
+var thePinner pinner
+
+// pinner is pinWorkingSet's state, kept between pins.
+type pinner struct {
+	mu   sync.Mutex
+	maps []exeMapping // read once: locking splits the mappings in /proc/self/maps
+	pm   *os.File     // /proc/self/pagemap
+	buf  [512 * 8]byte
+}
+
+func (p *pinner) pin() (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.maps == nil {
+		if _, p.maps = exeMappings(); len(p.maps) == 0 {
+			return 0, errors.New("pin: no mappings of the binary in /proc/self/maps")
+		}
 	}
-	pm, err := os.Open("/proc/self/pagemap")
-	if err != nil {
-		return 0, fmt.Errorf("pin: %w", err)
+	if p.pm == nil {
+		f, err := os.Open("/proc/self/pagemap")
+		if err != nil {
+			return 0, fmt.Errorf("pin: %w", err)
+		}
+		p.pm = f
 	}
-	defer pm.Close()
 	page := uint64(os.Getpagesize())
 	var locked int64
-	var buf []byte
-	for _, m := range maps {
+	for _, m := range p.maps {
 		n := (m.end - m.start) / page
-		if need := int(n * 8); cap(buf) < need {
-			buf = make([]byte, need)
-		}
-		b := buf[:n*8]
-		if _, err := pm.ReadAt(b, int64(m.start/page*8)); err != nil {
-			return locked, fmt.Errorf("pin: pagemap at %#x: %w", m.start, err)
-		}
-		for _, r := range presentRuns(b) {
-			lo, hi := m.start+uint64(r[0])*page, m.start+uint64(r[1])*page
-			if _, _, errno := syscall.Syscall(syscall.SYS_MLOCK, uintptr(lo), uintptr(hi-lo), 0); errno != 0 {
-				return locked, fmt.Errorf("pin: mlock %#x-%#x: %w", lo, hi, errno)
+		var rs runScanner
+		for i := uint64(0); i < n; i += uint64(len(p.buf) / 8) {
+			k := min(uint64(len(p.buf)/8), n-i)
+			b := p.buf[:k*8]
+			if _, err := p.pm.ReadAt(b, int64((m.start/page+i)*8)); err != nil {
+				return locked, fmt.Errorf("pin: pagemap at %#x: %w", m.start+i*page, err)
 			}
-			locked += int64(hi - lo)
+			for j := range k {
+				lo, hi, ok := rs.step(i+j, binary.LittleEndian.Uint64(b[j*8:])&(1<<63) != 0)
+				if !ok {
+					continue
+				}
+				if err := mlock(m.start+lo*page, m.start+hi*page); err != nil {
+					return locked, err
+				}
+				locked += int64((hi - lo) * page)
+			}
+		}
+		if lo, hi, ok := rs.step(n, false); ok {
+			if err := mlock(m.start+lo*page, m.start+hi*page); err != nil {
+				return locked, err
+			}
+			locked += int64((hi - lo) * page)
 		}
 	}
 	return locked, nil
 }
 
+func mlock(lo, hi uint64) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_MLOCK, uintptr(lo), uintptr(hi-lo), 0); errno != 0 {
+		return fmt.Errorf("pin: mlock %#x-%#x: %w", lo, hi, errno)
+	}
+	return nil
+}
+
+// runScanner finds runs of present pages, one page at a time.
+type runScanner struct {
+	inRun bool
+	start uint64
+}
+
+// step takes page i's presence and returns a run [lo, hi) that ended
+// just before it. A last step with an absent page past the end closes
+// the run that reaches it.
+func (r *runScanner) step(i uint64, present bool) (lo, hi uint64, ok bool) {
+	switch {
+	case present && !r.inRun:
+		r.inRun, r.start = true, i
+	case !present && r.inRun:
+		r.inRun = false
+		return r.start, i, true
+	}
+	return 0, 0, false
+}
+
 // presentRuns returns the runs [first, end) of pages that /proc/PID/pagemap
-// entries (8 bytes each, little-endian; bit 63: present in memory) say
-// are mapped.
+// entries (8 bytes each, native byte order, little-endian on every board;
+// bit 63: present in memory) say are mapped.
 func presentRuns(b []byte) [][2]int {
 	var runs [][2]int
-	start := -1
+	var rs runScanner
 	n := len(b) / 8
 	for i := 0; i <= n; i++ {
-		present := i < n && binary.LittleEndian.Uint64(b[i*8:])&(1<<63) != 0
-		switch {
-		case present && start < 0:
-			start = i
-		case !present && start >= 0:
-			runs = append(runs, [2]int{start, i})
-			start = -1
+		if lo, hi, ok := rs.step(uint64(i), i < n && binary.LittleEndian.Uint64(b[i*8:])&(1<<63) != 0); ok {
+			runs = append(runs, [2]int{int(lo), int(hi)})
 		}
 	}
 	return runs

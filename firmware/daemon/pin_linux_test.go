@@ -112,6 +112,10 @@ func TestPinWorkingSet(t *testing.T) {
 	if locked < rss0/2 {
 		t.Errorf("%d kB locked of %d kB resident", locked, rss0)
 	}
+	// Later pins (after collections) make no garbage.
+	if a := testing.AllocsPerRun(3, func() { pinWorkingSet() }); a != 0 {
+		t.Errorf("a pin allocates %.0f times", a)
+	}
 }
 
 // TestPinAfterCollections: once the page-out has been done, a garbage
