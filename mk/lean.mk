@@ -11,8 +11,13 @@
 #   make bench-lean   install baresip if missing, build, run the tier;
 #                     the table goes to $(BIN)/lean-report.md
 #   make test-lean    the same, as .ci/run's tier
+#   make bench-pressure LEAN_BASE=<dir>
+#                     this build and the baseline phoned idle side by side,
+#                     each in a memory cgroup squeezed once a minute:
+#                     switches, reads from storage and VmRSS a minute
+#                     (tools/lab/lean/pressure.sh; root; about 7 minutes)
 
-.PHONY: bench-lean test-lean lean-tools lean-build
+.PHONY: bench-lean test-lean lean-tools lean-build bench-pressure
 
 LEAN_RUNS ?= 3
 LEAN_CALL ?= 20s
@@ -45,6 +50,10 @@ bench-lean: lean-tools lean-build
 	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
 
 test-lean: bench-lean
+
+bench-pressure: lean-build
+	@test -n "$(LEAN_BASE)" || { echo "bench-pressure: LEAN_BASE=<dir with a baseline phoned>" >&2; exit 2; }
+	MIN=6 bash tools/lab/lean/pressure.sh $(CURDIR)/$(BIN)/lean $(LEAN_BASE)
 
 # make bench-lean-arm64: the same tier with phoned and baresip both built
 # for arm64 and run under qemu-aarch64-static, as a proxy for a Pi's

@@ -36,7 +36,10 @@ const madvPageout = 21
 // resident. The code mapping is only paged out: advised too, its
 // resident size in a call did not change (5.0 MB either way; Linux 6.18
 // seems to read around a faulting code page whatever the advice), so
-// its pages stay cached and come back without I/O. Measured in
+// its pages stay cached and come back without I/O. Once the page-out
+// is done, what the phone maps again is locked (pinWorkingSet): with
+// the random-read advice those pages would otherwise be the first any
+// reclaim takes, and every collection read them back. Measured in
 // docs/performance.md.
 func pageOutCode() int64 {
 	exe, maps := exeMappings()
