@@ -152,3 +152,23 @@ func TestPinAfterCollections(t *testing.T) {
 		t.Errorf("pinned again %v later, want at most once per %v", time.Duration(got-first), pinEvery)
 	}
 }
+
+// BenchmarkPinWorkingSet is what a pin after a call or a collection
+// costs once the working set is locked (the test binary's).
+func BenchmarkPinWorkingSet(b *testing.B) {
+	_, maps := exeMappings()
+	b.Cleanup(func() {
+		for _, m := range maps {
+			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
+		}
+	})
+	if _, err := pinWorkingSet(); err != nil {
+		b.Skip(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pinWorkingSet(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
