@@ -177,8 +177,9 @@ type Session struct {
 	once     sync.Once
 	dtmfOnce sync.Once // closes dtmfCh
 	closing  atomic.Bool
-	dtmfMu   sync.Mutex    // one SendDTMF at a time
-	kick     chan struct{} // wakes the timer loop when the keepalive is re-armed
+	onAudio  atomic.Pointer[func()] // OnNextAudio's hook, run once
+	dtmfMu   sync.Mutex             // one SendDTMF at a time
+	kick     chan struct{}          // wakes the timer loop when the keepalive is re-armed
 
 	mu         sync.Mutex // guards everything below
 	closed     bool
@@ -966,6 +967,11 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	} else {
 		s.sawPacket(pkt.SequenceNumber)
 	}
+	if play || noise {
+		if f := s.onAudio.Load(); f != nil && s.onAudio.CompareAndSwap(f, nil) {
+			(*f)()
+		}
+	}
 	for _, e := range evs[:nev] {
 		select {
 		case s.dtmfCh <- e:
@@ -1086,6 +1092,21 @@ func (s *Session) Stats() Stats {
 	return st
 }
 
+// OnNextAudio arms f to run once, when the next packet to be played
+// (audio, or comfort noise) has been accepted: not for a malformed,
+// foreign or duplicate packet, nor for audio the direction does not let
+// us receive. It replaces f armed before; nil disarms; Close disarms. f
+// runs on the receive path and must not block. The phone plays nothing
+// while the far end holds the call and arms this, so that the speaker's
+// clock stops until music on hold arrives (firmware/phone).
+func (s *Session) OnNextAudio(f func()) {
+	if f == nil {
+		s.onAudio.Store(nil)
+		return
+	}
+	s.onAudio.Store(&f)
+}
+
 // Close sends an RTCP BYE (RFC 3550 §6.6), stops every goroutine the
 // session started and waits for them. It does not close the sockets, which
 // belong to the port manager: the readers are woken with a read deadline
@@ -1093,6 +1114,7 @@ func (s *Session) Stats() Stats {
 // a socket does not support deadlines, its reader ends when the socket is
 // closed. Close is idempotent and always returns nil.
 func (s *Session) Close() error {
+	s.onAudio.Store(nil)
 	s.once.Do(func() {
 		s.sendReport(true)
 		s.mu.Lock()
