@@ -371,6 +371,12 @@ func (p *Phone) output() {
 
 // playCall plays the active call: its received audio, the conference
 // mix, or silence when it is held or has no audio yet.
+//
+// While the far end holds the call, nothing is played until its audio
+// arrives: an inactive hold sends nothing, and a speaker playing the
+// call's empty jitter buffer would keep its frame clock, and the phone,
+// waking 50 times a second. The media's arrival hook (OnNextAudio)
+// tells the phone's loop when music on hold starts (onHeldAudio).
 func (p *Phone) playCall() {
 	c := p.cur
 	switch {
@@ -379,10 +385,45 @@ func (p *Phone) playCall() {
 	case c.conf && p.confActive():
 		p.play(p.confMix)
 	default:
-		if m := c.call.Media(); m != nil {
-			p.play(m)
+		m := c.call.Media()
+		if m == nil {
+			p.play(nil)
 			return
 		}
-		p.play(nil)
+		n, notifies := m.(audioNotifier)
+		if notifies && c.remoteHold && !c.heldAudio {
+			id := c.call.ID()
+			n.OnNextAudio(func() {
+				select {
+				case p.audioBack <- id:
+				default: // the loop has a full queue of these: one more changes nothing
+				}
+			})
+			p.play(nil)
+			return
+		}
+		if notifies {
+			n.OnNextAudio(nil)
+		}
+		p.play(m)
+	}
+}
+
+// audioNotifier is a call's media that can say when its next audio
+// arrives (voip/media's session).
+type audioNotifier interface {
+	OnNextAudio(func())
+}
+
+// onHeldAudio: audio arrived on a call the far end holds (music on
+// hold): the speaker plays it if the call is the active one.
+func (p *Phone) onHeldAudio(id string) {
+	c := p.find(id)
+	if c == nil || !c.remoteHold || c.heldAudio {
+		return
+	}
+	c.heldAudio = true
+	if c == p.cur {
+		p.playCall()
 	}
 }

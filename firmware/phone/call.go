@@ -28,8 +28,12 @@ type callRec struct {
 	// localHold: we hold it; remoteHold: the far end does (its last
 	// offer or answer was sendonly or inactive).
 	localHold, remoteHold bool
-	conf                  bool // a party of the three-way conference
-	since, answered       time.Time
+	// heldAudio: while the far end holds it, audio (music on hold) has
+	// arrived, so the speaker plays the call; until then it plays
+	// nothing and its clock stops (playCall).
+	heldAudio       bool
+	conf            bool // a party of the three-way conference
+	since, answered time.Time
 
 	// How it ended, for the history.
 	kind        string // set when refused or forwarded here

@@ -52,8 +52,15 @@ func (p *Phone) onCall(ctx context.Context, ev CallEvent) {
 		if c.phase == phTalking {
 			// What the far end sends while it holds (music on hold)
 			// keeps playing; our own hold shows whatever it does.
+			was := c.remoteHold
 			c.remoteHold = ev.RemoteHold
 			p.pumpWhileSending(c) // hold.go
+			if was != c.remoteHold {
+				c.heldAudio = false
+				if c == p.cur {
+					p.playCall()
+				}
+			}
 		}
 	case CallTransferProgress:
 		p.onTransferProgress(c, ev)

@@ -136,7 +136,10 @@ type Phone struct {
 	// noAnswer carries the call whose ring time for forward-on-no-answer
 	// is up; stopped closes when Run returns, so a late timer gives up.
 	noAnswer chan string
-	stopped  chan struct{}
+	// audioBack carries the call, held by the far end, whose audio
+	// (music on hold) started to arrive: playCall's arrival hook.
+	audioBack chan string
+	stopped   chan struct{}
 
 	// Owned by the Run goroutine.
 	settings []LineSettings
@@ -299,18 +302,19 @@ func New(cfg Config) (*Phone, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Phone{
-		cfg:      cfg,
-		log:      log.With("component", "phone"),
-		lines:    lines,
-		settings: make([]LineSettings, len(lines)),
-		cmds:     make(chan command),
-		callEvs:  make(chan CallEvent, 32),
-		dtmfEvs:  make(chan DTMFEvent, 32),
-		noAnswer: make(chan string, 8),
-		stopped:  make(chan struct{}),
-		volume:   70,
-		mwi:      make([]Messages, len(lines)),
-		lamps:    make([]lamp, len(cfg.BLF)),
+		cfg:       cfg,
+		log:       log.With("component", "phone"),
+		lines:     lines,
+		settings:  make([]LineSettings, len(lines)),
+		cmds:      make(chan command),
+		callEvs:   make(chan CallEvent, 32),
+		dtmfEvs:   make(chan DTMFEvent, 32),
+		noAnswer:  make(chan string, 8),
+		audioBack: make(chan string, 8),
+		stopped:   make(chan struct{}),
+		volume:    70,
+		mwi:       make([]Messages, len(lines)),
+		lamps:     make([]lamp, len(cfg.BLF)),
 	}
 	for i := range p.lamps {
 		p.lamps[i].state = LampUnknown
@@ -407,6 +411,8 @@ func (p *Phone) Run(ctx context.Context) error {
 			continue
 		case id := <-p.noAnswer:
 			p.onNoAnswer(id)
+		case id := <-p.audioBack:
+			p.onHeldAudio(id)
 		case <-dialC:
 			p.dialTimer = nil
 			p.sendNumber(ctx)

@@ -37,6 +37,26 @@ type fakeMedia struct {
 	runs   int
 	frames int
 	last   []int16 // the last frame the capture loop read (what the far end hears)
+	hook   func()  // armed by OnNextAudio
+}
+
+func (m *fakeMedia) OnNextAudio(f func()) {
+	m.mu.Lock()
+	m.hook = f
+	m.mu.Unlock()
+}
+
+// arrive plays a packet to be played arriving, as voip/media does: it
+// runs the armed hook, once. It reports whether one was armed.
+func (m *fakeMedia) arrive() bool {
+	m.mu.Lock()
+	f := m.hook
+	m.hook = nil
+	m.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return f != nil
 }
 
 func (m *fakeMedia) Run(ctx context.Context, in hal.AudioIn) error {
@@ -611,9 +631,10 @@ func TestMuteResetsPerCallVolumeStays(t *testing.T) {
 }
 
 // TestHeldByFarEnd: a call the far end holds (its re-INVITE sendonly or
-// inactive) shows held_remote, not talking; it keeps playing what the far
-// end sends (music on hold) and returns to talking when the far end
-// resumes. Our own hold on top of it shows held until we resume.
+// inactive) shows held_remote, not talking; the speaker plays nothing (its
+// clock stops) until what the far end sends (music on hold) arrives, then
+// plays it, and the call returns to talking when the far end resumes.
+// Our own hold on top of it shows held until we resume.
 func TestHeldByFarEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t)
@@ -629,9 +650,28 @@ func TestHeldByFarEnd(t *testing.T) {
 		if HeldRemote.String() != "held_remote" {
 			t.Fatalf("HeldRemote is %q", HeldRemote)
 		}
-		r.wantPlaying(c.media)
+		r.wantPlaying(nil) // an inactive hold sends nothing
+		if !c.media.arrive() {
+			t.Fatal("no arrival hook armed while the far end holds")
+		}
+		r.wantPlaying(c.media) // music on hold
+		if c.media.arrive() {
+			t.Fatal("arrival hook armed again once the audio plays")
+		}
 		r.p.CallEvent(CallEvent{Call: c, State: CallAnswered}) // the far end resumes (re-INVITE sendrecv)
 		r.wantState(Talking)
+		r.wantPlaying(c.media)
+
+		// Held again, and resumed before anything arrived: the hook is
+		// taken back and the call plays.
+		r.p.CallEvent(CallEvent{Call: c, State: CallHeld, RemoteHold: true})
+		r.wantPlaying(nil)
+		r.p.CallEvent(CallEvent{Call: c, State: CallResumed})
+		r.wantState(Talking)
+		r.wantPlaying(c.media)
+		if c.media.arrive() {
+			t.Fatal("arrival hook still armed after the far end resumed")
+		}
 
 		r.p.CallEvent(CallEvent{Call: c, State: CallHeld, RemoteHold: true})
 		r.wantState(HeldRemote)
