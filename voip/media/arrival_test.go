@@ -7,10 +7,10 @@ import (
 	"github.com/pion/rtp"
 )
 
-// TestOnNextAudio: the hook runs once, for the first packet that is
-// played after it is armed; not for a malformed packet, a foreign
-// payload type or audio the direction does not let us receive; not once
-// disarmed, nor after Close.
+// TestOnNextAudio: the hook runs once, for the first audio packet that
+// is played after it is armed; not for a malformed packet, a foreign
+// payload type, comfort noise or audio the direction does not let us
+// receive; not once disarmed, nor after Close.
 func TestOnNextAudio(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := cnReceiver(t, 13)
@@ -37,9 +37,13 @@ func TestOnNextAudio(t *testing.T) {
 			t.Fatalf("fired %d times for two packets, want once", fired)
 		}
 		s.OnNextAudio(func() { fired++ })
-		send(13, []byte{40}) // comfort noise is played too
+		send(13, []byte{40}) // comfort noise: a holding phone's keepalive
+		if fired != 1 {
+			t.Fatalf("comfort noise: fired %d, want still 1", fired)
+		}
+		send(0, make([]byte, 160))
 		if fired != 2 {
-			t.Fatalf("comfort noise: fired %d, want 2", fired)
+			t.Fatalf("audio after comfort noise: fired %d, want 2", fired)
 		}
 		s.OnNextAudio(func() { fired++ })
 		s.OnNextAudio(nil)

@@ -967,7 +967,7 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time, pkt *r
 	} else {
 		s.sawPacket(pkt.SequenceNumber)
 	}
-	if play || noise {
+	if play {
 		if f := s.onAudio.Load(); f != nil && s.onAudio.CompareAndSwap(f, nil) {
 			(*f)()
 		}
@@ -1092,10 +1092,11 @@ func (s *Session) Stats() Stats {
 	return st
 }
 
-// OnNextAudio arms f to run once, when the next packet to be played
-// (audio, or comfort noise) has been accepted: not for a malformed,
-// foreign or duplicate packet, nor for audio the direction does not let
-// us receive. It replaces f armed before; nil disarms; Close disarms. f
+// OnNextAudio arms f to run once, when the next audio packet to be
+// played has been accepted: not for a malformed, foreign or duplicate
+// packet, nor for audio the direction does not let us receive, nor for
+// comfort noise (what a phone that holds us sends as keepalives, one
+// in 15 s: phoned does). It replaces f armed before; nil disarms; Close disarms. f
 // runs on the receive path and must not block. The phone plays nothing
 // while the far end holds the call and arms this, so that the speaker's
 // clock stops until music on hold arrives (firmware/phone).
