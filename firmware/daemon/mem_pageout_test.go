@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,37 @@ func TestPageOutCode(t *testing.T) {
 	runtime.GC()
 	// The binary's read-only data is marked for random reads (VmFlags
 	// "rr": no read-around when its pages fault back in), its code not.
+	var data, code, dataRandom, codeRandom int
+	for _, m := range exeSmaps(t) {
+		if m.code {
+			code++
+			if slices.Contains(m.flags, "rr") {
+				codeRandom++
+			}
+		} else {
+			data++
+			if slices.Contains(m.flags, "rr") {
+				dataRandom++
+			}
+		}
+	}
+	if data == 0 || code == 0 || dataRandom != data || codeRandom != 0 {
+		t.Fatalf("MADV_RANDOM on %d of %d read-only data and %d of %d code mappings; want all data, no code", dataRandom, data, codeRandom, code)
+	}
+}
+
+// smapsEntry is one of the test binary's read-only mappings in
+// /proc/self/smaps.
+type smapsEntry struct {
+	code        bool     // r-xp
+	rss, locked int64    // kB
+	flags       []string // VmFlags
+}
+
+// exeSmaps reads the test binary's read-only mappings from
+// /proc/self/smaps (Linux).
+func exeSmaps(t *testing.T) []smapsEntry {
+	t.Helper()
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
@@ -38,33 +70,27 @@ func TestPageOutCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var data, code, dataRandom, codeRandom int
-	kind := ""
+	var out []smapsEntry
+	var cur *smapsEntry
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
-			kind = ""
+			cur = nil
 			if len(f) >= 6 && f[5] == exe && !strings.Contains(f[1], "w") {
-				kind = "data"
-				data++
-				if strings.Contains(f[1], "x") {
-					kind = "code"
-					code++
-					data--
-				}
+				out = append(out, smapsEntry{code: strings.Contains(f[1], "x")})
+				cur = &out[len(out)-1]
 			}
-		case kind != "" && len(f) > 0 && f[0] == "VmFlags:" && slices.Contains(f[1:], "rr"):
-			if kind == "code" {
-				codeRandom++
-			} else {
-				dataRandom++
-			}
+		case cur == nil || len(f) < 2:
+		case f[0] == "Rss:":
+			cur.rss, _ = strconv.ParseInt(f[1], 10, 64)
+		case f[0] == "Locked:":
+			cur.locked, _ = strconv.ParseInt(f[1], 10, 64)
+		case f[0] == "VmFlags:":
+			cur.flags = f[1:]
 		}
 	}
-	if data == 0 || code == 0 || dataRandom != data || codeRandom != 0 {
-		t.Fatalf("MADV_RANDOM on %d of %d read-only data and %d of %d code mappings; want all data, no code", dataRandom, data, codeRandom, code)
-	}
+	return out
 }
 
 // TestSchedulePageOutOff: DESKPHONE_PAGEOUT=0 keeps the pages.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,31 +45,12 @@ func TestPresentRuns(t *testing.T) {
 }
 
 // binaryRSS sums Rss and Locked (kB) over the test binary's read-only
-// mappings in /proc/self/smaps.
+// mappings.
 func binaryRSS(t *testing.T) (rss, locked int64) {
 	t.Helper()
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := false
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
-			in = len(f) >= 6 && f[5] == exe && !strings.Contains(f[1], "w")
-		case in && len(f) >= 2 && (f[0] == "Rss:" || f[0] == "Locked:"):
-			n, _ := strconv.ParseInt(f[1], 10, 64)
-			if f[0] == "Rss:" {
-				rss += n
-			} else {
-				locked += n
-			}
-		}
+	for _, m := range exeSmaps(t) {
+		rss += m.rss
+		locked += m.locked
 	}
 	return rss, locked
 }
@@ -106,8 +86,11 @@ func TestPinWorkingSet(t *testing.T) {
 	if n == 0 || locked == 0 {
 		t.Fatalf("nothing locked (pin says %d bytes, smaps %d kB)", n, locked)
 	}
-	if rss1 > rss0+1024 {
-		t.Errorf("resident size of the binary grew from %d to %d kB: pages that were not mapped got locked", rss0, rss1)
+	// The pin's own code and reads fault in a few pages (up to 300 kB
+	// seen under -race); locking what was not mapped would map most of
+	// the rest.
+	if rss1 > rss0+(size-rss0)/2 {
+		t.Errorf("resident size of the binary grew from %d to %d kB of %d kB: pages that were not mapped got locked", rss0, rss1, size)
 	}
 	if locked < rss0/2 {
 		t.Errorf("%d kB locked of %d kB resident", locked, rss0)

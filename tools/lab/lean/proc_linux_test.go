@@ -41,50 +41,54 @@ func bootBinary(t *testing.T, path string) {
 // (100 on every Linux this runs on).
 const clockTick = 10 * time.Millisecond
 
-// cpuTime is utime+stime of pid (all its threads, live and exited).
-func cpuTime(pid int) (time.Duration, error) {
+// statField returns fields n, n+1, ... (counting from 1, as proc(5)
+// does) of /proc/PID/stat as integers.
+func statField(pid, n, count int) ([]int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	// The command name (field 2) may hold spaces: fields count from the
 	// last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
+		return nil, fmt.Errorf("/proc/%d/stat: no ')'", pid)
 	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < n-3+count {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	// f[0] is field 3 (state): utime is field 14, stime field 15.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	out := make([]int64, count)
+	for k := range out {
+		v, err := strconv.ParseInt(f[n-3+k], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/%d/stat field %d: %q", pid, n+k, f[n-3+k])
+		}
+		out[k] = v
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return out, nil
+}
+
+// cpuTime is utime+stime of pid (all its threads, live and exited):
+// fields 14 and 15.
+func cpuTime(pid int) (time.Duration, error) {
+	v, err := statField(pid, 14, 2)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(v[0]+v[1]) * clockTick, nil
 }
 
 // majorFaults is pid's major page faults so far (field 12 of
 // /proc/PID/stat): the faults that waited for storage. phoned's own
 // binary pages come back through them after its page-out.
 func majorFaults(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	v, err := statField(pid, 12, 1)
 	if err != nil {
 		return 0, err
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 10 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return strconv.ParseInt(f[9], 10, 64) // f[0] is field 3
+	return v[0], nil
 }
 
 // statusFields reads the named "Key:  value kB" fields of a /proc
