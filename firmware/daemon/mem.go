@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"runtime"
@@ -22,16 +23,24 @@ const PageOutAfter = 15 * time.Second
 // the process. After this the phone holds only what it runs again (the
 // idle loop, then a call's code on the first call); measured in
 // docs/performance.md. DESKPHONE_PAGEOUT=0 in the environment turns it
-// off. The timer returned may be stopped.
+// off (and the pinning after it); DESKPHONE_FAULTAROUND=1 keeps the
+// kernel's fault-around in the binary's mappings (stopFaultAround);
+// DESKPHONE_PIN=0 pins nothing. The timer returned may be stopped.
 func SchedulePageOut(log *slog.Logger) *time.Timer {
 	if os.Getenv("DESKPHONE_PAGEOUT") == "0" {
 		log.Info("start-up pages kept (DESKPHONE_PAGEOUT=0)")
 		return nil
 	}
 	pin := os.Getenv("DESKPHONE_PIN") != "0"
+	keepFaultAround := os.Getenv("DESKPHONE_FAULTAROUND") == "1"
 	return time.AfterFunc(PageOutAfter, func() {
-		n := pageOutCode()
-		log.Debug("start-up pages dropped", "bytes", n)
+		n, err := pageOutCode(keepFaultAround)
+		if err != nil {
+			// An older kernel: the read-only data is advised and dropped
+			// from the page cache instead (pageOutCode).
+			log.Info("fault-around left on", "err", err)
+		}
+		log.Debug("start-up pages dropped", "bytes", n, "fault_around", err != nil || keepFaultAround)
 		if n == 0 || !pin {
 			return
 		}
@@ -44,6 +53,11 @@ func SchedulePageOut(log *slog.Logger) *time.Timer {
 		pinAfterCollections()
 	})
 }
+
+// errNoFaultAroundStop is returned where the kernel has no asynchronous
+// write-protect userfaultfd (before Linux 6.7, or built without
+// CONFIG_USERFAULTFD, or a seccomp filter refusing it).
+var errNoFaultAroundStop = errors.New("fault-around left on: no userfaultfd with UFFD_FEATURE_WP_ASYNC")
 
 // pinEvery is the least time between two pins after collections: the
 // runtime forces one every 2 minutes on an idle phone; a flood makes

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"runtime"
@@ -11,42 +12,61 @@ import (
 )
 
 // TestPageOutCode drops the test binary's own read-only pages and goes
-// on running: the pages come back on use.
+// on running: the pages come back on use. Where the kernel can stop
+// fault-around, every mapping is registered for it and none is advised
+// for random reads; elsewhere the read-only data is advised and the
+// code is not.
 func TestPageOutCode(t *testing.T) {
 	if runtime.GOOS != "linux" {
-		if n := pageOutCode(); n != 0 {
-			t.Fatalf("pageOutCode advised %d bytes off Linux", n)
+		if n, err := pageOutCode(false); n != 0 || err != nil {
+			t.Fatalf("pageOutCode advised %d bytes off Linux (%v)", n, err)
 		}
 		t.Skip("MADV_PAGEOUT is Linux's")
 	}
-	n := pageOutCode()
+	n, faErr := pageOutCode(false)
 	if n == 0 {
 		t.Skip("the kernel refused MADV_PAGEOUT (before Linux 5.4)")
 	}
-	t.Logf("advised %d kB", n>>10)
+	t.Logf("advised %d kB; fault-around: %v", n>>10, faErr)
 	// Code and read-only data fault back in.
 	if got := strings.Repeat("ab", 3); got != "ababab" {
 		t.Fatal(got)
 	}
 	runtime.GC()
-	// The binary's read-only data is marked for random reads (VmFlags
-	// "rr": no read-around when its pages fault back in), its code not.
-	var data, code, dataRandom, codeRandom int
-	for _, m := range exeSmaps(t) {
-		if m.code {
-			code++
-			if slices.Contains(m.flags, "rr") {
-				codeRandom++
-			}
-		} else {
-			data++
-			if slices.Contains(m.flags, "rr") {
-				dataRandom++
+	// VmFlags "rr": advised for random reads (no read-around when the
+	// pages fault back in); "uw": registered for write-protect tracking
+	// with a userfaultfd, which stops fault-around.
+	count := func(code bool, flag string) (n, with int) {
+		for _, m := range exeSmaps(t) {
+			if m.code == code {
+				n++
+				if slices.Contains(m.flags, flag) {
+					with++
+				}
 			}
 		}
+		return n, with
 	}
-	if data == 0 || code == 0 || dataRandom != data || codeRandom != 0 {
-		t.Fatalf("MADV_RANDOM on %d of %d read-only data and %d of %d code mappings; want all data, no code", dataRandom, data, codeRandom, code)
+	data, dataRandom := count(false, "rr")
+	code, codeRandom := count(true, "rr")
+	_, dataUW := count(false, "uw")
+	_, codeUW := count(true, "uw")
+	if data == 0 || code == 0 {
+		t.Fatalf("%d read-only data and %d code mappings of the test binary", data, code)
+	}
+	if faErr == nil {
+		if dataUW != data || codeUW != code || dataRandom != 0 || codeRandom != 0 {
+			t.Fatalf("fault-around stopped, yet registered %d of %d data and %d of %d code mappings, random reads on %d data and %d code; want all registered, none random",
+				dataUW, data, codeUW, code, dataRandom, codeRandom)
+		}
+		return
+	}
+	if !errors.Is(faErr, errNoFaultAroundStop) {
+		t.Fatalf("fault-around: %v, not errNoFaultAroundStop", faErr)
+	}
+	if dataRandom != data || codeRandom != 0 || dataUW != 0 || codeUW != 0 {
+		t.Fatalf("MADV_RANDOM on %d of %d read-only data and %d of %d code mappings, %d and %d registered; want all data random, no code, none registered",
+			dataRandom, data, codeRandom, code, dataUW, codeUW)
 	}
 }
 

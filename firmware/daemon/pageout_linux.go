@@ -23,41 +23,55 @@ const madvPageout = 21
 // returns the bytes of the ranges advised; a kernel without
 // MADV_PAGEOUT refuses and nothing changes.
 //
-// The read-only data mapping (not the code) is first marked
-// MADV_RANDOM, and its range of the file dropped from the page cache
-// (dropCache). Without that the kernel counted its pages as referenced
-// and kept them cached (unmapped from the process only), and each later
-// fault in it (the collector's and tracebacks' walks of the function
-// tables, the JSON encoder's type data) mapped the cached pages around
-// it too (fault-around, 64 kB) or read 128 kB about it (read-around):
-// 7.2 MB of it resident in a call, 2.9 MB with this. The pages leave
-// the page cache and come back one by one: about 700 reads from storage
-// after the page-out, most in the first call; later calls find them
-// resident. The code mapping is only paged out: advised too, its
-// resident size in a call did not change (5.0 MB either way; Linux 6.18
-// seems to read around a faulting code page whatever the advice), so
-// its pages stay cached and come back without I/O. Once the page-out
-// is done, what the phone maps again is locked (pinWorkingSet): with
-// the random-read advice those pages would otherwise be the first any
-// reclaim takes, and every collection read them back. Measured in
-// docs/performance.md.
-func pageOutCode() int64 {
+// First it stops fault-around in those mappings (stopFaultAround), so
+// that a page used again comes back alone and not with the up to 15
+// cached pages around it: VmRSS in a call 9.0 MB with it against
+// 11.4 MB without (docs/performance.md). The pages are only unmapped,
+// not dropped from the page cache: they come back without I/O. keep
+// (DESKPHONE_FAULTAROUND=1) leaves fault-around on; the error says why
+// it stayed on, and is nil when it was stopped or kept on purpose.
+//
+// Where fault-around stays on (a kernel before 6.7), the read-only data
+// mapping (not the code) is first marked MADV_RANDOM, and its range of
+// the file dropped from the page cache (dropCache), as before fault-
+// around could be stopped. Without that the kernel counted its pages as
+// referenced and kept them cached (unmapped from the process only), and
+// each later fault in it (the collector's and tracebacks' walks of the
+// function tables, the JSON encoder's type data) mapped the cached pages
+// around it too (fault-around, 64 kB) or read 128 kB about it
+// (read-around): 7.2 MB of it resident in a call, 2.9 MB with this. The
+// pages leave the page cache and come back one by one: about 500-700
+// reads from storage after the page-out, most in the first call. The
+// code mapping is only paged out there: advised too, its resident size
+// in a call did not change (5.0 MB either way on Linux 6.18).
+//
+// Either way, once the page-out is done, what the phone maps again is
+// locked (pinWorkingSet), so that no reclaim takes it and no
+// collection reads it back. Measured in docs/performance.md.
+func pageOutCode(keep bool) (int64, error) {
 	exe, maps := exeMappings()
+	var faErr error
+	random := true
+	if !keep {
+		if _, faErr = stopFaultAround(maps); faErr == nil {
+			random = false
+		}
+	}
 	var total int64
 	for _, m := range maps {
-		if !m.code {
+		if !m.code && random {
 			syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), syscall.MADV_RANDOM)
 		}
 		_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), madvPageout)
 		if errno != 0 {
-			return total
+			return total, faErr
 		}
-		if !m.code {
+		if !m.code && random {
 			dropCache(exe, int64(m.off), int64(m.end-m.start))
 		}
 		total += int64(m.end - m.start)
 	}
-	return total
+	return total, faErr
 }
 
 // exeMapping is one of phoned's read-only mappings of its own binary.

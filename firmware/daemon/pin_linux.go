@@ -16,18 +16,21 @@ import (
 // data first, then the code. It returns the bytes it locked (locked
 // before included).
 //
-// Why: after the page-out (pageOutCode) the read-only data is marked
-// MADV_RANDOM, and for such a mapping the kernel keeps no recency, so
-// its pages are the first any page-cache reclaim takes. The runtime's
-// forced collection, every 2 minutes, walks the function tables for
-// each goroutine's frames and read 80-220 of those pages back from
-// storage each time on a host that reclaims the page cache hard: 100-
-// 350 context switches in an idle minute, each a wait for storage
-// (docs/performance.md). Locked, the pages a call and a collection use
-// stay; RSS does not grow, since only pages already mapped are locked
-// (their presence read from /proc/self/pagemap, not mincore, which
-// would count cached pages nothing maps). Pages first used later (the
-// web pages, a rarely used feature) stay reclaimable until a later pin.
+// Why: once the page-out (pageOutCode) has dropped the start-up pages,
+// the pages the phone maps again are all it needs, and the forced
+// collection every 2 minutes walks the function tables for each
+// goroutine's frames. Where fault-around cannot be stopped the read-only
+// data is marked MADV_RANDOM, and for such a mapping the kernel keeps no
+// recency, so its pages are the first any page-cache reclaim takes:
+// every collection read 80-220 of them back from storage on a host that
+// reclaims the page cache hard, 100-350 context switches in an idle
+// minute, each a wait for storage (docs/performance.md). Under memory
+// pressure (make bench-pressure) any unlocked page can go the same way.
+// Locked, the pages a call and a collection use stay; RSS does not
+// grow, since only pages already mapped are locked (their presence read
+// from /proc/self/pagemap, not mincore, which would count cached pages
+// nothing maps). Pages first used later (the web pages, a rarely used
+// feature) stay reclaimable until a later pin.
 //
 // Locking needs no privilege for the first RLIMIT_MEMLOCK bytes (8 MB
 // on current kernels; phoned runs as root on a device, which has no
