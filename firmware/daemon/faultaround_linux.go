@@ -20,17 +20,22 @@ const (
 	uffdRegisterModeWP = 1 << 1     // UFFDIO_REGISTER_MODE_WP
 	uffdioAPI          = 0xC018AA3F // _IOWR(0xAA, 0x3F, struct uffdio_api)
 	uffdioRegister     = 0xC020AA00 // _IOWR(0xAA, 0x00, struct uffdio_register)
+	uffdioUnregister   = 0x8010AA01 // _IOR(0xAA, 0x01, struct uffdio_range)
 )
 
 type uffdioAPIArg struct{ api, features, ioctls uint64 }
 
 type uffdioRegisterArg struct{ start, len, mode, ioctls uint64 }
 
+type uffdioRange struct{ start, len uint64 }
+
 // faultAround holds the userfaultfd of stopFaultAround for the life of
-// the process: closing it would undo the registration.
+// the process: closing it would end the registrations. One serves every
+// call (a mapping registered with one userfaultfd cannot be registered
+// with another).
 var faultAround struct {
 	mu  sync.Mutex
-	uff []*os.File
+	uff *os.File
 }
 
 // stopFaultAround stops the kernel mapping the cached neighbours of a
@@ -59,28 +64,34 @@ var faultAround struct {
 // errNoFaultAroundStop where the kernel cannot; nothing stays
 // registered then.
 func stopFaultAround(maps []exeMapping) (int64, error) {
-	fd, _, errno := syscall.Syscall(unix.SYS_USERFAULTFD, syscall.O_CLOEXEC|syscall.O_NONBLOCK|uffdUserModeOnly, 0, 0)
-	if errno != 0 {
-		return 0, fmt.Errorf("%w: userfaultfd: %w", errNoFaultAroundStop, errno)
+	faultAround.mu.Lock()
+	defer faultAround.mu.Unlock()
+	if faultAround.uff == nil {
+		fd, _, errno := syscall.Syscall(unix.SYS_USERFAULTFD, syscall.O_CLOEXEC|syscall.O_NONBLOCK|uffdUserModeOnly, 0, 0)
+		if errno != 0 {
+			return 0, fmt.Errorf("%w: userfaultfd: %w", errNoFaultAroundStop, errno)
+		}
+		f := os.NewFile(fd, "userfaultfd")
+		api := uffdioAPIArg{api: uffdAPI, features: uffdFeatureWPAsync}
+		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, uffdioAPI, uintptr(unsafe.Pointer(&api))); errno != 0 {
+			f.Close()
+			return 0, fmt.Errorf("%w: UFFDIO_API: %w", errNoFaultAroundStop, errno)
+		}
+		faultAround.uff = f
 	}
-	f := os.NewFile(fd, "userfaultfd")
-	api := uffdioAPIArg{api: uffdAPI, features: uffdFeatureWPAsync}
-	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, uffdioAPI, uintptr(unsafe.Pointer(&api))); errno != 0 {
-		f.Close()
-		return 0, fmt.Errorf("%w: UFFDIO_API: %w", errNoFaultAroundStop, errno)
-	}
+	fd := faultAround.uff.Fd()
 	var n int64
-	for _, m := range maps {
+	for i, m := range maps {
 		r := uffdioRegisterArg{start: m.start, len: m.end - m.start, mode: uffdRegisterModeWP}
 		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, uffdioRegister, uintptr(unsafe.Pointer(&r))); errno != 0 {
-			// Closing the userfaultfd unregisters what was registered.
-			f.Close()
+			// All or nothing: undo this call's registrations.
+			for _, m := range maps[:i] {
+				r := uffdioRange{start: m.start, len: m.end - m.start}
+				syscall.Syscall(syscall.SYS_IOCTL, fd, uffdioUnregister, uintptr(unsafe.Pointer(&r)))
+			}
 			return 0, fmt.Errorf("%w: UFFDIO_REGISTER %#x-%#x: %w", errNoFaultAroundStop, m.start, m.end, errno)
 		}
 		n += int64(m.end - m.start)
 	}
-	faultAround.mu.Lock()
-	faultAround.uff = append(faultAround.uff, f)
-	faultAround.mu.Unlock()
 	return n, nil
 }

@@ -39,9 +39,12 @@ func TestStopFaultAround(t *testing.T) {
 		t.Cleanup(func() { unix.Munmap(b) })
 		return b
 	}
-	plain, registered := mapFile(), mapFile()
-	start := uint64(uintptr(unsafe.Pointer(&registered[0])))
-	n, err := stopFaultAround([]exeMapping{{start: start, end: start + uint64(len(registered))}})
+	plain, registered, undone := mapFile(), mapFile(), mapFile()
+	span := func(b []byte) exeMapping {
+		start := uint64(uintptr(unsafe.Pointer(&b[0])))
+		return exeMapping{start: start, end: start + uint64(len(b))}
+	}
+	n, err := stopFaultAround([]exeMapping{span(registered)})
 	if errors.Is(err, errNoFaultAroundStop) {
 		t.Skipf("this kernel cannot: %v", err)
 	}
@@ -56,6 +59,25 @@ func TestStopFaultAround(t *testing.T) {
 	}
 	if got := mappedPages(t, registered); got != 1 {
 		t.Fatalf("one read mapped %d pages of the registered mapping; want 1 (no fault-around)", got)
+	}
+	// All or nothing: a range that cannot be registered (nothing mapped
+	// there once unmapped) undoes the registration of those before it.
+	gone, err := unix.Mmap(int(f.Fd()), 0, pages*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hole := span(gone)
+	if err := unix.Munmap(gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stopFaultAround([]exeMapping{span(undone), hole}); !errors.Is(err, errNoFaultAroundStop) {
+		t.Fatalf("registering an unmapped range: %v", err)
+	}
+	if undone[touched*page] != 7 {
+		t.Fatal("the mapping does not read the file")
+	}
+	if got := mappedPages(t, undone); got <= 1 {
+		t.Fatalf("one read mapped %d page of a mapping whose registration failed; want fault-around back", got)
 	}
 	// The registration holds for later faults too, and reads stay right.
 	for i := range pages {
