@@ -5,7 +5,9 @@
 // /proc/PID/stat) per call, RSS and RssAnon in a call (/proc/PID/status,
 // smaps_rollup), context switches per idle minute (summed over
 // /proc/PID/task/*/status, in windows that start at least 5 s after the
-// phone's last call), major page faults per idle minute and per
+// phone's last call and after phoned's one start-up page-out; the order
+// of the phones rotates run after run, so each has its window soonest
+// after its own call equally often), major page faults per idle minute and per
 // call (reads from storage, /proc/PID/stat) and the time from the 200 OK reaching the
 // phone to its first RTP packet (a loopback capture with kernel
 // timestamps, AF_PACKET, which needs root).
