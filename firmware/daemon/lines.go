@@ -66,6 +66,9 @@ type lineMapper struct {
 
 func (m *lineMapper) Map(ctx context.Context, kind portmgr.Kind, tr portmgr.Transport, remote netip.AddrPort) (*portmgr.Mapping, error) {
 	mp, err := m.pm.Map(ctx, kind, tr, remote)
+	if err == nil && kind == portmgr.KindMedia {
+		callMediaMapped() // a call's media pair: a call is up
+	}
 	if err == nil && kind == portmgr.KindSIP && tr == portmgr.UDP {
 		m.mu.Lock()
 		m.sip = mp
@@ -89,7 +92,8 @@ func (m *lineMapper) Release(mp *portmgr.Mapping) error {
 	}
 	m.mu.Unlock()
 	err := m.pm.Release(mp)
-	if !wasSIP && mp.Kind != portmgr.KindSIP {
+	if !wasSIP && mp.Kind == portmgr.KindMedia {
+		callMediaReleased()
 		reclaimAfterCall() // a call's media pair: the call ended
 	}
 	return err

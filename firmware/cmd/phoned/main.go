@@ -80,7 +80,7 @@ func run() error {
 	if syslogH != nil {
 		defer syslogH.Close()
 	}
-	daemon.ApplyMemoryLimit(cfg, log)
+	daemon.QuietGCWhileIdle(daemon.ApplyMemoryLimit(cfg, log), log)
 	daemon.ApplyProcs(log)
 	daemon.SchedulePageOut(log)
 	pace.UseFDClock(true) // emulated speakers' clocks wait in the poller (issue 19)
