@@ -13,13 +13,12 @@ import (
 // none for two minutes. On an idle phone that is the only thing that
 // wakes it besides the runtime's own once-a-minute look (sysmon) and
 // the phone's real work (registration refreshes, keepalives): measured
-// by hand, 7-15 context switches each time, with the pin that follows
+// by hand, 3-15 context switches each time, with the pin that follows
 // (docs/performance.md). baresip wakes once or twice a minute.
 //
 // So while no call is up the collector runs on the memory limit alone:
 // GC percent off (which stops the forced collection), and a soft memory
-// limit just above what the runtime holds after the last collection
-// (idleLimit). The garbage an idle phone makes (a registration refresh
+// limit just above what the runtime has in use (idleLimit). The garbage an idle phone makes (a registration refresh
 // every few minutes) then builds up to the headroom and is collected
 // then, every hour or so, instead of every two minutes; a flood of
 // requests reaches the headroom at once and is collected as before, the
