@@ -70,19 +70,39 @@ func (s *scheduler) stop() {
 	s.wg.Wait()
 }
 
-// add schedules run every every(), first after first.
-func (s *scheduler) add(owner *Mapping, first time.Duration, every func() time.Duration, run func(ctx context.Context)) {
+// add schedules run every every(), first after first, and returns the
+// job (nil once the scheduler has stopped).
+func (s *scheduler) add(owner *Mapping, first time.Duration, every func() time.Duration, run func(ctx context.Context)) *job {
 	j := &job{owner: owner, at: time.Now().Add(first), every: every, run: run,
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	heap.Push(&s.jobs, j)
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go s.worker(j)
+	s.poke()
+	return j
+}
+
+// retime moves j's next run to every() from now, for a job whose
+// interval depends on something that just changed. A job that was
+// removed (or nil) is left alone. Not with m.mu held: every() may take it.
+func (s *scheduler) retime(j *job) {
+	if j == nil {
+		return
+	}
+	s.mu.Lock()
+	if j.idx < 0 || j.idx >= len(s.jobs) || s.jobs[j.idx] != j {
+		s.mu.Unlock()
+		return
+	}
+	j.at = time.Now().Add(j.every())
+	heap.Fix(&s.jobs, j.idx)
+	s.mu.Unlock()
 	s.poke()
 }
 
@@ -216,7 +236,10 @@ func (m *Manager) startKeepalive(mp *Mapping) {
 			// firewall's entry, at the keepalive interval; to a
 			// registrar on loopback it is not sent (sipPingEvery).
 			ping := func() time.Duration { return m.sipPingEvery(mp) }
-			m.sched.add(mp, ping(), ping, func(context.Context) { m.sipPing(mp) })
+			j := m.sched.add(mp, ping(), ping, func(context.Context) { m.sipPing(mp) })
+			m.mu.Lock()
+			mp.pingJob = j
+			m.mu.Unlock()
 		}
 		if m.cfg.SIPKeepalive != KeepaliveSTUN && len(m.cfg.STUNServers) == 0 {
 			// No STUN server to re-check with: the check would do
@@ -269,8 +292,11 @@ func mediaCadence(every time.Duration) (tick, gap time.Duration) {
 var crlf = []byte("\r\n\r\n")
 
 // pingIdle is the CRLF job's interval while there is nothing to ping
-// (no next hop yet, or one on loopback): it only looks again.
-const pingIdle = 5 * time.Minute
+// (no next hop yet, or one on loopback): it only looks again. The next
+// hop is the one input that turns pinging on, and UpdateRemote re-times
+// the job when it changes, so an idle phone whose registrar is on
+// loopback is not woken for it (issue 19).
+const pingIdle = 24 * time.Hour
 
 // sipPingEvery is the CRLF ping's interval for the SIP flow mp, decided
 // afresh before each ping from what is known of the path to the next

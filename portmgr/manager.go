@@ -450,9 +450,16 @@ func (m *Manager) UpdateRemote(mp *Mapping, remote netip.AddrPort) error {
 	}
 	changed := mp.remote != remote
 	mp.remote = remote
+	ping := mp.pingJob
 	m.mu.Unlock()
 	if changed && mp.Kind == KindMedia && remote.IsValid() {
 		m.startEarly(mp, remote)
+	}
+	if changed {
+		// The ping's interval follows the next hop (sipPingEvery): a
+		// flow that had nothing to ping starts at once, not a pingIdle
+		// later.
+		m.sched.retime(ping)
 	}
 	return nil
 }

@@ -104,6 +104,46 @@ func TestIdleSurvives(t *testing.T) {
 	}
 }
 
+// TestPingFollowsNextHop: a SIP flow mapped before its next hop is
+// known has nothing to ping (its CRLF job sleeps, pingIdle, so an idle
+// phone is not woken for it); once UpdateRemote names the registrar the
+// pings start within a change check, not a pingIdle later, and stop
+// when the next hop is taken away again. TestPingJobSleeps looks at the
+// job itself.
+func TestPingFollowsNextHop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+		regNet := w.PublicNet(registrarAddr.Addr().String())
+		w.Start()
+		reg := listenRegistrar(t, regNet)
+		m := phone(t, w, site, nil)
+		ready(t, m)
+		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.AddrPort{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute)
+		if err := m.UpdateRemote(sip, registrarAddr); err != nil {
+			t.Fatal(err)
+		}
+		_, crlfs, _ := readUntil(reg, "never", 6*time.Second)
+		if crlfs == 0 {
+			t.Fatal("no CRLF ping within 6 s of the next hop becoming known")
+		}
+		_, crlfs, _ = readUntil(reg, "never", time.Minute)
+		if crlfs < 11 || crlfs > 13 {
+			t.Errorf("%d CRLF pings in a minute, want about 12 (every 5 s)", crlfs)
+		}
+		if err := m.UpdateRemote(sip, netip.AddrPort{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, crlfs, _ = readUntil(reg, "never", 10*time.Minute); crlfs != 0 {
+			t.Errorf("%d CRLF pings in 10 min after the next hop was dropped, want none", crlfs)
+		}
+	})
+}
+
 // TestNATReboot: the NAT drops everything long enough to forget its
 // bindings; once it is back, the SIP flow's new external address is
 // detected and reported within seconds.

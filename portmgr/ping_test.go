@@ -44,6 +44,60 @@ func TestSIPPingEvery(t *testing.T) {
 	}
 }
 
+// TestPingJobSleeps: the SIP flow's CRLF job, with nothing to ping,
+// next runs a pingIdle away (an idle phone on a loopback registrar is
+// not woken for it); UpdateRemote to a registrar off the host brings
+// the next run within a change check, and back to loopback sends it to
+// sleep again.
+func TestPingJobSleeps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := portmgrtest.NewWorld(t, false)
+		site := w.AddSite(portmgrtest.PortRestrictedCone, 0)
+		w.Start()
+		m, err := New(Config{Net: site.Net, DisableLifetimeProbe: true, ChangeCheck: 5 * time.Second,
+			SIPPorts: Range{Min: 5060, Max: 5069}, MediaPorts: Range{Min: 20000, Max: 29999}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if err := m.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mp, err := m.Map(t.Context(), KindSIP, UDP, netip.MustParseAddrPort("127.0.0.1:5060"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := func() time.Duration {
+			m.mu.Lock()
+			j := mp.pingJob
+			m.mu.Unlock()
+			if j == nil {
+				t.Fatal("the SIP flow has no ping job")
+			}
+			m.sched.mu.Lock()
+			defer m.sched.mu.Unlock()
+			return time.Until(j.at)
+		}
+		if d := next(); d < pingIdle-time.Second {
+			t.Errorf("to a registrar on loopback the ping job runs in %v, want a pingIdle (%v)", d, pingIdle)
+		}
+		if err := m.UpdateRemote(mp, netip.MustParseAddrPort("198.51.100.50:5060")); err != nil {
+			t.Fatal(err)
+		}
+		if d := next(); d > 5*time.Second {
+			t.Errorf("after the registrar moved off the host the ping job runs in %v, want within 5 s", d)
+		}
+		if err := m.UpdateRemote(mp, netip.MustParseAddrPort("127.0.0.1:5060")); err != nil {
+			t.Fatal(err)
+		}
+		if d := next(); d < pingIdle-time.Second {
+			t.Errorf("back on loopback the ping job runs in %v, want a pingIdle", d)
+		}
+		_ = m.Release(mp)
+		m.sched.retime(mp.pingJob) // removed with the mapping: left alone
+	})
+}
+
 // TestPoolIdleWithoutServers: a warm media pair has a binding to refresh
 // only when a STUN server (or a relay) learnt it; with neither, the pool
 // schedules no keepalive, so an idle phone is not woken for it, and the

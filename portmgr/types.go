@@ -108,6 +108,7 @@ type Mapping struct {
 	stunMapped netip.AddrPort  // last STUN-learnt mapping of the main socket
 	rport      netip.AddrPort  // last received/rport the registrar reported
 	leases     []gateway.Lease // gateway leases held for this mapping
+	pingJob    *job            // the SIP flow's CRLF ping (keepalive.go), nil without one
 	early      context.CancelFunc
 }
 
