@@ -263,6 +263,7 @@ func (d *Daemon) buildLine(cfg *config.Config, pm *portmgr.Manager, i int, a con
 		MaxCalls:     cfg.Calls.MaxCalls + 1,
 		MediaTimeout: mediaTimeout(cfg.NAT.MediaTimeout),
 		ICE:          cfg.NAT.ICE,
+		Registered:   pinAfterRefresh,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: line %d: %w", i, err)

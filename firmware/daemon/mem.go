@@ -81,6 +81,19 @@ func pinAfterCollections() {
 	})
 }
 
+// pinAfterRefresh pins what a registration refresh ran, at most once
+// per pinEvery. An idle phone makes no collection for
+// pinAfterCollections to pin after (quietgc.go), and the refresh path's
+// pages, dropped with the start-up ones, came back on the first refresh
+// by reading storage (about 30 major faults, 40 context switches, by
+// hand); unlocked, a host short of memory takes them again, and every
+// refresh reads them again.
+func pinAfterRefresh() {
+	if time.Now().UnixNano()-lastPin.Load() >= int64(pinEvery) {
+		pinNow()
+	}
+}
+
 // pinAfterPageOut holds the logger once the start-up pages have been
 // dropped and pinning is on; until then (and in tests) nothing is
 // pinned: locked pages cannot be paged out.

@@ -136,6 +136,42 @@ func TestPinAfterCollections(t *testing.T) {
 	}
 }
 
+// TestPinAfterRefresh: a registration refresh (sip.Config.Registered)
+// pins the working set once the page-out has been done, at most once
+// per pinEvery, and before it nothing.
+func TestPinAfterRefresh(t *testing.T) {
+	_, maps := exeMappings()
+	t.Cleanup(func() {
+		pinAfterPageOut.Store(nil)
+		for _, m := range maps {
+			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
+		}
+	})
+	lastPin.Store(0)
+	pinAfterRefresh()
+	if lastPin.Load() != 0 {
+		t.Fatal("pinned before the page-out")
+	}
+	pinAfterPageOut.Store(slog.New(slog.DiscardHandler))
+	pinAfterRefresh()
+	first := lastPin.Load()
+	if first == 0 {
+		t.Fatal("no pin after a refresh")
+	}
+	if _, locked := binaryRSS(t); locked == 0 && os.Geteuid() == 0 {
+		t.Fatal("pinned, but nothing locked")
+	}
+	pinAfterRefresh()
+	if got := lastPin.Load(); got != first {
+		t.Errorf("pinned again %v later, want at most once per %v", time.Duration(got-first), pinEvery)
+	}
+	lastPin.Store(first - int64(pinEvery))
+	pinAfterRefresh()
+	if got := lastPin.Load(); got <= first-int64(pinEvery) {
+		t.Errorf("no pin a pinEvery after the last one")
+	}
+}
+
 // BenchmarkPinWorkingSet is what a pin after a call or a collection
 // costs once the working set is locked (the test binary's).
 func BenchmarkPinWorkingSet(b *testing.B) {

@@ -103,6 +103,12 @@ type Config struct {
 	UserAgent string
 	// Logger receives the UA's logs; nil discards.
 	Logger *slog.Logger
+	// Registered, when set, is called on the registration loop after
+	// every REGISTER the registrar accepted, the first and each refresh
+	// (a refresh that changed nothing sends no RegistrationEvent). It
+	// must return quickly: the phone pins the pages a refresh ran
+	// (firmware/daemon).
+	Registered func()
 	// EarlyMedia makes an outgoing call create its media session on a
 	// 183 (or 180) with SDP, so the far end's early audio is played
 	// instead of local ringback (RFC 3960).

@@ -235,6 +235,9 @@ func (u *UA) regLoop() {
 			}
 		}
 		u.setReg(st)
+		if st.State == RegRegistered && u.cfg.Registered != nil {
+			u.cfg.Registered()
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

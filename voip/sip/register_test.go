@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -157,6 +158,43 @@ func TestRegisterOutboundProxy(t *testing.T) {
 		rt := r.Route()
 		if rt == nil || rt.Address.Host != "10.0.0.1" || !isLoose(rt.Address) {
 			t.Errorf("Route = %v, want <sip:10.0.0.1:5060;lr>", rt)
+		}
+	})
+}
+
+// TestRegisteredHook: Config.Registered runs after every accepted
+// REGISTER, refreshes that change nothing (and send no event) included,
+// and not after a refused one.
+func TestRegisteredHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret"}
+		var n atomic.Int32
+		_, _, p := regSetup(t, rs, func(c *Config) {
+			c.Account.Expires = 60 * time.Second
+			c.Registered = func() { n.Add(1) }
+		})
+		p.waitReg(t, RegRegistered)
+		synctest.Wait()
+		if got := n.Load(); got != 1 {
+			t.Fatalf("Registered ran %d times after the first registration, want 1", got)
+		}
+		time.Sleep(95 * time.Second) // refreshes at 30 s, 60 s and 90 s
+		synctest.Wait()
+		if got := n.Load(); got != 4 {
+			t.Errorf("Registered ran %d times after three refreshes, want 4", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		rs := &registrarScript{realm: "r", user: "alice", password: "secret"}
+		var n atomic.Int32
+		_, _, p := regSetup(t, rs, func(c *Config) {
+			c.Account.Password = "wrong"
+			c.Registered = func() { n.Add(1) }
+		})
+		p.waitReg(t, RegFailed)
+		synctest.Wait()
+		if got := n.Load(); got != 0 {
+			t.Errorf("Registered ran %d times with a refused password, want 0", got)
 		}
 	})
 }
