@@ -10,7 +10,10 @@
 #
 #   make bench-lean   install baresip if missing, build, run the tier;
 #                     the table goes to $(BIN)/lean-report.md
-#   make test-lean    the same, as .ci/run's tier
+#   make test-lean    the same, as .ci/run's tier, with a 4-minute quiet
+#                     window (every phone idle at once, registrations of
+#                     120 s, so that it holds two or three refreshes of
+#                     each: the short idle windows seldom hold one)
 #   make bench-pressure LEAN_BASE=<dir>
 #                     this build and the baseline phoned idle side by side,
 #                     each in a memory cgroup squeezed once a minute:
@@ -34,6 +37,17 @@ LEAN_BASE ?=
 # a multiple of 1000, so that two runs on one host do not meet.
 LEAN_CALLS ?= 1
 LEAN_PORTS ?= 0
+# LEAN_QUIET: after the runs, every phone idle at once this long (up to
+# 20m; 0 for none), counting context switches and REGISTERs: the honest
+# wake-ups per idle minute, refreshes included. LEAN_EXPIRES: every
+# phone's registration expiry (phoned refreshes at 85 % or 30 s before,
+# baresip at 90 %). A long look: LEAN_QUIET=10m (about two refreshes
+# each at 300 s).
+LEAN_QUIET ?= 0
+LEAN_EXPIRES ?= 300s
+LEAN_VARS = DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) \
+	DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
+	DESKPHONE_LEAN_QUIET=$(LEAN_QUIET) DESKPHONE_LEAN_EXPIRES=$(LEAN_EXPIRES)
 
 lean-tools:
 	$(call apt_install,baresip)
@@ -44,11 +58,11 @@ lean-build: deps
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
 
 bench-lean: lean-tools lean-build
-	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md \
-	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
-	DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
-	  $(GO) test -count=1 -v -timeout 12m ./tools/lab/lean/
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md $(LEAN_VARS) \
+	  $(GO) test -count=1 -v -timeout 35m ./tools/lab/lean/
 
+test-lean: LEAN_QUIET = 4m
+test-lean: LEAN_EXPIRES = 120s
 test-lean: bench-lean
 
 bench-pressure: lean-build
@@ -80,7 +94,5 @@ bench-lean-arm64: lean-tools lean-build
 	printf '#!/bin/sh\nexec qemu-aarch64-static %s "$$@"\n' $(LEAN_ARM64)/phoned.arm64 > $(LEAN_ARM64)/phoned; \
 	printf '#!/bin/sh\nexec qemu-aarch64-static -L %s %s/usr/bin/baresip "$$@"\n' $$root $$root > $(LEAN_ARM64)/baresip; \
 	chmod +x $(LEAN_ARM64)/phoned $(LEAN_ARM64)/baresip
-	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(LEAN_ARM64) DESKPHONE_LEAN_BARESIP=$(LEAN_ARM64)/baresip DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-arm64-report.md \
-	DESKPHONE_LEAN_RUNS=$(LEAN_RUNS) DESKPHONE_LEAN_CALL=$(LEAN_CALL) DESKPHONE_LEAN_IDLE=$(LEAN_IDLE) DESKPHONE_LEAN_SERVICE=$(LEAN_SERVICE) DESKPHONE_LEAN_ENV="$(LEAN_ENV)" DESKPHONE_LEAN_BASE=$(LEAN_BASE) \
-	DESKPHONE_LEAN_CALLS=$(LEAN_CALLS) DESKPHONE_LEAN_PORTS=$(LEAN_PORTS) \
-	  $(GO) test -count=1 -v -timeout 15m ./tools/lab/lean/
+	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(LEAN_ARM64) DESKPHONE_LEAN_BARESIP=$(LEAN_ARM64)/baresip DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-arm64-report.md $(LEAN_VARS) \
+	  $(GO) test -count=1 -v -timeout 40m ./tools/lab/lean/

@@ -12,6 +12,13 @@
 // phone to its first RTP packet (a loopback capture with kernel
 // timestamps, AF_PACKET, which needs root).
 //
+// After the runs, DESKPHONE_LEAN_QUIET=<duration> leaves every phone idle
+// at once that long and counts each one's context switches and
+// REGISTERs: the short windows seldom hold a registration refresh, and
+// a refresh is most of what wakes an idle phone. DESKPHONE_LEAN_EXPIRES
+// sets every phone's registration expiry (300 s; make test-lean runs a
+// 4-minute quiet window at 120 s).
+//
 // A baseline phoned (another build, DESKPHONE_LEAN_BASE) may run
 // interleaved with the two, for before/after figures from the same runs.
 // DESKPHONE_LEAN_CALLS=N has each phone hold N calls at once (each new

@@ -120,14 +120,14 @@ type phoned struct {
 
 // startPhoned starts phoned from bin as user (2001, or 2003 for the
 // baseline, whose ports are off higher).
-func startPhoned(t *testing.T, ctx context.Context, dir, bin, label, user string, off uint16, env []string) *phoned {
+func startPhoned(t *testing.T, ctx context.Context, dir, bin, label, user string, off uint16, env []string, expires time.Duration) *phoned {
 	p := &phoned{label: label, off: off, api: fmt.Sprintf("127.0.0.1:%d", int(phonedAPI)+int(off))}
 	cfg := fmt.Sprintf(`accounts:
   - user: "%[7]s"
     password: "pw%[7]s"
     domain: 127.0.0.1
     registrar: 127.0.0.1:%[1]d
-    expires: 300
+    expires: %[8]d
 ports:
   sip: {min: %[2]d, max: %[3]d}
   media: {min: %[4]d, max: %[5]d}
@@ -140,7 +140,7 @@ api:
   listen: %[6]s
 log:
   level: info
-`, pbxPort, phonedSIP+off, phonedSIP+off+1, phonedMedia+off, phonedMedia+off+99, p.api, user)
+`, pbxPort, phonedSIP+off, phonedSIP+off+1, phonedMedia+off, phonedMedia+off+99, p.api, user, int(expires/time.Second))
 	path := filepath.Join(dir, label+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ type baresip struct {
 	token   int
 }
 
-func startBaresip(t *testing.T, ctx context.Context, dir, prog string) *baresip {
+func startBaresip(t *testing.T, ctx context.Context, dir, prog string, expires time.Duration) *baresip {
 	bdir := filepath.Join(dir, "baresip")
 	if err := os.MkdirAll(bdir, 0o755); err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func startBaresip(t *testing.T, ctx context.Context, dir, prog string) *baresip 
 	if err := os.WriteFile(filepath.Join(bdir, "config"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	acct := fmt.Sprintf("<sip:2002@127.0.0.1:%d>;auth_pass=pw2002;regint=300;answermode=manual\n", pbxPort)
+	acct := fmt.Sprintf("<sip:2002@127.0.0.1:%d>;auth_pass=pw2002;regint=%d;answermode=manual\n", pbxPort, int(expires/time.Second))
 	if err := os.WriteFile(filepath.Join(bdir, "accounts"), []byte(acct), 0o644); err != nil {
 		t.Fatal(err)
 	}
