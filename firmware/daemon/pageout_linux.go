@@ -26,8 +26,11 @@ const madvPageout = 21
 // First it stops fault-around in those mappings (stopFaultAround), so
 // that a page used again comes back alone and not with the up to 15
 // cached pages around it: VmRSS in a call 9.0 MB with it against
-// 11.4 MB without (docs/performance.md). The pages are only unmapped,
-// not dropped from the page cache: they come back without I/O. keep
+// 11.4 MB without (docs/performance.md). MADV_PAGEOUT reclaims the
+// pages no other process maps, page cache included: on Linux 6.18 the
+// first registration refresh after it read about 30 of them back from
+// storage (majflt 0 -> 31, session 11), once; what ran again is then
+// pinned (pinAfterRefresh, pinAfterCollections). keep
 // (DESKPHONE_FAULTAROUND=1) leaves fault-around on; the error says why
 // it stayed on, and is nil when it was stopped or kept on purpose.
 //
