@@ -30,6 +30,16 @@ func listenRegistrar(t *testing.T, n interface {
 	return c
 }
 
+// registrarWorld is a phone's site behind a port-restricted NAT with
+// 30 s bindings and a registrar listening on the public side.
+func registrarWorld(t *testing.T) (*portmgrtest.World, *portmgrtest.Site, net.PacketConn) {
+	w := portmgrtest.NewWorld(t, false)
+	site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
+	regNet := w.PublicNet(registrarAddr.Addr().String())
+	w.Start()
+	return w, site, listenRegistrar(t, regNet)
+}
+
 // readUntil reads c until a datagram starting with prefix arrives or the
 // deadline passes; it also counts the CRLF keepalives it saw.
 func readUntil(c net.PacketConn, prefix string, d time.Duration) (from net.Addr, crlfs int, ok bool) {
@@ -58,11 +68,7 @@ func TestIdleSurvives(t *testing.T) {
 		name := map[bool]string{true: "keepalives", false: "no-keepalives"}[keep]
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := portmgrtest.NewWorld(t, false)
-				site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
-				regNet := w.PublicNet(registrarAddr.Addr().String())
-				w.Start()
-				reg := listenRegistrar(t, regNet)
+				w, site, reg := registrarWorld(t)
 				m := phone(t, w, site, func(c *portmgr.Config) {
 					if !keep {
 						c.SIPKeepalive = portmgr.KeepaliveOff
@@ -112,11 +118,7 @@ func TestIdleSurvives(t *testing.T) {
 // job itself.
 func TestPingFollowsNextHop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := portmgrtest.NewWorld(t, false)
-		site := w.AddSite(portmgrtest.PortRestrictedCone, 30*time.Second)
-		regNet := w.PublicNet(registrarAddr.Addr().String())
-		w.Start()
-		reg := listenRegistrar(t, regNet)
+		w, site, reg := registrarWorld(t)
 		m := phone(t, w, site, nil)
 		ready(t, m)
 		sip, err := m.Map(context.Background(), portmgr.KindSIP, portmgr.UDP, netip.AddrPort{})

@@ -101,10 +101,9 @@ func TestPinWorkingSet(t *testing.T) {
 	}
 }
 
-// TestPinAfterCollections: once the page-out has been done, a garbage
-// collection pins the working set (through a finalizer, no goroutine of
-// ours), at most once per pinEvery.
-func TestPinAfterCollections(t *testing.T) {
+// unpinAfter turns pinning off and unlocks the binary's pages when t
+// ends.
+func unpinAfter(t *testing.T) {
 	_, maps := exeMappings()
 	t.Cleanup(func() {
 		pinAfterPageOut.Store(nil)
@@ -112,6 +111,13 @@ func TestPinAfterCollections(t *testing.T) {
 			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
 		}
 	})
+}
+
+// TestPinAfterCollections: once the page-out has been done, a garbage
+// collection pins the working set (through a finalizer, no goroutine of
+// ours), at most once per pinEvery.
+func TestPinAfterCollections(t *testing.T) {
+	unpinAfter(t)
 	pinAfterPageOut.Store(slog.New(slog.DiscardHandler))
 	lastPin.Store(0)
 	pinAfterCollections()
@@ -140,13 +146,7 @@ func TestPinAfterCollections(t *testing.T) {
 // pins the working set once the page-out has been done, at most once
 // per pinEvery, and before it nothing.
 func TestPinAfterRefresh(t *testing.T) {
-	_, maps := exeMappings()
-	t.Cleanup(func() {
-		pinAfterPageOut.Store(nil)
-		for _, m := range maps {
-			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
-		}
-	})
+	unpinAfter(t)
 	lastPin.Store(0)
 	pinAfterRefresh()
 	if lastPin.Load() != 0 {
