@@ -63,27 +63,27 @@ func loadParams(t *testing.T) params {
 		}
 		p.calls = n
 	}
-	for _, d := range []struct {
-		name string
-		v    *time.Duration
-	}{{"call", &p.call}, {"idle", &p.idle}} {
-		if v := tier.Param("lean", d.name); v != "" {
-			x, err := time.ParseDuration(v)
-			if err != nil || x < time.Second || x > time.Minute {
-				t.Fatalf("%s=%q: want 1s..60s", tier.ParamName("lean", d.name), v)
-			}
-			*d.v = x
-		}
-	}
+	// Durations, bounded; the registration expiry in whole seconds (the
+	// phones' configs take seconds).
 	for _, d := range []struct {
 		name   string
 		v      *time.Duration
 		lo, hi time.Duration
-	}{{"quiet", &p.quiet, 0, 20 * time.Minute}, {"expires", &p.expires, time.Minute, time.Hour}} {
+		unit   time.Duration
+	}{
+		{"call", &p.call, time.Second, time.Minute, 1},
+		{"idle", &p.idle, time.Second, time.Minute, 1},
+		{"quiet", &p.quiet, 0, 20 * time.Minute, 1},
+		{"expires", &p.expires, time.Minute, time.Hour, time.Second},
+	} {
 		if v := tier.Param("lean", d.name); v != "" {
 			x, err := time.ParseDuration(v)
-			if err != nil || x < d.lo || x > d.hi || x%time.Second != 0 {
-				t.Fatalf("%s=%q: want whole seconds, %v..%v", tier.ParamName("lean", d.name), v, d.lo, d.hi)
+			if err != nil || x < d.lo || x > d.hi || x%d.unit != 0 {
+				step := ""
+				if d.unit > 1 {
+					step = fmt.Sprintf(", in steps of %v", d.unit)
+				}
+				t.Fatalf("%s=%q: want %v..%v%s", tier.ParamName("lean", d.name), v, d.lo, d.hi, step)
 			}
 			*d.v = x
 		}
