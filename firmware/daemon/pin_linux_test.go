@@ -69,9 +69,7 @@ func TestPinWorkingSet(t *testing.T) {
 		size += int64(m.end-m.start) >> 10
 	}
 	t.Cleanup(func() {
-		for _, m := range maps { // TestPageOutCode cannot page out locked pages
-			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
-		}
+		unlockBinary(maps) // TestPageOutCode cannot page out locked pages
 	})
 	rss0, _ := binaryRSS(t)
 	n, err := pinWorkingSet()
@@ -101,15 +99,93 @@ func TestPinWorkingSet(t *testing.T) {
 	}
 }
 
+// unlockBinary unlocks the binary's pages and tells the pinner, which
+// would otherwise take them for locked still.
+func unlockBinary(maps []exeMapping) {
+	for _, m := range maps {
+		syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
+	}
+	thePinner.forget()
+}
+
+// TestPinOnlyNewPages: a second pin of an unchanged working set locks
+// nothing again (no mlock, whose splitting of the mappings cost an idle
+// phone's refresh several milliseconds), and a page mapped since the
+// last pin is locked by the next.
+func TestPinOnlyNewPages(t *testing.T) {
+	_, maps := exeMappings()
+	if len(maps) == 0 {
+		t.Fatal("no read-only mappings of the test binary")
+	}
+	t.Cleanup(func() { unlockBinary(maps) })
+	unlockBinary(maps)
+	n1, err := pinWorkingSet()
+	if err != nil {
+		t.Skipf("cannot lock here: %v", err)
+	}
+	calls := thePinner.mlocks
+	n2, err := pinWorkingSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thePinner.mlocks != calls || n2 != n1 {
+		t.Fatalf("second pin: %d mlock calls, %d bytes locked after %d; want none and the same", thePinner.mlocks-calls, n2, n1)
+	}
+	// Map one page of the binary that is not mapped yet: reading it
+	// through /proc/self/mem faults it into this process.
+	pm, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	mem, err := os.Open("/proc/self/mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	page := uint64(os.Getpagesize())
+	present := func(addr uint64) bool {
+		var e [8]byte
+		if _, err := pm.ReadAt(e[:], int64(addr/page*8)); err != nil {
+			t.Fatal(err)
+		}
+		return binary.LittleEndian.Uint64(e[:])&(1<<63) != 0
+	}
+	var addr uint64
+	for _, m := range maps {
+		for a := m.start; a < m.end && addr == 0; a += page {
+			if !present(a) {
+				addr = a
+			}
+		}
+	}
+	if addr == 0 {
+		t.Skip("every page of the binary is mapped")
+	}
+	var b [1]byte
+	if _, err := mem.ReadAt(b[:], int64(addr)); err != nil {
+		t.Fatal(err)
+	}
+	if !present(addr) {
+		t.Skipf("reading %#x did not map it", addr)
+	}
+	n3, err := pinWorkingSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if thePinner.mlocks == calls || n3 <= n2 {
+		t.Fatalf("after mapping %#x: %d mlock calls, %d bytes locked after %d; want the new page locked", addr, thePinner.mlocks-calls, n3, n2)
+	}
+	t.Logf("%d kB locked; mapping %#x made %d mlock call(s)", n3>>10, addr, thePinner.mlocks-calls)
+}
+
 // unpinAfter turns pinning off and unlocks the binary's pages when t
 // ends.
 func unpinAfter(t *testing.T) {
 	_, maps := exeMappings()
 	t.Cleanup(func() {
 		pinAfterPageOut.Store(nil)
-		for _, m := range maps {
-			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
-		}
+		unlockBinary(maps)
 	})
 }
 
@@ -177,9 +253,7 @@ func TestPinAfterRefresh(t *testing.T) {
 func BenchmarkPinWorkingSet(b *testing.B) {
 	_, maps := exeMappings()
 	b.Cleanup(func() {
-		for _, m := range maps {
-			syscall.Syscall(syscall.SYS_MUNLOCK, uintptr(m.start), uintptr(m.end-m.start), 0)
-		}
+		unlockBinary(maps)
 	})
 	if _, err := pinWorkingSet(); err != nil {
 		b.Skip(err)
