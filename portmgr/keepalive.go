@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deskphone/phone/hal/wake"
 	"github.com/deskphone/phone/portmgr/gateway"
 	"github.com/deskphone/phone/portmgr/internal/stunc"
 	"github.com/pion/stun/v3"
@@ -149,7 +150,7 @@ func (s *scheduler) poke() {
 
 func (s *scheduler) loop() {
 	defer close(s.done)
-	t := time.NewTimer(time.Hour)
+	t := wake.NewTimer(time.Hour) // on time while the phone is idle (hal/wake)
 	defer t.Stop()
 	for {
 		s.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deskphone/phone/hal/wake"
 	"github.com/deskphone/phone/voip/sip/sipstream"
 )
 
@@ -310,7 +311,7 @@ func (f *flow) keepalive(c *flowConn) {
 
 // sleep waits d; false when c ended or the UA closed first.
 func (f *flow) sleep(c *flowConn, d time.Duration) bool {
-	t := time.NewTimer(d)
+	t := wake.NewTimer(d) // keepalives 95-120 s apart: on time while idle (hal/wake)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deskphone/phone/hal/wake"
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/voip/sip/digest"
 	"github.com/deskphone/phone/voip/sip/resolve"
@@ -238,7 +239,8 @@ func (u *UA) regLoop() {
 		if st.State == RegRegistered && u.cfg.Registered != nil {
 			u.cfg.Registered()
 		}
-		t := time.NewTimer(wait)
+		// wake: on time while the phone is idle (hal/wake, issue 19).
+		t := wake.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

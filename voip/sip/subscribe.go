@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deskphone/phone/hal/wake"
 	"github.com/deskphone/phone/voip/sip/digest"
 	siplib "github.com/emiago/sipgo/sip"
 )
@@ -534,7 +535,7 @@ func (s *Subscription) sleep(ctx context.Context) bool {
 		if d <= 0 {
 			return true
 		}
-		t := time.NewTimer(d)
+		t := wake.NewTimer(d) // a refresh minutes away: on time while idle (hal/wake)
 		select {
 		case <-ctx.Done():
 			t.Stop()

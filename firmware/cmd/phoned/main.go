@@ -33,6 +33,7 @@ import (
 	"github.com/deskphone/phone/firmware/initd"
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal/pace"
+	"github.com/deskphone/phone/hal/wake"
 )
 
 func main() {
@@ -84,6 +85,7 @@ func run() error {
 	daemon.ApplyProcs(log)
 	daemon.SchedulePageOut(log)
 	pace.UseFDClock(true) // emulated speakers' clocks wait in the poller (issue 19)
+	wake.Enable(true)     // long timers (a registration refresh) fire on time while idle (issue 19)
 	defer startProfiles(log)()
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {

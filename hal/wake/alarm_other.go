@@ -1,0 +1,14 @@
+//go:build !linux
+
+package wake
+
+import (
+	"errors"
+	"time"
+)
+
+// fdAlarm: no timerfd here; Timers are runtime timers alone.
+type fdAlarm struct{}
+
+func (*fdAlarm) open() error         { return errors.New("wake: no timerfd on this system") }
+func (*fdAlarm) set(time.Time) error { return nil }
