@@ -2,9 +2,12 @@ package portmgr
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/pion/transport/v4/stdnet"
 )
 
 // localIP picks the concrete local IP that sockets bind to and that is
@@ -59,10 +62,20 @@ func (m *Manager) localIP(remote netip.AddrPort) (netip.Addr, error) {
 // a default route but never sent to.
 const defaultRoute6 = "[2001:db8::1]:9"
 
-// routeSource is the source address the system picks toward target.
+// errRawRoute: rawRouteSource cannot look this one up; the dial does.
+var errRawRoute = errors.New("no raw route lookup")
+
+// routeSource is the source address the system picks toward target: on
+// the host's network (stdnet) with raw system calls where it can
+// (rawRouteSource), else through Net's dial (vnet in tests).
 func (m *Manager) routeSource(target string) (netip.Addr, error) {
 	network := "udp4"
 	if ap, err := netip.ParseAddrPort(target); err == nil {
+		if _, host := m.cfg.Net.(*stdnet.Net); host {
+			if ip, err := rawRouteSource(ap); !errors.Is(err, errRawRoute) {
+				return ip, err
+			}
+		}
 		network = udpNet(ap.Addr())
 	}
 	c, err := m.cfg.Net.Dial(network, target)
