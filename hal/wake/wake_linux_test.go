@@ -18,15 +18,21 @@ func kernelArmed(t *testing.T) time.Duration {
 	return time.Duration(cur.Value.Nano())
 }
 
-// With alarms on, the timerfd is armed AlarmLag after the earliest
-// pending timer, follows Stop and firing, and is disarmed when no timer
-// is left.
-func TestAlarmFollowsTimers(t *testing.T) {
+// enableAlarms turns alarms on for one test.
+func enableAlarms(t *testing.T) {
+	t.Helper()
 	Enable(true)
 	t.Cleanup(func() { Enable(false) })
 	if !shared.open() {
 		t.Skip("no timerfd here")
 	}
+}
+
+// With alarms on, the timerfd is armed AlarmLag after the earliest
+// pending timer, follows Stop and firing, and is disarmed when no timer
+// is left.
+func TestAlarmFollowsTimers(t *testing.T) {
+	enableAlarms(t)
 	late := NewTimer(2 * time.Hour)
 	early := NewTimer(time.Hour)
 	if pending, armed := shared.wanted(); len(pending) != 2 || !armed.Equal(early.alarmAt()) {
@@ -85,11 +91,7 @@ func TestAlarmFollowsTimers(t *testing.T) {
 
 // Two timers for the same instant each keep their own alarm time.
 func TestAlarmSameInstant(t *testing.T) {
-	Enable(true)
-	t.Cleanup(func() { Enable(false) })
-	if !shared.open() {
-		t.Skip("no timerfd here")
-	}
+	enableAlarms(t)
 	a := NewTimer(time.Hour)
 	at := a.alarmAt()
 	shared.add(at) // a second timer at the same instant
@@ -106,11 +108,7 @@ func TestAlarmSameInstant(t *testing.T) {
 // A firing that had started when Reset replaced its time neither sends a
 // tick nor takes the new time's alarm.
 func TestStaleFiring(t *testing.T) {
-	Enable(true)
-	t.Cleanup(func() { Enable(false) })
-	if !shared.open() {
-		t.Skip("no timerfd here")
-	}
+	enableAlarms(t)
 	tm := NewTimer(time.Hour)
 	tm.Reset(2 * time.Hour)
 	tm.fire() // as the old hour's firing would, after Reset
