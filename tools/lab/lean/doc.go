@@ -17,7 +17,10 @@
 // REGISTERs: the short windows seldom hold a registration refresh, and
 // a refresh is most of what wakes an idle phone. DESKPHONE_LEAN_EXPIRES
 // sets every phone's registration expiry (300 s; make test-lean runs a
-// 4-minute quiet window at 120 s).
+// 4-minute quiet window at 120 s). For a Go phone the report also
+// gives the share of the runtime's monitor thread (sysmon: it sleeps at
+// most a minute, then until each timer, 2 switches a wake, in any Go
+// program), found as the one thread asleep in futex with a timeout.
 //
 // A baseline phoned (another build, DESKPHONE_LEAN_BASE) may run
 // interleaved with the two, for before/after figures from the same runs.

@@ -221,7 +221,7 @@ func TestLeanSideBySide(t *testing.T) {
 		}
 		for _, ph := range phones {
 			q := qs[ph.name()]
-			t.Logf("quiet %-8s %d switches in %v (%.1f a minute), %d REGISTERs", ph.name(), q.switches, p.quiet, q.perMinute(p.quiet), q.registers)
+			t.Logf("quiet %-8s %d switches in %v (%.1f a minute; sysmon %d), %d REGISTERs", ph.name(), q.switches, p.quiet, q.perMinute(p.quiet), q.sysmon, q.registers)
 		}
 	}
 	rep := report(p, res, qs)
@@ -236,6 +236,7 @@ func TestLeanSideBySide(t *testing.T) {
 // quietSample is one phone's count over the quiet window.
 type quietSample struct {
 	switches  int64 // context switches, every thread, voluntary and not
+	sysmon    int64 // of them, the Go runtime's monitor thread's (-1: not a Go phone, or not found)
 	registers int   // REGISTER requests the phone sent (refreshes and their challenged retries)
 }
 
@@ -250,12 +251,16 @@ func (q quietSample) perMinute(d time.Duration) float64 {
 // way: the short windows seldom hold a refresh).
 func quietWindow(ctx context.Context, phones []phone, cp *capture, d time.Duration) (map[string]quietSample, error) {
 	sw0 := map[string]int64{}
+	th0 := map[string]map[int]int64{}
 	for _, ph := range phones {
 		n, err := ctxSwitches(ph.pid())
 		if err != nil {
 			return nil, err
 		}
 		sw0[ph.name()] = n
+		if th0[ph.name()], err = threadSwitches(ph.pid()); err != nil {
+			return nil, err
+		}
 	}
 	if cp != nil {
 		cp.reset()
@@ -275,7 +280,18 @@ func quietWindow(ctx context.Context, phones []phone, cp *capture, d time.Durati
 		if err != nil {
 			return nil, err
 		}
-		out[ph.name()] = quietSample{switches: n - sw0[ph.name()], registers: registers(evs, ph.sipPort())}
+		q := quietSample{switches: n - sw0[ph.name()], sysmon: -1, registers: registers(evs, ph.sipPort())}
+		if _, isGo := ph.(*phoned); isGo {
+			// Go's floor, apart from what the phone's own code wakes for.
+			if tid := sysmonThread(ph.pid()); tid != 0 {
+				if th, err := threadSwitches(ph.pid()); err == nil {
+					if before, ok := th0[ph.name()][tid]; ok {
+						q.sysmon = th[tid] - before
+					}
+				}
+			}
+		}
+		out[ph.name()] = q
 	}
 	return out, nil
 }
@@ -544,7 +560,25 @@ func report(p params, res map[string][]sample, qs map[string]quietSample) string
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %.1f |", qs[c].perMinute(p.quiet))
 		}
-		fmt.Fprintf(&b, " %s |\n| REGISTERs sent |", ratio(qs["phoned"].perMinute(p.quiet), qs["baresip"].perMinute(p.quiet)))
+		fmt.Fprintf(&b, " %s |\n| of them, Go's sysmon thread |", ratio(qs["phoned"].perMinute(p.quiet), qs["baresip"].perMinute(p.quiet)))
+		for _, c := range cols {
+			if q := qs[c]; q.sysmon >= 0 {
+				fmt.Fprintf(&b, " %.1f |", quietSample{switches: q.sysmon}.perMinute(p.quiet))
+			} else {
+				b.WriteString(" – |")
+			}
+		}
+		b.WriteString(" |\n| without sysmon |")
+		own := func(q quietSample) float64 {
+			if q.sysmon < 0 {
+				return q.perMinute(p.quiet)
+			}
+			return quietSample{switches: q.switches - q.sysmon}.perMinute(p.quiet)
+		}
+		for _, c := range cols {
+			fmt.Fprintf(&b, " %.1f |", own(qs[c]))
+		}
+		fmt.Fprintf(&b, " %s |\n| REGISTERs sent |", ratio(own(qs["phoned"]), own(qs["baresip"])))
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %d |", qs[c].registers)
 		}

@@ -156,3 +156,52 @@ func ctxSwitches(pid int) (int64, error) {
 	}
 	return n, nil
 }
+
+// threadSwitches is each live thread's voluntary + involuntary context
+// switches, by thread id.
+func threadSwitches(pid int) (map[int]int64, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		return nil, fmt.Errorf("no tasks of %d: %v", pid, err)
+	}
+	out := make(map[int]int64, len(tasks))
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(filepath.Base(filepath.Dir(t)))
+		if err != nil {
+			continue
+		}
+		st, err := statusFields(t, "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		out[tid] = st["voluntary_ctxt_switches"] + st["nonvoluntary_ctxt_switches"]
+	}
+	return out, nil
+}
+
+// sysmonThread returns the thread id of a Go program's runtime monitor
+// (sysmon), or 0 when no thread looks like it now. An idle Go program's
+// sysmon sleeps in futex with a timeout (until the next timer, at most a
+// minute: the runtime's floor of wake-ups, which no setting changes);
+// the other threads park in futex without one, or wait in epoll_pwait.
+// /proc/PID/task/TID/syscall: "NR arg1 ... arg6 sp pc" while blocked in
+// a system call; the timeout is futex's fourth argument.
+func sysmonThread(pid int) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	found := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 5 || f[0] != strconv.Itoa(unix.SYS_FUTEX) || f[4] == "0x0" {
+			continue
+		}
+		if found != 0 {
+			return 0 // two such threads: not a Go program at rest
+		}
+		found, _ = strconv.Atoi(filepath.Base(filepath.Dir(t)))
+	}
+	return found
+}
