@@ -14,10 +14,12 @@
 // runtime's poller, armed AlarmLag after the timer, which ends the
 // thread's wait on time. Nobody reads the alarm; its expiry only makes
 // the poller return, and the thread then runs the overdue timer. It is
-// armed after the timer, not before, so that sysmon is awake when the
-// timer's goroutine runs: a system call entered while sysmon sleeps
-// wakes it into polling every 20 µs (about 50 context switches a
-// millisecond of work).
+// armed a little after the timer, not before, so that sysmon (50 µs of
+// timer slack) is usually awake when the timer's goroutine runs: a
+// system call entered through the runtime while sysmon sleeps wakes it
+// into polling every 20 µs for its next 50 looks. A little, because
+// sysmon polls while the timer is overdue, every 20 µs for a while after
+// a call (its back-off was reset by the call's work), 10 ms otherwise.
 //
 // Alarms are off until Enable(true) (phoned at start); off, or where
 // there is no timerfd, a Timer is a runtime timer alone. Tests leave them
@@ -32,7 +34,7 @@ import (
 )
 
 // AlarmLag is how long after its timer an alarm fires.
-const AlarmLag = 2 * time.Millisecond
+const AlarmLag = 500 * time.Microsecond
 
 var enabled atomic.Bool
 
