@@ -5,6 +5,7 @@ package portmgr
 import (
 	"errors"
 	"net/netip"
+	"os"
 	"syscall"
 	"unsafe"
 )
@@ -42,16 +43,16 @@ func rawRouteSource(ap netip.AddrPort) (netip.Addr, error) {
 	}
 	fd, _, errno := syscall.RawSyscall(syscall.SYS_SOCKET, uintptr(family), syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if errno != 0 {
-		return netip.Addr{}, &netOpError{"socket", errno}
+		return netip.Addr{}, os.NewSyscallError("socket", errno)
 	}
 	defer syscall.RawSyscall(syscall.SYS_CLOSE, fd, 0, 0)
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_CONNECT, fd, uintptr(sa), salen); errno != 0 {
-		return netip.Addr{}, &netOpError{"connect", errno}
+		return netip.Addr{}, os.NewSyscallError("connect", errno)
 	}
 	var out syscall.RawSockaddrAny
 	outlen := uint32(unsafe.Sizeof(out))
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, fd, uintptr(unsafe.Pointer(&out)), uintptr(unsafe.Pointer(&outlen))); errno != 0 {
-		return netip.Addr{}, &netOpError{"getsockname", errno}
+		return netip.Addr{}, os.NewSyscallError("getsockname", errno)
 	}
 	switch out.Addr.Family {
 	case syscall.AF_INET:
@@ -63,13 +64,3 @@ func rawRouteSource(ap netip.AddrPort) (netip.Addr, error) {
 	}
 	return netip.Addr{}, errors.New("getsockname: no IP address")
 }
-
-// netOpError names the system call that failed, as the net package's
-// errors do ("connect: network is unreachable").
-type netOpError struct {
-	op  string
-	err syscall.Errno
-}
-
-func (e *netOpError) Error() string { return e.op + ": " + e.err.Error() }
-func (e *netOpError) Unwrap() error { return e.err }

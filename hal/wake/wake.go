@@ -184,17 +184,3 @@ func (a *alarms) rearm() {
 		a.armed = next
 	}
 }
-
-// alarmAt is t's alarm time (zero: none), for tests.
-func (t *Timer) alarmAt() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.at
-}
-
-// wanted returns the times alarms are wanted at, for tests.
-func (a *alarms) wanted() (pending []time.Time, armed time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.pending), a.armed
-}

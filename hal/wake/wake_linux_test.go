@@ -1,6 +1,7 @@
 package wake
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -124,4 +125,18 @@ func TestStaleFiring(t *testing.T) {
 		t.Fatalf("pending %v, armed %v; want the new time's alarm", pending, armed)
 	}
 	tm.Stop()
+}
+
+// alarmAt is t's alarm time (zero: none), for tests.
+func (t *Timer) alarmAt() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.at
+}
+
+// wanted returns the times alarms are wanted at, for tests.
+func (a *alarms) wanted() (pending []time.Time, armed time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.pending), a.armed
 }

@@ -142,19 +142,12 @@ func readMemory(pid int) (memory, error) {
 // pid's live threads (/proc/PID/status counts the main thread only, and
 // a thread that ended took its count with it).
 func ctxSwitches(pid int) (int64, error) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("no tasks of %d: %v", pid, err)
-	}
+	th, err := threadSwitches(pid)
 	var n int64
-	for _, t := range tasks {
-		st, err := statusFields(t, "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		n += st["voluntary_ctxt_switches"] + st["nonvoluntary_ctxt_switches"]
+	for _, c := range th {
+		n += c
 	}
-	return n, nil
+	return n, err
 }
 
 // threadSwitches is each live thread's voluntary + involuntary context
