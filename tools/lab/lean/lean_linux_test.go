@@ -250,17 +250,21 @@ func (q quietSample) perMinute(d time.Duration) float64 {
 // short windows see (issue 19's wake-ups per idle minute, the honest
 // way: the short windows seldom hold a refresh).
 func quietWindow(ctx context.Context, phones []phone, cp *capture, d time.Duration) (map[string]quietSample, error) {
-	sw0 := map[string]int64{}
+	// Go's floor, apart from what the phone's own code wakes for: each
+	// Go phone's sysmon thread, found before the window opens.
+	sysmon := map[string]int{}
+	for _, ph := range phones {
+		if _, isGo := ph.(*phoned); isGo {
+			sysmon[ph.name()] = findSysmon(ph.pid())
+		}
+	}
 	th0 := map[string]map[int]int64{}
 	for _, ph := range phones {
-		n, err := ctxSwitches(ph.pid())
+		th, err := threadSwitches(ph.pid())
 		if err != nil {
 			return nil, err
 		}
-		sw0[ph.name()] = n
-		if th0[ph.name()], err = threadSwitches(ph.pid()); err != nil {
-			return nil, err
-		}
+		th0[ph.name()] = th
 	}
 	if cp != nil {
 		cp.reset()
@@ -276,20 +280,13 @@ func quietWindow(ctx context.Context, phones []phone, cp *capture, d time.Durati
 		evs = cp.snapshot()
 	}
 	for _, ph := range phones {
-		n, err := ctxSwitches(ph.pid())
+		th, err := threadSwitches(ph.pid())
 		if err != nil {
 			return nil, err
 		}
-		q := quietSample{switches: n - sw0[ph.name()], sysmon: -1, registers: registers(evs, ph.sipPort())}
-		if _, isGo := ph.(*phoned); isGo {
-			// Go's floor, apart from what the phone's own code wakes for.
-			if tid := sysmonThread(ph.pid()); tid != 0 {
-				if th, err := threadSwitches(ph.pid()); err == nil {
-					if before, ok := th0[ph.name()][tid]; ok {
-						q.sysmon = th[tid] - before
-					}
-				}
-			}
+		q := quietSample{switches: sum(th) - sum(th0[ph.name()]), sysmon: -1, registers: registers(evs, ph.sipPort())}
+		if tid := sysmon[ph.name()]; tid != 0 {
+			q.sysmon = th[tid] - th0[ph.name()][tid]
 		}
 		out[ph.name()] = q
 	}

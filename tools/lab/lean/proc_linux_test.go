@@ -143,11 +143,16 @@ func readMemory(pid int) (memory, error) {
 // a thread that ended took its count with it).
 func ctxSwitches(pid int) (int64, error) {
 	th, err := threadSwitches(pid)
+	return sum(th), err
+}
+
+// sum adds up per-thread counts.
+func sum(th map[int]int64) int64 {
 	var n int64
 	for _, c := range th {
 		n += c
 	}
-	return n, err
+	return n
 }
 
 // threadSwitches is each live thread's voluntary + involuntary context
@@ -197,4 +202,17 @@ func sysmonThread(pid int) int {
 		found, _ = strconv.Atoi(filepath.Base(filepath.Dir(t)))
 	}
 	return found
+}
+
+// findSysmon looks for pid's sysmon thread (sysmonThread) a few times
+// over a second: at any one moment it may be awake, polling after a
+// refresh or a call.
+func findSysmon(pid int) int {
+	for range 20 {
+		if tid := sysmonThread(pid); tid != 0 {
+			return tid
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return 0
 }
