@@ -56,7 +56,7 @@ type Timer struct {
 
 // NewTimer returns a Timer that fires once after d.
 func NewTimer(d time.Duration) *Timer {
-	if !enabled.Load() || !shared.open() {
+	if !enabled.Load() || !opened() {
 		rt := time.NewTimer(d)
 		return &Timer{C: rt.C, t: rt}
 	}
@@ -134,25 +134,15 @@ func (t *Timer) Reset(d time.Duration) bool {
 // alarms is the process's one alarm and the times it is wanted at.
 type alarms struct {
 	mu      sync.Mutex
-	tried   bool
-	ok      bool
-	fd      fdAlarm
+	fd      fdAlarm     // opened once, by opened
 	pending []time.Time // sorted
 	armed   time.Time   // zero: disarmed
 }
 
 var shared alarms
 
-// open makes the alarm once; false where there is none.
-func (a *alarms) open() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.tried {
-		a.tried = true
-		a.ok = a.fd.open() == nil
-	}
-	return a.ok
-}
+// opened makes the alarm once, and reports whether there is one.
+var opened = sync.OnceValue(func() bool { return shared.fd.open() == nil })
 
 func (a *alarms) add(at time.Time) {
 	a.mu.Lock()

@@ -24,7 +24,7 @@ func enableAlarms(t *testing.T) {
 	t.Helper()
 	Enable(true)
 	t.Cleanup(func() { Enable(false) })
-	if !shared.open() {
+	if !opened() {
 		t.Skip("no timerfd here")
 	}
 }
