@@ -11,7 +11,15 @@ GO ?= go
 BIN := bin
 PKG := github.com/deskphone/phone
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION)
+# Every phoned build is made with the sysmonsleep tag and the linker flag
+# it needs: hal/wake/sysmon reaches one runtime variable through
+# //go:linkname, which the linker refuses without -checklinkname=0, so
+# that an idle phone sleeps through the runtime's once-a-minute look
+# (issue 19, docs/performance.md). A build without them works; its
+# phone keeps the runtime's minute and says so in its log.
+PHONED_TAGS := sysmonsleep
+LINKNAME := -checklinkname=0
+LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION) $(LINKNAME)
 
 .PHONY: all deps build run test vet fmt-check tidy-check staticcheck cross bench fuzz clean
 
@@ -29,7 +37,7 @@ deps:
 # build: the status document and the SIP User-Agent name the version
 # (git describe), as the image's build does.
 build: deps
-	$(GO) build -ldflags '-X $(PKG)/firmware/version.Version=$(VERSION)' -o $(BIN)/ ./firmware/cmd/phoned ./tools/cmd/pbx
+	$(GO) build -tags '$(PHONED_TAGS)' -ldflags '-X $(PKG)/firmware/version.Version=$(VERSION) $(LINKNAME)' -o $(BIN)/ ./firmware/cmd/phoned ./tools/cmd/pbx
 
 # run: start the local PBX and a phone on the sim board, register, call the
 # echo extension, print status every second for ~10 s, hang up, exit 0.
@@ -38,6 +46,7 @@ run: build
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags '$(PHONED_TAGS)' ./hal/wake/sysmon ./firmware/cmd/phoned
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go') $$(git ls-files --others --exclude-standard '*.go')); \
@@ -57,6 +66,7 @@ $(STATICCHECK):
 	mv $(BIN)/tools/install/staticcheck $@
 staticcheck: deps $(STATICCHECK)
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags '$(PHONED_TAGS)' ./hal/wake/sysmon ./firmware/cmd/phoned
 
 # test: the fast tier: formatting, tidy go.mod, vet, staticcheck, and every
 # package's tests with the race detector (scripts/gotest-race.sh: one
@@ -65,6 +75,7 @@ staticcheck: deps $(STATICCHECK)
 # run, with the make target that runs it.
 test: deps fmt-check tidy-check vet staticcheck
 	GO=$(GO) scripts/gotest-race.sh ./...
+	$(GO) test -race -count=1 -tags '$(PHONED_TAGS)' -ldflags '$(LINKNAME)' ./hal/wake/sysmon
 	@scripts/slow-tiers.sh .ci/tiers
 
 # cross: phoned for the Pi 3/4/5 (arm64), Pi 2/3 32-bit (armv7) and the

@@ -43,5 +43,6 @@ private_apt_download = ok=""; for try in 1 2 3; do \
 	done; test -n "$$ok"
 
 # go_cross GOARCH GOARM LDFLAGS OUT PACKAGE: a command that builds
-# PACKAGE for linux/GOARCH (GOARM for 32-bit arm, else empty) without cgo.
-go_cross = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(if $(2),GOARM=$(2) )$(GO) build -trimpath -ldflags '$(3)' -o $(4) $(5)
+# PACKAGE for linux/GOARCH (GOARM for 32-bit arm, else empty) without cgo,
+# with phoned's tags and linker flag (Makefile: PHONED_TAGS, LINKNAME).
+go_cross = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(if $(2),GOARM=$(2) )$(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags '$(3) $(LINKNAME)' -o $(4) $(5)

@@ -55,7 +55,7 @@ lean-tools:
 # The phoned measured is built as a device image's is (static, stripped:
 # the flags `make cross` uses), so its file-backed pages are what ships.
 lean-build: deps
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
 
 bench-lean: lean-tools lean-build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md $(LEAN_VARS) \
@@ -89,7 +89,7 @@ bench-lean-arm64: lean-tools lean-build
 	  $(call private_apt_download,baresip-core libre0 librem0 libc6 libssl3 zlib1g) || { echo "lean-arm64: cannot download baresip"; exit 1; }; \
 	  for d in $$apt/debs/*.deb; do dpkg -x $$d $$root; done; \
 	fi; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(LEAN_ARM64)/phoned.arm64 ./firmware/cmd/phoned; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS)" -o $(LEAN_ARM64)/phoned.arm64 ./firmware/cmd/phoned; \
 	cp $(BIN)/lean/pbx $(LEAN_ARM64)/pbx; \
 	printf '#!/bin/sh\nexec qemu-aarch64-static %s "$$@"\n' $(LEAN_ARM64)/phoned.arm64 > $(LEAN_ARM64)/phoned; \
 	printf '#!/bin/sh\nexec qemu-aarch64-static -L %s %s/usr/bin/baresip "$$@"\n' $$root $$root > $(LEAN_ARM64)/baresip; \

@@ -18,4 +18,4 @@ test-opus: deps opus-tools $(STATICCHECK)
 	CGO_ENABLED=1 $(GO) test -race -tags opus -count=1 -run 'Opus|ExtraDTMF' ./voip/sip/ ./firmware/daemon
 
 build-opus: deps opus-tools
-	CGO_ENABLED=1 $(GO) build -tags opus -ldflags '-X $(PKG)/firmware/version.Version=$(VERSION)' -o $(BIN)/opus/phoned ./firmware/cmd/phoned
+	CGO_ENABLED=1 $(GO) build -tags 'opus $(PHONED_TAGS)' -ldflags '-X $(PKG)/firmware/version.Version=$(VERSION) $(LINKNAME)' -o $(BIN)/opus/phoned ./firmware/cmd/phoned

@@ -34,6 +34,7 @@ import (
 	"github.com/deskphone/phone/firmware/version"
 	"github.com/deskphone/phone/hal/pace"
 	"github.com/deskphone/phone/hal/wake"
+	"github.com/deskphone/phone/hal/wake/sysmon"
 )
 
 func main() {
@@ -86,6 +87,7 @@ func run() error {
 	daemon.SchedulePageOut(log)
 	pace.UseFDClock(true) // emulated speakers' clocks wait in the poller (issue 19)
 	wake.Enable(true)     // long timers (a registration refresh) fire on time while idle (issue 19)
+	lengthenIdleSleep(log)
 	defer startProfiles(log)()
 	var keys *os.File
 	if *demoCall == "" && cfg.Board == "sim" {
@@ -197,4 +199,26 @@ func demo(ctx context.Context, d *daemon.Daemon, target string, dur time.Duratio
 		return errors.New("demo: audio did not flow both ways")
 	}
 	return nil
+}
+
+// idleSleep is how long the Go runtime's monitor thread may sleep while
+// the phone is idle (hal/wake/sysmon): the runtime's own is a minute.
+// The phone's next timer (its registration refresh, a keepalive) still
+// wakes it sooner.
+const idleSleep = 10 * time.Minute
+
+// lengthenIdleSleep lets an idle phone sleep through the runtime's
+// once-a-minute look, in builds made with the sysmonsleep tag (the
+// Makefile's). DESKPHONE_SYSMONSLEEP=0 keeps the runtime's minute.
+func lengthenIdleSleep(log *slog.Logger) {
+	if os.Getenv("DESKPHONE_SYSMONSLEEP") == "0" {
+		log.Info("runtime: idle sleep kept at the runtime's", "sleep", sysmon.IdleSleep(), "why", "DESKPHONE_SYSMONSLEEP=0")
+		return
+	}
+	prev, err := sysmon.SetIdleSleep(idleSleep)
+	if err != nil {
+		log.Info("runtime: idle sleep kept at the runtime's", "sleep", sysmon.IdleSleep(), "why", err)
+		return
+	}
+	log.Info("runtime: idle sleep lengthened", "from", prev, "to", idleSleep)
 }

@@ -136,7 +136,7 @@ func TestLeanSideBySide(t *testing.T) {
 	bin := p.bin
 	if bin == "" {
 		bin = dir
-		build := exec.CommandContext(ctx, "go", "build", "-o", dir+"/",
+		build := exec.CommandContext(ctx, "go", "build", "-tags", "sysmonsleep", "-ldflags", "-checklinkname=0", "-o", dir+"/",
 			"github.com/deskphone/phone/firmware/cmd/phoned", "github.com/deskphone/phone/tools/cmd/pbx")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("build: %v\n%s", err, out)
