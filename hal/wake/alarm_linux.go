@@ -2,16 +2,19 @@ package wake
 
 import (
 	"os"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // fdAlarm is a one-shot CLOCK_MONOTONIC timerfd registered with the
-// runtime's poller (os.NewFile on a non-blocking descriptor) and never
-// read: timerfd_settime clears its count, and each expiry is an event.
+// runtime's poller (os.NewFile on a non-blocking descriptor).
+// timerfd_settime clears its count, and each expiry is an event.
 type fdAlarm struct {
 	f  *os.File // kept open for the life of the process
+	rc syscall.RawConn
 	fd int
 }
 
@@ -20,8 +23,13 @@ func (a *fdAlarm) open() error {
 	if err != nil {
 		return err
 	}
-	a.f = os.NewFile(uintptr(fd), "wake-alarm")
-	a.fd = fd
+	f := os.NewFile(uintptr(fd), "wake-alarm")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	a.f, a.rc, a.fd = f, rc, fd
 	return nil
 }
 
@@ -34,4 +42,32 @@ func (a *fdAlarm) set(at time.Time) error {
 		spec.Value = unix.NsecToTimespec(int64(d))
 	}
 	return unix.TimerfdSettime(a.fd, 0, &spec, nil)
+}
+
+// wait blocks in the runtime's poller until the alarm expires, and
+// reads the expiry. The read is a raw system call (os.File.Read and
+// unix.Read go through the runtime's system call path, which wakes a
+// sleeping sysmon).
+func (a *fdAlarm) wait() error {
+	var buf [8]byte
+	var rerr error
+	err := a.rc.Read(func(fd uintptr) bool {
+		_, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		for e == unix.EINTR {
+			_, _, e = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		}
+		switch e {
+		case 0:
+			return true
+		case unix.EAGAIN:
+			return false // not expired (or set again since): wait in the poller
+		default:
+			rerr = os.NewSyscallError("read timerfd", e)
+			return true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return rerr
 }

@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// fdAlarm: no timerfd here; Timers are runtime timers alone.
+// fdAlarm: no timerfd here; Timers are runtime timers.
 type fdAlarm struct{}
 
 func (*fdAlarm) open() error         { return errors.New("wake: no timerfd on this system") }
 func (*fdAlarm) set(time.Time) error { return nil }
+func (*fdAlarm) wait() error         { return errors.New("wake: no timerfd on this system") }
