@@ -19,7 +19,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # phone keeps the runtime's minute and says so in its log.
 PHONED_TAGS := sysmonsleep
 LINKNAME := -checklinkname=0
-LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION) $(LINKNAME)
+LDFLAGS := -s -w -X $(PKG)/firmware/version.Version=$(VERSION)
 
 .PHONY: all deps build run test vet fmt-check tidy-check staticcheck cross bench fuzz clean
 

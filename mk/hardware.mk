@@ -62,7 +62,7 @@ define hw_build
 	  CGO_LDFLAGS="-Wl,-rpath-link,$$root/usr/lib/$(3)"; \
 	echo "== $(5): $$(pkg-config --cflags --libs alsa opus)"; \
 	if [ -d $(HW_PHONED) ]; then \
-	  $(GO) build -tags 'alsa opus $(PHONED_TAGS)' -trimpath -ldflags '$(LDFLAGS)' -o $$out/phoned $(HW_PHONED); \
+	  $(GO) build -tags 'alsa opus $(PHONED_TAGS)' -trimpath -ldflags '$(LDFLAGS) $(LINKNAME)' -o $$out/phoned $(HW_PHONED); \
 	else echo "$(HW_PHONED) missing: checking the Pi packages only"; fi; \
 	$(GO) build -tags alsa ./board/rpi/... ./hal/alsa; \
 	$(GO) test -c -tags alsa -o $$out/alsa.test ./hal/alsa; \

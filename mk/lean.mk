@@ -39,7 +39,9 @@ LEAN_CALLS ?= 1
 LEAN_PORTS ?= 0
 # LEAN_QUIET: after the runs, every phone idle at once this long (up to
 # 20m; 0 for none), counting context switches and REGISTERs: the honest
-# wake-ups per idle minute, refreshes included. LEAN_EXPIRES: every
+# wake-ups per idle minute, refreshes included. It opens a minute after
+# the last call; the call's tail before it (5 s to 60 s after the
+# hangup) is counted and reported apart. LEAN_EXPIRES: every
 # phone's registration expiry (phoned refreshes at 85 % or 30 s before,
 # baresip at 90 %). A long look: LEAN_QUIET=10m (about two refreshes
 # each at 300 s).
@@ -55,7 +57,7 @@ lean-tools:
 # The phoned measured is built as a device image's is (static, stripped:
 # the flags `make cross` uses), so its file-backed pages are what ships.
 lean-build: deps
-	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS) $(LINKNAME)" -o $(BIN)/lean/ ./firmware/cmd/phoned ./tools/cmd/pbx
 
 bench-lean: lean-tools lean-build
 	DESKPHONE_TIER=lean DESKPHONE_LEAN_BIN=$(CURDIR)/$(BIN)/lean DESKPHONE_LEAN_OUT=$(CURDIR)/$(BIN)/lean-report.md $(LEAN_VARS) \
@@ -89,7 +91,7 @@ bench-lean-arm64: lean-tools lean-build
 	  $(call private_apt_download,baresip-core libre0 librem0 libc6 libssl3 zlib1g) || { echo "lean-arm64: cannot download baresip"; exit 1; }; \
 	  for d in $$apt/debs/*.deb; do dpkg -x $$d $$root; done; \
 	fi; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS)" -o $(LEAN_ARM64)/phoned.arm64 ./firmware/cmd/phoned; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(PHONED_TAGS)' -ldflags "$(LDFLAGS) $(LINKNAME)" -o $(LEAN_ARM64)/phoned.arm64 ./firmware/cmd/phoned; \
 	cp $(BIN)/lean/pbx $(LEAN_ARM64)/pbx; \
 	printf '#!/bin/sh\nexec qemu-aarch64-static %s "$$@"\n' $(LEAN_ARM64)/phoned.arm64 > $(LEAN_ARM64)/phoned; \
 	printf '#!/bin/sh\nexec qemu-aarch64-static -L %s %s/usr/bin/baresip "$$@"\n' $$root $$root > $(LEAN_ARM64)/baresip; \

@@ -129,7 +129,7 @@ func TestLeanSideBySide(t *testing.T) {
 	if _, err := exec.LookPath(p.baresip); err != nil {
 		t.Fatalf("%s not found: `make bench-lean` installs baresip", p.baresip)
 	}
-	budget := time.Duration(p.runs)*3*(p.call+p.idle+time.Duration(p.calls)*10*time.Second) + daemon.PageOutAfter + time.Minute + p.quiet
+	budget := time.Duration(p.runs)*3*(p.call+p.idle+time.Duration(p.calls)*10*time.Second) + daemon.PageOutAfter + time.Minute + callTail + p.quiet
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	dir := t.TempDir()
@@ -207,7 +207,7 @@ func TestLeanSideBySide(t *testing.T) {
 			res[ph.name()] = append(res[ph.name()], s)
 		}
 	}
-	var qs map[string]quietSample
+	var qs, tail map[string]quietSample
 	if p.quiet > 0 {
 		var last time.Time
 		for _, at := range lastCall {
@@ -215,16 +215,22 @@ func TestLeanSideBySide(t *testing.T) {
 				last = at
 			}
 		}
+		// The call's tail first (its transactions' timers, the runtime
+		// settling after the hangup), counted apart, then the idle phone.
 		time.Sleep(time.Until(last.Add(settle)))
+		if tail, err = quietWindow(ctx, phones, cp, callTail); err != nil {
+			t.Fatalf("call tail: %v", err)
+		}
 		if qs, err = quietWindow(ctx, phones, cp, p.quiet); err != nil {
 			t.Fatalf("quiet window: %v", err)
 		}
 		for _, ph := range phones {
-			q := qs[ph.name()]
-			t.Logf("quiet %-8s %d switches in %v (%.1f a minute; sysmon %d), %d REGISTERs", ph.name(), q.switches, p.quiet, q.perMinute(p.quiet), q.sysmon, q.registers)
+			q, tq := qs[ph.name()], tail[ph.name()]
+			t.Logf("quiet %-8s %d switches in %v (%.1f a minute; sysmon %d), %d REGISTERs; before it, the call's tail: %d switches (sysmon %d)",
+				ph.name(), q.switches, p.quiet, q.perMinute(p.quiet), q.sysmon, q.registers, tq.switches, tq.sysmon)
 		}
 	}
-	rep := report(p, res, qs)
+	rep := report(p, res, qs, tail)
 	t.Logf("\n%s", rep)
 	if p.out != "" {
 		if err := os.WriteFile(p.out, []byte(rep), 0o644); err != nil {
@@ -308,6 +314,12 @@ func registers(evs []udpEvent, port uint16) int {
 
 // settle is the least time from a phone's last call to its idle window.
 const settle = 5 * time.Second
+
+// callTail is how long after settle the quiet window waits, counting the
+// last call's tail apart: the call's SIP transactions end within 64*T1
+// (32 s) of the hangup, and a Go phone's sysmon, its back-off reset by
+// the hangup's work, spends its next fast looks in that time.
+const callTail = 55 * time.Second
 
 // measure takes one phone through an idle window and one call.
 func measure(ctx context.Context, ph phone, cp *capture, p params) (sample, error) {
@@ -453,7 +465,7 @@ func pick[T any](ss []sample, f func(sample) T) []T {
 
 // report is the markdown table: medians and ranges, phoned against
 // baresip, and against the baseline phoned when one ran.
-func report(p params, res map[string][]sample, qs map[string]quietSample) string {
+func report(p params, res map[string][]sample, qs, tail map[string]quietSample) string {
 	var b strings.Builder
 	env := "none"
 	if len(p.env) > 0 {
@@ -547,13 +559,26 @@ func report(p params, res map[string][]sample, qs map[string]quietSample) string
 	if len(qs) > 0 {
 		// The short windows above seldom hold a registration refresh;
 		// this one holds every phone's, all idle at once.
-		fmt.Fprintf(&b, "\nEvery phone idle at once for %v after the runs (registrations of %v; each REGISTER counted, challenged retries too):\n\n", p.quiet, p.expires)
+		fmt.Fprintf(&b, "\nEvery phone idle at once for %v after the runs, from %v after the last call (registrations of %v; each REGISTER counted, challenged retries too); the call's tail, from %v to %v after it, counted apart:\n\n",
+			p.quiet, settle+callTail, p.expires, settle, settle+callTail)
 		b.WriteString("| quiet window |")
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %s |", c)
 		}
 		b.WriteString(" phoned / baresip |\n|---|" + strings.Repeat("---|", len(cols)+1) + "\n")
-		b.WriteString("| context switches per minute |")
+		b.WriteString("| the call's tail: context switches |")
+		for _, c := range cols {
+			fmt.Fprintf(&b, " %d |", tail[c].switches)
+		}
+		fmt.Fprintf(&b, " %s |\n| the call's tail: of them, Go's sysmon thread |", ratio(float64(tail["phoned"].switches), float64(tail["baresip"].switches)))
+		for _, c := range cols {
+			if q := tail[c]; q.sysmon >= 0 {
+				fmt.Fprintf(&b, " %d |", q.sysmon)
+			} else {
+				b.WriteString(" – |")
+			}
+		}
+		b.WriteString(" |\n| quiet window: context switches per minute |")
 		for _, c := range cols {
 			fmt.Fprintf(&b, " %.1f |", qs[c].perMinute(p.quiet))
 		}
