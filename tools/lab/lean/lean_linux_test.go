@@ -566,45 +566,34 @@ func report(p params, res map[string][]sample, qs, tail map[string]quietSample) 
 			fmt.Fprintf(&b, " %s |", c)
 		}
 		b.WriteString(" phoned / baresip |\n|---|" + strings.Repeat("---|", len(cols)+1) + "\n")
-		b.WriteString("| the call's tail: context switches |")
-		for _, c := range cols {
-			fmt.Fprintf(&b, " %d |", tail[c].switches)
-		}
-		fmt.Fprintf(&b, " %s |\n| the call's tail: of them, Go's sysmon thread |", ratio(float64(tail["phoned"].switches), float64(tail["baresip"].switches)))
-		for _, c := range cols {
-			if q := tail[c]; q.sysmon >= 0 {
-				fmt.Fprintf(&b, " %d |", q.sysmon)
+		// qrow writes a row: each phone's figure (– where it has none)
+		// and, with withRatio, phoned's against baresip's.
+		qrow := func(label, format string, withRatio bool, f func(q quietSample) (float64, bool), m map[string]quietSample) {
+			fmt.Fprintf(&b, "| %s |", label)
+			for _, c := range cols {
+				if v, ok := f(m[c]); ok {
+					fmt.Fprintf(&b, " "+format+" |", v)
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+			if withRatio {
+				ph, _ := f(m["phoned"])
+				bs, _ := f(m["baresip"])
+				fmt.Fprintf(&b, " %s |\n", ratio(ph, bs))
 			} else {
-				b.WriteString(" – |")
+				b.WriteString(" |\n")
 			}
 		}
-		b.WriteString(" |\n| quiet window: context switches per minute |")
-		for _, c := range cols {
-			fmt.Fprintf(&b, " %.1f |", qs[c].perMinute(p.quiet))
-		}
-		fmt.Fprintf(&b, " %s |\n| of them, Go's sysmon thread |", ratio(qs["phoned"].perMinute(p.quiet), qs["baresip"].perMinute(p.quiet)))
-		for _, c := range cols {
-			if q := qs[c]; q.sysmon >= 0 {
-				fmt.Fprintf(&b, " %.1f |", quietSample{switches: q.sysmon}.perMinute(p.quiet))
-			} else {
-				b.WriteString(" – |")
-			}
-		}
-		b.WriteString(" |\n| without sysmon |")
-		own := func(q quietSample) float64 {
-			if q.sysmon < 0 {
-				return q.perMinute(p.quiet)
-			}
-			return quietSample{switches: q.switches - q.sysmon}.perMinute(p.quiet)
-		}
-		for _, c := range cols {
-			fmt.Fprintf(&b, " %.1f |", own(qs[c]))
-		}
-		fmt.Fprintf(&b, " %s |\n| REGISTERs sent |", ratio(own(qs["phoned"]), own(qs["baresip"])))
-		for _, c := range cols {
-			fmt.Fprintf(&b, " %d |", qs[c].registers)
-		}
-		b.WriteString(" |\n")
+		count := func(q quietSample) (float64, bool) { return float64(q.switches), true }
+		sysmon := func(q quietSample) (float64, bool) { return float64(q.sysmon), q.sysmon >= 0 }
+		perMin := func(n int64) float64 { return quietSample{switches: n}.perMinute(p.quiet) }
+		qrow("the call's tail: context switches", "%.0f", true, count, tail)
+		qrow("the call's tail: of them, Go's sysmon thread", "%.0f", false, sysmon, tail)
+		qrow("quiet window: context switches per minute", "%.1f", true, func(q quietSample) (float64, bool) { return perMin(q.switches), true }, qs)
+		qrow("of them, Go's sysmon thread", "%.1f", false, func(q quietSample) (float64, bool) { return perMin(q.sysmon), q.sysmon >= 0 }, qs)
+		qrow("without sysmon", "%.1f", true, func(q quietSample) (float64, bool) { return perMin(q.switches - max(q.sysmon, 0)), true }, qs)
+		qrow("REGISTERs sent", "%.0f", false, func(q quietSample) (float64, bool) { return float64(q.registers), true }, qs)
 	}
 	return b.String()
 }
