@@ -182,3 +182,52 @@ func TestClock(t *testing.T) {
 		}
 	})
 }
+
+// TestClockTickAllocatesNothing: a tick (a wait set up, the frame's
+// fire) makes no garbage; a channel per frame was the only allocation a
+// call made in time.
+func TestClockTickAllocatesNothing(t *testing.T) {
+	clk := NewClock()
+	clk.setRunning(true)
+	allocs := testing.AllocsPerRun(200, func() {
+		tick := clk.Next()
+		clk.fire()
+		<-tick
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per tick, want 0", allocs)
+	}
+}
+
+// TestClockWaitsForTheNextTick: a tick no one waited for is not kept for
+// the next waiter (it would capture a frame early), and a stop wakes
+// the waiter; the zero value works as NewClock's.
+func TestClockWaitsForTheNextTick(t *testing.T) {
+	for _, clk := range []*Clock{NewClock(), {}} {
+		clk.setRunning(true)
+		clk.fire()
+		clk.fire()
+		tick := clk.Next()
+		select {
+		case <-tick:
+			t.Fatal("Next returned a tick fired before it was called")
+		default:
+		}
+		clk.fire()
+		select {
+		case <-tick:
+		default:
+			t.Fatal("no tick after fire")
+		}
+		tick = clk.Next()
+		clk.setRunning(false)
+		select {
+		case <-tick:
+		default:
+			t.Fatal("stopping the clock did not wake the waiter")
+		}
+		if clk.Next() != nil {
+			t.Fatal("Next of a stopped clock is not nil")
+		}
+	}
+}
