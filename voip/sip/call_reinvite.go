@@ -251,7 +251,7 @@ func (c *Call) runReinvite(tx siplib.ClientTransaction, req *siplib.Request, off
 		if err := c.ua.write(ack); err != nil {
 			c.log.Debug("ACK", "err", err)
 		}
-		tx.OnRetransmission(func(r *siplib.Response) { c.resendAck(r) })
+		c.reAckOn(tx, ack)
 		if isSDP(res) {
 			if ans, err := sdp.Parse(res.Body()); err == nil {
 				neg, err := sdp.Accept(offer, ans)

@@ -81,6 +81,7 @@ func (e *eventQueue) push(ev Event) {
 		return
 	}
 	if len(e.q) >= e.max {
+		e.q[0] = nil // the backing array would hold it (and its call) on
 		e.q = e.q[1:]
 		e.dropped++
 	}
