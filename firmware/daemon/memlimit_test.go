@@ -97,17 +97,51 @@ func TestGCSignals(t *testing.T) {
 	}
 }
 
-// TestReclaimAfterCallRateLimited: one reclaim per reclaimEvery, however
-// many calls end.
-func TestReclaimAfterCallRateLimited(t *testing.T) {
-	lastReclaim.Store(0)
-	reclaimAfterCall()
-	first := lastReclaim.Load()
-	if first == 0 {
-		t.Fatal("no reclaim after the first call")
+// TestReclaimAfterCall: the calls that end together get one reclaim,
+// reclaimDelay after the last of them (not at the first, while the
+// others still hold their sessions); a call that ends within
+// reclaimEvery of a reclaim gets its own when that time is up, not
+// none; nothing is left waiting after.
+func TestReclaimAfterCall(t *testing.T) {
+	// A reclaim another test's call end started (real time) ends first.
+	for deadline := time.Now().Add(reclaimEvery + 5*time.Second); reclaimPending.Load(); {
+		if time.Now().After(deadline) {
+			t.Fatal("an earlier reclaim is still waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	reclaimAfterCall()
-	if got := lastReclaim.Load(); got != first {
-		t.Fatalf("second reclaim within %v", reclaimEvery)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var runs atomic.Int32
+		var at []time.Duration
+		t0 := time.Now()
+		saved := reclaimFunc
+		reclaimFunc = func() { runs.Add(1); at = append(at, time.Since(t0)) }
+		defer func() { reclaimFunc = saved }()
+		lastReclaim.Store(0)
+		lastCallEnd.Store(0)
+
+		for range 3 { // three calls end 400 ms apart
+			reclaimAfterCall()
+			time.Sleep(400 * time.Millisecond)
+		}
+		synctest.Wait()
+		if n := runs.Load(); n != 0 {
+			t.Fatalf("%d reclaims while calls were still ending", n)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n := runs.Load(); n != 1 || at[0] != 800*time.Millisecond+reclaimDelay {
+			t.Fatalf("reclaims %d at %v, want 1 at %v", n, at, 800*time.Millisecond+reclaimDelay)
+		}
+
+		reclaimAfterCall() // 2.2 s: the next one may run at 1.8 s + reclaimEvery
+		time.Sleep(reclaimEvery + time.Second)
+		synctest.Wait()
+		if n := runs.Load(); n != 2 || at[1] != at[0]+reclaimEvery {
+			t.Fatalf("reclaims %d at %v, want the second at %v", n, at, at[0]+reclaimEvery)
+		}
+		if reclaimPending.Load() {
+			t.Fatal("a reclaim still waits")
+		}
+	})
 }
