@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/deskphone/phone/portmgr"
 	"github.com/deskphone/phone/portmgr/mappertest"
 	"github.com/deskphone/phone/portmgr/portmgrtest"
+	"github.com/deskphone/phone/voip/media"
 	"github.com/deskphone/phone/voip/sip/digest"
 	siplib "github.com/emiago/sipgo/sip"
 	"github.com/pion/transport/v4/vnet"
@@ -317,7 +319,12 @@ func (rs *registrarScript) registers() int {
 // ---- audio --------------------------------------------------------------------
 
 // talk runs a call's audio for d of fake time: it sends a tone of
-// sendHz and returns what it received.
+// sendHz and returns what it received. A frame written before a
+// DTLS-SRTP handshake has finished is not sent (media.ErrNotKeyed) and
+// talk goes on: the callers look for the tone in what arrives later
+// (tail). make test once saw the first frame of TestSRTPSuiteLists's
+// "dtls 32 only" come before the handshake ended, 1 run in many
+// hundred; the call itself was fine.
 func talk(t *testing.T, c *Call, sendHz float64, d time.Duration) []int16 {
 	t.Helper()
 	m := c.Media()
@@ -333,7 +340,7 @@ func talk(t *testing.T, c *Call, sendHz float64, d time.Duration) []int16 {
 	for range int(d / (20 * time.Millisecond)) {
 		<-tick.C
 		gen.NextFrame(frame)
-		if err := m.WriteFrame(frame); err != nil {
+		if err := m.WriteFrame(frame); err != nil && !errors.Is(err, media.ErrNotKeyed) {
 			t.Errorf("WriteFrame: %v", err)
 			return got
 		}
