@@ -485,9 +485,9 @@ func (c *Call) newAckLocked(res *siplib.Response) *siplib.Request {
 // §8.4), well after a short call has ended. The callback holds the ACK
 // and the UA, not the call: holding the call kept its media session (the
 // jitter buffer's frames, the codecs, about 40 kB) on the heap for 32 s
-// after the hangup, so a phone that placed four calls in a row held the
-// sessions of the four before as well (heap profiles of phoned, 1 and 4
-// calls; docs/performance.md).
+// after the hangup, so a phone that places calls in a row held the
+// sessions of the calls that ended in the last 32 s as well (heap
+// profiles of phoned after a hangup; docs/performance.md).
 func (c *Call) reAckOn(tx siplib.ClientTransaction, ack *siplib.Request) {
 	ua, log := c.ua, c.log
 	seq := ack.CSeq().SeqNo
